@@ -1,0 +1,70 @@
+"""Account request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+Locale = Literal["zh-CN", "en"]
+
+
+class UserRead(BaseModel):
+    id: int
+    email: str
+    display_name: str
+    locale: str
+    roles: list[str]
+    email_verified: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(max_length=254)
+    # Taken exactly as typed: no stripping, any characters.
+    password: str = Field(min_length=10, max_length=256)
+    display_name: str = Field(min_length=1, max_length=60)
+    locale: Locale | None = None
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _fold_email(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("display_name", mode="before")
+    @classmethod
+    def _strip_name(cls, v: object) -> object:
+        return " ".join(v.split()) if isinstance(v, str) else v
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginRead(BaseModel):
+    user: UserRead
+    token: str
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=2000)
+
+
+class ResendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=254)
+
+
+class RolesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Literal["user", "moderator", "admin"]]

@@ -1,0 +1,81 @@
+"""create_app(): every domain's routers, middleware, error handling and lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+
+from chorus import db, logs
+from chorus.accounts import routes as accounts_routes
+from chorus.settings import Settings, get_settings
+from chorus.web.auth import DEPENDENCIES
+from chorus.web.health import healthz
+from chorus.web.middleware import RequestContextMiddleware, SessionCSRFMiddleware, csrf_config
+from chorus.web.problems import EXCEPTION_HANDLERS
+from chorus.web.ratelimit import FallbackStore
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+
+def domain_routers(settings: Settings) -> list[Router]:
+    """Each domain exposes its own routers; adding a domain adds one line here."""
+    return [*accounts_routes.routers(settings)]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    logs.configure(settings)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start(settings)
+        try:
+            await db.check_migrations()
+            yield
+        finally:
+            await db.stop()
+            if redis is not None:
+                await redis.aclose()
+
+    csrf = csrf_config(settings.signing_key(), settings.cookies_secure)
+    handlers: list[Any] = [healthz, *domain_routers(settings)]
+    if STATIC_DIR.is_dir():
+        handlers.append(
+            create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True,
+                                       include_in_schema=False, name="static")
+        )
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **DEPENDENCIES},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            RequestContextMiddleware,
+            lambda app: SessionCSRFMiddleware(app, csrf),
+        ],
+        stores={
+            "rate_limit": FallbackStore(
+                RedisStore(redis, namespace="chorus:ratelimit") if redis is not None else None
+            )
+        },
+        state={"redis": redis, "settings": settings},  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="Chorus API",
+            version="1",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
+        debug=False,
+    )

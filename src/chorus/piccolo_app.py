@@ -1,0 +1,21 @@
+"""The single Piccolo app: every domain's tables, migrations in the top-level folder."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig, table_finder
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+TABLE_MODULES = [
+    "chorus.accounts.tables",
+    "chorus.audit.tables",
+    "chorus.jobs",
+]
+
+APP_CONFIG = AppConfig(
+    app_name="chorus",
+    migrations_folder_path=str(MIGRATIONS_DIR),
+    table_classes=table_finder(modules=TABLE_MODULES, exclude_imported=True),
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,110 @@
+"""Operator settings, read from the environment (prefix ``CHORUS_``) and nowhere else.
+
+Every name here is part of the operator contract and is documented in the README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Env(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """All configuration of a Chorus process."""
+
+    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore")
+
+    env: Env = Env.development
+    database_url: str = "sqlite:///var/chorus.sqlite"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("var")
+    storage_dir: Path = Path("var/storage")
+    public_url: str = "http://127.0.0.1:8000"
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    mail_from: str = "Chorus <noreply@chorus.localhost>"
+
+    outbox_relay_seconds: float = Field(default=1.0, gt=0)
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    session_days: int = Field(default=30, ge=1)
+    verify_token_hours: int = Field(default=48, ge=1)
+    # "<count>/<second|minute|hour|day>" per client address, shared across processes via Redis.
+    auth_rate_limit: str = Field(default="10/minute", pattern=r"^\d+/(second|minute|hour|day)$")
+    secure_cookies: bool | None = None
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _production_requirements(self) -> Settings:
+        if self.env is Env.production:
+            if self.secret_key is None:
+                raise ValueError("CHORUS_SECRET_KEY is required when CHORUS_ENV=production")
+            if not self.smtp_host:
+                raise ValueError("CHORUS_SMTP_HOST is required when CHORUS_ENV=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where development mail lands as .eml files when no SMTP server is set."""
+        return self.var_dir / "outbox"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_url.startswith("https://")
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env is Env.production
+
+    def signing_key(self) -> str:
+        """The secret that signs tokens; in development it is made once and kept under var/."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _development_key(self.var_dir)
+
+
+@lru_cache(maxsize=8)
+def _development_key(var_dir: Path) -> str:
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create exclusively so two processes starting together agree on one key.
+    try:
+        with path.open("x") as fh:
+            fh.write(key)
+        path.chmod(0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""arq workers: WorkerSettings and thin job functions that call chorus services."""

@@ -1,0 +1,73 @@
+"""arq WorkerSettings built from Chorus settings, plus the outbox relay loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from arq.connections import RedisSettings
+from arq.worker import Function, func
+
+from chorus import db, jobs, logs
+from chorus.settings import Settings, get_settings
+from workers import tasks
+
+log = structlog.get_logger("chorus.worker")
+
+FUNCTIONS: list[Function] = [
+    func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value,
+         max_tries=5, timeout=60),
+]
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+async def relay_forever(ctx: dict[str, Any]) -> None:
+    """Move committed outbox rows into arq every CHORUS_OUTBOX_RELAY_SECONDS."""
+    settings: Settings = ctx["settings"]
+    while True:
+        try:
+            while await jobs.relay_once(ctx["redis"]) > 0:
+                pass
+        except Exception as exc:  # keep relaying: one bad round must not stop the worker
+            log.error("outbox.relay_failed", error=type(exc).__name__, exc_info=exc)
+        await asyncio.sleep(settings.outbox_relay_seconds)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.setdefault("settings", get_settings())
+    logs.configure(settings)
+    await db.start(settings)
+    await db.check_migrations()
+    if ctx.get("relay", True):
+        ctx["relay_task"] = asyncio.create_task(relay_forever(ctx))
+    log.info("worker.started")
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task = ctx.get("relay_task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await db.stop()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for arq's Worker / run_worker."""
+    if not settings.redis_url:
+        raise RuntimeError("CHORUS_REDIS_URL is not set")
+    return {
+        "functions": FUNCTIONS,
+        "redis_settings": redis_settings(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings},
+        "max_jobs": 20,
+        "job_timeout": 300,
+        "keep_result": 24 * 3600,
+    }

@@ -1,0 +1,13 @@
+"""Job functions: unpack plain arguments, call one service, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chorus.accounts import service as accounts
+
+
+async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
+    return await accounts.send_verification_email(
+        user_id=user_id, nonce=nonce, settings=ctx["settings"]
+    )
