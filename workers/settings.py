@@ -17,8 +17,7 @@ from workers import tasks
 log = structlog.get_logger("chorus.worker")
 
 FUNCTIONS: list[Function] = [
-    func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value,
-         max_tries=5, timeout=60),
+    func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value, max_tries=5, timeout=60),
 ]
 
 

@@ -8,6 +8,4 @@ from chorus.accounts import service as accounts
 
 
 async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
-    return await accounts.send_verification_email(
-        user_id=user_id, nonce=nonce, settings=ctx["settings"]
-    )
+    return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])

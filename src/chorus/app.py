@@ -20,7 +20,12 @@ from chorus.accounts import routes as accounts_routes
 from chorus.settings import Settings, get_settings
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.health import healthz
-from chorus.web.middleware import RequestContextMiddleware, SessionCSRFMiddleware, csrf_config
+from chorus.web.middleware import (
+    RequestContextMiddleware,
+    SessionCSRFMiddleware,
+    csrf_config,
+    echo_request_id,
+)
 from chorus.web.problems import EXCEPTION_HANDLERS
 from chorus.web.ratelimit import FallbackStore
 
@@ -52,14 +57,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     handlers: list[Any] = [healthz, *domain_routers(settings)]
     if STATIC_DIR.is_dir():
         handlers.append(
-            create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True,
-                                       include_in_schema=False, name="static")
+            create_static_files_router(
+                path="/", directories=[STATIC_DIR], html_mode=True, include_in_schema=False, name="static"
+            )
         )
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[echo_request_id],
         middleware=[
             RequestContextMiddleware,
             lambda app: SessionCSRFMiddleware(app, csrf),

@@ -25,9 +25,11 @@ def _require_redis(settings: Settings) -> str:
     """web and worker never start Redis themselves: it must be configured and answering."""
     url = settings.redis_url
     if not url:
-        _fail("CHORUS_REDIS_URL is not set. Point it at a Redis server "
-              "(redis://host:6379/0 or unix:///path/redis.sock), or use `chorus run`, "
-              "which starts an embedded one.")
+        _fail(
+            "CHORUS_REDIS_URL is not set. Point it at a Redis server "
+            "(redis://host:6379/0 or unix:///path/redis.sock), or use `chorus run`, "
+            "which starts an embedded one."
+        )
         raise AssertionError  # unreachable, for type checkers
     import redis
 
@@ -154,10 +156,25 @@ def start_embedded_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         sock.unlink()
     proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
         [
-            str(embedded_redis_binary()), "--port", "0", "--unixsocket", str(sock),
-            "--unixsocketperm", "700", "--dir", str(data_dir), "--appendonly", "yes",
-            "--save", "", "--daemonize", "no", "--loglevel", "warning",
-            "--logfile", str(data_dir / "redis.log"),
+            str(embedded_redis_binary()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(data_dir / "redis.log"),
         ],
         start_new_session=True,
     )

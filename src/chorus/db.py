@@ -91,8 +91,15 @@ async def retry_on_conflict(fn: Callable[[], Awaitable[T]], attempts: int = 5) -
     raise AssertionError("unreachable")
 
 
+_users = 0  # start() calls not yet matched by stop(): one process may hold app and worker
+
+
 async def start(settings: Settings) -> None:
     """Open the pool (PostgreSQL) or set the journal mode (SQLite) for this event loop."""
+    global _users
+    _users += 1
+    if _users > 1:
+        return
     db = engine()
     if isinstance(db, PostgresEngine):
         size = settings.database_pool_size
@@ -103,6 +110,10 @@ async def start(settings: Settings) -> None:
 
 
 async def stop() -> None:
+    global _users
+    _users = max(0, _users - 1)
+    if _users:
+        return
     db = engine()
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()

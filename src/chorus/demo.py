@@ -18,8 +18,7 @@ async def seed(settings: Settings) -> list[str]:
     for email, name, locale in DEMO_USERS:
         if not await User.exists().where(User.email == email):
             await accounts.register(
-                data=UserCreate(email=email, password=DEMO_PASSWORD, display_name=name,
-                                locale=locale),  # type: ignore[arg-type]
+                data=UserCreate(email=email, password=DEMO_PASSWORD, display_name=name, locale=locale),  # type: ignore[arg-type]
                 settings=settings,
                 verified=True,
             )

@@ -21,6 +21,7 @@ from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
+from redis.exceptions import RedisError
 
 from chorus import db
 
@@ -59,9 +60,7 @@ class EffectDone(Table, tablename="effect_done"):
     done_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 
-async def defer(
-    job: Job, job_id: str, *, not_before: datetime | None = None, **payload: Any
-) -> None:
+async def defer(job: Job, job_id: str, *, not_before: datetime | None = None, **payload: Any) -> None:
     """Record a job in the outbox; call inside the use case's transaction.
 
     ``job_id`` must be deterministic for the fact it stands for, so that a replayed use
@@ -89,7 +88,10 @@ async def relay_once(redis: ArqRedis, *, batch: int = 200) -> int:
     async with db.transaction():
         query = (
             OutboxRow.select(
-                OutboxRow.id, OutboxRow.job_name, OutboxRow.job_id, OutboxRow.payload,
+                OutboxRow.id,
+                OutboxRow.job_name,
+                OutboxRow.job_id,
+                OutboxRow.payload,
                 OutboxRow.not_before,
             )
             .where(OutboxRow.sent_at.is_null())
@@ -108,7 +110,7 @@ async def relay_once(redis: ArqRedis, *, batch: int = 200) -> int:
                     _defer_until=defer_until,
                     **json.loads(row["payload"]),
                 )
-            except (OSError, ConnectionError, TimeoutError) as exc:
+            except (RedisError, OSError) as exc:
                 # Redis is away: keep the row (and every later one) for the next run.
                 await OutboxRow.update(
                     {OutboxRow.attempts: OutboxRow.attempts + 1, OutboxRow.last_error: repr(exc)[:500]}
@@ -145,7 +147,5 @@ async def once(key: str, effect: Callable[[], Awaitable[None]]) -> bool:
     if await EffectDone.exists().where(EffectDone.key == key):
         return False
     await effect()
-    await EffectDone.insert(EffectDone(key=key)).on_conflict(
-        target=EffectDone.key, action="DO NOTHING"
-    )
+    await EffectDone.insert(EffectDone(key=key)).on_conflict(target=EffectDone.key, action="DO NOTHING")
     return True

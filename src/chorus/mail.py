@@ -15,9 +15,7 @@ from chorus.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-def compose(
-    *, settings: Settings, to: str, subject: str, body: str, idempotency_key: str
-) -> EmailMessage:
+def compose(*, settings: Settings, to: str, subject: str, body: str, idempotency_key: str) -> EmailMessage:
     """A plain-text UTF-8 message; the Message-ID is derived from the idempotency key."""
     msg = EmailMessage()
     msg["From"] = settings.mail_from

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, Router, get, post, put
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
@@ -31,12 +32,12 @@ class CredentialsController(Controller):
     tags = ["auth"]
 
     @post("/register", status_code=HTTP_201_CREATED, operation_id="register")
-    async def register(self, data: JSONBody[UserCreate], settings: Settings) -> UserRead:
+    async def register(self, data: JSONBody[UserCreate], settings: NamedDependency[Settings]) -> UserRead:
         """Create an account; a verification e-mail follows."""
         return await service.register(data=data, settings=settings)
 
     @post("/verify", status_code=HTTP_200_OK, operation_id="verifyEmail")
-    async def verify(self, data: JSONBody[VerifyRequest], settings: Settings) -> UserRead:
+    async def verify(self, data: JSONBody[VerifyRequest], settings: NamedDependency[Settings]) -> UserRead:
         """Confirm the e-mail address with the token from the verification link."""
         return await service.verify_email(token=data.token, settings=settings)
 
@@ -46,7 +47,9 @@ class CredentialsController(Controller):
         await service.resend_verification(email=data.email)
 
     @post("/login", status_code=HTTP_200_OK, operation_id="login")
-    async def login(self, data: JSONBody[LoginRequest], settings: Settings) -> Response[LoginRead]:
+    async def login(
+        self, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+    ) -> Response[LoginRead]:
         """Returns a bearer token and sets the same token as an HttpOnly session cookie."""
         user, token = await service.login(email=data.email, password=data.password, settings=settings)
         return Response(
@@ -70,7 +73,9 @@ class SessionController(Controller):
     tags = ["auth"]
 
     @post("/auth/logout", status_code=HTTP_204_NO_CONTENT, operation_id="logout")
-    async def logout(self, request: Request[Any, Any, Any], user: UserRead) -> Response[None]:
+    async def logout(
+        self, request: Request[Any, Any, Any], user: NamedDependency[UserRead]
+    ) -> Response[None]:
         """Revoke the token (and so the session cookie) used for this request."""
         token = request_token(request)
         if token:
@@ -80,7 +85,7 @@ class SessionController(Controller):
         return response
 
     @get("/me", operation_id="me")
-    async def me(self, user: UserRead) -> UserRead:
+    async def me(self, user: NamedDependency[UserRead]) -> UserRead:
         return user
 
 
@@ -90,7 +95,7 @@ class AdminUsersController(Controller):
 
     @put("/{user_id:int}/roles", operation_id="setUserRoles")
     async def set_roles(
-        self, user_id: FromPath[int], data: JSONBody[RolesUpdate], admin: UserRead
+        self, user_id: FromPath[int], data: JSONBody[RolesUpdate], admin: NamedDependency[UserRead]
     ) -> UserRead:
         """Admins grant or withdraw roles (``moderator``, ``admin``)."""
         return await service.set_roles(user_id=user_id, roles=list(data.roles), actor_id=admin.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
 Locale = Literal["zh-CN", "en"]
 
@@ -21,8 +21,6 @@ class UserRead(BaseModel):
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     email: EmailStr = Field(max_length=254)
     # Taken exactly as typed: no stripping, any characters.
     password: str = Field(min_length=10, max_length=256)
@@ -41,8 +39,6 @@ class UserCreate(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=256)
 
@@ -53,18 +49,12 @@ class LoginRead(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     token: str = Field(min_length=1, max_length=2000)
 
 
 class ResendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     email: str = Field(min_length=1, max_length=254)
 
 
 class RolesUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     roles: list[Literal["user", "moderator", "admin"]]

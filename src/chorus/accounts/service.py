@@ -38,8 +38,13 @@ def _read(row: dict[str, Any]) -> UserRead:
 
 
 _USER_COLUMNS = (
-    User.id, User.email, User.display_name, User.locale, User.roles,
-    User.email_verified_at, User.created_at,
+    User.id,
+    User.email,
+    User.display_name,
+    User.locale,
+    User.roles,
+    User.email_verified_at,
+    User.created_at,
 )
 
 
@@ -55,8 +60,9 @@ async def get_or_raise(user_id: int) -> UserRead:
     return user
 
 
-async def register(*, data: UserCreate, settings: Settings, verified: bool = False,
-                   roles: tuple[str, ...] = ("user",)) -> UserRead:
+async def register(
+    *, data: UserCreate, settings: Settings, verified: bool = False, roles: tuple[str, ...] = ("user",)
+) -> UserRead:
     """Create an account and (unless pre-verified) queue its verification e-mail."""
     password_hash = await security.hash_password(data.password)
     nonce = None if verified else secrets.token_hex(16)
@@ -83,8 +89,7 @@ async def register(*, data: UserCreate, settings: Settings, verified: bool = Fal
                     user_id=user_id,
                     nonce=nonce,
                 )
-            await audit.record("user.registered", actor_id=user_id, object_type="user",
-                               object_id=user_id)
+            await audit.record("user.registered", actor_id=user_id, object_type="user", object_id=user_id)
     except Exception as exc:
         if db.is_unique_violation(exc):  # a concurrent registration won the race
             raise Conflict("email_taken", field="email") from exc
@@ -96,9 +101,11 @@ async def resend_verification(*, email: str) -> None:
     """Queue a fresh verification e-mail; silent for unknown or verified addresses so the
     answer never tells whether an address is registered."""
     async with db.transaction():
-        row = await User.select(User.id, User.email_verified_at).where(
-            User.email == email.strip().lower()
-        ).first()
+        row = (
+            await User.select(User.id, User.email_verified_at)
+            .where(User.email == email.strip().lower())
+            .first()
+        )
         if row is None or row["email_verified_at"] is not None:
             return
         nonce = secrets.token_hex(16)
@@ -117,23 +124,32 @@ def verification_link(settings: Settings, token: str) -> str:
 
 async def send_verification_email(*, user_id: int, nonce: str, settings: Settings) -> bool:
     """The job: mail the link for ``nonce`` unless it is stale or already sent. True if sent."""
-    row = await User.select(
-        User.email, User.display_name, User.locale, User.verify_nonce, User.email_verified_at
-    ).where(User.id == user_id).first()
+    row = (
+        await User.select(
+            User.email, User.display_name, User.locale, User.verify_nonce, User.email_verified_at
+        )
+        .where(User.id == user_id)
+        .first()
+    )
     if row is None or row["email_verified_at"] is not None or row["verify_nonce"] != nonce:
         return False  # verified meanwhile, or superseded by a newer request
     token = security.sign(settings.signing_key(), VERIFY_PURPOSE, {"u": user_id, "n": nonce})
     locale = row["locale"]
     body = render(
-        "email", "verify_email.txt", locale,
+        "email",
+        "verify_email.txt",
+        locale,
         greeting=t("email.greeting", locale, name=row["display_name"]),
         link=verification_link(settings, token),
         hours=settings.verify_token_hours,
     )
     key = f"verify-email:{user_id}:{nonce}"
     message = mail.compose(
-        settings=settings, to=row["email"], subject=t("email.verify.subject", locale),
-        body=body, idempotency_key=key,
+        settings=settings,
+        to=row["email"],
+        subject=t("email.verify.subject", locale),
+        body=body,
+        idempotency_key=key,
     )
 
     async def deliver() -> None:
@@ -154,25 +170,24 @@ async def verify_email(*, token: str, settings: Settings) -> UserRead:
     if not isinstance(payload, dict) or not isinstance(payload.get("u"), int):
         raise Invalid("token_invalid", field="token")
     async with db.transaction():
-        updated = await User.update(
-            {User.email_verified_at: datetime.now(UTC), User.verify_nonce: None}
-        ).where(
-            (User.id == payload["u"])
-            & (User.verify_nonce == str(payload.get("n")))
-            & User.email_verified_at.is_null()
-        ).returning(User.id)
+        updated = (
+            await User.update({User.email_verified_at: datetime.now(UTC), User.verify_nonce: None})
+            .where(
+                (User.id == payload["u"])
+                & (User.verify_nonce == str(payload.get("n")))
+                & User.email_verified_at.is_null()
+            )
+            .returning(User.id)
+        )
         if not updated:
             raise Invalid("token_invalid", field="token")
-        await audit.record("user.verified", actor_id=payload["u"], object_type="user",
-                           object_id=payload["u"])
+        await audit.record("user.verified", actor_id=payload["u"], object_type="user", object_id=payload["u"])
     return await get_or_raise(payload["u"])
 
 
 async def login(*, email: str, password: str, settings: Settings) -> tuple[UserRead, str]:
     """Check the password and open a session; the same error for unknown e-mail and bad password."""
-    row = await User.select(User.id, User.password_hash).where(
-        User.email == email.strip().lower()
-    ).first()
+    row = await User.select(User.id, User.password_hash).where(User.email == email.strip().lower()).first()
     ok = await security.verify_password(row["password_hash"] if row else None, password)
     if row is None or not ok:
         raise NotAuthenticated("invalid_credentials")
@@ -201,9 +216,11 @@ async def authenticate(token: str) -> UserRead | None:
     """The user a live session token belongs to, or None."""
     if not token or len(token) > 200:
         return None
-    row = await AuthSession.select(AuthSession.user, AuthSession.expires_at).where(
-        (AuthSession.token_hash == security.token_digest(token)) & AuthSession.revoked_at.is_null()
-    ).first()
+    row = (
+        await AuthSession.select(AuthSession.user, AuthSession.expires_at)
+        .where((AuthSession.token_hash == security.token_digest(token)) & AuthSession.revoked_at.is_null())
+        .first()
+    )
     if row is None or row["expires_at"] <= datetime.now(UTC):
         return None
     return await get(row["user"])
@@ -213,25 +230,22 @@ async def set_roles(*, user_id: int, roles: list[str], actor_id: int) -> UserRea
     """Replace a user's roles (``user`` is always kept)."""
     wanted = sorted({Role(r).value for r in roles} | {Role.user.value})
     async with db.transaction():
-        updated = await User.update({User.roles: " ".join(wanted)}).where(
-            User.id == user_id
-        ).returning(User.id)
+        updated = (
+            await User.update({User.roles: " ".join(wanted)}).where(User.id == user_id).returning(User.id)
+        )
         if not updated:
             raise NotFound("user_not_found")
-        await audit.record("user.roles_set", actor_id=actor_id, object_type="user",
-                           object_id=user_id, roles=wanted)
+        await audit.record(
+            "user.roles_set", actor_id=actor_id, object_type="user", object_id=user_id, roles=wanted
+        )
     return await get_or_raise(user_id)
 
 
-async def create_admin(*, email: str, password: str, display_name: str,
-                       settings: Settings) -> UserRead:
+async def create_admin(*, email: str, password: str, display_name: str, settings: Settings) -> UserRead:
     """Create a verified admin, or make an existing account one (CLI)."""
-    existing = await User.select(User.id, User.roles).where(
-        User.email == email.strip().lower()
-    ).first()
+    existing = await User.select(User.id, User.roles).where(User.email == email.strip().lower()).first()
     if existing is None:
         data = UserCreate(email=email, password=password, display_name=display_name)
-        return await register(data=data, settings=settings, verified=True,
-                              roles=(Role.user, Role.admin))
+        return await register(data=data, settings=settings, verified=True, roles=(Role.user, Role.admin))
     roles = sorted(set(existing["roles"].split()) | {Role.admin.value})
     return await set_roles(user_id=existing["id"], roles=roles, actor_id=existing["id"])

@@ -21,9 +21,29 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 
+REQUEST_ID_KEY = "chorus_request_id"
+
+
+def _request_id(scope: Scope) -> str:
+    """The id of this request: kept from X-Request-ID when sane, otherwise a new one."""
+    existing = scope.get(REQUEST_ID_KEY)  # type: ignore[call-overload]
+    if existing:
+        return str(existing)
+    incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    scope[REQUEST_ID_KEY] = request_id  # type: ignore[literal-required]
+    return request_id
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    """before_send hook: every response, error answers included, carries X-Request-ID."""
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)["x-request-id"] = _request_id(scope)
+
+
 class RequestContextMiddleware:
-    """Gives every request an id (kept from X-Request-ID when sane), echoes it back and logs
-    one line per request: method, path (never the query string), status, duration."""
+    """Binds the request id to the log context and logs one line per request: method, path
+    (never the query string), status, duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,10 +53,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         http: HTTPScope = scope
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=_request_id(scope))
         started = time.perf_counter()
         status = 500
 
@@ -44,16 +62,19 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)["x-request-id"] = request_id
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # answered by the outer exception handler (e.g. CSRF, rate limit)
+            status = int(getattr(exc, "status_code", 500))
+            raise
         finally:
             log.info(
                 "request",
                 method=http["method"],
-                path=scope["path"],
+                path=http["path"],
                 status=status,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
@@ -72,9 +93,7 @@ def _cookie_names(scope: Scope) -> set[str]:
 
 
 def _has_bearer(scope: Scope) -> bool:
-    return any(
-        key == b"authorization" and value[:7].lower() == b"bearer " for key, value in scope["headers"]
-    )
+    return any(key == b"authorization" and value[:7].lower() == b"bearer " for key, value in scope["headers"])
 
 
 class SessionCSRFMiddleware:
@@ -92,9 +111,7 @@ class SessionCSRFMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        if method not in _SAFE_METHODS and (
-            _has_bearer(scope) or SESSION_COOKIE not in _cookie_names(scope)
-        ):
+        if method not in _SAFE_METHODS and (_has_bearer(scope) or SESSION_COOKIE not in _cookie_names(scope)):
             await self.app(scope, receive, send)
             return
         await self.csrf(scope, receive, send)
@@ -111,4 +128,4 @@ def csrf_config(secret: str, secure: bool) -> CSRFConfig:
     )
 
 
-__all__: list[Any] = ["RequestContextMiddleware", "SessionCSRFMiddleware", "csrf_config"]
+__all__: list[Any] = ["RequestContextMiddleware", "SessionCSRFMiddleware", "csrf_config", "echo_request_id"]

