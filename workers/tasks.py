@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from chorus.accounts import service as accounts
+from chorus.notifications import service as notifications
 
 
 async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
     return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+
+
+async def notify_case_event(ctx: dict[str, Any], *, event_id: int) -> int:
+    return await notifications.fan_out_case_event(event_id)

@@ -17,6 +17,10 @@ from redis.asyncio import Redis
 
 from chorus import db, logs
 from chorus.accounts import routes as accounts_routes
+from chorus.cases import routes as cases_routes
+from chorus.merchants import routes as merchants_routes
+from chorus.moderation import routes as moderation_routes
+from chorus.notifications import routes as notifications_routes
 from chorus.settings import Settings, get_settings
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.health import healthz
@@ -34,7 +38,13 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
 def domain_routers(settings: Settings) -> list[Router]:
     """Each domain exposes its own routers; adding a domain adds one line here."""
-    return [*accounts_routes.routers(settings)]
+    return [
+        *accounts_routes.routers(settings),
+        *merchants_routes.routers(settings),
+        *cases_routes.routers(settings),
+        *moderation_routes.routers(settings),
+        *notifications_routes.routers(settings),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -6,7 +6,18 @@ never a user-facing sentence, so the answer is told in the caller's language.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad field: where (``merchant.identifiers[2].value``), which catalog key, parameters."""
+
+    field: str
+    code: str
+    params: dict[str, Any] = dc_field(default_factory=dict)
 
 
 class DomainError(Exception):
@@ -15,10 +26,19 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, code: str | None = None, *, field: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        code: str | None = None,
+        *,
+        field: str | None = None,
+        errors: list[FieldError] | None = None,
+        **params: Any,
+    ) -> None:
         self.code = code or type(self).code
-        self.field = field
         self.params = params
+        self.errors = list(errors or [])
+        if field is not None:
+            self.errors.insert(0, FieldError(field, self.code, params))
         super().__init__(self.code)
 
 

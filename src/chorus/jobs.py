@@ -32,6 +32,7 @@ class Job(StrEnum):
     """Every job the workers know; the value is the arq function name."""
 
     send_verification_email = "send_verification_email"
+    notify_case_event = "notify_case_event"
 
 
 class OutboxRow(Table, tablename="outbox"):

@@ -10,6 +10,9 @@ TABLE_MODULES = [
     "chorus.accounts.tables",
     "chorus.audit.tables",
     "chorus.jobs",
+    "chorus.merchants.tables",
+    "chorus.cases.tables",
+    "chorus.notifications.tables",
 ]
 
 APP_CONFIG = AppConfig(

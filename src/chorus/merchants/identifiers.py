@@ -163,7 +163,8 @@ def _fold(raw: str, kind: IdentifierKind) -> str:
         if category == "Cs" or (category == "Cc" and not ch.isspace()):
             raise _Fail("invalid_characters")
         out.append(ch)
-    return " ".join("".join(out).split())
+    # Again: removing a format character can leave a composable pair ("A", U+0300).
+    return " ".join(unicodedata.normalize("NFKC", "".join(out)).split())
 
 
 # ---------------------------------------------------------------------------
@@ -211,6 +212,7 @@ def _split_url(text: str) -> _Url:
     authority, remainder = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
     remainder, _, fragment = remainder.partition("#")
     path, _, query = remainder.partition("?")
+    path = path.replace("\\", "/")  # browsers treat "\\" as "/" in http(s) URLs
     host = authority.rpartition("@")[2]
     if host.startswith("["):
         raise _Fail("ip_address")  # bracketed IPv6 literal
@@ -290,7 +292,7 @@ _SHOP_ID_RES: dict[str, re.Pattern[str]] = {
     "xianyu": _OPAQUE_ID,
     "weidian": _NUMERIC_ID,
 }
-_PLATFORM_FORM = re.compile(r"^([a-z]+):(.+)$", re.IGNORECASE)
+_PLATFORM_FORM = re.compile(r"^([a-z]+):(.*)$", re.IGNORECASE)
 
 # Tmall sub-domains that belong to the platform, not to a store.
 _TMALL_RESERVED = frozenset(
@@ -537,7 +539,13 @@ def _normalize_uscc(text: str) -> str:
 
 
 def _normalize_other(text: str) -> str:
-    text = text.lower()
+    # Lower-casing can un-normalize ("İ" -> "i" + U+0307) and NFKC can re-case; a few
+    # rounds reach the fixed point that makes normalize() idempotent.
+    for _ in range(4):
+        folded = unicodedata.normalize("NFKC", text.lower())
+        if folded == text:
+            break
+        text = folded
     if len(text) > MAX_OTHER_LENGTH:
         raise _Fail("too_long")
     return text

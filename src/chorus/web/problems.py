@@ -51,10 +51,17 @@ def problem(
 
 
 def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    errors = None
-    if exc.field is not None:
-        errors = [{"field": exc.field, "message": t(f"errors.{exc.code}", _locale(request), **exc.params)}]
-    return problem(request, exc.status, exc.code, errors=errors, **exc.params)
+    locale = _locale(request)
+    errors = [
+        {"field": e.field, "message": t(f"errors.{e.code}", locale, **_localized(e.params, locale))}
+        for e in exc.errors
+    ]
+    return problem(request, exc.status, exc.code, errors=errors or None, **_localized(exc.params, locale))
+
+
+def _localized(params: dict[str, Any], locale: str) -> dict[str, Any]:
+    """Parameters named ``*_label`` are catalog keys themselves (e.g. an identifier kind)."""
+    return {k: t(v, locale) if k.endswith("_label") else v for k, v in params.items()}
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:

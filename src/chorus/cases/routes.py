@@ -1,0 +1,95 @@
+"""HTTP: reports, cases, membership (/api/v1/reports, /api/v1/cases/…, /api/v1/me/cases)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Router, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from chorus.accounts.schemas import UserRead
+from chorus.cases import service
+from chorus.cases.schemas import (
+    CaseRead,
+    CaseStatusUpdate,
+    ConsentRequest,
+    MemberList,
+    MemberRead,
+    MembershipRead,
+    MembershipUpdate,
+    MyCaseList,
+    OrganizerRequest,
+    ReportCreate,
+    ReportRead,
+)
+from chorus.settings import Settings
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["cases"]
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="createReport")
+    async def create(self, data: JSONBody[ReportCreate], user: NamedDependency[UserRead]) -> ReportRead:
+        """Report a merchant: join its open case (or ``case_id``), or open one as organizer."""
+        return await service.report(user=user, data=data)
+
+
+class CaseController(Controller):
+    path = "/api/v1/cases"
+    tags = ["cases"]
+
+    @get("/{case_id:int}", operation_id="getCase")
+    async def get_case(self, case_id: FromPath[int]) -> CaseRead:
+        """Public summary: merchant, member count, loss totals, filings, timeline."""
+        return await service.summary(case_id)
+
+    @get("/{case_id:int}/members", operation_id="listCaseMembers")
+    async def members(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MemberList:
+        """Organizers only: who is in the case, with contact data and consent."""
+        return await service.members(case_id, user)
+
+    @get("/{case_id:int}/membership", operation_id="getMembership")
+    async def my_membership(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MembershipRead:
+        return await service.my_membership(case_id, user)
+
+    @patch("/{case_id:int}/membership", operation_id="updateMembership")
+    async def update_membership(
+        self, case_id: FromPath[int], data: JSONBody[MembershipUpdate], user: NamedDependency[UserRead]
+    ) -> MembershipRead:
+        """Change your own loss, incident date, order references or statement."""
+        return await service.update_membership(case_id, user, data)
+
+    @post("/{case_id:int}/consent", status_code=HTTP_200_OK, operation_id="setConsent")
+    async def consent(
+        self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
+    ) -> MembershipRead:
+        """Agree (or no longer agree) to be named in the joint complaint."""
+        return await service.set_consent(case_id, user, data.consent)
+
+    @post("/{case_id:int}/organizers", status_code=HTTP_200_OK, operation_id="promoteOrganizer")
+    async def promote(
+        self, case_id: FromPath[int], data: JSONBody[OrganizerRequest], user: NamedDependency[UserRead]
+    ) -> MemberRead:
+        """Organizers make another member an organizer."""
+        return await service.promote(case_id, user, data.user_id)
+
+    @post("/{case_id:int}/status", status_code=HTTP_200_OK, operation_id="setCaseStatus")
+    async def set_status(
+        self, case_id: FromPath[int], data: JSONBody[CaseStatusUpdate], user: NamedDependency[UserRead]
+    ) -> CaseRead:
+        """Organizers move the case: gathering → filing → closed."""
+        return await service.set_status(case_id, user, data)
+
+
+class MyCasesController(Controller):
+    path = "/api/v1/me/cases"
+    tags = ["cases"]
+
+    @get("/", operation_id="myCases")
+    async def my_cases(self, user: NamedDependency[UserRead]) -> MyCaseList:
+        return await service.my_cases(user)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[ReportController, CaseController, MyCasesController])]

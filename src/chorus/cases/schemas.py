@@ -1,0 +1,132 @@
+"""Report and case request/response models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef
+
+
+class MoneyIn(BaseModel):
+    amount: Decimal | str = Field(union_mode="left_to_right")
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class MoneyRead(BaseModel):
+    amount: str
+    currency: str
+
+
+class MerchantIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=30)
+
+
+class ReportCreate(BaseModel):
+    merchant: MerchantIn
+    loss: MoneyIn
+    incident_date: date
+    order_refs: list[str] = Field(default_factory=list, max_length=50)
+    statement: str = Field(default="", max_length=20000)
+    case_id: int | None = None
+
+
+class ReportRead(BaseModel):
+    case_id: int
+    merchant_id: int
+    membership_id: int
+    created_case: bool
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    data: dict[str, Any]
+
+
+class FilingBrief(BaseModel):
+    id: int
+    regulator: str
+    status: str
+
+
+class CaseRead(BaseModel):
+    """The public case summary: no personal data."""
+
+    id: int
+    status: str
+    merchant: MerchantRef
+    member_count: int
+    total_loss: list[MoneyRead]
+    filings: list[FilingBrief]
+    timeline: list[TimelineEntry]
+    created_at: datetime
+    merged_into: int | None = None
+
+
+class MemberRead(BaseModel):
+    user_id: int
+    display_name: str
+    email: str
+    role: str
+    loss: MoneyRead
+    incident_date: date
+    order_refs: list[str]
+    joined_at: datetime
+    consented_at: datetime | None
+
+
+class MemberList(BaseModel):
+    items: list[MemberRead]
+
+
+class MembershipRead(BaseModel):
+    id: int
+    case_id: int
+    role: str
+    loss: MoneyRead
+    incident_date: date
+    order_refs: list[str]
+    statement: str
+    statement_html: str
+    identifiers: list[IdentifierRead]
+    joined_at: datetime
+    consented_at: datetime | None
+
+
+class MembershipUpdate(BaseModel):
+    loss: MoneyIn | None = None
+    incident_date: date | None = None
+    order_refs: list[str] | None = Field(default=None, max_length=50)
+    statement: str | None = Field(default=None, max_length=20000)
+
+
+class ConsentRequest(BaseModel):
+    consent: bool
+
+
+class OrganizerRequest(BaseModel):
+    user_id: int
+
+
+class CaseStatusUpdate(BaseModel):
+    status: Literal["gathering", "filing", "closed"]
+
+
+class MyCaseRead(BaseModel):
+    case_id: int
+    status: str
+    merchant: MerchantRef
+    role: str
+    loss: MoneyRead
+    member_count: int
+    consented_at: datetime | None
+    joined_at: datetime
+
+
+class MyCaseList(BaseModel):
+    items: list[MyCaseRead]

@@ -1,0 +1,435 @@
+"""Case use cases: report a merchant (join or open its case), membership, organizers, status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from chorus import db, jobs, money
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.cases.schemas import (
+    CaseRead,
+    CaseStatusUpdate,
+    FilingBrief,
+    MemberList,
+    MemberRead,
+    MembershipRead,
+    MembershipUpdate,
+    MoneyIn,
+    MoneyRead,
+    MyCaseList,
+    MyCaseRead,
+    ReportCreate,
+    ReportRead,
+    TimelineEntry,
+)
+from chorus.cases.tables import Case, CaseEvent, Membership
+from chorus.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from chorus.markdown import render
+from chorus.merchants import service as merchants
+from chorus.merchants.schemas import IdentifierRead, MerchantRef
+from chorus.merchants.tables import Merchant
+
+OPEN = ("gathering", "filing")
+TRANSITIONS = {"gathering": {"filing", "closed"}, "filing": {"gathering", "closed"}, "closed": set()}
+EARLIEST_INCIDENT = date(2000, 1, 1)
+# Events members hear about (through the outbox → notifications); the rest only show on the timeline.
+NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged"}
+
+
+# --- validation helpers --------------------------------------------------------------------
+
+
+def parse_loss(loss: MoneyIn, field: str) -> tuple[Decimal, str]:
+    try:
+        return money.parse(loss.amount, loss.currency)
+    except money.InvalidMoney as exc:
+        raise Invalid(f"loss_{exc.reason}", field=f"{field}.{exc.field}") from exc
+
+
+def check_incident_date(value: date, field: str) -> date:
+    # The latest calendar date anywhere on Earth: a user east of UTC may already be "tomorrow".
+    latest = (datetime.now(UTC) + timedelta(hours=14)).date()
+    if value > latest:
+        raise Invalid("date_in_future", field=field)
+    if value < EARLIEST_INCIDENT:
+        raise Invalid("date_too_old", field=field)
+    return value
+
+
+def clean_order_refs(refs: Sequence[str], field: str) -> list[str]:
+    out: list[str] = []
+    errors = []
+    for i, ref in enumerate(refs):
+        text = " ".join(str(ref).split())
+        if not text or len(text) > 100:
+            errors.append(FieldError(f"{field}[{i}]", "order_ref_invalid"))
+        elif text not in out:
+            out.append(text)
+    if errors:
+        raise Invalid("order_ref_invalid", errors=errors)
+    return out
+
+
+def _money(amount: Decimal, currency: str) -> MoneyRead:
+    return MoneyRead(amount=money.as_string(amount, currency), currency=currency)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+async def add_event(case_id: int, kind: str, **data: Any) -> int:
+    """Append to the public timeline (inside the caller's transaction); members are told
+    through the outbox when the kind is one they care about."""
+    rows = await CaseEvent.insert(CaseEvent(case=case_id, kind=kind, data=data)).returning(CaseEvent.id)
+    event_id: int = rows[0]["id"]
+    if kind in NOTIFY_KINDS:
+        await jobs.defer(jobs.Job.notify_case_event, f"case-event:{event_id}", event_id=event_id)
+    return event_id
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
+    """Join the open case of the matched merchant (or ``case_id``), or open a new one.
+
+    Race-safe: unique constraints on identifiers, on the open case per merchant and on the
+    membership make concurrent reports of one new merchant converge on one merchant and one
+    case; the losers of a race retry and find what the winner created."""
+    if not user.email_verified:
+        raise Forbidden("email_not_verified")
+    identifiers = merchants.normalize_all(data.merchant.identifiers, "merchant.identifiers")
+    amount, currency = parse_loss(data.loss, "loss")
+    incident = check_incident_date(data.incident_date, "incident_date")
+    order_refs = clean_order_refs(data.order_refs, "order_refs")
+    reported = [{"kind": i.kind.value, "value": i.value} for i in identifiers]
+
+    async def attempt() -> ReportRead:
+        async with db.transaction():
+            matches = await merchants.find_matches(identifiers)
+            created_merchant = False
+            if data.case_id is not None:
+                case = (
+                    await Case.select(Case.id, Case.merchant, Case.status, Case.merged_into)
+                    .where(Case.id == data.case_id)
+                    .first()
+                )
+                if case is None:
+                    raise NotFound("case_not_found", field="case_id")
+                if case["status"] not in OPEN:
+                    raise Conflict("case_closed", field="case_id")
+                merchant_id: int = case["merchant"]
+                conflicts = sorted(m for m in matches.by_merchant if m != merchant_id)
+            else:
+                best = matches.best()
+                conflicts = matches.others()
+                if best is None:
+                    merchant_id = await merchants.create(name=data.merchant.name)
+                    created_merchant = True
+                else:
+                    merchant_id = best
+            await merchants.add_identifiers(merchant_id, identifiers, strict=created_merchant)
+            await merchants.add_alias(merchant_id, data.merchant.name)
+            for other in conflicts:
+                shared = matches.keys_by_merchant.get(other, set())
+                await merchants.propose_merge(merchant_id, other, sorted(shared))
+
+            case_id = data.case_id or (await merchants.open_cases([merchant_id])).get(merchant_id)
+            created_case = case_id is None
+            if case_id is None:
+                rows = await Case.insert(Case(merchant=merchant_id, open_key=merchant_id)).returning(Case.id)
+                case_id = rows[0]["id"]
+                await add_event(case_id, "opened")
+                await audit.record("case.opened", actor_id=user.id, object_type="case", object_id=case_id)
+
+            if await Membership.exists().where(Membership.unique_key == f"{case_id}:{user.id}"):
+                raise Conflict("already_member")
+            rows = await Membership.insert(
+                Membership(
+                    case=case_id,
+                    user=user.id,
+                    unique_key=f"{case_id}:{user.id}",
+                    role="organizer" if created_case else "member",
+                    loss_amount=amount,
+                    loss_currency=currency,
+                    incident_date=incident,
+                    order_refs=order_refs,
+                    statement=data.statement,
+                    identifiers=reported,
+                )
+            ).returning(Membership.id)
+            membership_id: int = rows[0]["id"]
+            await add_event(case_id, "member_joined")
+            await audit.record(
+                "case.joined",
+                actor_id=user.id,
+                object_type="case",
+                object_id=case_id,
+                membership_id=membership_id,
+                merge_proposals=len(conflicts),
+            )
+            return ReportRead(
+                case_id=case_id,
+                merchant_id=merchant_id,
+                membership_id=membership_id,
+                created_case=created_case,
+            )
+
+    return await db.retry_on_conflict(attempt, attempts=8)
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+async def get_case_row(case_id: int) -> dict[str, Any]:
+    row = (
+        await Case.select(Case.id, Case.status, Case.merchant, Case.created_at, Case.merged_into)
+        .where(Case.id == case_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound("case_not_found")
+    return dict(row)
+
+
+async def membership_of(case_id: int, user_id: int) -> dict[str, Any] | None:
+    row = await Membership.select().where(Membership.unique_key == f"{case_id}:{user_id}").first()
+    return dict(row) if row else None
+
+
+async def require_member(case_id: int, user: UserRead) -> dict[str, Any]:
+    """The caller's membership; 404 for an unknown case, 403 for a non-member."""
+    await get_case_row(case_id)
+    m = await membership_of(case_id, user.id)
+    if m is None:
+        raise Forbidden("not_a_member")
+    return m
+
+
+async def require_organizer(case_id: int, user: UserRead) -> dict[str, Any]:
+    m = await require_member(case_id, user)
+    if m["role"] != "organizer":
+        raise Forbidden("organizers_only")
+    return m
+
+
+async def summary(case_id: int) -> CaseRead:
+    """Public: merchant, member count, loss totals per currency, timeline."""
+    case = await get_case_row(case_id)
+    merchant = (
+        await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id == case["merchant"]).first()
+    )
+    losses = await Membership.select(Membership.loss_amount, Membership.loss_currency).where(
+        Membership.case == case_id
+    )
+    events = (
+        await CaseEvent.select(CaseEvent.at, CaseEvent.kind, CaseEvent.data)
+        .where(CaseEvent.case == case_id)
+        .order_by(CaseEvent.id)
+        .output(load_json=True)
+    )
+    assert merchant is not None  # a case's merchant is never deleted (ON DELETE RESTRICT)
+    return CaseRead(
+        id=case["id"],
+        status=case["status"],
+        merchant=MerchantRef(id=merchant["id"], name=merchant["name"]),
+        member_count=len(losses),
+        total_loss=[
+            MoneyRead(**t) for t in money.totals((r["loss_amount"], r["loss_currency"]) for r in losses)
+        ],
+        filings=await _filings(case_id),
+        timeline=[TimelineEntry(at=e["at"], kind=e["kind"], data=e["data"] or {}) for e in events],
+        created_at=case["created_at"],
+        merged_into=case["merged_into"],
+    )
+
+
+async def _filings(case_id: int) -> list[FilingBrief]:
+    return []  # filings arrive with the filing workers
+
+
+async def members(case_id: int, user: UserRead) -> MemberList:
+    await require_organizer(case_id, user)
+    rows = (
+        await Membership.select(
+            Membership.user,
+            Membership.user.display_name,
+            Membership.user.email,
+            Membership.role,
+            Membership.loss_amount,
+            Membership.loss_currency,
+            Membership.incident_date,
+            Membership.order_refs,
+            Membership.joined_at,
+            Membership.consented_at,
+        )
+        .where(Membership.case == case_id)
+        .order_by(Membership.joined_at)
+        .output(load_json=True)
+    )
+    return MemberList(
+        items=[
+            MemberRead(
+                user_id=r["user"],
+                display_name=r["user.display_name"],
+                email=r["user.email"],
+                role=r["role"],
+                loss=_money(r["loss_amount"], r["loss_currency"]),
+                incident_date=r["incident_date"],
+                order_refs=r["order_refs"] or [],
+                joined_at=r["joined_at"],
+                consented_at=r["consented_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+def _membership_read(m: dict[str, Any]) -> MembershipRead:
+    refs = m["order_refs"]
+    idents = m["identifiers"]
+    if isinstance(refs, str):
+        import json
+
+        refs, idents = json.loads(refs), json.loads(idents)
+    return MembershipRead(
+        id=m["id"],
+        case_id=m["case"],
+        role=m["role"],
+        loss=_money(m["loss_amount"], m["loss_currency"]),
+        incident_date=m["incident_date"],
+        order_refs=refs or [],
+        statement=m["statement"],
+        statement_html=render(m["statement"]),
+        identifiers=[IdentifierRead(**i) for i in idents or []],
+        joined_at=m["joined_at"],
+        consented_at=m["consented_at"],
+    )
+
+
+async def my_membership(case_id: int, user: UserRead) -> MembershipRead:
+    return _membership_read(await require_member(case_id, user))
+
+
+async def update_membership(case_id: int, user: UserRead, data: MembershipUpdate) -> MembershipRead:
+    changes: dict[Any, Any] = {}
+    if data.loss is not None:
+        amount, currency = parse_loss(data.loss, "loss")
+        changes[Membership.loss_amount] = amount
+        changes[Membership.loss_currency] = currency
+    if data.incident_date is not None:
+        changes[Membership.incident_date] = check_incident_date(data.incident_date, "incident_date")
+    if data.order_refs is not None:
+        changes[Membership.order_refs] = clean_order_refs(data.order_refs, "order_refs")
+    if data.statement is not None:
+        changes[Membership.statement] = data.statement
+    async with db.transaction():
+        m = await require_member(case_id, user)
+        if changes:
+            await Membership.update(changes).where(Membership.id == m["id"])
+            await audit.record(
+                "membership.updated",
+                actor_id=user.id,
+                object_type="membership",
+                object_id=m["id"],
+                fields=sorted(data.model_dump(exclude_none=True)),
+            )
+    return await my_membership(case_id, user)
+
+
+async def set_consent(case_id: int, user: UserRead, consent: bool) -> MembershipRead:
+    async with db.transaction():
+        m = await require_member(case_id, user)
+        await Membership.update({Membership.consented_at: datetime.now(UTC) if consent else None}).where(
+            Membership.id == m["id"]
+        )
+        await audit.record(
+            "membership.consent",
+            actor_id=user.id,
+            object_type="membership",
+            object_id=m["id"],
+            consent=consent,
+        )
+    return await my_membership(case_id, user)
+
+
+async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
+    async with db.transaction():
+        await require_organizer(case_id, actor)
+        target = await membership_of(case_id, user_id)
+        if target is None:
+            raise NotFound("member_not_found", field="user_id")
+        if target["role"] != "organizer":
+            await Membership.update({Membership.role: "organizer"}).where(Membership.id == target["id"])
+            await add_event(case_id, "organizer_added")
+            await audit.record(
+                "case.organizer_promoted",
+                actor_id=actor.id,
+                object_type="case",
+                object_id=case_id,
+                user_id=user_id,
+            )
+    items = (await members(case_id, actor)).items
+    return next(i for i in items if i.user_id == user_id)
+
+
+async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> CaseRead:
+    async with db.transaction():
+        await require_organizer(case_id, actor)
+        case = await get_case_row(case_id)
+        if data.status != case["status"]:
+            if data.status not in TRANSITIONS[case["status"]]:
+                raise Conflict("invalid_transition", field="status", current=case["status"])
+            changes: dict[Any, Any] = {Case.status: data.status}
+            if data.status == "closed":
+                changes[Case.open_key] = None
+                changes[Case.closed_at] = datetime.now(UTC)
+            await Case.update(changes).where(Case.id == case_id)
+            await add_event(case_id, "status_changed", status=data.status)
+            await audit.record(
+                "case.status", actor_id=actor.id, object_type="case", object_id=case_id, status=data.status
+            )
+    return await summary(case_id)
+
+
+async def my_cases(user: UserRead) -> MyCaseList:
+    rows = (
+        await Membership.select(
+            Membership.case,
+            Membership.case.status,
+            Membership.case.merchant,
+            Membership.case.merchant.name,  # type: ignore[union-attr]
+            Membership.role,
+            Membership.loss_amount,
+            Membership.loss_currency,
+            Membership.consented_at,
+            Membership.joined_at,
+        )
+        .where(Membership.user == user.id)
+        .order_by(Membership.joined_at, ascending=False)
+    )
+    counts = await merchants.member_counts([r["case"] for r in rows])
+    return MyCaseList(
+        items=[
+            MyCaseRead(
+                case_id=r["case"],
+                status=r["case.status"],
+                merchant=MerchantRef(id=r["case.merchant"], name=r["case.merchant.name"]),
+                role=r["role"],
+                loss=_money(r["loss_amount"], r["loss_currency"]),
+                member_count=counts.get(r["case"], 0),
+                consented_at=r["consented_at"],
+                joined_at=r["joined_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+async def member_user_ids(case_id: int) -> list[int]:
+    rows = await Membership.select(Membership.user).where(Membership.case == case_id)
+    return [r["user"] for r in rows]

@@ -1,0 +1,59 @@
+"""Group cases, their members and their public timeline."""
+
+from piccolo.columns import (
+    JSON,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from chorus.accounts.tables import User
+from chorus.merchants.tables import Merchant
+
+
+class Case(Table, tablename="group_case"):
+    id: Serial
+    merchant = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.restrict, index=True)
+    status = Varchar(length=12, null=False, default="gathering", index=True)  # gathering|filing|closed
+    # The merchant id while the case is open, NULL once closed: "one open case per merchant"
+    # is a unique constraint, so concurrent first reports cannot open two.
+    open_key = Integer(null=True, default=None, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    closed_at = Timestamptz(null=True, default=None)
+    merged_into = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)  # type: ignore[var-annotated]
+
+
+class Membership(Table, tablename="membership"):
+    id: Serial
+    case = ForeignKey(references=Case, null=False, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
+    unique_key = Varchar(length=40, null=False, unique=True)  # "<case id>:<user id>"
+    role = Varchar(length=10, null=False, default="member")  # member | organizer
+    loss_amount = Numeric(digits=(14, 3), null=False)
+    loss_currency = Varchar(length=3, null=False)
+    incident_date = Date(null=False)
+    order_refs = JSON(default=[], null=False)
+    statement = Text(null=False, default="")  # raw Markdown; rendered only through chorus.markdown
+    # The identifiers this member reported, normalized: [{"kind", "value"}]
+    identifiers = JSON(default=[], null=False)
+    joined_at = Timestamptz(default=TimestamptzNow(), null=False)
+    consented_at = Timestamptz(null=True, default=None)
+    consent_complaint_id = Integer(null=True, default=None)  # which complaint version was consented to
+
+
+class CaseEvent(Table, tablename="case_event"):
+    """The public timeline of a case. ``data`` holds counts, ids and codes, never personal data."""
+
+    id: Serial
+    case = ForeignKey(references=Case, null=False, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz(default=TimestamptzNow(), null=False)
+    kind = Varchar(length=40, null=False)
+    data = JSON(default={}, null=False)

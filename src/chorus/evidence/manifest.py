@@ -1,0 +1,241 @@
+"""Evidence bundle manifest (``manifest.json`` inside an exported ZIP) and its offline check.
+
+Format ``chorus-evidence-bundle/1``::
+
+    {
+      "format": "chorus-evidence-bundle/1",
+      "case_id": int,
+      "generated_at": str,                # RFC 3339 UTC
+      "entries": [                        # the case chain, index order, starting at 0
+        {"index": int, "evidence_id": int, "sha256": str, "kind": str,
+         "uploader_id": int, "uploaded_at": str, "media_type": str, "size": int,
+         "file": "evidence/<index>-<sha256>.<ext>" | null,   # null: file not included
+         "entry_hash": str}
+      ],
+      "head": str                         # entry_hash of the last entry, or 64 zeros
+    }
+
+``entry_hash`` is defined in ``chorus.evidence.chain`` (the top-level
+``case_id`` is part of every entry's hashed metadata). ``media_type`` and
+``size`` are not covered by the chain; they are checked against included files
+only. Besides ``manifest.json`` and the listed files, a bundle may contain only
+``README.txt``; anything else is reported as ``unlisted_file``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chorus.evidence.chain import (
+    GENESIS,
+    ChainEntry,
+    ChainMeta,
+    ChainVerifier,
+    Problem,
+    VerifyResult,
+    rfc3339,
+)
+
+FORMAT: Final = "chorus-evidence-bundle/1"
+MANIFEST_NAME = "manifest.json"
+EXTRA_MEMBERS_ALLOWED = frozenset({"README.txt"})
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+# Ways a damaged archive member fails to read: CRC (BadZipFile), deflate stream (zlib.error),
+# bad offsets (ValueError/OSError), truncation (EOFError), unknown method (NotImplementedError).
+_ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError)
+
+
+class BundleEntry(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    index: int = Field(ge=0)
+    evidence_id: int
+    sha256: str  # hex form is checked by the chain verifier, which can name the index
+    kind: str
+    uploader_id: int
+    uploaded_at: str
+    media_type: str
+    size: int = Field(ge=0)
+    file: str | None
+    entry_hash: str
+
+    def chain_entry(self, case_id: int) -> ChainEntry:
+        meta = ChainMeta(
+            case_id=case_id,
+            evidence_id=self.evidence_id,
+            kind=self.kind,
+            uploader_id=self.uploader_id,
+            uploaded_at=self.uploaded_at,
+        )
+        return ChainEntry(self.index, self.sha256, meta, self.entry_hash)
+
+
+class BundleManifest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    format: Literal["chorus-evidence-bundle/1"]
+    case_id: int
+    generated_at: str
+    entries: list[BundleEntry]
+    head: str
+
+
+def member_name(index: int, sha256: str, extension: str) -> str:
+    """The ZIP member name for an included evidence file."""
+    return f"evidence/{index}-{sha256}.{extension}"
+
+
+def build_manifest(
+    case_id: int,
+    entries: list[tuple[ChainEntry, str, int, str | None]],
+    generated_at: datetime | str,
+) -> dict[str, Any]:
+    """Manifest dict for ``(chain entry, media_type, size, member name or None)`` tuples in index order."""
+    rows = []
+    for entry, media_type, size, file_name in entries:
+        if entry.meta.case_id != case_id:
+            raise ValueError(f"entry {entry.index} belongs to case {entry.meta.case_id}, not {case_id}")
+        rows.append(
+            BundleEntry(
+                index=entry.index,
+                evidence_id=entry.meta.evidence_id,
+                sha256=entry.evidence_sha256,
+                kind=entry.meta.kind,
+                uploader_id=entry.meta.uploader_id,
+                uploaded_at=entry.meta.uploaded_at,
+                media_type=media_type,
+                size=size,
+                file=file_name,
+                entry_hash=entry.entry_hash,
+            )
+        )
+    manifest = BundleManifest(
+        format=FORMAT,
+        case_id=case_id,
+        generated_at=generated_at if isinstance(generated_at, str) else rfc3339(generated_at),
+        entries=rows,
+        head=rows[-1].entry_hash if rows else GENESIS,
+    )
+    return manifest.model_dump(mode="json")
+
+
+def dump_manifest(manifest: dict[str, Any]) -> bytes:
+    """Bytes to store as ``manifest.json`` (readable; not itself hashed)."""
+    return json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def _bad(detail: str) -> VerifyResult:
+    return VerifyResult(ok=False, entries=0, head=GENESIS, problems=[Problem(-1, "bad_manifest", detail)])
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        parts.append(f"{loc or 'manifest'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with zf.open(info) as member:
+        while chunk := member.read(_READ_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def _read_manifest(zf: zipfile.ZipFile, names: Counter[str]) -> BundleManifest | VerifyResult:
+    if names[MANIFEST_NAME] == 0:
+        return _bad("manifest.json not found")
+    if names[MANIFEST_NAME] > 1:
+        return _bad("manifest.json appears more than once")
+    info = zf.getinfo(MANIFEST_NAME)
+    if info.file_size > MAX_MANIFEST_BYTES:
+        return _bad("manifest.json too large")
+    try:
+        with zf.open(info) as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except _ZIP_READ_ERRORS as exc:
+        return _bad(f"manifest.json unreadable: {exc}")
+    try:
+        return BundleManifest.model_validate_json(raw)
+    except ValidationError as exc:
+        return _bad(f"malformed manifest.json: {_describe(exc)}")
+
+
+def verify_bundle(zip_path: Path) -> VerifyResult:
+    """Verify an exported bundle offline: chain, head, and every included file's bytes.
+
+    Never raises for a bad bundle: a missing/unreadable/malformed manifest gives
+    ``bad_manifest`` at index -1; other problems name the entry index
+    (``hash_mismatch``, ``index_gap``, ``content_mismatch``, ``missing_blob``),
+    or -1 for ``head_mismatch`` / ``unlisted_file``. Entries with ``file: null``
+    are chain-checked only. Members are streamed, never extracted.
+    """
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return _bad(f"not a readable zip: {exc}")
+    with zf:
+        infos = zf.infolist()
+        names = Counter(i.filename for i in infos)
+        manifest = _read_manifest(zf, names)
+        if isinstance(manifest, VerifyResult):
+            return manifest
+
+        verifier = ChainVerifier()
+        listed: set[str] = set()
+        for row in manifest.entries:
+            entry = row.chain_entry(manifest.case_id)
+            verifier.check_links(entry)
+            if row.file is None:
+                continue
+            listed.add(row.file)
+            count = names[row.file]
+            if count == 0:
+                verifier.check_content(entry, None)
+                continue
+            if count > 1:
+                verifier.problems.append(
+                    Problem(row.index, "content_mismatch", f"{row.file!r} appears {count} times in the zip")
+                )
+                continue
+            try:
+                actual, size = _hash_member(zf, zf.getinfo(row.file))
+            except _ZIP_READ_ERRORS as exc:
+                verifier.problems.append(Problem(row.index, "content_mismatch", f"corrupt member: {exc}"))
+                continue
+            verifier.check_content(entry, actual)
+            if actual == row.sha256 and size != row.size:
+                verifier.problems.append(
+                    Problem(row.index, "content_mismatch", f"size {size} != manifest size {row.size}")
+                )
+
+        result = verifier.result()
+        if manifest.head != result.head:
+            detail = f"manifest head {manifest.head!r} != last entry hash {result.head}"
+            result.problems.append(Problem(-1, "head_mismatch", detail))
+        for name in sorted(set(names) - listed - {MANIFEST_NAME} - EXTRA_MEMBERS_ALLOWED):
+            if not name.endswith("/"):  # directory entries carry no data
+                result.problems.append(Problem(-1, "unlisted_file", f"{name!r} is not in the manifest"))
+        result.ok = not result.problems
+        return result
+
+
+def iter_chain_entries(manifest: BundleManifest) -> Iterator[ChainEntry]:
+    """The manifest's entries as chain entries (for callers that verify against live storage)."""
+    for row in manifest.entries:
+        yield row.chain_entry(manifest.case_id)

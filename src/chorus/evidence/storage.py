@@ -1,0 +1,287 @@
+"""Content-addressed blob storage (SHA-256) and streaming upload spooling.
+
+Blobs are immutable: a hash names exactly one byte string, so a stored blob is
+never overwritten. Hashes handed to a store are validated as 64 lowercase hex
+digits before they touch a path, so user input can never become a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from chorus.evidence.chain import is_sha256_hex
+from chorus.evidence.sniff import Sniffer, SniffResult
+
+DEFAULT_CHUNK = 64 * 1024
+
+
+class TooLarge(Exception):
+    """The upload exceeded ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"upload exceeds {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+class EmptyFile(Exception):
+    """The upload had no bytes."""
+
+
+class BlobNotFound(LookupError):
+    """No blob is stored under this hash."""
+
+
+class InvalidRange(ValueError):
+    """The requested byte range starts beyond the end of the blob (HTTP 416)."""
+
+
+def validate_sha256(sha256: str) -> str:
+    """Return ``sha256`` if it is 64 lowercase hex digits, else raise ValueError."""
+    if not is_sha256_hex(sha256):
+        raise ValueError("not a sha256 hex digest")
+    return sha256
+
+
+class BlobStorage(Protocol):
+    """What the app needs from a blob store; small enough for an S3-backed twin.
+
+    ``iter_bytes`` is declared with ``def`` because implementations are async
+    generators (``async def`` + ``yield``); call it without ``await`` and
+    iterate with ``async for``. Ranges are half-open: ``[start, end)``.
+    """
+
+    async def exists(self, sha256: str) -> bool: ...
+
+    async def put_file(self, tmp_path: Path, sha256: str) -> bool:
+        """Move an already-hashed temp file into place; False (and temp removed) if it existed."""
+        ...
+
+    def iter_bytes(
+        self, sha256: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK
+    ) -> AsyncIterator[bytes]: ...
+
+    async def size(self, sha256: str) -> int: ...
+
+    async def delete(self, sha256: str) -> None: ...
+
+    async def sha256_of(self, sha256: str) -> str | None:
+        """Digest of the stored bytes, recomputed by streaming; None if the blob is missing."""
+        ...
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes a rename/link durable; not every platform/filesystem lets you open a directory.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class LocalStorage(BlobStorage):
+    """Blobs under ``root/ab/cd/<sha256>``; temp files under ``root/tmp`` (same filesystem)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        # Startup-time, once: blocking is fine here.
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        validate_sha256(sha256)
+        return self.root / sha256[0:2] / sha256[2:4] / sha256
+
+    async def exists(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        return await asyncio.to_thread(path.is_file)
+
+    async def put_file(self, tmp_path: Path, sha256: str) -> bool:
+        """Store ``tmp_path`` (must be on the same filesystem, e.g. under ``tmp_dir``) as ``sha256``.
+
+        The caller vouches that ``sha256`` is the digest of the file (``spool`` computes it).
+        The file is fsynced, linked into place without ever replacing an existing
+        blob (``os.link`` fails if the name exists; ``os.replace`` is the fallback
+        on filesystems without hard links), and the directory is fsynced.
+        """
+        dest = self.path_for(sha256)
+        return await asyncio.to_thread(self._put_file_sync, Path(tmp_path), dest)
+
+    def _put_file_sync(self, tmp_path: Path, dest: Path) -> bool:
+        if dest.is_file():
+            tmp_path.unlink(missing_ok=True)
+            return False
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, 0o440)  # evidence is never modified in place
+        finally:
+            os.close(fd)
+        new_dirs = [d for d in (dest.parent.parent, dest.parent) if not d.is_dir()]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(tmp_path, dest)
+        except FileExistsError:
+            # Lost a race against an identical upload: the bytes are already there.
+            tmp_path.unlink(missing_ok=True)
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            os.replace(tmp_path, dest)  # no hard links here; identical content, so harmless
+        else:
+            tmp_path.unlink(missing_ok=True)
+        for d in new_dirs:
+            _fsync_dir(d.parent)
+        _fsync_dir(dest.parent)
+        return True
+
+    async def iter_bytes(
+        self, sha256: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK
+    ) -> AsyncGenerator[bytes, None]:
+        """Yield ``[start, end)`` of the blob (``end`` None or past EOF = to EOF).
+
+        Raises (on first iteration) BlobNotFound, or InvalidRange when ``start`` is
+        beyond the end. ``aclose()`` it when stopping early to release the file at once.
+        """
+        path = self.path_for(sha256)
+        if start < 0 or (end is not None and end < start) or chunk_size <= 0:
+            raise ValueError("bad range")
+        try:
+            f: IO[bytes] = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+        try:
+            total = os.fstat(f.fileno()).st_size
+            if start > total or (start == total and total > 0 and end != start):
+                raise InvalidRange(f"start {start} beyond size {total}")
+            stop = total if end is None else min(end, total)
+            await asyncio.to_thread(f.seek, start)
+            remaining = stop - start
+            while remaining > 0:
+                chunk = await asyncio.to_thread(f.read, min(chunk_size, remaining))
+                if not chunk:
+                    break  # file shrank under us; blobs are immutable so this is corruption
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            # Synchronous on purpose: this also runs on cancellation/aclose, where awaiting is unsafe.
+            f.close()
+
+    async def size(self, sha256: str) -> int:
+        path = self.path_for(sha256)
+        try:
+            st = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+        return st.st_size
+
+    async def delete(self, sha256: str) -> None:
+        # Shard directories are left in place: removing them could race a concurrent put_file.
+        path = self.path_for(sha256)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def sha256_of(self, sha256: str) -> str | None:
+        path = self.path_for(sha256)
+        return await asyncio.to_thread(_hash_file, path)
+
+    async def sweep_tmp(self, max_age_seconds: float = 24 * 3600) -> int:
+        """Delete temp files older than ``max_age_seconds`` (crash leftovers); returns the count."""
+        return await asyncio.to_thread(self._sweep_tmp_sync, max_age_seconds)
+
+    def _sweep_tmp_sync(self, max_age_seconds: float) -> int:
+        cutoff = time.time() - max_age_seconds
+        removed = 0
+        for p in self.tmp_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if p.is_file() and p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed += 1
+        return removed
+
+
+def _hash_file(path: Path) -> str | None:
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        # hashlib releases the GIL on large updates, so this thread doesn't stall the loop.
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    """A fully received upload sitting in a temp file, ready for ``BlobStorage.put_file``."""
+
+    path: Path
+    sha256: str
+    size: int
+    sniffed: SniffResult | None
+
+
+def _write_chunk(f: IO[bytes], hasher: hashlib._Hash, chunk: bytes) -> None:
+    # Hash in the worker thread too: hashlib releases the GIL for large buffers.
+    hasher.update(chunk)
+    f.write(chunk)
+
+
+def _finish(f: IO[bytes]) -> None:
+    f.flush()
+    f.close()
+
+
+async def spool(
+    chunks: AsyncIterable[bytes], tmp_dir: Path, max_bytes: int, sniffer: Sniffer | None = None
+) -> Spooled:
+    """Stream ``chunks`` into a temp file under ``tmp_dir`` while hashing (and sniffing).
+
+    Never holds the body in memory. Raises ``TooLarge`` as soon as more than
+    ``max_bytes`` arrive, ``EmptyFile`` for no bytes, ``UnsupportedMediaType``
+    from the sniffer; on those and on any other exception or cancellation (e.g. a
+    client disconnect) the temp file is removed. On success the caller owns the
+    temp file (``put_file`` it, or unlink it).
+    """
+    f = await asyncio.to_thread(
+        tempfile.NamedTemporaryFile, mode="wb", dir=tmp_dir, prefix="upload-", suffix=".part", delete=False
+    )
+    path = Path(f.name)
+    try:
+        hasher = hashlib.sha256()
+        size = 0
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(max_bytes)
+            if sniffer is not None:
+                sniffer.feed(chunk)  # fails fast on a rejected type
+            await asyncio.to_thread(_write_chunk, f, hasher, chunk)
+        if size == 0:
+            raise EmptyFile("empty upload")
+        sniffed = sniffer.result() if sniffer is not None else None
+        await asyncio.to_thread(_finish, f)
+        return Spooled(path=path, sha256=hasher.hexdigest(), size=size, sniffed=sniffed)
+    except BaseException:
+        # Synchronous cleanup: under cancellation (anyio cancel scopes) a further await would
+        # be cancelled again and leak the file. close/unlink are quick.
+        with contextlib.suppress(OSError):
+            f.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise

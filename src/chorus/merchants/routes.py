@@ -1,0 +1,35 @@
+"""HTTP: public merchant reads (/api/v1/merchants …)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Router, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from chorus.merchants import service
+from chorus.merchants.schemas import MerchantList, MerchantRead, ResolveRead, ResolveRequest
+from chorus.settings import Settings
+
+
+class MerchantController(Controller):
+    path = "/api/v1/merchants"
+    tags = ["merchants"]
+
+    @post("/resolve", status_code=HTTP_200_OK, operation_id="resolveMerchant")
+    async def resolve(self, data: JSONBody[ResolveRequest]) -> ResolveRead:
+        """Normalize identifiers and explain which merchants they match; changes nothing."""
+        return await service.resolve(name=data.name, identifiers=data.identifiers)
+
+    @get("/", operation_id="searchMerchants")
+    async def search(self, q: FromQuery[str] = "") -> MerchantList:
+        """Has anyone reported this shop? Search by name or any identifier."""
+        return MerchantList(items=await service.search(q))
+
+    @get("/{merchant_id:int}", operation_id="getMerchant")
+    async def get_merchant(self, merchant_id: FromPath[int]) -> MerchantRead:
+        """Names, identifiers (personal ones masked), cases with member counts."""
+        return await service.get(merchant_id)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[MerchantController])]

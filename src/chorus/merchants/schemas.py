@@ -1,0 +1,92 @@
+"""Merchant request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class IdentifierIn(BaseModel):
+    kind: str = Field(min_length=1, max_length=20)
+    value: str = Field(min_length=1, max_length=2000)
+
+
+class IdentifierRead(BaseModel):
+    kind: str
+    value: str
+
+
+class ResolveRequest(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=30)
+
+
+class MatchRead(BaseModel):
+    merchant_id: int
+    name: str
+    score: float
+    matched_on: list[str]
+    case_id: int | None
+
+
+class ResolveRead(BaseModel):
+    normalized: list[IdentifierRead]
+    matches: list[MatchRead]
+
+
+class CaseBrief(BaseModel):
+    id: int
+    status: str
+    member_count: int
+
+
+class MerchantRead(BaseModel):
+    id: int
+    name: str
+    aliases: list[str]
+    identifiers: list[IdentifierRead]
+    cases: list[CaseBrief]
+    merged_into: int | None = None
+
+
+class MerchantSummary(BaseModel):
+    id: int
+    name: str
+    aliases: list[str]
+    open_case_id: int | None
+    member_count: int
+
+
+class MerchantList(BaseModel):
+    items: list[MerchantSummary]
+
+
+class MerchantRef(BaseModel):
+    id: int
+    name: str
+
+
+class MergeProposalRead(BaseModel):
+    id: int
+    merchant_a: MerchantRef
+    merchant_b: MerchantRef
+    matched_on: list[str]
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class MergeProposalList(BaseModel):
+    items: list[MergeProposalRead]
+
+
+class MergeRequest(BaseModel):
+    source_id: int
+    target_id: int
+
+
+class ProposalDecision(BaseModel):
+    # which merchant survives; default: the older one
+    target_id: int | None = None
+    note: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,62 @@
+"""Merchants, the names and identifiers they are known by, and merge proposals."""
+
+from piccolo.columns import (
+    JSON,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Merchant(Table, tablename="merchant"):
+    id: Serial
+    name = Varchar(length=200, null=False)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    # Set when a moderator merged this merchant into another; the row stays for history.
+    merged_into = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)  # type: ignore[var-annotated]
+    merged_at = Timestamptz(null=True, default=None)
+
+
+class MerchantAlias(Table, tablename="merchant_alias"):
+    """A name the merchant is known by (its display name is one of them)."""
+
+    id: Serial
+    merchant = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200, null=False)
+    name_key = Varchar(length=200, null=False, index=True)  # names.core_name
+    pinyin_key = Varchar(length=400, null=False, index=True)  # names.pinyin_key
+    unique_key = Varchar(length=220, null=False, unique=True)  # "<merchant id>:<name_key>"
+
+
+class MerchantIdentifier(Table, tablename="merchant_identifier"):
+    """A normalized identifier. ``match_key`` is what two reports must share to be the same
+    merchant; it is unique, so concurrent reports cannot create two merchants for one key.
+    Weak identifiers (kind ``other``) have no match key."""
+
+    id: Serial
+    merchant = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=20, null=False)
+    value = Varchar(length=500, null=False)
+    match_key = Varchar(length=520, null=True, default=None, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class MergeProposal(Table, tablename="merge_proposal"):
+    """Two merchants that one report tied together: a moderator decides."""
+
+    id: Serial
+    merchant_a = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade)
+    merchant_b = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade)
+    pair_key = Varchar(length=40, null=False, unique=True)  # "<min id>:<max id>"
+    match_keys = JSON(default=[], null=False)
+    status = Varchar(length=10, null=False, default="open", index=True)  # open | merged | rejected
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    decided_by = Integer(null=True, default=None)
+    decided_at = Timestamptz(null=True, default=None)
+    note = Text(null=True, default=None)

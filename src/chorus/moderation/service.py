@@ -1,0 +1,209 @@
+"""Moderator use cases: merge duplicate merchants (and their open cases), decide proposals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chorus import db
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.cases import service as cases
+from chorus.cases.tables import Case, Membership
+from chorus.errors import Conflict, Invalid, NotFound
+from chorus.merchants import service as merchants
+from chorus.merchants.schemas import (
+    MerchantRead,
+    MerchantRef,
+    MergeProposalList,
+    MergeProposalRead,
+    ProposalDecision,
+)
+from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier, MergeProposal
+
+
+async def list_proposals(status: str | None = "open") -> MergeProposalList:
+    query = MergeProposal.select(
+        MergeProposal.id,
+        MergeProposal.merchant_a,
+        MergeProposal.merchant_a.name,
+        MergeProposal.merchant_b,
+        MergeProposal.merchant_b.name,
+        MergeProposal.match_keys,
+        MergeProposal.status,
+        MergeProposal.created_at,
+        MergeProposal.decided_at,
+    ).order_by(MergeProposal.id)
+    if status:
+        query = query.where(MergeProposal.status == status)
+    rows = await query.output(load_json=True)
+    return MergeProposalList(
+        items=[
+            MergeProposalRead(
+                id=r["id"],
+                merchant_a=MerchantRef(id=r["merchant_a"], name=r["merchant_a.name"]),
+                merchant_b=MerchantRef(id=r["merchant_b"], name=r["merchant_b.name"]),
+                # only the kinds: the values may be personal (a phone, a bank card)
+                matched_on=sorted({k.split(":", 1)[0] for k in r["match_keys"] or []}),
+                status=r["status"],
+                created_at=r["created_at"],
+                decided_at=r["decided_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+async def _proposal(proposal_id: int) -> dict[str, Any]:
+    row = await MergeProposal.select().where(MergeProposal.id == proposal_id).first()
+    if row is None:
+        raise NotFound("proposal_not_found")
+    if row["status"] != "open":
+        raise Conflict("proposal_decided")
+    return dict(row)
+
+
+async def decide_merge(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> MerchantRead:
+    p = await _proposal(proposal_id)
+    pair = {p["merchant_a"], p["merchant_b"]}
+    target = data.target_id if data.target_id is not None else min(pair)  # the older merchant survives
+    if target not in pair:
+        raise Invalid("target_not_in_proposal", field="target_id")
+    (source,) = pair - {target}
+    return await merge(source_id=source, target_id=target, actor=actor, note=data.note)
+
+
+async def reject(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> None:
+    async with db.transaction():
+        await _proposal(proposal_id)
+        await MergeProposal.update(
+            {
+                MergeProposal.status: "rejected",
+                MergeProposal.decided_by: actor.id,
+                MergeProposal.decided_at: datetime.now(UTC),
+                MergeProposal.note: data.note,
+            }
+        ).where(MergeProposal.id == proposal_id)
+        await audit.record(
+            "merchant.merge_rejected", actor_id=actor.id, object_type="merge_proposal", object_id=proposal_id
+        )
+
+
+async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | None = None) -> MerchantRead:
+    """Fold ``source`` into ``target``: identifiers, aliases and open cases combined, duplicate
+    memberships collapsed keeping the earliest, history kept (the source stays, marked merged)."""
+    if source_id == target_id:
+        raise Invalid("merge_same", field="source_id")
+    async with db.transaction():
+        rows = await Merchant.select(Merchant.id, Merchant.merged_into).where(
+            Merchant.id.is_in([source_id, target_id])
+        )
+        found = {r["id"]: r for r in rows}
+        for mid, field in ((source_id, "source_id"), (target_id, "target_id")):
+            if mid not in found:
+                raise NotFound("merchant_not_found", field=field)
+            if found[mid]["merged_into"] is not None:
+                raise Conflict("merchant_already_merged", field=field)
+
+        await MerchantIdentifier.update({MerchantIdentifier.merchant: target_id}).where(
+            MerchantIdentifier.merchant == source_id
+        )
+        for alias in await MerchantAlias.select(MerchantAlias.name).where(
+            MerchantAlias.merchant == source_id
+        ):
+            await merchants.add_alias(target_id, alias["name"])
+
+        open_cases = await merchants.open_cases([source_id, target_id])
+        src_case, tgt_case = open_cases.get(source_id), open_cases.get(target_id)
+        moved = 0
+        if src_case is not None and tgt_case is not None:
+            moved = await _merge_cases(src_case, tgt_case)
+        elif src_case is not None:
+            await Case.update({Case.open_key: target_id}).where(Case.id == src_case)
+        # every case of the source (open or not) now belongs to the target: history is kept
+        await Case.update({Case.merchant: target_id}).where(Case.merchant == source_id)
+
+        await Merchant.update({Merchant.merged_into: target_id, Merchant.merged_at: datetime.now(UTC)}).where(
+            Merchant.id == source_id
+        )
+        await _settle_proposals(source_id, target_id, actor, note)
+        surviving_case = tgt_case or src_case
+        if surviving_case is not None:
+            await cases.add_event(
+                surviving_case, "merchant_merged", merged_merchant_id=source_id, members_moved=moved
+            )
+        await audit.record(
+            "merchant.merged",
+            actor_id=actor.id,
+            object_type="merchant",
+            object_id=target_id,
+            source_id=source_id,
+            source_case=src_case,
+            target_case=tgt_case,
+        )
+    return await merchants.get(target_id)
+
+
+async def _merge_cases(src_case: int, tgt_case: int) -> int:
+    """Move the source case's members into the target case; a user in both keeps the
+    earlier membership (and stays organizer if either was). Returns members moved."""
+    src = await Membership.select().where(Membership.case == src_case)
+    tgt = {m["user"]: m for m in await Membership.select().where(Membership.case == tgt_case)}
+    moved = 0
+    for m in src:
+        role = m["role"]
+        twin = tgt.get(m["user"])
+        if twin is not None:
+            role = "organizer" if "organizer" in (m["role"], twin["role"]) else "member"
+            if twin["joined_at"] <= m["joined_at"]:
+                await Membership.delete().where(Membership.id == m["id"])
+                await Membership.update({Membership.role: role}).where(Membership.id == twin["id"])
+                continue
+            await Membership.delete().where(Membership.id == twin["id"])
+        await Membership.update(
+            {
+                Membership.case: tgt_case,
+                Membership.unique_key: f"{tgt_case}:{m['user']}",
+                Membership.role: role,
+            }
+        ).where(Membership.id == m["id"])
+        moved += 1
+    await Case.update(
+        {
+            Case.status: "closed",
+            Case.open_key: None,
+            Case.merged_into: tgt_case,
+            Case.closed_at: datetime.now(UTC),
+        }
+    ).where(Case.id == src_case)
+    await cases.add_event(src_case, "merged", into_case=tgt_case)
+    await cases.add_event(tgt_case, "merged", from_case=src_case, members_moved=moved)
+    return moved
+
+
+async def _settle_proposals(source_id: int, target_id: int, actor: UserRead, note: str | None) -> None:
+    now = datetime.now(UTC)
+    rows = await MergeProposal.select().where(
+        (MergeProposal.status == "open")
+        & ((MergeProposal.merchant_a == source_id) | (MergeProposal.merchant_b == source_id))
+    )
+    for p in rows:
+        other = p["merchant_b"] if p["merchant_a"] == source_id else p["merchant_a"]
+        if other == target_id:
+            await MergeProposal.update(
+                {
+                    MergeProposal.status: "merged",
+                    MergeProposal.decided_by: actor.id,
+                    MergeProposal.decided_at: now,
+                    MergeProposal.note: note,
+                }
+            ).where(MergeProposal.id == p["id"])
+            continue
+        # the proposal now concerns the survivor
+        a, b = sorted((target_id, other))
+        if await MergeProposal.exists().where(MergeProposal.pair_key == f"{a}:{b}"):
+            await MergeProposal.delete().where(MergeProposal.id == p["id"])
+        else:
+            await MergeProposal.update(
+                {MergeProposal.merchant_a: a, MergeProposal.merchant_b: b, MergeProposal.pair_key: f"{a}:{b}"}
+            ).where(MergeProposal.id == p["id"])
