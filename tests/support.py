@@ -93,7 +93,10 @@ async def truncate_all() -> None:
     from chorus import db
     from chorus.piccolo_app import APP_CONFIG
 
-    names = [t._meta.tablename for t in APP_CONFIG.table_classes]
+    from piccolo.table import sort_table_classes
+
+    # children before parents, so foreign keys never block a delete
+    names = [t._meta.tablename for t in reversed(sort_table_classes(list(APP_CONFIG.table_classes)))]
     if db.is_sqlite():
         for name in names:
             await db.engine().run_ddl(f'DELETE FROM "{name}"')

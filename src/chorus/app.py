@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from chorus import db, logs
 from chorus.accounts import routes as accounts_routes
 from chorus.cases import routes as cases_routes
+from chorus.evidence import routes as evidence_routes
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import routes as notifications_routes
@@ -42,6 +43,7 @@ def domain_routers(settings: Settings) -> list[Router]:
         *accounts_routes.routers(settings),
         *merchants_routes.routers(settings),
         *cases_routes.routers(settings),
+        *evidence_routes.routers(settings),
         *moderation_routes.routers(settings),
         *notifications_routes.routers(settings),
     ]
@@ -93,6 +95,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
         ),
-        request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
+        request_max_body_size=1024 * 1024,  # JSON bodies; uploads stream under their own limit
         debug=False,
     )

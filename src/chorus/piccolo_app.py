@@ -13,6 +13,7 @@ TABLE_MODULES = [
     "chorus.merchants.tables",
     "chorus.cases.tables",
     "chorus.notifications.tables",
+    "chorus.evidence.tables",
 ]
 
 APP_CONFIG = AppConfig(

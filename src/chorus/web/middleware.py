@@ -11,6 +11,7 @@ import structlog
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -114,6 +115,10 @@ class SessionCSRFMiddleware:
         if method not in _SAFE_METHODS and (_has_bearer(scope) or SESSION_COOKIE not in _cookie_names(scope)):
             await self.app(scope, receive, send)
             return
+        if method not in _SAFE_METHODS and not any(k == b"x-csrftoken" for k, _ in scope["headers"]):
+            # Refuse before Litestar's check would parse a multipart body looking for a form
+            # token: an upload must stay a stream for its handler.
+            raise PermissionDeniedException("CSRF token verification failed")
         await self.csrf(scope, receive, send)
 
 

@@ -1,0 +1,142 @@
+"""HTTP: evidence upload, listing, download (with ranges), withdrawal, chain verification."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from chorus.accounts.schemas import UserRead
+from chorus.errors import DomainError, Invalid, NotFound
+from chorus.evidence import service
+from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
+from chorus.settings import Settings
+from chorus.web.multipart import StreamedForm, file_chunks
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+    "Accept-Ranges": "bytes",
+}
+
+
+class RangeNotSatisfiable(DomainError):
+    status = 416
+    code = "range_not_satisfiable"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range → [start, end) or None for the whole file; 416 when unsatisfiable.
+    Multiple ranges are answered with the whole file (allowed by RFC 9110)."""
+    if not header or "," in header:
+        return None
+    m = _RANGE.match(header.strip())
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
+    if m.group(1):
+        start = int(m.group(1))
+        end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    else:  # suffix: the last N bytes
+        start, end = max(0, size - int(m.group(2))), size
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable()
+    return start, end
+
+
+class EvidenceController(Controller):
+    path = "/api/v1"
+    tags = ["evidence"]
+
+    @post(
+        "/cases/{case_id:int}/evidence",
+        status_code=HTTP_201_CREATED,
+        operation_id="uploadEvidence",
+        request_max_body_size=None,  # bounded by CHORUS_UPLOAD_MAX_BYTES while streaming
+    )
+    async def upload(
+        self,
+        case_id: FromPath[int],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> Response[EvidenceCreated]:
+        """multipart/form-data: ``file``, ``kind``, ``description?``, ``visibility?``
+        (``organizers`` default, or ``members``). Streamed; type sniffed from the bytes."""
+        media_type, options = request.content_type
+        boundary = options.get("boundary")
+        if media_type != "multipart/form-data" or not boundary:
+            raise Invalid("multipart_required", field="file")
+        form = StreamedForm()
+
+        def meta() -> service.UploadMeta:
+            if not form.file_seen:
+                raise Invalid("file_required", field="file")
+            return service.check_meta(form.fields, form.filename, form.content_type)
+
+        created, new = await service.upload(
+            case_id=case_id,
+            user=user,
+            settings=settings,
+            chunks=file_chunks(request.stream(), boundary.encode(), form),
+            meta_after=meta,
+        )
+        return Response(created, status_code=HTTP_201_CREATED if new else HTTP_200_OK)
+
+    @get("/cases/{case_id:int}/evidence", operation_id="listEvidence")
+    async def list_evidence(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> EvidenceList:
+        """What the caller may see: own uploads, ``members`` evidence, everything for organizers."""
+        return await service.list_for(case_id, user)
+
+    @get("/cases/{case_id:int}/evidence/verify", operation_id="verifyEvidenceChain")
+    async def verify(
+        self, case_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> ChainVerification:
+        """Recompute the case's hash chain from the stored bytes."""
+        return await service.verify(case_id, user, settings)
+
+    @get("/evidence/{evidence_id:int}/content", operation_id="downloadEvidence")
+    async def content(
+        self,
+        evidence_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+        range_header: Annotated[str | None, HeaderParameter(name="range", required=False)] = None,
+    ) -> Stream:
+        """The bytes, as an attachment; single byte ranges for large media."""
+        dl = await service.open_for_download(evidence_id, user)
+        span = parse_range(range_header, dl.size)
+        start, end = span if span else (0, dl.size)
+        headers = {
+            **DOWNLOAD_HEADERS,
+            "Content-Disposition": f'attachment; filename="{dl.filename}"',
+            "Content-Length": str(end - start),
+        }
+        if span:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{dl.size}"
+        store = service.storage_for(settings)
+        if not await store.exists(dl.sha256):
+            raise NotFound("evidence_not_found")  # a live record without bytes: verify reports it
+        return Stream(
+            store.iter_bytes(dl.sha256, start, end),
+            media_type=dl.media_type,
+            status_code=206 if span else 200,
+            headers=headers,
+        )
+
+    @delete("/evidence/{evidence_id:int}", status_code=HTTP_204_NO_CONTENT, operation_id="withdrawEvidence")
+    async def withdraw(
+        self, evidence_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> None:
+        """The uploader withdraws their evidence (until a filed complaint cites it)."""
+        await service.withdraw(evidence_id, user, settings)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[EvidenceController])]

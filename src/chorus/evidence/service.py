@@ -1,0 +1,504 @@
+"""Evidence use cases: upload (streamed, sniffed, deduplicated, chained), read, withdraw, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from chorus import db
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.cases import service as cases
+from chorus.cases.tables import Case
+from chorus.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from chorus.evidence import privacy, sniff, storage
+from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
+from chorus.evidence.chain import verify_chain_async as _verify_chain
+from chorus.evidence.tables import ChainLink, Evidence
+from chorus.settings import Settings
+
+KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
+Visibility = Literal["organizers", "members"]
+MAX_DESCRIPTION = 2000
+
+
+class EvidenceRead(BaseModel):
+    id: int
+    case_id: int
+    kind: str
+    description: str
+    visibility: str
+    sha256: str
+    size: int
+    media_type: str
+    chain_index: int
+    entry_hash: str
+    uploaded_at: datetime
+    uploaded_by_me: bool
+    uploader_name: str | None  # organizers only
+    withdrawn: bool
+    frozen: bool
+
+
+class EvidenceCreated(BaseModel):
+    id: int
+    sha256: str
+    size: int
+    media_type: str
+    chain_index: int
+    entry_hash: str
+
+
+class EvidenceList(BaseModel):
+    items: list[EvidenceRead]
+
+
+class ChainProblem(BaseModel):
+    index: int
+    reason: str
+
+
+class ChainVerification(BaseModel):
+    ok: bool
+    entries: int
+    head: str
+    problems: list[ChainProblem]
+
+
+@cache
+def _local_storage(root: Path) -> storage.LocalStorage:
+    return storage.LocalStorage(root)
+
+
+def storage_for(settings: Settings) -> storage.BlobStorage:
+    """The blob store (a local directory; an S3-compatible one would be chosen here)."""
+    return _local_storage(settings.storage_dir.resolve())
+
+
+def tmp_dir(settings: Settings) -> Path:
+    return _local_storage(settings.storage_dir.resolve()).tmp_dir
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+@dataclass
+class UploadMeta:
+    kind: str
+    description: str
+    visibility: Visibility
+    client_filename: str
+    client_media_type: str
+
+
+def check_meta(fields: dict[str, str], filename: str, content_type: str) -> UploadMeta:
+    kind = fields.get("kind", "").strip()
+    if kind not in KINDS:
+        raise Invalid("evidence_kind", field="kind")
+    visibility = fields.get("visibility", "").strip() or "organizers"
+    if visibility not in ("organizers", "members"):
+        raise Invalid("evidence_visibility", field="visibility")
+    description = fields.get("description", "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise Invalid("description_too_long", field="description")
+    # Recorded for the record only: printable, bounded, never a path.
+    name = "".join(c for c in filename if c.isprintable())[:255]
+    ctype = "".join(c for c in content_type if c.isprintable())[:100]
+    return UploadMeta(kind, description, visibility, name, ctype)  # type: ignore[arg-type]
+
+
+async def upload(
+    *,
+    case_id: int,
+    user: UserRead,
+    settings: Settings,
+    chunks: AsyncIterator[bytes],
+    meta_after: Any,
+) -> tuple[EvidenceCreated, bool]:
+    """Stream an upload to a temp file (hashing and sniffing as it arrives), store it by
+    content, strip image metadata for others' eyes, and append it to the case's chain.
+
+    ``meta_after()`` returns the form's text fields once the stream is consumed (they may
+    follow the file). Returns (record, created): an identical earlier upload by the same
+    member is returned instead of a second record.
+    """
+    await cases.require_member(case_id, user)
+    store = storage_for(settings)
+    try:
+        spooled = await storage.spool(chunks, tmp_dir(settings), settings.upload_max_bytes, sniff.Sniffer())
+    except storage.TooLarge as exc:
+        raise TooLarge("evidence_too_large", max_mb=settings.upload_max_bytes // (1024 * 1024)) from exc
+    except storage.EmptyFile as exc:
+        raise Invalid("empty_file", field="file") from exc
+    except sniff.UnsupportedMediaType as exc:
+        raise UnsupportedType("evidence_type", field="file") from exc
+    derived: Path | None = None
+    try:
+        meta: UploadMeta = meta_after()
+        assert spooled.sniffed is not None
+        if spooled.sniffed.media_type == sniff.ZIP.media_type:
+            try:
+                await asyncio.to_thread(sniff.check_zip, spooled.path)
+            except sniff.UnsupportedMediaType as exc:
+                raise UnsupportedType("evidence_zip", field="file") from exc
+        derived = spooled.path.with_suffix(".derived")
+        has_derived = await asyncio.to_thread(
+            privacy.strip_metadata, spooled.path, derived, spooled.sniffed.media_type
+        )
+        derived_sha = derived_size = None
+        if has_derived:
+            derived_sha, derived_size = await asyncio.to_thread(_digest, derived)
+        # Bytes first, record second: a crash in between leaves an unreferenced blob (harmless),
+        # never a committed record without its bytes.
+        await store.put_file(spooled.path, spooled.sha256)
+        if derived_sha is not None:
+            await store.put_file(derived, derived_sha)
+        result = await _record(
+            case_id=case_id,
+            user=user,
+            spooled=spooled,
+            meta=meta,
+            derived_sha=derived_sha,
+            derived_size=derived_size,
+        )
+        return result
+    finally:
+        with contextlib.suppress(OSError):
+            spooled.path.unlink(missing_ok=True)
+        if derived is not None:
+            with contextlib.suppress(OSError):
+                derived.unlink(missing_ok=True)
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    import hashlib
+
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+async def _record(
+    *,
+    case_id: int,
+    user: UserRead,
+    spooled: storage.Spooled,
+    meta: UploadMeta,
+    derived_sha: str | None,
+    derived_size: int | None,
+) -> tuple[EvidenceCreated, bool]:
+    unique_key = f"{case_id}:{user.id}:{spooled.sha256}"
+
+    async def attempt() -> tuple[EvidenceCreated, bool]:
+        async with db.transaction():
+            await _lock_case(case_id)
+            await cases.require_member(case_id, user)
+            existing = await Evidence.select().where(Evidence.unique_key == unique_key).first()
+            if existing is not None:
+                return _created(existing), False
+            assert spooled.sniffed is not None
+            now = datetime.now(UTC)
+            head = (
+                await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
+                .where(ChainLink.case == case_id)
+                .order_by(ChainLink.index, ascending=False)
+                .first()
+            )
+            index = head["index"] + 1 if head else 0
+            prev = head["entry_hash"] if head else GENESIS
+            rows = await Evidence.insert(
+                Evidence(
+                    case=case_id,
+                    uploader=user.id,
+                    unique_key=unique_key,
+                    kind=meta.kind,
+                    description=meta.description,
+                    visibility=meta.visibility,
+                    sha256=spooled.sha256,
+                    size=spooled.size,
+                    media_type=spooled.sniffed.media_type,
+                    extension=spooled.sniffed.extension,
+                    client_filename=meta.client_filename,
+                    client_media_type=meta.client_media_type,
+                    derived_sha256=derived_sha,
+                    derived_size=derived_size,
+                    uploaded_at=now,
+                    chain_index=index,
+                    entry_hash="",
+                )
+            ).returning(Evidence.id)
+            evidence_id: int = rows[0]["id"]
+            entry = await _append(case_id, index, prev, evidence_id, spooled.sha256, meta.kind, user.id, now)
+            await Evidence.update({Evidence.entry_hash: entry.entry_hash}).where(Evidence.id == evidence_id)
+            await audit.record(
+                "evidence.uploaded",
+                actor_id=user.id,
+                object_type="evidence",
+                object_id=evidence_id,
+                case_id=case_id,
+                chain_index=index,
+            )
+            return (
+                EvidenceCreated(
+                    id=evidence_id, sha256=spooled.sha256, size=spooled.size,
+                    media_type=spooled.sniffed.media_type, chain_index=index, entry_hash=entry.entry_hash,
+                ),
+                True,
+            )
+
+    return await db.retry_on_conflict(attempt)
+
+
+async def _lock_case(case_id: int) -> None:
+    """Serialize chain appends per case: a row lock on PostgreSQL; on SQLite the IMMEDIATE
+    transaction already holds the write lock."""
+    if not db.is_sqlite():
+        await Case.select(Case.id).where(Case.id == case_id).lock_rows("UPDATE")
+
+
+async def _append(
+    case_id: int,
+    index: int,
+    prev: str,
+    evidence_id: int,
+    sha256: str,
+    kind: str,
+    uploader_id: int,
+    uploaded_at: datetime,
+) -> ChainEntry:
+    meta = ChainMeta(
+        case_id=case_id,
+        evidence_id=evidence_id,
+        kind=kind,
+        uploader_id=uploader_id,
+        uploaded_at=rfc3339(uploaded_at),
+    )
+    entry = make_entry(index, prev, sha256, meta)
+    await ChainLink.insert(
+        ChainLink(
+            case=case_id,
+            index=index,
+            unique_key=f"{case_id}:{index}",
+            evidence=evidence_id,
+            evidence_sha256=sha256,
+            meta=meta.as_dict(),
+            prev_hash=prev,
+            entry_hash=entry.entry_hash,
+        )
+    )
+    return entry
+
+
+def _created(row: dict[str, Any]) -> EvidenceCreated:
+    return EvidenceCreated(
+        id=row["id"],
+        sha256=row["sha256"],
+        size=row["size"],
+        media_type=row["media_type"],
+        chain_index=row["chain_index"],
+        entry_hash=row["entry_hash"],
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _can_see(row: dict[str, Any], user_id: int, role: str) -> bool:
+    if row["uploader"] == user_id:
+        return True
+    if row["withdrawn_at"] is not None:
+        return False
+    return role == "organizer" or row["visibility"] == "members"
+
+
+async def list_for(case_id: int, user: UserRead) -> EvidenceList:
+    membership = await cases.require_member(case_id, user)
+    role = membership["role"]
+    rows = (
+        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
+        .where(Evidence.case == case_id)
+        .order_by(Evidence.chain_index)
+    )
+    return EvidenceList(
+        items=[
+            EvidenceRead(
+                id=r["id"],
+                case_id=r["case"],
+                kind=r["kind"],
+                description=r["description"],
+                visibility=r["visibility"],
+                sha256=r["sha256"],
+                size=r["size"],
+                media_type=r["media_type"],
+                chain_index=r["chain_index"],
+                entry_hash=r["entry_hash"],
+                uploaded_at=r["uploaded_at"],
+                uploaded_by_me=r["uploader"] == user.id,
+                uploader_name=r["uploader.display_name"] if role == "organizer" else None,
+                withdrawn=r["withdrawn_at"] is not None,
+                frozen=r["frozen_at"] is not None,
+            )
+            for r in rows
+            if _can_see(r, user.id, role)
+        ]
+    )
+
+
+@dataclass
+class Download:
+    sha256: str
+    size: int
+    media_type: str
+    filename: str
+
+
+async def open_for_download(evidence_id: int, user: UserRead) -> Download:
+    """Authorize a download; the uploader gets the original, others the metadata-free copy."""
+    row = await Evidence.select().where(Evidence.id == evidence_id).first()
+    if row is None:
+        raise NotFound("evidence_not_found")
+    membership = await cases.membership_of(row["case"], user.id)
+    if membership is None or not _can_see(row, user.id, membership["role"]):
+        raise Forbidden("evidence_forbidden")
+    own = row["uploader"] == user.id
+    sha, size = row["sha256"], row["size"]
+    if not own and row["derived_sha256"]:
+        sha, size = row["derived_sha256"], row["derived_size"]
+    if not own:
+        await audit.record(
+            "evidence.downloaded",
+            actor_id=user.id,
+            object_type="evidence",
+            object_id=evidence_id,
+            role=membership["role"],
+        )
+    name = sniff.safe_filename(row["client_filename"], row["extension"])
+    return Download(sha256=sha, size=size, media_type=row["media_type"], filename=name)
+
+
+# --- withdrawal and verification -----------------------------------------------------------
+
+
+async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None:
+    async with db.transaction():
+        row = await Evidence.select().where(Evidence.id == evidence_id).first()
+        if row is None:
+            raise NotFound("evidence_not_found")
+        if row["uploader"] != user.id:
+            raise Forbidden("evidence_not_yours")
+        if row["frozen_at"] is not None:
+            raise Conflict("evidence_frozen")
+        if row["withdrawn_at"] is not None:
+            return
+        await Evidence.update({Evidence.withdrawn_at: datetime.now(UTC)}).where(Evidence.id == evidence_id)
+        await audit.record(
+            "evidence.withdrawn",
+            actor_id=user.id,
+            object_type="evidence",
+            object_id=evidence_id,
+            case_id=row["case"],
+        )
+        unreferenced = [
+            sha for sha in (row["sha256"], row["derived_sha256"]) if sha and not await _referenced(sha)
+        ]
+    store = storage_for(settings)
+    for sha in unreferenced:
+        await store.delete(sha)
+
+
+async def _referenced(sha: str) -> bool:
+    """Does any live record still need these bytes?"""
+    live = Evidence.withdrawn_at.is_null()
+    return bool(
+        await Evidence.exists().where(live & ((Evidence.sha256 == sha) | (Evidence.derived_sha256 == sha)))
+    )
+
+
+async def chain_entries(case_id: int) -> AsyncIterator[tuple[ChainEntry, dict[str, Any]]]:
+    """The case's chain in index order, in pages (a chain may be long), with each evidence row."""
+    after = -1
+    while True:
+        links = (
+            await ChainLink.select(
+                ChainLink.index,
+                ChainLink.evidence_sha256,
+                ChainLink.meta,
+                ChainLink.entry_hash,
+                ChainLink.evidence.withdrawn_at,
+                ChainLink.evidence.media_type,
+                ChainLink.evidence.size,
+                ChainLink.evidence.extension,
+                ChainLink.evidence.visibility,
+                ChainLink.evidence.derived_sha256,
+                ChainLink.evidence,
+            )
+            .where((ChainLink.case == case_id) & (ChainLink.index > after))
+            .order_by(ChainLink.index)
+            .limit(1000)
+            .output(load_json=True)
+        )
+        if not links:
+            return
+        for link in links:
+            m = link["meta"]
+            meta = ChainMeta(
+                case_id=m["case_id"],
+                evidence_id=m["evidence_id"],
+                kind=m["kind"],
+                uploader_id=m["uploader_id"],
+                uploaded_at=m["uploaded_at"],
+            )
+            yield ChainEntry(link["index"], link["evidence_sha256"], meta, link["entry_hash"]), link
+        after = links[-1]["index"]
+
+
+async def verify(case_id: int, user: UserRead, settings: Settings) -> ChainVerification:
+    """Recompute the chain from the stored bytes (members of the case)."""
+    await cases.require_member(case_id, user)
+    result = await verify_case(case_id, settings)
+    return ChainVerification(
+        ok=result.ok,
+        entries=result.entries,
+        head=result.head,
+        problems=[ChainProblem(index=p.index, reason=p.reason) for p in result.problems],
+    )
+
+
+async def verify_case(case_id: int, settings: Settings) -> VerifyResult:
+    store = storage_for(settings)
+    withdrawn: dict[int, bool] = {}
+
+    async def entries() -> AsyncIterator[ChainEntry]:
+        async for entry, link in chain_entries(case_id):
+            withdrawn[entry.index] = link["evidence.withdrawn_at"] is not None
+            yield entry
+
+    async def actual(entry: ChainEntry) -> str | None:
+        if withdrawn.pop(entry.index, False):
+            # Withdrawn bytes may be gone on purpose; the entry itself is still checked.
+            return entry.evidence_sha256
+        return await store.sha256_of(entry.evidence_sha256)
+
+    return await _verify_chain(entries(), actual)
+
+
+async def case_head(case_id: int) -> str:
+    row = (
+        await ChainLink.select(ChainLink.entry_hash)
+        .where(ChainLink.case == case_id)
+        .order_by(ChainLink.index, ascending=False)
+        .first()
+    )
+    return row["entry_hash"] if row else GENESIS

@@ -1,0 +1,59 @@
+"""Evidence records and the per-case hash chain."""
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from chorus.accounts.tables import User
+from chorus.cases.tables import Case
+
+
+class Evidence(Table, tablename="evidence"):
+    id: Serial
+    case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
+    uploader = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
+    # "<case>:<uploader>:<sha256>": the same bytes from the same uploader in a case are one record
+    unique_key = Varchar(length=120, null=False, unique=True)
+    kind = Varchar(length=20, null=False)
+    description = Text(null=False, default="")
+    visibility = Varchar(length=10, null=False, default="organizers")  # organizers | members
+    sha256 = Varchar(length=64, null=False, index=True)
+    size = BigInt(null=False)
+    media_type = Varchar(length=60, null=False)
+    extension = Varchar(length=8, null=False)
+    # What the client claimed: recorded, never trusted, never used as a path.
+    client_filename = Varchar(length=255, null=False, default="")
+    client_media_type = Varchar(length=100, null=False, default="")
+    # A copy without EXIF/GPS metadata, shown to everyone but the uploader (images only).
+    derived_sha256 = Varchar(length=64, null=True, default=None, index=True)
+    derived_size = BigInt(null=True, default=None)
+    uploaded_at = Timestamptz(default=TimestamptzNow(), null=False)
+    chain_index = Integer(null=False)
+    entry_hash = Varchar(length=64, null=False)
+    withdrawn_at = Timestamptz(null=True, default=None)
+    frozen_at = Timestamptz(null=True, default=None)  # set once a filed complaint cites it
+
+
+class ChainLink(Table, tablename="evidence_chain"):
+    """One append-only entry of a case's hash chain; ``meta`` is exactly what was hashed."""
+
+    id: Serial
+    case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
+    index = Integer(null=False)
+    unique_key = Varchar(length=40, null=False, unique=True)  # "<case>:<index>": no forks
+    evidence = ForeignKey(references=Evidence, null=False, on_delete=OnDelete.restrict)
+    evidence_sha256 = Varchar(length=64, null=False)
+    meta = JSON(default={}, null=False)
+    prev_hash = Varchar(length=64, null=False)
+    entry_hash = Varchar(length=64, null=False)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)

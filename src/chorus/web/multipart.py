@@ -1,0 +1,67 @@
+"""Streaming multipart/form-data: the file part flows chunk by chunk to the consumer (to be
+hashed and written once); the small text fields around it are collected on the way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
+
+from chorus.errors import DomainError, Invalid
+
+MAX_FIELD_BYTES = 16 * 1024
+
+
+@dataclass
+class StreamedForm:
+    """Filled in while ``file_chunks`` is consumed; complete once it is exhausted."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_seen: bool = False
+    filename: str = ""
+    content_type: str = ""
+
+
+class MalformedForm(DomainError):
+    status = 400
+    code = "malformed_form"
+
+
+async def file_chunks(
+    stream: AsyncIterator[bytes], boundary: bytes, form: StreamedForm, file_field: str = "file"
+) -> AsyncIterator[bytes]:
+    """Yield the bytes of the one file part named ``file_field``; collect other fields."""
+    try:
+        with PushMultipartParser(boundary, max_segment_count=16, max_header_size=8192) as parser:
+            segment: MultipartSegment | None = None
+            in_file = False
+            buf = bytearray()
+            async for chunk in stream:
+                for part in parser.parse(chunk):
+                    if isinstance(part, MultipartSegment):
+                        segment, buf = part, bytearray()
+                        in_file = part.name == file_field and part.filename is not None
+                        if in_file:
+                            if form.file_seen:
+                                raise Invalid("one_file_only", field=file_field)
+                            form.file_seen = True
+                            form.filename = part.filename or ""
+                            form.content_type = part.content_type or ""
+                    elif part:
+                        if in_file:
+                            yield bytes(part)
+                        else:
+                            buf.extend(part)
+                            if len(buf) > MAX_FIELD_BYTES:
+                                raise Invalid("field_too_long", field=segment.name if segment else "")
+                    else:
+                        if segment is not None and not in_file:
+                            form.fields[segment.name] = buf.decode(segment.charset or "utf-8", "replace")
+                        segment, in_file = None, False
+                if parser.closed:
+                    break
+            if not parser.closed:
+                raise MalformedForm()
+    except (ParserError, ParserLimitReached) as exc:
+        raise MalformedForm() from exc
