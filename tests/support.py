@@ -90,10 +90,10 @@ def token_from(msg: EmailMessage) -> str:
 
 
 async def truncate_all() -> None:
+    from piccolo.table import sort_table_classes
+
     from chorus import db
     from chorus.piccolo_app import APP_CONFIG
-
-    from piccolo.table import sort_table_classes
 
     # children before parents, so foreign keys never block a delete
     names = [t._meta.tablename for t in reversed(sort_table_classes(list(APP_CONFIG.table_classes)))]

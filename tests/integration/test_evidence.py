@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -368,7 +369,7 @@ async def test_chain_is_linear_under_concurrent_uploads_and_verifies(
     links = await ChainLink.select(ChainLink.index, ChainLink.prev_hash, ChainLink.entry_hash).order_by(
         ChainLink.index
     )
-    for prev, nxt in zip(links, links[1:], strict=False):
+    for prev, nxt in itertools.pairwise(links):
         assert nxt["prev_hash"] == prev["entry_hash"]
     v = (await client.get(f"/api/v1/cases/{s['case']}/evidence/verify", headers=s["mem"])).json()
     assert v == {"ok": True, "entries": 12, "head": links[-1]["entry_hash"], "problems": []}
@@ -473,7 +474,7 @@ async def test_client_disconnect_midway_leaves_nothing(
             "Content-Type: text/plain\r\n\r\n"
         ).encode()
         total = len(head) + 4_000_000
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             (
                 f"POST /api/v1/cases/{s['case']}/evidence HTTP/1.1\r\nHost: x\r\n"
