@@ -178,9 +178,11 @@ async def redis_pool() -> AsyncIterator[Any]:
 @pytest.fixture
 async def clean(database: None, redis_pool: Any, mailbox: Mailbox) -> AsyncIterator[None]:
     """Every integration test starts from empty tables, an empty queue and an empty mailbox."""
+    from chorus.regulators.service import seed_defaults
     from tests.support import truncate_all
 
     await truncate_all()
+    await seed_defaults()
     await flush_keeping_lock(redis_pool)
     storage = Path(os.environ["CHORUS_STORAGE_DIR"])
     shutil.rmtree(storage, ignore_errors=True)

@@ -14,3 +14,15 @@ async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: s
 
 async def notify_case_event(ctx: dict[str, Any], *, event_id: int) -> int:
     return await notifications.fan_out_case_event(event_id)
+
+
+async def notify_users(
+    ctx: dict[str, Any],
+    *,
+    user_ids: list[int],
+    kind: str,
+    case_id: int | None,
+    data: dict[str, Any],
+    source: str,
+) -> int:
+    return await notifications.notify(user_ids=user_ids, kind=kind, case_id=case_id, data=data, source=source)

@@ -18,10 +18,12 @@ from redis.asyncio import Redis
 from chorus import db, logs
 from chorus.accounts import routes as accounts_routes
 from chorus.cases import routes as cases_routes
+from chorus.complaints import routes as complaints_routes
 from chorus.evidence import routes as evidence_routes
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import routes as notifications_routes
+from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.health import healthz
@@ -44,6 +46,8 @@ def domain_routers(settings: Settings) -> list[Router]:
         *merchants_routes.routers(settings),
         *cases_routes.routers(settings),
         *evidence_routes.routers(settings),
+        *regulators_routes.routers(settings),
+        *complaints_routes.routers(settings),
         *moderation_routes.routers(settings),
         *notifications_routes.routers(settings),
     ]

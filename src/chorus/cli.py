@@ -61,12 +61,17 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     settings = get_settings()
 
-    async def go() -> list[str]:
-        async with db.connected(settings):
-            return await db.migrate()
+    async def go() -> tuple[list[str], int]:
+        from chorus.regulators.service import seed_defaults
 
-    applied = asyncio.run(go())
+        async with db.connected(settings):
+            applied = await db.migrate()
+            return applied, await seed_defaults()
+
+    applied, regulators = asyncio.run(go())
     print(f"Applied {len(applied)} migration(s)." if applied else "Database is up to date.")
+    if regulators:
+        print(f"Added {regulators} regulator(s) from the registry data file.")
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ class Job(StrEnum):
 
     send_verification_email = "send_verification_email"
     notify_case_event = "notify_case_event"
+    notify_users = "notify_users"
 
 
 class OutboxRow(Table, tablename="outbox"):

@@ -14,6 +14,8 @@ TABLE_MODULES = [
     "chorus.cases.tables",
     "chorus.notifications.tables",
     "chorus.evidence.tables",
+    "chorus.regulators.tables",
+    "chorus.complaints.tables",
 ]
 
 APP_CONFIG = AppConfig(

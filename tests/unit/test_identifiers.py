@@ -26,8 +26,7 @@ K = IdentifierKind
 def fullwidth(text: str) -> str:
     """ASCII -> full-width forms, as typed with a Chinese IME in full-width mode."""
     return "".join(
-        "\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch
-        for ch in text
+        "\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text
     )
 
 
@@ -498,9 +497,7 @@ def test_wechat_valid(raw: str, expected: str) -> None:
     assert normalize("wechat", raw) == Identifier(K.WECHAT, expected)
 
 
-@pytest.mark.parametrize(
-    "raw", ["abcde", "a" * 21, "1abcdef", "_abcdef", "abc def!", "星辰卡盟", "12345"]
-)
+@pytest.mark.parametrize("raw", ["abcde", "a" * 21, "1abcdef", "_abcdef", "abc def!", "星辰卡盟", "12345"])
 def test_wechat_invalid(raw: str) -> None:
     assert reason_of("wechat", raw) == "invalid_wechat"
 
@@ -804,9 +801,7 @@ SEPARATORS = [" ", "-", ".", "\u3000", "－", "\u2014", "\u200b"]
 @pytest.mark.parametrize("kind", list(NUMERIC))
 @given(data=st.data())
 @settings(max_examples=100)
-def test_numeric_separators_and_width_do_not_matter(
-    kind: IdentifierKind, data: st.DataObject
-) -> None:
+def test_numeric_separators_and_width_do_not_matter(kind: IdentifierKind, data: st.DataObject) -> None:
     raw = data.draw(NUMERIC[kind])
     spelled = _with_separators(data, raw, SEPARATORS)
     if data.draw(st.booleans()):
@@ -883,9 +878,7 @@ FRAGMENTS = [
     "a" * 63, "1" * 30, "localhost", "1.2.3.4", "::1", ":8080", "\ufdfd", "ﬀ",
 ]  # fmt: skip
 fragment_text = st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join)
-any_codepoints = st.lists(st.integers(0, 0x10FFFF), max_size=40).map(
-    lambda cps: "".join(map(chr, cps))
-)
+any_codepoints = st.lists(st.integers(0, 0x10FFFF), max_size=40).map(lambda cps: "".join(map(chr, cps)))
 arbitrary_text = st.one_of(st.text(), fragment_text, any_codepoints)
 
 

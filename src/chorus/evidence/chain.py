@@ -40,6 +40,7 @@ ProblemReason = Literal[
     "bad_manifest",
     "head_mismatch",
     "unlisted_file",
+    "document_mismatch",
 ]
 
 

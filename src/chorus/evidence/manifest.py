@@ -12,14 +12,17 @@ Format ``chorus-evidence-bundle/1``::
          "file": "evidence/<index>-<sha256>.<ext>" | null,   # null: file not included
          "entry_hash": str}
       ],
-      "head": str                         # entry_hash of the last entry, or 64 zeros
+      "head": str,                        # entry_hash of the last entry, or 64 zeros
+      "documents": {"complaint.md": sha256, ...}   # other files of the bundle and their SHA-256
     }
 
 ``entry_hash`` is defined in ``chorus.evidence.chain`` (the top-level
 ``case_id`` is part of every entry's hashed metadata). ``media_type`` and
 ``size`` are not covered by the chain; they are checked against included files
-only. Besides ``manifest.json`` and the listed files, a bundle may contain only
-``README.txt``; anything else is reported as ``unlisted_file``.
+only. ``documents`` (optional) lists the bundle's other files (the complaint itself) with
+their SHA-256; each must be present and match (``document_mismatch``). Besides
+``manifest.json``, the listed files and documents, a bundle may contain only ``README.txt``;
+anything else is reported as ``unlisted_file``.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class BundleManifest(BaseModel):
     generated_at: str
     entries: list[BundleEntry]
     head: str
+    documents: dict[str, str] = Field(default_factory=dict)
 
 
 def member_name(index: int, sha256: str, extension: str) -> str:
@@ -100,8 +104,10 @@ def build_manifest(
     case_id: int,
     entries: list[tuple[ChainEntry, str, int, str | None]],
     generated_at: datetime | str,
+    documents: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Manifest dict for ``(chain entry, media_type, size, member name or None)`` tuples in index order."""
+    """Manifest dict for ``(chain entry, media_type, size, member name or None)`` tuples in index order;
+    ``documents`` maps the bundle's other files (e.g. ``complaint.md``) to their SHA-256."""
     rows = []
     for entry, media_type, size, file_name in entries:
         if entry.meta.case_id != case_id:
@@ -126,6 +132,7 @@ def build_manifest(
         generated_at=generated_at if isinstance(generated_at, str) else rfc3339(generated_at),
         entries=rows,
         head=rows[-1].entry_hash if rows else GENESIS,
+        documents=dict(sorted((documents or {}).items())),
     )
     return manifest.model_dump(mode="json")
 
@@ -228,6 +235,18 @@ def verify_bundle(zip_path: Path) -> VerifyResult:
         if manifest.head != result.head:
             detail = f"manifest head {manifest.head!r} != last entry hash {result.head}"
             result.problems.append(Problem(-1, "head_mismatch", detail))
+        for name, expected in manifest.documents.items():
+            if names[name] != 1:
+                result.problems.append(Problem(-1, "document_mismatch", f"{name!r} missing or repeated"))
+                continue
+            try:
+                actual, _ = _hash_member(zf, zf.getinfo(name))
+            except _ZIP_READ_ERRORS as exc:
+                result.problems.append(Problem(-1, "document_mismatch", f"{name!r} corrupt: {exc}"))
+                continue
+            if actual != expected:
+                result.problems.append(Problem(-1, "document_mismatch", f"{name!r} was altered"))
+        listed |= set(manifest.documents)
         for name in sorted(set(names) - listed - {MANIFEST_NAME} - EXTRA_MEMBERS_ALLOWED):
             if not name.endswith("/"):  # directory entries carry no data
                 result.problems.append(Problem(-1, "unlisted_file", f"{name!r} is not in the manifest"))

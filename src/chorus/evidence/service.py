@@ -252,8 +252,12 @@ async def _record(
             )
             return (
                 EvidenceCreated(
-                    id=evidence_id, sha256=spooled.sha256, size=spooled.size,
-                    media_type=spooled.sniffed.media_type, chain_index=index, entry_hash=entry.entry_hash,
+                    id=evidence_id,
+                    sha256=spooled.sha256,
+                    size=spooled.size,
+                    media_type=spooled.sniffed.media_type,
+                    chain_index=index,
+                    entry_hash=entry.entry_hash,
                 ),
                 True,
             )

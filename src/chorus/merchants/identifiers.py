@@ -191,21 +191,17 @@ class _Url:
     path: str
     query: str
     fragment: str
-    has_scheme: bool
 
 
 def _split_url(text: str) -> _Url:
     """Split a scheme-optional http(s) URL or bare host; validates the host."""
-    has_scheme = False
     match = _SCHEME_RE.match(text)
     if match:
         if match.group(1).lower() not in {"http", "https"}:
             raise _Fail("unsupported_scheme")
         rest = text[match.end() :]
-        has_scheme = True
     elif text.startswith("//"):
         rest = text[2:]
-        has_scheme = True
     else:
         rest = text
     end = _AUTHORITY_END.search(rest)
@@ -220,7 +216,7 @@ def _split_url(text: str) -> _Url:
         host, _, port = host.rpartition(":")
         if (port and not port.isdecimal()) or ":" in host:
             raise _Fail("invalid_domain")
-    return _Url(_validate_host(host), path, query, fragment, has_scheme)
+    return _Url(_validate_host(host), path, query, fragment)
 
 
 def _validate_host(host: str) -> str:

@@ -23,19 +23,34 @@ from chorus.merchants.schemas import (
 from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier, MergeProposal
 
 NAME_CANDIDATES = 200  # aliases scored with rapidfuzz per name lookup
+# A name suggestion never scores like a shared identifier (100), even for an identical name.
+NAME_SCORE_MAX = 99.0
+# Sites whose pages belong to many merchants (marketplaces, social networks): their domain
+# says nothing about *which* merchant, so it must not tie reports together. Platform stores
+# are told apart by the ``shop`` kind ("taobao:123456").
+SHARED_HOST_DOMAINS = frozenset(
+    {
+        "taobao.com", "tmall.com", "jd.com", "jd.hk", "pinduoduo.com", "yangkeduo.com",
+        "weidian.com", "goofish.com", "xianyu.com", "qq.com", "weibo.com", "douyin.com",
+        "kuaishou.com", "xiaohongshu.com", "baidu.com", "alipay.com",
+    }
+)  # fmt: skip
 
 
 def match_key(identifier: ids.Identifier) -> str | None:
     """What two reports must share to be the same merchant; None for weak identifiers.
 
     Equivalent kinds share a key: a URL's registrable domain is the domain, and an Alipay
-    or WeChat account that is a phone number or e-mail is that phone number or e-mail."""
+    or WeChat account that is a phone number or e-mail is that phone number or e-mail. The
+    domain of a marketplace or social network (SHARED_HOST_DOMAINS) is weak: it is everyone's."""
     kind = identifier.kind
     if kind not in ids.STRONG_KINDS:
         return None
     value = identifier.value
     if kind is ids.IdentifierKind.URL:
         kind = ids.IdentifierKind.DOMAIN
+    if kind is ids.IdentifierKind.DOMAIN and value in SHARED_HOST_DOMAINS:
+        return None
     elif kind in (ids.IdentifierKind.ALIPAY, ids.IdentifierKind.WECHAT):
         if value.startswith("+"):
             kind = ids.IdentifierKind.PHONE
@@ -139,6 +154,13 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
         score = names.name_similarity(name, row["name"])
         if score >= names.SUGGESTION_THRESHOLD and score > best.get(mid, 0.0):
             best[mid] = score
+    if best:
+        # a merged merchant keeps its names for history; its survivor carries them too
+        merged = await Merchant.select(Merchant.id).where(
+            Merchant.id.is_in(list(best)) & Merchant.merged_into.is_not_null()
+        )
+        for row in merged:
+            best.pop(row["id"], None)
     return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
 
 
@@ -179,7 +201,7 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
             MatchRead(
                 merchant_id=mid,
                 name=titles.get(mid, ""),
-                score=round(score, 1),
+                score=min(round(score, 1), NAME_SCORE_MAX),
                 matched_on=["name"],
                 case_id=cases.get(mid),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -49,6 +50,25 @@ async def fan_out_case_event(event_id: int) -> int:
                     case_id=event["case"],
                     data=event["data"] or {},
                     idempotency_key=f"case-event:{event_id}:{user_id}",
+                )
+            )
+            .on_conflict(target=Notification.idempotency_key, action="DO NOTHING")
+            .returning(Notification.id)
+        )
+        created += len(rows)
+    return created
+
+
+async def notify(
+    *, user_ids: list[int], kind: str, case_id: int | None, data: dict[str, Any], source: str
+) -> int:
+    """One inbox entry per user for the fact ``source``; safe to run twice. Returns new entries."""
+    created = 0
+    for user_id in sorted(set(user_ids)):
+        rows = (
+            await Notification.insert(
+                Notification(
+                    user=user_id, kind=kind, case_id=case_id, data=data, idempotency_key=f"{source}:{user_id}"
                 )
             )
             .on_conflict(target=Notification.idempotency_key, action="DO NOTHING")

@@ -1,0 +1,1058 @@
+"""Benchmark: merchant resolution at scale, and the "200 victims report one new shop" race.
+
+    .venv/bin/python bench/resolve.py                                  # 1,000,000 identifiers
+    .venv/bin/python bench/resolve.py --identifiers 20000 --calls 200  # smoke run, ~1 minute
+
+1. Loads N merchant identifiers (N/4 merchants, 2-6 identifiers each: phone, qq, domain,
+   shop, email, bank_card), one alias per merchant (mostly Chinese names), an open case with
+   its organizer for a subset of merchants, into a throw-away PostgreSQL database, with
+   asyncpg COPY. Values go through chorus.merchants.identifiers.normalize and match_key
+   exactly as the app computes them; one merchant written by the app's own service code is
+   compared column by column with the generated rows first.
+2. Times POST /api/v1/merchants/resolve through the whole ASGI app (httpx, in process):
+   sequentially and at concurrency 8; the same lookups as raw indexed SQL (asyncpg); the
+   service layer without HTTP, step by step, with every SQL statement it issues.
+3. EXPLAIN (ANALYZE) of each statement the endpoint issues.
+4. Race: 200 verified users POST /api/v1/reports of one new merchant at once; checks one
+   merchant, one open case, 200 memberships.
+
+Prints numbers; asserts nothing (exit status 1 only when the race check fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import multiprocessing
+import random
+import re
+import secrets
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from _common import (
+    BenchRun,
+    Phase,
+    copy_rows,
+    fmt_stats,
+    http_client,
+    latency_stats,
+    migrate_quietly,
+    reset_sequences,
+)
+
+GOAL_P50_MS = 5.0
+GOAL_P99_MS = 20.0
+RESOLVE = "/api/v1/merchants/resolve"
+REPORTS = "/api/v1/reports"
+
+# --------------------------------------------------------------------------------------------
+# Synthetic values (pure functions; they run in forked worker processes)
+# --------------------------------------------------------------------------------------------
+
+_A = 2654435761  # a prime: j -> (j*A + c) % mod is a bijection on [0, mod) for mod = 2^a 3^b 5^c
+
+
+def _scramble(j: int, mod: int) -> int:
+    return (j * _A + 40503) % mod
+
+
+KINDS = ("phone", "qq", "domain", "shop", "email", "bank_card")
+KIND_WEIGHTS = (25, 20, 15, 15, 15, 10)
+# +86 mobile prefixes; checked against phonenumbers at start-up (see _check_phone_prefixes)
+PHONE_PREFIXES = (
+    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151", "152",
+    "153", "155", "156", "157", "158", "159", "166", "177", "180", "181", "182", "183", "185",
+    "186", "187", "188", "189", "198", "199",
+)  # fmt: skip
+TLDS = ("com", "com", "com", "cn", "com.cn", "net", "shop", "top", "vip", "store", "xyz", "cc")
+MAIL_HOSTS = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "sina.com", "foxmail.com", "aliyun.com")
+CARD_BINS = ("622202", "621700", "622848", "623668", "625911", "621483", "622588", "621226")
+SYLLABLES = (
+    "xing", "chen", "long", "feng", "jin", "hua", "mei", "jia", "xin", "sheng", "rong", "da",
+    "tong", "yuan", "tian", "yu", "hong", "bo", "ya", "yun", "hai", "lan", "yue", "guang",
+    "ming", "kang", "le", "an", "tai", "he", "rui", "xiang", "fu", "wang", "shop", "mall", "vip",
+)  # fmt: skip
+
+CN_PLACES = ("深圳市", "广州市", "杭州", "上海", "北京", "义乌市", "东莞市", "莆田", "厦门市", "成都")
+CN_BRAND = "星辰龙凤金银华美佳鑫盛荣达通源兴旺福瑞祥和泰安康乐天宇宏伟博雅云海蓝月光明新恒信诚德永嘉汇丰顺隆昌万豪优品尚潮酷淘趣易购"
+CN_TRADE = ("数码", "服饰", "电子", "家居", "美妆", "母婴", "食品", "茶叶", "珠宝", "手机", "游戏", "票务", "教育", "旅游", "汽车", "宠物")
+CN_LEGAL = ("科技有限公司", "商贸有限公司", "电子商务有限公司", "旗舰店", "专营店", "工作室", "商行", "网络科技有限公司", "", "")
+EN_ADJ = ("Golden", "Happy", "Lucky", "Blue", "Silver", "Star", "Smart", "Fresh", "Royal", "Sunny", "Green", "Prime")
+EN_NOUN = ("Dragon", "Phoenix", "Panda", "Garden", "Harbor", "Orchid", "Bamboo", "Lotus", "Tiger", "Cloud", "River", "Crane")
+EN_SUFFIX = ("Store", "Shop", "Trading Co., Ltd.", "Official", "Technology", "", "")
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3))))
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+def raw_value(kind: str, j: int, rng: random.Random) -> str:
+    """A canonical value of ``kind``, unique for each j < 10^8 (within its kind)."""
+    if kind == "phone":
+        return f"+86{PHONE_PREFIXES[j % len(PHONE_PREFIXES)]}{_scramble(j, 10**8):08d}"
+    if kind == "qq":
+        return str(10**8 + _scramble(j, 9 * 10**8))
+    if kind == "domain":  # letters + digits: the split is unambiguous, so values stay unique
+        return f"{_word(rng)}{_scramble(j, 10**8)}.{rng.choice(TLDS)}"
+    if kind == "shop":
+        return f"taobao:{10**8 + _scramble(j, 9 * 10**8)}"
+    if kind == "email":
+        if rng.random() < 0.3:  # QQ mail: digits only
+            return f"{10**8 + _scramble(j, 9 * 10**8)}@qq.com"
+        return f"{_word(rng)}.{_b36(_scramble(j, 36**6))}@{rng.choice(MAIL_HOSTS)}"
+    if kind == "bank_card":
+        from stdnum import luhn
+
+        body = f"{CARD_BINS[j % len(CARD_BINS)]}{_scramble(j, 10**9):09d}"
+        return body + luhn.calc_check_digit(body)
+    raise ValueError(kind)
+
+
+def make_name(rng: random.Random) -> str:
+    if rng.random() < 0.7:
+        brand = "".join(rng.choice(CN_BRAND) for _ in range(rng.choice((2, 2, 2, 3))))
+        place = rng.choice(CN_PLACES) if rng.random() < 0.3 else ""
+        trade = rng.choice(CN_TRADE) if rng.random() < 0.5 else ""
+        return place + brand + trade + rng.choice(CN_LEGAL)
+    return f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)} {rng.choice(EN_SUFFIX)}".strip()
+
+
+def alias_row(merchant_id: int, name: str) -> tuple[int, str, str, str, str]:
+    """(merchant, name, name_key, pinyin_key, unique_key) exactly as merchants.service.add_alias."""
+    from chorus.merchants import names
+
+    clean = " ".join(name.split())[:200]
+    core = names.core_name(clean)[:200] or clean.lower()[:200]
+    return merchant_id, clean, core, names.pinyin_key(clean)[:400], f"{merchant_id}:{core}"[:220]
+
+
+def identifier_row(merchant_id: int, kind: str, raw: str) -> tuple[int, str, str, str | None]:
+    """(merchant, kind, value, match_key) exactly as merchants.service.add_identifiers."""
+    from chorus.merchants import identifiers as ids
+    from chorus.merchants.service import match_key
+
+    ident = ids.normalize(kind, raw)
+    return merchant_id, ident.kind.value, ident.value, match_key(ident)
+
+
+@dataclass
+class Task:
+    index: int
+    first: int  # first merchant id of the chunk (odd: pairs never straddle chunks)
+    last: int  # last merchant id, inclusive
+    merchants: int  # M
+    identifiers: int  # N
+    seed: int
+    sample: int  # merchants to hand back whole, for building requests
+    case_fraction: float
+
+
+def gen_chunk(task: Task) -> dict[str, Any]:
+    """Merchants first..last with their alias, identifiers and open-case flag."""
+    rng = random.Random(task.seed * 1_000_003 + task.index)
+    M, N = task.merchants, task.identifiers
+    sampled = set(rng.sample(range(task.first, task.last + 1), min(task.sample, task.last - task.first + 1)))
+    merchants: list[tuple[int, str]] = []
+    aliases: list[tuple[int, str, str, str, str]] = []
+    idents: list[tuple[int, str, str, str | None]] = []
+    cases: list[tuple[int, str]] = []
+    sample: list[dict[str, Any]] = []
+    alias_memo: dict[str, tuple[str, str, str]] = {}
+    for first_of_pair in range(task.first, task.last + 1, 2):
+        d = rng.choice((0, 0, 1, 1, 2))  # a pair always totals 8 identifiers: mean exactly 4
+        pair = [(first_of_pair, 4 + d), (first_of_pair + 1, 4 - d)] if first_of_pair < M else [(M, 4)]
+        for mid, count in pair:
+            if mid > task.last:
+                break
+            if mid == M:
+                count += N - 4 * M
+            name = make_name(rng)
+            merchants.append((mid, name.strip()))
+            memo = alias_memo.get(name)
+            if memo is None:
+                _, clean, core, pinyin, _ = alias_row(0, name)
+                memo = alias_memo[name] = (clean, core, pinyin)
+            aliases.append((mid, memo[0], memo[1], memo[2], f"{mid}:{memo[1]}"[:220]))
+            rows = []
+            for slot, kind in enumerate(rng.choices(KINDS, KIND_WEIGHTS, k=count)):
+                rows.append(identifier_row(mid, kind, raw_value(kind, mid * 8 + slot, rng)))
+            idents.extend(rows)
+            has_case = rng.random() < task.case_fraction
+            if has_case:
+                cases.append((mid, json.dumps([{"kind": r[1], "value": r[2]} for r in rows])))
+            if mid in sampled:
+                sample.append(
+                    {"id": mid, "name": name, "case": has_case, "idents": [(r[1], r[2], r[3]) for r in rows]}
+                )
+    return {"merchants": merchants, "aliases": aliases, "idents": idents, "cases": cases, "sample": sample}
+
+
+# --------------------------------------------------------------------------------------------
+# Requests: existing identifiers in other spellings, new ones, sometimes a name
+# --------------------------------------------------------------------------------------------
+
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def respell(kind: str, value: str, rng: random.Random) -> str:
+    """Another way a victim types the same identifier."""
+    if kind == "phone":  # +8613800138000
+        n = value[3:]
+        return rng.choice(
+            [f"{n[:3]} {n[3:7]} {n[7:]}", f"+86 {n[:3]}-{n[3:7]}-{n[7:]}", f"(+86) {n}", n.translate(_FULLWIDTH), n]
+        )
+    if kind == "qq":
+        spaced = " ".join(value[i : i + 3] for i in range(0, len(value), 3))
+        return rng.choice([value.translate(_FULLWIDTH), spaced, f" {value} ", value])
+    if kind == "domain":
+        return rng.choice(
+            [f"https://www.{value}/", f"http://{value.upper()}/index.html", f"https://m.{value}/item?id=42", f"www.{value}"]
+        )
+    if kind == "shop":
+        sid = value.split(":", 1)[1]
+        return rng.choice(
+            [
+                f"https://shop{sid}.taobao.com/",
+                f"TAOBAO:{sid}",
+                f"https://shop{sid}.m.taobao.com/?spm=a1z10.1",
+                f"https://store.taobao.com/shop/view_shop.htm?user_number_id={sid}",
+            ]
+        )
+    if kind == "email":
+        return rng.choice([value.upper(), f"mailto:{value}", f" {value} "])
+    if kind == "bank_card":
+        groups = [value[i : i + 4] for i in range(0, len(value), 4)]
+        return rng.choice([" ".join(groups), "-".join(groups), value.translate(_FULLWIDTH)])
+    return value
+
+
+def name_variant(name: str, rng: random.Random) -> str:
+    from chorus.merchants import names
+
+    core = names.core_name(name)
+    return rng.choice([name, core, core + "旗舰店", f" {name} ", core.upper()])
+
+
+@dataclass
+class Call:
+    body: dict[str, Any]
+    keys: list[str]  # match keys of the identifiers sent (what the raw SQL looks up)
+    expected: set[int]  # merchants that must come back with score 100
+    has_name: bool
+
+
+class Fresh:
+    """Identifier values nobody has reported yet (j beyond the loaded range)."""
+
+    def __init__(self, merchants: int) -> None:
+        self.j = (merchants + 1000) * 8
+
+    def value(self, kind: str, rng: random.Random) -> str:
+        self.j += 1
+        return raw_value(kind, self.j, rng)
+
+
+def build_calls(n: int, sample: list[dict[str, Any]], fresh: Fresh, rng: random.Random) -> list[Call]:
+    from chorus.merchants import identifiers as ids
+    from chorus.merchants.service import match_key
+
+    calls: list[Call] = []
+    pool = list(sample)
+    for _ in range(n):
+        total = rng.choice((2, 3, 4))
+        existing = rng.choice((0, 1, 2))
+        picked: list[tuple[str, str, str, int]] = []  # kind, value, key, merchant
+        merchants_used: list[dict[str, Any]] = []
+        if existing:
+            m = rng.choice(pool)
+            merchants_used.append(m)
+            if existing == 2 and len(m["idents"]) >= 2 and rng.random() < 0.6:
+                for k, v, key in rng.sample(m["idents"], 2):  # two identifiers of one merchant
+                    picked.append((k, v, key, m["id"]))
+            else:
+                k, v, key = rng.choice(m["idents"])
+                picked.append((k, v, key, m["id"]))
+                if existing == 2:
+                    m2 = rng.choice(pool)
+                    merchants_used.append(m2)
+                    k, v, key = rng.choice(m2["idents"])
+                    picked.append((k, v, key, m2["id"]))
+        items: list[dict[str, str]] = []
+        keys: list[str] = []
+        expected: set[int] = set()
+        for kind, value, key, mid in picked:
+            items.append({"kind": kind, "value": respell(kind, value, rng)})
+            keys.append(key)
+            expected.add(mid)
+        while len(items) < total:
+            kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+            value = fresh.value(kind, rng)
+            items.append({"kind": kind, "value": respell(kind, value, rng)})
+            keys.append(match_key(ids.normalize(kind, value)))  # type: ignore[arg-type]
+        rng.shuffle(items)
+        # every spelling must normalize to the stored key, or the benchmark measures nothing
+        sent = sorted(match_key(ids.normalize(i["kind"], i["value"])) or "" for i in items)
+        assert sent == sorted(keys), (items, keys)
+        body: dict[str, Any] = {"identifiers": items}
+        roll = rng.random()
+        if roll < 0.2 and merchants_used:
+            body["name"] = name_variant(merchants_used[0]["name"], rng)
+        elif roll < 0.4:
+            body["name"] = make_name(rng)
+        calls.append(Call(body, keys, expected, "name" in body))
+    return calls
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    merchants: int
+    identifiers: int
+    aliases: int
+    cases: int
+    users: int
+    sample: list[dict[str, Any]]
+    race_tokens: list[str]
+    seconds: float
+    table_sizes: dict[str, str] = field(default_factory=dict)
+
+
+async def fidelity_check(rng: random.Random, fresh: Fresh) -> None:
+    """One merchant written by the app's own service code, in a rolled-back transaction,
+    compared column by column with what the generator produces for the same input."""
+    from chorus import db
+    from chorus.merchants import identifiers as ids
+    from chorus.merchants import service as merchants
+    from chorus.merchants.tables import MerchantAlias, MerchantIdentifier
+
+    class Rollback(Exception):
+        pass
+
+    name = "  深圳市星辰  数码科技有限公司 "
+    raws = [(k, fresh.value(k, rng)) for k in KINDS]
+    problems: list[str] = []
+    try:
+        async with db.transaction():
+            mid = await merchants.create(name=name)
+            await merchants.add_identifiers(mid, [ids.normalize(k, v) for k, v in raws], strict=True)
+            app_alias = await MerchantAlias.select(
+                MerchantAlias.merchant, MerchantAlias.name, MerchantAlias.name_key,
+                MerchantAlias.pinyin_key, MerchantAlias.unique_key,
+            ).where(MerchantAlias.merchant == mid)  # fmt: skip
+            app_idents = (
+                await MerchantIdentifier.select(
+                    MerchantIdentifier.merchant, MerchantIdentifier.kind,
+                    MerchantIdentifier.value, MerchantIdentifier.match_key,
+                )
+                .where(MerchantIdentifier.merchant == mid)
+                .order_by(MerchantIdentifier.id)
+            )  # fmt: skip
+            if [tuple(r.values()) for r in app_alias] != [alias_row(mid, name)]:
+                problems.append(f"alias: app {app_alias} vs bench {alias_row(mid, name)}")
+            mine = [identifier_row(mid, k, v) for k, v in raws]
+            if [tuple(r.values()) for r in app_idents] != mine:
+                problems.append(f"identifiers: app {app_idents} vs bench {mine}")
+            raise Rollback
+    except Rollback:
+        pass
+    if problems:
+        raise SystemExit("generated rows differ from the app's:\n  " + "\n  ".join(problems))
+    print("   fidelity: rows written by merchants.create + add_identifiers == generated rows  OK")
+
+
+async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh) -> Loaded:
+    import asyncpg
+
+    from chorus import security
+
+    started = time.perf_counter()
+    N = args.identifiers
+    M = max(1, N // 4)
+    chunk = max(500, min(5000, (M // 16) // 2 * 2))  # even: merchant pairs never straddle chunks
+    tasks = []
+    need = 3 * (args.calls + args.warmup) + 100
+    n_chunks = math.ceil(M / chunk)
+    for i, first in enumerate(range(1, M + 1, chunk)):
+        tasks.append(
+            Task(i, first, min(M, first + chunk - 1), M, N, args.seed, math.ceil(need / n_chunks) + 1, args.case_fraction)
+        )
+
+    conn = await asyncpg.connect(run.database_url)
+    await conn.execute("SET synchronous_commit = off")
+    now = datetime.now(UTC)
+    password_hash = await security.hash_password("bench password " + run.run_id)
+
+    # users: organizers of the loaded cases, then the race's reporters (sessions for those)
+    organizers = max(100, int(M * args.case_fraction) // 25)
+    race_users = args.race
+    users = [
+        (uid, f"user{uid}@bench.example.com", password_hash, f"用户{uid}", "zh-CN", "user", now)
+        for uid in range(1, organizers + race_users + 1)
+    ]
+    await copy_rows(
+        conn, "app_user",
+        ("id", "email", "password_hash", "display_name", "locale", "roles", "email_verified_at"), users,
+    )  # fmt: skip
+    tokens = [secrets.token_urlsafe(32) for _ in range(race_users)]
+    await copy_rows(
+        conn,
+        "auth_session",
+        ("id", "token_hash", "user", "expires_at"),
+        [
+            (i + 1, security.token_digest(tok), organizers + 1 + i, now + timedelta(days=30))
+            for i, tok in enumerate(tokens)
+        ],
+    )
+    audit_id = 0
+    audit: list[tuple[Any, ...]] = []
+    for uid in range(1, organizers + race_users + 1):
+        audit_id += 1
+        audit.append((audit_id, uid, "user.registered", "user", uid, "{}"))
+    await copy_rows(conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit)
+
+    ident_id = case_id = membership_id = event_id = 0
+    n_merchants = n_idents = n_cases = 0
+    sample: list[dict[str, Any]] = []
+    gen_wait = 0.0
+    results = procs.imap(gen_chunk, tasks)
+    for i in range(len(tasks)):
+        t = time.perf_counter()
+        part = next(results)
+        gen_wait += time.perf_counter() - t
+        n_merchants += await copy_rows(conn, "merchant", ("id", "name"), part["merchants"])
+        await copy_rows(
+            conn, "merchant_alias", ("id", "merchant", "name", "name_key", "pinyin_key", "unique_key"),
+            ((a[0], *a) for a in part["aliases"]),  # one alias per merchant: alias id = merchant id
+        )  # fmt: skip
+        ident_rows = []
+        for row in part["idents"]:
+            ident_id += 1
+            ident_rows.append((ident_id, *row))
+        n_idents += await copy_rows(conn, "merchant_identifier", ("id", "merchant", "kind", "value", "match_key"), ident_rows)
+        case_rows, members, events, audit = [], [], [], []
+        for mid, reported in part["cases"]:
+            case_id += 1
+            membership_id += 1
+            user = 1 + (mid * 7919) % organizers
+            status = "filing" if (mid % 7) == 0 else "gathering"
+            case_rows.append((case_id, mid, status, mid))
+            members.append(
+                (
+                    membership_id, case_id, user, f"{case_id}:{user}", "organizer",
+                    Decimal(100 + (mid * 37) % 20000) + Decimal("0.50"), "CNY",
+                    date(2026, 1, 1) + timedelta(days=mid % 300), '["TB%d"]' % (mid * 13), "", reported,
+                )
+            )  # fmt: skip
+            events.append((event_id + 1, case_id, "opened", "{}"))
+            events.append((event_id + 2, case_id, "member_joined", "{}"))
+            event_id += 2
+            audit.append((audit_id + 1, user, "case.opened", "case", case_id, "{}"))
+            audit.append(
+                (audit_id + 2, user, "case.joined", "case", case_id,
+                 json.dumps({"membership_id": membership_id, "merge_proposals": 0}))
+            )  # fmt: skip
+            audit_id += 2
+        n_cases += await copy_rows(conn, "group_case", ("id", "merchant", "status", "open_key"), case_rows)
+        await copy_rows(
+            conn, "membership",
+            ("id", "case", "user", "unique_key", "role", "loss_amount", "loss_currency", "incident_date",
+             "order_refs", "statement", "identifiers"),
+            members,
+        )  # fmt: skip
+        await copy_rows(conn, "case_event", ("id", "case", "kind", "data"), events)
+        await copy_rows(conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit)
+        sample.extend(part["sample"])
+        if len(tasks) >= 10 and (i + 1) % max(1, len(tasks) // 5) == 0:
+            el = time.perf_counter() - started
+            print(f"   {n_idents:>9,} identifiers  {n_merchants:>8,} merchants  {el:5.1f} s", flush=True)
+    tables = (
+        "app_user", "auth_session", "audit_log", "merchant", "merchant_alias", "merchant_identifier",
+        "group_case", "membership", "case_event",
+    )  # fmt: skip
+    await reset_sequences(conn, tables)
+    copied = time.perf_counter() - started
+    t = time.perf_counter()
+    for table in tables:
+        await conn.execute(f'VACUUM (ANALYZE) "{table}"')
+    vacuum = time.perf_counter() - t
+    sizes = {}
+    for table in ("merchant_identifier", "merchant_alias", "merchant", "group_case"):
+        sizes[table] = await conn.fetchval(
+            "SELECT pg_size_pretty(pg_table_size($1)) || ' + indexes ' || pg_size_pretty(pg_indexes_size($1))", table
+        )
+    await conn.close()
+    seconds = time.perf_counter() - started
+    print(
+        f"   loaded {n_idents:,} identifiers, {n_merchants:,} merchants/aliases, {n_cases:,} open cases, "
+        f"{len(users):,} users in {seconds:.1f} s ({n_idents / copied:,.0f} identifiers/s incl. generation; "
+        f"waiting on generators {gen_wait:.1f} s; VACUUM ANALYZE {vacuum:.1f} s)"
+    )
+    for table, size in sizes.items():
+        print(f"   {table:<20} {size}")
+    return Loaded(
+        n_merchants, n_idents, n_merchants, n_cases, len(users), sample, tokens, seconds, sizes
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Timing helpers
+# --------------------------------------------------------------------------------------------
+
+
+async def timed_posts(client: Any, calls: list[Call], concurrency: int) -> tuple[list[float], float, list[Any]]:
+    """POST every call; returns per-call latencies, wall time and the responses."""
+    latencies = [0.0] * len(calls)
+    responses: list[Any] = [None] * len(calls)
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < len(calls):
+            i = next_index
+            next_index += 1
+            t = time.perf_counter()
+            r = await client.post(RESOLVE, json=calls[i].body)
+            latencies[i] = time.perf_counter() - t
+            responses[i] = r
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - t0, responses
+
+
+def check_responses(calls: list[Call], responses: list[Any]) -> tuple[int, Counter[int]]:
+    """How many responses name exactly the expected merchants with score 100; status counts."""
+    good = 0
+    statuses: Counter[int] = Counter()
+    for call, r in zip(calls, responses, strict=True):
+        statuses[r.status_code] += 1
+        if r.status_code != 200:
+            continue
+        strong = {m["merchant_id"] for m in r.json()["matches"] if m["score"] == 100.0 and m["matched_on"] != ["name"]}
+        good += strong == call.expected
+    return good, statuses
+
+
+class QueryTrace:
+    """Records every statement Piccolo sends (SQL, args, seconds) while ``active``.
+    (PostgresEngine has __slots__: the method is wrapped on the class, and put back.)"""
+
+    def __init__(self) -> None:
+        from chorus import db
+
+        self.cls = type(db.engine())
+        self.original = self.cls.run_querystring
+        self.active = False
+        self.current: list[tuple[str, list[Any], float]] = []
+        trace = self
+
+        async def traced(engine: Any, querystring: Any, in_pool: bool = True) -> Any:
+            if not trace.active:
+                return await trace.original(engine, querystring, in_pool=in_pool)
+            sql, args = querystring.compile_string(engine_type="postgres")
+            t = time.perf_counter()
+            result = await trace.original(engine, querystring, in_pool=in_pool)
+            trace.current.append((sql, list(args), time.perf_counter() - t))
+            return result
+
+        self.cls.run_querystring = traced  # type: ignore[method-assign]
+
+    def remove(self) -> None:
+        self.cls.run_querystring = self.original  # type: ignore[method-assign]
+
+
+async def pool_cost(n: int = 500) -> tuple[float, float]:
+    """What each Piccolo statement outside a transaction pays for the pool, vs the query itself."""
+    from chorus import db
+
+    pool = db.engine().pool
+    via_pool, direct = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        async with pool.acquire() as c:
+            await c.fetchval("SELECT 1")
+        via_pool.append(time.perf_counter() - t)
+    async with pool.acquire() as c:
+        for _ in range(n):
+            t = time.perf_counter()
+            await c.fetchval("SELECT 1")
+            direct.append(time.perf_counter() - t)
+    return latency_stats(via_pool)["p50"], latency_stats(direct)["p50"]
+
+
+def template_of(sql: str) -> str:
+    """Statements differing only in how many IN (...) parameters they have are one template."""
+    return re.sub(r"\$\d+(?:, \$\d+)*", "$…", " ".join(sql.split()))
+
+
+def short_sql(sql: str, width: int = 150) -> str:
+    text = re.sub(r'"(\w+)"\."(\w+)"', r"\2", template_of(sql)).replace('"', "")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def explain(conn: Any, sql: str, args: list[Any]) -> list[str]:
+    rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, *args)
+    return [r[0] for r in rows]
+
+
+def plan_summary(lines: list[str]) -> list[str]:
+    """The plan's nodes and filters, planning and execution time; buffers dropped."""
+    keep = []
+    for line in lines:
+        s = line.strip()
+        if s.startswith(("Buffers:", "Planning:")) or not s:
+            continue
+        keep.append(line)
+    return keep
+
+
+# --------------------------------------------------------------------------------------------
+# The race
+# --------------------------------------------------------------------------------------------
+
+
+async def race(client: Any, database_url: str, tokens: list[str], fresh: Fresh, rng: random.Random) -> dict[str, Any]:
+    import asyncpg
+
+    from chorus import db
+    from chorus.merchants import identifiers as ids
+    from chorus.merchants.service import match_key
+
+    phone, qq, domain, shop = (fresh.value(k, rng) for k in ("phone", "qq", "domain", "shop"))
+    canon = {"phone": phone, "qq": qq, "domain": domain, "shop": shop}
+    keys = sorted(match_key(ids.normalize(k, v)) or "" for k, v in canon.items())
+    names = ["杭州新月潮品数码科技有限公司", "新月潮品数码", "新月潮品数码旗舰店", " 杭州 新月潮品数码 "]
+    bodies = []
+    for _ in tokens:
+        # every report carries the phone (so one merchant is the right answer) plus 1-3 others,
+        # in its own spelling and its own order
+        kinds = ["phone", *rng.sample(["qq", "domain", "shop"], rng.randint(1, 3))]
+        rng.shuffle(kinds)
+        bodies.append(
+            {
+                "merchant": {
+                    "name": rng.choice(names),
+                    "identifiers": [{"kind": k, "value": respell(k, canon[k], rng)} for k in kinds],
+                },
+                "loss": {"amount": f"{rng.randint(50, 5000)}.00", "currency": "CNY"},
+                "incident_date": (date.today() - timedelta(days=rng.randint(1, 60))).isoformat(),
+                "order_refs": [f"TB{rng.randint(10**11, 10**12)}"],
+                "statement": "付款后商家失联，拒不发货。",
+            }
+        )
+
+    conn = await asyncpg.connect(database_url)
+    before = {
+        t: await conn.fetchval(f'SELECT COALESCE(max(id), 0) FROM "{t}"')
+        for t in ("merchant", "group_case", "membership", "merge_proposal")
+    }
+
+    # count the conflicts the use case retried on (and anything else it saw)
+    seen: Counter[str] = Counter()
+    original = db.is_unique_violation
+
+    def counting(exc: BaseException) -> bool:
+        seen[type(exc).__name__] += 1
+        return original(exc)
+
+    db.is_unique_violation = counting  # type: ignore[assignment]
+    latencies: list[float] = [0.0] * len(tokens)
+
+    async def one(i: int) -> Any:
+        t = time.perf_counter()
+        r = await client.post(REPORTS, json=bodies[i], headers={"Authorization": f"Bearer {tokens[i]}"})
+        latencies[i] = time.perf_counter() - t
+        return r
+
+    trace = QueryTrace()
+    trace.active = True
+    t0 = time.perf_counter()
+    try:
+        responses = await asyncio.gather(*(one(i) for i in range(len(tokens))))
+    finally:
+        db.is_unique_violation = original  # type: ignore[assignment]
+        trace.remove()
+    wall = time.perf_counter() - t0
+    statements = len(trace.current)
+
+    statuses = Counter(r.status_code for r in responses)
+    ok = [r.json() for r in responses if r.status_code == 201]
+    errors = Counter(
+        (r.status_code, r.json().get("code", r.text[:80]) if r.headers.get("content-type", "").endswith("json") else r.text[:80])
+        for r in responses
+        if r.status_code != 201
+    )
+    merchant_ids = {b["merchant_id"] for b in ok}
+    case_ids = {b["case_id"] for b in ok}
+    created_case = sum(b["created_case"] for b in ok)
+    new_merchants = await conn.fetchval("SELECT count(*) FROM merchant WHERE id > $1", before["merchant"])
+    key_owners = await conn.fetch(
+        "SELECT DISTINCT merchant FROM merchant_identifier WHERE match_key = ANY($1::varchar[])", keys
+    )
+    new_cases = await conn.fetch(
+        "SELECT id, merchant, open_key FROM group_case WHERE id > $1", before["group_case"]
+    )
+    mid = key_owners[0]["merchant"] if len(key_owners) == 1 else None
+    open_cases = await conn.fetchval(
+        "SELECT count(*) FROM group_case WHERE merchant = $1 AND open_key IS NOT NULL", mid
+    )
+    case = new_cases[0]["id"] if len(new_cases) == 1 else None
+    members = await conn.fetchrow(
+        "SELECT count(*) AS n, count(DISTINCT \"user\") AS users, "
+        "count(*) FILTER (WHERE role = 'organizer') AS organizers FROM membership WHERE \"case\" = $1",
+        case,
+    )
+    proposals = await conn.fetchval("SELECT count(*) FROM merge_proposal WHERE id > $1", before["merge_proposal"])
+    aliases = await conn.fetchval("SELECT count(*) FROM merchant_alias WHERE merchant = $1", mid)
+    keys_attached = await conn.fetchval(
+        "SELECT count(*) FROM merchant_identifier WHERE merchant = $1 AND match_key = ANY($2::varchar[])", mid, keys
+    )
+    await conn.close()
+
+    n = len(tokens)
+    checks = {
+        f"all {n} answered 201": statuses.get(201, 0) == n,
+        "one merchant created": new_merchants == 1 and len(key_owners) == 1 and len(merchant_ids) == 1,
+        "one open case": len(new_cases) == 1 and open_cases == 1 and len(case_ids) <= 1,
+        f"{n} memberships": members["n"] == n and members["users"] == n,
+        "one organizer / one created_case": members["organizers"] == 1 and created_case == 1,
+        "no merge proposals": proposals == 0,
+    }
+    return {
+        "n": n,
+        "wall": wall,
+        "rate": n / wall,
+        "latency": latency_stats(latencies),
+        "statuses": statuses,
+        "errors": errors,
+        "new_merchants": new_merchants,
+        "key_owners": len(key_owners),
+        "new_cases": len(new_cases),
+        "memberships": members["n"],
+        "organizers": members["organizers"],
+        "aliases": aliases,
+        "keys_attached": f"{keys_attached}/{len(keys)}",
+        "exceptions_seen": dict(seen),
+        "statements": statements,
+        "checks": checks,
+        "passed": all(checks.values()),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
+    import asyncpg
+
+    from chorus.merchants import service as merchants
+    from chorus.merchants.schemas import IdentifierIn
+    from chorus.settings import get_settings
+
+    settings = get_settings()
+    rng = random.Random(args.seed)
+    summary: dict[str, Any] = {}
+
+    with Phase("migrate"):
+        applied = await migrate_quietly()
+        print(f"   applied {len(applied)} migrations: {', '.join(applied)}")
+        fresh = Fresh(max(1, args.identifiers // 4))
+        await fidelity_check(rng, fresh)
+
+    with Phase(f"load {args.identifiers:,} identifiers (asyncpg COPY, {args.workers} generator processes)"):
+        loaded = await load(args, run, procs, fresh)
+    procs.close()
+    summary["load"] = loaded
+    if args.extra_sql:
+        with Phase("--extra-sql (a schema change under trial, applied after loading)"):
+            conn = await asyncpg.connect(run.database_url)
+            for statement in args.extra_sql:
+                print(f"   {statement}")
+                await conn.execute(statement)
+            await conn.execute("ANALYZE")
+            await conn.close()
+
+    with Phase("build requests"):
+        warm = build_calls(args.warmup, loaded.sample, fresh, rng)
+        calls = build_calls(args.calls, loaded.sample, fresh, rng)
+        loaded.sample = []
+        gc.collect()
+        shape = Counter(len(c.expected) for c in calls)
+        print(
+            f"   {len(calls)} calls: {sum(len(c.body['identifiers']) for c in calls) / len(calls):.2f} identifiers/call, "
+            f"existing merchants per call {dict(sorted(shape.items()))}, with a name {sum(c.has_name for c in calls)}"
+        )
+        print(f"   e.g. {json.dumps(calls[0].body, ensure_ascii=False)}")
+
+    async with http_client(settings) as client:
+        with Phase(f"warm-up ({len(warm)} calls, not counted) and harness floor"):
+            for c in warm:
+                r = await client.post(RESOLVE, json=c.body)
+                assert r.status_code == 200, r.text
+            floor = []
+            for _ in range(300):
+                t = time.perf_counter()
+                r = await client.post(RESOLVE, json={"identifiers": []})
+                floor.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+            summary["floor"] = latency_stats(floor)
+            print(f"   empty resolve (no SQL; app + httpx in-process):  {fmt_stats(summary['floor'])}")
+
+        with Phase(f"POST {RESOLVE} sequentially ({len(calls)} calls)"):
+            lat, wall, responses = await timed_posts(client, calls, 1)
+            good, statuses = check_responses(calls, responses)
+            summary["seq"] = latency_stats(lat)
+            summary["seq_rate"] = len(calls) / wall
+            summary["correct"] = (good, len(calls))
+            print(f"   {fmt_stats(summary['seq'])}")
+            print(f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good}/{len(calls)}")
+            with_name = latency_stats(l for l, c in zip(lat, calls, strict=True) if c.has_name)
+            without = latency_stats(l for l, c in zip(lat, calls, strict=True) if not c.has_name)
+            summary["seq_name"], summary["seq_noname"] = with_name, without
+            print(f"   with a name:    {fmt_stats(with_name)}")
+            print(f"   without a name: {fmt_stats(without)}")
+
+        with Phase(f"POST {RESOLVE} at concurrency {args.concurrency}"):
+            lat, wall, responses = await timed_posts(client, calls, args.concurrency)
+            good_c, statuses = check_responses(calls, responses)
+            summary["conc"] = latency_stats(lat)
+            summary["conc_rate"] = len(calls) / wall
+            print(f"   {len(calls) / wall:,.0f} req/s over {wall:.1f} s; statuses {dict(statuses)}; correct {good_c}/{len(calls)}")
+            print(f"   latency under load: {fmt_stats(summary['conc'])}")
+
+        with Phase("service layer without HTTP: merchants.service.resolve, step by step, every SQL statement"):
+            trace = QueryTrace()
+            steps: dict[str, list[float]] = defaultdict(list)
+            per_template: dict[str, list[tuple[str, list[Any], float]]] = defaultdict(list)
+            queries_per_call: list[int] = []
+            whole: list[float] = []
+            for c in calls:
+                items = [IdentifierIn(**i) for i in c.body["identifiers"]]
+                t = time.perf_counter()
+                await merchants.resolve(name=c.body.get("name"), identifiers=items)
+                whole.append(time.perf_counter() - t)
+            trace.active = True
+            for c in calls:
+                trace.current = []
+                name = c.body.get("name")
+                t0 = time.perf_counter()
+                normalized = merchants.normalize_all([IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers")
+                t1 = time.perf_counter()
+                matches = await merchants.find_matches(normalized)
+                t2 = time.perf_counter()
+                suggestions = await merchants.name_suggestions(name, set(matches.by_merchant)) if name else []
+                t3 = time.perf_counter()
+                ids_ = [*matches.by_merchant, *(m for m, _ in suggestions)]
+                await merchants.merchant_names(ids_)
+                t4 = time.perf_counter()
+                await merchants.open_cases(ids_)
+                t5 = time.perf_counter()
+                steps["normalize_all (CPU)"].append(t1 - t0)
+                steps["find_matches"].append(t2 - t1)
+                if name:
+                    steps["name_suggestions (calls with a name)"].append(t3 - t2)
+                steps["merchant_names"].append(t4 - t3)
+                steps["open_cases"].append(t5 - t4)
+                queries_per_call.append(len(trace.current))
+                for sql, qargs, sec in trace.current:
+                    per_template[template_of(sql)].append((sql, qargs, sec))
+            trace.remove()
+            summary["service"] = latency_stats(whole)
+            print(f"   merchants.service.resolve():  {fmt_stats(summary['service'])}")
+            for step, values in steps.items():
+                print(f"   {step:<38} {fmt_stats(latency_stats(values))}")
+            qpc = Counter(queries_per_call)
+            print(f"   SQL statements per call: {dict(sorted(qpc.items()))} (mean {sum(queries_per_call) / len(calls):.2f})")
+            templates = sorted(per_template.items(), key=lambda kv: -sum(x[2] for x in kv[1]))
+            for i, (tpl, runs) in enumerate(templates, 1):
+                st = latency_stats(x[2] for x in runs)
+                print(f"   [{i}] {len(runs):>5}x  p50 {st['p50']:6.2f}  p99 {st['p99']:6.2f}  max {st['max']:7.2f} ms  "
+                      f"total {sum(x[2] for x in runs):6.2f} s  {short_sql(tpl)}")
+            summary["templates"] = [(tpl, latency_stats(x[2] for x in runs), len(runs)) for tpl, runs in templates]
+            summary["pool"] = await pool_cost()
+            print(
+                f"   one SELECT 1 through the app's pool (acquire, fetch, release+reset): p50 {summary['pool'][0]:.3f} ms; "
+                f"on an already acquired connection: p50 {summary['pool'][1]:.3f} ms"
+            )
+
+    # (the app's lifespan has closed its pool; the raw SQL gets its own connection)
+    conn = await asyncpg.connect(run.database_url)
+    raw_sql = "SELECT merchant, match_key FROM merchant_identifier WHERE match_key = ANY($1::varchar[])"
+    with Phase(f"raw SQL baseline: the same {len(calls)} lookups, keys precomputed, one asyncpg connection"):
+        stmt = await conn.prepare(raw_sql)
+        for c in warm:
+            await stmt.fetch(c.keys)
+        raw = []
+        found = 0
+        for c in calls:
+            t = time.perf_counter()
+            rows = await stmt.fetch(c.keys)
+            raw.append(time.perf_counter() - t)
+            found += {r["merchant"] for r in rows} == c.expected
+        summary["raw"] = latency_stats(raw)
+        print(f"   {raw_sql}")
+        print(f"   {fmt_stats(summary['raw'])}; expected merchants found in {found}/{len(calls)}")
+        print(
+            f"   app/raw: p50 {summary['seq']['p50'] / summary['raw']['p50']:.1f}x, "
+            f"p99 {summary['seq']['p99'] / summary['raw']['p99']:.1f}x"
+        )
+
+    with Phase("EXPLAIN (ANALYZE) of the identifier lookup and of every statement resolve issues"):
+        sample_call = max(calls, key=lambda c: len(c.keys))
+        lines = await explain(conn, raw_sql, [sample_call.keys])
+        summary["explain_raw"] = plan_summary(lines)
+        print("   -- raw lookup, = ANY($1) with", len(sample_call.keys), "keys:")
+        for line in summary["explain_raw"]:
+            print("      " + line)
+        summary["explain"] = []
+        for i, (tpl, runs) in enumerate(templates, 1):
+            sql, qargs, _ = max(runs, key=lambda x: x[2])  # the slowest run of each statement
+            lines = plan_summary(await explain(conn, sql, qargs))
+            uses_seq = any("Seq Scan" in line for line in lines)
+            summary["explain"].append((i, short_sql(tpl, 90), uses_seq, lines))
+            print(f"   -- [{i}] {short_sql(tpl, 200)}")
+            print(f"      args of its slowest run: {qargs!r}"[:200])
+            for line in lines:
+                print("      " + line)
+    await conn.close()
+
+    async with http_client(settings) as client:
+        with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once"):
+            result = await race(client, run.database_url, loaded.race_tokens, fresh, rng)
+            summary["race"] = result
+            print(
+                f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
+                f"statuses {dict(result['statuses'])}"
+            )
+            print(f"   latency: {fmt_stats(result['latency'])}")
+            print(
+                f"   merchants created {result['new_merchants']}, owners of the reported keys {result['key_owners']}, "
+                f"cases created {result['new_cases']}, memberships {result['memberships']} "
+                f"(organizers {result['organizers']}), aliases {result['aliases']}, keys attached {result['keys_attached']}"
+            )
+            print(f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
+                  f"SQL statements (Piccolo) {result['statements']} = {result['statements'] / result['n']:.1f} per report")
+            if result["errors"]:
+                print(f"   errors: {dict(result['errors'])}")
+            for check, ok in result["checks"].items():
+                print(f"   {'PASS' if ok else 'FAIL'}  {check}")
+
+    print_summary(args, run, summary)
+    return 0 if result["passed"] else 1
+
+
+def verdict(value: float, goal: float) -> str:
+    return f"{'OK  ' if value < goal else 'MISS'} (goal < {goal:g} ms)"
+
+
+def print_summary(args: argparse.Namespace, run: BenchRun, s: dict[str, Any]) -> None:
+    ld: Loaded = s["load"]
+    seq, conc, raw, race_ = s["seq"], s["conc"], s["raw"], s["race"]
+    print("\n" + "=" * 96)
+    print(f"SUMMARY bench/resolve.py  identifiers={ld.identifiers:,} merchants={ld.merchants:,} "
+          f"open cases={ld.cases:,} calls={args.calls} seed={args.seed}")
+    print(f"  load (generate+COPY+VACUUM ANALYZE)  {ld.seconds:7.1f} s   ({ld.identifiers / ld.seconds:,.0f} identifiers/s)")
+    print(f"  resolve, sequential     p50 {seq['p50']:6.2f}  {verdict(seq['p50'], GOAL_P50_MS)}")
+    print(f"                          p90 {seq['p90']:6.2f}")
+    print(f"                          p99 {seq['p99']:6.2f}  {verdict(seq['p99'], GOAL_P99_MS)}")
+    print(f"                          max {seq['max']:6.2f}   ({s['seq_rate']:,.0f} req/s)")
+    print(f"    with a name           p50 {s['seq_name']['p50']:6.2f}  p99 {s['seq_name']['p99']:6.2f}")
+    print(f"    without a name        p50 {s['seq_noname']['p50']:6.2f}  p99 {s['seq_noname']['p99']:6.2f}")
+    print(f"  resolve, concurrency {args.concurrency}  {s['conc_rate']:6,.0f} req/s  (p50 {conc['p50']:.2f}  p99 {conc['p99']:.2f} ms)")
+    print(f"  service layer, no HTTP  p50 {s['service']['p50']:6.2f}  p99 {s['service']['p99']:6.2f}")
+    print(f"  harness floor (no SQL)  p50 {s['floor']['p50']:6.2f}  p99 {s['floor']['p99']:6.2f}")
+    print(f"  raw SQL = ANY($1)       p50 {raw['p50']:6.3f}  p99 {raw['p99']:6.3f}")
+    print(f"  pool cost per statement p50 {s['pool'][0]:6.3f}  (same SELECT 1 on a held connection {s['pool'][1]:.3f})")
+    print(f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x")
+    print(f"  correct matches         {s['correct'][0]}/{s['correct'][1]}")
+    for i, short, uses_seq, _lines in s["explain"]:
+        print(f"  plan [{i}] {'SEQ SCAN' if uses_seq else 'index   '}  {short}")
+    idx = next((line.strip() for line in s["explain_raw"] if "Index" in line), "NO INDEX USED")
+    print(f"  identifier lookup plan  {idx[:80]}")
+    print(f"  race                    {race_['n']} reports in {race_['wall']:.2f} s = {race_['rate']:.0f} reports/s, "
+          f"p50 {race_['latency']['p50']:.0f} ms  max {race_['latency']['max']:.0f} ms")
+    print(f"  race check              {'PASS' if race_['passed'] else 'FAIL'}  "
+          f"(merchants {race_['new_merchants']}, cases {race_['new_cases']}, memberships {race_['memberships']}, "
+          f"statuses {dict(race_['statuses'])})")
+    for statement in args.extra_sql:
+        print(f"  --extra-sql             {statement}")
+    print(f"  total runtime           {time.perf_counter() - run.started:7.1f} s")
+    print("=" * 96)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--identifiers", type=int, default=1_000_000, help="identifiers to load (merchants = N/4)")
+    p.add_argument("--calls", type=int, default=2000, help="timed resolve calls")
+    p.add_argument("--warmup", type=int, default=100, help="untimed resolve calls first")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--race", type=int, default=200, help="concurrent reports of one new merchant")
+    p.add_argument("--case-fraction", type=float, default=0.2, help="merchants with an open case")
+    p.add_argument("--workers", type=int, default=max(1, min(2, multiprocessing.cpu_count())),
+                   help="generator processes")  # fmt: skip
+    p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    p.add_argument("--extra-sql", action="append", default=[], metavar="SQL",
+                   help="run after loading, e.g. to try an index (repeatable)")  # fmt: skip
+    args = p.parse_args()
+    if args.identifiers < 1000:
+        p.error("--identifiers must be at least 1000")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    run = BenchRun.start(keep_db=args.keep_db)
+    procs = None
+    try:
+        import phonenumbers
+
+        bad = [p for p in PHONE_PREFIXES if not phonenumbers.is_valid_number(phonenumbers.parse(f"+86{p}12345678"))]
+        assert not bad, f"not valid +86 mobile prefixes: {bad}"
+        import chorus.app  # noqa: F401 - fail now, not after loading a million rows
+        from chorus.merchants import identifiers as ids
+        from chorus.merchants import names
+        from chorus.settings import get_settings
+
+        names.pinyin_key("预热")  # load pypinyin's dictionaries and the public suffix list once,
+        ids.normalize("domain", "warm.example.com")  # before forking the generators
+        print(f"database {run.database_url}   redis {run.redis_url or '(none)'}")
+        print(
+            f"python {sys.version.split()[0]}, {multiprocessing.cpu_count()} CPUs, "
+            f"CHORUS_DATABASE_POOL_SIZE={get_settings().database_pool_size}"
+        )
+        procs = multiprocessing.get_context("fork").Pool(args.workers)
+        return asyncio.run(bench(args, run, procs))
+    finally:
+        if procs is not None:
+            procs.terminate()
+        run.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

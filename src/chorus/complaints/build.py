@@ -1,0 +1,611 @@
+"""Build the joint complaint Markdown from a ComplaintInput: pure, deterministic, no I/O.
+
+All fixed text lives in the templates (templates/complaints/<locale>/*.md.j2) and in
+the "complaint.*" catalog keys; this module only prepares plain context values. Every
+string handed to a template is already Markdown-safe (escaped here), so templates use
+``{{ value }}`` as is.
+
+Privacy rules applied here:
+- only members who consented are named (name, contact, order references, statement,
+  evidence descriptions); the others are counted in the totals and appear in the
+  evidence index as "Member N" with kind, hash and chain index only;
+- a complainant's e-mail is masked unless the regulator needs it in full
+  (``RegulatorInfo.contact_disclosure == "full"``);
+- the merchant's identifiers are shown in full (they are the merchant's, not the
+  victims'), except bank cards: last four digits unless disclosure is "full".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
+from chorus.complaints.patterns import Pattern, detect
+from chorus.i18n import catalog, normalize_locale
+from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
+from chorus.money import as_string
+from chorus.templating import TEMPLATES_DIR, _env, render
+
+__all__ = [
+    "BASE_TEMPLATE",
+    "PARTS_TEMPLATE",
+    "NoConsentingMembers",
+    "UnknownDemand",
+    "build_markdown",
+    "inline",
+    "literal",
+    "member_digests",
+    "quote_statement",
+    "store_url",
+]
+
+TEMPLATE_KIND = "complaints"
+BASE_TEMPLATE = "complaint.md.j2"
+PARTS_TEMPLATE = "parts.md.j2"  # macros for the per-member pieces (row, statement, evidence line)
+_KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DEMAND_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+class NoConsentingMembers(ValueError):
+    """No member consented to be named: there is no one to file the complaint for."""
+
+    def __init__(self) -> None:
+        super().__init__("no member consented to the joint complaint")
+
+
+class UnknownDemand(ValueError):
+    """A demand code with no catalog text (complaint.demand.<code>)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"unknown demand code {code!r}")
+
+
+# ---------------------------------------------------------------------------
+# Markdown safety
+# ---------------------------------------------------------------------------
+
+# Line breaks of every flavour (CommonMark only knows \n, \r\n and \r; the others are
+# folded too so that no renderer can see a line we did not quote).
+_NEWLINES = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# C0/C1 controls (tab and newline are handled separately) and bidi embeddings,
+# overrides and isolates, which can make a text read differently from what it says.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+_INLINE_ESCAPE = re.compile(r"([\\`*_\[\]|#])")
+_STATEMENT_ESCAPE = re.compile(r"([\\\[\]])")
+_HTML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+# Safe for a code span: printable ASCII without backtick, angle brackets or pipe.
+_CODE_SAFE = re.compile(r"[!-~](?:[ !-~]*[!-~])?")
+_CODE_UNSAFE = frozenset("`<>|")
+
+
+def _scheme_pattern() -> re.Pattern[str]:
+    """Dangerous URL schemes, also spelled with entities, case tricks or junk between letters."""
+    # What browsers drop inside a URL (tab, newline, other controls) or readers do not see.
+    junk = (
+        r"(?:[\s\x00-\x1f\x7f\u00ad\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+        r"|&(?:#0*(?:9|10|13|32|160);?|#x0*(?:9|a|d|20|a0);?|tab;|newline;|nbsp;))*"
+    )
+
+    def letter(ch: str) -> str:
+        codes = sorted({ord(ch.lower()), ord(ch.upper())})
+        spelled = "|".join(f"&#0*{c};?|&#x0*{c:x};?" for c in codes)
+        return f"(?:{ch}|{spelled})"
+
+    colon = r"(?::|&#0*58;?|&#x0*3a;?|&colon;)"
+    schemes = []
+    for word, tail in (("javascript", ""), ("vbscript", ""), ("data", r"(?![\s\u3000])")):
+        schemes.append(f"(?P<{word}>{junk.join(letter(c) for c in word)}){junk}{colon}{tail}")
+    return re.compile(rf"(?<![a-z0-9+.\-])(?:{'|'.join(schemes)})", re.IGNORECASE)
+
+
+_DANGEROUS_SCHEME = _scheme_pattern()
+
+
+def _defang_schemes(text: str) -> str:
+    """``javascript:alert(1)`` → ``javascript：alert(1)`` (a full-width colon is no scheme)."""
+    return _DANGEROUS_SCHEME.sub(lambda m: f"{m.lastgroup}\uff1a", text)
+
+
+# Raw HTML is dropped, not shown: elements whose content is code go whole, other tags
+# (with quoted attribute values that may contain ">") and comments go, their text stays.
+# Written to run in linear time on hostile input (no scan to the end per "<").
+_CODE_OPEN = re.compile(
+    r"<(script|style|iframe|object|embed|template|noscript|textarea|title|xmp|svg|math)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_ATTRIBUTES = r"""(?:[^<>"']|"[^"\n]*"|'[^'\n]*')*"""  # quoted values may hold "<" or ">"
+_TAG = re.compile(
+    rf"</?[A-Za-z][A-Za-z0-9:\-]*(?:\s{_ATTRIBUTES})?/?>"  # a whole tag, maybe over several lines
+    r"|</?[A-Za-z][A-Za-z0-9:\-]*(?:[^\S\n][^>\n]*)?>?"  # an unfinished one: up to ">" or the line end
+    r"|<![A-Za-z\[][^<>]*>|<\?[^<>]*>",
+)
+
+
+def _drop_comments(text: str) -> str:
+    out, pos = [], 0
+    while (start := text.find("<!--", pos)) != -1:
+        end = text.find("-->", start + 4)
+        if end == -1:
+            break  # no later comment can be closed either
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _drop_code_elements(text: str) -> str:
+    lowered = text.lower()
+    out, pos = [], 0
+    unclosed: set[str] = set()
+    for opening in _CODE_OPEN.finditer(text):
+        name = opening.group(1).lower()
+        if opening.start() < pos or name in unclosed:
+            continue
+        close = lowered.find(f"</{name}", opening.end())
+        end = lowered.find(">", close) if close != -1 else -1
+        if end == -1:
+            unclosed.add(name)  # later openings of this element are not closed either
+            continue
+        out.append(text[pos : opening.start()])
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _strip_html(text: str) -> str:
+    return _TAG.sub("", _drop_code_elements(_drop_comments(text)))
+
+
+def _html_escape(text: str) -> str:
+    for raw, entity in _HTML_ESCAPES:
+        text = text.replace(raw, entity)
+    return text
+
+
+def _clean(text: str) -> str:
+    return _INVISIBLE.sub("", _NEWLINES.sub("\n", text))
+
+
+def inline(text: str) -> str:
+    """One line of plain text as Markdown: no markup, link, HTML or line break survives."""
+    flat = " ".join(_strip_html(_clean(text)).split())
+    return _html_escape(_INLINE_ESCAPE.sub(r"\\\1", _defang_schemes(flat)))
+
+
+def literal(text: str) -> str:
+    """An identifier-like value shown verbatim: a code span when it is plain ASCII, else ``inline``."""
+    value = " ".join(_clean(text).split())
+    if _CODE_SAFE.fullmatch(value) and not _CODE_UNSAFE.intersection(value):
+        return f"`{value}`"
+    return inline(value)
+
+
+# "#" opening a line, also after list markers ("- # x", "1. # x" are headings inside list items).
+_ATX_HEADING = re.compile(r"((?: {0,3}(?:[-+*]|[0-9]{1,9}[.)])(?= ))* {0,3})(#)")
+_SETEXT_UNDERLINE = re.compile(r" {0,3}(?:=+|-+) *")
+
+
+def quote_statement(text: str) -> str:
+    """A member's Markdown statement as a block quote that cannot escape or inject.
+
+    - every line starts with ``>`` (blank lines become ``>``), so nothing after it is
+      read as part of the surrounding document;
+    - raw HTML is removed (tags, comments, and script/style-like elements with their
+      content), and any remaining ``&``, ``<`` and ``>`` become entities: no tag,
+      attribute or comment survives, in the Markdown or in any rendering of it;
+    - ``[`` and ``]`` (and backslashes) are escaped: no link, image or reference
+      definition can be formed, whatever the target;
+    - ``javascript:``, ``vbscript:`` and ``data:`` (also spelled with entities, mixed
+      case or junk characters between the letters) lose their colon;
+    - ATX headings are escaped and setext underlines separated from the line above,
+      so a statement cannot open a section of the document.
+
+    Emphasis, lists and line breaks are kept. Returns "" for a blank statement.
+    """
+    cleaned = _defang_schemes(_strip_html(_clean(text)).expandtabs(4))
+    lines = cleaned.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out: list[str] = []
+    for raw in lines:
+        line = _html_escape(_STATEMENT_ESCAPE.sub(r"\\\1", raw))
+        line = _ATX_HEADING.sub(r"\1\\\2", line, count=1) if _ATX_HEADING.match(line) else line
+        if not line.strip():
+            out.append(">")
+            continue
+        if _SETEXT_UNDERLINE.fullmatch(line) and out and out[-1] != ">":
+            out.append(">")  # "text\n===" would make "text" a heading
+        out.append(f"> {line}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Values shown for identifiers and members
+# ---------------------------------------------------------------------------
+
+_SHOP_LINKS: dict[str, tuple[re.Pattern[str], str]] = {
+    "taobao": (re.compile(r"[0-9]{1,20}"), "https://shop{id}.taobao.com/"),
+    "tmall": (re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"), "https://{id}.tmall.com/"),
+    "jd": (re.compile(r"[0-9]{1,20}"), "https://mall.jd.com/index-{id}.html"),
+    "pdd": (re.compile(r"[0-9]{1,20}"), "https://mobile.yangkeduo.com/mall_page.html?mall_id={id}"),
+    "xianyu": (re.compile(r"[A-Za-z0-9_\-]{1,64}"), "https://www.goofish.com/personal?userId={id}"),
+    "weidian": (re.compile(r"[0-9]{1,20}"), "https://weidian.com/?userid={id}"),
+}
+
+
+def store_url(shop_value: str) -> str | None:
+    """The store page of a normalized platform shop value ("taobao:123456"), else None."""
+    platform, sep, shop_id = shop_value.partition(":")
+    link = _SHOP_LINKS.get(platform) if sep else None
+    if link is None or not link[0].fullmatch(shop_id):
+        return None
+    return link[1].format(id=shop_id)
+
+
+def _link(url: str | None) -> str:
+    # Only ever called with store_url() output: fixed hosts, validated ids, no spaces or parentheses.
+    return f"[{inline(url)}]({url})" if url else ""
+
+
+def _identifier_display(kind: str, value: str, full_disclosure: bool) -> str:
+    """The merchant's identifiers are shown in full, bank cards only to the last 4 digits."""
+    if kind == IdentifierKind.BANK_CARD and not full_disclosure:
+        return literal(mask(Identifier(IdentifierKind.BANK_CARD, value)))
+    return literal(value)
+
+
+def _contact(email: str, full_disclosure: bool) -> str:
+    email = email.strip()
+    if not email:
+        return ""
+    if full_disclosure:
+        return literal(email)
+    return literal(mask(Identifier(IdentifierKind.EMAIL, email)))
+
+
+# ---------------------------------------------------------------------------
+# Context
+# ---------------------------------------------------------------------------
+
+
+class _Text:
+    """Catalog look-ups for one locale (texts of the "complaint." namespace)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.texts = catalog(locale)
+
+    def get(self, key: str, **params: Any) -> str | None:
+        text = self.texts.get(key)
+        return text.format(**params) if text is not None and params else text
+
+    def __call__(self, key: str, fallback: str, **params: Any) -> str:
+        found = self.get(key, **params)
+        return fallback if found is None else found
+
+    def counted(self, key: str, count: int) -> str:
+        return self(f"{key}.{'one' if count == 1 else 'other'}", str(count), count=count)
+
+
+@dataclass(frozen=True)
+class _MemberParts:
+    row: dict[str, Any]
+    statement: dict[str, Any] | None
+    evidence: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    locale: str
+    template: str
+    context: dict[str, Any]
+    parts: dict[int, _MemberParts]  # consenting members by user_id
+
+
+def _sorted_members(members: Iterable[MemberInfo]) -> list[MemberInfo]:
+    return sorted(members, key=lambda m: (m.joined_at, m.user_id))
+
+
+def _local_date(moment: datetime, reference: datetime) -> date:
+    """The calendar date of ``moment`` in the time zone of ``generated_at`` (when both are aware)."""
+    if moment.tzinfo is not None and reference.tzinfo is not None:
+        return moment.astimezone(reference.tzinfo).date()
+    return moment.date()
+
+
+def _median(values: Sequence[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _losses(members: Sequence[MemberInfo]) -> list[dict[str, Any]]:
+    by_currency: dict[str, list[Decimal]] = defaultdict(list)
+    for member in members:
+        by_currency[member.loss_currency.strip().upper()].append(Decimal(member.loss_amount))
+    rows = []
+    for currency, amounts in sorted(by_currency.items()):
+        rows.append(
+            {
+                "currency": inline(currency),
+                "members": len(amounts),
+                "total": as_string(sum(amounts, Decimal(0)), currency),
+                "min": as_string(min(amounts), currency),
+                "median": as_string(_median(amounts), currency),
+                "max": as_string(max(amounts), currency),
+            }
+        )
+    return rows
+
+
+def _timeline(data: ComplaintInput, text: _Text) -> list[dict[str, Any]]:
+    incidents = Counter(m.incident_date for m in data.members)
+    recorded = Counter(_local_date(e.uploaded_at, data.generated_at) for e in data.evidence)
+    rows = []
+    for day in sorted(set(incidents) | set(recorded)):
+        events = []
+        if incidents[day]:
+            events.append(text.counted("complaint.timeline.incidents", incidents[day]))
+        if recorded[day]:
+            events.append(text.counted("complaint.timeline.evidence", recorded[day]))
+        rows.append(
+            {
+                "date": day.isoformat(),
+                "incidents": incidents[day],
+                "evidence": recorded[day],
+                "events": events,
+            }
+        )
+    return rows
+
+
+def _identifier_label(kind: str, text: _Text) -> str:
+    return text(f"complaint.identifier.{kind}", inline(kind))
+
+
+def _merchant_identifiers(data: ComplaintInput, full: bool, text: _Text) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    everything: list[IdentifierInfo] = [*data.merchant.identifiers]
+    for member in data.members:
+        everything.extend(member.identifiers)
+    for identifier in everything:
+        kind, value = identifier.kind.strip().lower(), identifier.value.strip()
+        if value:
+            seen.add((kind, value))
+    rows = []
+    for kind, value in sorted(seen):
+        rows.append(
+            {
+                "kind": kind,
+                "label": _identifier_label(kind, text),
+                "value": _identifier_display(kind, value, full),
+                "link": _link(store_url(value)) if kind == IdentifierKind.SHOP else "",
+            }
+        )
+    return rows
+
+
+def _pattern_row(pattern: Pattern, full: bool, text: _Text) -> dict[str, Any]:
+    params: dict[str, Any] = {"count": pattern.members}
+    key = f"complaint.pattern.{pattern.kind}"
+    link = ""
+    if pattern.kind == "burst":
+        params |= {
+            "days": pattern.detail.get("window_days", ""),
+            "date_from": pattern.detail.get("from", ""),
+            "date_to": pattern.detail.get("to", ""),
+        }
+    elif pattern.kind == "order_format":
+        params["value"] = literal(pattern.label_value)
+    else:
+        identifier_kind = pattern.detail.get("identifier_kind", pattern.kind)
+        params["value"] = _identifier_display(identifier_kind, pattern.label_value, full)
+        params["account_kind"] = _identifier_label(identifier_kind, text)
+        if pattern.kind == "shop":
+            link = _link(store_url(pattern.label_value))
+            if link:
+                key, params["link"] = "complaint.pattern.shop_link", link
+    return {
+        "kind": pattern.kind,
+        "key": inline(pattern.key),
+        "members": pattern.members,
+        "description": text(key, inline(pattern.key), **params),
+        "link": link,
+    }
+
+
+def _demands(data: ComplaintInput, kind: str, text: _Text) -> list[str]:
+    out = []
+    for code in dict.fromkeys(d.strip().lower() for d in data.demands):
+        if not _DEMAND_RE.fullmatch(code):
+            raise UnknownDemand(code)
+        found = text.get(f"complaint.demand.{kind}.{code}") or text.get(f"complaint.demand.{code}")
+        if found is None:
+            raise UnknownDemand(code)
+        out.append(found)
+    return out
+
+
+def _evidence_row(evidence: EvidenceInfo, named: bool, text: _Text) -> dict[str, Any]:
+    kind = evidence.kind.strip().lower()
+    return {
+        "index": evidence.chain_index,
+        "kind": text(f"complaint.evidence_kind.{kind}", inline(kind)),
+        # A non-consenting member's own words may name them: only kind and hash are shown.
+        "description": inline(evidence.description) if named else "",
+        "sha256": literal(evidence.sha256),
+        "media_type": literal(evidence.media_type),
+        "size": evidence.size,
+    }
+
+
+def _template_name(kind: str, locale: str) -> str:
+    name = f"{kind}.md.j2"
+    if _KIND_RE.fullmatch(kind) and (TEMPLATES_DIR / TEMPLATE_KIND / locale / name).is_file():
+        return name
+    return BASE_TEMPLATE
+
+
+def _prepare(data: ComplaintInput) -> _Prepared:
+    locale = normalize_locale(data.locale)
+    text = _Text(locale)
+    regulator = data.regulator
+    kind = regulator.template_kind.strip().lower()
+    full = regulator.contact_disclosure.strip().lower() == "full"
+    members = _sorted_members(data.members)
+    if not any(m.consented for m in members):
+        raise NoConsentingMembers()
+
+    evidence_by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
+    for item in sorted(data.evidence, key=lambda e: (e.chain_index, e.evidence_id)):
+        evidence_by_uploader[item.uploader_id].append(item)
+    member_ids = {m.user_id for m in members}
+
+    complainants: list[dict[str, Any]] = []
+    statements: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    parts: dict[int, _MemberParts] = {}
+    for number, member in enumerate(members, start=1):
+        evidence = evidence_by_uploader.get(member.user_id, [])
+        rows = tuple(_evidence_row(e, member.consented, text) for e in evidence)
+        if not member.consented:
+            if rows:
+                label = text("complaint.member_n", f"#{number}", n=number)
+                groups.append({"label": label, "named": False, "number": number, "entries": list(rows)})
+            continue
+        name = inline(member.display_name) or "—"
+        row = {
+            "name": name,
+            "contact": _contact(member.email, full),
+            "loss": as_string(Decimal(member.loss_amount), member.loss_currency.strip().upper()),
+            "currency": inline(member.loss_currency.strip().upper()),
+            "date": member.incident_date.isoformat(),
+            "order_refs": [literal(r) for r in dict.fromkeys(r.strip() for r in member.order_refs) if r],
+        }
+        quoted = quote_statement(member.statement)
+        statement = {"name": name, "statement": quoted} if quoted else None
+        complainants.append(row)
+        if statement:
+            statements.append(statement)
+        if rows:
+            groups.append({"label": name, "named": True, "number": number, "entries": list(rows)})
+        parts[member.user_id] = _MemberParts(row, statement, rows)
+    orphans = [
+        e for uploader, items in evidence_by_uploader.items() if uploader not in member_ids for e in items
+    ]
+    if orphans:
+        orphans.sort(key=lambda e: (e.chain_index, e.evidence_id))
+        groups.append(
+            {
+                "label": text("complaint.evidence.other_uploaders", "—"),
+                "named": False,
+                "number": 0,
+                "entries": [_evidence_row(e, False, text) for e in orphans],
+            }
+        )
+
+    merchant = data.merchant
+    aliases = sorted(
+        {inline(a) for a in merchant.aliases if a.strip() and a.strip() != merchant.name.strip()}
+    )
+    consenting = len(complainants)
+    context: dict[str, Any] = {
+        "lang": locale,
+        "case_id": data.case_id,
+        "version": data.version,
+        "generated_at": data.generated_at.isoformat(timespec="seconds"),
+        "generated_date": data.generated_at.date().isoformat(),
+        "regulator": {
+            "name": inline(regulator.name),
+            "jurisdiction": inline(regulator.jurisdiction),
+            "channel": inline(regulator.channel),
+            "address": literal(regulator.address) if regulator.address.strip() else "",
+            "kind": kind,
+            "contact_disclosure": "full" if full else "masked",
+        },
+        "merchant": {
+            "name": inline(merchant.name),
+            "aliases": aliases,
+            "identifiers": _merchant_identifiers(data, full, text),
+        },
+        "members_total": len(members),
+        "consenting_count": consenting,
+        "anonymous_count": len(members) - consenting,
+        "complainants": complainants,
+        "statements": statements,
+        "narrative": quote_statement(data.narrative),
+        "timeline": _timeline(data, text),
+        "losses": _losses(members),
+        "patterns": [_pattern_row(p, full, text) for p in detect(members)],
+        "demands": _demands(data, kind, text),
+        "legal_basis": [
+            {
+                "law": inline(b.law),
+                "article": inline(b.article),
+                "summary": inline(b.summary),
+                "source": inline(b.source),
+            }
+            for b in data.legal_basis
+        ],
+        "evidence_groups": groups,
+        "evidence_total": len(data.evidence),
+        "chain_head": literal(data.chain_head),
+        "extra": {inline(k): inline(v) for k, v in sorted(data.extra.items())},
+    }
+    return _Prepared(locale, _template_name(kind, locale), context, parts)
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _tidy(markdown: str) -> str:
+    """At most one blank line in a row, exactly one newline at the end."""
+    return _BLANK_RUNS.sub("\n\n", markdown).strip("\n") + "\n"
+
+
+def build_markdown(data: ComplaintInput) -> str:
+    """The complaint as Markdown, in ``data.locale``, from the regulator's template kind.
+
+    Raises ``NoConsentingMembers`` when no member consented and ``UnknownDemand`` for a
+    demand code without catalog text. Identical input gives identical output, whatever
+    the order of members, evidence or identifiers in it.
+    """
+    prepared = _prepare(data)
+    return _tidy(render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context))
+
+
+def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
+    """SHA-256 (hex) of the text about each consenting member, by user_id.
+
+    The text is the member's complainant-table row, their statement block and their
+    evidence-index lines, exactly as rendered by the parts macros into ``markdown``
+    (joined with newlines). It contains no numbering that shifts when other members
+    join or leave, so a changed digest means this member's own text changed. Raises
+    ValueError if ``markdown`` was not built from ``data``.
+    """
+    prepared = _prepare(data)
+    path = f"{TEMPLATE_KIND}/{prepared.locale}/{PARTS_TEMPLATE}"
+    macros = _env().get_template(path).module
+    digests: dict[int, str] = {}
+    for user_id, member in sorted(prepared.parts.items()):
+        fragments = [str(macros.member_row(member.row))]  # type: ignore[attr-defined]
+        if member.statement is not None:
+            fragments.append(str(macros.statement_block(member.statement)))  # type: ignore[attr-defined]
+        fragments.extend(str(macros.evidence_line(e)) for e in member.evidence)  # type: ignore[attr-defined]
+        for fragment in fragments:
+            if fragment not in markdown:
+                raise ValueError(f"the markdown does not contain the text of member {user_id}")
+        digests[user_id] = hashlib.sha256("\n".join(fragments).encode("utf-8")).hexdigest()
+    return digests

@@ -1,0 +1,89 @@
+"""What a joint complaint is built from: plain, immutable data gathered by the service.
+
+The builder (build.py) turns a ComplaintInput into Markdown with no I/O of its own, so the
+same input always gives byte-identical output (golden-file tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class RegulatorInfo:
+    name: str
+    jurisdiction: str
+    channel: str  # email | http | manual
+    address: str
+    template_kind: str  # e.g. samr, consumer_association, payment_platform, police, ftc
+    # How much contact data of named complainants the addressee needs: "masked" or "full".
+    contact_disclosure: str = "masked"
+
+
+@dataclass(frozen=True)
+class IdentifierInfo:
+    kind: str
+    value: str  # normalized (not masked); the builder masks per contact_disclosure where personal
+
+
+@dataclass(frozen=True)
+class MerchantInfo:
+    id: int
+    name: str
+    aliases: tuple[str, ...]
+    identifiers: tuple[IdentifierInfo, ...]
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    user_id: int
+    display_name: str
+    email: str
+    consented: bool
+    loss_amount: Decimal
+    loss_currency: str
+    incident_date: date
+    joined_at: datetime
+    order_refs: tuple[str, ...]
+    statement: str  # raw Markdown as the member wrote it; the builder quotes it safely
+    identifiers: tuple[IdentifierInfo, ...]  # what this member reported (normalized)
+
+
+@dataclass(frozen=True)
+class EvidenceInfo:
+    evidence_id: int
+    uploader_id: int
+    kind: str  # payment_receipt | chat_log | screenshot | order_page | other
+    description: str
+    sha256: str
+    chain_index: int
+    uploaded_at: datetime
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    law: str  # e.g. 《中华人民共和国消费者权益保护法》
+    article: str  # e.g. 第二十四条
+    summary: str
+    source: str  # where the text was taken from (URL or gazette reference)
+
+
+@dataclass(frozen=True)
+class ComplaintInput:
+    case_id: int
+    version: int
+    locale: str  # zh-CN | en
+    generated_at: datetime  # the one timestamp in the document (the version's recorded time)
+    regulator: RegulatorInfo
+    merchant: MerchantInfo
+    members: tuple[MemberInfo, ...]
+    evidence: tuple[EvidenceInfo, ...]  # active evidence of the case, in chain order
+    chain_head: str
+    demands: tuple[str, ...]  # demand codes: refund, investigation, takedown, compensation, ...
+    legal_basis: tuple[LegalBasis, ...]
+    narrative: str = ""  # organizers' own section (Markdown, quoted safely like statements)
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,73 @@
+"""HTTP: build and read joint complaints (/api/v1/cases/{id}/complaints, /api/v1/complaints/…)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
+from litestar.status_codes import HTTP_201_CREATED
+
+from chorus.accounts.schemas import UserRead
+from chorus.complaints import service
+from chorus.complaints.service import ComplaintCreate, ComplaintCreated, ComplaintDiff, ComplaintRead
+from chorus.settings import Settings
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class ComplaintController(Controller):
+    path = "/api/v1"
+    tags = ["complaints"]
+
+    @post("/cases/{case_id:int}/complaints", status_code=HTTP_201_CREATED, operation_id="buildComplaint")
+    async def build(
+        self, case_id: FromPath[int], data: JSONBody[ComplaintCreate], user: NamedDependency[UserRead]
+    ) -> ComplaintCreated:
+        """Organizers build a new version for one regulator (optional narrative and demands)."""
+        return await service.build(case_id=case_id, actor=user, data=data)
+
+    @get("/complaints/{complaint_id:int}", operation_id="getComplaint")
+    async def get_complaint(
+        self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> ComplaintRead:
+        return await service.get(complaint_id, user)
+
+    @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage")
+    async def page(self, complaint_id: FromPath[int], user: NamedDependency[UserRead]) -> Response[str]:
+        """A standalone printable page (A4, page numbers, table of contents)."""
+        return Response(await service.html(complaint_id, user), media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/complaints/{complaint_id:int}/bundle", operation_id="getComplaintBundle")
+    async def bundle(
+        self,
+        complaint_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> Stream:
+        """The ZIP: complaint.md, complaint.html, manifest.json, evidence/, README.txt — streamed."""
+        zs, filename = await service.bundle(complaint_id, user, settings)
+        return Stream(
+            zs,
+            media_type="application/zip",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Content-Length": str(len(zs)),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @get("/complaints/{complaint_id:int}/diff", operation_id="diffComplaint")
+    async def diff(
+        self, complaint_id: FromPath[int], against: FromQuery[int], user: NamedDependency[UserRead]
+    ) -> ComplaintDiff:
+        """Organizers: a unified diff of this version against another of the same case."""
+        return await service.diff(complaint_id, against, user)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[ComplaintController])]

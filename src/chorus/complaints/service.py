@@ -1,0 +1,449 @@
+"""Complaint use cases: build a version, read it (JSON, printable page, ZIP bundle), diff versions."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chorus import db, jobs
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.cases import service as cases
+from chorus.cases.tables import Membership
+from chorus.complaints import build as builder
+from chorus.complaints.legal import legal_basis_for
+from chorus.complaints.model import (
+    ComplaintInput,
+    EvidenceInfo,
+    IdentifierInfo,
+    MemberInfo,
+    MerchantInfo,
+    RegulatorInfo,
+)
+from chorus.complaints.tables import Complaint
+from chorus.errors import Conflict, Invalid, NotFound
+from chorus.evidence import manifest as bundle_manifest
+from chorus.evidence import service as evidence
+from chorus.evidence.tables import Evidence
+from chorus.i18n import normalize_locale, t
+from chorus.markdown import render_document
+from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
+from chorus.regulators import service as regulators
+from chorus.settings import Settings
+from chorus.templating import render
+
+DEMANDS = ("refund", "investigation", "takedown", "compensation")
+DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
+
+
+class ComplaintCreate(BaseModel):
+    regulator_id: int
+    locale: str | None = Field(default=None, max_length=8)
+    narrative: str | None = Field(default=None, max_length=20000)
+    demands: list[str] | None = Field(default=None, max_length=10)
+
+
+class ComplaintCreated(BaseModel):
+    id: int
+    version: int
+    sha256: str
+    markdown: str
+
+
+class RegulatorBrief(BaseModel):
+    id: int
+    name: str
+
+
+class ComplaintRead(BaseModel):
+    id: int
+    case_id: int
+    version: int
+    locale: str
+    regulator: RegulatorBrief
+    sha256: str
+    markdown: str
+    created_at: datetime
+    filed: bool
+    named_members: int
+    demands: list[str]
+
+
+class ComplaintDiff(BaseModel):
+    id: int
+    against: int
+    diff: str
+
+
+# --- gathering -------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
+    rows = (
+        await Membership.select(
+            Membership.user,
+            Membership.user.display_name,
+            Membership.user.email,
+            Membership.consented_at,
+            Membership.loss_amount,
+            Membership.loss_currency,
+            Membership.incident_date,
+            Membership.joined_at,
+            Membership.order_refs,
+            Membership.statement,
+            Membership.identifiers,
+        )
+        .where(Membership.case == case_id)
+        .order_by(Membership.joined_at)
+    )
+    return tuple(
+        MemberInfo(
+            user_id=r["user"],
+            display_name=r["user.display_name"],
+            email=r["user.email"],
+            consented=r["consented_at"] is not None,
+            loss_amount=r["loss_amount"],
+            loss_currency=r["loss_currency"],
+            incident_date=r["incident_date"],
+            joined_at=r["joined_at"],
+            order_refs=tuple(_json(r["order_refs"]) or ()),
+            statement=r["statement"],
+            identifiers=tuple(IdentifierInfo(i["kind"], i["value"]) for i in _json(r["identifiers"]) or ()),
+        )
+        for r in rows
+    )
+
+
+async def gather_merchant(merchant_id: int) -> MerchantInfo:
+    m = await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id == merchant_id).first()
+    if m is None:
+        raise NotFound("merchant_not_found")
+    aliases = await MerchantAlias.select(MerchantAlias.name).where(MerchantAlias.merchant == merchant_id)
+    idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
+        MerchantIdentifier.merchant == merchant_id
+    )
+    return MerchantInfo(
+        id=m["id"],
+        name=m["name"],
+        aliases=tuple(sorted({a["name"] for a in aliases} - {m["name"]})),
+        identifiers=tuple(IdentifierInfo(k, v) for k, v in sorted((i["kind"], i["value"]) for i in idents)),
+    )
+
+
+async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
+    rows = (
+        await Evidence.select(
+            Evidence.id,
+            Evidence.uploader,
+            Evidence.kind,
+            Evidence.description,
+            Evidence.sha256,
+            Evidence.chain_index,
+            Evidence.uploaded_at,
+            Evidence.media_type,
+            Evidence.size,
+        )
+        .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
+        .order_by(Evidence.chain_index)
+    )
+    return tuple(
+        EvidenceInfo(
+            evidence_id=r["id"],
+            uploader_id=r["uploader"],
+            kind=r["kind"],
+            description=r["description"],
+            sha256=r["sha256"],
+            chain_index=r["chain_index"],
+            uploaded_at=r["uploaded_at"],
+            media_type=r["media_type"],
+            size=r["size"],
+        )
+        for r in rows
+    )
+
+
+def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tuple[str, ...]:
+    chosen = demands if demands is not None else (previous or list(DEFAULT_DEMANDS))
+    unknown = [d for d in chosen if d not in DEMANDS]
+    if unknown or not chosen:
+        raise Invalid("demands_invalid", field="demands", allowed=", ".join(DEMANDS))
+    return tuple(d for d in DEMANDS if d in chosen)  # a fixed order: stable output
+
+
+# --- building --------------------------------------------------------------------------------
+
+
+async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> ComplaintCreated:
+    """A new version for (case, regulator). Only consenting members are named; members whose
+    text changed since the previous version are told a new version awaits their consent."""
+    await cases.require_organizer(case_id, actor)
+    regulator = await regulators.get_row(data.regulator_id)
+    if data.locale is not None and data.locale not in ("zh-CN", "en"):
+        raise Invalid("locale_invalid", field="locale")
+    locale = normalize_locale(data.locale or regulator["locale"])
+
+    async def attempt() -> ComplaintCreated:
+        async with db.transaction():
+            case = await cases.get_case_row(case_id)
+            previous = (
+                await Complaint.select(
+                    Complaint.id,
+                    Complaint.version,
+                    Complaint.narrative,
+                    Complaint.demands,
+                    Complaint.member_digests,
+                )
+                .where((Complaint.case == case_id) & (Complaint.regulator == regulator["id"]))
+                .order_by(Complaint.version, ascending=False)
+                .first()
+            )
+            demands = _check_demands(data.demands, _json(previous["demands"]) if previous else None)
+            narrative = (
+                data.narrative if data.narrative is not None else (previous["narrative"] if previous else "")
+            )
+            version = previous["version"] + 1 if previous else 1
+            now = datetime.now(UTC).replace(microsecond=0)
+            members = await gather_members(case_id)
+            ev = await gather_evidence(case_id)
+            head = await evidence.case_head(case_id)
+            data_in = ComplaintInput(
+                case_id=case_id,
+                version=version,
+                locale=locale,
+                generated_at=now,
+                regulator=RegulatorInfo(
+                    name=regulator["name"],
+                    jurisdiction=regulator["jurisdiction"],
+                    channel=regulator["channel"],
+                    address=regulator["address"],
+                    template_kind=regulator["template_kind"],
+                    contact_disclosure=regulator["contact_disclosure"],
+                ),
+                merchant=await gather_merchant(case["merchant"]),
+                members=members,
+                evidence=ev,
+                chain_head=head,
+                demands=demands,
+                legal_basis=legal_basis_for(regulator["template_kind"], locale),
+                narrative=narrative,
+            )
+            try:
+                markdown = builder.build_markdown(data_in)
+            except builder.NoConsentingMembers as exc:
+                raise Conflict("no_consenting_members", members=len(members)) from exc
+            digests = {str(k): v for k, v in builder.member_digests(data_in, markdown).items()}
+            named = sorted(m.user_id for m in members if m.consented)
+            consenting = set(named)
+            included = [e.evidence_id for e in ev if e.uploader_id in consenting]
+            sha = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+            rows = await Complaint.insert(
+                Complaint(
+                    case=case_id,
+                    regulator=regulator["id"],
+                    version=version,
+                    unique_key=f"{case_id}:{regulator['id']}:{version}",
+                    locale=locale,
+                    markdown=markdown,
+                    sha256=sha,
+                    narrative=narrative,
+                    demands=list(demands),
+                    named_members=named,
+                    member_digests=digests,
+                    evidence_ids=included,
+                    chain_head=head,
+                    created_by=actor.id,
+                    created_at=now,
+                )
+            ).returning(Complaint.id)
+            complaint_id: int = rows[0]["id"]
+            old = _json(previous["member_digests"]) if previous else {}
+            changed = sorted(int(u) for u, d in digests.items() if old.get(u) != d)
+            if changed:
+                await jobs.defer(
+                    jobs.Job.notify_users,
+                    f"complaint-version:{complaint_id}",
+                    user_ids=changed,
+                    kind="complaint.version_awaits_consent",
+                    case_id=case_id,
+                    data={"complaint_id": complaint_id, "version": version, "regulator_id": regulator["id"]},
+                    source=f"complaint:{complaint_id}",
+                )
+            await cases.add_event(case_id, "complaint_built", version=version, regulator_id=regulator["id"])
+            await audit.record(
+                "complaint.built",
+                actor_id=actor.id,
+                object_type="complaint",
+                object_id=complaint_id,
+                case_id=case_id,
+                version=version,
+                sha256=sha,
+            )
+            return ComplaintCreated(id=complaint_id, version=version, sha256=sha, markdown=markdown)
+
+    return await db.retry_on_conflict(attempt)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
+    row = (
+        await Complaint.select(*Complaint.all_columns(), Complaint.regulator.name)
+        .where(Complaint.id == complaint_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound("complaint_not_found")
+    await cases.require_member(row["case"], user)
+    return dict(row)
+
+
+async def latest_id(case_id: int) -> int | None:
+    row = (
+        await Complaint.select(Complaint.id)
+        .where(Complaint.case == case_id)
+        .order_by(Complaint.id, ascending=False)
+        .first()
+    )
+    return row["id"] if row else None
+
+
+async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
+    r = await _row(complaint_id, user)
+    return ComplaintRead(
+        id=r["id"],
+        case_id=r["case"],
+        version=r["version"],
+        locale=r["locale"],
+        regulator=RegulatorBrief(id=r["regulator"], name=r["regulator.name"]),
+        sha256=r["sha256"],
+        markdown=r["markdown"],
+        created_at=r["created_at"],
+        filed=r["filed_at"] is not None,
+        named_members=len(_json(r["named_members"]) or []),
+        demands=_json(r["demands"]) or [],
+    )
+
+
+def page_html(row: dict[str, Any]) -> str:
+    body, toc = render_document(row["markdown"])
+    return render(
+        "complaints",
+        "page.html",
+        row["locale"],
+        body=body,
+        toc=toc,
+        title=t("page.complaint.title", row["locale"], case_id=row["case"], version=row["version"]),
+        sha256=row["sha256"],
+        lang=row["locale"],
+    )
+
+
+async def html(complaint_id: int, user: UserRead) -> str:
+    return page_html(await _row(complaint_id, user))
+
+
+async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff:
+    a = await _row(complaint_id, user)
+    await cases.require_organizer(a["case"], user)
+    b = (
+        await Complaint.select(Complaint.id, Complaint.case, Complaint.version, Complaint.markdown)
+        .where(Complaint.id == against)
+        .first()
+    )
+    if b is None or b["case"] != a["case"]:
+        raise NotFound("complaint_not_found", field="against")
+    lines = difflib.unified_diff(
+        b["markdown"].splitlines(keepends=True),
+        a["markdown"].splitlines(keepends=True),
+        fromfile=f"v{b['version']}",
+        tofile=f"v{a['version']}",
+    )
+    return ComplaintDiff(id=complaint_id, against=against, diff="".join(lines))
+
+
+# --- the bundle --------------------------------------------------------------------------------
+
+
+class Bundle(BaseModel):
+    filename: str
+    size: int
+
+
+def bundle_stream(row: dict[str, Any], settings: Settings, links: list[dict[str, Any]]) -> Any:
+    """A sized, uncompressed ZIP assembled while it streams: evidence bytes are read chunk by
+    chunk from storage as the client downloads, never the whole archive in memory."""
+    from zipstream import ZipStream
+
+    store = evidence.storage_for(settings)
+    loop = asyncio.get_running_loop()
+    included = set(_json(row["evidence_ids"]) or [])
+    zs = ZipStream(sized=True)
+    entries = []
+    for link in links:
+        eid = link["evidence"]
+        name = None
+        if eid in included and link["evidence.withdrawn_at"] is None:
+            name = bundle_manifest.member_name(
+                link["index"], link["evidence_sha256"], link["evidence.extension"]
+            )
+            zs.add(_blob_chunks(store, link["evidence_sha256"], loop), name, size=link["evidence.size"])
+        entries.append((link["entry"], link["evidence.media_type"], link["evidence.size"], name))
+    markdown = row["markdown"].encode("utf-8")
+    page = page_html(row).encode("utf-8")
+    documents = {
+        "complaint.md": hashlib.sha256(markdown).hexdigest(),
+        "complaint.html": hashlib.sha256(page).hexdigest(),
+    }
+    manifest = bundle_manifest.build_manifest(row["case"], entries, row["created_at"], documents)
+    readme = render(
+        "bundle",
+        "README.txt",
+        row["locale"],
+        case_id=row["case"],
+        version=row["version"],
+        sha256=row["sha256"],
+        head=manifest["head"],
+    ).encode("utf-8")
+    zs.add(markdown, "complaint.md")
+    zs.add(page, "complaint.html")
+    zs.add(bundle_manifest.dump_manifest(manifest), bundle_manifest.MANIFEST_NAME)
+    zs.add(readme, "README.txt")
+    return zs
+
+
+def _blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """Bridge the async blob reader into zipstream's synchronous iteration: Litestar pulls a
+    synchronous stream in a worker thread, which hands each read back to the event loop."""
+    agen = store.iter_bytes(sha256)
+    while True:
+        try:
+            chunk = asyncio.run_coroutine_threadsafe(agen.__anext__(), loop).result()
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[Any, str]:
+    row = await _row(complaint_id, user)
+    links = []
+    async for entry, link in evidence.chain_entries(row["case"]):
+        links.append({**link, "entry": entry, "evidence": link["evidence"]})
+    zs = bundle_stream(row, settings, links)
+    return zs, f"chorus-case{row['case']}-v{row['version']}.zip"
+
+
+async def link_consent(case_id: int) -> int | None:
+    """Which complaint text a member consents to: the latest built for the case."""
+    return await latest_id(case_id)

@@ -1,0 +1,34 @@
+"""HTTP: /api/v1/regulators (public list, admins add)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+
+from chorus.accounts.schemas import UserRead
+from chorus.regulators import service
+from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
+from chorus.settings import Settings
+
+
+class RegulatorController(Controller):
+    path = "/api/v1/regulators"
+    tags = ["regulators"]
+
+    @get("/", operation_id="listRegulators")
+    async def list_regulators(self) -> RegulatorList:
+        """Where complaints can be sent: channel, address, jurisdiction, time limits."""
+        return RegulatorList(items=await service.list_active())
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="createRegulator")
+    async def create(
+        self, data: JSONBody[RegulatorCreate], admin: NamedDependency[UserRead]
+    ) -> RegulatorRead:
+        """Admins add a channel; ``credentials_env`` names the variable holding its API key."""
+        return await service.create(data=data, actor=admin)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[RegulatorController])]

@@ -1,0 +1,132 @@
+"""Regulator registry: seeded from data/regulators.json; admins add more."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from chorus import db
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.errors import Conflict, Invalid, NotFound
+from chorus.regulators.schemas import RegulatorCreate, RegulatorRead
+from chorus.regulators.tables import Regulator
+
+SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "regulators.json"
+
+
+def _read(row: dict[str, Any]) -> RegulatorRead:
+    return RegulatorRead(
+        id=row["id"],
+        name=row["name"],
+        jurisdiction=row["jurisdiction"],
+        channel=row["channel"],
+        address=row["address"],
+        locale=row["locale"],
+        template_kind=row["template_kind"],
+        contact_disclosure=row["contact_disclosure"],
+        calendar=row["calendar"],
+        accept_working_days=row["accept_working_days"],
+        finish_working_days=row["finish_working_days"],
+        has_credentials=bool(row["credentials_env"]),
+        note=row["note"],
+    )
+
+
+async def list_active() -> list[RegulatorRead]:
+    rows = await Regulator.select().where(Regulator.active == True).order_by(Regulator.id)  # noqa: E712
+    return [_read(r) for r in rows]
+
+
+async def get_row(regulator_id: int) -> dict[str, Any]:
+    row = await Regulator.select().where(Regulator.id == regulator_id).first()
+    if row is None:
+        raise NotFound("regulator_not_found", field="regulator_id")
+    return dict(row)
+
+
+def check_address(channel: str, address: str) -> str:
+    address = address.strip()
+    if channel == "email":
+        try:
+            return validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise Invalid("regulator_address_email", field="address") from exc
+    parts = urlsplit(address)
+    if channel == "http" or address.startswith(("http://", "https://")):
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Invalid("regulator_address_url", field="address")
+        return address.rstrip("/") if channel == "http" else address
+    return address
+
+
+async def create(*, data: RegulatorCreate, actor: UserRead) -> RegulatorRead:
+    address = check_address(data.channel, data.address)
+    slug = "r-" + hashlib.sha256(f"{data.name.strip()}|{data.jurisdiction.strip()}".encode()).hexdigest()[:16]
+    try:
+        async with db.transaction():
+            if await Regulator.exists().where(Regulator.slug == slug):
+                raise Conflict("regulator_exists", field="name")
+            rows = await Regulator.insert(
+                Regulator(
+                    slug=slug,
+                    name=data.name.strip(),
+                    jurisdiction=data.jurisdiction.strip(),
+                    channel=data.channel,
+                    address=address,
+                    locale=data.locale,
+                    template_kind=data.template_kind,
+                    contact_disclosure=data.contact_disclosure,
+                    credentials_env=data.credentials_env,
+                    calendar=data.calendar,
+                    accept_working_days=data.accept_working_days,
+                    finish_working_days=data.finish_working_days,
+                    note=data.note,
+                )
+            ).returning(Regulator.id)
+            await audit.record(
+                "regulator.created",
+                actor_id=actor.id,
+                object_type="regulator",
+                object_id=rows[0]["id"],
+                channel=data.channel,
+            )
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise Conflict("regulator_exists", field="name") from exc
+        raise
+    return _read(await get_row(rows[0]["id"]))
+
+
+async def seed_defaults() -> int:
+    """Insert the seeded regulators that are missing (by slug); returns how many were added."""
+    entries = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    added = 0
+    for e in entries:
+        rows = (
+            await Regulator.insert(
+                Regulator(
+                    slug=e["slug"],
+                    name=e["name"],
+                    jurisdiction=e["jurisdiction"],
+                    channel=e["channel"],
+                    address=e["address"],
+                    locale=e["locale"],
+                    template_kind=e["template_kind"],
+                    contact_disclosure=e["contact_disclosure"],
+                    calendar=e["calendar"],
+                    accept_working_days=e["accept_working_days"],
+                    finish_working_days=e["finish_working_days"],
+                    note=e.get("note", ""),
+                )
+            )
+            .on_conflict(target=Regulator.slug, action="DO NOTHING")
+            .returning(Regulator.id)
+        )
+        added += len(rows)
+    return added

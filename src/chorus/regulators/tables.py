@@ -1,0 +1,24 @@
+"""The addressees of complaints and the channels that reach them."""
+
+from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Regulator(Table, tablename="regulator"):
+    id: Serial
+    slug = Varchar(length=80, null=False, unique=True)
+    name = Varchar(length=200, null=False)
+    jurisdiction = Varchar(length=200, null=False)
+    channel = Varchar(length=10, null=False)  # email | http | manual
+    address = Varchar(length=500, null=False)  # an e-mail address, the protocol-v1 base URL, or a web page
+    locale = Varchar(length=8, null=False, default="zh-CN")
+    template_kind = Varchar(length=40, null=False, default="samr")
+    contact_disclosure = Varchar(length=10, null=False, default="masked")  # masked | full
+    credentials_env = Varchar(length=100, null=True, default=None)  # env var holding the API key
+    calendar = Varchar(length=4, null=False, default="CN")  # whose working days count deadlines
+    accept_working_days = Integer(null=True, default=None)  # decide acceptance within N working days
+    finish_working_days = Integer(null=True, default=None)  # conclude within M working days
+    note = Text(null=False, default="")
+    active = Boolean(default=True, null=False)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)

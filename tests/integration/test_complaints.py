@@ -1,0 +1,377 @@
+"""Regulators and the joint complaint builder over HTTP: versions, consent gating, the printable
+page, the streamed bundle that verifies offline, diffs, and who may do what."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from chorus.complaints.tables import Complaint
+from chorus.jobs import OutboxRow
+from chorus.notifications.tables import Notification
+from chorus.regulators.tables import Regulator
+from tests.support import PASSWORD, assert_problem, login, verified_user
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+HOSTILE = 'He said <script>alert("x")</script> and <img src=x onerror=alert(1)> [click](javascript:alert(2))'
+
+
+def png(seed: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20), (seed, 40, 80)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def regulator_id(client: Any, template_kind: str = "samr") -> int:
+    items = (await client.get("/api/v1/regulators")).json()["items"]
+    return next(r["id"] for r in items if r["template_kind"] == template_kind)
+
+
+async def seeded_case(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
+    org = await verified_user(client, mailbox, worker, "org@example.com", "组织者")
+    ann = await verified_user(client, mailbox, worker, "ann@example.com", "安妮")
+    bob = await verified_user(client, mailbox, worker, "bob@example.com", "鲍勃")
+    out = await verified_user(client, mailbox, worker, "out@example.com", "路人")
+    base = {
+        "merchant": {
+            "name": "蓝月卡盟",
+            "identifiers": [
+                {"kind": "qq", "value": "55667788"},
+                {"kind": "alipay", "value": "pay@bluemoon-shop.com"},
+            ],
+        },
+        "incident_date": "2026-10-02",
+    }
+    r = await client.post(
+        "/api/v1/reports",
+        headers=org,
+        json={
+            **base,
+            "loss": {"amount": "300.00", "currency": "CNY"},
+            "order_refs": ["BM20261002001"],
+            "statement": "付款后店铺失联。",
+        },
+    )
+    case_id = r.json()["case_id"]
+    await client.post(
+        "/api/v1/reports",
+        headers=ann,
+        json={
+            **base,
+            "loss": {"amount": "120.00", "currency": "CNY"},
+            "order_refs": ["BM20261003002"],
+            "statement": HOSTILE,
+            "incident_date": "2026-10-03",
+        },
+    )
+    await client.post(
+        "/api/v1/reports",
+        headers=bob,
+        json={
+            **base,
+            "loss": {"amount": "40.00", "currency": "USD"},
+            "order_refs": ["BM20261004003"],
+            "statement": "Bob's private words",
+            "incident_date": "2026-10-04",
+        },
+    )
+    for h, seed in ((org, 1), (ann, 2), (bob, 3)):
+        r = await client.post(
+            f"/api/v1/cases/{case_id}/evidence",
+            headers=h,
+            data={"kind": "payment_receipt", "description": f"receipt {seed}"},
+            files={"file": ("r.png", png(seed), "image/png")},
+        )
+        assert r.status_code == 201
+    return {"case": case_id, "org": org, "ann": ann, "bob": bob, "out": out}
+
+
+async def consent(client: Any, s: dict[str, Any], *who: str) -> None:
+    for w in who:
+        r = await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s[w], json={"consent": True})
+        assert r.status_code == 200
+
+
+async def test_regulator_registry_is_seeded_and_public(client: Any) -> None:
+    items = (await client.get("/api/v1/regulators")).json()["items"]
+    names = " ".join(r["name"] for r in items)
+    for expected in ("12315", "市场监督管理局", "中国消费者协会", "支付宝", "微信支付", "反诈", "FTC"):
+        assert expected in names
+    kinds = {r["template_kind"] for r in items}
+    assert kinds >= {"samr", "consumer_association", "payment_platform", "police", "ftc"}
+    samr = next(r for r in items if "12315" in r["name"])
+    assert samr["accept_working_days"] == 7 and samr["finish_working_days"] == 45
+    assert {r["locale"] for r in items} == {"zh-CN", "en"}
+
+
+async def test_admins_add_regulators(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    from chorus.accounts import service as accounts
+
+    await accounts.create_admin(
+        email="admin@example.com", password=PASSWORD, display_name="A", settings=settings
+    )
+    admin = await login(client, "admin@example.com")
+    user = await verified_user(client, mailbox, worker, "u@example.com")
+    body = {
+        "name": "Test Gateway",
+        "jurisdiction": "Testland",
+        "channel": "http",
+        "address": "https://gateway.example.com/v1/",
+        "credentials_env": "TEST_GATEWAY_KEY",
+        "locale": "en",
+    }
+    before = await Regulator.count()
+    assert_problem(await client.post("/api/v1/regulators", json=body), 401)
+    assert_problem(await client.post("/api/v1/regulators", json=body, headers=user), 403)
+    for bad, field in (
+        ({**body, "channel": "fax"}, "channel"),
+        ({**body, "channel": "email", "address": "not-an-address"}, "address"),
+        ({**body, "address": "ftp://x"}, "address"),
+        ({**body, "credentials_env": "lower case"}, "credentials_env"),
+        ({k: v for k, v in body.items() if k != "name"}, "name"),
+    ):
+        problem = assert_problem(await client.post("/api/v1/regulators", json=bad, headers=admin), 422)
+        assert field in {e["field"] for e in problem["errors"]}, problem
+    assert await Regulator.count() == before
+    r = await client.post("/api/v1/regulators", json=body, headers=admin)
+    assert r.status_code == 201
+    created = r.json()
+    assert created["address"] == "https://gateway.example.com/v1"
+    assert created["has_credentials"] is True and "TEST_GATEWAY_KEY" not in json.dumps(created)
+    assert_problem(await client.post("/api/v1/regulators", json=body, headers=admin), 409)
+    assert await Regulator.count() == before + 1
+
+
+async def test_build_names_only_consenting_members(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    reg = await regulator_id(client)
+    url = f"/api/v1/cases/{s['case']}/complaints"
+    before = await Complaint.count()
+    assert_problem(
+        await client.post(url, headers=s["org"], json={"regulator_id": reg}), 409, "no_consenting_members"
+    )
+    assert await Complaint.count() == before
+
+    await consent(client, s, "org", "ann")
+    r = await client.post(url, headers=s["org"], json={"regulator_id": reg})
+    assert r.status_code == 201, r.text
+    built = r.json()
+    assert built["version"] == 1 and len(built["sha256"]) == 64
+    md = built["markdown"]
+    assert "安妮" in md and "组织者" in md
+    assert "鲍勃" not in md and "bob@example.com" not in md and "Bob's private words" not in md
+    assert "ann@example.com" not in md  # masked for this regulator
+    assert ("<script" not in md and "onerror" not in md.replace("&lt;", "<")) or "<img" not in md
+    assert "javascript:" not in md.lower()
+    assert "55667788" in md  # the merchant's identifiers are shown to the regulator
+    assert "3" in md  # three complainants in all
+
+    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["bob"])).json()
+    assert got["version"] == 1 and got["sha256"] == built["sha256"] and got["markdown"] == md
+    assert got["filed"] is False and got["locale"] == "zh-CN" and got["named_members"] == 2
+
+
+async def test_authorization_and_bad_input(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "ann")
+    reg = await regulator_id(client)
+    url = f"/api/v1/cases/{s['case']}/complaints"
+    assert_problem(await client.post(url, json={"regulator_id": reg}), 401)
+    assert_problem(
+        await client.post(url, headers=s["ann"], json={"regulator_id": reg}), 403, "organizers_only"
+    )
+    assert_problem(await client.post(url, headers=s["out"], json={"regulator_id": reg}), 403)
+    assert_problem(
+        await client.post("/api/v1/cases/999999/complaints", headers=s["org"], json={"regulator_id": reg}),
+        404,
+    )
+    problem = assert_problem(await client.post(url, headers=s["org"], json={"regulator_id": 999999}), 404)
+    assert problem["errors"][0]["field"] == "regulator_id"
+    assert_problem(await client.post(url, headers=s["org"], json={"regulator_id": reg, "locale": "fr"}), 422)
+    assert_problem(
+        await client.post(url, headers=s["org"], json={"regulator_id": reg, "demands": ["revenge"]}),
+        422,
+        "demands_invalid",
+    )
+    assert_problem(await client.post(url, headers=s["org"], json={}), 422)
+    assert await Complaint.count() == 0
+
+    built = (await client.post(url, headers=s["org"], json={"regulator_id": reg})).json()
+    for path in ("", "/html", "/bundle"):
+        assert_problem(await client.get(f"/api/v1/complaints/{built['id']}{path}", headers=s["out"]), 403)
+        assert_problem(await client.get(f"/api/v1/complaints/{built['id']}{path}"), 401)
+    assert_problem(await client.get("/api/v1/complaints/999999", headers=s["org"]), 404)
+    assert_problem(
+        await client.get(f"/api/v1/complaints/{built['id']}/diff?against={built['id']}", headers=s["ann"]),
+        403,
+    )
+
+
+async def test_versions_diff_and_consent_notifications(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await regulator_id(client)
+    url = f"/api/v1/cases/{s['case']}/complaints"
+    v1 = (await client.post(url, headers=s["org"], json={"regulator_id": reg})).json()
+    await worker()
+    # the first version is news for every named member
+    kinds = [n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["ann"])).json()["items"]]
+    assert kinds.count("complaint.version_awaits_consent") == 1
+
+    # Ann changes her statement: only her text changed
+    r = await client.patch(
+        f"/api/v1/cases/{s['case']}/membership",
+        headers=s["ann"],
+        json={"statement": "补充：对方还冒充客服要求再付一次款。"},
+    )
+    assert r.status_code == 200
+    v2 = (
+        await client.post(
+            url, headers=s["org"], json={"regulator_id": reg, "narrative": "组织者补充的说明。"}
+        )
+    ).json()
+    assert v2["version"] == 2 and v2["sha256"] != v1["sha256"]
+    assert "组织者补充的说明。" in v2["markdown"]
+    await worker()
+    ann_kinds = [
+        n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["ann"])).json()["items"]
+    ]
+    org_kinds = [
+        n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["org"])).json()["items"]
+    ]
+    assert ann_kinds.count("complaint.version_awaits_consent") == 2
+    assert org_kinds.count("complaint.version_awaits_consent") == 1
+    bob_kinds = [
+        n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
+    ]
+    assert "complaint.version_awaits_consent" not in bob_kinds
+    assert await Notification.count().where(Notification.kind == "complaint.version_awaits_consent") == 3
+    assert await OutboxRow.count().where(OutboxRow.job_name == "notify_users") == 2
+
+    d = await client.get(
+        f"/api/v1/complaints/{v2['id']}/diff", params={"against": v1["id"]}, headers=s["org"]
+    )
+    assert d.status_code == 200
+    diff = d.json()["diff"]
+    assert "--- v1" in diff and "+++ v2" in diff and "+" in diff and "冒充客服" in diff
+    assert_problem(
+        await client.get(f"/api/v1/complaints/{v2['id']}/diff", params={"against": 999999}, headers=s["org"]),
+        404,
+    )
+
+
+async def test_english_ftc_version(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org")
+    reg = await regulator_id(client, "ftc")
+    built = (
+        await client.post(
+            f"/api/v1/cases/{s['case']}/complaints", headers=s["org"], json={"regulator_id": reg}
+        )
+    ).json()
+    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["org"])).json()
+    assert got["locale"] == "en" and "Federal Trade Commission" in got["regulator"]["name"]
+    assert "Complaint" in built["markdown"] or "complaint" in built["markdown"]
+    zh = (
+        await client.post(
+            f"/api/v1/cases/{s['case']}/complaints",
+            headers=s["org"],
+            json={"regulator_id": reg, "locale": "zh-CN"},
+        )
+    ).json()
+    assert (await client.get(f"/api/v1/complaints/{zh['id']}", headers=s["org"])).json()["locale"] == "zh-CN"
+
+
+async def test_printable_page(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    built = (
+        await client.post(
+            f"/api/v1/cases/{s['case']}/complaints",
+            headers=s["org"],
+            json={"regulator_id": await regulator_id(client)},
+        )
+    ).json()
+    r = await client.get(f"/api/v1/complaints/{built['id']}/html", headers=s["ann"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "size: A4" in page and "counter(page)" in page
+    assert 'href="#s-' in page  # table of contents links to the headings
+    assert "<script" not in page.lower() and "onerror" not in page and "javascript:" not in page.lower()
+    assert built["sha256"] in page
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+async def test_bundle_round_trip_and_tamper_detection(
+    client: Any, mailbox: Any, worker: Any, tmp_path: Path
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")  # Bob did not consent: his file stays out
+    built = (
+        await client.post(
+            f"/api/v1/cases/{s['case']}/complaints",
+            headers=s["org"],
+            json={"regulator_id": await regulator_id(client)},
+        )
+    ).json()
+    r = await client.get(f"/api/v1/complaints/{built['id']}/bundle", headers=s["ann"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert int(r.headers["content-length"]) == len(r.content)
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(r.content)
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {"complaint.md", "complaint.html", "manifest.json", "README.txt"} <= names
+        evidence = sorted(n for n in names if n.startswith("evidence/"))
+        assert len(evidence) == 2
+        assert z.read("complaint.md").decode() == built["markdown"]
+        manifest = json.loads(z.read("manifest.json"))
+    assert len(manifest["entries"]) == 3
+    assert sum(1 for e in manifest["entries"] if e["file"] is None) == 1
+
+    ok = subprocess.run(
+        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(path)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "OK" in ok.stdout
+
+    # flip one byte inside one evidence file: verification fails and names the entry
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    victim = evidence[0]
+    index = int(victim.split("/")[1].split("-")[0])
+    data = bytearray(members[victim])
+    data[len(data) // 2] ^= 0x01
+    members[victim] = bytes(data)
+    bad = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    fail = subprocess.run(
+        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(bad)], capture_output=True, text=True
+    )
+    assert fail.returncode == 1
+    assert f"entry {index}" in fail.stdout and "FAILED" in fail.stdout
+
+    # an edited complaint text is caught too
+    members[victim] = bytes(data)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["complaint.md"] = members["complaint.md"].replace("蓝月".encode(), "红日".encode())
+    edited = tmp_path / "edited.zip"
+    with zipfile.ZipFile(edited, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    fail = subprocess.run(
+        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(edited)], capture_output=True, text=True
+    )
+    assert fail.returncode == 1 and "complaint.md" in fail.stdout

@@ -1,0 +1,392 @@
+"""Merchant resolution over HTTP: which reports are the same merchant, what resolve explains,
+and what the public may look up (real database, Redis, worker and SMTP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chorus.i18n import t
+from tests.integration.cases_support import (
+    get_ok,
+    ident,
+    person,
+    report,
+    report_body,
+    row_counts,
+    staff,
+)
+from tests.support import assert_problem
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+BANK_CARD = "6222021234567890128"  # passes Luhn
+USCC = "91440300MA5F000007"  # correct check character
+EN = {"Accept-Language": "en"}
+
+
+async def resolve(client: Any, identifiers: list[dict[str, str]], name: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"identifiers": identifiers}
+    if name is not None:
+        body["name"] = name
+    r = await client.post("/api/v1/merchants/resolve", json=body)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def merchant_page(client: Any, merchant_id: int) -> dict[str, Any]:
+    return dict(await get_ok(client, f"/api/v1/merchants/{merchant_id}"))
+
+
+async def test_shared_qq_is_one_merchant_and_the_second_name_an_alias(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    first = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
+    assert first["created_case"] is True
+
+    # another name, the same QQ typed with spaces: the same merchant, the same case
+    second = await report(client, bob, report_body("晨星游戏点卡", [ident("qq", "1234 5678")]))
+    assert second["merchant_id"] == first["merchant_id"]
+    assert second["case_id"] == first["case_id"]
+    assert second["created_case"] is False
+
+    page = await merchant_page(client, first["merchant_id"])
+    assert page["name"] == "星辰卡盟"
+    assert page["aliases"] == ["晨星游戏点卡"]
+    assert page["cases"] == [{"id": first["case_id"], "status": "gathering", "member_count": 2}]
+
+    found = await resolve(client, [ident("qq", "12345678")])
+    assert found["normalized"] == [{"kind": "qq", "value": "12345678"}]
+    (match,) = found["matches"]
+    assert match == {
+        "merchant_id": first["merchant_id"],
+        "name": "星辰卡盟",
+        "score": 100.0,
+        "matched_on": ["qq"],
+        "case_id": first["case_id"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (ident("shop", "https://shop123456.taobao.com/"), ident("shop", "taobao:123456")),
+        (ident("url", "https://WWW.Shop.COM/x"), ident("domain", "shop.com")),
+        (ident("qq", "１２３４５６７８"), ident("qq", "12345678")),  # full-width digits
+        (ident("phone", "１３８００１３８０００"), ident("phone", "+86 138-0013-8000")),
+        (ident("bank_card", "6222 0212 3456 7890 128"), ident("bank_card", BANK_CARD)),
+        (ident("email", "Boss@Shop.COM"), ident("alipay", "boss@shop.com")),  # same account
+    ],
+    ids=[
+        "shop-link-vs-id",
+        "url-vs-domain",
+        "full-width-qq",
+        "phone-spellings",
+        "card-spaces",
+        "alipay-email",
+    ],
+)
+async def test_spellings_of_one_identifier_join_one_case(
+    client: Any, mailbox: Any, worker: Any, first: dict[str, str], second: dict[str, str]
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    a = await report(client, alice, report_body("Shop One", [first]))
+    b = await report(client, bob, report_body("Totally Different Name", [second]))
+    assert (b["merchant_id"], b["case_id"], b["created_case"]) == (a["merchant_id"], a["case_id"], False)
+    summary = await get_ok(client, f"/api/v1/cases/{a['case_id']}")
+    assert summary["member_count"] == 2
+    # one stored identifier, not two spellings of it
+    assert len((await merchant_page(client, a["merchant_id"]))["identifiers"]) == 1
+
+
+async def test_same_name_without_shared_identifier_is_only_a_suggestion(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    a = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
+
+    before = await row_counts()
+    found = await resolve(client, [ident("qq", "87654321")], name="星辰卡盟")
+    (match,) = found["matches"]
+    assert match["merchant_id"] == a["merchant_id"]
+    assert match["matched_on"] == ["name"]
+    assert match["score"] < 100  # never as sure as a shared identifier
+    assert match["case_id"] == a["case_id"]
+    assert await row_counts() == before
+
+    # reporting it anyway opens a new merchant and a new case: a name is never proof
+    b = await report(client, bob, report_body("星辰卡盟", [ident("qq", "87654321")]))
+    assert b["created_case"] is True
+    assert b["merchant_id"] != a["merchant_id"] and b["case_id"] != a["case_id"]
+    membership = await get_ok(client, f"/api/v1/cases/{b['case_id']}/membership", bob.headers)
+    assert membership["role"] == "organizer"
+    for case_id in (a["case_id"], b["case_id"]):
+        assert (await get_ok(client, f"/api/v1/cases/{case_id}"))["member_count"] == 1
+    # and no merge proposal: names alone tie nothing together
+    assert (await row_counts())["proposal"] == 0
+
+
+async def test_platform_host_is_not_shared_by_all_its_shops(client: Any, mailbox: Any, worker: Any) -> None:
+    """Two different Taobao stores given as plain web addresses are not one merchant."""
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    a = await report(
+        client, alice, report_body("Alpha Cards", [ident("url", "https://shop111111.taobao.com/")])
+    )
+    b = await report(
+        client, bob, report_body("Omega Games", [ident("url", "https://shop222222.taobao.com/")])
+    )
+    assert b["created_case"] is True
+    assert b["merchant_id"] != a["merchant_id"]
+    assert (await resolve(client, [ident("domain", "taobao.com")]))["matches"] == []
+
+
+async def test_identifiers_hitting_two_merchants_join_the_best_and_propose_a_merge(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    carol = await person(client, mailbox, worker, "carol@example.com")
+    m1 = await report(client, alice, report_body("甲店", [ident("qq", "11111111")]))
+    m2 = await report(
+        client, bob, report_body("乙店", [ident("phone", "13800138000"), ident("bank_card", BANK_CARD)])
+    )
+    mixed = [ident("qq", "11111111"), ident("phone", "13800138000"), ident("bank_card", BANK_CARD)]
+
+    # resolve ranks by shared identifiers and writes nothing
+    before = await row_counts()
+    found = await resolve(client, mixed)
+    assert [(m["merchant_id"], m["matched_on"]) for m in found["matches"]] == [
+        (m2["merchant_id"], ["bank_card", "phone"]),
+        (m1["merchant_id"], ["qq"]),
+    ]
+    assert await row_counts() == before
+
+    # the report joins the merchant sharing most identifiers (the younger one here)
+    c = await report(client, carol, report_body("丙店", mixed))
+    assert (c["merchant_id"], c["case_id"], c["created_case"]) == (m2["merchant_id"], m2["case_id"], False)
+    assert (await get_ok(client, f"/api/v1/cases/{m1['case_id']}"))["member_count"] == 1
+    assert (await get_ok(client, f"/api/v1/cases/{m2['case_id']}"))["member_count"] == 2
+    # the QQ stays with the merchant that had it
+    kinds = [i["kind"] for i in (await merchant_page(client, m1["merchant_id"]))["identifiers"]]
+    assert kinds == ["qq"]
+
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    r = await client.get("/api/v1/moderation/merge-proposals", headers=moderator.headers)
+    assert r.status_code == 200, r.text
+    (proposal,) = r.json()["items"]
+    assert proposal["merchant_a"] == {"id": m1["merchant_id"], "name": "甲店"}
+    assert proposal["merchant_b"] == {"id": m2["merchant_id"], "name": "乙店"}
+    assert proposal["matched_on"] == ["qq"]
+    assert proposal["status"] == "open" and proposal["decided_at"] is None
+    for secret in ("11111111", "13800138000", BANK_CARD):
+        assert secret not in r.text
+
+    # the same tie reported again does not pile up proposals
+    dave = await person(client, mailbox, worker, "dave@example.com")
+    await report(client, dave, report_body("丙店", mixed))
+    assert (await row_counts())["proposal"] == 1
+
+
+async def test_a_tie_joins_the_oldest_merchant(client: Any, mailbox: Any, worker: Any) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    carol = await person(client, mailbox, worker, "carol@example.com")
+    old = await report(client, alice, report_body("Old Shop", [ident("qq", "11111111")]))
+    new = await report(client, bob, report_body("New Shop", [ident("domain", "new-shop.com")]))
+    c = await report(
+        client,
+        carol,
+        report_body("Either", [ident("domain", "https://new-shop.com/"), ident("qq", "11111111")]),
+    )
+    assert c["merchant_id"] == old["merchant_id"] != new["merchant_id"]
+    assert c["case_id"] == old["case_id"]
+    assert (await row_counts())["proposal"] == 1
+
+
+async def test_resolve_on_an_empty_database_normalizes_and_writes_nothing(client: Any) -> None:
+    before = await row_counts()
+    found = await resolve(
+        client,
+        [
+            ident("url", "HTTPS://WWW.Shop.COM/x"),
+            ident("phone", "+86 138-0013-8000"),
+            ident("uscc", USCC.lower()),
+            ident("shop", "https://shop123456.taobao.com/index.htm?spm=a1"),
+            ident("qq", "12345678"),
+            ident("qq", "1234-5678"),  # a duplicate after normalization
+        ],
+        name="星辰卡盟",
+    )
+    assert found == {
+        "normalized": [
+            {"kind": "url", "value": "shop.com"},
+            {"kind": "phone", "value": "+8613800138000"},
+            {"kind": "uscc", "value": USCC},
+            {"kind": "shop", "value": "taobao:123456"},
+            {"kind": "qq", "value": "12345678"},
+        ],
+        "matches": [],
+    }
+    assert await row_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "reason"),
+    [
+        (ident("phone", "12345"), "identifiers[1].value", "invalid_phone"),
+        (ident("bank_card", "6222021234567890123"), "identifiers[1].value", "bad_luhn"),
+        (ident("uscc", "91440300MA5F000008"), "identifiers[1].value", "bad_check_digit"),
+        (
+            ident("shop", "https://item.taobao.com/item.htm?id=600000000000"),
+            "identifiers[1].value",
+            "item_link_not_shop",
+        ),
+        (ident("fax", "12345"), "identifiers[1].kind", None),
+    ],
+    ids=["phone", "luhn", "uscc", "item-link", "unknown-kind"],
+)
+async def test_resolve_names_the_invalid_identifier(
+    client: Any, item: dict[str, str], field: str, reason: str | None
+) -> None:
+    before = await row_counts()
+    r = await client.post(
+        "/api/v1/merchants/resolve", json={"identifiers": [ident("qq", "12345678"), item]}, headers=EN
+    )
+    body = assert_problem(r, 422, "invalid_identifiers")
+    (error,) = body["errors"]
+    assert error["field"] == field
+    if reason is not None:
+        assert t(f"identifier.reason.{reason}", "en") in error["message"]
+    else:
+        assert "fax" in error["message"]
+    assert await row_counts() == before
+
+
+async def test_resolve_lists_every_invalid_identifier_at_once(client: Any) -> None:
+    r = await client.post(
+        "/api/v1/merchants/resolve",
+        json={"identifiers": [ident("qq", "0123"), ident("qq", "12345678"), ident("domain", "localhost")]},
+    )
+    body = assert_problem(r, 422)
+    assert [e["field"] for e in body["errors"]] == ["identifiers[0].value", "identifiers[2].value"]
+    assert all(e["message"] for e in body["errors"])
+
+
+async def test_resolve_rejects_malformed_bodies(client: Any) -> None:
+    r = await client.post("/api/v1/merchants/resolve", json={"identifiers": [{"kind": "qq"}]})
+    assert any(
+        "identifiers" in f and "value" in f for f in {e["field"] for e in assert_problem(r, 422)["errors"]}
+    )
+    r = await client.post(
+        "/api/v1/merchants/resolve",
+        content=b'{"identifiers": [',
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(r, 400)
+
+
+async def test_public_lookup_by_name_alias_and_any_identifier(client: Any, mailbox: Any, worker: Any) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    carol = await person(client, mailbox, worker, "carol@example.com")
+    a = await report(
+        client,
+        alice,
+        report_body(
+            "星辰卡盟",
+            [ident("qq", "12345678"), ident("phone", "13800138000"), ident("shop", "taobao:123456")],
+        ),
+    )
+    await report(client, bob, report_body("晨星游戏", [ident("qq", "12345678")]))
+    other = await report(client, carol, report_body("Golden Dragon Cards", [ident("domain", "dragon.com")]))
+
+    expected = {
+        "id": a["merchant_id"],
+        "name": "星辰卡盟",
+        "aliases": ["晨星游戏"],
+        "open_case_id": a["case_id"],
+        "member_count": 2,
+    }
+    for q in (
+        "星辰卡盟",
+        "星辰",  # the distinctive part of the name
+        "晨星游戏",  # an alias
+        "12345678",  # the QQ
+        "+86 138-0013-8000",  # the phone, spelled otherwise than reported
+        "https://shop123456.taobao.com/",  # the shop link of the id reported
+    ):
+        items = (await get_ok(client, "/api/v1/merchants", q=q))["items"]
+        assert items == [expected], q
+
+    items = (await get_ok(client, "/api/v1/merchants", q="https://www.dragon.com/about"))["items"]
+    assert [i["id"] for i in items] == [other["merchant_id"]]
+    for q in ("87654321", "Nobody Shop", "", "   "):
+        assert (await get_ok(client, "/api/v1/merchants", q=q))["items"] == [], q
+    assert (await get_ok(client, "/api/v1/merchants"))["items"] == []
+
+
+async def test_merchant_page_masks_personal_identifiers(client: Any, mailbox: Any, worker: Any) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    a = await report(
+        client,
+        alice,
+        report_body(
+            "星辰卡盟",
+            [
+                ident("phone", "13800138000"),
+                ident("qq", "12345678"),
+                ident("bank_card", BANK_CARD),
+                ident("email", "boss@xingchen.com"),
+                ident("domain", "xingchen.com"),
+                ident("shop", "taobao:123456"),
+                ident("uscc", USCC),
+            ],
+        ),
+    )
+    r = await client.get(f"/api/v1/merchants/{a['merchant_id']}")  # anonymous
+    assert r.status_code == 200
+    page = r.json()
+    shown = {i["kind"]: i["value"] for i in page["identifiers"]}
+    assert set(shown) == {"phone", "qq", "bank_card", "email", "domain", "shop", "uscc"}
+    for secret in ("13800138000", "12345678", BANK_CARD, "boss@"):
+        assert secret not in r.text
+    assert shown["phone"].endswith("8000") and "*" in shown["phone"]
+    assert shown["bank_card"].endswith("0128") and "*" in shown["bank_card"]
+    assert "*" in shown["qq"] and "*" in shown["email"]
+    # not personal: shown as they are
+    assert shown["domain"] == "xingchen.com"
+    assert shown["shop"] == "taobao:123456"
+    assert shown["uscc"] == USCC
+    assert page["cases"] == [{"id": a["case_id"], "status": "gathering", "member_count": 1}]
+    assert page["merged_into"] is None
+
+
+async def test_unknown_merchant_is_404(client: Any) -> None:
+    assert_problem(await client.get("/api/v1/merchants/999999"), 404, "merchant_not_found")
+
+
+async def test_new_identifiers_from_a_report_are_added_to_the_merchant(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    bob = await person(client, mailbox, worker, "bob@example.com")
+    carol = await person(client, mailbox, worker, "carol@example.com")
+    a = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
+    await report(
+        client, bob, report_body("星辰卡盟", [ident("qq", "12345678"), ident("wechat", "xingchen_kf")])
+    )
+    kinds = sorted(i["kind"] for i in (await merchant_page(client, a["merchant_id"]))["identifiers"])
+    assert kinds == ["qq", "wechat"]
+    # the WeChat id alone now finds the case
+    c = await report(client, carol, report_body("XC", [ident("wechat", "XingChen_KF")]))
+    assert c["case_id"] == a["case_id"]
+    matches = (await resolve(client, [ident("wechat", "xingchen_kf")]))["matches"]
+    assert [m["merchant_id"] for m in matches] == [a["merchant_id"]]
+    assert json.dumps(matches).count("xingchen") == 0  # resolve explains with kinds, not values

@@ -1,0 +1,117 @@
+"""Many victims reporting one new merchant at the same moment end up in one merchant and one case."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from chorus.accounts import service as accounts
+from chorus.accounts.schemas import UserCreate
+from chorus.cases.tables import Case, Membership
+from chorus.merchants.tables import Merchant, MerchantIdentifier
+from tests.conftest import BACKEND
+from tests.integration.cases_support import Person, ident, report_body
+from tests.support import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+N = 200 if BACKEND == "postgres" else 20
+
+IDENTIFIERS = [
+    ident("qq", "12345678"),
+    ident("phone", "13800138000"),
+    ident("shop", "https://shop123456.taobao.com/"),
+    ident("domain", "xingchen-kami.com"),
+    ident("other", "客服小星"),  # weak: stored, never a match key
+]
+
+
+async def make_people(client: Any, settings: Any, n: int) -> list[Person]:
+    """Verified accounts made directly (argon2 runs in threads), logged in over HTTP."""
+
+    async def one(i: int) -> Person:
+        email = f"victim{i}@example.com"
+        user = await accounts.register(
+            data=UserCreate(email=email, password=PASSWORD, display_name=f"Victim {i}"),
+            settings=settings,
+            verified=True,
+        )
+        _, token = await accounts.login(email=email, password=PASSWORD, settings=settings)
+        return Person(headers={"Authorization": f"Bearer {token}"}, id=user.id, email=email, display_name="")
+
+    people: list[Person] = []
+    for start in range(0, n, 20):  # in batches: argon2 needs memory per hash
+        people += await asyncio.gather(*(one(i) for i in range(start, min(n, start + 20))))
+    return people
+
+
+async def test_simultaneous_reports_of_one_new_merchant(client: Any, settings: Any) -> None:
+    people = await make_people(client, settings, N)
+
+    async def go(i: int, who: Person) -> Any:
+        # each victim spells the identifiers a little differently and names the shop its own way
+        identifiers = list(IDENTIFIERS)
+        if i % 2:
+            identifiers[0] = ident("qq", "1234 5678")
+            identifiers[1] = ident("phone", "+86 138-0013-8000")
+        if i % 3 == 0:
+            identifiers[2] = ident("shop", "taobao:123456")
+        body = report_body(f"星辰卡盟 {i % 4}", identifiers, amount=f"{10 + i}.00")
+        return await client.post("/api/v1/reports", json=body, headers=who.headers)
+
+    responses = await asyncio.gather(*(go(i, p) for i, p in enumerate(people)))
+
+    assert [r.status_code for r in responses] == [201] * N, [
+        r.text for r in responses if r.status_code != 201
+    ][:3]
+    answers = [r.json() for r in responses]
+    assert len({a["merchant_id"] for a in answers}) == 1
+    assert len({a["case_id"] for a in answers}) == 1
+    assert sum(a["created_case"] for a in answers) == 1
+    assert len({a["membership_id"] for a in answers}) == N
+
+    assert await Merchant.count() == 1
+    assert await Case.count() == 1
+    assert await Case.count().where(Case.open_key.is_not_null()) == 1
+    assert await Membership.count() == N
+    assert await Membership.count().where(Membership.role == "organizer") == 1
+    # one row per identifier, however many spellings and reporters
+    assert await MerchantIdentifier.count() == len(IDENTIFIERS)
+
+    case_id = answers[0]["case_id"]
+    r = await client.get(f"/api/v1/cases/{case_id}")
+    summary = r.json()
+    assert summary["member_count"] == N
+    expected_total = sum(10 + i for i in range(N))
+    assert summary["total_loss"] == [{"amount": f"{expected_total}.00", "currency": "CNY"}]
+    organizer = next(a for a in answers if a["created_case"])
+    row = await Membership.select(Membership.role).where(Membership.id == organizer["membership_id"]).first()
+    assert row["role"] == "organizer"
+
+
+async def test_simultaneous_joiners_add_each_new_identifier_once(client: Any, settings: Any) -> None:
+    """The merchant exists; everyone at once brings the same identifiers it did not have yet."""
+    first, *people = await make_people(client, settings, N + 1)
+    r = await client.post(
+        "/api/v1/reports", json=report_body("星辰卡盟", [IDENTIFIERS[0]]), headers=first.headers
+    )
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+
+    async def go(who: Person) -> Any:
+        body = report_body("晨星游戏", [IDENTIFIERS[0], *IDENTIFIERS[1:]])
+        return await client.post("/api/v1/reports", json=body, headers=who.headers)
+
+    responses = await asyncio.gather(*(go(p) for p in people))
+    assert [r.status_code for r in responses] == [201] * N, [
+        r.text for r in responses if r.status_code != 201
+    ][:3]
+    assert {r.json()["case_id"] for r in responses} == {case_id}
+    assert await Membership.count() == N + 1
+    assert await Membership.count().where(Membership.role == "organizer") == 1
+    kinds = [row["kind"] for row in await MerchantIdentifier.select(MerchantIdentifier.kind)]
+    assert sorted(kinds) == sorted(i["kind"] for i in IDENTIFIERS)
+    page = (await client.get(f"/api/v1/merchants/{r.json()['merchant_id']}")).json()
+    assert page["aliases"] == ["晨星游戏"]
