@@ -84,3 +84,34 @@ async def test_password_hashes_are_argon2id_and_verify() -> None:
     assert await security.verify_password(h, "pässwörd with spaces ")
     assert not await security.verify_password(h, "pässwörd with spaces")
     assert not await security.verify_password(None, "anything")
+
+
+def test_every_identifier_kind_and_reason_has_texts() -> None:
+    from chorus.merchants.identifiers import REASONS, IdentifierKind
+
+    for locale in ("zh-CN", "en"):
+        cat = i18n.catalog(locale)
+        assert {f"identifier.reason.{r}" for r in REASONS} <= set(cat)
+        assert {f"identifier.kind.{k.value}" for k in IdentifierKind} <= set(cat)
+
+
+def test_every_error_code_raised_in_the_code_has_texts() -> None:
+    """A domain error without catalog text would answer with its bare key."""
+    import re
+
+    src = Path(i18n.__file__).parent
+    raised = re.compile(
+        r"\b(?:Invalid|Conflict|NotFound|Forbidden|NotAuthenticated|TooLarge|UnsupportedType|"
+        r"RangeNotSatisfiable|MalformedForm)\(\s*f?\"([a-z_{}.]+)\""
+    )
+    field_codes = re.compile(r"FieldError\([^()]*?,\s*\"([a-z_]+)\"")
+    class_codes = re.compile(r"^\s+code = \"([a-z_]+)\"", re.MULTILINE)
+    codes: set[str] = set()
+    for path in src.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        codes |= {c for c in raised.findall(text) if "{" not in c}
+        codes |= set(field_codes.findall(text)) | set(class_codes.findall(text))
+    assert len(codes) > 40  # the scan found the codes
+    for locale in ("zh-CN", "en"):
+        missing = sorted(c for c in codes if f"errors.{c}" not in i18n.catalog(locale))
+        assert missing == [], (locale, missing)
