@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Router, get
+from litestar.response import File
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -37,6 +38,12 @@ from chorus.web.problems import EXCEPTION_HANDLERS
 from chorus.web.ratelimit import FallbackStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+
+@get("/verify", include_in_schema=False)
+async def verify_page() -> File:
+    """Where the verification e-mail's link lands (the page confirms the token with the API)."""
+    return File(STATIC_DIR / "verify.html", content_disposition_type="inline", media_type="text/html")
 
 
 def domain_routers(settings: Settings) -> list[Router]:
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     csrf = csrf_config(settings.signing_key(), settings.cookies_secure)
     handlers: list[Any] = [healthz, *domain_routers(settings)]
     if STATIC_DIR.is_dir():
+        handlers.append(verify_page)
         handlers.append(
             create_static_files_router(
                 path="/", directories=[STATIC_DIR], html_mode=True, include_in_schema=False, name="static"

@@ -150,3 +150,12 @@ def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
     assert "stopped" in out
     assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
     assert PASSWORD not in out
+
+
+@pytest.mark.usefixtures("clean")
+async def test_the_verification_link_lands_on_a_page(client: Any) -> None:
+    r = await client.get("/verify", params={"token": "abc"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "/js/verify.js" in r.text
+    js = await client.get("/js/verify.js")
+    assert js.status_code == 200 and "/api/v1/auth/verify" in js.text
