@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from piccolo.query.functions.aggregate import Count
 
+from chorus import db
 from chorus.errors import FieldError, Invalid, NotFound
 from chorus.merchants import identifiers as ids
 from chorus.merchants import names
@@ -240,23 +241,40 @@ async def add_alias(merchant_id: int, name: str) -> None:
 async def add_identifiers(merchant_id: int, identifiers: Sequence[ids.Identifier], *, strict: bool) -> None:
     """Attach identifiers. ``strict`` (a new merchant) lets a unique violation surface so the
     use case retries and finds the merchant a concurrent report created; otherwise keys
-    already known (to this or another merchant) are skipped."""
-    for ident in identifiers:
-        row = MerchantIdentifier(
-            merchant=merchant_id, kind=ident.kind.value, value=ident.value, match_key=match_key(ident)
-        )
-        if strict or row.match_key is None:
-            if row.match_key is None and await MerchantIdentifier.exists().where(
-                (MerchantIdentifier.merchant == merchant_id)
-                & (MerchantIdentifier.kind == row.kind)
-                & (MerchantIdentifier.value == row.value)
-            ):
-                continue
+    already known (to this or another merchant) are skipped.
+
+    Strong keys are inserted in one global order: two concurrent reports bringing the same
+    new identifiers in another order would otherwise wait on each other's keys (deadlock)."""
+    rows = [
+        MerchantIdentifier(merchant=merchant_id, kind=i.kind.value, value=i.value, match_key=match_key(i))
+        for i in identifiers
+    ]
+    for row in sorted((r for r in rows if r.match_key is not None), key=lambda r: str(r.match_key)):
+        if strict:
             await MerchantIdentifier.insert(row)
         else:
             await MerchantIdentifier.insert(row).on_conflict(
                 target=MerchantIdentifier.match_key, action="DO NOTHING"
             )
+    weak = [r for r in rows if r.match_key is None]
+    missing = [r for r in weak if not await _has_identifier(merchant_id, r)]
+    if missing and not db.is_sqlite():
+        # No unique key guards weak identifiers: concurrent reports adding the same one queue
+        # on the merchant row and look again. (NO KEY UPDATE leaves foreign-key checks alone.)
+        await Merchant.select(Merchant.id).where(Merchant.id == merchant_id).lock_rows("NO KEY UPDATE")
+        missing = [r for r in missing if not await _has_identifier(merchant_id, r)]
+    for row in missing:
+        await MerchantIdentifier.insert(row)
+
+
+async def _has_identifier(merchant_id: int, row: MerchantIdentifier) -> bool:
+    return bool(
+        await MerchantIdentifier.exists().where(
+            (MerchantIdentifier.merchant == merchant_id)
+            & (MerchantIdentifier.kind == row.kind)
+            & (MerchantIdentifier.value == row.value)
+        )
+    )
 
 
 async def propose_merge(merchant_a: int, merchant_b: int, keys: Sequence[str]) -> None:
