@@ -190,7 +190,7 @@ async def http_client(settings: Any) -> AsyncIterator[Any]:
     if task.done():
         task.result()
     try:
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
             yield c
     finally:

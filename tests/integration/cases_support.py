@@ -114,12 +114,5 @@ async def get_ok(client: Any, url: str, headers: dict[str, str] | None = None, *
     return r.json()
 
 
-async def unlink_merges() -> None:
-    """Clear merged_into links so the next test's cleanup can delete every row: on SQLite
-    ``DELETE FROM merchant`` trips over the self-referencing ON DELETE RESTRICT keys."""
-    await Case.update({Case.merged_into: None}, force=True)
-    await Merchant.update({Merchant.merged_into: None}, force=True)
-
-
 def fields_of(problem: dict[str, Any]) -> set[str]:
     return {e["field"] for e in problem.get("errors") or []}

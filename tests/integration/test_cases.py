@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -324,6 +325,14 @@ async def test_unknown_case_is_404(client: Any, mailbox: Any, worker: Any) -> No
     assert_problem(await client.get("/api/v1/cases/999999"), 404, "case_not_found")
     for url in ("/members", "/membership"):
         assert_problem(await client.get(f"/api/v1/cases/999999{url}", headers=alice.headers), 404)
+    before = await row_counts()
+    for url, body in (
+        ("/status", {"status": "filing"}),
+        ("/organizers", {"user_id": alice.id}),
+        ("/consent", {"consent": True}),
+    ):
+        assert_problem(await client.post(f"/api/v1/cases/999999{url}", json=body, headers=alice.headers), 404)
+    assert await row_counts() == before
 
 
 # --- GET /api/v1/cases/{id}/members -------------------------------------------------------------
@@ -450,6 +459,8 @@ async def test_consent_is_given_and_withdrawn(client: Any, mailbox: Any, worker:
     stranger = await person(client, mailbox, worker, "stranger@example.com")
     before = await row_counts()
     assert fields_of(assert_problem(await client.post(url, json={}, headers=bob.headers), 422)) == {"consent"}
+    r = await client.post(url, json={"consent": "maybe"}, headers=bob.headers)
+    assert fields_of(assert_problem(r, 422)) == {"consent"}
     assert_problem(await client.post(url, json={"consent": True}, headers=stranger.headers), 403)
     assert_problem(await client.post(url, json={"consent": True}), 401)
     assert await row_counts() == before
@@ -651,6 +662,4 @@ async def test_membership_rows_match_the_api(client: Any, mailbox: Any, worker: 
         headers=alice.headers,
     )
     row = await Membership.select(Membership.loss_amount, Membership.loss_currency).first()
-    from decimal import Decimal
-
     assert (row["loss_amount"], row["loss_currency"]) == (Decimal("0.20"), "CNY")

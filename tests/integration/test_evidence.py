@@ -498,3 +498,37 @@ async def test_client_disconnect_midway_leaves_nothing(
     finally:
         server.should_exit = True
         await task
+
+
+async def test_evidence_follows_members_when_cases_merge(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    from tests.integration.cases_support import ident, person, report, report_body, staff
+
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    mod = await staff(client, settings, "mod@example.com", "moderator")
+    a = await report(client, alice, report_body("甲店", [ident("qq", "11112222")]))
+    b = await report(client, bob, report_body("乙店", [ident("phone", "13900139000")]))
+    for who, case, seed in ((alice, a["case_id"], 1), (alice, a["case_id"], 2), (bob, b["case_id"], 3)):
+        r = await upload(client, case, who.headers, png((seed, seed, seed)), visibility="members")
+        assert r.status_code == 201
+    r = await client.post(
+        "/api/v1/moderation/merchants/merge",
+        headers=mod.headers,
+        json={"source_id": a["merchant_id"], "target_id": b["merchant_id"]},
+    )
+    assert r.status_code == 200, r.text
+    items = (await client.get(f"/api/v1/cases/{b['case_id']}/evidence", headers=bob.headers)).json()["items"]
+    assert len(items) == 3  # Alice's two items now support the surviving case
+    assert sorted(i["chain_index"] for i in items) == [0, 1, 2]
+    v = (await client.get(f"/api/v1/cases/{b['case_id']}/evidence/verify", headers=bob.headers)).json()
+    assert v["ok"] is True and v["entries"] == 3, v
+    # the closed source case keeps its own chain (no members are left there to ask over HTTP)
+    from chorus.evidence.service import verify_case
+
+    old = await verify_case(a["case_id"], settings)
+    assert old.ok and old.entries == 2
+    # Alice, now a member of the surviving case, still reads her own evidence there
+    mine = (await client.get(f"/api/v1/cases/{b['case_id']}/evidence", headers=alice.headers)).json()["items"]
+    assert sum(i["uploaded_by_me"] for i in mine) == 2

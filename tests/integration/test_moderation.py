@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,17 +18,10 @@ from tests.integration.cases_support import (
     report_body,
     row_counts,
     staff,
-    unlink_merges,
 )
 from tests.support import assert_problem
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-
-@pytest.fixture(autouse=True)
-async def _unlink_merges(clean: None) -> AsyncIterator[None]:
-    yield
-    await unlink_merges()
 
 
 PROPOSALS = "/api/v1/moderation/merge-proposals"

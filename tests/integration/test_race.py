@@ -1,8 +1,10 @@
-"""Many victims reporting one new merchant at the same moment end up in one merchant and one case."""
+"""Concurrency: many victims reporting one merchant at the same moment end up in one merchant
+and one case; simultaneous status changes and merges leave consistent data."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,10 +14,17 @@ from chorus.accounts.schemas import UserCreate
 from chorus.cases.tables import Case, Membership
 from chorus.merchants.tables import Merchant, MerchantIdentifier
 from tests.conftest import BACKEND
-from tests.integration.cases_support import Person, ident, report_body
+from tests.integration.cases_support import Person, ident, report_body, unlink_merges
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("clean")
+
+
+@pytest.fixture(autouse=True)
+async def _unlink_merges(clean: None) -> AsyncIterator[None]:
+    yield
+    await unlink_merges()
+
 
 N = 200 if BACKEND == "postgres" else 20
 
@@ -29,7 +38,8 @@ IDENTIFIERS = [
 
 
 async def make_people(client: Any, settings: Any, n: int) -> list[Person]:
-    """Verified accounts made directly (argon2 runs in threads), logged in over HTTP."""
+    """Verified accounts made and logged in through the account service, not the HTTP flow
+    (no e-mail round trip; argon2 runs in threads)."""
 
     async def one(i: int) -> Person:
         email = f"victim{i}@example.com"
@@ -48,7 +58,7 @@ async def make_people(client: Any, settings: Any, n: int) -> list[Person]:
 
 
 async def test_simultaneous_reports(client: Any, settings: Any) -> None:
-    # One test, two rounds: making hundreds of accounts (argon2) costs more than the rounds.
+    # One test, three rounds: making hundreds of accounts (argon2) costs more than the rounds.
     people = await make_people(client, settings, N)
     await one_new_merchant(client, people)
     await one_known_merchant_and_new_identifiers_in_any_order(client, people)
@@ -66,6 +76,8 @@ async def one_new_merchant(client: Any, people: list[Person]) -> None:
             identifiers[1] = ident("phone", "+86 138-0013-8000")
         if i % 3 == 0:
             identifiers[2] = ident("shop", "taobao:123456")
+        if i % 5 == 0:
+            identifiers.reverse()
         body = report_body(f"星辰卡盟 {i % 4}", identifiers, amount=f"{10 + i}.00")
         return await client.post("/api/v1/reports", json=body, headers=who.headers)
 
@@ -128,11 +140,11 @@ async def one_known_merchant_and_a_new_weak_identifier(client: Any, people: list
 
 
 async def one_known_merchant_and_new_identifiers_in_any_order(client: Any, people: list[Person]) -> None:
-    """Everybody joins a known merchant at once, bringing the same two new identifiers, half
+    """Everybody joins a known merchant at once, bringing the same three new identifiers, half
     of them listing them the other way round: no deadlock, each identifier stored once."""
     first, *others = people
     known = ident("domain", "kaxing.com")
-    new = [ident("wechat", "kaxing_kefu"), ident("bank_card", "6217009876543210981")]
+    new = [ident("wechat", "kaxing_kefu"), ident("bank_card", "6217009876543210981"), ident("qq", "55555555")]
     r = await client.post("/api/v1/reports", json=report_body("卡星", [known]), headers=first.headers)
     assert r.status_code == 201, r.text
     case_id, merchant_id = r.json()["case_id"], r.json()["merchant_id"]
@@ -149,4 +161,60 @@ async def one_known_merchant_and_new_identifiers_in_any_order(client: Any, peopl
     rows = await MerchantIdentifier.select(MerchantIdentifier.kind).where(
         MerchantIdentifier.merchant == merchant_id
     )
-    assert sorted(row["kind"] for row in rows) == ["bank_card", "domain", "wechat"]
+    assert sorted(row["kind"] for row in rows) == ["bank_card", "domain", "qq", "wechat"]
+
+
+async def test_simultaneous_status_changes_leave_a_consistent_case(client: Any, settings: Any) -> None:
+    """An organizer's two tabs (or two organizers) move one case at the same moment: either
+    order may win, but a case is never 'open' on the page yet closed for new reports."""
+    (organizer,) = await make_people(client, settings, 1)
+    for trial in range(10):
+        body = report_body(f"Shop {trial}", [ident("domain", f"shop-{trial}.com")])
+        r = await client.post("/api/v1/reports", json=body, headers=organizer.headers)
+        assert r.status_code == 201, r.text
+        case_id = r.json()["case_id"]
+        url = f"/api/v1/cases/{case_id}/status"
+        closing, filing = await asyncio.gather(
+            client.post(url, json={"status": "closed"}, headers=organizer.headers),
+            client.post(url, json={"status": "filing"}, headers=organizer.headers),
+        )
+        assert closing.status_code == 200, closing.text
+        # filing after closing is refused; filing before closing is fine
+        assert filing.status_code in (200, 409), filing.text
+        row = await Case.select(Case.status, Case.open_key, Case.closed_at).where(Case.id == case_id).first()
+        assert row["status"] == "closed", (trial, filing.status_code)
+        assert row["open_key"] is None and row["closed_at"] is not None
+
+
+async def test_opposite_merges_at_once_merge_one_way(client: Any, settings: Any) -> None:
+    """Two moderators fold A into B and B into A at the same moment: one wins, the other is
+    told it is too late; the two merchants never end up merged into each other."""
+    await accounts.create_admin(
+        email="mod@example.com", password=PASSWORD, display_name="Mod", settings=settings
+    )
+    _, token = await accounts.login(email="mod@example.com", password=PASSWORD, settings=settings)
+    moderator = {"Authorization": f"Bearer {token}"}
+    alice, bob = await make_people(client, settings, 2)
+    for trial in range(5):
+        ids_ = []
+        for who, name in ((alice, "A"), (bob, "B")):
+            body = report_body(f"{name}{trial}", [ident("domain", f"{name.lower()}{trial}-shop.com")])
+            r = await client.post("/api/v1/reports", json=body, headers=who.headers)
+            assert r.status_code == 201, r.text
+            ids_.append(r.json()["merchant_id"])
+        a, b = ids_
+        one, two = await asyncio.gather(
+            client.post(
+                "/api/v1/moderation/merchants/merge", json={"source_id": a, "target_id": b}, headers=moderator
+            ),
+            client.post(
+                "/api/v1/moderation/merchants/merge", json={"source_id": b, "target_id": a}, headers=moderator
+            ),
+        )
+        assert sorted([one.status_code, two.status_code]) == [200, 409], (one.text, two.text)
+        rows = await Merchant.select(Merchant.id, Merchant.merged_into).where(Merchant.id.is_in([a, b]))
+        assert sum(r["merged_into"] is not None for r in rows) == 1
+        survivor = b if one.status_code == 200 else a
+        open_cases = await Case.select(Case.id).where(Case.open_key == survivor)
+        assert len(open_cases) == 1
+        assert await Membership.count().where(Membership.case == open_cases[0]["id"]) == 2

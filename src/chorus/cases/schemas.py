@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef
 
@@ -106,7 +106,7 @@ class MembershipUpdate(BaseModel):
 
 
 class ConsentRequest(BaseModel):
-    consent: bool
+    consent: StrictBool  # "yes" or 1 must not count as agreement
 
 
 class OrganizerRequest(BaseModel):

@@ -381,6 +381,12 @@ async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> C
     async with db.transaction():
         await require_organizer(case_id, actor)
         case = await get_case_row(case_id)
+        if not db.is_sqlite():
+            # Two concurrent changes must not both pass the check against the same old status
+            # (closed, then "filing" on top: open on the page, yet closed for new reports).
+            row = await Case.select(Case.status).where(Case.id == case_id).lock_rows("UPDATE").first()
+            if row is not None:
+                case["status"] = row["status"]
         if data.status != case["status"]:
             if data.status not in TRANSITIONS[case["status"]]:
                 raise Conflict("invalid_transition", field="status", current=case["status"])

@@ -506,3 +506,49 @@ async def case_head(case_id: int) -> str:
         .first()
     )
     return row["entry_hash"] if row else GENESIS
+
+
+async def move_to_case(source_case: int, target_case: int) -> int:
+    """When two cases merge: re-home the source's live evidence in the target case, appending
+    each to the target's chain (inside the caller's transaction). The source chain keeps its
+    entries, so both chains still verify. Returns how many records moved."""
+    await _lock_case(target_case)
+    rows = (
+        await Evidence.select()
+        .where((Evidence.case == source_case) & Evidence.withdrawn_at.is_null())
+        .order_by(Evidence.chain_index)
+    )
+    head = (
+        await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
+        .where(ChainLink.case == target_case)
+        .order_by(ChainLink.index, ascending=False)
+        .first()
+    )
+    index = head["index"] + 1 if head else 0
+    prev = head["entry_hash"] if head else GENESIS
+    moved = 0
+    for row in rows:
+        key = f"{target_case}:{row['uploader']}:{row['sha256']}"
+        if await Evidence.exists().where(Evidence.unique_key == key):
+            continue  # the same member gave the same bytes to both cases: one record is enough
+        entry = await _append(
+            target_case,
+            index,
+            prev,
+            row["id"],
+            row["sha256"],
+            row["kind"],
+            row["uploader"],
+            row["uploaded_at"],
+        )
+        await Evidence.update(
+            {
+                Evidence.case: target_case,
+                Evidence.unique_key: key,
+                Evidence.chain_index: index,
+                Evidence.entry_hash: entry.entry_hash,
+            }
+        ).where(Evidence.id == row["id"])
+        index, prev = index + 1, entry.entry_hash
+        moved += 1
+    return moved

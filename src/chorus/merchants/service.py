@@ -52,7 +52,7 @@ def match_key(identifier: ids.Identifier) -> str | None:
         kind = ids.IdentifierKind.DOMAIN
     if kind is ids.IdentifierKind.DOMAIN and value in SHARED_HOST_DOMAINS:
         return None
-    elif kind in (ids.IdentifierKind.ALIPAY, ids.IdentifierKind.WECHAT):
+    if kind in (ids.IdentifierKind.ALIPAY, ids.IdentifierKind.WECHAT):
         if value.startswith("+"):
             kind = ids.IdentifierKind.PHONE
         elif "@" in value:

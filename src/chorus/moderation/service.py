@@ -11,6 +11,7 @@ from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.cases.tables import Case, Membership
 from chorus.errors import Conflict, Invalid, NotFound
+from chorus.evidence import service as evidence
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
     MerchantRead,
@@ -95,9 +96,16 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
     if source_id == target_id:
         raise Invalid("merge_same", field="source_id")
     async with db.transaction():
-        rows = await Merchant.select(Merchant.id, Merchant.merged_into).where(
-            Merchant.id.is_in([source_id, target_id])
+        query = (
+            Merchant.select(Merchant.id, Merchant.merged_into)
+            .where(Merchant.id.is_in([source_id, target_id]))
+            .order_by(Merchant.id)
         )
+        if not db.is_sqlite():
+            # Concurrent merges of the same merchants queue here and see each other's result
+            # (A into B and B into A at once would otherwise both pass the checks below).
+            query = query.lock_rows("NO KEY UPDATE")
+        rows = await query
         found = {r["id"]: r for r in rows}
         for mid, field in ((source_id, "source_id"), (target_id, "target_id")):
             if mid not in found:
@@ -168,6 +176,7 @@ async def _merge_cases(src_case: int, tgt_case: int) -> int:
             }
         ).where(Membership.id == m["id"])
         moved += 1
+    evidence_moved = await evidence.move_to_case(src_case, tgt_case)
     await Case.update(
         {
             Case.status: "closed",
@@ -177,7 +186,9 @@ async def _merge_cases(src_case: int, tgt_case: int) -> int:
         }
     ).where(Case.id == src_case)
     await cases.add_event(src_case, "merged", into_case=tgt_case)
-    await cases.add_event(tgt_case, "merged", from_case=src_case, members_moved=moved)
+    await cases.add_event(
+        tgt_case, "merged", from_case=src_case, members_moved=moved, evidence_moved=evidence_moved
+    )
     return moved
 
 

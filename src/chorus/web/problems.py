@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from chorus.errors import DomainError
 from chorus.i18n import negotiate, t
 
 PROBLEM_JSON = "application/problem+json"
+_INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # pydantic's "a.0.b" → our "a[0].b"
 log = structlog.get_logger("chorus.web")
 
 
@@ -70,7 +72,10 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         # Litestar raises this for an unparseable body too.
         return problem(request, 400, "malformed_body")
     errors = [
-        {"field": str(item.get("key") or item.get("source") or ""), "message": str(item.get("message", ""))}
+        {
+            "field": _INDEX.sub(r"[\1]", str(item.get("key") or item.get("source") or "")),
+            "message": str(item.get("message", "")),
+        }
         for item in extra
         if isinstance(item, dict)
     ]
