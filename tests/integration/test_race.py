@@ -4,7 +4,6 @@ and one case; simultaneous status changes and merges leave consistent data."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,16 +13,10 @@ from chorus.accounts.schemas import UserCreate
 from chorus.cases.tables import Case, Membership
 from chorus.merchants.tables import Merchant, MerchantIdentifier
 from tests.conftest import BACKEND
-from tests.integration.cases_support import Person, ident, report_body, unlink_merges
+from tests.integration.cases_support import Person, ident, report_body
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-
-@pytest.fixture(autouse=True)
-async def _unlink_merges(clean: None) -> AsyncIterator[None]:
-    yield
-    await unlink_merges()
 
 
 N = 200 if BACKEND == "postgres" else 20

@@ -210,14 +210,7 @@ async def _record(
                 return _created(existing), False
             assert spooled.sniffed is not None
             now = datetime.now(UTC)
-            head = (
-                await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
-                .where(ChainLink.case == case_id)
-                .order_by(ChainLink.index, ascending=False)
-                .first()
-            )
-            index = head["index"] + 1 if head else 0
-            prev = head["entry_hash"] if head else GENESIS
+            index, prev = await chain_tail(case_id)
             rows = await Evidence.insert(
                 Evidence(
                     case=case_id,
@@ -498,14 +491,19 @@ async def verify_case(case_id: int, settings: Settings) -> VerifyResult:
     return await _verify_chain(entries(), actual)
 
 
-async def case_head(case_id: int) -> str:
+async def chain_tail(case_id: int) -> tuple[int, str]:
+    """(the next entry's index, the last entry hash) of a case's chain."""
     row = (
-        await ChainLink.select(ChainLink.entry_hash)
+        await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
         .where(ChainLink.case == case_id)
         .order_by(ChainLink.index, ascending=False)
         .first()
     )
-    return row["entry_hash"] if row else GENESIS
+    return (row["index"] + 1, row["entry_hash"]) if row else (0, GENESIS)
+
+
+async def case_head(case_id: int) -> str:
+    return (await chain_tail(case_id))[1]
 
 
 async def move_to_case(source_case: int, target_case: int) -> int:
@@ -518,14 +516,7 @@ async def move_to_case(source_case: int, target_case: int) -> int:
         .where((Evidence.case == source_case) & Evidence.withdrawn_at.is_null())
         .order_by(Evidence.chain_index)
     )
-    head = (
-        await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
-        .where(ChainLink.case == target_case)
-        .order_by(ChainLink.index, ascending=False)
-        .first()
-    )
-    index = head["index"] + 1 if head else 0
-    prev = head["entry_hash"] if head else GENESIS
+    index, prev = await chain_tail(target_case)
     moved = 0
     for row in rows:
         key = f"{target_case}:{row['uploader']}:{row['sha256']}"
