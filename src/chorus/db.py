@@ -80,13 +80,19 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, UniqueViolationError)
 
 
+class StaleRead(Exception):
+    """What the use case read changed under it (seen once it held a lock): run it again."""
+
+
 async def retry_on_conflict(fn: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Run a use case again when a concurrent writer won a unique-constraint race."""
+    """Run a use case again when a concurrent writer won a unique-constraint race, or changed
+    a row the use case had read before locking it."""
     for attempt in range(attempts):
         try:
             return await fn()
         except Exception as exc:
-            if not is_unique_violation(exc) or attempt == attempts - 1:
+            retryable = is_unique_violation(exc) or isinstance(exc, StaleRead)
+            if not retryable or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
 

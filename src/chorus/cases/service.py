@@ -140,6 +140,14 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
 
             case_id = data.case_id or (await merchants.open_cases([merchant_id])).get(merchant_id)
             created_case = case_id is None
+            if case_id is not None and not db.is_sqlite():
+                # Hold the case (shared: joins proceed together) so a concurrent merge or closing
+                # cannot slip between choosing the case and joining it; if one just did, start over.
+                locked = await Case.select(Case.status).where(Case.id == case_id).lock_rows("SHARE").first()
+                if locked is None or locked["status"] not in OPEN:
+                    if data.case_id is not None:
+                        raise Conflict("case_closed", field="case_id")
+                    raise db.StaleRead()
             if case_id is None:
                 rows = await Case.insert(Case(merchant=merchant_id, open_key=merchant_id)).returning(Case.id)
                 case_id = rows[0]["id"]
