@@ -96,6 +96,7 @@ class MembershipRead(BaseModel):
     identifiers: list[IdentifierRead]
     joined_at: datetime
     consented_at: datetime | None
+    consented_complaint_id: int | None = None  # the complaint version shown when consenting
 
 
 class MembershipUpdate(BaseModel):

@@ -316,6 +316,7 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
         identifiers=[IdentifierRead(**i) for i in idents or []],
         joined_at=m["joined_at"],
         consented_at=m["consented_at"],
+        consented_complaint_id=m["consent_complaint_id"],
     )
 
 
@@ -350,11 +351,22 @@ async def update_membership(case_id: int, user: UserRead, data: MembershipUpdate
 
 
 async def set_consent(case_id: int, user: UserRead, consent: bool) -> MembershipRead:
+    from chorus.complaints.tables import Complaint  # the text consented to (tables only: no cycle)
+
     async with db.transaction():
         m = await require_member(case_id, user)
-        await Membership.update({Membership.consented_at: datetime.now(UTC) if consent else None}).where(
-            Membership.id == m["id"]
+        latest = (
+            await Complaint.select(Complaint.id)
+            .where(Complaint.case == case_id)
+            .order_by(Complaint.id, ascending=False)
+            .first()
         )
+        await Membership.update(
+            {
+                Membership.consented_at: datetime.now(UTC) if consent else None,
+                Membership.consent_complaint_id: latest["id"] if consent and latest else None,
+            }
+        ).where(Membership.id == m["id"])
         await audit.record(
             "membership.consent",
             actor_id=user.id,

@@ -309,16 +309,6 @@ async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
     return dict(row)
 
 
-async def latest_id(case_id: int) -> int | None:
-    row = (
-        await Complaint.select(Complaint.id)
-        .where(Complaint.case == case_id)
-        .order_by(Complaint.id, ascending=False)
-        .first()
-    )
-    return row["id"] if row else None
-
-
 async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
     r = await _row(complaint_id, user)
     return ComplaintRead(
@@ -442,8 +432,3 @@ async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple
         links.append({**link, "entry": entry, "evidence": link["evidence"]})
     zs = bundle_stream(row, settings, links)
     return zs, f"chorus-case{row['case']}-v{row['version']}.zip"
-
-
-async def link_consent(case_id: int) -> int | None:
-    """Which complaint text a member consents to: the latest built for the case."""
-    return await latest_id(case_id)
