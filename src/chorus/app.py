@@ -108,5 +108,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
         ),
         request_max_body_size=1024 * 1024,  # JSON bodies; uploads stream under their own limit
+        logging_config=None,  # chorus.logs configures logging (structured, one format)
         debug=False,
     )
