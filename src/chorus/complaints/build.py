@@ -24,10 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
+from chorus.evidence.chain import is_sha256_hex
 from chorus.i18n import catalog, normalize_locale
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
 from chorus.money import as_string
@@ -286,6 +288,14 @@ class _Text:
     def __init__(self, locale: str) -> None:
         self.locale = locale
         self.texts = catalog(locale)
+        self._kinds: dict[str, str] = {}
+
+    def evidence_kind(self, kind: str) -> str:
+        """The label of an evidence kind (asked tens of thousands of times per build: memoized)."""
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = self(f"complaint.evidence_kind.{kind}", inline(kind))
+        return found
 
     def get(self, key: str, **params: Any) -> str | None:
         text = self.texts.get(key)
@@ -440,15 +450,21 @@ def _demands(data: ComplaintInput, kind: str, text: _Text) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _media_literal(media_type: str) -> str:
+    return literal(media_type)
+
+
 def _evidence_row(evidence: EvidenceInfo, named: bool, text: _Text) -> dict[str, Any]:
-    kind = evidence.kind.strip().lower()
+    sha = evidence.sha256
     return {
         "index": evidence.chain_index,
-        "kind": text(f"complaint.evidence_kind.{kind}", inline(kind)),
+        "kind": text.evidence_kind(evidence.kind.strip().lower()),
         # A non-consenting member's own words may name them: only kind and hash are shown.
-        "description": inline(evidence.description) if named else "",
-        "sha256": literal(evidence.sha256),
-        "media_type": literal(evidence.media_type),
+        "description": inline(evidence.description) if named and evidence.description else "",
+        # 64 hex digits need no escaping: the code span literal() would make
+        "sha256": f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
+        "media_type": _media_literal(evidence.media_type),
         "size": evidence.size,
     }
 
@@ -584,8 +600,38 @@ def build_markdown(data: ComplaintInput) -> str:
     demand code without catalog text. Identical input gives identical output, whatever
     the order of members, evidence or identifiers in it.
     """
-    prepared = _prepare(data)
+    return _render(_prepare(data))
+
+
+def _render(prepared: _Prepared) -> str:
     return _tidy(render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context))
+
+
+def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str]]:
+    """``build_markdown`` and ``member_digests`` together, preparing the context once."""
+    prepared = _prepare(data)
+    markdown = _render(prepared)
+    return markdown, _digests(prepared, markdown)
+
+
+def _line_index(markdown: str) -> dict[str, list[int]]:
+    """Each line of ``markdown`` → the offsets where it starts (one pass over the text)."""
+    index: dict[str, list[int]] = {}
+    pos = 0
+    for line in markdown.split("\n"):
+        index.setdefault(line, []).append(pos)
+        pos += len(line) + 1
+    return index
+
+
+def _contains(markdown: str, index: dict[str, list[int]], fragment: str) -> bool:
+    """``fragment in markdown``, answered from the line index when the fragment starts a line
+    (every per-member fragment does); a plain search otherwise. 40,000 plain searches of a
+    multi-megabyte document took most of a large case's build."""
+    first = fragment.split("\n", 1)[0]
+    if any(markdown.startswith(fragment, offset) for offset in index.get(first, ())):
+        return True
+    return fragment in markdown
 
 
 def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
@@ -597,9 +643,13 @@ def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
     join or leave, so a changed digest means this member's own text changed. Raises
     ValueError if ``markdown`` was not built from ``data``.
     """
-    prepared = _prepare(data)
+    return _digests(_prepare(data), markdown)
+
+
+def _digests(prepared: _Prepared, markdown: str) -> dict[int, str]:
     path = f"{TEMPLATE_KIND}/{prepared.locale}/{PARTS_TEMPLATE}"
     macros = _env().get_template(path).module
+    index = _line_index(markdown)
     digests: dict[int, str] = {}
     for user_id, member in sorted(prepared.parts.items()):
         fragments = [str(macros.member_row(member.row))]  # type: ignore[attr-defined]
@@ -607,7 +657,7 @@ def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
             fragments.append(str(macros.statement_block(member.statement)))  # type: ignore[attr-defined]
         fragments.extend(str(macros.evidence_line(e)) for e in member.evidence)  # type: ignore[attr-defined]
         for fragment in fragments:
-            if fragment not in markdown:
+            if not _contains(markdown, index, fragment):
                 raise ValueError(f"the markdown does not contain the text of member {user_id}")
         digests[user_id] = hashlib.sha256("\n".join(fragments).encode("utf-8")).hexdigest()
     return digests

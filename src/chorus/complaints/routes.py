@@ -38,9 +38,16 @@ class ComplaintController(Controller):
         return await service.get(complaint_id, user)
 
     @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage")
-    async def page(self, complaint_id: FromPath[int], user: NamedDependency[UserRead]) -> Response[str]:
+    async def page(
+        self,
+        complaint_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> Response[str]:
         """A standalone printable page (A4, page numbers, table of contents)."""
-        return Response(await service.html(complaint_id, user), media_type="text/html", headers=PAGE_HEADERS)
+        return Response(
+            await service.html(complaint_id, user, settings), media_type="text/html", headers=PAGE_HEADERS
+        )
 
     @get("/complaints/{complaint_id:int}/bundle", operation_id="getComplaintBundle")
     async def bundle(

@@ -6,8 +6,11 @@ import asyncio
 import difflib
 import hashlib
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -31,6 +34,7 @@ from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
+from chorus.evidence.storage import LocalStorage
 from chorus.evidence.tables import Evidence
 from chorus.i18n import normalize_locale, t
 from chorus.markdown import render_document
@@ -194,59 +198,62 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
     locale = normalize_locale(data.locale or regulator["locale"])
 
     async def attempt() -> ComplaintCreated:
+        # Read and assemble outside the write transaction (a large case takes seconds of CPU,
+        # done in a worker thread so the server keeps answering); a concurrent build that took
+        # the same version number makes the insert below fail, and this runs again.
+        case = await cases.get_case_row(case_id)
+        previous = (
+            await Complaint.select(
+                Complaint.id,
+                Complaint.version,
+                Complaint.narrative,
+                Complaint.demands,
+                Complaint.member_digests,
+            )
+            .where((Complaint.case == case_id) & (Complaint.regulator == regulator["id"]))
+            .order_by(Complaint.version, ascending=False)
+            .first()
+        )
+        demands = _check_demands(data.demands, _json(previous["demands"]) if previous else None)
+        narrative = (
+            data.narrative if data.narrative is not None else (previous["narrative"] if previous else "")
+        )
+        version = previous["version"] + 1 if previous else 1
+        now = datetime.now(UTC).replace(microsecond=0)
+        members = await gather_members(case_id)
+        ev = await gather_evidence(case_id)
+        head = await evidence.case_head(case_id)
+        data_in = ComplaintInput(
+            case_id=case_id,
+            version=version,
+            locale=locale,
+            generated_at=now,
+            regulator=RegulatorInfo(
+                name=regulator["name"],
+                jurisdiction=regulator["jurisdiction"],
+                channel=regulator["channel"],
+                address=regulator["address"],
+                template_kind=regulator["template_kind"],
+                contact_disclosure=regulator["contact_disclosure"],
+            ),
+            merchant=await gather_merchant(case["merchant"]),
+            members=members,
+            evidence=ev,
+            chain_head=head,
+            demands=demands,
+            legal_basis=legal_basis_for(regulator["template_kind"], locale),
+            narrative=narrative,
+        )
+        try:
+            markdown, by_user = await asyncio.to_thread(builder.build_markdown_and_digests, data_in)
+        except builder.NoConsentingMembers as exc:
+            raise Conflict("no_consenting_members", members=len(members)) from exc
+        digests = {str(k): v for k, v in by_user.items()}
+        named = sorted(m.user_id for m in members if m.consented)
+        consenting = set(named)
+        included = [e.evidence_id for e in ev if e.uploader_id in consenting]
+        sha = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
         async with db.transaction():
-            case = await cases.get_case_row(case_id)
-            previous = (
-                await Complaint.select(
-                    Complaint.id,
-                    Complaint.version,
-                    Complaint.narrative,
-                    Complaint.demands,
-                    Complaint.member_digests,
-                )
-                .where((Complaint.case == case_id) & (Complaint.regulator == regulator["id"]))
-                .order_by(Complaint.version, ascending=False)
-                .first()
-            )
-            demands = _check_demands(data.demands, _json(previous["demands"]) if previous else None)
-            narrative = (
-                data.narrative if data.narrative is not None else (previous["narrative"] if previous else "")
-            )
-            version = previous["version"] + 1 if previous else 1
-            now = datetime.now(UTC).replace(microsecond=0)
-            members = await gather_members(case_id)
-            ev = await gather_evidence(case_id)
-            head = await evidence.case_head(case_id)
-            data_in = ComplaintInput(
-                case_id=case_id,
-                version=version,
-                locale=locale,
-                generated_at=now,
-                regulator=RegulatorInfo(
-                    name=regulator["name"],
-                    jurisdiction=regulator["jurisdiction"],
-                    channel=regulator["channel"],
-                    address=regulator["address"],
-                    template_kind=regulator["template_kind"],
-                    contact_disclosure=regulator["contact_disclosure"],
-                ),
-                merchant=await gather_merchant(case["merchant"]),
-                members=members,
-                evidence=ev,
-                chain_head=head,
-                demands=demands,
-                legal_basis=legal_basis_for(regulator["template_kind"], locale),
-                narrative=narrative,
-            )
-            try:
-                markdown = builder.build_markdown(data_in)
-            except builder.NoConsentingMembers as exc:
-                raise Conflict("no_consenting_members", members=len(members)) from exc
-            digests = {str(k): v for k, v in builder.member_digests(data_in, markdown).items()}
-            named = sorted(m.user_id for m in members if m.consented)
-            consenting = set(named)
-            included = [e.evidence_id for e in ev if e.uploader_id in consenting]
-            sha = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
             rows = await Complaint.insert(
                 Complaint(
                     case=case_id,
@@ -340,8 +347,9 @@ def page_html(row: dict[str, Any]) -> str:
     )
 
 
-async def html(complaint_id: int, user: UserRead) -> str:
-    return page_html(await _row(complaint_id, user))
+async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
+    row = await _row(complaint_id, user)
+    return (await asyncio.to_thread(cached_page, row, settings)).decode("utf-8")
 
 
 async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff:
@@ -365,58 +373,43 @@ async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff
 
 # --- the bundle --------------------------------------------------------------------------------
 
-
-class Bundle(BaseModel):
-    filename: str
-    size: int
+BUNDLE_CHUNK = 1 << 20
+PAGE_CACHE_VERSION = "1"  # bump when the page template or the renderer changes
 
 
-def bundle_stream(row: dict[str, Any], settings: Settings, links: list[dict[str, Any]]) -> Any:
-    """A sized, uncompressed ZIP assembled while it streams: evidence bytes are read chunk by
-    chunk from storage as the client downloads, never the whole archive in memory."""
-    from zipstream import ZipStream
-
-    store = evidence.storage_for(settings)
-    loop = asyncio.get_running_loop()
-    included = set(_json(row["evidence_ids"]) or [])
-    zs = ZipStream(sized=True)
-    entries = []
-    for link in links:
-        eid = link["evidence"]
-        name = None
-        if eid in included and link["evidence.withdrawn_at"] is None:
-            name = bundle_manifest.member_name(
-                link["index"], link["evidence_sha256"], link["evidence.extension"]
-            )
-            zs.add(_blob_chunks(store, link["evidence_sha256"], loop), name, size=link["evidence.size"])
-        entries.append((link["entry"], link["evidence.media_type"], link["evidence.size"], name))
-    markdown = row["markdown"].encode("utf-8")
+def cached_page(row: dict[str, Any], settings: Settings) -> bytes:
+    """complaint.html of one version, rendered once and kept under var/cache (a 10,000-member
+    complaint takes seconds to render). Blocking: call it in a worker thread."""
+    folder = settings.var_dir / "cache" / "complaint-pages"
+    path = folder / f"{row['id']}-{row['sha256']}-{row['locale']}-v{PAGE_CACHE_VERSION}.html"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
     page = page_html(row).encode("utf-8")
-    documents = {
-        "complaint.md": hashlib.sha256(markdown).hexdigest(),
-        "complaint.html": hashlib.sha256(page).hexdigest(),
-    }
-    manifest = bundle_manifest.build_manifest(row["case"], entries, row["created_at"], documents)
-    readme = render(
-        "bundle",
-        "README.txt",
-        row["locale"],
-        case_id=row["case"],
-        version=row["version"],
-        sha256=row["sha256"],
-        head=manifest["head"],
-    ).encode("utf-8")
-    zs.add(markdown, "complaint.md")
-    zs.add(page, "complaint.html")
-    zs.add(bundle_manifest.dump_manifest(manifest), bundle_manifest.MANIFEST_NAME)
-    zs.add(readme, "README.txt")
-    return zs
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp.write_bytes(page)
+    os.replace(tmp, path)  # atomic: two first downloads at worst render twice
+    return page
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    """Plain blocking reads: Litestar already pulls a synchronous stream in a worker thread."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(BUNDLE_CHUNK):
+            yield chunk
 
 
 def _blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """Bridge the async blob reader into zipstream's synchronous iteration: Litestar pulls a
-    synchronous stream in a worker thread, which hands each read back to the event loop."""
-    agen = store.iter_bytes(sha256)
+    """Any blob store: each read handed back to the event loop from the worker thread."""
+    if isinstance(store, LocalStorage):
+        return _file_chunks(store.path_for(sha256))
+    return _async_blob_chunks(store, sha256, loop)
+
+
+def _async_blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    agen = store.iter_bytes(sha256, chunk_size=BUNDLE_CHUNK)
     while True:
         try:
             chunk = asyncio.run_coroutine_threadsafe(agen.__anext__(), loop).result()
@@ -425,10 +418,71 @@ def _blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> It
         yield chunk
 
 
-async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[Any, str]:
+class SizedStream:
+    """The ZIP as handed to Litestar: its length for Content-Length, its pieces (zipstream
+    yields each header, chunk and descriptor separately) joined into ~1 MiB writes."""
+
+    def __init__(self, zs: Any) -> None:
+        self.zs = zs
+
+    def __len__(self) -> int:
+        return len(self.zs)
+
+    def __iter__(self) -> Iterator[bytes]:
+        buf: list[bytes] = []
+        n = 0
+        for piece in self.zs:
+            buf.append(piece)
+            n += len(piece)
+            if n >= BUNDLE_CHUNK:
+                yield b"".join(buf)
+                buf.clear()
+                n = 0
+        if buf:
+            yield b"".join(buf)
+
+
+async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[SizedStream, str]:
+    """A sized, uncompressed ZIP assembled while it streams: the evidence bytes are read as the
+    client downloads, never the whole archive in memory; one pass over the chain."""
+    from zipstream import ZipStream
+
     row = await _row(complaint_id, user)
-    links = []
+    store = evidence.storage_for(settings)
+    loop = asyncio.get_running_loop()
+    included = set(_json(row["evidence_ids"]) or [])
+    zs = ZipStream(sized=True)
+    entries = []
     async for entry, link in evidence.chain_entries(row["case"]):
-        links.append({**link, "entry": entry, "evidence": link["evidence"]})
-    zs = bundle_stream(row, settings, links)
-    return zs, f"chorus-case{row['case']}-v{row['version']}.zip"
+        name = None
+        if link["evidence"] in included and link["evidence.withdrawn_at"] is None:
+            name = bundle_manifest.member_name(entry.index, entry.evidence_sha256, link["evidence.extension"])
+            zs.add(_blob_chunks(store, entry.evidence_sha256, loop), name, size=link["evidence.size"])
+        entries.append((entry, link["evidence.media_type"], link["evidence.size"], name))
+    markdown = row["markdown"].encode("utf-8")
+    page = await asyncio.to_thread(cached_page, row, settings)
+    documents = {
+        "complaint.md": hashlib.sha256(markdown).hexdigest(),
+        "complaint.html": hashlib.sha256(page).hexdigest(),
+    }
+
+    def manifest_bytes() -> tuple[bytes, str]:
+        manifest = bundle_manifest.build_manifest(row["case"], entries, row["created_at"], documents)
+        return bundle_manifest.dump_manifest(manifest), manifest["head"]
+
+    manifest, head = await asyncio.to_thread(manifest_bytes)
+    entries.clear()  # in the manifest now: not kept while the bytes stream
+    readme = render(
+        "bundle",
+        "README.txt",
+        row["locale"],
+        case_id=row["case"],
+        version=row["version"],
+        sha256=row["sha256"],
+        head=head,
+    ).encode("utf-8")
+    zs.add(markdown, "complaint.md")
+    zs.add(page, "complaint.html")
+    zs.add(manifest, bundle_manifest.MANIFEST_NAME)
+    zs.add(readme, "README.txt")
+    return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}.zip"
