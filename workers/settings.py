@@ -20,6 +20,7 @@ FUNCTIONS: list[Function] = [
     func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value, max_tries=5, timeout=60),
     func(tasks.notify_case_event, name=jobs.Job.notify_case_event.value, max_tries=5, timeout=120),
     func(tasks.notify_users, name=jobs.Job.notify_users.value, max_tries=5, timeout=120),
+    func(tasks.render_complaint_page, name=jobs.Job.render_complaint_page.value, max_tries=3, timeout=600),
 ]
 
 

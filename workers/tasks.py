@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chorus.accounts import service as accounts
+from chorus.complaints import service as complaints
 from chorus.notifications import service as notifications
 
 
@@ -26,3 +27,7 @@ async def notify_users(
     source: str,
 ) -> int:
     return await notifications.notify(user_ids=user_ids, kind=kind, case_id=case_id, data=data, source=source)
+
+
+async def render_complaint_page(ctx: dict[str, Any], *, complaint_id: int) -> bool:
+    return await complaints.prerender_page(complaint_id, ctx["settings"])

@@ -34,6 +34,7 @@ class Job(StrEnum):
     send_verification_email = "send_verification_email"
     notify_case_event = "notify_case_event"
     notify_users = "notify_users"
+    render_complaint_page = "render_complaint_page"
 
 
 class OutboxRow(Table, tablename="outbox"):

@@ -286,6 +286,10 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     data={"complaint_id": complaint_id, "version": version, "regulator_id": regulator["id"]},
                     source=f"complaint:{complaint_id}",
                 )
+            # the printable page of a large complaint takes seconds: a worker renders it ahead
+            await jobs.defer(
+                jobs.Job.render_complaint_page, f"complaint-page:{complaint_id}", complaint_id=complaint_id
+            )
             await cases.add_event(case_id, "complaint_built", version=version, regulator_id=regulator["id"])
             await audit.record(
                 "complaint.built",
@@ -345,6 +349,19 @@ def page_html(row: dict[str, Any]) -> str:
         sha256=row["sha256"],
         lang=row["locale"],
     )
+
+
+async def prerender_page(complaint_id: int, settings: Settings) -> bool:
+    """The job: put the version's printable page in the cache. False if the version is gone."""
+    row = (
+        await Complaint.select(*Complaint.all_columns(), Complaint.regulator.name)
+        .where(Complaint.id == complaint_id)
+        .first()
+    )
+    if row is None:
+        return False
+    await asyncio.to_thread(cached_page, dict(row), settings)
+    return True
 
 
 async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
