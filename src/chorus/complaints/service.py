@@ -220,9 +220,13 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         )
         version = previous["version"] + 1 if previous else 1
         now = datetime.now(UTC).replace(microsecond=0)
-        members = await gather_members(case_id)
-        ev = await gather_evidence(case_id)
-        head = await evidence.case_head(case_id)
+        # independent reads, side by side (separate pool connections)
+        members, ev, head, merchant = await asyncio.gather(
+            gather_members(case_id),
+            gather_evidence(case_id),
+            evidence.case_head(case_id),
+            gather_merchant(case["merchant"]),
+        )
         data_in = ComplaintInput(
             case_id=case_id,
             version=version,
@@ -236,7 +240,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                 template_kind=regulator["template_kind"],
                 contact_disclosure=regulator["contact_disclosure"],
             ),
-            merchant=await gather_merchant(case["merchant"]),
+            merchant=merchant,
             members=members,
             evidence=ev,
             chain_head=head,
