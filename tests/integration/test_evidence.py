@@ -486,10 +486,13 @@ async def test_client_disconnect_midway_leaves_nothing(
         for _ in range(20):
             writer.write(b"chat line\n" * 10_000)  # 2 MB of the promised 4 MB
             await writer.drain()
-        await asyncio.sleep(0.3)  # let the server spool some of it
+        for _ in range(400):  # let the server spool some of it (polled: no timing assumption)
+            if tmp_files(settings):
+                break
+            await asyncio.sleep(0.025)
         assert tmp_files(settings), "the upload should be streaming into a temporary file"
         writer.close()
-        for _ in range(100):
+        for _ in range(400):
             if not tmp_files(settings):
                 break
             await asyncio.sleep(0.05)
