@@ -26,13 +26,10 @@ run; the bundle of ~1 GB of evidence streamed with flat server memory.
    temp file and is checked with `chorus verify-bundle` (timed).
 4. In this process, server stopped, same database: the service's gather functions,
    build.build_markdown, build.member_digests and chorus.markdown.render_document of the
-   returned Markdown (the baseline), so gather / assemble / render are visible apart; the
-   proposals of bench/complaint_proposed.py on the same input, checked for identical output;
+   returned Markdown (the baseline), so gather / assemble / render are visible apart;
    the bundle's chain pass; the floor for the bundle (its blobs read and hashed here).
-5. Unless --no-proposed: the proposed (case, index) index on evidence_chain is created in this
-   throw-away database, and steps 2-3 run again on a `chorus web` with the proposals of
-   bench/complaint_proposed.py patched in (in that process only; no file is changed), the
-   bundle twice (the first download renders the page into the proposed cache).
+   (An earlier version of this script also measured proposed fixes patched into a second
+   server; they are in src/ now, so the comparison is gone.)
 
 Prints numbers; asserts only what makes the numbers meaningless when false (HTTP statuses,
 byte counts, the verifier's verdict). --keep-db keeps the database for a look afterwards.
@@ -668,19 +665,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(tmp: Path, name: str, patched: bool) -> tuple[subprocess.Popen[bytes], str]:
-    """`chorus web` (uvicorn, one process); ``patched``: the same, with complaint_proposed applied."""
+def start_server(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`chorus web` (uvicorn, one process)."""
     import httpx
 
     port = free_port()
-    if patched:
-        code = (
-            f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); "
-            f"import complaint_proposed as p; p.serve_patched({port})"
-        )
-        cmd = [PY, "-c", code]
-    else:
-        cmd = [PY, "-m", "chorus.cli", "web", "--port", str(port)]
+    cmd = [PY, "-m", "chorus.cli", "web", "--port", str(port)]
     log = tmp / f"{name}.log"
     with log.open("wb") as fh:
         server = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
@@ -858,11 +848,11 @@ class ServerResult:
 
 
 def measure_server(
-    label: str, patched: bool, run: BenchRun, loaded: Loaded, args: argparse.Namespace, downloads: int
+    label: str, run: BenchRun, loaded: Loaded, args: argparse.Namespace, downloads: int
 ) -> ServerResult:
     plan = loaded.plan
     with Phase(f"{label}: `chorus web` subprocess, warm-up build of a 3-member case"):
-        server, base = start_server(run.tmp, "web-proposed" if patched else "web", patched)
+        server, base = start_server(run.tmp, "web")
         sampler = RssSampler(server.pid)
         probe = HealthProbe(base)
         try:
@@ -1014,8 +1004,6 @@ async def gather_input(case_id: int, regulator_id: int, complaint_id: int) -> tu
 
 
 def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile: bool) -> Split:
-    import complaint_proposed as proposed
-
     from chorus.complaints import build as builder
     from chorus.markdown import render_document
 
@@ -1025,18 +1013,10 @@ def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile
     (body, toc), render_s = best_of(1, render_document, markdown)
 
     alt: dict[str, float] = {}
-    alt_digests, alt["member_digests, line index (own _prepare)"] = best_of(
-        1, proposed.member_digests, data, built
+    (alt_md, alt_digests), alt["build_markdown_and_digests (what the service calls)"] = best_of(
+        2, builder.build_markdown_and_digests, data
     )
-    original_row = builder._evidence_row
-    builder._evidence_row = proposed.evidence_row
-    try:
-        (alt_md, alt_digests2), alt["build_markdown_and_digests + evidence_row"] = best_of(
-            2, proposed.build_markdown_and_digests, data
-        )
-    finally:
-        builder._evidence_row = original_row
-    identical = alt_digests == digests == alt_digests2 and alt_md == built
+    identical = alt_digests == digests and alt_md == built
 
     profile_text = ""
     if profile:
@@ -1077,41 +1057,6 @@ async def split_phase(
     return in_process_split(data, gather, current.markdown, profile), chain
 
 
-async def add_chain_index(settings: Any, database_url: str, case_id: int) -> tuple[float, float]:
-    """The proposed migration, applied to this throw-away database; the chain pass timed again."""
-    import asyncpg
-
-    from chorus import db
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(PROPOSED_INDEX_SQL)
-        await conn.execute("ANALYZE evidence_chain")
-    finally:
-        await conn.close()
-    async with db.connected(settings):
-        return await chain_pass_seconds(case_id)
-
-
-PROPOSED_INDEX_SQL = (
-    'CREATE INDEX IF NOT EXISTS evidence_chain_case_index ON evidence_chain ("case", "index")'
-)
-
-
-async def same_digests(database_url: str, a: int, b: int) -> bool:
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT id, member_digests::text AS d FROM complaint WHERE id = ANY($1)", [a, b]
-        )
-    finally:
-        await conn.close()
-    found = {r["id"]: json.loads(r["d"]) for r in rows}
-    return len(found) == 2 and found[a] == found[b]
-
-
 # --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
@@ -1127,9 +1072,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="HTTP builds of the big case per server")
     parser.add_argument("--regulator", default="cn-12315", help="regulator slug (seeded by chorus migrate)")
     parser.add_argument("--seed", type=int, default=20261125)
-    parser.add_argument(
-        "--no-proposed", action="store_true", help="skip the server with the proposals applied"
-    )
     parser.add_argument("--profile", action="store_true", help="cProfile build_markdown + member_digests")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
@@ -1163,9 +1105,9 @@ def main() -> None:
                 f"{len(plan.included_shas):,} files, {plan.included_bytes / 1e6:,.1f} MB"
             )
 
-        current = measure_server("current", False, run, loaded, args, downloads=1)
+        current = measure_server("current", run, loaded, args, downloads=1)
 
-        with Phase("in process, server stopped: gather / assemble / render (baseline) / proposals"):
+        with Phase("in process, server stopped: gather / assemble / render (baseline)"):
             split, chain_before = asyncio.run(
                 split_phase(settings, plan, loaded.regulator_id, current, args.profile)
             )
@@ -1178,10 +1120,10 @@ def main() -> None:
                 f"   -> {split.html_bytes / 1e6:.1f} MB HTML"
             )
             for name, s in split.proposed.items():
-                print(f"   proposed  {name:<44} {s * 1000:9.1f} ms")
+                print(f"   together  {name:<44} {s * 1000:9.1f} ms")
             print(
                 f"   build_markdown here == the HTTP v{current.builds[-1].version} Markdown: {split.same_markdown}; "
-                f"proposals give identical Markdown and digests: {split.proposed_identical}"
+                f"build_markdown_and_digests gives the same Markdown and digests: {split.proposed_identical}"
             )
             print(
                 f"   bundle's chain pass (chain_entries, {len(plan.chain):,} links) {chain_before[0]:.2f} s; "
@@ -1195,35 +1137,10 @@ def main() -> None:
                 f"read + hashed here: {base_s:.2f} s"
             )
 
-        proposed: ServerResult | None = None
-        chain_after: tuple[float, float] | None = None
-        digests_match: bool | None = None
-        if not args.no_proposed:
-            with Phase(f"proposed migration on this database: {PROPOSED_INDEX_SQL}"):
-                chain_after = asyncio.run(add_chain_index(settings, run.database_url, plan.case_id))
-                print(
-                    f"   chain pass {chain_before[0]:.2f} s -> {chain_after[0]:.2f} s; case_head "
-                    f"{chain_before[1] * 1000:.1f} -> {chain_after[1] * 1000:.1f} ms"
-                )
-            # the first download renders complaint.html into the page cache, the second reads it
-            proposed = measure_server("proposed", True, run, loaded, args, downloads=2)
-            digests_match = asyncio.run(
-                same_digests(
-                    run.database_url, current.builds[-1].complaint_id, proposed.builds[-1].complaint_id
-                )
-            )
-            print(
-                f"   member_digests stored by v{current.builds[-1].version} (current) and "
-                f"v{proposed.builds[-1].version} (proposed) identical: {digests_match}"
-            )
-
         print_summary(
             split,
             current,
-            proposed,
             chain_before,
-            chain_after,
-            digests_match,
             base_s,
             base_n,
             time.perf_counter() - started,
@@ -1249,10 +1166,7 @@ def read_blobs_seconds(root: Path, shas: list[str]) -> tuple[float, int]:
 def print_summary(
     split: Split,
     cur: ServerResult,
-    prop: ServerResult | None,
     chain_before: tuple[float, float],
-    chain_after: tuple[float, float] | None,
-    digests_match: bool | None,
     base_s: float,
     base_n: int,
     total_s: float,
@@ -1262,21 +1176,8 @@ def print_summary(
         return "ok" if ok else "OVER"
 
     def row(label: str, build: Any = None, download: Any = None) -> None:
-        """One line: current | proposed | proposed again (page cached); build rows fill two columns."""
-        cells: list[str] = []
-        if build is not None:
-            cells = [build(cur), build(prop) if prop else "-", ""]
-        elif download is not None:
-            cells = [download(cur.downloads[0][0])]
-            if prop:
-                cells += [download(d) for d, _ in prop.downloads[:2]]
-            else:
-                cells += ["-", "-"]
-        print(f"{label:36}" + "".join(f"{c:>24}" for c in cells))
-
-    def verify_cell(r: ServerResult, k: int) -> str:
-        seconds, code, _ = r.downloads[k][1]
-        return f"{seconds:.1f} {'OK' if code == 0 else 'FAILED'}"
+        cell = build(cur) if build is not None else download(cur.downloads[0][0])
+        print(f"{label:36}{cell:>24}")
 
     gather_s = sum(split.gather.values())
     assemble_s = split.build["build.build_markdown (best of 2)"] + split.build["build.member_digests"]
@@ -1286,7 +1187,7 @@ def print_summary(
         f"SUMMARY  case of {split.members:,} members ({split.consenting:,} consenting), {split.evidence:,} "
         f"active evidence; PostgreSQL; `chorus web` one process; {os.cpu_count()} CPUs"
     )
-    print(f"{'':36}{'current (src/)':>24}{'proposed (patched)':>24}{'proposed, page cached':>24}")
+    print(f"{'':36}{'src/':>24}")
     row("build a version, HTTP (s)", build=lambda r: " ".join(f"{b.seconds:.1f}" for b in r.builds))
     row(
         "  median (goal < 2 s)",
@@ -1308,8 +1209,8 @@ def print_summary(
     )
     row("    of it while bytes streamed, MB", download=lambda d: f"{mb(d.peak_kb - d.at_first_byte_kb):+.0f}")
     row("  slowest /healthz meanwhile (s)", download=lambda d: f"{d.stall[0]:.1f}")
-    cells = [verify_cell(cur, 0)] + ([verify_cell(prop, k) for k in range(2)] if prop else ["-", "-"])
-    print(f"{'  chorus verify-bundle (s)':36}" + "".join(f"{c:>24}" for c in cells))
+    seconds, code, _ = cur.downloads[0][1]
+    print(f"{'  chorus verify-bundle (s)':36}{seconds:>20.1f} {'OK' if code == 0 else 'FAILED'}")
     row("server RSS at the end, MB", build=lambda r: f"{mb(r.end_kb):.0f}")
     print(
         f"baseline  render_document of the same {md_mb:.2f} MB Markdown: {split.render_s:.2f} s (in process)"
@@ -1320,14 +1221,13 @@ def print_summary(
         f"{split.build['build.member_digests']:.2f} s | rest of the HTTP request "
         f"≈ {cur.build_median - gather_s - assemble_s:.2f} s"
     )
-    alt = split.proposed["build_markdown_and_digests + evidence_row"]
+    together = split.proposed["build_markdown_and_digests (what the service calls)"]
     print(
-        f"          proposed build_markdown_and_digests {alt:.2f} s (vs {assemble_s:.2f} s); identical output: "
-        f"{split.proposed_identical}; stored digests identical through HTTP: {digests_match}"
+        f"          build_markdown_and_digests {together:.2f} s (the two apart {assemble_s:.2f} s); "
+        f"same output: {split.proposed_identical}"
     )
-    after = f" -> {chain_after[0]:.2f} s with a (case, index) index" if chain_after else ""
     print(
-        f"bundle    chain pass {chain_before[0]:.2f} s{after}; floor: its {base_n / 1e6:,.0f} MB of blobs "
+        f"bundle    chain pass {chain_before[0]:.2f} s; floor: its {base_n / 1e6:,.0f} MB of blobs "
         f"read + hashed in process {base_s:.1f} s ({base_n / base_s / 1e6:.0f} MB/s)"
     )
     print(f"run       {total_s:.0f} s in all (load {load_s:.0f} s)")
