@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -67,6 +68,11 @@ def transaction() -> Any:
     if isinstance(db, SQLiteEngine):
         return db.transaction(transaction_type=TransactionType.immediate)
     return db.transaction()
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: Piccolo returns them as text unless a query asks ``load_json``."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -298,12 +298,8 @@ async def members(case_id: int, user: UserRead) -> MemberList:
 
 
 def _membership_read(m: dict[str, Any]) -> MembershipRead:
-    refs = m["order_refs"]
-    idents = m["identifiers"]
-    if isinstance(refs, str):
-        import json
-
-        refs, idents = json.loads(refs), json.loads(idents)
+    refs = db.json_value(m["order_refs"])
+    idents = db.json_value(m["identifiers"])
     return MembershipRead(
         id=m["id"],
         case_id=m["case"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -89,10 +88,6 @@ class ComplaintDiff(BaseModel):
 # --- gathering -------------------------------------------------------------------------------
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
     rows = (
         await Membership.select(
@@ -121,9 +116,11 @@ async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
             loss_currency=r["loss_currency"],
             incident_date=r["incident_date"],
             joined_at=r["joined_at"],
-            order_refs=tuple(_json(r["order_refs"]) or ()),
+            order_refs=tuple(db.json_value(r["order_refs"]) or ()),
             statement=r["statement"],
-            identifiers=tuple(IdentifierInfo(i["kind"], i["value"]) for i in _json(r["identifiers"]) or ()),
+            identifiers=tuple(
+                IdentifierInfo(i["kind"], i["value"]) for i in db.json_value(r["identifiers"]) or ()
+            ),
         )
         for r in rows
     )
@@ -214,7 +211,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
             .order_by(Complaint.version, ascending=False)
             .first()
         )
-        demands = _check_demands(data.demands, _json(previous["demands"]) if previous else None)
+        demands = _check_demands(data.demands, db.json_value(previous["demands"]) if previous else None)
         narrative = (
             data.narrative if data.narrative is not None else (previous["narrative"] if previous else "")
         )
@@ -278,7 +275,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                 )
             ).returning(Complaint.id)
             complaint_id: int = rows[0]["id"]
-            old = _json(previous["member_digests"]) if previous else {}
+            old = db.json_value(previous["member_digests"]) if previous else {}
             changed = sorted(int(u) for u, d in digests.items() if old.get(u) != d)
             if changed:
                 await jobs.defer(
@@ -336,8 +333,8 @@ async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
         markdown=r["markdown"],
         created_at=r["created_at"],
         filed=r["filed_at"] is not None,
-        named_members=len(_json(r["named_members"]) or []),
-        demands=_json(r["demands"]) or [],
+        named_members=len(db.json_value(r["named_members"]) or []),
+        demands=db.json_value(r["demands"]) or [],
     )
 
 
@@ -471,7 +468,7 @@ async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple
     row = await _row(complaint_id, user)
     store = evidence.storage_for(settings)
     loop = asyncio.get_running_loop()
-    included = set(_json(row["evidence_ids"]) or [])
+    included = set(db.json_value(row["evidence_ids"]) or [])
     zs = ZipStream(sized=True)
     entries = []
     async for entry, link in evidence.chain_entries(row["case"]):

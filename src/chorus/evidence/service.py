@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -121,7 +121,7 @@ async def upload(
     user: UserRead,
     settings: Settings,
     chunks: AsyncIterator[bytes],
-    meta_after: Any,
+    meta_after: Callable[[], UploadMeta],
 ) -> tuple[EvidenceCreated, bool]:
     """Stream an upload to a temp file (hashing and sniffing as it arrives), store it by
     content, strip image metadata for others' eyes, and append it to the case's chain.
@@ -130,7 +130,7 @@ async def upload(
     follow the file). Returns (record, created): an identical earlier upload by the same
     member is returned instead of a second record.
     """
-    await cases.require_member(case_id, user)
+    await cases.require_member(case_id, user)  # refuse outsiders before reading a byte
     store = storage_for(settings)
     try:
         spooled = await storage.spool(chunks, tmp_dir(settings), settings.upload_max_bytes, sniff.Sniffer())

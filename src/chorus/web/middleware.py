@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from litestar.config.csrf import CSRFConfig
@@ -133,4 +132,4 @@ def csrf_config(secret: str, secure: bool) -> CSRFConfig:
     )
 
 
-__all__: list[Any] = ["RequestContextMiddleware", "SessionCSRFMiddleware", "csrf_config", "echo_request_id"]
+__all__ = ["RequestContextMiddleware", "SessionCSRFMiddleware", "csrf_config", "echo_request_id"]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -119,4 +119,4 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: _internal,  # type: ignore[dict-item]
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem"]
