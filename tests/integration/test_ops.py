@@ -105,6 +105,8 @@ def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
     assert chorus(["migrate"], env, tmp_path).returncode == 0
     seeded = chorus(["seed-demo"], env, tmp_path)
     assert seeded.returncode == 0 and "demo@example.com" in seeded.stdout
+    again = chorus(["seed-demo"], env, tmp_path)  # idempotent: nothing doubled
+    assert again.returncode == 0, again.stderr
     port = free_port()
     proc = subprocess.Popen(
         [*CHORUS, "run", "--port", str(port)],
@@ -127,6 +129,11 @@ def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "chorus run did not come up"
             time.sleep(0.2)
         assert httpx.get(f"{base}/healthz").json()["redis"] == "ok"
+        # the demo: one merchant known under three names and four identifiers, five members
+        found = httpx.get(f"{base}/api/v1/merchants", params={"q": "星辰卡盟"}).json()["items"]
+        assert len(found) == 1 and len(found[0]["aliases"]) == 2 and found[0]["member_count"] == 5
+        page = httpx.get(f"{base}/api/v1/merchants/{found[0]['id']}").json()
+        assert len(page["identifiers"]) == 4
         r = httpx.post(
             f"{base}/api/v1/auth/login", json={"email": "demo@example.com", "password": "chorus-demo-2026"}
         )
