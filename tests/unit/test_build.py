@@ -641,6 +641,13 @@ def test_inline_property(text: str) -> None:
         assert needle not in html
 
 
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(hostile_text, st.text(), st.text(alphabet="ab 　\t\u00a0\u3000汉字：:&<>#*_")))
+def test_inline_fast_path_agrees_with_the_full_one(text: str) -> None:
+    # plain text skips the escaping passes: it must come out exactly as they would leave it
+    assert inline(text) == build._inline_any(text)
+
+
 @pytest.mark.parametrize(
     "piece", ["<!--", "<script>", "<script", '<a "\n', "<a '\"", "&#106;", "java\t", "<![CDATA[", "</", "#"]
 )

@@ -231,3 +231,11 @@ def test_order_shape_is_stable(ref: str) -> None:
     if ref.isascii():
         assert len(shape) == len(ref.strip())
         assert order_shape(shape) == shape
+
+
+@settings(max_examples=500, deadline=None)
+@given(ref=st.text(alphabet=st.characters(max_codepoint=127)))
+def test_order_shape_ascii_fast_path_agrees(ref: str) -> None:
+    from chorus.complaints.patterns import _shape_any
+
+    assert order_shape(ref) == _shape_any(ref.strip())

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
@@ -178,8 +179,20 @@ def _clean(text: str) -> str:
     return _INVISIBLE.sub("", _NEWLINES.sub("\n", text))
 
 
+# Text with none of the characters that inline() escapes, strips or defangs (markup, "<", "&",
+# ":" of a URL scheme, line breaks, controls, bidi marks): only its whitespace is folded.
+_PLAIN = re.compile(r"[^\\`*_\[\]|#<>&:\r\n\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
+
+
 def inline(text: str) -> str:
     """One line of plain text as Markdown: no markup, link, HTML or line break survives."""
+    if _PLAIN.fullmatch(text):
+        return " ".join(text.split())  # the common case, tens of thousands of times per build
+    return _inline_any(text)
+
+
+def _inline_any(text: str) -> str:
+    """``inline`` for any text (what the fast path must always agree with)."""
     flat = " ".join(_strip_html(_clean(text)).split())
     return _html_escape(_INLINE_ESCAPE.sub(r"\\\1", _defang_schemes(flat)))
 
@@ -291,10 +304,12 @@ class _Text:
         self._kinds: dict[str, str] = {}
 
     def evidence_kind(self, kind: str) -> str:
-        """The label of an evidence kind (asked tens of thousands of times per build: memoized)."""
+        """The label of an evidence kind as stored (asked tens of thousands of times per build:
+        memoized)."""
         found = self._kinds.get(kind)
         if found is None:
-            found = self._kinds[kind] = self(f"complaint.evidence_kind.{kind}", inline(kind))
+            code = kind.strip().lower()
+            found = self._kinds[kind] = self(f"complaint.evidence_kind.{code}", inline(code))
         return found
 
     def get(self, key: str, **params: Any) -> str | None:
@@ -309,11 +324,38 @@ class _Text:
         return self(f"{key}.{'one' if count == 1 else 'other'}", str(count), count=count)
 
 
-@dataclass(frozen=True)
-class _MemberParts:
-    row: dict[str, Any]
-    statement: dict[str, Any] | None
-    evidence: tuple[dict[str, Any], ...]
+# The per-member pieces handed to the templates. Objects with attributes, not dicts: Jinja
+# reads ``e.kind`` from an object at once, from a dict only after a failed attribute lookup,
+# and a large case has tens of thousands of them. ``text`` is the piece as the parts.md.j2
+# macro wrote it (rendered once, used by the document and by the digests).
+
+
+@dataclass(slots=True)
+class _Complainant:
+    name: str
+    contact: str
+    loss: str
+    currency: str
+    date: str
+    order_refs: list[str]
+    text: str = ""
+
+
+@dataclass(slots=True)
+class _Statement:
+    name: str
+    statement: str
+    text: str = ""
+
+
+@dataclass(slots=True)
+class _EvidenceLine:
+    index: int
+    kind: str
+    description: str
+    sha256: str
+    media_type: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -321,7 +363,10 @@ class _Prepared:
     locale: str
     template: str
     context: dict[str, Any]
-    parts: dict[int, _MemberParts]  # consenting members by user_id
+    fragments: dict[int, list[str]]  # consenting members by user_id: their text, piece by piece
+
+
+_CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
 
 
 def _sorted_members(members: Iterable[MemberInfo]) -> list[MemberInfo]:
@@ -455,18 +500,36 @@ def _media_literal(media_type: str) -> str:
     return literal(media_type)
 
 
-def _evidence_row(evidence: EvidenceInfo, named: bool, text: _Text) -> dict[str, Any]:
+def _evidence_line(evidence: EvidenceInfo, named: bool, text: _Text) -> _EvidenceLine:
     sha = evidence.sha256
-    return {
-        "index": evidence.chain_index,
-        "kind": text.evidence_kind(evidence.kind.strip().lower()),
+    return _EvidenceLine(
+        index=evidence.chain_index,
+        kind=text.evidence_kind(evidence.kind),
         # A non-consenting member's own words may name them: only kind and hash are shown.
-        "description": inline(evidence.description) if named and evidence.description else "",
+        description=inline(evidence.description) if named and evidence.description else "",
         # 64 hex digits need no escaping: the code span literal() would make
-        "sha256": f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
-        "media_type": _media_literal(evidence.media_type),
-        "size": evidence.size,
+        sha256=f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
+        media_type=_media_literal(evidence.media_type),
+        size=evidence.size,
+    )
+
+
+def _evidence_group(
+    label: str, named: bool, number: int, lines: list[_EvidenceLine], parts: Any
+) -> dict[str, Any]:
+    """One uploader's lines of the evidence index; ``text`` as the evidence_lines macro writes them."""
+    return {
+        "label": label,
+        "named": named,
+        "number": number,
+        "entries": lines,
+        "text": str(parts.evidence_lines(lines)).strip("\n"),
     }
+
+
+def _parts(locale: str) -> Any:
+    """The macros of ``parts.md.j2`` for ``locale`` (member_row, statement_block, evidence_lines)."""
+    return _env().get_template(f"{TEMPLATE_KIND}/{locale}/{PARTS_TEMPLATE}").module
 
 
 def _template_name(kind: str, locale: str) -> str:
@@ -479,6 +542,7 @@ def _template_name(kind: str, locale: str) -> str:
 def _prepare(data: ComplaintInput) -> _Prepared:
     locale = normalize_locale(data.locale)
     text = _Text(locale)
+    parts = _parts(locale)
     regulator = data.regulator
     kind = regulator.template_kind.strip().lower()
     full = regulator.contact_disclosure.strip().lower() == "full"
@@ -487,51 +551,58 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         raise NoConsentingMembers()
 
     evidence_by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
-    for item in sorted(data.evidence, key=lambda e: (e.chain_index, e.evidence_id)):
+    for item in sorted(data.evidence, key=_CHAIN_ORDER):
         evidence_by_uploader[item.uploader_id].append(item)
     member_ids = {m.user_id for m in members}
 
-    complainants: list[dict[str, Any]] = []
-    statements: list[dict[str, Any]] = []
+    complainants: list[_Complainant] = []
+    statements: list[_Statement] = []
     groups: list[dict[str, Any]] = []
-    parts: dict[int, _MemberParts] = {}
+    fragments: dict[int, list[str]] = {}
     for number, member in enumerate(members, start=1):
         evidence = evidence_by_uploader.get(member.user_id, [])
-        rows = tuple(_evidence_row(e, member.consented, text) for e in evidence)
+        lines = [_evidence_line(e, member.consented, text) for e in evidence]
         if not member.consented:
-            if rows:
+            if lines:
                 label = text("complaint.member_n", f"#{number}", n=number)
-                groups.append({"label": label, "named": False, "number": number, "entries": list(rows)})
+                groups.append(_evidence_group(label, False, number, lines, parts))
             continue
         name = inline(member.display_name) or "—"
-        row = {
-            "name": name,
-            "contact": _contact(member.email, full),
-            "loss": as_string(Decimal(member.loss_amount), member.loss_currency.strip().upper()),
-            "currency": inline(member.loss_currency.strip().upper()),
-            "date": member.incident_date.isoformat(),
-            "order_refs": [literal(r) for r in dict.fromkeys(r.strip() for r in member.order_refs) if r],
-        }
-        quoted = quote_statement(member.statement)
-        statement = {"name": name, "statement": quoted} if quoted else None
+        row = _Complainant(
+            name=name,
+            contact=_contact(member.email, full),
+            loss=as_string(Decimal(member.loss_amount), member.loss_currency.strip().upper()),
+            currency=inline(member.loss_currency.strip().upper()),
+            date=member.incident_date.isoformat(),
+            order_refs=[literal(r) for r in dict.fromkeys(r.strip() for r in member.order_refs) if r],
+        )
+        row.text = str(parts.member_row(row))
         complainants.append(row)
-        if statement:
+        pieces = [row.text]
+        quoted = quote_statement(member.statement)
+        if quoted:
+            statement = _Statement(name=name, statement=quoted)
+            statement.text = str(parts.statement_block(statement))
             statements.append(statement)
-        if rows:
-            groups.append({"label": name, "named": True, "number": number, "entries": list(rows)})
-        parts[member.user_id] = _MemberParts(row, statement, rows)
+            pieces.append(statement.text)
+        if lines:
+            group = _evidence_group(name, True, number, lines, parts)
+            groups.append(group)
+            pieces.append(group["text"])
+        fragments[member.user_id] = pieces
     orphans = [
         e for uploader, items in evidence_by_uploader.items() if uploader not in member_ids for e in items
     ]
     if orphans:
-        orphans.sort(key=lambda e: (e.chain_index, e.evidence_id))
+        orphans.sort(key=_CHAIN_ORDER)
         groups.append(
-            {
-                "label": text("complaint.evidence.other_uploaders", "—"),
-                "named": False,
-                "number": 0,
-                "entries": [_evidence_row(e, False, text) for e in orphans],
-            }
+            _evidence_group(
+                text("complaint.evidence.other_uploaders", "—"),
+                False,
+                0,
+                [_evidence_line(e, False, text) for e in orphans],
+                parts,
+            )
         )
 
     merchant = data.merchant
@@ -582,7 +653,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "chain_head": literal(data.chain_head),
         "extra": {inline(k): inline(v) for k, v in sorted(data.extra.items())},
     }
-    return _Prepared(locale, _template_name(kind, locale), context, parts)
+    return _Prepared(locale, _template_name(kind, locale), context, fragments)
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -614,50 +685,26 @@ def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str
     return markdown, _digests(prepared, markdown)
 
 
-def _line_index(markdown: str) -> dict[str, list[int]]:
-    """Each line of ``markdown`` → the offsets where it starts (one pass over the text)."""
-    index: dict[str, list[int]] = {}
-    pos = 0
-    for line in markdown.split("\n"):
-        index.setdefault(line, []).append(pos)
-        pos += len(line) + 1
-    return index
-
-
-def _contains(markdown: str, index: dict[str, list[int]], fragment: str) -> bool:
-    """``fragment in markdown``, answered from the line index when the fragment starts a line
-    (every per-member fragment does); a plain search otherwise. 40,000 plain searches of a
-    multi-megabyte document took most of a large case's build."""
-    first = fragment.split("\n", 1)[0]
-    if any(markdown.startswith(fragment, offset) for offset in index.get(first, ())):
-        return True
-    return fragment in markdown
-
-
 def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
     """SHA-256 (hex) of the text about each consenting member, by user_id.
 
     The text is the member's complainant-table row, their statement block and their
-    evidence-index lines, exactly as rendered by the parts macros into ``markdown``
+    evidence-index lines, exactly as the parts.md.j2 macros render them into ``markdown``
     (joined with newlines). It contains no numbering that shifts when other members
     join or leave, so a changed digest means this member's own text changed. Raises
-    ValueError if ``markdown`` was not built from ``data``.
+    ValueError if ``markdown`` does not show the text of every consenting member.
     """
     return _digests(_prepare(data), markdown)
 
 
 def _digests(prepared: _Prepared, markdown: str) -> dict[int, str]:
-    path = f"{TEMPLATE_KIND}/{prepared.locale}/{PARTS_TEMPLATE}"
-    macros = _env().get_template(path).module
-    index = _line_index(markdown)
+    # Every line of every piece must be in the document: a template that stopped printing
+    # the pieces would otherwise give digests of text nobody reads.
+    lines = set(markdown.split("\n"))
     digests: dict[int, str] = {}
-    for user_id, member in sorted(prepared.parts.items()):
-        fragments = [str(macros.member_row(member.row))]  # type: ignore[attr-defined]
-        if member.statement is not None:
-            fragments.append(str(macros.statement_block(member.statement)))  # type: ignore[attr-defined]
-        fragments.extend(str(macros.evidence_line(e)) for e in member.evidence)  # type: ignore[attr-defined]
-        for fragment in fragments:
-            if not _contains(markdown, index, fragment):
+    for user_id, pieces in sorted(prepared.fragments.items()):
+        for piece in pieces:
+            if not lines.issuperset(piece.split("\n")):
                 raise ValueError(f"the markdown does not contain the text of member {user_id}")
-        digests[user_id] = hashlib.sha256("\n".join(fragments).encode("utf-8")).hexdigest()
+        digests[user_id] = hashlib.sha256("\n".join(pieces).encode("utf-8")).hexdigest()
     return digests

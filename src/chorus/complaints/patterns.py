@@ -9,6 +9,8 @@ counts once.
 
 from __future__ import annotations
 
+import re
+import string
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +53,12 @@ class Pattern:
     detail: dict[str, str] = field(default_factory=dict)
 
 
+_ASCII_LETTERS = re.compile(r"[A-Za-z]*")
+_ASCII_SHAPE = str.maketrans(
+    {**dict.fromkeys(string.digits, "#"), **dict.fromkeys(string.ascii_letters, "A")}
+)
+
+
 def order_shape(ref: str) -> str:
     """The shape of an order reference.
 
@@ -59,6 +67,14 @@ def order_shape(ref: str) -> str:
     ``"XC2026110100123"`` → ``"XC#############"``, ``"tb-8812"`` → ``"TB-####"``.
     """
     text = ref.strip()
+    if text.isascii():  # nearly every reference: the same rules, done by str.translate
+        prefix_end = _ASCII_LETTERS.match(text).end()  # type: ignore[union-attr]  # matches ""
+        return text[:prefix_end].upper() + text[prefix_end:].translate(_ASCII_SHAPE)
+    return _shape_any(text)
+
+
+def _shape_any(text: str) -> str:
+    """``order_shape`` of any stripped text, character by character."""
     prefix_end = 0
     while prefix_end < len(text) and text[prefix_end].isalpha():
         prefix_end += 1

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import gc
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,8 +92,8 @@ class ComplaintDiff(BaseModel):
 
 
 async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
-    rows = (
-        await Membership.select(
+    rows = await db.fetch_tuples(
+        Membership.select(
             Membership.user,
             Membership.user.display_name,
             Membership.user.email,
@@ -106,23 +109,35 @@ async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
         .where(Membership.case == case_id)
         .order_by(Membership.joined_at)
     )
+    refs = db.json_values([r[8] for r in rows])
+    idents = db.json_values([r[10] for r in rows])
     return tuple(
         MemberInfo(
-            user_id=r["user"],
-            display_name=r["user.display_name"],
-            email=r["user.email"],
-            consented=r["consented_at"] is not None,
-            loss_amount=r["loss_amount"],
-            loss_currency=r["loss_currency"],
-            incident_date=r["incident_date"],
-            joined_at=r["joined_at"],
-            order_refs=tuple(db.json_value(r["order_refs"]) or ()),
-            statement=r["statement"],
-            identifiers=tuple(
-                IdentifierInfo(i["kind"], i["value"]) for i in db.json_value(r["identifiers"]) or ()
-            ),
+            user_id=user,
+            display_name=name,
+            email=email,
+            consented=consented_at is not None,
+            loss_amount=loss,
+            loss_currency=currency,
+            incident_date=incident,
+            joined_at=joined,
+            order_refs=tuple(refs[n] or ()),
+            statement=statement,
+            identifiers=tuple(IdentifierInfo(i["kind"], i["value"]) for i in idents[n] or ()),
         )
-        for r in rows
+        for n, (
+            user,
+            name,
+            email,
+            consented_at,
+            loss,
+            currency,
+            incident,
+            joined,
+            _,
+            statement,
+            _,
+        ) in enumerate(rows)
     )
 
 
@@ -143,8 +158,9 @@ async def gather_merchant(merchant_id: int) -> MerchantInfo:
 
 
 async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
-    rows = (
-        await Evidence.select(
+    # the columns in EvidenceInfo's order: one row, one positional call
+    rows = await db.fetch_tuples(
+        Evidence.select(
             Evidence.id,
             Evidence.uploader,
             Evidence.kind,
@@ -158,20 +174,7 @@ async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
         .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
         .order_by(Evidence.chain_index)
     )
-    return tuple(
-        EvidenceInfo(
-            evidence_id=r["id"],
-            uploader_id=r["uploader"],
-            kind=r["kind"],
-            description=r["description"],
-            sha256=r["sha256"],
-            chain_index=r["chain_index"],
-            uploaded_at=r["uploaded_at"],
-            media_type=r["media_type"],
-            size=r["size"],
-        )
-        for r in rows
-    )
+    return tuple(EvidenceInfo(*row) for row in rows)
 
 
 def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tuple[str, ...]:
@@ -183,6 +186,35 @@ def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tup
 
 
 # --- building --------------------------------------------------------------------------------
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Assembling a large case allocates a few hundred thousand small objects, none of them in
+    reference cycles; the cyclic collector's passes over them cost about a fifth of the time.
+    Reference counting still frees everything; the collector resumes when the last build ends."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+        _gc_pausers += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _assemble(data: ComplaintInput) -> tuple[str, dict[int, str]]:
+    with _cyclic_gc_paused():
+        return builder.build_markdown_and_digests(data)
 
 
 async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> ComplaintCreated:
@@ -246,7 +278,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
             narrative=narrative,
         )
         try:
-            markdown, by_user = await asyncio.to_thread(builder.build_markdown_and_digests, data_in)
+            markdown, by_user = await asyncio.to_thread(_assemble, data_in)
         except builder.NoConsentingMembers as exc:
             raise Conflict("no_consenting_members", members=len(members)) from exc
         digests = {str(k): v for k, v in by_user.items()}
