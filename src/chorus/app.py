@@ -21,6 +21,7 @@ from chorus.accounts import routes as accounts_routes
 from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
 from chorus.evidence import routes as evidence_routes
+from chorus.filings import routes as filings_routes
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import routes as notifications_routes
@@ -55,6 +56,7 @@ def domain_routers(settings: Settings) -> list[Router]:
         *evidence_routes.routers(settings),
         *regulators_routes.routers(settings),
         *complaints_routes.routers(settings),
+        *filings_routes.routers(settings),
         *moderation_routes.routers(settings),
         *notifications_routes.routers(settings),
     ]

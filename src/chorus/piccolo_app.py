@@ -16,6 +16,7 @@ TABLE_MODULES = [
     "chorus.evidence.tables",
     "chorus.regulators.tables",
     "chorus.complaints.tables",
+    "chorus.filings.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -37,7 +37,7 @@ OPEN = ("gathering", "filing")
 TRANSITIONS = {"gathering": {"filing", "closed"}, "filing": {"gathering", "closed"}, "closed": set()}
 EARLIEST_INCIDENT = date(2000, 1, 1)
 # Events members hear about (through the outbox → notifications); the rest only show on the timeline.
-NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged"}
+NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged", "filing_status"}
 
 
 # --- validation helpers --------------------------------------------------------------------
@@ -257,7 +257,33 @@ async def summary(case_id: int) -> CaseRead:
 
 
 async def _filings(case_id: int) -> list[FilingBrief]:
-    return []  # filings arrive with the filing workers
+    from chorus.filings.tables import Filing  # filings build on cases, not the other way round
+
+    rows = (
+        await Filing.select(Filing.id, Filing.regulator.name, Filing.status)
+        .where(Filing.case == case_id)
+        .order_by(Filing.id)
+    )
+    return [FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"]) for r in rows]
+
+
+async def lock_for_update(case_id: int) -> dict[str, Any]:
+    """The case row, locked until the caller's transaction ends (PostgreSQL; on SQLite the
+    IMMEDIATE transaction already serializes writers)."""
+    if not db.is_sqlite():
+        row = await Case.select().where(Case.id == case_id).lock_rows("UPDATE").first()
+        if row is None:
+            raise NotFound("case_not_found")
+        return dict(row)
+    return await get_case_row(case_id)
+
+
+async def begin_filing(case_id: int) -> None:
+    """A complaint was filed: a gathering case moves to "filing" (inside the caller's transaction)."""
+    case = await get_case_row(case_id)
+    if case["status"] == "gathering":
+        await Case.update({Case.status: "filing"}).where(Case.id == case_id)
+        await add_event(case_id, "status_changed", status="filing")
 
 
 async def members(case_id: int, user: UserRead) -> MemberList:
@@ -396,13 +422,9 @@ async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
 async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> CaseRead:
     async with db.transaction():
         await require_organizer(case_id, actor)
-        case = await get_case_row(case_id)
-        if not db.is_sqlite():
-            # Two concurrent changes must not both pass the check against the same old status
-            # (closed, then "filing" on top: open on the page, yet closed for new reports).
-            row = await Case.select(Case.status).where(Case.id == case_id).lock_rows("UPDATE").first()
-            if row is not None:
-                case["status"] = row["status"]
+        # Two concurrent changes must not both pass the check against the same old status
+        # (closed, then "filing" on top: open on the page, yet closed for new reports).
+        case = await lock_for_update(case_id)
         if data.status != case["status"]:
             if data.status not in TRANSITIONS[case["status"]]:
                 raise Conflict("invalid_transition", field="status", current=case["status"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -399,7 +399,14 @@ async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None
             raise Conflict("evidence_frozen")
         if row["withdrawn_at"] is not None:
             return
-        await Evidence.update({Evidence.withdrawn_at: datetime.now(UTC)}).where(Evidence.id == evidence_id)
+        # Conditional: a filing freezing this row at the same moment wins or loses as a whole.
+        done = await (
+            Evidence.update({Evidence.withdrawn_at: datetime.now(UTC)})
+            .where((Evidence.id == evidence_id) & Evidence.frozen_at.is_null())
+            .returning(Evidence.id)
+        )
+        if not done:
+            raise Conflict("evidence_frozen")
         await audit.record(
             "evidence.withdrawn",
             actor_id=user.id,
@@ -413,6 +420,25 @@ async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None
     store = storage_for(settings)
     for sha in unreferenced:
         await store.delete(sha)
+
+
+FREEZE_BATCH = 1000  # ids per statement: far below either engine's limit on parameters
+
+
+async def freeze(evidence_ids: Sequence[int], at: datetime) -> int:
+    """Mark evidence as cited by a filed complaint (inside the caller's transaction): it can no
+    longer be withdrawn. Returns how many of ``evidence_ids`` are withdrawn (and so could not be
+    frozen); the caller decides whether that undoes its transaction."""
+    gone = 0
+    ids = sorted(set(evidence_ids))
+    for start in range(0, len(ids), FREEZE_BATCH):
+        chunk = ids[start : start + FREEZE_BATCH]
+        await Evidence.update({Evidence.frozen_at: at}).where(
+            Evidence.id.is_in(chunk) & Evidence.withdrawn_at.is_null() & Evidence.frozen_at.is_null()
+        )
+        live = await Evidence.count().where(Evidence.id.is_in(chunk) & Evidence.withdrawn_at.is_null())
+        gone += len(chunk) - live
+    return gone
 
 
 async def _referenced(sha: str) -> bool:

@@ -1,0 +1,41 @@
+"""HTTP: file a complaint (/api/v1/cases/{id}/filings), read a filing, record manual updates."""
+
+from __future__ import annotations
+
+from litestar import Controller, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+
+from chorus.accounts.schemas import UserRead
+from chorus.filings import service
+from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
+from chorus.settings import Settings
+
+
+class FilingController(Controller):
+    path = "/api/v1"
+    tags = ["filings"]
+
+    @post("/cases/{case_id:int}/filings", status_code=HTTP_202_ACCEPTED, operation_id="createFiling")
+    async def create(
+        self, case_id: FromPath[int], data: JSONBody[FilingCreate], user: NamedDependency[UserRead]
+    ) -> FilingQueued:
+        """Organizers file the latest version of a complaint with its regulator."""
+        return await service.create(case_id=case_id, actor=user, data=data)
+
+    @get("/filings/{filing_id:int}", operation_id="getFiling")
+    async def get_filing(self, filing_id: FromPath[int], user: NamedDependency[UserRead]) -> FilingRead:
+        """Members: status, the regulator's reference, deadline, overdue flag and every event."""
+        return await service.get(filing_id, user)
+
+    @post("/filings/{filing_id:int}/events", status_code=HTTP_201_CREATED, operation_id="addFilingEvent")
+    async def add_event(
+        self, filing_id: FromPath[int], data: JSONBody[FilingEventCreate], user: NamedDependency[UserRead]
+    ) -> FilingRead:
+        """Organizers record a manual update (a phone call, a letter): a note, maybe a status."""
+        return await service.add_event(filing_id=filing_id, actor=user, data=data)
+
+
+def routers(settings: Settings) -> list[Router]:
+    return [Router(path="/", route_handlers=[FilingController])]

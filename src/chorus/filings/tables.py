@@ -1,0 +1,39 @@
+"""Filings: one complaint version sent to one regulator, and the timeline of its status."""
+
+from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from chorus.cases.tables import Case
+from chorus.complaints.tables import Complaint
+from chorus.regulators.tables import Regulator
+
+
+class Filing(Table, tablename="filing"):
+    id: Serial
+    case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
+    complaint = ForeignKey(references=Complaint, null=False, on_delete=OnDelete.restrict, index=True)
+    regulator = ForeignKey(references=Regulator, null=False, on_delete=OnDelete.restrict)
+    status = Varchar(length=20, null=False, default="queued")
+    reference = Varchar(length=200, null=True, default=None)  # the regulator's own number
+    deadline = Date(null=True, default=None)  # when the regulator owes the next answer
+    message = Text(null=False, default="")  # the channel's last refusal, shown to organizers
+    # "<case>:<regulator>" while the filing is not ended: one live filing per case and regulator
+    active_key = Varchar(length=60, null=True, default=None, unique=True)
+    created_by = Integer(null=False)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class FilingEvent(Table, tablename="filing_event"):
+    """A change or a note on a filing. ``status`` is the status after the event (unchanged
+    for a note); ``source`` is worker, regulator or organizer."""
+
+    id: Serial
+    filing = ForeignKey(references=Filing, null=False, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz(default=TimestamptzNow(), null=False)
+    status = Varchar(length=20, null=False)
+    source = Varchar(length=20, null=False)
+    note = Text(null=False, default="")
+    reference = Varchar(length=200, null=True, default=None)
+    actor = Integer(null=True, default=None)

@@ -1,0 +1,273 @@
+"""Filing a complaint version over HTTP: what it freezes, what refuses it (with nothing written),
+the manual status updates organizers record, and who may see and do what."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from chorus.complaints.tables import Complaint
+from chorus.evidence.tables import Evidence
+from chorus.filings.tables import Filing, FilingEvent
+from chorus.notifications.tables import Notification
+from tests.integration.test_complaints import consent, regulator_id, seeded_case
+from tests.support import assert_problem
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+async def own_evidence(client: Any, case_id: int, headers: dict[str, str]) -> dict[str, Any]:
+    items = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=headers)).json()["items"]
+    (mine,) = [i for i in items if i["uploaded_by_me"]]
+    return dict(mine)
+
+
+async def build(client: Any, s: dict[str, Any], reg: int) -> dict[str, Any]:
+    r = await client.post(
+        f"/api/v1/cases/{s['case']}/complaints", headers=s["org"], json={"regulator_id": reg}
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def file(client: Any, s: dict[str, Any], complaint_id: int, who: str = "org") -> Any:
+    return await client.post(
+        f"/api/v1/cases/{s['case']}/filings", headers=s[who], json={"complaint_id": complaint_id}
+    )
+
+
+async def written() -> dict[str, int]:
+    return {
+        "filings": int(await Filing.count()),
+        "events": int(await FilingEvent.count()),
+        "filed": int(await Complaint.count().where(Complaint.filed_at.is_not_null())),
+        "frozen": int(await Evidence.count().where(Evidence.frozen_at.is_not_null())),
+    }
+
+
+async def test_filing_freezes_the_version_and_the_evidence_it_cites(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await regulator_id(client)
+    v1 = await build(client, s, reg)
+
+    r = await file(client, s, v1["id"])
+    assert r.status_code == 202, r.text
+    queued = r.json()
+    assert queued["status"] == "queued"
+
+    got = (await client.get(f"/api/v1/complaints/{v1['id']}", headers=s["ann"])).json()
+    assert got["filed"] is True
+    # Ann's receipt is in the filed version: it can no longer be withdrawn
+    ann_ev = await own_evidence(client, s["case"], s["ann"])
+    assert ann_ev["frozen"] is True
+    assert_problem(
+        await client.delete(f"/api/v1/evidence/{ann_ev['id']}", headers=s["ann"]), 409, "evidence_frozen"
+    )
+    # Bob never consented: his receipt is not in the version and stays his to withdraw
+    bob_ev = await own_evidence(client, s["case"], s["bob"])
+    assert bob_ev["frozen"] is False
+    assert (await client.delete(f"/api/v1/evidence/{bob_ev['id']}", headers=s["bob"])).status_code == 204
+
+    # the public case page lists the filing; the case moved to "filing"
+    case = (await client.get(f"/api/v1/cases/{s['case']}")).json()
+    assert case["status"] == "filing"
+    assert [(f["id"], f["status"]) for f in case["filings"]] == [(queued["id"], "queued")]
+    assert "12315" in case["filings"][0]["regulator"]
+    assert "filing_queued" in [e["kind"] for e in case["timeline"]]
+
+    # any member reads the filing; others do not
+    filing = (await client.get(f"/api/v1/filings/{queued['id']}", headers=s["bob"])).json()
+    assert filing["status"] == "queued" and filing["complaint_version"] == 1
+    assert filing["overdue"] is False and filing["reference"] is None
+    assert [(e["status"], e["source"]) for e in filing["events"]] == [("queued", "organizer")]
+    assert_problem(await client.get(f"/api/v1/filings/{queued['id']}", headers=s["out"]), 403)
+    assert_problem(await client.get(f"/api/v1/filings/{queued['id']}"), 401)
+    assert_problem(await client.get("/api/v1/filings/999999", headers=s["org"]), 404, "filing_not_found")
+
+    # a later edit makes a new version; the filed one keeps its text
+    r = await client.patch(
+        f"/api/v1/cases/{s['case']}/membership", headers=s["ann"], json={"statement": "补充：客服已拉黑我。"}
+    )
+    assert r.status_code == 200, r.text
+    v2 = await build(client, s, reg)
+    assert v2["version"] == 2 and v2["sha256"] != v1["sha256"]
+    again = (await client.get(f"/api/v1/complaints/{v1['id']}", headers=s["org"])).json()
+    assert again["sha256"] == v1["sha256"] and again["markdown"] == v1["markdown"] and again["filed"] is True
+    assert (await client.get(f"/api/v1/complaints/{v2['id']}", headers=s["org"])).json()["filed"] is False
+    diff = (
+        await client.get(f"/api/v1/complaints/{v2['id']}/diff?against={v1['id']}", headers=s["org"])
+    ).json()
+    assert "+" in diff["diff"] and "客服已拉黑我" in diff["diff"]
+
+
+async def test_refusals_write_nothing(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann", "bob")
+    reg = await regulator_id(client)
+    v1 = await build(client, s, reg)
+    url = f"/api/v1/cases/{s['case']}/filings"
+    before = await written()
+
+    assert_problem(await client.post(url, json={"complaint_id": v1["id"]}), 401)
+    assert_problem(await file(client, s, v1["id"], who="ann"), 403, "organizers_only")
+    assert_problem(await file(client, s, v1["id"], who="out"), 403, "not_a_member")
+    assert_problem(
+        await client.post("/api/v1/cases/999999/filings", headers=s["org"], json={"complaint_id": v1["id"]}),
+        404,
+    )
+    problem = assert_problem(await file(client, s, 999999), 404, "complaint_not_found")
+    assert problem["errors"][0]["field"] == "complaint_id"
+    assert_problem(await client.post(url, headers=s["org"], json={}), 422)
+    assert_problem(await client.post(url, headers=s["org"], json={"complaint_id": "first"}), 422)
+
+    # a complaint of another case
+    other = await seeded_case_elsewhere(client, s)
+    assert_problem(await file(client, s, other), 404, "complaint_not_found")
+
+    # an older version while a newer one exists
+    v2 = await build(client, s, reg)
+    problem = assert_problem(await file(client, s, v1["id"]), 409, "complaint_outdated")
+    assert "2" in problem["detail"]
+
+    # someone named in it withdrew consent since
+    r = await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s["bob"], json={"consent": False})
+    assert r.status_code == 200
+    assert_problem(await file(client, s, v2["id"]), 409, "consent_withdrawn")
+    v3 = await build(client, s, reg)
+
+    # evidence it cites was withdrawn after the build
+    ann_ev = await own_evidence(client, s["case"], s["ann"])
+    assert (await client.delete(f"/api/v1/evidence/{ann_ev['id']}", headers=s["ann"])).status_code == 204
+    assert_problem(await file(client, s, v3["id"]), 409, "evidence_changed")
+    assert await written() == before  # not one row of the refused filings, nothing frozen
+
+    # with a fresh version it goes out; a second live filing to the same regulator does not
+    v4 = await build(client, s, reg)
+    assert (await file(client, s, v4["id"])).status_code == 202
+    after_first = await written()
+    assert_problem(await file(client, s, v4["id"]), 409, "filing_active")
+    assert await written() == after_first
+
+    # a closed case files nothing more
+    r = await client.post(f"/api/v1/cases/{s['case']}/status", headers=s["org"], json={"status": "closed"})
+    assert r.status_code == 200, r.text
+    other_reg = await regulator_id(client, "police")
+    closed_v = await build(client, s, other_reg)  # a version for the record can still be built
+    assert_problem(await file(client, s, closed_v["id"]), 409, "case_closed_filing")
+    assert await written() == after_first
+
+
+async def seeded_case_elsewhere(client: Any, s: dict[str, Any]) -> int:
+    """A complaint of a second case, organized by Bob (a complaint id that is not this case's)."""
+    r = await client.post(
+        "/api/v1/reports",
+        headers=s["bob"],
+        json={
+            "merchant": {"name": "别家小店", "identifiers": [{"kind": "qq", "value": "99001122"}]},
+            "incident_date": "2026-10-05",
+            "loss": {"amount": "10.00", "currency": "CNY"},
+        },
+    )
+    assert r.status_code in (200, 201), r.text
+    case_id = r.json()["case_id"]
+    assert case_id != s["case"]
+    r = await client.post(f"/api/v1/cases/{case_id}/consent", headers=s["bob"], json={"consent": True})
+    assert r.status_code == 200
+    reg = await regulator_id(client)
+    r = await client.post(f"/api/v1/cases/{case_id}/complaints", headers=s["bob"], json={"regulator_id": reg})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_manual_updates_follow_the_status_machine(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    from tests.support import run_jobs
+
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await regulator_id(client)
+    v1 = await build(client, s, reg)
+    filing_id = (await file(client, s, v1["id"])).json()["id"]
+    url = f"/api/v1/filings/{filing_id}/events"
+
+    r = await client.post(
+        url,
+        headers=s["org"],
+        json={"status": "submitted", "reference": " SAMR-2026-0042 ", "note": "已在线提交"},
+    )
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["status"] == "submitted" and got["reference"] == "SAMR-2026-0042"
+    assert [(e["status"], e["source"], e["note"]) for e in got["events"]] == [
+        ("queued", "organizer", ""),
+        ("submitted", "organizer", "已在线提交"),
+    ]
+    # a note alone keeps the status
+    got = (await client.post(url, headers=s["org"], json={"note": "电话确认已收到材料"})).json()
+    assert got["status"] == "submitted" and len(got["events"]) == 3
+
+    before = int(await FilingEvent.count())
+    assert_problem(await client.post(url, json={"note": "x"}), 401)
+    assert_problem(await client.post(url, headers=s["ann"], json={"note": "x"}), 403, "organizers_only")
+    assert_problem(await client.post(url, headers=s["out"], json={"note": "x"}), 403)
+    assert_problem(
+        await client.post("/api/v1/filings/999999/events", headers=s["org"], json={"note": "x"}), 404
+    )
+    assert_problem(await client.post(url, headers=s["org"], json={"status": "accepted"}), 422)  # no note
+    assert_problem(await client.post(url, headers=s["org"], json={"note": "   "}), 422, "note_required")
+    assert_problem(await client.post(url, headers=s["org"], json={"note": "x", "reference": " "}), 422)
+    assert_problem(await client.post(url, headers=s["org"], json={"note": "x", "status": "banana"}), 422)
+    assert_problem(await client.post(url, headers=s["org"], json={"note": "x" * 4001}), 422)
+    # backwards, or a status only the worker may set
+    assert_problem(
+        await client.post(url, headers=s["org"], json={"note": "x", "status": "queued"}),
+        409,
+        "filing_transition_invalid",
+    )
+    assert_problem(
+        await client.post(url, headers=s["org"], json={"note": "x", "status": "failed"}),
+        409,
+        "filing_transition_invalid",
+    )
+    assert int(await FilingEvent.count()) == before
+
+    # forward (skipping steps is fine), then an end
+    got = (await client.post(url, headers=s["org"], json={"note": "已受理", "status": "accepted"})).json()
+    assert got["status"] == "accepted"
+    got = (await client.post(url, headers=s["org"], json={"note": "商家已退款", "status": "resolved"})).json()
+    assert got["status"] == "resolved"
+    assert_problem(
+        await client.post(url, headers=s["org"], json={"note": "x", "status": "in_mediation"}),
+        409,
+        "filing_transition_invalid",
+    )
+    # members hear of every status change in their inbox
+    await run_jobs(redis_pool, settings)
+    inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
+    statuses = [n["data"]["status"] for n in inbox if n["kind"] == "case.filing_status"]
+    assert sorted(statuses) == ["accepted", "resolved", "submitted"]
+    assert await Notification.count().where(Notification.kind == "case.filing_status") == 3 * 3
+
+    # the filing ended: the same regulator can be filed with again
+    assert (await file(client, s, v1["id"])).status_code == 202
+
+
+async def test_two_organizers_filing_at_once_give_one_filing(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await regulator_id(client)
+    v1 = await build(client, s, reg)
+    # promote Ann so that two organizers race
+    ann_id = (await client.get("/api/v1/me", headers=s["ann"])).json()["id"]
+    r = await client.post(f"/api/v1/cases/{s['case']}/organizers", headers=s["org"], json={"user_id": ann_id})
+    assert r.status_code in (200, 201), r.text
+    answers = await asyncio.gather(*(file(client, s, v1["id"], who) for who in ("org", "ann", "org", "ann")))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409, 409, 409], [a.text for a in answers]
+    assert await Filing.count() == 1 and await FilingEvent.count() == 1
