@@ -21,7 +21,9 @@ run; the bundle of ~1 GB of evidence streamed with flat server memory.
    wall time of each request, the server's RSS sampled from /proc/<pid>/status every 20 ms and
    its VmHWM (reset per request through /proc/<pid>/clear_refs), and the slowest answer of a
    GET /healthz sent every 100 ms meanwhile (how long the event loop is held).
-3. GET /api/v1/complaints/{id}/bundle with httpx streaming: time to headers, MB/s, bytes vs
+3. `chorus worker` runs until the version's printable page is cached (the job every build leaves;
+   --no-worker skips it and the web process renders the page on the first download), then
+   GET /api/v1/complaints/{id}/bundle with httpx streaming: time to headers, MB/s, bytes vs
    Content-Length, SHA-256, server RSS growth before / after the first byte; the ZIP goes to a
    temp file and is checked with `chorus verify-bundle` (timed).
 4. In this process, server stopped, same database: the service's gather functions,
@@ -174,6 +176,19 @@ class HealthProbe:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (from /proc/<pid>/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steal_seconds() -> float:
+    """Time this virtual machine's CPUs were ready but ran someone else (``steal`` in /proc/stat):
+    on a busy host the wall times here grow with it while the CPU times do not."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def mb(kb: float) -> float:
@@ -690,6 +705,27 @@ def start_server(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.1)
 
 
+def prerender_with_worker(tmp: Path, complaint_id: int) -> float:
+    """Run `chorus worker` until the version's printable page is in the page cache (the job a
+    build leaves in the outbox); the worker is stopped before the bundle is measured."""
+    cache = Path(os.environ["CHORUS_VAR_DIR"]) / "cache" / "complaint-pages"
+    started = time.monotonic()
+    with (tmp / "worker.log").open("wb") as fh:
+        worker = subprocess.Popen([PY, "-m", "chorus.cli", "worker"], stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        while not list(cache.glob(f"{complaint_id}-*.html")):
+            if worker.poll() is not None:
+                raise SystemExit(
+                    f"worker exited ({worker.returncode}): {(tmp / 'worker.log').read_text()[-3000:]}"
+                )
+            if time.monotonic() - started > 600:
+                raise SystemExit("the worker did not render the page within 600 s")
+            time.sleep(0.2)
+        return time.monotonic() - started
+    finally:
+        stop_server(worker)
+
+
 def stop_server(server: subprocess.Popen[bytes]) -> None:
     if server.poll() is None:
         server.terminate()
@@ -713,6 +749,8 @@ class BuildRun:
     complaint_id: int
     version: int
     markdown_bytes: int
+    cpu_s: float = 0.0  # the server process's user + system CPU time during the request
+    steal_s: float = 0.0  # CPU time the hypervisor gave to others meanwhile (all CPUs)
 
 
 def http_builds(
@@ -726,9 +764,11 @@ def http_builds(
         for _ in range(repeats):
             before = sampler.window()
             hwm_ok = reset_hwm(sampler.pid)
+            cpu_before, steal_before = cpu_seconds(sampler.pid), steal_seconds()
             t = time.perf_counter()
             r = client.post(f"/api/v1/cases/{case_id}/complaints", json={"regulator_id": regulator_id})
             seconds = time.perf_counter() - t
+            cpu, steal = cpu_seconds(sampler.pid) - cpu_before, steal_seconds() - steal_before
             peak = sampler.peak()
             hwm = proc_kb(sampler.pid, "VmHWM") if hwm_ok else 0
             if r.status_code != 201:
@@ -736,10 +776,20 @@ def http_builds(
             body = r.json()
             markdown = body["markdown"]
             runs.append(
-                BuildRun(seconds, before, max(peak, hwm), body["id"], body["version"], len(markdown.encode()))
+                BuildRun(
+                    seconds,
+                    before,
+                    max(peak, hwm),
+                    body["id"],
+                    body["version"],
+                    len(markdown.encode()),
+                    cpu,
+                    steal,
+                )
             )
             print(
-                f"   v{body['version']}: {seconds:7.2f} s   server RSS {mb(before):6.1f} MB -> peak "
+                f"   v{body['version']}: {seconds:7.2f} s (server CPU {cpu:.2f} s, machine steal {steal:.2f} s)"
+                f"   server RSS {mb(before):6.1f} MB -> peak "
                 f"{mb(max(peak, hwm)):6.1f} MB (20 ms samples {mb(peak):.1f}, VmHWM "
                 f"{f'{mb(hwm):.1f}' if hwm_ok else 'n/a'})",
                 flush=True,
@@ -877,6 +927,11 @@ def measure_server(
             )
             print_stall(build_stall)
         complaint_id = builds[-1].complaint_id
+        if args.worker:
+            with Phase(f"{label}: `chorus worker` pre-renders the printable page (as in a deployment)"):
+                print(
+                    f"   page cached after {prerender_with_worker(run.tmp, complaint_id):.1f} s; worker stopped"
+                )
         zip_path = run.tmp / "bundle.zip"
         results = []
         for k in range(downloads):
@@ -1074,6 +1129,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--profile", action="store_true", help="cProfile build_markdown + member_digests")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="download the bundle with no worker having pre-rendered the page (the web process renders it)",
+    )
     args = parser.parse_args()
     if args.members < 2 or args.evidence < args.bundle_mb or args.repeats < 1:
         parser.error("need --members >= 2, --evidence >= --bundle-mb, --repeats >= 1")
@@ -1192,6 +1253,14 @@ def print_summary(
     row(
         "  median (goal < 2 s)",
         build=lambda r: f"{r.build_median:.2f} {verdict(r.build_median < GOAL_BUILD_S)}",
+    )
+    row(
+        "  server CPU per build, median (s)",
+        build=lambda r: f"{statistics.median(b.cpu_s for b in r.builds):.2f}",
+    )
+    row(
+        "  machine steal meanwhile, median (s)",
+        build=lambda r: f"{statistics.median(b.steal_s for b in r.builds):.2f}",
     )
     row(
         "  server peak RSS, MB (goal < 300)",
