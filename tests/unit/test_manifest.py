@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, make_entry
 from chorus.evidence.manifest import (
     FORMAT,
     MANIFEST_NAME,
     BundleManifest,
+    ManifestWriter,
     build_manifest,
     dump_manifest,
     iter_chain_entries,
@@ -87,6 +90,41 @@ def test_build_manifest_shape() -> None:
     # The manifest is enough to rebuild the chain entries.
     entries = list(iter_chain_entries(BundleManifest.model_validate(manifest)))
     assert entries[2].meta.case_id == CASE and entries[2].evidence_sha256 == sha(BLOBS[2][0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(min_value=0, max_value=12),
+    text=st.text(max_size=20),
+    documents=st.dictionaries(
+        st.sampled_from(["complaint.md", "complaint.html", "a\u0000b"]), st.text(max_size=8)
+    ),
+)
+def test_manifest_writer_writes_the_same_bytes(count: int, text: str, documents: dict[str, str]) -> None:
+    # what a download streams must be exactly what build_manifest + dump_manifest describe
+    rows: list[tuple[ChainEntry, str, int, str | None]] = []
+    prev = GENESIS
+    for i in range(count):
+        meta = ChainMeta(CASE, 500 + i, f"kind {text}", i, f"2026-11-25T16:00:0{i % 10}.000000Z")
+        entry = make_entry(i, prev, sha(text.encode() + bytes([i])), meta)
+        prev = entry.entry_hash
+        rows.append(
+            (entry, f"text/{text}", i * 7, None if i % 3 else member_name(i, entry.evidence_sha256, "txt"))
+        )
+    writer = ManifestWriter(CASE)
+    writer.extend(rows[: count // 2])
+    for row in rows[count // 2 :]:
+        writer.add(*row)
+    at = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    expected = dump_manifest(build_manifest(CASE, rows, at, documents))
+    assert writer.finish(at, documents) == expected
+    assert writer.head == json.loads(expected)["head"]
+
+
+def test_manifest_writer_rejects_foreign_entries() -> None:
+    e = make_entry(0, GENESIS, sha(b"x"), ChainMeta(1, 1, "k", 1, "t"))
+    with pytest.raises(ValueError):
+        ManifestWriter(2).add(e, "text/plain", 1, None)
 
 
 def test_build_manifest_rejects_foreign_entries() -> None:

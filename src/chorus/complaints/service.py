@@ -424,6 +424,7 @@ async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff
 # --- the bundle --------------------------------------------------------------------------------
 
 BUNDLE_CHUNK = 1 << 20
+MANIFEST_BATCH = 2000
 PAGE_CACHE_VERSION = "1"  # bump when the page template or the renderer changes
 
 
@@ -468,6 +469,19 @@ def _async_blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop)
         yield chunk
 
 
+class _BlobBytes:
+    """One evidence file's bytes, read only when the ZIP writer reaches it: tens of thousands
+    wait in the queue, so each is a small object rather than a ready generator."""
+
+    __slots__ = ("loop", "sha256", "store")
+
+    def __init__(self, store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.store, self.sha256, self.loop = store, sha256, loop
+
+    def __iter__(self) -> Iterator[bytes]:
+        return _blob_chunks(self.store, self.sha256, self.loop)
+
+
 class SizedStream:
     """The ZIP as handed to Litestar: its length for Content-Length, its pieces (zipstream
     yields each header, chunk and descriptor separately) joined into ~1 MiB writes."""
@@ -502,26 +516,28 @@ async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple
     loop = asyncio.get_running_loop()
     included = set(db.json_value(row["evidence_ids"]) or [])
     zs = ZipStream(sized=True)
-    entries = []
+    writer = bundle_manifest.ManifestWriter(row["case"])
+    batch: list[tuple[Any, str, int, str | None]] = []
     async for entry, link in evidence.chain_entries(row["case"]):
         name = None
         if link["evidence"] in included and link["evidence.withdrawn_at"] is None:
             name = bundle_manifest.member_name(entry.index, entry.evidence_sha256, link["evidence.extension"])
-            zs.add(_blob_chunks(store, entry.evidence_sha256, loop), name, size=link["evidence.size"])
-        entries.append((entry, link["evidence.media_type"], link["evidence.size"], name))
-    markdown = row["markdown"].encode("utf-8")
-    page = await asyncio.to_thread(cached_page, row, settings)
+            zs.add(_BlobBytes(store, entry.evidence_sha256, loop), name, size=link["evidence.size"])
+        batch.append((entry, link["evidence.media_type"], link["evidence.size"], name))
+        if len(batch) >= MANIFEST_BATCH:  # JSON-encoded in a worker thread, a batch at a time
+            await asyncio.to_thread(writer.extend, batch)
+            batch = []
+    await asyncio.to_thread(writer.extend, batch)
+    del batch
+    page_bytes = await asyncio.to_thread(cached_page, row, settings)
+    markdown = row.pop("markdown").encode("utf-8")  # not kept twice while the ZIP streams
     documents = {
         "complaint.md": hashlib.sha256(markdown).hexdigest(),
-        "complaint.html": hashlib.sha256(page).hexdigest(),
+        "complaint.html": hashlib.sha256(page_bytes).hexdigest(),
     }
-
-    def manifest_bytes() -> tuple[bytes, str]:
-        manifest = bundle_manifest.build_manifest(row["case"], entries, row["created_at"], documents)
-        return bundle_manifest.dump_manifest(manifest), manifest["head"]
-
-    manifest, head = await asyncio.to_thread(manifest_bytes)
-    entries.clear()  # in the manifest now: not kept while the bytes stream
+    manifest = await asyncio.to_thread(writer.finish, row["created_at"], documents)
+    head = writer.head
+    del writer
     readme = render(
         "bundle",
         "README.txt",
@@ -532,7 +548,7 @@ async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple
         head=head,
     ).encode("utf-8")
     zs.add(markdown, "complaint.md")
-    zs.add(page, "complaint.html")
+    zs.add(page_bytes, "complaint.html")
     zs.add(manifest, bundle_manifest.MANIFEST_NAME)
     zs.add(readme, "README.txt")
     return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}.zip"
