@@ -92,7 +92,11 @@ class ComplaintDiff(BaseModel):
 
 
 async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
-    rows = await db.fetch_tuples(
+    return members_from_rows(await _member_rows(case_id))
+
+
+async def _member_rows(case_id: int) -> list[Any]:
+    return await db.fetch_tuples(
         Membership.select(
             Membership.user,
             Membership.user.display_name,
@@ -109,6 +113,10 @@ async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
         .where(Membership.case == case_id)
         .order_by(Membership.joined_at)
     )
+
+
+def members_from_rows(rows: list[Any]) -> tuple[MemberInfo, ...]:
+    """Rows of ``_member_rows`` as MemberInfo (plain CPU work: done off the event loop)."""
     refs = db.json_values([r[8] for r in rows])
     idents = db.json_values([r[10] for r in rows])
     return tuple(
@@ -158,8 +166,12 @@ async def gather_merchant(merchant_id: int) -> MerchantInfo:
 
 
 async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
+    return evidence_from_rows(await _evidence_rows(case_id))
+
+
+async def _evidence_rows(case_id: int) -> list[Any]:
     # the columns in EvidenceInfo's order: one row, one positional call
-    rows = await db.fetch_tuples(
+    return await db.fetch_tuples(
         Evidence.select(
             Evidence.id,
             Evidence.uploader,
@@ -174,6 +186,9 @@ async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
         .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
         .order_by(Evidence.chain_index)
     )
+
+
+def evidence_from_rows(rows: list[Any]) -> tuple[EvidenceInfo, ...]:
     return tuple(EvidenceInfo(*row) for row in rows)
 
 
@@ -212,11 +227,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _assemble(data: ComplaintInput) -> tuple[str, dict[int, str]]:
-    with _cyclic_gc_paused():
-        return builder.build_markdown_and_digests(data)
-
-
 async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> ComplaintCreated:
     """A new version for (case, regulator). Only consenting members are named; members whose
     text changed since the previous version are told a new version awaits their consent."""
@@ -250,37 +260,45 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         version = previous["version"] + 1 if previous else 1
         now = datetime.now(UTC).replace(microsecond=0)
         # independent reads, side by side (separate pool connections)
-        members, ev, head, merchant = await asyncio.gather(
-            gather_members(case_id),
-            gather_evidence(case_id),
+        member_rows, evidence_rows, head, merchant = await asyncio.gather(
+            _member_rows(case_id),
+            _evidence_rows(case_id),
             evidence.case_head(case_id),
             gather_merchant(case["merchant"]),
         )
-        data_in = ComplaintInput(
-            case_id=case_id,
-            version=version,
-            locale=locale,
-            generated_at=now,
-            regulator=RegulatorInfo(
-                name=regulator["name"],
-                jurisdiction=regulator["jurisdiction"],
-                channel=regulator["channel"],
-                address=regulator["address"],
-                template_kind=regulator["template_kind"],
-                contact_disclosure=regulator["contact_disclosure"],
-            ),
-            merchant=merchant,
-            members=members,
-            evidence=ev,
-            chain_head=head,
-            demands=demands,
-            legal_basis=legal_basis_for(regulator["template_kind"], locale),
-            narrative=narrative,
-        )
+
+        def assemble() -> tuple[ComplaintInput, str, dict[int, str]]:
+            # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
+            # for a large case, during which the event loop keeps serving other requests.
+            with _cyclic_gc_paused():
+                data_in = ComplaintInput(
+                    case_id=case_id,
+                    version=version,
+                    locale=locale,
+                    generated_at=now,
+                    regulator=RegulatorInfo(
+                        name=regulator["name"],
+                        jurisdiction=regulator["jurisdiction"],
+                        channel=regulator["channel"],
+                        address=regulator["address"],
+                        template_kind=regulator["template_kind"],
+                        contact_disclosure=regulator["contact_disclosure"],
+                    ),
+                    merchant=merchant,
+                    members=members_from_rows(member_rows),
+                    evidence=evidence_from_rows(evidence_rows),
+                    chain_head=head,
+                    demands=demands,
+                    legal_basis=legal_basis_for(regulator["template_kind"], locale),
+                    narrative=narrative,
+                )
+                return data_in, *builder.build_markdown_and_digests(data_in)
+
         try:
-            markdown, by_user = await asyncio.to_thread(_assemble, data_in)
+            data_in, markdown, by_user = await asyncio.to_thread(assemble)
         except builder.NoConsentingMembers as exc:
-            raise Conflict("no_consenting_members", members=len(members)) from exc
+            raise Conflict("no_consenting_members", members=len(member_rows)) from exc
+        members, ev = data_in.members, data_in.evidence
         digests = {str(k): v for k, v in by_user.items()}
         named = sorted(m.user_id for m in members if m.consented)
         consenting = set(named)
