@@ -106,6 +106,41 @@ async def _chunks(data: bytes) -> Any:
     yield data
 
 
+async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None:
+    """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
+    online: a case in "filing" with a timeline to show. Once only."""
+    from chorus.complaints import service as complaints
+    from chorus.complaints.tables import Complaint
+    from chorus.filings import service as filings
+    from chorus.filings.schemas import FilingCreate, FilingEventCreate
+    from chorus.filings.status import FilingStatus
+    from chorus.regulators.tables import Regulator
+
+    if await Complaint.exists().where(Complaint.case == case_id):
+        return None
+    regulator = await Regulator.select(Regulator.id).where(Regulator.slug == "cn-12315").first()
+    if regulator is None:
+        return None
+    built = await complaints.build(
+        case_id=case_id,
+        actor=organizer,
+        data=complaints.ComplaintCreate(
+            regulator_id=regulator["id"], narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
+        ),
+    )
+    queued = await filings.create(case_id=case_id, actor=organizer, data=FilingCreate(complaint_id=built.id))
+    await filings.add_event(
+        filing_id=queued.id,
+        actor=organizer,
+        data=FilingEventCreate(
+            status=FilingStatus.submitted,
+            reference="12315-DEMO-0001",
+            note="已通过全国12315平台网站在线提交。",
+        ),
+    )
+    return queued.id
+
+
 async def seed(settings: Settings) -> list[str]:
     from chorus.errors import Conflict
     from chorus.evidence import service as evidence
@@ -139,7 +174,9 @@ async def seed(settings: Settings) -> list[str]:
             "payment_receipt", "支付成功截图", "members", "receipt.png", "image/png"
         ),
     )
+    filing = await _complaint_and_filing(case_id, users[0])
     return [
         *(f"demo user: {e} / {DEMO_PASSWORD}" for e, _, _ in DEMO_USERS),
+        *([f"demo filing: http://127.0.0.1:8000/api/v1/filings/{filing}"] if filing else []),
         f"demo case: http://127.0.0.1:8000/api/v1/cases/{case_id}",
     ]

@@ -134,6 +134,13 @@ def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
         assert len(found) == 1 and len(found[0]["aliases"]) == 2 and found[0]["member_count"] == 5
         page = httpx.get(f"{base}/api/v1/merchants/{found[0]['id']}").json()
         assert len(page["identifiers"]) == 4
+        # ... whose case was filed with 12315 once (though seeded twice) and noted as submitted
+        case = httpx.get(f"{base}/api/v1/cases/{found[0]['open_case_id']}").json()
+        assert case["status"] == "filing"
+        assert [(f["regulator"], f["status"]) for f in case["filings"]] == [
+            ("全国12315平台（国家市场监督管理总局）", "submitted")
+        ]
+        assert {"complaint_built", "filing_queued", "filing_status"} <= {e["kind"] for e in case["timeline"]}
         r = httpx.post(
             f"{base}/api/v1/auth/login", json={"email": "demo@example.com", "password": "chorus-demo-2026"}
         )
