@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from chorus import db, jobs, logs
@@ -21,6 +22,16 @@ FUNCTIONS: list[Function] = [
     func(tasks.notify_case_event, name=jobs.Job.notify_case_event.value, max_tries=5, timeout=120),
     func(tasks.notify_users, name=jobs.Job.notify_users.value, max_tries=5, timeout=120),
     func(tasks.render_complaint_page, name=jobs.Job.render_complaint_page.value, max_tries=3, timeout=600),
+    func(tasks.flag_overdue_filings, name=jobs.Job.flag_overdue_filings.value, max_tries=3, timeout=300),
+]
+# Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.
+CRON_JOBS: list[CronJob] = [
+    cron(
+        tasks.flag_overdue_filings,
+        name=f"cron:{jobs.Job.flag_overdue_filings.value}",
+        minute={7},
+        unique=True,
+    ),
 ]
 
 
@@ -65,6 +76,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         raise RuntimeError("CHORUS_REDIS_URL is not set")
     return {
         "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

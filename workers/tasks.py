@@ -6,6 +6,7 @@ from typing import Any
 
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
+from chorus.filings import service as filings
 from chorus.notifications import service as notifications
 
 
@@ -31,3 +32,7 @@ async def notify_users(
 
 async def render_complaint_page(ctx: dict[str, Any], *, complaint_id: int) -> bool:
     return await complaints.prerender_page(complaint_id, ctx["settings"])
+
+
+async def flag_overdue_filings(ctx: dict[str, Any]) -> int:
+    return await filings.flag_overdue()

@@ -35,6 +35,7 @@ class Job(StrEnum):
     notify_case_event = "notify_case_event"
     notify_users = "notify_users"
     render_complaint_page = "render_complaint_page"
+    flag_overdue_filings = "flag_overdue_filings"  # also run hourly by the workers' cron
 
 
 class OutboxRow(Table, tablename="outbox"):

@@ -271,3 +271,81 @@ async def test_two_organizers_filing_at_once_give_one_filing(client: Any, mailbo
     codes = sorted(a.status_code for a in answers)
     assert codes == [202, 409, 409, 409], [a.text for a in answers]
     assert await Filing.count() == 1 and await FilingEvent.count() == 1
+
+
+async def test_deadlines_in_working_days_and_overdue_reminders(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chorus.filings.deadlines import add_working_days, local_date
+    from tests.support import run_jobs
+
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await regulator_id(client)  # 全国12315平台: 7 working days to accept, 45 to conclude
+    v1 = await build(client, s, reg)
+    filing_id = (await file(client, s, v1["id"])).json()["id"]
+    url = f"/api/v1/filings/{filing_id}/events"
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    assert got["deadline"] is None and got["overdue"] is False  # queued: nothing is owed yet
+
+    today = local_date(datetime.now(UTC), "CN")
+    got = (await client.post(url, headers=s["org"], json={"status": "submitted", "note": "网上提交"})).json()
+    assert got["deadline"] == add_working_days(today, 7, "CN").isoformat() and got["overdue"] is False
+    got = (await client.post(url, headers=s["org"], json={"status": "received", "note": "已收到回执"})).json()
+    assert got["deadline"] == add_working_days(today, 7, "CN").isoformat()  # the clock already ran
+
+    # time passes: the acceptance deadline was yesterday
+    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == filing_id)
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    assert got["overdue"] is True
+    for _ in range(2):  # the hourly job, twice: one reminder per organizer and deadline
+        await redis_pool.enqueue_job("flag_overdue_filings")
+        await run_jobs(redis_pool, settings, relay=False)
+    reminders = [
+        n
+        for n in (await client.get("/api/v1/notifications", headers=s["org"])).json()["items"]
+        if n["kind"] == "filing.overdue"
+    ]
+    assert len(reminders) == 1
+    assert (
+        reminders[0]["data"]["next_step"] == "ask_acceptance"
+        and reminders[0]["data"]["filing_id"] == filing_id
+    )
+    assert await Notification.count().where(Notification.kind == "filing.overdue") == 1  # organizers only
+
+    # accepted: a new clock, the conclusion's
+    got = (await client.post(url, headers=s["org"], json={"status": "accepted", "note": "已受理"})).json()
+    assert got["deadline"] == add_working_days(today, 45, "CN").isoformat() and got["overdue"] is False
+    # ended: never overdue again, nobody reminded
+    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == filing_id)
+    await client.post(url, headers=s["org"], json={"status": "closed", "note": "机构终止调解"})
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    assert got["overdue"] is False
+    await redis_pool.enqueue_job("flag_overdue_filings")
+    await run_jobs(redis_pool, settings, relay=False)
+    assert await Notification.count().where(Notification.kind == "filing.overdue") == 1
+
+
+async def test_a_deadline_passes_at_midnight_where_the_regulator_is(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from chorus.filings import service as filings
+
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org")
+    v1 = await build(client, s, await regulator_id(client))
+    filing_id = (await file(client, s, v1["id"])).json()["id"]
+    r = await client.post(
+        f"/api/v1/filings/{filing_id}/events", headers=s["org"], json={"status": "submitted", "note": "寄出"}
+    )
+    assert r.status_code == 201
+    await Filing.update({Filing.deadline: date(2026, 11, 25)}).where(Filing.id == filing_id)
+    # 18:00 in Beijing on the deadline day: still in time
+    assert await filings.flag_overdue(now=datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) == 0
+    # 01:30 in Beijing the next day, though still Nov 25 in UTC: late
+    assert await filings.flag_overdue(now=datetime(2026, 11, 25, 17, 30, tzinfo=UTC)) == 1
+    assert await filings.flag_overdue(now=datetime(2026, 11, 26, 9, 0, tzinfo=UTC)) == 0  # told once

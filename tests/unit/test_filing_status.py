@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chorus.filings.service import is_overdue
+from chorus.filings.deadlines import is_overdue
 from chorus.filings.status import ENDS, MAIN_LINE, FilingStatus, Source, can_move, is_end
 
 statuses = st.sampled_from(list(FilingStatus))
@@ -64,3 +64,12 @@ def test_overdue_only_while_waiting_past_the_deadline() -> None:
     assert is_overdue("submitted", day, day) is False  # the deadline day itself is still in time
     assert is_overdue("resolved", date(2026, 11, 30), day) is False
     assert is_overdue("submitted", None, day) is False
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_next_step_has_text(locale: str) -> None:
+    from chorus.filings.service import NEXT_STEP
+    from chorus.i18n import catalog
+
+    for code in NEXT_STEP.values():
+        assert catalog(locale).get(f"filing.next_step.{code}"), code

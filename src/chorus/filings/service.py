@@ -6,7 +6,7 @@ edited; a later build is a new version) and the evidence it cites can no longer 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chorus import db
@@ -17,6 +17,7 @@ from chorus.cases.tables import Membership
 from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import service as evidence
+from chorus.filings import deadlines
 from chorus.filings.schemas import (
     FilingCreate,
     FilingEventCreate,
@@ -27,6 +28,7 @@ from chorus.filings.schemas import (
 )
 from chorus.filings.status import FilingStatus, Source, can_move, is_end
 from chorus.filings.tables import Filing, FilingEvent
+from chorus.notifications import service as notifications
 from chorus.regulators.tables import Regulator
 
 
@@ -133,6 +135,9 @@ async def _row(filing_id: int) -> dict[str, Any]:
             *Filing.all_columns(),
             Filing.regulator.name,
             Filing.regulator.channel,
+            Filing.regulator.calendar,
+            Filing.regulator.accept_working_days,
+            Filing.regulator.finish_working_days,
             Filing.complaint.version,
         )
         .where(Filing.id == filing_id)
@@ -143,9 +148,12 @@ async def _row(filing_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def is_overdue(status: str, deadline: date | None, today: date) -> bool:
-    """Past its deadline and still waiting for the regulator."""
-    return deadline is not None and not is_end(status) and today > deadline
+def _limits(row: dict[str, Any]) -> deadlines.Limits:
+    return deadlines.Limits(
+        calendar=row["regulator.calendar"],
+        accept_working_days=row["regulator.accept_working_days"],
+        finish_working_days=row["regulator.finish_working_days"],
+    )
 
 
 async def _read(row: dict[str, Any]) -> FilingRead:
@@ -167,7 +175,9 @@ async def _read(row: dict[str, Any]) -> FilingRead:
         status=FilingStatus(row["status"]),
         reference=row["reference"],
         deadline=row["deadline"],
-        overdue=is_overdue(row["status"], row["deadline"], datetime.now(UTC).date()),
+        overdue=deadlines.is_overdue(
+            row["status"], row["deadline"], deadlines.local_date(datetime.now(UTC), row["regulator.calendar"])
+        ),
         message=row["message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -194,7 +204,7 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     if data.reference is not None and not reference:
         raise Invalid("reference_invalid", field="reference")
     async with db.transaction():
-        query = Filing.select(Filing.status).where(Filing.id == filing_id)
+        query = Filing.select(Filing.status, Filing.deadline).where(Filing.id == filing_id)
         # the status checked is the status changed: a concurrent update waits for this one
         current = await (query if db.is_sqlite() else query.lock_rows("UPDATE")).first()
         assert current is not None  # filings are never deleted
@@ -205,6 +215,15 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
             status = data.status
         now = datetime.now(UTC)
         changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: status.value}
+        deadline = deadlines.next_deadline(
+            FilingStatus(current["status"]),
+            status,
+            deadlines.local_date(now, row["regulator.calendar"]),
+            current["deadline"],
+            _limits(row),
+        )
+        if deadline != current["deadline"]:
+            changes[Filing.deadline] = deadline
         if reference is not None:
             changes[Filing.reference] = reference
         if is_end(status):
@@ -238,3 +257,45 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
             status=status.value,
         )
     return await _read(await _row(filing_id))
+
+
+# What organizers should do when a regulator is late (catalog: filing.next_step.<code>).
+NEXT_STEP = {"acceptance": "ask_acceptance", "conclusion": "ask_result"}
+
+
+async def flag_overdue(now: datetime | None = None) -> int:
+    """Tell the organizers of every filing past its deadline what to do next: once per filing
+    and deadline (safe to run any number of times). Returns the notifications made."""
+    now = now or datetime.now(UTC)
+    rows = await Filing.select(
+        Filing.id, Filing.case, Filing.regulator, Filing.status, Filing.deadline, Filing.regulator.calendar
+    ).where(
+        Filing.active_key.is_not_null()  # not ended
+        & Filing.deadline.is_not_null()
+        # a pre-filter: no regulator's day is more than one ahead of UTC's; its own day decides below
+        & (Filing.deadline <= now.date())
+    )
+    made = 0
+    for r in rows:
+        if not deadlines.is_overdue(
+            r["status"], r["deadline"], deadlines.local_date(now, r["regulator.calendar"])
+        ):
+            continue
+        phase = "acceptance" if FilingStatus(r["status"]) in deadlines.ACCEPTANCE else "conclusion"
+        organizers = await Membership.select(Membership.user).where(
+            (Membership.case == r["case"]) & (Membership.role == "organizer")
+        )
+        made += await notifications.notify(
+            user_ids=[o["user"] for o in organizers],
+            kind="filing.overdue",
+            case_id=r["case"],
+            data={
+                "filing_id": r["id"],
+                "regulator_id": r["regulator"],
+                "status": r["status"],
+                "deadline": r["deadline"].isoformat(),
+                "next_step": NEXT_STEP[phase],
+            },
+            source=f"filing-overdue:{r['id']}:{r['deadline'].isoformat()}",
+        )
+    return made
