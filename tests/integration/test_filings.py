@@ -99,6 +99,16 @@ async def test_filing_freezes_the_version_and_the_evidence_it_cites(
     again = (await client.get(f"/api/v1/complaints/{v1['id']}", headers=s["org"])).json()
     assert again["sha256"] == v1["sha256"] and again["markdown"] == v1["markdown"] and again["filed"] is True
     assert (await client.get(f"/api/v1/complaints/{v2['id']}", headers=s["org"])).json()["filed"] is False
+    # members list the versions (newest first, no text); others do not
+    listed = (await client.get(f"/api/v1/cases/{s['case']}/complaints", headers=s["bob"])).json()["items"]
+    assert [(c["id"], c["version"], c["filed"], c["named_members"]) for c in listed] == [
+        (v2["id"], 2, False, 2),
+        (v1["id"], 1, True, 2),
+    ]
+    assert "markdown" not in listed[0] and "12315" in listed[0]["regulator"]["name"]
+    assert_problem(await client.get(f"/api/v1/cases/{s['case']}/complaints", headers=s["out"]), 403)
+    assert_problem(await client.get(f"/api/v1/cases/{s['case']}/complaints"), 401)
+    assert_problem(await client.get("/api/v1/cases/999999/complaints", headers=s["org"]), 404)
     diff = (
         await client.get(f"/api/v1/complaints/{v2['id']}/diff?against={v1['id']}", headers=s["org"])
     ).json()

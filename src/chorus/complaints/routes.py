@@ -10,7 +10,13 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from chorus.accounts.schemas import UserRead
 from chorus.complaints import service
-from chorus.complaints.service import ComplaintCreate, ComplaintCreated, ComplaintDiff, ComplaintRead
+from chorus.complaints.service import (
+    ComplaintCreate,
+    ComplaintCreated,
+    ComplaintDiff,
+    ComplaintList,
+    ComplaintRead,
+)
 from chorus.settings import Settings
 
 PAGE_HEADERS = {
@@ -30,6 +36,11 @@ class ComplaintController(Controller):
     ) -> ComplaintCreated:
         """Organizers build a new version for one regulator (optional narrative and demands)."""
         return await service.build(case_id=case_id, actor=user, data=data)
+
+    @get("/cases/{case_id:int}/complaints", operation_id="listComplaints")
+    async def list_complaints(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> ComplaintList:
+        """Members: the case's complaint versions, newest first, without their text."""
+        return await service.list_for_case(case_id, user)
 
     @get("/complaints/{complaint_id:int}", operation_id="getComplaint")
     async def get_complaint(

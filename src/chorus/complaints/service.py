@@ -82,6 +82,23 @@ class ComplaintRead(BaseModel):
     demands: list[str]
 
 
+class ComplaintBrief(BaseModel):
+    """A version in the case's list: what it is, without its text."""
+
+    id: int
+    version: int
+    locale: str
+    regulator: RegulatorBrief
+    sha256: str
+    created_at: datetime
+    filed: bool
+    named_members: int
+
+
+class ComplaintList(BaseModel):
+    items: list[ComplaintBrief]
+
+
 class ComplaintDiff(BaseModel):
     id: int
     against: int
@@ -369,6 +386,41 @@ async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
         raise NotFound("complaint_not_found")
     await cases.require_member(row["case"], user)
     return dict(row)
+
+
+async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
+    """Members: every version built for the case, newest first (per regulator, highest version)."""
+    await cases.require_member(case_id, user)
+    rows = (
+        await Complaint.select(
+            Complaint.id,
+            Complaint.version,
+            Complaint.locale,
+            Complaint.regulator,
+            Complaint.regulator.name,
+            Complaint.sha256,
+            Complaint.created_at,
+            Complaint.filed_at,
+            Complaint.named_members,
+        )
+        .where(Complaint.case == case_id)
+        .order_by(Complaint.id, ascending=False)
+    )
+    return ComplaintList(
+        items=[
+            ComplaintBrief(
+                id=r["id"],
+                version=r["version"],
+                locale=r["locale"],
+                regulator=RegulatorBrief(id=r["regulator"], name=r["regulator.name"]),
+                sha256=r["sha256"],
+                created_at=r["created_at"],
+                filed=r["filed_at"] is not None,
+                named_members=len(db.json_value(r["named_members"]) or []),
+            )
+            for r in rows
+        ]
+    )
 
 
 async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
