@@ -359,3 +359,47 @@ async def test_a_deadline_passes_at_midnight_where_the_regulator_is(
     # 01:30 in Beijing the next day, though still Nov 25 in UTC: late
     assert await filings.flag_overdue(now=datetime(2026, 11, 25, 17, 30, tzinfo=UTC)) == 1
     assert await filings.flag_overdue(now=datetime(2026, 11, 26, 9, 0, tzinfo=UTC)) == 0  # told once
+
+
+async def test_a_merged_case_keeps_its_filings_within_reach(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    from tests.integration.cases_support import staff
+
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    v1 = await build(client, s, await regulator_id(client))
+    filing_id = (await file(client, s, v1["id"])).json()["id"]
+    other_complaint = await seeded_case_elsewhere(client, s)  # Bob's case against another shop
+    other_case = (await client.get(f"/api/v1/complaints/{other_complaint}", headers=s["bob"])).json()[
+        "case_id"
+    ]
+    source = (await client.get(f"/api/v1/cases/{s['case']}")).json()["merchant"]["id"]
+    target = (await client.get(f"/api/v1/cases/{other_case}")).json()["merchant"]["id"]
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    r = await client.post(
+        "/api/v1/moderation/merchants/merge",
+        json={"source_id": source, "target_id": target},
+        headers=moderator.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/cases/{s['case']}")).json()["merged_into"] == other_case
+
+    # the members went to the surviving case; the filing they made is still theirs to follow
+    assert (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).status_code == 200
+    assert (await client.get(f"/api/v1/complaints/{v1['id']}", headers=s["ann"])).status_code == 200
+    listed = (await client.get(f"/api/v1/cases/{s['case']}/complaints", headers=s["ann"])).json()["items"]
+    assert [c["id"] for c in listed] == [v1["id"]]
+    r = await client.post(
+        f"/api/v1/filings/{filing_id}/events", headers=s["org"], json={"status": "received", "note": "回执"}
+    )
+    assert r.status_code == 201, r.text
+    assert_problem(
+        await client.post(f"/api/v1/filings/{filing_id}/events", headers=s["ann"], json={"note": "x"}),
+        403,
+        "organizers_only",
+    )
+    assert_problem(await client.get(f"/api/v1/filings/{filing_id}", headers=s["out"]), 403)
+    # the surviving case's public page lists it
+    filings = (await client.get(f"/api/v1/cases/{other_case}")).json()["filings"]
+    assert [(f["id"], f["status"]) for f in filings] == [(filing_id, "received")]

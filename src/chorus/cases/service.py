@@ -209,17 +209,29 @@ async def membership_of(case_id: int, user_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def require_member(case_id: int, user: UserRead) -> dict[str, Any]:
-    """The caller's membership; 404 for an unknown case, 403 for a non-member."""
-    await get_case_row(case_id)
+MAX_MERGE_HOPS = 20  # a merged case points at the case it was folded into; chains are short
+
+
+async def require_member(case_id: int, user: UserRead, *, through_merges: bool = False) -> dict[str, Any]:
+    """The caller's membership; 404 for an unknown case, 403 for a non-member.
+
+    ``through_merges``: a case merged into another keeps its history (complaints, filings);
+    for reading it and recording what happens to its filings, a membership of the case it
+    was folded into (where its members went) counts."""
+    case = await get_case_row(case_id)
     m = await membership_of(case_id, user.id)
+    for _ in range(MAX_MERGE_HOPS if through_merges else 0):
+        if m is not None or case["merged_into"] is None:
+            break
+        case = await get_case_row(case["merged_into"])
+        m = await membership_of(case["id"], user.id)
     if m is None:
         raise Forbidden("not_a_member")
     return m
 
 
-async def require_organizer(case_id: int, user: UserRead) -> dict[str, Any]:
-    m = await require_member(case_id, user)
+async def require_organizer(case_id: int, user: UserRead, *, through_merges: bool = False) -> dict[str, Any]:
+    m = await require_member(case_id, user, through_merges=through_merges)
     if m["role"] != "organizer":
         raise Forbidden("organizers_only")
     return m
@@ -259,9 +271,17 @@ async def summary(case_id: int) -> CaseRead:
 async def _filings(case_id: int) -> list[FilingBrief]:
     from chorus.filings.tables import Filing  # filings build on cases, not the other way round
 
+    # with the filings of cases folded into this one (they carry on here)
+    ids, frontier = [case_id], [case_id]
+    for _ in range(MAX_MERGE_HOPS):
+        merged = [r["id"] for r in await Case.select(Case.id).where(Case.merged_into.is_in(frontier))]
+        if not merged:
+            break
+        ids += merged
+        frontier = merged
     rows = (
         await Filing.select(Filing.id, Filing.regulator.name, Filing.status)
-        .where(Filing.case == case_id)
+        .where(Filing.case.is_in(ids))
         .order_by(Filing.id)
     )
     return [FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"]) for r in rows]

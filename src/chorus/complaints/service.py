@@ -384,13 +384,13 @@ async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("complaint_not_found")
-    await cases.require_member(row["case"], user)
+    await cases.require_member(row["case"], user, through_merges=True)
     return dict(row)
 
 
 async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
     """Members: every version built for the case, newest first (per regulator, highest version)."""
-    await cases.require_member(case_id, user)
+    await cases.require_member(case_id, user, through_merges=True)
     rows = (
         await Complaint.select(
             Complaint.id,
@@ -474,7 +474,7 @@ async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
 
 async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff:
     a = await _row(complaint_id, user)
-    await cases.require_organizer(a["case"], user)
+    await cases.require_organizer(a["case"], user, through_merges=True)
     b = (
         await Complaint.select(Complaint.id, Complaint.case, Complaint.version, Complaint.markdown)
         .where(Complaint.id == against)

@@ -188,7 +188,7 @@ async def _read(row: dict[str, Any]) -> FilingRead:
 async def get(filing_id: int, user: UserRead) -> FilingRead:
     """Members of the case read its filings: status, reference, deadline, every event."""
     row = await _row(filing_id)
-    await cases.require_member(row["case"], user)
+    await cases.require_member(row["case"], user, through_merges=True)
     return await _read(row)
 
 
@@ -196,7 +196,7 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     """An organizer records what happened outside Chorus (a call, a letter): a note, and maybe a
     new status along the status machine or the regulator's reference number."""
     row = await _row(filing_id)
-    await cases.require_organizer(row["case"], actor)
+    await cases.require_organizer(row["case"], actor, through_merges=True)
     note = data.note.strip()
     if not note:
         raise Invalid("note_required", field="note")
