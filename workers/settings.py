@@ -23,6 +23,9 @@ FUNCTIONS: list[Function] = [
     func(tasks.notify_users, name=jobs.Job.notify_users.value, max_tries=5, timeout=120),
     func(tasks.render_complaint_page, name=jobs.Job.render_complaint_page.value, max_tries=3, timeout=600),
     func(tasks.flag_overdue_filings, name=jobs.Job.flag_overdue_filings.value, max_tries=3, timeout=300),
+    # tries are counted by the job itself (CHORUS_FILING_SUBMIT_ATTEMPTS); arq's limit is a backstop
+    func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=1800),
+    func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=900),
 ]
 # Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.
 CRON_JOBS: list[CronJob] = [
@@ -32,6 +35,8 @@ CRON_JOBS: list[CronJob] = [
         minute={7},
         unique=True,
     ),
+    # every 15 minutes: regulators' HTTP channels are asked about the filings they acknowledged
+    cron(tasks.poll_filings, name=f"cron:{jobs.Job.poll_filings.value}", minute={2, 17, 32, 47}, unique=True),
 ]
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq import Retry
+
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
 from chorus.filings import service as filings
+from chorus.filings import submit as filing_channels
 from chorus.notifications import service as notifications
 
 
@@ -36,3 +39,14 @@ async def render_complaint_page(ctx: dict[str, Any], *, complaint_id: int) -> bo
 
 async def flag_overdue_filings(ctx: dict[str, Any]) -> int:
     return await filings.flag_overdue()
+
+
+async def submit_filing(ctx: dict[str, Any], *, filing_id: int) -> str:
+    outcome = await filing_channels.submit(filing_id, ctx["settings"], attempt=ctx.get("job_try", 1))
+    if not outcome.done:
+        raise Retry(defer=outcome.retry_in)  # a server error or a timeout: same key, later
+    return outcome.status
+
+
+async def poll_filings(ctx: dict[str, Any]) -> int:
+    return await filing_channels.poll(ctx["settings"])

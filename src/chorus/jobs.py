@@ -36,6 +36,8 @@ class Job(StrEnum):
     notify_users = "notify_users"
     render_complaint_page = "render_complaint_page"
     flag_overdue_filings = "flag_overdue_filings"  # also run hourly by the workers' cron
+    submit_filing = "submit_filing"
+    poll_filings = "poll_filings"  # also run every 15 minutes by the workers' cron
 
 
 class OutboxRow(Table, tablename="outbox"):

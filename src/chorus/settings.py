@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    # Regulators' HTTP channel (protocol v1): per-request timeout, tries of a submission before
+    # the filing fails, and the first wait between tries (doubling, at most an hour).
+    filing_http_timeout_seconds: float = Field(default=30.0, gt=0)
+    filing_submit_attempts: int = Field(default=8, ge=1, le=50)
+    filing_retry_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _production_requirements(self) -> Settings:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chorus import db, jobs
+from chorus import db, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -336,6 +336,8 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     named_members=named,
                     member_digests=digests,
                     evidence_ids=included,
+                    members_total=len(members),
+                    total_loss=money.totals((m.loss_amount, m.loss_currency) for m in members),
                     chain_head=head,
                     created_by=actor.id,
                     created_at=now,
@@ -376,7 +378,8 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
 # --- reading ---------------------------------------------------------------------------------
 
 
-async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
+async def complaint_row(complaint_id: int) -> dict[str, Any]:
+    """A version's row with its regulator's name (no caller checked: see ``_row``)."""
     row = (
         await Complaint.select(*Complaint.all_columns(), Complaint.regulator.name)
         .where(Complaint.id == complaint_id)
@@ -384,8 +387,13 @@ async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("complaint_not_found")
-    await cases.require_member(row["case"], user, through_merges=True)
     return dict(row)
+
+
+async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
+    row = await complaint_row(complaint_id)
+    await cases.require_member(row["case"], user, through_merges=True)
+    return row
 
 
 async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
@@ -456,14 +464,11 @@ def page_html(row: dict[str, Any]) -> str:
 
 async def prerender_page(complaint_id: int, settings: Settings) -> bool:
     """The job: put the version's printable page in the cache. False if the version is gone."""
-    row = (
-        await Complaint.select(*Complaint.all_columns(), Complaint.regulator.name)
-        .where(Complaint.id == complaint_id)
-        .first()
-    )
-    if row is None:
+    try:
+        row = await complaint_row(complaint_id)
+    except NotFound:
         return False
-    await asyncio.to_thread(cached_page, dict(row), settings)
+    await asyncio.to_thread(cached_page, row, settings)
     return True
 
 
@@ -577,11 +582,16 @@ class SizedStream:
 
 
 async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[SizedStream, str]:
+    """The version's bundle for a member to download (see ``bundle_of``)."""
+    return await bundle_of(await _row(complaint_id, user), settings)
+
+
+async def bundle_of(row: dict[str, Any], settings: Settings) -> tuple[SizedStream, str]:
     """A sized, uncompressed ZIP assembled while it streams: the evidence bytes are read as the
     client downloads, never the whole archive in memory; one pass over the chain."""
     from zipstream import ZipStream
 
-    row = await _row(complaint_id, user)
+    row = dict(row)  # the Markdown is taken out of it below
     store = evidence.storage_for(settings)
     loop = asyncio.get_running_loop()
     included = set(db.json_value(row["evidence_ids"]) or [])
@@ -622,3 +632,30 @@ async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple
     zs.add(manifest, bundle_manifest.MANIFEST_NAME)
     zs.add(readme, "README.txt")
     return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}.zip"
+
+
+async def store_bundle(complaint_id: int, settings: Settings) -> tuple[str, int]:
+    """Write the version's bundle once into the blob store (the exact bytes a filing refers
+    to: a ZIP's entry times differ between downloads) and return its SHA-256 and size."""
+    zs, _ = await bundle_of(await complaint_row(complaint_id), settings)
+    folder = evidence.tmp_dir(settings)
+
+    def write() -> tuple[Path, str, int]:
+        hasher = hashlib.sha256()
+        size = 0
+        tmp = folder / f"bundle-{complaint_id}-{secrets.token_hex(6)}.zip"
+        with tmp.open("wb") as fh:
+            for chunk in zs:
+                hasher.update(chunk)
+                fh.write(chunk)
+                size += len(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return tmp, hasher.hexdigest(), size
+
+    tmp, sha, size = await asyncio.to_thread(write)
+    try:
+        await evidence.storage_for(settings).put_file(tmp, sha)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return sha, size

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chorus import db
+from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -36,7 +36,7 @@ def _active_key(case_id: int, regulator_id: int) -> str:
     return f"{case_id}:{regulator_id}"
 
 
-async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> None:
+async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> str:
     """What must hold for this version to go out; each failure says what to do instead."""
     latest = (
         await Complaint.select(Complaint.version)
@@ -46,7 +46,11 @@ async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> None:
     )
     if latest is not None and latest["version"] != complaint["version"]:
         raise Conflict("complaint_outdated", field="complaint_id", latest=latest["version"])
-    regulator = await Regulator.select(Regulator.active).where(Regulator.id == complaint["regulator"]).first()
+    regulator = (
+        await Regulator.select(Regulator.active, Regulator.channel)
+        .where(Regulator.id == complaint["regulator"])
+        .first()
+    )
     if regulator is None or not regulator["active"]:
         raise Conflict("regulator_inactive", field="complaint_id")
     named = [int(u) for u in db.json_value(complaint["named_members"]) or []]
@@ -57,6 +61,7 @@ async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> None:
     )
     if still < len(named):
         raise Conflict("consent_withdrawn", field="complaint_id", count=len(named) - still)
+    return str(regulator["channel"])
 
 
 async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> FilingQueued:
@@ -77,7 +82,7 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             live = await Filing.exists().where(Filing.active_key == _active_key(case_id, regulator_id))
             if live:
                 raise Conflict("filing_active", field="complaint_id")
-            await _check_fileable(case_id, complaint)
+            channel = await _check_fileable(case_id, complaint)
             now = datetime.now(UTC)
             rows = await Filing.insert(
                 Filing(
@@ -106,6 +111,8 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             withdrawn = await evidence.freeze(db.json_value(complaint["evidence_ids"]) or [], now)
             if withdrawn:
                 raise Conflict("evidence_changed", field="complaint_id", count=withdrawn)
+            if channel == "http":  # a worker sends it; "manual" and "email" ones organizers send for now
+                await jobs.defer(jobs.Job.submit_filing, f"filing-submit:{filing_id}", filing_id=filing_id)
             await cases.begin_filing(case_id)
             await cases.add_event(
                 case_id,

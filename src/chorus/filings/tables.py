@@ -18,6 +18,9 @@ class Filing(Table, tablename="filing"):
     reference = Varchar(length=200, null=True, default=None)  # the regulator's own number
     deadline = Date(null=True, default=None)  # when the regulator owes the next answer
     message = Text(null=False, default="")  # the channel's last refusal, shown to organizers
+    bundle_sha256 = Varchar(
+        length=64, null=True, default=None
+    )  # the bundle as filed (kept in the blob store)
     # "<case>:<regulator>" while the filing is not ended: one live filing per case and regulator
     active_key = Varchar(length=60, null=True, default=None, unique=True)
     created_by = Integer(null=False)

@@ -1,0 +1,298 @@
+"""Sending a queued filing through its regulator's channel, and following its status (worker jobs).
+
+- ``http`` (protocol v1): the complaint, its evidence list and the hash of the bundle as filed go
+  to ``{address}/complaints`` under the filing's id as the idempotency key, so a job that runs
+  twice (or is retried after a timeout) files once. Transient failures are retried by the job
+  with backoff; a refusal fails the filing with the server's message.
+- ``manual``: nothing to send; organizers submit by hand and record it as an event.
+
+Every change is a filing event (source ``worker`` or ``regulator``) and moves the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chorus import db
+from chorus.cases import service as cases
+from chorus.complaints import service as complaints
+from chorus.evidence import manifest as bundle_manifest
+from chorus.evidence.tables import Evidence
+from chorus.filings import deadlines, protocol
+from chorus.filings.status import FilingStatus, Source, can_move, is_end
+from chorus.filings.tables import Filing, FilingEvent
+from chorus.markdown import render_document
+from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
+from chorus.merchants.tables import Merchant, MerchantIdentifier
+from chorus.regulators.tables import Regulator
+from chorus.settings import Settings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a submission attempt did: ``done`` (nothing more to do), or retry after ``retry_in`` s."""
+
+    done: bool
+    status: str
+    retry_in: float | None = None
+
+
+async def _filing(filing_id: int) -> dict[str, Any] | None:
+    row = (
+        await Filing.select(
+            *Filing.all_columns(),
+            Filing.regulator.channel,
+            Filing.regulator.address,
+            Filing.regulator.credentials_env,
+            Filing.regulator.contact_disclosure,
+            Filing.regulator.calendar,
+            Filing.regulator.accept_working_days,
+            Filing.regulator.finish_working_days,
+        )
+        .where(Filing.id == filing_id)
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def _limits(row: dict[str, Any]) -> deadlines.Limits:
+    return deadlines.Limits(
+        calendar=row["regulator.calendar"],
+        accept_working_days=row["regulator.accept_working_days"],
+        finish_working_days=row["regulator.finish_working_days"],
+    )
+
+
+async def record(
+    filing_id: int,
+    *,
+    status: FilingStatus | None,
+    source: Source,
+    note: str = "",
+    reference: str | None = None,
+    message: str | None = None,
+    bundle_sha256: str | None = None,
+) -> bool:
+    """Apply one change from the worker or the regulator (its own transaction): a status move the
+    status machine allows (others are kept as a note), a reference, a refusal message. Returns
+    whether the status moved."""
+    async with db.transaction():
+        query = Filing.select(Filing.status, Filing.deadline, Filing.case, Filing.regulator).where(
+            Filing.id == filing_id
+        )
+        current = await (query if db.is_sqlite() else query.lock_rows("UPDATE")).first()
+        if current is None:
+            return False
+        row = await _filing(filing_id)
+        assert row is not None
+        old = FilingStatus(current["status"])
+        new = status if status is not None and can_move(old, status, source) else old
+        now = datetime.now(UTC)
+        changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: new.value}
+        if new != old:
+            changes[Filing.deadline] = deadlines.next_deadline(
+                old,
+                new,
+                deadlines.local_date(now, row["regulator.calendar"]),
+                current["deadline"],
+                _limits(row),
+            )
+        if is_end(new):
+            changes[Filing.active_key] = None
+        if reference is not None:
+            changes[Filing.reference] = reference
+        if message is not None:
+            changes[Filing.message] = message
+        if bundle_sha256 is not None:
+            changes[Filing.bundle_sha256] = bundle_sha256
+        await Filing.update(changes).where(Filing.id == filing_id)
+        await FilingEvent.insert(
+            FilingEvent(
+                filing=filing_id,
+                at=now,
+                status=new.value,
+                source=source.value,
+                note=note,
+                reference=reference,
+            )
+        )
+        if new != old:
+            await cases.add_event(
+                current["case"],
+                "filing_status",
+                filing_id=filing_id,
+                regulator_id=current["regulator"],
+                status=new.value,
+            )
+        return new != old
+
+
+async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
+    complaint = await complaints.complaint_row(row["complaint"])
+    markdown: str = complaint["markdown"]
+    full = row["regulator.contact_disclosure"] == "full"
+    merchant = (
+        await Merchant.select(Merchant.name).where(Merchant.id == await _merchant_of(row["case"])).first()
+    )
+    idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
+        MerchantIdentifier.merchant == await _merchant_of(row["case"])
+    )
+    included = set(db.json_value(complaint["evidence_ids"]) or [])
+    evidence = await Evidence.select(
+        Evidence.id,
+        Evidence.sha256,
+        Evidence.chain_index,
+        Evidence.extension,
+        Evidence.size,
+        Evidence.media_type,
+    ).where(Evidence.id.is_in(sorted(included) or [0]))
+    body_html, _ = await asyncio.to_thread(render_document, markdown)
+    title = next((line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
+    return {
+        "external_id": f"chorus-filing-{row['id']}",
+        "title": title,
+        "merchant": {
+            "name": merchant["name"] if merchant else "",
+            "identifiers": [
+                {
+                    "kind": i["kind"],
+                    # bank cards only to the last four digits unless the regulator needs them whole,
+                    # as in the complaint text
+                    "value": i["value"]
+                    if full or i["kind"] != IdentifierKind.BANK_CARD
+                    else mask(Identifier(IdentifierKind.BANK_CARD, i["value"])),
+                }
+                for i in sorted(idents, key=lambda i: (i["kind"], i["value"]))
+            ],
+        },
+        "complainant_count": complaint["members_total"],
+        "total_loss": db.json_value(complaint["total_loss"]) or [],
+        "body_markdown": markdown,
+        "body_html": body_html,
+        "evidence": [
+            {
+                "sha256": e["sha256"],
+                "filename": bundle_manifest.member_name(e["chain_index"], e["sha256"], e["extension"]),
+                "size": e["size"],
+                "media_type": e["media_type"],
+            }
+            for e in sorted(evidence, key=lambda e: e["chain_index"])
+        ],
+        "bundle_sha256": bundle_sha256,
+    }
+
+
+async def _merchant_of(case_id: int) -> int:
+    return int((await cases.get_case_row(case_id))["merchant"])
+
+
+def backoff(attempt: int, first: float) -> float:
+    """Seconds before attempt ``attempt + 1``: ``first``, then doubling, at most an hour."""
+    return float(min(first * 2 ** max(attempt - 1, 0), 3600.0))
+
+
+async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome:
+    """The job: send a queued filing through its channel. Safe to run again at any point."""
+    row = await _filing(filing_id)
+    if row is None:
+        return Outcome(True, "gone")
+    if row["status"] != FilingStatus.queued.value or row["regulator.channel"] != "http":
+        return Outcome(True, row["status"])  # already sent (a rerun), or nothing to send by machine
+    bundle_sha = row["bundle_sha256"]
+    if bundle_sha is None:
+        bundle_sha, _ = await complaints.store_bundle(row["complaint"], settings)
+        await Filing.update({Filing.bundle_sha256: bundle_sha}).where(Filing.id == filing_id)
+    env = row["regulator.credentials_env"]
+    api_key = os.environ.get(env) if env else None
+    if env and not api_key:
+        await record(
+            filing_id,
+            status=FilingStatus.failed,
+            source=Source.worker,
+            note=f"credentials_missing:{env}",
+            message=f"The API key for this regulator is not configured ({env}).",
+        )
+        return Outcome(True, FilingStatus.failed.value)
+    try:
+        receipt = await protocol.submit(
+            row["regulator.address"],
+            api_key,
+            str(filing_id),
+            await _payload(row, bundle_sha),
+            settings.filing_http_timeout_seconds,
+        )
+    except protocol.Refused as exc:
+        await record(
+            filing_id,
+            status=FilingStatus.failed,
+            source=Source.worker,
+            note=f"refused:{exc.status_code}",
+            message=exc.message,
+        )
+        return Outcome(True, FilingStatus.failed.value)
+    except protocol.Transient as exc:
+        if attempt >= settings.filing_submit_attempts:
+            await record(
+                filing_id,
+                status=FilingStatus.failed,
+                source=Source.worker,
+                note=f"gave_up_after:{attempt}",
+                message=str(exc),
+            )
+            return Outcome(True, FilingStatus.failed.value)
+        await record(filing_id, status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc))
+        return Outcome(
+            False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
+        )
+    await record(
+        filing_id,
+        status=FilingStatus.submitted,
+        source=Source.worker,
+        reference=receipt.reference,
+        message="",
+    )
+    await record(
+        filing_id,
+        status=FilingStatus(receipt.status),
+        source=Source.regulator,
+        note=receipt.message,
+        reference=receipt.reference,
+    )
+    row = await _filing(filing_id)
+    return Outcome(True, row["status"] if row else "gone")
+
+
+async def poll(settings: Settings) -> int:
+    """The periodic job: ask the regulator's server about every live http filing it has
+    acknowledged. Returns how many moved. A server that is down is asked again next time."""
+    rows = await Filing.select(Filing.id, Filing.reference, Filing.status, Filing.regulator).where(
+        Filing.active_key.is_not_null() & Filing.reference.is_not_null()
+    )
+    regulators = {
+        r["id"]: r
+        for r in await Regulator.select(
+            Regulator.id, Regulator.channel, Regulator.address, Regulator.credentials_env
+        )
+    }
+    moved = 0
+    for r in rows:
+        regulator = regulators.get(r["regulator"])
+        if regulator is None or regulator["channel"] != "http" or r["status"] == FilingStatus.queued.value:
+            continue
+        env = regulator["credentials_env"]
+        api_key = os.environ.get(env) if env else None
+        try:
+            answer = await protocol.status(
+                regulator["address"], api_key, r["reference"], settings.filing_http_timeout_seconds
+            )
+        except (protocol.Transient, protocol.Refused):
+            continue
+        if answer.status != r["status"]:
+            moved += await record(
+                r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message
+            )
+    return moved
