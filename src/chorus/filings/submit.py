@@ -135,11 +135,10 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
     complaint = await complaints.complaint_row(row["complaint"])
     markdown: str = complaint["markdown"]
     full = row["regulator.contact_disclosure"] == "full"
-    merchant = (
-        await Merchant.select(Merchant.name).where(Merchant.id == await _merchant_of(row["case"])).first()
-    )
+    merchant_id = (await cases.get_case_row(row["case"]))["merchant"]
+    merchant = await Merchant.select(Merchant.name).where(Merchant.id == merchant_id).first()
     idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
-        MerchantIdentifier.merchant == await _merchant_of(row["case"])
+        MerchantIdentifier.merchant == merchant_id
     )
     included = set(db.json_value(complaint["evidence_ids"]) or [])
     evidence = await Evidence.select(
@@ -184,10 +183,6 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
         ],
         "bundle_sha256": bundle_sha256,
     }
-
-
-async def _merchant_of(case_id: int) -> int:
-    return int((await cases.get_case_row(case_id))["merchant"])
 
 
 def backoff(attempt: int, first: float) -> float:
