@@ -124,6 +124,8 @@ os.environ.update(
         "CHORUS_MAIL_FROM": "Chorus <noreply@chorus.example.com>",
         "CHORUS_AUTH_RATE_LIMIT": "1000/minute",
         "CHORUS_LOG_LEVEL": "INFO",
+        "CHORUS_INBOUND_DOMAIN": "replies.chorus.example.com",
+        "CHORUS_INBOUND_SECRET": "inbound-secret-" + RUN_ID,
     }
 )
 

@@ -15,7 +15,7 @@ from chorus.filings.tables import Filing
 from tests.integration.test_complaints import consent, seeded_case
 from tests.integration.test_filings import build, file
 from tests.regulator_standin import Standin, running
-from tests.support import PASSWORD, login, run_jobs
+from tests.support import PASSWORD, assert_problem, login, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
 KEY_ENV = "CHORUS_TEST_STANDIN_KEY"
@@ -176,3 +176,111 @@ async def test_a_missing_api_key_fails_without_sending(
     got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["org"])).json()
     assert got["status"] == "failed" and KEY_ENV in got["message"]
     assert gateway.posts == []
+
+
+REGULATOR_MAIL = "complaints@amr.example.gov.cn"
+
+
+async def mail_regulator(client: Any, settings: Any) -> int:
+    from chorus.accounts import service as accounts
+
+    await accounts.create_admin(
+        email="admin@example.com", password=PASSWORD, display_name="A", settings=settings
+    )
+    admin = await login(client, "admin@example.com")
+    r = await client.post(
+        "/api/v1/regulators",
+        headers=admin,
+        json={
+            "name": "某市市场监督管理局（邮箱）",
+            "jurisdiction": "某市",
+            "channel": "email",
+            "address": REGULATOR_MAIL,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def reply_to(to: str, subject: str, body: str, message_id: str) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = REGULATOR_MAIL
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+async def test_the_email_channel_sends_once_and_replies_come_back(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    reg = await mail_regulator(client, settings)
+    complaint = await build(client, s, reg)
+    filing_id = (await file(client, s, complaint["id"])).json()["id"]
+    await run_jobs(redis_pool, quick(settings))
+
+    (sent,) = mailbox.to(REGULATOR_MAIL)
+    assert "联合投诉" in sent["Subject"] and "蓝月卡盟" in sent["Subject"]
+    reply_address = str(sent["Reply-To"])
+    assert reply_address.startswith(f"filing-{filing_id}-") and reply_address.endswith(
+        "@replies.chorus.example.com"
+    )
+    names = {part.get_filename() for part in sent.iter_attachments()}
+    assert names == {"complaint.md", "complaint.html"}
+    text = sent.get_body(preferencelist=("plain",)).get_content()
+    assert "蓝月卡盟" in text and "安妮" in text and "鲍勃" not in text  # Bob did not consent
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["org"])).json()
+    assert got["status"] == "submitted" and got["deadline"] is None  # no time limits on this one
+    await redis_pool.enqueue_job("submit_filing", filing_id=filing_id)  # a rerun sends nothing
+    await run_jobs(redis_pool, quick(settings), relay=False)
+    assert len(mailbox.to(REGULATOR_MAIL)) == 1
+
+    # the regulator answers; the mail server hands the reply over
+    url = "/api/v1/inbound/email"
+    secret = {"Authorization": f"Bearer {settings.inbound_secret.get_secret_value()}"}
+    raw = reply_to(
+        reply_address, "关于投诉的受理告知", "您的投诉已受理，受理编号 AMR-77。", "<r1@amr.example.gov.cn>"
+    )
+    r = await client.post(url, content=raw, headers={**secret, "Content-Type": "message/rfc822"})
+    assert r.status_code == 202, r.text
+    assert r.json() == {"filing_id": filing_id}
+    again = await client.post(url, content=raw, headers={**secret, "Content-Type": "message/rfc822"})
+    assert again.status_code == 202  # handed over twice: recorded once
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    replies = [e for e in got["events"] if e["source"] == "regulator"]
+    assert len(replies) == 1 and "关于投诉的受理告知" in replies[0]["note"] and "AMR-77" in replies[0]["note"]
+    assert got["status"] == "submitted"  # a reply is read by people: organizers record what it means
+    await run_jobs(redis_pool, settings)
+    inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
+    assert [n["data"]["filing_id"] for n in inbox if n["kind"] == "case.filing_reply"] == [filing_id]
+
+    # what the endpoint refuses, writing nothing
+    before = len(got["events"])
+    forged = reply_address.replace(f"filing-{filing_id}-", f"filing-{filing_id + 1}-")
+    for body, headers, status, code in (
+        (raw, {}, 401, None),
+        (raw, {"Authorization": "Bearer wrong"}, 401, None),
+        (reply_to(forged, "x", "y", "<r2@x>"), secret, 422, "inbound_unmatched"),
+        (reply_to("someone@example.com", "x", "y", "<r3@x>"), secret, 422, "inbound_unmatched"),
+        (b"\\x00\\x01 not a message", secret, 422, None),
+        (raw + b"x" * settings.inbound_max_bytes, secret, 413, None),
+    ):
+        r = await client.post(url, content=body, headers={**headers, "Content-Type": "message/rfc822"})
+        assert_problem(r, status, code)
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    assert len(got["events"]) == before
+
+
+async def test_the_inbound_endpoint_is_off_without_a_secret(settings: Any) -> None:
+    from tests.support import http_client
+
+    async with http_client(settings.model_copy(update={"inbound_secret": None})) as c:
+        r = await c.post(
+            "/api/v1/inbound/email", content=b"Subject: x\r\n\r\ny", headers={"Authorization": "Bearer x"}
+        )
+        assert_problem(r, 404, "inbound_disabled")

@@ -37,7 +37,7 @@ OPEN = ("gathering", "filing")
 TRANSITIONS = {"gathering": {"filing", "closed"}, "filing": {"gathering", "closed"}, "closed": set()}
 EARLIEST_INCIDENT = date(2000, 1, 1)
 # Events members hear about (through the outbox → notifications); the rest only show on the timeline.
-NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged", "filing_status"}
+NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged", "filing_status", "filing_reply"}
 
 
 # --- validation helpers --------------------------------------------------------------------

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Router, get, post
+from typing import Any
+
+from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from chorus.accounts.schemas import UserRead
+from chorus.errors import TooLarge
 from chorus.filings import service
 from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
 from chorus.settings import Settings
+from chorus.web.auth import request_token
 
 
 class FilingController(Controller):
@@ -37,5 +41,24 @@ class FilingController(Controller):
         return await service.add_event(filing_id=filing_id, actor=user, data=data)
 
 
+class InboundController(Controller):
+    path = "/api/v1/inbound"
+    tags = ["filings"]
+
+    @post("/email", status_code=HTTP_202_ACCEPTED, operation_id="receiveEmail")
+    async def email(
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+    ) -> dict[str, int]:
+        """The mail server hands over a regulator's reply (raw RFC 822, bearer inbound secret);
+        it is recorded on the filing its reply address names."""
+        service.authorize_inbound(request_token(request), settings)
+        raw = bytearray()
+        async for chunk in request.stream():  # read with a limit, never unbounded
+            raw += chunk
+            if len(raw) > settings.inbound_max_bytes:
+                raise TooLarge("too_large", limit=settings.inbound_max_bytes)
+        return {"filing_id": await service.receive_reply(bytes(raw), settings)}
+
+
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[FilingController])]
+    return [Router(path="/", route_handlers=[FilingController, InboundController])]

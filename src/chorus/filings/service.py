@@ -6,6 +6,8 @@ edited; a later build is a new version) and the evidence it cites can no longer 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +17,9 @@ from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.cases.tables import Membership
 from chorus.complaints.tables import Complaint
-from chorus.errors import Conflict, Invalid, NotFound
+from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
-from chorus.filings import deadlines
+from chorus.filings import deadlines, replies
 from chorus.filings.schemas import (
     FilingCreate,
     FilingEventCreate,
@@ -30,6 +32,7 @@ from chorus.filings.status import FilingStatus, Source, can_move, is_end
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications import service as notifications
 from chorus.regulators.tables import Regulator
+from chorus.settings import Settings
 
 
 def _active_key(case_id: int, regulator_id: int) -> str:
@@ -111,7 +114,7 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             withdrawn = await evidence.freeze(db.json_value(complaint["evidence_ids"]) or [], now)
             if withdrawn:
                 raise Conflict("evidence_changed", field="complaint_id", count=withdrawn)
-            if channel == "http":  # a worker sends it; "manual" and "email" ones organizers send for now
+            if channel in ("http", "email"):  # a worker sends it; "manual" ones the organizers do
                 await jobs.defer(jobs.Job.submit_filing, f"filing-submit:{filing_id}", filing_id=filing_id)
             await cases.begin_filing(case_id)
             await cases.add_event(
@@ -306,3 +309,54 @@ async def flag_overdue(now: datetime | None = None) -> int:
             source=f"filing-overdue:{r['id']}:{r['deadline'].isoformat()}",
         )
     return made
+
+
+def authorize_inbound(token: str | None, settings: Settings) -> None:
+    """The mail server's bearer secret; the endpoint does not exist while no secret is set."""
+    secret = settings.inbound_secret.get_secret_value() if settings.inbound_secret else ""
+    if not secret or not settings.inbound_domain:
+        raise NotFound("inbound_disabled")
+    if token is None or not hmac.compare_digest(token.encode(), secret.encode()):
+        raise NotAuthenticated("inbound_secret_invalid")
+
+
+async def receive_reply(raw: bytes, settings: Settings) -> int:
+    """A regulator's e-mail reply, handed over by the mail server: recorded on the filing its
+    reply address names (once per Message-ID), members told. Returns the filing's id."""
+    if not settings.inbound_domain:
+        raise NotFound("inbound_disabled")
+    try:
+        reply = replies.parse(raw)
+    except replies.Unreadable as exc:
+        raise Invalid("inbound_unreadable") from exc
+    key = settings.signing_key()
+    found = {replies.filing_of(a, settings.inbound_domain, key) for a in reply.recipients} - {None}
+    if len(found) != 1:
+        raise Invalid("inbound_unmatched")
+    (filing_id,) = found
+    assert filing_id is not None
+    row = await Filing.select(Filing.id, Filing.case, Filing.regulator).where(Filing.id == filing_id).first()
+    if row is None:
+        raise Invalid("inbound_unmatched")
+    digest = hashlib.sha256(raw).hexdigest()
+    async with db.transaction():
+        fresh = await (
+            jobs.EffectDone.insert(jobs.EffectDone(key=f"inbound:{filing_id}:{reply.message_id or digest}"))
+            .on_conflict(target=jobs.EffectDone.key, action="DO NOTHING")
+            .returning(jobs.EffectDone.id)
+        )
+        if not fresh:
+            return filing_id  # the mail server handed the same message over again
+        current = await Filing.select(Filing.status).where(Filing.id == filing_id).first()
+        assert current is not None
+        await FilingEvent.insert(
+            FilingEvent(
+                filing=filing_id,
+                status=current["status"],
+                source=Source.regulator.value,
+                note=reply.text,
+            )
+        )
+        await Filing.update({Filing.updated_at: datetime.now(UTC)}).where(Filing.id == filing_id)
+        await cases.add_event(row["case"], "filing_reply", filing_id=filing_id, regulator_id=row["regulator"])
+    return filing_id

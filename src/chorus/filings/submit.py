@@ -4,6 +4,9 @@
   to ``{address}/complaints`` under the filing's id as the idempotency key, so a job that runs
   twice (or is retried after a timeout) files once. Transient failures are retried by the job
   with backoff; a refusal fails the filing with the server's message.
+- ``email``: the complaint (in the body, and as complaint.md and complaint.html attachments) goes
+  to the regulator's address, once per filing, with a signed Reply-To that brings the answer
+  back to this filing (``POST /api/v1/inbound/email``).
 - ``manual``: nothing to send; organizers submit by hand and record it as an event.
 
 Every change is a filing event (source ``worker`` or ``regulator``) and moves the deadline.
@@ -15,21 +18,26 @@ import asyncio
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
-from chorus import db
+import aiosmtplib
+
+from chorus import db, jobs, mail
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence.tables import Evidence
-from chorus.filings import deadlines, protocol
+from chorus.filings import deadlines, protocol, replies
 from chorus.filings.status import FilingStatus, Source, can_move, is_end
 from chorus.filings.tables import Filing, FilingEvent
+from chorus.i18n import t
 from chorus.markdown import render_document
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
 from chorus.merchants.tables import Merchant, MerchantIdentifier
 from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
+from chorus.templating import render
 
 
 @dataclass(frozen=True)
@@ -195,12 +203,14 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     row = await _filing(filing_id)
     if row is None:
         return Outcome(True, "gone")
-    if row["status"] != FilingStatus.queued.value or row["regulator.channel"] != "http":
+    if row["status"] != FilingStatus.queued.value or row["regulator.channel"] not in ("http", "email"):
         return Outcome(True, row["status"])  # already sent (a rerun), or nothing to send by machine
     bundle_sha = row["bundle_sha256"]
     if bundle_sha is None:
         bundle_sha, _ = await complaints.store_bundle(row["complaint"], settings)
         await Filing.update({Filing.bundle_sha256: bundle_sha}).where(Filing.id == filing_id)
+    if row["regulator.channel"] == "email":
+        return await _submit_by_mail(row, bundle_sha, settings, attempt=attempt)
     env = row["regulator.credentials_env"]
     api_key = os.environ.get(env) if env else None
     if env and not api_key:
@@ -259,6 +269,85 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     )
     row = await _filing(filing_id)
     return Outcome(True, row["status"] if row else "gone")
+
+
+def _mail(
+    row: dict[str, Any], complaint: dict[str, Any], bundle_sha: str, page: bytes, settings: Settings
+) -> EmailMessage:
+    locale = complaint["locale"]
+    markdown: str = complaint["markdown"]
+    title = next((line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
+    body = render(
+        "email",
+        "filing.txt",
+        locale,
+        regulator=complaint["regulator.name"],
+        members_total=complaint["members_total"],
+        named=len(db.json_value(complaint["named_members"]) or []),
+        merchant=title,
+        filing_id=row["id"],
+        case_id=row["case"],
+        version=complaint["version"],
+        sha256=complaint["sha256"],
+        bundle_sha256=bundle_sha,
+        markdown=markdown,
+    )
+    message = mail.compose(
+        settings=settings,
+        to=row["regulator.address"],
+        subject=t("email.filing.subject", locale, count=complaint["members_total"], title=title),
+        body=body,
+        idempotency_key=f"filing-{row['id']}",
+    )
+    if settings.inbound_domain:
+        message["Reply-To"] = replies.reply_address(
+            row["id"], settings.inbound_domain, settings.signing_key()
+        )
+    message.add_attachment(
+        markdown.encode("utf-8"), maintype="text", subtype="markdown", filename="complaint.md"
+    )
+    message.add_attachment(page, maintype="text", subtype="html", filename="complaint.html")
+    return message
+
+
+async def _submit_by_mail(
+    row: dict[str, Any], bundle_sha: str, settings: Settings, *, attempt: int
+) -> Outcome:
+    complaint = await complaints.complaint_row(row["complaint"])
+    page = await asyncio.to_thread(complaints.cached_page, complaint, settings)
+    message = _mail(row, complaint, bundle_sha, page, settings)
+    try:
+        # once per filing: a rerun after the server took it does not send it again
+        await jobs.once(f"filing-mail:{row['id']}", lambda: mail.send(message, settings))
+    except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
+        await record(
+            row["id"],
+            status=FilingStatus.failed,
+            source=Source.worker,
+            note="refused:smtp",
+            message=str(exc)[:2000],
+        )
+        return Outcome(True, FilingStatus.failed.value)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        if attempt >= settings.filing_submit_attempts:
+            await record(
+                row["id"],
+                status=FilingStatus.failed,
+                source=Source.worker,
+                note=f"gave_up_after:{attempt}",
+                message=str(exc)[:2000],
+            )
+            return Outcome(True, FilingStatus.failed.value)
+        await record(
+            row["id"], status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc)[:2000]
+        )
+        return Outcome(
+            False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
+        )
+    await record(
+        row["id"], status=FilingStatus.submitted, source=Source.worker, note="sent:email", message=""
+    )
+    return Outcome(True, FilingStatus.submitted.value)
 
 
 async def poll(settings: Settings) -> int:
