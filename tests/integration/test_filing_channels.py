@@ -108,6 +108,19 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     assert row is not None and body["bundle_sha256"] == row["bundle_sha256"]
     blob = storage_for(settings).path_for(row["bundle_sha256"])  # type: ignore[attr-defined]
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == row["bundle_sha256"]
+    # members download exactly that bundle, and it verifies offline
+    r = await client.get(f"/api/v1/filings/{s['filing']}/bundle", headers=s["bob"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert hashlib.sha256(r.content).hexdigest() == body["bundle_sha256"]
+    assert int(r.headers["content-length"]) == len(r.content)
+    from chorus.evidence.manifest import verify_bundle
+
+    path = settings.var_dir / "filed.zip"
+    path.write_bytes(r.content)
+    assert verify_bundle(path).ok
+    path.unlink()
+    assert_problem(await client.get(f"/api/v1/filings/{s['filing']}/bundle", headers=s["out"]), 403)
+    assert_problem(await client.get(f"/api/v1/filings/{s['filing']}/bundle"), 401)
 
     # the job again (a rerun after a crash): nothing is sent twice
     await redis_pool.enqueue_job("submit_filing", filing_id=s["filing"])

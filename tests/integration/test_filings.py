@@ -88,6 +88,12 @@ async def test_filing_freezes_the_version_and_the_evidence_it_cites(
     assert_problem(await client.get(f"/api/v1/filings/{queued['id']}", headers=s["out"]), 403)
     assert_problem(await client.get(f"/api/v1/filings/{queued['id']}"), 401)
     assert_problem(await client.get("/api/v1/filings/999999", headers=s["org"]), 404, "filing_not_found")
+    # a manual filing sends nothing by machine: no bundle was stored for it
+    assert_problem(
+        await client.get(f"/api/v1/filings/{queued['id']}/bundle", headers=s["bob"]),
+        404,
+        "filing_bundle_missing",
+    )
 
     # a later edit makes a new version; the filed one keeps its text
     r = await client.patch(

@@ -7,10 +7,12 @@ from typing import Any
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from chorus.accounts.schemas import UserRead
 from chorus.errors import TooLarge
+from chorus.evidence.service import storage_for
 from chorus.filings import service
 from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
 from chorus.settings import Settings
@@ -32,6 +34,24 @@ class FilingController(Controller):
     async def get_filing(self, filing_id: FromPath[int], user: NamedDependency[UserRead]) -> FilingRead:
         """Members: status, the regulator's reference, deadline, overdue flag and every event."""
         return await service.get(filing_id, user)
+
+    @get("/filings/{filing_id:int}/bundle", operation_id="getFiledBundle")
+    async def bundle(
+        self, filing_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> Stream:
+        """Members: the evidence bundle exactly as filed; its SHA-256 is the one the regulator got."""
+        sha256, filename = await service.filed_bundle(filing_id, user)
+        store = storage_for(settings)
+        return Stream(
+            store.iter_bytes(sha256),
+            media_type="application/zip",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Content-Length": str(await store.size(sha256)),
+                "X-Content-Type-Options": "nosniff",
+                "ETag": f'"{sha256}"',
+            },
+        )
 
     @post("/filings/{filing_id:int}/events", status_code=HTTP_201_CREATED, operation_id="addFilingEvent")
     async def add_event(

@@ -311,6 +311,16 @@ async def flag_overdue(now: datetime | None = None) -> int:
     return made
 
 
+async def filed_bundle(filing_id: int, user: UserRead) -> tuple[str, str]:
+    """Members: the SHA-256 of the bundle exactly as filed (what the regulator was given the
+    hash of) and a file name; 404 until a worker has stored it (e-mail and HTTP channels)."""
+    row = await _row(filing_id)
+    await cases.require_member(row["case"], user, through_merges=True)
+    if row["bundle_sha256"] is None:
+        raise NotFound("filing_bundle_missing")
+    return row["bundle_sha256"], f"chorus-filing{filing_id}-case{row['case']}-v{row['complaint.version']}.zip"
+
+
 def authorize_inbound(token: str | None, settings: Settings) -> None:
     """The mail server's bearer secret; the endpoint does not exist while no secret is set."""
     secret = settings.inbound_secret.get_secret_value() if settings.inbound_secret else ""
