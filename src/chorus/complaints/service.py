@@ -283,6 +283,10 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
             evidence.case_head(case_id),
             gather_merchant(case["merchant"]),
         )
+        # handed over to the thread, which drops the raw rows once they are objects
+        raw = {"members": member_rows, "evidence": evidence_rows}
+        member_count = len(member_rows)
+        del member_rows, evidence_rows
 
         def assemble() -> tuple[ComplaintInput, str, dict[int, str]]:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
@@ -302,8 +306,8 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                         contact_disclosure=regulator["contact_disclosure"],
                     ),
                     merchant=merchant,
-                    members=members_from_rows(member_rows),
-                    evidence=evidence_from_rows(evidence_rows),
+                    members=members_from_rows(raw.pop("members")),
+                    evidence=evidence_from_rows(raw.pop("evidence")),
                     chain_head=head,
                     demands=demands,
                     legal_basis=legal_basis_for(regulator["template_kind"], locale),
@@ -314,7 +318,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         try:
             data_in, markdown, by_user = await asyncio.to_thread(assemble)
         except builder.NoConsentingMembers as exc:
-            raise Conflict("no_consenting_members", members=len(member_rows)) from exc
+            raise Conflict("no_consenting_members", members=member_count) from exc
         members, ev = data_in.members, data_in.evidence
         digests = {str(k): v for k, v in by_user.items()}
         named = sorted(m.user_id for m in members if m.consented)
