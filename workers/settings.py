@@ -24,7 +24,8 @@ FUNCTIONS: list[Function] = [
     func(tasks.render_complaint_page, name=jobs.Job.render_complaint_page.value, max_tries=3, timeout=600),
     func(tasks.flag_overdue_filings, name=jobs.Job.flag_overdue_filings.value, max_tries=3, timeout=300),
     # tries are counted by the job itself (CHORUS_FILING_SUBMIT_ATTEMPTS); arq's limit is a backstop
-    func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=1800),
+    # the timeout bounds how long a submission killed mid-way waits before arq runs it again
+    func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=600),
     func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=900),
 ]
 # Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.

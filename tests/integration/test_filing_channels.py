@@ -137,6 +137,11 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     await redis_pool.enqueue_job("poll_filings")  # nothing new: nothing recorded
     await run_jobs(redis_pool, quick(settings), relay=False)
     assert len((await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()["events"]) == 4
+    gateway.set_status("REG-0001", "received")  # a stale or odd answer does not move it back
+    await redis_pool.enqueue_job("poll_filings")
+    await run_jobs(redis_pool, quick(settings), relay=False)
+    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()
+    assert got["status"] == "accepted" and len(got["events"]) == 4
 
 
 async def test_server_errors_and_timeouts_are_retried_under_the_same_key(

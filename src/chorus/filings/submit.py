@@ -375,7 +375,8 @@ async def poll(settings: Settings) -> int:
             )
         except (protocol.Transient, protocol.Refused):
             continue
-        if answer.status != r["status"]:
+        # only news: a status the machine allows from here (an older answer is not recorded again)
+        if can_move(r["status"], answer.status, Source.regulator):
             moved += await record(
                 r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message
             )
