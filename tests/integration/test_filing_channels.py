@@ -32,28 +32,30 @@ async def gateway() -> Any:
         os.environ.pop(KEY_ENV, None)
 
 
-async def http_regulator(client: Any, settings: Any, base_url: str) -> int:
+async def add_regulator(client: Any, settings: Any, **fields: Any) -> int:
+    """An admin adds a regulator (as an operator would, through the API)."""
     from chorus.accounts import service as accounts
 
     await accounts.create_admin(
         email="admin@example.com", password=PASSWORD, display_name="A", settings=settings
     )
     admin = await login(client, "admin@example.com")
-    r = await client.post(
-        "/api/v1/regulators",
-        headers=admin,
-        json={
-            "name": "某市市场监督管理局（接口）",
-            "jurisdiction": "某市",
-            "channel": "http",
-            "address": base_url,
-            "credentials_env": KEY_ENV,
-            "accept_working_days": 7,
-            "finish_working_days": 45,
-        },
-    )
+    r = await client.post("/api/v1/regulators", headers=admin, json={"jurisdiction": "某市", **fields})
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
+
+
+async def http_regulator(client: Any, settings: Any, base_url: str) -> int:
+    return await add_regulator(
+        client,
+        settings,
+        name="某市市场监督管理局（接口）",
+        channel="http",
+        address=base_url,
+        credentials_env=KEY_ENV,
+        accept_working_days=7,
+        finish_working_days=45,
+    )
 
 
 async def filed(client: Any, mailbox: Any, worker: Any, settings: Any, gateway: Standin) -> dict[str, Any]:
@@ -200,24 +202,9 @@ REGULATOR_MAIL = "complaints@amr.example.gov.cn"
 
 
 async def mail_regulator(client: Any, settings: Any) -> int:
-    from chorus.accounts import service as accounts
-
-    await accounts.create_admin(
-        email="admin@example.com", password=PASSWORD, display_name="A", settings=settings
+    return await add_regulator(
+        client, settings, name="某市市场监督管理局（邮箱）", channel="email", address=REGULATOR_MAIL
     )
-    admin = await login(client, "admin@example.com")
-    r = await client.post(
-        "/api/v1/regulators",
-        headers=admin,
-        json={
-            "name": "某市市场监督管理局（邮箱）",
-            "jurisdiction": "某市",
-            "channel": "email",
-            "address": REGULATOR_MAIL,
-        },
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
 
 
 def reply_to(to: str, subject: str, body: str, message_id: str) -> bytes:

@@ -139,12 +139,16 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
     return await db.retry_on_conflict(attempt)
 
 
-async def _row(filing_id: int) -> dict[str, Any]:
+async def filing_row(filing_id: int) -> dict[str, Any] | None:
+    """A filing with what its readers and its channel need of the regulator and the version."""
     row = (
         await Filing.select(
             *Filing.all_columns(),
             Filing.regulator.name,
             Filing.regulator.channel,
+            Filing.regulator.address,
+            Filing.regulator.credentials_env,
+            Filing.regulator.contact_disclosure,
             Filing.regulator.calendar,
             Filing.regulator.accept_working_days,
             Filing.regulator.finish_working_days,
@@ -153,12 +157,18 @@ async def _row(filing_id: int) -> dict[str, Any]:
         .where(Filing.id == filing_id)
         .first()
     )
+    return dict(row) if row else None
+
+
+async def _row(filing_id: int) -> dict[str, Any]:
+    row = await filing_row(filing_id)
     if row is None:
         raise NotFound("filing_not_found")
-    return dict(row)
+    return row
 
 
-def _limits(row: dict[str, Any]) -> deadlines.Limits:
+def limits_of(row: dict[str, Any]) -> deadlines.Limits:
+    """The regulator's time limits, from a ``filing_row``."""
     return deadlines.Limits(
         calendar=row["regulator.calendar"],
         accept_working_days=row["regulator.accept_working_days"],
@@ -202,6 +212,85 @@ async def get(filing_id: int, user: UserRead) -> FilingRead:
     return await _read(row)
 
 
+async def apply_change(
+    filing_id: int,
+    *,
+    status: FilingStatus | None,
+    source: Source,
+    note: str = "",
+    reference: str | None = None,
+    message: str | None = None,
+    bundle_sha256: str | None = None,
+    actor_id: int | None = None,
+) -> bool:
+    """Record one change on a filing, in its own transaction: an event, and maybe a status move
+    (with its deadline and the members told), a reference, a refusal message. Organizers
+    (``actor_id`` given) get 409 for a move the status machine refuses; from the worker or the
+    regulator such a move is kept as a note. Returns whether the status moved."""
+    async with db.transaction():
+        query = Filing.select(Filing.status, Filing.deadline).where(Filing.id == filing_id)
+        # the status checked is the status changed: a concurrent update waits for this one
+        current = await (query if db.is_sqlite() else query.lock_rows("UPDATE")).first()
+        row = await filing_row(filing_id)
+        if current is None or row is None:
+            raise NotFound("filing_not_found")
+        old = new = FilingStatus(current["status"])
+        if status is not None and status != old:
+            if can_move(old, status, source):
+                new = status
+            elif actor_id is not None:
+                raise Conflict("filing_transition_invalid", field="status", current=old.value)
+        now = datetime.now(UTC)
+        changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: new.value}
+        if new != old:
+            changes[Filing.deadline] = deadlines.next_deadline(
+                old,
+                new,
+                deadlines.local_date(now, row["regulator.calendar"]),
+                current["deadline"],
+                limits_of(row),
+            )
+        if is_end(new):
+            changes[Filing.active_key] = None
+        for column, value in (
+            (Filing.reference, reference),
+            (Filing.message, message),
+            (Filing.bundle_sha256, bundle_sha256),
+        ):
+            if value is not None:
+                changes[column] = value
+        await Filing.update(changes).where(Filing.id == filing_id)
+        await FilingEvent.insert(
+            FilingEvent(
+                filing=filing_id,
+                at=now,
+                status=new.value,
+                source=source.value,
+                note=note,
+                reference=reference,
+                actor=actor_id,
+            )
+        )
+        if new != old:
+            await cases.add_event(
+                row["case"],
+                "filing_status",
+                filing_id=filing_id,
+                regulator_id=row["regulator"],
+                status=new.value,
+            )
+        if actor_id is not None:
+            await audit.record(
+                "filing.event",
+                actor_id=actor_id,
+                object_type="filing",
+                object_id=filing_id,
+                case_id=row["case"],
+                status=new.value,
+            )
+        return new != old
+
+
 async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate) -> FilingRead:
     """An organizer records what happened outside Chorus (a call, a letter): a note, and maybe a
     new status along the status machine or the regulator's reference number."""
@@ -213,59 +302,14 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     reference = data.reference.strip() if data.reference is not None else None
     if data.reference is not None and not reference:
         raise Invalid("reference_invalid", field="reference")
-    async with db.transaction():
-        query = Filing.select(Filing.status, Filing.deadline).where(Filing.id == filing_id)
-        # the status checked is the status changed: a concurrent update waits for this one
-        current = await (query if db.is_sqlite() else query.lock_rows("UPDATE")).first()
-        assert current is not None  # filings are never deleted
-        status = FilingStatus(current["status"])
-        if data.status is not None and data.status != status:
-            if not can_move(status, data.status, Source.organizer):
-                raise Conflict("filing_transition_invalid", field="status", current=status.value)
-            status = data.status
-        now = datetime.now(UTC)
-        changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: status.value}
-        deadline = deadlines.next_deadline(
-            FilingStatus(current["status"]),
-            status,
-            deadlines.local_date(now, row["regulator.calendar"]),
-            current["deadline"],
-            _limits(row),
-        )
-        if deadline != current["deadline"]:
-            changes[Filing.deadline] = deadline
-        if reference is not None:
-            changes[Filing.reference] = reference
-        if is_end(status):
-            changes[Filing.active_key] = None
-        await Filing.update(changes).where(Filing.id == filing_id)
-        await FilingEvent.insert(
-            FilingEvent(
-                filing=filing_id,
-                at=now,
-                status=status.value,
-                source=Source.organizer.value,
-                note=note,
-                reference=reference,
-                actor=actor.id,
-            )
-        )
-        if status.value != current["status"]:
-            await cases.add_event(
-                row["case"],
-                "filing_status",
-                filing_id=filing_id,
-                regulator_id=row["regulator"],
-                status=status.value,
-            )
-        await audit.record(
-            "filing.event",
-            actor_id=actor.id,
-            object_type="filing",
-            object_id=filing_id,
-            case_id=row["case"],
-            status=status.value,
-        )
+    await apply_change(
+        filing_id,
+        status=data.status,
+        source=Source.organizer,
+        note=note,
+        reference=reference,
+        actor_id=actor.id,
+    )
     return await _read(await _row(filing_id))
 
 

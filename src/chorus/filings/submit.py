@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -28,9 +27,10 @@ from chorus.cases import service as cases
 from chorus.complaints import service as complaints
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence.tables import Evidence
-from chorus.filings import deadlines, protocol, replies
-from chorus.filings.status import FilingStatus, Source, can_move, is_end
-from chorus.filings.tables import Filing, FilingEvent
+from chorus.filings import protocol, replies
+from chorus.filings import service as filings
+from chorus.filings.status import FilingStatus, Source, can_move
+from chorus.filings.tables import Filing
 from chorus.i18n import t
 from chorus.markdown import render_document
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
@@ -47,96 +47,6 @@ class Outcome:
     done: bool
     status: str
     retry_in: float | None = None
-
-
-async def _filing(filing_id: int) -> dict[str, Any] | None:
-    row = (
-        await Filing.select(
-            *Filing.all_columns(),
-            Filing.regulator.channel,
-            Filing.regulator.address,
-            Filing.regulator.credentials_env,
-            Filing.regulator.contact_disclosure,
-            Filing.regulator.calendar,
-            Filing.regulator.accept_working_days,
-            Filing.regulator.finish_working_days,
-        )
-        .where(Filing.id == filing_id)
-        .first()
-    )
-    return dict(row) if row else None
-
-
-def _limits(row: dict[str, Any]) -> deadlines.Limits:
-    return deadlines.Limits(
-        calendar=row["regulator.calendar"],
-        accept_working_days=row["regulator.accept_working_days"],
-        finish_working_days=row["regulator.finish_working_days"],
-    )
-
-
-async def record(
-    filing_id: int,
-    *,
-    status: FilingStatus | None,
-    source: Source,
-    note: str = "",
-    reference: str | None = None,
-    message: str | None = None,
-    bundle_sha256: str | None = None,
-) -> bool:
-    """Apply one change from the worker or the regulator (its own transaction): a status move the
-    status machine allows (others are kept as a note), a reference, a refusal message. Returns
-    whether the status moved."""
-    async with db.transaction():
-        query = Filing.select(Filing.status, Filing.deadline, Filing.case, Filing.regulator).where(
-            Filing.id == filing_id
-        )
-        current = await (query if db.is_sqlite() else query.lock_rows("UPDATE")).first()
-        if current is None:
-            return False
-        row = await _filing(filing_id)
-        assert row is not None
-        old = FilingStatus(current["status"])
-        new = status if status is not None and can_move(old, status, source) else old
-        now = datetime.now(UTC)
-        changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: new.value}
-        if new != old:
-            changes[Filing.deadline] = deadlines.next_deadline(
-                old,
-                new,
-                deadlines.local_date(now, row["regulator.calendar"]),
-                current["deadline"],
-                _limits(row),
-            )
-        if is_end(new):
-            changes[Filing.active_key] = None
-        if reference is not None:
-            changes[Filing.reference] = reference
-        if message is not None:
-            changes[Filing.message] = message
-        if bundle_sha256 is not None:
-            changes[Filing.bundle_sha256] = bundle_sha256
-        await Filing.update(changes).where(Filing.id == filing_id)
-        await FilingEvent.insert(
-            FilingEvent(
-                filing=filing_id,
-                at=now,
-                status=new.value,
-                source=source.value,
-                note=note,
-                reference=reference,
-            )
-        )
-        if new != old:
-            await cases.add_event(
-                current["case"],
-                "filing_status",
-                filing_id=filing_id,
-                regulator_id=current["regulator"],
-                status=new.value,
-            )
-        return new != old
 
 
 async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
@@ -200,7 +110,7 @@ def backoff(attempt: int, first: float) -> float:
 
 async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome:
     """The job: send a queued filing through its channel. Safe to run again at any point."""
-    row = await _filing(filing_id)
+    row = await filings.filing_row(filing_id)
     if row is None:
         return Outcome(True, "gone")
     if row["status"] != FilingStatus.queued.value or row["regulator.channel"] not in ("http", "email"):
@@ -214,7 +124,7 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     env = row["regulator.credentials_env"]
     api_key = os.environ.get(env) if env else None
     if env and not api_key:
-        await record(
+        await filings.apply_change(
             filing_id,
             status=FilingStatus.failed,
             source=Source.worker,
@@ -231,7 +141,7 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
             settings.filing_http_timeout_seconds,
         )
     except protocol.Refused as exc:
-        await record(
+        await filings.apply_change(
             filing_id,
             status=FilingStatus.failed,
             source=Source.worker,
@@ -241,7 +151,7 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
         return Outcome(True, FilingStatus.failed.value)
     except protocol.Transient as exc:
         if attempt >= settings.filing_submit_attempts:
-            await record(
+            await filings.apply_change(
                 filing_id,
                 status=FilingStatus.failed,
                 source=Source.worker,
@@ -249,25 +159,27 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
                 message=str(exc),
             )
             return Outcome(True, FilingStatus.failed.value)
-        await record(filing_id, status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc))
+        await filings.apply_change(
+            filing_id, status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc)
+        )
         return Outcome(
             False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
         )
-    await record(
+    await filings.apply_change(
         filing_id,
         status=FilingStatus.submitted,
         source=Source.worker,
         reference=receipt.reference,
         message="",
     )
-    await record(
+    await filings.apply_change(
         filing_id,
         status=FilingStatus(receipt.status),
         source=Source.regulator,
         note=receipt.message,
         reference=receipt.reference,
     )
-    row = await _filing(filing_id)
+    row = await filings.filing_row(filing_id)
     return Outcome(True, row["status"] if row else "gone")
 
 
@@ -320,7 +232,7 @@ async def _submit_by_mail(
         # once per filing: a rerun after the server took it does not send it again
         await jobs.once(f"filing-mail:{row['id']}", lambda: mail.send(message, settings))
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
-        await record(
+        await filings.apply_change(
             row["id"],
             status=FilingStatus.failed,
             source=Source.worker,
@@ -330,7 +242,7 @@ async def _submit_by_mail(
         return Outcome(True, FilingStatus.failed.value)
     except (aiosmtplib.SMTPException, OSError) as exc:
         if attempt >= settings.filing_submit_attempts:
-            await record(
+            await filings.apply_change(
                 row["id"],
                 status=FilingStatus.failed,
                 source=Source.worker,
@@ -338,13 +250,13 @@ async def _submit_by_mail(
                 message=str(exc)[:2000],
             )
             return Outcome(True, FilingStatus.failed.value)
-        await record(
+        await filings.apply_change(
             row["id"], status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc)[:2000]
         )
         return Outcome(
             False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
         )
-    await record(
+    await filings.apply_change(
         row["id"], status=FilingStatus.submitted, source=Source.worker, note="sent:email", message=""
     )
     return Outcome(True, FilingStatus.submitted.value)
@@ -377,7 +289,7 @@ async def poll(settings: Settings) -> int:
             continue
         # only news: a status the machine allows from here (an older answer is not recorded again)
         if can_move(r["status"], answer.status, Source.regulator):
-            moved += await record(
+            moved += await filings.apply_change(
                 r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message
             )
     return moved
