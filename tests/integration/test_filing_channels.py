@@ -239,6 +239,7 @@ async def test_the_email_channel_sends_once_and_replies_come_back(
     assert names == {"complaint.md", "complaint.html"}
     text = sent.get_body(preferencelist=("plain",)).get_content()
     assert "蓝月卡盟" in text and "安妮" in text and "鲍勃" not in text  # Bob did not consent
+    assert "就“蓝月卡盟”收款后不交付商品一事" in text  # the merchant, named in the cover letter
     got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["org"])).json()
     assert got["status"] == "submitted" and got["deadline"] is None  # no time limits on this one
     await redis_pool.enqueue_job("submit_filing", filing_id=filing_id)  # a rerun sends nothing

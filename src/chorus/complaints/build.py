@@ -46,6 +46,7 @@ __all__ = [
     "literal",
     "member_digests",
     "quote_statement",
+    "shown_identifier",
     "store_url",
 ]
 
@@ -274,11 +275,16 @@ def _link(url: str | None) -> str:
     return f"[{inline(url)}]({url})" if url else ""
 
 
-def _identifier_display(kind: str, value: str, full_disclosure: bool) -> str:
-    """The merchant's identifiers are shown in full, bank cards only to the last 4 digits."""
+def shown_identifier(kind: str, value: str, full_disclosure: bool) -> str:
+    """A merchant identifier as a regulator is shown it: in full (it is the merchant's, not a
+    victim's), except a bank card, to its last 4 digits unless the regulator needs it whole."""
     if kind == IdentifierKind.BANK_CARD and not full_disclosure:
-        return literal(mask(Identifier(IdentifierKind.BANK_CARD, value)))
-    return literal(value)
+        return mask(Identifier(IdentifierKind.BANK_CARD, value))
+    return value
+
+
+def _identifier_display(kind: str, value: str, full_disclosure: bool) -> str:
+    return literal(shown_identifier(kind, value, full_disclosure))
 
 
 def _contact(email: str, full_disclosure: bool) -> str:

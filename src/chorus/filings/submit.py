@@ -25,6 +25,7 @@ import aiosmtplib
 from chorus import db, jobs, mail
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
+from chorus.complaints.build import shown_identifier
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence.tables import Evidence
 from chorus.filings import protocol, replies
@@ -33,7 +34,6 @@ from chorus.filings.status import FilingStatus, Source, can_move
 from chorus.filings.tables import Filing
 from chorus.i18n import t
 from chorus.markdown import render_document
-from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
 from chorus.merchants.tables import Merchant, MerchantIdentifier
 from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
@@ -49,15 +49,43 @@ class Outcome:
     retry_in: float | None = None
 
 
-async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
-    complaint = await complaints.complaint_row(row["complaint"])
-    markdown: str = complaint["markdown"]
-    full = row["regulator.contact_disclosure"] == "full"
-    merchant_id = (await cases.get_case_row(row["case"]))["merchant"]
+def _title(markdown: str) -> str:
+    """The complaint's first heading."""
+    return next((line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
+
+
+async def _merchant(case_id: int) -> tuple[str, list[tuple[str, str]]]:
+    """The case's merchant: its name and its identifiers, sorted."""
+    merchant_id = (await cases.get_case_row(case_id))["merchant"]
     merchant = await Merchant.select(Merchant.name).where(Merchant.id == merchant_id).first()
     idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
         MerchantIdentifier.merchant == merchant_id
     )
+    return (merchant["name"] if merchant else ""), sorted((i["kind"], i["value"]) for i in idents)
+
+
+async def _failed(filing_id: int, note: str, message: str) -> Outcome:
+    await filings.apply_change(
+        filing_id, status=FilingStatus.failed, source=Source.worker, note=note, message=message[:2000]
+    )
+    return Outcome(True, FilingStatus.failed.value)
+
+
+async def _transient(filing_id: int, error: str, settings: Settings, attempt: int) -> Outcome:
+    """A server error, timeout or dropped connection: try again later, or give up after the last try."""
+    if attempt >= settings.filing_submit_attempts:
+        return await _failed(filing_id, f"gave_up_after:{attempt}", error)
+    await filings.apply_change(
+        filing_id, status=None, source=Source.worker, note=f"retry:{attempt}", message=error[:2000]
+    )
+    return Outcome(False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds))
+
+
+async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
+    complaint = await complaints.complaint_row(row["complaint"])
+    markdown: str = complaint["markdown"]
+    full = row["regulator.contact_disclosure"] == "full"
+    name, idents = await _merchant(row["case"])
     included = set(db.json_value(complaint["evidence_ids"]) or [])
     evidence = await Evidence.select(
         Evidence.id,
@@ -68,23 +96,12 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
         Evidence.media_type,
     ).where(Evidence.id.is_in(sorted(included) or [0]))
     body_html, _ = await asyncio.to_thread(render_document, markdown)
-    title = next((line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
     return {
         "external_id": f"chorus-filing-{row['id']}",
-        "title": title,
+        "title": _title(markdown),
         "merchant": {
-            "name": merchant["name"] if merchant else "",
-            "identifiers": [
-                {
-                    "kind": i["kind"],
-                    # bank cards only to the last four digits unless the regulator needs them whole,
-                    # as in the complaint text
-                    "value": i["value"]
-                    if full or i["kind"] != IdentifierKind.BANK_CARD
-                    else mask(Identifier(IdentifierKind.BANK_CARD, i["value"])),
-                }
-                for i in sorted(idents, key=lambda i: (i["kind"], i["value"]))
-            ],
+            "name": name,
+            "identifiers": [{"kind": k, "value": shown_identifier(k, v, full)} for k, v in idents],
         },
         "complainant_count": complaint["members_total"],
         "total_loss": db.json_value(complaint["total_loss"]) or [],
@@ -124,14 +141,7 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     env = row["regulator.credentials_env"]
     api_key = os.environ.get(env) if env else None
     if env and not api_key:
-        await filings.apply_change(
-            filing_id,
-            status=FilingStatus.failed,
-            source=Source.worker,
-            note=f"credentials_missing:{env}",
-            message=f"The API key for this regulator is not configured ({env}).",
-        )
-        return Outcome(True, FilingStatus.failed.value)
+        return await _failed(filing_id, f"credentials_missing:{env}", f"credentials_missing: {env}")
     try:
         receipt = await protocol.submit(
             row["regulator.address"],
@@ -141,30 +151,9 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
             settings.filing_http_timeout_seconds,
         )
     except protocol.Refused as exc:
-        await filings.apply_change(
-            filing_id,
-            status=FilingStatus.failed,
-            source=Source.worker,
-            note=f"refused:{exc.status_code}",
-            message=exc.message,
-        )
-        return Outcome(True, FilingStatus.failed.value)
+        return await _failed(filing_id, f"refused:{exc.status_code}", exc.message)
     except protocol.Transient as exc:
-        if attempt >= settings.filing_submit_attempts:
-            await filings.apply_change(
-                filing_id,
-                status=FilingStatus.failed,
-                source=Source.worker,
-                note=f"gave_up_after:{attempt}",
-                message=str(exc),
-            )
-            return Outcome(True, FilingStatus.failed.value)
-        await filings.apply_change(
-            filing_id, status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc)
-        )
-        return Outcome(
-            False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
-        )
+        return await _transient(filing_id, str(exc), settings, attempt)
     await filings.apply_change(
         filing_id,
         status=FilingStatus.submitted,
@@ -184,11 +173,16 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
 
 
 def _mail(
-    row: dict[str, Any], complaint: dict[str, Any], bundle_sha: str, page: bytes, settings: Settings
+    row: dict[str, Any],
+    complaint: dict[str, Any],
+    merchant: str,
+    bundle_sha: str,
+    page: bytes,
+    settings: Settings,
 ) -> EmailMessage:
     locale = complaint["locale"]
     markdown: str = complaint["markdown"]
-    title = next((line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
+    title = _title(markdown)
     body = render(
         "email",
         "filing.txt",
@@ -196,7 +190,7 @@ def _mail(
         regulator=complaint["regulator.name"],
         members_total=complaint["members_total"],
         named=len(db.json_value(complaint["named_members"]) or []),
-        merchant=title,
+        merchant=merchant,
         filing_id=row["id"],
         case_id=row["case"],
         version=complaint["version"],
@@ -227,35 +221,14 @@ async def _submit_by_mail(
 ) -> Outcome:
     complaint = await complaints.complaint_row(row["complaint"])
     page = await asyncio.to_thread(complaints.cached_page, complaint, settings)
-    message = _mail(row, complaint, bundle_sha, page, settings)
+    message = _mail(row, complaint, (await _merchant(row["case"]))[0], bundle_sha, page, settings)
     try:
         # once per filing: a rerun after the server took it does not send it again
         await jobs.once(f"filing-mail:{row['id']}", lambda: mail.send(message, settings))
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
-        await filings.apply_change(
-            row["id"],
-            status=FilingStatus.failed,
-            source=Source.worker,
-            note="refused:smtp",
-            message=str(exc)[:2000],
-        )
-        return Outcome(True, FilingStatus.failed.value)
+        return await _failed(row["id"], "refused:smtp", str(exc))
     except (aiosmtplib.SMTPException, OSError) as exc:
-        if attempt >= settings.filing_submit_attempts:
-            await filings.apply_change(
-                row["id"],
-                status=FilingStatus.failed,
-                source=Source.worker,
-                note=f"gave_up_after:{attempt}",
-                message=str(exc)[:2000],
-            )
-            return Outcome(True, FilingStatus.failed.value)
-        await filings.apply_change(
-            row["id"], status=None, source=Source.worker, note=f"retry:{attempt}", message=str(exc)[:2000]
-        )
-        return Outcome(
-            False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds)
-        )
+        return await _transient(row["id"], str(exc), settings, attempt)
     await filings.apply_change(
         row["id"], status=FilingStatus.submitted, source=Source.worker, note="sent:email", message=""
     )
