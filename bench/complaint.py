@@ -1011,7 +1011,7 @@ async def gather_input(case_id: int, regulator_id: int, complaint_id: int) -> tu
     from chorus.cases import service as cases
     from chorus.complaints import service
     from chorus.complaints.legal import legal_basis_for
-    from chorus.complaints.model import ComplaintInput, RegulatorInfo
+    from chorus.complaints.model import ComplaintInput
     from chorus.complaints.tables import Complaint
     from chorus.evidence import service as evidence
     from chorus.i18n import normalize_locale
@@ -1039,14 +1039,7 @@ async def gather_input(case_id: int, regulator_id: int, complaint_id: int) -> tu
         version=row["version"],
         locale=locale,
         generated_at=row["created_at"],
-        regulator=RegulatorInfo(
-            name=regulator["name"],
-            jurisdiction=regulator["jurisdiction"],
-            channel=regulator["channel"],
-            address=regulator["address"],
-            template_kind=regulator["template_kind"],
-            contact_disclosure=regulator["contact_disclosure"],
-        ),
+        regulator=service.regulator_info(regulator),
         merchant=merchant,
         members=members,
         evidence=ev,

@@ -75,7 +75,16 @@ PHONE_PREFIXES = (
     "186", "187", "188", "189", "198", "199",
 )  # fmt: skip
 TLDS = ("com", "com", "com", "cn", "com.cn", "net", "shop", "top", "vip", "store", "xyz", "cc")
-MAIL_HOSTS = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "sina.com", "foxmail.com", "aliyun.com")
+MAIL_HOSTS = (
+    "qq.com",
+    "163.com",
+    "126.com",
+    "gmail.com",
+    "outlook.com",
+    "sina.com",
+    "foxmail.com",
+    "aliyun.com",
+)
 CARD_BINS = ("622202", "621700", "622848", "623668", "625911", "621483", "622588", "621226")
 SYLLABLES = (
     "xing", "chen", "long", "feng", "jin", "hua", "mei", "jia", "xin", "sheng", "rong", "da",
@@ -85,10 +94,64 @@ SYLLABLES = (
 
 CN_PLACES = ("深圳市", "广州市", "杭州", "上海", "北京", "义乌市", "东莞市", "莆田", "厦门市", "成都")
 CN_BRAND = "星辰龙凤金银华美佳鑫盛荣达通源兴旺福瑞祥和泰安康乐天宇宏伟博雅云海蓝月光明新恒信诚德永嘉汇丰顺隆昌万豪优品尚潮酷淘趣易购"
-CN_TRADE = ("数码", "服饰", "电子", "家居", "美妆", "母婴", "食品", "茶叶", "珠宝", "手机", "游戏", "票务", "教育", "旅游", "汽车", "宠物")
-CN_LEGAL = ("科技有限公司", "商贸有限公司", "电子商务有限公司", "旗舰店", "专营店", "工作室", "商行", "网络科技有限公司", "", "")
-EN_ADJ = ("Golden", "Happy", "Lucky", "Blue", "Silver", "Star", "Smart", "Fresh", "Royal", "Sunny", "Green", "Prime")
-EN_NOUN = ("Dragon", "Phoenix", "Panda", "Garden", "Harbor", "Orchid", "Bamboo", "Lotus", "Tiger", "Cloud", "River", "Crane")
+CN_TRADE = (
+    "数码",
+    "服饰",
+    "电子",
+    "家居",
+    "美妆",
+    "母婴",
+    "食品",
+    "茶叶",
+    "珠宝",
+    "手机",
+    "游戏",
+    "票务",
+    "教育",
+    "旅游",
+    "汽车",
+    "宠物",
+)
+CN_LEGAL = (
+    "科技有限公司",
+    "商贸有限公司",
+    "电子商务有限公司",
+    "旗舰店",
+    "专营店",
+    "工作室",
+    "商行",
+    "网络科技有限公司",
+    "",
+    "",
+)
+EN_ADJ = (
+    "Golden",
+    "Happy",
+    "Lucky",
+    "Blue",
+    "Silver",
+    "Star",
+    "Smart",
+    "Fresh",
+    "Royal",
+    "Sunny",
+    "Green",
+    "Prime",
+)
+EN_NOUN = (
+    "Dragon",
+    "Phoenix",
+    "Panda",
+    "Garden",
+    "Harbor",
+    "Orchid",
+    "Bamboo",
+    "Lotus",
+    "Tiger",
+    "Cloud",
+    "River",
+    "Crane",
+)
 EN_SUFFIX = ("Store", "Shop", "Trading Co., Ltd.", "Official", "Technology", "", "")
 
 
@@ -220,14 +283,25 @@ def respell(kind: str, value: str, rng: random.Random) -> str:
     if kind == "phone":  # +8613800138000
         n = value[3:]
         return rng.choice(
-            [f"{n[:3]} {n[3:7]} {n[7:]}", f"+86 {n[:3]}-{n[3:7]}-{n[7:]}", f"(+86) {n}", n.translate(_FULLWIDTH), n]
+            [
+                f"{n[:3]} {n[3:7]} {n[7:]}",
+                f"+86 {n[:3]}-{n[3:7]}-{n[7:]}",
+                f"(+86) {n}",
+                n.translate(_FULLWIDTH),
+                n,
+            ]
         )
     if kind == "qq":
         spaced = " ".join(value[i : i + 3] for i in range(0, len(value), 3))
         return rng.choice([value.translate(_FULLWIDTH), spaced, f" {value} ", value])
     if kind == "domain":
         return rng.choice(
-            [f"https://www.{value}/", f"http://{value.upper()}/index.html", f"https://m.{value}/item?id=42", f"www.{value}"]
+            [
+                f"https://www.{value}/",
+                f"http://{value.upper()}/index.html",
+                f"https://m.{value}/item?id=42",
+                f"www.{value}",
+            ]
         )
     if kind == "shop":
         sid = value.split(":", 1)[1]
@@ -399,7 +473,16 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
     n_chunks = math.ceil(M / chunk)
     for i, first in enumerate(range(1, M + 1, chunk)):
         tasks.append(
-            Task(i, first, min(M, first + chunk - 1), M, N, args.seed, math.ceil(need / n_chunks) + 1, args.case_fraction)
+            Task(
+                i,
+                first,
+                min(M, first + chunk - 1),
+                M,
+                N,
+                args.seed,
+                math.ceil(need / n_chunks) + 1,
+                args.case_fraction,
+            )
         )
 
     conn = await asyncpg.connect(run.database_url)
@@ -433,7 +516,9 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
     for uid in range(1, organizers + race_users + 1):
         audit_id += 1
         audit.append((audit_id, uid, "user.registered", "user", uid, "{}"))
-    await copy_rows(conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit)
+    await copy_rows(
+        conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit
+    )
 
     ident_id = case_id = membership_id = event_id = 0
     n_merchants = n_idents = n_cases = 0
@@ -453,7 +538,9 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
         for row in part["idents"]:
             ident_id += 1
             ident_rows.append((ident_id, *row))
-        n_idents += await copy_rows(conn, "merchant_identifier", ("id", "merchant", "kind", "value", "match_key"), ident_rows)
+        n_idents += await copy_rows(
+            conn, "merchant_identifier", ("id", "merchant", "kind", "value", "match_key"), ident_rows
+        )
         case_rows, members, events, audit = [], [], [], []
         for mid, reported in part["cases"]:
             case_id += 1
@@ -485,7 +572,9 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
             members,
         )  # fmt: skip
         await copy_rows(conn, "case_event", ("id", "case", "kind", "data"), events)
-        await copy_rows(conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit)
+        await copy_rows(
+            conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit
+        )
         sample.extend(part["sample"])
         if len(tasks) >= 10 and (i + 1) % max(1, len(tasks) // 5) == 0:
             el = time.perf_counter() - started
@@ -503,7 +592,8 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
     sizes = {}
     for table in ("merchant_identifier", "merchant_alias", "merchant", "group_case"):
         sizes[table] = await conn.fetchval(
-            "SELECT pg_size_pretty(pg_table_size($1)) || ' + indexes ' || pg_size_pretty(pg_indexes_size($1))", table
+            "SELECT pg_size_pretty(pg_table_size($1)) || ' + indexes ' || pg_size_pretty(pg_indexes_size($1))",
+            table,
         )
     await conn.close()
     seconds = time.perf_counter() - started
@@ -514,9 +604,7 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
     )
     for table, size in sizes.items():
         print(f"   {table:<20} {size}")
-    return Loaded(
-        n_merchants, n_idents, n_merchants, n_cases, len(users), sample, tokens, seconds, sizes
-    )
+    return Loaded(n_merchants, n_idents, n_merchants, n_cases, len(users), sample, tokens, seconds, sizes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,7 +612,9 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
 # --------------------------------------------------------------------------------------------
 
 
-async def timed_posts(client: Any, calls: list[Call], concurrency: int) -> tuple[list[float], float, list[Any]]:
+async def timed_posts(
+    client: Any, calls: list[Call], concurrency: int
+) -> tuple[list[float], float, list[Any]]:
     """POST every call; returns per-call latencies, wall time and the responses."""
     latencies = [0.0] * len(calls)
     responses: list[Any] = [None] * len(calls)
@@ -553,7 +643,11 @@ def check_responses(calls: list[Call], responses: list[Any]) -> tuple[int, Count
         statuses[r.status_code] += 1
         if r.status_code != 200:
             continue
-        strong = {m["merchant_id"] for m in r.json()["matches"] if m["score"] == 100.0 and m["matched_on"] != ["name"]}
+        strong = {
+            m["merchant_id"]
+            for m in r.json()["matches"]
+            if m["score"] == 100.0 and m["matched_on"] != ["name"]
+        }
         good += strong == call.expected
     return good, statuses
 
@@ -636,7 +730,9 @@ def plan_summary(lines: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-async def race(client: Any, database_url: str, tokens: list[str], fresh: Fresh, rng: random.Random) -> dict[str, Any]:
+async def race(
+    client: Any, database_url: str, tokens: list[str], fresh: Fresh, rng: random.Random
+) -> dict[str, Any]:
     import asyncpg
 
     from chorus import db
@@ -703,7 +799,12 @@ async def race(client: Any, database_url: str, tokens: list[str], fresh: Fresh, 
     statuses = Counter(r.status_code for r in responses)
     ok = [r.json() for r in responses if r.status_code == 201]
     errors = Counter(
-        (r.status_code, r.json().get("code", r.text[:80]) if r.headers.get("content-type", "").endswith("json") else r.text[:80])
+        (
+            r.status_code,
+            r.json().get("code", r.text[:80])
+            if r.headers.get("content-type", "").endswith("json")
+            else r.text[:80],
+        )
         for r in responses
         if r.status_code != 201
     )
@@ -723,14 +824,18 @@ async def race(client: Any, database_url: str, tokens: list[str], fresh: Fresh, 
     )
     case = new_cases[0]["id"] if len(new_cases) == 1 else None
     members = await conn.fetchrow(
-        "SELECT count(*) AS n, count(DISTINCT \"user\") AS users, "
+        'SELECT count(*) AS n, count(DISTINCT "user") AS users, '
         "count(*) FILTER (WHERE role = 'organizer') AS organizers FROM membership WHERE \"case\" = $1",
         case,
     )
-    proposals = await conn.fetchval("SELECT count(*) FROM merge_proposal WHERE id > $1", before["merge_proposal"])
+    proposals = await conn.fetchval(
+        "SELECT count(*) FROM merge_proposal WHERE id > $1", before["merge_proposal"]
+    )
     aliases = await conn.fetchval("SELECT count(*) FROM merchant_alias WHERE merchant = $1", mid)
     keys_attached = await conn.fetchval(
-        "SELECT count(*) FROM merchant_identifier WHERE merchant = $1 AND match_key = ANY($2::varchar[])", mid, keys
+        "SELECT count(*) FROM merchant_identifier WHERE merchant = $1 AND match_key = ANY($2::varchar[])",
+        mid,
+        keys,
     )
     await conn.close()
 
@@ -832,7 +937,9 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
             summary["seq_rate"] = len(calls) / wall
             summary["correct"] = (good, len(calls))
             print(f"   {fmt_stats(summary['seq'])}")
-            print(f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good}/{len(calls)}")
+            print(
+                f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good}/{len(calls)}"
+            )
             with_name = latency_stats(x for x, c in zip(lat, calls, strict=True) if c.has_name)
             without = latency_stats(x for x, c in zip(lat, calls, strict=True) if not c.has_name)
             summary["seq_name"], summary["seq_noname"] = with_name, without
@@ -844,10 +951,14 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
             good_c, statuses = check_responses(calls, responses)
             summary["conc"] = latency_stats(lat)
             summary["conc_rate"] = len(calls) / wall
-            print(f"   {len(calls) / wall:,.0f} req/s over {wall:.1f} s; statuses {dict(statuses)}; correct {good_c}/{len(calls)}")
+            print(
+                f"   {len(calls) / wall:,.0f} req/s over {wall:.1f} s; statuses {dict(statuses)}; correct {good_c}/{len(calls)}"
+            )
             print(f"   latency under load: {fmt_stats(summary['conc'])}")
 
-        with Phase("service layer without HTTP: merchants.service.resolve, step by step, every SQL statement"):
+        with Phase(
+            "service layer without HTTP: merchants.service.resolve, step by step, every SQL statement"
+        ):
             trace = QueryTrace()
             steps: dict[str, list[float]] = defaultdict(list)
             per_template: dict[str, list[tuple[str, list[Any], float]]] = defaultdict(list)
@@ -863,7 +974,9 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
                 trace.current = []
                 name = c.body.get("name")
                 t0 = time.perf_counter()
-                normalized = merchants.normalize_all([IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers")
+                normalized = merchants.normalize_all(
+                    [IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers"
+                )
                 t1 = time.perf_counter()
                 matches = await merchants.find_matches(normalized)
                 t2 = time.perf_counter()
@@ -889,13 +1002,19 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
             for step, values in steps.items():
                 print(f"   {step:<38} {fmt_stats(latency_stats(values))}")
             qpc = Counter(queries_per_call)
-            print(f"   SQL statements per call: {dict(sorted(qpc.items()))} (mean {sum(queries_per_call) / len(calls):.2f})")
+            print(
+                f"   SQL statements per call: {dict(sorted(qpc.items()))} (mean {sum(queries_per_call) / len(calls):.2f})"
+            )
             templates = sorted(per_template.items(), key=lambda kv: -sum(x[2] for x in kv[1]))
             for i, (tpl, runs) in enumerate(templates, 1):
                 st = latency_stats(x[2] for x in runs)
-                print(f"   [{i}] {len(runs):>5}x  p50 {st['p50']:6.2f}  p99 {st['p99']:6.2f}  max {st['max']:7.2f} ms  "
-                      f"total {sum(x[2] for x in runs):6.2f} s  {short_sql(tpl)}")
-            summary["templates"] = [(tpl, latency_stats(x[2] for x in runs), len(runs)) for tpl, runs in templates]
+                print(
+                    f"   [{i}] {len(runs):>5}x  p50 {st['p50']:6.2f}  p99 {st['p99']:6.2f}  max {st['max']:7.2f} ms  "
+                    f"total {sum(x[2] for x in runs):6.2f} s  {short_sql(tpl)}"
+                )
+            summary["templates"] = [
+                (tpl, latency_stats(x[2] for x in runs), len(runs)) for tpl, runs in templates
+            ]
             summary["pool"] = await pool_cost()
             print(
                 f"   one SELECT 1 through the app's pool (acquire, fetch, release+reset): p50 {summary['pool'][0]:.3f} ms; "
@@ -957,8 +1076,10 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
                 f"cases created {result['new_cases']}, memberships {result['memberships']} "
                 f"(organizers {result['organizers']}), aliases {result['aliases']}, keys attached {result['keys_attached']}"
             )
-            print(f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
-                  f"SQL statements (Piccolo) {result['statements']} = {result['statements'] / result['n']:.1f} per report")
+            print(
+                f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
+                f"SQL statements (Piccolo) {result['statements']} = {result['statements'] / result['n']:.1f} per report"
+            )
             if result["errors"]:
                 print(f"   errors: {dict(result['errors'])}")
             for check, ok in result["checks"].items():
@@ -976,31 +1097,45 @@ def print_summary(args: argparse.Namespace, run: BenchRun, s: dict[str, Any]) ->
     ld: Loaded = s["load"]
     seq, conc, raw, race_ = s["seq"], s["conc"], s["raw"], s["race"]
     print("\n" + "=" * 96)
-    print(f"SUMMARY bench/resolve.py  identifiers={ld.identifiers:,} merchants={ld.merchants:,} "
-          f"open cases={ld.cases:,} calls={args.calls} seed={args.seed}")
-    print(f"  load (generate+COPY+VACUUM ANALYZE)  {ld.seconds:7.1f} s   ({ld.identifiers / ld.seconds:,.0f} identifiers/s)")
+    print(
+        f"SUMMARY bench/resolve.py  identifiers={ld.identifiers:,} merchants={ld.merchants:,} "
+        f"open cases={ld.cases:,} calls={args.calls} seed={args.seed}"
+    )
+    print(
+        f"  load (generate+COPY+VACUUM ANALYZE)  {ld.seconds:7.1f} s   ({ld.identifiers / ld.seconds:,.0f} identifiers/s)"
+    )
     print(f"  resolve, sequential     p50 {seq['p50']:6.2f}  {verdict(seq['p50'], GOAL_P50_MS)}")
     print(f"                          p90 {seq['p90']:6.2f}")
     print(f"                          p99 {seq['p99']:6.2f}  {verdict(seq['p99'], GOAL_P99_MS)}")
     print(f"                          max {seq['max']:6.2f}   ({s['seq_rate']:,.0f} req/s)")
     print(f"    with a name           p50 {s['seq_name']['p50']:6.2f}  p99 {s['seq_name']['p99']:6.2f}")
     print(f"    without a name        p50 {s['seq_noname']['p50']:6.2f}  p99 {s['seq_noname']['p99']:6.2f}")
-    print(f"  resolve, concurrency {args.concurrency}  {s['conc_rate']:6,.0f} req/s  (p50 {conc['p50']:.2f}  p99 {conc['p99']:.2f} ms)")
+    print(
+        f"  resolve, concurrency {args.concurrency}  {s['conc_rate']:6,.0f} req/s  (p50 {conc['p50']:.2f}  p99 {conc['p99']:.2f} ms)"
+    )
     print(f"  service layer, no HTTP  p50 {s['service']['p50']:6.2f}  p99 {s['service']['p99']:6.2f}")
     print(f"  harness floor (no SQL)  p50 {s['floor']['p50']:6.2f}  p99 {s['floor']['p99']:6.2f}")
     print(f"  raw SQL = ANY($1)       p50 {raw['p50']:6.3f}  p99 {raw['p99']:6.3f}")
-    print(f"  pool cost per statement p50 {s['pool'][0]:6.3f}  (same SELECT 1 on a held connection {s['pool'][1]:.3f})")
-    print(f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x")
+    print(
+        f"  pool cost per statement p50 {s['pool'][0]:6.3f}  (same SELECT 1 on a held connection {s['pool'][1]:.3f})"
+    )
+    print(
+        f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x"
+    )
     print(f"  correct matches         {s['correct'][0]}/{s['correct'][1]}")
     for i, short, uses_seq, _lines in s["explain"]:
         print(f"  plan [{i}] {'SEQ SCAN' if uses_seq else 'index   '}  {short}")
     idx = next((line.strip() for line in s["explain_raw"] if "Index" in line), "NO INDEX USED")
     print(f"  identifier lookup plan  {idx[:80]}")
-    print(f"  race                    {race_['n']} reports in {race_['wall']:.2f} s = {race_['rate']:.0f} reports/s, "
-          f"p50 {race_['latency']['p50']:.0f} ms  max {race_['latency']['max']:.0f} ms")
-    print(f"  race check              {'PASS' if race_['passed'] else 'FAIL'}  "
-          f"(merchants {race_['new_merchants']}, cases {race_['new_cases']}, memberships {race_['memberships']}, "
-          f"statuses {dict(race_['statuses'])})")
+    print(
+        f"  race                    {race_['n']} reports in {race_['wall']:.2f} s = {race_['rate']:.0f} reports/s, "
+        f"p50 {race_['latency']['p50']:.0f} ms  max {race_['latency']['max']:.0f} ms"
+    )
+    print(
+        f"  race check              {'PASS' if race_['passed'] else 'FAIL'}  "
+        f"(merchants {race_['new_merchants']}, cases {race_['new_cases']}, memberships {race_['memberships']}, "
+        f"statuses {dict(race_['statuses'])})"
+    )
     for statement in args.extra_sql:
         print(f"  --extra-sql             {statement}")
     print(f"  total runtime           {time.perf_counter() - run.started:7.1f} s")
@@ -1008,7 +1143,9 @@ def print_summary(args: argparse.Namespace, run: BenchRun, s: dict[str, Any]) ->
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--identifiers", type=int, default=1_000_000, help="identifiers to load (merchants = N/4)")
     p.add_argument("--calls", type=int, default=2000, help="timed resolve calls")
     p.add_argument("--warmup", type=int, default=100, help="untimed resolve calls first")
@@ -1034,7 +1171,11 @@ def main() -> int:
     try:
         import phonenumbers
 
-        bad = [p for p in PHONE_PREFIXES if not phonenumbers.is_valid_number(phonenumbers.parse(f"+86{p}12345678"))]
+        bad = [
+            p
+            for p in PHONE_PREFIXES
+            if not phonenumbers.is_valid_number(phonenumbers.parse(f"+86{p}12345678"))
+        ]
         assert not bad, f"not valid +86 mobile prefixes: {bad}"
         import chorus.app  # noqa: F401 - fail now, not after loading a million rows
         from chorus.merchants import identifiers as ids

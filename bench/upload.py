@@ -289,8 +289,10 @@ async def main() -> None:
     print(f"  upload time                {upload_s:8.2f} s   = {mbps:.0f} MB/s")
     print(f"  sha256sum same file        {baseline_s:8.2f} s   = {base_mbps:.0f} MB/s")
     print(f"  throughput ratio           {mbps / base_mbps:8.2f}     (goal >= 0.7)")
-    print(f"  (Python hashlib same file  {hashlib_s:8.2f} s   = {size / hashlib_s / 1e6:.0f} MB/s; "
-          f"ratio {mbps / (size / hashlib_s / 1e6):.2f})")
+    print(
+        f"  (Python hashlib same file  {hashlib_s:8.2f} s   = {size / hashlib_s / 1e6:.0f} MB/s; "
+        f"ratio {mbps / (size / hashlib_s / 1e6):.2f})"
+    )
     print(f"chain of {v['entries']} entries (written in bulk in {fill_s:.1f} s)")
     print(f"  verify through HTTP        {verify_s:8.2f} s   ({verify_s / v['entries'] * 1e6:.0f} µs/entry)")
 

@@ -209,6 +209,18 @@ def evidence_from_rows(rows: list[Any]) -> tuple[EvidenceInfo, ...]:
     return tuple(EvidenceInfo(*row) for row in rows)
 
 
+def regulator_info(regulator: dict[str, Any]) -> RegulatorInfo:
+    """What the builder needs of a regulator row."""
+    return RegulatorInfo(
+        name=regulator["name"],
+        jurisdiction=regulator["jurisdiction"],
+        channel=regulator["channel"],
+        address=regulator["address"],
+        template_kind=regulator["template_kind"],
+        contact_disclosure=regulator["contact_disclosure"],
+    )
+
+
 def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tuple[str, ...]:
     chosen = demands if demands is not None else (previous or list(DEFAULT_DEMANDS))
     unknown = [d for d in chosen if d not in DEMANDS]
@@ -297,14 +309,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     version=version,
                     locale=locale,
                     generated_at=now,
-                    regulator=RegulatorInfo(
-                        name=regulator["name"],
-                        jurisdiction=regulator["jurisdiction"],
-                        channel=regulator["channel"],
-                        address=regulator["address"],
-                        template_kind=regulator["template_kind"],
-                        contact_disclosure=regulator["contact_disclosure"],
-                    ),
+                    regulator=regulator_info(regulator),
                     merchant=merchant,
                     members=members_from_rows(raw.pop("members")),
                     evidence=evidence_from_rows(raw.pop("evidence")),
