@@ -13,6 +13,13 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from chorus.accounts.tables import User
+
+# A name or identifier brought by one reporter who joined a case by its id (not by a match) is
+# only "claimed": shown to organizers and moderators and offered as a suggestion, never matched
+# nor shown publicly, until another reporter names it too or a moderator confirms it.
+CONFIRMED, CLAIMED = "confirmed", "claimed"
+
 
 class Merchant(Table, tablename="merchant"):
     id: Serial
@@ -32,6 +39,9 @@ class MerchantAlias(Table, tablename="merchant_alias"):
     name_key = Varchar(length=200, null=False, index=True)  # names.core_name
     pinyin_key = Varchar(length=400, null=False, index=True)  # names.pinyin_key
     unique_key = Varchar(length=220, null=False, unique=True)  # "<merchant id>:<name_key>"
+    status = Varchar(length=10, null=False, default=CONFIRMED)  # confirmed | claimed
+    claimed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    claimed_at = Timestamptz(null=True, default=None)
 
 
 class MerchantIdentifier(Table, tablename="merchant_identifier"):
@@ -45,6 +55,12 @@ class MerchantIdentifier(Table, tablename="merchant_identifier"):
     value = Varchar(length=500, null=False)
     match_key = Varchar(length=520, null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    status = Varchar(length=10, null=False, default=CONFIRMED)  # confirmed | claimed
+    # A claimed strong identifier keeps its key here, not in ``match_key``: it matches nothing,
+    # and the merchant a later report names it for may still take the key.
+    claim_key = Varchar(length=520, null=True, default=None, index=True)
+    claimed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    claimed_at = Timestamptz(null=True, default=None)
 
 
 class MergeProposal(Table, tablename="merge_proposal"):
