@@ -13,6 +13,13 @@ Privacy rules applied here:
   (``RegulatorInfo.contact_disclosure == "full"``);
 - the merchant's identifiers are shown in full (they are the merchant's, not the
   victims'), except bank cards: last four digits unless disclosure is "full".
+
+The member view (``MemberView``): what a plain member of the case is shown. The document is
+rendered once with a marker in place of each named member's pieces (row, statement, evidence
+label and lines); each slot keeps that piece in full and redacted (name masked as 陈*, no
+contact, no order references, no statement, no evidence descriptions). The full text fills
+every slot in full; a member's view fills only their own. Totals and everything else are
+the same text in both.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -30,6 +37,7 @@ from typing import Any
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
+from chorus.complaints.redact import mask_name
 from chorus.evidence.chain import is_sha256_hex
 from chorus.i18n import catalog, normalize_locale
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
@@ -39,8 +47,10 @@ from chorus.templating import TEMPLATES_DIR, _env, render
 __all__ = [
     "BASE_TEMPLATE",
     "PARTS_TEMPLATE",
+    "MemberView",
     "NoConsentingMembers",
     "UnknownDemand",
+    "build_complaint",
     "build_markdown",
     "inline",
     "literal",
@@ -364,12 +374,58 @@ class _EvidenceLine:
     size: int
 
 
+# A slot marker: NUL never reaches the document otherwise (inline() and quote_statement()
+# drop every control character), so no member's text can forge or break one.
+_SLOT_RE = re.compile("\x00([0-9]+)\x00")
+
+
+def _slot(number: int) -> str:
+    return f"\x00{number}\x00"
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """The complaint as the same text for every reader (``skeleton``) with, between its parts,
+    the slots that belong to one named member: ``(user_id, full text, redacted text)``.
+    ``len(skeleton) == len(slots) + 1``."""
+
+    skeleton: tuple[str, ...]
+    slots: tuple[tuple[int, str, str], ...]
+
+    def text_for(self, viewer_id: int | None) -> str:
+        """The member view of ``viewer_id``: their own pieces in full, everyone else's redacted."""
+        out = [self.skeleton[0]]
+        for (user_id, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
+            out.append(full if user_id == viewer_id else redacted)
+            out.append(after)
+        return _tidy("".join(out))
+
+    def full_text(self) -> str:
+        """The complaint as filed (every slot in full): ``build_markdown``'s output."""
+        out = [self.skeleton[0]]
+        for (_, full, _), after in zip(self.slots, self.skeleton[1:], strict=True):
+            out.append(full)
+            out.append(after)
+        return _tidy("".join(out))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": 1, "skeleton": list(self.skeleton), "slots": [list(s) for s in self.slots]}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> MemberView:
+        return cls(
+            skeleton=tuple(value["skeleton"]),
+            slots=tuple((int(u), full, redacted) for u, full, redacted in value["slots"]),
+        )
+
+
 @dataclass(frozen=True)
 class _Prepared:
     locale: str
     template: str
-    context: dict[str, Any]
+    context: dict[str, Any]  # named members' pieces are slot markers (see MemberView)
     fragments: dict[int, list[str]]  # consenting members by user_id: their text, piece by piece
+    slots: list[tuple[int, str, str]]  # by marker number: (user_id, full, redacted)
 
 
 _CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
@@ -565,6 +621,12 @@ def _prepare(data: ComplaintInput) -> _Prepared:
     statements: list[_Statement] = []
     groups: list[dict[str, Any]] = []
     fragments: dict[int, list[str]] = {}
+    slots: list[tuple[int, str, str]] = []
+
+    def slot(user_id: int, full: str, redacted: str) -> str:
+        slots.append((user_id, full, redacted))
+        return _slot(len(slots) - 1)
+
     for number, member in enumerate(members, start=1):
         evidence = evidence_by_uploader.get(member.user_id, [])
         lines = [_evidence_line(e, member.consented, text) for e in evidence]
@@ -583,18 +645,37 @@ def _prepare(data: ComplaintInput) -> _Prepared:
             order_refs=[literal(r) for r in dict.fromkeys(r.strip() for r in member.order_refs) if r],
         )
         row.text = str(parts.member_row(row))
-        complainants.append(row)
+        masked = inline(mask_name(member.display_name))
+        hidden = _Complainant(
+            name=masked, contact="", loss=row.loss, currency=row.currency, date=row.date, order_refs=[]
+        )
         pieces = [row.text]
+        complainants.append(replace(row, text=slot(member.user_id, row.text, str(parts.member_row(hidden)))))
         quoted = quote_statement(member.statement)
         if quoted:
             statement = _Statement(name=name, statement=quoted)
             statement.text = str(parts.statement_block(statement))
-            statements.append(statement)
             pieces.append(statement.text)
+            # others' words are left out of the member view altogether
+            statements.append(
+                _Statement(name=name, statement=quoted, text=slot(member.user_id, statement.text, ""))
+            )
         if lines:
             group = _evidence_group(name, True, number, lines, parts)
-            groups.append(group)
             pieces.append(group["text"])
+            bare = (
+                [_evidence_line(e, False, text) for e in evidence]
+                if any(x.description for x in lines)
+                else lines
+            )
+            hidden_text = str(parts.evidence_lines(bare)).strip("\n") if bare is not lines else group["text"]
+            groups.append(
+                group
+                | {
+                    "label": slot(member.user_id, name, masked),
+                    "text": slot(member.user_id, group["text"], hidden_text),
+                }
+            )
         fragments[member.user_id] = pieces
     orphans = [
         e for uploader, items in evidence_by_uploader.items() if uploader not in member_ids for e in items
@@ -659,7 +740,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "chain_head": literal(data.chain_head),
         "extra": {inline(k): inline(v) for k, v in sorted(data.extra.items())},
     }
-    return _Prepared(locale, _template_name(kind, locale), context, fragments)
+    return _Prepared(locale, _template_name(kind, locale), context, fragments, slots)
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -677,18 +758,31 @@ def build_markdown(data: ComplaintInput) -> str:
     demand code without catalog text. Identical input gives identical output, whatever
     the order of members, evidence or identifiers in it.
     """
-    return _render(_prepare(data))
+    return _render(_prepare(data)).full_text()
 
 
-def _render(prepared: _Prepared) -> str:
-    return _tidy(render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context))
+def _render(prepared: _Prepared) -> MemberView:
+    """One rendering of the template, with slot markers, cut at the markers."""
+    marked = render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context)
+    cut = _SLOT_RE.split(marked)
+    return MemberView(
+        skeleton=tuple(cut[0::2]),
+        slots=tuple(prepared.slots[int(n)] for n in cut[1::2]),
+    )
 
 
 def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str]]:
     """``build_markdown`` and ``member_digests`` together, preparing the context once."""
+    markdown, digests, _ = build_complaint(data)
+    return markdown, digests
+
+
+def build_complaint(data: ComplaintInput) -> tuple[str, dict[int, str], MemberView]:
+    """``build_markdown``, ``member_digests`` and the ``MemberView``, preparing the context once."""
     prepared = _prepare(data)
-    markdown = _render(prepared)
-    return markdown, _digests(prepared, markdown)
+    view = _render(prepared)
+    markdown = view.full_text()
+    return markdown, _digests(prepared, markdown), view
 
 
 def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:

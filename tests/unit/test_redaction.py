@@ -1,0 +1,108 @@
+"""What a plain member sees of other victims: name masking and the complaint's member view."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chorus.complaints.build import MemberView, build_complaint, build_markdown
+from chorus.complaints.redact import mask_name
+from tests.unit.test_build import complaint
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("陈小明", "陈*"),
+        ("欧阳娜娜", "欧*"),
+        ("John Smith", "J*"),
+        ("  alice", "a*"),
+        ("\u202eevil", "e*"),  # a bidi override is not a visible first letter
+        ("", "*"),
+        ("   ", "*"),
+    ],
+)
+def test_mask_name_examples(name: str, masked: str) -> None:
+    assert mask_name(name) == masked
+
+
+@given(st.text(max_size=40))
+def test_mask_name_keeps_at_most_one_character(name: str) -> None:
+    masked = mask_name(name)
+    assert masked.endswith("*")
+    assert len(masked) <= 2
+    if len(masked) == 2:
+        first = masked[0]
+        assert first in name
+        assert unicodedata.category(first)[0] not in "CZM"
+        # nothing before it in the name was visible
+        before = name[: name.index(first)]
+        assert all(unicodedata.category(c)[0] in "CZM" for c in before)
+
+
+@given(st.text(alphabet=st.characters(categories=["Lo", "Lu", "Ll"]), min_size=2, max_size=12))
+def test_mask_name_hides_all_but_the_first_letter(name: str) -> None:
+    masked = mask_name(name)
+    assert masked == name[0] + "*"
+    assert name not in masked
+
+
+# --- the member view of a built complaint -------------------------------------------------------
+
+# from tests.unit.test_build: 11 李雷, 12 韩梅梅, 14 Alice Chen consented; 13 王五 and 15 赵六 did not
+OTHERS = {
+    11: ("李雷", "lilei", "XC2026100100123", "客服失联"),
+    12: ("韩梅梅", "hanmeimei", "XC2026100300456", "发货中"),
+    14: ("Alice Chen", "alice.chen", "XC2026100500999", "stopped answering"),
+}
+
+
+@pytest.mark.parametrize("kind", ["samr", "ftc"])  # ftc: contact_disclosure "full"
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_member_view_shows_own_row_and_redacts_the_others(kind: str, locale: str) -> None:
+    data = complaint(kind, locale)
+    markdown, _, view = build_complaint(data)
+    assert markdown == build_markdown(data) == view.full_text()
+    for viewer, (name, email, ref, words) in OTHERS.items():
+        text = view.text_for(viewer)
+        assert name in text and ref in text and words in text
+        if kind == "ftc":
+            assert f"{email}@" in text  # their own contact as the regulator gets it
+        for other, (o_name, o_email, o_ref, o_words) in OTHERS.items():
+            if other == viewer:
+                continue
+            assert o_name not in text
+            assert o_email not in text
+            assert o_ref not in text
+            assert o_words not in text
+            assert f"{o_name[0]}\\*" in text  # the masked name, as Markdown
+        # everything that is not a named member's piece reads the same: totals, counts, hashes
+        pieces = {line for _, full, _ in view.slots for line in full.splitlines()}
+        pieces |= {f"### {full}" for _, full, _ in view.slots}  # an evidence group's heading
+        shown = set(text.splitlines())
+        for line in markdown.splitlines():
+            assert line in pieces or line in shown, line
+        assert sum(line not in pieces for line in markdown.splitlines()) > 50
+
+
+def test_member_view_of_a_non_member_or_unnamed_member_redacts_everyone() -> None:
+    _, _, view = build_complaint(complaint())
+    for viewer in (None, 13, 999):
+        text = view.text_for(viewer)
+        for name, email, ref, words in OTHERS.values():
+            assert name not in text and email not in text and ref not in text and words not in text
+    # a member's evidence descriptions are their own words: left out for the others
+    assert "与客服的聊天记录" in view.text_for(12)
+    assert "与客服的聊天记录" not in view.text_for(11)
+
+
+def test_member_view_round_trips_through_json() -> None:
+    import json
+
+    _, _, view = build_complaint(complaint())
+    again = MemberView.from_json(json.loads(json.dumps(view.to_json())))
+    assert again == view
+    assert again.text_for(12) == view.text_for(12)
