@@ -28,6 +28,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 test: lint
+	$(BIN)/python .ci/audit.py
 	$(BIN)/python tests/run_suites.py
 
 bench: $(VENV)/.installed-dev
