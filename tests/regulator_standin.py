@@ -31,10 +31,15 @@ REQUIRED = (
 @dataclass
 class Standin:
     api_key: str = "standin-key"
-    # what the next POSTs get before a normal answer: an HTTP status, or "slow"
+    # what the next POSTs get before a normal answer: an HTTP status, "slow", or "huge:<status>"
+    # (that status with an answer of ``huge_bytes`` bytes), or "long:<status>" (a JSON refusal
+    # whose message is ``long_chars`` characters)
     script: list[int | str] = field(default_factory=list)
     slow_seconds: float = 3.0
+    huge_bytes: int = 100 * 1024
+    long_chars: int = 20_000
     posts: list[dict[str, Any]] = field(default_factory=list)  # {"headers": ..., "body": ...}
+    reads: list[str] = field(default_factory=list)  # references asked about (GET)
     answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # by Idempotency-Key
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)  # by reference
     base_url: str = ""
@@ -63,6 +68,12 @@ class Standin:
                 action = standin.script.pop(0)
                 if action == "slow":
                     await asyncio.sleep(standin.slow_seconds)
+                elif isinstance(action, str) and action.startswith("huge:"):
+                    pad = "x" * standin.huge_bytes
+                    answer = {"reference": "REG-HUGE", "status": "received", "message": pad}
+                    return Response(answer, status_code=int(action.split(":")[1]))
+                elif isinstance(action, str) and action.startswith("long:"):
+                    return refused(int(action.split(":")[1]), "y" * standin.long_chars)
                 else:
                     return refused(int(action), f"scripted answer {action}")
             if key in standin.answers:  # a repeated key returns the first answer
@@ -84,6 +95,7 @@ class Standin:
 
         @get("/complaints/{reference:str}")
         async def read(request: Request[Any, Any, Any], reference: FromPath[str]) -> Response[dict[str, Any]]:
+            standin.reads.append(reference)
             if request.headers.get("authorization") != f"Bearer {standin.api_key}":
                 return refused(401, "invalid API key")
             if reference not in standin.complaints:

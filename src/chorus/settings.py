@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     filing_http_timeout_seconds: float = Field(default=30.0, gt=0)
     filing_submit_attempts: int = Field(default=8, ge=1, le=50)
     filing_retry_seconds: float = Field(default=30.0, gt=0)
+    # The most of a regulator's answer read (and stored); a longer answer fails the attempt.
+    filing_http_max_answer_bytes: int = Field(default=64 * 1024, ge=1024)
     # Regulators' e-mail replies: complaints sent by e-mail carry a Reply-To at this domain, whose
     # mail server hands replies to POST /api/v1/inbound/email with this bearer secret.
     inbound_domain: str | None = None

@@ -126,7 +126,7 @@ async def test_admins_add_regulators(client: Any, mailbox: Any, worker: Any, set
         "jurisdiction": "Testland",
         "channel": "http",
         "address": "https://gateway.example.com/v1/",
-        "credentials_env": "TEST_GATEWAY_KEY",
+        "credentials_env": "CHORUS_REGULATOR_KEY_TEST_GATEWAY",
         "locale": "en",
     }
     before = await Regulator.count()
@@ -146,7 +146,7 @@ async def test_admins_add_regulators(client: Any, mailbox: Any, worker: Any, set
     assert r.status_code == 201
     created = r.json()
     assert created["address"] == "https://gateway.example.com/v1"
-    assert created["has_credentials"] is True and "TEST_GATEWAY_KEY" not in json.dumps(created)
+    assert created["has_credentials"] is True and "TEST_GATEWAY" not in json.dumps(created)
     assert_problem(await client.post("/api/v1/regulators", json=body, headers=admin), 409)
     assert await Regulator.count() == before + 1
 

@@ -18,7 +18,7 @@ from tests.regulator_standin import Standin, running
 from tests.support import PASSWORD, assert_problem, login, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
-KEY_ENV = "CHORUS_TEST_STANDIN_KEY"
+KEY_ENV = "CHORUS_REGULATOR_KEY_TEST_STANDIN"
 
 
 @pytest.fixture

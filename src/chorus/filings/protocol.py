@@ -5,16 +5,23 @@
     GET  {base}/complaints/{ref}  → 200 {reference, status, updated_at, message?}
 
 5xx answers, timeouts and connection failures are ``Transient`` (retry later under the same key);
-any other answer is ``Refused`` with the server's message, shown to organizers.
+any other answer is ``Refused`` with the server's message, shown to organizers. The host is
+checked (``chorus.netguard``: in production https and public addresses only) right before each
+connection, which goes to a checked address; ``netguard.Blocked`` reaches the caller. At most
+``Outbound.max_bytes`` of an answer are read: a longer one is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from chorus import netguard
 
 REMOTE_STATUSES = frozenset({"received", "accepted", "rejected", "in_mediation", "resolved", "closed"})
 MAX_MESSAGE = 2000
@@ -34,60 +41,140 @@ class Refused(Exception):
 
 
 @dataclass(frozen=True)
+class Outbound:
+    """How requests to a regulator are made: the time one exchange may take (connecting,
+    sending, reading the answer), the most of an answer read, and the host policy."""
+
+    seconds: float
+    max_bytes: int
+    policy: netguard.Policy
+
+
+@dataclass(frozen=True)
 class Receipt:
     reference: str
     status: str  # one of REMOTE_STATUSES
     message: str = ""
 
 
-def _message(response: httpx.Response) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer, read in full (it is never longer than ``Outbound.max_bytes``)."""
+
+    status_code: int
+    reason: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _message(answer: Answer) -> str:
     try:
-        body = response.json()
+        body = answer.json()
     except ValueError:
-        return response.text.strip()[:MAX_MESSAGE] or response.reason_phrase
+        return answer.text.strip()[:MAX_MESSAGE] or answer.reason
     if isinstance(body, dict):
         for key in ("message", "detail", "error", "title"):
             if isinstance(body.get(key), str) and body[key].strip():
-                return str(body[key]).strip()
-    return response.text.strip()[:MAX_MESSAGE]
+                return str(body[key]).strip()[:MAX_MESSAGE]
+    return answer.text.strip()[:MAX_MESSAGE]
 
 
-def _receipt(response: httpx.Response) -> Receipt:
+def _receipt(answer: Answer) -> Receipt:
     try:
-        body = response.json()
+        body = answer.json()
         reference, status = str(body["reference"]).strip(), str(body["status"]).strip()
     except (ValueError, KeyError, TypeError) as exc:
-        raise Refused(response.status_code, f"unreadable answer: {response.text[:200]}") from exc
+        raise Refused(answer.status_code, f"unreadable answer: {answer.text[:200]}") from exc
     if not reference or len(reference) > 200 or status not in REMOTE_STATUSES:
-        raise Refused(response.status_code, f"unexpected answer: {response.text[:200]}")
+        raise Refused(answer.status_code, f"unexpected answer: {answer.text[:200]}")
     message = body.get("message") if isinstance(body.get("message"), str) else ""
     return Receipt(reference, status, message[:MAX_MESSAGE])
 
 
-async def _call(request: httpx.Request, seconds: float) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client:
-        try:
-            response = await client.send(request)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"timeout after {seconds:g} s") from exc
-        except httpx.TransportError as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 500 or response.status_code in (408, 429):
-        raise Transient(f"{response.status_code}: {_message(response)[:200]}")
-    if response.status_code not in (200, 201):
-        raise Refused(response.status_code, _message(response))
-    return response
+class _TooLong(Exception):
+    pass
+
+
+async def _read(response: httpx.Response, limit: int) -> bytes:
+    """The answer's body, or ``_TooLong`` as soon as it passes ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLong
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLong
+    return bytes(body)
+
+
+async def _exchange(request: httpx.Request, out: Outbound) -> Answer:
+    try:
+        addresses = await netguard.allowed_addresses(str(request.url), out.policy)
+    except netguard.Unresolvable as exc:
+        raise Transient(f"unresolvable: {exc}") from exc
+    async with httpx.AsyncClient(timeout=out.seconds, follow_redirects=False, trust_env=False) as client:
+        failure: Exception | None = None
+        for address in addresses:  # the checked addresses, in the resolver's order
+            try:
+                response = await client.send(netguard.pinned(request, address), stream=True)
+            except httpx.ConnectError as exc:
+                failure = exc
+                continue
+            except httpx.TimeoutException as exc:
+                raise Transient(f"timeout after {out.seconds:g} s") from exc
+            except httpx.TransportError as exc:
+                raise Transient(f"{type(exc).__name__}: {exc}") from exc
+            try:
+                return Answer(
+                    response.status_code, response.reason_phrase, await _read(response, out.max_bytes)
+                )
+            except _TooLong:
+                code = response.status_code
+                if code >= 500 or code in (408, 429):
+                    raise Transient(f"{code}: answer_too_large (more than {out.max_bytes} bytes)") from None
+                raise Refused(code, f"answer_too_large: more than {out.max_bytes} bytes") from None
+            except httpx.TimeoutException as exc:
+                raise Transient(f"timeout after {out.seconds:g} s") from exc
+            except httpx.TransportError as exc:
+                raise Transient(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                await response.aclose()
+        raise Transient(f"{type(failure).__name__}: {failure}")
+
+
+async def _call(request: httpx.Request, out: Outbound) -> Answer:
+    try:
+        async with asyncio.timeout(out.seconds):  # the whole exchange, however slowly it trickles
+            answer = await _exchange(request, out)
+    except TimeoutError as exc:
+        raise Transient(f"timeout after {out.seconds:g} s") from exc
+    if answer.status_code >= 500 or answer.status_code in (408, 429):
+        raise Transient(f"{answer.status_code}: {_message(answer)[:200]}")
+    if answer.status_code not in (200, 201):
+        raise Refused(answer.status_code, _message(answer))
+    return answer
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
-    headers = {"Accept": "application/json", "User-Agent": "chorus/1 (protocol v1)"}
+    headers = {
+        "Accept": "application/json",
+        "Accept-Encoding": "identity",  # what is read is what was sent: the size cap holds
+        "User-Agent": "chorus/1 (protocol v1)",
+    }
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
 
 
 async def submit(
-    base_url: str, api_key: str | None, idempotency_key: str, payload: dict[str, Any], seconds: float
+    base_url: str, api_key: str | None, idempotency_key: str, payload: dict[str, Any], out: Outbound
 ) -> Receipt:
     request = httpx.Request(
         "POST",
@@ -95,11 +182,11 @@ async def submit(
         json=payload,
         headers={**_headers(api_key), "Idempotency-Key": idempotency_key},
     )
-    return _receipt(await _call(request, seconds))
+    return _receipt(await _call(request, out))
 
 
-async def status(base_url: str, api_key: str | None, reference: str, seconds: float) -> Receipt:
+async def status(base_url: str, api_key: str | None, reference: str, out: Outbound) -> Receipt:
     request = httpx.Request(
         "GET", f"{base_url.rstrip('/')}/complaints/{quote(reference, safe='')}", headers=_headers(api_key)
     )
-    return _receipt(await _call(request, seconds))
+    return _receipt(await _call(request, out))

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosmtplib
 
-from chorus import db, jobs, mail
+from chorus import db, jobs, mail, netguard
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
 from chorus.complaints.build import shown_identifier
@@ -35,6 +35,7 @@ from chorus.filings.tables import Filing
 from chorus.i18n import t
 from chorus.markdown import render_document
 from chorus.merchants.tables import Merchant, MerchantIdentifier
+from chorus.regulators.schemas import CREDENTIALS_PREFIX, credentials_env_allowed
 from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
 from chorus.templating import render
@@ -120,6 +121,24 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
     }
 
 
+def outbound(settings: Settings) -> protocol.Outbound:
+    """How the workers talk to regulators' servers, from the settings."""
+    return protocol.Outbound(
+        seconds=settings.filing_http_timeout_seconds,
+        max_bytes=settings.filing_http_max_answer_bytes,
+        policy=netguard.policy(settings),
+    )
+
+
+def blocked_message(exc: netguard.Blocked) -> str:
+    """Why a request was not sent, for the organizers (the filing's message)."""
+    if exc.reason == "scheme":
+        return f"address_blocked: https:// is required ({exc.url})"
+    return (
+        f"address_blocked: {exc.url} leads to {exc.address} ({exc.reason}); only public servers are reached"
+    )
+
+
 def backoff(attempt: int, first: float) -> float:
     """Seconds before attempt ``attempt + 1``: ``first``, then doubling, at most an hour."""
     return float(min(first * 2 ** max(attempt - 1, 0), 3600.0))
@@ -139,6 +158,12 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     if row["regulator.channel"] == "email":
         return await _submit_by_mail(row, bundle_sha, settings, attempt=attempt)
     env = row["regulator.credentials_env"]
+    if env and not credentials_env_allowed(env):  # a row from before the rule: its value is not sent
+        return await _failed(
+            filing_id,
+            f"credentials_refused:{env}",
+            f"credentials_refused: {env} (only {CREDENTIALS_PREFIX}* variables may hold an API key)",
+        )
     api_key = os.environ.get(env) if env else None
     if env and not api_key:
         return await _failed(filing_id, f"credentials_missing:{env}", f"credentials_missing: {env}")
@@ -148,8 +173,10 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
             api_key,
             str(filing_id),
             await _payload(row, bundle_sha),
-            settings.filing_http_timeout_seconds,
+            outbound(settings),
         )
+    except netguard.Blocked as exc:
+        return await _failed(filing_id, f"address_blocked:{exc.reason}", blocked_message(exc))
     except protocol.Refused as exc:
         return await _failed(filing_id, f"refused:{exc.status_code}", exc.message)
     except protocol.Transient as exc:
@@ -253,12 +280,12 @@ async def poll(settings: Settings) -> int:
         if regulator is None or regulator["channel"] != "http" or r["status"] == FilingStatus.queued.value:
             continue
         env = regulator["credentials_env"]
+        if env and not credentials_env_allowed(env):
+            continue
         api_key = os.environ.get(env) if env else None
         try:
-            answer = await protocol.status(
-                regulator["address"], api_key, r["reference"], settings.filing_http_timeout_seconds
-            )
-        except (protocol.Transient, protocol.Refused):
+            answer = await protocol.status(regulator["address"], api_key, r["reference"], outbound(settings))
+        except (protocol.Transient, protocol.Refused, netguard.Blocked):
             continue
         # only news: a status the machine allows from here (an older answer is not recorded again)
         if can_move(r["status"], answer.status, Source.regulator):

@@ -11,6 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.regulators import service
 from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class RegulatorController(Controller):
@@ -24,11 +25,16 @@ class RegulatorController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, operation_id="createRegulator")
     async def create(
-        self, data: JSONBody[RegulatorCreate], admin: NamedDependency[UserRead]
+        self,
+        data: JSONBody[RegulatorCreate],
+        admin: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
     ) -> RegulatorRead:
-        """Admins add a channel; ``credentials_env`` names the variable holding its API key."""
-        return await service.create(data=data, actor=admin)
+        """Admins add a channel; ``credentials_env`` names the variable holding its API key
+        (``CHORUS_REGULATOR_KEY_*`` only). In production an HTTP channel's address must be
+        ``https://`` and resolve to public addresses only."""
+        return await service.create(data=data, actor=admin, settings=settings)
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[RegulatorController])]
+    return documented([Router(path="/", route_handlers=[RegulatorController])])

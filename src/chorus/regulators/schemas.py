@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+# The only environment variables a regulator's API key may be read from: an admin who could name
+# any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
+CREDENTIALS_PREFIX = "CHORUS_REGULATOR_KEY_"
+CREDENTIALS_ENV = re.compile(rf"^{CREDENTIALS_PREFIX}[A-Z0-9_]{{1,79}}$")
 TemplateKind = Literal["samr", "consumer_association", "payment_platform", "police", "ftc"]
 
 
@@ -37,7 +40,7 @@ class RegulatorCreate(BaseModel):
     channel: Literal["email", "http", "manual"]
     address: str = Field(min_length=1, max_length=500)
     locale: Literal["zh-CN", "en"] = "zh-CN"
-    credentials_env: str | None = Field(default=None, max_length=100)
+    credentials_env: str | None = Field(default=None, max_length=100, pattern=CREDENTIALS_ENV.pattern)
     template_kind: TemplateKind = "samr"
     contact_disclosure: Literal["masked", "full"] = "masked"
     calendar: Literal["CN", "US"] = "CN"
@@ -45,9 +48,7 @@ class RegulatorCreate(BaseModel):
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
     note: str = Field(default="", max_length=2000)
 
-    @field_validator("credentials_env")
-    @classmethod
-    def _env_name(cls, v: str | None) -> str | None:
-        if v is not None and not ENV_NAME.match(v):
-            raise ValueError("must be an environment variable name such as REGULATOR_API_KEY")
-        return v
+
+def credentials_env_allowed(name: str) -> bool:
+    """May a regulator's API key be read from the environment variable ``name``?"""
+    return CREDENTIALS_ENV.fullmatch(name) is not None

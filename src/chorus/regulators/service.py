@@ -10,12 +10,13 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from chorus import db
+from chorus import db, netguard
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.regulators.schemas import RegulatorCreate, RegulatorRead
 from chorus.regulators.tables import Regulator
+from chorus.settings import Settings
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "regulators.json"
 
@@ -65,8 +66,26 @@ def check_address(channel: str, address: str) -> str:
     return address
 
 
-async def create(*, data: RegulatorCreate, actor: UserRead) -> RegulatorRead:
+async def check_reachable(address: str, settings: Settings) -> None:
+    """An HTTP channel's address, where the worker will send complaints and API keys: in
+    production ``https://`` to a host with public addresses only (checked again at each request)."""
+    try:
+        await netguard.allowed_addresses(address, netguard.policy(settings))
+    except netguard.Blocked as exc:
+        if exc.reason == "scheme":
+            raise Invalid("regulator_address_https", field="address") from exc
+        raise Invalid(
+            "regulator_address_blocked", field="address", address=exc.address or "", reason=exc.reason
+        ) from exc
+    except netguard.Unresolvable as exc:
+        if netguard.policy(settings).strict:
+            raise Invalid("regulator_address_unresolvable", field="address") from exc
+
+
+async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) -> RegulatorRead:
     address = check_address(data.channel, data.address)
+    if data.channel == "http":
+        await check_reachable(address, settings)
     slug = "r-" + hashlib.sha256(f"{data.name.strip()}|{data.jurisdiction.strip()}".encode()).hexdigest()[:16]
     try:
         async with db.transaction():
