@@ -11,7 +11,6 @@ from chorus.accounts.schemas import UserRead
 from chorus.regulators import service
 from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
 from chorus.settings import Settings
-from chorus.web.problems import documented
 
 
 class RegulatorController(Controller):
@@ -37,4 +36,4 @@ class RegulatorController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return documented([Router(path="/", route_handlers=[RegulatorController])])
+    return [Router(path="/", route_handlers=[RegulatorController])]
