@@ -1,0 +1,326 @@
+"""The authorization matrix's vocabulary and its one seeded world.
+
+Actors (who calls), rules (who a route lets in, and how it refuses the others), probes (one
+concrete request against a route) and ``seed_world``: one case with evidence, a complaint, a
+filing whose bundle a worker stored, a notification and two merge proposals, built once per
+module through the HTTP API as users would (real database, real Redis, real SMTP, real worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from PIL import Image
+
+from tests.integration.cases_support import (
+    Person,
+    ident,
+    person,
+    report,
+    report_body,
+    staff,
+    unverified_person,
+)
+from tests.support import PASSWORD, login, run_jobs
+
+# --- actors ------------------------------------------------------------------------------------
+
+ANONYMOUS = "anonymous"
+UNVERIFIED = "unverified"  # registered and logged in, e-mail never confirmed
+MEMBER = "member"  # a plain member of the seeded case (and the uploader of its members' evidence)
+OTHER_CASE = "other_case"  # organizer of another case: no standing in the seeded one
+ORGANIZER = "organizer"  # organizer of the seeded case
+MODERATOR = "moderator"  # staff, not a member of the seeded case
+ADMIN = "admin"  # staff, not a member of the seeded case
+MAIL_SERVER = "mail_server"  # no account; holds the inbound secret (CHORUS_INBOUND_SECRET)
+
+ACTORS = (ANONYMOUS, UNVERIFIED, MEMBER, OTHER_CASE, ORGANIZER, MODERATOR, ADMIN, MAIL_SERVER)
+USERS = (UNVERIFIED, MEMBER, OTHER_CASE, ORGANIZER, MODERATOR, ADMIN)
+NO_ACCOUNT = (ANONYMOUS, MAIL_SERVER)
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who a route lets in; everyone else gets ``refusal(actor)``."""
+
+    name: str
+    allowed: frozenset[str]
+    # the refusal of a logged-in user who is not allowed: 403, or 404 where the route hides
+    # that the object exists (another user's notification)
+    refused_user: int = 403
+    # the refusal of a caller without an account (anonymous, the mail server): 401
+    refused_no_account: int = 401
+
+    def expected(self, actor: str) -> int | None:
+        """None when the actor is let in, else the refusal status."""
+        if actor in self.allowed:
+            return None
+        return self.refused_no_account if actor in NO_ACCOUNT else self.refused_user
+
+
+def _rule(name: str, *allowed: str, refused_user: int = 403) -> Rule:
+    return Rule(name, frozenset(allowed), refused_user=refused_user)
+
+
+PUBLIC = _rule("public", *ACTORS)
+AUTHENTICATED = _rule("authenticated", *USERS)
+VERIFIED = _rule("verified", MEMBER, OTHER_CASE, ORGANIZER, MODERATOR, ADMIN)
+CASE_MEMBER = _rule("member", MEMBER, ORGANIZER)
+CASE_ORGANIZER = _rule("organizer", ORGANIZER)
+UPLOADER = _rule("uploader", MEMBER)  # of the seeded evidence the member uploaded
+RECIPIENT = _rule("recipient", MEMBER, refused_user=404)  # of the member's notification
+STAFF_MODERATOR = _rule("moderator", MODERATOR, ADMIN)
+STAFF_ADMIN = _rule("admin", ADMIN)
+# the secret is the credential here: a user's session token is just a wrong one (401)
+INBOUND_SECRET = _rule("inbound-secret", MAIL_SERVER, refused_user=401)
+
+
+# --- the world the probes run against ----------------------------------------------------------
+
+MERCHANT_A = "蓝月卡盟"
+ORG_REF, ORG_STATEMENT = "BM-ORG-20261002", "组织者的私人陈述：付款后店铺失联。"
+MEMBER_REF, MEMBER_STATEMENT = "BM-MEM-20261003", "成员的陈述：客服拉黑了我。"
+REGULATOR_MAIL = "complaints@amr.example.gov.cn"
+
+
+def png(seed: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 16), (seed, 90, 160)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class World:
+    """What the probes address: ids for path parameters, each actor's headers, and the facts the
+    view checks compare answers with."""
+
+    ids: dict[str, int]
+    headers: dict[str, dict[str, str]]
+    people: dict[str, Person]
+    case_status: str
+    filed_bundle_sha256: str
+    member_evidence: bytes  # members-visible, uploaded by the member
+    organizer_evidence: bytes  # organizers-only, uploaded by the organizer
+    inbound_secret: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def _upload(client: Any, case_id: int, who: Person, content: bytes, visibility: str) -> int:
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        headers=who.headers,
+        data={"kind": "payment_receipt", "description": "付款截图", "visibility": visibility},
+        files={"file": ("receipt.png", content, "image/png")},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) -> World:
+    """Build the world through the API. The caller has emptied the tables, queue and mailbox."""
+    from chorus.filings.tables import Filing
+    from chorus.merchants import service as merchants
+
+    async def worker() -> int:
+        return await run_jobs(redis_pool, settings)
+
+    org = await person(client, mailbox, worker, "org@example.com", "组织者")
+    mem = await person(client, mailbox, worker, "member@example.com", "成员甲")
+    other = await person(client, mailbox, worker, "other@example.com", "别案组织者")
+    spare = await person(client, mailbox, worker, "spare@example.com", "旁观者")
+    unverified = await unverified_person(client, "unverified@example.com", "未验证")
+    moderator = await staff(client, settings, "moderator@example.com", "moderator")
+    admin = await staff(client, settings, "admin@example.com", "admin")
+
+    ids_a = [ident("qq", "55667788"), ident("domain", "bluemoon-cards.com")]
+    a = await report(
+        client,
+        org,
+        report_body(MERCHANT_A, ids_a, amount="300.00", order_refs=[ORG_REF], statement=ORG_STATEMENT),
+    )
+    case_id = a["case_id"]
+    joined = await report(
+        client,
+        mem,
+        report_body(MERCHANT_A, ids_a, amount="120.00", order_refs=[MEMBER_REF], statement=MEMBER_STATEMENT),
+    )
+    assert joined["case_id"] == case_id and not joined["created_case"]
+    b = await report(client, other, report_body("红星数码", [ident("qq", "11223344")]))
+    c = await report(client, spare, report_body("黄河票务", [ident("qq", "99887766")]))
+    assert len({case_id, b["case_id"], c["case_id"]}) == 3
+
+    member_evidence, organizer_evidence = png(11), png(22)
+    mem_ev = await _upload(client, case_id, mem, member_evidence, "members")
+    org_ev = await _upload(client, case_id, org, organizer_evidence, "organizers")
+
+    for who in (org, mem):
+        r = await client.post(f"/api/v1/cases/{case_id}/consent", headers=who.headers, json={"consent": True})
+        assert r.status_code == 200, r.text
+    r = await client.post(
+        "/api/v1/regulators",
+        headers=admin.headers,
+        json={
+            "name": "某市市场监督管理局（邮箱）",
+            "jurisdiction": "某市",
+            "channel": "email",
+            "address": REGULATOR_MAIL,
+        },
+    )
+    assert r.status_code == 201, r.text
+    regulator_id = int(r.json()["id"])
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/complaints", headers=org.headers, json={"regulator_id": regulator_id}
+    )
+    assert r.status_code == 201, r.text
+    complaint_id = int(r.json()["id"])
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/filings", headers=org.headers, json={"complaint_id": complaint_id}
+    )
+    assert r.status_code == 202, r.text
+    filing_id = int(r.json()["id"])
+    await worker()  # mails the complaint, stores the bundle as filed, tells the members
+    row = await Filing.select(Filing.bundle_sha256).where(Filing.id == filing_id).first()
+    assert row is not None and row["bundle_sha256"], "the worker stored no bundle for the filing"
+
+    listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=mem.headers)).json()["items"]
+    frozen = {i["id"]: i["frozen"] for i in listed}
+    # the withdrawal probe relies on this: the member's attempt is answered 409, nothing withdrawn
+    assert frozen.get(mem_ev) is True, listed
+
+    inbox = (await client.get("/api/v1/notifications", headers=mem.headers)).json()["items"]
+    assert inbox, "the member was told nothing about the filing"
+
+    await merchants.propose_merge(a["merchant_id"], b["merchant_id"], ["qq:55667788"])
+    await merchants.propose_merge(b["merchant_id"], c["merchant_id"], ["qq:11223344"])
+    proposals = (await client.get("/api/v1/moderation/merge-proposals", headers=moderator.headers)).json()[
+        "items"
+    ]
+    by_pair = {(p["merchant_a"]["id"], p["merchant_b"]["id"]): p["id"] for p in proposals}
+
+    case = (await client.get(f"/api/v1/cases/{case_id}")).json()
+    people = {
+        ORGANIZER: org,
+        MEMBER: mem,
+        OTHER_CASE: other,
+        UNVERIFIED: unverified,
+        MODERATOR: moderator,
+        ADMIN: admin,
+    }
+    secret = settings.inbound_secret.get_secret_value()
+    headers = {name: p.headers for name, p in people.items()}
+    headers[ANONYMOUS] = {}
+    headers[MAIL_SERVER] = {"Authorization": f"Bearer {secret}"}
+    return World(
+        ids={
+            "case_id": case_id,
+            "other_case_id": b["case_id"],
+            "merchant_id": a["merchant_id"],
+            "evidence_id": mem_ev,
+            "org_evidence_id": org_ev,
+            "complaint_id": complaint_id,
+            "filing_id": filing_id,
+            "notification_id": int(inbox[0]["id"]),
+            "proposal_id": by_pair[tuple(sorted((a["merchant_id"], b["merchant_id"])))],
+            "reject_proposal_id": by_pair[tuple(sorted((b["merchant_id"], c["merchant_id"])))],
+            "user_id": spare.id,
+            "regulator_id": regulator_id,
+        },
+        headers=headers,
+        people={**people, "spare": spare},
+        case_status=case["status"],
+        filed_bundle_sha256=row["bundle_sha256"],
+        member_evidence=member_evidence,
+        organizer_evidence=organizer_evidence,
+        inbound_secret=secret,
+    )
+
+
+async def fresh_headers(client: Any, world: World, actor: str) -> dict[str, str]:
+    """A session of its own for a probe that ends it (logout), so the actor's main one lives on."""
+    if actor not in world.people:
+        return dict(world.headers[actor])
+    return await login(client, world.people[actor].email, PASSWORD)
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+Body = Mapping[str, Any] | Callable[[World, str], Mapping[str, Any]]
+ViewCheck = Callable[[World, str, Any], None]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request against one route: which seeded objects fill its path, what it sends (a
+    minimal valid body, so that refusals come from authorization, not validation), and for
+    some routes what an allowed actor must (not) see."""
+
+    rule: Rule
+    label: str = ""
+    # path parameter -> World.ids key (or, when no such key, the literal value)
+    params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)  # query parameter -> World.ids key
+    json: Body | None = None
+    files: bool = False  # a multipart evidence upload
+    raw: bytes | None = None  # a raw body (with content_type)
+    content_type: str | None = None
+    fresh_session: bool = False
+    view: ViewCheck | None = None
+    # the one status an allowed actor gets, where that is not a success (Litestar's catch-all
+    # under /schema answers 404 to every path it does not render, whoever asks)
+    answer: int | None = None
+
+    def url(self, path_format: str, world: World) -> str:
+        names = {**{p: p for p in _path_names(path_format)}, **self.params}
+        return path_format.format(**{p: world.ids.get(key, key) for p, key in names.items()})
+
+    def query_params(self, world: World) -> dict[str, int]:
+        return {name: world.ids[key] for name, key in self.query.items()}
+
+    def body(self, world: World, actor: str) -> Mapping[str, Any] | None:
+        if callable(self.json):
+            return self.json(world, actor)
+        return self.json
+
+
+def _path_names(path_format: str) -> list[str]:
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(path_format) if name]
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, but HEAD/OPTIONS and the static files."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            name = handler.name or ""
+            if name == "static" or name.startswith("static/"):
+                continue
+            for method in handler.http_methods:
+                if method not in ("HEAD", "OPTIONS"):
+                    found.add((method, route.path_format))
+    return found
+
+
+# --- view checks: what the seeded complaint looks like to whom --------------------------------
+
+
+def zip_entries(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

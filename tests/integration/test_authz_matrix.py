@@ -1,0 +1,342 @@
+"""The authorization matrix: every route of the app, each with its declared rule, tried by every
+actor against one seeded case (evidence, a complaint, a filing whose bundle was stored).
+
+A route the app serves but RULES does not declare fails ``test_every_route_has_a_rule``, naming
+it: a new endpoint cannot ship without someone deciding who may call it.
+
+Allowed means not refused: no 401/403/404 (nor a 5xx); a validation or state answer (409, 422)
+to an allowed actor still shows it got past authorization. Refused means exactly the rule's
+status: 401 for callers without an account, 403 for logged-in users without standing (cases
+are public, so their existence is not hidden), 404 where the route hides that the object exists
+(another user's notification) — as problem+json, writing nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chorus.app import create_app
+from chorus.settings import get_settings
+from tests.integration.authz_support import (
+    ACTORS,
+    AUTHENTICATED,
+    CASE_MEMBER,
+    CASE_ORGANIZER,
+    INBOUND_SECRET,
+    MEMBER,
+    MEMBER_REF,
+    MEMBER_STATEMENT,
+    ORG_REF,
+    ORG_STATEMENT,
+    ORGANIZER,
+    PUBLIC,
+    RECIPIENT,
+    STAFF_ADMIN,
+    STAFF_MODERATOR,
+    UPLOADER,
+    VERIFIED,
+    Probe,
+    World,
+    app_routes,
+    fresh_headers,
+    png,
+    seed_world,
+    sha256,
+    zip_entries,
+)
+from tests.integration.cases_support import ident, report_body
+
+# --- what an allowed actor must (not) see ------------------------------------------------------
+
+
+def complaint_text_view(world: World, actor: str, text: str) -> None:
+    """Organizers read the full text; a plain member their own row in full, others redacted."""
+    assert MEMBER_REF in text, "a member's own order reference is part of what they consent to"
+    if actor == ORGANIZER:
+        assert ORG_REF in text and MEMBER_STATEMENT in text, "organizers see the full text"
+    elif actor == MEMBER:
+        assert ORG_REF not in text, "the member view shows another victim's order reference"
+        assert ORG_STATEMENT not in text, "the member view shows another victim's statement"
+
+
+def complaint_json(world: World, actor: str, r: Any) -> None:
+    complaint_text_view(world, actor, r.json()["markdown"])
+
+
+def complaint_html(world: World, actor: str, r: Any) -> None:
+    complaint_text_view(world, actor, r.text)
+
+
+def complaint_bundle(world: World, actor: str, r: Any) -> None:
+    entries = zip_entries(r.content)
+    complaint_text_view(world, actor, entries["complaint.md"].decode("utf-8"))
+    blobs = set(entries.values())
+    if actor == MEMBER:
+        assert world.organizer_evidence not in blobs, "a member's bundle holds organizers-only evidence"
+    else:
+        assert world.organizer_evidence in blobs
+
+
+def filed_bundle(world: World, actor: str, r: Any) -> None:
+    """The bundle as filed (the bytes whose SHA-256 the regulator got) is for organizers only."""
+    got = sha256(r.content)
+    if actor == ORGANIZER:
+        assert got == world.filed_bundle_sha256
+    else:
+        assert got != world.filed_bundle_sha256, "a plain member got the bundle exactly as filed"
+        assert world.organizer_evidence not in set(zip_entries(r.content).values())
+
+
+def evidence_list(world: World, actor: str, r: Any) -> None:
+    ids = {i["id"] for i in r.json()["items"]}
+    assert world.ids["evidence_id"] in ids
+    assert (world.ids["org_evidence_id"] in ids) == (actor == ORGANIZER)
+
+
+# --- the rule of every route -------------------------------------------------------------------
+
+
+def _register(world: World, actor: str) -> dict[str, Any]:
+    return {
+        "email": f"matrix-{actor}@example.com",
+        "password": "another fine passphrase",
+        "display_name": "新",
+    }
+
+
+def _login(world: World, actor: str) -> dict[str, Any]:
+    return {"email": world.people["spare"].email, "password": "correct horse battery"}
+
+
+def _report(world: World, actor: str) -> dict[str, Any]:
+    # a new merchant: an allowed actor opens a case of their own and the seeded one is untouched
+    return report_body(f"矩阵商户{actor}", [ident("qq", str(70000000 + ACTORS.index(actor)))])
+
+
+def _status(world: World, actor: str) -> dict[str, Any]:
+    return {"status": world.case_status}  # the current one: an allowed call changes nothing
+
+
+def _promote(world: World, actor: str) -> dict[str, Any]:
+    return {"user_id": world.people[ORGANIZER].id}  # already an organizer: changes nothing
+
+
+def _merge(world: World, actor: str) -> dict[str, Any]:
+    return {"source_id": world.ids["merchant_id"], "target_id": world.ids["merchant_id"]}  # 422
+
+
+def _inbound() -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "complaints@amr.example.gov.cn"
+    msg["To"] = "nobody@replies.chorus.example.com"  # matches no filing: 422, nothing recorded
+    msg["Subject"] = "回复"
+    msg["Message-ID"] = "<matrix@amr.example.gov.cn>"
+    msg.set_content("已收到。")
+    return msg.as_bytes()
+
+
+def _complaint(world: World, actor: str) -> dict[str, Any]:
+    return {"regulator_id": world.ids["regulator_id"]}
+
+
+def _filing(world: World, actor: str) -> dict[str, Any]:
+    return {"complaint_id": world.ids["complaint_id"]}  # already filed: 409 for an organizer
+
+
+RULES: dict[tuple[str, str], list[Probe]] = {
+    # --- public pages and documents
+    ("GET", "/healthz"): [Probe(PUBLIC)],
+    ("GET", "/verify"): [Probe(PUBLIC)],
+    ("GET", "/schema"): [Probe(PUBLIC)],
+    ("GET", "/schema/swagger"): [Probe(PUBLIC)],
+    ("GET", "/schema/openapi.json"): [Probe(PUBLIC)],
+    ("GET", "/schema/oauth2-redirect.html"): [Probe(PUBLIC)],
+    ("GET", "/schema/{path}"): [Probe(PUBLIC, "catch-all", params={"path": "nothing-here"}, answer=404)],
+    # --- accounts
+    ("POST", "/api/v1/auth/register"): [Probe(PUBLIC, json=_register)],
+    ("POST", "/api/v1/auth/verify"): [Probe(PUBLIC, json={"token": "not-a-token"})],
+    ("POST", "/api/v1/auth/resend-verification"): [Probe(PUBLIC, json={"email": "nobody@example.com"})],
+    ("POST", "/api/v1/auth/login"): [Probe(PUBLIC, json=_login)],
+    ("POST", "/api/v1/auth/logout"): [Probe(AUTHENTICATED, fresh_session=True)],
+    ("GET", "/api/v1/me"): [Probe(AUTHENTICATED)],
+    ("PUT", "/api/v1/admin/users/{user_id}/roles"): [Probe(STAFF_ADMIN, json={"roles": []})],
+    # --- merchants (public reads)
+    ("GET", "/api/v1/merchants"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/merchants/{merchant_id}"): [Probe(PUBLIC)],
+    ("POST", "/api/v1/merchants/resolve"): [
+        Probe(PUBLIC, json={"identifiers": [{"kind": "qq", "value": "55667788"}]})
+    ],
+    # --- reports and cases
+    ("POST", "/api/v1/reports"): [Probe(VERIFIED, json=_report)],
+    ("GET", "/api/v1/cases/{case_id}"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/cases/{case_id}/members"): [Probe(CASE_ORGANIZER)],
+    ("GET", "/api/v1/cases/{case_id}/membership"): [Probe(CASE_MEMBER)],
+    ("PATCH", "/api/v1/cases/{case_id}/membership"): [Probe(CASE_MEMBER, json={})],
+    ("POST", "/api/v1/cases/{case_id}/consent"): [Probe(CASE_MEMBER, json={"consent": True})],
+    ("POST", "/api/v1/cases/{case_id}/organizers"): [Probe(CASE_ORGANIZER, json=_promote)],
+    ("POST", "/api/v1/cases/{case_id}/status"): [Probe(CASE_ORGANIZER, json=_status)],
+    ("GET", "/api/v1/me/cases"): [Probe(AUTHENTICATED)],
+    # --- evidence
+    ("POST", "/api/v1/cases/{case_id}/evidence"): [Probe(CASE_MEMBER, files=True)],
+    ("GET", "/api/v1/cases/{case_id}/evidence"): [Probe(CASE_MEMBER, view=evidence_list)],
+    ("GET", "/api/v1/cases/{case_id}/evidence/verify"): [Probe(CASE_MEMBER)],
+    ("GET", "/api/v1/evidence/{evidence_id}/content"): [
+        Probe(CASE_MEMBER, "members-visible"),
+        Probe(CASE_ORGANIZER, "organizers-only", params={"evidence_id": "org_evidence_id"}),
+    ],
+    # frozen by the filing: the uploader's attempt is answered 409 and withdraws nothing
+    ("DELETE", "/api/v1/evidence/{evidence_id}"): [Probe(UPLOADER)],
+    # --- regulators, complaints, filings
+    ("GET", "/api/v1/regulators"): [Probe(PUBLIC)],
+    ("POST", "/api/v1/regulators"): [
+        Probe(
+            STAFF_ADMIN,
+            json={"name": "矩阵测试局", "jurisdiction": "测试", "channel": "manual", "address": "电话 12315"},
+        )
+    ],
+    ("POST", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_ORGANIZER, json=_complaint)],
+    ("GET", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_MEMBER)],
+    ("GET", "/api/v1/complaints/{complaint_id}"): [Probe(CASE_MEMBER, view=complaint_json)],
+    ("GET", "/api/v1/complaints/{complaint_id}/html"): [Probe(CASE_MEMBER, view=complaint_html)],
+    ("GET", "/api/v1/complaints/{complaint_id}/bundle"): [Probe(CASE_MEMBER, view=complaint_bundle)],
+    ("GET", "/api/v1/complaints/{complaint_id}/diff"): [
+        Probe(CASE_ORGANIZER, query={"against": "complaint_id"})
+    ],
+    ("POST", "/api/v1/cases/{case_id}/filings"): [Probe(CASE_ORGANIZER, json=_filing)],
+    ("GET", "/api/v1/filings/{filing_id}"): [Probe(CASE_MEMBER)],
+    ("GET", "/api/v1/filings/{filing_id}/bundle"): [Probe(CASE_MEMBER, view=filed_bundle)],
+    ("POST", "/api/v1/filings/{filing_id}/events"): [Probe(CASE_ORGANIZER, json={"note": "电话确认已受理"})],
+    ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
+    # --- moderation: decisions refused by the domain after authorization, so nothing merges
+    ("GET", "/api/v1/moderation/merge-proposals"): [Probe(STAFF_MODERATOR)],
+    ("POST", "/api/v1/moderation/merge-proposals/{proposal_id}/merge"): [
+        Probe(STAFF_MODERATOR, json={"target_id": 0})  # not one of the pair: 422
+    ],
+    ("POST", "/api/v1/moderation/merge-proposals/{proposal_id}/reject"): [
+        Probe(STAFF_MODERATOR, json={}, params={"proposal_id": "reject_proposal_id"})
+    ],
+    ("POST", "/api/v1/moderation/merchants/merge"): [Probe(STAFF_MODERATOR, json=_merge)],
+    # --- notifications
+    ("GET", "/api/v1/notifications"): [Probe(AUTHENTICATED)],
+    ("POST", "/api/v1/notifications/{notification_id}/read"): [Probe(RECIPIENT)],
+}
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    return app_routes(create_app(get_settings()))
+
+
+def test_every_route_has_a_rule() -> None:
+    served = _app_routes()
+    undeclared = sorted(served - set(RULES))
+    assert not undeclared, (
+        "routes without a rule in tests/integration/test_authz_matrix.py RULES: "
+        + ", ".join(f"{m} {p}" for m, p in undeclared)
+    )
+    stale = sorted(set(RULES) - served)
+    assert not stale, "RULES names routes the app does not serve: " + ", ".join(f"{m} {p}" for m, p in stale)
+
+
+CELLS = [
+    pytest.param(
+        method,
+        path,
+        probe,
+        actor,
+        id=f"{method} {path}{' [' + probe.label + ']' if probe.label else ''} {actor}",
+    )
+    for (method, path), probes in RULES.items()
+    for probe in probes
+    for actor in ACTORS
+]
+
+
+# --- the seeded world, once per module ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def matrix(
+    database: None, redis_pool: Any, mailbox: Any, settings: Any
+) -> AsyncIterator[tuple[Any, World]]:
+    """One world for every cell (the conftest's ``clean`` empties the tables per test)."""
+    from chorus.regulators.service import seed_defaults
+    from tests.conftest import flush_keeping_lock
+    from tests.support import http_client, truncate_all
+
+    await truncate_all()
+    await seed_defaults()
+    await flush_keeping_lock(redis_pool)
+    storage = Path(os.environ["CHORUS_STORAGE_DIR"])
+    shutil.rmtree(storage, ignore_errors=True)
+    (storage / "tmp").mkdir(parents=True)
+    mailbox.clear()
+    async with http_client(settings) as client:
+        yield client, await seed_world(client, mailbox, redis_pool, settings)
+
+
+async def row_counts() -> dict[str, int]:
+    from chorus.piccolo_app import APP_CONFIG
+
+    return {t._meta.tablename: int(await t.count()) for t in APP_CONFIG.table_classes}
+
+
+@pytest.mark.parametrize(("method", "path", "probe", "actor"), CELLS)
+async def test_matrix(method: str, path: str, probe: Probe, actor: str, matrix: tuple[Any, World]) -> None:
+    client, world = matrix
+    headers = await fresh_headers(client, world, actor) if probe.fresh_session else dict(world.headers[actor])
+    kwargs: dict[str, Any] = {"headers": headers, "params": probe.query_params(world)}
+    body = probe.body(world, actor)
+    if body is not None:
+        kwargs["json"] = body
+    elif probe.files:
+        kwargs["data"] = {"kind": "screenshot", "visibility": "members"}
+        kwargs["files"] = {"file": ("shot.png", png(ACTORS.index(actor) + 100), "image/png")}
+    elif probe.raw is not None:
+        kwargs["content"] = probe.raw
+        headers["Content-Type"] = probe.content_type or "application/octet-stream"
+    elif method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = {}
+
+    refusal = probe.rule.expected(actor)
+    unsafe = method not in ("GET", "HEAD")
+    before = await row_counts() if refusal is not None and unsafe else None
+    client.cookies.clear()  # bearer or nothing: a session cookie a login probe set must not ride along
+    r = await client.request(method, probe.url(path, world), **kwargs)
+    cell = f"{method} {path} as {actor} (rule {probe.rule.name})"
+
+    if refusal is None:
+        if probe.answer is not None:
+            assert r.status_code == probe.answer, f"{cell}: {r.status_code} {r.text[:500]}"
+            return
+        assert r.status_code < 500, f"{cell}: {r.status_code} {r.text[:500]}"
+        assert r.status_code not in (401, 403, 404, 405), (
+            f"{cell} was refused: {r.status_code} {r.text[:500]}"
+        )
+        if probe.view is not None:
+            probe.view(world, actor, r)
+        return
+    assert r.status_code == refusal, f"{cell}: expected {refusal}, got {r.status_code} {r.text[:500]}"
+    assert r.headers["content-type"].startswith("application/problem+json"), cell
+    assert r.json()["status"] == refusal
+    if before is not None:
+        assert await row_counts() == before, f"{cell}: a refused request wrote rows"
+
+
+def test_the_matrix_covers_every_actor_and_both_outcomes() -> None:
+    """Guard against a table that would pass vacuously: every rule named refuses someone (but
+    PUBLIC) and lets someone in, and the complaint views are probed for a plain member."""
+    for probes in RULES.values():
+        for probe in probes:
+            allowed = [a for a in ACTORS if probe.rule.expected(a) is None]
+            assert allowed, probe.rule.name
+            assert probe.rule is PUBLIC or len(allowed) < len(ACTORS), probe.rule.name
+    member_cells = {(c.values[0], c.values[1]) for c in CELLS if c.values[3] == MEMBER}
+    assert ("GET", "/api/v1/complaints/{complaint_id}") in member_cells
