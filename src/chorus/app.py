@@ -35,7 +35,7 @@ from chorus.web.middleware import (
     csrf_config,
     echo_request_id,
 )
-from chorus.web.problems import EXCEPTION_HANDLERS
+from chorus.web.problems import EXCEPTION_HANDLERS, OPENAPI_COMPONENTS
 from chorus.web.ratelimit import FallbackStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="Chorus API",
             version="1",
             path="/schema",
+            components=OPENAPI_COMPONENTS,  # the bearer scheme; errors are documented per route
             render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
         ),
         request_max_body_size=1024 * 1024,  # JSON bodies; uploads stream under their own limit

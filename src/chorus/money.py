@@ -12,6 +12,8 @@ from babel.numbers import get_currency_precision, list_currencies
 # Funds, metals and testing codes are not money a consumer pays with.
 _NOT_PAYMENT = {"XAU", "XAG", "XPT", "XPD", "XTS", "XXX", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
 MAX_AMOUNT = Decimal("1000000000")
+# How the API writes an amount: digits, optionally a point and the minor units ("199.00").
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,4})?$"
 
 
 @cache
@@ -44,6 +46,14 @@ def parse(amount: str | int | Decimal, currency: str) -> tuple[Decimal, str]:
     if value != value.quantize(quantum):
         raise InvalidMoney("amount", "too_many_decimals")
     return value.quantize(quantum), code
+
+
+def amount_text(value: object) -> object:
+    """An amount sent as a JSON number, as the decimal string the API documents (anything
+    else is left for validation to refuse)."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def as_string(amount: Decimal, currency: str) -> str:

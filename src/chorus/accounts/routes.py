@@ -22,6 +22,7 @@ from chorus.accounts.schemas import (
 )
 from chorus.settings import Settings
 from chorus.web.auth import SESSION_COOKIE, request_token
+from chorus.web.problems import documented
 from chorus.web.ratelimit import auth_rate_limit
 
 
@@ -103,7 +104,7 @@ class AdminUsersController(Controller):
 
 def routers(settings: Settings) -> list[Router]:
     limit = auth_rate_limit(settings.auth_rate_limit)
-    return [
+    return documented([
         Router(path="/", route_handlers=[CredentialsController], middleware=[limit.middleware]),
         Router(path="/", route_handlers=[SessionController, AdminUsersController]),
-    ]
+    ])

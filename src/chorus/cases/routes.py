@@ -23,6 +23,7 @@ from chorus.cases.schemas import (
     ReportRead,
 )
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class ReportController(Controller):
@@ -92,4 +93,5 @@ class MyCasesController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[ReportController, CaseController, MyCasesController])]
+    handlers = [ReportController, CaseController, MyCasesController]
+    return documented([Router(path="/", route_handlers=handlers)])

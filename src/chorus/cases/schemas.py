@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
+from chorus import money
 from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef
 
 
 class MoneyIn(BaseModel):
-    amount: Decimal | str = Field(union_mode="left_to_right")
+    # Documented as the API's decimal string; a JSON number is taken too. Its value is checked
+    # by money.parse (positive, the currency's minor units), which names what is wrong.
+    amount: Annotated[str, BeforeValidator(money.amount_text)] = Field(
+        json_schema_extra={"pattern": money.AMOUNT_PATTERN}, examples=["199.00"]
+    )
     currency: str = Field(min_length=3, max_length=3)
 
 

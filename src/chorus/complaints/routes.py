@@ -18,6 +18,7 @@ from chorus.complaints.service import (
     ComplaintRead,
 )
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
@@ -88,4 +89,4 @@ class ComplaintController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[ComplaintController])]
+    return documented([Router(path="/", route_handlers=[ComplaintController])])

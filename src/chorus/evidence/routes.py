@@ -17,6 +17,7 @@ from chorus.evidence import service
 from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
 from chorus.settings import Settings
 from chorus.web.multipart import StreamedForm, file_chunks
+from chorus.web.problems import documented
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 DOWNLOAD_HEADERS = {
@@ -139,4 +140,4 @@ class EvidenceController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[EvidenceController])]
+    return documented([Router(path="/", route_handlers=[EvidenceController])])

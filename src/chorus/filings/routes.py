@@ -17,6 +17,7 @@ from chorus.filings import service
 from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
 from chorus.settings import Settings
 from chorus.web.auth import request_token
+from chorus.web.problems import documented
 
 
 class FilingController(Controller):
@@ -81,4 +82,4 @@ class InboundController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[FilingController, InboundController])]
+    return documented([Router(path="/", route_handlers=[FilingController, InboundController])])

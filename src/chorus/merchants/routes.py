@@ -9,6 +9,7 @@ from litestar.status_codes import HTTP_200_OK
 from chorus.merchants import service
 from chorus.merchants.schemas import MerchantList, MerchantRead, ResolveRead, ResolveRequest
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class MerchantController(Controller):
@@ -32,4 +33,4 @@ class MerchantController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[MerchantController])]
+    return documented([Router(path="/", route_handlers=[MerchantController])])

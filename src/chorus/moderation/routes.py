@@ -11,6 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.merchants.schemas import MerchantRead, MergeProposalList, MergeRequest, ProposalDecision
 from chorus.moderation import service
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class ModerationController(Controller):
@@ -57,4 +58,4 @@ class ModerationController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[ModerationController])]
+    return documented([Router(path="/", route_handlers=[ModerationController])])

@@ -11,6 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.notifications import service
 from chorus.notifications.service import NotificationList
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class NotificationController(Controller):
@@ -27,4 +28,4 @@ class NotificationController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[NotificationController])]
+    return documented([Router(path="/", route_handlers=[NotificationController])])

@@ -11,6 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.regulators import service
 from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
 from chorus.settings import Settings
+from chorus.web.problems import documented
 
 
 class RegulatorController(Controller):
@@ -36,4 +37,4 @@ class RegulatorController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    return [Router(path="/", route_handlers=[RegulatorController])]
+    return documented([Router(path="/", route_handlers=[RegulatorController])])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
-from litestar import Request, Response
+from litestar import Request, Response, Router
+from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -14,11 +18,18 @@ from litestar.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 
-from chorus.errors import DomainError
+from chorus.errors import DomainError, NotFound
 from chorus.i18n import negotiate, t
+from chorus.web.auth import DEPENDENCIES
 
 PROBLEM_JSON = "application/problem+json"
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # pydantic's "a.0.b" → our "a[0].b"
@@ -119,4 +130,122 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: _internal,  # type: ignore[dict-item]
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem"]
+
+# --- the same answers as the OpenAPI document describes them ----------------------------
+
+
+class ProblemField(BaseModel):
+    """One refused field of a request."""
+
+    field: str = PydanticField(description="where, e.g. ``merchant.identifiers[2].value``")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 ``application/problem+json``)."""
+
+    type: str = PydanticField(description="``urn:chorus:problem:<code>``")
+    title: str
+    status: int
+    detail: str
+    code: str = PydanticField(description="stable machine-readable reason, e.g. ``already_member``")
+    instance: str = PydanticField(description="the request's path")
+    errors: list[ProblemField] = PydanticField(
+        default_factory=list, description="validation answers: one entry per refused field"
+    )
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI ``responses`` for error answers: each status as a ``Problem``. A route declares
+    with it the statuses its use case raises that cannot be told from its signature (409,
+    413 …): ``@post(..., responses=problems(409))``; ``documented`` adds the rest."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=HTTPStatus(status).phrase,
+            generate_examples=False,
+        )
+        for status in sorted(statuses)
+    }
+
+
+# Serial ids are PostgreSQL ``integer`` columns: a larger number in a path names nothing.
+MAX_ID = 2**31 - 1
+# Dependencies (chorus.web.auth) that refuse anonymous callers (401) and some others (403).
+_AUTHENTICATED = frozenset({"user", "verified_user", "admin", "moderator"})
+_NOT_QUERY = frozenset(
+    {"self", "request", "data", "state", "scope", "headers", "cookies", "settings", "maybe_user"}
+)
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BEARER = "BearerToken"
+
+
+async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of every API route: an integer path parameter outside the id columns' range is a
+    404 before any query is made (the database would refuse the number, a 500)."""
+    for value in connection.path_params.values():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise NotFound()
+
+
+def error_statuses(handler: HTTPRouteHandler, path_parameters: Iterable[str]) -> set[int]:
+    """The error statuses a route can answer, told from its declaration: path ids (404), a body
+    (400 malformed, 413 too large, 415 another type, 422 invalid), query parameters (400/422),
+    an authenticated caller (401/403), guards (403; the credential rate limit 429)."""
+    names = set(inspect.signature(handler.fn).parameters)
+    path = set(path_parameters)
+    known = _NOT_QUERY | _AUTHENTICATED | DEPENDENCIES.keys()
+    guards = [g for layer in handler.ownership_layers for g in (getattr(layer, "guards", None) or [])]
+    statuses: set[int] = set()
+    if path:
+        statuses |= {400, 404}
+    if "data" in names:
+        statuses |= {400, 413, 415, 422}
+    if names - path - known:
+        statuses |= {400, 422}
+    if handler.http_methods & _UNSAFE:
+        statuses.add(415)  # chorus.web.middleware.BodyTypeMiddleware
+    if names & _AUTHENTICATED:
+        statuses |= {401, 403}
+    if any(g is not ids_in_range for g in guards):
+        statuses.add(403)
+    if any(getattr(g, "__module__", "") == "chorus.web.ratelimit" for g in guards):
+        statuses.add(429)  # a rate limit's guard
+    return statuses
+
+
+def documented(routers: list[Router]) -> list[Router]:
+    """Give each API route of ``routers`` its error answers as ``Problem`` (replacing
+    Litestar's generic ``{status_code, detail, extra}``), the bearer scheme where a caller
+    must be signed in, and the id-range guard. Each domain's ``routers()`` ends with it."""
+    for router in routers:
+        router.guards = [*(router.guards or []), ids_in_range]
+        for route in router.routes:
+            if not isinstance(route, HTTPRoute):
+                continue
+            for handler in route.route_handlers:
+                inferred = problems(*error_statuses(handler, route.path_parameters))
+                handler.responses = {**inferred, **(handler.responses or {})}
+                if set(inspect.signature(handler.fn).parameters) & _AUTHENTICATED and not handler.security:
+                    handler.security = [{BEARER: []}]
+    return routers
+
+
+OPENAPI_COMPONENTS = Components(
+    security_schemes={
+        BEARER: SecurityScheme(
+            type="http", scheme="bearer", description="the token from POST /api/v1/auth/login"
+        )
+    }
+)
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "OPENAPI_COMPONENTS",
+    "PROBLEM_JSON",
+    "Problem",
+    "documented",
+    "problem",
+    "problems",
+]
