@@ -1,5 +1,18 @@
-"""For Piccolo's own CLI run from the repository root (e.g. `piccolo migrations new chorus --auto`)."""
+"""For Piccolo's own CLI run from the repository root (e.g. `piccolo migrations new chorus --auto`):
+the engine of CHORUS_DATABASE_URL, configured when Piccolo first asks for it."""
 
-from chorus.piccolo_conf import APP_REGISTRY, DB
+from __future__ import annotations
 
-__all__ = ["APP_REGISTRY", "DB"]
+from typing import Any
+
+from chorus import db
+from chorus.piccolo_conf import APP_REGISTRY
+from chorus.settings import get_settings
+
+__all__ = ["APP_REGISTRY"]  # and DB, below
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DB":
+        return db.engine() if db.is_configured() else db.configure(get_settings())
+    raise AttributeError(name)

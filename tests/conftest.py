@@ -163,7 +163,7 @@ async def database(settings: Any) -> AsyncIterator[None]:
     await db.start(settings)
     await db.migrate()
     yield
-    await db.stop()
+    await db.stop(settings)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,7 @@ async def relay_forever(ctx: dict[str, Any]) -> None:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.setdefault("settings", get_settings())
     logs.configure(settings)
+    db.configure(settings)
     await db.start(settings)
     await db.check_migrations()
     if ctx.get("relay", True):
@@ -73,7 +74,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await db.stop()
+    await db.stop(ctx["settings"])
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:

@@ -69,12 +69,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db.configure(settings)  # this app's database, whatever the environment says
         await db.start(settings)
         try:
             await db.check_migrations()
             yield
         finally:
-            await db.stop()
+            await db.stop(settings)
             if redis is not None:
                 await redis.aclose()
 

@@ -1,11 +1,18 @@
-"""Database engine choice (SQLite file | PostgreSQL), transactions, pools and migrations."""
+"""Database engine choice (SQLite file | PostgreSQL), transactions, pools and migrations.
+
+The engine is chosen once, explicitly: ``configure(settings)`` (called by ``start``, so by the
+app's lifespan, the worker's start-up and every CLI command) builds the engine for
+``settings.database_url`` and binds every table of the app to it. Nothing is read from the
+environment on import.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -13,6 +20,7 @@ from urllib.parse import urlsplit
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
 
 from chorus.settings import Settings
 
@@ -52,10 +60,55 @@ def make_engine(settings: Settings) -> Engine:  # type: ignore[type-arg]
     raise ValueError(f"Unsupported CHORUS_DATABASE_URL scheme {scheme!r}")
 
 
-def engine() -> Engine:  # type: ignore[type-arg]
-    from chorus.piccolo_conf import DB
+class NotConfigured(RuntimeError):
+    """A query was about to run before ``configure(settings)`` chose the engine."""
 
-    return DB
+    def __init__(self) -> None:
+        super().__init__("chorus.db.configure(settings) has not been called in this process")
+
+
+_engines: dict[str, Engine] = {}  # type: ignore[type-arg]  # one per database URL, built on first use
+_current: Engine | None = None  # type: ignore[type-arg]
+
+
+def configure(settings: Settings) -> Engine:  # type: ignore[type-arg]
+    """Choose the engine for ``settings.database_url`` and bind every table of the app to it.
+
+    Piccolo tables look their engine up once (``Table._meta.db``) and keep it; binding them here
+    means no table ever falls back to Piccolo's environment-driven ``engine_finder``. Cheap and
+    idempotent for the URL already configured. One process talks to one database at a time.
+    """
+    global _current
+    db = _engines.get(settings.database_url)
+    if db is None:
+        db = _engines[settings.database_url] = make_engine(settings)
+    if db is not _current:
+        _bind(db)
+        _current = db
+    return db
+
+
+def _bind(db: Engine) -> None:  # type: ignore[type-arg]
+    from piccolo.apps.migrations.tables import Migration
+
+    # The table modules import this one (chorus.jobs does), so the app's table list is read when
+    # an engine is bound, not when this module is imported.
+    from chorus.piccolo_app import APP_CONFIG
+
+    tables: list[type[Table]] = [*APP_CONFIG.table_classes, Migration]
+    for table in tables:
+        table._meta.db = db
+
+
+def engine() -> Engine:  # type: ignore[type-arg]
+    """The engine ``configure`` chose."""
+    if _current is None:
+        raise NotConfigured()
+    return _current
+
+
+def is_configured() -> bool:
+    return _current is not None
 
 
 def is_sqlite() -> bool:
@@ -125,16 +178,17 @@ async def retry_on_conflict(fn: Callable[[], Awaitable[T]], attempts: int = 5) -
     raise AssertionError("unreachable")
 
 
-_users = 0  # start() calls not yet matched by stop(): one process may hold app and worker
+_users: dict[str, int] = {}  # start() calls not yet matched by stop(), per database URL
 
 
 async def start(settings: Settings) -> None:
-    """Open the pool (PostgreSQL) or set the journal mode (SQLite) for this event loop."""
-    global _users
-    _users += 1
-    if _users > 1:
+    """Configure the engine for ``settings``, then open its pool (PostgreSQL) or set the journal
+    mode (SQLite) for this event loop. One process may hold several users (app and worker)."""
+    db = configure(settings)
+    url = settings.database_url
+    _users[url] = _users.get(url, 0) + 1
+    if _users[url] > 1:
         return
-    db = engine()
     if isinstance(db, PostgresEngine):
         size = settings.database_pool_size
         await db.start_connection_pool(min_size=min(2, size), max_size=size)
@@ -143,12 +197,14 @@ async def start(settings: Settings) -> None:
         await db.run_ddl("PRAGMA journal_mode=WAL")
 
 
-async def stop() -> None:
-    global _users
-    _users = max(0, _users - 1)
-    if _users:
+async def stop(settings: Settings | None = None) -> None:
+    """Undo one ``start`` (of ``settings``' database; by default the configured one): the pool
+    closes with its last user."""
+    db = engine() if settings is None else _engines[settings.database_url]
+    url = next(u for u, e in _engines.items() if e is db)
+    _users[url] = max(0, _users.get(url, 0) - 1)
+    if _users[url]:
         return
-    db = engine()
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()
 
@@ -159,7 +215,7 @@ async def connected(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await stop()
+        await stop(settings)
 
 
 async def pending_migrations() -> list[str]:
@@ -190,7 +246,25 @@ async def migrate() -> list[str]:
 
     pending = await pending_migrations()
     if pending:
-        result = await run_forwards(app_name="all")
+        with _piccolo_finds_configured_engine():
+            result = await run_forwards(app_name="all")
         if not result.success:
             raise RuntimeError(f"Migration failed: {result.message}")
     return pending
+
+
+@contextmanager
+def _piccolo_finds_configured_engine() -> Iterator[None]:
+    """Piccolo's migration runner finds its apps and engine through a configuration module
+    (``PICCOLO_CONF``), not through the tables: point it, while it runs, at the package's
+    module, whose ``DB`` is the engine ``configure`` chose."""
+    engine()  # fail here, clearly, when nothing is configured
+    saved = os.environ.get("PICCOLO_CONF")
+    os.environ["PICCOLO_CONF"] = "chorus.piccolo_conf"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PICCOLO_CONF", None)
+        else:
+            os.environ["PICCOLO_CONF"] = saved

@@ -1,9 +1,22 @@
-"""Piccolo's configuration module: the engine chosen from settings and the one app."""
+"""Piccolo's configuration module inside the package: the one app, and as ``DB`` the engine that
+``chorus.db.configure(settings)`` chose (read when Piccolo asks, never built on import).
+
+``chorus.db.migrate`` points Piccolo's migration runner here; Piccolo's own command line uses the
+repository's top-level ``piccolo_conf.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from piccolo.conf.apps import AppRegistry
 
-from chorus.db import make_engine
-from chorus.settings import get_settings
+from chorus import db
 
-DB = make_engine(get_settings())
 APP_REGISTRY = AppRegistry(apps=["chorus.piccolo_app"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DB":
+        return db.engine()
+    raise AttributeError(name)
