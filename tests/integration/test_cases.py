@@ -116,14 +116,18 @@ async def test_report_into_a_given_case(client: Any, mailbox: Any, worker: Any) 
     alice = await person(client, mailbox, worker, "alice@example.com")
     bob = await person(client, mailbox, worker, "bob@example.com")
     a = await open_case(client, alice)
-    # no shared identifier, but the case is named: joins it, and its identifiers join the merchant
+    # no shared identifier, but the case is named: joins it; its identifiers and name are only
+    # claimed for the merchant (tests/integration/test_claimed_identifiers.py): not public yet
     b = await report(
         client, bob, report_body("星辰客服", [ident("wechat", "xingchen_kf")], case_id=a["case_id"])
     )
     assert (b["case_id"], b["merchant_id"], b["created_case"]) == (a["case_id"], a["merchant_id"], False)
     page = await get_ok(client, f"/api/v1/merchants/{a['merchant_id']}")
-    assert sorted(i["kind"] for i in page["identifiers"]) == ["qq", "wechat"]
-    assert page["aliases"] == ["星辰客服"]
+    assert sorted(i["kind"] for i in page["identifiers"]) == ["qq"]
+    assert page["aliases"] == []
+    claims = await get_ok(client, f"/api/v1/merchants/{a['merchant_id']}/claims", alice.headers)
+    assert [(i["kind"], i["value"]) for i in claims["identifiers"]] == [("wechat", "xingchen_kf")]
+    assert [n["name"] for n in claims["aliases"]] == ["星辰客服"]
 
 
 async def test_report_into_unknown_or_closed_case(client: Any, mailbox: Any, worker: Any) -> None:

@@ -124,6 +124,11 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                     raise Conflict("case_closed", field="case_id")
                 merchant_id: int = case["merchant"]
                 conflicts = sorted(m for m in matches.by_merchant if m != merchant_id)
+                # Joined by the case's id, not by a match (no confirmed identifier of the report
+                # is the merchant's): what the report adds to the merchant is only claimed, until
+                # another reporter names it too or a moderator confirms it. (A report that does
+                # share one would join by that match anyway, case_id or not.)
+                claim = merchant_id not in matches.by_merchant
             else:
                 best = matches.best()
                 conflicts = matches.others()
@@ -132,8 +137,16 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                     created_merchant = True
                 else:
                     merchant_id = best
-            await merchants.add_identifiers(merchant_id, identifiers, strict=created_merchant)
-            await merchants.add_alias(merchant_id, data.merchant.name)
+                claim = False
+            await merchants.add_identifiers(
+                merchant_id,
+                identifiers,
+                strict=created_merchant,
+                reporter=user.id,
+                claim=claim,
+                known=matches,
+            )
+            await merchants.add_alias(merchant_id, data.merchant.name, reporter=user.id, claim=claim)
             for other in conflicts:
                 shared = matches.keys_by_merchant.get(other, set())
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
@@ -359,6 +372,7 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
         joined_at=m["joined_at"],
         consented_at=m["consented_at"],
         consented_complaint_id=m["consent_complaint_id"],
+        consented_sha256=m["consent_sha256"],
     )
 
 
@@ -398,7 +412,7 @@ async def set_consent(case_id: int, user: UserRead, consent: bool) -> Membership
     async with db.transaction():
         m = await require_member(case_id, user)
         latest = (
-            await Complaint.select(Complaint.id)
+            await Complaint.select(Complaint.id, Complaint.sha256)
             .where(Complaint.case == case_id)
             .order_by(Complaint.id, ascending=False)
             .first()
@@ -407,6 +421,8 @@ async def set_consent(case_id: int, user: UserRead, consent: bool) -> Membership
             {
                 Membership.consented_at: datetime.now(UTC) if consent else None,
                 Membership.consent_complaint_id: latest["id"] if consent and latest else None,
+                # the full text's hash (a plain member reads a redacted view of it)
+                Membership.consent_sha256: latest["sha256"] if consent and latest else None,
             }
         ).where(Membership.id == m["id"])
         await audit.record(
@@ -415,6 +431,8 @@ async def set_consent(case_id: int, user: UserRead, consent: bool) -> Membership
             object_type="membership",
             object_id=m["id"],
             consent=consent,
+            complaint_id=latest["id"] if consent and latest else None,
+            sha256=latest["sha256"] if consent and latest else None,
         )
     return await my_membership(case_id, user)
 
@@ -497,3 +515,132 @@ async def my_cases(user: UserRead) -> MyCaseList:
 async def member_user_ids(case_id: int) -> list[int]:
     rows = await Membership.select(Membership.user).where(Membership.case == case_id)
     return [r["user"] for r in rows]
+
+
+async def organizes_merchant(merchant_id: int, user_id: int) -> bool:
+    """Whether the user organizes a case of the merchant (they may review its claims)."""
+    return bool(
+        await Membership.exists().where(
+            (Membership.user == user_id)
+            & (Membership.role == "organizer")
+            & (Membership.case.merchant == merchant_id)  # type: ignore[union-attr]
+        )
+    )
+
+
+# --- merges (moderation calls these inside its own transaction) -------------------------------
+
+ARRIVALS_LISTED = 50  # display names in the organizers' "who arrived" notification; the rest counted
+
+
+async def fold_members(source_case: int, target_case: int) -> int:
+    """A merge: the members of ``source_case`` join ``target_case``. Returns how many arrived
+    (were not members of the target already).
+
+    Organizers of the source become organizers of the target and their consent counts there.
+    Plain members join as plain members; their consent is reset and they are asked again. A
+    person in both keeps one membership (the earlier), the higher role, and the target's consent
+    (or, failing that, the consent they gave as an organizer of the source). The target's
+    organizers are told who arrived (display names only)."""
+    columns = (
+        Membership.id,
+        Membership.user,
+        Membership.role,
+        Membership.joined_at,
+        Membership.consented_at,
+        Membership.consent_complaint_id,
+    )
+    src = await Membership.select(*columns, Membership.user.display_name).where(
+        Membership.case == source_case
+    )
+    tgt = {m["user"]: m for m in await Membership.select(*columns).where(Membership.case == target_case)}
+    organizers = sorted(u for u, m in tgt.items() if m["role"] == "organizer")
+    arrived: list[dict[str, str]] = []
+    asked: list[int] = []
+    for m in sorted(src, key=lambda r: (r["joined_at"], r["id"])):
+        user, twin = m["user"], tgt.get(m["user"])
+        src_organizer = m["role"] == "organizer"
+        consent: tuple[Any, Any] = (None, None)
+        if twin is not None and twin["consented_at"] is not None:
+            consent = (twin["consented_at"], twin["consent_complaint_id"])
+        elif src_organizer and m["consented_at"] is not None:
+            consent = (m["consented_at"], m["consent_complaint_id"])
+        if consent[0] is None and not src_organizer and (twin is None or m["consented_at"] is not None):
+            asked.append(user)
+        role = (
+            "organizer" if src_organizer or (twin is not None and twin["role"] == "organizer") else "member"
+        )
+        changes: dict[Any, Any] = {
+            Membership.role: role,
+            Membership.consented_at: consent[0],
+            Membership.consent_complaint_id: consent[1],
+        }
+        if twin is not None and twin["joined_at"] <= m["joined_at"]:
+            await Membership.delete().where(Membership.id == m["id"])
+            await Membership.update(changes).where(Membership.id == twin["id"])
+            continue
+        if twin is not None:
+            await Membership.delete().where(Membership.id == twin["id"])
+        else:
+            arrived.append({"display_name": m["user.display_name"], "role": role})
+        changes[Membership.case] = target_case
+        changes[Membership.unique_key] = f"{target_case}:{user}"
+        await Membership.update(changes).where(Membership.id == m["id"])
+
+    source = f"case-merge:{source_case}:{target_case}"
+    if asked:
+        await jobs.defer(
+            jobs.Job.notify_users,
+            f"{source}:consent",
+            user_ids=asked,
+            kind="case.consent_requested",
+            case_id=target_case,
+            data={"reason": "merged", "from_case": source_case},
+            source=f"{source}:consent",
+        )
+    if arrived and organizers:
+        await jobs.defer(
+            jobs.Job.notify_users,
+            f"{source}:arrivals",
+            user_ids=organizers,
+            kind="case.members_arrived",
+            case_id=target_case,
+            data={
+                "from_case": source_case,
+                "count": len(arrived),
+                "members": arrived[:ARRIVALS_LISTED],
+                "more": max(0, len(arrived) - ARRIVALS_LISTED),
+            },
+            source=f"{source}:arrivals",
+        )
+    return len(arrived)
+
+
+async def close_merged(
+    source_case: int, target_case: int, *, members_moved: int, evidence_moved: int
+) -> None:
+    """A merge emptied ``source_case`` into ``target_case``: it closes, pointing at the target."""
+    await Case.update(
+        {
+            Case.status: "closed",
+            Case.open_key: None,
+            Case.merged_into: target_case,
+            Case.closed_at: datetime.now(UTC),
+        }
+    ).where(Case.id == source_case)
+    await add_event(source_case, "merged", into_case=target_case)
+    await add_event(
+        target_case,
+        "merged",
+        from_case=source_case,
+        members_moved=members_moved,
+        evidence_moved=evidence_moved,
+    )
+
+
+async def move_to_merchant(source_merchant: int, target_merchant: int, *, open_case: int | None) -> None:
+    """A merge of merchants: every case of the source (open or not) now belongs to the target;
+    ``open_case``, the source's still open case, becomes the target's open case."""
+    if open_case is not None:
+        await Case.update({Case.open_key: target_merchant}).where(Case.id == open_case)
+    await Case.update({Case.merchant: target_merchant}).where(Case.merchant == source_merchant)

@@ -90,3 +90,37 @@ class ProposalDecision(BaseModel):
     # which merchant survives; default: the older one
     target_id: int | None = None
     note: str | None = Field(default=None, max_length=1000)
+
+
+class ClaimantRef(BaseModel):
+    """Who named a claimed identifier or alias (display name only)."""
+
+    id: int
+    display_name: str
+
+
+class ReviewedIdentifierRead(BaseModel):
+    """An identifier as organizers and moderators see it: unmasked, with its standing."""
+
+    id: int
+    kind: str
+    value: str
+    status: str  # confirmed | claimed
+    claimed_by: ClaimantRef | None
+    claimed_at: datetime | None
+
+
+class ReviewedAliasRead(BaseModel):
+    id: int
+    name: str
+    status: str  # confirmed | claimed
+    claimed_by: ClaimantRef | None
+    claimed_at: datetime | None
+
+
+class ClaimList(BaseModel):
+    """The claimed (not yet confirmed) identifiers and names of a merchant."""
+
+    merchant_id: int
+    identifiers: list[ReviewedIdentifierRead]
+    aliases: list[ReviewedAliasRead]

@@ -5,27 +5,44 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
+from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Count
 
 from chorus import db
-from chorus.errors import FieldError, Invalid, NotFound
+from chorus.errors import Conflict, FieldError, Invalid, NotFound
 from chorus.merchants import identifiers as ids
 from chorus.merchants import names
 from chorus.merchants.schemas import (
     CaseBrief,
+    ClaimantRef,
+    ClaimList,
     IdentifierIn,
     IdentifierRead,
     MatchRead,
     MerchantRead,
     MerchantSummary,
     ResolveRead,
+    ReviewedAliasRead,
+    ReviewedIdentifierRead,
 )
-from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier, MergeProposal
+from chorus.merchants.tables import (
+    CLAIMED,
+    CONFIRMED,
+    Merchant,
+    MerchantAlias,
+    MerchantIdentifier,
+    MergeProposal,
+)
 
 NAME_CANDIDATES = 200  # aliases scored with rapidfuzz per name lookup
 # A name suggestion never scores like a shared identifier (100), even for an identical name.
 NAME_SCORE_MAX = 99.0
+# A strong identifier only claimed for a merchant (one reporter joined its case by id and named
+# it) is a suggestion like a similar name, never a match.
+CLAIMED_SCORE = 90.0
 # Sites whose pages belong to many merchants (marketplaces, social networks): their domain
 # says nothing about *which* merchant, so it must not tie reports together. Platform stores
 # are told apart by the ``shop`` kind ("taobao:123456").
@@ -88,12 +105,25 @@ def normalize_all(items: Sequence[IdentifierIn], field_prefix: str) -> list[ids.
     return out
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A strong identifier claimed for a merchant (it matches nothing until confirmed)."""
+
+    id: int
+    merchant: int
+    key: str
+    kind: str
+    claimed_by: int | None
+
+
 @dataclass
 class Matches:
-    """Merchants sharing strong identifiers with a report: merchant id → matched kinds."""
+    """Merchants sharing strong identifiers with a report: merchant id → matched kinds.
+    Only confirmed identifiers match; ``claims`` holds the claimed ones the report names."""
 
     by_merchant: dict[int, set[str]] = field(default_factory=dict)
     keys_by_merchant: dict[int, set[str]] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
 
     def best(self) -> int | None:
         if not self.by_merchant:
@@ -105,17 +135,34 @@ class Matches:
         best = self.best()
         return sorted(m for m in self.by_merchant if m != best)
 
+    def claimed_by_merchant(self) -> dict[int, set[str]]:
+        """merchant id → kinds of the report's identifiers claimed (not confirmed) for it."""
+        out: dict[int, set[str]] = {}
+        for c in self.claims:
+            out.setdefault(c.merchant, set()).add(c.kind)
+        return out
+
 
 async def find_matches(identifiers: Sequence[ids.Identifier]) -> Matches:
+    """One indexed query: the merchants holding the report's strong keys, confirmed or claimed."""
     keys = {k: ident for ident in identifiers if (k := match_key(ident))}
     result = Matches()
     if not keys:
         return result
-    rows = await MerchantIdentifier.select(MerchantIdentifier.merchant, MerchantIdentifier.match_key).where(
-        MerchantIdentifier.match_key.is_in(list(keys))
-    )
+    wanted = list(keys)
+    rows = await MerchantIdentifier.select(
+        MerchantIdentifier.id,
+        MerchantIdentifier.merchant,
+        MerchantIdentifier.match_key,
+        MerchantIdentifier.claim_key,
+        MerchantIdentifier.claimed_by,
+    ).where(MerchantIdentifier.match_key.is_in(wanted) | MerchantIdentifier.claim_key.is_in(wanted))
     for row in rows:
         mid = row["merchant"]
+        if row["match_key"] is None:
+            key = row["claim_key"]
+            result.claims.append(Claim(row["id"], mid, key, keys[key].kind.value, row["claimed_by"]))
+            continue
         result.by_merchant.setdefault(mid, set()).add(keys[row["match_key"]].kind.value)
         result.keys_by_merchant.setdefault(mid, set()).add(row["match_key"])
     return result
@@ -141,9 +188,12 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     rows = (
         await MerchantAlias.select(MerchantAlias.merchant, MerchantAlias.name)
         .where(
-            (MerchantAlias.name_key == core)
-            | (MerchantAlias.pinyin_key == pinyin)
-            | MerchantAlias.name_key.like(_like_prefix(prefix))
+            (
+                (MerchantAlias.name_key == core)
+                | (MerchantAlias.pinyin_key == pinyin)
+                | MerchantAlias.name_key.like(_like_prefix(prefix))
+            )
+            & (MerchantAlias.status == CONFIRMED)  # a claimed name is no name of the merchant yet
         )
         .limit(NAME_CANDIDATES)
     )
@@ -178,11 +228,20 @@ async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
 
 
 async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:
-    """Explain which merchants a report would join; changes nothing."""
+    """Explain which merchants a report would join; changes nothing.
+
+    Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
+    name or hold one of the identifiers only as a claim: a report never joins them by itself."""
     normalized = normalize_all(identifiers, "identifiers")
     matches = await find_matches(normalized)
-    suggestions = await name_suggestions(name, set(matches.by_merchant)) if name else []
-    merchant_ids = [*matches.by_merchant, *(m for m, _ in suggestions)]
+    claimed = {m: k for m, k in matches.claimed_by_merchant().items() if m not in matches.by_merchant}
+    named = await name_suggestions(name, set(matches.by_merchant)) if name else []
+    # merchant id → (score, matched_on)
+    suggested: dict[int, tuple[float, set[str]]] = {m: (CLAIMED_SCORE, set(k)) for m, k in claimed.items()}
+    for mid, score in named:
+        before, on = suggested.get(mid, (0.0, set()))
+        suggested[mid] = (max(before, min(round(score, 1), NAME_SCORE_MAX)), on | {"name"})
+    merchant_ids = [*matches.by_merchant, *suggested]
     titles = await merchant_names(merchant_ids)
     cases = await open_cases(merchant_ids)
     items: list[MatchRead] = []
@@ -197,13 +256,15 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
                 case_id=cases.get(mid),
             )
         )
-    for mid, score in suggestions:
+    for mid, (score, on) in sorted(suggested.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]:
+        if mid not in titles:
+            continue
         items.append(
             MatchRead(
                 merchant_id=mid,
-                name=titles.get(mid, ""),
-                score=min(round(score, 1), NAME_SCORE_MAX),
-                matched_on=["name"],
+                name=titles[mid],
+                score=score,
+                matched_on=sorted(on, key=lambda k: (k == "name", k)),
                 case_id=cases.get(mid),
             )
         )
@@ -222,59 +283,193 @@ async def create(*, name: str) -> int:
     return merchant_id
 
 
-async def add_alias(merchant_id: int, name: str) -> None:
+def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
     clean = " ".join(name.split())[:200]
     if not clean:
-        return
+        return None
     core = names.core_name(clean)[:200] or clean.lower()[:200]
-    await MerchantAlias.insert(
-        MerchantAlias(
-            merchant=merchant_id,
-            name=clean,
-            name_key=core,
-            pinyin_key=names.pinyin_key(clean)[:400],
-            unique_key=f"{merchant_id}:{core}"[:220],
+    return MerchantAlias(
+        merchant=merchant_id,
+        name=clean,
+        name_key=core,
+        pinyin_key=names.pinyin_key(clean)[:400],
+        unique_key=f"{merchant_id}:{core}"[:220],
+    )
+
+
+async def _insert_alias(row: MerchantAlias) -> bool:
+    inserted = (
+        await MerchantAlias.insert(row)
+        .on_conflict(target=MerchantAlias.unique_key, action="DO NOTHING")
+        .returning(MerchantAlias.id)
+    )
+    return bool(inserted)
+
+
+async def add_alias(merchant_id: int, name: str, *, reporter: int | None = None, claim: bool = False) -> None:
+    """Record a name of the merchant. ``claim``: only ``reporter`` says so (they joined a case
+    by its id), so the name stays hidden until another reporter gives it too or a moderator
+    confirms it. A name claimed by someone else that ``reporter`` gives is confirmed."""
+    row = _alias_row(merchant_id, name)
+    if row is None:
+        return
+    if claim:
+        row.status, row.claimed_by, row.claimed_at = CLAIMED, reporter, datetime.now(UTC)
+    if not await _insert_alias(row) and reporter is not None:
+        await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(
+            (MerchantAlias.unique_key == row.unique_key)
+            & (MerchantAlias.status == CLAIMED)
+            & (MerchantAlias.claimed_by.is_null() | (MerchantAlias.claimed_by != reporter))
         )
-    ).on_conflict(target=MerchantAlias.unique_key, action="DO NOTHING")
 
 
-async def add_identifiers(merchant_id: int, identifiers: Sequence[ids.Identifier], *, strict: bool) -> None:
+async def add_identifiers(
+    merchant_id: int,
+    identifiers: Sequence[ids.Identifier],
+    *,
+    strict: bool,
+    reporter: int | None = None,
+    claim: bool = False,
+    known: Matches | None = None,
+) -> None:
     """Attach identifiers. ``strict`` (a new merchant) lets a unique violation surface so the
     use case retries and finds the merchant a concurrent report created; otherwise keys
     already known (to this or another merchant) are skipped.
 
+    ``claim``: ``reporter`` joined the merchant's case by its id, not by a match: what is new
+    is recorded as claimed (it matches nothing). An identifier claimed for this merchant by
+    someone else that ``reporter`` names is confirmed: a second, independent reporter.
+    ``known``: what :func:`find_matches` found for these identifiers (saves the lookup).
+
     Strong keys are inserted in one global order: two concurrent reports bringing the same
     new identifiers in another order would otherwise wait on each other's keys (deadlock)."""
-    rows = [
-        MerchantIdentifier(merchant=merchant_id, kind=i.kind.value, value=i.value, match_key=match_key(i))
-        for i in identifiers
-    ]
-    for row in sorted((r for r in rows if r.match_key is not None), key=lambda r: str(r.match_key)):
-        if strict:
+    if strict:
+        rows = [
+            MerchantIdentifier(merchant=merchant_id, kind=i.kind.value, value=i.value, match_key=match_key(i))
+            for i in identifiers
+        ]
+        for row in sorted((r for r in rows if r.match_key is not None), key=lambda r: str(r.match_key)):
             await MerchantIdentifier.insert(row)
-        else:
-            await MerchantIdentifier.insert(row).on_conflict(
-                target=MerchantIdentifier.match_key, action="DO NOTHING"
-            )
-    weak = [r for r in rows if r.match_key is None]
-    missing = [r for r in weak if not await _has_identifier(merchant_id, r)]
-    if missing and not db.is_sqlite():
-        # No unique key guards weak identifiers: concurrent reports adding the same one queue
-        # on the merchant row and look again. (NO KEY UPDATE leaves foreign-key checks alone.)
+        weak_rows = [r for r in rows if r.match_key is None]
+        if weak_rows:
+            await MerchantIdentifier.insert(*weak_rows)
+        return
+
+    known = known if known is not None else await find_matches(identifiers)
+    confirmed_keys = {k for keys in known.keys_by_merchant.values() for k in keys}
+    strong: dict[str, ids.Identifier] = {}
+    weak: list[ids.Identifier] = []
+    for ident in identifiers:
+        key = match_key(ident)
+        if key is None:
+            weak.append(ident)
+        elif key not in confirmed_keys:  # here already, or another merchant's (a merge proposal)
+            strong.setdefault(key, ident)
+    if not strong and not weak:
+        return
+    if not db.is_sqlite():
+        # Claims and weak identifiers have no unique key: concurrent reports adding the same one
+        # queue on the merchant row and look again. (NO KEY UPDATE leaves foreign-key checks alone.)
         await Merchant.select(Merchant.id).where(Merchant.id == merchant_id).lock_rows("NO KEY UPDATE")
-        missing = [r for r in missing if not await _has_identifier(merchant_id, r)]
-    for row in missing:
-        await MerchantIdentifier.insert(row)
+    present = await _present(merchant_id, list(strong), weak)
+    now = datetime.now(UTC)
+    new_rows: list[MerchantIdentifier] = []
+    for key in sorted(strong):
+        ident = strong[key]
+        mine = present.get(key, [])
+        if any(r["status"] == CONFIRMED for r in mine):
+            continue
+        if mine:
+            await _corroborate(mine, reporter)
+            continue
+        new_rows.append(_new_row(merchant_id, ident, key, claim=claim, reporter=reporter, now=now))
+    for ident in weak:
+        mine = present.get(f"{ident.kind.value}\0{ident.value}", [])
+        if any(r["status"] == CONFIRMED for r in mine):
+            continue
+        if mine:
+            await _corroborate(mine, reporter)
+            continue
+        new_rows.append(_new_row(merchant_id, ident, None, claim=claim, reporter=reporter, now=now))
+    for row in new_rows:
+        query = MerchantIdentifier.insert(row)
+        if row.match_key is not None:
+            query = query.on_conflict(target=MerchantIdentifier.match_key, action="DO NOTHING")
+        await query
 
 
-async def _has_identifier(merchant_id: int, row: MerchantIdentifier) -> bool:
-    return bool(
-        await MerchantIdentifier.exists().where(
-            (MerchantIdentifier.merchant == merchant_id)
-            & (MerchantIdentifier.kind == row.kind)
-            & (MerchantIdentifier.value == row.value)
+def _new_row(
+    merchant_id: int,
+    ident: ids.Identifier,
+    key: str | None,
+    *,
+    claim: bool,
+    reporter: int | None,
+    now: datetime,
+) -> MerchantIdentifier:
+    if claim:
+        return MerchantIdentifier(
+            merchant=merchant_id,
+            kind=ident.kind.value,
+            value=ident.value,
+            match_key=None,
+            claim_key=key,
+            status=CLAIMED,
+            claimed_by=reporter,
+            claimed_at=now,
         )
-    )
+    return MerchantIdentifier(merchant=merchant_id, kind=ident.kind.value, value=ident.value, match_key=key)
+
+
+async def _present(
+    merchant_id: int, keys: list[str], weak: Sequence[ids.Identifier]
+) -> dict[str, list[dict[str, Any]]]:
+    """This merchant's rows for the given strong keys (by key) and weak identifiers (by
+    "kind\\0value"), confirmed or claimed: one query."""
+    where: Combinable | None = None
+    if keys:
+        where = MerchantIdentifier.match_key.is_in(keys) | MerchantIdentifier.claim_key.is_in(keys)
+    if weak:
+        by_value = MerchantIdentifier.value.is_in(sorted({i.value for i in weak}))
+        where = by_value if where is None else (where | by_value)
+    assert where is not None
+    rows = await MerchantIdentifier.select(
+        MerchantIdentifier.id,
+        MerchantIdentifier.kind,
+        MerchantIdentifier.value,
+        MerchantIdentifier.match_key,
+        MerchantIdentifier.claim_key,
+        MerchantIdentifier.status,
+        MerchantIdentifier.claimed_by,
+    ).where((MerchantIdentifier.merchant == merchant_id) & where)
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        key = r["match_key"] or r["claim_key"]
+        out[key if key is not None else f"{r['kind']}\0{r['value']}"].append(dict(r))
+    return out
+
+
+async def _corroborate(claims: list[dict[str, Any]], reporter: int | None) -> None:
+    """Claims of one identifier for one merchant: confirmed when ``reporter`` is someone else
+    than who claimed it (the first such claim survives, the others are folded into it)."""
+    if reporter is None or all(c["claimed_by"] == reporter for c in claims):
+        return
+    keep, *rest = sorted(claims, key=lambda c: c["id"])
+    if rest:
+        await MerchantIdentifier.delete().where(MerchantIdentifier.id.is_in([c["id"] for c in rest]))
+    await _confirm_row(keep)
+
+
+async def _confirm_row(row: dict[str, Any]) -> None:
+    # A strong key taken by another merchant meanwhile raises a unique violation: the use case
+    # retries and then sees it (and proposes a merge) instead.
+    await MerchantIdentifier.update(
+        {
+            MerchantIdentifier.status: CONFIRMED,
+            MerchantIdentifier.match_key: row["claim_key"],
+            MerchantIdentifier.claim_key: None,
+        }
+    ).where(MerchantIdentifier.id == row["id"])
 
 
 async def propose_merge(merchant_a: int, merchant_b: int, keys: Sequence[str]) -> None:
@@ -300,7 +495,7 @@ async def _aliases(merchant_ids: Sequence[int]) -> dict[int, list[str]]:
     if merchant_ids:
         rows = (
             await MerchantAlias.select(MerchantAlias.merchant, MerchantAlias.name)
-            .where(MerchantAlias.merchant.is_in(list(merchant_ids)))
+            .where(MerchantAlias.merchant.is_in(list(merchant_ids)) & (MerchantAlias.status == CONFIRMED))
             .order_by(MerchantAlias.id)
         )
         for r in rows:
@@ -309,7 +504,8 @@ async def _aliases(merchant_ids: Sequence[int]) -> dict[int, list[str]]:
 
 
 async def get(merchant_id: int) -> MerchantRead:
-    """The public merchant page: names, masked identifiers, cases with member counts."""
+    """The public merchant page: confirmed names, masked confirmed identifiers, cases with member
+    counts (claims are for organizers and moderators: :func:`claims`)."""
     from chorus.cases.tables import Case
 
     row = (
@@ -321,7 +517,7 @@ async def get(merchant_id: int) -> MerchantRead:
         raise NotFound("merchant_not_found")
     idents = (
         await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value)
-        .where(MerchantIdentifier.merchant == merchant_id)
+        .where((MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CONFIRMED))
         .order_by(MerchantIdentifier.id)
     )
     cases = await Case.select(Case.id, Case.status).where(Case.merchant == merchant_id).order_by(Case.id)
@@ -381,9 +577,12 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
         rows = (
             await MerchantAlias.select(MerchantAlias.merchant)
             .where(
-                (MerchantAlias.name_key == core)
-                | MerchantAlias.name_key.like(_like_prefix(core))
-                | (MerchantAlias.pinyin_key == names.pinyin_key(q))
+                (
+                    (MerchantAlias.name_key == core)
+                    | MerchantAlias.name_key.like(_like_prefix(core))
+                    | (MerchantAlias.pinyin_key == names.pinyin_key(q))
+                )
+                & (MerchantAlias.status == CONFIRMED)
             )
             .limit(limit * 3)
         )
@@ -409,3 +608,176 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
         )
         for m in ordered
     ]
+
+
+# --- claims: for organizers and moderators -------------------------------------------------
+
+
+def _claimant(row: dict[str, Any], prefix: str) -> ClaimantRef | None:
+    if row[f"{prefix}claimed_by"] is None:
+        return None
+    return ClaimantRef(
+        id=row[f"{prefix}claimed_by"], display_name=row[f"{prefix}claimed_by.display_name"] or ""
+    )
+
+
+def _reviewed_identifier(row: dict[str, Any]) -> ReviewedIdentifierRead:
+    return ReviewedIdentifierRead(
+        id=row["id"],
+        kind=row["kind"],
+        value=row["value"],
+        status=row["status"],
+        claimed_by=_claimant(row, ""),
+        claimed_at=row["claimed_at"],
+    )
+
+
+_IDENTIFIER_REVIEW = (
+    MerchantIdentifier.id,
+    MerchantIdentifier.kind,
+    MerchantIdentifier.value,
+    MerchantIdentifier.status,
+    MerchantIdentifier.claimed_by,
+    MerchantIdentifier.claimed_by.display_name,
+    MerchantIdentifier.claimed_at,
+)
+_ALIAS_REVIEW = (
+    MerchantAlias.id,
+    MerchantAlias.name,
+    MerchantAlias.status,
+    MerchantAlias.claimed_by,
+    MerchantAlias.claimed_by.display_name,
+    MerchantAlias.claimed_at,
+)
+
+
+async def require_exists(merchant_id: int) -> None:
+    if not await Merchant.exists().where(Merchant.id == merchant_id):
+        raise NotFound("merchant_not_found")
+
+
+async def claims(merchant_id: int) -> ClaimList:
+    """The merchant's claimed identifiers (unmasked) and names, with who claimed them. The
+    caller decides who may see them (organizers of its cases, moderators)."""
+    idents = (
+        await MerchantIdentifier.select(*_IDENTIFIER_REVIEW)
+        .where((MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CLAIMED))
+        .order_by(MerchantIdentifier.id)
+    )
+    aliases = (
+        await MerchantAlias.select(*_ALIAS_REVIEW)
+        .where((MerchantAlias.merchant == merchant_id) & (MerchantAlias.status == CLAIMED))
+        .order_by(MerchantAlias.id)
+    )
+    return ClaimList(
+        merchant_id=merchant_id,
+        identifiers=[_reviewed_identifier(dict(r)) for r in idents],
+        aliases=[
+            ReviewedAliasRead(
+                id=r["id"],
+                name=r["name"],
+                status=r["status"],
+                claimed_by=_claimant(dict(r), ""),
+                claimed_at=r["claimed_at"],
+            )
+            for r in aliases
+        ],
+    )
+
+
+async def confirm_identifier(merchant_id: int, identifier_id: int) -> ReviewedIdentifierRead:
+    """A moderator vouches for a claimed identifier: from now on it matches reports (inside
+    the caller's transaction). 409 when it is confirmed already, or its key now belongs to
+    another merchant (merge the two merchants instead)."""
+    row = (
+        await MerchantIdentifier.select(
+            MerchantIdentifier.id, MerchantIdentifier.status, MerchantIdentifier.claim_key
+        )
+        .where((MerchantIdentifier.id == identifier_id) & (MerchantIdentifier.merchant == merchant_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound("identifier_not_found")
+    if row["status"] != CLAIMED:
+        raise Conflict("identifier_not_claimed")
+    key = row["claim_key"]
+    if key is not None:
+        holder = (
+            await MerchantIdentifier.select(MerchantIdentifier.merchant)
+            .where(MerchantIdentifier.match_key == key)
+            .first()
+        )
+        if holder is not None:
+            raise Conflict("identifier_taken", merchant_id=holder["merchant"])
+        # the same key claimed twice for this merchant (a merge brought both): one row is enough
+        await MerchantIdentifier.delete().where(
+            (MerchantIdentifier.merchant == merchant_id)
+            & (MerchantIdentifier.claim_key == key)
+            & (MerchantIdentifier.id != identifier_id)
+        )
+    await _confirm_row(dict(row))
+    confirmed = (
+        await MerchantIdentifier.select(*_IDENTIFIER_REVIEW)
+        .where(MerchantIdentifier.id == identifier_id)
+        .first()
+    )
+    assert confirmed is not None
+    return _reviewed_identifier(dict(confirmed))
+
+
+async def confirm_alias(merchant_id: int, alias_id: int) -> ReviewedAliasRead:
+    """A moderator vouches for a claimed name: it becomes a public name of the merchant."""
+    row = (
+        await MerchantAlias.select(MerchantAlias.id, MerchantAlias.status)
+        .where((MerchantAlias.id == alias_id) & (MerchantAlias.merchant == merchant_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound("alias_not_found")
+    if row["status"] != CLAIMED:
+        raise Conflict("alias_not_claimed")
+    await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(MerchantAlias.id == alias_id)
+    r = await MerchantAlias.select(*_ALIAS_REVIEW).where(MerchantAlias.id == alias_id).first()
+    assert r is not None
+    return ReviewedAliasRead(
+        id=r["id"],
+        name=r["name"],
+        status=r["status"],
+        claimed_by=_claimant(dict(r), ""),
+        claimed_at=r["claimed_at"],
+    )
+
+
+async def move_names_and_identifiers(source_id: int, target_id: int) -> None:
+    """A merge: the source's identifiers and names become the target's, claims staying claims
+    (inside the caller's transaction). A claim the target already holds confirmed is dropped."""
+    await MerchantIdentifier.update({MerchantIdentifier.merchant: target_id}).where(
+        MerchantIdentifier.merchant == source_id
+    )
+    claimed = await MerchantIdentifier.select(MerchantIdentifier.id, MerchantIdentifier.claim_key).where(
+        (MerchantIdentifier.merchant == target_id) & MerchantIdentifier.claim_key.is_not_null()
+    )
+    if claimed:
+        held = {
+            r["match_key"]
+            for r in await MerchantIdentifier.select(MerchantIdentifier.match_key).where(
+                MerchantIdentifier.match_key.is_in(sorted({c["claim_key"] for c in claimed}))
+                & (MerchantIdentifier.merchant == target_id)
+            )
+        }
+        stale = [c["id"] for c in claimed if c["claim_key"] in held]
+        if stale:
+            await MerchantIdentifier.delete().where(MerchantIdentifier.id.is_in(stale))
+    rows = await MerchantAlias.select(
+        MerchantAlias.name, MerchantAlias.status, MerchantAlias.claimed_by, MerchantAlias.claimed_at
+    ).where(MerchantAlias.merchant == source_id)
+    for alias in rows:
+        row = _alias_row(target_id, alias["name"])
+        if row is None:
+            continue
+        row.status, row.claimed_by, row.claimed_at = alias["status"], alias["claimed_by"], alias["claimed_at"]
+        if not await _insert_alias(row) and alias["status"] == CONFIRMED:
+            # the source knew the name for sure: the target's claim of it stands confirmed
+            await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(
+                MerchantAlias.unique_key == row.unique_key
+            )

@@ -1,4 +1,5 @@
-"""HTTP: moderators merge duplicate merchants (/api/v1/moderation/…)."""
+"""HTTP: moderators merge duplicate merchants (/api/v1/moderation/…) and review what reporters
+claimed about a merchant (/api/v1/merchants/{id}/claims, …/confirm)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from chorus.accounts.schemas import UserRead
-from chorus.merchants.schemas import MerchantRead, MergeProposalList, MergeRequest, ProposalDecision
+from chorus.merchants.schemas import (
+    ClaimList,
+    MerchantRead,
+    MergeProposalList,
+    MergeRequest,
+    ProposalDecision,
+    ReviewedAliasRead,
+    ReviewedIdentifierRead,
+)
 from chorus.moderation import service
 from chorus.settings import Settings
 from chorus.web.problems import documented
@@ -57,5 +66,42 @@ class ModerationController(Controller):
         return await service.merge(source_id=data.source_id, target_id=data.target_id, actor=moderator)
 
 
+class ClaimController(Controller):
+    """Identifiers and names one reporter attached to a merchant by joining its case by id."""
+
+    path = "/api/v1/merchants"
+    tags = ["moderation"]
+
+    @get("/{merchant_id:int}/claims", operation_id="listMerchantClaims")
+    async def claims(self, merchant_id: FromPath[int], user: NamedDependency[UserRead]) -> ClaimList:
+        """Moderators and organizers of the merchant's cases: claimed (unconfirmed) identifiers,
+        unmasked, and names, with who claimed them."""
+        return await service.claims(merchant_id=merchant_id, user=user)
+
+    @post(
+        "/{merchant_id:int}/identifiers/{identifier_id:int}/confirm",
+        status_code=HTTP_200_OK,
+        operation_id="confirmMerchantIdentifier",
+    )
+    async def confirm_identifier(
+        self, merchant_id: FromPath[int], identifier_id: FromPath[int], moderator: NamedDependency[UserRead]
+    ) -> ReviewedIdentifierRead:
+        """Moderators: a claimed identifier matches reports from now on."""
+        return await service.confirm_identifier(
+            merchant_id=merchant_id, identifier_id=identifier_id, actor=moderator
+        )
+
+    @post(
+        "/{merchant_id:int}/aliases/{alias_id:int}/confirm",
+        status_code=HTTP_200_OK,
+        operation_id="confirmMerchantAlias",
+    )
+    async def confirm_alias(
+        self, merchant_id: FromPath[int], alias_id: FromPath[int], moderator: NamedDependency[UserRead]
+    ) -> ReviewedAliasRead:
+        """Moderators: a claimed name becomes a public name of the merchant."""
+        return await service.confirm_alias(merchant_id=merchant_id, alias_id=alias_id, actor=moderator)
+
+
 def routers(settings: Settings) -> list[Router]:
-    return documented([Router(path="/", route_handlers=[ModerationController])])
+    return documented([Router(path="/", route_handlers=[ModerationController, ClaimController])])

@@ -1,4 +1,5 @@
-"""Moderator use cases: merge duplicate merchants (and their open cases), decide proposals."""
+"""Moderator use cases: merge duplicate merchants (and their open cases), decide proposals,
+review what reporters claimed about a merchant."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ from chorus import db
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.cases.tables import Case, Membership
-from chorus.errors import Conflict, Invalid, NotFound
+from chorus.errors import Conflict, Forbidden, Invalid, NotFound
 from chorus.evidence import service as evidence
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
+    ClaimList,
     MerchantRead,
     MerchantRef,
     MergeProposalList,
     MergeProposalRead,
     ProposalDecision,
+    ReviewedAliasRead,
+    ReviewedIdentifierRead,
 )
-from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier, MergeProposal
+from chorus.merchants.tables import Merchant, MergeProposal
 
 
 async def list_proposals(status: str | None = "open") -> MergeProposalList:
@@ -91,8 +94,9 @@ async def reject(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -
 
 
 async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | None = None) -> MerchantRead:
-    """Fold ``source`` into ``target``: identifiers, aliases and open cases combined, duplicate
-    memberships collapsed keeping the earliest, history kept (the source stays, marked merged)."""
+    """Fold ``source`` into ``target``: identifiers, aliases and open cases combined (see
+    :func:`chorus.cases.service.fold_members` for roles and consent), history kept (the source
+    stays, marked merged)."""
     if source_id == target_id:
         raise Invalid("merge_same", field="source_id")
     async with db.transaction():
@@ -113,23 +117,16 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
             if found[mid]["merged_into"] is not None:
                 raise Conflict("merchant_already_merged", field=field)
 
-        await MerchantIdentifier.update({MerchantIdentifier.merchant: target_id}).where(
-            MerchantIdentifier.merchant == source_id
-        )
-        for alias in await MerchantAlias.select(MerchantAlias.name).where(
-            MerchantAlias.merchant == source_id
-        ):
-            await merchants.add_alias(target_id, alias["name"])
+        await merchants.move_names_and_identifiers(source_id, target_id)
 
         open_cases = await merchants.open_cases([source_id, target_id])
         src_case, tgt_case = open_cases.get(source_id), open_cases.get(target_id)
         moved = 0
         if src_case is not None and tgt_case is not None:
-            moved = await _merge_cases(src_case, tgt_case)
-        elif src_case is not None:
-            await Case.update({Case.open_key: target_id}).where(Case.id == src_case)
-        # every case of the source (open or not) now belongs to the target: history is kept
-        await Case.update({Case.merchant: target_id}).where(Case.merchant == source_id)
+            moved = await cases.fold_members(src_case, tgt_case)
+            evidence_moved = await evidence.move_to_case(src_case, tgt_case)
+            await cases.close_merged(src_case, tgt_case, members_moved=moved, evidence_moved=evidence_moved)
+        await cases.move_to_merchant(source_id, target_id, open_case=src_case if tgt_case is None else None)
 
         await Merchant.update({Merchant.merged_into: target_id, Merchant.merged_at: datetime.now(UTC)}).where(
             Merchant.id == source_id
@@ -150,46 +147,6 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
             target_case=tgt_case,
         )
     return await merchants.get(target_id)
-
-
-async def _merge_cases(src_case: int, tgt_case: int) -> int:
-    """Move the source case's members into the target case; a user in both keeps the
-    earlier membership (and stays organizer if either was). Returns members moved."""
-    src = await Membership.select().where(Membership.case == src_case)
-    tgt = {m["user"]: m for m in await Membership.select().where(Membership.case == tgt_case)}
-    moved = 0
-    for m in src:
-        role = m["role"]
-        twin = tgt.get(m["user"])
-        if twin is not None:
-            role = "organizer" if "organizer" in (m["role"], twin["role"]) else "member"
-            if twin["joined_at"] <= m["joined_at"]:
-                await Membership.delete().where(Membership.id == m["id"])
-                await Membership.update({Membership.role: role}).where(Membership.id == twin["id"])
-                continue
-            await Membership.delete().where(Membership.id == twin["id"])
-        await Membership.update(
-            {
-                Membership.case: tgt_case,
-                Membership.unique_key: f"{tgt_case}:{m['user']}",
-                Membership.role: role,
-            }
-        ).where(Membership.id == m["id"])
-        moved += 1
-    evidence_moved = await evidence.move_to_case(src_case, tgt_case)
-    await Case.update(
-        {
-            Case.status: "closed",
-            Case.open_key: None,
-            Case.merged_into: tgt_case,
-            Case.closed_at: datetime.now(UTC),
-        }
-    ).where(Case.id == src_case)
-    await cases.add_event(src_case, "merged", into_case=tgt_case)
-    await cases.add_event(
-        tgt_case, "merged", from_case=src_case, members_moved=moved, evidence_moved=evidence_moved
-    )
-    return moved
 
 
 async def _settle_proposals(source_id: int, target_id: int, actor: UserRead, note: str | None) -> None:
@@ -218,3 +175,56 @@ async def _settle_proposals(source_id: int, target_id: int, actor: UserRead, not
             await MergeProposal.update(
                 {MergeProposal.merchant_a: a, MergeProposal.merchant_b: b, MergeProposal.pair_key: f"{a}:{b}"}
             ).where(MergeProposal.id == p["id"])
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+STAFF_ROLES = frozenset({"moderator", "admin"})
+
+
+async def claims(*, merchant_id: int, user: UserRead) -> ClaimList:
+    """What reporters claimed about a merchant and nobody confirmed yet: for moderators and
+    the organizers of the merchant's cases."""
+    await merchants.require_exists(merchant_id)
+    if not STAFF_ROLES & set(user.roles) and not await cases.organizes_merchant(merchant_id, user.id):
+        raise Forbidden("organizers_only")
+    return await merchants.claims(merchant_id)
+
+
+async def confirm_identifier(
+    *, merchant_id: int, identifier_id: int, actor: UserRead
+) -> ReviewedIdentifierRead:
+    """A moderator confirms a claimed identifier: reports naming it join the merchant from now on."""
+
+    async def attempt() -> ReviewedIdentifierRead:
+        async with db.transaction():
+            await merchants.require_exists(merchant_id)
+            confirmed = await merchants.confirm_identifier(merchant_id, identifier_id)
+            await audit.record(
+                "merchant.identifier_confirmed",
+                actor_id=actor.id,
+                object_type="merchant_identifier",
+                object_id=identifier_id,
+                merchant_id=merchant_id,
+                kind=confirmed.kind,
+                claimed_by=confirmed.claimed_by.id if confirmed.claimed_by else None,
+            )
+            return confirmed
+
+    # a report taking the key at the same moment: the retry answers 409 identifier_taken
+    return await db.retry_on_conflict(attempt, attempts=2)
+
+
+async def confirm_alias(*, merchant_id: int, alias_id: int, actor: UserRead) -> ReviewedAliasRead:
+    """A moderator confirms a claimed name: it becomes a public name of the merchant."""
+    async with db.transaction():
+        await merchants.require_exists(merchant_id)
+        confirmed = await merchants.confirm_alias(merchant_id, alias_id)
+        await audit.record(
+            "merchant.alias_confirmed",
+            actor_id=actor.id,
+            object_type="merchant_alias",
+            object_id=alias_id,
+            merchant_id=merchant_id,
+        )
+    return confirmed
