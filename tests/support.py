@@ -1,20 +1,19 @@
-"""Helpers shared by the tests: a real SMTP server, table cleanup, running jobs, users."""
+"""Helpers shared by the tests: a real SMTP server, table cleanup, running jobs, users.
+(Set-up shared with the benchmarks, such as ``http_client``, lives in tests/toolkit.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import re
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
 from aiosmtpd.controller import Controller
+
+from tests.toolkit import http_client as http_client  # tests import it from here too
 
 PASSWORD = "correct horse battery"
 
@@ -46,35 +45,6 @@ def start_smtp(port: int) -> tuple[Mailbox, Controller]:
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     return box, controller
-
-
-@asynccontextmanager
-async def http_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The whole app (middleware, lifespan, handlers) over httpx's ASGI transport, in the
-    test's own event loop (Litestar's AsyncTestClient runs the app on another loop, which a
-    PostgreSQL pool cannot share)."""
-    from chorus.app import create_app
-
-    app = create_app(settings)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan() -> None:
-        # entered and left in one task, as anyio's cancel scopes require
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # start-up failed: raise its error
-    try:
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-            yield c
-    finally:
-        stop.set()
-        await task
 
 
 def body_of(msg: EmailMessage) -> str:
