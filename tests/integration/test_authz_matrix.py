@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Litestar, get
+from litestar.params import FromPath
 
 from chorus.app import create_app
 from chorus.settings import get_settings
@@ -35,6 +37,7 @@ from tests.integration.authz_support import (
     ORG_REF,
     ORG_STATEMENT,
     ORGANIZER,
+    OTHER_CASE,
     PUBLIC,
     RECIPIENT,
     STAFF_ADMIN,
@@ -51,6 +54,7 @@ from tests.integration.authz_support import (
     zip_entries,
 )
 from tests.integration.cases_support import ident, report_body
+from tests.support import assert_problem
 
 # --- what an allowed actor must (not) see ------------------------------------------------------
 
@@ -230,19 +234,33 @@ RULES: dict[tuple[str, str], list[Probe]] = {
 }
 
 
-def _app_routes() -> set[tuple[str, str]]:
-    return app_routes(create_app(get_settings()))
+def undeclared(app: Litestar) -> list[str]:
+    """The routes ``app`` serves that RULES gives no rule, as ``METHOD path``."""
+    return [f"{m} {p}" for m, p in sorted(app_routes(app) - set(RULES))]
 
 
 def test_every_route_has_a_rule() -> None:
-    served = _app_routes()
-    undeclared = sorted(served - set(RULES))
-    assert not undeclared, (
-        "routes without a rule in tests/integration/test_authz_matrix.py RULES: "
-        + ", ".join(f"{m} {p}" for m, p in undeclared)
+    app = create_app(get_settings())
+    missing = undeclared(app)
+    assert not missing, "routes without a rule in tests/integration/test_authz_matrix.py RULES: " + ", ".join(
+        missing
     )
-    stale = sorted(set(RULES) - served)
+    stale = sorted(set(RULES) - app_routes(app))
     assert not stale, "RULES names routes the app does not serve: " + ", ".join(f"{m} {p}" for m, p in stale)
+
+
+def test_a_new_route_without_a_rule_is_named() -> None:
+    """What the check above does when someone adds an endpoint and no rule: it names it (and
+    only it: static files, HEAD and OPTIONS are not routes to declare)."""
+
+    @get("/api/v1/brand-new/{thing_id:int}", sync_to_thread=False)
+    def brand_new(thing_id: FromPath[int]) -> dict[str, int]:
+        return {"id": thing_id}
+
+    app = create_app(get_settings())
+    assert undeclared(app) == []
+    app.register(brand_new)
+    assert undeclared(app) == ["GET /api/v1/brand-new/{thing_id}"]
 
 
 CELLS = [
@@ -340,3 +358,42 @@ def test_the_matrix_covers_every_actor_and_both_outcomes() -> None:
             assert probe.rule is PUBLIC or len(allowed) < len(ACTORS), probe.rule.name
     member_cells = {(c.values[0], c.values[1]) for c in CELLS if c.values[3] == MEMBER}
     assert ("GET", "/api/v1/complaints/{complaint_id}") in member_cells
+
+
+async def test_an_organizer_reaches_nothing_of_another_case_through_their_own(
+    matrix: tuple[Any, World],
+) -> None:
+    """Ids of the seeded case's objects, handed to routes of a case where the caller *is* an
+    organizer, reach nothing: 404 naming what was not found, and nothing written."""
+    client, world = matrix
+    client.cookies.clear()
+    other, org = world.headers[OTHER_CASE], world.headers[ORGANIZER]
+    case_b, complaint_a = world.ids["other_case_id"], world.ids["complaint_id"]
+
+    r = await client.post(f"/api/v1/cases/{case_b}/consent", headers=other, json={"consent": True})
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/v1/cases/{case_b}/complaints", headers=other, json={"regulator_id": world.ids["regulator_id"]}
+    )
+    assert r.status_code == 201, r.text
+    complaint_b = r.json()["id"]
+    before = await row_counts()
+
+    r = await client.post(
+        f"/api/v1/cases/{case_b}/filings", headers=other, json={"complaint_id": complaint_a}
+    )
+    assert_problem(r, 404, "complaint_not_found")
+    r = await client.post(
+        f"/api/v1/cases/{case_b}/organizers", headers=other, json={"user_id": world.people[MEMBER].id}
+    )
+    assert_problem(r, 404, "member_not_found")
+    # a diff never pairs versions of two cases, whichever side the caller organizes
+    r = await client.get(
+        f"/api/v1/complaints/{complaint_b}/diff", headers=other, params={"against": complaint_a}
+    )
+    assert_problem(r, 404, "complaint_not_found")
+    r = await client.get(
+        f"/api/v1/complaints/{complaint_a}/diff", headers=org, params={"against": complaint_b}
+    )
+    assert_problem(r, 404, "complaint_not_found")
+    assert await row_counts() == before
