@@ -6,7 +6,7 @@ Prints (not a test; nothing here fails on timing):
   (goal >= 0.7);
 - time to verify a 10,000-entry chain through GET /evidence/verify.
 
-Usage: .venv/bin/python bench/upload.py [--mb 200] [--chain 10000]
+Usage (from the repository root): .venv/bin/python -m bench.upload [--mb 200] [--chain 10000]
 """
 
 from __future__ import annotations
@@ -16,31 +16,17 @@ import asyncio
 import hashlib
 import os
 import secrets
-import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
+from bench._measure import RssSampler, proc_kb, reset_hwm
+from bench._seed import Item, evidence_rows, insert_rows, store_blobs
+from tests.toolkit import Sandbox, chorus_command, start_web, stop_process
 
 
 def make_file(path: Path, mb: int) -> None:
@@ -68,95 +54,48 @@ def hashlib_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-async def fill_chain(case_id: int, uploader_id: int, n: int, settings: object) -> None:
-    """Append n small text evidence items exactly as the service would, in bulk."""
+async def fill_chain(case_id: int, uploader_id: int, n: int, settings: Any) -> None:
+    """Append n small text items to the case's chain in bulk (bench/_seed.py): the bytes through
+    the app's blob store, the chain entries made by the app's own chain code."""
     from datetime import UTC, datetime
 
     from chorus import db
     from chorus.evidence import service as evidence
-    from chorus.evidence.chain import ChainMeta, make_entry, rfc3339
-    from chorus.evidence.tables import ChainLink, Evidence
+    from chorus.evidence.tables import Evidence
 
-    store = evidence.storage_for(settings)  # type: ignore[arg-type]
-    tmp = evidence.tmp_dir(settings)  # type: ignore[arg-type]
-    head = (
-        await ChainLink.select(ChainLink.index, ChainLink.entry_hash)
-        .where(ChainLink.case == case_id)
-        .order_by(ChainLink.index, ascending=False)
-        .first()
-    )
-    index, prev = head["index"] + 1, head["entry_hash"]
-    batch = 500
-    for start in range(0, n, batch):
-        async with db.transaction():
-            for i in range(start, min(n, start + batch)):
-                data = f"chat line {i}\n".encode()
-                sha = hashlib.sha256(data).hexdigest()
-                path = tmp / f"bench-{i}"
-                path.write_bytes(data)
-                await store.put_file(path, sha)
-                now = datetime.now(UTC)
-                rows = await Evidence.insert(
-                    Evidence(
-                        case=case_id,
-                        uploader=uploader_id,
-                        unique_key=f"{case_id}:{uploader_id}:{sha}",
-                        kind="chat_log",
-                        sha256=sha,
-                        size=len(data),
-                        media_type="text/plain",
-                        extension="txt",
-                        uploaded_at=now,
-                        chain_index=index,
-                        entry_hash="",
-                        visibility="members",
-                    )
-                ).returning(Evidence.id)
-                eid = rows[0]["id"]
-                meta = ChainMeta(
-                    case_id=case_id,
-                    evidence_id=eid,
-                    kind="chat_log",
-                    uploader_id=uploader_id,
-                    uploaded_at=rfc3339(now),
-                )
-                entry = make_entry(index, prev, sha, meta)
-                await ChainLink.insert(
-                    ChainLink(
-                        case=case_id,
-                        index=index,
-                        unique_key=f"{case_id}:{index}",
-                        evidence=eid,
-                        evidence_sha256=sha,
-                        meta=meta.as_dict(),
-                        prev_hash=prev,
-                        entry_hash=entry.entry_hash,
-                    )
-                )
-                await Evidence.update({Evidence.entry_hash: entry.entry_hash}).where(Evidence.id == eid)
-                index, prev = index + 1, entry.entry_hash
+    store = evidence.storage_for(settings)
+    blobs = await store_blobs(store, (f"chat line {i}\n".encode() for i in range(n)))
+    now = datetime.now(UTC)
+    items = [
+        Item(uploader_id, "chat_log", sha, size, "text/plain", "txt", now, visibility="members")
+        for sha, size in blobs
+    ]
+    async with db.transaction():
+        index, prev = await evidence.chain_tail(case_id)
+        last = await Evidence.select(Evidence.id).order_by(Evidence.id, ascending=False).first()
+        seeded = await evidence_rows(case_id, items, first_id=last["id"] + 1, index=index, prev=prev)
+        await insert_rows(seeded.evidence)
+        await insert_rows(seeded.chain)
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--chain", type=int, default=10_000)
     args = parser.parse_args()
+    # SQLite, as `make run` gives a newcomer; Redis and the directory are the sandbox's own
+    box = Sandbox.start(backend="sqlite", prefix="chorus_bench_upload")
+    try:
+        box.enter(
+            {"CHORUS_UPLOAD_MAX_BYTES": str((args.mb + 10) * 1024 * 1024), "CHORUS_LOG_LEVEL": "WARNING"}
+        )
+        asyncio.run(bench(args, box))
+    finally:
+        box.finish()
 
-    tmp = Path(tempfile.mkdtemp(prefix="chorus-bench-upload-"))
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHORUS_")}
-    env.update(
-        CHORUS_DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite",
-        CHORUS_VAR_DIR=str(tmp / "var"),
-        CHORUS_STORAGE_DIR=str(tmp / "var" / "storage"),
-        CHORUS_REDIS_URL=redis_url,
-        CHORUS_SECRET_KEY=secrets.token_hex(16),
-        CHORUS_UPLOAD_MAX_BYTES=str((args.mb + 10) * 1024 * 1024),
-        CHORUS_LOG_LEVEL="WARNING",
-    )
-    os.environ.update(env)
-    subprocess.run([PY, "-m", "chorus.cli", "migrate"], env=env, check=True, capture_output=True)
+
+async def bench(args: argparse.Namespace, box: Sandbox) -> None:
+    subprocess.run(chorus_command("migrate"), check=True, capture_output=True)
 
     # a verified organizer with a case, made through the services (not what is measured)
     from chorus import db
@@ -190,23 +129,11 @@ async def main() -> None:
             )
         ).case_id
 
-    port = free_port()
-    server = subprocess.Popen(
-        [PY, "-m", "chorus.cli", "web", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_web(log=box.tmp / "web.log")
     headers = {"Authorization": f"Bearer {token}"}
+    sampler = RssSampler(server.pid)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        big = tmp / "big.mp4"
+        big = box.tmp / "big.mp4"
         make_file(big, args.mb)
         size = big.stat().st_size
         baseline_s = min(sha256sum_seconds(big) for _ in range(2))
@@ -221,8 +148,8 @@ async def main() -> None:
                 files={"file": ("w.txt", b"warm up", "text/plain")},
             )
             assert r.status_code == 201, r.text
-        rss_before = rss_kb(server.pid)
-        hwm_before = rss_kb(server.pid, "VmHWM")
+        rss_before = sampler.window()
+        hwm_ok = reset_hwm(server.pid)
 
         boundary = "benchboundary" + secrets.token_hex(4)
         head = (
@@ -232,22 +159,13 @@ async def main() -> None:
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
 
-        peak = rss_before
-
-        async def body():  # type: ignore[no-untyped-def]
+        async def body() -> AsyncIterator[bytes]:
             yield head
             with big.open("rb") as fh:
                 while chunk := fh.read(1 << 20):
                     yield chunk
             yield tail
 
-        async def sample() -> None:
-            nonlocal peak
-            while True:
-                peak = max(peak, rss_kb(server.pid))
-                await asyncio.sleep(0.02)
-
-        sampler = asyncio.create_task(sample())
         started = time.perf_counter()
         async with httpx.AsyncClient(base_url=base, timeout=600) as client:
             r = await client.post(
@@ -260,14 +178,13 @@ async def main() -> None:
                 content=body(),
             )
         upload_s = time.perf_counter() - started
-        sampler.cancel()
+        peak = max(sampler.peak(), proc_kb(server.pid, "VmHWM") if hwm_ok else 0)
         assert r.status_code == 201, r.text
         expected = hashlib.sha256(big.read_bytes()).hexdigest()
         assert r.json()["sha256"] == expected
-        hwm_after = rss_kb(server.pid, "VmHWM")
-        growth_mb = (max(peak, hwm_after if hwm_after > hwm_before else peak) - rss_before) / 1024
+        growth_mb = (peak - rss_before) / 1024
 
-        # a long chain: rows and blobs written in bulk (the same hashing code), verified through HTTP
+        # a long chain, written in bulk (bench/_seed.py), verified through HTTP
         async with db.connected(settings):
             started_fill = time.perf_counter()
             await fill_chain(case_id, user.id, args.chain - 2, settings)
@@ -277,9 +194,8 @@ async def main() -> None:
         verify_s = time.perf_counter() - started
         assert v["ok"], v
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        shutil.rmtree(tmp, ignore_errors=True)
+        sampler.stop()
+        stop_process(server)
 
     mbps = size / upload_s / 1e6
     base_mbps = size / baseline_s / 1e6
@@ -293,9 +209,11 @@ async def main() -> None:
         f"  (Python hashlib same file  {hashlib_s:8.2f} s   = {size / hashlib_s / 1e6:.0f} MB/s; "
         f"ratio {mbps / (size / hashlib_s / 1e6):.2f})"
     )
-    print(f"chain of {v['entries']} entries (written in bulk in {fill_s:.1f} s)")
+    print(
+        f"chain of {v['entries']} entries ({args.chain - 2} appended in bulk by the app's chain code in {fill_s:.1f} s)"
+    )
     print(f"  verify through HTTP        {verify_s:8.2f} s   ({verify_s / v['entries'] * 1e6:.0f} µs/entry)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

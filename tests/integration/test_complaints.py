@@ -175,8 +175,12 @@ async def test_build_names_only_consenting_members(client: Any, mailbox: Any, wo
     assert "55667788" in md  # the merchant's identifiers are shown to the regulator
     assert "受害者总数：3 名" in md and "同意具名：2 名" in md and "未同意具名：1 名" in md
 
-    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["bob"])).json()
+    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["org"])).json()
     assert got["version"] == 1 and got["sha256"] == built["sha256"] and got["markdown"] == md
+    assert got["view"] == "full"
+    # a plain member reads the same version through the member view (test_complaint_privacy.py)
+    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["bob"])).json()
+    assert got["view"] == "member" and got["sha256"] == built["sha256"] and "安妮" not in got["markdown"]
     assert got["filed"] is False and got["locale"] == "zh-CN" and got["named_members"] == 2
 
 
@@ -330,7 +334,8 @@ async def test_bundle_round_trip_and_tamper_detection(
             json={"regulator_id": await regulator_id(client)},
         )
     ).json()
-    r = await client.get(f"/api/v1/complaints/{built['id']}/bundle", headers=s["ann"])
+    # organizers get the bundle whole (plain members get theirs: test_complaint_privacy.py)
+    r = await client.get(f"/api/v1/complaints/{built['id']}/bundle", headers=s["org"])
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert int(r.headers["content-length"]) == len(r.content)
     path = tmp_path / "bundle.zip"

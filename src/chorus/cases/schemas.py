@@ -101,6 +101,7 @@ class MembershipRead(BaseModel):
     joined_at: datetime
     consented_at: datetime | None
     consented_complaint_id: int | None = None  # the complaint version shown when consenting
+    consented_sha256: str | None = None  # SHA-256 of that version's full text (what was consented to)
 
 
 class MembershipUpdate(BaseModel):

@@ -47,6 +47,7 @@ class Membership(Table, tablename="membership"):
     joined_at = Timestamptz(default=TimestamptzNow(), null=False)
     consented_at = Timestamptz(null=True, default=None)
     consent_complaint_id = Integer(null=True, default=None)  # which complaint version was consented to
+    consent_sha256 = Varchar(length=64, null=True, default=None)  # SHA-256 of that version's full text
 
 
 class CaseEvent(Table, tablename="case_event"):

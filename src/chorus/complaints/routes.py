@@ -47,6 +47,8 @@ class ComplaintController(Controller):
     async def get_complaint(
         self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
     ) -> ComplaintRead:
+        """Organizers: the full text (``view: "full"``). Plain members: the member view (their own
+        row in full, other victims redacted); ``sha256`` is the full text's either way."""
         return await service.get(complaint_id, user)
 
     @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage")
@@ -56,7 +58,7 @@ class ComplaintController(Controller):
         user: NamedDependency[UserRead],
         settings: NamedDependency[Settings],
     ) -> Response[str]:
-        """A standalone printable page (A4, page numbers, table of contents)."""
+        """A standalone printable page (A4, page numbers, table of contents); members: of their view."""
         return Response(
             await service.html(complaint_id, user, settings), media_type="text/html", headers=PAGE_HEADERS
         )
@@ -68,7 +70,8 @@ class ComplaintController(Controller):
         user: NamedDependency[UserRead],
         settings: NamedDependency[Settings],
     ) -> Stream:
-        """The ZIP: complaint.md, complaint.html, manifest.json, evidence/, README.txt — streamed."""
+        """The ZIP: complaint.md, complaint.html, manifest.json, evidence/, README.txt — streamed.
+        Plain members get a member bundle: evidence they may see, others' photos without metadata."""
         zs, filename = await service.bundle(complaint_id, user, settings)
         return Stream(
             zs,

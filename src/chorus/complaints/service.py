@@ -6,14 +6,17 @@ import asyncio
 import difflib
 import gc
 import hashlib
+import json
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +41,8 @@ from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
 from chorus.evidence.storage import LocalStorage
 from chorus.evidence.tables import Evidence
+from chorus.filings import service as filings
+from chorus.filings.tables import Filing
 from chorus.i18n import normalize_locale, t
 from chorus.markdown import render_document
 from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
@@ -74,6 +79,10 @@ class ComplaintRead(BaseModel):
     version: int
     locale: str
     regulator: RegulatorBrief
+    # "full": the text as built and filed (organizers); "member": a plain member's view of it,
+    # their own row in full and the other victims redacted. ``sha256`` is always the full
+    # text's (what a member consents to), ``markdown`` the text of this view.
+    view: Literal["full", "member"]
     sha256: str
     markdown: str
     created_at: datetime
@@ -300,7 +309,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         member_count = len(member_rows)
         del member_rows, evidence_rows
 
-        def assemble() -> tuple[ComplaintInput, str, dict[int, str]]:
+        def assemble() -> tuple[ComplaintInput, str, dict[int, str], str]:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
             with _cyclic_gc_paused():
@@ -318,10 +327,11 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     legal_basis=legal_basis_for(regulator["template_kind"], locale),
                     narrative=narrative,
                 )
-                return data_in, *builder.build_markdown_and_digests(data_in)
+                markdown, by_user, view = builder.build_complaint(data_in)
+                return data_in, markdown, by_user, json.dumps(view.to_json(), ensure_ascii=False)
 
         try:
-            data_in, markdown, by_user = await asyncio.to_thread(assemble)
+            data_in, markdown, by_user, member_view = await asyncio.to_thread(assemble)
         except builder.NoConsentingMembers as exc:
             raise Conflict("no_consenting_members", members=member_count) from exc
         members, ev = data_in.members, data_in.evidence
@@ -345,6 +355,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     named_members=named,
                     member_digests=digests,
                     evidence_ids=included,
+                    member_view=member_view,
                     members_total=len(members),
                     total_loss=money.totals((m.loss_amount, m.loss_currency) for m in members),
                     chain_head=head,
@@ -388,9 +399,12 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
 
 
 async def complaint_row(complaint_id: int) -> dict[str, Any]:
-    """A version's row with its regulator's name (no caller checked: see ``_row``)."""
+    """A version's row with its regulator's name (no caller checked: see ``_row``); without the
+    member view (megabytes for a large case: see ``_member_view``)."""
     row = (
-        await Complaint.select(*Complaint.all_columns(), Complaint.regulator.name)
+        await Complaint.select(
+            *Complaint.all_columns(exclude=[Complaint.member_view]), Complaint.regulator.name
+        )
         .where(Complaint.id == complaint_id)
         .first()
     )
@@ -400,9 +414,71 @@ async def complaint_row(complaint_id: int) -> dict[str, Any]:
 
 
 async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
-    row = await complaint_row(complaint_id)
-    await cases.require_member(row["case"], user, through_merges=True)
+    row, _ = await _readable(complaint_id, user)
     return row
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads a version: organizers see the full text, plain members their member view."""
+
+    user_id: int
+    role: str
+
+    @property
+    def full(self) -> bool:
+        return self.role == "organizer"
+
+
+async def _readable(complaint_id: int, user: UserRead) -> tuple[dict[str, Any], _Reader]:
+    """The row and the caller's standing in its case (members of the case it was merged into
+    count); 403 for others."""
+    row = await complaint_row(complaint_id)
+    membership = await cases.require_member(row["case"], user, through_merges=True)
+    return row, _Reader(user.id, membership["role"])
+
+
+# Kept by (id, SHA-256 of the full text): a version never changes, and a test database that
+# reuses an id with other content does not meet a stale entry.
+_VIEWS: OrderedDict[tuple[int, str], builder.MemberView] = OrderedDict()  # per complaint, not per member
+_VIEWS_KEPT = 4
+_PAGES: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()  # member pages, by their text's hash
+_PAGES_KEPT = 16
+
+
+async def _member_view(row: dict[str, Any]) -> builder.MemberView:
+    """The version's member view, parsed once per process (versions never change)."""
+    key = (row["id"], row["sha256"])
+    view = _VIEWS.get(key)
+    if view is not None:
+        _VIEWS.move_to_end(key)
+        return view
+    found = await Complaint.select(Complaint.member_view).where(Complaint.id == row["id"]).first()
+    raw = found["member_view"] if found else None
+    if raw is None:  # built before member views existed: members must not get the full text
+        raise Conflict("complaint_member_view_missing")
+    view = await asyncio.to_thread(lambda: builder.MemberView.from_json(db.json_value(raw)))
+    _VIEWS[key] = view
+    while len(_VIEWS) > _VIEWS_KEPT:
+        _VIEWS.popitem(last=False)
+    return view
+
+
+async def _member_text(row: dict[str, Any], reader: _Reader) -> str:
+    view = await _member_view(row)
+    return await asyncio.to_thread(view.text_for, reader.user_id)
+
+
+async def _member_page(row: dict[str, Any], markdown: str) -> bytes:
+    """The printable member view. Members who are not named all share one text, and so one page."""
+    key = (row["id"], row["sha256"], hashlib.sha256(markdown.encode("utf-8")).hexdigest())
+    page = _PAGES.get(key)
+    if page is None:
+        page = (await asyncio.to_thread(page_html, row, markdown)).encode("utf-8")
+        _PAGES[key] = page
+        while len(_PAGES) > _PAGES_KEPT:
+            _PAGES.popitem(last=False)
+    return page
 
 
 async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
@@ -441,15 +517,17 @@ async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
 
 
 async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
-    r = await _row(complaint_id, user)
+    """Organizers: the full text; plain members: their member view (same ``sha256``)."""
+    r, reader = await _readable(complaint_id, user)
     return ComplaintRead(
         id=r["id"],
         case_id=r["case"],
         version=r["version"],
         locale=r["locale"],
         regulator=RegulatorBrief(id=r["regulator"], name=r["regulator.name"]),
+        view="full" if reader.full else "member",
         sha256=r["sha256"],
-        markdown=r["markdown"],
+        markdown=r["markdown"] if reader.full else await _member_text(r, reader),
         created_at=r["created_at"],
         filed=r["filed_at"] is not None,
         named_members=len(db.json_value(r["named_members"]) or []),
@@ -457,8 +535,9 @@ async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
     )
 
 
-def page_html(row: dict[str, Any]) -> str:
-    body, toc = render_document(row["markdown"])
+def page_html(row: dict[str, Any], member_markdown: str | None = None) -> str:
+    """The printable page of the full text, or of a member view of it (``member_markdown``)."""
+    body, toc = render_document(row["markdown"] if member_markdown is None else member_markdown)
     return render(
         "complaints",
         "page.html",
@@ -468,6 +547,7 @@ def page_html(row: dict[str, Any]) -> str:
         title=t("page.complaint.title", row["locale"], case_id=row["case"], version=row["version"]),
         sha256=row["sha256"],
         lang=row["locale"],
+        member_view=member_markdown is not None,
     )
 
 
@@ -482,7 +562,9 @@ async def prerender_page(complaint_id: int, settings: Settings) -> bool:
 
 
 async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
-    row = await _row(complaint_id, user)
+    row, reader = await _readable(complaint_id, user)
+    if not reader.full:
+        return (await _member_page(row, await _member_text(row, reader))).decode("utf-8")
     return (await asyncio.to_thread(cached_page, row, settings)).decode("utf-8")
 
 
@@ -591,40 +673,112 @@ class SizedStream:
 
 
 async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[SizedStream, str]:
-    """The version's bundle for a member to download (see ``bundle_of``)."""
-    return await bundle_of(await _row(complaint_id, user), settings)
+    """The version's bundle: organizers get it whole (``bundle_of``), plain members their
+    member bundle (``member_bundle``)."""
+    row, reader = await _readable(complaint_id, user)
+    if reader.full:
+        return await bundle_of(row, settings)
+    return await member_bundle(row, reader, settings)
 
 
-async def bundle_of(row: dict[str, Any], settings: Settings) -> tuple[SizedStream, str]:
+@dataclass(frozen=True)
+class FiledBundle:
+    """The bundle exactly as filed: a blob in the evidence store (organizers only)."""
+
+    sha256: str
+    filename: str
+
+
+async def filing_bundle(
+    filing_id: int, user: UserRead, settings: Settings
+) -> FiledBundle | tuple[SizedStream, str]:
+    """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
+    members the member bundle of the version filed. 404 until a worker stored the bundle."""
+    sha256, filename = await filings.filed_bundle(filing_id, user)  # members only
+    filing = await Filing.select(Filing.case, Filing.complaint).where(Filing.id == filing_id).first()
+    if filing is None:
+        raise NotFound("filing_not_found")
+    membership = await cases.require_member(filing["case"], user, through_merges=True)
+    reader = _Reader(user.id, membership["role"])
+    if reader.full:
+        return FiledBundle(sha256=sha256, filename=filename)
+    return await member_bundle(await complaint_row(filing["complaint"]), reader, settings)
+
+
+@dataclass(frozen=True)
+class _MemberCopy:
+    """What makes a bundle a member's: who they are, and their view of the complaint."""
+
+    user_id: int
+    role: str
+    markdown: bytes
+    page: bytes
+
+
+async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings) -> tuple[SizedStream, str]:
+    """A plain member's bundle: the evidence they may see (others' photos as metadata-free
+    copies) and their member view of the complaint; its manifest says ``member_view``."""
+    markdown = await _member_text(row, reader)
+    member = _MemberCopy(
+        reader.user_id, reader.role, markdown.encode("utf-8"), await _member_page(row, markdown)
+    )
+    return await bundle_of(row, settings, member)
+
+
+async def bundle_of(
+    row: dict[str, Any], settings: Settings, member: _MemberCopy | None = None
+) -> tuple[SizedStream, str]:
     """A sized, uncompressed ZIP assembled while it streams: the evidence bytes are read as the
-    client downloads, never the whole archive in memory; one pass over the chain."""
+    client downloads, never the whole archive in memory; one pass over the chain.
+    Without ``member``: the bundle as filed. With it: that member's bundle (see manifest.py)."""
     from zipstream import ZipStream
 
     row = dict(row)  # the Markdown is taken out of it below
     store = evidence.storage_for(settings)
     loop = asyncio.get_running_loop()
     included = set(db.json_value(row["evidence_ids"]) or [])
+    copies = await evidence.metadata_free_copies(row["case"]) if member is not None else {}
     zs = ZipStream(sized=True)
     writer = bundle_manifest.ManifestWriter(row["case"])
-    batch: list[tuple[Any, str, int, str | None]] = []
+    batch: list[tuple[Any, str, int, str | None, tuple[str, int] | None]] = []
     async for entry, link in evidence.chain_entries(row["case"]):
-        name = None
+        name, copy = None, None
         if link["evidence"] in included and link["evidence.withdrawn_at"] is None:
-            name = bundle_manifest.member_name(entry.index, entry.evidence_sha256, link["evidence.extension"])
-            zs.add(_BlobBytes(store, entry.evidence_sha256, loop), name, size=link["evidence.size"])
-        batch.append((entry, link["evidence.media_type"], link["evidence.size"], name))
+            sha, size = entry.evidence_sha256, link["evidence.size"]
+            uploader = entry.meta.uploader_id
+            shown = member is None or evidence.may_see(
+                {"uploader": uploader, "visibility": link["evidence.visibility"], "withdrawn_at": None},
+                member.user_id,
+                member.role,
+            )
+            if member is not None and uploader != member.user_id:
+                copy = copies.get(link["evidence"])  # another member's photo: never the original
+                if copy is not None:
+                    sha, size = copy
+            if shown:
+                name = bundle_manifest.member_name(entry.index, sha, link["evidence.extension"])
+                zs.add(_BlobBytes(store, sha, loop), name, size=size)
+            else:
+                copy = None
+        batch.append((entry, link["evidence.media_type"], link["evidence.size"], name, copy))
         if len(batch) >= MANIFEST_BATCH:  # JSON-encoded in a worker thread, a batch at a time
             await asyncio.to_thread(writer.extend, batch)
             batch = []
     await asyncio.to_thread(writer.extend, batch)
     del batch
-    page_bytes = await asyncio.to_thread(cached_page, row, settings)
-    markdown = row.pop("markdown").encode("utf-8")  # not kept twice while the ZIP streams
+    if member is None:
+        page_bytes = await asyncio.to_thread(cached_page, row, settings)
+        markdown = row.pop("markdown").encode("utf-8")  # not kept twice while the ZIP streams
+    else:
+        page_bytes, markdown = member.page, member.markdown
+        row.pop("markdown")
     documents = {
         "complaint.md": hashlib.sha256(markdown).hexdigest(),
         "complaint.html": hashlib.sha256(page_bytes).hexdigest(),
     }
-    manifest = await asyncio.to_thread(writer.finish, row["created_at"], documents)
+    manifest = await asyncio.to_thread(
+        writer.finish, row["created_at"], documents, member_view=member is not None
+    )
     head = writer.head
     del writer
     readme = render(
@@ -635,12 +789,14 @@ async def bundle_of(row: dict[str, Any], settings: Settings) -> tuple[SizedStrea
         version=row["version"],
         sha256=row["sha256"],
         head=head,
+        member_view=member is not None,
     ).encode("utf-8")
     zs.add(markdown, "complaint.md")
     zs.add(page_bytes, "complaint.html")
     zs.add(manifest, bundle_manifest.MANIFEST_NAME)
     zs.add(readme, "README.txt")
-    return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}.zip"
+    suffix = "-member" if member is not None else ""
+    return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}{suffix}.zip"
 
 
 async def store_bundle(complaint_id: int, settings: Settings) -> tuple[str, int]:

@@ -13,8 +13,18 @@ Format ``chorus-evidence-bundle/1``::
          "entry_hash": str}
       ],
       "head": str,                        # entry_hash of the last entry, or 64 zeros
-      "documents": {"complaint.md": sha256, ...}   # other files of the bundle and their SHA-256
+      "documents": {"complaint.md": sha256, ...},  # other files of the bundle and their SHA-256
+      "member_view": true                 # only in a member's copy (below)
     }
+
+A *member bundle* (what a plain member of the case downloads; organizers get the bundle as
+filed) says ``"member_view": true``. It lists the same chain (every entry, so the chain and
+its head still verify), but holds only the files that member may see, and its complaint.md /
+complaint.html are the member view (other victims redacted), hashed in ``documents`` as they
+are in it. Where a file is another member's photo, the bundle holds its metadata-free copy:
+the entry keeps the chain's ``sha256`` and ``size`` (of the original) and adds
+``"copy_sha256"`` and ``"copy_size"``, which the file must match. Such a bundle is not the one
+a regulator was given: its SHA-256 differs, and ``verify_bundle`` says ``member_view``.
 
 ``entry_hash`` is defined in ``chorus.evidence.chain`` (the top-level
 ``case_id`` is part of every entry's hashed metadata). ``media_type`` and
@@ -33,6 +43,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -72,6 +83,9 @@ class BundleEntry(BaseModel):
     size: int = Field(ge=0)
     file: str | None
     entry_hash: str
+    # member bundles only: the file is the metadata-free copy of the evidence, not the original
+    copy_sha256: str | None = None
+    copy_size: int | None = Field(default=None, ge=0)
 
     def chain_entry(self, case_id: int) -> ChainEntry:
         meta = ChainMeta(
@@ -93,6 +107,25 @@ class BundleManifest(BaseModel):
     entries: list[BundleEntry]
     head: str
     documents: dict[str, str] = Field(default_factory=dict)
+    member_view: bool = False
+
+
+@dataclass
+class BundleVerifyResult(VerifyResult):
+    """``VerifyResult`` of a bundle, and whether it is a member's copy (not the bundle as filed)."""
+
+    member_view: bool = False
+
+
+def _without_unset(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A filed bundle's manifest reads as before member bundles existed: no empty copy fields."""
+    if not manifest.get("member_view"):
+        manifest.pop("member_view", None)
+    for row in manifest.get("entries", []):
+        if row.get("copy_sha256") is None:
+            row.pop("copy_sha256", None)
+            row.pop("copy_size", None)
+    return manifest
 
 
 def member_name(index: int, sha256: str, extension: str) -> str:
@@ -134,7 +167,7 @@ def build_manifest(
         head=rows[-1].entry_hash if rows else GENESIS,
         documents=dict(sorted((documents or {}).items())),
     )
-    return manifest.model_dump(mode="json")
+    return _without_unset(manifest.model_dump(mode="json"))
 
 
 def dump_manifest(manifest: dict[str, Any]) -> bytes:
@@ -159,7 +192,15 @@ class ManifestWriter:
         self._body = bytearray()
         self._count = 0
 
-    def add(self, entry: ChainEntry, media_type: str, size: int, file_name: str | None) -> None:
+    def add(
+        self,
+        entry: ChainEntry,
+        media_type: str,
+        size: int,
+        file_name: str | None,
+        copy: tuple[str, int] | None = None,
+    ) -> None:
+        """``copy``: (SHA-256, size) of the metadata-free copy the file is (member bundles)."""
         if entry.meta.case_id != self.case_id:
             raise ValueError(f"entry {entry.index} belongs to case {entry.meta.case_id}, not {self.case_id}")
         row = {  # the fields of BundleEntry, in its order
@@ -174,24 +215,41 @@ class ManifestWriter:
             "file": file_name,
             "entry_hash": entry.entry_hash,
         }
+        if copy is not None:
+            row["copy_sha256"], row["copy_size"] = copy
         text = json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n    ")
         self._body += f"{',' if self._count else ''}\n    {text}".encode()
         self._count += 1
         self.head = entry.entry_hash
 
-    def extend(self, entries: Iterable[tuple[ChainEntry, str, int, str | None]]) -> None:
+    def extend(
+        self,
+        entries: Iterable[
+            tuple[ChainEntry, str, int, str | None]
+            | tuple[ChainEntry, str, int, str | None, tuple[str, int] | None]
+        ],
+    ) -> None:
         for entry in entries:
             self.add(*entry)
 
-    def finish(self, generated_at: datetime | str, documents: dict[str, str] | None = None) -> bytes:
-        outer = BundleManifest(
-            format=FORMAT,
-            case_id=self.case_id,
-            generated_at=generated_at if isinstance(generated_at, str) else rfc3339(generated_at),
-            entries=[],
-            head=self.head,
-            documents=dict(sorted((documents or {}).items())),
-        ).model_dump(mode="json")
+    def finish(
+        self,
+        generated_at: datetime | str,
+        documents: dict[str, str] | None = None,
+        *,
+        member_view: bool = False,
+    ) -> bytes:
+        outer = _without_unset(
+            BundleManifest(
+                format=FORMAT,
+                case_id=self.case_id,
+                generated_at=generated_at if isinstance(generated_at, str) else rfc3339(generated_at),
+                entries=[],
+                head=self.head,
+                documents=dict(sorted((documents or {}).items())),
+                member_view=member_view,
+            ).model_dump(mode="json")
+        )
         if not self._count:
             return dump_manifest(outer)
         outer["entries"] = [_ENTRIES_SLOT]
@@ -201,8 +259,10 @@ class ManifestWriter:
         return manifest
 
 
-def _bad(detail: str) -> VerifyResult:
-    return VerifyResult(ok=False, entries=0, head=GENESIS, problems=[Problem(-1, "bad_manifest", detail)])
+def _bad(detail: str) -> BundleVerifyResult:
+    return BundleVerifyResult(
+        ok=False, entries=0, head=GENESIS, problems=[Problem(-1, "bad_manifest", detail)]
+    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -223,7 +283,7 @@ def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
     return h.hexdigest(), n
 
 
-def _read_manifest(zf: zipfile.ZipFile, names: Counter[str]) -> BundleManifest | VerifyResult:
+def _read_manifest(zf: zipfile.ZipFile, names: Counter[str]) -> BundleManifest | BundleVerifyResult:
     if names[MANIFEST_NAME] == 0:
         return _bad("manifest.json not found")
     if names[MANIFEST_NAME] > 1:
@@ -242,8 +302,10 @@ def _read_manifest(zf: zipfile.ZipFile, names: Counter[str]) -> BundleManifest |
         return _bad(f"malformed manifest.json: {_describe(exc)}")
 
 
-def verify_bundle(zip_path: Path) -> VerifyResult:
+def verify_bundle(zip_path: Path) -> BundleVerifyResult:
     """Verify an exported bundle offline: chain, head, and every included file's bytes.
+    A member bundle's metadata-free copies are checked against their ``copy_sha256``, and the
+    result says ``member_view`` (it is not the bundle as filed).
 
     Never raises for a bad bundle: a missing/unreadable/malformed manifest gives
     ``bad_manifest`` at index -1; other problems name the entry index
@@ -259,7 +321,7 @@ def verify_bundle(zip_path: Path) -> VerifyResult:
         infos = zf.infolist()
         names = Counter(i.filename for i in infos)
         manifest = _read_manifest(zf, names)
-        if isinstance(manifest, VerifyResult):
+        if isinstance(manifest, BundleVerifyResult):
             return manifest
 
         verifier = ChainVerifier()
@@ -284,13 +346,23 @@ def verify_bundle(zip_path: Path) -> VerifyResult:
             except _ZIP_READ_ERRORS as exc:
                 verifier.problems.append(Problem(row.index, "content_mismatch", f"corrupt member: {exc}"))
                 continue
+            if row.copy_sha256 is not None:
+                _check_copy(verifier, row, manifest.member_view, actual, size)
+                continue
             verifier.check_content(entry, actual)
             if actual == row.sha256 and size != row.size:
                 verifier.problems.append(
                     Problem(row.index, "content_mismatch", f"size {size} != manifest size {row.size}")
                 )
 
-        result = verifier.result()
+        chained = verifier.result()
+        result = BundleVerifyResult(
+            ok=chained.ok,
+            entries=chained.entries,
+            head=chained.head,
+            problems=chained.problems,
+            member_view=manifest.member_view,
+        )
         if manifest.head != result.head:
             detail = f"manifest head {manifest.head!r} != last entry hash {result.head}"
             result.problems.append(Problem(-1, "head_mismatch", detail))
@@ -311,6 +383,17 @@ def verify_bundle(zip_path: Path) -> VerifyResult:
                 result.problems.append(Problem(-1, "unlisted_file", f"{name!r} is not in the manifest"))
         result.ok = not result.problems
         return result
+
+
+def _check_copy(verifier: ChainVerifier, row: BundleEntry, member_view: bool, actual: str, size: int) -> None:
+    if not member_view:
+        detail = f"{row.file!r} is a metadata-free copy, which only a member bundle may hold"
+        verifier.problems.append(Problem(row.index, "content_mismatch", detail))
+    elif actual != row.copy_sha256 or size != row.copy_size:
+        detail = (
+            f"copy hashes to {actual} ({size} bytes), manifest says {row.copy_sha256} ({row.copy_size} bytes)"
+        )
+        verifier.problems.append(Problem(row.index, "content_mismatch", detail))
 
 
 def iter_chain_entries(manifest: BundleManifest) -> Iterator[ChainEntry]:

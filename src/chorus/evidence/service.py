@@ -320,6 +320,20 @@ def _can_see(row: dict[str, Any], user_id: int, role: str) -> bool:
     return role == "organizer" or row["visibility"] == "members"
 
 
+def may_see(row: dict[str, Any], user_id: int, role: str) -> bool:
+    """The listing's rule (``uploader``, ``visibility``, ``withdrawn_at`` of a row), for other
+    readers of a case's evidence: a plain member's bundle holds only what they may see."""
+    return _can_see(row, user_id, role)
+
+
+async def metadata_free_copies(case_id: int) -> dict[int, tuple[str, int]]:
+    """Evidence id → (SHA-256, size) of its metadata-free copy, for the case's items that have one."""
+    rows = await Evidence.select(Evidence.id, Evidence.derived_sha256, Evidence.derived_size).where(
+        (Evidence.case == case_id) & Evidence.derived_sha256.is_not_null()
+    )
+    return {r["id"]: (r["derived_sha256"], r["derived_size"]) for r in rows}
+
+
 async def list_for(case_id: int, user: UserRead) -> EvidenceList:
     membership = await cases.require_member(case_id, user)
     role = membership["role"]
