@@ -110,8 +110,9 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     assert row is not None and body["bundle_sha256"] == row["bundle_sha256"]
     blob = storage_for(settings).path_for(row["bundle_sha256"])  # type: ignore[attr-defined]
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == row["bundle_sha256"]
-    # members download exactly that bundle, and it verifies offline
-    r = await client.get(f"/api/v1/filings/{s['filing']}/bundle", headers=s["bob"])
+    # organizers download exactly that bundle, and it verifies offline (members get their own
+    # member bundle: test_complaint_privacy.py)
+    r = await client.get(f"/api/v1/filings/{s['filing']}/bundle", headers=s["org"])
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert hashlib.sha256(r.content).hexdigest() == body["bundle_sha256"]
     assert int(r.headers["content-length"]) == len(r.content)

@@ -11,6 +11,7 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from chorus.accounts.schemas import UserRead
+from chorus.complaints import service as complaints
 from chorus.errors import TooLarge
 from chorus.evidence.service import storage_for
 from chorus.filings import service
@@ -40,17 +41,29 @@ class FilingController(Controller):
     async def bundle(
         self, filing_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> Stream:
-        """Members: the evidence bundle exactly as filed; its SHA-256 is the one the regulator got."""
-        sha256, filename = await service.filed_bundle(filing_id, user)
+        """Organizers: the evidence bundle exactly as filed (its SHA-256 is the one the regulator
+        got). Plain members: their member bundle of the version filed (manifest ``member_view``)."""
+        found = await complaints.filing_bundle(filing_id, user, settings)
+        if not isinstance(found, complaints.FiledBundle):
+            zs, name = found
+            return Stream(
+                zs,
+                media_type="application/zip",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{name}"',
+                    "Content-Length": str(len(zs)),
+                    "X-Content-Type-Options": "nosniff",
+                },
+            )
         store = storage_for(settings)
         return Stream(
-            store.iter_bytes(sha256),
+            store.iter_bytes(found.sha256),
             media_type="application/zip",
             headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Content-Length": str(await store.size(sha256)),
+                "Content-Disposition": f'attachment; filename="{found.filename}"',
+                "Content-Length": str(await store.size(found.sha256)),
                 "X-Content-Type-Options": "nosniff",
-                "ETag": f'"{sha256}"',
+                "ETag": f'"{found.sha256}"',
             },
         )
 
