@@ -80,6 +80,8 @@ CASE_ORGANIZER = _rule("organizer", ORGANIZER)
 UPLOADER = _rule("uploader", MEMBER)  # of the seeded evidence the member uploaded
 RECIPIENT = _rule("recipient", MEMBER, refused_user=404)  # of the member's notification
 STAFF_MODERATOR = _rule("moderator", MODERATOR, ADMIN)
+# organizers of any case of the merchant, and staff (what reporters claimed about a merchant)
+MERCHANT_REVIEWER = _rule("merchant-organizer-or-moderator", ORGANIZER, MODERATOR, ADMIN)
 STAFF_ADMIN = _rule("admin", ADMIN)
 # the secret is the credential here: a user's session token is just a wrong one (401)
 INBOUND_SECRET = _rule("inbound-secret", MAIL_SERVER, refused_user=401)
@@ -192,6 +194,15 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     row = await Filing.select(Filing.bundle_sha256).where(Filing.id == filing_id).first()
     assert row is not None and row["bundle_sha256"], "the worker stored no bundle for the filing"
 
+    # someone joins the case by its id, naming a new identifier and name: both only claimed
+    claimer = await person(client, mailbox, worker, "claimer@example.com", "认领者")
+    await report(client, claimer, report_body("蓝月客服", [ident("wechat", "bluemoon_kf")], case_id=case_id))
+    claims = (
+        await client.get(f"/api/v1/merchants/{a['merchant_id']}/claims", headers=moderator.headers)
+    ).json()
+    (claimed_identifier,) = claims["identifiers"]
+    (claimed_alias,) = claims["aliases"]
+
     listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=mem.headers)).json()["items"]
     frozen = {i["id"]: i["frozen"] for i in listed}
     # the withdrawal probe relies on this: the member's attempt is answered 409, nothing withdrawn
@@ -234,6 +245,8 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "reject_proposal_id": by_pair[tuple(sorted((b["merchant_id"], c["merchant_id"])))],
             "user_id": spare.id,
             "regulator_id": regulator_id,
+            "identifier_id": int(claimed_identifier["id"]),
+            "alias_id": int(claimed_alias["id"]),
         },
         headers=headers,
         people={**people, "spare": spare},

@@ -34,6 +34,7 @@ from tests.integration.authz_support import (
     MEMBER,
     MEMBER_REF,
     MEMBER_STATEMENT,
+    MERCHANT_REVIEWER,
     ORG_REF,
     ORG_STATEMENT,
     ORGANIZER,
@@ -178,6 +179,10 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/merchants/resolve"): [
         Probe(PUBLIC, json={"identifiers": [{"kind": "qq", "value": "55667788"}]})
     ],
+    # what reporters joining a case by id claimed about its merchant (not public until confirmed)
+    ("GET", "/api/v1/merchants/{merchant_id}/claims"): [Probe(MERCHANT_REVIEWER)],
+    ("POST", "/api/v1/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"): [Probe(STAFF_MODERATOR)],
+    ("POST", "/api/v1/merchants/{merchant_id}/aliases/{alias_id}/confirm"): [Probe(STAFF_MODERATOR)],
     # --- reports and cases
     ("POST", "/api/v1/reports"): [Probe(VERIFIED, json=_report)],
     ("GET", "/api/v1/cases/{case_id}"): [Probe(PUBLIC)],
