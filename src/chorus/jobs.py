@@ -63,7 +63,7 @@ class EffectDone(Table, tablename="effect_done"):
 
     id: Serial
     key = Varchar(length=200, unique=True, null=False)
-    done_at = Timestamptz(default=TimestamptzNow(), null=False)
+    done_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)  # purged by age
 
 
 async def defer(job: Job, job_id: str, *, not_before: datetime | None = None, **payload: Any) -> None:

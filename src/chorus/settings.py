@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     inbound_domain: str | None = None
     inbound_secret: SecretStr | None = None
     inbound_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # A reply address is accepted while its filing is live and for this many days after it ended.
+    inbound_reply_days: int = Field(default=30, ge=0, le=3650)
+    # Sent outbox rows and done markers (idempotency keys of mails, filings, replies) are purged
+    # by a daily worker job once they are this old.
+    purge_after_days: int = Field(default=7, ge=1)
 
     @model_validator(mode="after")
     def _production_requirements(self) -> Settings:

@@ -79,13 +79,21 @@ class InboundController(Controller):
     path = "/api/v1/inbound"
     tags = ["filings"]
 
-    @post("/email", status_code=HTTP_202_ACCEPTED, operation_id="receiveEmail")
+    @post(
+        "/email",
+        status_code=HTTP_202_ACCEPTED,
+        operation_id="receiveEmail",
+        request_max_body_size=None,  # not the app's 1 MiB: bounded by CHORUS_INBOUND_MAX_BYTES below
+    )
     async def email(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
     ) -> dict[str, int]:
         """The mail server hands over a regulator's reply (raw RFC 822, bearer inbound secret);
         it is recorded on the filing its reply address names."""
         service.authorize_inbound(request_token(request), settings)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.inbound_max_bytes:
+            raise TooLarge("too_large", limit=settings.inbound_max_bytes)
         raw = bytearray()
         async for chunk in request.stream():  # read with a limit, never unbounded
             raw += chunk

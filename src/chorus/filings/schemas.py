@@ -29,9 +29,13 @@ class FilingEventCreate(BaseModel):
 class FilingEventRead(BaseModel):
     at: datetime
     status: FilingStatus
-    source: str
+    source: str  # worker, regulator, organizer, or email (a reply from someone else)
     note: str
     reference: str | None
+    # e-mail replies: whether the From names the regulator (its address or its domain), and the
+    # From itself (for organizers; plain members see it only when it is the regulator's)
+    from_regulator: bool | None = None
+    sender: str | None = None
 
 
 class RegulatorRef(BaseModel):

@@ -28,7 +28,7 @@ from chorus.filings.schemas import (
     FilingRead,
     RegulatorRef,
 )
-from chorus.filings.status import FilingStatus, Source, can_move, is_end
+from chorus.filings.status import ENDS, FilingStatus, Source, can_move, is_end
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications import service as notifications
 from chorus.regulators.tables import Regulator
@@ -176,10 +176,35 @@ def limits_of(row: dict[str, Any]) -> deadlines.Limits:
     )
 
 
-async def _read(row: dict[str, Any]) -> FilingRead:
+# The source of an e-mail reply whose sender is not the regulator's address or domain.
+INBOUND_OTHER = "email"
+
+
+def _event(e: dict[str, Any], *, organizer: bool) -> FilingEventRead:
+    """One event as the caller may see it: a reply's sender is for organizers, and for
+    everyone when it is the regulator's own (anyone else's address is personal data)."""
+    shown = organizer or bool(e["from_regulator"])
+    return FilingEventRead(
+        at=e["at"],
+        status=e["status"],
+        source=e["source"],
+        note=e["note"],
+        reference=e["reference"],
+        from_regulator=e["from_regulator"],
+        sender=e["sender"] if shown else None,
+    )
+
+
+async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
     events = (
         await FilingEvent.select(
-            FilingEvent.at, FilingEvent.status, FilingEvent.source, FilingEvent.note, FilingEvent.reference
+            FilingEvent.at,
+            FilingEvent.status,
+            FilingEvent.source,
+            FilingEvent.note,
+            FilingEvent.reference,
+            FilingEvent.from_regulator,
+            FilingEvent.sender,
         )
         .where(FilingEvent.filing == row["id"])
         .order_by(FilingEvent.id)
@@ -201,15 +226,15 @@ async def _read(row: dict[str, Any]) -> FilingRead:
         message=row["message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        events=[FilingEventRead(**e) for e in events],
+        events=[_event(e, organizer=organizer) for e in events],
     )
 
 
 async def get(filing_id: int, user: UserRead) -> FilingRead:
     """Members of the case read its filings: status, reference, deadline, every event."""
     row = await _row(filing_id)
-    await cases.require_member(row["case"], user, through_merges=True)
-    return await _read(row)
+    membership = await cases.require_member(row["case"], user, through_merges=True)
+    return await _read(row, organizer=membership["role"] == "organizer")
 
 
 async def apply_change(
@@ -310,7 +335,7 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
         reference=reference,
         actor_id=actor.id,
     )
-    return await _read(await _row(filing_id))
+    return await _read(await _row(filing_id), organizer=True)
 
 
 # What organizers should do when a regulator is late (catalog: filing.next_step.<code>).
@@ -374,9 +399,22 @@ def authorize_inbound(token: str | None, settings: Settings) -> None:
         raise NotAuthenticated("inbound_secret_invalid")
 
 
+async def _ended_at(filing_id: int) -> datetime | None:
+    """When the filing reached an end (ends are final: its first end event), or None if live."""
+    row = (
+        await FilingEvent.select(FilingEvent.at)
+        .where((FilingEvent.filing == filing_id) & FilingEvent.status.is_in([s.value for s in ENDS]))
+        .order_by(FilingEvent.id)
+        .first()
+    )
+    return row["at"] if row else None
+
+
 async def receive_reply(raw: bytes, settings: Settings) -> int:
     """A regulator's e-mail reply, handed over by the mail server: recorded on the filing its
-    reply address names (once per Message-ID), members told. Returns the filing's id."""
+    reply address names (once per Message-ID), with its sender and whether that is the
+    regulator, members told. An expired address (the filing ended more than
+    CHORUS_INBOUND_REPLY_DAYS ago) records nothing. Returns the filing's id."""
     if not settings.inbound_domain:
         raise NotFound("inbound_disabled")
     try:
@@ -385,13 +423,29 @@ async def receive_reply(raw: bytes, settings: Settings) -> int:
         raise Invalid("inbound_unreadable") from exc
     key = settings.signing_key()
     found = {replies.filing_of(a, settings.inbound_domain, key) for a in reply.recipients} - {None}
-    if len(found) != 1:
+    if len({a.filing_id for a in found if a is not None}) != 1:
         raise Invalid("inbound_unmatched")
-    (filing_id,) = found
-    assert filing_id is not None
-    row = await Filing.select(Filing.id, Filing.case, Filing.regulator).where(Filing.id == filing_id).first()
+    # the newest address, if the message names several of this filing's
+    address = max((a for a in found if a is not None), key=lambda a: a.issued)
+    filing_id = address.filing_id
+    row = (
+        await Filing.select(
+            Filing.id, Filing.case, Filing.regulator, Filing.created_at, Filing.regulator.address
+        )
+        .where(Filing.id == filing_id)
+        .first()
+    )
     if row is None:
         raise Invalid("inbound_unmatched")
+    if replies.expired(
+        address,
+        created=row["created_at"],
+        ended=await _ended_at(filing_id),
+        now=datetime.now(UTC),
+        margin_days=settings.inbound_reply_days,
+    ):
+        raise Invalid("inbound_expired")
+    from_regulator = replies.from_regulator(reply.sender, row["regulator.address"])
     digest = hashlib.sha256(raw).hexdigest()
     async with db.transaction():
         fresh = await (
@@ -407,10 +461,18 @@ async def receive_reply(raw: bytes, settings: Settings) -> int:
             FilingEvent(
                 filing=filing_id,
                 status=current["status"],
-                source=Source.regulator.value,
+                source=Source.regulator.value if from_regulator else INBOUND_OTHER,
                 note=reply.text,
+                sender=reply.sender or None,
+                from_regulator=from_regulator,
             )
         )
         await Filing.update({Filing.updated_at: datetime.now(UTC)}).where(Filing.id == filing_id)
-        await cases.add_event(row["case"], "filing_reply", filing_id=filing_id, regulator_id=row["regulator"])
+        await cases.add_event(
+            row["case"],
+            "filing_reply",
+            filing_id=filing_id,
+            regulator_id=row["regulator"],
+            from_regulator=from_regulator,
+        )
     return filing_id

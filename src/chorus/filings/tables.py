@@ -1,6 +1,6 @@
 """Filings: one complaint version sent to one regulator, and the timeline of its status."""
 
-from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Date, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -40,3 +40,6 @@ class FilingEvent(Table, tablename="filing_event"):
     note = Text(null=False, default="")
     reference = Varchar(length=200, null=True, default=None)
     actor = Integer(null=True, default=None)
+    # an e-mail reply: its From, and whether that names the regulator (its address or domain)
+    sender = Varchar(length=320, null=True, default=None)
+    from_regulator = Boolean(null=True, default=None)
