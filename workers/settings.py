@@ -27,6 +27,7 @@ FUNCTIONS: list[Function] = [
     # the timeout bounds how long a submission killed mid-way waits before arq runs it again
     func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=600),
     func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=900),
+    func(tasks.purge, name=jobs.Job.purge.value, max_tries=3, timeout=900),
 ]
 # Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.
 CRON_JOBS: list[CronJob] = [
@@ -38,6 +39,8 @@ CRON_JOBS: list[CronJob] = [
     ),
     # every 15 minutes: regulators' HTTP channels are asked about the filings they acknowledged
     cron(tasks.poll_filings, name=f"cron:{jobs.Job.poll_filings.value}", minute={2, 17, 32, 47}, unique=True),
+    # daily: sent outbox rows and done markers older than CHORUS_PURGE_AFTER_DAYS
+    cron(tasks.purge, name=f"cron:{jobs.Job.purge.value}", hour={3}, minute={41}, unique=True),
 ]
 
 

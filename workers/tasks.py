@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
 
+from chorus import jobs
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
 from chorus.filings import service as filings
@@ -50,3 +52,7 @@ async def submit_filing(ctx: dict[str, Any], *, filing_id: int) -> str:
 
 async def poll_filings(ctx: dict[str, Any]) -> int:
     return await filing_channels.poll(ctx["settings"])
+
+
+async def purge(ctx: dict[str, Any]) -> dict[str, int]:
+    return await jobs.purge(timedelta(days=ctx["settings"].purge_after_days))

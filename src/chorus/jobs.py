@@ -38,6 +38,7 @@ class Job(StrEnum):
     flag_overdue_filings = "flag_overdue_filings"  # also run hourly by the workers' cron
     submit_filing = "submit_filing"
     poll_filings = "poll_filings"  # also run every 15 minutes by the workers' cron
+    purge = "purge"  # run daily by the workers' cron
 
 
 class OutboxRow(Table, tablename="outbox"):
@@ -141,6 +142,21 @@ async def purge_sent(older_than: timedelta = timedelta(days=7)) -> int:
     cutoff = datetime.now(UTC) - older_than
     rows = await OutboxRow.delete().where(OutboxRow.sent_at < cutoff).returning(OutboxRow.id)
     return len(rows)
+
+
+async def purge_done(older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete done markers recorded long ago: by then no job that could repeat their effect is
+    left (arq keeps results for a day; a submitted filing is never sent again, whatever its
+    marker). A mail server that hands the same reply over after that is recorded again."""
+    cutoff = datetime.now(UTC) - older_than
+    rows = await EffectDone.delete().where(EffectDone.done_at < cutoff).returning(EffectDone.id)
+    return len(rows)
+
+
+async def purge(older_than: timedelta) -> dict[str, int]:
+    """The daily job: sent outbox rows and done markers older than ``older_than``; unsent rows
+    stay whatever their age. Returns how many of each went."""
+    return {"outbox": await purge_sent(older_than), "effect_done": await purge_done(older_than)}
 
 
 async def once(key: str, effect: Callable[[], Awaitable[None]]) -> bool:
