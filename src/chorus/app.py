@@ -10,10 +10,8 @@ from typing import Any
 from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.response import File
 from litestar.static_files import create_static_files_router
-from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from chorus import db, logs
@@ -27,16 +25,20 @@ from chorus.moderation import routes as moderation_routes
 from chorus.notifications import routes as notifications_routes
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
+from chorus.web import ratelimit
 from chorus.web.auth import DEPENDENCIES
+from chorus.web.docs import LocalScalarPlugin, LocalSwaggerPlugin
 from chorus.web.health import healthz
 from chorus.web.middleware import (
+    BodyTypeMiddleware,
+    ClientAddressMiddleware,
     RequestContextMiddleware,
     SessionCSRFMiddleware,
     csrf_config,
     echo_request_id,
+    security_headers,
 )
 from chorus.web.problems import EXCEPTION_HANDLERS, OPENAPI_COMPONENTS
-from chorus.web.ratelimit import FallbackStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
@@ -80,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await redis.aclose()
 
     csrf = csrf_config(settings.signing_key(), settings.cookies_secure)
+    trusted = settings.trusted_proxy_networks
+    state: dict[str, Any] = {"redis": redis, "settings": settings}
+    ratelimit.install(state, settings, redis)
     handlers: list[Any] = [healthz, *domain_routers(settings)]
     if STATIC_DIR.is_dir():
         handlers.append(verify_page)
@@ -93,23 +98,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[echo_request_id],
+        before_send=[echo_request_id, security_headers(settings)],
         middleware=[
+            lambda app: ClientAddressMiddleware(app, trusted),  # first: every later layer sees it
             RequestContextMiddleware,
+            BodyTypeMiddleware,
             lambda app: SessionCSRFMiddleware(app, csrf),
         ],
-        stores={
-            "rate_limit": FallbackStore(
-                RedisStore(redis, namespace="chorus:ratelimit") if redis is not None else None
-            )
-        },
-        state={"redis": redis, "settings": settings},  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="Chorus API",
             version="1",
             path="/schema",
             components=OPENAPI_COMPONENTS,  # the bearer scheme; errors are documented per route
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            # vendored copies under static/vendor/, no CDN
+            render_plugins=[LocalScalarPlugin(path="/"), LocalSwaggerPlugin(path="/swagger")],
         ),
         request_max_body_size=1024 * 1024,  # JSON bodies; uploads stream under their own limit
         logging_config=None,  # chorus.logs configures logging (structured, one format)

@@ -128,7 +128,9 @@ def cmd_web(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        # The app itself believes X-Forwarded-For, from CHORUS_TRUSTED_PROXIES only (uvicorn's
+        # own handling would trust 127.0.0.1 whatever the setting says).
+        proxy_headers=False,
         access_log=False,  # our own middleware logs each request, without query strings
         log_level="warning",
     )

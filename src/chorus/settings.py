@@ -5,13 +5,15 @@ Every name here is part of the operator contract and is documented in the README
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +49,14 @@ class Settings(BaseSettings):
     verify_token_hours: int = Field(default=48, ge=1)
     # "<count>/<second|minute|hour|day>" per client address, shared across processes via Redis.
     auth_rate_limit: str = Field(default="10/minute", pattern=r"^\d+/(second|minute|hour|day)$")
+    # Per account e-mail, whatever the address: failed logins, and requests to register, resend a
+    # verification link, or ask for / use a password reset ("<count>/<unit>", shared via Redis).
+    auth_account_rate_limit: str = Field(default="10/hour", pattern=r"^\d+/(second|minute|hour|day)$")
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed;
+    # none by default: the client address is the peer of the connection.
+    trusted_proxies: str = ""
+    # Production refuses a public URL that is not https:// unless this is set (e.g. a closed LAN).
+    allow_http_public_url: bool = False
     secure_cookies: bool | None = None
     log_level: str = "INFO"
     log_json: bool | None = None
@@ -76,7 +86,32 @@ class Settings(BaseSettings):
                 raise ValueError("CHORUS_SECRET_KEY is required when CHORUS_ENV=production")
             if not self.smtp_host:
                 raise ValueError("CHORUS_SMTP_HOST is required when CHORUS_ENV=production")
+            if not self.public_url.startswith("https://") and not self.allow_http_public_url:
+                raise ValueError(
+                    "CHORUS_PUBLIC_URL must be https:// when CHORUS_ENV=production "
+                    "(or set CHORUS_ALLOW_HTTP_PUBLIC_URL=true)"
+                )
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo must stop the start, not silently trust nobody
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def public_origin(self) -> str:
+        """``scheme://host[:port]`` of CHORUS_PUBLIC_URL, as browsers send it in ``Origin``."""
+        url = urlsplit(self.public_url)
+        host = url.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = url.port if url.port not in (None, {"http": 80, "https": 443}.get(url.scheme)) else None
+        return f"{url.scheme}://{host}" + (f":{port}" if port else "")
 
     @property
     def is_sqlite(self) -> bool:
@@ -102,6 +137,15 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         return _development_key(self.var_dir)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=32)
+def parse_networks(spec: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.5, 192.168.0.0/16, ::1"`` → networks (a bare address is a one-address network)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
 
 
 @lru_cache(maxsize=8)

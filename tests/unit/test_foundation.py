@@ -51,7 +51,9 @@ def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) ->
         Settings(env="production", smtp_host="mail.example.com")
     with pytest.raises(ValidationError, match="CHORUS_SMTP_HOST"):
         Settings(env="production", secret_key="s" * 40)
-    ok = Settings(env="production", secret_key="s" * 40, smtp_host="mail.example.com")
+    ok = Settings(
+        env="production", secret_key="s" * 40, smtp_host="mail.example.com", public_url="https://chorus.example.com"
+    )
     assert ok.signing_key() == "s" * 40
     assert ok.logs_as_json
 

@@ -20,21 +20,27 @@ from chorus.accounts.schemas import (
     UserRead,
     VerifyRequest,
 )
+from chorus.errors import NotAuthenticated
 from chorus.settings import Settings
-from chorus.web.auth import SESSION_COOKIE, request_token
+from chorus.web.auth import SESSION_COOKIE, request_token, same_site_only
 from chorus.web.problems import documented
-from chorus.web.ratelimit import auth_rate_limit
+from chorus.web.ratelimit import credential_limits, limit_by_address
 
 
 class CredentialsController(Controller):
-    """The endpoints that take secrets; rate-limited per client address."""
+    """The endpoints that take secrets: rate-limited per client address (all of them together)
+    and per account e-mail, and refused when another site makes a browser send them."""
 
     path = "/api/v1/auth"
     tags = ["auth"]
+    guards = [limit_by_address, same_site_only]
 
     @post("/register", status_code=HTTP_201_CREATED, operation_id="register")
-    async def register(self, data: JSONBody[UserCreate], settings: NamedDependency[Settings]) -> UserRead:
+    async def register(
+        self, request: Request[Any, Any, Any], data: JSONBody[UserCreate], settings: NamedDependency[Settings]
+    ) -> UserRead:
         """Create an account; a verification e-mail follows."""
+        await credential_limits(request).spend_account("register", data.email)
         return await service.register(data=data, settings=settings)
 
     @post("/verify", status_code=HTTP_200_OK, operation_id="verifyEmail")
@@ -43,16 +49,28 @@ class CredentialsController(Controller):
         return await service.verify_email(token=data.token, settings=settings)
 
     @post("/resend-verification", status_code=HTTP_202_ACCEPTED, operation_id="resendVerification")
-    async def resend(self, data: JSONBody[ResendRequest]) -> None:
+    async def resend(self, request: Request[Any, Any, Any], data: JSONBody[ResendRequest]) -> None:
         """Send a new verification link (the answer never tells whether the address exists)."""
+        await credential_limits(request).spend_account("resend", data.email)
         await service.resend_verification(email=data.email)
 
     @post("/login", status_code=HTTP_200_OK, operation_id="login")
     async def login(
-        self, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginRequest],
+        settings: NamedDependency[Settings],
     ) -> Response[LoginRead]:
-        """Returns a bearer token and sets the same token as an HttpOnly session cookie."""
-        user, token = await service.login(email=data.email, password=data.password, settings=settings)
+        """Returns a bearer token and sets the same token as an HttpOnly session cookie.
+        An account that took too many failed logins (from any addresses) answers 429 for a while."""
+        limits = credential_limits(request)
+        await limits.check_account("login", data.email)
+        try:
+            user, token = await service.login(email=data.email, password=data.password, settings=settings)
+        except NotAuthenticated:
+            await limits.account_failed("login", data.email)
+            raise
+        await limits.account_succeeded("login", data.email)
         return Response(
             LoginRead(user=user, token=token),
             cookies=[
@@ -103,8 +121,5 @@ class AdminUsersController(Controller):
 
 
 def routers(settings: Settings) -> list[Router]:
-    limit = auth_rate_limit(settings.auth_rate_limit)
-    return documented([
-        Router(path="/", route_handlers=[CredentialsController], middleware=[limit.middleware]),
-        Router(path="/", route_handlers=[SessionController, AdminUsersController]),
-    ])
+    handlers = [CredentialsController, SessionController, AdminUsersController]
+    return documented([Router(path="/", route_handlers=handlers)])

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
 
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.errors import Forbidden, NotAuthenticated
+from chorus.settings import Settings
 
 SESSION_COOKIE = "chorus_session"
 _STATE_KEY = "chorus_user"
@@ -73,3 +76,22 @@ DEPENDENCIES = {
     "admin": Provide(provide_admin),
     "moderator": Provide(provide_moderator),
 }
+
+
+async def same_site_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of login, register, verify and password reset: no other site may make a browser
+    send them (login CSRF would sign the victim into the attacker's account). ``Sec-Fetch-Site:
+    cross-site`` is refused, and so is an ``Origin`` other than CHORUS_PUBLIC_URL's. Clients that
+    send neither (scripts, the mail link's own page in old browsers) pass."""
+    settings: Settings = connection.app.state["settings"]
+    site = connection.headers.get("sec-fetch-site", "").strip().lower()
+    origin = connection.headers.get("origin", "").strip().lower()
+    if site == "cross-site":
+        raise Forbidden("cross_site_request")
+    if origin == "null":
+        # sandboxed frames and strict referrer policies send "null": only the browser's own
+        # same-origin mark lets it through
+        if site != "same-origin":
+            raise Forbidden("cross_site_request")
+    elif origin and origin != settings.public_origin:
+        raise Forbidden("cross_site_request")

@@ -1,10 +1,13 @@
-"""ASGI middleware: request ids + access log, and CSRF for cookie-authenticated requests."""
+"""ASGI middleware: the client address (trusted proxies), request ids + access log, body types
+of unsafe API requests, CSRF for cookie-authenticated requests, and security headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 from litestar.config.csrf import CSRFConfig
@@ -13,7 +16,10 @@ from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from multipart import parse_options_header
 
+from chorus.errors import UnsupportedType
+from chorus.settings import IPNetwork, Settings
 from chorus.web.auth import SESSION_COOKIE
 
 log = structlog.get_logger("chorus.access")
@@ -71,10 +77,12 @@ class RequestContextMiddleware:
             status = int(getattr(exc, "status_code", 500))
             raise
         finally:
+            client = http.get("client")
             log.info(
                 "request",
                 method=http["method"],
                 path=http["path"],
+                client=client[0] if client else None,
                 status=status,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
@@ -121,15 +129,186 @@ class SessionCSRFMiddleware:
         await self.csrf(scope, receive, send)
 
 
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
+
+
 def csrf_config(secret: str, secure: bool) -> CSRFConfig:
     return CSRFConfig(
         secret=secret,
-        cookie_name="csrftoken",
-        header_name="x-csrftoken",
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
         cookie_secure=secure,
         cookie_samesite="lax",
         cookie_httponly=False,  # the browser UI reads it to echo it in the header
     )
 
 
-__all__ = ["RequestContextMiddleware", "SessionCSRFMiddleware", "csrf_config", "echo_request_id"]
+# --- the client address -----------------------------------------------------------------
+
+
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(peer: str, forwarded_for: Iterable[str], trusted: tuple[IPNetwork, ...]) -> str:
+    """The client's address: the peer of the connection, unless that peer is a trusted proxy;
+    then the right-most ``X-Forwarded-For`` entry that is not a trusted proxy itself (entries
+    left of it were written by the client and prove nothing)."""
+
+    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in network for network in trusted)
+
+    current = _address(peer)
+    if not is_trusted(current):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break  # garbage where a proxy should have written an address: believe the last hop
+        current = address
+        if not is_trusted(address):
+            break
+    return str(current) if current is not None else peer
+
+
+class ClientAddressMiddleware:
+    """Settles the client address once, first thing: ``scope["client"]`` becomes the address
+    every later layer sees (rate limits, logs). ``X-Forwarded-For`` counts only when the peer
+    is one of ``CHORUS_TRUSTED_PROXIES``; from anyone else it is ignored."""
+
+    def __init__(self, app: ASGIApp, trusted: tuple[IPNetwork, ...]) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if self.trusted and client and scope["type"] in (ScopeType.HTTP, ScopeType.WEBSOCKET):
+            forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+            if forwarded:
+                address = client_address(client[0], forwarded, self.trusted)
+                scope["client"] = (address, client[1] if address == client[0] else 0)
+        await self.app(scope, receive, send)
+
+
+# --- body types of unsafe API requests ---------------------------------------------------
+
+JSON_ONLY = ("application/json",)
+# Routes that take another body. ``None``: any type — the inbound mail route is authorized by
+# its bearer secret alone (no cookie a cross-site form could ride on), and mail servers hand the
+# message over as message/rfc822, text/plain or whatever their HTTP client defaults to.
+# A route may also declare ``opt={"body_types": (...)}``.
+BODY_TYPES: dict[str, tuple[str, ...] | None] = {
+    "uploadEvidence": ("multipart/form-data",),
+    "receiveEmail": None,
+}
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    if b"transfer-encoding" in headers:
+        return True
+    return headers.get(b"content-length", b"0").strip() not in (b"", b"0")
+
+
+class BodyTypeMiddleware:
+    """Unsafe requests under ``/api/`` must say their body is JSON (or multipart where a file
+    is uploaded): a cross-site HTML form can send only text/plain, urlencoded or multipart,
+    so refusing those (415) keeps other sites from posting to the JSON API in a victim's
+    browser (login CSRF). A request without a body and without a type passes (logout, mark read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["method"] not in _SAFE_METHODS
+            and scope["path"].startswith("/api/")
+        ):
+            allowed = self._allowed(scope)
+            if allowed is not None:
+                headers = dict(scope["headers"])
+                raw = headers.get(b"content-type", b"").decode("latin-1")
+                media_type = parse_options_header(raw)[0].lower() if raw.strip() else ""
+                if media_type not in allowed and (media_type or _has_body(headers)):
+                    raise UnsupportedType("unsupported_body_type", allowed=", ".join(allowed))
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _allowed(scope: Scope) -> tuple[str, ...] | None:
+        handler = scope.get("route_handler")
+        opt = getattr(handler, "opt", None) or {}
+        if "body_types" in opt:
+            declared: tuple[str, ...] | None = opt["body_types"]
+            return declared
+        return BODY_TYPES.get(str(getattr(handler, "operation_id", "") or ""), JSON_ONLY)
+
+
+# --- security headers --------------------------------------------------------------------
+
+# Pages: everything from this origin only, no inline script or style, never framed.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# The Scalar API reference (/schema/, vendored) injects its stylesheets at run time (seen in
+# Chromium: a dozen refusals under style-src 'self'), so styles may be inline on that page only;
+# scripts stay 'self'. Swagger UI (/schema/swagger) runs under PAGE_CSP.
+SCALAR_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+SCALAR_PATHS = frozenset({"/schema", "/schema/"})
+# Anything else (JSON, files): nothing runs, nothing loads, never framed.
+OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _credentials(scope: Scope) -> bool:
+    return _has_bearer(scope) or SESSION_COOKIE in _cookie_names(scope)
+
+
+def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """before_send hook: the security headers of every response, error answers included.
+    ``Cache-Control: no-store`` on every API answer (members, evidence, notifications, me, …:
+    personal unless a route says ``opt={"cacheable": True}``) and on HTML sent to a signed-in
+    caller; a handler's own CSP is kept and gains ``frame-ancestors 'none'``."""
+    hsts = settings.public_url.startswith("https://")
+
+    async def hook(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        headers["x-content-type-options"] = "nosniff"
+        headers["referrer-policy"] = "strict-origin-when-cross-origin"
+        headers["x-frame-options"] = "DENY"
+        if hsts:
+            headers["strict-transport-security"] = "max-age=63072000"
+        path: str = scope.get("path", "")
+        html = (headers.get("content-type") or "").startswith("text/html")
+        own_csp = headers.get("content-security-policy")
+        if own_csp:
+            if "frame-ancestors" not in own_csp:
+                headers["content-security-policy"] = own_csp.rstrip("; ") + "; frame-ancestors 'none'"
+        elif html:
+            headers["content-security-policy"] = SCALAR_CSP if path in SCALAR_PATHS else PAGE_CSP
+        else:
+            headers["content-security-policy"] = OTHER_CSP
+        opt = getattr(scope.get("route_handler"), "opt", None) or {}
+        personal = path.startswith("/api/") or (html and _credentials(scope))
+        if personal and not opt.get("cacheable") and "no-store" not in (headers.get("cache-control") or ""):
+            headers["cache-control"] = "no-store"
+
+    return hook
+
+
+__all__ = [
+    "BodyTypeMiddleware",
+    "ClientAddressMiddleware",
+    "RequestContextMiddleware",
+    "SessionCSRFMiddleware",
+    "client_address",
+    "csrf_config",
+    "echo_request_id",
+    "security_headers",
+]
