@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
     storage_dir: Path = Path("var/storage")
+    # Where evidence blobs live: file:///absolute/dir (unset: CHORUS_STORAGE_DIR) or
+    # s3://bucket/prefix on an S3-compatible service (credentials: the AWS_* environment variables).
+    storage_url: str | None = Field(default=None, pattern=r"^(file|s3)://")
+    s3_endpoint_url: str | None = None  # unset: AWS itself; e.g. http://127.0.0.1:9000 for MinIO
+    s3_region: str | None = None
+    s3_allow_http: bool = False  # an endpoint on plain http:// (a test or a private network)
     public_url: str = "http://127.0.0.1:8000"
 
     smtp_host: str | None = None

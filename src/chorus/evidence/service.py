@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.cases.tables import Case
 from chorus.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
-from chorus.evidence import privacy, sniff, storage
+from chorus.evidence import privacy, sniff, storage, stores
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
 from chorus.evidence.chain import verify_chain_async as _verify_chain
 from chorus.evidence.tables import ChainLink, Evidence
@@ -73,18 +72,14 @@ class ChainVerification(BaseModel):
     problems: list[ChainProblem]
 
 
-@cache
-def _local_storage(root: Path) -> storage.LocalStorage:
-    return storage.LocalStorage(root)
-
-
 def storage_for(settings: Settings) -> storage.BlobStorage:
-    """The blob store (a local directory; an S3-compatible one would be chosen here)."""
-    return _local_storage(settings.storage_dir.resolve())
+    """The blob store CHORUS_STORAGE_URL names (a local directory or an S3-compatible bucket)."""
+    return stores.store_for(settings)
 
 
 def tmp_dir(settings: Settings) -> Path:
-    return _local_storage(settings.storage_dir.resolve()).tmp_dir
+    """Where uploads (and bundles to be stored) are received before ``put_file``."""
+    return storage_for(settings).tmp_dir
 
 
 # --- upload ----------------------------------------------------------------------------------

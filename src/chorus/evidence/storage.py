@@ -53,12 +53,16 @@ def validate_sha256(sha256: str) -> str:
 
 
 class BlobStorage(Protocol):
-    """What the app needs from a blob store; small enough for an S3-backed twin.
+    """What the app needs from a blob store: ``LocalStorage`` (a directory) and
+    ``chorus.evidence.s3storage.S3Storage`` (an S3-compatible bucket) implement it.
 
     ``iter_bytes`` is declared with ``def`` because implementations are async
     generators (``async def`` + ``yield``); call it without ``await`` and
     iterate with ``async for``. Ranges are half-open: ``[start, end)``.
     """
+
+    tmp_dir: Path
+    """A local directory for uploads being received (``spool``) before ``put_file``."""
 
     async def exists(self, sha256: str) -> bool: ...
 
@@ -76,6 +80,15 @@ class BlobStorage(Protocol):
 
     async def sha256_of(self, sha256: str) -> str | None:
         """Digest of the stored bytes, recomputed by streaming; None if the blob is missing."""
+        ...
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The blob's file when the store keeps it on this host's filesystem (blocking reads
+        of it are then the fastest way to send it), else None."""
+        ...
+
+    async def sweep_tmp(self, max_age_seconds: float = 24 * 3600) -> int:
+        """Delete temp files older than ``max_age_seconds`` (crash leftovers); returns the count."""
         ...
 
 
@@ -103,8 +116,10 @@ class LocalStorage(BlobStorage):
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
-        validate_sha256(sha256)
-        return self.root / sha256[0:2] / sha256[2:4] / sha256
+        return self.root / blob_name(sha256)
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path_for(sha256)
 
     async def exists(self, sha256: str) -> bool:
         path = self.path_for(sha256)
@@ -159,17 +174,13 @@ class LocalStorage(BlobStorage):
         beyond the end. ``aclose()`` it when stopping early to release the file at once.
         """
         path = self.path_for(sha256)
-        if start < 0 or (end is not None and end < start) or chunk_size <= 0:
-            raise ValueError("bad range")
+        check_range(start, end, chunk_size)
         try:
             f: IO[bytes] = await asyncio.to_thread(path.open, "rb")
         except FileNotFoundError:
             raise BlobNotFound(sha256) from None
         try:
-            total = os.fstat(f.fileno()).st_size
-            if start > total or (start == total and total > 0 and end != start):
-                raise InvalidRange(f"start {start} beyond size {total}")
-            stop = total if end is None else min(end, total)
+            stop = clamp_range(start, end, os.fstat(f.fileno()).st_size)
             await asyncio.to_thread(f.seek, start)
             remaining = stop - start
             while remaining > 0:
@@ -201,17 +212,37 @@ class LocalStorage(BlobStorage):
 
     async def sweep_tmp(self, max_age_seconds: float = 24 * 3600) -> int:
         """Delete temp files older than ``max_age_seconds`` (crash leftovers); returns the count."""
-        return await asyncio.to_thread(self._sweep_tmp_sync, max_age_seconds)
+        return await asyncio.to_thread(sweep_dir, self.tmp_dir, max_age_seconds)
 
-    def _sweep_tmp_sync(self, max_age_seconds: float) -> int:
-        cutoff = time.time() - max_age_seconds
-        removed = 0
-        for p in self.tmp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if p.is_file() and p.stat().st_mtime < cutoff:
-                    p.unlink()
-                    removed += 1
-        return removed
+
+def blob_name(sha256: str) -> str:
+    """Where a blob lives inside a store: ``ab/cd/<sha256>`` (validated first)."""
+    validate_sha256(sha256)
+    return f"{sha256[0:2]}/{sha256[2:4]}/{sha256}"
+
+
+def check_range(start: int, end: int | None, chunk_size: int) -> None:
+    if start < 0 or (end is not None and end < start) or chunk_size <= 0:
+        raise ValueError("bad range")
+
+
+def clamp_range(start: int, end: int | None, total: int) -> int:
+    """The end of ``[start, end)`` within a blob of ``total`` bytes; InvalidRange past its end."""
+    if start > total or (start == total and total > 0 and end != start):
+        raise InvalidRange(f"start {start} beyond size {total}")
+    return total if end is None else min(end, total)
+
+
+def sweep_dir(folder: Path, max_age_seconds: float) -> int:
+    """Delete files in ``folder`` older than ``max_age_seconds``; returns the count. Blocking."""
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for p in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink()
+                removed += 1
+    return removed
 
 
 def _hash_file(path: Path) -> str | None:
