@@ -1,37 +1,37 @@
 """Benchmark: building a joint complaint for a large case, and streaming its evidence bundle.
 
-    .venv/bin/python bench/complaint.py                                          # full run
-    .venv/bin/python bench/complaint.py --members 500 --evidence 2000 --bundle-mb 50   # smoke
+    .venv/bin/python -m bench.complaint                                          # full run
+    .venv/bin/python -m bench.complaint --members 500 --evidence 2000 --bundle-mb 50   # smoke
 
 Issue goals: a case of 10,000 members and 50,000 evidence items on PostgreSQL, built through
 the real HTTP app: version build < 2 s and server peak RSS < 300 MB, with the render time of
 the same Markdown (chorus.markdown.render_document) alone as the baseline measured in the same
 run; the bundle of ~1 GB of evidence streamed with flat server memory.
 
-1. Throw-away PostgreSQL database (bench/_common.BenchRun), `chorus migrate` (a subprocess: it
-   also seeds the regulators). One merchant (created by the merchants service, with aliases and
-   identifiers), one case; users, memberships, evidence rows and evidence_chain rows loaded with
-   asyncpg COPY. Chain hashes come from chorus.evidence.chain.make_entry exactly as the upload
-   path computes them; blobs are written under CHORUS_STORAGE_DIR in LocalStorage's layout
-   (root/ab/cd/<sha256>), their SHA-256 and size matching the rows. --bundle-mb of the evidence
-   items of consenting members are 1 MiB random files; the rest are tiny.
-2. `chorus web` in a subprocess (uvicorn, one process), code as in src/. The organizer's session
-   is an auth_session row (token_hash = chorus.security.token_digest(token)). A warm-up build of
-   a 3-member case, then POST /api/v1/cases/{id}/complaints --repeats times (each a new version):
-   wall time of each request, the server's RSS sampled from /proc/<pid>/status every 20 ms and
-   its VmHWM (reset per request through /proc/<pid>/clear_refs), and the slowest answer of a
-   GET /healthz sent every 100 ms meanwhile (how long the event loop is held).
-3. `chorus worker` runs until the version's printable page is cached (the job every build leaves;
-   --no-worker skips it and the web process renders the page on the first download), then
-   GET /api/v1/complaints/{id}/bundle with httpx streaming: time to headers, MB/s, bytes vs
-   Content-Length, SHA-256, server RSS growth before / after the first byte; the ZIP goes to a
-   temp file and is checked with `chorus verify-bundle` (timed).
-4. In this process, server stopped, same database: the service's gather functions,
-   build.build_markdown, build.member_digests and chorus.markdown.render_document of the
-   returned Markdown (the baseline), so gather / assemble / render are visible apart;
-   the bundle's chain pass; the floor for the bundle (its blobs read and hashed here).
-   (An earlier version of this script also measured proposed fixes patched into a second
-   server; they are in src/ now, so the comparison is gone.)
+1. A sandbox of its own (tests/toolkit.Sandbox: a throw-away PostgreSQL database, a claimed
+   Redis database), `chorus migrate` (a subprocess: it also seeds the regulators). The
+   organizer's report opens the case through the cases service (merchant, aliases, identifiers,
+   membership, consent as the app records them); the other users, memberships, evidence and
+   evidence_chain rows are loaded in bulk (asyncpg COPY of the app's own table rows,
+   bench/_seed.py): the blobs go through the app's blob store, the chain rows are built by the
+   evidence service's own chain code. --bundle-mb of the evidence items of consenting members
+   are 1 MiB random files; the rest are tiny.
+2. `chorus web` in a subprocess (uvicorn, one process), code as in src/. The organizer logs in
+   through the accounts service. A warm-up build of a 3-member case, then
+   POST /api/v1/cases/{id}/complaints --repeats times (each a new version): wall time of each
+   request, the server's RSS sampled from /proc/<pid>/status every 20 ms and its VmHWM (reset
+   per request through /proc/<pid>/clear_refs), and the slowest answer of a GET /healthz sent
+   every 100 ms meanwhile (how long the event loop is held).
+3. The worker's job pre-renders the version's printable page (complaints.service.prerender_page,
+   run here as the worker runs it; --no-worker skips it and the web process renders the page on
+   the first download), then GET /api/v1/complaints/{id}/bundle with httpx streaming: time to
+   headers, MB/s, bytes vs Content-Length, SHA-256, server RSS growth before / after the first
+   byte; the ZIP goes to a temp file and is checked with `chorus verify-bundle` (timed).
+4. In this process, server stopped, same database: the service's gather functions, one more
+   version built by complaints.service.build (its ComplaintInput kept), build.build_markdown,
+   build.member_digests and chorus.markdown.render_document of the Markdown (the baseline), so
+   gather / assemble / render are visible apart; the bundle's chain pass; the floor for the
+   bundle (its blobs read and hashed here).
 
 Prints numbers; asserts only what makes the numbers meaningless when false (HTTP statuses,
 byte counts, the verifier's verdict). --keep-db keeps the database for a look afterwards.
@@ -42,15 +42,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import math
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,77 +56,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _common import BenchRun, Phase, copy_rows, reset_sequences
+from bench._measure import (
+    Phase,
+    RssSampler,
+    copy_rows,
+    cpu_seconds,
+    mb,
+    proc_kb,
+    reset_hwm,
+    reset_sequences,
+    steal_seconds,
+)
+from bench._seed import Item, evidence_rows, store_blobs, with_key
+from tests.toolkit import Sandbox, chorus_command, start_web, stop_process
 
-PY = sys.executable
-BENCH_DIR = Path(__file__).resolve().parent
 MIB = 1024 * 1024
 GOAL_BUILD_S = 2.0
 GOAL_RSS_MB = 300.0
 GOAL_BUNDLE_GROWTH_MB = 100.0
 
 # --------------------------------------------------------------------------------------------
-# Process memory
+# The event loop's stalls
 # --------------------------------------------------------------------------------------------
-
-
-def proc_kb(pid: int, field_name: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field_name)
-
-
-def reset_hwm(pid: int) -> bool:
-    """VmHWM := current RSS (Linux >= 4.0, same user): per-phase peaks from the kernel too."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-class RssSampler:
-    """Samples VmRSS of ``pid`` every ``interval`` s in a thread; ``window()`` opens a new peak."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.samples = 0
-        self._lock = threading.Lock()
-        self._peak = proc_kb(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                value = proc_kb(self.pid)
-            except (OSError, RuntimeError):
-                return
-            with self._lock:
-                self._peak = max(self._peak, value)
-                self.samples += 1
-            self._stop.wait(self.interval)
-
-    def window(self) -> int:
-        """Start a new window at the current RSS; returns that RSS (kB)."""
-        now = proc_kb(self.pid)
-        with self._lock:
-            self._peak = now
-        return now
-
-    def peak(self) -> int:
-        """Peak RSS (kB) since the last window(), including a final fresh sample."""
-        now = proc_kb(self.pid)
-        with self._lock:
-            self._peak = max(self._peak, now)
-            return self._peak
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
 
 
 class HealthProbe:
@@ -176,23 +124,6 @@ class HealthProbe:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (from /proc/<pid>/stat), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def steal_seconds() -> float:
-    """Time this virtual machine's CPUs were ready but ran someone else (``steal`` in /proc/stat):
-    on a busy host the wall times here grow with it while the CPU times do not."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-
-
-def mb(kb: float) -> float:
-    return kb / 1024
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,60 +177,46 @@ def mobile(rng: random.Random) -> str:
 
 def luhn_complete(prefix: str) -> str:
     """``prefix`` plus the check digit that makes it pass the Luhn test."""
-    digits = [int(c) for c in prefix]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:  # these get doubled once the check digit is appended
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return prefix + str((10 - total % 10) % 10)
+    from stdnum import luhn
+
+    return prefix + luhn.calc_check_digit(prefix)
+
+
+@dataclass
+class Spec:
+    """An evidence item to be: its bytes (``None``: 1 MiB of random bytes) and what an upload of
+    it records (bench._seed.Item without the hash and size, which the store gives)."""
+
+    data: bytes | None
+    fields: dict[str, Any]
 
 
 @dataclass
 class Plan:
-    """Everything generated for the case: rows for COPY plus what the benchmark needs later."""
+    """Everything generated for the case before it exists: users (rows of the app's User table),
+    the members' memberships (column values), the evidence items."""
 
-    case_id: int
-    merchant_id: int
     organizer_id: int
-    users: list[tuple[Any, ...]] = field(default_factory=list)
-    memberships: list[tuple[Any, ...]] = field(default_factory=list)
+    users: list[Any] = field(default_factory=list)
+    memberships: list[dict[str, Any]] = field(default_factory=list)  # all but the organizer's
     consented: dict[int, bool] = field(default_factory=dict)
-    evidence: list[tuple[Any, ...]] = field(default_factory=list)
-    chain: list[tuple[Any, ...]] = field(default_factory=list)
-    tiny_blobs: list[tuple[str, bytes]] = field(default_factory=list)
-    big_count: int = 0
-    big_bytes: int = 0
-    included_shas: list[str] = field(default_factory=list)  # blobs the bundle should carry
-    included_bytes: int = 0
+    specs: list[Spec] = field(default_factory=list)
     withdrawn: int = 0
 
 
-USER_COLS = (
-    "id",
-    "email",
-    "password_hash",
-    "display_name",
-    "locale",
-    "roles",
-    "email_verified_at",
-    "created_at",
-)
-MEMBER_COLS = (
-    "id", "case", "user", "unique_key", "role", "loss_amount", "loss_currency", "incident_date",
-    "order_refs", "statement", "identifiers", "joined_at", "consented_at",
-)  # fmt: skip
-EVIDENCE_COLS = (
-    "id", "case", "uploader", "unique_key", "kind", "description", "visibility", "sha256", "size",
-    "media_type", "extension", "client_filename", "client_media_type", "uploaded_at", "chain_index",
-    "entry_hash", "withdrawn_at",
-)  # fmt: skip
-CHAIN_COLS = (
-    "id", "case", "index", "unique_key", "evidence", "evidence_sha256", "meta", "prev_hash",
-    "entry_hash", "created_at",
-)  # fmt: skip
+@dataclass
+class Seeded:
+    """What was loaded: counts and the blobs the bundle should carry."""
+
+    members: int = 0
+    consenting: int = 0
+    evidence: int = 0
+    chain: int = 0
+    withdrawn: int = 0
+    big_count: int = 0
+    big_bytes: int = 0
+    included_shas: list[str] = field(default_factory=list)
+    included_bytes: int = 0
 
 
 def identifier_pools(rng: random.Random) -> dict[str, list[str]]:
@@ -353,25 +270,15 @@ def member_identifiers(rng: random.Random, pools: dict[str, list[str]]) -> list[
 
 
 def generate(
-    *,
-    rng: random.Random,
-    members: int,
-    evidence: int,
-    bundle_mb: int,
-    case_id: int,
-    merchant_id: int,
-    first_user_id: int,
-    now: datetime,
-    storage_root: Path,
+    *, rng: random.Random, members: int, evidence: int, bundle_mb: int, now: datetime, password_hash: str
 ) -> Plan:
-    from chorus.evidence.chain import GENESIS, ChainMeta, make_entry, rfc3339
-    from chorus.security import token_digest
+    from chorus.accounts.tables import User
 
-    plan = Plan(case_id=case_id, merchant_id=merchant_id, organizer_id=first_user_id)
+    first_user_id = 1
+    plan = Plan(organizer_id=first_user_id)
     pools = identifier_pools(rng)
     start_day = (now - timedelta(days=75)).date()
     burst_start = 20 + rng.randrange(10)
-    password_hash = "$argon2id$v=19$m=65536,t=3,p=4$" + token_digest("bench")[:22] + "$" + "x" * 43
 
     joined: dict[int, datetime] = {}
     for n in range(members):
@@ -384,7 +291,15 @@ def generate(
         email = f"victim{uid}.{secrets.token_hex(2)}@{rng.choice(MAIL_HOSTS)}"
         created = now - timedelta(days=rng.uniform(0.5, 70))
         plan.users.append(
-            (uid, email, password_hash, name, "en" if usd else "zh-CN", "user", created, created)
+            User(
+                id=uid,
+                email=email,
+                password_hash=password_hash,
+                display_name=name,
+                locale="en" if usd else "zh-CN",
+                email_verified_at=created,
+                created_at=created,
+            )
         )
         # incidents over 60 days, 30% of them in a one-week burst
         offset = burst_start + rng.randrange(7) if rng.random() < 0.30 else rng.randrange(60)
@@ -410,22 +325,20 @@ def generate(
         if consented_at is not None and consented_at > now:
             consented_at = now
         plan.consented[uid] = consent
+        if n == 0:
+            continue  # the organizer's own report opens the case (load)
         plan.memberships.append(
-            (
-                n + 1,
-                case_id,
-                uid,
-                f"{case_id}:{uid}",
-                "organizer" if n == 0 else "member",
-                amount,
-                "USD" if usd else "CNY",
-                incident,
-                json.dumps(refs),
-                statement,
-                json.dumps(member_identifiers(rng, pools), ensure_ascii=False),
-                joined_at,
-                consented_at,
-            )
+            {
+                "user": uid,
+                "loss_amount": amount,
+                "loss_currency": "USD" if usd else "CNY",
+                "incident_date": incident,
+                "order_refs": refs,
+                "statement": statement,
+                "identifiers": member_identifiers(rng, pools),
+                "joined_at": joined_at,
+                "consented_at": consented_at,
+            }
         )
 
     # evidence: uploaders among the members, upload times increasing with the chain index
@@ -442,106 +355,35 @@ def generate(
     span = (now - timedelta(hours=1) - first_upload).total_seconds()
     times = sorted(first_upload + timedelta(seconds=rng.uniform(0, span)) for _ in range(evidence))
     weights = [k[3] for k in KINDS]
-    prev = GENESIS
-    big_dir = storage_root / "tmp"
-    big_dir.mkdir(parents=True, exist_ok=True)
     for i in range(evidence):
-        eid = i + 1
         uploader = uploaders[i]
         uploaded_at = times[i].replace(tzinfo=UTC)
+        data: bytes | None = None
         if i in big:
             kind, media, ext = "other", "video/mp4", "mp4"
-            sha, size = write_big_blob(storage_root, rng)
-            plan.big_count += 1
-            plan.big_bytes += size
         else:
             kind, media, ext, _ = rng.choices(KINDS, weights)[0]
-            data = f"{kind} #{eid} of case {case_id} by {uploader} {secrets.token_hex(8)}\n".encode()
-            sha, size = hashlib.sha256(data).hexdigest(), len(data)
-            plan.tiny_blobs.append((sha, data))
+            data = f"{kind} #{i} by {uploader} {secrets.token_hex(8)}\n".encode()
         withdrawn_at = None
         if i not in big and rng.random() < 0.005:
-            withdrawn_at = uploaded_at + timedelta(hours=rng.uniform(1, 200))
-            withdrawn_at = min(withdrawn_at, now)
+            withdrawn_at = min(uploaded_at + timedelta(hours=rng.uniform(1, 200)), now)
             plan.withdrawn += 1
-        if plan.consented[uploader] and withdrawn_at is None:
-            plan.included_shas.append(sha)
-            plan.included_bytes += size
-        meta = ChainMeta(
-            case_id=case_id,
-            evidence_id=eid,
-            kind=kind,
-            uploader_id=uploader,
-            uploaded_at=rfc3339(uploaded_at),
-        )
-        entry = make_entry(i, prev, sha, meta)
         # half the items carry the uploader's own words, nearly all different
         description = f"{rng.choice(DESCRIPTIONS)} {rng.randrange(1, 100_000)}" if rng.random() < 0.5 else ""
-        plan.evidence.append(
-            (
-                eid,
-                case_id,
-                uploader,
-                f"{case_id}:{uploader}:{sha}",
-                kind,
-                description,
-                "organizers" if rng.random() < 0.7 else "members",
-                sha,
-                size,
-                media,
-                ext,
-                f"IMG_{rng.randrange(10000):04d}.{ext}",
-                media,
-                uploaded_at,
-                i,
-                entry.entry_hash,
-                withdrawn_at,
-            )
-        )
-        plan.chain.append(
-            (
-                eid,
-                case_id,
-                i,
-                f"{case_id}:{i}",
-                eid,
-                sha,
-                json.dumps(meta.as_dict(), ensure_ascii=False),
-                prev,
-                entry.entry_hash,
-                uploaded_at,
-            )
-        )
-        prev = entry.entry_hash
+        fields = {
+            "uploader": uploader,
+            "kind": kind,
+            "media_type": media,
+            "extension": ext,
+            "uploaded_at": uploaded_at,
+            "description": description,
+            "visibility": "organizers" if rng.random() < 0.7 else "members",
+            "client_filename": f"IMG_{rng.randrange(10000):04d}.{ext}",
+            "client_media_type": media,
+            "withdrawn_at": withdrawn_at,
+        }
+        plan.specs.append(Spec(data, fields))
     return plan
-
-
-_made_dirs: set[Path] = set()
-
-
-def blob_path(root: Path, sha: str) -> Path:
-    """LocalStorage.path_for's layout (root/ab/cd/<sha256>), creating the shard directory."""
-    d = root / sha[0:2] / sha[2:4]
-    if d not in _made_dirs:
-        d.mkdir(parents=True, exist_ok=True)
-        _made_dirs.add(d)
-    return d / sha
-
-
-def write_big_blob(root: Path, rng: random.Random) -> tuple[str, int]:
-    data = os.urandom(MIB)
-    sha = hashlib.sha256(data).hexdigest()
-    blob_path(root, sha).write_bytes(data)
-    return sha, len(data)
-
-
-def write_tiny_blobs(root: Path, blobs: list[tuple[str, bytes]]) -> None:
-    for sha, data in blobs:
-        fd = os.open(blob_path(root, sha), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,122 +393,162 @@ def write_tiny_blobs(root: Path, blobs: list[tuple[str, bytes]]) -> None:
 
 @dataclass
 class Loaded:
-    plan: Plan
+    seeded: Seeded
+    case_id: int
     warm_case_id: int
     regulator_id: int
     token: str
     seconds: dict[str, float]
 
 
-async def load(run: BenchRun, args: argparse.Namespace, settings: Any) -> Loaded:
+PASSWORD = "bench password 1"
+ORGANIZER_REPORT = {
+    "merchant": {
+        "name": "优品汇官方旗舰店",
+        "identifiers": [
+            {"kind": "alipay", "value": "13800138000"},
+            {"kind": "qq", "value": "2845570011"},
+            {"kind": "shop", "value": "https://shop583920471.taobao.com"},
+            {"kind": "domain", "value": "www.youpinhui-mall.com"},
+            {"kind": "wechat", "value": "yph_service00"},
+        ],
+    },
+    "loss": {"amount": "1299.00", "currency": "CNY"},
+    "order_refs": ["XC202609010000001"],
+    "statement": "我在该店铺购买手机一部，付款后对方一直不发货，现在已经联系不上。",
+}
+WARM_REPORT = {
+    "merchant": {"name": "热身小店", "identifiers": [{"kind": "qq", "value": "2845570099"}]},
+    "loss": {"amount": "99.00", "currency": "CNY"},
+    "order_refs": ["XC2026000001"],
+    "statement": "付款后未发货。",
+}
+
+
+async def open_cases(plan: Plan, warm_users: list[int], now: datetime) -> tuple[int, int, str]:
+    """The organizer's report opens the case (and the warm-up case, which two more users join)
+    through the cases service, everyone consents through it, the organizer logs in; returns
+    (case id, warm-up case id, the organizer's bearer token)."""
+    from chorus import db
+    from chorus.accounts import service as accounts
+    from chorus.cases import service as cases
+    from chorus.cases.schemas import ReportCreate
+    from chorus.merchants import service as merchants
+    from chorus.settings import get_settings
+
+    async def report(uid: int, body: dict[str, Any]) -> int:
+        user = await accounts.get_or_raise(uid)
+        data = ReportCreate.model_validate({**body, "incident_date": now.date() - timedelta(days=30)})
+        case_id = (await cases.report(user=user, data=data)).case_id
+        await cases.set_consent(case_id, user, True)
+        return case_id
+
+    case_id = await report(plan.organizer_id, ORGANIZER_REPORT)
+    case = await cases.get_case_row(case_id)
+    async with db.transaction():
+        for alias in ("优品汇", "YouPinHui Official Store", "优品汇数码专营"):
+            await merchants.add_alias(case["merchant"], alias)
+    warm_case_id = await report(plan.organizer_id, WARM_REPORT)
+    for uid in warm_users:
+        await report(uid, WARM_REPORT)
+    _, token = await accounts.login(email=plan.users[0].email, password=PASSWORD, settings=get_settings())
+    return case_id, warm_case_id, token
+
+
+async def load(box: Sandbox, args: argparse.Namespace, settings: Any) -> Loaded:
     import asyncpg
 
-    from chorus import db
-    from chorus.accounts.tables import AuthSession
-    from chorus.cases.tables import Case
-    from chorus.merchants import identifiers as ids
-    from chorus.merchants import service as merchants
+    from chorus import db, security
+    from chorus.accounts.tables import User
+    from chorus.cases.tables import Membership
+    from chorus.evidence import service as evidence
+    from chorus.evidence.tables import ChainLink, Evidence
     from chorus.regulators.tables import Regulator
-    from chorus.security import token_digest
 
     rng = random.Random(args.seed)
     now = datetime.now(UTC)
     seconds: dict[str, float] = {}
-    storage_root = settings.storage_dir.resolve()
-
-    # the merchant through the app's own service code (aliases, normalized identifiers, match keys)
-    async with db.connected(settings):
-        async with db.transaction():
-            merchant_id = await merchants.create(name="优品汇官方旗舰店")
-            for alias in ("优品汇", "YouPinHui Official Store", "优品汇数码专营"):
-                await merchants.add_alias(merchant_id, alias)
-            await merchants.add_identifiers(
-                merchant_id,
-                [
-                    ids.normalize("alipay", "13800138000"),
-                    ids.normalize("qq", "2845570011"),
-                    ids.normalize("shop", "https://shop583920471.taobao.com"),
-                    ids.normalize("domain", "www.youpinhui-mall.com"),
-                    ids.normalize("wechat", "yph_service00"),
-                ],
-                strict=True,
-            )
-            case_id = (
-                await Case.insert(Case(merchant=merchant_id, open_key=merchant_id)).returning(Case.id)
-            )[0]["id"]
-            warm_merchant = await merchants.create(name="热身小店")
-            warm_case_id = (
-                await Case.insert(Case(merchant=warm_merchant, open_key=warm_merchant)).returning(Case.id)
-            )[0]["id"]
-        regulator = await Regulator.select(Regulator.id).where(Regulator.slug == args.regulator).first()
-        if regulator is None:
-            raise SystemExit(f"no regulator with slug {args.regulator!r}")
+    seeded = Seeded()
 
     t = time.perf_counter()
+    password_hash = await security.hash_password(PASSWORD)
     plan = generate(
         rng=rng,
         members=args.members,
         evidence=args.evidence,
         bundle_mb=args.bundle_mb,
-        case_id=case_id,
-        merchant_id=merchant_id,
-        first_user_id=1,
         now=now,
-        storage_root=storage_root,
+        password_hash=password_hash,
     )
-    seconds["generate rows + chain hashes + 1 MiB blobs"] = time.perf_counter() - t
-
-    # a tiny second case (same organizer, two more members) to warm the server's templates
-    extra = [
-        (args.members + 1 + k, f"warm{k}@example.com", "x", f"热身{k}", "zh-CN", "user", now, now)
+    # two more users for a tiny warm-up case (the server's templates warm on it)
+    warm = [
+        User(
+            id=args.members + 1 + k,
+            email=f"warm{k}@example.com",
+            password_hash=password_hash,
+            display_name=f"热身{k}",
+            email_verified_at=now,
+        )
         for k in range(2)
     ]
-    warm_members = [
-        (
-            args.members + 1 + k,
-            warm_case_id,
-            uid,
-            f"{warm_case_id}:{uid}",
-            "organizer" if k == 0 else "member",
-            Decimal("99.00"),
-            "CNY",
-            now.date() - timedelta(days=3),
-            json.dumps(["XC2026000001"]),
-            "付款后未发货。",
-            "[]",
-            now - timedelta(days=2),
-            now - timedelta(days=1),
-        )
-        for k, uid in enumerate((1, args.members + 1, args.members + 2))
-    ]
+    seconds["generate users, memberships, evidence"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    conn = await asyncpg.connect(run.database_url)
+    conn = await asyncpg.connect(box.database_url)
+    try:
+        await copy_rows(conn, plan.users + warm)
+        await reset_sequences(conn, (User,))
+    finally:
+        await conn.close()
+    async with db.connected(settings):
+        case_id, warm_case_id, token = await open_cases(plan, [u.id for u in warm], now)
+        store = evidence.storage_for(settings)
+        index, prev = await evidence.chain_tail(case_id)
+        regulator = await Regulator.select(Regulator.id).where(Regulator.slug == args.regulator).first()
+        if regulator is None:
+            raise SystemExit(f"no regulator with slug {args.regulator!r}")
+    seconds["users (COPY), the reports opening the cases (cases service)"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    blobs = await store_blobs(store, (spec.data or os.urandom(MIB) for spec in plan.specs))
+    seconds[f"{len(blobs):,} blobs through the blob store"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    items = [
+        Item(sha256=sha, size=size, **spec.fields)
+        for (sha, size), spec in zip(blobs, plan.specs, strict=True)
+    ]
+    rows = await evidence_rows(case_id, items, first_id=1, index=index, prev=prev)
+    memberships = [
+        with_key(Membership(case=case_id, **m), "unique_key", f"{case_id}:{m['user']}")
+        for m in plan.memberships
+    ]
+    seconds["evidence and chain rows (the app's chain code)"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    conn = await asyncpg.connect(box.database_url)
     try:
         async with conn.transaction():
-            await copy_rows(conn, "app_user", USER_COLS, plan.users + extra)
-            await copy_rows(conn, "membership", MEMBER_COLS, plan.memberships + warm_members)
-            await copy_rows(conn, "evidence", EVIDENCE_COLS, plan.evidence)
-            await copy_rows(conn, "evidence_chain", CHAIN_COLS, plan.chain)
-            await reset_sequences(conn, ("app_user", "membership", "evidence", "evidence_chain"))
+            await copy_rows(conn, memberships)
+            await copy_rows(conn, rows.evidence)
+            await copy_rows(conn, rows.chain)
+            await reset_sequences(conn, (Evidence, ChainLink))
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-    seconds["COPY users, memberships, evidence, chain + ANALYZE"] = time.perf_counter() - t
+    seconds["COPY memberships, evidence, chain + ANALYZE"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    write_tiny_blobs(storage_root, plan.tiny_blobs)
-    seconds[f"write {len(plan.tiny_blobs):,} tiny blobs"] = time.perf_counter() - t
-    plan.tiny_blobs = []
-
-    token = secrets.token_urlsafe(32)
-    async with db.connected(settings):
-        await AuthSession.insert(
-            AuthSession(
-                token_hash=token_digest(token), user=plan.organizer_id, expires_at=now + timedelta(days=1)
-            )
-        )
-    return Loaded(plan, warm_case_id, regulator["id"], token, seconds)
+    seeded.members = len(plan.memberships) + 1
+    seeded.consenting = sum(plan.consented.values())
+    seeded.evidence, seeded.chain, seeded.withdrawn = len(rows.evidence), len(rows.chain), plan.withdrawn
+    for (sha, size), spec in zip(blobs, plan.specs, strict=True):
+        if spec.data is None:
+            seeded.big_count += 1
+            seeded.big_bytes += size
+        if plan.consented[spec.fields["uploader"]] and spec.fields["withdrawn_at"] is None:
+            seeded.included_shas.append(sha)
+            seeded.included_bytes += size
+    return Loaded(seeded, case_id, warm_case_id, regulator["id"], token, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,66 +556,20 @@ async def load(run: BenchRun, args: argparse.Namespace, settings: Any) -> Loaded
 # --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def prerender(settings: Any, complaint_id: int) -> float:
+    """The job every build leaves (a worker renders the version's printable page into the page
+    cache ahead of the first download), run here as the worker runs it; returns its seconds."""
+    from chorus import db
+    from chorus.complaints import service
 
+    async def job() -> None:
+        async with db.connected(settings):
+            if not await service.prerender_page(complaint_id, settings):
+                raise SystemExit(f"complaint {complaint_id} is gone: nothing to pre-render")
 
-def start_server(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`chorus web` (uvicorn, one process)."""
-    import httpx
-
-    port = free_port()
-    cmd = [PY, "-m", "chorus.cli", "web", "--port", str(port)]
-    log = tmp / f"{name}.log"
-    with log.open("wb") as fh:
-        server = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            raise SystemExit(f"{name} exited ({server.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            server.terminate()
-            raise SystemExit(f"{name} did not answer /healthz:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-
-
-def prerender_with_worker(tmp: Path, complaint_id: int) -> float:
-    """Run `chorus worker` until the version's printable page is in the page cache (the job a
-    build leaves in the outbox); the worker is stopped before the bundle is measured."""
-    cache = Path(os.environ["CHORUS_VAR_DIR"]) / "cache" / "complaint-pages"
-    started = time.monotonic()
-    with (tmp / "worker.log").open("wb") as fh:
-        worker = subprocess.Popen([PY, "-m", "chorus.cli", "worker"], stdout=fh, stderr=subprocess.STDOUT)
-    try:
-        while not list(cache.glob(f"{complaint_id}-*.html")):
-            if worker.poll() is not None:
-                raise SystemExit(
-                    f"worker exited ({worker.returncode}): {(tmp / 'worker.log').read_text()[-3000:]}"
-                )
-            if time.monotonic() - started > 600:
-                raise SystemExit("the worker did not render the page within 600 s")
-            time.sleep(0.2)
-        return time.monotonic() - started
-    finally:
-        stop_server(worker)
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+    started = time.perf_counter()
+    asyncio.run(job())
+    return time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------------------------
@@ -870,7 +706,7 @@ def download_bundle(base: str, token: str, complaint_id: int, sampler: RssSample
 
 def verify_bundle(path: Path) -> tuple[float, int, str]:
     t = time.perf_counter()
-    r = subprocess.run([PY, "-m", "chorus.cli", "verify-bundle", str(path)], capture_output=True, text=True)
+    r = subprocess.run(chorus_command("verify-bundle", str(path)), capture_output=True, text=True)
     seconds = time.perf_counter() - t
     verdict = (r.stdout.strip().splitlines() or ["(no output)"])[-1]
     print(f"   chorus verify-bundle: exit {r.returncode} in {seconds:.1f} s: {verdict[:90]}")
@@ -898,11 +734,10 @@ class ServerResult:
 
 
 def measure_server(
-    label: str, run: BenchRun, loaded: Loaded, args: argparse.Namespace, downloads: int
+    label: str, box: Sandbox, loaded: Loaded, args: argparse.Namespace, settings: Any, downloads: int
 ) -> ServerResult:
-    plan = loaded.plan
     with Phase(f"{label}: `chorus web` subprocess, warm-up build of a 3-member case"):
-        server, base = start_server(run.tmp, "web")
+        server, base = start_web(log=box.tmp / "web.log")
         sampler = RssSampler(server.pid)
         probe = HealthProbe(base)
         try:
@@ -912,13 +747,13 @@ def measure_server(
         except BaseException:
             probe.stop()
             sampler.stop()
-            stop_server(server)
+            stop_process(server)
             raise
     try:
-        with Phase(f"{label}: POST /api/v1/cases/{plan.case_id}/complaints x{args.repeats}"):
+        with Phase(f"{label}: POST /api/v1/cases/{loaded.case_id}/complaints x{args.repeats}"):
             probe.window()
             builds, markdown = http_builds(
-                base, loaded.token, plan.case_id, loaded.regulator_id, sampler, args.repeats
+                base, loaded.token, loaded.case_id, loaded.regulator_id, sampler, args.repeats
             )
             build_stall = probe.result()
             print(
@@ -928,11 +763,11 @@ def measure_server(
             print_stall(build_stall)
         complaint_id = builds[-1].complaint_id
         if args.worker:
-            with Phase(f"{label}: `chorus worker` pre-renders the printable page (as in a deployment)"):
+            with Phase(f"{label}: the worker's job pre-renders the printable page (as in a deployment)"):
                 print(
-                    f"   page cached after {prerender_with_worker(run.tmp, complaint_id):.1f} s; worker stopped"
+                    f"   complaints.service.prerender_page: page cached after {prerender(settings, complaint_id):.1f} s"
                 )
-        zip_path = run.tmp / "bundle.zip"
+        zip_path = box.tmp / "bundle.zip"
         results = []
         for k in range(downloads):
             what = "" if downloads == 1 else f" #{k + 1}"
@@ -949,7 +784,7 @@ def measure_server(
     finally:
         probe.stop()
         sampler.stop()
-        stop_server(server)
+        stop_process(server)
     return ServerResult(idle_kb, builds, markdown, build_stall, results, end_kb)
 
 
@@ -991,6 +826,7 @@ class Split:
     consenting: int
     evidence: int
     profile: str = ""
+    service_build_s: float = 0.0  # complaints.service.build in this process, all of it
 
 
 async def chain_pass_seconds(case_id: int) -> tuple[float, float]:
@@ -1006,49 +842,45 @@ async def chain_pass_seconds(case_id: int) -> tuple[float, float]:
     return links_s, head_s
 
 
-async def gather_input(case_id: int, regulator_id: int, complaint_id: int) -> tuple[Any, dict[str, float]]:
-    """service.build's ComplaintInput for an existing version, each gather step timed."""
+async def build_in_process(
+    case_id: int, regulator_id: int, organizer_id: int
+) -> tuple[Any, str, dict[str, float], float]:
+    """The service's gather functions one by one (timed), then one more version built by
+    complaints.service.build itself, the ComplaintInput it assembles kept on the way: returns
+    (that input, the Markdown the service stored, seconds per gather step, seconds of the build)."""
+    import sys
+
+    from chorus.accounts import service as accounts
     from chorus.cases import service as cases
     from chorus.complaints import service
-    from chorus.complaints.legal import legal_basis_for
-    from chorus.complaints.model import ComplaintInput
-    from chorus.complaints.tables import Complaint
     from chorus.evidence import service as evidence
-    from chorus.i18n import normalize_locale
-    from chorus.regulators import service as regulators
 
-    row = (
-        await Complaint.select(
-            Complaint.version, Complaint.created_at, Complaint.demands, Complaint.narrative
-        )
-        .where(Complaint.id == complaint_id)
-        .first()
-    )
-    regulator = await regulators.get_row(regulator_id)
-    locale = normalize_locale(regulator["locale"])
     await service.gather_members(case_id)  # warm: query building, pool connections
     gather: dict[str, float] = {}
     case, gather["cases.get_case_row"] = await atimed(cases.get_case_row(case_id))
-    members, gather["service.gather_members"] = await atimed(service.gather_members(case_id))
-    ev, gather["service.gather_evidence"] = await atimed(service.gather_evidence(case_id))
-    head, gather["evidence.case_head"] = await atimed(evidence.case_head(case_id))
-    merchant, gather["service.gather_merchant"] = await atimed(service.gather_merchant(case["merchant"]))
-    demands = row["demands"]
-    data = ComplaintInput(
-        case_id=case_id,
-        version=row["version"],
-        locale=locale,
-        generated_at=row["created_at"],
-        regulator=service.regulator_info(regulator),
-        merchant=merchant,
-        members=members,
-        evidence=ev,
-        chain_head=head,
-        demands=tuple(json.loads(demands) if isinstance(demands, str) else demands),
-        legal_basis=legal_basis_for(regulator["template_kind"], locale),
-        narrative=row["narrative"],
-    )
-    return data, gather
+    _, gather["service.gather_members"] = await atimed(service.gather_members(case_id))
+    _, gather["service.gather_evidence"] = await atimed(service.gather_evidence(case_id))
+    _, gather["evidence.case_head"] = await atimed(evidence.case_head(case_id))
+    _, gather["service.gather_merchant"] = await atimed(service.gather_merchant(case["merchant"]))
+
+    # keep what the service assembles: its ComplaintInput, wherever build() makes it
+    module = sys.modules[service.build.__module__]
+    original = module.ComplaintInput
+    inputs: list[Any] = []
+
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        inputs.append(original(*args, **kwargs))
+        return inputs[-1]
+
+    module.ComplaintInput = keep
+    try:
+        organizer = await accounts.get_or_raise(organizer_id)
+        request = service.ComplaintCreate(regulator_id=regulator_id)
+        created, build_s = await atimed(service.build(case_id=case_id, actor=organizer, data=request))
+    finally:
+        module.ComplaintInput = original
+    (data,) = inputs
+    return data, created.markdown, gather, build_s
 
 
 def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile: bool) -> Split:
@@ -1060,11 +892,11 @@ def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile
     digests, steps["build.member_digests"] = best_of(1, builder.member_digests, data, built)
     (body, toc), render_s = best_of(1, render_document, markdown)
 
+    # what the service calls: Markdown and digests in one pass
+    together = getattr(builder, "build_complaint", None) or builder.build_markdown_and_digests
     alt: dict[str, float] = {}
-    (alt_md, alt_digests), alt["build_markdown_and_digests (what the service calls)"] = best_of(
-        2, builder.build_markdown_and_digests, data
-    )
-    identical = alt_digests == digests and alt_md == built
+    out, alt[f"build.{together.__name__} (what the service calls)"] = best_of(2, together, data)
+    identical = out[0] == built and out[1] == digests
 
     profile_text = ""
     if profile:
@@ -1076,9 +908,9 @@ def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile
         prof.enable()
         builder.member_digests(data, builder.build_markdown(data))
         prof.disable()
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(12)
-        profile_text = out.getvalue()
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(12)
+        profile_text = text.getvalue()
     return Split(
         gather=gather,
         build=steps,
@@ -1095,14 +927,18 @@ def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile
 
 
 async def split_phase(
-    settings: Any, plan: Plan, regulator_id: int, current: ServerResult, profile: bool
+    settings: Any, loaded: Loaded, organizer_id: int, profile: bool
 ) -> tuple[Split, tuple[float, float]]:
     from chorus import db
 
     async with db.connected(settings):
-        data, gather = await gather_input(plan.case_id, regulator_id, current.builds[-1].complaint_id)
-        chain = await chain_pass_seconds(plan.case_id)
-    return in_process_split(data, gather, current.markdown, profile), chain
+        data, markdown, gather, build_s = await build_in_process(
+            loaded.case_id, loaded.regulator_id, organizer_id
+        )
+        chain = await chain_pass_seconds(loaded.case_id)
+    split = in_process_split(data, gather, markdown, profile)
+    split.service_build_s = build_s
+    return split, chain
 
 
 # --------------------------------------------------------------------------------------------
@@ -1133,38 +969,38 @@ def main() -> None:
         parser.error("need --members >= 2, --evidence >= --bundle-mb, --repeats >= 1")
 
     started = time.perf_counter()
-    run = BenchRun.start(keep_db=args.keep_db, prefix="chorus_bench_complaint")
+    box = Sandbox.start(backend="postgres", prefix="chorus_bench_complaint", keep_db=args.keep_db)
     try:
+        box.enter({"CHORUS_LOG_LEVEL": "WARNING"})  # the access log (a line per request) is not measured
+        from chorus.evidence import service as evidence
         from chorus.settings import get_settings
 
         settings = get_settings()
         print(
             f"complaint bench: {args.members:,} members, {args.evidence:,} evidence items, "
-            f"{args.bundle_mb} x 1 MiB in the bundle; database {run.db_name}; Redis {run.redis_url}; "
+            f"{args.bundle_mb} x 1 MiB in the bundle; database {box.pg_database}; Redis {box.redis_url}; "
             f"{os.cpu_count()} CPUs; VmHWM reset per phase: {'yes' if reset_hwm(os.getpid()) else 'no'}"
         )
         with Phase("migrate (`chorus migrate` subprocess)"):
-            r = subprocess.run([PY, "-m", "chorus.cli", "migrate"], capture_output=True, text=True)
+            r = subprocess.run(chorus_command("migrate"), capture_output=True, text=True)
             if r.returncode:
                 raise SystemExit(r.stdout + r.stderr)
         with Phase("load") as load_phase:
-            loaded = asyncio.run(load(run, args, settings))
-            plan = loaded.plan
+            loaded = asyncio.run(load(box, args, settings))
+            seeded = loaded.seeded
             for what, s in loaded.seconds.items():
-                print(f"   {what:<55} {s:7.1f} s")
+                print(f"   {what:<62} {s:7.1f} s")
             print(
-                f"   case {plan.case_id}: {len(plan.memberships):,} members ({sum(plan.consented.values()):,} "
-                f"consenting), {len(plan.evidence):,} evidence ({plan.withdrawn} withdrawn), "
-                f"{plan.big_count} x 1 MiB = {plan.big_bytes / 1e6:,.0f} MB; the bundle should carry "
-                f"{len(plan.included_shas):,} files, {plan.included_bytes / 1e6:,.1f} MB"
+                f"   case {loaded.case_id}: {seeded.members:,} members ({seeded.consenting:,} consenting), "
+                f"{seeded.evidence:,} evidence ({seeded.withdrawn} withdrawn), {seeded.big_count} x 1 MiB = "
+                f"{seeded.big_bytes / 1e6:,.0f} MB; the bundle should carry "
+                f"{len(seeded.included_shas):,} files, {seeded.included_bytes / 1e6:,.1f} MB"
             )
 
-        current = measure_server("current", run, loaded, args, downloads=1)
+        current = measure_server("current", box, loaded, args, settings, downloads=1)
 
         with Phase("in process, server stopped: gather / assemble / render (baseline)"):
-            split, chain_before = asyncio.run(
-                split_phase(settings, plan, loaded.regulator_id, current, args.profile)
-            )
+            split, chain_before = asyncio.run(split_phase(settings, loaded, 1, args.profile))
             for name, s in split.gather.items():
                 print(f"   gather    {name:<44} {s * 1000:9.1f} ms")
             for name, s in split.build.items():
@@ -1176,18 +1012,22 @@ def main() -> None:
             for name, s in split.proposed.items():
                 print(f"   together  {name:<44} {s * 1000:9.1f} ms")
             print(
-                f"   build_markdown here == the HTTP v{current.builds[-1].version} Markdown: {split.same_markdown}; "
-                f"build_markdown_and_digests gives the same Markdown and digests: {split.proposed_identical}"
+                f"   whole     {'service.build (in process, one more version)':<44} {split.service_build_s * 1000:9.1f} ms"
             )
             print(
-                f"   bundle's chain pass (chain_entries, {len(plan.chain):,} links) {chain_before[0]:.2f} s; "
+                f"   build_markdown of the input service.build assembled == the Markdown it stored: "
+                f"{split.same_markdown}; the service's one-pass build gives the same Markdown and digests: "
+                f"{split.proposed_identical}"
+            )
+            print(
+                f"   bundle's chain pass (chain_entries, {seeded.chain:,} links) {chain_before[0]:.2f} s; "
                 f"case_head {chain_before[1] * 1000:.1f} ms"
             )
             if split.profile:
                 print(split.profile)
-            base_s, base_n = read_blobs_seconds(settings.storage_dir.resolve(), plan.included_shas)
+            base_s, base_n = read_blobs_seconds(evidence.storage_for(settings), seeded.included_shas)
             print(
-                f"   floor for the bundle: its {len(plan.included_shas):,} blobs ({base_n / 1e6:,.0f} MB) "
+                f"   floor for the bundle: its {len(seeded.included_shas):,} blobs ({base_n / 1e6:,.0f} MB) "
                 f"read + hashed here: {base_s:.2f} s"
             )
 
@@ -1201,16 +1041,17 @@ def main() -> None:
             load_phase.seconds,
         )
     finally:
-        run.finish()
+        box.finish()
 
 
-def read_blobs_seconds(root: Path, shas: list[str]) -> tuple[float, int]:
-    """The floor for streaming the bundle: the same blobs read (page cache) and hashed here."""
+def read_blobs_seconds(store: Any, shas: list[str]) -> tuple[float, int]:
+    """The floor for streaming the bundle: the same blobs read (from the page cache, where the
+    store keeps them on this host) and hashed here."""
     t = time.perf_counter()
     n = 0
     h = hashlib.sha256()
     for sha in shas:
-        with open(root / sha[0:2] / sha[2:4] / sha, "rb") as f:
+        with open(store.local_path(sha), "rb") as f:
             while chunk := f.read(MIB):
                 n += len(chunk)
                 h.update(chunk)
@@ -1283,10 +1124,10 @@ def print_summary(
         f"{split.build['build.member_digests']:.2f} s | rest of the HTTP request "
         f"≈ {cur.build_median - gather_s - assemble_s:.2f} s"
     )
-    together = split.proposed["build_markdown_and_digests (what the service calls)"]
+    (together_name, together), *_ = split.proposed.items()
     print(
-        f"          build_markdown_and_digests {together:.2f} s (the two apart {assemble_s:.2f} s); "
-        f"same output: {split.proposed_identical}"
+        f"          {together_name.split()[0]} {together:.2f} s (the two apart {assemble_s:.2f} s); "
+        f"same output: {split.proposed_identical}; service.build in process {split.service_build_s:.2f} s"
     )
     print(
         f"bundle    chain pass {chain_before[0]:.2f} s; floor: its {base_n / 1e6:,.0f} MB of blobs "
