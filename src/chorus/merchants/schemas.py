@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
+
+# A merchant id in a body: serial ids are PostgreSQL ``integer`` columns (a larger number names
+# nothing, and would reach the database as an error).
+MerchantId = Annotated[int, Field(gt=0, le=2**31 - 1)]
 
 
 class IdentifierIn(BaseModel):
@@ -82,13 +87,13 @@ class MergeProposalList(BaseModel):
 
 
 class MergeRequest(BaseModel):
-    source_id: int
-    target_id: int
+    source_id: MerchantId
+    target_id: MerchantId
 
 
 class ProposalDecision(BaseModel):
     # which merchant survives; default: the older one
-    target_id: int | None = None
+    target_id: MerchantId | None = None
     note: str | None = Field(default=None, max_length=1000)
 
 

@@ -20,7 +20,7 @@ from chorus.merchants.schemas import (
 )
 from chorus.moderation import service
 from chorus.settings import Settings
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 
 class ModerationController(Controller):
@@ -37,6 +37,7 @@ class ModerationController(Controller):
         "/merge-proposals/{proposal_id:int}/merge",
         status_code=HTTP_200_OK,
         operation_id="acceptMergeProposal",
+        responses=problems(409),
     )
     async def accept(
         self,
@@ -51,6 +52,7 @@ class ModerationController(Controller):
         "/merge-proposals/{proposal_id:int}/reject",
         status_code=HTTP_204_NO_CONTENT,
         operation_id="rejectMergeProposal",
+        responses=problems(409),
     )
     async def reject(
         self,
@@ -60,7 +62,7 @@ class ModerationController(Controller):
     ) -> None:
         await service.reject(proposal_id=proposal_id, actor=moderator, data=data)
 
-    @post("/merchants/merge", status_code=HTTP_200_OK, operation_id="mergeMerchants")
+    @post("/merchants/merge", status_code=HTTP_200_OK, operation_id="mergeMerchants", responses=problems(409))
     async def merge(self, data: JSONBody[MergeRequest], moderator: NamedDependency[UserRead]) -> MerchantRead:
         """Fold ``source_id`` into ``target_id`` directly."""
         return await service.merge(source_id=data.source_id, target_id=data.target_id, actor=moderator)
@@ -82,6 +84,7 @@ class ClaimController(Controller):
         "/{merchant_id:int}/identifiers/{identifier_id:int}/confirm",
         status_code=HTTP_200_OK,
         operation_id="confirmMerchantIdentifier",
+        responses=problems(409),
     )
     async def confirm_identifier(
         self, merchant_id: FromPath[int], identifier_id: FromPath[int], moderator: NamedDependency[UserRead]
@@ -95,6 +98,7 @@ class ClaimController(Controller):
         "/{merchant_id:int}/aliases/{alias_id:int}/confirm",
         status_code=HTTP_200_OK,
         operation_id="confirmMerchantAlias",
+        responses=problems(409),
     )
     async def confirm_alias(
         self, merchant_id: FromPath[int], alias_id: FromPath[int], moderator: NamedDependency[UserRead]

@@ -1,0 +1,209 @@
+"""A report joining a case by its id (not by a match) only *claims* the identifiers and name it
+brings: one account must not be able to route a legitimate shop's phone into a scam case.
+Claims match nothing and stay off public pages until a second, independent reporter names them
+or a moderator confirms them (real database, Redis and worker, over HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chorus.audit.tables import AuditEntry
+from tests.integration.cases_support import (
+    get_ok,
+    ident,
+    person,
+    report,
+    report_body,
+    row_counts,
+    staff,
+)
+from tests.support import assert_problem
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+SCAM = ident("domain", "scam-shop.com")
+LEGIT_PHONE = ident("phone", "139 1234 5678")
+LEGIT_NAME = "Legit Bakery"
+
+
+async def scam_case_with_a_claim(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
+    """Vic opens the scam shop's case; Mallory joins it by id, naming a legitimate bakery's
+    phone and name."""
+    vic = await person(client, mailbox, worker, "vic@example.com", "Vic")
+    mallory = await person(client, mailbox, worker, "mallory@example.com", "Mallory")
+    scam = await report(client, vic, report_body("Scam Shop", [SCAM]))
+    joined = await report(
+        client, mallory, report_body(LEGIT_NAME, [LEGIT_PHONE], case_id=scam["case_id"], amount="1")
+    )
+    assert (joined["case_id"], joined["merchant_id"]) == (scam["case_id"], scam["merchant_id"])
+    return {"vic": vic, "mallory": mallory, "scam": scam}
+
+
+def claims_url(merchant_id: int) -> str:
+    return f"/api/v1/merchants/{merchant_id}/claims"
+
+
+def confirm_url(merchant_id: int, identifier_id: int) -> str:
+    return f"/api/v1/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"
+
+
+async def resolve_phone(client: Any) -> list[dict[str, Any]]:
+    r = await client.post("/api/v1/merchants/resolve", json={"identifiers": [LEGIT_PHONE]})
+    assert r.status_code == 200, r.text
+    return list(r.json()["matches"])
+
+
+async def public_page(client: Any, merchant_id: int) -> dict[str, Any]:
+    return dict(await get_ok(client, f"/api/v1/merchants/{merchant_id}"))
+
+
+async def test_a_claimed_phone_routes_no_report_into_the_scam_case(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam, vic, mallory = w["scam"], w["vic"], w["mallory"]
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+
+    # the public page and search know nothing of the claim
+    page = await public_page(client, scam["merchant_id"])
+    assert [i["kind"] for i in page["identifiers"]] == ["domain"] and page["aliases"] == []
+    assert (await get_ok(client, "/api/v1/merchants", q="13912345678"))["items"] == []
+    assert (await get_ok(client, "/api/v1/merchants", q=LEGIT_NAME))["items"] == []
+
+    # organizers and moderators see it, unmasked, with who claimed it
+    for who in (vic, moderator):
+        claims = await get_ok(client, claims_url(scam["merchant_id"]), who.headers)
+        (claimed,) = claims["identifiers"]
+        assert (claimed["kind"], claimed["value"], claimed["status"]) == (
+            "phone",
+            "+8613912345678",
+            "claimed",
+        )
+        assert claimed["claimed_by"] == {"id": mallory.id, "display_name": "Mallory"}
+        assert [(a["name"], a["status"]) for a in claims["aliases"]] == [(LEGIT_NAME, "claimed")]
+    assert_problem(await client.get(claims_url(scam["merchant_id"])), 401)
+    assert_problem(await client.get(claims_url(scam["merchant_id"]), headers=mallory.headers), 403)
+    assert_problem(await client.get(claims_url(999999), headers=moderator.headers), 404, "merchant_not_found")
+
+    # resolve offers the scam shop as a weak suggestion, never as a match
+    (suggestion,) = await resolve_phone(client)
+    assert suggestion["merchant_id"] == scam["merchant_id"]
+    assert suggestion["matched_on"] == ["phone"] and suggestion["score"] < 100
+
+    # a bakery customer reports the phone: a case of its own, not the scam case
+    leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
+    bakery = await report(client, leo, report_body(LEGIT_NAME, [LEGIT_PHONE]))
+    assert bakery["created_case"] is True
+    assert (bakery["merchant_id"], bakery["case_id"]) != (scam["merchant_id"], scam["case_id"])
+    assert (await get_ok(client, f"/api/v1/cases/{scam['case_id']}"))["member_count"] == 2
+    matches = await resolve_phone(client)
+    assert [(m["merchant_id"], m["score"]) for m in matches] == [
+        (bakery["merchant_id"], 100.0),
+        (scam["merchant_id"], suggestion["score"]),
+    ]
+
+    # now the bakery holds the phone: a moderator cannot hand it to the scam shop (409), nothing changes
+    before = await row_counts()
+    r = await client.post(confirm_url(scam["merchant_id"], claimed["id"]), headers=moderator.headers)
+    assert_problem(r, 409, "identifier_taken")
+    assert await row_counts() == before
+    assert len((await get_ok(client, claims_url(scam["merchant_id"]), vic.headers))["identifiers"]) == 1
+
+
+async def test_a_second_independent_reporter_confirms_a_claim(client: Any, mailbox: Any, worker: Any) -> None:
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam, vic = w["scam"], w["vic"]
+    # Wendy, another victim, joins by id too and names the same phone (spelled otherwise) and name
+    wendy = await person(client, mailbox, worker, "wendy@example.com", "Wendy")
+    body = report_body(LEGIT_NAME, [ident("phone", "+86 139-1234-5678")], case_id=scam["case_id"])
+    await report(client, wendy, body)
+
+    claims = await get_ok(client, claims_url(scam["merchant_id"]), vic.headers)
+    assert claims["identifiers"] == [] and claims["aliases"] == []
+    page = await public_page(client, scam["merchant_id"])
+    assert sorted(i["kind"] for i in page["identifiers"]) == ["domain", "phone"]
+    assert "13912345678" not in str(page)  # personal identifiers stay masked in public
+    assert page["aliases"] == [LEGIT_NAME]
+
+    # from now on the phone matches: a later report lands in the scam case
+    (match,) = await resolve_phone(client)
+    assert (match["merchant_id"], match["score"], match["case_id"]) == (
+        scam["merchant_id"],
+        100.0,
+        scam["case_id"],
+    )
+    leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
+    later = await report(client, leo, report_body("Some Shop", [LEGIT_PHONE]))
+    assert (later["case_id"], later["created_case"]) == (scam["case_id"], False)
+
+
+async def test_a_report_by_id_that_shares_a_confirmed_identifier_adds_confirmed_ones(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam = w["scam"]
+    wendy = await person(client, mailbox, worker, "wendy@example.com", "Wendy")
+    # Wendy names the case and a confirmed identifier of it: a join by match, her QQ is confirmed
+    await report(
+        client, wendy, report_body("Scam Shop", [SCAM, ident("qq", "87654321")], case_id=scam["case_id"])
+    )
+    page = await public_page(client, scam["merchant_id"])
+    assert sorted(i["kind"] for i in page["identifiers"]) == ["domain", "qq"]
+    claims = await get_ok(client, claims_url(scam["merchant_id"]), w["vic"].headers)
+    assert [i["kind"] for i in claims["identifiers"]] == ["phone"]  # Mallory's claim is still one
+
+
+async def test_a_moderator_confirms_a_claim(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam, vic, mallory = w["scam"], w["vic"], w["mallory"]
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    other = await report(client, vic, report_body("Other Shop", [ident("domain", "other-shop.com")]))
+    claims = await get_ok(client, claims_url(scam["merchant_id"]), vic.headers)
+    (claimed,), (alias,) = claims["identifiers"], claims["aliases"]
+    url = confirm_url(scam["merchant_id"], claimed["id"])
+
+    before = await row_counts()
+    assert_problem(await client.post(url), 401)
+    for who in (mallory, vic):  # the claimant, and the case's organizer: not moderators
+        assert_problem(await client.post(url, headers=who.headers), 403)
+    for bad, code in (
+        (confirm_url(scam["merchant_id"], 999999), "identifier_not_found"),
+        (confirm_url(other["merchant_id"], claimed["id"]), "identifier_not_found"),  # not that merchant's
+        (confirm_url(999999, claimed["id"]), "merchant_not_found"),
+        (f"/api/v1/merchants/{scam['merchant_id']}/aliases/999999/confirm", "alias_not_found"),
+    ):
+        assert_problem(await client.post(bad, headers=moderator.headers), 404, code)
+    assert await row_counts() == before
+    assert (await resolve_phone(client))[0]["score"] < 100
+
+    r = await client.post(url, headers=moderator.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "confirmed" and r.json()["value"] == "+8613912345678"
+    entry = (
+        await AuditEntry.select()
+        .where(AuditEntry.action == "merchant.identifier_confirmed")
+        .output(load_json=True)
+        .first()
+    )
+    assert entry is not None
+    assert (entry["actor_id"], entry["object_id"]) == (moderator.id, claimed["id"])
+    assert entry["data"]["merchant_id"] == scam["merchant_id"]
+    # confirming again is a conflict and changes nothing
+    before = await row_counts()
+    assert_problem(await client.post(url, headers=moderator.headers), 409, "identifier_not_claimed")
+    assert await row_counts() == before
+
+    # the name too
+    r = await client.post(
+        f"/api/v1/merchants/{scam['merchant_id']}/aliases/{alias['id']}/confirm", headers=moderator.headers
+    )
+    assert r.status_code == 200, r.text
+    page = await public_page(client, scam["merchant_id"])
+    assert page["aliases"] == [LEGIT_NAME]
+    assert sorted(i["kind"] for i in page["identifiers"]) == ["domain", "phone"]
+
+    leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
+    later = await report(client, leo, report_body("Some Shop", [LEGIT_PHONE]))
+    assert (later["case_id"], later["created_case"]) == (scam["case_id"], False)
