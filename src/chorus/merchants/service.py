@@ -533,6 +533,22 @@ async def get(merchant_id: int) -> MerchantRead:
     )
 
 
+async def vouched_for(merchant_id: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """The merchant's confirmed names and identifiers ``(kind, value)``, unmasked: what may be
+    said about it to a regulator (a claim is one reporter's word, possibly about another shop)."""
+    aliases = (
+        await MerchantAlias.select(MerchantAlias.name)
+        .where((MerchantAlias.merchant == merchant_id) & (MerchantAlias.status == CONFIRMED))
+        .order_by(MerchantAlias.id)
+    )
+    idents = (
+        await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value)
+        .where((MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CONFIRMED))
+        .order_by(MerchantIdentifier.id)
+    )
+    return [a["name"] for a in aliases], [(i["kind"], i["value"]) for i in idents]
+
+
 async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:
     """case id → number of members."""
     from chorus.cases.tables import Membership
