@@ -37,7 +37,12 @@ PEOPLE = {
     "bob": ("Bob Stone", "bob@example.com", "BM20261004003", "Bob's private words"),
     "carl": ("陈小明", "carl@example.com", "BM20261005004", "陈小明自己的话"),
 }
-DESCRIPTIONS = {"ann": "安妮的收据描述", "bob": "bob's receipt", "carl": "陈小明的截图", "org": "organizer's photo"}
+DESCRIPTIONS = {
+    "ann": "安妮的收据描述",
+    "bob": "bob's receipt",
+    "carl": "陈小明的截图",
+    "org": "organizer's photo",
+}
 LOSSES = {"org": "300.00", "ann": "120.00", "bob": "40.00", "carl": "55.00"}  # all CNY: 515.00
 
 
@@ -104,7 +109,7 @@ async def privacy_case(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]
 
 
 def assert_member_view(text: str, me: str) -> None:
-    name, email, ref, words = PEOPLE[me]
+    name, _, ref, words = PEOPLE[me]
     assert name in text and ref in text and words in text
     for other, (o_name, o_email, o_ref, o_words) in PEOPLE.items():
         if other == me:
@@ -117,7 +122,9 @@ def assert_member_view(text: str, me: str) -> None:
     assert DESCRIPTIONS[me] in text
 
 
-async def test_members_read_their_view_organizers_the_full_text(client: Any, mailbox: Any, worker: Any) -> None:
+async def test_members_read_their_view_organizers_the_full_text(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
     s = await privacy_case(client, mailbox, worker)
     for kind in ("samr", "police"):  # police: contact_disclosure "full" (e-mails in full)
         built = await build(client, s, await regulator_id(client, kind))
