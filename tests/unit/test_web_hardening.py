@@ -98,3 +98,68 @@ def test_public_origin_is_what_browsers_send(url: str, origin: str) -> None:
 def test_account_rate_limit_spec_is_checked() -> None:
     with pytest.raises(ValidationError):
         Settings(auth_account_rate_limit="10 per hour")
+
+
+async def _headers_for(
+    path: str,
+    content_type: str,
+    *,
+    own: dict[str, str] | None = None,
+    request: dict[str, str] | None = None,
+    opt: dict[str, Any] | None = None,
+    public_url: str = "http://chorus.example.com",
+) -> dict[str, str]:
+    """What the security_headers hook makes of one response start."""
+    from types import SimpleNamespace
+
+    from chorus.web.middleware import security_headers
+
+    raw = [
+        (b"content-type", content_type.encode()),
+        *((k.encode(), v.encode()) for k, v in (own or {}).items()),
+    ]
+    message: Any = {"type": "http.response.start", "status": 200, "headers": raw}
+    scope: Any = {
+        "type": "http",
+        "path": path,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (request or {}).items()],
+        "route_handler": SimpleNamespace(opt=opt or {}),
+    }
+    await security_headers(Settings(public_url=public_url))(message, scope)
+    return {k.decode(): v.decode() for k, v in message["headers"]}
+
+
+async def test_a_pages_own_csp_is_kept_and_never_framed() -> None:
+    own = {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    got = await _headers_for("/api/v1/complaints/1/html", "text/html; charset=utf-8", own=own)
+    assert (
+        got["content-security-policy"]
+        == "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    )
+    assert got["cache-control"] == "no-store"
+
+
+async def test_inline_styles_only_on_the_scalar_page() -> None:
+    from chorus.web.middleware import PAGE_CSP, SCALAR_CSP
+
+    assert (await _headers_for("/schema/", "text/html"))["content-security-policy"] == SCALAR_CSP
+    assert (await _headers_for("/schema/swagger", "text/html"))["content-security-policy"] == PAGE_CSP
+    assert (await _headers_for("/verify", "text/html"))["content-security-policy"] == PAGE_CSP
+    assert (
+        "unsafe-inline" not in PAGE_CSP
+        and "'unsafe-inline'" in SCALAR_CSP.split("style-src")[1].split(";")[0]
+    )
+
+
+async def test_no_store_rules() -> None:
+    assert "cache-control" not in await _headers_for("/verify", "text/html")  # anonymous page
+    signed_in = {"cookie": "chorus_session=abc"}
+    assert (await _headers_for("/", "text/html", request=signed_in))["cache-control"] == "no-store"
+    bearer = {"authorization": "Bearer x"}
+    assert (await _headers_for("/", "text/html", request=bearer))["cache-control"] == "no-store"
+    assert "cache-control" not in await _headers_for("/app.css", "text/css", request=signed_in)
+    api = await _headers_for("/api/v1/x", "application/json", own={"cache-control": "max-age=600"})
+    assert api["cache-control"] == "no-store"  # a handler cannot make a personal answer cacheable by accident
+    assert "cache-control" not in await _headers_for("/api/v1/x", "application/json", opt={"cacheable": True})
+    https = await _headers_for("/healthz", "application/json", public_url="https://chorus.example.com")
+    assert https["strict-transport-security"] == "max-age=63072000"
