@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router, get
@@ -14,7 +13,7 @@ from litestar.response import File
 from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 
-from chorus import db, logs
+from chorus import db, logs, resources
 from chorus.accounts import routes as accounts_routes
 from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
@@ -40,7 +39,7 @@ from chorus.web.middleware import (
 )
 from chorus.web.problems import EXCEPTION_HANDLERS, OPENAPI_COMPONENTS
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+STATIC_DIR = resources.folder("static")
 
 
 @get("/verify", include_in_schema=False)

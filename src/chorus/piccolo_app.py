@@ -1,10 +1,10 @@
 """The single Piccolo app: every domain's tables, migrations in the top-level folder."""
 
-from pathlib import Path
-
 from piccolo.conf.apps import AppConfig, table_finder
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+from chorus import resources
+
+MIGRATIONS_DIR = resources.folder("migrations")
 
 TABLE_MODULES = [
     "chorus.accounts.tables",
