@@ -93,6 +93,7 @@ MERCHANT_A = "蓝月卡盟"
 ORG_REF, ORG_STATEMENT = "BM-ORG-20261002", "组织者的私人陈述：付款后店铺失联。"
 MEMBER_REF, MEMBER_STATEMENT = "BM-MEM-20261003", "成员的陈述：客服拉黑了我。"
 REGULATOR_MAIL = "complaints@amr.example.gov.cn"
+CLAIMED_CONFIRMED, CLAIMED_ONLY = "bluemoon_kf", "bluemoon-kefu.com"
 
 
 def png(seed: int) -> bytes:
@@ -194,13 +195,17 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     row = await Filing.select(Filing.bundle_sha256).where(Filing.id == filing_id).first()
     assert row is not None and row["bundle_sha256"], "the worker stored no bundle for the filing"
 
-    # someone joins the case by its id, naming a new identifier and name: both only claimed
+    # someone joins the case by its id, naming new identifiers and a name: all only claimed (a
+    # moderator probe confirms the first identifier; the second stays a claim throughout)
     claimer = await person(client, mailbox, worker, "claimer@example.com", "认领者")
-    await report(client, claimer, report_body("蓝月客服", [ident("wechat", "bluemoon_kf")], case_id=case_id))
+    claim = [ident("wechat", CLAIMED_CONFIRMED), ident("domain", CLAIMED_ONLY)]
+    await report(client, claimer, report_body("蓝月客服", claim, case_id=case_id))
     claims = (
         await client.get(f"/api/v1/merchants/{a['merchant_id']}/claims", headers=moderator.headers)
     ).json()
-    (claimed_identifier,) = claims["identifiers"]
+    by_value = {i["value"]: i for i in claims["identifiers"]}
+    assert set(by_value) == {CLAIMED_CONFIRMED, CLAIMED_ONLY}, claims
+    claimed_identifier = by_value[CLAIMED_CONFIRMED]
     (claimed_alias,) = claims["aliases"]
 
     listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=mem.headers)).json()["items"]
@@ -281,7 +286,7 @@ class Probe:
     label: str = ""
     # path parameter -> World.ids key (or, when no such key, the literal value)
     params: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)  # query parameter -> World.ids key
+    query: Mapping[str, str] = field(default_factory=dict)  # query parameter -> the same
     json: Body | None = None
     files: bool = False  # a multipart evidence upload
     raw: bytes | None = None  # a raw body (with content_type)
@@ -296,8 +301,8 @@ class Probe:
         names = {**{p: p for p in _path_names(path_format)}, **self.params}
         return path_format.format(**{p: world.ids.get(key, key) for p, key in names.items()})
 
-    def query_params(self, world: World) -> dict[str, int]:
-        return {name: world.ids[key] for name, key in self.query.items()}
+    def query_params(self, world: World) -> dict[str, int | str]:
+        return {name: world.ids.get(key, key) for name, key in self.query.items()}
 
     def body(self, world: World, actor: str) -> Mapping[str, Any] | None:
         if callable(self.json):

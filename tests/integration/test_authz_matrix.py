@@ -30,6 +30,7 @@ from tests.integration.authz_support import (
     AUTHENTICATED,
     CASE_MEMBER,
     CASE_ORGANIZER,
+    CLAIMED_ONLY,
     INBOUND_SECRET,
     MEMBER,
     MEMBER_REF,
@@ -104,6 +105,21 @@ def evidence_list(world: World, actor: str, r: Any) -> None:
     assert (world.ids["org_evidence_id"] in ids) == (actor == ORGANIZER)
 
 
+def merchant_page(world: World, actor: str, r: Any) -> None:
+    """An identifier one reporter claimed (joining the case by id) is on no public page."""
+    assert "bluemoon-cards.com" in r.text  # the reported domain: public identifiers do show
+    assert CLAIMED_ONLY not in r.text, "a claimed identifier is on a public merchant page"
+
+
+def merchant_search(world: World, actor: str, r: Any) -> None:
+    """Searching by a claimed identifier finds nothing (a claim matches nothing until confirmed)."""
+    assert world.ids["merchant_id"] not in {m["id"] for m in r.json()["items"]}
+
+
+def claims_list(world: World, actor: str, r: Any) -> None:
+    assert CLAIMED_ONLY in {i["value"] for i in r.json()["identifiers"]}
+
+
 # --- the rule of every route -------------------------------------------------------------------
 
 
@@ -174,13 +190,13 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/me"): [Probe(AUTHENTICATED)],
     ("PUT", "/api/v1/admin/users/{user_id}/roles"): [Probe(STAFF_ADMIN, json={"roles": []})],
     # --- merchants (public reads)
-    ("GET", "/api/v1/merchants"): [Probe(PUBLIC)],
-    ("GET", "/api/v1/merchants/{merchant_id}"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/merchants"): [Probe(PUBLIC, query={"q": CLAIMED_ONLY}, view=merchant_search)],
+    ("GET", "/api/v1/merchants/{merchant_id}"): [Probe(PUBLIC, view=merchant_page)],
     ("POST", "/api/v1/merchants/resolve"): [
         Probe(PUBLIC, json={"identifiers": [{"kind": "qq", "value": "55667788"}]})
     ],
     # what reporters joining a case by id claimed about its merchant (not public until confirmed)
-    ("GET", "/api/v1/merchants/{merchant_id}/claims"): [Probe(MERCHANT_REVIEWER)],
+    ("GET", "/api/v1/merchants/{merchant_id}/claims"): [Probe(MERCHANT_REVIEWER, view=claims_list)],
     ("POST", "/api/v1/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"): [Probe(STAFF_MODERATOR)],
     ("POST", "/api/v1/merchants/{merchant_id}/aliases/{alias_id}/confirm"): [Probe(STAFF_MODERATOR)],
     # --- reports and cases
