@@ -31,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _STATE_KEY = "credential_limits"
+_REDIS_RETRY_SECONDS = 5.0
 
 # INCR, and start the window on the first hit (also mends a key that somehow lost its expiry).
 _HIT = """
@@ -60,15 +61,26 @@ class Counters:
         self.redis = redis
         self.namespace = namespace
         self._local: dict[str, tuple[int, float]] = {}  # key → (count, window ends at)
+        self._redis_down_until = 0.0
+
+    def _redis(self) -> Redis | None:
+        """Redis, unless it failed in the last few seconds (a blackholed server must not make
+        every login wait for a connection timeout)."""
+        return self.redis if time.monotonic() >= self._redis_down_until else None
+
+    def _redis_failed(self, exc: Exception) -> None:
+        log.warning("ratelimit.redis_unavailable", error=type(exc).__name__)
+        self._redis_down_until = time.monotonic() + _REDIS_RETRY_SECONDS
 
     async def hit(self, key: str, window: int) -> tuple[int, int]:
         """Count one; returns the count in this window and the seconds left in it."""
-        if self.redis is not None:
+        redis = self._redis()
+        if redis is not None:
             try:
-                n, ttl = await self.redis.eval(_HIT, 1, self.namespace + key, str(window))  # type: ignore[misc]
+                n, ttl = await redis.eval(_HIT, 1, self.namespace + key, str(window))  # type: ignore[misc]
                 return int(n), max(int(ttl), 1)
             except (RedisError, OSError) as exc:
-                log.warning("ratelimit.redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
         now = time.monotonic()
         count, ends = self._local.get(key, (0, 0.0))
         if ends <= now:
@@ -80,26 +92,28 @@ class Counters:
 
     async def peek(self, key: str) -> tuple[int, int]:
         """The count in the current window (0 when none) and the seconds left in it."""
-        if self.redis is not None:
+        redis = self._redis()
+        if redis is not None:
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
+                async with redis.pipeline(transaction=False) as pipe:
                     pipe.get(self.namespace + key)
                     pipe.ttl(self.namespace + key)
                     value, ttl = await pipe.execute()
                 return int(value or 0), max(int(ttl), 1)
             except (RedisError, OSError) as exc:
-                log.warning("ratelimit.redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
         now = time.monotonic()
         count, ends = self._local.get(key, (0, 0.0))
         return (count, max(int(ends - now), 1)) if ends > now else (0, 0)
 
     async def clear(self, key: str) -> None:
         self._local.pop(key, None)
-        if self.redis is not None:
+        redis = self._redis()
+        if redis is not None:
             try:
-                await self.redis.delete(self.namespace + key)
+                await redis.delete(self.namespace + key)
             except (RedisError, OSError) as exc:
-                log.warning("ratelimit.redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
 
 
 def _refuse(seconds_left: int) -> TooManyRequestsException:
