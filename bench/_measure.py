@@ -15,32 +15,45 @@ from typing import Any
 # --- loading ----------------------------------------------------------------------------------
 
 
-def _copy_value(column: Any, value: Any) -> Any:
+def as_records(rows: Sequence[Any]) -> tuple[str, list[str], list[tuple[Any, ...]]]:
+    """Piccolo rows (instances of one table, built as the app builds them) as (table, columns,
+    records) for COPY: the table, its columns and the defaults of unset ones come from the app's
+    table class, so a new column needs nothing here. Rows without an id leave it to the serial."""
     from piccolo.columns import JSON
-
-    if isinstance(column, JSON) and not isinstance(value, str) and value is not None:
-        return json.dumps(value, ensure_ascii=False)  # asyncpg's COPY takes JSON as text
-    return value
-
-
-async def copy_rows(conn: Any, rows: Sequence[Any]) -> int:
-    """COPY Piccolo rows (instances of one table, built as the app builds them) with asyncpg's
-    binary COPY: the table, its columns and the defaults of unset ones come from the app's table
-    class, so a new column needs nothing here. Rows without an id get the serial's next one.
-    Returns the row count."""
-    if not rows:
-        return 0
     from piccolo.querystring import QueryString
 
+    if not rows:
+        return "", [], []
     table = type(rows[0])
     pk = table._meta.primary_key
     with_ids = not isinstance(getattr(rows[0], pk._meta.name), QueryString)  # unset: DEFAULT
     columns = [c for c in table._meta.columns if with_ids or c is not pk]
-    records = (tuple(_copy_value(c, getattr(r, c._meta.name)) for c in columns) for r in rows)
-    status = await conn.copy_records_to_table(
-        table._meta.tablename, columns=[c._meta.db_column_name for c in columns], records=records
-    )
+    names = [c._meta.name for c in columns]
+    as_json = [isinstance(c, JSON) for c in columns]  # asyncpg's COPY takes JSON as text
+
+    def value(row: Any, name: str, is_json: bool) -> Any:
+        v = getattr(row, name)
+        return (
+            json.dumps(v, ensure_ascii=False) if is_json and v is not None and not isinstance(v, str) else v
+        )
+
+    records = [tuple(value(r, n, j) for n, j in zip(names, as_json, strict=True)) for r in rows]
+    return table._meta.tablename, [c._meta.db_column_name for c in columns], records
+
+
+async def copy_records(
+    conn: Any, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+) -> int:
+    """asyncpg's binary COPY of ``as_records``' output; returns the row count."""
+    if not records:
+        return 0
+    status = await conn.copy_records_to_table(table, columns=list(columns), records=records)
     return int(status.split()[-1])
+
+
+async def copy_rows(conn: Any, rows: Sequence[Any]) -> int:
+    """COPY Piccolo rows of one table (see ``as_records``); returns the row count."""
+    return await copy_records(conn, *as_records(rows))
 
 
 async def reset_sequences(conn: Any, tables: Iterable[Any]) -> None:

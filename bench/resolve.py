@@ -1,14 +1,15 @@
 """Benchmark: merchant resolution at scale, and the "200 victims report one new shop" race.
 
-    .venv/bin/python bench/resolve.py                                  # 1,000,000 identifiers, ~3-4 min
-    .venv/bin/python bench/resolve.py --identifiers 20000 --calls 200  # smoke run, ~15 s
-    .venv/bin/python bench/resolve.py --extra-sql "CREATE INDEX ..."   # try a schema change
+    .venv/bin/python -m bench.resolve                                  # 1,000,000 identifiers, ~6-8 min
+    .venv/bin/python -m bench.resolve --identifiers 20000 --calls 200  # smoke run, ~15 s
+    .venv/bin/python -m bench.resolve --extra-sql "CREATE INDEX ..."   # try a schema change
 
 1. Loads N merchant identifiers (N/4 merchants, 2-6 identifiers each: phone, qq, domain,
    shop, email, bank_card), one alias per merchant (mostly Chinese names), an open case with
-   its organizer for a subset of merchants, into a throw-away PostgreSQL database, with
-   asyncpg COPY. Values go through chorus.merchants.identifiers.normalize and match_key
-   exactly as the app computes them; one merchant written by the app's own service code is
+   its organizer for a subset of merchants, into a throw-away PostgreSQL database
+   (tests/toolkit.Sandbox), with asyncpg COPY of rows of the app's own tables: aliases and
+   identifiers are made by the merchants service's own row builders (normalize, match_key),
+   audit entries by audit.record; one merchant written by the app's own service code is
    compared column by column with the generated rows first.
 2. Times POST /api/v1/merchants/resolve through the whole ASGI app (httpx, in process):
    sequentially and at concurrency 8; the same lookups as raw indexed SQL (asyncpg); the
@@ -39,16 +40,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from _common import (
-    BenchRun,
+from bench._measure import (
     Phase,
+    as_records,
+    copy_records,
     copy_rows,
     fmt_stats,
-    http_client,
     latency_stats,
-    migrate_quietly,
     reset_sequences,
 )
+from bench._seed import captured_inserts, with_key
+from tests.toolkit import Sandbox, http_client, migrate_quietly
 
 GOAL_P50_MS = 5.0
 GOAL_P99_MS = 20.0
@@ -200,22 +202,22 @@ def make_name(rng: random.Random) -> str:
     return f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)} {rng.choice(EN_SUFFIX)}".strip()
 
 
-def alias_row(merchant_id: int, name: str) -> tuple[int, str, str, str, str]:
-    """(merchant, name, name_key, pinyin_key, unique_key) exactly as merchants.service.add_alias."""
-    from chorus.merchants import names
+def alias_row(merchant_id: int, name: str) -> Any:
+    """The merchant_alias row merchants.service.add_alias writes (its own row builder)."""
+    from chorus.merchants import service as merchants
 
-    clean = " ".join(name.split())[:200]
-    core = names.core_name(clean)[:200] or clean.lower()[:200]
-    return merchant_id, clean, core, names.pinyin_key(clean)[:400], f"{merchant_id}:{core}"[:220]
+    return merchants._alias_row(merchant_id, name)
 
 
-def identifier_row(merchant_id: int, kind: str, raw: str) -> tuple[int, str, str, str | None]:
-    """(merchant, kind, value, match_key) exactly as merchants.service.add_identifiers."""
+def identifier_row(merchant_id: int, kind: str, raw: str, now: datetime) -> Any:
+    """The merchant_identifier row merchants.service.add_identifiers writes for a new merchant."""
     from chorus.merchants import identifiers as ids
-    from chorus.merchants.service import match_key
+    from chorus.merchants import service as merchants
 
     ident = ids.normalize(kind, raw)
-    return merchant_id, ident.kind.value, ident.value, match_key(ident)
+    return merchants._new_row(
+        merchant_id, ident, merchants.match_key(ident), claim=False, reporter=None, now=now
+    )
 
 
 @dataclass
@@ -231,16 +233,19 @@ class Task:
 
 
 def gen_chunk(task: Task) -> dict[str, Any]:
-    """Merchants first..last with their alias, identifiers and open-case flag."""
+    """Merchants first..last with their alias, identifiers and open-case flag: rows of the app's
+    tables (made by its own row builders), handed back as COPY records."""
+    from chorus.merchants.tables import Merchant
+
     rng = random.Random(task.seed * 1_000_003 + task.index)
     M, N = task.merchants, task.identifiers
+    now = datetime.now(UTC)
     sampled = set(rng.sample(range(task.first, task.last + 1), min(task.sample, task.last - task.first + 1)))
-    merchants: list[tuple[int, str]] = []
-    aliases: list[tuple[int, str, str, str, str]] = []
-    idents: list[tuple[int, str, str, str | None]] = []
-    cases: list[tuple[int, str]] = []
+    merchants: list[Any] = []
+    aliases: list[Any] = []
+    idents: list[Any] = []
+    cases: list[tuple[int, list[dict[str, str]]]] = []
     sample: list[dict[str, Any]] = []
-    alias_memo: dict[str, tuple[str, str, str]] = {}
     for first_of_pair in range(task.first, task.last + 1, 2):
         d = rng.choice((0, 0, 1, 1, 2))  # a pair always totals 8 identifiers: mean exactly 4
         pair = [(first_of_pair, 4 + d), (first_of_pair + 1, 4 - d)] if first_of_pair < M else [(M, 4)]
@@ -250,25 +255,33 @@ def gen_chunk(task: Task) -> dict[str, Any]:
             if mid == M:
                 count += N - 4 * M
             name = make_name(rng)
-            merchants.append((mid, name.strip()))
-            memo = alias_memo.get(name)
-            if memo is None:
-                _, clean, core, pinyin, _ = alias_row(0, name)
-                memo = alias_memo[name] = (clean, core, pinyin)
-            aliases.append((mid, memo[0], memo[1], memo[2], f"{mid}:{memo[1]}"[:220]))
-            rows = []
-            for slot, kind in enumerate(rng.choices(KINDS, KIND_WEIGHTS, k=count)):
-                rows.append(identifier_row(mid, kind, raw_value(kind, mid * 8 + slot, rng)))
-            rows.sort(key=lambda r: str(r[3]))  # add_identifiers inserts strong keys in key order
+            merchants.append(Merchant(id=mid, name=name.strip()))
+            aliases.append(alias_row(mid, name))
+            rows = [
+                identifier_row(mid, kind, raw_value(kind, mid * 8 + slot, rng), now)
+                for slot, kind in enumerate(rng.choices(KINDS, KIND_WEIGHTS, k=count))
+            ]
+            rows.sort(key=lambda r: str(r.match_key))  # add_identifiers inserts strong keys in key order
             idents.extend(rows)
             has_case = rng.random() < task.case_fraction
             if has_case:
-                cases.append((mid, json.dumps([{"kind": r[1], "value": r[2]} for r in rows])))
+                cases.append((mid, [{"kind": r.kind, "value": r.value} for r in rows]))
             if mid in sampled:
                 sample.append(
-                    {"id": mid, "name": name, "case": has_case, "idents": [(r[1], r[2], r[3]) for r in rows]}
+                    {
+                        "id": mid,
+                        "name": name,
+                        "case": has_case,
+                        "idents": [(r.kind, r.value, r.match_key) for r in rows],
+                    }
                 )
-    return {"merchants": merchants, "aliases": aliases, "idents": idents, "cases": cases, "sample": sample}
+    return {
+        "merchants": as_records(merchants),
+        "aliases": as_records(aliases),
+        "idents": as_records(idents),
+        "cases": cases,
+        "sample": sample,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,7 +431,10 @@ class Loaded:
 
 async def fidelity_check(rng: random.Random, fresh: Fresh) -> None:
     """One merchant written by the app's own service code, in a rolled-back transaction,
-    compared column by column with what the generator produces for the same input."""
+    compared column by column with the rows the generator makes for the same input (the app's
+    row builders: this checks that merchants.create and add_identifiers still write them)."""
+    from piccolo.columns import Serial, Timestamptz
+
     from chorus import db
     from chorus.merchants import identifiers as ids
     from chorus.merchants import service as merchants
@@ -427,30 +443,27 @@ async def fidelity_check(rng: random.Random, fresh: Fresh) -> None:
     class Rollback(Exception):
         pass
 
+    def values(table: Any, rows: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows (dicts or instances) as sorted tuples of the table's columns, ids and times left out."""
+        names = [c._meta.name for c in table._meta.columns if not isinstance(c, (Serial, Timestamptz))]
+        get = (lambda r, n: r[n]) if rows and isinstance(rows[0], dict) else getattr
+        return sorted(tuple(str(get(r, n)) for n in names) for r in rows)
+
     name = "  深圳市星辰  数码科技有限公司 "
     raws = [(k, fresh.value(k, rng)) for k in KINDS]
+    now = datetime.now(UTC)
     problems: list[str] = []
     try:
         async with db.transaction():
             mid = await merchants.create(name=name)
             await merchants.add_identifiers(mid, [ids.normalize(k, v) for k, v in raws], strict=True)
-            app_alias = await MerchantAlias.select(
-                MerchantAlias.merchant, MerchantAlias.name, MerchantAlias.name_key,
-                MerchantAlias.pinyin_key, MerchantAlias.unique_key,
-            ).where(MerchantAlias.merchant == mid)  # fmt: skip
-            app_idents = (
-                await MerchantIdentifier.select(
-                    MerchantIdentifier.merchant, MerchantIdentifier.kind,
-                    MerchantIdentifier.value, MerchantIdentifier.match_key,
-                )
-                .where(MerchantIdentifier.merchant == mid)
-                .order_by(MerchantIdentifier.id)
-            )  # fmt: skip
-            if [tuple(r.values()) for r in app_alias] != [alias_row(mid, name)]:
+            app_alias = await MerchantAlias.select().where(MerchantAlias.merchant == mid)
+            app_idents = await MerchantIdentifier.select().where(MerchantIdentifier.merchant == mid)
+            if values(MerchantAlias, app_alias) != values(MerchantAlias, [alias_row(mid, name)]):
                 problems.append(f"alias: app {app_alias} vs bench {alias_row(mid, name)}")
-            mine = sorted(identifier_row(mid, k, v) for k, v in raws)  # the rows, not their order
-            if sorted(tuple(r.values()) for r in app_idents) != mine:
-                problems.append(f"identifiers: app {app_idents} vs bench {mine}")
+            mine = [identifier_row(mid, k, v, now) for k, v in raws]
+            if values(MerchantIdentifier, app_idents) != values(MerchantIdentifier, mine):
+                problems.append(f"identifiers: app {app_idents} vs bench {[r.to_dict() for r in mine]}")
             raise Rollback
     except Rollback:
         pass
@@ -459,10 +472,15 @@ async def fidelity_check(rng: random.Random, fresh: Fresh) -> None:
     print("   fidelity: rows written by merchants.create + add_identifiers == generated rows  OK")
 
 
-async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh) -> Loaded:
+async def load(args: argparse.Namespace, box: Sandbox, procs: Any, fresh: Fresh) -> Loaded:
     import asyncpg
 
     from chorus import security
+    from chorus.accounts.tables import AuthSession, User
+    from chorus.audit import service as audit
+    from chorus.audit.tables import AuditEntry
+    from chorus.cases.tables import Case, CaseEvent, Membership
+    from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
 
     started = time.perf_counter()
     N = args.identifiers
@@ -485,42 +503,43 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
             )
         )
 
-    conn = await asyncpg.connect(run.database_url)
+    conn = await asyncpg.connect(box.database_url)
     await conn.execute("SET synchronous_commit = off")
     now = datetime.now(UTC)
-    password_hash = await security.hash_password("bench password " + run.run_id)
+    password_hash = await security.hash_password("bench password " + box.run_id)
 
     # users: organizers of the loaded cases, then the race's reporters (sessions for those)
     organizers = max(100, int(M * args.case_fraction) // 25)
     race_users = args.race
     users = [
-        (uid, f"user{uid}@bench.example.com", password_hash, f"用户{uid}", "zh-CN", "user", now)
+        User(
+            id=uid,
+            email=f"user{uid}@bench.example.com",
+            password_hash=password_hash,
+            display_name=f"用户{uid}",
+            email_verified_at=now,
+        )
         for uid in range(1, organizers + race_users + 1)
     ]
-    await copy_rows(
-        conn, "app_user",
-        ("id", "email", "password_hash", "display_name", "locale", "roles", "email_verified_at"), users,
-    )  # fmt: skip
+    await copy_rows(conn, users)
     tokens = [secrets.token_urlsafe(32) for _ in range(race_users)]
     await copy_rows(
         conn,
-        "auth_session",
-        ("id", "token_hash", "user", "expires_at"),
         [
-            (i + 1, security.token_digest(tok), organizers + 1 + i, now + timedelta(days=30))
+            AuthSession(
+                token_hash=security.token_digest(tok),
+                user=organizers + 1 + i,
+                expires_at=now + timedelta(days=30),
+            )
             for i, tok in enumerate(tokens)
         ],
     )
-    audit_id = 0
-    audit: list[tuple[Any, ...]] = []
-    for uid in range(1, organizers + race_users + 1):
-        audit_id += 1
-        audit.append((audit_id, uid, "user.registered", "user", uid, "{}"))
-    await copy_rows(
-        conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit
-    )
+    with captured_inserts(AuditEntry) as audit_rows:  # audit.record's own rows
+        for user in users:
+            await audit.record("user.registered", actor_id=user.id, object_type="user", object_id=user.id)
+    await copy_rows(conn, audit_rows)
 
-    ident_id = case_id = membership_id = event_id = 0
+    case_id = 0
     n_merchants = n_idents = n_cases = 0
     sample: list[dict[str, Any]] = []
     gen_wait = 0.0
@@ -529,71 +548,64 @@ async def load(args: argparse.Namespace, run: BenchRun, procs: Any, fresh: Fresh
         t = time.perf_counter()
         part = next(results)
         gen_wait += time.perf_counter() - t
-        n_merchants += await copy_rows(conn, "merchant", ("id", "name"), part["merchants"])
-        await copy_rows(
-            conn, "merchant_alias", ("id", "merchant", "name", "name_key", "pinyin_key", "unique_key"),
-            ((a[0], *a) for a in part["aliases"]),  # one alias per merchant: alias id = merchant id
-        )  # fmt: skip
-        ident_rows = []
-        for row in part["idents"]:
-            ident_id += 1
-            ident_rows.append((ident_id, *row))
-        n_idents += await copy_rows(
-            conn, "merchant_identifier", ("id", "merchant", "kind", "value", "match_key"), ident_rows
-        )
-        case_rows, members, events, audit = [], [], [], []
-        for mid, reported in part["cases"]:
-            case_id += 1
-            membership_id += 1
-            user = 1 + (mid * 7919) % organizers
-            status = "filing" if (mid % 7) == 0 else "gathering"
-            case_rows.append((case_id, mid, status, mid))
-            members.append(
-                (
-                    membership_id, case_id, user, f"{case_id}:{user}", "organizer",
-                    Decimal(100 + (mid * 37) % 20000) + Decimal("0.50"), "CNY",
-                    date(2026, 1, 1) + timedelta(days=mid % 300), f'["TB{mid * 13}"]', "", reported,
+        n_merchants += await copy_records(conn, *part["merchants"])
+        await copy_records(conn, *part["aliases"])
+        n_idents += await copy_records(conn, *part["idents"])
+        case_rows, members, events = [], [], []
+        with captured_inserts(AuditEntry) as audit_rows:
+            for mid, reported in part["cases"]:
+                case_id += 1
+                user = 1 + (mid * 7919) % organizers
+                status = "filing" if (mid % 7) == 0 else "gathering"
+                case_rows.append(with_key(Case(id=case_id, merchant=mid, status=status), "open_key", mid))
+                member = Membership(
+                    case=case_id,
+                    user=user,
+                    role="organizer",
+                    loss_amount=Decimal(100 + (mid * 37) % 20000) + Decimal("0.50"),
+                    loss_currency="CNY",
+                    incident_date=date(2026, 1, 1) + timedelta(days=mid % 300),
+                    order_refs=[f"TB{mid * 13}"],
+                    identifiers=reported,
                 )
-            )  # fmt: skip
-            events.append((event_id + 1, case_id, "opened", "{}"))
-            events.append((event_id + 2, case_id, "member_joined", "{}"))
-            event_id += 2
-            audit.append((audit_id + 1, user, "case.opened", "case", case_id, "{}"))
-            audit.append(
-                (audit_id + 2, user, "case.joined", "case", case_id,
-                 json.dumps({"membership_id": membership_id, "merge_proposals": 0}))
-            )  # fmt: skip
-            audit_id += 2
-        n_cases += await copy_rows(conn, "group_case", ("id", "merchant", "status", "open_key"), case_rows)
-        await copy_rows(
-            conn, "membership",
-            ("id", "case", "user", "unique_key", "role", "loss_amount", "loss_currency", "incident_date",
-             "order_refs", "statement", "identifiers"),
-            members,
-        )  # fmt: skip
-        await copy_rows(conn, "case_event", ("id", "case", "kind", "data"), events)
-        await copy_rows(
-            conn, "audit_log", ("id", "actor_id", "action", "object_type", "object_id", "data"), audit
-        )
+                members.append(with_key(member, "unique_key", f"{case_id}:{user}"))
+                events += [
+                    CaseEvent(case=case_id, kind="opened"),
+                    CaseEvent(case=case_id, kind="member_joined"),
+                ]
+                await audit.record("case.opened", actor_id=user, object_type="case", object_id=case_id)
+                await audit.record("case.joined", actor_id=user, object_type="case", object_id=case_id)
+        n_cases += await copy_rows(conn, case_rows)
+        await copy_rows(conn, members)
+        await copy_rows(conn, events)
+        await copy_rows(conn, audit_rows)
         sample.extend(part["sample"])
         if len(tasks) >= 10 and (i + 1) % max(1, len(tasks) // 5) == 0:
             el = time.perf_counter() - started
             print(f"   {n_idents:>9,} identifiers  {n_merchants:>8,} merchants  {el:5.1f} s", flush=True)
     tables = (
-        "app_user", "auth_session", "audit_log", "merchant", "merchant_alias", "merchant_identifier",
-        "group_case", "membership", "case_event",
-    )  # fmt: skip
+        User,
+        AuthSession,
+        AuditEntry,
+        Merchant,
+        MerchantAlias,
+        MerchantIdentifier,
+        Case,
+        Membership,
+        CaseEvent,
+    )
     await reset_sequences(conn, tables)
     copied = time.perf_counter() - started
     t = time.perf_counter()
     for table in tables:
-        await conn.execute(f'VACUUM (ANALYZE) "{table}"')
+        await conn.execute(f'VACUUM (ANALYZE) "{table._meta.tablename}"')
     vacuum = time.perf_counter() - t
     sizes = {}
-    for table in ("merchant_identifier", "merchant_alias", "merchant", "group_case"):
-        sizes[table] = await conn.fetchval(
+    for table in (MerchantIdentifier, MerchantAlias, Merchant, Case):
+        name = table._meta.tablename
+        sizes[name] = await conn.fetchval(
             "SELECT pg_size_pretty(pg_table_size($1)) || ' + indexes ' || pg_size_pretty(pg_indexes_size($1))",
-            table,
+            name,
         )
     await conn.close()
     seconds = time.perf_counter() - started
@@ -874,7 +886,7 @@ async def race(
 # --------------------------------------------------------------------------------------------
 
 
-async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
+async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
     import asyncpg
 
     from chorus.merchants import service as merchants
@@ -892,12 +904,12 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
         await fidelity_check(rng, fresh)
 
     with Phase(f"load {args.identifiers:,} identifiers (asyncpg COPY, {args.workers} generator processes)"):
-        loaded = await load(args, run, procs, fresh)
+        loaded = await load(args, box, procs, fresh)
     procs.close()
     summary["load"] = loaded
     if args.extra_sql:
         with Phase("--extra-sql (a schema change under trial, applied after loading)"):
-            conn = await asyncpg.connect(run.database_url)
+            conn = await asyncpg.connect(box.database_url)
             for statement in args.extra_sql:
                 print(f"   {statement}")
                 await conn.execute(statement)
@@ -1022,7 +1034,7 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
             )
 
     # (the app's lifespan has closed its pool; the raw SQL gets its own connection)
-    conn = await asyncpg.connect(run.database_url)
+    conn = await asyncpg.connect(box.database_url)
     raw_sql = "SELECT merchant, match_key FROM merchant_identifier WHERE match_key = ANY($1::varchar[])"
     with Phase(f"raw SQL baseline: the same {len(calls)} lookups, keys precomputed, one asyncpg connection"):
         stmt = await conn.prepare(raw_sql)
@@ -1064,7 +1076,7 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
 
     async with http_client(settings) as client:
         with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once"):
-            result = await race(client, run.database_url, loaded.race_tokens, fresh, rng)
+            result = await race(client, box.database_url, loaded.race_tokens, fresh, rng)
             summary["race"] = result
             print(
                 f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
@@ -1085,7 +1097,7 @@ async def bench(args: argparse.Namespace, run: BenchRun, procs: Any) -> int:
             for check, ok in result["checks"].items():
                 print(f"   {'PASS' if ok else 'FAIL'}  {check}")
 
-    print_summary(args, run, summary)
+    print_summary(args, box, summary)
     return 0 if result["passed"] else 1
 
 
@@ -1093,7 +1105,7 @@ def verdict(value: float, goal: float) -> str:
     return f"{'OK  ' if value < goal else 'MISS'} (goal < {goal:g} ms)"
 
 
-def print_summary(args: argparse.Namespace, run: BenchRun, s: dict[str, Any]) -> None:
+def print_summary(args: argparse.Namespace, box: Sandbox, s: dict[str, Any]) -> None:
     ld: Loaded = s["load"]
     seq, conc, raw, race_ = s["seq"], s["conc"], s["raw"], s["race"]
     print("\n" + "=" * 96)
@@ -1138,7 +1150,7 @@ def print_summary(args: argparse.Namespace, run: BenchRun, s: dict[str, Any]) ->
     )
     for statement in args.extra_sql:
         print(f"  --extra-sql             {statement}")
-    print(f"  total runtime           {time.perf_counter() - run.started:7.1f} s")
+    print(f"  total runtime           {time.perf_counter() - box.started:7.1f} s")
     print("=" * 96)
 
 
@@ -1166,7 +1178,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    run = BenchRun.start(keep_db=args.keep_db)
+    box = Sandbox.start(backend="postgres", prefix="chorus_bench_resolve", keep_db=args.keep_db)
+    box.enter({"CHORUS_LOG_LEVEL": "WARNING"})  # the access log (a line per request) is not measured
     procs = None
     try:
         import phonenumbers
@@ -1184,17 +1197,17 @@ def main() -> int:
 
         names.pinyin_key("预热")  # load pypinyin's dictionaries and the public suffix list once,
         ids.normalize("domain", "warm.example.com")  # before forking the generators
-        print(f"database {run.database_url}   redis {run.redis_url or '(none)'}")
+        print(f"database {box.database_url}   redis {box.redis_url}")
         print(
             f"python {sys.version.split()[0]}, {multiprocessing.cpu_count()} CPUs, "
             f"CHORUS_DATABASE_POOL_SIZE={get_settings().database_pool_size}"
         )
         procs = multiprocessing.get_context("fork").Pool(args.workers)
-        return asyncio.run(bench(args, run, procs))
+        return asyncio.run(bench(args, box, procs))
     finally:
         if procs is not None:
             procs.terminate()
-        run.finish()
+        box.finish()
 
 
 if __name__ == "__main__":
