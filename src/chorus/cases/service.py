@@ -549,6 +549,7 @@ async def fold_members(source_case: int, target_case: int) -> int:
         Membership.joined_at,
         Membership.consented_at,
         Membership.consent_complaint_id,
+        Membership.consent_sha256,
     )
     src = await Membership.select(*columns, Membership.user.display_name).where(
         Membership.case == source_case
@@ -560,11 +561,11 @@ async def fold_members(source_case: int, target_case: int) -> int:
     for m in sorted(src, key=lambda r: (r["joined_at"], r["id"])):
         user, twin = m["user"], tgt.get(m["user"])
         src_organizer = m["role"] == "organizer"
-        consent: tuple[Any, Any] = (None, None)
+        consent: tuple[Any, Any, Any] = (None, None, None)
         if twin is not None and twin["consented_at"] is not None:
-            consent = (twin["consented_at"], twin["consent_complaint_id"])
+            consent = (twin["consented_at"], twin["consent_complaint_id"], twin["consent_sha256"])
         elif src_organizer and m["consented_at"] is not None:
-            consent = (m["consented_at"], m["consent_complaint_id"])
+            consent = (m["consented_at"], m["consent_complaint_id"], m["consent_sha256"])
         if consent[0] is None and not src_organizer and (twin is None or m["consented_at"] is not None):
             asked.append(user)
         role = (
@@ -574,6 +575,7 @@ async def fold_members(source_case: int, target_case: int) -> int:
             Membership.role: role,
             Membership.consented_at: consent[0],
             Membership.consent_complaint_id: consent[1],
+            Membership.consent_sha256: consent[2],
         }
         if twin is not None and twin["joined_at"] <= m["joined_at"]:
             await Membership.delete().where(Membership.id == m["id"])
