@@ -72,7 +72,9 @@ def complaint_text_view(world: World, actor: str, text: str) -> None:
 
 
 def complaint_json(world: World, actor: str, r: Any) -> None:
-    complaint_text_view(world, actor, r.json()["markdown"])
+    body = r.json()
+    assert body["view"] == ("full" if actor == ORGANIZER else "member")
+    complaint_text_view(world, actor, body["markdown"])
 
 
 def complaint_html(world: World, actor: str, r: Any) -> None:
@@ -83,6 +85,7 @@ def complaint_bundle(world: World, actor: str, r: Any) -> None:
     entries = zip_entries(r.content)
     complaint_text_view(world, actor, entries["complaint.md"].decode("utf-8"))
     blobs = set(entries.values())
+    assert world.member_evidence in blobs  # the member's own upload, as uploaded
     if actor == MEMBER:
         assert world.organizer_evidence not in blobs, "a member's bundle holds organizers-only evidence"
     else:
@@ -360,6 +363,7 @@ async def test_matrix(method: str, path: str, probe: Probe, actor: str, matrix: 
             f"{cell} was refused: {r.status_code} {r.text[:500]}"
         )
         if probe.view is not None:
+            assert r.status_code == 200, f"{cell}: {r.status_code} {r.text[:500]}"
             probe.view(world, actor, r)
         return
     assert r.status_code == refusal, f"{cell}: expected {refusal}, got {r.status_code} {r.text[:500]}"
