@@ -126,3 +126,15 @@ def test_a_pinned_request_goes_to_the_address_and_keeps_the_name_for_host_and_tl
 )
 def test_api_keys_come_only_from_regulator_key_variables(name: str, allowed: bool) -> None:
     assert credentials_env_allowed(name) is allowed
+
+
+def test_organizers_are_told_why_a_request_was_not_sent() -> None:
+    from chorus.filings.submit import blocked_message
+
+    assert blocked_message(Blocked("scheme", "http://gw.example/v1")) == (
+        "address_blocked: https:// is required (http://gw.example/v1)"
+    )
+    assert blocked_message(Blocked("loopback", "https://gw.example/v1", "127.0.0.1")) == (
+        "address_blocked: https://gw.example/v1 leads to 127.0.0.1 (loopback); only public servers are reached"
+    )
+    assert "not a usable address (host)" in blocked_message(Blocked("host", "https://gw.example:99999/"))

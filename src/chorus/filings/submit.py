@@ -134,6 +134,8 @@ def blocked_message(exc: netguard.Blocked) -> str:
     """Why a request was not sent, for the organizers (the filing's message)."""
     if exc.reason == "scheme":
         return f"address_blocked: https:// is required ({exc.url})"
+    if exc.address is None:
+        return f"address_blocked: {exc.url} is not a usable address ({exc.reason})"
     return (
         f"address_blocked: {exc.url} leads to {exc.address} ({exc.reason}); only public servers are reached"
     )
