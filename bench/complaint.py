@@ -864,7 +864,7 @@ async def build_in_process(
     _, gather["service.gather_merchant"] = await atimed(service.gather_merchant(case["merchant"]))
 
     # keep what the service assembles: its ComplaintInput, wherever build() makes it
-    module = sys.modules[service.build.__module__]
+    module: Any = sys.modules[service.build.__module__]
     original = module.ComplaintInput
     inputs: list[Any] = []
 

@@ -614,8 +614,8 @@ async def load(args: argparse.Namespace, box: Sandbox, procs: Any, fresh: Fresh)
         f"{len(users):,} users in {seconds:.1f} s ({n_idents / copied:,.0f} identifiers/s incl. generation; "
         f"waiting on generators {gen_wait:.1f} s; VACUUM ANALYZE {vacuum:.1f} s)"
     )
-    for table, size in sizes.items():
-        print(f"   {table:<20} {size}")
+    for name, size in sizes.items():
+        print(f"   {name:<20} {size}")
     return Loaded(n_merchants, n_idents, n_merchants, n_cases, len(users), sample, tokens, seconds, sizes)
 
 

@@ -73,6 +73,7 @@ async def fill_chain(case_id: int, uploader_id: int, n: int, settings: Any) -> N
     async with db.transaction():
         index, prev = await evidence.chain_tail(case_id)
         last = await Evidence.select(Evidence.id).order_by(Evidence.id, ascending=False).first()
+        assert last is not None  # the warm-up upload
         seeded = await evidence_rows(case_id, items, first_id=last["id"] + 1, index=index, prev=prev)
         await insert_rows(seeded.evidence)
         await insert_rows(seeded.chain)
