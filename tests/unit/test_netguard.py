@@ -135,6 +135,7 @@ def test_organizers_are_told_why_a_request_was_not_sent() -> None:
         "address_blocked: https:// is required (http://gw.example/v1)"
     )
     assert blocked_message(Blocked("loopback", "https://gw.example/v1", "127.0.0.1")) == (
-        "address_blocked: https://gw.example/v1 leads to 127.0.0.1 (loopback); only public servers are reached"
+        "address_blocked: https://gw.example/v1 leads to 127.0.0.1 (loopback);"
+        " only public servers are reached"
     )
     assert "not a usable address (host)" in blocked_message(Blocked("host", "https://gw.example:99999/"))
