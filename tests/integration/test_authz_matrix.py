@@ -282,9 +282,9 @@ def test_a_new_route_without_a_rule_is_named() -> None:
         return {"id": thing_id}
 
     app = create_app(get_settings())
-    assert undeclared(app) == []
+    before = set(undeclared(app))  # empty, unless the test above is failing too
     app.register(brand_new)
-    assert undeclared(app) == ["GET /api/v1/brand-new/{thing_id}"]
+    assert set(undeclared(app)) - before == {"GET /api/v1/brand-new/{thing_id}"}
 
 
 CELLS = [
