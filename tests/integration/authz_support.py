@@ -165,6 +165,7 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     member_evidence, organizer_evidence = png(11), png(22)
     mem_ev = await _upload(client, case_id, mem, member_evidence, "members")
     org_ev = await _upload(client, case_id, org, organizer_evidence, "organizers")
+    shared_ev = await _upload(client, case_id, org, png(33), "members")
 
     for who in (org, mem):
         r = await client.post(f"/api/v1/cases/{case_id}/consent", headers=who.headers, json={"consent": True})
@@ -243,6 +244,7 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "merchant_id": a["merchant_id"],
             "evidence_id": mem_ev,
             "org_evidence_id": org_ev,
+            "shared_evidence_id": shared_ev,  # the organizer's, visible to members
             "complaint_id": complaint_id,
             "filing_id": filing_id,
             "notification_id": int(inbox[0]["id"]),

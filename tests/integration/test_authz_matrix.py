@@ -56,7 +56,7 @@ from tests.integration.authz_support import (
     zip_entries,
 )
 from tests.integration.cases_support import ident, report_body
-from tests.support import assert_problem
+from tests.support import PASSWORD, assert_problem
 
 # --- what an allowed actor must (not) see ------------------------------------------------------
 
@@ -104,7 +104,7 @@ def filed_bundle(world: World, actor: str, r: Any) -> None:
 
 def evidence_list(world: World, actor: str, r: Any) -> None:
     ids = {i["id"] for i in r.json()["items"]}
-    assert world.ids["evidence_id"] in ids
+    assert {world.ids["evidence_id"], world.ids["shared_evidence_id"]} <= ids
     assert (world.ids["org_evidence_id"] in ids) == (actor == ORGANIZER)
 
 
@@ -135,7 +135,7 @@ def _register(world: World, actor: str) -> dict[str, Any]:
 
 
 def _login(world: World, actor: str) -> dict[str, Any]:
-    return {"email": world.people["spare"].email, "password": "correct horse battery"}
+    return {"email": world.people["spare"].email, "password": PASSWORD}
 
 
 def _report(world: World, actor: str) -> dict[str, Any]:
@@ -217,7 +217,8 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/cases/{case_id}/evidence"): [Probe(CASE_MEMBER, view=evidence_list)],
     ("GET", "/api/v1/cases/{case_id}/evidence/verify"): [Probe(CASE_MEMBER)],
     ("GET", "/api/v1/evidence/{evidence_id}/content"): [
-        Probe(CASE_MEMBER, "members-visible"),
+        Probe(CASE_MEMBER, "own upload"),
+        Probe(CASE_MEMBER, "members-visible", params={"evidence_id": "shared_evidence_id"}),
         Probe(CASE_ORGANIZER, "organizers-only", params={"evidence_id": "org_evidence_id"}),
     ],
     # frozen by the filing: the uploader's attempt is answered 409 and withdraws nothing
