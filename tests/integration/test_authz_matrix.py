@@ -108,19 +108,46 @@ def evidence_list(world: World, actor: str, r: Any) -> None:
     assert (world.ids["org_evidence_id"] in ids) == (actor == ORGANIZER)
 
 
+def public_page(world: World, actor: str, r: Any) -> None:
+    """Public answers carry nobody's personal data: no names, addresses, order refs, statements."""
+    personal = [ORG_REF, MEMBER_REF, ORG_STATEMENT, MEMBER_STATEMENT]
+    for p in world.people.values():
+        personal += [p.email, p.display_name]
+    leaked = [x for x in personal if x in r.text]
+    assert not leaked, f"a public answer shows {leaked}"
+
+
+def case_page(world: World, actor: str, r: Any) -> None:
+    public_page(world, actor, r)
+    assert r.json()["member_count"] >= 2
+
+
 def merchant_page(world: World, actor: str, r: Any) -> None:
     """An identifier one reporter claimed (joining the case by id) is on no public page."""
+    public_page(world, actor, r)
     assert "bluemoon-cards.com" in r.text  # the reported domain: public identifiers do show
     assert CLAIMED_ONLY not in r.text, "a claimed identifier is on a public merchant page"
 
 
 def merchant_search(world: World, actor: str, r: Any) -> None:
     """Searching by a claimed identifier finds nothing (a claim matches nothing until confirmed)."""
+    public_page(world, actor, r)
     assert world.ids["merchant_id"] not in {m["id"] for m in r.json()["items"]}
 
 
 def claims_list(world: World, actor: str, r: Any) -> None:
     assert CLAIMED_ONLY in {i["value"] for i in r.json()["identifiers"]}
+
+
+def inbox(world: World, actor: str, r: Any) -> None:
+    """Each user's inbox is their own."""
+    mine = world.ids["notification_id"] in {n["id"] for n in r.json()["items"]}
+    assert mine == (actor == MEMBER)
+
+
+def my_cases(world: World, actor: str, r: Any) -> None:
+    listed = world.ids["case_id"] in {c["case_id"] for c in r.json()["items"]}
+    assert listed == (actor in (MEMBER, ORGANIZER))
 
 
 # --- the rule of every route -------------------------------------------------------------------
@@ -204,14 +231,14 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/merchants/{merchant_id}/aliases/{alias_id}/confirm"): [Probe(STAFF_MODERATOR)],
     # --- reports and cases
     ("POST", "/api/v1/reports"): [Probe(VERIFIED, json=_report)],
-    ("GET", "/api/v1/cases/{case_id}"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/cases/{case_id}"): [Probe(PUBLIC, view=case_page)],
     ("GET", "/api/v1/cases/{case_id}/members"): [Probe(CASE_ORGANIZER)],
     ("GET", "/api/v1/cases/{case_id}/membership"): [Probe(CASE_MEMBER)],
     ("PATCH", "/api/v1/cases/{case_id}/membership"): [Probe(CASE_MEMBER, json={})],
     ("POST", "/api/v1/cases/{case_id}/consent"): [Probe(CASE_MEMBER, json={"consent": True})],
     ("POST", "/api/v1/cases/{case_id}/organizers"): [Probe(CASE_ORGANIZER, json=_promote)],
     ("POST", "/api/v1/cases/{case_id}/status"): [Probe(CASE_ORGANIZER, json=_status)],
-    ("GET", "/api/v1/me/cases"): [Probe(AUTHENTICATED)],
+    ("GET", "/api/v1/me/cases"): [Probe(AUTHENTICATED, view=my_cases)],
     # --- evidence
     ("POST", "/api/v1/cases/{case_id}/evidence"): [Probe(CASE_MEMBER, files=True)],
     ("GET", "/api/v1/cases/{case_id}/evidence"): [Probe(CASE_MEMBER, view=evidence_list)],
@@ -224,7 +251,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     # frozen by the filing: the uploader's attempt is answered 409 and withdraws nothing
     ("DELETE", "/api/v1/evidence/{evidence_id}"): [Probe(UPLOADER)],
     # --- regulators, complaints, filings
-    ("GET", "/api/v1/regulators"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/regulators"): [Probe(PUBLIC, view=public_page)],
     ("POST", "/api/v1/regulators"): [
         Probe(
             STAFF_ADMIN,
@@ -254,7 +281,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("POST", "/api/v1/moderation/merchants/merge"): [Probe(STAFF_MODERATOR, json=_merge)],
     # --- notifications
-    ("GET", "/api/v1/notifications"): [Probe(AUTHENTICATED)],
+    ("GET", "/api/v1/notifications"): [Probe(AUTHENTICATED, view=inbox)],
     ("POST", "/api/v1/notifications/{notification_id}/read"): [Probe(RECIPIENT)],
 }
 
