@@ -9,7 +9,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,14 +24,9 @@ from chorus.evidence.storage import BlobNotFound, InvalidRange, spool
 from chorus.evidence.tables import Evidence
 from tests.integration.test_complaints import consent, png, regulator_id, seeded_case
 from tests.support import assert_problem, http_client
+from tests.toolkit import free_port
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def s3_endpoint() -> Iterator[str]:
 
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_ACCESS_KEY_ID="chorus-test", AWS_SECRET_ACCESS_KEY="chorus-test-secret")
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
