@@ -37,7 +37,7 @@ from typing import Any
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
-from chorus.complaints.redact import mask_name
+from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import is_sha256_hex
 from chorus.i18n import catalog, normalize_locale
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
@@ -589,6 +589,80 @@ def _evidence_group(
     }
 
 
+@dataclass(slots=True)
+class _Piece:
+    """What a template is handed of a named member's row or statement: its text (a slot marker)."""
+
+    text: str
+
+
+@lru_cache(maxsize=8)
+def _hidden_row_format(locale: str) -> str:
+    """The member_row macro's output for a redacted row (no contact, no order references) as a
+    ``str.format`` pattern for name, loss, currency and date: one rendering per locale instead of
+    one per member."""
+    marks = {f: f"\x01{f}\x01" for f in ("name", "loss", "currency", "date")}
+    probe = _Complainant(contact="", order_refs=[], **marks)
+    text = str(_parts(locale).member_row(probe)).replace("{", "{{").replace("}", "}}")
+    for field_name, mark in marks.items():
+        text = text.replace(mark, f"{{{field_name}}}")
+    return text
+
+
+_DESCRIPTION_MARK = re.compile("\x01([0-9]+)\x01")  # \x01: never in inline() output
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@lru_cache(maxsize=8)
+def _description_wrapper(locale: str) -> re.Pattern[str] | None:
+    """How the evidence_lines macro prints a description, as a pattern matching a description
+    marker with the text the macro puts around it (e.g. "：" before it): found by rendering a
+    probe line with and without a description. None when the two cannot be told apart so."""
+    parts = _parts(locale)
+    probe = _EvidenceLine(index=0, kind="k", description="\x01", sha256="s", media_type="m", size=0)
+    with_it = str(parts.evidence_lines([probe]))
+    probe.description = ""
+    without = str(parts.evidence_lines([probe]))
+    head = _common_prefix(with_it, without)
+    tail = _common_prefix(with_it[head:][::-1], without[head:][::-1])
+    middle = with_it[head : len(with_it) - tail]
+    if with_it[:head] + with_it[len(with_it) - tail :] != without or middle.count("\x01") != 1:
+        return None
+    before, after = middle.split("\x01")
+    return re.compile(re.escape(before) + _DESCRIPTION_MARK.pattern + re.escape(after))
+
+
+def _evidence_texts(lines: list[_EvidenceLine], parts: Any, locale: str) -> tuple[str, str]:
+    """A named member's lines of the evidence index in full and without their descriptions (the
+    member view), from one rendering: a marker stands for each description, then is replaced
+    by it, or dropped with the text around it."""
+    descriptions = [line.description for line in lines]
+    wrapper = _description_wrapper(locale)
+    if not any(descriptions):
+        text = str(parts.evidence_lines(lines)).strip("\n")
+        return text, text
+    if wrapper is None:  # a template the probe cannot read: render both
+        bare = [replace(line, description="") for line in lines]
+        return str(parts.evidence_lines(lines)).strip("\n"), str(parts.evidence_lines(bare)).strip("\n")
+    for n, line in enumerate(lines):
+        if line.description:
+            line.description = f"\x01{n}\x01"
+    try:
+        marked = str(parts.evidence_lines(lines)).strip("\n")
+    finally:
+        for line, description in zip(lines, descriptions, strict=True):
+            line.description = description
+    return _DESCRIPTION_MARK.sub(lambda m: descriptions[int(m[1])], marked), wrapper.sub("", marked)
+
+
 def _parts(locale: str) -> Any:
     """The macros of ``parts.md.j2`` for ``locale`` (member_row, statement_block, evidence_lines)."""
     return _env().get_template(f"{TEMPLATE_KIND}/{locale}/{PARTS_TEMPLATE}").module
@@ -622,6 +696,8 @@ def _prepare(data: ComplaintInput) -> _Prepared:
     groups: list[dict[str, Any]] = []
     fragments: dict[int, list[str]] = {}
     slots: list[tuple[int, str, str]] = []
+    hidden_row = _hidden_row_format(locale)
+    masked_suffix = inline(MASK)
 
     def slot(user_id: int, full: str, redacted: str) -> str:
         slots.append((user_id, full, redacted))
@@ -645,35 +721,29 @@ def _prepare(data: ComplaintInput) -> _Prepared:
             order_refs=[literal(r) for r in dict.fromkeys(r.strip() for r in member.order_refs) if r],
         )
         row.text = str(parts.member_row(row))
-        masked = inline(mask_name(member.display_name))
-        hidden = _Complainant(
-            name=masked, contact="", loss=row.loss, currency=row.currency, date=row.date, order_refs=[]
-        )
+        # the mask's "*" escaped once here: inline() of "陈*" would leave its fast path every time
+        masked = inline(mask_name(member.display_name).removesuffix(MASK)) + masked_suffix
+        hidden = hidden_row.format(name=masked, loss=row.loss, currency=row.currency, date=row.date)
         pieces = [row.text]
-        complainants.append(replace(row, text=slot(member.user_id, row.text, str(parts.member_row(hidden)))))
+        # A named member's pieces reach the template only as slot markers (``_Piece``), so no
+        # template can print a name or a statement outside them, into everyone's view.
+        complainants.append(_Piece(slot(member.user_id, row.text, hidden)))
         quoted = quote_statement(member.statement)
         if quoted:
             statement = _Statement(name=name, statement=quoted)
             statement.text = str(parts.statement_block(statement))
             pieces.append(statement.text)
             # others' words are left out of the member view altogether
-            statements.append(
-                _Statement(name=name, statement=quoted, text=slot(member.user_id, statement.text, ""))
-            )
+            statements.append(_Piece(slot(member.user_id, statement.text, "")))
         if lines:
-            group = _evidence_group(name, True, number, lines, parts)
-            pieces.append(group["text"])
-            bare = (
-                [_evidence_line(e, False, text) for e in evidence]
-                if any(x.description for x in lines)
-                else lines
-            )
-            hidden_text = str(parts.evidence_lines(bare)).strip("\n") if bare is not lines else group["text"]
+            lines_text, hidden_text = _evidence_texts(lines, parts, locale)
+            pieces.append(lines_text)
             groups.append(
-                group
-                | {
+                {
                     "label": slot(member.user_id, name, masked),
-                    "text": slot(member.user_id, group["text"], hidden_text),
+                    "named": True,
+                    "number": number,
+                    "text": slot(member.user_id, lines_text, hidden_text),
                 }
             )
         fragments[member.user_id] = pieces
