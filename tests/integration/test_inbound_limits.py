@@ -181,3 +181,15 @@ async def test_each_reply_records_its_sender_and_whether_it_is_the_regulator(
     assert "prankster" not in str(as_member)
     assert "投诉已驳回（假的）" in as_member["events"][-1]["note"]
     assert as_member["status"] == "submitted"  # replies never move the status by themselves
+
+
+async def test_a_reply_with_a_very_long_message_id_is_recorded_once(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    raw = message(s["reply_to"], body="编号很长。")
+    raw = raw.replace(b"Message-ID: <", b"Message-ID: <" + b"m" * 600, 1)
+    for _ in range(2):
+        r = await client.post(URL, content=raw, headers=secret(settings))
+        assert r.status_code == 202, r.text
+    assert len(await replies_of(s["filing"])) == 1

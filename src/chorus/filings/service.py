@@ -446,10 +446,11 @@ async def receive_reply(raw: bytes, settings: Settings) -> int:
     ):
         raise Invalid("inbound_expired")
     from_regulator = replies.from_regulator(reply.sender, row["regulator.address"])
-    digest = hashlib.sha256(raw).hexdigest()
+    # once per Message-ID (or per content, without one); hashed: a Message-ID may be any length
+    seen = hashlib.sha256(reply.message_id.encode() if reply.message_id else raw).hexdigest()
     async with db.transaction():
         fresh = await (
-            jobs.EffectDone.insert(jobs.EffectDone(key=f"inbound:{filing_id}:{reply.message_id or digest}"))
+            jobs.EffectDone.insert(jobs.EffectDone(key=f"inbound:{filing_id}:{seen}"))
             .on_conflict(target=jobs.EffectDone.key, action="DO NOTHING")
             .returning(jobs.EffectDone.id)
         )
