@@ -207,3 +207,31 @@ async def test_a_moderator_confirms_a_claim(client: Any, mailbox: Any, worker: A
     leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
     later = await report(client, leo, report_body("Some Shop", [LEGIT_PHONE]))
     assert (later["case_id"], later["created_case"]) == (scam["case_id"], False)
+
+
+async def test_claims_stay_claims_through_a_merge(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam, vic = w["scam"], w["vic"]
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    olga = await person(client, mailbox, worker, "olga@example.com", "Olga")
+    twin = await report(client, olga, report_body("Scam Shop Two", [ident("domain", "scam-shop2.com")]))
+    r = await client.post(
+        "/api/v1/moderation/merchants/merge",
+        json={"source_id": scam["merchant_id"], "target_id": twin["merchant_id"]},
+        headers=moderator.headers,
+    )
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert sorted(i["kind"] for i in page["identifiers"]) == ["domain", "domain"]
+    assert LEGIT_NAME not in page["aliases"] and "Scam Shop" in page["aliases"]
+    # Vic organized the merged case: she organizes the surviving one, and sees the claims there
+    claims = await get_ok(client, claims_url(twin["merchant_id"]), vic.headers)
+    assert [(i["value"], i["status"]) for i in claims["identifiers"]] == [("+8613912345678", "claimed")]
+    assert [a["name"] for a in claims["aliases"]] == [LEGIT_NAME]
+    (suggestion,) = await resolve_phone(client)
+    assert suggestion["merchant_id"] == twin["merchant_id"] and suggestion["score"] < 100
+    leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
+    later = await report(client, leo, report_body(LEGIT_NAME, [LEGIT_PHONE]))
+    assert later["created_case"] is True and later["merchant_id"] != twin["merchant_id"]
