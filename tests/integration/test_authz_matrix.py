@@ -25,6 +25,7 @@ from litestar.params import FromPath
 
 from chorus.app import create_app
 from chorus.settings import get_settings
+from chorus.web.auth import SESSION_COOKIE
 from tests.integration.authz_support import (
     ACTORS,
     AUTHENTICATED,
@@ -362,6 +363,35 @@ async def row_counts() -> dict[str, int]:
 async def test_matrix(method: str, path: str, probe: Probe, actor: str, matrix: tuple[Any, World]) -> None:
     client, world = matrix
     headers = await fresh_headers(client, world, actor) if probe.fresh_session else dict(world.headers[actor])
+    await run_cell(client, world, method, path, probe, actor, headers)
+
+
+COOKIE_CELLS = [
+    pytest.param(
+        method, path, probe, actor, id=f"{method} {path}{f' [{probe.label}]' if probe.label else ''} {actor}"
+    )
+    for (method, path), probes in RULES.items()
+    if method == "GET"
+    for probe in probes
+    if probe.rule is not PUBLIC
+    for actor in (MEMBER, OTHER_CASE, ORGANIZER)
+]
+
+
+@pytest.mark.parametrize(("method", "path", "probe", "actor"), COOKIE_CELLS)
+async def test_a_session_cookie_is_let_in_and_refused_like_the_bearer_token(
+    method: str, path: str, probe: Probe, actor: str, matrix: tuple[Any, World]
+) -> None:
+    """The web UI reads with the session cookie (the same token): the same cells, the same answers."""
+    client, world = matrix
+    token = world.headers[actor]["Authorization"].removeprefix("Bearer ")
+    await run_cell(client, world, method, path, probe, actor, {"Cookie": f"{SESSION_COOKIE}={token}"})
+
+
+async def run_cell(
+    client: Any, world: World, method: str, path: str, probe: Probe, actor: str, headers: dict[str, str]
+) -> None:
+    """Send the probe as the actor and check the answer against the rule (and the view)."""
     kwargs: dict[str, Any] = {"headers": headers, "params": probe.query_params(world)}
     body = probe.body(world, actor)
     if body is not None:
