@@ -23,7 +23,7 @@ from chorus.accounts.schemas import (
 from chorus.errors import NotAuthenticated
 from chorus.settings import Settings
 from chorus.web.auth import SESSION_COOKIE, request_token, same_site_only
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 from chorus.web.ratelimit import credential_limits, limit_by_address
 
 
@@ -35,7 +35,7 @@ class CredentialsController(Controller):
     tags = ["auth"]
     guards = [limit_by_address, same_site_only]
 
-    @post("/register", status_code=HTTP_201_CREATED, operation_id="register")
+    @post("/register", status_code=HTTP_201_CREATED, operation_id="register", responses=problems(409))
     async def register(
         self, request: Request[Any, Any, Any], data: JSONBody[UserCreate], settings: NamedDependency[Settings]
     ) -> UserRead:
@@ -54,7 +54,7 @@ class CredentialsController(Controller):
         await credential_limits(request).spend_account("resend", data.email)
         await service.resend_verification(email=data.email)
 
-    @post("/login", status_code=HTTP_200_OK, operation_id="login")
+    @post("/login", status_code=HTTP_200_OK, operation_id="login", responses=problems(401))
     async def login(
         self,
         request: Request[Any, Any, Any],

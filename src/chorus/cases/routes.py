@@ -23,14 +23,14 @@ from chorus.cases.schemas import (
     ReportRead,
 )
 from chorus.settings import Settings
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["cases"]
 
-    @post("/", status_code=HTTP_201_CREATED, operation_id="createReport")
+    @post("/", status_code=HTTP_201_CREATED, operation_id="createReport", responses=problems(409))
     async def create(self, data: JSONBody[ReportCreate], user: NamedDependency[UserRead]) -> ReportRead:
         """Report a merchant: join its open case (or ``case_id``), or open one as organizer."""
         return await service.report(user=user, data=data)
@@ -75,7 +75,12 @@ class CaseController(Controller):
         """Organizers make another member an organizer."""
         return await service.promote(case_id, user, data.user_id)
 
-    @post("/{case_id:int}/status", status_code=HTTP_200_OK, operation_id="setCaseStatus")
+    @post(
+        "/{case_id:int}/status",
+        status_code=HTTP_200_OK,
+        operation_id="setCaseStatus",
+        responses=problems(409),
+    )
     async def set_status(
         self, case_id: FromPath[int], data: JSONBody[CaseStatusUpdate], user: NamedDependency[UserRead]
     ) -> CaseRead:

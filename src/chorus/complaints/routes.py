@@ -18,7 +18,7 @@ from chorus.complaints.service import (
     ComplaintRead,
 )
 from chorus.settings import Settings
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
@@ -31,7 +31,12 @@ class ComplaintController(Controller):
     path = "/api/v1"
     tags = ["complaints"]
 
-    @post("/cases/{case_id:int}/complaints", status_code=HTTP_201_CREATED, operation_id="buildComplaint")
+    @post(
+        "/cases/{case_id:int}/complaints",
+        status_code=HTTP_201_CREATED,
+        operation_id="buildComplaint",
+        responses=problems(409),
+    )
     async def build(
         self, case_id: FromPath[int], data: JSONBody[ComplaintCreate], user: NamedDependency[UserRead]
     ) -> ComplaintCreated:
@@ -43,7 +48,7 @@ class ComplaintController(Controller):
         """Members: the case's complaint versions, newest first, without their text."""
         return await service.list_for_case(case_id, user)
 
-    @get("/complaints/{complaint_id:int}", operation_id="getComplaint")
+    @get("/complaints/{complaint_id:int}", operation_id="getComplaint", responses=problems(409))
     async def get_complaint(
         self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
     ) -> ComplaintRead:
@@ -51,7 +56,7 @@ class ComplaintController(Controller):
         row in full, other victims redacted); ``sha256`` is the full text's either way."""
         return await service.get(complaint_id, user)
 
-    @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage")
+    @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage", responses=problems(409))
     async def page(
         self,
         complaint_id: FromPath[int],
@@ -63,7 +68,7 @@ class ComplaintController(Controller):
             await service.html(complaint_id, user, settings), media_type="text/html", headers=PAGE_HEADERS
         )
 
-    @get("/complaints/{complaint_id:int}/bundle", operation_id="getComplaintBundle")
+    @get("/complaints/{complaint_id:int}/bundle", operation_id="getComplaintBundle", responses=problems(409))
     async def bundle(
         self,
         complaint_id: FromPath[int],

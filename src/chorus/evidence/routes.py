@@ -17,7 +17,7 @@ from chorus.evidence import service
 from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
 from chorus.settings import Settings
 from chorus.web.multipart import StreamedForm, file_chunks
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 DOWNLOAD_HEADERS = {
@@ -59,6 +59,7 @@ class EvidenceController(Controller):
         "/cases/{case_id:int}/evidence",
         status_code=HTTP_201_CREATED,
         operation_id="uploadEvidence",
+        responses=problems(413, 415, 422),  # a multipart body, not a JSON one
         request_max_body_size=None,  # bounded by CHORUS_UPLOAD_MAX_BYTES while streaming
     )
     async def upload(

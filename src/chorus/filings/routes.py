@@ -18,14 +18,19 @@ from chorus.filings import service
 from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
 from chorus.settings import Settings
 from chorus.web.auth import request_token
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 
 class FilingController(Controller):
     path = "/api/v1"
     tags = ["filings"]
 
-    @post("/cases/{case_id:int}/filings", status_code=HTTP_202_ACCEPTED, operation_id="createFiling")
+    @post(
+        "/cases/{case_id:int}/filings",
+        status_code=HTTP_202_ACCEPTED,
+        operation_id="createFiling",
+        responses=problems(409),
+    )
     async def create(
         self, case_id: FromPath[int], data: JSONBody[FilingCreate], user: NamedDependency[UserRead]
     ) -> FilingQueued:
@@ -67,7 +72,12 @@ class FilingController(Controller):
             },
         )
 
-    @post("/filings/{filing_id:int}/events", status_code=HTTP_201_CREATED, operation_id="addFilingEvent")
+    @post(
+        "/filings/{filing_id:int}/events",
+        status_code=HTTP_201_CREATED,
+        operation_id="addFilingEvent",
+        responses=problems(409),
+    )
     async def add_event(
         self, filing_id: FromPath[int], data: JSONBody[FilingEventCreate], user: NamedDependency[UserRead]
     ) -> FilingRead:
@@ -83,6 +93,7 @@ class InboundController(Controller):
         "/email",
         status_code=HTTP_202_ACCEPTED,
         operation_id="receiveEmail",
+        responses=problems(401, 413),  # the inbound secret; CHORUS_INBOUND_MAX_BYTES
         request_max_body_size=None,  # not the app's 1 MiB: bounded by CHORUS_INBOUND_MAX_BYTES below
     )
     async def email(

@@ -11,7 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.regulators import service
 from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
 from chorus.settings import Settings
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 
 class RegulatorController(Controller):
@@ -23,7 +23,7 @@ class RegulatorController(Controller):
         """Where complaints can be sent: channel, address, jurisdiction, time limits."""
         return RegulatorList(items=await service.list_active())
 
-    @post("/", status_code=HTTP_201_CREATED, operation_id="createRegulator")
+    @post("/", status_code=HTTP_201_CREATED, operation_id="createRegulator", responses=problems(409))
     async def create(
         self,
         data: JSONBody[RegulatorCreate],
