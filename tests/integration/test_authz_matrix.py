@@ -420,6 +420,8 @@ async def run_cell(
         assert r.status_code not in (401, 403, 404, 405), (
             f"{cell} was refused: {r.status_code} {r.text[:500]}"
         )
+        if probe.rule is not PUBLIC:  # what only some may read, no cache may keep
+            assert "no-store" in r.headers.get("cache-control", ""), f"{cell}: {r.headers}"
         if probe.view is not None:
             assert r.status_code == 200, f"{cell}: {r.status_code} {r.text[:500]}"
             probe.view(world, actor, r)
