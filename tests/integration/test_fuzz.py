@@ -1,0 +1,107 @@
+"""API fuzzing: schemathesis generates requests from /schema/openapi.json for every operation
+and sends them to the app, served by uvicorn on this run's database and Redis, as a member
+and as an organizer of a real case (bearer tokens). Every answer must be no 5xx, a status the
+document lists for that operation, of the documented media type and body schema.
+
+A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 5),
+derandomized (the same requests every run), no shrinking: about a minute.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hypothesis.strategies as st
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.integration.cases_support import ident, person, report, report_body
+from tests.toolkit import start_web, stop_process
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "5"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Ending the caller's own session would leave the rest of the run anonymous.
+NOT_FUZZED_SIGNED_IN = {"logout"}
+
+
+@pytest.fixture
+def server(clean: None, tmp_path: Path) -> Iterator[str]:
+    """``chorus web`` (uvicorn) in its own process, on this run's database, Redis and SMTP."""
+    proc, base = start_web(log=tmp_path / "web.log", env=os.environ)
+    try:
+        yield base
+    finally:
+        stop_process(proc)
+
+
+async def _seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
+    """An organizer's case with a member in it: the ids the fuzzer also tries."""
+    organizer = await person(client, mailbox, worker, "org@example.com", "Org")
+    member = await person(client, mailbox, worker, "member@example.com", "Member")
+    made = await report(client, organizer, report_body("星辰卡盟", [ident("qq", "12345678")]))
+    await report(client, member, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=made["case_id"]))
+    return {
+        "organizer": organizer.headers,
+        "member": member.headers,
+        "ids": {"case_id": made["case_id"], "merchant_id": made["merchant_id"], "user_id": member.id},
+    }
+
+
+def _fuzz(schema: Any, base: str, headers: dict[str, str], known: dict[str, int]) -> list[str]:
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if headers and operation.definition.raw.get("operationId") in NOT_FUZZED_SIGNED_IN:
+            continue
+        names = {p.name for p in operation.path_parameters}
+        real = {k: v for k, v in known.items() if k in names}
+        strategy = operation.as_strategy()
+        if real:  # also requests on the seeded case, merchant and user
+            strategy = st.one_of(strategy, operation.as_strategy(path_parameters=real))
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def run(case: Any) -> None:
+            response = case.call(base_url=base, headers=headers, timeout=10)
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failures
+            failures.append(f"{operation.label}: {exc}")
+    return failures
+
+
+def _assert_no_failures(failures: list[str]) -> None:
+    assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
+
+
+async def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
+    client: Any, mailbox: Any, worker: Any, server: str
+) -> None:
+    seeded = await _seed(client, mailbox, worker)
+    schema = schemathesis.openapi.from_url(f"{server}/schema/openapi.json")
+    failures: list[str] = []
+    for who in ("member", "organizer"):
+        failures += [f"[{who}] {f}" for f in _fuzz(schema, server, seeded[who], seeded["ids"])]
+    failures += [f"[anonymous] {f}" for f in _fuzz(schema, server, {}, seeded["ids"])]
+    _assert_no_failures(failures)
