@@ -2,7 +2,7 @@
 
 Actors (who calls), rules (who a route lets in, and how it refuses the others), probes (one
 concrete request against a route) and ``seed_world``: one case with evidence, a complaint, a
-filing whose bundle a worker stored, a notification and two merge proposals, built once per
+filing whose bundle a worker stored, a notification, two merge proposals and a claim, built once per
 module through the HTTP API as users would (real database, real Redis, real SMTP, real worker).
 """
 
@@ -51,7 +51,7 @@ NO_ACCOUNT = (ANONYMOUS, MAIL_SERVER)
 
 @dataclass(frozen=True)
 class Rule:
-    """Who a route lets in; everyone else gets ``refusal(actor)``."""
+    """Who a route lets in; everyone else gets the status ``expected(actor)`` names."""
 
     name: str
     allowed: frozenset[str]
@@ -115,7 +115,6 @@ class World:
     member_evidence: bytes  # members-visible, uploaded by the member
     organizer_evidence: bytes  # organizers-only, uploaded by the organizer
     inbound_secret: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def _upload(client: Any, case_id: int, who: Person, content: bytes, visibility: str) -> int:
