@@ -98,7 +98,6 @@ async def evidence_rows(
             entry = await evidence._append(
                 case_id, index, prev, eid, item.sha256, item.kind, item.uploader, item.uploaded_at
             )
-            links[-1].id = eid
             links[-1].created_at = item.uploaded_at
             row = Evidence(id=eid, case=case_id, chain_index=index, entry_hash=entry.entry_hash, **vars(item))
             out.evidence.append(with_key(row, "unique_key", f"{case_id}:{item.uploader}:{item.sha256}"))
