@@ -1,6 +1,6 @@
 """Benchmark: merchant resolution at scale, and the "200 victims report one new shop" race.
 
-    .venv/bin/python -m bench.resolve                                  # 1,000,000 identifiers, ~6-8 min
+    .venv/bin/python -m bench.resolve                                  # 1,000,000 identifiers, ~5-8 min
     .venv/bin/python -m bench.resolve --identifiers 20000 --calls 200  # smoke run, ~15 s
     .venv/bin/python -m bench.resolve --extra-sql "CREATE INDEX ..."   # try a schema change
 
