@@ -127,3 +127,35 @@ def test_an_unreachable_service_passes_with_one_line(tmp_path: Path) -> None:
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("dependency audit skipped: the vulnerability service (osv) could not be")
+
+
+# The last release with a known advisory, per dependency whose floor was raised for it.
+VULNERABLE = {
+    "pillow": ("12.2.0", "PSD/FITS/ImageDraw advisories of 2026, fixed in 12.1.1, 12.2.0 and 12.3.0"),
+    "multipart": ("1.3.0", "header-parameter ReDoS, fixed in 1.3.1 (and 1.2.2)"),
+    "jinja2": ("3.1.5", "CVE-2025-27516 sandbox escape, fixed in 3.1.6"),
+    "pytest": ("9.0.2", "CVE-2025-71176 tmpdir handling, fixed in 9.0.3"),
+    "aiosmtpd": ("1.4.5", "CVE-2024-34083 STARTTLS injection, fixed in 1.4.6"),
+    "setuptools": ("78.1.0", "CVE-2025-47273 path traversal, fixed in 78.1.1"),
+}
+
+
+def test_dependency_floors_exclude_releases_with_known_advisories() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = [
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["dev"],
+        *project["build-system"]["requires"],
+    ]
+    specs: dict[str, list[Requirement]] = {}
+    for line in declared:
+        req = Requirement(line)
+        specs.setdefault(req.name.lower(), []).append(req)
+    for name, (last_bad, why) in VULNERABLE.items():
+        assert name in specs, name
+        for req in specs[name]:
+            assert not req.specifier.contains(last_bad, prereleases=True), f"{req} admits {last_bad}: {why}"
