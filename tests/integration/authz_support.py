@@ -96,6 +96,18 @@ REGULATOR_MAIL = "complaints@amr.example.gov.cn"
 CLAIMED_CONFIRMED, CLAIMED_ONLY = "bluemoon_kf", "bluemoon-kefu.com"
 
 
+STRANGER = "stranger@mail.example.net"  # wrote to a filing's reply address; not the regulator
+
+
+def _mail(sender: str, to: str, message_id: str) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, to, "关于投诉", message_id
+    msg.set_content("我也被这家店骗了。")
+    return msg.as_bytes()
+
+
 def png(seed: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (24, 16), (seed, 90, 160)).save(buf, "PNG")
@@ -194,6 +206,15 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     await worker()  # mails the complaint, stores the bundle as filed, tells the members
     row = await Filing.select(Filing.bundle_sha256).where(Filing.id == filing_id).first()
     assert row is not None and row["bundle_sha256"], "the worker stored no bundle for the filing"
+    # a reply to the filing's reply address from someone who is not the regulator
+    (sent,) = mailbox.to(REGULATOR_MAIL)
+    secret = settings.inbound_secret.get_secret_value()
+    r = await client.post(
+        "/api/v1/inbound/email",
+        content=_mail(STRANGER, str(sent["Reply-To"]), "<stranger-1@example.net>"),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "message/rfc822"},
+    )
+    assert r.status_code == 202, r.text
 
     # someone joins the case by its id, naming new identifiers and a name: all only claimed (a
     # moderator probe confirms the first identifier; the second stays a claim throughout)
@@ -232,7 +253,6 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
         MODERATOR: moderator,
         ADMIN: admin,
     }
-    secret = settings.inbound_secret.get_secret_value()
     headers = {name: p.headers for name, p in people.items()}
     headers[ANONYMOUS] = {}
     headers[MAIL_SERVER] = {"Authorization": f"Bearer {secret}"}

@@ -45,6 +45,7 @@ from tests.integration.authz_support import (
     RECIPIENT,
     STAFF_ADMIN,
     STAFF_MODERATOR,
+    STRANGER,
     UPLOADER,
     VERIFIED,
     Probe,
@@ -103,6 +104,11 @@ def filed_bundle(world: World, actor: str, r: Any) -> None:
         assert world.organizer_evidence not in set(zip_entries(r.content).values())
 
 
+def filing_view(world: World, actor: str, r: Any) -> None:
+    """Who wrote a reply that did not come from the regulator is for organizers only."""
+    assert (STRANGER in r.text) == (actor == ORGANIZER)
+
+
 def evidence_list(world: World, actor: str, r: Any) -> None:
     ids = {i["id"] for i in r.json()["items"]}
     assert {world.ids["evidence_id"], world.ids["shared_evidence_id"]} <= ids
@@ -111,7 +117,7 @@ def evidence_list(world: World, actor: str, r: Any) -> None:
 
 def public_page(world: World, actor: str, r: Any) -> None:
     """Public answers carry nobody's personal data: no names, addresses, order refs, statements."""
-    personal = [ORG_REF, MEMBER_REF, ORG_STATEMENT, MEMBER_STATEMENT]
+    personal = [ORG_REF, MEMBER_REF, ORG_STATEMENT, MEMBER_STATEMENT, STRANGER]
     for p in world.people.values():
         personal += [p.email, p.display_name]
     leaked = [x for x in personal if x in r.text]
@@ -268,7 +274,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
         Probe(CASE_ORGANIZER, query={"against": "complaint_id"})
     ],
     ("POST", "/api/v1/cases/{case_id}/filings"): [Probe(CASE_ORGANIZER, json=_filing)],
-    ("GET", "/api/v1/filings/{filing_id}"): [Probe(CASE_MEMBER)],
+    ("GET", "/api/v1/filings/{filing_id}"): [Probe(CASE_MEMBER, view=filing_view)],
     ("GET", "/api/v1/filings/{filing_id}/bundle"): [Probe(CASE_MEMBER, view=filed_bundle)],
     ("POST", "/api/v1/filings/{filing_id}/events"): [Probe(CASE_ORGANIZER, json={"note": "电话确认已受理"})],
     ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
