@@ -691,8 +691,8 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         evidence_by_uploader[item.uploader_id].append(item)
     member_ids = {m.user_id for m in members}
 
-    complainants: list[_Complainant] = []
-    statements: list[_Statement] = []
+    complainants: list[_Piece] = []
+    statements: list[_Piece] = []
     groups: list[dict[str, Any]] = []
     fragments: dict[int, list[str]] = {}
     slots: list[tuple[int, str, str]] = []

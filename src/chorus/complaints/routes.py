@@ -38,10 +38,14 @@ class ComplaintController(Controller):
         responses=problems(409),
     )
     async def build(
-        self, case_id: FromPath[int], data: JSONBody[ComplaintCreate], user: NamedDependency[UserRead]
+        self,
+        case_id: FromPath[int],
+        data: JSONBody[ComplaintCreate],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
     ) -> ComplaintCreated:
         """Organizers build a new version for one regulator (optional narrative and demands)."""
-        return await service.build(case_id=case_id, actor=user, data=data)
+        return await service.build(case_id=case_id, actor=user, data=data, settings=settings)
 
     @get("/cases/{case_id:int}/complaints", operation_id="listComplaints")
     async def list_complaints(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> ComplaintList:
@@ -50,11 +54,14 @@ class ComplaintController(Controller):
 
     @get("/complaints/{complaint_id:int}", operation_id="getComplaint", responses=problems(409))
     async def get_complaint(
-        self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
+        self,
+        complaint_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
     ) -> ComplaintRead:
         """Organizers: the full text (``view: "full"``). Plain members: the member view (their own
         row in full, other victims redacted); ``sha256`` is the full text's either way."""
-        return await service.get(complaint_id, user)
+        return await service.get(complaint_id, user, settings)
 
     @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage", responses=problems(409))
     async def page(

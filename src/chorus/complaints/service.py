@@ -39,15 +39,16 @@ from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
-from chorus.evidence.storage import LocalStorage
+from chorus.evidence.storage import BlobNotFound, LocalStorage
 from chorus.evidence.tables import Evidence
 from chorus.filings import service as filings
 from chorus.filings.tables import Filing
 from chorus.i18n import normalize_locale, t
+from chorus.ids import Id
 from chorus.markdown import render_document
 from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
 from chorus.regulators import service as regulators
-from chorus.settings import Settings
+from chorus.settings import Settings, get_settings
 from chorus.templating import render
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
@@ -55,7 +56,7 @@ DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
 
 
 class ComplaintCreate(BaseModel):
-    regulator_id: int
+    regulator_id: Id
     locale: str | None = Field(default=None, max_length=8)
     narrative: str | None = Field(default=None, max_length=20000)
     demands: list[str] | None = Field(default=None, max_length=10)
@@ -265,9 +266,13 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> ComplaintCreated:
+async def build(
+    *, case_id: int, actor: UserRead, data: ComplaintCreate, settings: Settings | None = None
+) -> ComplaintCreated:
     """A new version for (case, regulator). Only consenting members are named; members whose
     text changed since the previous version are told a new version awaits their consent."""
+    settings = settings or get_settings()
+    store = evidence.storage_for(settings)
     await cases.require_organizer(case_id, actor)
     regulator = await regulators.get_row(data.regulator_id)
     if data.locale is not None and data.locale not in ("zh-CN", "en"):
@@ -309,7 +314,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         member_count = len(member_rows)
         del member_rows, evidence_rows
 
-        def assemble() -> tuple[ComplaintInput, str, dict[int, str], str]:
+        def assemble() -> tuple[ComplaintInput, str, dict[int, str], tuple[Path, str, int]]:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
             with _cyclic_gc_paused():
@@ -328,10 +333,10 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     narrative=narrative,
                 )
                 markdown, by_user, view = builder.build_complaint(data_in)
-                return data_in, markdown, by_user, json.dumps(view.to_json(), ensure_ascii=False)
+                return data_in, markdown, by_user, _write_view(view, store.tmp_dir)
 
         try:
-            data_in, markdown, by_user, member_view = await asyncio.to_thread(assemble)
+            data_in, markdown, by_user, (view_tmp, view_sha, view_size) = await asyncio.to_thread(assemble)
         except builder.NoConsentingMembers as exc:
             raise Conflict("no_consenting_members", members=member_count) from exc
         members, ev = data_in.members, data_in.evidence
@@ -340,6 +345,10 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
         consenting = set(named)
         included = [e.evidence_id for e in ev if e.uploader_id in consenting]
         sha = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+        try:  # the bytes first: a crash before the insert leaves an unreferenced blob, no more
+            await store.put_file(view_tmp, view_sha)
+        finally:
+            view_tmp.unlink(missing_ok=True)
         async with db.transaction():
             rows = await Complaint.insert(
                 Complaint(
@@ -355,7 +364,7 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
                     named_members=named,
                     member_digests=digests,
                     evidence_ids=included,
-                    member_view=member_view,
+                    member_view={"format": VIEW_FORMAT, "sha256": view_sha, "size": view_size},
                     members_total=len(members),
                     total_loss=money.totals((m.loss_amount, m.loss_currency) for m in members),
                     chain_head=head,
@@ -393,6 +402,44 @@ async def build(*, case_id: int, actor: UserRead, data: ComplaintCreate) -> Comp
             return ComplaintCreated(id=complaint_id, version=version, sha256=sha, markdown=markdown)
 
     return await db.retry_on_conflict(attempt)
+
+
+# --- the member view ----------------------------------------------------------------------------
+
+VIEW_FORMAT = "chorus-member-view/1"
+_VIEW_BATCH = 1000  # slots per json.dumps call: C speed, a bounded string at a time
+
+
+def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]:
+    """The member view as a JSON file in ``folder`` (``MemberView.to_json``), written piece by
+    piece: a 10,000-member view is some 12 MB, never held as one string. Returns the file,
+    its SHA-256 and size. Blocking: call it in a worker thread."""
+    tmp = folder / f"member-view-{secrets.token_hex(6)}.json"
+    hasher = hashlib.sha256()
+    size = 0
+
+    def put(text: str) -> None:
+        nonlocal size
+        data = text.encode("utf-8")
+        hasher.update(data)
+        fh.write(data)
+        size += len(data)
+
+    try:
+        with tmp.open("wb") as fh:
+            put(
+                '{"v": 1, "skeleton": ' + json.dumps(list(view.skeleton), ensure_ascii=False) + ', "slots": ['
+            )
+            for start in range(0, len(view.slots), _VIEW_BATCH):
+                batch = json.dumps(
+                    [list(s) for s in view.slots[start : start + _VIEW_BATCH]], ensure_ascii=False
+                )
+                put(("," if start else "") + batch[1:-1])
+            put("]}")  # put_file fsyncs the blob
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, hasher.hexdigest(), size
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -441,12 +488,12 @@ async def _readable(complaint_id: int, user: UserRead) -> tuple[dict[str, Any], 
 # Kept by (id, SHA-256 of the full text): a version never changes, and a test database that
 # reuses an id with other content does not meet a stale entry.
 _VIEWS: OrderedDict[tuple[int, str], builder.MemberView] = OrderedDict()  # per complaint, not per member
-_VIEWS_KEPT = 4
+_VIEWS_KEPT = 2  # a 10,000-member view is some 25 MB of strings
 _PAGES: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()  # member pages, by their text's hash
-_PAGES_KEPT = 16
+_PAGES_BYTES = 32 * 1024 * 1024  # the newest pages, up to this much (at least the last one)
 
 
-async def _member_view(row: dict[str, Any]) -> builder.MemberView:
+async def _member_view(row: dict[str, Any], settings: Settings) -> builder.MemberView:
     """The version's member view, parsed once per process (versions never change)."""
     key = (row["id"], row["sha256"])
     view = _VIEWS.get(key)
@@ -454,18 +501,24 @@ async def _member_view(row: dict[str, Any]) -> builder.MemberView:
         _VIEWS.move_to_end(key)
         return view
     found = await Complaint.select(Complaint.member_view).where(Complaint.id == row["id"]).first()
-    raw = found["member_view"] if found else None
-    if raw is None:  # built before member views existed: members must not get the full text
+    where = db.json_value(found["member_view"]) if found else None
+    if not where or where.get("format") != VIEW_FORMAT:
+        # built before member views existed: members must not get the full text instead
         raise Conflict("complaint_member_view_missing")
-    view = await asyncio.to_thread(lambda: builder.MemberView.from_json(db.json_value(raw)))
+    store = evidence.storage_for(settings)
+    try:
+        raw = b"".join([chunk async for chunk in store.iter_bytes(where["sha256"])])
+    except BlobNotFound as exc:
+        raise Conflict("complaint_member_view_missing") from exc
+    view = await asyncio.to_thread(lambda: builder.MemberView.from_json(json.loads(raw)))
     _VIEWS[key] = view
     while len(_VIEWS) > _VIEWS_KEPT:
         _VIEWS.popitem(last=False)
     return view
 
 
-async def _member_text(row: dict[str, Any], reader: _Reader) -> str:
-    view = await _member_view(row)
+async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings) -> str:
+    view = await _member_view(row, settings)
     return await asyncio.to_thread(view.text_for, reader.user_id)
 
 
@@ -476,8 +529,10 @@ async def _member_page(row: dict[str, Any], markdown: str) -> bytes:
     if page is None:
         page = (await asyncio.to_thread(page_html, row, markdown)).encode("utf-8")
         _PAGES[key] = page
-        while len(_PAGES) > _PAGES_KEPT:
+        while len(_PAGES) > 1 and sum(len(p) for p in _PAGES.values()) > _PAGES_BYTES:
             _PAGES.popitem(last=False)
+    else:
+        _PAGES.move_to_end(key)
     return page
 
 
@@ -516,7 +571,7 @@ async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
     )
 
 
-async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
+async def get(complaint_id: int, user: UserRead, settings: Settings | None = None) -> ComplaintRead:
     """Organizers: the full text; plain members: their member view (same ``sha256``)."""
     r, reader = await _readable(complaint_id, user)
     return ComplaintRead(
@@ -527,7 +582,7 @@ async def get(complaint_id: int, user: UserRead) -> ComplaintRead:
         regulator=RegulatorBrief(id=r["regulator"], name=r["regulator.name"]),
         view="full" if reader.full else "member",
         sha256=r["sha256"],
-        markdown=r["markdown"] if reader.full else await _member_text(r, reader),
+        markdown=r["markdown"] if reader.full else await _member_text(r, reader, settings or get_settings()),
         created_at=r["created_at"],
         filed=r["filed_at"] is not None,
         named_members=len(db.json_value(r["named_members"]) or []),
@@ -564,7 +619,7 @@ async def prerender_page(complaint_id: int, settings: Settings) -> bool:
 async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
     row, reader = await _readable(complaint_id, user)
     if not reader.full:
-        return (await _member_page(row, await _member_text(row, reader))).decode("utf-8")
+        return (await _member_page(row, await _member_text(row, reader, settings))).decode("utf-8")
     return (await asyncio.to_thread(cached_page, row, settings)).decode("utf-8")
 
 
@@ -718,7 +773,7 @@ class _MemberCopy:
 async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings) -> tuple[SizedStream, str]:
     """A plain member's bundle: the evidence they may see (others' photos as metadata-free
     copies) and their member view of the complaint; its manifest says ``member_view``."""
-    markdown = await _member_text(row, reader)
+    markdown = await _member_text(row, reader, settings)
     member = _MemberCopy(
         reader.user_id, reader.role, markdown.encode("utf-8"), await _member_page(row, markdown)
     )

@@ -25,8 +25,9 @@ class Complaint(Table, tablename="complaint"):
     named_members = JSON(default=[], null=False)  # user ids named (they had consented)
     member_digests = JSON(default={}, null=False)  # user id → sha256 of the text about them
     evidence_ids = JSON(default=[], null=False)  # evidence included in the bundle
-    # What plain members are shown (complaints.build.MemberView as JSON: the text with the named
-    # members' pieces in full and redacted); NULL for versions built before it existed.
+    # Where what plain members are shown is kept: {"format", "sha256", "size"} of a blob in the
+    # evidence store (complaints.build.MemberView as JSON: the text with the named members'
+    # pieces in full and redacted; megabytes for a large case). NULL for older versions.
     member_view = JSON(default=None, null=True)
     members_total = Integer(null=False, default=0)  # victims counted (named or not) when built
     total_loss = JSON(default=[], null=False)  # [{amount, currency}] of all of them when built
