@@ -15,7 +15,8 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.integration.cases_support import ident, person, report, report_body
+from tests.integration.cases_support import fields_of, ident, person, report, report_body, row_counts
+from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.support import assert_problem
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -158,3 +159,43 @@ async def test_an_id_out_of_range_is_not_found_for_signed_in_writes_too(
     # nothing changed on the real case
     r = await client.get(f"/api/v1/cases/{made['case_id']}/membership", headers=alice.headers)
     assert r.status_code == 200 and r.json()["statement"] == ""
+
+
+async def test_an_id_out_of_range_in_a_body_is_refused_by_name(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Found by fuzzing: ``complaint_id: 624724634006`` reached PostgreSQL (a 500)."""
+    s = await seeded_case(client, mailbox, worker)
+    case = s["case"]
+    too_big = 2**31
+    cases = [
+        (
+            "/api/v1/reports",
+            {**report_body("星辰卡盟", [ident("qq", "12345678")]), "case_id": too_big},
+            "case_id",
+        ),
+        (f"/api/v1/cases/{case}/organizers", {"user_id": too_big}, "user_id"),
+        (f"/api/v1/cases/{case}/complaints", {"regulator_id": too_big}, "regulator_id"),
+        (f"/api/v1/cases/{case}/filings", {"complaint_id": too_big}, "complaint_id"),
+    ]
+    before = await row_counts()
+    for url, body, field in cases:
+        problem = assert_problem(await client.post(url, json=body, headers=s["org"]), 422)
+        assert field in fields_of(problem), (url, problem)
+    assert await row_counts() == before
+
+
+async def test_an_id_out_of_range_in_a_query_is_not_found(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org")
+    r = await client.post(
+        f"/api/v1/cases/{s['case']}/complaints",
+        headers=s["org"],
+        json={"regulator_id": await regulator_id(client)},
+    )
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/complaints/{r.json()['id']}/diff"
+    assert_problem(await client.get(url, params={"against": str(2**31)}, headers=s["org"]), 404, "not_found")
+    assert_problem(await client.get(url, params={"against": "2147483647"}, headers=s["org"]), 404)
+    r = await client.get(url, params={"against": r.json()["id"]}, headers=s["org"])
+    assert r.status_code == 200, r.text

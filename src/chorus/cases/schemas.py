@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from chorus import money
+from chorus.ids import Id
 from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef
 
 
@@ -36,7 +37,7 @@ class ReportCreate(BaseModel):
     incident_date: date
     order_refs: list[str] = Field(default_factory=list, max_length=50)
     statement: str = Field(default="", max_length=20000)
-    case_id: int | None = None
+    case_id: Id | None = None
 
 
 class ReportRead(BaseModel):
@@ -116,7 +117,7 @@ class ConsentRequest(BaseModel):
 
 
 class OrganizerRequest(BaseModel):
-    user_id: int
+    user_id: Id
 
 
 class CaseStatusUpdate(BaseModel):

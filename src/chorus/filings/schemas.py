@@ -7,10 +7,11 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from chorus.filings.status import FilingStatus
+from chorus.ids import Id
 
 
 class FilingCreate(BaseModel):
-    complaint_id: int
+    complaint_id: Id
 
 
 class FilingQueued(BaseModel):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-# A merchant id in a body: serial ids are PostgreSQL ``integer`` columns (a larger number names
-# nothing, and would reach the database as an error).
-MerchantId = Annotated[int, Field(gt=0, le=2**31 - 1)]
+from chorus.ids import Id
 
 
 class IdentifierIn(BaseModel):
@@ -87,13 +84,13 @@ class MergeProposalList(BaseModel):
 
 
 class MergeRequest(BaseModel):
-    source_id: MerchantId
-    target_id: MerchantId
+    source_id: Id
+    target_id: Id
 
 
 class ProposalDecision(BaseModel):
     # which merchant survives; default: the older one
-    target_id: MerchantId | None = None
+    target_id: Id | None = None
     note: str | None = Field(default=None, max_length=1000)
 
 

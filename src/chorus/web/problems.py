@@ -29,6 +29,7 @@ from pydantic import Field as PydanticField
 
 from chorus.errors import DomainError, NotFound
 from chorus.i18n import negotiate, t
+from chorus.ids import MAX_ID
 from chorus.web.auth import DEPENDENCIES
 
 PROBLEM_JSON = "application/problem+json"
@@ -170,8 +171,6 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-# Serial ids are PostgreSQL ``integer`` columns: a larger number in a path names nothing.
-MAX_ID = 2**31 - 1
 # Dependencies (chorus.web.auth) that refuse anonymous callers (401) and some others (403).
 _AUTHENTICATED = frozenset({"user", "verified_user", "admin", "moderator"})
 _NOT_QUERY = frozenset(
@@ -181,11 +180,16 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER = "BearerToken"
 
 
-async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of every API route: an integer path parameter outside the id columns' range is a
-    404 before any query is made (the database would refuse the number, a 500)."""
-    for value in connection.path_params.values():
-        if isinstance(value, int) and not 0 < value <= MAX_ID:
+async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard of every API route: an integer path or query parameter outside the id columns'
+    range is a 404 before any query is made (the database would refuse the number: a 500)."""
+    values: list[object] = list(connection.path_params.values())
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        if field.annotation is int and name in connection.query_params:
+            raw = connection.query_params[name]
+            values.append(int(raw) if raw.strip().lstrip("+-").isdigit() else None)
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 < value <= MAX_ID:
             raise NotFound()
 
 
