@@ -106,3 +106,13 @@ def test_member_view_round_trips_through_json() -> None:
     again = MemberView.from_json(json.loads(json.dumps(view.to_json())))
     assert again == view
     assert again.text_for(12) == view.text_for(12)
+
+
+def test_member_view_without_the_description_probe_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parts template the probe cannot read falls back to rendering the lines twice."""
+    from chorus.complaints import build
+
+    _, _, view = build_complaint(complaint())
+    monkeypatch.setattr(build, "_description_wrapper", lambda locale: None)
+    _, _, slow = build_complaint(complaint())
+    assert slow == view
