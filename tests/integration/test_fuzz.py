@@ -1,7 +1,8 @@
 """API fuzzing: schemathesis generates requests from /schema/openapi.json for every operation
 and sends them to the app, served by uvicorn on this run's database and Redis, as a member
 and as an organizer of a real case (bearer tokens). Every answer must be no 5xx, a status the
-document lists for that operation, of the documented media type and body schema.
+document lists for that operation, of the documented media type and body schema; and invalid
+requests (schemathesis's negative mode, as the organizer) never get a 5xx.
 
 A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 5),
 derandomized (the same requests every run), no shrinking: about a minute.
@@ -18,6 +19,8 @@ import hypothesis.strategies as st
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -59,7 +62,15 @@ async def _seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
     }
 
 
-def _fuzz(schema: Any, base: str, headers: dict[str, str], known: dict[str, int]) -> list[str]:
+def _fuzz(
+    schema: Any,
+    base: str,
+    headers: dict[str, str],
+    known: dict[str, int],
+    *,
+    mode: GenerationMode = GenerationMode.POSITIVE,
+    checks: list[Any] = CHECKS,
+) -> list[str]:
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -67,9 +78,9 @@ def _fuzz(schema: Any, base: str, headers: dict[str, str], known: dict[str, int]
             continue
         names = {p.name for p in operation.path_parameters}
         real = {k: v for k, v in known.items() if k in names}
-        strategy = operation.as_strategy()
+        strategy = operation.as_strategy(generation_mode=mode)
         if real:  # also requests on the seeded case, merchant and user
-            strategy = st.one_of(strategy, operation.as_strategy(path_parameters=real))
+            strategy = st.one_of(strategy, operation.as_strategy(generation_mode=mode, path_parameters=real))
 
         @settings(
             max_examples=EXAMPLES,
@@ -82,10 +93,12 @@ def _fuzz(schema: Any, base: str, headers: dict[str, str], known: dict[str, int]
         @given(case=strategy)
         def run(case: Any) -> None:
             response = case.call(base_url=base, headers=headers, timeout=10)
-            case.validate_response(response, checks=CHECKS, headers=headers)
+            case.validate_response(response, checks=checks, headers=headers)
 
         try:
             run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # nothing in this operation can be made invalid
         except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failures
             failures.append(f"{operation.label}: {exc}")
     return failures
@@ -104,4 +117,16 @@ async def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     for who in ("member", "organizer"):
         failures += [f"[{who}] {f}" for f in _fuzz(schema, server, seeded[who], seeded["ids"])]
     failures += [f"[anonymous] {f}" for f in _fuzz(schema, server, {}, seeded["ids"])]
+    # invalid requests (wrong types, missing fields, out-of-range numbers): still never a 5xx
+    failures += [
+        f"[organizer, invalid input] {f}"
+        for f in _fuzz(
+            schema,
+            server,
+            seeded["organizer"],
+            seeded["ids"],
+            mode=GenerationMode.NEGATIVE,
+            checks=[not_a_server_error],
+        )
+    ]
     _assert_no_failures(failures)
