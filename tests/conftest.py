@@ -46,9 +46,14 @@ from tests.support import Mailbox, start_smtp  # noqa: E402 - after the environm
 
 
 async def flush_keeping_lock(pool: Any) -> None:
-    await pool.flushdb()
-    if SANDBOX.redis_owner is not None:
-        await reclaim_redis_db(pool, SANDBOX.redis_owner)
+    """Empty this run's Redis database and keep its claim, in one MULTI/EXEC: between a plain
+    FLUSHDB and the claim coming back, a concurrent run could take the number and its worker
+    would run our jobs."""
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.flushdb()
+        if SANDBOX.redis_owner is not None:
+            reclaim_redis_db(pipe, SANDBOX.redis_owner)
+        await pipe.execute()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
