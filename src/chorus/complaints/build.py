@@ -25,9 +25,10 @@ the same text in both.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -408,15 +409,47 @@ class MemberView:
             out.append(after)
         return _tidy("".join(out))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"v": 1, "skeleton": list(self.skeleton), "slots": [list(s) for s in self.slots]}
+    FORMAT = "chorus-member-view/1"
+
+    def dump(self) -> Iterator[str]:
+        """The view as text, in pieces: a one-line JSON index of lengths (in characters), then
+        every text in document order (skeleton part, then each slot's full and redacted text).
+        No escaping of megabytes of text, and never one string of it all."""
+        index = {
+            "format": self.FORMAT,
+            "skeleton": [len(part) for part in self.skeleton],
+            "slots": [[user_id, len(full), len(redacted)] for user_id, full, redacted in self.slots],
+        }
+        yield json.dumps(index, separators=(",", ":")) + "\n"
+        yield self.skeleton[0]
+        for (_, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
+            yield full
+            yield redacted
+            yield after
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> MemberView:
-        return cls(
-            skeleton=tuple(value["skeleton"]),
-            slots=tuple((int(u), full, redacted) for u, full, redacted in value["slots"]),
-        )
+    def load(cls, data: bytes) -> MemberView:
+        """What ``dump`` wrote (UTF-8). Raises ValueError when it is not that."""
+        text = data.decode("utf-8")
+        head, _, body = text.partition("\n")
+        index = json.loads(head)
+        if index.get("format") != cls.FORMAT:
+            raise ValueError("not a member view")
+        pos = 0
+
+        def take(n: int) -> str:
+            nonlocal pos
+            pos += n
+            return body[pos - n : pos]
+
+        skeleton = [take(index["skeleton"][0])]
+        slots = []
+        for (user_id, n_full, n_redacted), n_after in zip(index["slots"], index["skeleton"][1:], strict=True):
+            slots.append((int(user_id), take(n_full), take(n_redacted)))
+            skeleton.append(take(n_after))
+        if pos != len(body):
+            raise ValueError("member view of the wrong length")
+        return cls(skeleton=tuple(skeleton), slots=tuple(slots))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ class Complaint(Table, tablename="complaint"):
     member_digests = JSON(default={}, null=False)  # user id → sha256 of the text about them
     evidence_ids = JSON(default=[], null=False)  # evidence included in the bundle
     # Where what plain members are shown is kept: {"format", "sha256", "size"} of a blob in the
-    # evidence store (complaints.build.MemberView as JSON: the text with the named members'
+    # evidence store (complaints.build.MemberView.dump: the text with the named members'
     # pieces in full and redacted; megabytes for a large case). NULL for older versions.
     member_view = JSON(default=None, null=True)
     members_total = Integer(null=False, default=0)  # victims counted (named or not) when built
