@@ -50,16 +50,46 @@ def server(clean: None, tmp_path: Path) -> Iterator[str]:
 
 
 async def _seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
-    """An organizer's case with a member in it: the ids the fuzzer also tries."""
+    """An organizer's case with a member, a piece of evidence, a consented complaint and a
+    queued filing: the ids the fuzzer also tries, so requests reach past "not found"."""
     organizer = await person(client, mailbox, worker, "org@example.com", "Org")
     member = await person(client, mailbox, worker, "member@example.com", "Member")
     made = await report(client, organizer, report_body("星辰卡盟", [ident("qq", "12345678")]))
-    await report(client, member, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=made["case_id"]))
-    return {
-        "organizer": organizer.headers,
-        "member": member.headers,
-        "ids": {"case_id": made["case_id"], "merchant_id": made["merchant_id"], "user_id": member.id},
+    case_id = made["case_id"]
+    await report(client, member, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=case_id))
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        headers=member.headers,
+        data={"kind": "chat_log", "description": "the seller's last message"},
+        files={"file": ("chat.txt", "卖家：明天发货".encode(), "text/plain")},
+    )
+    assert r.status_code == 201, r.text
+    evidence_id = r.json()["id"]
+    for who in (organizer, member):
+        r = await client.post(f"/api/v1/cases/{case_id}/consent", json={"consent": True}, headers=who.headers)
+        assert r.status_code == 200, r.text
+    regulators = (await client.get("/api/v1/regulators")).json()["items"]
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/complaints",
+        json={"regulator_id": regulators[0]["id"]},
+        headers=organizer.headers,
+    )
+    assert r.status_code == 201, r.text
+    complaint_id = r.json()["id"]
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/filings", json={"complaint_id": complaint_id}, headers=organizer.headers
+    )
+    assert r.status_code == 202, r.text
+    ids = {
+        "case_id": case_id,
+        "merchant_id": made["merchant_id"],
+        "user_id": member.id,
+        "evidence_id": evidence_id,
+        "complaint_id": complaint_id,
+        "filing_id": r.json()["id"],
+        "regulator_id": regulators[0]["id"],
     }
+    return {"organizer": organizer.headers, "member": member.headers, "ids": ids}
 
 
 def _fuzz(

@@ -63,7 +63,12 @@ class ComplaintController(Controller):
         row in full, other victims redacted); ``sha256`` is the full text's either way."""
         return await service.get(complaint_id, user, settings)
 
-    @get("/complaints/{complaint_id:int}/html", operation_id="getComplaintPage", responses=problems(409))
+    @get(
+        "/complaints/{complaint_id:int}/html",
+        operation_id="getComplaintPage",
+        media_type="text/html",
+        responses=problems(409),
+    )
     async def page(
         self,
         complaint_id: FromPath[int],
@@ -75,7 +80,12 @@ class ComplaintController(Controller):
             await service.html(complaint_id, user, settings), media_type="text/html", headers=PAGE_HEADERS
         )
 
-    @get("/complaints/{complaint_id:int}/bundle", operation_id="getComplaintBundle", responses=problems(409))
+    @get(
+        "/complaints/{complaint_id:int}/bundle",
+        operation_id="getComplaintBundle",
+        media_type="application/zip",
+        responses=problems(409),
+    )
     async def bundle(
         self,
         complaint_id: FromPath[int],

@@ -17,7 +17,7 @@ from chorus.evidence import service
 from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
 from chorus.settings import Settings
 from chorus.web.multipart import StreamedForm, file_chunks
-from chorus.web.problems import documented, problems
+from chorus.web.problems import documented, problems, raw_bytes
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 DOWNLOAD_HEADERS = {
@@ -103,7 +103,15 @@ class EvidenceController(Controller):
         """Recompute the case's hash chain from the stored bytes."""
         return await service.verify(case_id, user, settings)
 
-    @get("/evidence/{evidence_id:int}/content", operation_id="downloadEvidence")
+    @get(
+        "/evidence/{evidence_id:int}/content",
+        operation_id="downloadEvidence",
+        responses={
+            200: raw_bytes("the evidence file, as an attachment"),
+            206: raw_bytes("the requested byte range"),
+            **problems(416),
+        },
+    )
     async def content(
         self,
         evidence_id: FromPath[int],
@@ -132,7 +140,12 @@ class EvidenceController(Controller):
             headers=headers,
         )
 
-    @delete("/evidence/{evidence_id:int}", status_code=HTTP_204_NO_CONTENT, operation_id="withdrawEvidence")
+    @delete(
+        "/evidence/{evidence_id:int}",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="withdrawEvidence",
+        responses=problems(409),
+    )
     async def withdraw(
         self, evidence_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> None:

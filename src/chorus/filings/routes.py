@@ -42,7 +42,7 @@ class FilingController(Controller):
         """Members: status, the regulator's reference, deadline, overdue flag and every event."""
         return await service.get(filing_id, user)
 
-    @get("/filings/{filing_id:int}/bundle", operation_id="getFiledBundle")
+    @get("/filings/{filing_id:int}/bundle", operation_id="getFiledBundle", media_type="application/zip")
     async def bundle(
         self, filing_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> Stream:

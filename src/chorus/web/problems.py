@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -20,7 +21,15 @@ from litestar.exceptions import (
 )
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Schema,
+    SecurityScheme,
+)
+from litestar.openapi.spec import Operation as OpenAPIOperation
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
@@ -171,6 +180,39 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def raw_bytes(description: str) -> ResponseSpec:
+    """An OpenAPI answer of bytes of any media type (a download)."""
+    return ResponseSpec(
+        data_container=bytes, media_type="*/*", description=description, generate_examples=False
+    )
+
+
+_BINARY = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+_OCTETS = "application/octet-stream"
+
+
+@dataclass
+class Operation(OpenAPIOperation):
+    """An operation whose downloads (a ZIP, the evidence's own type) are documented as binary,
+    also as ``application/octet-stream``: the one binary type client generators take, while
+    the real type stays listed for clients and conformance checks."""
+
+    def __post_init__(self) -> None:
+        for answer in (self.responses or {}).values():
+            content = getattr(answer, "content", None)
+            if not content or any(is_json(t) or t.startswith("text/") for t in content):
+                continue
+            for media_type, media in content.items():
+                # any type at all (an evidence file): no schema, nothing to decode the bytes by
+                media.schema = None if media_type == "*/*" else _BINARY
+            if _OCTETS not in content:
+                answer.content = {_OCTETS: OpenAPIMediaType(schema=_BINARY), **content}
+
+
+def is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 # Dependencies (chorus.web.auth) that refuse anonymous callers (401) and some others (403).
 _AUTHENTICATED = frozenset({"user", "verified_user", "admin", "moderator"})
 _NOT_QUERY = frozenset(
@@ -231,6 +273,7 @@ def documented(routers: list[Router]) -> list[Router]:
             for handler in route.route_handlers:
                 inferred = problems(*error_statuses(handler, route.path_parameters))
                 handler.responses = {**inferred, **(handler.responses or {})}
+                handler.operation_class = Operation
                 if set(inspect.signature(handler.fn).parameters) & _AUTHENTICATED and not handler.security:
                     handler.security = [{BEARER: []}]
     return routers
@@ -252,4 +295,5 @@ __all__ = [
     "documented",
     "problem",
     "problems",
+    "raw_bytes",
 ]
