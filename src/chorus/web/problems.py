@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
     Components,
     OpenAPIFormat,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Schema,
     SecurityScheme,
@@ -199,8 +200,9 @@ class Operation(OpenAPIOperation):
 
     def __post_init__(self) -> None:
         for answer in (self.responses or {}).values():
-            content = getattr(answer, "content", None)
-            if not content or any(is_json(t) or t.startswith("text/") for t in content):
+            if not isinstance(answer, OpenAPIResponse) or not (content := answer.content):
+                continue
+            if any(is_json(t) or t.startswith("text/") for t in content):
                 continue
             for media_type, media in content.items():
                 # any type at all (an evidence file): no schema, nothing to decode the bytes by
