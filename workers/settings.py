@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import structlog
@@ -12,6 +13,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from chorus import db, jobs, logs
+from chorus.notifications import service as notifications
 from chorus.settings import Settings, get_settings
 from workers import tasks
 
@@ -21,6 +23,13 @@ FUNCTIONS: list[Function] = [
     func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value, max_tries=5, timeout=60),
     func(tasks.notify_case_event, name=jobs.Job.notify_case_event.value, max_tries=5, timeout=120),
     func(tasks.notify_users, name=jobs.Job.notify_users.value, max_tries=5, timeout=120),
+    func(tasks.notify_fan_out, name=jobs.Job.notify_fan_out.value, max_tries=5, timeout=600),
+    # tries are counted per delivery (CHORUS_NOTIFY_ATTEMPTS); arq's limit is a backstop. A batch
+    # job that outlives its lease (CHORUS_NOTIFY_LEASE_SECONDS) keeps only the rows it renewed.
+    func(tasks.notify_send, name=jobs.Job.notify_send.value, max_tries=60, timeout=600),
+    func(tasks.notify_sweep, name=jobs.Job.notify_sweep.value, max_tries=1, timeout=120),
+    func(tasks.notify_digest, name=jobs.Job.notify_digest.value, max_tries=10, timeout=900),
+    func(tasks.notify_confirm_email, name=jobs.Job.notify_confirm_email.value, max_tries=5, timeout=60),
     func(tasks.render_complaint_page, name=jobs.Job.render_complaint_page.value, max_tries=3, timeout=600),
     func(tasks.flag_overdue_filings, name=jobs.Job.flag_overdue_filings.value, max_tries=3, timeout=300),
     # tries are counted by the job itself (CHORUS_FILING_SUBMIT_ATTEMPTS); arq's limit is a backstop
@@ -41,6 +50,9 @@ CRON_JOBS: list[CronJob] = [
     cron(tasks.poll_filings, name=f"cron:{jobs.Job.poll_filings.value}", minute={2, 17, 32, 47}, unique=True),
     # daily: sent outbox rows and done markers older than CHORUS_PURGE_AFTER_DAYS
     cron(tasks.purge, name=f"cron:{jobs.Job.purge.value}", hour={3}, minute={41}, unique=True),
+    # hourly: daily digests of members whose local hour is CHORUS_NOTIFY_DIGEST_HOUR (once per
+    # member and local day whatever the number of workers: a unique key in the database)
+    cron(tasks.notify_digest, name=f"cron:{jobs.Job.notify_digest.value}", minute={0}, unique=True),
 ]
 
 
@@ -51,10 +63,16 @@ def redis_settings(url: str) -> RedisSettings:
 async def relay_forever(ctx: dict[str, Any]) -> None:
     """Move committed outbox rows into arq every CHORUS_OUTBOX_RELAY_SECONDS."""
     settings: Settings = ctx["settings"]
+    # deliveries a killed worker held are handed to a new job soon after their lease ends
+    sweep_every = min(60.0, settings.notify_lease_seconds / 2)
+    swept = 0.0
     while True:
         try:
             while await jobs.relay_once(ctx["redis"]) > 0:
                 pass
+            if time.monotonic() - swept >= sweep_every:
+                swept = time.monotonic()
+                await notifications.sweep(settings)
         except Exception as exc:  # keep relaying: one bad round must not stop the worker
             log.error("outbox.relay_failed", error=type(exc).__name__, exc_info=exc)
         await asyncio.sleep(settings.outbox_relay_seconds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from arq import Retry
@@ -12,6 +12,7 @@ from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
 from chorus.filings import service as filings
 from chorus.filings import submit as filing_channels
+from chorus.notifications import delivery as notify_delivery
 from chorus.notifications import service as notifications
 
 
@@ -20,7 +21,7 @@ async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: s
 
 
 async def notify_case_event(ctx: dict[str, Any], *, event_id: int) -> int:
-    return await notifications.fan_out_case_event(event_id)
+    return await notifications.from_case_event(event_id, ctx["settings"])
 
 
 async def notify_users(
@@ -31,8 +32,46 @@ async def notify_users(
     case_id: int | None,
     data: dict[str, Any],
     source: str,
+    audience: str = "users",
 ) -> int:
-    return await notifications.notify(user_ids=user_ids, kind=kind, case_id=case_id, data=data, source=source)
+    return await notifications.notify(
+        user_ids=user_ids,
+        kind=kind,
+        case_id=case_id,
+        data=data,
+        source=source,
+        audience=audience,  # type: ignore[arg-type]
+        settings=ctx["settings"],
+    )
+
+
+async def notify_fan_out(ctx: dict[str, Any], *, event_id: int) -> int:
+    return await notifications.fan_out(event_id, ctx["settings"])
+
+
+async def notify_send(ctx: dict[str, Any], *, event_id: int, channel: str, batch: int) -> int:
+    attempt = ctx.get("job_try", 1)
+    outcome = await notify_delivery.send(event_id, channel, batch, ctx["settings"], attempt=attempt)
+    if outcome.retry_in is not None:
+        raise Retry(defer=outcome.retry_in)  # transient failures: the same rows, later
+    return outcome.sent
+
+
+async def notify_sweep(ctx: dict[str, Any]) -> int:
+    return await notifications.sweep(ctx["settings"])
+
+
+async def notify_digest(ctx: dict[str, Any], *, at: str | None = None) -> int:
+    settings = ctx["settings"]
+    try:
+        return await notify_delivery.send_digests(settings, datetime.fromisoformat(at) if at else None)
+    except notify_delivery.SMTP_ERRORS as exc:
+        wait = notify_delivery.backoff(ctx.get("job_try", 1), settings.notify_retry_seconds)
+        raise Retry(defer=wait) from exc
+
+
+async def notify_confirm_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
+    return await notify_delivery.send_confirmation(user_id, nonce, ctx["settings"])
 
 
 async def render_complaint_page(ctx: dict[str, Any], *, complaint_id: int) -> bool:

@@ -34,6 +34,11 @@ class Job(StrEnum):
     send_verification_email = "send_verification_email"
     notify_case_event = "notify_case_event"
     notify_users = "notify_users"
+    notify_fan_out = "notify_fan_out"  # one event: inbox rows and deliveries, batch by batch
+    notify_send = "notify_send"  # one batch of one channel (e-mail over one SMTP connection, webhook)
+    notify_sweep = "notify_sweep"  # deliveries a killed worker held: sent again by another
+    notify_digest = "notify_digest"  # run hourly by the workers' cron: the daily digests due now
+    notify_confirm_email = "notify_confirm_email"  # the link that clears a bouncing address
     render_complaint_page = "render_complaint_page"
     flag_overdue_filings = "flag_overdue_filings"  # also run hourly by the workers' cron
     submit_filing = "submit_filing"

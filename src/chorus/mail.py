@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -15,8 +17,19 @@ from chorus.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-def compose(*, settings: Settings, to: str, subject: str, body: str, idempotency_key: str) -> EmailMessage:
-    """A plain-text UTF-8 message; the Message-ID is derived from the idempotency key."""
+def compose(
+    *,
+    settings: Settings,
+    to: str,
+    subject: str,
+    body: str,
+    idempotency_key: str,
+    html: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A UTF-8 message (plain text, and an HTML alternative when ``html`` is given); the
+    Message-ID is derived from the idempotency key, so a message sent twice is recognizably
+    the same one."""
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = to
@@ -24,7 +37,11 @@ def compose(*, settings: Settings, to: str, subject: str, body: str, idempotency
     msg["Date"] = formatdate(localtime=False)
     domain = settings.mail_from.rsplit("@", 1)[-1].strip(">") or "chorus.localhost"
     msg["Message-ID"] = make_msgid(idstring=_safe_id(idempotency_key), domain=domain)
+    for name, value in (headers or {}).items():
+        msg[name] = value
     msg.set_content(body, charset="utf-8")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
     return msg
 
 
@@ -49,6 +66,64 @@ async def send(message: EmailMessage, settings: Settings) -> None:
         return
     path = await asyncio.to_thread(_write_eml, message, settings)
     log.info("mail.written", transport="file", path=str(path))
+
+
+class Connection:
+    """One SMTP session reused for many messages (or the .eml folder without SMTP settings)."""
+
+    def __init__(self, settings: Settings, client: aiosmtplib.SMTP | None) -> None:
+        self.settings = settings
+        self.client = client
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver one message over this session. Raises ``aiosmtplib.SMTPRecipientsRefused``
+        (the server refused the recipient: ``permanent_refusal`` tells a 5xx), another
+        ``aiosmtplib.SMTPException`` or ``OSError``."""
+        if self.client is None:
+            await asyncio.to_thread(_write_eml, message, self.settings)
+            return
+        if not self.client.is_connected:
+            await self.client.connect()
+        await self.client.send_message(message)
+
+
+@asynccontextmanager
+async def connection(settings: Settings) -> AsyncIterator[Connection]:
+    """``async with connection(settings) as conn: await conn.send(m)`` — one SMTP connection
+    (and login) for a whole batch instead of one per message."""
+    if not settings.smtp_host:
+        yield Connection(settings, None)
+        return
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        use_tls=settings.smtp_tls == "tls",
+        start_tls=settings.smtp_tls == "starttls",
+        timeout=30,
+    )
+    await client.connect()
+    try:
+        yield Connection(settings, client)
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
+def permanent_refusal(exc: BaseException) -> bool:
+    """The server refused the recipient for good (a 5xx answer to RCPT TO): the address bounces."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPRecipientRefused) and exc.code >= 500
+
+
+def permanent_failure(exc: BaseException) -> bool:
+    """A 5xx answer to the message itself: sending it again will not help."""
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
 
 
 def _write_eml(message: EmailMessage, settings: Settings) -> object:

@@ -84,6 +84,16 @@ class Settings(BaseSettings):
     # Sent outbox rows and done markers (idempotency keys of mails, filings, replies) are purged
     # by a daily worker job once they are this old.
     purge_after_days: int = Field(default=7, ge=1)
+    # Member notifications: recipients per delivery job (one SMTP connection each), how long a job
+    # holds the deliveries it claimed (a killed worker's are taken over after it), the first wait
+    # before retrying a transient failure (doubling) and the tries before a delivery fails, the
+    # local hour of the daily digest, and the time one webhook request may take.
+    notify_batch_size: int = Field(default=200, ge=1, le=5000)
+    notify_lease_seconds: float = Field(default=300.0, gt=0)
+    notify_retry_seconds: float = Field(default=30.0, gt=0)
+    notify_attempts: int = Field(default=6, ge=1, le=30)
+    notify_digest_hour: int = Field(default=8, ge=0, le=23)
+    notify_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _production_requirements(self) -> Settings:
@@ -118,10 +128,6 @@ class Settings(BaseSettings):
             host = f"[{host}]"
         port = url.port if url.port not in (None, {"http": 80, "https": 443}.get(url.scheme)) else None
         return f"{url.scheme}://{host}" + (f":{port}" if port else "")
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @property
     def outbox_dir(self) -> Path:

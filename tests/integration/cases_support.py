@@ -10,7 +10,7 @@ from chorus.audit.tables import AuditEntry
 from chorus.cases.tables import Case, CaseEvent, Membership
 from chorus.jobs import OutboxRow
 from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier, MergeProposal
-from chorus.notifications.tables import Notification
+from chorus.notifications.tables import InboxEntry, NotifyEvent
 from tests.support import PASSWORD, login, register, verified_user
 
 INCIDENT = (date.today() - timedelta(days=10)).isoformat()
@@ -25,7 +25,8 @@ TABLES = {
     "proposal": MergeProposal,
     "outbox": OutboxRow,
     "audit": AuditEntry,
-    "notification": Notification,
+    "notification": InboxEntry,
+    "notify_event": NotifyEvent,
 }
 
 

@@ -290,6 +290,19 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     # --- notifications
     ("GET", "/api/v1/notifications"): [Probe(AUTHENTICATED, view=inbox)],
     ("POST", "/api/v1/notifications/{notification_id}/read"): [Probe(RECIPIENT)],
+    ("POST", "/api/v1/notifications/read-all"): [Probe(AUTHENTICATED)],
+    # the signed link is the authority (no login): a made-up token is refused with 422
+    ("GET", "/api/v1/notifications/unsubscribe"): [Probe(PUBLIC, query={"token": "made-up"})],
+    ("POST", "/api/v1/notifications/unsubscribe"): [Probe(PUBLIC, query={"token": "made-up"})],
+    ("GET", "/api/v1/notifications/confirm-email"): [Probe(PUBLIC, query={"token": "made-up"})],
+    ("GET", "/api/v1/me/preferences"): [Probe(AUTHENTICATED)],
+    ("PUT", "/api/v1/me/preferences"): [Probe(AUTHENTICATED, json={})],
+    ("POST", "/api/v1/me/email/confirm"): [Probe(AUTHENTICATED)],
+    ("POST", "/api/v1/cases/{case_id}/announcements"): [
+        Probe(CASE_ORGANIZER, json={"title": "矩阵公告", "body": "**进展**"})
+    ],
+    ("GET", "/api/v1/cases/{case_id}/announcements"): [Probe(CASE_MEMBER)],
+    ("GET", "/api/v1/admin/notifications/failures"): [Probe(STAFF_ADMIN)],
 }
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from chorus.complaints.tables import Complaint
 from chorus.jobs import OutboxRow
-from chorus.notifications.tables import Notification
+from chorus.notifications.tables import InboxEntry
 from chorus.regulators.tables import Regulator
 from tests.support import PASSWORD, assert_problem, login, verified_user
 
@@ -258,7 +258,7 @@ async def test_versions_diff_and_consent_notifications(client: Any, mailbox: Any
         n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
     ]
     assert "complaint.version_awaits_consent" not in bob_kinds
-    assert await Notification.count().where(Notification.kind == "complaint.version_awaits_consent") == 3
+    assert await InboxEntry.count().where(InboxEntry.kind == "complaint.version_awaits_consent") == 3
     assert await OutboxRow.count().where(OutboxRow.job_name == "notify_users") == 2
 
     d = await client.get(

@@ -11,7 +11,7 @@ import pytest
 from chorus.complaints.tables import Complaint
 from chorus.evidence.tables import Evidence
 from chorus.filings.tables import Filing, FilingEvent
-from chorus.notifications.tables import Notification
+from chorus.notifications.tables import InboxEntry
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.support import assert_problem
 
@@ -268,7 +268,7 @@ async def test_manual_updates_follow_the_status_machine(
     inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
     statuses = [n["data"]["status"] for n in inbox if n["kind"] == "case.filing_status"]
     assert sorted(statuses) == ["accepted", "resolved", "submitted"]
-    assert await Notification.count().where(Notification.kind == "case.filing_status") == 3 * 3
+    assert await InboxEntry.count().where(InboxEntry.kind == "case.filing_status") == 3 * 3
 
     # the filing ended: the same regulator can be filed with again
     assert (await file(client, s, v1["id"])).status_code == 202
@@ -329,7 +329,7 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
         reminders[0]["data"]["next_step"] == "ask_acceptance"
         and reminders[0]["data"]["filing_id"] == filing_id
     )
-    assert await Notification.count().where(Notification.kind == "filing.overdue") == 1  # organizers only
+    assert await InboxEntry.count().where(InboxEntry.kind == "filing.overdue") == 1  # organizers only
 
     # accepted: a new clock, the conclusion's
     got = (await client.post(url, headers=s["org"], json={"status": "accepted", "note": "已受理"})).json()
@@ -341,7 +341,7 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
     assert got["overdue"] is False
     await redis_pool.enqueue_job("flag_overdue_filings")
     await run_jobs(redis_pool, settings, relay=False)
-    assert await Notification.count().where(Notification.kind == "filing.overdue") == 1
+    assert await InboxEntry.count().where(InboxEntry.kind == "filing.overdue") == 1
 
 
 async def test_a_deadline_passes_at_midnight_where_the_regulator_is(

@@ -53,6 +53,30 @@ async def get(user_id: int) -> UserRead | None:
     return _read(row) if row else None
 
 
+async def contacts(user_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What notifications need of many users at once: ``{id: {email, display_name, locale,
+    verified}}`` (unknown ids are left out)."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted(set(user_ids))
+    for start in range(0, len(ids), 1000):
+        rows = await User.select(
+            User.id, User.email, User.display_name, User.locale, User.email_verified_at
+        ).where(User.id.is_in(ids[start : start + 1000]))
+        for r in rows:
+            out[r["id"]] = {
+                "email": r["email"],
+                "display_name": r["display_name"],
+                "locale": r["locale"],
+                "verified": r["email_verified_at"] is not None,
+            }
+    return out
+
+
+async def set_locale(user_id: int, locale: str) -> None:
+    """The account's language (e-mails, pages); inside the caller's transaction."""
+    await User.update({User.locale: locale}).where(User.id == user_id)
+
+
 async def get_or_raise(user_id: int) -> UserRead:
     user = await get(user_id)
     if user is None:

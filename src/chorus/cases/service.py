@@ -37,7 +37,14 @@ OPEN = ("gathering", "filing")
 TRANSITIONS = {"gathering": {"filing", "closed"}, "filing": {"gathering", "closed"}, "closed": set()}
 EARLIEST_INCIDENT = date(2000, 1, 1)
 # Events members hear about (through the outbox → notifications); the rest only show on the timeline.
-NOTIFY_KINDS = {"status_changed", "merged", "merchant_merged", "filing_status", "filing_reply"}
+NOTIFY_KINDS = {
+    "member_joined",
+    "status_changed",
+    "merged",
+    "merchant_merged",
+    "filing_status",
+    "filing_reply",
+}
 
 
 # --- validation helpers --------------------------------------------------------------------
@@ -81,12 +88,12 @@ def _money(amount: Decimal, currency: str) -> MoneyRead:
 # --- events ----------------------------------------------------------------------------------
 
 
-async def add_event(case_id: int, kind: str, **data: Any) -> int:
+async def add_event(case_id: int, kind: str, *, quiet: bool = False, **data: Any) -> int:
     """Append to the public timeline (inside the caller's transaction); members are told
-    through the outbox when the kind is one they care about."""
+    through the outbox when the kind is one they care about (unless ``quiet``)."""
     rows = await CaseEvent.insert(CaseEvent(case=case_id, kind=kind, data=data)).returning(CaseEvent.id)
     event_id: int = rows[0]["id"]
-    if kind in NOTIFY_KINDS:
+    if kind in NOTIFY_KINDS and not quiet:
         await jobs.defer(jobs.Job.notify_case_event, f"case-event:{event_id}", event_id=event_id)
     return event_id
 
@@ -184,7 +191,7 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                 )
             ).returning(Membership.id)
             membership_id: int = rows[0]["id"]
-            await add_event(case_id, "member_joined")
+            await add_event(case_id, "member_joined", quiet=created_case)  # organizers are told
             await audit.record(
                 "case.joined",
                 actor_id=user.id,
@@ -445,7 +452,16 @@ async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
             raise NotFound("member_not_found", field="user_id")
         if target["role"] != "organizer":
             await Membership.update({Membership.role: "organizer"}).where(Membership.id == target["id"])
-            await add_event(case_id, "organizer_added")
+            event_id = await add_event(case_id, "organizer_added")
+            await jobs.defer(  # the new organizer is told (the public timeline names no one)
+                jobs.Job.notify_users,
+                f"organizer-added:{event_id}",
+                user_ids=[user_id],
+                kind="case.organizer_added",
+                case_id=case_id,
+                data={},
+                source=f"organizer-added:{event_id}",
+            )
             await audit.record(
                 "case.organizer_promoted",
                 actor_id=actor.id,
@@ -515,6 +531,30 @@ async def my_cases(user: UserRead) -> MyCaseList:
 async def member_user_ids(case_id: int) -> list[int]:
     rows = await Membership.select(Membership.user).where(Membership.case == case_id)
     return [r["user"] for r in rows]
+
+
+async def member_ids(case_id: int) -> list[int]:
+    """Every member's user id (organizers included), ascending."""
+    return sorted(await member_user_ids(case_id))
+
+
+async def organizer_ids(case_id: int) -> list[int]:
+    """The organizers' user ids, ascending."""
+    rows = await Membership.select(Membership.user).where(
+        (Membership.case == case_id) & (Membership.role == "organizer")
+    )
+    return sorted(r["user"] for r in rows)
+
+
+async def event_notice(event_id: int) -> dict[str, Any] | None:
+    """A timeline event as notifications read it: ``{case, kind, data}``."""
+    row = (
+        await CaseEvent.select(CaseEvent.case, CaseEvent.kind, CaseEvent.data)
+        .where(CaseEvent.id == event_id)
+        .output(load_json=True)
+        .first()
+    )
+    return dict(row) if row else None
 
 
 async def organizes_merchant(merchant_id: int, user_id: int) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from chorus import db
+from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -422,6 +422,17 @@ async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None
             object_type="evidence",
             object_id=evidence_id,
             case_id=row["case"],
+        )
+        # organizers hear of it (a complaint not yet filed needs a new version); no one's name
+        await jobs.defer(
+            jobs.Job.notify_users,
+            f"evidence-withdrawn:{evidence_id}",
+            user_ids=[],
+            audience="organizers",
+            kind="evidence.withdrawn",
+            case_id=row["case"],
+            data={"evidence_id": evidence_id},
+            source=f"evidence-withdrawn:{evidence_id}",
         )
         unreferenced = [
             sha for sha in (row["sha256"], row["derived_sha256"]) if sha and not await _referenced(sha)

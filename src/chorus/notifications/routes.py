@@ -1,17 +1,30 @@
-"""HTTP: the in-app inbox (/api/v1/notifications)."""
+"""HTTP: the inbox (/api/v1/notifications), preferences (/api/v1/me/preferences), one-click
+unsubscribe, confirming a bouncing address, case announcements, and admins' failed deliveries."""
 
 from __future__ import annotations
 
-from litestar import Controller, Router, get, post
+from html import escape
+
+from litestar import Controller, Response, Router, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath
-from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from chorus.accounts.schemas import UserRead
+from chorus.i18n import t
 from chorus.notifications import service
-from chorus.notifications.service import NotificationList
+from chorus.notifications.schemas import (
+    AnnouncementCreate,
+    AnnouncementList,
+    AnnouncementRead,
+    DeliveryFailureList,
+    NotificationList,
+    PreferencesRead,
+    PreferencesUpdate,
+    Unsubscribed,
+)
 from chorus.settings import Settings
-from chorus.web.problems import documented
+from chorus.web.problems import documented, problems
 
 
 class NotificationController(Controller):
@@ -20,12 +33,125 @@ class NotificationController(Controller):
 
     @get("/", operation_id="listNotifications")
     async def inbox(self, user: NamedDependency[UserRead]) -> NotificationList:
+        """The caller's inbox, newest first, and how many are unread."""
         return await service.list_for(user)
 
-    @post("/{notification_id:int}/read", status_code=HTTP_204_NO_CONTENT, operation_id="markNotificationRead")
+    @post(
+        "/{notification_id:int}/read",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="markNotificationRead",
+    )
     async def read(self, notification_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
         await service.mark_read(user, notification_id)
 
+    @post(
+        "/read-all",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="markAllNotificationsRead",
+    )
+    async def read_all(self, user: NamedDependency[UserRead]) -> None:
+        await service.mark_all_read(user)
+
+    @get("/unsubscribe", operation_id="unsubscribePage", media_type="text/html", responses=problems(422))
+    async def unsubscribe_page(
+        self, token: FromQuery[str], settings: NamedDependency[Settings]
+    ) -> Response[str]:
+        """Where the e-mail's unsubscribe link lands: a page with one button (a GET changes
+        nothing, so link scanners cannot unsubscribe anyone)."""
+        locale = settings.default_locale
+        title = escape(t("notify.unsubscribe.title", locale))
+        button = escape(t("notify.unsubscribe.button", locale))
+        page = (
+            f'<!DOCTYPE html><html lang="{locale}"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f'<body><h1>{title}</h1><form method="post" action="?token={escape(token)}">'
+            f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            f'<button type="submit">{button}</button></form></body></html>'
+        )
+        return Response(page, media_type="text/html")
+
+    @post(
+        "/unsubscribe",
+        status_code=HTTP_200_OK,
+        operation_id="unsubscribe",
+        opt={"body_types": None},  # RFC 8058: mail clients post "List-Unsubscribe=One-Click" as a form
+        responses=problems(422),
+    )
+    async def unsubscribe(self, token: FromQuery[str], settings: NamedDependency[Settings]) -> Unsubscribed:
+        """One-click unsubscribe (RFC 8058), no login: the signed link is the authority."""
+        return await service.unsubscribe(token, settings)
+
+    @get("/confirm-email", operation_id="confirmNotificationEmail", responses=problems(422))
+    async def confirm_email(
+        self, token: FromQuery[str], settings: NamedDependency[Settings]
+    ) -> PreferencesRead:
+        """The link of the confirmation e-mail: the address receives mail again."""
+        return await service.confirm_email(token, settings)
+
+
+class PreferencesController(Controller):
+    path = "/api/v1/me"
+    tags = ["notifications"]
+
+    @get("/preferences", operation_id="getPreferences")
+    async def get_preferences(self, user: NamedDependency[UserRead]) -> PreferencesRead:
+        return await service.get_preferences(user)
+
+    @put("/preferences", operation_id="setPreferences")
+    async def set_preferences(
+        self,
+        data: JSONBody[PreferencesUpdate],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> PreferencesRead:
+        """E-mail ``immediate`` / ``digest`` / ``off``, language, time zone (IANA), webhook address
+        (https, public; a new one answers with its signing secret, once)."""
+        return await service.update_preferences(user, data, settings)
+
+    @post("/email/confirm", status_code=HTTP_202_ACCEPTED, operation_id="requestEmailConfirmation")
+    async def confirm(self, user: NamedDependency[UserRead]) -> None:
+        """After the address bounced: mail a link that confirms it again."""
+        await service.request_email_confirmation(user)
+
+
+class AnnouncementController(Controller):
+    path = "/api/v1/cases"
+    tags = ["notifications"]
+
+    @post(
+        "/{case_id:int}/announcements",
+        status_code=HTTP_201_CREATED,
+        operation_id="createAnnouncement",
+    )
+    async def create(
+        self, case_id: FromPath[int], data: JSONBody[AnnouncementCreate], user: NamedDependency[UserRead]
+    ) -> AnnouncementRead:
+        """Organizers: a message (Markdown, sanitized) to every member of the case."""
+        return await service.announce(case_id, user, data)
+
+    @get(
+        "/{case_id:int}/announcements",
+        operation_id="listAnnouncements",
+    )
+    async def list(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> AnnouncementList:
+        """Members: the case's announcements, newest first."""
+        return await service.announcements(case_id, user)
+
+
+class DeliveryAdminController(Controller):
+    path = "/api/v1/admin/notifications"
+    tags = ["admin"]
+
+    @get("/failures", operation_id="listFailedDeliveries")
+    async def failures(self, admin: NamedDependency[UserRead]) -> DeliveryFailureList:
+        """Admins: deliveries that failed for good (refused, bounced, out of tries)."""
+        return await service.failures()
+
 
 def routers(settings: Settings) -> list[Router]:
-    return documented([Router(path="/", route_handlers=[NotificationController])])
+    handlers = [
+        NotificationController,
+        PreferencesController,
+        AnnouncementController,
+        DeliveryAdminController,
+    ]
+    return documented([Router(path="/", route_handlers=handlers)])

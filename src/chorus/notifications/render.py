@@ -1,0 +1,121 @@
+"""What a notification says, per kind and locale: subject, plain text and HTML, from the files
+under ``templates/email/<locale>/notify/`` (no user-facing text in code). Pure: no I/O but
+reading templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chorus.i18n import normalize_locale, t
+from chorus.markdown import render as markdown_html
+from chorus.templating import render as render_template
+
+# Every kind a member can be told of, each with zh-CN and en templates (subject, text, HTML).
+KINDS = (
+    "case.member_joined",
+    "case.merged",
+    "case.consent_requested",
+    "case.members_arrived",
+    "case.merchant_merged",
+    "case.status_changed",
+    "case.closed",
+    "case.organizer_added",
+    "complaint.version_awaits_consent",
+    "case.filing_status",
+    "case.filing_reply",
+    "filing.overdue",
+    "evidence.withdrawn",
+    "case.announcement",
+    "account.email_bouncing",
+    "account.webhook_disabled",
+    "account.confirm_email",
+)
+# Told in the app only: they are about the e-mail or webhook channel itself.
+IN_APP_ONLY = frozenset({"account.email_bouncing", "account.webhook_disabled"})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Links:
+    """The links a message carries: the case page, the member's settings, one-click unsubscribe."""
+
+    public_url: str
+    unsubscribe_url: str | None = None
+
+    def case(self, case_id: int | None) -> str:
+        base = self.public_url.rstrip("/")
+        return f"{base}/api/v1/cases/{case_id}" if case_id else base
+
+    @property
+    def preferences(self) -> str:
+        return f"{self.public_url.rstrip('/')}/api/v1/me/preferences"
+
+
+def _context(locale: str, links: Links, case_id: int | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "case_url": links.case(case_id),
+        "prefs_url": links.preferences,
+        "unsubscribe_url": links.unsubscribe_url,
+        "footer": f"email/{locale}/notify/_footer.txt",
+        "layout": f"email/{locale}/notify/_layout.html",
+        "t": lambda key, **params: t(key, locale, **params),
+        **extra,
+    }
+
+
+def _data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    if kind == "case.announcement":
+        out["body_html"] = markdown_html(str(data.get("body", "")))
+    return out
+
+
+def subject(kind: str, locale: str | None, *, case_id: int | None, data: dict[str, Any]) -> str:
+    loc = normalize_locale(locale)
+    ctx = _context(loc, Links(""), case_id, data=_data(kind, data), recipient="")
+    return render_template("email", f"notify/{kind}.subject.txt", loc, **ctx).strip()
+
+
+def message(
+    kind: str,
+    locale: str | None,
+    *,
+    name: str,
+    case_id: int | None,
+    data: dict[str, Any],
+    links: Links,
+) -> Rendered:
+    """One member's e-mail for one event: ``name`` is the recipient's own display name, the only
+    personal data a message carries."""
+    loc = normalize_locale(locale)
+    ctx = _context(loc, links, case_id, data=_data(kind, data), recipient=name)
+    subj = render_template("email", f"notify/{kind}.subject.txt", loc, **ctx).strip()
+    text = render_template("email", f"notify/{kind}.txt", loc, **ctx)
+    html = render_template("email", f"notify/{kind}.html", loc, subject=subj, **ctx)
+    return Rendered(subj, text, html)
+
+
+def digest(locale: str | None, *, name: str, day: str, items: list[dict[str, Any]], links: Links) -> Rendered:
+    """The daily digest: ``items`` are ``{kind, case_id, data}`` of the day's events."""
+    loc = normalize_locale(locale)
+    entries = [
+        {
+            "subject": subject(i["kind"], loc, case_id=i["case_id"], data=i["data"]),
+            "case_url": links.case(i["case_id"]),
+        }
+        for i in items
+    ]
+    ctx = _context(loc, links, None, recipient=name, day=day, items=entries)
+    ctx["case_url"] = None
+    subj = render_template("email", "notify/digest.subject.txt", loc, **ctx).strip()
+    text = render_template("email", "notify/digest.txt", loc, **ctx)
+    html = render_template("email", "notify/digest.html", loc, subject=subj, **ctx)
+    return Rendered(subj, text, html)
