@@ -4,8 +4,11 @@ reading templates."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
+
+import nh3
 
 from chorus.i18n import normalize_locale, t
 from chorus.markdown import render as markdown_html
@@ -75,6 +78,8 @@ def _data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     if kind == "case.announcement":
         out["body_html"] = markdown_html(str(data.get("body", "")))
+        # the plain-text part: the Markdown as written, without any markup that is not Markdown
+        out["body_text"] = html.unescape(nh3.clean(str(data.get("body", "")), tags=set()))
     return out
 
 

@@ -1,0 +1,139 @@
+"""What notifications say: every kind renders in both locales (subject, text, HTML), byte for byte
+as the golden files under tests/unit/golden/notifications/ (regenerate with
+CHORUS_UPDATE_GOLDEN=1 and review the diff); no message carries another member's personal data;
+webhook signatures; which channels a member's preferences give."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chorus.notifications import render, webhook
+from chorus.notifications.service import Prefs, channels_for, outbound_data
+
+GOLDEN = Path(__file__).parent / "golden" / "notifications"
+LINKS = render.Links(
+    "https://chorus.example.com", "https://chorus.example.com/api/v1/notifications/unsubscribe?token=T"
+)
+
+# One realistic event of each kind (what the producers put in ``data``).
+SAMPLES: dict[str, dict[str, Any]] = {
+    "case.member_joined": {},
+    "case.merged": {"from_case": 12, "members_moved": 4, "evidence_moved": 9},
+    "case.consent_requested": {"reason": "merged", "from_case": 12},
+    "case.members_arrived": {
+        "from_case": 12,
+        "count": 2,
+        "members": [{"display_name": "李娜", "role": "member"}, {"display_name": "王强", "role": "member"}],
+        "more": 0,
+    },
+    "case.merchant_merged": {"merged_merchant_id": 5, "members_moved": 3},
+    "case.status_changed": {"status": "filing"},
+    "case.closed": {"status": "closed"},
+    "case.organizer_added": {},
+    "complaint.version_awaits_consent": {"complaint_id": 9, "version": 3, "regulator_id": 1},
+    "case.filing_status": {"filing_id": 4, "regulator_id": 1, "status": "accepted"},
+    "case.filing_reply": {"filing_id": 4, "regulator_id": 1, "from_regulator": True},
+    "filing.overdue": {
+        "filing_id": 4,
+        "regulator_id": 1,
+        "status": "submitted",
+        "deadline": "2026-12-01",
+        "next_step": "ask_acceptance",
+    },
+    "evidence.withdrawn": {"evidence_id": 31},
+    "case.announcement": {
+        "announcement_id": 2,
+        "title": "12315 已受理",
+        "body": "**好消息**<script>x</script>",
+    },
+    "account.email_bouncing": {},
+    "account.webhook_disabled": {},
+    "account.confirm_email": {
+        "link": "https://chorus.example.com/api/v1/notifications/confirm-email?token=C"
+    },
+}
+
+
+def test_every_kind_has_a_sample() -> None:
+    assert set(SAMPLES) == set(render.KINDS)
+
+
+def _rendered(kind: str, locale: str) -> str:
+    data = outbound_data(SAMPLES[kind])
+    out = render.message(kind, locale, name="陈静", case_id=17, data=data, links=LINKS)
+    return f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}"
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("CHORUS_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden file {path.name}; run with CHORUS_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("kind", render.KINDS)
+def test_every_kind_renders_in_both_locales(kind: str, locale: str) -> None:
+    text = _rendered(kind, locale)
+    _check(f"{kind}.{locale}.txt", text)
+    assert "None" not in text and "{{" not in text
+    assert "李娜" not in text and "王强" not in text  # other members' names never leave the inbox
+    assert "<script" not in text
+    subject = text.splitlines()[0]
+    if locale == "zh-CN":
+        assert any("\u4e00" <= c <= "\u9fff" for c in subject), subject
+    else:
+        assert subject.isascii() or "12315 已受理" in subject, subject
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_digest_renders_in_both_locales(locale: str) -> None:
+    items = [
+        {"kind": "case.filing_status", "case_id": 17, "data": SAMPLES["case.filing_status"]},
+        {"kind": "case.closed", "case_id": 18, "data": {"status": "closed"}},
+    ]
+    out = render.digest(locale, name="陈静", day="2026-12-01", items=items, links=LINKS)
+    _check(
+        f"digest.{locale}.txt",
+        f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}",
+    )
+    assert "/api/v1/cases/17" in out.text and "/api/v1/cases/18" in out.html
+
+
+def test_outbound_data_keeps_counts_and_drops_names() -> None:
+    data = outbound_data(SAMPLES["case.members_arrived"])
+    assert data == {"from_case": 12, "count": 2, "more": 0}
+
+
+def test_webhook_signature_verifies_and_refuses_tampering() -> None:
+    body = webhook.encode({"kind": "case.closed", "case_id": 17})
+    stamp = "1764600000"
+    signed = webhook.signature("s3cret", stamp, body)
+    assert signed.startswith("sha256=") and len(signed) == 7 + 64
+    assert webhook.verify("s3cret", stamp, body, signed, now=1764600010)
+    assert not webhook.verify("s3cret", stamp, body + b" ", signed, now=1764600010)  # body changed
+    assert not webhook.verify("other", stamp, body, signed, now=1764600010)  # another secret
+    assert not webhook.verify("s3cret", "1764600001", body, signed, now=1764600010)  # timestamp changed
+    assert not webhook.verify("s3cret", stamp, body, signed, now=1764600000 + 3600)  # replayed late
+    assert not webhook.verify("s3cret", "soon", body, signed)
+
+
+@pytest.mark.parametrize(
+    ("prefs", "kind", "expected"),
+    [
+        (Prefs(), "case.closed", ["email"]),
+        (Prefs(email="digest"), "case.closed", ["digest"]),
+        (Prefs(email="off"), "case.closed", []),
+        (Prefs(email="off", webhook_url="https://h.example.com/x"), "case.closed", ["webhook"]),
+        (Prefs(webhook_url="https://h.example.com/x", webhook_disabled=True), "case.closed", ["email"]),
+        (Prefs(webhook_url="https://h.example.com/x"), "account.webhook_disabled", []),  # in the app only
+    ],
+)
+def test_channels_follow_preferences(prefs: Prefs, kind: str, expected: list[str]) -> None:
+    assert channels_for(kind, prefs) == expected
