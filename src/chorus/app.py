@@ -48,18 +48,18 @@ async def verify_page() -> File:
     return File(STATIC_DIR / "verify.html", content_disposition_type="inline", media_type="text/html")
 
 
-def domain_routers(settings: Settings) -> list[Router]:
+def domain_routers() -> list[Router]:
     """Each domain exposes its own routers; adding a domain adds one line here."""
     return [
-        *accounts_routes.routers(settings),
-        *merchants_routes.routers(settings),
-        *cases_routes.routers(settings),
-        *evidence_routes.routers(settings),
-        *regulators_routes.routers(settings),
-        *complaints_routes.routers(settings),
-        *filings_routes.routers(settings),
-        *moderation_routes.routers(settings),
-        *notifications_routes.routers(settings),
+        *accounts_routes.routers(),
+        *merchants_routes.routers(),
+        *cases_routes.routers(),
+        *evidence_routes.routers(),
+        *regulators_routes.routers(),
+        *complaints_routes.routers(),
+        *filings_routes.routers(),
+        *moderation_routes.routers(),
+        *notifications_routes.routers(),
     ]
 
 
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     trusted = settings.trusted_proxy_networks
     state: dict[str, Any] = {"redis": redis, "settings": settings}
     ratelimit.install(state, settings, redis)
-    handlers: list[Any] = [healthz, *domain_routers(settings)]
+    handlers: list[Any] = [healthz, *domain_routers()]
     if STATIC_DIR.is_dir():
         handlers.append(verify_page)
         handlers.append(

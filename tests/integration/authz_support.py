@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from PIL import Image
 
@@ -351,6 +352,17 @@ def app_routes(app: Litestar) -> set[tuple[str, str]]:
                 if method not in ("HEAD", "OPTIONS"):
                     found.add((method, route.path_format))
     return found
+
+
+def route_handlers(app: Litestar) -> dict[tuple[str, str], HTTPRouteHandler]:
+    """The handler of each (method, path) of :func:`app_routes`."""
+    found: dict[tuple[str, str], HTTPRouteHandler] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in handler.http_methods:
+                    found[(method, route.path_format)] = handler
+    return {key: found[key] for key in app_routes(app)}
 
 
 # --- view checks: what the seeded complaint looks like to whom --------------------------------

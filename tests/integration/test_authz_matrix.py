@@ -26,6 +26,7 @@ from litestar.params import FromPath
 from chorus.app import create_app
 from chorus.settings import get_settings
 from chorus.web.auth import SESSION_COOKIE
+from chorus.web.guards import declared_rule, requires_login, requires_role, signs_in
 from tests.integration.authz_support import (
     ACTORS,
     AUTHENTICATED,
@@ -53,6 +54,7 @@ from tests.integration.authz_support import (
     app_routes,
     fresh_headers,
     png,
+    route_handlers,
     seed_world,
     sha256,
     zip_entries,
@@ -333,6 +335,47 @@ def test_a_new_route_without_a_rule_is_named() -> None:
     before = set(undeclared(app))  # empty, unless the test above is failing too
     app.register(brand_new)
     assert set(undeclared(app)) - before == {"GET /api/v1/brand-new/{thing_id}"}
+
+
+def test_each_route_declares_the_rule_of_its_row() -> None:
+    """Each route says who may call it (a guard naming its rule, or ``opt["rule"]`` for a rule
+    about one object that its service enforces): the declaration is the table's rule (the
+    route's first probe; later probes try narrower objects), whatever its parameters are named."""
+    handlers = route_handlers(create_app(get_settings()))
+    wrong = [
+        f"{m} {p}: the route declares {declared_rule(h)!r}, RULES {RULES[(m, p)][0].rule.name!r}"
+        for (m, p), h in sorted(handlers.items())
+        if (m, p) in RULES and declared_rule(h) != RULES[(m, p)][0].rule.name
+    ]
+    assert not wrong, "\n".join(wrong)
+    # every rule that needs an account is refused by a guard before the handler runs (401)
+    unguarded = [
+        f"{m} {p}"
+        for (m, p), h in sorted(handlers.items())
+        if declared_rule(h) not in (PUBLIC.name, INBOUND_SECRET.name) and not signs_in(h)
+    ]
+    assert not unguarded, "routes refusing anonymous callers only in their handler: " + ", ".join(unguarded)
+
+
+def test_what_a_route_declares() -> None:
+    """A role's guard names its rule; a rule about one object is the route's ``opt``, next to
+    the guard that signs the caller in; a route with neither is public."""
+
+    @get("/a/{case_id:int}", sync_to_thread=False, guards=[requires_role("admin")])
+    def by_role(case_id: FromPath[int]) -> None:
+        return None
+
+    @get("/b", sync_to_thread=False, guards=[requires_login], opt={"rule": CASE_ORGANIZER.name})
+    def by_object() -> None:
+        return None
+
+    @get("/c", sync_to_thread=False)
+    def open_to_all() -> None:
+        return None
+
+    assert (declared_rule(by_role), signs_in(by_role)) == (STAFF_ADMIN.name, True)
+    assert (declared_rule(by_object), signs_in(by_object)) == (CASE_ORGANIZER.name, True)
+    assert (declared_rule(open_to_all), signs_in(open_to_all)) == (PUBLIC.name, False)
 
 
 CELLS = [

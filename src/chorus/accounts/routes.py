@@ -23,6 +23,7 @@ from chorus.accounts.schemas import (
 from chorus.errors import NotAuthenticated
 from chorus.settings import Settings
 from chorus.web.auth import SESSION_COOKIE, request_token, same_site_only
+from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 from chorus.web.ratelimit import credential_limits, limit_by_address
 
@@ -90,6 +91,7 @@ class CredentialsController(Controller):
 class SessionController(Controller):
     path = "/api/v1"
     tags = ["auth"]
+    guards = [requires_login]
 
     @post("/auth/logout", status_code=HTTP_204_NO_CONTENT, operation_id="logout")
     async def logout(
@@ -111,15 +113,16 @@ class SessionController(Controller):
 class AdminUsersController(Controller):
     path = "/api/v1/admin/users"
     tags = ["admin"]
+    guards = [requires_role("admin")]
 
     @put("/{user_id:int}/roles", operation_id="setUserRoles")
     async def set_roles(
-        self, user_id: FromPath[int], data: JSONBody[RolesUpdate], admin: NamedDependency[UserRead]
+        self, user_id: FromPath[int], data: JSONBody[RolesUpdate], user: NamedDependency[UserRead]
     ) -> UserRead:
         """Admins grant or withdraw roles (``moderator``, ``admin``)."""
-        return await service.set_roles(user_id=user_id, roles=list(data.roles), actor_id=admin.id)
+        return await service.set_roles(user_id=user_id, roles=list(data.roles), actor_id=user.id)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     handlers = [CredentialsController, SessionController, AdminUsersController]
     return documented([Router(path="/", route_handlers=handlers)])

@@ -19,6 +19,10 @@ class UserRead(BaseModel):
     email_verified: bool
     created_at: datetime
 
+    def has_role(self, role: str) -> bool:
+        """Whether the user holds ``role``; an admin holds every role."""
+        return role in self.roles or "admin" in self.roles
+
 
 class UserCreate(BaseModel):
     email: EmailStr = Field(max_length=254)

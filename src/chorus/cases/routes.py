@@ -22,13 +22,14 @@ from chorus.cases.schemas import (
     ReportCreate,
     ReportRead,
 )
-from chorus.settings import Settings
+from chorus.web.guards import requires_login, requires_verified
 from chorus.web.problems import documented, problems
 
 
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["cases"]
+    guards = [requires_verified]
 
     @post("/", status_code=HTTP_201_CREATED, operation_id="createReport", responses=problems(409))
     async def create(self, data: JSONBody[ReportCreate], user: NamedDependency[UserRead]) -> ReportRead:
@@ -45,30 +46,57 @@ class CaseController(Controller):
         """Public summary: merchant, member count, loss totals, filings, timeline."""
         return await service.summary(case_id)
 
-    @get("/{case_id:int}/members", operation_id="listCaseMembers")
+    @get(
+        "/{case_id:int}/members",
+        operation_id="listCaseMembers",
+        guards=[requires_login],
+        opt={"rule": "organizer"},
+    )
     async def members(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MemberList:
         """Organizers only: who is in the case, with contact data and consent."""
         return await service.members(case_id, user)
 
-    @get("/{case_id:int}/membership", operation_id="getMembership")
+    @get(
+        "/{case_id:int}/membership",
+        operation_id="getMembership",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def my_membership(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MembershipRead:
         return await service.my_membership(case_id, user)
 
-    @patch("/{case_id:int}/membership", operation_id="updateMembership")
+    @patch(
+        "/{case_id:int}/membership",
+        operation_id="updateMembership",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def update_membership(
         self, case_id: FromPath[int], data: JSONBody[MembershipUpdate], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Change your own loss, incident date, order references or statement."""
         return await service.update_membership(case_id, user, data)
 
-    @post("/{case_id:int}/consent", status_code=HTTP_200_OK, operation_id="setConsent")
+    @post(
+        "/{case_id:int}/consent",
+        status_code=HTTP_200_OK,
+        operation_id="setConsent",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def consent(
         self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Agree (or no longer agree) to be named in the joint complaint."""
         return await service.set_consent(case_id, user, data.consent)
 
-    @post("/{case_id:int}/organizers", status_code=HTTP_200_OK, operation_id="promoteOrganizer")
+    @post(
+        "/{case_id:int}/organizers",
+        status_code=HTTP_200_OK,
+        operation_id="promoteOrganizer",
+        guards=[requires_login],
+        opt={"rule": "organizer"},
+    )
     async def promote(
         self, case_id: FromPath[int], data: JSONBody[OrganizerRequest], user: NamedDependency[UserRead]
     ) -> MemberRead:
@@ -80,6 +108,8 @@ class CaseController(Controller):
         status_code=HTTP_200_OK,
         operation_id="setCaseStatus",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "organizer"},
     )
     async def set_status(
         self, case_id: FromPath[int], data: JSONBody[CaseStatusUpdate], user: NamedDependency[UserRead]
@@ -91,12 +121,13 @@ class CaseController(Controller):
 class MyCasesController(Controller):
     path = "/api/v1/me/cases"
     tags = ["cases"]
+    guards = [requires_login]
 
     @get("/", operation_id="myCases")
     async def my_cases(self, user: NamedDependency[UserRead]) -> MyCaseList:
         return await service.my_cases(user)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     handlers = [ReportController, CaseController, MyCasesController]
     return documented([Router(path="/", route_handlers=handlers)])

@@ -18,6 +18,7 @@ from chorus.complaints.service import (
     ComplaintRead,
 )
 from chorus.settings import Settings
+from chorus.web.guards import requires_login
 from chorus.web.problems import documented, problems
 
 PAGE_HEADERS = {
@@ -36,6 +37,8 @@ class ComplaintController(Controller):
         status_code=HTTP_201_CREATED,
         operation_id="buildComplaint",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "organizer"},
     )
     async def build(
         self,
@@ -47,12 +50,23 @@ class ComplaintController(Controller):
         """Organizers build a new version for one regulator (optional narrative and demands)."""
         return await service.build(case_id=case_id, actor=user, data=data, settings=settings)
 
-    @get("/cases/{case_id:int}/complaints", operation_id="listComplaints")
+    @get(
+        "/cases/{case_id:int}/complaints",
+        operation_id="listComplaints",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def list_complaints(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> ComplaintList:
         """Members: the case's complaint versions, newest first, without their text."""
         return await service.list_for_case(case_id, user)
 
-    @get("/complaints/{complaint_id:int}", operation_id="getComplaint", responses=problems(409))
+    @get(
+        "/complaints/{complaint_id:int}",
+        operation_id="getComplaint",
+        responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def get_complaint(
         self,
         complaint_id: FromPath[int],
@@ -68,6 +82,8 @@ class ComplaintController(Controller):
         operation_id="getComplaintPage",
         media_type="text/html",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "member"},
     )
     async def page(
         self,
@@ -85,6 +101,8 @@ class ComplaintController(Controller):
         operation_id="getComplaintBundle",
         media_type="application/zip",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "member"},
     )
     async def bundle(
         self,
@@ -105,7 +123,12 @@ class ComplaintController(Controller):
             },
         )
 
-    @get("/complaints/{complaint_id:int}/diff", operation_id="diffComplaint")
+    @get(
+        "/complaints/{complaint_id:int}/diff",
+        operation_id="diffComplaint",
+        guards=[requires_login],
+        opt={"rule": "organizer"},
+    )
     async def diff(
         self, complaint_id: FromPath[int], against: FromQuery[int], user: NamedDependency[UserRead]
     ) -> ComplaintDiff:
@@ -113,5 +136,5 @@ class ComplaintController(Controller):
         return await service.diff(complaint_id, against, user)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[ComplaintController])])

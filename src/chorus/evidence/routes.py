@@ -16,6 +16,7 @@ from chorus.errors import DomainError, Invalid, NotFound
 from chorus.evidence import service
 from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
 from chorus.settings import Settings
+from chorus.web.guards import requires_login
 from chorus.web.multipart import StreamedForm, file_chunks
 from chorus.web.problems import documented, problems, raw_bytes
 
@@ -61,6 +62,8 @@ class EvidenceController(Controller):
         operation_id="uploadEvidence",
         responses=problems(413, 415, 422),  # a multipart body, not a JSON one
         request_max_body_size=None,  # bounded by CHORUS_UPLOAD_MAX_BYTES while streaming
+        guards=[requires_login],
+        opt={"rule": "member"},
     )
     async def upload(
         self,
@@ -91,12 +94,22 @@ class EvidenceController(Controller):
         )
         return Response(created, status_code=HTTP_201_CREATED if new else HTTP_200_OK)
 
-    @get("/cases/{case_id:int}/evidence", operation_id="listEvidence")
+    @get(
+        "/cases/{case_id:int}/evidence",
+        operation_id="listEvidence",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def list_evidence(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> EvidenceList:
         """What the caller may see: own uploads, ``members`` evidence, everything for organizers."""
         return await service.list_for(case_id, user)
 
-    @get("/cases/{case_id:int}/evidence/verify", operation_id="verifyEvidenceChain")
+    @get(
+        "/cases/{case_id:int}/evidence/verify",
+        operation_id="verifyEvidenceChain",
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
     async def verify(
         self, case_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> ChainVerification:
@@ -111,6 +124,8 @@ class EvidenceController(Controller):
             206: raw_bytes("the requested byte range"),
             **problems(416),
         },
+        guards=[requires_login],
+        opt={"rule": "member"},  # and organizers-only evidence to organizers (the service's)
     )
     async def content(
         self,
@@ -145,6 +160,8 @@ class EvidenceController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         operation_id="withdrawEvidence",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "uploader"},
     )
     async def withdraw(
         self, evidence_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
@@ -153,5 +170,5 @@ class EvidenceController(Controller):
         await service.withdraw(evidence_id, user, settings)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[EvidenceController])])

@@ -18,6 +18,7 @@ from chorus.filings import service
 from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
 from chorus.settings import Settings
 from chorus.web.auth import request_token
+from chorus.web.guards import requires_login
 from chorus.web.problems import documented, problems
 
 
@@ -30,6 +31,8 @@ class FilingController(Controller):
         status_code=HTTP_202_ACCEPTED,
         operation_id="createFiling",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "organizer"},
     )
     async def create(
         self, case_id: FromPath[int], data: JSONBody[FilingCreate], user: NamedDependency[UserRead]
@@ -37,12 +40,20 @@ class FilingController(Controller):
         """Organizers file the latest version of a complaint with its regulator."""
         return await service.create(case_id=case_id, actor=user, data=data)
 
-    @get("/filings/{filing_id:int}", operation_id="getFiling")
+    @get(
+        "/filings/{filing_id:int}", operation_id="getFiling", guards=[requires_login], opt={"rule": "member"}
+    )
     async def get_filing(self, filing_id: FromPath[int], user: NamedDependency[UserRead]) -> FilingRead:
         """Members: status, the regulator's reference, deadline, overdue flag and every event."""
         return await service.get(filing_id, user)
 
-    @get("/filings/{filing_id:int}/bundle", operation_id="getFiledBundle", media_type="application/zip")
+    @get(
+        "/filings/{filing_id:int}/bundle",
+        operation_id="getFiledBundle",
+        media_type="application/zip",
+        guards=[requires_login],
+        opt={"rule": "member"},  # the bundle as filed to organizers, a member bundle to the rest
+    )
     async def bundle(
         self, filing_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> Stream:
@@ -77,6 +88,8 @@ class FilingController(Controller):
         status_code=HTTP_201_CREATED,
         operation_id="addFilingEvent",
         responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "organizer"},
     )
     async def add_event(
         self, filing_id: FromPath[int], data: JSONBody[FilingEventCreate], user: NamedDependency[UserRead]
@@ -95,6 +108,7 @@ class InboundController(Controller):
         operation_id="receiveEmail",
         responses=problems(401, 413),  # the inbound secret; CHORUS_INBOUND_MAX_BYTES
         request_max_body_size=None,  # not the app's 1 MiB: bounded by CHORUS_INBOUND_MAX_BYTES below
+        opt={"rule": "inbound-secret"},  # no account: the secret is checked first thing below
     )
     async def email(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
@@ -113,5 +127,5 @@ class InboundController(Controller):
         return {"filing_id": await service.receive_reply(bytes(raw), settings)}
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[FilingController, InboundController])])

@@ -8,7 +8,6 @@ from litestar.status_codes import HTTP_200_OK
 
 from chorus.merchants import service
 from chorus.merchants.schemas import MerchantList, MerchantRead, ResolveRead, ResolveRequest
-from chorus.settings import Settings
 from chorus.web.problems import documented
 
 
@@ -32,5 +31,5 @@ class MerchantController(Controller):
         return await service.get(merchant_id)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[MerchantController])])

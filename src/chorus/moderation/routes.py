@@ -19,18 +19,17 @@ from chorus.merchants.schemas import (
     ReviewedIdentifierRead,
 )
 from chorus.moderation import service
-from chorus.settings import Settings
+from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 
 
 class ModerationController(Controller):
     path = "/api/v1/moderation"
     tags = ["moderation"]
+    guards = [requires_role("moderator")]
 
     @get("/merge-proposals", operation_id="listMergeProposals")
-    async def proposals(
-        self, moderator: NamedDependency[UserRead], status: FromQuery[str | None] = "open"
-    ) -> MergeProposalList:
+    async def proposals(self, status: FromQuery[str | None] = "open") -> MergeProposalList:
         return await service.list_proposals(status)
 
     @post(
@@ -43,10 +42,10 @@ class ModerationController(Controller):
         self,
         proposal_id: FromPath[int],
         data: JSONBody[ProposalDecision],
-        moderator: NamedDependency[UserRead],
+        user: NamedDependency[UserRead],
     ) -> MerchantRead:
         """Merge the two merchants of a proposal (the older survives unless ``target_id`` says)."""
-        return await service.decide_merge(proposal_id=proposal_id, actor=moderator, data=data)
+        return await service.decide_merge(proposal_id=proposal_id, actor=user, data=data)
 
     @post(
         "/merge-proposals/{proposal_id:int}/reject",
@@ -58,14 +57,14 @@ class ModerationController(Controller):
         self,
         proposal_id: FromPath[int],
         data: JSONBody[ProposalDecision],
-        moderator: NamedDependency[UserRead],
+        user: NamedDependency[UserRead],
     ) -> None:
-        await service.reject(proposal_id=proposal_id, actor=moderator, data=data)
+        await service.reject(proposal_id=proposal_id, actor=user, data=data)
 
     @post("/merchants/merge", status_code=HTTP_200_OK, operation_id="mergeMerchants", responses=problems(409))
-    async def merge(self, data: JSONBody[MergeRequest], moderator: NamedDependency[UserRead]) -> MerchantRead:
+    async def merge(self, data: JSONBody[MergeRequest], user: NamedDependency[UserRead]) -> MerchantRead:
         """Fold ``source_id`` into ``target_id`` directly."""
-        return await service.merge(source_id=data.source_id, target_id=data.target_id, actor=moderator)
+        return await service.merge(source_id=data.source_id, target_id=data.target_id, actor=user)
 
 
 class ClaimController(Controller):
@@ -74,7 +73,12 @@ class ClaimController(Controller):
     path = "/api/v1/merchants"
     tags = ["moderation"]
 
-    @get("/{merchant_id:int}/claims", operation_id="listMerchantClaims")
+    @get(
+        "/{merchant_id:int}/claims",
+        operation_id="listMerchantClaims",
+        guards=[requires_login],
+        opt={"rule": "merchant-organizer-or-moderator"},
+    )
     async def claims(self, merchant_id: FromPath[int], user: NamedDependency[UserRead]) -> ClaimList:
         """Moderators and organizers of the merchant's cases: claimed (unconfirmed) identifiers,
         unmasked, and names, with who claimed them."""
@@ -85,13 +89,14 @@ class ClaimController(Controller):
         status_code=HTTP_200_OK,
         operation_id="confirmMerchantIdentifier",
         responses=problems(409),
+        guards=[requires_role("moderator")],
     )
     async def confirm_identifier(
-        self, merchant_id: FromPath[int], identifier_id: FromPath[int], moderator: NamedDependency[UserRead]
+        self, merchant_id: FromPath[int], identifier_id: FromPath[int], user: NamedDependency[UserRead]
     ) -> ReviewedIdentifierRead:
         """Moderators: a claimed identifier matches reports from now on."""
         return await service.confirm_identifier(
-            merchant_id=merchant_id, identifier_id=identifier_id, actor=moderator
+            merchant_id=merchant_id, identifier_id=identifier_id, actor=user
         )
 
     @post(
@@ -99,13 +104,14 @@ class ClaimController(Controller):
         status_code=HTTP_200_OK,
         operation_id="confirmMerchantAlias",
         responses=problems(409),
+        guards=[requires_role("moderator")],
     )
     async def confirm_alias(
-        self, merchant_id: FromPath[int], alias_id: FromPath[int], moderator: NamedDependency[UserRead]
+        self, merchant_id: FromPath[int], alias_id: FromPath[int], user: NamedDependency[UserRead]
     ) -> ReviewedAliasRead:
         """Moderators: a claimed name becomes a public name of the merchant."""
-        return await service.confirm_alias(merchant_id=merchant_id, alias_id=alias_id, actor=moderator)
+        return await service.confirm_alias(merchant_id=merchant_id, alias_id=alias_id, actor=user)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[ModerationController, ClaimController])])

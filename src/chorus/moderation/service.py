@@ -179,14 +179,11 @@ async def _settle_proposals(source_id: int, target_id: int, actor: UserRead, not
 
 # --- claims ------------------------------------------------------------------------------------
 
-STAFF_ROLES = frozenset({"moderator", "admin"})
-
-
 async def claims(*, merchant_id: int, user: UserRead) -> ClaimList:
     """What reporters claimed about a merchant and nobody confirmed yet: for moderators and
     the organizers of the merchant's cases."""
     await merchants.require_exists(merchant_id)
-    if not STAFF_ROLES & set(user.roles) and not await cases.organizes_merchant(merchant_id, user.id):
+    if not user.has_role("moderator") and not await cases.organizes_merchant(merchant_id, user.id):
         raise Forbidden("organizers_only")
     return await merchants.claims(merchant_id)
 

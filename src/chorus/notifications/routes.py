@@ -24,6 +24,7 @@ from chorus.notifications.schemas import (
     Unsubscribed,
 )
 from chorus.settings import Settings
+from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 
 
@@ -31,7 +32,7 @@ class NotificationController(Controller):
     path = "/api/v1/notifications"
     tags = ["notifications"]
 
-    @get("/", operation_id="listNotifications")
+    @get("/", operation_id="listNotifications", guards=[requires_login])
     async def inbox(self, user: NamedDependency[UserRead]) -> NotificationList:
         """The caller's inbox, newest first, and how many are unread."""
         return await service.list_for(user)
@@ -40,6 +41,8 @@ class NotificationController(Controller):
         "/{notification_id:int}/read",
         status_code=HTTP_204_NO_CONTENT,
         operation_id="markNotificationRead",
+        guards=[requires_login],
+        opt={"rule": "recipient"},
     )
     async def read(self, notification_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
         await service.mark_read(user, notification_id)
@@ -48,6 +51,7 @@ class NotificationController(Controller):
         "/read-all",
         status_code=HTTP_204_NO_CONTENT,
         operation_id="markAllNotificationsRead",
+        guards=[requires_login],
     )
     async def read_all(self, user: NamedDependency[UserRead]) -> None:
         await service.mark_all_read(user)
@@ -91,6 +95,7 @@ class NotificationController(Controller):
 class PreferencesController(Controller):
     path = "/api/v1/me"
     tags = ["notifications"]
+    guards = [requires_login]
 
     @get("/preferences", operation_id="getPreferences")
     async def get_preferences(self, user: NamedDependency[UserRead]) -> PreferencesRead:
@@ -121,6 +126,8 @@ class AnnouncementController(Controller):
         "/{case_id:int}/announcements",
         status_code=HTTP_201_CREATED,
         operation_id="createAnnouncement",
+        guards=[requires_login],
+        opt={"rule": "organizer"},
     )
     async def create(
         self, case_id: FromPath[int], data: JSONBody[AnnouncementCreate], user: NamedDependency[UserRead]
@@ -131,6 +138,8 @@ class AnnouncementController(Controller):
     @get(
         "/{case_id:int}/announcements",
         operation_id="listAnnouncements",
+        guards=[requires_login],
+        opt={"rule": "member"},
     )
     async def list(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> AnnouncementList:
         """Members: the case's announcements, newest first."""
@@ -140,14 +149,15 @@ class AnnouncementController(Controller):
 class DeliveryAdminController(Controller):
     path = "/api/v1/admin/notifications"
     tags = ["admin"]
+    guards = [requires_role("admin")]
 
     @get("/failures", operation_id="listFailedDeliveries")
-    async def failures(self, admin: NamedDependency[UserRead]) -> DeliveryFailureList:
+    async def failures(self) -> DeliveryFailureList:
         """Admins: deliveries that failed for good (refused, bounced, out of tries)."""
         return await service.failures()
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     handlers = [
         NotificationController,
         PreferencesController,

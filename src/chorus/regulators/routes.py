@@ -11,6 +11,7 @@ from chorus.accounts.schemas import UserRead
 from chorus.regulators import service
 from chorus.regulators.schemas import RegulatorCreate, RegulatorList, RegulatorRead
 from chorus.settings import Settings
+from chorus.web.guards import requires_role
 from chorus.web.problems import documented, problems
 
 
@@ -23,18 +24,24 @@ class RegulatorController(Controller):
         """Where complaints can be sent: channel, address, jurisdiction, time limits."""
         return RegulatorList(items=await service.list_active())
 
-    @post("/", status_code=HTTP_201_CREATED, operation_id="createRegulator", responses=problems(409))
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        operation_id="createRegulator",
+        responses=problems(409),
+        guards=[requires_role("admin")],
+    )
     async def create(
         self,
         data: JSONBody[RegulatorCreate],
-        admin: NamedDependency[UserRead],
+        user: NamedDependency[UserRead],
         settings: NamedDependency[Settings],
     ) -> RegulatorRead:
         """Admins add a channel; ``credentials_env`` names the variable holding its API key
         (``CHORUS_REGULATOR_KEY_*`` only). In production an HTTP channel's address must be
         ``https://`` and resolve to public addresses only."""
-        return await service.create(data=data, actor=admin, settings=settings)
+        return await service.create(data=data, actor=user, settings=settings)
 
 
-def routers(settings: Settings) -> list[Router]:
+def routers() -> list[Router]:
     return documented([Router(path="/", route_handlers=[RegulatorController])])

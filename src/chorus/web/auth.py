@@ -18,63 +18,39 @@ SESSION_COOKIE = "chorus_session"
 _STATE_KEY = "chorus_user"
 
 
-def request_token(request: Request[Any, Any, Any]) -> str | None:
+def request_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The bearer token if present, else the session cookie."""
-    header = request.headers.get("authorization", "")
+    header = connection.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
-    return request.cookies.get(SESSION_COOKIE) or None
+    return connection.cookies.get(SESSION_COOKIE) or None
 
 
-async def provide_maybe_user(request: Request[Any, Any, Any]) -> UserRead | None:
-    """The authenticated user or None; resolved once per request."""
-    if _STATE_KEY in request.scope:
-        cached: UserRead | None = request.scope[_STATE_KEY]  # type: ignore[literal-required]
+async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | None:
+    """The authenticated user or None; resolved once per request (guards and handlers share it)."""
+    if _STATE_KEY in connection.scope:
+        cached: UserRead | None = connection.scope[_STATE_KEY]  # type: ignore[literal-required]
         return cached
-    token = request_token(request)
+    token = request_token(connection)
     user = await accounts.authenticate(token) if token else None
-    request.scope[_STATE_KEY] = user  # type: ignore[literal-required]
+    connection.scope[_STATE_KEY] = user  # type: ignore[literal-required]
     return user
 
 
+async def provide_maybe_user(request: Request[Any, Any, Any]) -> UserRead | None:
+    return await current_user(request)
+
+
 async def provide_user(request: Request[Any, Any, Any]) -> UserRead:
-    user = await provide_maybe_user(request)
+    user = await current_user(request)
     if user is None:
         raise NotAuthenticated()
     return user
 
 
-async def provide_verified_user(request: Request[Any, Any, Any]) -> UserRead:
-    user = await provide_user(request)
-    if not user.email_verified:
-        raise Forbidden("email_not_verified")
-    return user
-
-
-def require_role(user: UserRead, role: str) -> None:
-    if role not in user.roles:
-        raise Forbidden()
-
-
-async def provide_admin(request: Request[Any, Any, Any]) -> UserRead:
-    user = await provide_user(request)
-    require_role(user, "admin")
-    return user
-
-
-async def provide_moderator(request: Request[Any, Any, Any]) -> UserRead:
-    user = await provide_user(request)
-    if not {"moderator", "admin"} & set(user.roles):
-        raise Forbidden()
-    return user
-
-
 DEPENDENCIES = {
     "maybe_user": Provide(provide_maybe_user),
-    "user": Provide(provide_user),
-    "verified_user": Provide(provide_verified_user),
-    "admin": Provide(provide_admin),
-    "moderator": Provide(provide_moderator),
+    "user": Provide(provide_user),  # who is calling; who may call is the route's guards' (web.guards)
 }
 
 

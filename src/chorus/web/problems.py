@@ -41,6 +41,7 @@ from chorus.errors import DomainError, NotFound
 from chorus.i18n import negotiate, t
 from chorus.ids import MAX_ID
 from chorus.web.auth import DEPENDENCIES
+from chorus.web.guards import signs_in
 
 PROBLEM_JSON = "application/problem+json"
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # pydantic's "a.0.b" → our "a[0].b"
@@ -215,8 +216,9 @@ def is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-# Dependencies (chorus.web.auth) that refuse anonymous callers (401) and some others (403).
-_AUTHENTICATED = frozenset({"user", "verified_user", "admin", "moderator"})
+# The dependency (chorus.web.auth) that refuses anonymous callers (401); the route's guards
+# (chorus.web.guards) refuse them too, and others (403).
+_AUTHENTICATED = frozenset({"user"})
 _NOT_QUERY = frozenset(
     {"self", "request", "data", "state", "scope", "headers", "cookies", "settings", "maybe_user"}
 )
@@ -254,7 +256,7 @@ def error_statuses(handler: HTTPRouteHandler, path_parameters: Iterable[str]) ->
         statuses |= {400, 422}
     if handler.http_methods & _UNSAFE:
         statuses.add(415)  # chorus.web.middleware.BodyTypeMiddleware
-    if names & _AUTHENTICATED:
+    if names & _AUTHENTICATED or signs_in(handler):
         statuses |= {401, 403}
     if any(g is not ids_in_range for g in guards):
         statuses.add(403)
@@ -276,7 +278,8 @@ def documented(routers: list[Router]) -> list[Router]:
                 inferred = problems(*error_statuses(handler, route.path_parameters))
                 handler.responses = {**inferred, **(handler.responses or {})}
                 handler.operation_class = Operation
-                if set(inspect.signature(handler.fn).parameters) & _AUTHENTICATED and not handler.security:
+                names = set(inspect.signature(handler.fn).parameters)
+                if (names & _AUTHENTICATED or signs_in(handler)) and not handler.security:
                     handler.security = [{BEARER: []}]
     return routers
 
