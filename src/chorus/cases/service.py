@@ -528,14 +528,10 @@ async def my_cases(user: UserRead) -> MyCaseList:
     )
 
 
-async def member_user_ids(case_id: int) -> list[int]:
-    rows = await Membership.select(Membership.user).where(Membership.case == case_id)
-    return [r["user"] for r in rows]
-
-
 async def member_ids(case_id: int) -> list[int]:
     """Every member's user id (organizers included), ascending."""
-    return sorted(await member_user_ids(case_id))
+    rows = await Membership.select(Membership.user).where(Membership.case == case_id)
+    return sorted(r["user"] for r in rows)
 
 
 async def organizer_ids(case_id: int) -> list[int]:
