@@ -27,10 +27,7 @@ from chorus.complaints.build import (
     NoConsentingMembers,
     UnknownDemand,
     build_markdown,
-    inline,
-    literal,
     member_digests,
-    quote_statement,
     store_url,
 )
 from chorus.complaints.legal import LEGAL_BASIS_FILE, legal_basis_for, template_kinds
@@ -44,7 +41,7 @@ from chorus.complaints.model import (
     RegulatorInfo,
 )
 from chorus.i18n import catalog
-from chorus.markdown import render
+from chorus.markdown import _inline_any, inline, literal, quote_statement, render
 from chorus.money import as_string
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -645,7 +642,7 @@ def test_inline_property(text: str) -> None:
 @given(text=st.one_of(hostile_text, st.text(), st.text(alphabet="ab 　\t\u00a0\u3000汉字：:&<>#*_")))
 def test_inline_fast_path_agrees_with_the_full_one(text: str) -> None:
     # plain text skips the escaping passes: it must come out exactly as they would leave it
-    assert inline(text) == build._inline_any(text)
+    assert inline(text) == _inline_any(text)
 
 
 @pytest.mark.parametrize(

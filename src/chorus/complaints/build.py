@@ -2,7 +2,8 @@
 
 All fixed text lives in the templates (templates/complaints/<locale>/*.md.j2) and in
 the "complaint.*" catalog keys; this module only prepares plain context values. Every
-string handed to a template is already Markdown-safe (escaped here), so templates use
+string handed to a template is already Markdown-safe (escaped here with
+``chorus.markdown``'s ``inline``, ``literal`` and ``quote_statement``), so templates use
 ``{{ value }}`` as is.
 
 Privacy rules applied here:
@@ -41,7 +42,8 @@ from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import is_sha256_hex
 from chorus.i18n import catalog, normalize_locale
-from chorus.merchants.identifiers import Identifier, IdentifierKind, mask
+from chorus.markdown import inline, literal, quote_statement
+from chorus.merchants.identifiers import Identifier, IdentifierKind, mask, shown_identifier
 from chorus.money import as_string
 from chorus.templating import TEMPLATES_DIR, _env, render
 
@@ -53,11 +55,7 @@ __all__ = [
     "UnknownDemand",
     "build_complaint",
     "build_markdown",
-    "inline",
-    "literal",
     "member_digests",
-    "quote_statement",
-    "shown_identifier",
     "store_url",
 ]
 
@@ -81,181 +79,6 @@ class UnknownDemand(ValueError):
     def __init__(self, code: str) -> None:
         self.code = code
         super().__init__(f"unknown demand code {code!r}")
-
-
-# ---------------------------------------------------------------------------
-# Markdown safety
-# ---------------------------------------------------------------------------
-
-# Line breaks of every flavour (CommonMark only knows \n, \r\n and \r; the others are
-# folded too so that no renderer can see a line we did not quote).
-_NEWLINES = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-# C0/C1 controls (tab and newline are handled separately) and bidi embeddings,
-# overrides and isolates, which can make a text read differently from what it says.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
-_INLINE_ESCAPE = re.compile(r"([\\`*_\[\]|#])")
-_STATEMENT_ESCAPE = re.compile(r"([\\\[\]])")
-_HTML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
-# Safe for a code span: printable ASCII without backtick, angle brackets or pipe.
-_CODE_SAFE = re.compile(r"[!-~](?:[ !-~]*[!-~])?")
-_CODE_UNSAFE = frozenset("`<>|")
-
-
-def _scheme_pattern() -> re.Pattern[str]:
-    """Dangerous URL schemes, also spelled with entities, case tricks or junk between letters."""
-    # What browsers drop inside a URL (tab, newline, other controls) or readers do not see.
-    junk = (
-        r"(?:[\s\x00-\x1f\x7f\u00ad\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
-        r"|&(?:#0*(?:9|10|13|32|160);?|#x0*(?:9|a|d|20|a0);?|tab;|newline;|nbsp;))*"
-    )
-
-    def letter(ch: str) -> str:
-        codes = sorted({ord(ch.lower()), ord(ch.upper())})
-        spelled = "|".join(f"&#0*{c};?|&#x0*{c:x};?" for c in codes)
-        return f"(?:{ch}|{spelled})"
-
-    colon = r"(?::|&#0*58;?|&#x0*3a;?|&colon;)"
-    # "data:" is also a word of prose: only defanged where it can start a URL ("see data:text/html").
-    data_head, data_tail = r"(?<![a-z0-9+.\-])", r"(?![\s\u3000])"
-    schemes = []
-    for word, head, tail in (("javascript", "", ""), ("vbscript", "", ""), ("data", data_head, data_tail)):
-        schemes.append(f"{head}(?P<{word}>{junk.join(letter(c) for c in word)}){junk}{colon}{tail}")
-    return re.compile("|".join(schemes), re.IGNORECASE)
-
-
-_DANGEROUS_SCHEME = _scheme_pattern()
-
-
-def _defang_schemes(text: str) -> str:
-    """``javascript:alert(1)`` → ``javascript：alert(1)`` (a full-width colon is no scheme)."""
-    return _DANGEROUS_SCHEME.sub(lambda m: f"{m.lastgroup}\uff1a", text)
-
-
-# Raw HTML is dropped, not shown: elements whose content is code go whole, other tags
-# (with quoted attribute values that may contain ">") and comments go, their text stays.
-# Written to run in linear time on hostile input (no scan to the end per "<").
-_CODE_OPEN = re.compile(
-    r"<(script|style|iframe|object|embed|template|noscript|textarea|title|xmp|svg|math)\b[^<>]*>",
-    re.IGNORECASE,
-)
-_ATTRIBUTES = r"""(?:[^<>"']|"[^"\n]*"|'[^'\n]*')*"""  # quoted values may hold "<" or ">"
-_TAG = re.compile(
-    rf"</?[A-Za-z][A-Za-z0-9:\-]*(?:\s{_ATTRIBUTES})?/?>"  # a whole tag, maybe over several lines
-    r"|</?[A-Za-z][A-Za-z0-9:\-]*(?:[^\S\n][^>\n]*)?>?"  # an unfinished one: up to ">" or the line end
-    r"|<![A-Za-z\[][^<>]*>|<\?[^<>]*>",
-)
-
-
-def _drop_comments(text: str) -> str:
-    out, pos = [], 0
-    while (start := text.find("<!--", pos)) != -1:
-        end = text.find("-->", start + 4)
-        if end == -1:
-            break  # no later comment can be closed either
-        out.append(text[pos:start])
-        pos = end + 3
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _drop_code_elements(text: str) -> str:
-    lowered = text.lower()
-    out, pos = [], 0
-    unclosed: set[str] = set()
-    for opening in _CODE_OPEN.finditer(text):
-        name = opening.group(1).lower()
-        if opening.start() < pos or name in unclosed:
-            continue
-        close = lowered.find(f"</{name}", opening.end())
-        end = lowered.find(">", close) if close != -1 else -1
-        if end == -1:
-            unclosed.add(name)  # later openings of this element are not closed either
-            continue
-        out.append(text[pos : opening.start()])
-        pos = end + 1
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _strip_html(text: str) -> str:
-    return _TAG.sub("", _drop_code_elements(_drop_comments(text)))
-
-
-def _html_escape(text: str) -> str:
-    for raw, entity in _HTML_ESCAPES:
-        text = text.replace(raw, entity)
-    return text
-
-
-def _clean(text: str) -> str:
-    return _INVISIBLE.sub("", _NEWLINES.sub("\n", text))
-
-
-# Text with none of the characters that inline() escapes, strips or defangs (markup, "<", "&",
-# ":" of a URL scheme, line breaks, controls, bidi marks): only its whitespace is folded.
-_PLAIN = re.compile(r"[^\\`*_\[\]|#<>&:\r\n\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
-
-
-def inline(text: str) -> str:
-    """One line of plain text as Markdown: no markup, link, HTML or line break survives."""
-    if _PLAIN.fullmatch(text):
-        return " ".join(text.split())  # the common case, tens of thousands of times per build
-    return _inline_any(text)
-
-
-def _inline_any(text: str) -> str:
-    """``inline`` for any text (what the fast path must always agree with)."""
-    flat = " ".join(_strip_html(_clean(text)).split())
-    return _html_escape(_INLINE_ESCAPE.sub(r"\\\1", _defang_schemes(flat)))
-
-
-def literal(text: str) -> str:
-    """An identifier-like value shown verbatim: a code span when it is plain ASCII, else ``inline``."""
-    value = " ".join(_clean(text).split())
-    if _CODE_SAFE.fullmatch(value) and not _CODE_UNSAFE.intersection(value):
-        return f"`{value}`"
-    return inline(value)
-
-
-# "#" opening a line, also after list markers ("- # x", "1. # x" are headings inside list items).
-_ATX_HEADING = re.compile(r"((?: {0,3}(?:[-+*]|[0-9]{1,9}[.)])(?= ))* {0,3})(#)")
-_SETEXT_UNDERLINE = re.compile(r" {0,3}(?:=+|-+) *")
-
-
-def quote_statement(text: str) -> str:
-    """A member's Markdown statement as a block quote that cannot escape or inject.
-
-    - every line starts with ``>`` (blank lines become ``>``), so nothing after it is
-      read as part of the surrounding document;
-    - raw HTML is removed (tags, comments, and script/style-like elements with their
-      content), and any remaining ``&``, ``<`` and ``>`` become entities: no tag,
-      attribute or comment survives, in the Markdown or in any rendering of it;
-    - ``[`` and ``]`` (and backslashes) are escaped: no link, image or reference
-      definition can be formed, whatever the target;
-    - ``javascript:``, ``vbscript:`` and ``data:`` (also spelled with entities, mixed
-      case or junk characters between the letters) lose their colon;
-    - ATX headings are escaped and setext underlines separated from the line above,
-      so a statement cannot open a section of the document.
-
-    Emphasis, lists and line breaks are kept. Returns "" for a blank statement.
-    """
-    cleaned = _defang_schemes(_strip_html(_clean(text)).expandtabs(4))
-    lines = cleaned.split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out: list[str] = []
-    for raw in lines:
-        line = _html_escape(_STATEMENT_ESCAPE.sub(r"\\\1", raw))
-        line = _ATX_HEADING.sub(r"\1\\\2", line, count=1) if _ATX_HEADING.match(line) else line
-        if not line.strip():
-            out.append(">")
-            continue
-        if _SETEXT_UNDERLINE.fullmatch(line) and out and out[-1] != ">":
-            out.append(">")  # "text\n===" would make "text" a heading
-        out.append(f"> {line}")
-    return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------
@@ -284,14 +107,6 @@ def store_url(shop_value: str) -> str | None:
 def _link(url: str | None) -> str:
     # Only ever called with store_url() output: fixed hosts, validated ids, no spaces or parentheses.
     return f"[{inline(url)}]({url})" if url else ""
-
-
-def shown_identifier(kind: str, value: str, full_disclosure: bool) -> str:
-    """A merchant identifier as a regulator is shown it: in full (it is the merchant's, not a
-    victim's), except a bank card, to its last 4 digits unless the regulator needs it whole."""
-    if kind == IdentifierKind.BANK_CARD and not full_disclosure:
-        return mask(Identifier(IdentifierKind.BANK_CARD, value))
-    return value
 
 
 def _identifier_display(kind: str, value: str, full_disclosure: bool) -> str:

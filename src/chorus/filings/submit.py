@@ -25,7 +25,6 @@ import aiosmtplib
 from chorus import db, jobs, mail, netguard
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
-from chorus.complaints.build import shown_identifier
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence.tables import Evidence
 from chorus.filings import protocol, replies
@@ -34,6 +33,7 @@ from chorus.filings.status import FilingStatus, Source, can_move
 from chorus.filings.tables import Filing
 from chorus.i18n import t
 from chorus.markdown import render_document
+from chorus.merchants.identifiers import shown_identifier
 from chorus.merchants.tables import Merchant, MerchantIdentifier
 from chorus.regulators.schemas import CREDENTIALS_PREFIX, credentials_env_allowed
 from chorus.regulators.tables import Regulator

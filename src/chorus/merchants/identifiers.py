@@ -652,3 +652,11 @@ def mask(identifier: Identifier) -> str:
     ):
         return _mask_phone(value)
     return _mask_middle(value)
+
+
+def shown_identifier(kind: str, value: str, full_disclosure: bool) -> str:
+    """A merchant identifier as a regulator is shown it: in full (it is the merchant's, not a
+    victim's), except a bank card, to its last 4 digits unless the regulator needs it whole."""
+    if kind == IdentifierKind.BANK_CARD and not full_disclosure:
+        return mask(Identifier(IdentifierKind.BANK_CARD, value))
+    return value
