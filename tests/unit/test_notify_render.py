@@ -137,3 +137,16 @@ def test_webhook_signature_verifies_and_refuses_tampering() -> None:
 )
 def test_channels_follow_preferences(prefs: Prefs, kind: str, expected: list[str]) -> None:
     assert channels_for(kind, prefs) == expected
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("kind", render.KINDS)
+def test_a_batch_renders_each_member_exactly_as_one_message_would(kind: str, locale: str) -> None:
+    data = outbound_data(SAMPLES[kind])
+    batch = render.Batch(kind, case_id=17, data=data, public_url=LINKS.public_url)
+    for name in ("陈静", 'Tom <&> "Jerry"'):
+        link = f"https://chorus.example.com/api/v1/notifications/unsubscribe?token={len(name)}.a-b_c"
+        one = render.message(
+            kind, locale, name=name, case_id=17, data=data, links=render.Links(LINKS.public_url, link)
+        )
+        assert batch.message(locale, name=name, unsubscribe_url=link) == one

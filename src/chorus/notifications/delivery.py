@@ -135,24 +135,15 @@ async def send(event_id: int, channel: str, batch: int, settings: Settings, *, a
 def email_message(
     settings: Settings,
     *,
-    kind: str,
-    case_id: int | None,
-    data: dict[str, Any],
+    batch: render.Batch,
     user_id: int,
     contact: dict[str, Any],
     key: str,
 ) -> Any:
     """One member's e-mail, with RFC 8058 one-click unsubscribe headers."""
     unsubscribe = service.unsubscribe_url(settings, user_id)
-    rendered = render.message(
-        kind,
-        contact["locale"],
-        name=contact["display_name"],
-        case_id=case_id,
-        data=service.outbound_data(data),
-        links=render.Links(settings.public_url, unsubscribe),
-    )
-    return mail.compose(
+    rendered = batch.message(contact["locale"], name=contact["display_name"], unsubscribe_url=unsubscribe)
+    return mail.compose_bulk(
         settings=settings,
         to=contact["email"],
         subject=rendered.subject,
@@ -167,11 +158,22 @@ def email_message(
     )
 
 
+def batch_of(event: dict[str, Any], settings: Settings) -> render.Batch:
+    """The renderer of one event's e-mails (what leaves Chorus: ``outbound_data``)."""
+    return render.Batch(
+        event["kind"],
+        case_id=event["case_id"],
+        data=service.outbound_data(event["data"] or {}),
+        public_url=settings.public_url,
+    )
+
+
 async def _emails(event: dict[str, Any], claimed: Claim, settings: Settings, attempt: int) -> Outcome:
     users = [r["user"] for r in claimed.rows]
     contacts = await accounts.contacts(users)
     prefs = await service.preferences_of(users)
     wait = backoff(attempt, settings.notify_retry_seconds)
+    renderer = batch_of(event, settings)
     sent = failed = 0
     retry = False
     try:
@@ -189,9 +191,7 @@ async def _emails(event: dict[str, Any], claimed: Claim, settings: Settings, att
                     continue
                 message = email_message(
                     settings,
-                    kind=event["kind"],
-                    case_id=event["case_id"],
-                    data=event["data"] or {},
+                    batch=renderer,
                     user_id=row["user"],
                     contact=contact,
                     key=f"notify-{event['id']}-{row['user']}-email",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nh3
+from markupsafe import escape
 
 from chorus.i18n import normalize_locale, t
 from chorus.markdown import render as markdown_html
@@ -124,3 +125,27 @@ def digest(locale: str | None, *, name: str, day: str, items: list[dict[str, Any
     text = render_template("email", "notify/digest.txt", loc, **ctx)
     html = render_template("email", "notify/digest.html", loc, subject=subj, **ctx)
     return Rendered(subj, text, html)
+
+
+_NAME, _LINK = "\x00recipient\x00", "\x00unsubscribe\x00"
+
+
+class Batch:
+    """The messages of one event for many members: each (kind, locale) rendered once, with the
+    recipient's name and unsubscribe link put in per member (text as is, HTML escaped) — the
+    same output as :func:`message`, at a fraction of the cost."""
+
+    def __init__(self, kind: str, *, case_id: int | None, data: dict[str, Any], public_url: str) -> None:
+        self.kind, self.case_id, self.data, self.public_url = kind, case_id, data, public_url
+        self._cache: dict[str, Rendered] = {}
+
+    def message(self, locale: str | None, *, name: str, unsubscribe_url: str) -> Rendered:
+        loc = normalize_locale(locale)
+        proto = self._cache.get(loc)
+        if proto is None:
+            links = Links(self.public_url, _LINK)
+            proto = message(self.kind, loc, name=_NAME, case_id=self.case_id, data=self.data, links=links)
+            self._cache[loc] = proto
+        text = proto.text.replace(_NAME, name).replace(_LINK, unsubscribe_url)
+        page = proto.html.replace(_NAME, str(escape(name))).replace(_LINK, str(escape(unsubscribe_url)))
+        return Rendered(proto.subject, text, page)

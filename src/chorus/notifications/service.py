@@ -11,6 +11,7 @@ the same row, and a killed worker's claims are taken over once their lease expir
 
 from __future__ import annotations
 
+import json
 import secrets
 import zoneinfo
 from collections.abc import Sequence
@@ -232,6 +233,54 @@ def channels_for(kind: str, prefs: Prefs) -> list[str]:
     return out
 
 
+def _ids_param(user_ids: list[int]) -> tuple[str, Any]:
+    """A list of ids as one query parameter: an int[] on PostgreSQL, a JSON array on SQLite."""
+    if db.is_sqlite():
+        return "SELECT value AS user_id FROM json_each({})", json.dumps(user_ids)
+    return "SELECT unnest({}::int[]) AS user_id", user_ids
+
+
+async def _insert_inbox(event_id: int, user_ids: list[int], kind: str, case_id: int | None, data: Any) -> int:
+    """One INSERT for the inbox entries of many users (a re-run adds nothing). Returns rows made."""
+    ids_sql, ids = _ids_param(user_ids)
+    cast = "" if db.is_sqlite() else "::json"
+    # only constant fragments are formatted in; "WHERE true": SQLite's parser needs it between
+    # INSERT … SELECT and ON CONFLICT
+    sql = (
+        'INSERT INTO notify_inbox ("user", event, kind, case_id, data, created_at) '  # noqa: S608
+        f"SELECT u.user_id, {{}}, {{}}, {{}}, {{}}{cast}, {{}} FROM ({ids_sql}) AS u "
+        'WHERE true ON CONFLICT (event, "user") DO NOTHING RETURNING id'
+    )
+    rows = await InboxEntry.raw(
+        sql,
+        event_id,
+        kind,
+        case_id,
+        json.dumps(data),
+        datetime.now(UTC),
+        ids,
+    )
+    return len(rows)
+
+
+async def _insert_deliveries(event_id: int, channel: str, user_ids: list[int], batch: int) -> None:
+    """One INSERT for one channel's deliveries of many users (the unique key keeps one each)."""
+    ids_sql, ids = _ids_param(user_ids)
+    sql = (
+        'INSERT INTO notify_delivery (event, "user", channel, batch, status, attempts, created_at) '  # noqa: S608
+        f"SELECT {{}}, u.user_id, {{}}, {{}}, 'pending', 0, {{}} FROM ({ids_sql}) AS u "
+        'WHERE true ON CONFLICT (event, "user", channel) DO NOTHING'
+    )
+    await Delivery.raw(
+        sql,
+        event_id,
+        channel,
+        batch,
+        datetime.now(UTC),
+        ids,
+    )
+
+
 async def fan_out(event_id: int, settings: Settings) -> int:
     """The job: one inbox entry per recipient, one delivery per recipient and channel, in
     batches of CHORUS_NOTIFY_BATCH_SIZE (each one transaction, with its send jobs in the outbox).
@@ -247,29 +296,14 @@ async def fan_out(event_id: int, settings: Settings) -> int:
     for batch, start in enumerate(range(0, len(recipients), size)):
         chunk = recipients[start : start + size]
         async with db.transaction():
-            rows = await (
-                InboxEntry.insert(
-                    *(
-                        InboxEntry(
-                            user=u, event=event_id, kind=event["kind"], case_id=event["case_id"], data=data
-                        )
-                        for u in chunk
-                    )
-                )
-                .on_conflict(target=(InboxEntry.event, InboxEntry.user), action="DO NOTHING")
-                .returning(InboxEntry.id)
-            )
-            made += len(rows)
-            wanted = [
-                (u, channel)
-                for u in chunk
-                for channel in channels_for(event["kind"], prefs.get(u, DEFAULT_PREFS))
-            ]
-            if wanted:
-                await Delivery.insert(
-                    *(Delivery(event=event_id, user=u, channel=channel, batch=batch) for u, channel in wanted)
-                ).on_conflict(target=(Delivery.event, Delivery.user, Delivery.channel), action="DO NOTHING")
-            for channel in sorted({c for _, c in wanted} & set(OUTBOUND)):
+            made += await _insert_inbox(event_id, chunk, event["kind"], event["case_id"], data)
+            wanted: dict[str, list[int]] = {}
+            for u in chunk:
+                for channel in channels_for(event["kind"], prefs.get(u, DEFAULT_PREFS)):
+                    wanted.setdefault(channel, []).append(u)
+            for channel, users in wanted.items():
+                await _insert_deliveries(event_id, channel, users, batch)
+            for channel in sorted(set(wanted) & set(OUTBOUND)):
                 await jobs.defer(
                     jobs.Job.notify_send,
                     f"notify-send:{event_id}:{channel}:{batch}",
