@@ -853,6 +853,7 @@ async def build_in_process(
     from chorus.accounts import service as accounts
     from chorus.cases import service as cases
     from chorus.complaints import service
+    from chorus.complaints.schemas import ComplaintCreate
     from chorus.evidence import service as evidence
 
     await service.gather_members(case_id)  # warm: query building, pool connections
@@ -875,7 +876,7 @@ async def build_in_process(
     module.ComplaintInput = keep
     try:
         organizer = await accounts.get_or_raise(organizer_id)
-        request = service.ComplaintCreate(regulator_id=regulator_id)
+        request = ComplaintCreate(regulator_id=regulator_id)
         created, build_s = await atimed(service.build(case_id=case_id, actor=organizer, data=request))
     finally:
         module.ComplaintInput = original

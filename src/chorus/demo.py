@@ -110,6 +110,7 @@ async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None
     """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
     online: a case in "filing" with a timeline to show. Once only."""
     from chorus.complaints import service as complaints
+    from chorus.complaints.schemas import ComplaintCreate
     from chorus.complaints.tables import Complaint
     from chorus.filings import service as filings
     from chorus.filings.schemas import FilingCreate, FilingEventCreate
@@ -124,7 +125,7 @@ async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None
     built = await complaints.build(
         case_id=case_id,
         actor=organizer,
-        data=complaints.ComplaintCreate(
+        data=ComplaintCreate(
             regulator_id=regulator["id"], narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
         ),
     )

@@ -266,7 +266,9 @@ async def test_versions_diff_and_consent_notifications(client: Any, mailbox: Any
     )
     assert d.status_code == 200
     diff = d.json()["diff"]
-    assert "--- v1" in diff and "+++ v2" in diff and "+" in diff and "冒充客服" in diff
+    assert "--- v1" in diff and "+++ v2" in diff and "冒充客服" in diff
+    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert any("组织者补充的说明。" in line for line in added), diff  # the narrative v2 added
     assert_problem(
         await client.get(f"/api/v1/complaints/{v2['id']}/diff", params={"against": 999999}, headers=s["org"]),
         404,

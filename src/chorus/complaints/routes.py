@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from chorus.accounts.schemas import UserRead
 from chorus.complaints import service
-from chorus.complaints.service import (
+from chorus.complaints.schemas import (
     ComplaintCreate,
     ComplaintCreated,
     ComplaintDiff,

@@ -15,9 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from chorus import db, jobs, money
 from chorus.accounts.schemas import UserRead
@@ -34,6 +32,15 @@ from chorus.complaints.model import (
     MerchantInfo,
     RegulatorInfo,
 )
+from chorus.complaints.schemas import (
+    ComplaintBrief,
+    ComplaintCreate,
+    ComplaintCreated,
+    ComplaintDiff,
+    ComplaintList,
+    ComplaintRead,
+    RegulatorBrief,
+)
 from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import manifest as bundle_manifest
@@ -43,7 +50,6 @@ from chorus.evidence.tables import Evidence
 from chorus.filings import service as filings
 from chorus.filings.tables import Filing
 from chorus.i18n import normalize_locale, t
-from chorus.ids import Id
 from chorus.markdown import render_document
 from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
 from chorus.regulators import service as regulators
@@ -52,66 +58,6 @@ from chorus.templating import render
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
 DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
-
-
-class ComplaintCreate(BaseModel):
-    regulator_id: Id
-    locale: str | None = Field(default=None, max_length=8)
-    narrative: str | None = Field(default=None, max_length=20000)
-    demands: list[str] | None = Field(default=None, max_length=10)
-
-
-class ComplaintCreated(BaseModel):
-    id: int
-    version: int
-    sha256: str
-    markdown: str
-
-
-class RegulatorBrief(BaseModel):
-    id: int
-    name: str
-
-
-class ComplaintRead(BaseModel):
-    id: int
-    case_id: int
-    version: int
-    locale: str
-    regulator: RegulatorBrief
-    # "full": the text as built and filed (organizers); "member": a plain member's view of it,
-    # their own row in full and the other victims redacted. ``sha256`` is always the full
-    # text's (what a member consents to), ``markdown`` the text of this view.
-    view: Literal["full", "member"]
-    sha256: str
-    markdown: str
-    created_at: datetime
-    filed: bool
-    named_members: int
-    demands: list[str]
-
-
-class ComplaintBrief(BaseModel):
-    """A version in the case's list: what it is, without its text."""
-
-    id: int
-    version: int
-    locale: str
-    regulator: RegulatorBrief
-    sha256: str
-    created_at: datetime
-    filed: bool
-    named_members: int
-
-
-class ComplaintList(BaseModel):
-    items: list[ComplaintBrief]
-
-
-class ComplaintDiff(BaseModel):
-    id: int
-    against: int
-    diff: str
 
 
 # --- gathering -------------------------------------------------------------------------------

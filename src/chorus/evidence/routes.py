@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError, Invalid, NotFound
 from chorus.evidence import service
-from chorus.evidence.service import ChainVerification, EvidenceCreated, EvidenceList
+from chorus.evidence.schemas import ChainVerification, EvidenceCreated, EvidenceList
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
 from chorus.web.multipart import StreamedForm, file_chunks

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -21,55 +19,19 @@ from chorus.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsu
 from chorus.evidence import privacy, sniff, storage, stores
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
 from chorus.evidence.chain import verify_chain_async as _verify_chain
+from chorus.evidence.schemas import (
+    ChainProblem,
+    ChainVerification,
+    EvidenceCreated,
+    EvidenceList,
+    EvidenceRead,
+)
 from chorus.evidence.tables import ChainLink, Evidence
 from chorus.settings import Settings
 
 KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
 Visibility = Literal["organizers", "members"]
 MAX_DESCRIPTION = 2000
-
-
-class EvidenceRead(BaseModel):
-    id: int
-    case_id: int
-    kind: str
-    description: str
-    visibility: str
-    sha256: str
-    size: int
-    media_type: str
-    chain_index: int
-    entry_hash: str
-    uploaded_at: datetime
-    uploaded_by_me: bool
-    uploader_name: str | None  # organizers only
-    withdrawn: bool
-    frozen: bool
-
-
-class EvidenceCreated(BaseModel):
-    id: int
-    sha256: str
-    size: int
-    media_type: str
-    chain_index: int
-    entry_hash: str
-
-
-class EvidenceList(BaseModel):
-    items: list[EvidenceRead]
-
-
-class ChainProblem(BaseModel):
-    index: int
-    reason: str
-
-
-class ChainVerification(BaseModel):
-    ok: bool
-    entries: int
-    head: str
-    problems: list[ChainProblem]
 
 
 def storage_for(settings: Settings) -> storage.BlobStorage:

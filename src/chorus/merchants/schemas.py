@@ -6,8 +6,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from chorus.ids import Id
-
 
 class IdentifierIn(BaseModel):
     kind: str = Field(min_length=1, max_length=20)
@@ -81,17 +79,6 @@ class MergeProposalRead(BaseModel):
 
 class MergeProposalList(BaseModel):
     items: list[MergeProposalRead]
-
-
-class MergeRequest(BaseModel):
-    source_id: Id
-    target_id: Id
-
-
-class ProposalDecision(BaseModel):
-    # which merchant survives; default: the older one
-    target_id: Id | None = None
-    note: str | None = Field(default=None, max_length=1000)
 
 
 class ClaimantRef(BaseModel):

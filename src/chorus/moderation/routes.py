@@ -13,12 +13,11 @@ from chorus.merchants.schemas import (
     ClaimList,
     MerchantRead,
     MergeProposalList,
-    MergeRequest,
-    ProposalDecision,
     ReviewedAliasRead,
     ReviewedIdentifierRead,
 )
 from chorus.moderation import service
+from chorus.moderation.schemas import MergeRequest, ProposalDecision
 from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 

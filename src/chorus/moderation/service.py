@@ -19,11 +19,11 @@ from chorus.merchants.schemas import (
     MerchantRef,
     MergeProposalList,
     MergeProposalRead,
-    ProposalDecision,
     ReviewedAliasRead,
     ReviewedIdentifierRead,
 )
 from chorus.merchants.tables import Merchant, MergeProposal
+from chorus.moderation.schemas import ProposalDecision
 
 
 async def list_proposals(status: str | None = "open") -> MergeProposalList:
