@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -41,23 +42,32 @@ def redis_reachable() -> bool:
         return False
 
 
-def run(backend: str, paths: list[str]) -> tuple[int, int, int]:
+def start(backend: str, paths: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """One pytest process per backend, side by side (the two passes share no database, Redis
+    database number or port); its output goes to a file printed when it ends."""
     env = dict(os.environ, CHORUS_TEST_BACKEND=backend)
-    print(f"\n=== {backend}: pytest {' '.join(paths)}", flush=True)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by finish()
+        "w+", prefix=f"chorus-{backend}-", suffix=".log", delete=False
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert proc.stdout is not None
-    last = ""
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        if line.strip():
-            last = line
+    print(f"=== {backend}: pytest {' '.join(paths)} (started)", flush=True)
+    return proc, log.name
+
+
+def finish(backend: str, proc: subprocess.Popen[str], log: str) -> tuple[int, int, int]:
     proc.wait()
+    with open(log) as fh:
+        lines = fh.readlines()
+    os.unlink(log)
+    print(f"\n=== {backend}", flush=True)
+    sys.stdout.writelines(lines)
+    last = next((line for line in reversed(lines) if line.strip()), "")
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|errors?)", last)}
     failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
     if proc.returncode not in (0,) and failed == 0:
@@ -69,9 +79,11 @@ def main() -> int:
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     pg_problem = postgres_reachable()
     redis_server = redis_reachable()
-    results = [run("sqlite", ["tests"])]
+    passes = [("sqlite", ["tests"])]
     if pg_problem is None:
-        results.append(run("postgres", ["tests/integration"]))
+        passes.append(("postgres", ["tests/integration"]))
+    started = [(backend, *start(backend, paths)) for backend, paths in passes]
+    results = [finish(backend, proc, log) for backend, proc, log in started]
     passed = sum(r[0] for r in results)
     failed = sum(r[1] for r in results)
     skipped = []

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def render(url: str) -> tuple[str, list[str]]:
-    """The DOM once scripts ran, and the console lines."""
+def render(url: str, profile: Path) -> tuple[str, list[str]]:
+    """The DOM once scripts ran, and the console lines (a profile of its own: the SQLite and
+    PostgreSQL passes run side by side)."""
     assert CHROMIUM is not None
     run = subprocess.run(
         [
@@ -31,6 +32,11 @@ def render(url: str) -> tuple[str, list[str]]:
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--virtual-time-budget=20000",
             "--enable-logging=stderr",
             "--v=1",
@@ -53,7 +59,7 @@ def test_docs_pages_render_under_the_csp(tmp_path: Path) -> None:
             "/schema/swagger": "opblock-tag",  # Swagger UI's operation groups
         }
         for page, rendered in pages.items():
-            dom, console = render(base + page)
+            dom, console = render(base + page, tmp_path / "chromium")
             refused = [line for line in console if "Content Security Policy" in line or "Refused" in line]
             assert not refused, (page, refused)
             assert rendered in dom and "/api/v1/auth/login" in dom, (page, dom[:2000], console)
