@@ -97,10 +97,12 @@ class Sink:
     epoch: int = 0
     port: int = 0
     stale_refused: int = 0
+    sessions: set[int] = field(default_factory=set)  # SMTP connections that sent mail
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if not hasattr(session, "chorus_epoch"):
             session.chorus_epoch = self.epoch
+        self.sessions.add(id(session))
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"

@@ -291,36 +291,52 @@ async def test_a_thousand_members_get_exactly_one_email_each_when_the_jobs_run_t
 ) -> None:
     org = await person(client, mailbox, worker, "org@example.com", "组织者")
     case_id = (await report(client, org, report_body("星辰卡盟", [ident("qq", "2876543210")])))["case_id"]
-    members = await seed_members(case_id, 999)
-    mailbox.clear()
-    async with db.transaction():
-        event_id = await notifications.record(
-            kind="case.filing_status",
-            case_id=case_id,
-            data={"filing_id": 1, "regulator_id": 1, "status": "accepted"},
-            source="test:accepted",
-            audience="members",
-        )
-    assert event_id is not None
-    small = settings.model_copy(update={"notify_batch_size": 100})
+    await seed_members(case_id, 999)
+    await drain(worker)
+    with smtp_sink() as sink:
+        async with db.transaction():
+            event_id = await notifications.record(
+                kind="case.filing_status",
+                case_id=case_id,
+                data={"filing_id": 1, "regulator_id": 1, "status": "accepted"},
+                source="test:accepted",
+                audience="members",
+            )
+        assert event_id is not None
+        small = settings.model_copy(update={"notify_batch_size": 100, "smtp_port": sink.port})
 
-    async def run() -> int:
-        return await run_jobs(redis_pool, small)
+        async def run() -> int:
+            return await run_jobs(redis_pool, small)
 
-    # the fan-out delivered twice (arq may), and every batch job twice
-    await redis_pool.enqueue_job("notify_fan_out", event_id=event_id, _job_id="again-1")
-    await drain(run)
-    await redis_pool.enqueue_job("notify_fan_out", event_id=event_id, _job_id="again-2")
-    await NotifyEvent.update({NotifyEvent.fanned_out_at: None}).where(NotifyEvent.id == event_id)
-    for batch in range(10):
-        await redis_pool.enqueue_job(
-            "notify_send", event_id=event_id, channel="email", batch=batch, _job_id=f"again-send-{batch}"
-        )
-    await drain(run)
+        # the fan-out delivered twice (arq may), and every batch job twice
+        await redis_pool.enqueue_job("notify_fan_out", event_id=event_id, _job_id="again-1")
+        await drain(run)
+        assert len(sink.sessions) == 10  # one SMTP connection per batch of 100
+        await redis_pool.enqueue_job("notify_fan_out", event_id=event_id, _job_id="again-2")
+        await NotifyEvent.update({NotifyEvent.fanned_out_at: None}).where(NotifyEvent.id == event_id)
+        for batch in range(10):
+            await redis_pool.enqueue_job(
+                "notify_send", event_id=event_id, channel="email", batch=batch, _job_id=f"again-send-{batch}"
+            )
+        await drain(run)
 
-    recipients = [str(m["To"]) for m in mailbox.messages]
-    assert len(recipients) == 1000
-    assert len(set(recipients)) == 1000
+        recipients = sink.recipients()
+        assert len(recipients) == 1000
+        assert len(set(recipients)) == 1000
+        assert len(sink.sessions) == 10  # the repeated jobs found nothing to send
     assert await InboxEntry.count().where(InboxEntry.event == event_id) == 1000
     assert await Delivery.count().where((Delivery.event == event_id) & (Delivery.status == "sent")) == 1000
-    assert len(members) == 999
+
+
+async def test_the_new_organizer_is_told_and_nobody_else(client: Any, mailbox: Any, worker: Any) -> None:
+    org, bob, case_id = await _case(client, mailbox, worker)
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/organizers", json={"user_id": bob.id}, headers=org.headers
+    )
+    assert r.status_code in (200, 201), r.text
+    await drain(worker)
+    (msg,) = mailbox.to("bob@example.com")
+    assert msg["Subject"] == f"You are now an organizer of case #{case_id}"
+    assert mailbox.to("org@example.com") == []
+    kinds = [n["kind"] for n in (await get_ok(client, "/api/v1/notifications", bob.headers))["items"]]
+    assert kinds[0] == "case.organizer_added"
