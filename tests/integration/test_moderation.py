@@ -80,20 +80,31 @@ async def test_only_moderators_and_admins_see_proposals(
     assert await row_counts() == before
 
 
+async def accepted(client: Any, mailbox: Any, worker: Any, settings: Any) -> dict[str, Any]:
+    """Two merchants and their proposal, accepted by a moderator: the world, plus ``moderator``,
+    ``proposal``, the surviving merchant (``target``) and Alice's membership before the merge."""
+    world = await two_merchants_and_a_proposal(client, mailbox, worker)
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    (proposal,) = await open_proposals(client, moderator)
+    a = world["a"]
+    alice_first = await get_ok(client, f"/api/v1/cases/{a['case_id']}/membership", world["alice"].headers)
+    await worker()  # nothing pending before the merge
+    r = await client.post(f"{PROPOSALS}/{proposal['id']}/merge", json={}, headers=moderator.headers)
+    assert r.status_code == 200, r.text
+    return {
+        **world,
+        "moderator": moderator,
+        "proposal": proposal,
+        "target": r.json(),
+        "alice_first": alice_first,
+    }
+
+
 async def test_accepting_a_proposal_merges_merchants_and_cases(
     client: Any, mailbox: Any, worker: Any, settings: Any
 ) -> None:
-    world = await two_merchants_and_a_proposal(client, mailbox, worker)
-    alice, bob, carol = world["alice"], world["bob"], world["carol"]
-    a, b = world["a"], world["b"]
-    moderator = await staff(client, settings, "mod@example.com", "moderator")
-    (proposal,) = await open_proposals(client, moderator)
-    alice_first = await get_ok(client, f"/api/v1/cases/{a['case_id']}/membership", alice.headers)
-    await worker()  # nothing pending before the merge
-
-    r = await client.post(f"{PROPOSALS}/{proposal['id']}/merge", json={}, headers=moderator.headers)
-    assert r.status_code == 200, r.text
-    target = r.json()
+    world = await accepted(client, mailbox, worker, settings)
+    a, b, target = world["a"], world["b"], world["target"]
     assert target["id"] == a["merchant_id"]  # the older merchant survives
     assert "晨星游戏" in target["aliases"]
     assert sorted(i["kind"] for i in target["identifiers"]) == ["phone", "qq"]
@@ -114,10 +125,17 @@ async def test_accepting_a_proposal_merges_merchants_and_cases(
     source_page = await get_ok(client, f"/api/v1/merchants/{b['merchant_id']}")
     assert source_page["merged_into"] == a["merchant_id"]
 
-    # one membership per person; the earliest one is kept
+
+async def test_a_merge_keeps_one_membership_per_person(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    world = await accepted(client, mailbox, worker, settings)
+    alice, bob, a, b = world["alice"], world["bob"], world["a"], world["b"]
+    # the earliest membership is kept
     assert await Membership.count().where(Membership.user == alice.id) == 1
     assert await Membership.count().where(Membership.user == bob.id) == 1
-    assert await get_ok(client, f"/api/v1/cases/{a['case_id']}/membership", alice.headers) == alice_first
+    alice_now = await get_ok(client, f"/api/v1/cases/{a['case_id']}/membership", alice.headers)
+    assert alice_now == world["alice_first"]
     bob_now = await get_ok(client, f"/api/v1/cases/{a['case_id']}/membership", bob.headers)
     assert bob_now["loss"] == {"amount": "80.00", "currency": "CNY"}
     assert bob_now["role"] == "organizer"  # he organized B, and stays an organizer
@@ -125,14 +143,23 @@ async def test_accepting_a_proposal_merges_merchants_and_cases(
     my = (await get_ok(client, "/api/v1/me/cases", bob.headers))["items"]
     assert [i["case_id"] for i in my] == [a["case_id"]]
 
-    # a new report with the source's identifier joins the surviving case
+
+async def test_after_a_merge_a_report_of_the_source_joins_the_surviving_case(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    world = await accepted(client, mailbox, worker, settings)
+    a = world["a"]
     dave = await person(client, mailbox, worker, "dave@example.com")
     d = await report(client, dave, report_body("晨星", [ident("phone", "13800138000")]))
     assert (d["merchant_id"], d["case_id"]) == (a["merchant_id"], a["case_id"])
 
-    # members are told
+
+async def test_a_merge_is_told_to_members_and_audited(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    world = await accepted(client, mailbox, worker, settings)
     await worker()
-    for who in (bob, carol, alice):
+    for who in (world["bob"], world["carol"], world["alice"]):
         kinds = {n["kind"] for n in (await get_ok(client, "/api/v1/notifications", who.headers))["items"]}
         assert {"case.merged", "case.merchant_merged"} <= kinds, who.email
 
@@ -140,9 +167,15 @@ async def test_accepting_a_proposal_merges_merchants_and_cases(
         await AuditEntry.select().where(AuditEntry.action == "merchant.merged").output(load_json=True).first()
     )
     assert entry is not None
-    assert (entry["actor_id"], entry["object_id"]) == (moderator.id, a["merchant_id"])
-    assert entry["data"]["source_id"] == b["merchant_id"]
+    assert (entry["actor_id"], entry["object_id"]) == (world["moderator"].id, world["a"]["merchant_id"])
+    assert entry["data"]["source_id"] == world["b"]["merchant_id"]
 
+
+async def test_a_decided_proposal_is_listed_as_merged_and_not_decided_again(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    world = await accepted(client, mailbox, worker, settings)
+    moderator, proposal = world["moderator"], world["proposal"]
     decided = await open_proposals(client, moderator, status="merged")
     assert [(p["id"], p["status"]) for p in decided] == [(proposal["id"], "merged")]
     assert decided[0]["decided_at"] is not None
