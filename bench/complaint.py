@@ -433,6 +433,7 @@ async def open_cases(plan: Plan, warm_users: list[int], now: datetime) -> tuple[
     from chorus.accounts import service as accounts
     from chorus.cases import service as cases
     from chorus.cases.schemas import ReportCreate
+    from chorus.complaints import service as complaints
     from chorus.merchants import service as merchants
     from chorus.settings import get_settings
 
@@ -440,7 +441,7 @@ async def open_cases(plan: Plan, warm_users: list[int], now: datetime) -> tuple[
         user = await accounts.get_or_raise(uid)
         data = ReportCreate.model_validate({**body, "incident_date": now.date() - timedelta(days=30)})
         case_id = (await cases.report(user=user, data=data)).case_id
-        await cases.set_consent(case_id, user, True)
+        await complaints.set_consent(case_id, user, True)
         return case_id
 
     case_id = await report(plan.organizer_id, ORGANIZER_REPORT)

@@ -889,6 +889,7 @@ async def race(
 async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
     import asyncpg
 
+    from chorus.cases import service as cases
     from chorus.merchants import service as merchants
     from chorus.merchants.schemas import IdentifierIn
     from chorus.settings import get_settings
@@ -979,7 +980,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             for c in calls:
                 items = [IdentifierIn(**i) for i in c.body["identifiers"]]
                 t = time.perf_counter()
-                await merchants.resolve(name=c.body.get("name"), identifiers=items)
+                await cases.resolve(name=c.body.get("name"), identifiers=items)
                 whole.append(time.perf_counter() - t)
             trace.active = True
             for c in calls:
@@ -997,7 +998,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                 ids_ = [*matches.by_merchant, *(m for m, _ in suggestions)]
                 await merchants.merchant_names(ids_)
                 t4 = time.perf_counter()
-                await merchants.open_cases(ids_)
+                await cases.open_cases(ids_)
                 t5 = time.perf_counter()
                 steps["normalize_all (CPU)"].append(t1 - t0)
                 steps["find_matches"].append(t2 - t1)

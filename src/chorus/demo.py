@@ -12,10 +12,17 @@ from typing import Any
 
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserCreate, UserRead
-from chorus.accounts.tables import User
 from chorus.cases import service as cases
 from chorus.cases.schemas import MerchantIn, MoneyIn, ReportCreate
+from chorus.complaints import service as complaints
+from chorus.complaints.schemas import ComplaintCreate
+from chorus.errors import Conflict
+from chorus.evidence import service as evidence
+from chorus.filings import service as filings
+from chorus.filings.schemas import FilingCreate, FilingEventCreate
+from chorus.filings.status import FilingStatus
 from chorus.merchants.schemas import IdentifierIn
+from chorus.regulators import service as regulators
 from chorus.settings import Settings
 
 DEMO_PASSWORD = "chorus-demo-2026"  # noqa: S105 - published demo credential, development data
@@ -79,10 +86,8 @@ DEMO_REPORTS: list[tuple[int, str, list[tuple[str, str]], str, int, str, str]] =
 
 
 async def _user(email: str, name: str, locale: str, settings: Settings) -> UserRead:
-    row = await User.select(User.id).where(User.email == email).first()
-    if row is not None:
-        user = await accounts.get(row["id"])
-        assert user is not None
+    user = await accounts.get_by_email(email)
+    if user is not None:
         return user
     data = UserCreate(email=email, password=DEMO_PASSWORD, display_name=name, locale=locale)  # type: ignore[arg-type]
     return await accounts.register(data=data, settings=settings, verified=True)
@@ -109,24 +114,14 @@ async def _chunks(data: bytes) -> Any:
 async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None:
     """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
     online: a case in "filing" with a timeline to show. Once only."""
-    from chorus.complaints import service as complaints
-    from chorus.complaints.schemas import ComplaintCreate
-    from chorus.complaints.tables import Complaint
-    from chorus.filings import service as filings
-    from chorus.filings.schemas import FilingCreate, FilingEventCreate
-    from chorus.filings.status import FilingStatus
-    from chorus.regulators.tables import Regulator
-
-    if await Complaint.exists().where(Complaint.case == case_id):
-        return None
-    regulator = await Regulator.select(Regulator.id).where(Regulator.slug == "cn-12315").first()
-    if regulator is None:
+    regulator_id = await regulators.id_of("cn-12315")
+    if regulator_id is None or await complaints.latest_version(case_id, regulator_id) is not None:
         return None
     built = await complaints.build(
         case_id=case_id,
         actor=organizer,
         data=ComplaintCreate(
-            regulator_id=regulator["id"], narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
+            regulator_id=regulator_id, narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
         ),
     )
     queued = await filings.create(case_id=case_id, actor=organizer, data=FilingCreate(complaint_id=built.id))
@@ -143,11 +138,7 @@ async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None
 
 
 async def seed(settings: Settings) -> list[str]:
-    from chorus.errors import Conflict
-    from chorus.evidence import service as evidence
-    from chorus.regulators.service import seed_defaults
-
-    await seed_defaults()
+    await regulators.seed_defaults()
     users = [await _user(e, n, loc, settings) for e, n, loc in DEMO_USERS]
     case_id = None
     for idx, name, idents, amount, days_ago, ref, statement in DEMO_REPORTS:
@@ -165,7 +156,7 @@ async def seed(settings: Settings) -> list[str]:
             case_id = memberships.items[0].case_id if memberships.items else case_id
     assert case_id is not None
     for u in users[:4]:
-        await cases.set_consent(case_id, u, True)
+        await complaints.set_consent(case_id, u, True)
     await evidence.upload(
         case_id=case_id,
         user=users[0],

@@ -256,6 +256,7 @@ def complaint(kind: str = "samr", locale: str = "zh-CN", **changes: object) -> C
                 ident("phone", "+8613912345678"),
                 ident("email", "service@kamall.example.com"),
                 ident("shop", "weidian:987654"),
+                ident("wechat", "kamall_vip88"),  # Alice's report named it: confirmed by a match
             ),
         ),
         members=members(),
@@ -455,6 +456,17 @@ def test_output_is_stable_and_independent_of_input_order() -> None:
             merchant=dataclasses.replace(data.merchant, identifiers=tuple(merchant_ids)),
         )
         assert build_markdown(other) == first
+
+
+def test_an_identifier_only_a_member_claimed_is_not_told_the_regulator() -> None:
+    """A member's reported identifier the merchant does not hold confirmed (a claim, possibly
+    about another shop) stays out of the complaint, even from a consenting member."""
+    data = complaint("samr", "zh-CN")
+    n = next(i for i, m in enumerate(data.members) if m.consented)
+    claimer = dataclasses.replace(data.members[n], identifiers=(ident("phone", "+8613800000000"),))
+    other = dataclasses.replace(data, members=(*data.members[:n], claimer, *data.members[n + 1 :]))
+    assert "13800000000" not in build_markdown(other)
+    assert "13912345678" in build_markdown(other)  # the merchant's own phone is said
 
 
 def test_the_only_timestamp_is_generated_at() -> None:

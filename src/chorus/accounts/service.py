@@ -53,6 +53,12 @@ async def get(user_id: int) -> UserRead | None:
     return _read(row) if row else None
 
 
+async def get_by_email(email: str) -> UserRead | None:
+    """The account registered with exactly this address (as stored), if any."""
+    row = await User.select(*_USER_COLUMNS).where(User.email == email).first()
+    return _read(row) if row else None
+
+
 async def contacts(user_ids: list[int]) -> dict[int, dict[str, Any]]:
     """What notifications need of many users at once: ``{id: {email, display_name, locale,
     verified}}`` (unknown ids are left out)."""

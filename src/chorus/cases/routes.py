@@ -22,6 +22,8 @@ from chorus.cases.schemas import (
     ReportCreate,
     ReportRead,
 )
+from chorus.complaints import service as complaints
+from chorus.filings import service as filings
 from chorus.web.guards import requires_login, requires_verified
 from chorus.web.problems import documented, problems
 
@@ -44,7 +46,7 @@ class CaseController(Controller):
     @get("/{case_id:int}", operation_id="getCase")
     async def get_case(self, case_id: FromPath[int]) -> CaseRead:
         """Public summary: merchant, member count, loss totals, filings, timeline."""
-        return await service.summary(case_id)
+        return await filings.case_read(case_id)
 
     @get(
         "/{case_id:int}/members",
@@ -88,7 +90,7 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Agree (or no longer agree) to be named in the joint complaint."""
-        return await service.set_consent(case_id, user, data.consent)
+        return await complaints.set_consent(case_id, user, data.consent)
 
     @post(
         "/{case_id:int}/organizers",
@@ -115,7 +117,8 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[CaseStatusUpdate], user: NamedDependency[UserRead]
     ) -> CaseRead:
         """Organizers move the case: gathering → filing → closed."""
-        return await service.set_status(case_id, user, data)
+        await service.set_status(case_id, user, data)
+        return await filings.case_read(case_id)
 
 
 class MyCasesController(Controller):

@@ -7,13 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from chorus import db, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases.schemas import (
     CaseRead,
     CaseStatusUpdate,
-    FilingBrief,
     MemberList,
     MemberRead,
     MembershipRead,
@@ -30,8 +31,15 @@ from chorus.cases.tables import Case, CaseEvent, Membership
 from chorus.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from chorus.markdown import render
 from chorus.merchants import service as merchants
-from chorus.merchants.schemas import IdentifierRead, MerchantRef
-from chorus.merchants.tables import Merchant
+from chorus.merchants.schemas import (
+    CaseBrief,
+    IdentifierIn,
+    IdentifierRead,
+    MerchantRead,
+    MerchantRef,
+    MerchantSummary,
+    ResolveRead,
+)
 
 OPEN = ("gathering", "filing")
 TRANSITIONS = {"gathering": {"filing", "closed"}, "filing": {"gathering", "closed"}, "closed": set()}
@@ -158,7 +166,7 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                 shared = matches.keys_by_merchant.get(other, set())
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
 
-            case_id = data.case_id or (await merchants.open_cases([merchant_id])).get(merchant_id)
+            case_id = data.case_id or (await open_cases([merchant_id])).get(merchant_id)
             created_case = case_id is None
             if case_id is not None and not db.is_sqlite():
                 # Hold the case (shared: joins proceed together) so a concurrent merge or closing
@@ -258,11 +266,10 @@ async def require_organizer(case_id: int, user: UserRead, *, through_merges: boo
 
 
 async def summary(case_id: int) -> CaseRead:
-    """Public: merchant, member count, loss totals per currency, timeline."""
+    """Public: merchant, member count, loss totals per currency, timeline. Its filings are the
+    filings domain's to add (:func:`chorus.filings.service.case_read`)."""
     case = await get_case_row(case_id)
-    merchant = (
-        await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id == case["merchant"]).first()
-    )
+    merchant = await merchants.info(case["merchant"])
     losses = await Membership.select(Membership.loss_amount, Membership.loss_currency).where(
         Membership.case == case_id
     )
@@ -276,22 +283,20 @@ async def summary(case_id: int) -> CaseRead:
     return CaseRead(
         id=case["id"],
         status=case["status"],
-        merchant=MerchantRef(id=merchant["id"], name=merchant["name"]),
+        merchant=merchant,
         member_count=len(losses),
         total_loss=[
             MoneyRead(**t) for t in money.totals((r["loss_amount"], r["loss_currency"]) for r in losses)
         ],
-        filings=await _filings(case_id),
+        filings=[],
         timeline=[TimelineEntry(at=e["at"], kind=e["kind"], data=e["data"] or {}) for e in events],
         created_at=case["created_at"],
         merged_into=case["merged_into"],
     )
 
 
-async def _filings(case_id: int) -> list[FilingBrief]:
-    from chorus.filings.tables import Filing  # filings build on cases, not the other way round
-
-    # with the filings of cases folded into this one (they carry on here)
+async def with_folded(case_id: int) -> list[int]:
+    """The case and the cases folded into it by merges (their filings carry on here)."""
     ids, frontier = [case_id], [case_id]
     for _ in range(MAX_MERGE_HOPS):
         merged = [r["id"] for r in await Case.select(Case.id).where(Case.merged_into.is_in(frontier))]
@@ -299,12 +304,7 @@ async def _filings(case_id: int) -> list[FilingBrief]:
             break
         ids += merged
         frontier = merged
-    rows = (
-        await Filing.select(Filing.id, Filing.regulator.name, Filing.status)
-        .where(Filing.case.is_in(ids))
-        .order_by(Filing.id)
-    )
-    return [FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"]) for r in rows]
+    return ids
 
 
 async def lock_for_update(case_id: int) -> dict[str, Any]:
@@ -413,17 +413,13 @@ async def update_membership(case_id: int, user: UserRead, data: MembershipUpdate
     return await my_membership(case_id, user)
 
 
-async def set_consent(case_id: int, user: UserRead, consent: bool) -> MembershipRead:
-    from chorus.complaints.tables import Complaint  # the text consented to (tables only: no cycle)
-
+async def set_consent(
+    case_id: int, user: UserRead, consent: bool, *, latest: dict[str, Any] | None
+) -> MembershipRead:
+    """``latest``: the complaint version consented to (``id``, ``sha256``), read by the caller
+    (:func:`chorus.complaints.service.set_consent`)."""
     async with db.transaction():
         m = await require_member(case_id, user)
-        latest = (
-            await Complaint.select(Complaint.id, Complaint.sha256)
-            .where(Complaint.case == case_id)
-            .order_by(Complaint.id, ascending=False)
-            .first()
-        )
         await Membership.update(
             {
                 Membership.consented_at: datetime.now(UTC) if consent else None,
@@ -473,7 +469,8 @@ async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
     return next(i for i in items if i.user_id == user_id)
 
 
-async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> CaseRead:
+async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> None:
+    """The page with its filings: :func:`chorus.filings.service.case_read`."""
     async with db.transaction():
         await require_organizer(case_id, actor)
         # Two concurrent changes must not both pass the check against the same old status
@@ -491,7 +488,6 @@ async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> C
             await audit.record(
                 "case.status", actor_id=actor.id, object_type="case", object_id=case_id, status=data.status
             )
-    return await summary(case_id)
 
 
 async def my_cases(user: UserRead) -> MyCaseList:
@@ -510,7 +506,7 @@ async def my_cases(user: UserRead) -> MyCaseList:
         .where(Membership.user == user.id)
         .order_by(Membership.joined_at, ascending=False)
     )
-    counts = await merchants.member_counts([r["case"] for r in rows])
+    counts = await member_counts([r["case"] for r in rows])
     return MyCaseList(
         items=[
             MyCaseRead(
@@ -551,6 +547,39 @@ async def event_notice(event_id: int) -> dict[str, Any] | None:
         .first()
     )
     return dict(row) if row else None
+
+
+async def member_rows(case_id: int) -> list[Sequence[Any]]:
+    """Every member as a complaint needs them, in joining order: tuples of (user id, display
+    name, e-mail, consented_at, loss amount, loss currency, incident date, joined_at, order
+    refs, statement, identifiers) — read by :func:`chorus.complaints.service.members_from_rows`."""
+    return await db.fetch_tuples(
+        Membership.select(
+            Membership.user,
+            Membership.user.display_name,
+            Membership.user.email,
+            Membership.consented_at,
+            Membership.loss_amount,
+            Membership.loss_currency,
+            Membership.incident_date,
+            Membership.joined_at,
+            Membership.order_refs,
+            Membership.statement,
+            Membership.identifiers,
+        )
+        .where(Membership.case == case_id)
+        .order_by(Membership.joined_at)
+    )
+
+
+async def consented_count(case_id: int, user_ids: Sequence[int]) -> int:
+    """How many of these users are members of the case who consent to be named."""
+    count: int = await Membership.count().where(
+        (Membership.case == case_id)
+        & Membership.user.is_in(list(user_ids) or [0])
+        & Membership.consented_at.is_not_null()
+    )
+    return count
 
 
 async def organizes_merchant(merchant_id: int, user_id: int) -> bool:
@@ -682,3 +711,58 @@ async def move_to_merchant(source_merchant: int, target_merchant: int, *, open_c
     if open_case is not None:
         await Case.update({Case.open_key: target_merchant}).where(Case.id == open_case)
     await Case.update({Case.merchant: target_merchant}).where(Case.merchant == source_merchant)
+
+
+# --- what the merchant pages show of their cases ---------------------------------------------
+
+
+async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
+    """merchant id → its open case id."""
+    if not merchant_ids:
+        return {}
+    rows = await Case.select(Case.id, Case.open_key).where(Case.open_key.is_in(list(merchant_ids)))
+    return {r["open_key"]: r["id"] for r in rows}
+
+
+async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:
+    """case id → number of members."""
+    if not case_ids:
+        return {}
+    rows = (
+        await Membership.select(Membership.case, Count())
+        .where(Membership.case.is_in(list(case_ids)))
+        .group_by(Membership.case)
+    )
+    return {r["case"]: r["count"] for r in rows}
+
+
+async def merchant_page(merchant_id: int) -> MerchantRead:
+    """The public merchant page (:func:`chorus.merchants.service.get`) with its cases and their
+    member counts."""
+    page = await merchants.get(merchant_id)
+    rows = await Case.select(Case.id, Case.status).where(Case.merchant == merchant_id).order_by(Case.id)
+    counts = await member_counts([c["id"] for c in rows])
+    page.cases = [
+        CaseBrief(id=c["id"], status=c["status"], member_count=counts.get(c["id"], 0)) for c in rows
+    ]
+    return page
+
+
+async def search_merchants(q: str, limit: int = 20) -> list[MerchantSummary]:
+    """:func:`chorus.merchants.service.search` with each merchant's open case and its size."""
+    found = await merchants.search(q, limit)
+    cases = await open_cases([m.id for m in found])
+    counts = await member_counts(list(cases.values()))
+    for m in found:
+        m.open_case_id = cases.get(m.id)
+        m.member_count = counts.get(cases.get(m.id, -1), 0)
+    return found
+
+
+async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:
+    """:func:`chorus.merchants.service.resolve` with the case a report would join."""
+    read = await merchants.resolve(name=name, identifiers=identifiers)
+    cases = await open_cases([m.merchant_id for m in read.matches])
+    for m in read.matches:
+        m.case_id = cases.get(m.merchant_id)
+    return read

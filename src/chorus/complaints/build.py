@@ -37,7 +37,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from chorus.complaints.model import ComplaintInput, EvidenceInfo, IdentifierInfo, MemberInfo
+from chorus.complaints.model import ComplaintInput, EvidenceInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import is_sha256_hex
@@ -343,11 +343,11 @@ def _identifier_label(kind: str, text: _Text) -> str:
 
 
 def _merchant_identifiers(data: ComplaintInput, full: bool, text: _Text) -> list[dict[str, Any]]:
+    # The merchant's confirmed identifiers only: what a member reported is the merchant's once
+    # a match or a moderator confirmed it; until then it is one reporter's claim, possibly
+    # about another shop, and a regulator is not told it.
     seen: set[tuple[str, str]] = set()
-    everything: list[IdentifierInfo] = [*data.merchant.identifiers]
-    for member in data.members:
-        everything.extend(member.identifiers)
-    for identifier in everything:
+    for identifier in data.merchant.identifiers:
         kind, value = identifier.kind.strip().lower(), identifier.value.strip()
         if value:
             seen.add((kind, value))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import gc
 import hashlib
 import os
 import secrets
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +18,7 @@ from chorus import db, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.cases.tables import Membership
+from chorus.cases.schemas import MembershipRead
 from chorus.complaints import build as builder
 from chorus.complaints.legal import legal_basis_for
 from chorus.complaints.model import (
@@ -45,13 +42,10 @@ from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
-from chorus.evidence.storage import BlobNotFound, LocalStorage
-from chorus.evidence.tables import Evidence
-from chorus.filings import service as filings
-from chorus.filings.tables import Filing
+from chorus.evidence.storage import BlobNotFound, BlobStorage
 from chorus.i18n import normalize_locale, t
 from chorus.markdown import render_document
-from chorus.merchants.tables import Merchant, MerchantAlias, MerchantIdentifier
+from chorus.merchants import service as merchants
 from chorus.regulators import service as regulators
 from chorus.settings import Settings, get_settings
 from chorus.templating import render
@@ -64,31 +58,12 @@ DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
 
 
 async def gather_members(case_id: int) -> tuple[MemberInfo, ...]:
-    return members_from_rows(await _member_rows(case_id))
-
-
-async def _member_rows(case_id: int) -> list[Any]:
-    return await db.fetch_tuples(
-        Membership.select(
-            Membership.user,
-            Membership.user.display_name,
-            Membership.user.email,
-            Membership.consented_at,
-            Membership.loss_amount,
-            Membership.loss_currency,
-            Membership.incident_date,
-            Membership.joined_at,
-            Membership.order_refs,
-            Membership.statement,
-            Membership.identifiers,
-        )
-        .where(Membership.case == case_id)
-        .order_by(Membership.joined_at)
-    )
+    return members_from_rows(await cases.member_rows(case_id))
 
 
 def members_from_rows(rows: list[Any]) -> tuple[MemberInfo, ...]:
-    """Rows of ``_member_rows`` as MemberInfo (plain CPU work: done off the event loop)."""
+    """Rows of :func:`chorus.cases.service.member_rows` as MemberInfo (plain CPU work: done off
+    the event loop)."""
     refs = db.json_values([r[8] for r in rows])
     idents = db.json_values([r[10] for r in rows])
     return tuple(
@@ -122,42 +97,22 @@ def members_from_rows(rows: list[Any]) -> tuple[MemberInfo, ...]:
 
 
 async def gather_merchant(merchant_id: int) -> MerchantInfo:
-    m = await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id == merchant_id).first()
+    """The merchant as the complaint names it: only what is confirmed (a claimed name or
+    identifier is one reporter's word, possibly about another shop: never told a regulator)."""
+    m = await merchants.info(merchant_id)
     if m is None:
         raise NotFound("merchant_not_found")
-    aliases = await MerchantAlias.select(MerchantAlias.name).where(MerchantAlias.merchant == merchant_id)
-    idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
-        MerchantIdentifier.merchant == merchant_id
-    )
+    aliases, idents = await merchants.vouched_for(merchant_id)
     return MerchantInfo(
-        id=m["id"],
-        name=m["name"],
-        aliases=tuple(sorted({a["name"] for a in aliases} - {m["name"]})),
-        identifiers=tuple(IdentifierInfo(k, v) for k, v in sorted((i["kind"], i["value"]) for i in idents)),
+        id=m.id,
+        name=m.name,
+        aliases=tuple(sorted(set(aliases) - {m.name})),
+        identifiers=tuple(IdentifierInfo(k, v) for k, v in sorted(idents)),
     )
 
 
 async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
-    return evidence_from_rows(await _evidence_rows(case_id))
-
-
-async def _evidence_rows(case_id: int) -> list[Any]:
-    # the columns in EvidenceInfo's order: one row, one positional call
-    return await db.fetch_tuples(
-        Evidence.select(
-            Evidence.id,
-            Evidence.uploader,
-            Evidence.kind,
-            Evidence.description,
-            Evidence.sha256,
-            Evidence.chain_index,
-            Evidence.uploaded_at,
-            Evidence.media_type,
-            Evidence.size,
-        )
-        .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
-        .order_by(Evidence.chain_index)
-    )
+    return evidence_from_rows(await evidence.live_rows(case_id))
 
 
 def evidence_from_rows(rows: list[Any]) -> tuple[EvidenceInfo, ...]:
@@ -185,31 +140,6 @@ def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tup
 
 
 # --- building --------------------------------------------------------------------------------
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Assembling a large case allocates a few hundred thousand small objects, none of them in
-    reference cycles; the cyclic collector's passes over them cost about a fifth of the time.
-    Reference counting still frees everything; the collector resumes when the last build ends."""
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-        _gc_pausers += 1
-        gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
-
 
 async def build(
     *, case_id: int, actor: UserRead, data: ComplaintCreate, settings: Settings | None = None
@@ -249,8 +179,8 @@ async def build(
         now = datetime.now(UTC).replace(microsecond=0)
         # independent reads, side by side (separate pool connections)
         member_rows, evidence_rows, head, merchant = await asyncio.gather(
-            _member_rows(case_id),
-            _evidence_rows(case_id),
+            cases.member_rows(case_id),
+            evidence.live_rows(case_id),
             evidence.case_head(case_id),
             gather_merchant(case["merchant"]),
         )
@@ -262,23 +192,22 @@ async def build(
         def assemble() -> tuple[ComplaintInput, str, dict[int, str], tuple[Path, str, int]]:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
-            with _cyclic_gc_paused():
-                data_in = ComplaintInput(
-                    case_id=case_id,
-                    version=version,
-                    locale=locale,
-                    generated_at=now,
-                    regulator=regulator_info(regulator),
-                    merchant=merchant,
-                    members=members_from_rows(raw.pop("members")),
-                    evidence=evidence_from_rows(raw.pop("evidence")),
-                    chain_head=head,
-                    demands=demands,
-                    legal_basis=legal_basis_for(regulator["template_kind"], locale),
-                    narrative=narrative,
-                )
-                markdown, by_user, view = builder.build_complaint(data_in)
-                return data_in, markdown, by_user, _write_view(view, store.tmp_dir)
+            data_in = ComplaintInput(
+                case_id=case_id,
+                version=version,
+                locale=locale,
+                generated_at=now,
+                regulator=regulator_info(regulator),
+                merchant=merchant,
+                members=members_from_rows(raw.pop("members")),
+                evidence=evidence_from_rows(raw.pop("evidence")),
+                chain_head=head,
+                demands=demands,
+                legal_basis=legal_basis_for(regulator["template_kind"], locale),
+                narrative=narrative,
+            )
+            markdown, by_user, view = builder.build_complaint(data_in)
+            return data_in, markdown, by_user, _write_view(view, store.tmp_dir)
 
         try:
             data_in, markdown, by_user, (view_tmp, view_sha, view_size) = await asyncio.to_thread(assemble)
@@ -402,6 +331,36 @@ async def complaint_row(complaint_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("complaint_not_found")
     return dict(row)
+
+
+async def latest_version(case_id: int, regulator_id: int) -> int | None:
+    """The number of the case's latest version for this regulator; None before the first."""
+    row = (
+        await Complaint.select(Complaint.version)
+        .where((Complaint.case == case_id) & (Complaint.regulator == regulator_id))
+        .order_by(Complaint.version, ascending=False)
+        .first()
+    )
+    return int(row["version"]) if row else None
+
+
+async def mark_filed(complaint_id: int, at: datetime) -> None:
+    """A filing used this version: it is never deleted from now on (caller's transaction)."""
+    await Complaint.update({Complaint.filed_at: at}).where(
+        (Complaint.id == complaint_id) & Complaint.filed_at.is_null()
+    )
+
+
+async def set_consent(case_id: int, user: UserRead, consent: bool) -> MembershipRead:
+    """Agree (or no longer agree) to be named: the consent names the case's latest version
+    (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`."""
+    latest = (
+        await Complaint.select(Complaint.id, Complaint.sha256)
+        .where(Complaint.case == case_id)
+        .order_by(Complaint.id, ascending=False)
+        .first()
+    )
+    return await cases.set_consent(case_id, user, consent, latest=dict(latest) if latest else None)
 
 
 async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
@@ -617,11 +576,11 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """Any blob store: each read handed back to the event loop from the worker thread."""
-    if isinstance(store, LocalStorage):
-        return _file_chunks(store.path_for(sha256))
-    return _async_blob_chunks(store, sha256, loop)
+def _blob_chunks(store: BlobStorage, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """A blob with a local file: plain reads; any other store: each read handed back to the
+    event loop from the worker thread."""
+    path = store.local_path(sha256)
+    return _file_chunks(path) if path is not None else _async_blob_chunks(store, sha256, loop)
 
 
 def _async_blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
@@ -688,20 +647,16 @@ class FiledBundle:
     filename: str
 
 
-async def filing_bundle(
-    filing_id: int, user: UserRead, settings: Settings
+async def filed_or_member_bundle(
+    *, case_id: int, complaint_id: int, filed: FiledBundle, user: UserRead, settings: Settings
 ) -> FiledBundle | tuple[SizedStream, str]:
-    """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
-    members the member bundle of the version filed. 404 until a worker stored the bundle."""
-    sha256, filename = await filings.filed_bundle(filing_id, user)  # members only
-    filing = await Filing.select(Filing.case, Filing.complaint).where(Filing.id == filing_id).first()
-    if filing is None:
-        raise NotFound("filing_not_found")
-    membership = await cases.require_member(filing["case"], user, through_merges=True)
+    """A filed version's bundle (:func:`chorus.filings.service.bundle`): organizers get the
+    stored bytes ``filed`` names; plain members their member bundle of the version."""
+    membership = await cases.require_member(case_id, user, through_merges=True)
     reader = _Reader(user.id, membership["role"])
     if reader.full:
-        return FiledBundle(sha256=sha256, filename=filename)
-    return await member_bundle(await complaint_row(filing["complaint"]), reader, settings)
+        return filed
+    return await member_bundle(await complaint_row(complaint_id), reader, settings)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.cases.tables import Case
 from chorus.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from chorus.evidence import privacy, sniff, storage, stores
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
@@ -218,8 +217,7 @@ async def _record(
 async def _lock_case(case_id: int) -> None:
     """Serialize chain appends per case: a row lock on PostgreSQL; on SQLite the IMMEDIATE
     transaction already holds the write lock."""
-    if not db.is_sqlite():
-        await Case.select(Case.id).where(Case.id == case_id).lock_rows("UPDATE")
+    await cases.lock_for_update(case_id)
 
 
 async def _append(
@@ -289,6 +287,44 @@ async def metadata_free_copies(case_id: int) -> dict[int, tuple[str, int]]:
         (Evidence.case == case_id) & Evidence.derived_sha256.is_not_null()
     )
     return {r["id"]: (r["derived_sha256"], r["derived_size"]) for r in rows}
+
+
+async def live_rows(case_id: int) -> list[Sequence[Any]]:
+    """The case's evidence not withdrawn, in chain order, as tuples in the order of
+    :class:`chorus.complaints.model.EvidenceInfo`'s fields (one row, one positional call)."""
+    return await db.fetch_tuples(
+        Evidence.select(
+            Evidence.id,
+            Evidence.uploader,
+            Evidence.kind,
+            Evidence.description,
+            Evidence.sha256,
+            Evidence.chain_index,
+            Evidence.uploaded_at,
+            Evidence.media_type,
+            Evidence.size,
+        )
+        .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
+        .order_by(Evidence.chain_index)
+    )
+
+
+async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """What a bundle's index says of each item (``id``, ``sha256``, ``chain_index``,
+    ``extension``, ``size``, ``media_type``), in chain order."""
+    rows = (
+        await Evidence.select(
+            Evidence.id,
+            Evidence.sha256,
+            Evidence.chain_index,
+            Evidence.extension,
+            Evidence.size,
+            Evidence.media_type,
+        )
+        .where(Evidence.id.is_in(sorted(evidence_ids) or [0]))
+        .order_by(Evidence.chain_index)
+    )
+    return [dict(r) for r in rows]
 
 
 async def list_for(case_id: int, user: UserRead) -> EvidenceList:

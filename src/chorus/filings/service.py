@@ -15,8 +15,8 @@ from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.cases.tables import Membership
-from chorus.complaints.tables import Complaint
+from chorus.cases.schemas import CaseRead, FilingBrief
+from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
 from chorus.filings import deadlines, replies
@@ -31,7 +31,7 @@ from chorus.filings.schemas import (
 from chorus.filings.status import ENDS, FilingStatus, Source, can_move, is_end
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications import service as notifications
-from chorus.regulators.tables import Regulator
+from chorus.regulators import service as regulators
 from chorus.settings import Settings
 
 
@@ -41,27 +41,14 @@ def _active_key(case_id: int, regulator_id: int) -> str:
 
 async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> str:
     """What must hold for this version to go out; each failure says what to do instead."""
-    latest = (
-        await Complaint.select(Complaint.version)
-        .where((Complaint.case == case_id) & (Complaint.regulator == complaint["regulator"]))
-        .order_by(Complaint.version, ascending=False)
-        .first()
-    )
-    if latest is not None and latest["version"] != complaint["version"]:
-        raise Conflict("complaint_outdated", field="complaint_id", latest=latest["version"])
-    regulator = (
-        await Regulator.select(Regulator.active, Regulator.channel)
-        .where(Regulator.id == complaint["regulator"])
-        .first()
-    )
-    if regulator is None or not regulator["active"]:
+    latest = await complaints.latest_version(case_id, complaint["regulator"])
+    if latest is not None and latest != complaint["version"]:
+        raise Conflict("complaint_outdated", field="complaint_id", latest=latest)
+    regulator = await regulators.get_row(complaint["regulator"])  # a version's regulator is kept
+    if not regulator["active"]:
         raise Conflict("regulator_inactive", field="complaint_id")
     named = [int(u) for u in db.json_value(complaint["named_members"]) or []]
-    still = await Membership.count().where(
-        (Membership.case == case_id)
-        & Membership.user.is_in(named or [0])
-        & Membership.consented_at.is_not_null()
-    )
+    still = await cases.consented_count(case_id, named)
     if still < len(named):
         raise Conflict("consent_withdrawn", field="complaint_id", count=len(named) - still)
     return str(regulator["channel"])
@@ -78,7 +65,10 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             case = await cases.lock_for_update(case_id)  # against a concurrent close
             if case["status"] == "closed":
                 raise Conflict("case_closed_filing")
-            complaint = await Complaint.select().where(Complaint.id == data.complaint_id).first()
+            try:
+                complaint: dict[str, Any] | None = await complaints.complaint_row(data.complaint_id)
+            except NotFound:
+                complaint = None
             if complaint is None or complaint["case"] != case_id:
                 raise NotFound("complaint_not_found", field="complaint_id")
             regulator_id = complaint["regulator"]
@@ -110,7 +100,7 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
                 )
             )
             if complaint["filed_at"] is None:
-                await Complaint.update({Complaint.filed_at: now}).where(Complaint.id == complaint["id"])
+                await complaints.mark_filed(complaint["id"], now)
             withdrawn = await evidence.freeze(db.json_value(complaint["evidence_ids"]) or [], now)
             if withdrawn:
                 raise Conflict("evidence_changed", field="complaint_id", count=withdrawn)
@@ -361,11 +351,8 @@ async def flag_overdue(now: datetime | None = None) -> int:
         ):
             continue
         phase = "acceptance" if FilingStatus(r["status"]) in deadlines.ACCEPTANCE else "conclusion"
-        organizers = await Membership.select(Membership.user).where(
-            (Membership.case == r["case"]) & (Membership.role == "organizer")
-        )
         made += await notifications.notify(
-            user_ids=[o["user"] for o in organizers],
+            user_ids=await cases.organizer_ids(r["case"]),
             kind="filing.overdue",
             case_id=r["case"],
             data={
@@ -388,6 +375,35 @@ async def filed_bundle(filing_id: int, user: UserRead) -> tuple[str, str]:
     if row["bundle_sha256"] is None:
         raise NotFound("filing_bundle_missing")
     return row["bundle_sha256"], f"chorus-filing{filing_id}-case{row['case']}-v{row['complaint.version']}.zip"
+
+
+async def bundle(
+    filing_id: int, user: UserRead, settings: Settings
+) -> complaints.FiledBundle | tuple[complaints.SizedStream, str]:
+    """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
+    members the member bundle of the version filed. 404 until a worker stored the bundle."""
+    sha256, filename = await filed_bundle(filing_id, user)  # members only
+    row = await _row(filing_id)
+    return await complaints.filed_or_member_bundle(
+        case_id=row["case"],
+        complaint_id=row["complaint"],
+        filed=complaints.FiledBundle(sha256=sha256, filename=filename),
+        user=user,
+        settings=settings,
+    )
+
+
+async def case_read(case_id: int) -> CaseRead:
+    """The public case page (:func:`chorus.cases.service.summary`) with its filings and those of
+    the cases folded into it (they carry on here)."""
+    page = await cases.summary(case_id)
+    rows = (
+        await Filing.select(Filing.id, Filing.regulator.name, Filing.status)
+        .where(Filing.case.is_in(await cases.with_folded(case_id)))
+        .order_by(Filing.id)
+    )
+    page.filings = [FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"]) for r in rows]
+    return page
 
 
 def authorize_inbound(token: str | None, settings: Settings) -> None:

@@ -26,17 +26,17 @@ from chorus import db, jobs, mail, netguard
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
 from chorus.evidence import manifest as bundle_manifest
-from chorus.evidence.tables import Evidence
+from chorus.evidence import service as evidence
 from chorus.filings import protocol, replies
 from chorus.filings import service as filings
 from chorus.filings.status import FilingStatus, Source, can_move
 from chorus.filings.tables import Filing
 from chorus.i18n import t
 from chorus.markdown import render_document
+from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import shown_identifier
-from chorus.merchants.tables import Merchant, MerchantIdentifier
+from chorus.regulators import service as regulators
 from chorus.regulators.schemas import CREDENTIALS_PREFIX, credentials_env_allowed
-from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
 from chorus.templating import render
 
@@ -56,13 +56,12 @@ def _title(markdown: str) -> str:
 
 
 async def _merchant(case_id: int) -> tuple[str, list[tuple[str, str]]]:
-    """The case's merchant: its name and its identifiers, sorted."""
+    """The case's merchant: its name and its confirmed identifiers, sorted (a claimed one is
+    one reporter's word, possibly about another shop: never sent to a regulator)."""
     merchant_id = (await cases.get_case_row(case_id))["merchant"]
-    merchant = await Merchant.select(Merchant.name).where(Merchant.id == merchant_id).first()
-    idents = await MerchantIdentifier.select(MerchantIdentifier.kind, MerchantIdentifier.value).where(
-        MerchantIdentifier.merchant == merchant_id
-    )
-    return (merchant["name"] if merchant else ""), sorted((i["kind"], i["value"]) for i in idents)
+    merchant = await merchants.info(merchant_id)
+    _, idents = await merchants.vouched_for(merchant_id)
+    return (merchant.name if merchant else ""), sorted(idents)
 
 
 async def _failed(filing_id: int, note: str, message: str) -> Outcome:
@@ -88,14 +87,7 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
     full = row["regulator.contact_disclosure"] == "full"
     name, idents = await _merchant(row["case"])
     included = set(db.json_value(complaint["evidence_ids"]) or [])
-    evidence = await Evidence.select(
-        Evidence.id,
-        Evidence.sha256,
-        Evidence.chain_index,
-        Evidence.extension,
-        Evidence.size,
-        Evidence.media_type,
-    ).where(Evidence.id.is_in(sorted(included) or [0]))
+    items = await evidence.files(sorted(included))
     body_html, _ = await asyncio.to_thread(render_document, markdown)
     return {
         "external_id": f"chorus-filing-{row['id']}",
@@ -115,7 +107,7 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
                 "size": e["size"],
                 "media_type": e["media_type"],
             }
-            for e in sorted(evidence, key=lambda e: e["chain_index"])
+            for e in items
         ],
         "bundle_sha256": bundle_sha256,
     }
@@ -270,15 +262,10 @@ async def poll(settings: Settings) -> int:
     rows = await Filing.select(Filing.id, Filing.reference, Filing.status, Filing.regulator).where(
         Filing.active_key.is_not_null() & Filing.reference.is_not_null()
     )
-    regulators = {
-        r["id"]: r
-        for r in await Regulator.select(
-            Regulator.id, Regulator.channel, Regulator.address, Regulator.credentials_env
-        )
-    }
+    by_id = await regulators.channels()
     moved = 0
     for r in rows:
-        regulator = regulators.get(r["regulator"])
+        regulator = by_id.get(r["regulator"])
         if regulator is None or regulator["channel"] != "http" or r["status"] == FilingStatus.queued.value:
             continue
         env = regulator["credentials_env"]

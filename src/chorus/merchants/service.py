@@ -9,21 +9,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.custom_types import Combinable
-from piccolo.query.functions.aggregate import Count
 
 from chorus import db
 from chorus.errors import Conflict, FieldError, Invalid, NotFound
 from chorus.merchants import identifiers as ids
 from chorus.merchants import names
 from chorus.merchants.schemas import (
-    CaseBrief,
     ClaimantRef,
     ClaimList,
     IdentifierIn,
     IdentifierRead,
     MatchRead,
     MerchantRead,
+    MerchantRef,
     MerchantSummary,
+    MergeProposalList,
+    MergeProposalRead,
     ResolveRead,
     ReviewedAliasRead,
     ReviewedIdentifierRead,
@@ -168,16 +169,6 @@ async def find_matches(identifiers: Sequence[ids.Identifier]) -> Matches:
     return result
 
 
-async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
-    """merchant id → its open case id."""
-    from chorus.cases.tables import Case
-
-    if not merchant_ids:
-        return {}
-    rows = await Case.select(Case.id, Case.open_key).where(Case.open_key.is_in(list(merchant_ids)))
-    return {r["open_key"]: r["id"] for r in rows}
-
-
 async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float]]:
     """Merchants whose names look like ``name``: (merchant id, score), best first. Never a join."""
     core = names.core_name(name)
@@ -228,7 +219,8 @@ async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
 
 
 async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:
-    """Explain which merchants a report would join; changes nothing.
+    """Explain which merchants a report would join; changes nothing. The merchants' open cases
+    are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`).
 
     Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
     name or hold one of the identifiers only as a claim: a report never joins them by itself."""
@@ -243,7 +235,6 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
         suggested[mid] = (max(before, min(round(score, 1), NAME_SCORE_MAX)), on | {"name"})
     merchant_ids = [*matches.by_merchant, *suggested]
     titles = await merchant_names(merchant_ids)
-    cases = await open_cases(merchant_ids)
     items: list[MatchRead] = []
     ranked = sorted(matches.by_merchant, key=lambda m: (-len(matches.keys_by_merchant[m]), m))
     for mid in ranked:
@@ -253,7 +244,7 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
                 name=titles.get(mid, ""),
                 score=100.0,
                 matched_on=sorted(matches.by_merchant[mid]),
-                case_id=cases.get(mid),
+                case_id=None,
             )
         )
     for mid, (score, on) in sorted(suggested.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]:
@@ -265,7 +256,7 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
                 name=titles[mid],
                 score=score,
                 matched_on=sorted(on, key=lambda k: (k == "name", k)),
-                case_id=cases.get(mid),
+                case_id=None,
             )
         )
     return ResolveRead(
@@ -504,10 +495,9 @@ async def _aliases(merchant_ids: Sequence[int]) -> dict[int, list[str]]:
 
 
 async def get(merchant_id: int) -> MerchantRead:
-    """The public merchant page: confirmed names, masked confirmed identifiers, cases with member
-    counts (claims are for organizers and moderators: :func:`claims`)."""
-    from chorus.cases.tables import Case
-
+    """The public merchant page: confirmed names, masked confirmed identifiers (claims are for
+    organizers and moderators: :func:`claims`). Its cases are the cases domain's to add
+    (:func:`chorus.cases.service.merchant_page`)."""
     row = (
         await Merchant.select(Merchant.id, Merchant.name, Merchant.merged_into)
         .where(Merchant.id == merchant_id)
@@ -520,15 +510,13 @@ async def get(merchant_id: int) -> MerchantRead:
         .where((MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CONFIRMED))
         .order_by(MerchantIdentifier.id)
     )
-    cases = await Case.select(Case.id, Case.status).where(Case.merchant == merchant_id).order_by(Case.id)
-    counts = await member_counts([c["id"] for c in cases])
     aliases = (await _aliases([merchant_id]))[merchant_id]
     return MerchantRead(
         id=row["id"],
         name=row["name"],
         aliases=[a for a in aliases if a != row["name"]],
         identifiers=[_masked(i["kind"], i["value"]) for i in idents],
-        cases=[CaseBrief(id=c["id"], status=c["status"], member_count=counts.get(c["id"], 0)) for c in cases],
+        cases=[],
         merged_into=row["merged_into"],
     )
 
@@ -549,20 +537,6 @@ async def vouched_for(merchant_id: int) -> tuple[list[str], list[tuple[str, str]
     return [a["name"] for a in aliases], [(i["kind"], i["value"]) for i in idents]
 
 
-async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:
-    """case id → number of members."""
-    from chorus.cases.tables import Membership
-
-    if not case_ids:
-        return {}
-    rows = (
-        await Membership.select(Membership.case, Count())
-        .where(Membership.case.is_in(list(case_ids)))
-        .group_by(Membership.case)
-    )
-    return {r["case"]: r["count"] for r in rows}
-
-
 def _query_identifiers(q: str) -> list[str]:
     """Every match key the search text could stand for (it may be a phone, a QQ, a link …)."""
     keys = []
@@ -577,7 +551,8 @@ def _query_identifiers(q: str) -> list[str]:
 
 
 async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
-    """Public lookup by name or any identifier (normalized first)."""
+    """Public lookup by name or any identifier (normalized first). The open case and its member
+    count are the cases domain's to add (:func:`chorus.cases.service.search_merchants`)."""
     q = q.strip()[:200]
     if not q:
         return []
@@ -611,16 +586,14 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
     )
     by_id = {m["id"]: m["name"] for m in merchants}
     ordered = [m for m in unique if m in by_id][:limit]
-    cases = await open_cases(ordered)
-    counts = await member_counts(list(cases.values()))
     aliases = await _aliases(ordered)
     return [
         MerchantSummary(
             id=m,
             name=by_id[m],
             aliases=[a for a in aliases.get(m, []) if a != by_id[m]],
-            open_case_id=cases.get(m),
-            member_count=counts.get(cases.get(m, -1), 0),
+            open_case_id=None,
+            member_count=0,
         )
         for m in ordered
     ]
@@ -797,3 +770,123 @@ async def move_names_and_identifiers(source_id: int, target_id: int) -> None:
             await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(
                 MerchantAlias.unique_key == row.unique_key
             )
+
+
+async def info(merchant_id: int) -> MerchantRef | None:
+    """The merchant's id and display name; None when there is no such merchant."""
+    row = await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id == merchant_id).first()
+    return MerchantRef(id=row["id"], name=row["name"]) if row else None
+
+
+async def lock_for_merge(source_id: int, target_id: int) -> None:
+    """Both merchants exist and neither is merged yet (inside the caller's transaction); on
+    PostgreSQL their rows stay locked until it ends."""
+    query = (
+        Merchant.select(Merchant.id, Merchant.merged_into)
+        .where(Merchant.id.is_in([source_id, target_id]))
+        .order_by(Merchant.id)
+    )
+    if not db.is_sqlite():
+        # Concurrent merges of the same merchants queue here and see each other's result
+        # (A into B and B into A at once would otherwise both pass the checks below).
+        query = query.lock_rows("NO KEY UPDATE")
+    found = {r["id"]: r for r in await query}
+    for mid, field_name in ((source_id, "source_id"), (target_id, "target_id")):
+        if mid not in found:
+            raise NotFound("merchant_not_found", field=field_name)
+        if found[mid]["merged_into"] is not None:
+            raise Conflict("merchant_already_merged", field=field_name)
+
+
+async def mark_merged(source_id: int, target_id: int) -> None:
+    """The source is kept for history, marked merged into the target (caller's transaction)."""
+    await Merchant.update({Merchant.merged_into: target_id, Merchant.merged_at: datetime.now(UTC)}).where(
+        Merchant.id == source_id
+    )
+
+
+# --- merge proposals: decided by moderators ------------------------------------------------
+
+
+async def list_proposals(status: str | None = "open") -> MergeProposalList:
+    query = MergeProposal.select(
+        MergeProposal.id,
+        MergeProposal.merchant_a,
+        MergeProposal.merchant_a.name,
+        MergeProposal.merchant_b,
+        MergeProposal.merchant_b.name,
+        MergeProposal.match_keys,
+        MergeProposal.status,
+        MergeProposal.created_at,
+        MergeProposal.decided_at,
+    ).order_by(MergeProposal.id)
+    if status:
+        query = query.where(MergeProposal.status == status)
+    rows = await query.output(load_json=True)
+    return MergeProposalList(
+        items=[
+            MergeProposalRead(
+                id=r["id"],
+                merchant_a=MerchantRef(id=r["merchant_a"], name=r["merchant_a.name"]),
+                merchant_b=MerchantRef(id=r["merchant_b"], name=r["merchant_b.name"]),
+                # only the kinds: the values may be personal (a phone, a bank card)
+                matched_on=sorted({k.split(":", 1)[0] for k in r["match_keys"] or []}),
+                status=r["status"],
+                created_at=r["created_at"],
+                decided_at=r["decided_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+async def open_proposal(proposal_id: int) -> tuple[int, int]:
+    """The two merchants of an undecided proposal."""
+    row = await MergeProposal.select().where(MergeProposal.id == proposal_id).first()
+    if row is None:
+        raise NotFound("proposal_not_found")
+    if row["status"] != "open":
+        raise Conflict("proposal_decided")
+    return row["merchant_a"], row["merchant_b"]
+
+
+async def reject_proposal(proposal_id: int, *, actor_id: int, note: str | None) -> None:
+    """Inside the caller's transaction, after :func:`open_proposal`."""
+    await MergeProposal.update(
+        {
+            MergeProposal.status: "rejected",
+            MergeProposal.decided_by: actor_id,
+            MergeProposal.decided_at: datetime.now(UTC),
+            MergeProposal.note: note,
+        }
+    ).where(MergeProposal.id == proposal_id)
+
+
+async def settle_proposals(source_id: int, target_id: int, *, actor_id: int, note: str | None) -> None:
+    """After a merge: the proposal between the two is decided, the source's others now concern
+    the target (caller's transaction)."""
+    now = datetime.now(UTC)
+    rows = await MergeProposal.select().where(
+        (MergeProposal.status == "open")
+        & ((MergeProposal.merchant_a == source_id) | (MergeProposal.merchant_b == source_id))
+    )
+    for p in rows:
+        other = p["merchant_b"] if p["merchant_a"] == source_id else p["merchant_a"]
+        if other == target_id:
+            await MergeProposal.update(
+                {
+                    MergeProposal.status: "merged",
+                    MergeProposal.decided_by: actor_id,
+                    MergeProposal.decided_at: now,
+                    MergeProposal.note: note,
+                }
+            ).where(MergeProposal.id == p["id"])
+            continue
+        # the proposal now concerns the survivor
+        a, b = sorted((target_id, other))
+        if await MergeProposal.exists().where(MergeProposal.pair_key == f"{a}:{b}"):
+            await MergeProposal.delete().where(MergeProposal.id == p["id"])
+        else:
+            await MergeProposal.update(
+                {MergeProposal.merchant_a: a, MergeProposal.merchant_b: b, MergeProposal.pair_key: f"{a}:{b}"}
+            ).where(MergeProposal.id == p["id"])

@@ -3,73 +3,29 @@ review what reporters claimed about a merchant."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from chorus import db
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.errors import Conflict, Forbidden, Invalid, NotFound
+from chorus.errors import Forbidden, Invalid
 from chorus.evidence import service as evidence
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
     ClaimList,
     MerchantRead,
-    MerchantRef,
     MergeProposalList,
-    MergeProposalRead,
     ReviewedAliasRead,
     ReviewedIdentifierRead,
 )
-from chorus.merchants.tables import Merchant, MergeProposal
 from chorus.moderation.schemas import ProposalDecision
 
 
 async def list_proposals(status: str | None = "open") -> MergeProposalList:
-    query = MergeProposal.select(
-        MergeProposal.id,
-        MergeProposal.merchant_a,
-        MergeProposal.merchant_a.name,
-        MergeProposal.merchant_b,
-        MergeProposal.merchant_b.name,
-        MergeProposal.match_keys,
-        MergeProposal.status,
-        MergeProposal.created_at,
-        MergeProposal.decided_at,
-    ).order_by(MergeProposal.id)
-    if status:
-        query = query.where(MergeProposal.status == status)
-    rows = await query.output(load_json=True)
-    return MergeProposalList(
-        items=[
-            MergeProposalRead(
-                id=r["id"],
-                merchant_a=MerchantRef(id=r["merchant_a"], name=r["merchant_a.name"]),
-                merchant_b=MerchantRef(id=r["merchant_b"], name=r["merchant_b.name"]),
-                # only the kinds: the values may be personal (a phone, a bank card)
-                matched_on=sorted({k.split(":", 1)[0] for k in r["match_keys"] or []}),
-                status=r["status"],
-                created_at=r["created_at"],
-                decided_at=r["decided_at"],
-            )
-            for r in rows
-        ]
-    )
-
-
-async def _proposal(proposal_id: int) -> dict[str, Any]:
-    row = await MergeProposal.select().where(MergeProposal.id == proposal_id).first()
-    if row is None:
-        raise NotFound("proposal_not_found")
-    if row["status"] != "open":
-        raise Conflict("proposal_decided")
-    return dict(row)
+    return await merchants.list_proposals(status)
 
 
 async def decide_merge(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> MerchantRead:
-    p = await _proposal(proposal_id)
-    pair = {p["merchant_a"], p["merchant_b"]}
+    pair = set(await merchants.open_proposal(proposal_id))
     target = data.target_id if data.target_id is not None else min(pair)  # the older merchant survives
     if target not in pair:
         raise Invalid("target_not_in_proposal", field="target_id")
@@ -79,15 +35,8 @@ async def decide_merge(*, proposal_id: int, actor: UserRead, data: ProposalDecis
 
 async def reject(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> None:
     async with db.transaction():
-        await _proposal(proposal_id)
-        await MergeProposal.update(
-            {
-                MergeProposal.status: "rejected",
-                MergeProposal.decided_by: actor.id,
-                MergeProposal.decided_at: datetime.now(UTC),
-                MergeProposal.note: data.note,
-            }
-        ).where(MergeProposal.id == proposal_id)
+        await merchants.open_proposal(proposal_id)
+        await merchants.reject_proposal(proposal_id, actor_id=actor.id, note=data.note)
         await audit.record(
             "merchant.merge_rejected", actor_id=actor.id, object_type="merge_proposal", object_id=proposal_id
         )
@@ -100,26 +49,10 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
     if source_id == target_id:
         raise Invalid("merge_same", field="source_id")
     async with db.transaction():
-        query = (
-            Merchant.select(Merchant.id, Merchant.merged_into)
-            .where(Merchant.id.is_in([source_id, target_id]))
-            .order_by(Merchant.id)
-        )
-        if not db.is_sqlite():
-            # Concurrent merges of the same merchants queue here and see each other's result
-            # (A into B and B into A at once would otherwise both pass the checks below).
-            query = query.lock_rows("NO KEY UPDATE")
-        rows = await query
-        found = {r["id"]: r for r in rows}
-        for mid, field in ((source_id, "source_id"), (target_id, "target_id")):
-            if mid not in found:
-                raise NotFound("merchant_not_found", field=field)
-            if found[mid]["merged_into"] is not None:
-                raise Conflict("merchant_already_merged", field=field)
-
+        await merchants.lock_for_merge(source_id, target_id)
         await merchants.move_names_and_identifiers(source_id, target_id)
 
-        open_cases = await merchants.open_cases([source_id, target_id])
+        open_cases = await cases.open_cases([source_id, target_id])
         src_case, tgt_case = open_cases.get(source_id), open_cases.get(target_id)
         moved = 0
         if src_case is not None and tgt_case is not None:
@@ -128,10 +61,8 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
             await cases.close_merged(src_case, tgt_case, members_moved=moved, evidence_moved=evidence_moved)
         await cases.move_to_merchant(source_id, target_id, open_case=src_case if tgt_case is None else None)
 
-        await Merchant.update({Merchant.merged_into: target_id, Merchant.merged_at: datetime.now(UTC)}).where(
-            Merchant.id == source_id
-        )
-        await _settle_proposals(source_id, target_id, actor, note)
+        await merchants.mark_merged(source_id, target_id)
+        await merchants.settle_proposals(source_id, target_id, actor_id=actor.id, note=note)
         surviving_case = tgt_case or src_case
         if surviving_case is not None:
             await cases.add_event(
@@ -146,35 +77,7 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
             source_case=src_case,
             target_case=tgt_case,
         )
-    return await merchants.get(target_id)
-
-
-async def _settle_proposals(source_id: int, target_id: int, actor: UserRead, note: str | None) -> None:
-    now = datetime.now(UTC)
-    rows = await MergeProposal.select().where(
-        (MergeProposal.status == "open")
-        & ((MergeProposal.merchant_a == source_id) | (MergeProposal.merchant_b == source_id))
-    )
-    for p in rows:
-        other = p["merchant_b"] if p["merchant_a"] == source_id else p["merchant_a"]
-        if other == target_id:
-            await MergeProposal.update(
-                {
-                    MergeProposal.status: "merged",
-                    MergeProposal.decided_by: actor.id,
-                    MergeProposal.decided_at: now,
-                    MergeProposal.note: note,
-                }
-            ).where(MergeProposal.id == p["id"])
-            continue
-        # the proposal now concerns the survivor
-        a, b = sorted((target_id, other))
-        if await MergeProposal.exists().where(MergeProposal.pair_key == f"{a}:{b}"):
-            await MergeProposal.delete().where(MergeProposal.id == p["id"])
-        else:
-            await MergeProposal.update(
-                {MergeProposal.merchant_a: a, MergeProposal.merchant_b: b, MergeProposal.pair_key: f"{a}:{b}"}
-            ).where(MergeProposal.id == p["id"])
+    return await cases.merchant_page(target_id)
 
 
 # --- claims ------------------------------------------------------------------------------------

@@ -51,6 +51,20 @@ async def get_row(regulator_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+async def id_of(slug: str) -> int | None:
+    """The regulator with this slug, if any."""
+    row = await Regulator.select(Regulator.id).where(Regulator.slug == slug).first()
+    return int(row["id"]) if row else None
+
+
+async def channels() -> dict[int, dict[str, Any]]:
+    """regulator id → its ``channel``, ``address`` and ``credentials_env`` (every regulator)."""
+    rows = await Regulator.select(
+        Regulator.id, Regulator.channel, Regulator.address, Regulator.credentials_env
+    )
+    return {r["id"]: dict(r) for r in rows}
+
+
 def check_address(channel: str, address: str) -> str:
     address = address.strip()
     if channel == "email":
