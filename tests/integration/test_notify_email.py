@@ -340,3 +340,27 @@ async def test_the_new_organizer_is_told_and_nobody_else(client: Any, mailbox: A
     assert mailbox.to("org@example.com") == []
     kinds = [n["kind"] for n in (await get_ok(client, "/api/v1/notifications", bob.headers))["items"]]
     assert kinds[0] == "case.organizer_added"
+
+
+async def test_organizers_hear_that_evidence_was_withdrawn_without_who(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    from tests.integration.test_evidence import png, upload
+
+    org, bob, case_id = await _case(client, mailbox, worker)
+    r = await upload(client, case_id, bob.headers, png())
+    assert r.status_code == 201, r.text
+    evidence_id = r.json()["id"]
+    r = await client.delete(f"/api/v1/evidence/{evidence_id}", headers=bob.headers)
+    assert r.status_code == 204, r.text
+    await drain(worker)
+    (msg,) = mailbox.to("org@example.com")
+    assert msg["Subject"] == f"案件 #{case_id} 有一份证据被撤回"
+    assert "Bob" not in body_of(msg) and "bob@example.com" not in body_of(msg)
+    assert mailbox.to("bob@example.com") == []  # plain members are not told
+    note = (await get_ok(client, "/api/v1/notifications", org.headers))["items"][0]
+    assert note == note | {
+        "kind": "evidence.withdrawn",
+        "case_id": case_id,
+        "data": {"evidence_id": evidence_id},
+    }
