@@ -7,7 +7,6 @@ import difflib
 import hashlib
 import os
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.cases.schemas import MembershipRead
 from chorus.complaints import build as builder
+from chorus.complaints import cache
 from chorus.complaints.legal import legal_basis_for
 from chorus.complaints.model import (
     ComplaintInput,
@@ -42,9 +42,8 @@ from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
-from chorus.evidence.storage import BlobNotFound, BlobStorage
-from chorus.i18n import normalize_locale, t
-from chorus.markdown import render_document
+from chorus.evidence.storage import BlobStorage
+from chorus.i18n import normalize_locale
 from chorus.merchants import service as merchants
 from chorus.regulators import service as regulators
 from chorus.settings import Settings, get_settings
@@ -320,7 +319,7 @@ def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]
 
 async def complaint_row(complaint_id: int) -> dict[str, Any]:
     """A version's row with its regulator's name (no caller checked: see ``_row``); without the
-    member view (megabytes for a large case: see ``_member_view``)."""
+    member view (megabytes for a large case: see ``cache.member_view``)."""
     row = (
         await Complaint.select(
             *Complaint.all_columns(exclude=[Complaint.member_view]), Complaint.regulator.name
@@ -388,55 +387,9 @@ async def _readable(complaint_id: int, user: UserRead) -> tuple[dict[str, Any], 
     return row, _Reader(user.id, membership["role"])
 
 
-# Kept by (id, SHA-256 of the full text): a version never changes, and a test database that
-# reuses an id with other content does not meet a stale entry.
-_VIEWS: OrderedDict[tuple[int, str], builder.MemberView] = OrderedDict()  # per complaint, not per member
-_VIEWS_KEPT = 2  # a 10,000-member view is some 25 MB of strings
-_PAGES: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()  # member pages, by their text's hash
-_PAGES_BYTES = 32 * 1024 * 1024  # the newest pages, up to this much (at least the last one)
-
-
-async def _member_view(row: dict[str, Any], settings: Settings) -> builder.MemberView:
-    """The version's member view, parsed once per process (versions never change)."""
-    key = (row["id"], row["sha256"])
-    view = _VIEWS.get(key)
-    if view is not None:
-        _VIEWS.move_to_end(key)
-        return view
-    found = await Complaint.select(Complaint.member_view).where(Complaint.id == row["id"]).first()
-    where = db.json_value(found["member_view"]) if found else None
-    if not where or where.get("format") != VIEW_FORMAT:
-        # built before member views existed: members must not get the full text instead
-        raise Conflict("complaint_member_view_missing")
-    store = evidence.storage_for(settings)
-    try:
-        raw = b"".join([chunk async for chunk in store.iter_bytes(where["sha256"])])
-    except BlobNotFound as exc:
-        raise Conflict("complaint_member_view_missing") from exc
-    view = await asyncio.to_thread(builder.MemberView.load, raw)
-    _VIEWS[key] = view
-    while len(_VIEWS) > _VIEWS_KEPT:
-        _VIEWS.popitem(last=False)
-    return view
-
-
 async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings) -> str:
-    view = await _member_view(row, settings)
+    view = await cache.member_view(row, settings)
     return await asyncio.to_thread(view.text_for, reader.user_id)
-
-
-async def _member_page(row: dict[str, Any], markdown: str) -> bytes:
-    """The printable member view. Members who are not named all share one text, and so one page."""
-    key = (row["id"], row["sha256"], hashlib.sha256(markdown.encode("utf-8")).hexdigest())
-    page = _PAGES.get(key)
-    if page is None:
-        page = (await asyncio.to_thread(page_html, row, markdown)).encode("utf-8")
-        _PAGES[key] = page
-        while len(_PAGES) > 1 and sum(len(p) for p in _PAGES.values()) > _PAGES_BYTES:
-            _PAGES.popitem(last=False)
-    else:
-        _PAGES.move_to_end(key)
-    return page
 
 
 async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
@@ -493,37 +446,21 @@ async def get(complaint_id: int, user: UserRead, settings: Settings | None = Non
     )
 
 
-def page_html(row: dict[str, Any], member_markdown: str | None = None) -> str:
-    """The printable page of the full text, or of a member view of it (``member_markdown``)."""
-    body, toc = render_document(row["markdown"] if member_markdown is None else member_markdown)
-    return render(
-        "complaints",
-        "page.html",
-        row["locale"],
-        body=body,
-        toc=toc,
-        title=t("page.complaint.title", row["locale"], case_id=row["case"], version=row["version"]),
-        sha256=row["sha256"],
-        lang=row["locale"],
-        member_view=member_markdown is not None,
-    )
-
-
 async def prerender_page(complaint_id: int, settings: Settings) -> bool:
     """The job: put the version's printable page in the cache. False if the version is gone."""
     try:
         row = await complaint_row(complaint_id)
     except NotFound:
         return False
-    await asyncio.to_thread(cached_page, row, settings)
+    await asyncio.to_thread(cache.cached_page, row, settings)
     return True
 
 
 async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
     row, reader = await _readable(complaint_id, user)
     if not reader.full:
-        return (await _member_page(row, await _member_text(row, reader, settings))).decode("utf-8")
-    return (await asyncio.to_thread(cached_page, row, settings)).decode("utf-8")
+        return (await cache.member_page(row, await _member_text(row, reader, settings))).decode("utf-8")
+    return (await asyncio.to_thread(cache.cached_page, row, settings)).decode("utf-8")
 
 
 async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff:
@@ -549,24 +486,6 @@ async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff
 
 BUNDLE_CHUNK = 1 << 20
 MANIFEST_BATCH = 2000
-PAGE_CACHE_VERSION = "1"  # bump when the page template or the renderer changes
-
-
-def cached_page(row: dict[str, Any], settings: Settings) -> bytes:
-    """complaint.html of one version, rendered once and kept under var/cache (a 10,000-member
-    complaint takes seconds to render). Blocking: call it in a worker thread."""
-    folder = settings.var_dir / "cache" / "complaint-pages"
-    path = folder / f"{row['id']}-{row['sha256']}-{row['locale']}-v{PAGE_CACHE_VERSION}.html"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    page = page_html(row).encode("utf-8")
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    tmp.write_bytes(page)
-    os.replace(tmp, path)  # atomic: two first downloads at worst render twice
-    return page
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -674,7 +593,7 @@ async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings
     copies) and their member view of the complaint; its manifest says ``member_view``."""
     markdown = await _member_text(row, reader, settings)
     member = _MemberCopy(
-        reader.user_id, reader.role, markdown.encode("utf-8"), await _member_page(row, markdown)
+        reader.user_id, reader.role, markdown.encode("utf-8"), await cache.member_page(row, markdown)
     )
     return await bundle_of(row, settings, member)
 
@@ -721,7 +640,7 @@ async def bundle_of(
     await asyncio.to_thread(writer.extend, batch)
     del batch
     if member is None:
-        page_bytes = await asyncio.to_thread(cached_page, row, settings)
+        page_bytes = await asyncio.to_thread(cache.cached_page, row, settings)
         markdown = row.pop("markdown").encode("utf-8")  # not kept twice while the ZIP streams
     else:
         page_bytes, markdown = member.page, member.markdown

@@ -24,6 +24,7 @@ import aiosmtplib
 
 from chorus import db, jobs, mail, netguard
 from chorus.cases import service as cases
+from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
@@ -241,7 +242,7 @@ async def _submit_by_mail(
     row: dict[str, Any], bundle_sha: str, settings: Settings, *, attempt: int
 ) -> Outcome:
     complaint = await complaints.complaint_row(row["complaint"])
-    page = await asyncio.to_thread(complaints.cached_page, complaint, settings)
+    page = await asyncio.to_thread(complaint_cache.cached_page, complaint, settings)
     message = _mail(row, complaint, (await _merchant(row["case"]))[0], bundle_sha, page, settings)
     try:
         # once per filing: a rerun after the server took it does not send it again
