@@ -364,3 +364,37 @@ async def test_organizers_hear_that_evidence_was_withdrawn_without_who(
         "case_id": case_id,
         "data": {"evidence_id": evidence_id},
     }
+
+
+async def test_the_unsubscribe_page_works_in_a_browser_signed_in_to_chorus(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """The page's button posts a plain form: a browser that also holds a Chorus session cookie
+    (and so no CSRF header) must not be refused; the signed link is the authority."""
+    from chorus.web.auth import SESSION_COOKIE
+    from tests.support import PASSWORD
+
+    org, bob, case_id = await _case(client, mailbox, worker)
+    await client.post(f"/api/v1/cases/{case_id}/status", json={"status": "filing"}, headers=org.headers)
+    await drain(worker)
+    (msg,) = mailbox.to("bob@example.com")
+    token = parse_qs(urlsplit(msg["List-Unsubscribe"].strip("<>")).query)["token"][0]
+    login = await client.post("/api/v1/auth/login", json={"email": "bob@example.com", "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    session = login.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    r = await client.post(
+        f"/api/v1/notifications/unsubscribe?token={token}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"{SESSION_COOKIE}={session}",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email"] == "off"
+    # a session-authenticated API write without the CSRF header is still refused
+    r = await client.post(
+        "/api/v1/notifications/read-all", headers={"Cookie": f"{SESSION_COOKIE}={session}"}
+    )
+    assert r.status_code == 403

@@ -119,6 +119,12 @@ class SessionCSRFMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
+        opt = getattr(scope.get("route_handler"), "opt", None) or {}
+        if opt.get("csrf") is False:
+            # The route's authority is a signed token in its URL, never the session cookie (the
+            # e-mail's unsubscribe button), so a cross-site post gains nothing from the cookie.
+            await self.app(scope, receive, send)
+            return
         if method not in _SAFE_METHODS and (_has_bearer(scope) or SESSION_COOKIE not in _cookie_names(scope)):
             await self.app(scope, receive, send)
             return
