@@ -152,7 +152,7 @@ async def seed(settings: Settings) -> list[str]:
         try:
             case_id = (await cases.report(user=users[idx], data=report)).case_id
         except Conflict:  # already seeded
-            memberships = await cases.my_cases(users[idx])
+            memberships = await cases.my_cases(actor=users[idx])
             case_id = memberships.items[0].case_id if memberships.items else case_id
     assert case_id is not None
     for u in users[:4]:

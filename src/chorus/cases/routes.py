@@ -56,7 +56,7 @@ class CaseController(Controller):
     )
     async def members(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MemberList:
         """Organizers only: who is in the case, with contact data and consent."""
-        return await service.members(case_id, user)
+        return await service.members(case_id, actor=user)
 
     @get(
         "/{case_id:int}/membership",
@@ -65,7 +65,7 @@ class CaseController(Controller):
         opt={"rule": "member"},
     )
     async def my_membership(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> MembershipRead:
-        return await service.my_membership(case_id, user)
+        return await service.my_membership(case_id, actor=user)
 
     @patch(
         "/{case_id:int}/membership",
@@ -77,7 +77,7 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[MembershipUpdate], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Change your own loss, incident date, order references or statement."""
-        return await service.update_membership(case_id, user, data)
+        return await service.update_membership(case_id, actor=user, data=data)
 
     @post(
         "/{case_id:int}/consent",
@@ -103,7 +103,7 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[OrganizerRequest], user: NamedDependency[UserRead]
     ) -> MemberRead:
         """Organizers make another member an organizer."""
-        return await service.promote(case_id, user, data.user_id)
+        return await service.promote(case_id, actor=user, user_id=data.user_id)
 
     @post(
         "/{case_id:int}/status",
@@ -117,7 +117,7 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[CaseStatusUpdate], user: NamedDependency[UserRead]
     ) -> CaseRead:
         """Organizers move the case: gathering → filing → closed."""
-        await service.set_status(case_id, user, data)
+        await service.set_status(case_id, actor=user, data=data)
         return await filings.case_read(case_id)
 
 
@@ -128,7 +128,7 @@ class MyCasesController(Controller):
 
     @get("/", operation_id="myCases")
     async def my_cases(self, user: NamedDependency[UserRead]) -> MyCaseList:
-        return await service.my_cases(user)
+        return await service.my_cases(actor=user)
 
 
 def routers() -> list[Router]:

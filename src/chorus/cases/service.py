@@ -326,8 +326,8 @@ async def begin_filing(case_id: int) -> None:
         await add_event(case_id, "status_changed", status="filing")
 
 
-async def members(case_id: int, user: UserRead) -> MemberList:
-    await require_organizer(case_id, user)
+async def members(case_id: int, *, actor: UserRead) -> MemberList:
+    await require_organizer(case_id, actor)
     rows = (
         await Membership.select(
             Membership.user,
@@ -383,11 +383,11 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
     )
 
 
-async def my_membership(case_id: int, user: UserRead) -> MembershipRead:
-    return _membership_read(await require_member(case_id, user))
+async def my_membership(case_id: int, *, actor: UserRead) -> MembershipRead:
+    return _membership_read(await require_member(case_id, actor))
 
 
-async def update_membership(case_id: int, user: UserRead, data: MembershipUpdate) -> MembershipRead:
+async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUpdate) -> MembershipRead:
     changes: dict[Any, Any] = {}
     if data.loss is not None:
         amount, currency = parse_loss(data.loss, "loss")
@@ -400,17 +400,17 @@ async def update_membership(case_id: int, user: UserRead, data: MembershipUpdate
     if data.statement is not None:
         changes[Membership.statement] = data.statement
     async with db.transaction():
-        m = await require_member(case_id, user)
+        m = await require_member(case_id, actor)
         if changes:
             await Membership.update(changes).where(Membership.id == m["id"])
             await audit.record(
                 "membership.updated",
-                actor_id=user.id,
+                actor_id=actor.id,
                 object_type="membership",
                 object_id=m["id"],
                 fields=sorted(data.model_dump(exclude_none=True)),
             )
-    return await my_membership(case_id, user)
+    return await my_membership(case_id, actor=actor)
 
 
 async def set_consent(
@@ -437,10 +437,10 @@ async def set_consent(
             complaint_id=latest["id"] if consent and latest else None,
             sha256=latest["sha256"] if consent and latest else None,
         )
-    return await my_membership(case_id, user)
+    return await my_membership(case_id, actor=user)
 
 
-async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
+async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:
     async with db.transaction():
         await require_organizer(case_id, actor)
         target = await membership_of(case_id, user_id)
@@ -465,11 +465,11 @@ async def promote(case_id: int, actor: UserRead, user_id: int) -> MemberRead:
                 object_id=case_id,
                 user_id=user_id,
             )
-    items = (await members(case_id, actor)).items
+    items = (await members(case_id, actor=actor)).items
     return next(i for i in items if i.user_id == user_id)
 
 
-async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> None:
+async def set_status(case_id: int, *, actor: UserRead, data: CaseStatusUpdate) -> None:
     """The page with its filings: :func:`chorus.filings.service.case_read`."""
     async with db.transaction():
         await require_organizer(case_id, actor)
@@ -490,7 +490,7 @@ async def set_status(case_id: int, actor: UserRead, data: CaseStatusUpdate) -> N
             )
 
 
-async def my_cases(user: UserRead) -> MyCaseList:
+async def my_cases(*, actor: UserRead) -> MyCaseList:
     rows = (
         await Membership.select(
             Membership.case,
@@ -503,7 +503,7 @@ async def my_cases(user: UserRead) -> MyCaseList:
             Membership.consented_at,
             Membership.joined_at,
         )
-        .where(Membership.user == user.id)
+        .where(Membership.user == actor.id)
         .order_by(Membership.joined_at, ascending=False)
     )
     counts = await member_counts([r["case"] for r in rows])
@@ -737,9 +737,9 @@ async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:
 
 
 async def merchant_page(merchant_id: int) -> MerchantRead:
-    """The public merchant page (:func:`chorus.merchants.service.get`) with its cases and their
+    """The public merchant page (:func:`chorus.merchants.service.get_or_raise`) with its cases and their
     member counts."""
-    page = await merchants.get(merchant_id)
+    page = await merchants.get_or_raise(merchant_id)
     rows = await Case.select(Case.id, Case.status).where(Case.merchant == merchant_id).order_by(Case.id)
     counts = await member_counts([c["id"] for c in rows])
     page.cases = [

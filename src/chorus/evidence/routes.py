@@ -102,7 +102,7 @@ class EvidenceController(Controller):
     )
     async def list_evidence(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> EvidenceList:
         """What the caller may see: own uploads, ``members`` evidence, everything for organizers."""
-        return await service.list_for(case_id, user)
+        return await service.list_for(case_id, actor=user)
 
     @get(
         "/cases/{case_id:int}/evidence/verify",

@@ -327,8 +327,8 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def list_for(case_id: int, user: UserRead) -> EvidenceList:
-    membership = await cases.require_member(case_id, user)
+async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
+    membership = await cases.require_member(case_id, actor)
     role = membership["role"]
     rows = (
         await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
@@ -349,13 +349,13 @@ async def list_for(case_id: int, user: UserRead) -> EvidenceList:
                 chain_index=r["chain_index"],
                 entry_hash=r["entry_hash"],
                 uploaded_at=r["uploaded_at"],
-                uploaded_by_me=r["uploader"] == user.id,
+                uploaded_by_me=r["uploader"] == actor.id,
                 uploader_name=r["uploader.display_name"] if role == "organizer" else None,
                 withdrawn=r["withdrawn_at"] is not None,
                 frozen=r["frozen_at"] is not None,
             )
             for r in rows
-            if _can_see(r, user.id, role)
+            if _can_see(r, actor.id, role)
         ]
     )
 

@@ -45,7 +45,7 @@ class FilingController(Controller):
     )
     async def get_filing(self, filing_id: FromPath[int], user: NamedDependency[UserRead]) -> FilingRead:
         """Members: status, the regulator's reference, deadline, overdue flag and every event."""
-        return await service.get(filing_id, user)
+        return await service.get_or_raise(filing_id, actor=user)
 
     @get(
         "/filings/{filing_id:int}/bundle",

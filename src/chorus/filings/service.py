@@ -19,7 +19,6 @@ from chorus.cases.schemas import CaseRead, FilingBrief
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
-from chorus.evidence.bundle import SizedStream
 from chorus.filings import deadlines, replies
 from chorus.filings.schemas import (
     FilingCreate,
@@ -221,10 +220,10 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
     )
 
 
-async def get(filing_id: int, user: UserRead) -> FilingRead:
+async def get_or_raise(filing_id: int, *, actor: UserRead) -> FilingRead:
     """Members of the case read its filings: status, reference, deadline, every event."""
     row = await _row(filing_id)
-    membership = await cases.require_member(row["case"], user, through_merges=True)
+    membership = await cases.require_member(row["case"], actor, through_merges=True)
     return await _read(row, organizer=membership["role"] == "organizer")
 
 
@@ -380,7 +379,7 @@ async def filed_bundle(filing_id: int, user: UserRead) -> tuple[str, str]:
 
 async def bundle(
     filing_id: int, user: UserRead, settings: Settings
-) -> complaints.FiledBundle | tuple[SizedStream, str]:
+) -> complaints.FiledBundle | tuple[complaints.SizedStream, str]:
     """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
     members the member bundle of the version filed. 404 until a worker stored the bundle."""
     sha256, filename = await filed_bundle(filing_id, user)  # members only

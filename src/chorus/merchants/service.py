@@ -494,7 +494,7 @@ async def _aliases(merchant_ids: Sequence[int]) -> dict[int, list[str]]:
     return out
 
 
-async def get(merchant_id: int) -> MerchantRead:
+async def get_or_raise(merchant_id: int) -> MerchantRead:
     """The public merchant page: confirmed names, masked confirmed identifiers (claims are for
     organizers and moderators: :func:`claims`). Its cases are the cases domain's to add
     (:func:`chorus.cases.service.merchant_page`)."""
