@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -324,11 +325,11 @@ async def test_printable_page(client: Any, mailbox: Any, worker: Any, settings: 
     assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
-async def test_bundle_round_trip_and_tamper_detection(
-    client: Any, mailbox: Any, worker: Any, tmp_path: Path
-) -> None:
+async def organizers_bundle(client: Any, mailbox: Any, worker: Any, tmp_path: Path) -> tuple[Path, str]:
+    """A version whose organizer and Ann consented (Bob did not: his file stays out), its
+    bundle as organizers download it, saved under ``tmp_path``; and the version's Markdown."""
     s = await seeded_case(client, mailbox, worker)
-    await consent(client, s, "org", "ann")  # Bob did not consent: his file stays out
+    await consent(client, s, "org", "ann")
     built = (
         await client.post(
             f"/api/v1/cases/{s['case']}/complaints",
@@ -342,50 +343,69 @@ async def test_bundle_round_trip_and_tamper_detection(
     assert int(r.headers["content-length"]) == len(r.content)
     path = tmp_path / "bundle.zip"
     path.write_bytes(r.content)
+    return path, str(built["markdown"])
+
+
+def verify_bundle_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(path)], capture_output=True, text=True
+    )
+
+
+def rewritten(path: Path, out: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
+    """A copy of the ZIP at ``path`` with ``change`` applied to its {name: bytes}."""
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    change(members)
+    with zipfile.ZipFile(out, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    return out
+
+
+async def test_bundle_holds_the_version_and_verifies(
+    client: Any, mailbox: Any, worker: Any, tmp_path: Path
+) -> None:
+    path, markdown = await organizers_bundle(client, mailbox, worker, tmp_path)
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
         assert {"complaint.md", "complaint.html", "manifest.json", "README.txt"} <= names
-        evidence = sorted(n for n in names if n.startswith("evidence/"))
-        assert len(evidence) == 2
-        assert z.read("complaint.md").decode() == built["markdown"]
+        assert len([n for n in names if n.startswith("evidence/")]) == 2
+        assert z.read("complaint.md").decode() == markdown
         manifest = json.loads(z.read("manifest.json"))
     assert len(manifest["entries"]) == 3
     assert sum(1 for e in manifest["entries"] if e["file"] is None) == 1
-
-    ok = subprocess.run(
-        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(path)], capture_output=True, text=True
-    )
+    ok = verify_bundle_cli(path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK" in ok.stdout
 
-    # flip one byte inside one evidence file: verification fails and names the entry
+
+async def test_a_flipped_byte_in_an_evidence_file_fails_verification(
+    client: Any, mailbox: Any, worker: Any, tmp_path: Path
+) -> None:
+    path, _ = await organizers_bundle(client, mailbox, worker, tmp_path)
     with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    victim = evidence[0]
+        victim = sorted(n for n in z.namelist() if n.startswith("evidence/"))[0]
     index = int(victim.split("/")[1].split("-")[0])
-    data = bytearray(members[victim])
-    data[len(data) // 2] ^= 0x01
-    members[victim] = bytes(data)
-    bad = tmp_path / "tampered.zip"
-    with zipfile.ZipFile(bad, "w") as z:
-        for n, b in members.items():
-            z.writestr(n, b)
-    fail = subprocess.run(
-        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(bad)], capture_output=True, text=True
-    )
+
+    def flip(members: dict[str, bytes]) -> None:
+        data = bytearray(members[victim])
+        data[len(data) // 2] ^= 0x01
+        members[victim] = bytes(data)
+
+    fail = verify_bundle_cli(rewritten(path, tmp_path / "tampered.zip", flip))
     assert fail.returncode == 1
     assert f"entry {index}" in fail.stdout and "FAILED" in fail.stdout
 
-    # an edited complaint text is caught too
-    members[victim] = bytes(data)
-    with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    members["complaint.md"] = members["complaint.md"].replace("蓝月".encode(), "红日".encode())
-    edited = tmp_path / "edited.zip"
-    with zipfile.ZipFile(edited, "w") as z:
-        for n, b in members.items():
-            z.writestr(n, b)
-    fail = subprocess.run(
-        [sys.executable, "-m", "chorus.cli", "verify-bundle", str(edited)], capture_output=True, text=True
-    )
+
+async def test_an_edited_complaint_text_fails_verification(
+    client: Any, mailbox: Any, worker: Any, tmp_path: Path
+) -> None:
+    path, _ = await organizers_bundle(client, mailbox, worker, tmp_path)
+
+    def edit(members: dict[str, bytes]) -> None:
+        assert "蓝月".encode() in members["complaint.md"]
+        members["complaint.md"] = members["complaint.md"].replace("蓝月".encode(), "红日".encode())
+
+    fail = verify_bundle_cli(rewritten(path, tmp_path / "edited.zip", edit))
     assert fail.returncode == 1 and "complaint.md" in fail.stdout

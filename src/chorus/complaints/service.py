@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
-import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +38,9 @@ from chorus.complaints.schemas import (
 )
 from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
-from chorus.evidence import manifest as bundle_manifest
+from chorus.evidence import bundle as evidence_bundle
 from chorus.evidence import service as evidence
-from chorus.evidence.storage import BlobStorage
+from chorus.evidence.bundle import BUNDLE_CHUNK, SizedStream
 from chorus.i18n import normalize_locale
 from chorus.merchants import service as merchants
 from chorus.regulators import service as regulators
@@ -484,70 +482,6 @@ async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff
 
 # --- the bundle --------------------------------------------------------------------------------
 
-BUNDLE_CHUNK = 1 << 20
-MANIFEST_BATCH = 2000
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    """Plain blocking reads: Litestar already pulls a synchronous stream in a worker thread."""
-    with path.open("rb") as fh:
-        while chunk := fh.read(BUNDLE_CHUNK):
-            yield chunk
-
-
-def _blob_chunks(store: BlobStorage, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """A blob with a local file: plain reads; any other store: each read handed back to the
-    event loop from the worker thread."""
-    path = store.local_path(sha256)
-    return _file_chunks(path) if path is not None else _async_blob_chunks(store, sha256, loop)
-
-
-def _async_blob_chunks(store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    agen = store.iter_bytes(sha256, chunk_size=BUNDLE_CHUNK)
-    while True:
-        try:
-            chunk = asyncio.run_coroutine_threadsafe(agen.__anext__(), loop).result()
-        except StopAsyncIteration:
-            return
-        yield chunk
-
-
-class _BlobBytes:
-    """One evidence file's bytes, read only when the ZIP writer reaches it: tens of thousands
-    wait in the queue, so each is a small object rather than a ready generator."""
-
-    __slots__ = ("loop", "sha256", "store")
-
-    def __init__(self, store: Any, sha256: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.store, self.sha256, self.loop = store, sha256, loop
-
-    def __iter__(self) -> Iterator[bytes]:
-        return _blob_chunks(self.store, self.sha256, self.loop)
-
-
-class SizedStream:
-    """The ZIP as handed to Litestar: its length for Content-Length, its pieces (zipstream
-    yields each header, chunk and descriptor separately) joined into ~1 MiB writes."""
-
-    def __init__(self, zs: Any) -> None:
-        self.zs = zs
-
-    def __len__(self) -> int:
-        return len(self.zs)
-
-    def __iter__(self) -> Iterator[bytes]:
-        buf: list[bytes] = []
-        n = 0
-        for piece in self.zs:
-            buf.append(piece)
-            n += len(piece)
-            if n >= BUNDLE_CHUNK:
-                yield b"".join(buf)
-                buf.clear()
-                n = 0
-        if buf:
-            yield b"".join(buf)
-
 
 async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[SizedStream, str]:
     """The version's bundle: organizers get it whole (``bundle_of``), plain members their
@@ -601,99 +535,44 @@ async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings
 async def bundle_of(
     row: dict[str, Any], settings: Settings, member: _MemberCopy | None = None
 ) -> tuple[SizedStream, str]:
-    """A sized, uncompressed ZIP assembled while it streams: the evidence bytes are read as the
-    client downloads, never the whole archive in memory; one pass over the chain.
-    Without ``member``: the bundle as filed. With it: that member's bundle (see manifest.py)."""
-    from zipstream import ZipStream
-
-    row = dict(row)  # the Markdown is taken out of it below
-    store = evidence.storage_for(settings)
-    loop = asyncio.get_running_loop()
-    included = set(db.json_value(row["evidence_ids"]) or [])
-    copies = await evidence.metadata_free_copies(row["case"]) if member is not None else {}
-    zs = ZipStream(sized=True)
-    writer = bundle_manifest.ManifestWriter(row["case"])
-    batch: list[tuple[Any, str, int, str | None, tuple[str, int] | None]] = []
-    async for entry, link in evidence.chain_entries(row["case"]):
-        name, copy = None, None
-        if link["evidence"] in included and link["evidence.withdrawn_at"] is None:
-            sha, size = entry.evidence_sha256, link["evidence.size"]
-            uploader = entry.meta.uploader_id
-            shown = member is None or evidence.may_see(
-                {"uploader": uploader, "visibility": link["evidence.visibility"], "withdrawn_at": None},
-                member.user_id,
-                member.role,
-            )
-            if member is not None and uploader != member.user_id:
-                copy = copies.get(link["evidence"])  # another member's photo: never the original
-                if copy is not None:
-                    sha, size = copy
-            if shown:
-                name = bundle_manifest.member_name(entry.index, sha, link["evidence.extension"])
-                zs.add(_BlobBytes(store, sha, loop), name, size=size)
-            else:
-                copy = None
-        batch.append((entry, link["evidence.media_type"], link["evidence.size"], name, copy))
-        if len(batch) >= MANIFEST_BATCH:  # JSON-encoded in a worker thread, a batch at a time
-            await asyncio.to_thread(writer.extend, batch)
-            batch = []
-    await asyncio.to_thread(writer.extend, batch)
-    del batch
+    """The version's bundle (``chorus.evidence.bundle``), streamed: the case's evidence with the
+    complaint's documents. Without ``member``: the bundle as filed. With it: that member's
+    bundle (see manifest.py)."""
+    row = dict(row)  # the Markdown is taken out of it below: not kept twice while the ZIP streams
     if member is None:
-        page_bytes = await asyncio.to_thread(cache.cached_page, row, settings)
-        markdown = row.pop("markdown").encode("utf-8")  # not kept twice while the ZIP streams
+        page = await asyncio.to_thread(cache.cached_page, row, settings)
+        markdown = row.pop("markdown").encode("utf-8")
     else:
-        page_bytes, markdown = member.page, member.markdown
+        page, markdown = member.page, member.markdown
         row.pop("markdown")
-    documents = {
-        "complaint.md": hashlib.sha256(markdown).hexdigest(),
-        "complaint.html": hashlib.sha256(page_bytes).hexdigest(),
-    }
-    manifest = await asyncio.to_thread(
-        writer.finish, row["created_at"], documents, member_view=member is not None
-    )
-    head = writer.head
-    del writer
-    readme = render(
-        "bundle",
-        "README.txt",
-        row["locale"],
+
+    def readme(head: str) -> bytes:
+        return render(
+            "bundle",
+            "README.txt",
+            row["locale"],
+            case_id=row["case"],
+            version=row["version"],
+            sha256=row["sha256"],
+            head=head,
+            member_view=member is not None,
+        ).encode("utf-8")
+
+    zs = await evidence_bundle.write(
         case_id=row["case"],
-        version=row["version"],
-        sha256=row["sha256"],
-        head=head,
-        member_view=member is not None,
-    ).encode("utf-8")
-    zs.add(markdown, "complaint.md")
-    zs.add(page_bytes, "complaint.html")
-    zs.add(manifest, bundle_manifest.MANIFEST_NAME)
-    zs.add(readme, "README.txt")
+        included=set(db.json_value(row["evidence_ids"]) or []),
+        documents={"complaint.md": markdown, "complaint.html": page},
+        generated_at=row["created_at"],
+        readme=readme,
+        settings=settings,
+        viewer=None if member is None else evidence_bundle.Viewer(member.user_id, member.role),
+    )
     suffix = "-member" if member is not None else ""
-    return SizedStream(zs), f"chorus-case{row['case']}-v{row['version']}{suffix}.zip"
+    return zs, f"chorus-case{row['case']}-v{row['version']}{suffix}.zip"
 
 
 async def store_bundle(complaint_id: int, settings: Settings) -> tuple[str, int]:
     """Write the version's bundle once into the blob store (the exact bytes a filing refers
     to: a ZIP's entry times differ between downloads) and return its SHA-256 and size."""
     zs, _ = await bundle_of(await complaint_row(complaint_id), settings)
-    folder = evidence.tmp_dir(settings)
-
-    def write() -> tuple[Path, str, int]:
-        hasher = hashlib.sha256()
-        size = 0
-        tmp = folder / f"bundle-{complaint_id}-{secrets.token_hex(6)}.zip"
-        with tmp.open("wb") as fh:
-            for chunk in zs:
-                hasher.update(chunk)
-                fh.write(chunk)
-                size += len(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return tmp, hasher.hexdigest(), size
-
-    tmp, sha, size = await asyncio.to_thread(write)
-    try:
-        await evidence.storage_for(settings).put_file(tmp, sha)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return sha, size
+    return await evidence_bundle.store(zs, settings, label=f"bundle-{complaint_id}")
