@@ -19,6 +19,7 @@ from chorus.cases.schemas import CaseRead, FilingBrief
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
+from chorus.evidence.bundle import SizedStream
 from chorus.filings import deadlines, replies
 from chorus.filings.schemas import (
     FilingCreate,
@@ -379,7 +380,7 @@ async def filed_bundle(filing_id: int, user: UserRead) -> tuple[str, str]:
 
 async def bundle(
     filing_id: int, user: UserRead, settings: Settings
-) -> complaints.FiledBundle | tuple[complaints.SizedStream, str]:
+) -> complaints.FiledBundle | tuple[SizedStream, str]:
     """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
     members the member bundle of the version filed. 404 until a worker stored the bundle."""
     sha256, filename = await filed_bundle(filing_id, user)  # members only
