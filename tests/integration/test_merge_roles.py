@@ -86,16 +86,15 @@ async def memberships() -> list[tuple[Any, ...]]:
     return [tuple(r.values()) for r in rows]
 
 
-async def test_merge_carries_roles_and_consent_and_tells_people(
-    client: Any, mailbox: Any, worker: Any, settings: Any
-) -> None:
+async def merged(client: Any, mailbox: Any, worker: Any, settings: Any) -> dict[str, Any]:
+    """The two cases of ``two_cases`` after a moderator merged X's merchant into Y's: the world,
+    the case ids, each case's member rows before, and the notification ids everyone had."""
     w = await two_cases(client, mailbox, worker)
     x_case, y_case = w["x"]["case_id"], w["y"]["case_id"]
     before_x = await member_rows(client, w["xavier"], x_case)
     before_y = await member_rows(client, w["yvonne"], y_case)
     moderator = await staff(client, settings, "mod@example.com", "moderator")
     seen = {key: {n["id"] for n in await notifications(client, w[key])} for key in w if key not in ("x", "y")}
-
     r = await client.post(
         MERGE,
         json={"source_id": w["x"]["merchant_id"], "target_id": w["y"]["merchant_id"]},
@@ -103,7 +102,26 @@ async def test_merge_carries_roles_and_consent_and_tells_people(
     )
     assert r.status_code == 200, r.text
     assert (await get_ok(client, f"/api/v1/cases/{x_case}"))["merged_into"] == y_case
+    return {
+        "w": w,
+        "x_case": x_case,
+        "y_case": y_case,
+        "before_x": before_x,
+        "before_y": before_y,
+        "seen": seen,
+    }
 
+
+async def told(client: Any, worker: Any, m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What each person was told since the merge (the jobs run first)."""
+    await worker()
+    w, seen = m["w"], m["seen"]
+    return {key: [n for n in await notifications(client, w[key]) if n["id"] not in seen[key]] for key in seen}
+
+
+async def test_merge_carries_roles_and_consent(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    m = await merged(client, mailbox, worker, settings)
+    w, y_case, before_x, before_y = m["w"], m["y_case"], m["before_x"], m["before_y"]
     # Xavier organized X: he organizes Y now (he may see its members) and his consent still counts
     after = await member_rows(client, w["xavier"], y_case)
     assert set(after) == {w[k].id for k in ("yvonne", "yuri", "xavier", "xena", "xiu", "tom", "olga")}
@@ -126,25 +144,34 @@ async def test_merge_carries_roles_and_consent_and_tells_people(
         assert await Membership.count().where(Membership.user == w[key].id) == 1
         assert after[w[key].id]["loss"] == {"amount": "10.00", "currency": "CNY"}
 
-    await worker()
-    new = {key: [n for n in await notifications(client, w[key]) if n["id"] not in seen[key]] for key in seen}
 
-    def kinds(key: str) -> set[str]:
-        return {n["kind"] for n in new[key]}
-
-    # moved plain members are asked to consent again, in Y
+async def test_moved_plain_members_are_asked_to_consent_again(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    m = await merged(client, mailbox, worker, settings)
+    w, x_case, y_case = m["w"], m["x_case"], m["y_case"]
+    new = await told(client, worker, m)
     for key in ("xena", "xiu", "tom"):
         (ask,) = [n for n in new[key] if n["kind"] == "case.consent_requested"]
         assert ask["case_id"] == y_case and ask["data"]["from_case"] == x_case and not ask["read"], key
     for key in ("xavier", "olga", "yvonne", "yuri"):
-        assert "case.consent_requested" not in kinds(key), key
+        assert "case.consent_requested" not in {n["kind"] for n in new[key]}, key
+    # asked again, Xena agrees in Y
+    await consent(client, w["xena"], y_case)
+    assert (await member_rows(client, w["yvonne"], y_case))[w["xena"].id]["consented_at"] is not None
 
-    # Y's organizer hears who arrived: display names only
+
+async def test_the_target_organizer_hears_who_arrived_by_name_only(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    m = await merged(client, mailbox, worker, settings)
+    x_case, y_case = m["x_case"], m["y_case"]
+    new = await told(client, worker, m)
     (arrived,) = [n for n in new["yvonne"] if n["kind"] == "case.members_arrived"]
     assert arrived["case_id"] == y_case
     assert arrived["data"]["from_case"] == x_case
     assert arrived["data"]["count"] == 3 and arrived["data"]["more"] == 0
-    assert sorted((m["display_name"], m["role"]) for m in arrived["data"]["members"]) == [
+    assert sorted((p["display_name"], p["role"]) for p in arrived["data"]["members"]) == [
         ("Xavier", "organizer"),
         ("Xena", "member"),
         ("Xiu", "member"),
@@ -152,11 +179,7 @@ async def test_merge_carries_roles_and_consent_and_tells_people(
     text = str(arrived)
     assert "@" not in text and "10.00" not in text and "100" not in text.replace(str(x_case), "")
     for key in ("yuri", "xavier", "xena", "xiu", "tom", "olga"):
-        assert "case.members_arrived" not in kinds(key), key
-
-    # asked again, Xena agrees in Y
-    await consent(client, w["xena"], y_case)
-    assert (await member_rows(client, w["yvonne"], y_case))[w["xena"].id]["consented_at"] is not None
+        assert "case.members_arrived" not in {n["kind"] for n in new[key]}, key
 
 
 async def test_refused_merges_change_nothing(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
