@@ -235,3 +235,24 @@ async def test_claims_stay_claims_through_a_merge(
     leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
     later = await report(client, leo, report_body(LEGIT_NAME, [LEGIT_PHONE]))
     assert later["created_case"] is True and later["merchant_id"] != twin["merchant_id"]
+
+
+async def test_an_organizer_of_a_later_case_does_not_see_who_claimed_what_before(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Once the scam case is closed, anyone who reports the shop again organizes its new case:
+    that makes them no reviewer of what members of the old case claimed (nor of who they are)."""
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    scam, vic = w["scam"], w["vic"]
+    r = await client.post(
+        f"/api/v1/cases/{scam['case_id']}/status", json={"status": "closed"}, headers=vic.headers
+    )
+    assert r.status_code == 200, r.text
+    eve = await person(client, mailbox, worker, "eve@example.com", "Eve")
+    later = await report(client, eve, report_body("Scam Shop", [SCAM]))
+    assert later["merchant_id"] == scam["merchant_id"] and later["case_id"] != scam["case_id"]
+
+    seen_by_eve = await get_ok(client, claims_url(scam["merchant_id"]), eve.headers)
+    assert seen_by_eve["identifiers"] == [] and seen_by_eve["aliases"] == []
+    seen_by_vic = await get_ok(client, claims_url(scam["merchant_id"]), vic.headers)
+    assert [i["value"] for i in seen_by_vic["identifiers"]] == ["+8613912345678"]

@@ -582,15 +582,22 @@ async def consented_count(case_id: int, user_ids: Sequence[int]) -> int:
     return count
 
 
-async def organizes_merchant(merchant_id: int, user_id: int) -> bool:
-    """Whether the user organizes a case of the merchant (they may review its claims)."""
-    return bool(
-        await Membership.exists().where(
-            (Membership.user == user_id)
-            & (Membership.role == "organizer")
-            & (Membership.case.merchant == merchant_id)  # type: ignore[union-attr]
-        )
+async def claim_reviewers_scope(merchant_id: int, user_id: int) -> set[int] | None:
+    """Whose claims about the merchant the user may review as an organizer: the members of the
+    merchant's cases they organize (a claim comes with a report into one of those cases), or
+    None when they organize none. An organizer of a later case never sees who claimed what in
+    another one."""
+    organized = await Membership.select(Membership.case).where(
+        (Membership.user == user_id)
+        & (Membership.role == "organizer")
+        & (Membership.case.merchant == merchant_id)  # type: ignore[union-attr]
     )
+    if not organized:
+        return None
+    rows = await Membership.select(Membership.user).where(
+        Membership.case.is_in([r["case"] for r in organized])
+    )
+    return {r["user"] for r in rows}
 
 
 # --- merges (moderation calls these inside its own transaction) -------------------------------

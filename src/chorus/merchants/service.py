@@ -645,19 +645,19 @@ async def require_exists(merchant_id: int) -> None:
         raise NotFound("merchant_not_found")
 
 
-async def claims(merchant_id: int) -> ClaimList:
-    """The merchant's claimed identifiers (unmasked) and names, with who claimed them. The
-    caller decides who may see them (organizers of its cases, moderators)."""
-    idents = (
-        await MerchantIdentifier.select(*_IDENTIFIER_REVIEW)
-        .where((MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CLAIMED))
-        .order_by(MerchantIdentifier.id)
+async def claims(merchant_id: int, *, claimants: set[int] | None = None) -> ClaimList:
+    """The merchant's claimed identifiers (unmasked) and names, with who claimed them; only
+    those claimed by ``claimants`` when given. The caller decides who may see them (moderators
+    all, an organizer those of their own cases' members)."""
+    ident_where = (MerchantIdentifier.merchant == merchant_id) & (MerchantIdentifier.status == CLAIMED)
+    alias_where = (MerchantAlias.merchant == merchant_id) & (MerchantAlias.status == CLAIMED)
+    if claimants is not None:
+        ident_where &= MerchantIdentifier.claimed_by.is_in(sorted(claimants) or [0])
+        alias_where &= MerchantAlias.claimed_by.is_in(sorted(claimants) or [0])
+    idents = await MerchantIdentifier.select(*_IDENTIFIER_REVIEW).where(ident_where).order_by(
+        MerchantIdentifier.id
     )
-    aliases = (
-        await MerchantAlias.select(*_ALIAS_REVIEW)
-        .where((MerchantAlias.merchant == merchant_id) & (MerchantAlias.status == CLAIMED))
-        .order_by(MerchantAlias.id)
-    )
+    aliases = await MerchantAlias.select(*_ALIAS_REVIEW).where(alias_where).order_by(MerchantAlias.id)
     return ClaimList(
         merchant_id=merchant_id,
         identifiers=[_reviewed_identifier(dict(r)) for r in idents],

@@ -86,9 +86,12 @@ async def claims(*, merchant_id: int, user: UserRead) -> ClaimList:
     """What reporters claimed about a merchant and nobody confirmed yet: for moderators and
     the organizers of the merchant's cases."""
     await merchants.require_exists(merchant_id)
-    if not user.has_role("moderator") and not await cases.organizes_merchant(merchant_id, user.id):
+    if user.has_role("moderator"):
+        return await merchants.claims(merchant_id)
+    scope = await cases.claim_reviewers_scope(merchant_id, user.id)
+    if scope is None:
         raise Forbidden("organizers_only")
-    return await merchants.claims(merchant_id)
+    return await merchants.claims(merchant_id, claimants=scope)
 
 
 async def confirm_identifier(
