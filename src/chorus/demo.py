@@ -156,7 +156,7 @@ async def seed(settings: Settings) -> list[str]:
             case_id = memberships.items[0].case_id if memberships.items else case_id
     assert case_id is not None
     for u in users[:4]:
-        await complaints.set_consent(case_id, u, True)
+        await complaints.set_consent(case_id, actor=u, consent=True)
     await evidence.upload(
         case_id=case_id,
         user=users[0],

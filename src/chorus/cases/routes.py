@@ -90,7 +90,7 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Agree (or no longer agree) to be named in the joint complaint."""
-        return await complaints.set_consent(case_id, user, data.consent)
+        return await complaints.set_consent(case_id, actor=user, consent=data.consent)
 
     @post(
         "/{case_id:int}/organizers",

@@ -414,12 +414,12 @@ async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUp
 
 
 async def set_consent(
-    case_id: int, user: UserRead, consent: bool, *, latest: dict[str, Any] | None
+    case_id: int, *, actor: UserRead, consent: bool, latest: dict[str, Any] | None
 ) -> MembershipRead:
     """``latest``: the complaint version consented to (``id``, ``sha256``), read by the caller
     (:func:`chorus.complaints.service.set_consent`)."""
     async with db.transaction():
-        m = await require_member(case_id, user)
+        m = await require_member(case_id, actor)
         await Membership.update(
             {
                 Membership.consented_at: datetime.now(UTC) if consent else None,
@@ -430,14 +430,14 @@ async def set_consent(
         ).where(Membership.id == m["id"])
         await audit.record(
             "membership.consent",
-            actor_id=user.id,
+            actor_id=actor.id,
             object_type="membership",
             object_id=m["id"],
             consent=consent,
             complaint_id=latest["id"] if consent and latest else None,
             sha256=latest["sha256"] if consent and latest else None,
         )
-    return await my_membership(case_id, actor=user)
+    return await my_membership(case_id, actor=actor)
 
 
 async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:

@@ -58,7 +58,7 @@ class ComplaintController(Controller):
     )
     async def list_complaints(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> ComplaintList:
         """Members: the case's complaint versions, newest first, without their text."""
-        return await service.list_for_case(case_id, user)
+        return await service.list_for(case_id, actor=user)
 
     @get(
         "/complaints/{complaint_id:int}",
@@ -75,7 +75,7 @@ class ComplaintController(Controller):
     ) -> ComplaintRead:
         """Organizers: the full text (``view: "full"``). Plain members: the member view (their own
         row in full, other victims redacted); ``sha256`` is the full text's either way."""
-        return await service.get(complaint_id, user, settings)
+        return await service.get_or_raise(complaint_id, actor=user, settings=settings)
 
     @get(
         "/complaints/{complaint_id:int}/html",
@@ -93,7 +93,9 @@ class ComplaintController(Controller):
     ) -> Response[str]:
         """A standalone printable page (A4, page numbers, table of contents); members: of their view."""
         return Response(
-            await service.html(complaint_id, user, settings), media_type="text/html", headers=PAGE_HEADERS
+            await service.html(complaint_id, actor=user, settings=settings),
+            media_type="text/html",
+            headers=PAGE_HEADERS,
         )
 
     @get(
@@ -112,7 +114,7 @@ class ComplaintController(Controller):
     ) -> Stream:
         """The ZIP: complaint.md, complaint.html, manifest.json, evidence/, README.txt — streamed.
         Plain members get a member bundle: evidence they may see, others' photos without metadata."""
-        zs, filename = await service.bundle(complaint_id, user, settings)
+        zs, filename = await service.bundle(complaint_id, actor=user, settings=settings)
         return Stream(
             zs,
             media_type="application/zip",
@@ -133,7 +135,7 @@ class ComplaintController(Controller):
         self, complaint_id: FromPath[int], against: FromQuery[int], user: NamedDependency[UserRead]
     ) -> ComplaintDiff:
         """Organizers: a unified diff of this version against another of the same case."""
-        return await service.diff(complaint_id, against, user)
+        return await service.diff(complaint_id, against, actor=user)
 
 
 def routers() -> list[Router]:

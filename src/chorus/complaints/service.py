@@ -146,7 +146,7 @@ async def build(
     settings = settings or get_settings()
     store = evidence.storage_for(settings)
     await cases.require_organizer(case_id, actor)
-    regulator = await regulators.get_row(data.regulator_id)
+    regulator = await regulators.get_or_raise(data.regulator_id)
     if data.locale is not None and data.locale not in ("zh-CN", "en"):
         raise Invalid("locale_invalid", field="locale")
     locale = normalize_locale(data.locale or regulator["locale"])
@@ -348,7 +348,7 @@ async def mark_filed(complaint_id: int, at: datetime) -> None:
     )
 
 
-async def set_consent(case_id: int, user: UserRead, consent: bool) -> MembershipRead:
+async def set_consent(case_id: int, *, actor: UserRead, consent: bool) -> MembershipRead:
     """Agree (or no longer agree) to be named: the consent names the case's latest version
     (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`."""
     latest = (
@@ -357,11 +357,13 @@ async def set_consent(case_id: int, user: UserRead, consent: bool) -> Membership
         .order_by(Complaint.id, ascending=False)
         .first()
     )
-    return await cases.set_consent(case_id, user, consent, latest=dict(latest) if latest else None)
+    return await cases.set_consent(
+        case_id, actor=actor, consent=consent, latest=dict(latest) if latest else None
+    )
 
 
-async def _row(complaint_id: int, user: UserRead) -> dict[str, Any]:
-    row, _ = await _readable(complaint_id, user)
+async def _row(complaint_id: int, *, actor: UserRead) -> dict[str, Any]:
+    row, _ = await _readable(complaint_id, actor=actor)
     return row
 
 
@@ -377,12 +379,12 @@ class _Reader:
         return self.role == "organizer"
 
 
-async def _readable(complaint_id: int, user: UserRead) -> tuple[dict[str, Any], _Reader]:
+async def _readable(complaint_id: int, *, actor: UserRead) -> tuple[dict[str, Any], _Reader]:
     """The row and the caller's standing in its case (members of the case it was merged into
     count); 403 for others."""
     row = await complaint_row(complaint_id)
-    membership = await cases.require_member(row["case"], user, through_merges=True)
-    return row, _Reader(user.id, membership["role"])
+    membership = await cases.require_member(row["case"], actor, through_merges=True)
+    return row, _Reader(actor.id, membership["role"])
 
 
 async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings) -> str:
@@ -390,9 +392,9 @@ async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings)
     return await asyncio.to_thread(view.text_for, reader.user_id)
 
 
-async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
+async def list_for(case_id: int, *, actor: UserRead) -> ComplaintList:
     """Members: every version built for the case, newest first (per regulator, highest version)."""
-    await cases.require_member(case_id, user, through_merges=True)
+    await cases.require_member(case_id, actor, through_merges=True)
     rows = (
         await Complaint.select(
             Complaint.id,
@@ -425,9 +427,11 @@ async def list_for_case(case_id: int, user: UserRead) -> ComplaintList:
     )
 
 
-async def get(complaint_id: int, user: UserRead, settings: Settings | None = None) -> ComplaintRead:
+async def get_or_raise(
+    complaint_id: int, *, actor: UserRead, settings: Settings | None = None
+) -> ComplaintRead:
     """Organizers: the full text; plain members: their member view (same ``sha256``)."""
-    r, reader = await _readable(complaint_id, user)
+    r, reader = await _readable(complaint_id, actor=actor)
     return ComplaintRead(
         id=r["id"],
         case_id=r["case"],
@@ -454,16 +458,16 @@ async def prerender_page(complaint_id: int, settings: Settings) -> bool:
     return True
 
 
-async def html(complaint_id: int, user: UserRead, settings: Settings) -> str:
-    row, reader = await _readable(complaint_id, user)
+async def html(complaint_id: int, *, actor: UserRead, settings: Settings) -> str:
+    row, reader = await _readable(complaint_id, actor=actor)
     if not reader.full:
         return (await cache.member_page(row, await _member_text(row, reader, settings))).decode("utf-8")
     return (await asyncio.to_thread(cache.cached_page, row, settings)).decode("utf-8")
 
 
-async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff:
-    a = await _row(complaint_id, user)
-    await cases.require_organizer(a["case"], user, through_merges=True)
+async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
+    a = await _row(complaint_id, actor=actor)
+    await cases.require_organizer(a["case"], actor, through_merges=True)
     b = (
         await Complaint.select(Complaint.id, Complaint.case, Complaint.version, Complaint.markdown)
         .where(Complaint.id == against)
@@ -483,10 +487,10 @@ async def diff(complaint_id: int, against: int, user: UserRead) -> ComplaintDiff
 # --- the bundle --------------------------------------------------------------------------------
 
 
-async def bundle(complaint_id: int, user: UserRead, settings: Settings) -> tuple[SizedStream, str]:
+async def bundle(complaint_id: int, *, actor: UserRead, settings: Settings) -> tuple[SizedStream, str]:
     """The version's bundle: organizers get it whole (``bundle_of``), plain members their
     member bundle (``member_bundle``)."""
-    row, reader = await _readable(complaint_id, user)
+    row, reader = await _readable(complaint_id, actor=actor)
     if reader.full:
         return await bundle_of(row, settings)
     return await member_bundle(row, reader, settings)
@@ -501,12 +505,12 @@ class FiledBundle:
 
 
 async def filed_or_member_bundle(
-    *, case_id: int, complaint_id: int, filed: FiledBundle, user: UserRead, settings: Settings
+    *, case_id: int, complaint_id: int, filed: FiledBundle, actor: UserRead, settings: Settings
 ) -> FiledBundle | tuple[SizedStream, str]:
     """A filed version's bundle (:func:`chorus.filings.service.bundle`): organizers get the
     stored bytes ``filed`` names; plain members their member bundle of the version."""
-    membership = await cases.require_member(case_id, user, through_merges=True)
-    reader = _Reader(user.id, membership["role"])
+    membership = await cases.require_member(case_id, actor, through_merges=True)
+    reader = _Reader(actor.id, membership["role"])
     if reader.full:
         return filed
     return await member_bundle(await complaint_row(complaint_id), reader, settings)

@@ -45,7 +45,7 @@ async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> str:
     latest = await complaints.latest_version(case_id, complaint["regulator"])
     if latest is not None and latest != complaint["version"]:
         raise Conflict("complaint_outdated", field="complaint_id", latest=latest)
-    regulator = await regulators.get_row(complaint["regulator"])  # a version's regulator is kept
+    regulator = await regulators.get_or_raise(complaint["regulator"])  # a version's regulator is kept
     if not regulator["active"]:
         raise Conflict("regulator_inactive", field="complaint_id")
     named = [int(u) for u in db.json_value(complaint["named_members"]) or []]
@@ -389,7 +389,7 @@ async def bundle(
         case_id=row["case"],
         complaint_id=row["complaint"],
         filed=complaints.FiledBundle(sha256=sha256, filename=filename),
-        user=user,
+        actor=user,
         settings=settings,
     )
 

@@ -81,7 +81,7 @@ class ClaimController(Controller):
     async def claims(self, merchant_id: FromPath[int], user: NamedDependency[UserRead]) -> ClaimList:
         """Moderators and organizers of the merchant's cases: claimed (unconfirmed) identifiers,
         unmasked, and names, with who claimed them."""
-        return await service.claims(merchant_id=merchant_id, user=user)
+        return await service.claims(merchant_id=merchant_id, actor=user)
 
     @post(
         "/{merchant_id:int}/identifiers/{identifier_id:int}/confirm",

@@ -82,13 +82,13 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
 
 # --- claims ------------------------------------------------------------------------------------
 
-async def claims(*, merchant_id: int, user: UserRead) -> ClaimList:
+async def claims(*, merchant_id: int, actor: UserRead) -> ClaimList:
     """What reporters claimed about a merchant and nobody confirmed yet: for moderators and
     the organizers of the merchant's cases."""
     await merchants.require_exists(merchant_id)
-    if user.has_role("moderator"):
+    if actor.has_role("moderator"):
         return await merchants.claims(merchant_id)
-    scope = await cases.claim_reviewers_scope(merchant_id, user.id)
+    scope = await cases.claim_reviewers_scope(merchant_id, actor.id)
     if scope is None:
         raise Forbidden("organizers_only")
     return await merchants.claims(merchant_id, claimants=scope)

@@ -44,7 +44,7 @@ async def list_active() -> list[RegulatorRead]:
     return [_read(r) for r in rows]
 
 
-async def get_row(regulator_id: int) -> dict[str, Any]:
+async def get_or_raise(regulator_id: int) -> dict[str, Any]:
     row = await Regulator.select().where(Regulator.id == regulator_id).first()
     if row is None:
         raise NotFound("regulator_not_found", field="regulator_id")
@@ -135,7 +135,7 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
         if db.is_unique_violation(exc):
             raise Conflict("regulator_exists", field="name") from exc
         raise
-    return _read(await get_row(rows[0]["id"]))
+    return _read(await get_or_raise(rows[0]["id"]))
 
 
 async def seed_defaults() -> int:
