@@ -14,6 +14,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any
 
 import aiosmtplib
 import structlog
@@ -86,19 +87,23 @@ def _safe_id(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "-" for c in key)[:100]
 
 
+def _smtp_options(settings: Settings) -> dict[str, Any]:
+    """How to reach the SMTP server, for one message or a session of many."""
+    return {
+        "hostname": settings.smtp_host,
+        "port": settings.smtp_port,
+        "username": settings.smtp_user,
+        "password": settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        "use_tls": settings.smtp_tls == "tls",
+        "start_tls": settings.smtp_tls == "starttls",
+        "timeout": 30,
+    }
+
+
 async def send(message: EmailMessage, settings: Settings) -> None:
     """Deliver one message. Raises aiosmtplib.SMTPException / OSError on failure."""
     if settings.smtp_host:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            use_tls=settings.smtp_tls == "tls",
-            start_tls=settings.smtp_tls == "starttls",
-            timeout=30,
-        )
+        await aiosmtplib.send(message, **_smtp_options(settings))
         log.info("mail.sent", transport="smtp", message_id=message["Message-ID"])
         return
     path = await asyncio.to_thread(_write_eml, message, settings)
@@ -138,15 +143,7 @@ async def connection(settings: Settings) -> AsyncIterator[Connection]:
     if not settings.smtp_host:
         yield Connection(settings, None)
         return
-    client = aiosmtplib.SMTP(
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_user,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        use_tls=settings.smtp_tls == "tls",
-        start_tls=settings.smtp_tls == "starttls",
-        timeout=30,
-    )
+    client = aiosmtplib.SMTP(**_smtp_options(settings))
     await client.connect()
     try:
         yield Connection(settings, client)
