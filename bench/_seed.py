@@ -33,6 +33,9 @@ class _Recorded:
         return iter(())  # an awaitable that finishes at once, with None
 
 
+BENCH_PASSWORD = "bench-password-1"  # every bench account's
+
+
 @contextlib.contextmanager
 def captured_inserts(table: Any) -> Iterator[list[Any]]:
     """Within the block, ``await table.insert(row, ...)`` records the rows (in the list yielded)
@@ -137,3 +140,25 @@ async def store_blobs(store: Any, blobs: Iterable[bytes], concurrency: int = 16)
             pending = []
     await asyncio.gather(*pending)
     return out
+
+
+async def organizer_case(settings: Any, *, email: str, display_name: str) -> tuple[Any, int]:
+    """A verified user who reported the bench shop and so organizes its case, made through the
+    services (set-up, not what a benchmark measures). Returns the user and the case id."""
+    from chorus.accounts import service as accounts
+    from chorus.accounts.schemas import UserCreate
+    from chorus.cases import service as cases
+    from chorus.cases.schemas import MerchantIn, MoneyIn, ReportCreate
+    from chorus.merchants.schemas import IdentifierIn
+
+    user = await accounts.register(
+        data=UserCreate(email=email, password=BENCH_PASSWORD, display_name=display_name),
+        settings=settings,
+        verified=True,
+    )
+    report = ReportCreate(
+        merchant=MerchantIn(name="Bench shop", identifiers=[IdentifierIn(kind="qq", value="12345678")]),
+        loss=MoneyIn(amount="1.00", currency="CNY"),
+        incident_date="2026-01-01",  # type: ignore[arg-type]
+    )
+    return user, (await cases.report(user=user, data=report)).case_id

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bench._seed import organizer_case
 from tests.toolkit import Sandbox, chorus_command, free_port, start_chorus, stop_process
 
 
@@ -79,11 +80,8 @@ async def bench(args: argparse.Namespace, box: Sandbox, port: int) -> None:
     subprocess.run(chorus_command("migrate"), check=True, capture_output=True)
     from chorus import db
     from chorus.accounts import service as accounts
-    from chorus.accounts.schemas import UserCreate
     from chorus.cases import service as cases
-    from chorus.cases.schemas import MerchantIn, MoneyIn, ReportCreate
     from chorus.jobs import OutboxRow
-    from chorus.merchants.schemas import IdentifierIn
     from chorus.notifications import delivery
     from chorus.notifications import service as notifications
     from chorus.notifications.tables import Delivery, InboxEntry
@@ -97,25 +95,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, port: int) -> None:
     controller.start()
     try:
         async with db.connected(settings):
-            org = await accounts.register(
-                data=UserCreate(
-                    email="org@bench.example.com", password="bench-password-1", display_name="组织者"
-                ),
-                settings=settings,
-                verified=True,
-            )
-            case_id = (
-                await cases.report(
-                    user=org,
-                    data=ReportCreate(
-                        merchant=MerchantIn(
-                            name="Bench shop", identifiers=[IdentifierIn(kind="qq", value="12345678")]
-                        ),
-                        loss=MoneyIn(amount="1.00", currency="CNY"),
-                        incident_date="2026-01-01",  # type: ignore[arg-type]
-                    ),
-                )
-            ).case_id
+            _, case_id = await organizer_case(settings, email="org@bench.example.com", display_name="组织者")
             started = time.perf_counter()
             await seed_members(case_id, n - 1)
             print(f"seeded a case of {n:,} members in {time.perf_counter() - started:.1f} s ({args.backend})")

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from bench._measure import RssSampler, proc_kb, reset_hwm
-from bench._seed import Item, evidence_rows, insert_rows, store_blobs
+from bench._seed import BENCH_PASSWORD, Item, evidence_rows, insert_rows, organizer_case, store_blobs
 from tests.toolkit import Sandbox, chorus_command, start_web, stop_process
 
 
@@ -101,34 +101,12 @@ async def bench(args: argparse.Namespace, box: Sandbox) -> None:
     # a verified organizer with a case, made through the services (not what is measured)
     from chorus import db
     from chorus.accounts import service as accounts
-    from chorus.accounts.schemas import UserCreate
-    from chorus.cases import service as cases
-    from chorus.cases.schemas import MerchantIn, MoneyIn, ReportCreate
-    from chorus.merchants.schemas import IdentifierIn
     from chorus.settings import get_settings
 
     settings = get_settings()
     async with db.connected(settings):
-        user = await accounts.register(
-            data=UserCreate(email="bench@example.com", password="bench-password-1", display_name="B"),
-            settings=settings,
-            verified=True,
-        )
-        _, token = await accounts.login(
-            email="bench@example.com", password="bench-password-1", settings=settings
-        )
-        case_id = (
-            await cases.report(
-                user=user,
-                data=ReportCreate(
-                    merchant=MerchantIn(
-                        name="Bench shop", identifiers=[IdentifierIn(kind="qq", value="12345678")]
-                    ),
-                    loss=MoneyIn(amount="1.00", currency="CNY"),
-                    incident_date="2026-01-01",  # type: ignore[arg-type]
-                ),
-            )
-        ).case_id
+        user, case_id = await organizer_case(settings, email="bench@example.com", display_name="B")
+        _, token = await accounts.login(email="bench@example.com", password=BENCH_PASSWORD, settings=settings)
 
     server, base = start_web(log=box.tmp / "web.log")
     headers = {"Authorization": f"Bearer {token}"}
