@@ -27,6 +27,9 @@ REQUIRED = (
     "bundle_sha256",
 )
 
+# The variable that holds the stand-in's API key (regulators may name only CHORUS_REGULATOR_KEY_*).
+KEY_ENV = "CHORUS_REGULATOR_KEY_TEST_STANDIN"
+
 
 @dataclass
 class Standin:

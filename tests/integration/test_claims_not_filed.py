@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.cases_support import get_ok, ident, person, report, report_body
 from tests.integration.test_complaints import consent, seeded_case
-from tests.integration.test_filing_channels import gateway, http_regulator, quick  # noqa: F401
+from tests.integration.test_filing_channels import http_regulator, quick
 from tests.integration.test_filings import build, file
 from tests.regulator_standin import Standin
 from tests.support import run_jobs
@@ -23,7 +23,7 @@ CLAIMED_NAME = "Legit Bakery"
 
 
 async def test_a_claimed_phone_and_name_reach_neither_the_complaint_nor_the_regulator(
-    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin  # noqa: F811
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
 ) -> None:
     s = await seeded_case(client, mailbox, worker)
     mallory = await person(client, mailbox, worker, "mallory@example.com", "Mallory")

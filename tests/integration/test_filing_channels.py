@@ -14,22 +14,10 @@ from chorus.evidence.service import storage_for
 from chorus.filings.tables import Filing
 from tests.integration.test_complaints import consent, seeded_case
 from tests.integration.test_filings import build, file
-from tests.regulator_standin import Standin, running
+from tests.regulator_standin import KEY_ENV, Standin
 from tests.support import PASSWORD, assert_problem, login, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
-KEY_ENV = "CHORUS_REGULATOR_KEY_TEST_STANDIN"
-
-
-@pytest.fixture
-async def gateway() -> Any:
-    standin = Standin()
-    os.environ[KEY_ENV] = standin.api_key
-    try:
-        async with running(standin) as s:
-            yield s
-    finally:
-        os.environ.pop(KEY_ENV, None)
 
 
 async def add_regulator(client: Any, settings: Any, **fields: Any) -> int:

@@ -8,7 +8,6 @@ nothing is ever sent to a non-loopback address."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -16,23 +15,12 @@ import pytest
 from chorus.filings.tables import FilingEvent
 from chorus.regulators.tables import Regulator
 from chorus.settings import Env
-from tests.integration.test_filing_channels import KEY_ENV, filed, quick
+from tests.integration.test_filing_channels import filed, quick
 from tests.integration.test_filings import file
-from tests.regulator_standin import Standin, running
+from tests.regulator_standin import Standin
 from tests.support import PASSWORD, assert_problem, http_client, login, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-
-@pytest.fixture
-async def gateway() -> Any:
-    standin = Standin()
-    os.environ[KEY_ENV] = standin.api_key
-    try:
-        async with running(standin) as s:
-            yield s
-    finally:
-        os.environ.pop(KEY_ENV, None)
 
 
 def production(settings: Any, **changes: Any) -> Any:
