@@ -64,10 +64,13 @@ class NotificationController(Controller):
         nothing, so link scanners cannot unsubscribe anyone)."""
         locale = settings.default_locale
         title = escape(t("notify.unsubscribe.title", locale))
+        explain = escape(t("notify.unsubscribe.explain", locale))
         button = escape(t("notify.unsubscribe.button", locale))
         page = (
-            f'<!DOCTYPE html><html lang="{locale}"><head><meta charset="utf-8"><title>{title}</title></head>'
-            f'<body><h1>{title}</h1><form method="post" action="?token={escape(token)}">'
+            f'<!DOCTYPE html><html lang="{locale}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{title}</title><link rel="stylesheet" href="/css/notice.css"></head>'
+            f'<body><h1>{title}</h1><p>{explain}</p><form method="post" action="?token={escape(token)}">'
             f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
             f'<button type="submit">{button}</button></form></body></html>'
         )
