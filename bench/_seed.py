@@ -161,4 +161,4 @@ async def organizer_case(settings: Any, *, email: str, display_name: str) -> tup
         loss=MoneyIn(amount="1.00", currency="CNY"),
         incident_date="2026-01-01",  # type: ignore[arg-type]
     )
-    return user, (await cases.report(user=user, data=report)).case_id
+    return user, (await cases.report(actor=user, data=report)).case_id

@@ -440,7 +440,7 @@ async def open_cases(plan: Plan, warm_users: list[int], now: datetime) -> tuple[
     async def report(uid: int, body: dict[str, Any]) -> int:
         user = await accounts.get_or_raise(uid)
         data = ReportCreate.model_validate({**body, "incident_date": now.date() - timedelta(days=30)})
-        case_id = (await cases.report(user=user, data=data)).case_id
+        case_id = (await cases.report(actor=user, data=data)).case_id
         await complaints.set_consent(case_id, actor=user, consent=True)
         return case_id
 

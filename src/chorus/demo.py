@@ -150,7 +150,7 @@ async def seed(settings: Settings) -> list[str]:
             statement=statement,
         )
         try:
-            case_id = (await cases.report(user=users[idx], data=report)).case_id
+            case_id = (await cases.report(actor=users[idx], data=report)).case_id
         except Conflict:  # already seeded
             memberships = await cases.my_cases(actor=users[idx])
             case_id = memberships.items[0].case_id if memberships.items else case_id
@@ -159,7 +159,7 @@ async def seed(settings: Settings) -> list[str]:
         await complaints.set_consent(case_id, actor=u, consent=True)
     await evidence.upload(
         case_id=case_id,
-        user=users[0],
+        actor=users[0],
         settings=settings,
         chunks=_chunks(_receipt_png()),
         meta_after=lambda: evidence.UploadMeta(

@@ -95,10 +95,12 @@ async def test_webhook_addresses_follow_the_regulator_channel_rules_in_productio
         ("https://169.254.169.254/latest", "metadata"),
     ):
         with pytest.raises(Invalid) as caught:
-            await notifications.update_preferences(user, PreferencesUpdate(webhook_url=url), production)
+            await notifications.update_preferences(
+                actor=user, data=PreferencesUpdate(webhook_url=url), settings=production
+            )
         assert caught.value.errors[0].field == "webhook_url"
         assert caught.value.params["reason"] == reason
-    assert (await notifications.get_preferences(user)).webhook_url is None
+    assert (await notifications.get_preferences(actor=user)).webhook_url is None
 
 
 async def test_the_daily_digest_goes_out_once_per_member_and_day_across_two_workers(

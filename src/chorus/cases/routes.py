@@ -36,7 +36,7 @@ class ReportController(Controller):
     @post("/", status_code=HTTP_201_CREATED, operation_id="createReport", responses=problems(409))
     async def create(self, data: JSONBody[ReportCreate], user: NamedDependency[UserRead]) -> ReportRead:
         """Report a merchant: join its open case (or ``case_id``), or open one as organizer."""
-        return await service.report(user=user, data=data)
+        return await service.report(actor=user, data=data)
 
 
 class CaseController(Controller):

@@ -109,13 +109,13 @@ async def add_event(case_id: int, kind: str, *, quiet: bool = False, **data: Any
 # --- reporting -------------------------------------------------------------------------------
 
 
-async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
+async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
     """Join the open case of the matched merchant (or ``case_id``), or open a new one.
 
     Race-safe: unique constraints on identifiers, on the open case per merchant and on the
     membership make concurrent reports of one new merchant converge on one merchant and one
     case; the losers of a race retry and find what the winner created."""
-    if not user.email_verified:
+    if not actor.email_verified:
         raise Forbidden("email_not_verified")
     identifiers = merchants.normalize_all(data.merchant.identifiers, "merchant.identifiers")
     amount, currency = parse_loss(data.loss, "loss")
@@ -157,11 +157,11 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                 merchant_id,
                 identifiers,
                 strict=created_merchant,
-                reporter=user.id,
+                reporter=actor.id,
                 claim=claim,
                 known=matches,
             )
-            await merchants.add_alias(merchant_id, data.merchant.name, reporter=user.id, claim=claim)
+            await merchants.add_alias(merchant_id, data.merchant.name, reporter=actor.id, claim=claim)
             for other in conflicts:
                 shared = matches.keys_by_merchant.get(other, set())
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
@@ -180,15 +180,15 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
                 rows = await Case.insert(Case(merchant=merchant_id, open_key=merchant_id)).returning(Case.id)
                 case_id = rows[0]["id"]
                 await add_event(case_id, "opened")
-                await audit.record("case.opened", actor_id=user.id, object_type="case", object_id=case_id)
+                await audit.record("case.opened", actor_id=actor.id, object_type="case", object_id=case_id)
 
-            if await Membership.exists().where(Membership.unique_key == f"{case_id}:{user.id}"):
+            if await Membership.exists().where(Membership.unique_key == f"{case_id}:{actor.id}"):
                 raise Conflict("already_member")
             rows = await Membership.insert(
                 Membership(
                     case=case_id,
-                    user=user.id,
-                    unique_key=f"{case_id}:{user.id}",
+                    user=actor.id,
+                    unique_key=f"{case_id}:{actor.id}",
                     role="organizer" if created_case else "member",
                     loss_amount=amount,
                     loss_currency=currency,
@@ -202,7 +202,7 @@ async def report(*, user: UserRead, data: ReportCreate) -> ReportRead:
             await add_event(case_id, "member_joined", quiet=created_case)  # organizers are told
             await audit.record(
                 "case.joined",
-                actor_id=user.id,
+                actor_id=actor.id,
                 object_type="case",
                 object_id=case_id,
                 membership_id=membership_id,
@@ -240,26 +240,26 @@ async def membership_of(case_id: int, user_id: int) -> dict[str, Any] | None:
 MAX_MERGE_HOPS = 20  # a merged case points at the case it was folded into; chains are short
 
 
-async def require_member(case_id: int, user: UserRead, *, through_merges: bool = False) -> dict[str, Any]:
+async def require_member(case_id: int, *, actor: UserRead, through_merges: bool = False) -> dict[str, Any]:
     """The caller's membership; 404 for an unknown case, 403 for a non-member.
 
     ``through_merges``: a case merged into another keeps its history (complaints, filings);
     for reading it and recording what happens to its filings, a membership of the case it
     was folded into (where its members went) counts."""
     case = await get_case_row(case_id)
-    m = await membership_of(case_id, user.id)
+    m = await membership_of(case_id, actor.id)
     for _ in range(MAX_MERGE_HOPS if through_merges else 0):
         if m is not None or case["merged_into"] is None:
             break
         case = await get_case_row(case["merged_into"])
-        m = await membership_of(case["id"], user.id)
+        m = await membership_of(case["id"], actor.id)
     if m is None:
         raise Forbidden("not_a_member")
     return m
 
 
-async def require_organizer(case_id: int, user: UserRead, *, through_merges: bool = False) -> dict[str, Any]:
-    m = await require_member(case_id, user, through_merges=through_merges)
+async def require_organizer(case_id: int, *, actor: UserRead, through_merges: bool = False) -> dict[str, Any]:
+    m = await require_member(case_id, actor=actor, through_merges=through_merges)
     if m["role"] != "organizer":
         raise Forbidden("organizers_only")
     return m
@@ -327,7 +327,7 @@ async def begin_filing(case_id: int) -> None:
 
 
 async def members(case_id: int, *, actor: UserRead) -> MemberList:
-    await require_organizer(case_id, actor)
+    await require_organizer(case_id, actor=actor)
     rows = (
         await Membership.select(
             Membership.user,
@@ -384,7 +384,7 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
 
 
 async def my_membership(case_id: int, *, actor: UserRead) -> MembershipRead:
-    return _membership_read(await require_member(case_id, actor))
+    return _membership_read(await require_member(case_id, actor=actor))
 
 
 async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUpdate) -> MembershipRead:
@@ -400,7 +400,7 @@ async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUp
     if data.statement is not None:
         changes[Membership.statement] = data.statement
     async with db.transaction():
-        m = await require_member(case_id, actor)
+        m = await require_member(case_id, actor=actor)
         if changes:
             await Membership.update(changes).where(Membership.id == m["id"])
             await audit.record(
@@ -419,7 +419,7 @@ async def set_consent(
     """``latest``: the complaint version consented to (``id``, ``sha256``), read by the caller
     (:func:`chorus.complaints.service.set_consent`)."""
     async with db.transaction():
-        m = await require_member(case_id, actor)
+        m = await require_member(case_id, actor=actor)
         await Membership.update(
             {
                 Membership.consented_at: datetime.now(UTC) if consent else None,
@@ -442,7 +442,7 @@ async def set_consent(
 
 async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:
     async with db.transaction():
-        await require_organizer(case_id, actor)
+        await require_organizer(case_id, actor=actor)
         target = await membership_of(case_id, user_id)
         if target is None:
             raise NotFound("member_not_found", field="user_id")
@@ -472,7 +472,7 @@ async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:
 async def set_status(case_id: int, *, actor: UserRead, data: CaseStatusUpdate) -> None:
     """The page with its filings: :func:`chorus.filings.service.case_read`."""
     async with db.transaction():
-        await require_organizer(case_id, actor)
+        await require_organizer(case_id, actor=actor)
         # Two concurrent changes must not both pass the check against the same old status
         # (closed, then "filing" on top: open on the page, yet closed for new reports).
         case = await lock_for_update(case_id)

@@ -145,7 +145,7 @@ async def build(
     text changed since the previous version are told a new version awaits their consent."""
     settings = settings or get_settings()
     store = evidence.storage_for(settings)
-    await cases.require_organizer(case_id, actor)
+    await cases.require_organizer(case_id, actor=actor)
     regulator = await regulators.get_or_raise(data.regulator_id)
     if data.locale is not None and data.locale not in ("zh-CN", "en"):
         raise Invalid("locale_invalid", field="locale")
@@ -383,7 +383,7 @@ async def _readable(complaint_id: int, *, actor: UserRead) -> tuple[dict[str, An
     """The row and the caller's standing in its case (members of the case it was merged into
     count); 403 for others."""
     row = await complaint_row(complaint_id)
-    membership = await cases.require_member(row["case"], actor, through_merges=True)
+    membership = await cases.require_member(row["case"], actor=actor, through_merges=True)
     return row, _Reader(actor.id, membership["role"])
 
 
@@ -394,7 +394,7 @@ async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings)
 
 async def list_for(case_id: int, *, actor: UserRead) -> ComplaintList:
     """Members: every version built for the case, newest first (per regulator, highest version)."""
-    await cases.require_member(case_id, actor, through_merges=True)
+    await cases.require_member(case_id, actor=actor, through_merges=True)
     rows = (
         await Complaint.select(
             Complaint.id,
@@ -467,7 +467,7 @@ async def html(complaint_id: int, *, actor: UserRead, settings: Settings) -> str
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
     a = await _row(complaint_id, actor=actor)
-    await cases.require_organizer(a["case"], actor, through_merges=True)
+    await cases.require_organizer(a["case"], actor=actor, through_merges=True)
     b = (
         await Complaint.select(Complaint.id, Complaint.case, Complaint.version, Complaint.markdown)
         .where(Complaint.id == against)
@@ -509,7 +509,7 @@ async def filed_or_member_bundle(
 ) -> FiledBundle | tuple[SizedStream, str]:
     """A filed version's bundle (:func:`chorus.filings.service.bundle`): organizers get the
     stored bytes ``filed`` names; plain members their member bundle of the version."""
-    membership = await cases.require_member(case_id, actor, through_merges=True)
+    membership = await cases.require_member(case_id, actor=actor, through_merges=True)
     reader = _Reader(actor.id, membership["role"])
     if reader.full:
         return filed

@@ -87,7 +87,7 @@ class EvidenceController(Controller):
 
         created, new = await service.upload(
             case_id=case_id,
-            user=user,
+            actor=user,
             settings=settings,
             chunks=file_chunks(request.stream(), boundary.encode(), form),
             meta_after=meta,
@@ -114,7 +114,7 @@ class EvidenceController(Controller):
         self, case_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> ChainVerification:
         """Recompute the case's hash chain from the stored bytes."""
-        return await service.verify(case_id, user, settings)
+        return await service.verify(case_id, actor=user, settings=settings)
 
     @get(
         "/evidence/{evidence_id:int}/content",
@@ -135,7 +135,7 @@ class EvidenceController(Controller):
         range_header: Annotated[str | None, HeaderParameter(name="range", required=False)] = None,
     ) -> Stream:
         """The bytes, as an attachment; single byte ranges for large media."""
-        dl = await service.open_for_download(evidence_id, user)
+        dl = await service.open_for_download(evidence_id, actor=user)
         span = parse_range(range_header, dl.size)
         start, end = span if span else (0, dl.size)
         headers = {
@@ -167,7 +167,7 @@ class EvidenceController(Controller):
         self, evidence_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
     ) -> None:
         """The uploader withdraws their evidence (until a filed complaint cites it)."""
-        await service.withdraw(evidence_id, user, settings)
+        await service.withdraw(evidence_id, actor=user, settings=settings)
 
 
 def routers() -> list[Router]:

@@ -74,7 +74,7 @@ def check_meta(fields: dict[str, str], filename: str, content_type: str) -> Uplo
 async def upload(
     *,
     case_id: int,
-    user: UserRead,
+    actor: UserRead,
     settings: Settings,
     chunks: AsyncIterator[bytes],
     meta_after: Callable[[], UploadMeta],
@@ -86,7 +86,7 @@ async def upload(
     follow the file). Returns (record, created): an identical earlier upload by the same
     member is returned instead of a second record.
     """
-    await cases.require_member(case_id, user)  # refuse outsiders before reading a byte
+    await cases.require_member(case_id, actor=actor)  # refuse outsiders before reading a byte
     store = storage_for(settings)
     try:
         spooled = await storage.spool(chunks, tmp_dir(settings), settings.upload_max_bytes, sniff.Sniffer())
@@ -119,7 +119,7 @@ async def upload(
             await store.put_file(derived, derived_sha)
         result = await _record(
             case_id=case_id,
-            user=user,
+            user=actor,
             spooled=spooled,
             meta=meta,
             derived_sha=derived_sha,
@@ -160,7 +160,7 @@ async def _record(
     async def attempt() -> tuple[EvidenceCreated, bool]:
         async with db.transaction():
             await _lock_case(case_id)
-            await cases.require_member(case_id, user)
+            await cases.require_member(case_id, actor=user)
             existing = await Evidence.select().where(Evidence.unique_key == unique_key).first()
             if existing is not None:
                 return _created(existing), False
@@ -328,7 +328,7 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
-    membership = await cases.require_member(case_id, actor)
+    membership = await cases.require_member(case_id, actor=actor)
     role = membership["role"]
     rows = (
         await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
@@ -368,22 +368,22 @@ class Download:
     filename: str
 
 
-async def open_for_download(evidence_id: int, user: UserRead) -> Download:
+async def open_for_download(evidence_id: int, *, actor: UserRead) -> Download:
     """Authorize a download; the uploader gets the original, others the metadata-free copy."""
     row = await Evidence.select().where(Evidence.id == evidence_id).first()
     if row is None:
         raise NotFound("evidence_not_found")
-    membership = await cases.membership_of(row["case"], user.id)
-    if membership is None or not _can_see(row, user.id, membership["role"]):
+    membership = await cases.membership_of(row["case"], actor.id)
+    if membership is None or not _can_see(row, actor.id, membership["role"]):
         raise Forbidden("evidence_forbidden")
-    own = row["uploader"] == user.id
+    own = row["uploader"] == actor.id
     sha, size = row["sha256"], row["size"]
     if not own and row["derived_sha256"]:
         sha, size = row["derived_sha256"], row["derived_size"]
     if not own:
         await audit.record(
             "evidence.downloaded",
-            actor_id=user.id,
+            actor_id=actor.id,
             object_type="evidence",
             object_id=evidence_id,
             role=membership["role"],
@@ -395,12 +395,12 @@ async def open_for_download(evidence_id: int, user: UserRead) -> Download:
 # --- withdrawal and verification -----------------------------------------------------------
 
 
-async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None:
+async def withdraw(evidence_id: int, *, actor: UserRead, settings: Settings) -> None:
     async with db.transaction():
         row = await Evidence.select().where(Evidence.id == evidence_id).first()
         if row is None:
             raise NotFound("evidence_not_found")
-        if row["uploader"] != user.id:
+        if row["uploader"] != actor.id:
             raise Forbidden("evidence_not_yours")
         if row["frozen_at"] is not None:
             raise Conflict("evidence_frozen")
@@ -416,7 +416,7 @@ async def withdraw(evidence_id: int, user: UserRead, settings: Settings) -> None
             raise Conflict("evidence_frozen")
         await audit.record(
             "evidence.withdrawn",
-            actor_id=user.id,
+            actor_id=actor.id,
             object_type="evidence",
             object_id=evidence_id,
             case_id=row["case"],
@@ -505,9 +505,9 @@ async def chain_entries(case_id: int) -> AsyncIterator[tuple[ChainEntry, dict[st
         after = links[-1]["index"]
 
 
-async def verify(case_id: int, user: UserRead, settings: Settings) -> ChainVerification:
+async def verify(case_id: int, *, actor: UserRead, settings: Settings) -> ChainVerification:
     """Recompute the chain from the stored bytes (members of the case)."""
-    await cases.require_member(case_id, user)
+    await cases.require_member(case_id, actor=actor)
     result = await verify_case(case_id, settings)
     return ChainVerification(
         ok=result.ok,

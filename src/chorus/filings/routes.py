@@ -59,7 +59,7 @@ class FilingController(Controller):
     ) -> Stream:
         """Organizers: the evidence bundle exactly as filed (its SHA-256 is the one the regulator
         got). Plain members: their member bundle of the version filed (manifest ``member_view``)."""
-        found = await service.bundle(filing_id, user, settings)
+        found = await service.bundle(filing_id, actor=user, settings=settings)
         if not isinstance(found, complaints.FiledBundle):
             zs, name = found
             return Stream(

@@ -59,7 +59,7 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
     """Queue a filing of a complaint version (organizers). The version must be the latest for
     its regulator, everyone it names must still consent, none of its evidence may have been
     withdrawn since, and the case may have no other live filing with that regulator."""
-    await cases.require_organizer(case_id, actor)
+    await cases.require_organizer(case_id, actor=actor)
 
     async def attempt() -> FilingQueued:
         async with db.transaction():
@@ -224,7 +224,7 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
 async def get_or_raise(filing_id: int, *, actor: UserRead) -> FilingRead:
     """Members of the case read its filings: status, reference, deadline, every event."""
     row = await _row(filing_id)
-    membership = await cases.require_member(row["case"], actor, through_merges=True)
+    membership = await cases.require_member(row["case"], actor=actor, through_merges=True)
     return await _read(row, organizer=membership["role"] == "organizer")
 
 
@@ -311,7 +311,7 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     """An organizer records what happened outside Chorus (a call, a letter): a note, and maybe a
     new status along the status machine or the regulator's reference number."""
     row = await _row(filing_id)
-    await cases.require_organizer(row["case"], actor, through_merges=True)
+    await cases.require_organizer(row["case"], actor=actor, through_merges=True)
     note = data.note.strip()
     if not note:
         raise Invalid("note_required", field="note")
@@ -368,28 +368,28 @@ async def flag_overdue(now: datetime | None = None) -> int:
     return made
 
 
-async def filed_bundle(filing_id: int, user: UserRead) -> tuple[str, str]:
+async def filed_bundle(filing_id: int, *, actor: UserRead) -> tuple[str, str]:
     """Members: the SHA-256 of the bundle exactly as filed (what the regulator was given the
     hash of) and a file name; 404 until a worker has stored it (e-mail and HTTP channels)."""
     row = await _row(filing_id)
-    await cases.require_member(row["case"], user, through_merges=True)
+    await cases.require_member(row["case"], actor=actor, through_merges=True)
     if row["bundle_sha256"] is None:
         raise NotFound("filing_bundle_missing")
     return row["bundle_sha256"], f"chorus-filing{filing_id}-case{row['case']}-v{row['complaint.version']}.zip"
 
 
 async def bundle(
-    filing_id: int, user: UserRead, settings: Settings
+    filing_id: int, *, actor: UserRead, settings: Settings
 ) -> complaints.FiledBundle | tuple[SizedStream, str]:
     """A filing's bundle: organizers get the bytes whose SHA-256 the regulator was given; plain
     members the member bundle of the version filed. 404 until a worker stored the bundle."""
-    sha256, filename = await filed_bundle(filing_id, user)  # members only
+    sha256, filename = await filed_bundle(filing_id, actor=actor)  # members only
     row = await _row(filing_id)
     return await complaints.filed_or_member_bundle(
         case_id=row["case"],
         complaint_id=row["complaint"],
         filed=complaints.FiledBundle(sha256=sha256, filename=filename),
-        actor=user,
+        actor=actor,
         settings=settings,
     )
 

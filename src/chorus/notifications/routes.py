@@ -35,7 +35,7 @@ class NotificationController(Controller):
     @get("/", operation_id="listNotifications", guards=[requires_login])
     async def inbox(self, user: NamedDependency[UserRead]) -> NotificationList:
         """The caller's inbox, newest first, and how many are unread."""
-        return await service.list_for(user)
+        return await service.list_for(actor=user)
 
     @post(
         "/{notification_id:int}/read",
@@ -45,7 +45,7 @@ class NotificationController(Controller):
         opt={"rule": "recipient"},
     )
     async def read(self, notification_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
-        await service.mark_read(user, notification_id)
+        await service.mark_read(notification_id, actor=user)
 
     @post(
         "/read-all",
@@ -54,7 +54,7 @@ class NotificationController(Controller):
         guards=[requires_login],
     )
     async def read_all(self, user: NamedDependency[UserRead]) -> None:
-        await service.mark_all_read(user)
+        await service.mark_all_read(actor=user)
 
     @get("/unsubscribe", operation_id="unsubscribePage", media_type="text/html", responses=problems(422))
     async def unsubscribe_page(
@@ -104,7 +104,7 @@ class PreferencesController(Controller):
 
     @get("/preferences", operation_id="getPreferences")
     async def get_preferences(self, user: NamedDependency[UserRead]) -> PreferencesRead:
-        return await service.get_preferences(user)
+        return await service.get_preferences(actor=user)
 
     @put("/preferences", operation_id="setPreferences")
     async def set_preferences(
@@ -115,12 +115,12 @@ class PreferencesController(Controller):
     ) -> PreferencesRead:
         """E-mail ``immediate`` / ``digest`` / ``off``, language, time zone (IANA), webhook address
         (https, public; a new one answers with its signing secret, once)."""
-        return await service.update_preferences(user, data, settings)
+        return await service.update_preferences(actor=user, data=data, settings=settings)
 
     @post("/email/confirm", status_code=HTTP_202_ACCEPTED, operation_id="requestEmailConfirmation")
     async def confirm(self, user: NamedDependency[UserRead]) -> None:
         """After the address bounced: mail a link that confirms it again."""
-        await service.request_email_confirmation(user)
+        await service.request_email_confirmation(actor=user)
 
 
 class AnnouncementController(Controller):
@@ -138,7 +138,7 @@ class AnnouncementController(Controller):
         self, case_id: FromPath[int], data: JSONBody[AnnouncementCreate], user: NamedDependency[UserRead]
     ) -> AnnouncementRead:
         """Organizers: a message (Markdown, sanitized) to every member of the case."""
-        return await service.announce(case_id, user, data)
+        return await service.announce(case_id, actor=user, data=data)
 
     @get(
         "/{case_id:int}/announcements",
@@ -148,7 +148,7 @@ class AnnouncementController(Controller):
     )
     async def list(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> AnnouncementList:
         """Members: the case's announcements, newest first."""
-        return await service.announcements(case_id, user)
+        return await service.announcements(case_id, actor=user)
 
 
 class DeliveryAdminController(Controller):

@@ -357,7 +357,7 @@ async def sweep(settings: Settings, now: datetime | None = None) -> int:
 # --- the inbox ---------------------------------------------------------------------------------
 
 
-async def list_for(user: UserRead, limit: int = 100) -> NotificationList:
+async def list_for(*, actor: UserRead, limit: int = 100) -> NotificationList:
     rows = (
         await InboxEntry.select(
             InboxEntry.id,
@@ -367,12 +367,12 @@ async def list_for(user: UserRead, limit: int = 100) -> NotificationList:
             InboxEntry.created_at,
             InboxEntry.read_at,
         )
-        .where(InboxEntry.user == user.id)
+        .where(InboxEntry.user == actor.id)
         .order_by(InboxEntry.id, ascending=False)
         .limit(limit)
         .output(load_json=True)
     )
-    unread = await InboxEntry.count().where((InboxEntry.user == user.id) & InboxEntry.read_at.is_null())
+    unread = await InboxEntry.count().where((InboxEntry.user == actor.id) & InboxEntry.read_at.is_null())
     return NotificationList(
         items=[
             NotificationRead(
@@ -389,23 +389,23 @@ async def list_for(user: UserRead, limit: int = 100) -> NotificationList:
     )
 
 
-async def mark_read(user: UserRead, notification_id: int) -> None:
+async def mark_read(notification_id: int, *, actor: UserRead) -> None:
     rows = (
         await InboxEntry.update({InboxEntry.read_at: datetime.now(UTC)})
         .where(
-            (InboxEntry.id == notification_id) & (InboxEntry.user == user.id) & InboxEntry.read_at.is_null()
+            (InboxEntry.id == notification_id) & (InboxEntry.user == actor.id) & InboxEntry.read_at.is_null()
         )
         .returning(InboxEntry.id)
     )
     if not rows and not await InboxEntry.exists().where(
-        (InboxEntry.id == notification_id) & (InboxEntry.user == user.id)
+        (InboxEntry.id == notification_id) & (InboxEntry.user == actor.id)
     ):
         raise NotFound("notification_not_found")
 
 
-async def mark_all_read(user: UserRead) -> None:
+async def mark_all_read(*, actor: UserRead) -> None:
     await InboxEntry.update({InboxEntry.read_at: datetime.now(UTC)}).where(
-        (InboxEntry.user == user.id) & InboxEntry.read_at.is_null()
+        (InboxEntry.user == actor.id) & InboxEntry.read_at.is_null()
     )
 
 
@@ -418,21 +418,23 @@ async def _ensure_row(user_id: int) -> None:
     )
 
 
-async def get_preferences(user: UserRead, *, secret: str | None = None) -> PreferencesRead:
-    prefs = (await preferences_of([user.id])).get(user.id, DEFAULT_PREFS)
-    locale = user.locale if user.locale in ("zh-CN", "en") else "zh-CN"
+async def get_preferences(*, actor: UserRead, secret: str | None = None) -> PreferencesRead:
+    prefs = (await preferences_of([actor.id])).get(actor.id, DEFAULT_PREFS)
+    locale = actor.locale if actor.locale in ("zh-CN", "en") else "zh-CN"
     return PreferencesRead(
         email=prefs.email,  # type: ignore[arg-type]
         locale=locale,  # type: ignore[arg-type]
         time_zone=prefs.time_zone,
         webhook_url=prefs.webhook_url,
         webhook_active=bool(prefs.webhook_url) and not prefs.webhook_disabled,
-        email_bouncing=prefs.bouncing_address is not None and prefs.bouncing_address == user.email,
+        email_bouncing=prefs.bouncing_address is not None and prefs.bouncing_address == actor.email,
         webhook_secret=secret,
     )
 
 
-async def update_preferences(user: UserRead, data: PreferencesUpdate, settings: Settings) -> PreferencesRead:
+async def update_preferences(
+    *, actor: UserRead, data: PreferencesUpdate, settings: Settings
+) -> PreferencesRead:
     """Change any of e-mail mode, language, time zone, webhook address. A new webhook address
     gets a new signing secret, shown in this answer only."""
     given = data.model_fields_set
@@ -466,12 +468,12 @@ async def update_preferences(user: UserRead, data: PreferencesUpdate, settings: 
                 }
             )
     async with db.transaction():
-        await _ensure_row(user.id)
-        await Preferences.update(changes).where(Preferences.user == user.id)
+        await _ensure_row(actor.id)
+        await Preferences.update(changes).where(Preferences.user == actor.id)
         if data.locale is not None:
-            await accounts.set_locale(user.id, data.locale)
-    fresh = await accounts.get_or_raise(user.id)
-    return await get_preferences(fresh, secret=secret)
+            await accounts.set_locale(actor.id, data.locale)
+    fresh = await accounts.get_or_raise(actor.id)
+    return await get_preferences(actor=fresh, secret=secret)
 
 
 # --- unsubscribe and a bouncing address ----------------------------------------------------------
@@ -543,12 +545,12 @@ async def disable_webhook(user_id: int, delivery_id: int) -> None:
         )
 
 
-async def request_email_confirmation(user: UserRead) -> None:
+async def request_email_confirmation(*, actor: UserRead) -> None:
     """Send a confirmation link to the member's address (after it bounced)."""
     nonce = secrets.token_hex(8)
     async with db.transaction():
         await jobs.defer(
-            jobs.Job.notify_confirm_email, f"notify-confirm:{user.id}:{nonce}", user_id=user.id, nonce=nonce
+            jobs.Job.notify_confirm_email, f"notify-confirm:{actor.id}:{nonce}", user_id=actor.id, nonce=nonce
         )
 
 
@@ -566,7 +568,7 @@ async def confirm_email(token: str, settings: Settings) -> PreferencesRead:
     await Preferences.update({Preferences.bouncing_address: None, Preferences.bouncing_at: None}).where(
         (Preferences.user == user.id) & (Preferences.bouncing_address == user.email)
     )
-    return await get_preferences(user)
+    return await get_preferences(actor=user)
 
 
 # --- announcements -----------------------------------------------------------------------------
@@ -583,13 +585,13 @@ def _announcement(r: dict[str, Any]) -> AnnouncementRead:
     )
 
 
-async def announce(case_id: int, actor: UserRead, data: AnnouncementCreate) -> AnnouncementRead:
+async def announce(case_id: int, *, actor: UserRead, data: AnnouncementCreate) -> AnnouncementRead:
     """Organizers write to every member; it reaches them through the same path as any event."""
     body = data.body.strip()
     if not body:
         raise Invalid("announcement_body_required", field="body")
     async with db.transaction():
-        await cases.require_organizer(case_id, actor)
+        await cases.require_organizer(case_id, actor=actor)
         rows = await Announcement.insert(
             Announcement(case_id=case_id, author_id=actor.id, title=data.title, body=body)
         ).returning(*Announcement.all_columns())
@@ -604,9 +606,9 @@ async def announce(case_id: int, actor: UserRead, data: AnnouncementCreate) -> A
     return _announcement(row)
 
 
-async def announcements(case_id: int, user: UserRead) -> AnnouncementList:
+async def announcements(case_id: int, *, actor: UserRead) -> AnnouncementList:
     """Members read their case's announcements, newest first."""
-    await cases.require_member(case_id, user, through_merges=True)
+    await cases.require_member(case_id, actor=actor, through_merges=True)
     rows = (
         await Announcement.select()
         .where(Announcement.case_id == case_id)
