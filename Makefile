@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/python .ci/audit.py
+	@bash .ci/browser.sh
 	$(BIN)/python tests/run_suites.py
 
 bench: $(VENV)/.installed-dev

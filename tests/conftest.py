@@ -98,9 +98,8 @@ async def redis_pool() -> AsyncIterator[Any]:
     await pool.aclose()
 
 
-@pytest.fixture
-async def clean(database: None, redis_pool: Any, mailbox: Mailbox) -> AsyncIterator[None]:
-    """Every integration test starts from empty tables, an empty queue and an empty mailbox."""
+async def reset_world(redis_pool: Any, mailbox: Mailbox) -> None:
+    """Empty tables (the default regulators seeded again), queue, evidence store and mailbox."""
     from chorus.regulators.service import seed_defaults
     from tests.support import truncate_all
 
@@ -111,6 +110,12 @@ async def clean(database: None, redis_pool: Any, mailbox: Mailbox) -> AsyncItera
     shutil.rmtree(storage, ignore_errors=True)
     (storage / "tmp").mkdir(parents=True)
     mailbox.clear()
+
+
+@pytest.fixture
+async def clean(database: None, redis_pool: Any, mailbox: Mailbox) -> AsyncIterator[None]:
+    """Every integration test starts from empty tables, an empty queue and an empty mailbox."""
+    await reset_world(redis_pool, mailbox)
     yield
 
 

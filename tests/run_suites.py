@@ -81,7 +81,7 @@ def main() -> int:
     redis_server = redis_reachable()
     passes = [("sqlite", ["tests"])]
     if pg_problem is None:
-        passes.append(("postgres", ["tests/integration"]))
+        passes.append(("postgres", ["tests/integration", "tests/e2e"]))
     started = [(backend, *start(backend, paths)) for backend, paths in passes]
     results = [finish(backend, proc, log) for backend, proc, log in started]
     passed = sum(r[0] for r in results)

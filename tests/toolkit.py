@@ -303,13 +303,18 @@ def start_chorus(
 
 
 def start_web(
-    *, log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+    *,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``chorus web`` (uvicorn, one process) on a free port; returns once /healthz answers 200,
-    with the process and its base URL."""
+    """``chorus web`` (uvicorn, one process) on ``port`` (default: a free one); returns once
+    /healthz answers 200, with the process and its base URL."""
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     proc = start_chorus(["web", "--port", str(port)], log=log, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
