@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Router, get
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.response import File
@@ -20,12 +21,13 @@ from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
 from chorus.evidence import routes as evidence_routes
 from chorus.filings import routes as filings_routes
+from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import routes as notifications_routes
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
-from chorus.web import ratelimit
+from chorus.web import pages, ratelimit
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.docs import LocalScalarPlugin, LocalSwaggerPlugin
 from chorus.web.health import healthz
@@ -64,6 +66,14 @@ def domain_routers() -> list[Router]:
     ]
 
 
+def page_routers() -> list[Router]:
+    """Each domain's HTML pages (``<domain>/pages.py``), beside its API routers."""
+    return [
+        *pages.page_routers(),
+        *merchants_pages.page_routers(),
+    ]
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logs.configure(settings)
@@ -92,12 +102,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
     trusted = settings.trusted_proxy_networks
     state: dict[str, Any] = {"redis": redis, "settings": settings}
     ratelimit.install(state, settings, redis)
-    handlers: list[Any] = [healthz, *domain_routers()]
+    handlers: list[Any] = [healthz, *domain_routers(), *page_routers()]
     if STATIC_DIR.is_dir():
         handlers.append(verify_page)
         handlers.append(
             create_static_files_router(
-                path="/", directories=[STATIC_DIR], html_mode=True, include_in_schema=False, name="static"
+                path="/static",
+                directories=[STATIC_DIR],
+                include_in_schema=False,
+                name="static",
+                # our own CSS and JS change with the code: browsers check before using a copy
+                cache_control=CacheControlHeader(no_cache=True),
+            )
+        )
+        handlers.append(
+            create_static_files_router(
+                path="/static/vendor",
+                directories=[STATIC_DIR / "vendor"],
+                include_in_schema=False,
+                name="static/vendor",
+                # pinned copies change only with an upgrade (static/vendor/README.md): a week
+                cache_control=CacheControlHeader(max_age=7 * 24 * 3600, public=True),
             )
         )
     return Litestar(
@@ -113,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             lambda app: SessionCSRFMiddleware(app, csrf),
         ],
         state=state,  # type: ignore[arg-type]
+        template_config=pages.template_config(),
         openapi_config=OpenAPIConfig(
             title="Chorus API",
             version="1",

@@ -1,4 +1,8 @@
-"""Message catalogs (locales/<locale>.json) and locale negotiation."""
+"""Message catalogs and locale negotiation.
+
+The catalog of a locale is ``locales/<locale>.json`` merged with every ``locales/<locale>/*.json``
+(one file per area of the UI, e.g. ``pages-common.json``), so several people can add keys at
+once without editing one file. A key defined twice is an error, raised when the catalog loads."""
 
 from __future__ import annotations
 
@@ -12,12 +16,34 @@ DEFAULT_LOCALE = "zh-CN"
 _DIR = Path(__file__).parent / "locales"
 
 
+class CatalogConflict(ValueError):
+    """The same key is defined in two catalog files of one locale."""
+
+
+def catalog_files(locale: str, folder: Path = _DIR) -> list[Path]:
+    """The files making up ``locale``'s catalog: the main file, then the area files by name."""
+    return [folder / f"{locale}.json", *sorted((folder / locale).glob("*.json"))]
+
+
+def load_catalog(files: list[Path]) -> dict[str, str]:
+    """Merge flat key → text files; a key in two files fails loudly, naming both."""
+    merged: dict[str, str] = {}
+    origin: dict[str, Path] = {}
+    for path in files:
+        with path.open(encoding="utf-8") as fh:
+            data: dict[str, str] = json.load(fh)
+        for key, text in data.items():
+            if key in origin:
+                raise CatalogConflict(f"catalog key {key!r} is in both {origin[key]} and {path}")
+            origin[key] = path
+            merged[key] = text
+    return merged
+
+
 @cache
 def catalog(locale: str) -> dict[str, str]:
     """The flat key → text mapping of one locale."""
-    with (_DIR / f"{locale}.json").open(encoding="utf-8") as fh:
-        data: dict[str, str] = json.load(fh)
-    return data
+    return load_catalog(catalog_files(locale))
 
 
 def normalize_locale(value: str | None) -> str:

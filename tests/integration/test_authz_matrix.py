@@ -42,6 +42,7 @@ from tests.integration.authz_support import (
     ORG_STATEMENT,
     ORGANIZER,
     OTHER_CASE,
+    OWN_MEMBERSHIP,
     PUBLIC,
     RECIPIENT,
     STAFF_ADMIN,
@@ -50,7 +51,9 @@ from tests.integration.authz_support import (
     UPLOADER,
     VERIFIED,
     Probe,
+    Rule,
     World,
+    _path_names,
     app_routes,
     fresh_headers,
     png,
@@ -227,6 +230,13 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/auth/login"): [Probe(PUBLIC, json=_login)],
     ("POST", "/api/v1/auth/logout"): [Probe(AUTHENTICATED, fresh_session=True)],
     ("GET", "/api/v1/me"): [Probe(AUTHENTICATED)],
+    # the account lifecycle: allowed callers are refused by validation (422), so nothing changes
+    ("POST", "/api/v1/auth/password/forgot"): [Probe(PUBLIC, json={"email": "nobody@example.com"})],
+    ("POST", "/api/v1/auth/password/reset"): [
+        Probe(PUBLIC, json={"token": "not-a-token", "password": "another fine passphrase"})
+    ],
+    ("POST", "/api/v1/me/password"): [Probe(AUTHENTICATED, json={})],
+    ("DELETE", "/api/v1/me"): [Probe(AUTHENTICATED, json={})],
     ("PUT", "/api/v1/admin/users/{user_id}/roles"): [Probe(STAFF_ADMIN, json={"roles": []})],
     # --- merchants (public reads)
     ("GET", "/api/v1/merchants"): [Probe(PUBLIC, query={"q": CLAIMED_ONLY}, view=merchant_search)],
@@ -246,6 +256,10 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("PATCH", "/api/v1/cases/{case_id}/membership"): [Probe(CASE_MEMBER, json={})],
     ("POST", "/api/v1/cases/{case_id}/consent"): [Probe(CASE_MEMBER, json={"consent": True})],
     ("POST", "/api/v1/cases/{case_id}/organizers"): [Probe(CASE_ORGANIZER, json=_promote)],
+    # a case of its own (the member organizes it alone: 409; the organizer is in it and leaves)
+    ("DELETE", "/api/v1/cases/{case_id}/membership"): [
+        Probe(OWN_MEMBERSHIP, params={"case_id": "leave_case_id"})
+    ],
     ("POST", "/api/v1/cases/{case_id}/status"): [Probe(CASE_ORGANIZER, json=_status)],
     ("GET", "/api/v1/me/cases"): [Probe(AUTHENTICATED, view=my_cases)],
     # --- evidence
@@ -308,9 +322,24 @@ RULES: dict[tuple[str, str], list[Probe]] = {
 }
 
 
+# --- the HTML pages ------------------------------------------------------------------------------
+# Page routes (``<domain>/pages.py``) declare who may call them exactly as API routes do (a guard
+# naming its rule — requires_login, requires_verified, requires_role — and ``opt={"rule": ...}``
+# for a rule about one object, enforced by the same service as the API's), and each has its row
+# here. They are not probed actor by actor like the API: the answer of a page is HTML (a refused
+# anonymous caller is sent to /login, 303), and what a page shows is the service's answer the API
+# cells above already check; each page's own tests check what it shows to whom. Checked here:
+# every page route has a row, its declaration is the row's rule, and a page that needs an
+# account sends an anonymous visitor to the login page before it runs.
+PAGE_RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/"): PUBLIC,
+    ("POST", "/locale"): PUBLIC,
+}
+
+
 def undeclared(app: Litestar) -> list[str]:
-    """The routes ``app`` serves that RULES gives no rule, as ``METHOD path``."""
-    return [f"{m} {p}" for m, p in sorted(app_routes(app) - set(RULES))]
+    """The routes ``app`` serves that RULES (or PAGE_RULES) gives no rule, as ``METHOD path``."""
+    return [f"{m} {p}" for m, p in sorted(app_routes(app) - set(RULES) - set(PAGE_RULES))]
 
 
 def test_every_route_has_a_rule() -> None:
@@ -319,8 +348,10 @@ def test_every_route_has_a_rule() -> None:
     assert not missing, "routes without a rule in tests/integration/test_authz_matrix.py RULES: " + ", ".join(
         missing
     )
-    stale = sorted(set(RULES) - app_routes(app))
+    stale = sorted((set(RULES) | set(PAGE_RULES)) - app_routes(app))
     assert not stale, "RULES names routes the app does not serve: " + ", ".join(f"{m} {p}" for m, p in stale)
+    both = sorted(set(RULES) & set(PAGE_RULES))
+    assert not both, f"routes in both RULES and PAGE_RULES: {both}"
 
 
 def test_a_new_route_without_a_rule_is_named() -> None:
@@ -355,6 +386,33 @@ def test_each_route_declares_the_rule_of_its_row() -> None:
         if declared_rule(h) not in (PUBLIC.name, INBOUND_SECRET.name) and not signs_in(h)
     ]
     assert not unguarded, "routes refusing anonymous callers only in their handler: " + ", ".join(unguarded)
+
+
+def test_each_page_declares_the_rule_of_its_row() -> None:
+    handlers = route_handlers(create_app(get_settings()))
+    wrong = [
+        f"{m} {p}: the page declares {declared_rule(h)!r}, PAGE_RULES {PAGE_RULES[(m, p)].name!r}"
+        for (m, p), h in sorted(handlers.items())
+        if (m, p) in PAGE_RULES and declared_rule(h) != PAGE_RULES[(m, p)].name
+    ]
+    assert not wrong, "\n".join(wrong)
+    api = sorted(key for key in PAGE_RULES if key[1].startswith("/api/"))
+    assert not api, f"API routes belong in RULES: {api}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [key for key, rule in PAGE_RULES.items() if rule is not PUBLIC and key[0] == "GET"] or [("GET", "")],
+)
+async def test_a_page_needing_an_account_sends_anonymous_visitors_to_login(
+    method: str, path: str, client: Any
+) -> None:
+    if not path:
+        pytest.skip("no page needs an account yet")
+    url = path.format(**{name: 1 for name in _path_names(path)})
+    r = await client.get(url)
+    assert r.status_code == 303, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    assert r.headers["location"].startswith("/login?next=/"), r.headers["location"]
 
 
 def test_what_a_route_declares() -> None:

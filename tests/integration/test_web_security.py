@@ -219,7 +219,7 @@ async def test_personal_answers_are_never_stored(client: Any, mailbox: Any, work
         assert "no-store" in r.headers.get("cache-control", ""), name
     assert answers["refused"].status_code == 403
     # the shared, public files stay cacheable
-    assert "no-store" not in (await client.get("/vendor/swagger-ui-dist/swagger-ui.css")).headers.get(
+    assert "no-store" not in (await client.get("/static/vendor/swagger-ui-dist/swagger-ui.css")).headers.get(
         "cache-control", ""
     )
 
@@ -257,7 +257,7 @@ async def test_docs_pages_load_only_files_of_this_site(client: Any, page: str) -
     parser.feed(r.text)
     assert parser.inline_scripts == 0, r.text
     scripts = [ref for ref in parser.refs if ref.endswith(".js")]
-    assert any(ref.startswith("/vendor/") for ref in scripts), parser.refs
+    assert any(ref.startswith("/static/vendor/") for ref in scripts), parser.refs
     for ref in parser.refs:
         assert ref.startswith("/") and not ref.startswith("//"), f"{page} refers to {ref}"
         served = await client.get(ref)
@@ -284,7 +284,7 @@ async def test_vendored_copies_are_the_pinned_ones(client: Any) -> None:
 
     readme = (Path(chorus.app.STATIC_DIR) / "vendor" / "README.md").read_text()
     pinned = re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M)
-    assert len(pinned) == 4
+    assert len(pinned) == 6
     for digest, name in pinned:
-        r = await client.get(f"/vendor/{name}")
+        r = await client.get(f"/static/vendor/{name}")
         assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == digest, name

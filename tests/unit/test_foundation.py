@@ -21,6 +21,34 @@ def test_catalogs_have_the_same_keys() -> None:
     assert all(v.strip() for v in [*zh.values(), *en.values()])
 
 
+def test_area_catalogs_have_the_same_keys_in_both_languages() -> None:
+    """Each locales/<locale>/<area>.json has its twin in the other language, key for key, and
+    the merged catalogs (main file + areas) load without a key defined twice."""
+    zh_areas = {p.name for p in (LOCALES / "zh-CN").glob("*.json")}
+    en_areas = {p.name for p in (LOCALES / "en").glob("*.json")}
+    assert zh_areas == en_areas and "pages-common.json" in zh_areas
+    for name in sorted(zh_areas):
+        zh = json.loads((LOCALES / "zh-CN" / name).read_text(encoding="utf-8"))
+        en = json.loads((LOCALES / "en" / name).read_text(encoding="utf-8"))
+        assert set(zh) ^ set(en) == set(), (name, sorted(set(zh) ^ set(en)))
+        assert all(v.strip() for v in [*zh.values(), *en.values()]), name
+        assert all(k.startswith("page.") for k in zh) or not name.startswith("pages-"), name
+    zh_all = i18n.load_catalog(i18n.catalog_files("zh-CN"))
+    en_all = i18n.load_catalog(i18n.catalog_files("en"))
+    assert set(zh_all) == set(en_all)
+    assert i18n.t("page.nav.check", "zh-CN") == "查商家" and i18n.t("page.nav.check", "en") == "Check a merchant"
+
+
+def test_a_key_in_two_catalog_files_fails_loudly(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en.json").write_text('{"errors.x": "X"}', encoding="utf-8")
+    (tmp_path / "en" / "a.json").write_text('{"page.a": "A"}', encoding="utf-8")
+    assert i18n.load_catalog(i18n.catalog_files("en", tmp_path)) == {"errors.x": "X", "page.a": "A"}
+    (tmp_path / "en" / "b.json").write_text('{"page.a": "again"}', encoding="utf-8")
+    with pytest.raises(i18n.CatalogConflict, match=r"page\.a.*a\.json.*b\.json"):
+        i18n.load_catalog(i18n.catalog_files("en", tmp_path))
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

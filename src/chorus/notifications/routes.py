@@ -69,7 +69,7 @@ class NotificationController(Controller):
         page = (
             f'<!DOCTYPE html><html lang="{locale}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{title}</title><link rel="stylesheet" href="/css/notice.css"></head>'
+            f'<title>{title}</title><link rel="stylesheet" href="/static/css/notice.css"></head>'
             f'<body><h1>{title}</h1><p>{explain}</p><form method="post" action="?token={escape(token)}">'
             f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
             f'<button type="submit">{button}</button></form></body></html>'

@@ -14,13 +14,13 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from chorus.web.middleware import CSRF_COOKIE, CSRF_HEADER
 
-SCALAR_JS = "/vendor/scalar-api-reference/standalone.js"
-SWAGGER_JS = "/vendor/swagger-ui-dist/swagger-ui-bundle.js"
-SWAGGER_PRESET_JS = "/vendor/swagger-ui-dist/swagger-ui-standalone-preset.js"
-SWAGGER_CSS = "/vendor/swagger-ui-dist/swagger-ui.css"
-DOCS_CSS = "/css/docs.css"
-SCALAR_START = "/js/docs-scalar.js"
-SWAGGER_START = "/js/docs-swagger.js"
+SCALAR_JS = "/static/vendor/scalar-api-reference/standalone.js"
+SWAGGER_JS = "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js"
+SWAGGER_PRESET_JS = "/static/vendor/swagger-ui-dist/swagger-ui-standalone-preset.js"
+SWAGGER_CSS = "/static/vendor/swagger-ui-dist/swagger-ui.css"
+DOCS_CSS = "/static/css/docs.css"
+SCALAR_START = "/static/js/docs-scalar.js"
+SWAGGER_START = "/static/js/docs-swagger.js"
 
 
 def _page(title: str, head: str, body: str) -> bytes:

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import parse_qs
 
 import structlog
 from litestar.config.csrf import CSRFConfig
@@ -16,6 +17,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from multipart import parse_options_header
 
 from chorus.errors import UnsupportedType
@@ -100,6 +102,23 @@ def _cookie_names(scope: Scope) -> set[str]:
     return names
 
 
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                found, sep, content = part.strip().partition("=")
+                if sep and found == name:
+                    return content
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1").strip()
+    return ""
+
+
 def _has_bearer(scope: Scope) -> bool:
     return any(key == b"authorization" and value[:7].lower() == b"bearer " for key, value in scope["headers"])
 
@@ -125,18 +144,44 @@ class SessionCSRFMiddleware:
             # e-mail's unsubscribe button), so a cross-site post gains nothing from the cookie.
             await self.app(scope, receive, send)
             return
+        page = not scope["path"].startswith("/api/")
+        if method not in _SAFE_METHODS and page and _header(scope, b"sec-fetch-site") == "cross-site":
+            # A page form posted from another site, signed in or not (login CSRF too): the
+            # browser says where the form was; ours never post across sites.
+            raise PermissionDeniedException("CSRF token verification failed")
         if method not in _SAFE_METHODS and (_has_bearer(scope) or SESSION_COOKIE not in _cookie_names(scope)):
             await self.app(scope, receive, send)
             return
         if method not in _SAFE_METHODS and not any(k == b"x-csrftoken" for k, _ in scope["headers"]):
+            media_type = parse_options_header(_header(scope, b"content-type"))[0].lower()
+            if page and media_type == "application/x-www-form-urlencoded":
+                # A page form without JavaScript: Litestar's check reads the hidden field
+                # (a small body, parsed once and kept for the handler).
+                await self.csrf(scope, receive, send)
+                return
+            if page and media_type == "multipart/form-data":
+                # The no-JavaScript upload: the token is in the form's action (query string), checked
+                # like Litestar checks it, so the body stays a stream for its handler.
+                self._check_query_token(scope)
+                await self.app(scope, receive, send)
+                return
             # Refuse before Litestar's check would parse a multipart body looking for a form
             # token: an upload must stay a stream for its handler.
             raise PermissionDeniedException("CSRF token verification failed")
         await self.csrf(scope, receive, send)
 
+    def _check_query_token(self, scope: Scope) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        sent = (query.get(CSRF_FIELD) or [""])[0]
+        cookie = _cookie(scope, self.csrf.config.cookie_name)
+        if not (sent and cookie and self.csrf._csrf_tokens_match(sent, cookie)):
+            raise PermissionDeniedException("CSRF token verification failed")
+        ScopeState.from_scope(scope).csrf_token = sent
+
 
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
+CSRF_FIELD = "_csrf_token"  # the form field Litestar's check reads (and a multipart page form's query)
 
 
 def csrf_config(secret: str, secure: bool) -> CSRFConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -41,6 +41,7 @@ from chorus.errors import DomainError, NotFound
 from chorus.i18n import negotiate, t
 from chorus.ids import MAX_ID
 from chorus.web.auth import DEPENDENCIES
+from chorus.web.errorpages import error_page, is_page_path
 from chorus.web.guards import signs_in
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,13 +79,14 @@ def problem(
 def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     locale = _locale(request)
     errors = [
-        {"field": e.field, "message": t(f"errors.{e.code}", locale, **_localized(e.params, locale))}
+        {"field": e.field, "message": t(f"errors.{e.code}", locale, **localized_params(e.params, locale))}
         for e in exc.errors
     ]
-    return problem(request, exc.status, exc.code, errors=errors or None, **_localized(exc.params, locale))
+    params = localized_params(exc.params, locale)
+    return problem(request, exc.status, exc.code, errors=errors or None, **params)
 
 
-def _localized(params: dict[str, Any], locale: str) -> dict[str, Any]:
+def localized_params(params: dict[str, Any], locale: str) -> dict[str, Any]:
     """Parameters named ``*_label`` are catalog keys themselves (e.g. an identifier kind)."""
     return {k: t(v, locale) if k.endswith("_label") else v for k, v in params.items()}
 
@@ -135,11 +137,22 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal")
 
 
+def _or_page(api: Callable[[Request[Any, Any, Any], Any], Response[Any]]) -> Callable[..., Response[Any]]:
+    """The API's answer on /api/ (and the documents); an HTML page anywhere else."""
+
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if is_page_path(request.url.path):
+            return error_page(request, exc)
+        return api(request, exc)
+
+    return handler
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    DomainError: _domain,  # type: ignore[dict-item]
-    ValidationException: _validation,  # type: ignore[dict-item]
-    HTTPException: _http,  # type: ignore[dict-item]
-    Exception: _internal,  # type: ignore[dict-item]
+    DomainError: _or_page(_domain),
+    ValidationException: _or_page(_validation),
+    HTTPException: _or_page(_http),
+    Exception: _or_page(_internal),
 }
 
 
