@@ -5,12 +5,24 @@ HTML error pages (problem+json still for /api/), and CSRF for forms without Java
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+from pydantic import BaseModel, Field, ValidationError
+
+from chorus.errors import Conflict, DomainError
 from chorus.web.auth import SESSION_COOKIE
+from chorus.web.guards import requires_login, requires_verified
 from chorus.web.middleware import PAGE_CSP
-from tests.support import PASSWORD, assert_problem, register, verified_user
+from chorus.web.pages import Formats, FormData, form_error, page, page_router, parse_form, redirect, safe_next
+from tests.support import PASSWORD, assert_problem, http_client, register, verified_user
 
 
 class Page(HTMLParser):
@@ -204,3 +216,182 @@ async def test_signed_out_page_shows_login_and_register(client: Any) -> None:
     await register(client, "nobody@example.com")
     r = await client.get("/")
     assert "/login?next=" in r.text and 'href="/register"' in r.text and PASSWORD not in r.text
+
+
+# --- the page helpers, through small pages of the test's own ---------------------------------
+
+
+class Thing(BaseModel):
+    name: str = Field(min_length=2, max_length=10)
+    amount: int = Field(gt=0)
+    note: str | None = None
+
+
+@get("/_t/form")
+async def form_page(request: Request[Any, Any, Any]) -> Template:
+    return await page(request, "_t_form.html")
+
+
+@post("/_t/form")
+async def form_post(request: Request[Any, Any, Any], data: FormData) -> Template | Redirect:
+    try:
+        thing = parse_form(Thing, data)
+        if thing.name == "taken":
+            raise Conflict("already_member")
+    except (ValidationError, DomainError) as exc:
+        return await form_error(request, "_t_form.html", exc, values=data)
+    return redirect(request, "/_t/form", flash="page.flash.saved")
+
+
+@get("/_t/private", guards=[requires_login])
+async def private_page(request: Request[Any, Any, Any]) -> Template:
+    return await page(request, "_t_form.html")
+
+
+@get("/_t/verified", guards=[requires_verified])
+async def verified_page(request: Request[Any, Any, Any]) -> Template:
+    return await page(request, "_t_form.html")
+
+
+@get("/_t/boom")
+async def boom(request: Request[Any, Any, Any]) -> Template:
+    raise RuntimeError("secret internals /srv/chorus/app.py line 12")
+
+
+@post("/_t/upload", request_max_body_size=None)
+async def upload(request: Request[Any, Any, Any]) -> Template:
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+    return await page(request, "_t_form.html", uploaded=size)
+
+
+FORM_TEMPLATE = """{% extends "base.html" %}
+{% import "_forms.html" as forms with context %}
+{% block main %}
+<form method="post" action="/_t/form">{{ forms.csrf() }}{{ forms.form_errors() }}
+{{ forms.text("name", "Name", required=true) }}{{ forms.number("amount", "Amount") }}
+{{ forms.textarea("note", "Note") }}{{ forms.password("password", "Password") }}
+<button>Go</button></form>
+<form method="post" enctype="multipart/form-data" action="{{ forms.upload_action('/_t/upload') }}">
+{{ forms.file("file", "File") }}<button>Up</button></form>
+<p id="fmt">{{ money(1288, "CNY") }}|{{ date(when) if when is defined else "" }}</p>
+{% if uploaded is defined %}<p id="uploaded">{{ uploaded }}</p>{% endif %}
+{% endblock %}"""
+
+
+@pytest.fixture
+async def tclient(clean: None, settings: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The app with the test's pages added (as a domain adds its page_routers), their template
+    served from memory before the package's."""
+    import chorus.app
+    from chorus.web import pages
+
+    env = pages.environment()
+    own = DictLoader({"_t_form.html": FORM_TEMPLATE})
+    monkeypatch.setattr(env, "loader", ChoiceLoader([own, env.loader]))
+    original = chorus.app.page_routers
+    extra = page_router(form_page, form_post, private_page, verified_page, boom, upload)
+    monkeypatch.setattr(chorus.app, "page_routers", lambda: [*original(), extra])
+    async with http_client(settings) as c:
+        yield c
+
+
+async def signed_in(client: Any, mailbox: Any, worker: Any, email: str) -> dict[str, str]:
+    bearer = await verified_user(client, mailbox, worker, email)
+    client.cookies.set(SESSION_COOKIE, bearer["Authorization"].removeprefix("Bearer "))
+    return bearer
+
+
+async def test_a_form_comes_back_with_its_errors_next_to_the_fields(
+    tclient: Any, mailbox: Any, worker: Any
+) -> None:
+    await signed_in(tclient, mailbox, worker, "form@example.com")
+    token = csrf_of(Page((await tclient.get("/_t/form")).text))
+    r = await tclient.post(
+        "/_t/form", data={"name": "x", "amount": "zero", "password": "hunter2hunter2", "_csrf_token": token}
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    page = Page(r.text)
+    name = next(i for i in page.inputs if i.get("name") == "name")
+    assert name["aria-invalid"] == "true" and name["value"] == "x"  # what was typed stays
+    assert "f-name-error" in (name.get("aria-describedby") or "")
+    assert re.search(r'id="f-name-error" class="field-error">太短了：至少 2 个字符。', r.text)
+    assert re.search(r'id="f-amount-error" class="field-error">格式不对', r.text)
+    assert "hunter2hunter2" not in r.text  # a password is never sent back
+    assert "有几项需要修改" in r.text
+    # a use case's refusal: its own status, its words above the form
+    r = await tclient.post("/_t/form", data={"name": "taken", "amount": "3", "_csrf_token": token})
+    assert r.status_code == 409 and "您已经加入了这个案件" in r.text, r.text[-800:]
+    # success: 303 to the page, which shows the notice once
+    r = await tclient.post("/_t/form", data={"name": "fine", "amount": "3", "_csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/_t/form"
+    shown = await tclient.get("/_t/form")
+    assert "已保存。" in shown.text and 'role="status"' in shown.text
+    assert "已保存。" not in (await tclient.get("/_t/form")).text  # once
+
+
+async def test_a_page_needing_login_sends_to_login_and_back(tclient: Any) -> None:
+    r = await tclient.get("/_t/private?x=1&y=2")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/_t/private%3Fx%3D1%26y%3D2"
+
+
+async def test_an_unverified_user_is_told_to_verify(tclient: Any) -> None:
+    await register(tclient, "unverified@example.com")
+    login = await tclient.post(
+        "/api/v1/auth/login", json={"email": "unverified@example.com", "password": PASSWORD}
+    )
+    assert SESSION_COOKIE in tclient.cookies, login.text
+    r = await tclient.get("/_t/verified")
+    assert r.status_code == 403 and "请先验证您的邮箱" in r.text
+    assert (await tclient.get("/_t/private")).status_code == 200
+
+
+async def test_a_crash_is_a_page_without_internals(tclient: Any) -> None:
+    r = await tclient.get("/_t/boom", headers={"Accept-Language": "en"})
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in r.text and "Reference:" in r.text
+    assert "RuntimeError" not in r.text and "/srv/chorus" not in r.text and "Traceback" not in r.text
+    assert r.headers["x-request-id"] in r.text
+
+
+async def test_a_multipart_page_form_carries_its_token_in_the_action(
+    tclient: Any, mailbox: Any, worker: Any
+) -> None:
+    await signed_in(tclient, mailbox, worker, "upload@example.com")
+    page = Page((await tclient.get("/_t/form")).text)
+    token = csrf_of(page)
+    (action,) = [f["action"] for f in page.forms if f.get("enctype") == "multipart/form-data"]
+    assert action == f"/_t/upload?_csrf_token={token}"
+    files = {"file": ("a.txt", b"x" * 5000, "text/plain")}
+    refused = await tclient.post("/_t/upload", files=files)
+    assert refused.status_code == 403 and "表单已过期" in refused.text
+    forged = await tclient.post(f"/_t/upload?_csrf_token={'0' * 128}", files=files)
+    assert forged.status_code == 403
+    ok = await tclient.post(action, files=files)
+    assert ok.status_code == 200 and int(re.search(r'id="uploaded">(\d+)<', ok.text)[1]) > 5000
+    # htmx (and fetch) send the header instead
+    ok = await tclient.post("/_t/upload", files=files, headers={"x-csrftoken": token})
+    assert ok.status_code == 200
+    # the JSON API's rules are unchanged: no token in a query string there
+    api = await tclient.post(f"/api/v1/notifications/read-all?_csrf_token={token}")
+    assert_problem(api, 403, "csrf")
+
+
+def test_money_and_dates_in_the_readers_language() -> None:
+    zh, en = Formats("zh-CN"), Formats("en", "America/New_York")
+    assert zh.money(Decimal("1288.5"), "CNY") == "¥1,288.50"
+    assert en.money(Decimal("1288.5"), "CNY") == "CN¥1,288.50"
+    moment = datetime(2026, 3, 5, 2, 30, tzinfo=UTC)
+    assert zh.date(date(2026, 3, 5)) == "2026年3月5日"
+    assert en.date(date(2026, 3, 5)) == "March 5, 2026"
+    assert en.date(moment) == "March 4, 2026"  # still the 4th in New York
+    assert "10:30" in zh.datetime(moment)  # Asia/Shanghai
+    assert "9:30" in en.datetime(moment) and "PM" in en.datetime(moment)
+
+
+def test_safe_next_keeps_only_paths_of_this_site() -> None:
+    assert safe_next("/cases/3?tab=evidence") == "/cases/3?tab=evidence"
+    for bad in ("//evil.example", "https://evil.example/", "/\\evil", "evil", "/a\nb", None, ""):
+        assert safe_next(bad) == "/", bad

@@ -36,7 +36,8 @@ def test_area_catalogs_have_the_same_keys_in_both_languages() -> None:
     zh_all = i18n.load_catalog(i18n.catalog_files("zh-CN"))
     en_all = i18n.load_catalog(i18n.catalog_files("en"))
     assert set(zh_all) == set(en_all)
-    assert i18n.t("page.nav.check", "zh-CN") == "查商家" and i18n.t("page.nav.check", "en") == "Check a merchant"
+    assert i18n.t("page.nav.check", "zh-CN") == "查商家"
+    assert i18n.t("page.nav.check", "en") == "Check a merchant"
 
 
 def test_a_key_in_two_catalog_files_fails_loudly(tmp_path: Path) -> None:
