@@ -50,6 +50,9 @@ FLASH_COOKIE = "chorus_flash"
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _BABEL = {"zh-CN": "zh_Hans_CN", "en": "en"}
 _FLASH_KEY = re.compile(r"^page\.[a-z0-9_.-]+$")
+# The flash cookie: a page. key, then up to four integer parameters (``~n:24``): whoever edits
+# their own cookie can only change a number in a text of ours.
+_FLASH_VALUE = re.compile(r"^(page\.[a-z0-9_.-]+)((?:~[a-z_]{1,20}:[0-9]{1,9}){0,4})$")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -191,8 +194,7 @@ def base_context(
     settings: Settings = connection.app.state["settings"]
     locale = request_locale(connection, user)
     formats = Formats(locale, time_zone)
-    flash_key = connection.cookies.get(FLASH_COOKIE, "")
-    flash = t(flash_key, locale) if _FLASH_KEY.match(flash_key) and flash_key in catalog(locale) else None
+    flash = _flash_text(connection.cookies.get(FLASH_COOKIE, ""), locale)
     return {
         "user": user,
         "locale": locale,
@@ -213,6 +215,15 @@ def base_context(
         "errors": {},
         "values": {},
     }
+
+
+def _flash_text(value: str, locale: str) -> str | None:
+    """The notice a ``chorus_flash`` cookie names (see :func:`redirect`), or None."""
+    found = _FLASH_VALUE.match(value)
+    if found is None or found[1] not in catalog(locale):
+        return None
+    params = dict(part.split(":") for part in found[2].split("~")[1:])
+    return t(found[1], locale, **{k: int(v) for k, v in params.items()})
 
 
 async def page(
@@ -254,18 +265,26 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
 # --- answering a form -------------------------------------------------------------------------
 
 
-def redirect(request: Request[Any, Any, Any], to: str, *, flash: str | None = None) -> Redirect:
+def redirect(
+    request: Request[Any, Any, Any],
+    to: str,
+    *,
+    flash: str | None = None,
+    flash_params: Mapping[str, int] | None = None,
+) -> Redirect:
     """The answer to a form that worked: 303 See Other to ``to`` (a path on this site), with
-    an optional notice shown once on the next page (``flash`` is a ``page.`` catalog key)."""
+    an optional notice shown once on the next page (``flash`` is a ``page.`` catalog key;
+    ``flash_params`` fills its integer placeholders: ``flash_params={"n": 24}``)."""
     settings: Settings = request.app.state["settings"]
     cookies = []
     if flash is not None:
-        if not _FLASH_KEY.match(flash):
-            raise ValueError(f"a flash is a page. catalog key, not {flash!r}")
+        value = flash + "".join(f"~{k}:{int(v)}" for k, v in (flash_params or {}).items())
+        if not _FLASH_KEY.match(flash) or not _FLASH_VALUE.match(value):
+            raise ValueError(f"a flash is a page. catalog key with integer parameters, not {value!r}")
         cookies.append(
             Cookie(
                 key=FLASH_COOKIE,
-                value=flash,
+                value=value,
                 max_age=60,
                 path="/",
                 httponly=True,
@@ -278,8 +297,9 @@ def redirect(request: Request[Any, Any, Any], to: str, *, flash: str | None = No
 
 def login_redirect(connection: ASGIConnection[Any, Any, Any, Any]) -> Redirect:
     """303 to ``/login?next=<this page>`` (a form post comes back to its page's path)."""
-    target = _path_with_query(connection) if connection.scope.get("method") in ("GET", "HEAD") else "/"
-    if connection.scope.get("method") not in ("GET", "HEAD"):
+    if connection.scope.get("method") in ("GET", "HEAD"):
+        target = _path_with_query(connection)
+    else:
         target = safe_next(_referer_path(connection), "/")
     return Redirect(path=f"/login?next={quote(target, safe='/')}", status_code=303)
 
@@ -332,6 +352,8 @@ def validation_errors(exc: ValidationError, locale: str) -> dict[str, str]:
             key = "page.form.not_a_value"
         if item["type"] == "value_error" and "email" in str(item.get("msg", "")).lower():
             key = "page.form.email"
+        if item["type"] == "string_too_short" and ctx.get("min_length") == 1:
+            key = "page.form.required"  # an empty box: "at least 1 character" says it oddly
         params = {
             "min": ctx.get("min_length", ctx.get("gt", ctx.get("ge", ""))),
             "max": ctx.get("max_length", ctx.get("lt", ctx.get("le", ""))),
