@@ -600,6 +600,46 @@ async def claim_reviewers_scope(merchant_id: int, user_id: int) -> set[int] | No
     return {r["user"] for r in rows}
 
 
+# --- leaving (chorus.accounts.lifecycle calls these inside its own transaction) ---------------
+
+
+async def leave(case_id: int, *, actor: UserRead) -> None:
+    """The caller leaves the case: their membership — loss, incident date, order references,
+    statement, reported identifiers, consent — is deleted, so no complaint version built from
+    now on holds any of it (versions built before keep their text; a filed one is frozen).
+    404 ``membership_not_found`` for a non-member; 409 ``last_organizer`` for the only organizer
+    while other members remain (they make someone an organizer first). The last member to leave
+    closes the case: an open case without members would take in new reports with no organizer
+    (its filings go on as they are; the next report of the merchant opens a new case)."""
+    case = await lock_for_update(case_id)  # two organizers leaving at once: one after the other
+    m = await membership_of(case_id, actor.id)
+    if m is None:
+        raise NotFound("membership_not_found")
+    others = (Membership.case == case_id) & (Membership.user != actor.id)
+    remaining = await Membership.count().where(others)
+    organizers = others & (Membership.role == "organizer")
+    if m["role"] == "organizer" and remaining and not await Membership.exists().where(organizers):
+        raise Conflict("last_organizer", case_id=case_id)
+    await Membership.delete().where(Membership.id == m["id"])
+    await add_event(case_id, "member_left")  # the public timeline: a count changed, no one named
+    if not remaining and case["status"] != "closed":
+        closed: dict[Any, Any] = {Case.status: "closed", Case.closed_at: datetime.now(UTC)}
+        await Case.update(closed).where(Case.id == case_id)
+        await add_event(case_id, "status_changed", status="closed")
+    await audit.record("case.left", actor_id=actor.id, object_type="case", object_id=case_id, role=m["role"])
+
+
+async def leave_all(*, actor: UserRead) -> list[int]:
+    """Every case the caller is a member of, left as by :func:`leave` (in ascending order, so
+    concurrent callers lock cases alike). Returns their ids; 409 ``last_organizer`` names the
+    first case the caller cannot leave."""
+    rows = await Membership.select(Membership.case).where(Membership.user == actor.id)
+    case_ids = sorted(r["case"] for r in rows)
+    for case_id in case_ids:
+        await leave(case_id, actor=actor)
+    return case_ids
+
+
 # --- merges (moderation calls these inside its own transaction) -------------------------------
 
 ARRIVALS_LISTED = 50  # display names in the organizers' "who arrived" notification; the rest counted

@@ -189,6 +189,9 @@ async def build(
         def assemble() -> tuple[ComplaintInput, str, dict[int, str], tuple[Path, str, int]]:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
+            members = members_from_rows(raw.pop("members"))
+            # what someone who left the case uploaded stays only with the filings that cite it
+            present = {m.user_id for m in members}
             data_in = ComplaintInput(
                 case_id=case_id,
                 version=version,
@@ -196,8 +199,8 @@ async def build(
                 generated_at=now,
                 regulator=regulator_info(regulator),
                 merchant=merchant,
-                members=members_from_rows(raw.pop("members")),
-                evidence=evidence_from_rows(raw.pop("evidence")),
+                members=members,
+                evidence=evidence_from_rows([r for r in raw.pop("evidence") if r[1] in present]),
                 chain_head=head,
                 demands=demands,
                 legal_basis=legal_basis_for(regulator["template_kind"], locale),

@@ -432,12 +432,35 @@ async def withdraw(evidence_id: int, *, actor: UserRead, settings: Settings) -> 
             data={"evidence_id": evidence_id},
             source=f"evidence-withdrawn:{evidence_id}",
         )
-        unreferenced = [
-            sha for sha in (row["sha256"], row["derived_sha256"]) if sha and not await _referenced(sha)
-        ]
+    await delete_unreferenced([row["sha256"], row["derived_sha256"]], settings)
+
+
+async def withdraw_all_of(case_id: int, *, uploader_id: int) -> list[str]:
+    """Someone left the case (inside the caller's transaction, see
+    :mod:`chorus.accounts.lifecycle`): everything they uploaded to it is withdrawn, its
+    description and file name (their words) cleared — but for what a filed complaint cites
+    (frozen), which stays with that filing. Returns the SHA-256s of the bytes withdrawn, for
+    :func:`delete_unreferenced` once the transaction committed."""
+    theirs = (Evidence.case == case_id) & (Evidence.uploader == uploader_id) & Evidence.frozen_at.is_null()
+    rows = await Evidence.select(Evidence.sha256, Evidence.derived_sha256).where(
+        theirs & Evidence.withdrawn_at.is_null()
+    )
+    await Evidence.update({Evidence.withdrawn_at: datetime.now(UTC)}).where(
+        theirs & Evidence.withdrawn_at.is_null()
+    )
+    await Evidence.update(
+        {Evidence.description: "", Evidence.client_filename: "", Evidence.client_media_type: ""}
+    ).where(theirs)
+    return [sha for r in rows for sha in (r["sha256"], r["derived_sha256"]) if sha]
+
+
+async def delete_unreferenced(shas: Sequence[str | None], settings: Settings) -> None:
+    """Delete the bytes of ``shas`` no live record needs (withdrawn ones may go): called after
+    the transaction that withdrew them committed."""
     store = storage_for(settings)
-    for sha in unreferenced:
-        await store.delete(sha)
+    for sha in sorted({s for s in shas if s}):
+        if not await _referenced(sha):
+            await store.delete(sha)
 
 
 FREEZE_BATCH = 1000  # ids per statement: far below either engine's limit on parameters

@@ -39,7 +39,7 @@ from chorus.notifications.schemas import (
     PreferencesUpdate,
     Unsubscribed,
 )
-from chorus.notifications.tables import Announcement, Delivery, InboxEntry, NotifyEvent, Preferences
+from chorus.notifications.tables import Announcement, Delivery, Digest, InboxEntry, NotifyEvent, Preferences
 from chorus.settings import Settings
 
 Audience = Literal["members", "organizers", "users"]
@@ -616,6 +616,20 @@ async def announcements(case_id: int, *, actor: UserRead) -> AnnouncementList:
         .limit(200)
     )
     return AnnouncementList(items=[_announcement(r) for r in rows])
+
+
+# --- a deleted account ------------------------------------------------------------------------
+
+
+async def forget_user(user_id: int) -> None:
+    """A deleted account's part of notifications (inside the caller's transaction, see
+    :func:`chorus.accounts.lifecycle.delete_account`): its inbox, its deliveries (and the addresses
+    they went to), its digests and its preferences (webhook address and secret included) are
+    deleted. Events stay: they hold ids and codes, no one's personal data."""
+    await InboxEntry.delete().where(InboxEntry.user == user_id)
+    await Delivery.delete().where(Delivery.user == user_id)
+    await Digest.delete().where(Digest.user == user_id)
+    await Preferences.delete().where(Preferences.user == user_id)
 
 
 # --- admins ------------------------------------------------------------------------------------
