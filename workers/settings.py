@@ -21,6 +21,7 @@ log = structlog.get_logger("chorus.worker")
 
 FUNCTIONS: list[Function] = [
     func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value, max_tries=5, timeout=60),
+    func(tasks.send_password_reset_email, name=jobs.Job.send_password_reset_email, max_tries=5, timeout=60),
     func(tasks.notify_case_event, name=jobs.Job.notify_case_event.value, max_tries=5, timeout=120),
     func(tasks.notify_users, name=jobs.Job.notify_users.value, max_tries=5, timeout=120),
     func(tasks.notify_fan_out, name=jobs.Job.notify_fan_out.value, max_tries=5, timeout=600),

@@ -20,6 +20,10 @@ async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: s
     return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
 
 
+async def send_password_reset_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
+    return await accounts.send_password_reset_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+
+
 async def notify_case_event(ctx: dict[str, Any], *, event_id: int) -> int:
     return await notifications.from_case_event(event_id, ctx["settings"])
 

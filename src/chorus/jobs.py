@@ -32,6 +32,7 @@ class Job(StrEnum):
     """Every job the workers know; the value is the arq function name."""
 
     send_verification_email = "send_verification_email"
+    send_password_reset_email = "send_password_reset_email"  # noqa: S105 - a job name
     notify_case_event = "notify_case_event"
     notify_users = "notify_users"
     notify_fan_out = "notify_fan_out"  # one event: inbox rows and deliveries, batch by batch

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     session_days: int = Field(default=30, ge=1)
     verify_token_hours: int = Field(default=48, ge=1)
+    # Lifetime of a password reset link (it also stops working once used: the password changed).
+    password_reset_minutes: int = Field(default=60, ge=1)
     # "<count>/<second|minute|hour|day>" per client address, shared across processes via Redis.
     auth_rate_limit: str = Field(default="10/minute", pattern=r"^\d+/(second|minute|hour|day)$")
     # Per account e-mail, whatever the address: failed logins, and requests to register, resend a

@@ -1,26 +1,32 @@
-"""HTTP: /api/v1/auth/*, /api/v1/me, /api/v1/admin/users/{id}/roles."""
+"""HTTP: /api/v1/auth/* (password reset included), /api/v1/me (password change, deletion),
+/api/v1/admin/users/{id}/roles."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Controller, Request, Response, Router, get, post, put
+from litestar import Controller, Request, Response, Router, delete, get, post, put
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from chorus.accounts import service
+from chorus.accounts import lifecycle, service
 from chorus.accounts.schemas import (
+    AccountDelete,
     LoginRead,
     LoginRequest,
+    PasswordChange,
+    PasswordForgot,
+    PasswordReset,
     ResendRequest,
     RolesUpdate,
     UserCreate,
     UserRead,
     VerifyRequest,
 )
-from chorus.errors import NotAuthenticated
+from chorus.errors import Forbidden, NotAuthenticated
 from chorus.settings import Settings
 from chorus.web.auth import SESSION_COOKIE, request_token, same_site_only
 from chorus.web.guards import requires_login, requires_role
@@ -87,6 +93,36 @@ class CredentialsController(Controller):
             ],
         )
 
+    @post("/password/forgot", status_code=HTTP_202_ACCEPTED, operation_id="forgotPassword")
+    async def forgot_password(self, request: Request[Any, Any, Any], data: JSONBody[PasswordForgot]) -> None:
+        """Mail a single-use link to set a new password (valid CHORUS_PASSWORD_RESET_MINUTES).
+        The answer is the same whether or not the address has an account."""
+        await credential_limits(request).spend_account("password-reset", data.email)
+        await service.request_password_reset(email=data.email)
+
+    @post("/password/reset", status_code=HTTP_200_OK, operation_id="resetPassword")
+    async def reset_password(
+        self, data: JSONBody[PasswordReset], settings: NamedDependency[Settings]
+    ) -> UserRead:
+        """Set a new password with the token from the link; every session of the account ends.
+        A used, expired or altered token answers 422 (``token_invalid``, ``token_expired``)."""
+        return await service.reset_password(token=data.token, password=data.password, settings=settings)
+
+
+async def _confirming_password(
+    request: Request[Any, Any, Any], user: UserRead, action: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``action``, which confirms the caller's password: a wrong one counts against the
+    account as a failed login does, so a stolen session cannot try passwords at will (429)."""
+    limits = credential_limits(request)
+    await limits.check_account("login", user.email)
+    try:
+        await action()
+    except Forbidden as exc:
+        if exc.code == "wrong_password":
+            await limits.account_failed("login", user.email)
+        raise
+
 
 class SessionController(Controller):
     path = "/api/v1"
@@ -108,6 +144,50 @@ class SessionController(Controller):
     @get("/me", operation_id="me")
     async def me(self, user: NamedDependency[UserRead]) -> UserRead:
         return user
+
+    @post(
+        "/me/password",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="changePassword",
+        responses=problems(429),
+    )
+    async def change_password(
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], user: NamedDependency[UserRead]
+    ) -> None:
+        """Change your password, giving the current one (403 ``wrong_password``): your other
+        sessions end, this one lives on."""
+        await _confirming_password(
+            request,
+            user,
+            lambda: service.change_password(
+                actor=user,
+                current_password=data.current_password,
+                password=data.password,
+                keep_token=request_token(request),
+            ),
+        )
+
+    @delete(
+        "/me", status_code=HTTP_204_NO_CONTENT, operation_id="deleteAccount", responses=problems(409, 429)
+    )
+    async def delete_account(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AccountDelete],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> Response[None]:
+        """Delete your account, giving your password (403 ``wrong_password``): you leave every
+        case (409 ``last_organizer`` while you alone organize one with other members), your
+        sessions end and your personal data goes; what filed complaints keep is in the README."""
+        await _confirming_password(
+            request,
+            user,
+            lambda: lifecycle.delete_account(actor=user, password=data.password, settings=settings),
+        )
+        response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
 
 class AdminUsersController(Controller):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 Locale = Literal["zh-CN", "en"]
+# A new password, wherever one is chosen (register, reset, change): taken exactly as typed, no
+# stripping, any characters.
+NewPassword = Annotated[str, Field(min_length=10, max_length=256)]
+# A password given to prove who one is: never judged by today's rules, only compared.
+GivenPassword = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class UserRead(BaseModel):
@@ -26,8 +31,7 @@ class UserRead(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr = Field(max_length=254)
-    # Taken exactly as typed: no stripping, any characters.
-    password: str = Field(min_length=10, max_length=256)
+    password: NewPassword
     display_name: str = Field(min_length=1, max_length=60)
     locale: Locale | None = None
 
@@ -44,7 +48,7 @@ class UserCreate(BaseModel):
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    password: GivenPassword
 
 
 class LoginRead(BaseModel):
@@ -62,3 +66,21 @@ class ResendRequest(BaseModel):
 
 class RolesUpdate(BaseModel):
     roles: list[Literal["user", "moderator", "admin"]]
+
+
+class PasswordForgot(BaseModel):
+    email: str = Field(min_length=1, max_length=254)
+
+
+class PasswordReset(BaseModel):
+    token: str = Field(min_length=1, max_length=2000)
+    password: NewPassword
+
+
+class PasswordChange(BaseModel):
+    current_password: GivenPassword
+    password: NewPassword
+
+
+class AccountDelete(BaseModel):
+    password: GivenPassword

@@ -17,6 +17,9 @@ class User(Table, tablename="app_user"):
     # Random value bound into the verification token; cleared once used, so a token works once.
     verify_nonce = Varchar(length=32, null=True, default=None, secret=True)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    # Set when the account was deleted: the row stays as a tombstone (evidence frozen by a filing,
+    # the audit trail and filed complaints refer to its id), emptied of everything personal.
+    deleted_at = Timestamptz(null=True, default=None)
 
 
 class AuthSession(Table, tablename="auth_session"):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Router, get, patch, post
+from litestar import Controller, Router, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from chorus.accounts import lifecycle
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service
 from chorus.cases.schemas import (
@@ -24,6 +25,7 @@ from chorus.cases.schemas import (
 )
 from chorus.complaints import service as complaints
 from chorus.filings import service as filings
+from chorus.settings import Settings
 from chorus.web.guards import requires_login, requires_verified
 from chorus.web.problems import documented, problems
 
@@ -78,6 +80,22 @@ class CaseController(Controller):
     ) -> MembershipRead:
         """Change your own loss, incident date, order references or statement."""
         return await service.update_membership(case_id, actor=user, data=data)
+
+    @delete(
+        "/{case_id:int}/membership",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="leaveCase",
+        responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "member"},
+    )
+    async def leave(
+        self, case_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> None:
+        """Leave the case: your loss, statement and evidence are no longer part of it (complaint
+        versions already filed keep what was filed). 404 if you are not a member; 409
+        ``last_organizer`` while you alone organize it and others remain (promote one first)."""
+        await lifecycle.leave_case(case_id, actor=user, settings=settings)
 
     @post(
         "/{case_id:int}/consent",
