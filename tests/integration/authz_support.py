@@ -80,6 +80,8 @@ CASE_MEMBER = _rule("member", MEMBER, ORGANIZER)
 CASE_ORGANIZER = _rule("organizer", ORGANIZER)
 UPLOADER = _rule("uploader", MEMBER)  # of the seeded evidence the member uploaded
 RECIPIENT = _rule("recipient", MEMBER, refused_user=404)  # of the member's notification
+# leaving a case: the caller's own membership, which a non-member does not have (404)
+OWN_MEMBERSHIP = _rule("member", MEMBER, ORGANIZER, refused_user=404)
 STAFF_MODERATOR = _rule("moderator", MODERATOR, ADMIN)
 # organizers of any case of the merchant, and staff (what reporters claimed about a merchant)
 MERCHANT_REVIEWER = _rule("merchant-organizer-or-moderator", ORGANIZER, MODERATOR, ADMIN)
@@ -230,6 +232,11 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     claimed_identifier = by_value[CLAIMED_CONFIRMED]
     (claimed_alias,) = claims["aliases"]
 
+    # a case for the leaving probe, with the member as its only organizer and the organizer in it:
+    # the member is refused (409 last_organizer), the organizer leaves it (the seeded case untouched)
+    to_leave = await report(client, mem, report_body("离队测试商户", [ident("qq", "33445566")]))
+    await report(client, org, report_body("离队测试商户", [ident("qq", "33445566")]))
+
     listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=mem.headers)).json()["items"]
     frozen = {i["id"]: i["frozen"] for i in listed}
     # the withdrawal probe relies on this: the member's attempt is answered 409, nothing withdrawn
@@ -261,6 +268,7 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
         ids={
             "case_id": case_id,
             "other_case_id": b["case_id"],
+            "leave_case_id": to_leave["case_id"],
             "merchant_id": a["merchant_id"],
             "evidence_id": mem_ev,
             "org_evidence_id": org_ev,
