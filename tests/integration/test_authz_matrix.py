@@ -333,6 +333,8 @@ RULES: dict[tuple[str, str], list[Probe]] = {
 # account sends an anonymous visitor to the login page before it runs.
 PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
+    ("GET", "/merchants"): PUBLIC,
+    ("GET", "/merchants/{merchant_id}"): PUBLIC,
     ("POST", "/locale"): PUBLIC,
 }
 

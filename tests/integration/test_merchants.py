@@ -314,19 +314,19 @@ async def test_public_lookup_by_name_alias_and_any_identifier(client: Any, mailb
         "open_case_id": a["case_id"],
         "member_count": 2,
     }
-    for q in (
-        "星辰卡盟",
-        "星辰",  # the distinctive part of the name
-        "晨星游戏",  # an alias
-        "12345678",  # the QQ
-        "+86 138-0013-8000",  # the phone, spelled otherwise than reported
-        "https://shop123456.taobao.com/",  # the shop link of the id reported
+    for q, matched_on in (
+        ("星辰卡盟", ["name"]),
+        ("星辰", ["name"]),  # the distinctive part of the name
+        ("晨星游戏", ["name"]),  # an alias
+        ("12345678", ["qq"]),  # the QQ
+        ("+86 138-0013-8000", ["phone"]),  # the phone, spelled otherwise than reported
+        ("https://shop123456.taobao.com/", ["shop"]),  # the shop link of the id reported
     ):
         items = (await get_ok(client, "/api/v1/merchants", q=q))["items"]
-        assert items == [expected], q
+        assert items == [{**expected, "matched_on": matched_on}], q
 
     items = (await get_ok(client, "/api/v1/merchants", q="https://www.dragon.com/about"))["items"]
-    assert [i["id"] for i in items] == [other["merchant_id"]]
+    assert [(i["id"], i["matched_on"]) for i in items] == [(other["merchant_id"], ["domain"])]
     for q in ("87654321", "Nobody Shop", "", "   "):
         assert (await get_ok(client, "/api/v1/merchants", q=q))["items"] == [], q
     assert (await get_ok(client, "/api/v1/merchants"))["items"] == []

@@ -57,6 +57,7 @@ class FilingBrief(BaseModel):
     id: int
     regulator: str
     status: str
+    filed_at: datetime | None = None  # when the organizers filed it (the day "since" counts from)
 
 
 class CaseRead(BaseModel):

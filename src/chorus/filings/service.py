@@ -399,11 +399,14 @@ async def case_read(case_id: int) -> CaseRead:
     the cases folded into it (they carry on here)."""
     page = await cases.summary(case_id)
     rows = (
-        await Filing.select(Filing.id, Filing.regulator.name, Filing.status)
+        await Filing.select(Filing.id, Filing.regulator.name, Filing.status, Filing.created_at)
         .where(Filing.case.is_in(await cases.with_folded(case_id)))
         .order_by(Filing.id)
     )
-    page.filings = [FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"]) for r in rows]
+    page.filings = [
+        FilingBrief(id=r["id"], regulator=r["regulator.name"], status=r["status"], filed_at=r["created_at"])
+        for r in rows
+    ]
     return page
 
 

@@ -56,6 +56,9 @@ class MerchantSummary(BaseModel):
     aliases: list[str]
     open_case_id: int | None
     member_count: int
+    # what the query matched on: identifier kinds (as match keys name them: a link's domain is
+    # "domain", an Alipay account that is a phone number "phone") and/or "name"
+    matched_on: list[str] = Field(default_factory=list)
 
 
 class MerchantList(BaseModel):

@@ -551,18 +551,22 @@ def _query_identifiers(q: str) -> list[str]:
 
 
 async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
-    """Public lookup by name or any identifier (normalized first). The open case and its member
-    count are the cases domain's to add (:func:`chorus.cases.service.search_merchants`)."""
+    """Public lookup by name or any identifier (normalized first), each merchant with what the
+    query matched on (identifier kinds as the match keys name them, or ``name``). The open case
+    and its member count are the cases domain's to add (:func:`chorus.cases.service.search_merchants`)."""
     q = q.strip()[:200]
     if not q:
         return []
     found: list[int] = []
+    matched: dict[int, set[str]] = defaultdict(set)
     keys = _query_identifiers(q)
     if keys:
-        rows = await MerchantIdentifier.select(MerchantIdentifier.merchant).where(
-            MerchantIdentifier.match_key.is_in(keys)
-        )
-        found.extend(r["merchant"] for r in rows)
+        rows = await MerchantIdentifier.select(
+            MerchantIdentifier.merchant, MerchantIdentifier.match_key
+        ).where(MerchantIdentifier.match_key.is_in(keys))
+        for r in rows:
+            found.append(r["merchant"])
+            matched[r["merchant"]].add(r["match_key"].partition(":")[0])
     core = names.core_name(q)
     if core:
         rows = (
@@ -577,7 +581,9 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
             )
             .limit(limit * 3)
         )
-        found.extend(r["merchant"] for r in rows)
+        for r in rows:
+            found.append(r["merchant"])
+            matched[r["merchant"]].add("name")
     unique = list(dict.fromkeys(found))
     if not unique:
         return []
@@ -594,6 +600,7 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
             aliases=[a for a in aliases.get(m, []) if a != by_id[m]],
             open_case_id=None,
             member_count=0,
+            matched_on=sorted(matched[m], key=lambda k: (k == "name", k)),
         )
         for m in ordered
     ]
