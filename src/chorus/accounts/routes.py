@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, Router, delete, get, post, put
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
@@ -26,9 +25,9 @@ from chorus.accounts.schemas import (
     UserRead,
     VerifyRequest,
 )
-from chorus.errors import Forbidden, NotAuthenticated
+from chorus.errors import Forbidden
 from chorus.settings import Settings
-from chorus.web.auth import SESSION_COOKIE, request_token, same_site_only
+from chorus.web.auth import SESSION_COOKIE, log_in, request_token, same_site_only, session_cookie
 from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 from chorus.web.ratelimit import credential_limits, limit_by_address
@@ -70,28 +69,8 @@ class CredentialsController(Controller):
     ) -> Response[LoginRead]:
         """Returns a bearer token and sets the same token as an HttpOnly session cookie.
         An account that took too many failed logins (from any addresses) answers 429 for a while."""
-        limits = credential_limits(request)
-        await limits.check_account("login", data.email)
-        try:
-            user, token = await service.login(email=data.email, password=data.password, settings=settings)
-        except NotAuthenticated:
-            await limits.account_failed("login", data.email)
-            raise
-        await limits.account_succeeded("login", data.email)
-        return Response(
-            LoginRead(user=user, token=token),
-            cookies=[
-                Cookie(
-                    key=SESSION_COOKIE,
-                    value=token,
-                    httponly=True,
-                    secure=settings.cookies_secure,
-                    samesite="lax",
-                    max_age=settings.session_days * 86400,
-                    path="/",
-                )
-            ],
-        )
+        user, token = await log_in(request, email=data.email, password=data.password, settings=settings)
+        return Response(LoginRead(user=user, token=token), cookies=[session_cookie(token, settings)])
 
     @post("/password/forgot", status_code=HTTP_202_ACCEPTED, operation_id="forgotPassword")
     async def forgot_password(self, request: Request[Any, Any, Any], data: JSONBody[PasswordForgot]) -> None:

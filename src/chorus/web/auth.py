@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
@@ -13,6 +14,7 @@ from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.errors import Forbidden, NotAuthenticated
 from chorus.settings import Settings
+from chorus.web.ratelimit import credential_limits
 
 SESSION_COOKIE = "chorus_session"
 _STATE_KEY = "chorus_user"
@@ -35,6 +37,36 @@ async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UserRe
     user = await accounts.authenticate(token) if token else None
     connection.scope[_STATE_KEY] = user  # type: ignore[literal-required]
     return user
+
+
+def session_cookie(token: str, settings: Settings) -> Cookie:
+    """The session cookie a login sets (the API's and the login page's): the token, HttpOnly,
+    SameSite=Lax, living as long as the session."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        secure=settings.cookies_secure,
+        samesite="lax",
+        max_age=settings.session_days * 86400,
+        path="/",
+    )
+
+
+async def log_in(
+    connection: ASGIConnection[Any, Any, Any, Any], *, email: str, password: str, settings: Settings
+) -> tuple[UserRead, str]:
+    """Check the password and open a session (the API's login and the login page's): an
+    account that took too many failed logins, from any addresses, answers 429 for a while."""
+    limits = credential_limits(connection)
+    await limits.check_account("login", email)
+    try:
+        user, token = await accounts.login(email=email, password=password, settings=settings)
+    except NotAuthenticated:
+        await limits.account_failed("login", email)
+        raise
+    await limits.account_succeeded("login", email)
+    return user, token
 
 
 async def provide_maybe_user(request: Request[Any, Any, Any]) -> UserRead | None:
