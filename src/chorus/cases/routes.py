@@ -107,8 +107,15 @@ class CaseController(Controller):
     async def consent(
         self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
     ) -> MembershipRead:
-        """Agree (or no longer agree) to be named in the joint complaint."""
-        return await complaints.set_consent(case_id, actor=user, consent=data.consent)
+        """Agree (or no longer agree) to be named in the joint complaint. With ``complaint_id``
+        (the version the member read), 409 ``complaint_version_changed`` if a newer one was built."""
+        return await complaints.set_consent(
+            case_id,
+            actor=user,
+            consent=data.consent,
+            shown=data.complaint_id,
+            expect_shown=data.complaint_id is not None,
+        )
 
     @post(
         "/{case_id:int}/organizers",

@@ -115,6 +115,9 @@ class MembershipUpdate(BaseModel):
 
 class ConsentRequest(BaseModel):
     consent: StrictBool  # "yes" or 1 must not count as agreement
+    # The complaint version the member was shown: given, the consent is refused (409
+    # complaint_version_changed) if a newer version was built since.
+    complaint_id: Id | None = None
 
 
 class OrganizerRequest(BaseModel):
@@ -134,7 +137,22 @@ class MyCaseRead(BaseModel):
     member_count: int
     consented_at: datetime | None
     joined_at: datetime
+    consented_complaint_id: int | None = None  # the complaint version the consent names
 
 
 class MyCaseList(BaseModel):
     items: list[MyCaseRead]
+
+
+class GrowthPoint(BaseModel):
+    """The case at the end of a day on which members joined (cumulative: who is a member now)."""
+
+    day: date
+    members: int
+    losses: list[MoneyRead]  # per currency
+
+
+class CaseGrowth(BaseModel):
+    """How a case grew, in aggregate only: no one is named."""
+
+    points: list[GrowthPoint]

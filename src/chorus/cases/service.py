@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +13,10 @@ from chorus import db, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases.schemas import (
+    CaseGrowth,
     CaseRead,
     CaseStatusUpdate,
+    GrowthPoint,
     MemberList,
     MemberRead,
     MembershipRead,
@@ -501,6 +503,7 @@ async def my_cases(*, actor: UserRead) -> MyCaseList:
             Membership.loss_amount,
             Membership.loss_currency,
             Membership.consented_at,
+            Membership.consent_complaint_id,
             Membership.joined_at,
         )
         .where(Membership.user == actor.id)
@@ -518,10 +521,35 @@ async def my_cases(*, actor: UserRead) -> MyCaseList:
                 member_count=counts.get(r["case"], 0),
                 consented_at=r["consented_at"],
                 joined_at=r["joined_at"],
+                consented_complaint_id=r["consent_complaint_id"],
             )
             for r in rows
         ]
     )
+
+
+async def growth(case_id: int, *, actor: UserRead, time_zone: tzinfo = UTC) -> CaseGrowth:
+    """Members: how the case grew — for each calendar day (in ``time_zone``) on which members
+    joined, how many members and how much loss (per currency) it counted by the end of that day.
+    Of today's members only (those who left took their part with them); aggregates, no one named."""
+    await require_member(case_id, actor=actor)
+    rows = (
+        await Membership.select(Membership.joined_at, Membership.loss_amount, Membership.loss_currency)
+        .where(Membership.case == case_id)
+        .order_by(Membership.joined_at)
+    )
+    points: list[GrowthPoint] = []
+    sums: dict[str, Decimal] = {}
+    for members, r in enumerate(rows, start=1):
+        joined: datetime = r["joined_at"]
+        day = (joined if joined.tzinfo else joined.replace(tzinfo=UTC)).astimezone(time_zone).date()
+        sums[r["loss_currency"]] = sums.get(r["loss_currency"], Decimal(0)) + Decimal(r["loss_amount"])
+        point = GrowthPoint(day=day, members=members, losses=[_money(v, c) for c, v in sorted(sums.items())])
+        if points and points[-1].day == day:
+            points[-1] = point
+        else:
+            points.append(point)
+    return CaseGrowth(points=points)
 
 
 async def member_ids(case_id: int) -> list[int]:

@@ -351,18 +351,28 @@ async def mark_filed(complaint_id: int, at: datetime) -> None:
     )
 
 
-async def set_consent(case_id: int, *, actor: UserRead, consent: bool) -> MembershipRead:
+async def set_consent(
+    case_id: int, *, actor: UserRead, consent: bool, shown: int | None = None, expect_shown: bool = False
+) -> MembershipRead:
     """Agree (or no longer agree) to be named: the consent names the case's latest version
-    (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`."""
-    latest = (
-        await Complaint.select(Complaint.id, Complaint.sha256)
-        .where(Complaint.case == case_id)
-        .order_by(Complaint.id, ascending=False)
-        .first()
-    )
-    return await cases.set_consent(
-        case_id, actor=actor, consent=consent, latest=dict(latest) if latest else None
-    )
+    (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`.
+
+    ``expect_shown``: the member agreed to the text of version ``shown`` (None: no version
+    existed yet); if another version is the latest now, the consent is refused (409
+    ``complaint_version_changed``) so that it never names a text the member did not see."""
+    async with db.transaction():
+        latest = (
+            await Complaint.select(Complaint.id, Complaint.sha256)
+            .where(Complaint.case == case_id)
+            .order_by(Complaint.id, ascending=False)
+            .first()
+        )
+        if consent and expect_shown and (latest["id"] if latest else None) != shown:
+            await cases.require_member(case_id, actor=actor)  # outsiders learn nothing of versions
+            raise Conflict("complaint_version_changed", field="complaint_id")
+        return await cases.set_consent(
+            case_id, actor=actor, consent=consent, latest=dict(latest) if latest else None
+        )
 
 
 async def _row(complaint_id: int, *, actor: UserRead) -> dict[str, Any]:
