@@ -1,0 +1,503 @@
+"""The case pages: ``/me/cases`` (my cases, and what each needs of me now) and ``/cases/{id}``
+(the public summary; for members also the timeline, a chart of how the case grew, their
+membership, and consent to the exact text of the complaint version they are shown).
+
+A page shows what the API shows the same caller: every part comes from the service the API
+calls, with the caller as ``actor`` (each service enforces its own rule), never from tables.
+The case page reads several domains (a case's filings, complaint versions, evidence and
+announcements are theirs), so it calls one service of each rather than one for all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pygal
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal, get_currency_name
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from pydantic import ValidationError
+from pygal.etree import etree
+from pygal.style import Style
+
+from chorus.accounts.schemas import UserRead
+from chorus.cases import service as cases
+from chorus.cases.schemas import (
+    CaseGrowth,
+    CaseRead,
+    ConsentRequest,
+    MembershipRead,
+    MembershipUpdate,
+    MoneyIn,
+    MyCaseRead,
+)
+from chorus.complaints import service as complaints
+from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
+from chorus.errors import DomainError, Forbidden
+from chorus.evidence import service as evidence
+from chorus.evidence.schemas import EvidenceRead
+from chorus.filings import service as filings
+from chorus.filings.schemas import FilingRead
+from chorus.i18n import t
+from chorus.markdown import render_document
+from chorus.notifications import service as notifications
+from chorus.notifications.schemas import AnnouncementRead
+from chorus.web.auth import current_user
+from chorus.web.guards import requires_login
+from chorus.web.pages import (
+    DEFAULT_TIME_ZONE,
+    PAGES_DIR,
+    FormData,
+    domain_errors,
+    page,
+    page_router,
+    redirect,
+    request_locale,
+    validation_errors,
+)
+
+OPEN = ("gathering", "filing")
+# What the loss field offers first (any ISO 4217 code the member already has is kept).
+CURRENCIES = ("CNY", "HKD", "MOP", "TWD", "USD", "EUR", "GBP", "JPY", "KRW", "SGD", "MYR", "THB", "AUD")
+EVIDENCE_SECTION = "evidence/_section.html"  # the evidence pages' partial (src/chorus/evidence/pages.py)
+# Case events shown on a member's timeline; member_joined/left are the chart's, filing_* are
+# told in full by the filings' own events.
+TIMELINE_KINDS = {"opened", "status_changed", "complaint_built", "merged", "merchant_merged"}
+
+
+# --- what needs me --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a member should do now in a case: consent to the latest complaint version (the one
+    they agreed to is older, or they have not agreed), add evidence (none of theirs yet)."""
+
+    consent: bool = False
+    consented_older: bool = False  # they agreed before: to an older version, or before any text
+    evidence: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.consent or self.evidence
+
+
+def needs_of(
+    status: str,
+    consented_at: datetime | None,
+    consented_id: int | None,
+    latest: ComplaintBrief | None,
+    mine: list[EvidenceRead],
+) -> Needs:
+    if status not in OPEN:
+        return Needs()
+    consent = latest is not None and (consented_at is None or consented_id != latest.id)
+    return Needs(
+        consent=consent,
+        consented_older=consent and consented_at is not None,
+        evidence=not [e for e in mine if e.uploaded_by_me and not e.withdrawn],
+    )
+
+
+async def _latest_version(case_id: int, user: UserRead) -> ComplaintBrief | None:
+    versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
+    return max(versions, key=lambda v: v.id) if versions else None
+
+
+@dataclass(frozen=True)
+class MyCase:
+    case: MyCaseRead
+    needs: Needs
+
+
+@get("/me/cases", guards=[requires_login], name="my_cases")
+async def my_cases_page(request: Request[Any, Any, Any], user: NamedDependency[UserRead]) -> Template:
+    """My cases, newest first, each with its status and what it needs of me now."""
+    mine = []
+    for c in (await cases.my_cases(actor=user)).items:
+        latest = await _latest_version(c.case_id, user)
+        own = (await evidence.list_for(c.case_id, actor=user)).items
+        needs = needs_of(c.status, c.consented_at, c.consented_complaint_id, latest, own)
+        mine.append(MyCase(case=c, needs=needs))
+    return await page(request, "cases/mine.html", my_cases=mine)
+
+
+# --- the timeline ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Happening:
+    """One line of a member's timeline. ``key``/``params`` are the headline's catalog entry;
+    ``case_status``/``filing_status`` are put into it as words by the template."""
+
+    at: datetime
+    kind: str  # case | filing | reply | announcement
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    case_status: str | None = None
+    filing_status: str | None = None
+    source: str | None = None
+    note: str = ""
+    reference: str | None = None
+    body_html: str = ""
+
+
+def timeline(
+    summary: CaseRead, filings_read: list[FilingRead], announcements: list[AnnouncementRead]
+) -> list[Happening]:
+    """Filings (every status change, regulator reply, organizer's update), announcements and the
+    case's own milestones, newest first."""
+    out: list[Happening] = []
+    for e in summary.timeline:
+        if e.kind not in TIMELINE_KINDS:
+            continue
+        if e.kind == "merged":
+            key = (
+                "page.case.timeline.merged_into"
+                if "into_case" in e.data
+                else "page.case.timeline.merged_from"
+            )
+            params = {"case_id": e.data.get("into_case") or e.data.get("from_case") or ""}
+            out.append(Happening(at=e.at, kind="case", key=key, params=params))
+        elif e.kind == "status_changed":
+            out.append(
+                Happening(
+                    at=e.at,
+                    kind="case",
+                    key="page.case.timeline.status_changed",
+                    case_status=str(e.data.get("status", "")),
+                )
+            )
+        elif e.kind == "complaint_built":
+            params = {"version": e.data.get("version", "")}
+            out.append(
+                Happening(at=e.at, kind="case", key="page.case.timeline.complaint_built", params=params)
+            )
+        else:
+            out.append(Happening(at=e.at, kind="case", key=f"page.case.timeline.{e.kind}"))
+    for f in filings_read:
+        previous: str | None = None
+        for ev in f.events:
+            reply = ev.source in ("regulator", "email") and ev.status == previous
+            out.append(
+                Happening(
+                    at=ev.at,
+                    kind="reply" if reply else "filing",
+                    key="page.case.timeline.reply" if reply else "page.case.timeline.filing",
+                    params={"regulator": f.regulator.name},
+                    filing_status=ev.status.value,
+                    source=ev.source,
+                    note=ev.note,
+                    reference=ev.reference,
+                )
+            )
+            previous = ev.status.value
+    for a in announcements:
+        out.append(
+            Happening(
+                at=a.created_at,
+                kind="announcement",
+                key="page.case.timeline.announcement",
+                params={"title": a.title},
+                body_html=a.body_html,
+            )
+        )
+    return sorted(out, key=lambda h: h.at, reverse=True)
+
+
+# --- the case page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent part of the page: the latest version, its text as this member may read it
+    (their member view; organizers the full text), and where the member stands."""
+
+    latest: ComplaintBrief | None
+    text: ComplaintRead | None
+    text_html: str
+    consented_at: datetime | None
+    consented_id: int | None
+
+    @property
+    def current(self) -> bool:
+        """The member agreed to the latest version (or to be named, before any version existed)."""
+        latest_id = self.latest.id if self.latest else None
+        return self.consented_at is not None and self.consented_id == latest_id
+
+
+def membership_values(m: MembershipRead) -> dict[str, str]:
+    """The membership form's fields as the member last saved them."""
+    return {
+        "loss.amount": m.loss.amount,
+        "loss.currency": m.loss.currency,
+        "incident_date": m.incident_date.isoformat(),
+        "order_refs": "\n".join(m.order_refs),
+        "statement": m.statement,
+    }
+
+
+def currency_options(current: str, locale: str) -> list[tuple[str, str]]:
+    babel_locale = _babel(locale)
+    codes = list(CURRENCIES) if current in CURRENCIES or not current else [current, *CURRENCIES]
+    return [(c, f"{c} · {get_currency_name(c, locale=babel_locale)}") for c in codes]
+
+
+async def _time_zone(user: UserRead) -> ZoneInfo:
+    prefs = (await notifications.preferences_of([user.id])).get(user.id)
+    try:
+        return ZoneInfo(prefs.time_zone if prefs is not None else DEFAULT_TIME_ZONE)
+    except (ValueError, KeyError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+async def case_context(
+    request: Request[Any, Any, Any], case_id: int, *, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the case page shows this caller. A non-member gets the public summary only
+    (what ``GET /api/v1/cases/{id}`` shows): none of the member parts is even read for them."""
+    summary = await filings.case_read(case_id)
+    user = await current_user(request)
+    locale = request_locale(request, user)
+    membership: MembershipRead | None = None
+    if user is not None:
+        try:
+            membership = await cases.my_membership(case_id, actor=user)
+        except Forbidden:
+            membership = None
+    ctx: dict[str, Any] = {
+        "case": summary,
+        "membership": membership,
+        "open": summary.status in OPEN,
+        "failed": None,
+        "has_evidence_section": (PAGES_DIR / EVIDENCE_SECTION).is_file(),
+    }
+    if user is None or membership is None:
+        return ctx
+    latest = await _latest_version(case_id, user)
+    text = await complaints.get_or_raise(latest.id, actor=user) if latest is not None else None
+    own = (await evidence.list_for(case_id, actor=user)).items
+    filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
+    news = (await notifications.announcements(case_id, actor=user)).items
+    growth = await cases.growth(case_id, actor=user, time_zone=await _time_zone(user))
+    ctx.update(
+        needs=needs_of(
+            summary.status, membership.consented_at, membership.consented_complaint_id, latest, own
+        ),
+        consent=Consent(
+            latest=latest,
+            text=text,
+            text_html=render_document(text.markdown)[0] if text is not None else "",
+            consented_at=membership.consented_at,
+            consented_id=membership.consented_complaint_id,
+        ),
+        evidence=own,
+        my_evidence=[e for e in own if e.uploaded_by_me and not e.withdrawn],
+        timeline=timeline(summary, filings_read, news),
+        growth=growth,
+        growth_currencies=_currencies(growth),
+        currency_options=currency_options(membership.loss.currency, locale),
+        values=values if values is not None else membership_values(membership),
+    )
+    return ctx
+
+
+@get("/cases/{case_id:int}", name="case")
+async def case_page(request: Request[Any, Any, Any], case_id: FromPath[int]) -> Template:
+    """Anyone: the case's public summary. Members: also what needs them, the timeline, the
+    growth chart, the complaint text they are asked to consent to, their membership."""
+    return await page(request, "cases/case.html", **await case_context(request, case_id))
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+_ORDER_REF = re.compile(r"^order_refs\[(\d+)\]$")
+
+
+async def _refused(
+    request: Request[Any, Any, Any],
+    case_id: int,
+    exc: ValidationError | DomainError,
+    *,
+    form: str,
+    values: dict[str, Any] | None = None,
+) -> Template:
+    """The case page again with the form's errors next to its fields: 422 for invalid input,
+    the use case's own status otherwise (409 for a version built meanwhile)."""
+    user = await current_user(request)
+    locale = request_locale(request, user)
+    if isinstance(exc, ValidationError):
+        errors, status = validation_errors(exc, locale), 422
+    else:
+        errors, status = domain_errors(exc, locale), exc.status
+    for name in list(errors):  # the order references are one textarea, a line each
+        found = _ORDER_REF.match(name)
+        if found:
+            message = errors.pop(name)
+            errors.setdefault("order_refs", f"{int(found.group(1)) + 1}: {message}")
+    if form == "consent" and "consent" in errors:  # the box left unticked
+        errors["consent"] = t("page.case.consent.tick", locale)
+    ctx = await case_context(request, case_id, values=values)
+    ctx.update(errors=errors, failed=form)
+    return await page(request, "cases/case.html", status=status, **ctx)
+
+
+class MembershipForm(MembershipUpdate):
+    """The API's membership update, every field of the form required (the form shows them all)."""
+
+    loss: MoneyIn
+    incident_date: date
+    order_refs: list[str]
+    statement: str
+
+
+@post("/cases/{case_id:int}/membership", guards=[requires_login], opt={"rule": "member"})
+async def update_membership(
+    request: Request[Any, Any, Any], case_id: FromPath[int], data: FormData, user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """My loss, incident date, order references (a line each) and statement."""
+    loss: dict[str, str] = {"currency": str(data.get("loss.currency", ""))}
+    if str(data.get("loss.amount", "")).strip():
+        loss["amount"] = str(data["loss.amount"]).strip()
+    fields: dict[str, Any] = {
+        "loss": loss,
+        "order_refs": [line for line in str(data.get("order_refs", "")).splitlines() if line.strip()],
+        "statement": str(data.get("statement", "")),
+    }
+    if str(data.get("incident_date", "")).strip():
+        fields["incident_date"] = str(data["incident_date"]).strip()
+    typed = {k: v for k, v in data.items() if not k.startswith("_")}
+    try:
+        change = MembershipForm.model_validate(fields)
+        await cases.update_membership(case_id, actor=user, data=change)
+    except (ValidationError, DomainError) as exc:
+        return await _refused(request, case_id, exc, form="membership", values=typed)
+    return redirect(request, f"/cases/{case_id}#membership", flash="page.case.flash.membership_saved")
+
+
+@post("/cases/{case_id:int}/consent", guards=[requires_login], opt={"rule": "member"})
+async def set_consent(
+    request: Request[Any, Any, Any], case_id: FromPath[int], data: FormData, user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """Agree to be named in the version whose text the page showed (``complaint_id``; empty:
+    no version existed yet), or withdraw (``consent=false``). A version built in between
+    refuses the consent (409) and the page shows the new text."""
+    if data.get("consent") == "false":
+        await complaints.set_consent(case_id, actor=user, consent=False)
+        return redirect(request, f"/cases/{case_id}#consent", flash="page.case.flash.consent_withdrawn")
+    fields: dict[str, Any] = {"complaint_id": data.get("complaint_id") or None}
+    if data.get("consent") == "true":
+        fields["consent"] = True
+    try:
+        request_ = ConsentRequest.model_validate(fields)
+        await complaints.set_consent(
+            case_id, actor=user, consent=request_.consent, shown=request_.complaint_id, expect_shown=True
+        )
+    except (ValidationError, DomainError) as exc:
+        return await _refused(request, case_id, exc, form="consent")
+    return redirect(request, f"/cases/{case_id}#consent", flash="page.case.flash.consented")
+
+
+# --- the growth chart ------------------------------------------------------------------------------
+
+# The SVG is an image: no script at all, and its own inline <style> (pygal's) and nothing else.
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+CHART_FONTS = (
+    'system-ui, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
+    '"WenQuanYi Micro Hei", "Segoe UI", Roboto, Arial, sans-serif'
+)
+_SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _currencies(growth: CaseGrowth) -> list[str]:
+    return [m.currency for m in growth.points[-1].losses] if growth.points else []
+
+
+def _babel(locale: str) -> Locale:
+    return Locale.parse("zh_Hans_CN" if locale == "zh-CN" else "en")
+
+
+def chart_svg(growth: CaseGrowth, *, locale: str) -> str:
+    """Members and cumulative loss (one line per currency, on the right axis) by day, as SVG:
+    pygal's, with its scripts taken out (an image needs none; the CSP allows none)."""
+    babel_locale = _babel(locale)
+    style = Style(
+        font_family=CHART_FONTS,
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#1f2937",
+        foreground_strong="#111827",
+        foreground_subtle="#d1d5db",
+        colors=("#1d4ed8", "#b45309", "#15803d", "#7c3aed"),
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        title_font_size=15,
+    )
+    chart = pygal.DateLine(
+        js=[],
+        style=style,
+        width=560,
+        height=340,
+        margin=12,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=1,
+        show_dots=True,
+        dots_size=3,
+        x_label_rotation=0,
+        x_labels_major_count=4,
+        show_minor_x_labels=False,
+        include_x_axis=True,
+        disable_xml_declaration=True,
+        x_value_formatter=lambda d: str(format_date(d, format="short", locale=babel_locale)),
+        value_formatter=lambda v: str(format_decimal(v, locale=babel_locale)),
+        truncate_legend=-1,
+    )
+    points = growth.points
+    if points:
+        # the day before anyone joined, the case counted nothing: the lines start from zero
+        start = points[0].day - timedelta(days=1)
+        chart.add(t("page.case.chart.members", locale), [(start, 0)] + [(p.day, p.members) for p in points])
+        for currency in _currencies(growth):
+            series: list[tuple[date, Decimal | int]] = [(start, 0)]
+            for p in points:
+                amount = next((Decimal(m.amount) for m in p.losses if m.currency == currency), Decimal(0))
+                series.append((p.day, amount))
+            chart.add(t("page.case.chart.loss", locale, currency=currency), series, secondary=True)
+    root = chart.render_tree()
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.tag in ("script", f"{_SVG}script"):
+                parent.remove(child)
+    return str(etree.tostring(root, encoding="unicode"))
+
+
+@get(
+    "/cases/{case_id:int}/chart.svg",
+    guards=[requires_login],
+    opt={"rule": "member"},
+    name="case_chart",
+)
+async def case_chart(
+    request: Request[Any, Any, Any], case_id: FromPath[int], user: NamedDependency[UserRead]
+) -> Response[str]:
+    """Members: the growth chart (aggregates only: counts and sums by day, no one named)."""
+    growth = await cases.growth(case_id, actor=user, time_zone=await _time_zone(user))
+    return Response(
+        chart_svg(growth, locale=request_locale(request, user)),
+        media_type="image/svg+xml",
+        headers={"content-security-policy": CHART_CSP, "cache-control": "private, no-store"},
+    )
+
+
+def page_routers() -> list[Router]:
+    return [page_router(my_cases_page, case_page, update_membership, set_consent, case_chart)]
