@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.response import File
 from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 
 from chorus import db, logs, resources
+from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
 from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
@@ -45,12 +45,6 @@ from chorus.web.problems import EXCEPTION_HANDLERS, OPENAPI_COMPONENTS
 STATIC_DIR = resources.folder("static")
 
 
-@get("/verify", include_in_schema=False)
-async def verify_page() -> File:
-    """Where the verification e-mail's link lands (the page confirms the token with the API)."""
-    return File(STATIC_DIR / "verify.html", content_disposition_type="inline", media_type="text/html")
-
-
 def domain_routers() -> list[Router]:
     """Each domain exposes its own routers; adding a domain adds one line here."""
     return [
@@ -71,6 +65,7 @@ def page_routers() -> list[Router]:
     return [
         *pages.page_routers(),
         *merchants_pages.page_routers(),
+        *accounts_pages.page_routers(),
     ]
 
 
@@ -104,7 +99,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ratelimit.install(state, settings, redis)
     handlers: list[Any] = [healthz, *domain_routers(), *page_routers()]
     if STATIC_DIR.is_dir():
-        handlers.append(verify_page)
         handlers.append(
             create_static_files_router(
                 path="/static",

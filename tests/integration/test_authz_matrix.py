@@ -217,7 +217,6 @@ def _filing(world: World, actor: str) -> dict[str, Any]:
 RULES: dict[tuple[str, str], list[Probe]] = {
     # --- public pages and documents
     ("GET", "/healthz"): [Probe(PUBLIC)],
-    ("GET", "/verify"): [Probe(PUBLIC)],
     ("GET", "/schema"): [Probe(PUBLIC)],
     ("GET", "/schema/swagger"): [Probe(PUBLIC)],
     ("GET", "/schema/openapi.json"): [Probe(PUBLIC)],
@@ -332,6 +331,19 @@ RULES: dict[tuple[str, str], list[Probe]] = {
 # every page route has a row, its declaration is the row's rule, and a page that needs an
 # account sends an anonymous visitor to the login page before it runs.
 PAGE_RULES: dict[tuple[str, str], Rule] = {
+    # accounts (chorus.accounts.pages)
+    ("GET", "/register"): PUBLIC,
+    ("POST", "/register"): PUBLIC,
+    ("GET", "/verify"): PUBLIC,
+    ("POST", "/verify"): PUBLIC,
+    ("POST", "/verify/resend"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/password/forgot"): PUBLIC,
+    ("POST", "/password/forgot"): PUBLIC,
+    ("GET", "/password/reset"): PUBLIC,
+    ("POST", "/password/reset"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/merchants"): PUBLIC,
     ("GET", "/merchants/{merchant_id}"): PUBLIC,

@@ -168,6 +168,5 @@ def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
 async def test_the_verification_link_lands_on_a_page(client: Any) -> None:
     r = await client.get("/verify", params={"token": "abc"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "/static/js/verify.js" in r.text
-    js = await client.get("/static/js/verify.js")
-    assert js.status_code == 200 and "/api/v1/auth/verify" in js.text
+    # a button posting the token back (GET changes nothing: mail scanners open links)
+    assert 'action="/verify"' in r.text and 'name="token" value="abc"' in r.text

@@ -1,0 +1,314 @@
+"""The account pages: ``/register``, ``/verify`` (the link of the verification e-mail),
+``/login``, ``/logout``, ``/password/forgot`` and ``/password/reset`` (the link of the reset
+e-mail).
+
+They call the services the JSON API calls (:mod:`chorus.accounts.service`), count against the
+same rate limits, and the posts that take secrets carry the API's guards (one counter per client
+address, nothing posted from another site). A mailed link opens a page with a button: GET never
+uses a token (mail scanners open links), the button's POST does."""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import TooManyRequestsException
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from pydantic import ValidationError
+
+from chorus.accounts import service
+from chorus.accounts.schemas import (
+    LoginRequest,
+    PasswordForgot,
+    PasswordReset,
+    ResendRequest,
+    UserCreate,
+    VerifyRequest,
+)
+from chorus.errors import DomainError
+from chorus.i18n import t
+from chorus.settings import Settings
+from chorus.web.auth import (
+    SESSION_COOKIE,
+    current_user,
+    log_in,
+    request_token,
+    same_site_only,
+    session_cookie,
+)
+from chorus.web.pages import (
+    FormData,
+    form_error,
+    page,
+    page_router,
+    parse_form,
+    redirect,
+    request_locale,
+    safe_next,
+)
+from chorus.web.ratelimit import credential_limits, limit_by_address
+
+# The posts that take secrets or send mail: the API's guards on its credential endpoints.
+CREDENTIALS = [limit_by_address, same_site_only]
+# Pages one never wants to land on again after logging in.
+_NOT_AFTER_LOGIN = ("/login", "/logout", "/register", "/verify")
+_TOKEN_CODES = ("token_invalid", "token_expired")
+
+Token = Annotated[str | None, QueryParameter(name="token")]
+
+
+def after_login(value: str | None) -> str:
+    """Where a login goes on to: ``next`` when it is a page of this site (never an open
+    redirect, never back to the account pages themselves), else the home page."""
+    target = safe_next(value)
+    path = urlsplit(target).path.rstrip("/") or "/"
+    if path in _NOT_AFTER_LOGIN or path.startswith("/password/"):
+        return "/"
+    return target
+
+
+def _link_trouble(exc: ValidationError | DomainError) -> str | None:
+    """``"expired"`` or ``"invalid"`` when ``exc`` refuses the token of a mailed link, else None."""
+    if isinstance(exc, DomainError):
+        codes = {exc.code, *(e.code for e in exc.errors)}
+        if "token_expired" in codes:
+            return "expired"
+        return "invalid" if codes & set(_TOKEN_CODES) else None
+    return "invalid" if any(e["loc"][:1] == ("token",) for e in exc.errors()) else None
+
+
+# --- register ---------------------------------------------------------------------------------
+
+
+@get("/register", name="register")
+async def register_page(request: Request[Any, Any, Any]) -> Template:
+    """The registration form: name, e-mail, password."""
+    return await page(request, "accounts/register.html")
+
+
+@post("/register", guards=CREDENTIALS)
+async def register(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """Create the account in the language of the page (as the API's register does); then the
+    "check your mailbox" page."""
+    locale = request_locale(request, await current_user(request))
+    try:
+        account = parse_form(UserCreate, {**data, "locale": locale})
+        await credential_limits(request).spend_account("register", account.email)
+        await service.register(data=account, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        taken = isinstance(exc, DomainError) and exc.code == "email_taken"
+        return await form_error(request, "accounts/register.html", exc, values=data, email_taken=taken)
+    return redirect(request, "/verify", flash="page.accounts.flash.registered")
+
+
+# --- verify the address -----------------------------------------------------------------------
+
+
+@get("/verify", name="verify")
+async def verify_page(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings], token: Token = None
+) -> Template:
+    """The verification e-mail's link: a button that confirms the address (the token is used
+    only by the button's POST). Without a token: "check your mailbox", with a resend form."""
+    if token:
+        return await page(request, "accounts/verify.html", token=token)
+    return await page(request, "accounts/check_mail.html", hours=settings.verify_token_hours)
+
+
+@post("/verify", guards=CREDENTIALS)
+async def verify(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """Confirm the address; then log in (or, already signed in to it, carry on)."""
+    try:
+        body = parse_form(VerifyRequest, data)
+        verified = await service.verify_email(token=body.token, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        trouble = _link_trouble(exc)
+        if trouble is None:
+            raise
+        return await page(
+            request,
+            "accounts/verify_failed.html",
+            status=422,
+            trouble=trouble,
+            hours=settings.verify_token_hours,
+        )
+    user = await current_user(request)
+    if user is not None and user.id == verified.id:
+        return redirect(request, "/", flash="page.accounts.flash.verified_signed_in")
+    return redirect(request, "/login", flash="page.accounts.flash.verified")
+
+
+@post("/verify/resend", guards=CREDENTIALS)
+async def resend_verification(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """A new verification link; the answer is the same whether or not the address has an
+    account waiting (as the API's)."""
+    try:
+        body = parse_form(ResendRequest, data)
+    except ValidationError as exc:
+        return await form_error(
+            request, "accounts/check_mail.html", exc, values=data, hours=settings.verify_token_hours
+        )
+    await credential_limits(request).spend_account("resend", body.email)
+    await service.resend_verification(email=body.email)
+    return redirect(request, "/verify", flash="page.accounts.flash.resent")
+
+
+# --- log in and out ---------------------------------------------------------------------------
+
+
+@get("/login", name="login")
+async def login_page(
+    request: Request[Any, Any, Any], next_: Annotated[str | None, QueryParameter(name="next")] = None
+) -> Template | Redirect:
+    """The login form; someone already signed in goes straight on to ``next``."""
+    target = after_login(next_)
+    if await current_user(request) is not None:
+        return Redirect(path=target, status_code=303)
+    return await page(request, "accounts/login.html", values={"next": target})
+
+
+@post("/login", guards=CREDENTIALS)
+async def login(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """Open a session (the API login's session cookie), then on to ``next``. A wrong password
+    and an unknown address are answered alike; an account with too many failed logins is told
+    when to try again."""
+    target = after_login(data.get("next"))
+    values = {**data, "next": target}
+    try:
+        creds = parse_form(LoginRequest, data)
+        _, token = await log_in(request, email=creds.email, password=creds.password, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        return await form_error(request, "accounts/login.html", exc, values=values)
+    except TooManyRequestsException as exc:
+        seconds = int((exc.headers or {}).get("Retry-After", "60"))
+        locale = request_locale(request, None)
+        message = t("page.accounts.login.too_many", locale, minutes=max(1, ceil(seconds / 60)))
+        shown = {k: v for k, v in values.items() if "password" not in k and not k.startswith("_")}
+        return await page(
+            request,
+            "accounts/login.html",
+            status=429,
+            headers={"retry-after": str(seconds)},
+            errors={"": message},
+            values=shown,
+        )
+    response = redirect(request, target, flash="page.accounts.flash.logged_in")
+    response.cookies.append(session_cookie(token, settings))
+    return response
+
+
+@post("/logout")
+async def logout(request: Request[Any, Any, Any]) -> Redirect:
+    """The header's logout button: the session ends (its token is revoked, not only forgotten
+    by this browser)."""
+    token = request_token(request)
+    if token:
+        await service.logout(token=token)
+    response = redirect(request, "/", flash="page.accounts.flash.logged_out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- a forgotten password ---------------------------------------------------------------------
+
+
+@get("/password/forgot", name="password_forgot")
+async def forgot_page(
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    sent: Annotated[str | None, QueryParameter(name="sent")] = None,
+) -> Template:
+    """The form asking for the address; after it, the same "if an account exists, we sent a
+    link" page whatever the address was."""
+    template = "accounts/forgot_sent.html" if sent == "1" else "accounts/forgot.html"
+    return await page(request, template, minutes=settings.password_reset_minutes)
+
+
+@post("/password/forgot", guards=CREDENTIALS)
+async def forgot(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """Mail a reset link if the address has an account (the answer never tells)."""
+    try:
+        body = parse_form(PasswordForgot, data)
+    except ValidationError as exc:
+        return await form_error(
+            request, "accounts/forgot.html", exc, values=data, minutes=settings.password_reset_minutes
+        )
+    await credential_limits(request).spend_account("password-reset", body.email)
+    await service.request_password_reset(email=body.email)
+    return redirect(request, "/password/forgot?sent=1")
+
+
+@get("/password/reset", name="password_reset")
+async def reset_page(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings], token: Token = None
+) -> Template:
+    """The reset e-mail's link: the new-password form (the token is used only by its POST)."""
+    if not token:
+        return await _reset_failed(request, settings, "invalid", status=200)
+    return await page(request, "accounts/reset.html", token=token)
+
+
+@post("/password/reset", guards=CREDENTIALS)
+async def reset(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """Set the new password: every session of the account ends, this browser's too; then the
+    login page."""
+    try:
+        body = parse_form(PasswordReset, data)
+        await service.reset_password(token=body.token, password=body.password, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        trouble = _link_trouble(exc)
+        if trouble is not None:
+            return await _reset_failed(request, settings, trouble)
+        return await form_error(
+            request, "accounts/reset.html", exc, values=data, token=str(data.get("token", ""))
+        )
+    response = redirect(request, "/login", flash="page.accounts.flash.password_reset")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def _reset_failed(
+    request: Request[Any, Any, Any], settings: Settings, trouble: str, *, status: int = 422
+) -> Template:
+    return await page(
+        request,
+        "accounts/reset_failed.html",
+        status=status,
+        trouble=trouble,
+        minutes=settings.password_reset_minutes,
+    )
+
+
+def page_routers() -> list[Router]:
+    return [
+        page_router(
+            register_page,
+            register,
+            verify_page,
+            verify,
+            resend_verification,
+            login_page,
+            login,
+            logout,
+            forgot_page,
+            forgot,
+            reset_page,
+            reset,
+        )
+    ]
