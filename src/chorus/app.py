@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from chorus import db, logs, resources
 from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
+from chorus.cases import pages as cases_pages
 from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
 from chorus.evidence import routes as evidence_routes
@@ -66,6 +67,7 @@ def page_routers() -> list[Router]:
         *pages.page_routers(),
         *merchants_pages.page_routers(),
         *accounts_pages.page_routers(),
+        *cases_pages.page_routers(),
     ]
 
 

@@ -348,6 +348,15 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/merchants"): PUBLIC,
     ("GET", "/merchants/{merchant_id}"): PUBLIC,
     ("POST", "/locale"): PUBLIC,
+    ("GET", "/me/cases"): AUTHENTICATED,
+    ("GET", "/cases/{case_id}"): PUBLIC,  # members see more (tests/integration/test_pages_case.py)
+    ("GET", "/cases/{case_id}/chart.svg"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/membership"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/consent"): CASE_MEMBER,
+    ("GET", "/report"): VERIFIED,
+    ("POST", "/report"): VERIFIED,
+    ("POST", "/report/identifier"): VERIFIED,
+    ("POST", "/report/preview"): VERIFIED,
 }
 
 

@@ -1,0 +1,11 @@
+"""The case domain's pages: the report wizard (``report.py``), and the member's pages beside it."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from chorus.cases.pages import case, report
+
+
+def page_routers() -> list[Router]:
+    return [*report.page_routers(), *case.page_routers()]
