@@ -61,7 +61,9 @@ def test_the_wizard_joins_the_case_of_the_same_qq_and_lands_on_it(page: Page, li
 
     page.get_by_role("button", name="提交举报").click()
     expect(page).to_have_url(re.compile(rf"/cases/{case_id}$"))
-    expect(page.get_by_role("status").filter(has_text="位受害者")).to_contain_text("您是这个案件的第 2 位受害者")
+    expect(page.get_by_role("status").filter(has_text="位受害者")).to_contain_text(
+        "您是这个案件的第 2 位受害者"
+    )
     assert my_cases(live_app, me) == [case_id]
 
 
@@ -69,7 +71,10 @@ def test_a_bad_qq_is_refused_on_its_field(page: Page, live_app: LiveApp) -> None
     me = verified_user(live_app, name="丙")
     login_browser(page.context, live_app, me)
     page.goto("/report")
-    kind, value = page.locator("#f-merchant-identifiers-0-kind"), page.locator("#f-merchant-identifiers-0-value")
+    kind, value = (
+        page.locator("#f-merchant-identifiers-0-kind"),
+        page.locator("#f-merchant-identifiers-0-value"),
+    )
     kind.select_option("qq")
     value.fill("12ab")
     expect(page.locator("#check-0")).to_contain_text("QQ 号应为 5–11 位数字且不以 0 开头")

@@ -54,7 +54,9 @@ def field_error(html: str, field_id: str) -> str:
 
 def check_region(html: str, row: int) -> str:
     """The identifier row's live region (what the check says)."""
-    found = re.search(rf'<div id="check-{row}" class="identifier-check" aria-live="polite">(.*?)</div>\s*</div>', html, re.S)
+    found = re.search(
+        rf'<div id="check-{row}" class="identifier-check" aria-live="polite">(.*?)</div>\s*</div>', html, re.S
+    )
     assert found, f"no check region for row {row}"
     return found[1]
 
@@ -82,7 +84,9 @@ async def test_anonymous_visitors_log_in_first_and_unverified_people_are_told_to
     assert '<form method="post" action="/report"' not in r.text
 
 
-async def test_the_empty_wizard_names_its_fields_as_the_api_does(client: Any, mailbox: Any, worker: Any) -> None:
+async def test_the_empty_wizard_names_its_fields_as_the_api_does(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
     who = await person(client, mailbox, worker, "empty-wizard@example.com")
     await signed_in(client, who)
     r = await client.get("/report")
@@ -90,7 +94,14 @@ async def test_the_empty_wizard_names_its_fields_as_the_api_does(client: Any, ma
     assert page.lang == "zh-CN" and "举报商家" in page.title
     assert page.inline == 0 and page.style_attributes == 0
     names = {i.get("name") for i in page.inputs}
-    assert {"merchant.name", "loss.amount", "loss.currency", "incident_date", "order_refs", "statement"} <= names
+    assert {
+        "merchant.name",
+        "loss.amount",
+        "loss.currency",
+        "incident_date",
+        "order_refs",
+        "statement",
+    } <= names
     for row in range(3):
         assert {f"merchant.identifiers[{row}].kind", f"merchant.identifiers[{row}].value"} <= names
     assert "merchant.identifiers[3].kind" not in names
@@ -98,7 +109,10 @@ async def test_the_empty_wizard_names_its_fields_as_the_api_does(client: Any, ma
     for field in page.inputs:
         if field.get("type") != "hidden" and field.get("id"):
             assert f'<label for="{field["id"]}">' in r.text, field
-    kinds = re.findall(r'<option value="([a-z_]*)"', r.text.split('id="f-merchant-identifiers-0-kind"')[1].split("</select>")[0])
+    kinds = re.findall(
+        r'<option value="([a-z_]*)"',
+        r.text.split('id="f-merchant-identifiers-0-kind"')[1].split("</select>")[0],
+    )
     assert kinds[0] == "" and {"shop", "qq", "wechat", "phone", "alipay", "bank_card"} <= set(kinds)
     assert "/static/js/report.js" in page.scripts
 
@@ -148,10 +162,15 @@ async def test_a_report_through_the_form_lands_on_its_case_with_the_members_numb
     assert mine["role"] == "organizer" and mine["loss"] == {"amount": "199.00", "currency": "CNY"}
     assert mine["incident_date"] == INCIDENT and mine["order_refs"] == ["A-1001", "A-1002"]
     assert mine["statement"] == "在闲鱼上看到广告。\n\n- 付款后**拉黑**"
-    assert {(i["kind"], i["value"]) for i in mine["identifiers"]} == {("qq", "123456789"), ("phone", "+8613800138000")}
+    assert {(i["kind"], i["value"]) for i in mine["identifiers"]} == {
+        ("qq", "123456789"),
+        ("phone", "+8613800138000"),
+    }
 
     csrf = await signed_in(client, second)
-    r = await client.post("/report", data=form(csrf, "星辰数码", ("phone", "13800138000"), **{"loss.amount": "50"}))
+    r = await client.post(
+        "/report", data=form(csrf, "星辰数码", ("phone", "13800138000"), **{"loss.amount": "50"})
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/cases/{case_id}"
     assert "您是这个案件的第 2 位受害者" in (await client.get(r.headers["location"])).text
 
@@ -163,7 +182,9 @@ async def test_a_bad_qq_is_refused_on_its_field_in_words_and_nothing_is_written(
     csrf = await signed_in(client, who)
     before = await row_counts()
     # the bad QQ in the third row (the second is empty): the error is on the third row
-    r = await client.post("/report", data=form(csrf, "星辰数码", ("qq", "123456789"), ("", ""), ("qq", "12ab")))
+    r = await client.post(
+        "/report", data=form(csrf, "星辰数码", ("qq", "123456789"), ("", ""), ("qq", "12ab"))
+    )
     assert r.status_code == 422
     region = text_of(check_region(r.text, 2))
     assert "QQ 号无效" in region and "5–11 位数字" in region
@@ -183,7 +204,9 @@ async def test_every_refusal_is_shown_at_once_on_its_field(client: Any, mailbox:
     csrf = await signed_in(client, who)
     before = await row_counts()
     future = (date.today() + timedelta(days=30)).isoformat()
-    data = form(csrf, "", ("qq", "0123"), ("", "no-kind-chosen"), incident_date=future, **{"loss.amount": "-5"})
+    data = form(
+        csrf, "", ("qq", "0123"), ("", "no-kind-chosen"), incident_date=future, **{"loss.amount": "-5"}
+    )
     data["order_refs"] = "x" * 101
     r = await client.post("/report", data=data)
     assert r.status_code == 422
@@ -195,7 +218,9 @@ async def test_every_refusal_is_shown_at_once_on_its_field(client: Any, mailbox:
     assert "请选择这一项是什么" in field_error(r.text, "f-merchant-identifiers-1-kind")
     assert await row_counts() == before
     # in English for an English reader
-    assert (await client.post("/locale", data={"locale": "en", "next": "/report", "_csrf_token": csrf})).status_code == 303
+    assert (
+        await client.post("/locale", data={"locale": "en", "next": "/report", "_csrf_token": csrf})
+    ).status_code == 303
     r = await client.post("/report", data=data)
     assert field_error(r.text, "f-merchant-name") == "Please fill this in."
     assert "QQ number" in text_of(check_region(r.text, 0))
@@ -221,7 +246,10 @@ async def test_add_another_row_and_preview_without_javascript(client: Any, mailb
     assert r.status_code == 200
     page = Page(r.text)
     assert page.field("merchant.identifiers[3].value") == ""  # one more row
-    assert page.field("merchant.identifiers[0].value") == "123456789" and page.field("merchant.name") == "星辰数码"
+    assert (
+        page.field("merchant.identifiers[0].value") == "123456789"
+        and page.field("merchant.name") == "星辰数码"
+    )
     assert re.search(r'id="f-merchant-identifiers-3-kind"[^>]*autofocus', r.text)
     # four rows posted, one more added
     more = {**data, "merchant.identifiers[3].kind": "", "merchant.identifiers[3].value": "", "_action": "add"}
@@ -249,7 +277,9 @@ async def test_the_live_check_says_valid_or_invalid_in_words(client: Any, mailbo
     )
     assert r.status_code == 200 and "<html" not in r.text
     assert 'data-state="valid"' in r.text and 'data-row="1"' in r.text
-    assert "电话号码格式正确" in r.text and "+8613800138000" in r.text and "还没有人举报过这个电话号码" in r.text
+    assert (
+        "电话号码格式正确" in r.text and "+8613800138000" in r.text and "还没有人举报过这个电话号码" in r.text
+    )
     r = await client.post(
         "/report/identifier",
         data={"merchant.identifiers[0].kind": "qq", "merchant.identifiers[0].value": "12ab"},
@@ -270,7 +300,9 @@ async def test_the_live_check_says_valid_or_invalid_in_words(client: Any, mailbo
     )
     assert 'data-state="valid"' in r.text and "只供组织者参考" in r.text
     # the partials need the CSRF header like any write, and a verified account
-    assert (await client.post("/report/identifier", data={"merchant.identifiers[0].value": "1"})).status_code == 403
+    assert (
+        await client.post("/report/identifier", data={"merchant.identifiers[0].value": "1"})
+    ).status_code == 403
 
 
 async def test_two_names_one_qq_one_case_the_second_sees_the_match_first(
@@ -296,7 +328,9 @@ async def test_two_names_one_qq_one_case_the_second_sees_the_match_first(
     r = await client.get("/report", params={"kind": "qq", "value": "987654321"})
     assert "同一个QQ 号，已有 1 位受害者" in text_of(check_region(r.text, 0))
     csrf = csrf_of(Page(r.text))
-    r = await client.post("/report", data=form(csrf, "星辰卡盟", ("qq", "987654321"), **{"loss.amount": "88"}))
+    r = await client.post(
+        "/report", data=form(csrf, "星辰卡盟", ("qq", "987654321"), **{"loss.amount": "88"})
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/cases/{case_id}"
     assert await my_case_ids(client, second) == [case_id]
     summary = (await client.get(f"/api/v1/cases/{case_id}")).json()
@@ -314,13 +348,24 @@ async def test_the_preview_is_the_sanitized_markdown(client: Any, mailbox: Any, 
         '<script>alert(1)</script><img src=x onerror="alert(2)">[链接](javascript:alert(3))'
     )
     r = await client.post(
-        "/report/preview", data={"statement": statement}, headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken")}
+        "/report/preview",
+        data={"statement": statement},
+        headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken")},
     )
     assert r.status_code == 200 and "<html" not in r.text
     assert "<h1>经过</h1>" in r.text and "<strong>付款</strong>" in r.text and "<li>第一天</li>" in r.text
     lowered = r.text.lower()
-    assert "<script" not in lowered and "onerror" not in lowered and "javascript:" not in lowered and "<img" not in lowered
-    empty = await client.post("/report/preview", data={"statement": "  "}, headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken")})
+    assert (
+        "<script" not in lowered
+        and "onerror" not in lowered
+        and "javascript:" not in lowered
+        and "<img" not in lowered
+    )
+    empty = await client.post(
+        "/report/preview",
+        data={"statement": "  "},
+        headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken")},
+    )
     assert "还没有内容可以预览" in empty.text
 
 
@@ -331,7 +376,12 @@ async def test_the_notice_takes_only_a_number_from_its_cookie(client: Any, mailb
     await signed_in(client, who)
     client.cookies.set("chorus_flash", "page.report.flash.joined~n:7")
     assert "您是这个案件的第 7 位受害者" in (await client.get("/report")).text
-    for forged in ("page.report.flash.joined~n:<b>x</b>", "page.report.flash.joined~n:-1", "errors.internal", "page.no.such"):
+    for forged in (
+        "page.report.flash.joined~n:<b>x</b>",
+        "page.report.flash.joined~n:-1",
+        "errors.internal",
+        "page.no.such",
+    ):
         client.cookies.set("chorus_flash", forged)
         r = await client.get("/report")
         assert 'class="notice notice-ok" role="status"' not in r.text, forged
