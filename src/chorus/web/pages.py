@@ -352,8 +352,8 @@ def validation_errors(exc: ValidationError, locale: str) -> dict[str, str]:
             key = "page.form.not_a_value"
         if item["type"] == "value_error" and "email" in str(item.get("msg", "")).lower():
             key = "page.form.email"
-        if item["type"] == "string_too_short" and ctx.get("min_length") == 1:
-            key = "page.form.required"  # an empty box: "at least 1 character" says it oddly
+        if item.get("input") == "" or (item["type"] == "string_too_short" and ctx.get("min_length") == 1):
+            key = "page.form.required"  # an empty box: "fill this in", whatever rule it broke
         params = {
             "min": ctx.get("min_length", ctx.get("gt", ctx.get("ge", ""))),
             "max": ctx.get("max_length", ctx.get("lt", ctx.get("le", ""))),
