@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, Router, delete, get, post, put
@@ -25,9 +24,15 @@ from chorus.accounts.schemas import (
     UserRead,
     VerifyRequest,
 )
-from chorus.errors import Forbidden
 from chorus.settings import Settings
-from chorus.web.auth import SESSION_COOKIE, log_in, request_token, same_site_only, session_cookie
+from chorus.web.auth import (
+    SESSION_COOKIE,
+    confirming_password,
+    log_in,
+    request_token,
+    same_site_only,
+    session_cookie,
+)
 from chorus.web.guards import requires_login, requires_role
 from chorus.web.problems import documented, problems
 from chorus.web.ratelimit import credential_limits, limit_by_address
@@ -88,21 +93,6 @@ class CredentialsController(Controller):
         return await service.reset_password(token=data.token, password=data.password, settings=settings)
 
 
-async def _confirming_password(
-    request: Request[Any, Any, Any], user: UserRead, action: Callable[[], Awaitable[None]]
-) -> None:
-    """Run ``action``, which confirms the caller's password: a wrong one counts against the
-    account as a failed login does, so a stolen session cannot try passwords at will (429)."""
-    limits = credential_limits(request)
-    await limits.check_account("login", user.email)
-    try:
-        await action()
-    except Forbidden as exc:
-        if exc.code == "wrong_password":
-            await limits.account_failed("login", user.email)
-        raise
-
-
 class SessionController(Controller):
     path = "/api/v1"
     tags = ["auth"]
@@ -135,7 +125,7 @@ class SessionController(Controller):
     ) -> None:
         """Change your password, giving the current one (403 ``wrong_password``): your other
         sessions end, this one lives on."""
-        await _confirming_password(
+        await confirming_password(
             request,
             user,
             lambda: service.change_password(
@@ -159,7 +149,7 @@ class SessionController(Controller):
         """Delete your account, giving your password (403 ``wrong_password``): you leave every
         case (409 ``last_organizer`` while you alone organize one with other members), your
         sessions end and your personal data goes; what filed complaints keep is in the README."""
-        await _confirming_password(
+        await confirming_password(
             request,
             user,
             lambda: lifecycle.delete_account(actor=user, password=data.password, settings=settings),

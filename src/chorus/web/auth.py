@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request
@@ -67,6 +68,22 @@ async def log_in(
         raise
     await limits.account_succeeded("login", email)
     return user, token
+
+
+async def confirming_password(
+    connection: ASGIConnection[Any, Any, Any, Any], user: UserRead, action: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``action``, which confirms the caller's password (changing it, deleting the account;
+    the API's and the settings page's): a wrong one counts against the account as a failed login
+    does, so a stolen session cannot try passwords at will (429)."""
+    limits = credential_limits(connection)
+    await limits.check_account("login", user.email)
+    try:
+        await action()
+    except Forbidden as exc:
+        if exc.code == "wrong_password":
+            await limits.account_failed("login", user.email)
+        raise
 
 
 async def provide_maybe_user(request: Request[Any, Any, Any]) -> UserRead | None:
