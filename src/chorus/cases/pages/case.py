@@ -10,6 +10,7 @@ announcements are theirs), so it calls one service of each rather than one for a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -436,43 +437,49 @@ def chart_svg(growth: CaseGrowth, *, locale: str) -> str:
         plot_background="#ffffff",
         foreground="#1f2937",
         foreground_strong="#111827",
-        foreground_subtle="#d1d5db",
+        foreground_subtle="#e5e7eb",
         colors=("#1d4ed8", "#b45309", "#15803d", "#7c3aed"),
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=14,
+        label_font_size=14,
+        major_label_font_size=14,
+        legend_font_size=15,
         title_font_size=15,
+        stroke_width=3,
     )
+    points = growth.points
+    start = points[0].day - timedelta(days=1) if points else None
+    days = [start, points[-1].day] if start else []  # the first and the last day: labels never overlap
+    most = points[-1].members if points else 1
+    step = max(1, math.ceil(most / 5))  # whole people on the left axis, five steps at most
     chart = pygal.DateLine(
         js=[],
         style=style,
-        width=560,
-        height=340,
-        margin=12,
+        width=420,
+        height=300,
+        margin=10,
+        spacing=8,
         legend_at_bottom=True,
         legend_at_bottom_columns=1,
-        show_dots=True,
-        dots_size=3,
-        x_label_rotation=0,
-        x_labels_major_count=4,
-        show_minor_x_labels=False,
-        include_x_axis=True,
+        dots_size=4,
+        stroke_style={"width": 3},
+        x_labels=days,
+        truncate_label=-1,
+        truncate_legend=-1,
+        y_labels=list(range(0, most + step, step)),
         disable_xml_declaration=True,
         x_value_formatter=lambda d: str(format_date(d, format="short", locale=babel_locale)),
         value_formatter=lambda v: str(format_decimal(v, locale=babel_locale)),
-        truncate_legend=-1,
     )
-    points = growth.points
-    if points:
+    if start is not None:
         # the day before anyone joined, the case counted nothing: the lines start from zero
-        start = points[0].day - timedelta(days=1)
         chart.add(t("page.case.chart.members", locale), [(start, 0)] + [(p.day, p.members) for p in points])
         for currency in _currencies(growth):
             series: list[tuple[date, Decimal | int]] = [(start, 0)]
             for p in points:
                 amount = next((Decimal(m.amount) for m in p.losses if m.currency == currency), Decimal(0))
                 series.append((p.day, amount))
-            chart.add(t("page.case.chart.loss", locale, currency=currency), series, secondary=True)
+            label = t("page.case.chart.loss", locale, currency=currency)
+            # dashed: told apart from the members' line without colour, also where they overlap
+            chart.add(label, series, secondary=True, stroke_style={"width": 3, "dasharray": "8, 5"})
     root = chart.render_tree()
     for parent in list(root.iter()):
         for child in list(parent):
