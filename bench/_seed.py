@@ -1,5 +1,5 @@
 """Bulk seeding for the benchmarks, faster than the services allow, with every derived value
-(chain entries, blob locations, keys) made by the app's own code. Not a benchmark.
+(chain entries, blob locations) made by the app's own code. Not a benchmark.
 
 Evidence is the example: the app appends to a case's chain one upload at a time, in a
 transaction each; a benchmark needs tens of thousands of entries in seconds. So the bytes go
@@ -49,14 +49,6 @@ def captured_inserts(table: Any) -> Iterator[list[Any]]:
         del table.insert
 
 
-def with_key(row: Any, column: str, value: Any) -> Any:
-    """Set a string-key column (``unique_key``, ``open_key``) the app still fills by hand where
-    the table has one (issue 10 item 4 replaces them with unique indexes); returns the row."""
-    if column in {c._meta.name for c in type(row)._meta.columns}:
-        setattr(row, column, value)
-    return row
-
-
 # --- evidence ------------------------------------------------------------------------------------
 
 
@@ -102,8 +94,9 @@ async def evidence_rows(
                 case_id, index, prev, eid, item.sha256, item.kind, item.uploader, item.uploaded_at
             )
             links[-1].created_at = item.uploaded_at
-            row = Evidence(id=eid, case=case_id, chain_index=index, entry_hash=entry.entry_hash, **vars(item))
-            out.evidence.append(with_key(row, "unique_key", f"{case_id}:{item.uploader}:{item.sha256}"))
+            out.evidence.append(
+                Evidence(id=eid, case=case_id, chain_index=index, entry_hash=entry.entry_hash, **vars(item))
+            )
             index, prev = index + 1, entry.entry_hash
     out.chain, out.head = links, prev
     return out

@@ -67,7 +67,7 @@ from bench._measure import (
     reset_sequences,
     steal_seconds,
 )
-from bench._seed import Item, evidence_rows, store_blobs, with_key
+from bench._seed import Item, evidence_rows, store_blobs
 from tests.toolkit import Sandbox, chorus_command, start_web, stop_process
 
 MIB = 1024 * 1024
@@ -520,10 +520,7 @@ async def load(box: Sandbox, args: argparse.Namespace, settings: Any) -> Loaded:
         for (sha, size), spec in zip(blobs, plan.specs, strict=True)
     ]
     rows = await evidence_rows(case_id, items, first_id=1, index=index, prev=prev)
-    memberships = [
-        with_key(Membership(case=case_id, **m), "unique_key", f"{case_id}:{m['user']}")
-        for m in plan.memberships
-    ]
+    memberships = [Membership(case=case_id, **m) for m in plan.memberships]
     seconds["evidence and chain rows (the app's chain code)"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -49,7 +49,7 @@ from bench._measure import (
     latency_stats,
     reset_sequences,
 )
-from bench._seed import captured_inserts, with_key
+from bench._seed import captured_inserts
 from tests.toolkit import Sandbox, http_client, migrate_quietly
 
 GOAL_P50_MS = 5.0
@@ -557,7 +557,7 @@ async def load(args: argparse.Namespace, box: Sandbox, procs: Any, fresh: Fresh)
                 case_id += 1
                 user = 1 + (mid * 7919) % organizers
                 status = "filing" if (mid % 7) == 0 else "gathering"
-                case_rows.append(with_key(Case(id=case_id, merchant=mid, status=status), "open_key", mid))
+                case_rows.append(Case(id=case_id, merchant=mid, status=status))
                 member = Membership(
                     case=case_id,
                     user=user,
@@ -568,7 +568,7 @@ async def load(args: argparse.Namespace, box: Sandbox, procs: Any, fresh: Fresh)
                     order_refs=[f"TB{mid * 13}"],
                     identifiers=reported,
                 )
-                members.append(with_key(member, "unique_key", f"{case_id}:{user}"))
+                members.append(member)
                 events += [
                     CaseEvent(case=case_id, kind="opened"),
                     CaseEvent(case=case_id, kind="member_joined"),
@@ -828,11 +828,11 @@ async def race(
         "SELECT DISTINCT merchant FROM merchant_identifier WHERE match_key = ANY($1::varchar[])", keys
     )
     new_cases = await conn.fetch(
-        "SELECT id, merchant, open_key FROM group_case WHERE id > $1", before["group_case"]
+        "SELECT id, merchant FROM group_case WHERE id > $1", before["group_case"]
     )
     mid = key_owners[0]["merchant"] if len(key_owners) == 1 else None
     open_cases = await conn.fetchval(
-        "SELECT count(*) FROM group_case WHERE merchant = $1 AND open_key IS NOT NULL", mid
+        "SELECT count(*) FROM group_case WHERE merchant = $1 AND status <> 'closed'", mid
     )
     case = new_cases[0]["id"] if len(new_cases) == 1 else None
     members = await conn.fetchrow(

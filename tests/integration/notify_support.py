@@ -51,7 +51,6 @@ async def seed_members(
                 Membership(
                     case=case_id,
                     user=u,
-                    unique_key=f"{case_id}:{u}",
                     role="member",
                     loss_amount=Decimal("100.00"),
                     loss_currency="CNY",

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Count
 
 from chorus import db, jobs, money
@@ -179,18 +180,17 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                         raise Conflict("case_closed", field="case_id")
                     raise db.StaleRead()
             if case_id is None:
-                rows = await Case.insert(Case(merchant=merchant_id, open_key=merchant_id)).returning(Case.id)
+                rows = await Case.insert(Case(merchant=merchant_id)).returning(Case.id)
                 case_id = rows[0]["id"]
                 await add_event(case_id, "opened")
                 await audit.record("case.opened", actor_id=actor.id, object_type="case", object_id=case_id)
 
-            if await Membership.exists().where(Membership.unique_key == f"{case_id}:{actor.id}"):
+            if await Membership.exists().where(_membership(case_id, actor.id)):
                 raise Conflict("already_member")
             rows = await Membership.insert(
                 Membership(
                     case=case_id,
                     user=actor.id,
-                    unique_key=f"{case_id}:{actor.id}",
                     role="organizer" if created_case else "member",
                     loss_amount=amount,
                     loss_currency=currency,
@@ -234,8 +234,13 @@ async def get_case_row(case_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+def _membership(case_id: int, user_id: int) -> Combinable:
+    """The user's membership of the case (at most one: the membership_once constraint)."""
+    return (Membership.case == case_id) & (Membership.user == user_id)
+
+
 async def membership_of(case_id: int, user_id: int) -> dict[str, Any] | None:
-    row = await Membership.select().where(Membership.unique_key == f"{case_id}:{user_id}").first()
+    row = await Membership.select().where(_membership(case_id, user_id)).first()
     return dict(row) if row else None
 
 
@@ -483,7 +488,6 @@ async def set_status(case_id: int, *, actor: UserRead, data: CaseStatusUpdate) -
                 raise Conflict("invalid_transition", field="status", current=case["status"])
             changes: dict[Any, Any] = {Case.status: data.status}
             if data.status == "closed":
-                changes[Case.open_key] = None
                 changes[Case.closed_at] = datetime.now(UTC)
             await Case.update(changes).where(Case.id == case_id)
             await add_event(case_id, "status_changed", status=data.status)
@@ -725,8 +729,7 @@ async def fold_members(source_case: int, target_case: int) -> int:
             await Membership.delete().where(Membership.id == twin["id"])
         else:
             arrived.append({"display_name": m["user.display_name"], "role": role})
-        changes[Membership.case] = target_case
-        changes[Membership.unique_key] = f"{target_case}:{user}"
+        changes[Membership.case] = target_case  # the twin, if any, is gone: one membership each
         await Membership.update(changes).where(Membership.id == m["id"])
 
     source = f"case-merge:{source_case}:{target_case}"
@@ -765,7 +768,6 @@ async def close_merged(
     await Case.update(
         {
             Case.status: "closed",
-            Case.open_key: None,
             Case.merged_into: target_case,
             Case.closed_at: datetime.now(UTC),
         }
@@ -780,11 +782,10 @@ async def close_merged(
     )
 
 
-async def move_to_merchant(source_merchant: int, target_merchant: int, *, open_case: int | None) -> None:
-    """A merge of merchants: every case of the source (open or not) now belongs to the target;
-    ``open_case``, the source's still open case, becomes the target's open case."""
-    if open_case is not None:
-        await Case.update({Case.open_key: target_merchant}).where(Case.id == open_case)
+async def move_to_merchant(source_merchant: int, target_merchant: int) -> None:
+    """A merge of merchants: every case of the source (open or not) now belongs to the target.
+    When both had an open case, the source's is closed first (:func:`close_merged`): one open
+    case per merchant (the group_case_open index)."""
     await Case.update({Case.merchant: target_merchant}).where(Case.merchant == source_merchant)
 
 
@@ -795,8 +796,10 @@ async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
     """merchant id → its open case id."""
     if not merchant_ids:
         return {}
-    rows = await Case.select(Case.id, Case.open_key).where(Case.open_key.is_in(list(merchant_ids)))
-    return {r["open_key"]: r["id"] for r in rows}
+    rows = await Case.select(Case.id, Case.merchant).where(
+        Case.merchant.is_in(list(merchant_ids)) & Case.status.is_in(list(OPEN))
+    )
+    return {r["merchant"]: r["id"] for r in rows}
 
 
 async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:

@@ -13,6 +13,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from chorus.accounts.tables import User
@@ -23,9 +24,9 @@ class Case(Table, tablename="group_case"):
     id: Serial
     merchant = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.restrict, index=True)
     status = Varchar(length=12, null=False, default="gathering", index=True)  # gathering|filing|closed
-    # The merchant id while the case is open, NULL once closed: "one open case per merchant"
-    # is a unique constraint, so concurrent first reports cannot open two.
-    open_key = Integer(null=True, default=None, unique=True)
+    # One open case per merchant, so concurrent first reports cannot open two: a partial unique
+    # index, group_case_open (merchant) WHERE status is open, made by a raw migration (Piccolo
+    # cannot declare a partial index).
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     closed_at = Timestamptz(null=True, default=None)
     merged_into = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)  # type: ignore[var-annotated]
@@ -35,7 +36,6 @@ class Membership(Table, tablename="membership"):
     id: Serial
     case = ForeignKey(references=Case, null=False, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
-    unique_key = Varchar(length=40, null=False, unique=True)  # "<case id>:<user id>"
     role = Varchar(length=10, null=False, default="member")  # member | organizer
     loss_amount = Numeric(digits=(14, 3), null=False)
     loss_currency = Varchar(length=3, null=False)
@@ -48,6 +48,8 @@ class Membership(Table, tablename="membership"):
     consented_at = Timestamptz(null=True, default=None)
     consent_complaint_id = Integer(null=True, default=None)  # which complaint version was consented to
     consent_sha256 = Varchar(length=64, null=True, default=None)  # SHA-256 of that version's full text
+
+    membership_once = Unique([case, user])  # one membership per person and case
 
 
 class CaseEvent(Table, tablename="case_event"):

@@ -229,7 +229,6 @@ async def build(
                     case=case_id,
                     regulator=regulator["id"],
                     version=version,
-                    unique_key=f"{case_id}:{regulator['id']}:{version}",
                     locale=locale,
                     markdown=markdown,
                     sha256=sha,

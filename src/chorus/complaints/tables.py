@@ -2,6 +2,7 @@
 
 from piccolo.columns import JSON, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from chorus.cases.tables import Case
@@ -16,7 +17,6 @@ class Complaint(Table, tablename="complaint"):
     case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
     regulator = ForeignKey(references=Regulator, null=False, on_delete=OnDelete.restrict)
     version = Integer(null=False)
-    unique_key = Varchar(length=60, null=False, unique=True)  # "<case>:<regulator>:<version>"
     locale = Varchar(length=8, null=False)
     markdown = Text(null=False)
     sha256 = Varchar(length=64, null=False)
@@ -35,3 +35,6 @@ class Complaint(Table, tablename="complaint"):
     created_by = Integer(null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     filed_at = Timestamptz(null=True, default=None)
+
+    # concurrent builds cannot take the same version number: the later one fails and reruns
+    complaint_version_once = Unique([case, regulator, version])

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from piccolo.custom_types import Combinable
+
 from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -155,13 +157,11 @@ async def _record(
     derived_sha: str | None,
     derived_size: int | None,
 ) -> tuple[EvidenceCreated, bool]:
-    unique_key = f"{case_id}:{user.id}:{spooled.sha256}"
-
     async def attempt() -> tuple[EvidenceCreated, bool]:
         async with db.transaction():
             await _lock_case(case_id)
             await cases.require_member(case_id, actor=user)
-            existing = await Evidence.select().where(Evidence.unique_key == unique_key).first()
+            existing = await Evidence.select().where(_same_record(case_id, user.id, spooled.sha256)).first()
             if existing is not None:
                 return _created(existing), False
             assert spooled.sniffed is not None
@@ -171,7 +171,6 @@ async def _record(
                 Evidence(
                     case=case_id,
                     uploader=user.id,
-                    unique_key=unique_key,
                     kind=meta.kind,
                     description=meta.description,
                     visibility=meta.visibility,
@@ -214,6 +213,12 @@ async def _record(
     return await db.retry_on_conflict(attempt)
 
 
+def _same_record(case_id: int, uploader_id: int, sha256: str) -> Combinable:
+    """The record of these bytes from this uploader in the case: there is at most one (the
+    evidence_once constraint)."""
+    return (Evidence.case == case_id) & (Evidence.uploader == uploader_id) & (Evidence.sha256 == sha256)
+
+
 async def _lock_case(case_id: int) -> None:
     """Serialize chain appends per case: a row lock on PostgreSQL; on SQLite the IMMEDIATE
     transaction already holds the write lock."""
@@ -242,7 +247,6 @@ async def _append(
         ChainLink(
             case=case_id,
             index=index,
-            unique_key=f"{case_id}:{index}",
             evidence=evidence_id,
             evidence_sha256=sha256,
             meta=meta.as_dict(),
@@ -586,8 +590,7 @@ async def move_to_case(source_case: int, target_case: int) -> int:
     index, prev = await chain_tail(target_case)
     moved = 0
     for row in rows:
-        key = f"{target_case}:{row['uploader']}:{row['sha256']}"
-        if await Evidence.exists().where(Evidence.unique_key == key):
+        if await Evidence.exists().where(_same_record(target_case, row["uploader"], row["sha256"])):
             continue  # the same member gave the same bytes to both cases: one record is enough
         entry = await _append(
             target_case,
@@ -602,7 +605,6 @@ async def move_to_case(source_case: int, target_case: int) -> int:
         await Evidence.update(
             {
                 Evidence.case: target_case,
-                Evidence.unique_key: key,
                 Evidence.chain_index: index,
                 Evidence.entry_hash: entry.entry_hash,
             }

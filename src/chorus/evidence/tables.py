@@ -12,6 +12,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from chorus.accounts.tables import User
@@ -22,8 +23,6 @@ class Evidence(Table, tablename="evidence"):
     id: Serial
     case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
     uploader = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
-    # "<case>:<uploader>:<sha256>": the same bytes from the same uploader in a case are one record
-    unique_key = Varchar(length=120, null=False, unique=True)
     kind = Varchar(length=20, null=False)
     description = Text(null=False, default="")
     visibility = Varchar(length=10, null=False, default="organizers")  # organizers | members
@@ -43,6 +42,9 @@ class Evidence(Table, tablename="evidence"):
     withdrawn_at = Timestamptz(null=True, default=None)
     frozen_at = Timestamptz(null=True, default=None)  # set once a filed complaint cites it
 
+    # the same bytes from the same uploader in a case are one record
+    evidence_once = Unique([case, uploader, sha256])
+
 
 class ChainLink(Table, tablename="evidence_chain"):
     """One append-only entry of a case's hash chain; ``meta`` is exactly what was hashed."""
@@ -50,10 +52,12 @@ class ChainLink(Table, tablename="evidence_chain"):
     id: Serial
     case = ForeignKey(references=Case, null=False, on_delete=OnDelete.restrict, index=True)
     index = Integer(null=False)
-    unique_key = Varchar(length=40, null=False, unique=True)  # "<case>:<index>": no forks
     evidence = ForeignKey(references=Evidence, null=False, on_delete=OnDelete.restrict)
     evidence_sha256 = Varchar(length=64, null=False)
     meta = JSON(default={}, null=False)
     prev_hash = Varchar(length=64, null=False)
     entry_hash = Varchar(length=64, null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+    # no forks: one entry per index of a case's chain (also the index its reads go by)
+    evidence_chain_no_fork = Unique([case, index])

@@ -11,6 +11,8 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.custom_types import Combinable
+
 from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -29,15 +31,16 @@ from chorus.filings.schemas import (
     FilingRead,
     RegulatorRef,
 )
-from chorus.filings.status import ENDS, FilingStatus, Source, can_move, is_end
+from chorus.filings.status import ENDS, FilingStatus, Source, can_move
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications import service as notifications
 from chorus.regulators import service as regulators
 from chorus.settings import Settings
 
 
-def _active_key(case_id: int, regulator_id: int) -> str:
-    return f"{case_id}:{regulator_id}"
+def live() -> Combinable:
+    """Filings not ended: a case has at most one per regulator (the filing_live index)."""
+    return Filing.status.not_in([s.value for s in ENDS])
 
 
 async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> str:
@@ -73,8 +76,9 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             if complaint is None or complaint["case"] != case_id:
                 raise NotFound("complaint_not_found", field="complaint_id")
             regulator_id = complaint["regulator"]
-            live = await Filing.exists().where(Filing.active_key == _active_key(case_id, regulator_id))
-            if live:
+            if await Filing.exists().where(
+                (Filing.case == case_id) & (Filing.regulator == regulator_id) & live()
+            ):
                 raise Conflict("filing_active", field="complaint_id")
             channel = await _check_fileable(case_id, complaint)
             now = datetime.now(UTC)
@@ -84,7 +88,6 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
                     complaint=complaint["id"],
                     regulator=regulator_id,
                     status=FilingStatus.queued.value,
-                    active_key=_active_key(case_id, regulator_id),
                     created_by=actor.id,
                     created_at=now,
                     updated_at=now,
@@ -266,8 +269,6 @@ async def apply_change(
                 current["deadline"],
                 limits_of(row),
             )
-        if is_end(new):
-            changes[Filing.active_key] = None
         for column, value in (
             (Filing.reference, reference),
             (Filing.message, message),
@@ -340,7 +341,7 @@ async def flag_overdue(now: datetime | None = None) -> int:
     rows = await Filing.select(
         Filing.id, Filing.case, Filing.regulator, Filing.status, Filing.deadline, Filing.regulator.calendar
     ).where(
-        Filing.active_key.is_not_null()  # not ended
+        live()
         & Filing.deadline.is_not_null()
         # a pre-filter: no regulator's day is more than one ahead of UTC's; its own day decides below
         & (Filing.deadline <= now.date())

@@ -261,7 +261,7 @@ async def poll(settings: Settings) -> int:
     """The periodic job: ask the regulator's server about every live http filing it has
     acknowledged. Returns how many moved. A server that is down is asked again next time."""
     rows = await Filing.select(Filing.id, Filing.reference, Filing.status, Filing.regulator).where(
-        Filing.active_key.is_not_null() & Filing.reference.is_not_null()
+        filings.live() & Filing.reference.is_not_null()
     )
     by_id = await regulators.channels()
     moved = 0

@@ -21,8 +21,9 @@ class Filing(Table, tablename="filing"):
     bundle_sha256 = Varchar(
         length=64, null=True, default=None
     )  # the bundle as filed (kept in the blob store)
-    # "<case>:<regulator>" while the filing is not ended: one live filing per case and regulator
-    active_key = Varchar(length=60, null=True, default=None, unique=True)
+    # One live (not ended) filing per case and regulator: a partial unique index,
+    # filing_live ("case", regulator) WHERE status is not an end, made by a raw migration
+    # (Piccolo cannot declare a partial index).
     created_by = Integer(null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     updated_at = Timestamptz(default=TimestamptzNow(), null=False)

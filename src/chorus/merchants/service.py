@@ -284,14 +284,19 @@ def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
         name=clean,
         name_key=core,
         pinyin_key=names.pinyin_key(clean)[:400],
-        unique_key=f"{merchant_id}:{core}"[:220],
     )
+
+
+def _same_alias(row: MerchantAlias) -> Combinable:
+    """The stored alias ``row`` stands for: one per merchant and name key (merchant_alias_once)."""
+    same: Combinable = (MerchantAlias.merchant == row.merchant) & (MerchantAlias.name_key == row.name_key)
+    return same
 
 
 async def _insert_alias(row: MerchantAlias) -> bool:
     inserted = (
         await MerchantAlias.insert(row)
-        .on_conflict(target=MerchantAlias.unique_key, action="DO NOTHING")
+        .on_conflict(target=(MerchantAlias.merchant, MerchantAlias.name_key), action="DO NOTHING")
         .returning(MerchantAlias.id)
     )
     return bool(inserted)
@@ -308,7 +313,7 @@ async def add_alias(merchant_id: int, name: str, *, reporter: int | None = None,
         row.status, row.claimed_by, row.claimed_at = CLAIMED, reporter, datetime.now(UTC)
     if not await _insert_alias(row) and reporter is not None:
         await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(
-            (MerchantAlias.unique_key == row.unique_key)
+            _same_alias(row)
             & (MerchantAlias.status == CLAIMED)
             & (MerchantAlias.claimed_by.is_null() | (MerchantAlias.claimed_by != reporter))
         )
@@ -466,8 +471,8 @@ async def _confirm_row(row: dict[str, Any]) -> None:
 async def propose_merge(merchant_a: int, merchant_b: int, keys: Sequence[str]) -> None:
     a, b = sorted((merchant_a, merchant_b))
     await MergeProposal.insert(
-        MergeProposal(merchant_a=a, merchant_b=b, pair_key=f"{a}:{b}", match_keys=sorted(set(keys)))
-    ).on_conflict(target=MergeProposal.pair_key, action="DO NOTHING")
+        MergeProposal(merchant_a=a, merchant_b=b, match_keys=sorted(set(keys)))
+    ).on_conflict(target=(MergeProposal.merchant_a, MergeProposal.merchant_b), action="DO NOTHING")
 
 
 # --- public reads --------------------------------------------------------------------------
@@ -774,9 +779,7 @@ async def move_names_and_identifiers(source_id: int, target_id: int) -> None:
         row.status, row.claimed_by, row.claimed_at = alias["status"], alias["claimed_by"], alias["claimed_at"]
         if not await _insert_alias(row) and alias["status"] == CONFIRMED:
             # the source knew the name for sure: the target's claim of it stands confirmed
-            await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(
-                MerchantAlias.unique_key == row.unique_key
-            )
+            await MerchantAlias.update({MerchantAlias.status: CONFIRMED}).where(_same_alias(row))
 
 
 async def info(merchant_id: int) -> MerchantRef | None:
@@ -891,9 +894,10 @@ async def settle_proposals(source_id: int, target_id: int, *, actor_id: int, not
             continue
         # the proposal now concerns the survivor
         a, b = sorted((target_id, other))
-        if await MergeProposal.exists().where(MergeProposal.pair_key == f"{a}:{b}"):
+        pair = (MergeProposal.merchant_a == a) & (MergeProposal.merchant_b == b)
+        if await MergeProposal.exists().where(pair):
             await MergeProposal.delete().where(MergeProposal.id == p["id"])
         else:
-            await MergeProposal.update(
-                {MergeProposal.merchant_a: a, MergeProposal.merchant_b: b, MergeProposal.pair_key: f"{a}:{b}"}
-            ).where(MergeProposal.id == p["id"])
+            await MergeProposal.update({MergeProposal.merchant_a: a, MergeProposal.merchant_b: b}).where(
+                MergeProposal.id == p["id"]
+            )

@@ -11,6 +11,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from chorus.accounts.tables import User
@@ -38,10 +39,11 @@ class MerchantAlias(Table, tablename="merchant_alias"):
     name = Varchar(length=200, null=False)
     name_key = Varchar(length=200, null=False, index=True)  # names.core_name
     pinyin_key = Varchar(length=400, null=False, index=True)  # names.pinyin_key
-    unique_key = Varchar(length=220, null=False, unique=True)  # "<merchant id>:<name_key>"
     status = Varchar(length=10, null=False, default=CONFIRMED)  # confirmed | claimed
     claimed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     claimed_at = Timestamptz(null=True, default=None)
+
+    merchant_alias_once = Unique([merchant, name_key])  # a name is recorded once per merchant
 
 
 class MerchantIdentifier(Table, tablename="merchant_identifier"):
@@ -69,10 +71,11 @@ class MergeProposal(Table, tablename="merge_proposal"):
     id: Serial
     merchant_a = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade)
     merchant_b = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade)
-    pair_key = Varchar(length=40, null=False, unique=True)  # "<min id>:<max id>"
     match_keys = JSON(default=[], null=False)
     status = Varchar(length=10, null=False, default="open", index=True)  # open | merged | rejected
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     decided_by = Integer(null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)
     note = Text(null=True, default=None)
+
+    merge_proposal_pair = Unique([merchant_a, merchant_b])  # one per pair, stored as (lower id, higher id)

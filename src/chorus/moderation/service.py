@@ -59,7 +59,7 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
             moved = await cases.fold_members(src_case, tgt_case)
             evidence_moved = await evidence.move_to_case(src_case, tgt_case)
             await cases.close_merged(src_case, tgt_case, members_moved=moved, evidence_moved=evidence_moved)
-        await cases.move_to_merchant(source_id, target_id, open_case=src_case if tgt_case is None else None)
+        await cases.move_to_merchant(source_id, target_id)
 
         await merchants.mark_merged(source_id, target_id)
         await merchants.settle_proposals(source_id, target_id, actor_id=actor.id, note=note)
