@@ -65,13 +65,33 @@ def quick(settings: Any, **changes: Any) -> Any:
     )
 
 
-async def test_the_worker_files_once_and_the_regulator_answers(
+async def submitted(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
-) -> None:
+) -> dict[str, Any]:
+    """A filing the worker has sent to the stand-in, which answered: ``filed`` plus the jobs run."""
     s = await filed(client, mailbox, worker, settings, gateway)
     await run_jobs(redis_pool, quick(settings))
+    return s
 
-    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()
+
+async def filing_of(client: Any, headers: dict[str, str], filing_id: int) -> dict[str, Any]:
+    r = await client.get(f"/api/v1/filings/{filing_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    got: dict[str, Any] = r.json()
+    return got
+
+
+async def poll(redis_pool: Any, settings: Any) -> None:
+    """One run of the worker's poll of the regulators (as its cron does)."""
+    await redis_pool.enqueue_job("poll_filings")
+    await run_jobs(redis_pool, quick(settings), relay=False)
+
+
+async def test_the_worker_files_once_and_the_regulator_receives_it(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
+    got = await filing_of(client, s["ann"], s["filing"])
     assert got["status"] == "received" and got["reference"] == "REG-0001"
     assert [(e["status"], e["source"]) for e in got["events"]] == [
         ("queued", "organizer"),
@@ -81,6 +101,13 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     assert got["deadline"] is not None  # the acceptance clock runs
     (post,) = gateway.posts
     assert post["headers"]["idempotency-key"] == str(s["filing"])
+
+
+async def test_the_regulator_is_sent_the_complaint_its_complainants_and_their_evidence(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
+    (post,) = gateway.posts
     body = post["body"]
     complaint = (await client.get(f"/api/v1/complaints/{s['complaint']['id']}", headers=s["org"])).json()
     assert body["body_markdown"] == complaint["markdown"] and "<h1" in body["body_html"]
@@ -95,6 +122,16 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     )
     assert len(body["evidence"]) == 2  # the receipts of the two members who consented
     assert all(e["filename"].startswith("evidence/") and e["size"] > 0 for e in body["evidence"])
+
+
+async def test_the_bundle_as_filed_is_kept_and_organizers_download_it(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    from chorus.evidence.manifest import verify_bundle
+
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
+    (post,) = gateway.posts
+    body = post["body"]
     # the bundle as filed is kept, and it is what the hash says
     row = await Filing.select(Filing.bundle_sha256).where(Filing.id == s["filing"]).first()
     assert row is not None and body["bundle_sha256"] == row["bundle_sha256"]
@@ -106,8 +143,6 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert hashlib.sha256(r.content).hexdigest() == body["bundle_sha256"]
     assert int(r.headers["content-length"]) == len(r.content)
-    from chorus.evidence.manifest import verify_bundle
-
     path = settings.var_dir / "filed.zip"
     path.write_bytes(r.content)
     assert verify_bundle(path).ok
@@ -115,25 +150,39 @@ async def test_the_worker_files_once_and_the_regulator_answers(
     assert_problem(await client.get(f"/api/v1/filings/{s['filing']}/bundle", headers=s["out"]), 403)
     assert_problem(await client.get(f"/api/v1/filings/{s['filing']}/bundle"), 401)
 
-    # the job again (a rerun after a crash): nothing is sent twice
+
+async def test_a_rerun_of_the_submission_sends_nothing_twice(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
+    # the job again (a rerun after a crash)
     await redis_pool.enqueue_job("submit_filing", filing_id=s["filing"])
     await run_jobs(redis_pool, quick(settings), relay=False)
     assert len(gateway.posts) == 1
 
-    # the regulator moves on; the worker's poll sees it
+
+async def test_the_poll_records_the_regulators_new_status_once(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
     gateway.set_status("REG-0001", "accepted", "已受理，转调解")
-    await redis_pool.enqueue_job("poll_filings")
-    await run_jobs(redis_pool, quick(settings), relay=False)
-    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()
+    await poll(redis_pool, settings)
+    got = await filing_of(client, s["ann"], s["filing"])
     assert got["status"] == "accepted" and got["events"][-1]["source"] == "regulator"
     assert got["events"][-1]["note"] == "已受理，转调解"
-    await redis_pool.enqueue_job("poll_filings")  # nothing new: nothing recorded
-    await run_jobs(redis_pool, quick(settings), relay=False)
-    assert len((await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()["events"]) == 4
-    gateway.set_status("REG-0001", "received")  # a stale or odd answer does not move it back
-    await redis_pool.enqueue_job("poll_filings")
-    await run_jobs(redis_pool, quick(settings), relay=False)
-    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()
+    await poll(redis_pool, settings)  # nothing new: nothing recorded
+    assert len((await filing_of(client, s["ann"], s["filing"]))["events"]) == 4
+
+
+async def test_a_stale_status_from_the_regulator_does_not_move_the_filing_back(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    s = await submitted(client, mailbox, worker, settings, redis_pool, gateway)
+    gateway.set_status("REG-0001", "accepted", "已受理，转调解")
+    await poll(redis_pool, settings)
+    gateway.set_status("REG-0001", "received")  # a stale or odd answer
+    await poll(redis_pool, settings)
+    got = await filing_of(client, s["ann"], s["filing"])
     assert got["status"] == "accepted" and len(got["events"]) == 4
 
 
@@ -210,20 +259,48 @@ def reply_to(to: str, subject: str, body: str, message_id: str) -> bytes:
     return msg.as_bytes()
 
 
-async def test_the_email_channel_sends_once_and_replies_come_back(
-    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
-) -> None:
+async def mailed(client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any) -> dict[str, Any]:
+    """A filing sent by the worker to a regulator's mailbox: the case of ``seeded_case`` (the
+    organizer and Ann consented, Bob did not), plus ``filing``, the ``sent`` message and its
+    ``reply_address``."""
     s = await seeded_case(client, mailbox, worker)
     await consent(client, s, "org", "ann")
     reg = await mail_regulator(client, settings)
     complaint = await build(client, s, reg)
-    filing_id = (await file(client, s, complaint["id"])).json()["id"]
+    r = await file(client, s, complaint["id"])
+    assert r.status_code == 202, r.text
+    s["filing"] = r.json()["id"]
     await run_jobs(redis_pool, quick(settings))
+    (s["sent"],) = mailbox.to(REGULATOR_MAIL)
+    s["reply_address"] = str(s["sent"]["Reply-To"])
+    return s
 
-    (sent,) = mailbox.to(REGULATOR_MAIL)
+
+INBOUND = "/api/v1/inbound/email"
+
+
+def inbound_auth(settings: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.inbound_secret.get_secret_value()}"}
+
+
+def acceptance_reply(s: dict[str, Any]) -> bytes:
+    body = "您的投诉已受理，受理编号 AMR-77。"
+    return reply_to(s["reply_address"], "关于投诉的受理告知", body, "<r1@amr.example.gov.cn>")
+
+
+async def hand_over(client: Any, settings: Any, raw: bytes, headers: dict[str, str] | None = None) -> Any:
+    """The mail server hands a message to the inbound endpoint (authorized unless told otherwise)."""
+    auth = inbound_auth(settings) if headers is None else headers
+    return await client.post(INBOUND, content=raw, headers={**auth, "Content-Type": "message/rfc822"})
+
+
+async def test_the_email_channel_sends_the_complaint_with_a_reply_address(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    sent, filing_id = s["sent"], s["filing"]
     assert "联合投诉" in sent["Subject"] and "蓝月卡盟" in sent["Subject"]
-    reply_address = str(sent["Reply-To"])
-    assert reply_address.startswith(f"filing-{filing_id}-") and reply_address.endswith(
+    assert s["reply_address"].startswith(f"filing-{filing_id}-") and s["reply_address"].endswith(
         "@replies.chorus.example.com"
     )
     names = {part.get_filename() for part in sent.iter_attachments()}
@@ -231,34 +308,52 @@ async def test_the_email_channel_sends_once_and_replies_come_back(
     text = sent.get_body(preferencelist=("plain",)).get_content()
     assert "蓝月卡盟" in text and "安妮" in text and "鲍勃" not in text  # Bob did not consent
     assert "就“蓝月卡盟”收款后不交付商品一事" in text  # the merchant, named in the cover letter
-    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["org"])).json()
+    got = await filing_of(client, s["org"], filing_id)
     assert got["status"] == "submitted" and got["deadline"] is None  # no time limits on this one
-    await redis_pool.enqueue_job("submit_filing", filing_id=filing_id)  # a rerun sends nothing
+
+
+async def test_a_rerun_of_the_email_submission_sends_nothing(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    await redis_pool.enqueue_job("submit_filing", filing_id=s["filing"])
     await run_jobs(redis_pool, quick(settings), relay=False)
     assert len(mailbox.to(REGULATOR_MAIL)) == 1
 
-    # the regulator answers; the mail server hands the reply over
-    url = "/api/v1/inbound/email"
-    secret = {"Authorization": f"Bearer {settings.inbound_secret.get_secret_value()}"}
-    raw = reply_to(
-        reply_address, "关于投诉的受理告知", "您的投诉已受理，受理编号 AMR-77。", "<r1@amr.example.gov.cn>"
-    )
-    r = await client.post(url, content=raw, headers={**secret, "Content-Type": "message/rfc822"})
+
+async def test_a_reply_handed_over_twice_is_recorded_once_for_people_to_read(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    raw = acceptance_reply(s)
+    r = await hand_over(client, settings, raw)
     assert r.status_code == 202, r.text
-    assert r.json() == {"filing_id": filing_id}
-    again = await client.post(url, content=raw, headers={**secret, "Content-Type": "message/rfc822"})
+    assert r.json() == {"filing_id": s["filing"]}
+    again = await hand_over(client, settings, raw)
     assert again.status_code == 202  # handed over twice: recorded once
-    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
+    got = await filing_of(client, s["ann"], s["filing"])
     replies = [e for e in got["events"] if e["source"] == "regulator"]
     assert len(replies) == 1 and "关于投诉的受理告知" in replies[0]["note"] and "AMR-77" in replies[0]["note"]
     assert got["status"] == "submitted"  # a reply is read by people: organizers record what it means
+
+
+async def test_members_are_told_the_regulator_replied(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    assert (await hand_over(client, settings, acceptance_reply(s))).status_code == 202
     await run_jobs(redis_pool, settings)
     inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
-    assert [n["data"]["filing_id"] for n in inbox if n["kind"] == "case.filing_reply"] == [filing_id]
+    assert [n["data"]["filing_id"] for n in inbox if n["kind"] == "case.filing_reply"] == [s["filing"]]
 
-    # what the endpoint refuses, writing nothing
-    before = len(got["events"])
-    forged = reply_address.replace(f"filing-{filing_id}-", f"filing-{filing_id + 1}-")
+
+async def test_the_inbound_endpoint_refuses_what_it_cannot_match_writing_nothing(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await mailed(client, mailbox, worker, settings, redis_pool)
+    filing_id, raw, secret = s["filing"], acceptance_reply(s), inbound_auth(settings)
+    before = len((await filing_of(client, s["ann"], filing_id))["events"])
+    forged = s["reply_address"].replace(f"filing-{filing_id}-", f"filing-{filing_id + 1}-")
     for body, headers, status, code in (
         (raw, {}, 401, None),
         (raw, {"Authorization": "Bearer wrong"}, 401, None),
@@ -267,10 +362,8 @@ async def test_the_email_channel_sends_once_and_replies_come_back(
         (b"\\x00\\x01 not a message", secret, 422, None),
         (raw + b"x" * settings.inbound_max_bytes, secret, 413, None),
     ):
-        r = await client.post(url, content=body, headers={**headers, "Content-Type": "message/rfc822"})
-        assert_problem(r, status, code)
-    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
-    assert len(got["events"]) == before
+        assert_problem(await hand_over(client, settings, body, headers), status, code)
+    assert len((await filing_of(client, s["ann"], filing_id))["events"]) == before
 
 
 async def test_the_inbound_endpoint_is_off_without_a_secret(settings: Any) -> None:

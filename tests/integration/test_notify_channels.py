@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +27,11 @@ from tests.support import run_jobs
 from tests.toolkit import start_chorus, stop_process
 
 
-async def test_webhook_is_signed_retried_and_disabled_after_repeated_failures(
+async def webhook_case(
     client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
-) -> None:
+) -> tuple[Any, Any, int, Callable[[], Awaitable[int]]]:
+    """An organizer and Bob in one case, the queue drained; and a worker run with quick retries
+    (three tries per delivery)."""
     org = await person(client, mailbox, worker, "org@example.com", "组织者")
     bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
     case_id = (await report(client, org, report_body("星辰卡盟", [ident("qq", "2876543210")])))["case_id"]
@@ -38,18 +42,42 @@ async def test_webhook_is_signed_retried_and_disabled_after_repeated_failures(
         return await run_jobs(redis_pool, fast)
 
     await drain(run)
-    with webhook_receiver(statuses=[500, 200]) as hook:
-        r = await client.put(
-            "/api/v1/me/preferences", json={"webhook_url": hook.url, "email": "off"}, headers=bob.headers
-        )
-        assert r.status_code == 200, r.text
-        secret = r.json()["webhook_secret"]
-        assert secret and len(secret) == 64
-        # shown once: reading the preferences never shows it again
-        assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["webhook_secret"] is None
-        hook.secret = secret
+    return org, bob, case_id, run
 
-        await client.post(f"/api/v1/cases/{case_id}/status", json={"status": "filing"}, headers=org.headers)
+
+async def hook_up(client: Any, member: Any, hook: Any) -> str:
+    """The member sends their updates to ``hook`` (and turns e-mail off); returns the secret."""
+    r = await client.put(
+        "/api/v1/me/preferences", json={"webhook_url": hook.url, "email": "off"}, headers=member.headers
+    )
+    assert r.status_code == 200, r.text
+    secret: str = r.json()["webhook_secret"]
+    return secret
+
+
+async def set_case_status(client: Any, org: Any, case_id: int, status: str) -> None:
+    r = await client.post(f"/api/v1/cases/{case_id}/status", json={"status": status}, headers=org.headers)
+    assert r.status_code == 200, r.text
+
+
+async def test_the_webhook_secret_is_shown_once(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    _, bob, _, _ = await webhook_case(client, mailbox, worker, redis_pool, settings)
+    with webhook_receiver() as hook:
+        secret = await hook_up(client, bob, hook)
+    assert secret and len(secret) == 64
+    # reading the preferences never shows it again
+    assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["webhook_secret"] is None
+
+
+async def test_a_webhook_call_is_signed_and_retried_after_a_server_error(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    org, bob, case_id, run = await webhook_case(client, mailbox, worker, redis_pool, settings)
+    with webhook_receiver(statuses=[500, 200]) as hook:
+        hook.secret = await hook_up(client, bob, hook)
+        await set_case_status(client, org, case_id, "filing")
         await drain(run)
         assert hook.calls == 2  # a 500, then the retry
         assert hook.bad_signatures == 0
@@ -59,22 +87,25 @@ async def test_webhook_is_signed_retried_and_disabled_after_repeated_failures(
         assert payload["data"] == {"status": "filing"}
         assert "组织者" not in str(payload) and "org@example.com" not in str(payload)
 
-        # a receiver holding the wrong secret sees a signature that does not verify
+
+async def test_a_webhook_failing_every_try_is_disabled_and_the_member_told(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    org, bob, case_id, run = await webhook_case(client, mailbox, worker, redis_pool, settings)
+    with webhook_receiver(statuses=[200]) as hook:
+        await hook_up(client, bob, hook)
+        # a receiver holding the wrong secret sees a signature that does not verify, and refuses
         hook.secret = "not-the-secret"
-        hook.statuses, hook.calls = [200], 0
-        await client.post(
-            f"/api/v1/cases/{case_id}/status", json={"status": "gathering"}, headers=org.headers
-        )
+        await set_case_status(client, org, case_id, "filing")
         await drain(run)
         assert hook.bad_signatures >= 1
-
-        # it keeps failing: after CHORUS_NOTIFY_ATTEMPTS tries the webhook is disabled, and Bob is told
+        # after CHORUS_NOTIFY_ATTEMPTS tries the webhook is disabled, and Bob is told
         prefs = await get_ok(client, "/api/v1/me/preferences", bob.headers)
         assert prefs["webhook_active"] is False and prefs["webhook_url"] == hook.url
         kinds = [n["kind"] for n in (await get_ok(client, "/api/v1/notifications", bob.headers))["items"]]
         assert "account.webhook_disabled" in kinds
         calls = hook.calls
-        await client.post(f"/api/v1/cases/{case_id}/status", json={"status": "filing"}, headers=org.headers)
+        await set_case_status(client, org, case_id, "gathering")
         await drain(run)
         assert hook.calls == calls  # disabled: not called again
         assert mailbox.to("bob@example.com")[1:] == []  # e-mail off: only the verification mail
@@ -103,9 +134,10 @@ async def test_webhook_addresses_follow_the_regulator_channel_rules_in_productio
     assert (await notifications.get_preferences(actor=user)).webhook_url is None
 
 
-async def test_the_daily_digest_goes_out_once_per_member_and_day_across_two_workers(
-    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
-) -> None:
+async def digest_case(client: Any, mailbox: Any, worker: Any) -> tuple[Any, Any, datetime]:
+    """Ann (Shanghai) and Ned (New York) take a daily digest in English; two status changes of
+    their case wait for it, dated 00:00 UTC of today. Returns (ann, ned, the cron's time):
+    00:30 UTC is 08:30 in Shanghai (the digest hour) and 19:30 in New York (not)."""
     org = await person(client, mailbox, worker, "org@example.com", "组织者")
     ann = await person(client, mailbox, worker, "ann@example.com", "Ann")
     ned = await person(client, mailbox, worker, "ned@example.com", "Ned")
@@ -122,56 +154,107 @@ async def test_the_daily_digest_goes_out_once_per_member_and_day_across_two_work
         await client.post(f"/api/v1/cases/{case_id}/status", json={"status": status}, headers=org.headers)
     await drain(worker)
     mailbox.clear()
-    assert await Delivery.count().where((Delivery.channel == "digest") & (Delivery.status == "pending")) == 4
-
-    # 00:30 UTC is 08:30 in Shanghai (the digest hour) and 19:30 in New York (not)
     at = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0)
     await Delivery.update({Delivery.created_at: at.replace(minute=0)}).where(Delivery.channel == "digest")
+    return ann, ned, at
 
-    async def two_workers() -> None:
-        for n in (1, 2):
-            await redis_pool.enqueue_job(
-                "notify_digest", at=at.isoformat(), _job_id=f"digest-{n}-{time.monotonic()}"
-            )
-        from workers.settings import worker_settings
 
-        made = []
-        for _ in range(2):
-            kwargs = worker_settings(settings)
-            kwargs.update(
-                redis_pool=redis_pool,
-                burst=True,
-                poll_delay=0.01,
-                handle_signals=False,
-                on_startup=None,
-                on_shutdown=None,
-                ctx={"settings": settings},
-                cron_jobs=[],
-            )
-            kwargs.pop("redis_settings")
-            made.append(Worker(**kwargs))
-        await asyncio.gather(*(w.main() for w in made))
-        for w in made:
-            await w.run_check()
+async def two_digest_workers(redis_pool: Any, settings: Any, at: datetime) -> None:
+    """The digest cron fired on two real arq workers at once (each enqueues its own job)."""
+    for n in (1, 2):
+        await redis_pool.enqueue_job(
+            "notify_digest", at=at.isoformat(), _job_id=f"digest-{n}-{time.monotonic()}"
+        )
+    from workers.settings import worker_settings
 
-    await two_workers()
-    await two_workers()  # the cron of the next hour... the same local day: nothing more
-    (digest,) = mailbox.to("ann@example.com")
-    assert digest["Subject"].startswith("Chorus daily digest: 2 update(s)")
-    assert "Case #" in digest.get_body(preferencelist=("plain",)).get_content()
-    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert mailbox.to("ned@example.com") == []  # 19:30 in New York: tomorrow morning his time
+    made = []
+    for _ in range(2):
+        kwargs = worker_settings(settings)
+        kwargs.update(
+            redis_pool=redis_pool,
+            burst=True,
+            poll_delay=0.01,
+            handle_signals=False,
+            on_startup=None,
+            on_shutdown=None,
+            ctx={"settings": settings},
+            cron_jobs=[],
+        )
+        kwargs.pop("redis_settings")
+        made.append(Worker(**kwargs))
+    await asyncio.gather(*(w.main() for w in made))
+    for w in made:
+        await w.run_check()
+
+
+async def test_digest_members_updates_wait_for_the_digest(client: Any, mailbox: Any, worker: Any) -> None:
+    await digest_case(client, mailbox, worker)
+    assert await Delivery.count().where((Delivery.channel == "digest") & (Delivery.status == "pending")) == 4
+
+
+async def test_the_daily_digest_goes_out_once_per_member_and_day_across_two_workers(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    ann, _, at = await digest_case(client, mailbox, worker)
+    await two_digest_workers(redis_pool, settings, at)
+    await two_digest_workers(redis_pool, settings, at)  # the cron of the next hour... the same local day
+    assert len(mailbox.to("ann@example.com")) == 1
     assert await Digest.count() == 1
     assert await Delivery.count().where((Delivery.user == ann.id) & (Delivery.status == "sent")) == 2
 
 
-async def test_a_fan_out_to_1000_members_survives_a_worker_killed_halfway(
-    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any, tmp_path: Any
+async def test_the_digest_speaks_the_members_language_and_unsubscribes_in_one_click(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
 ) -> None:
-    org = await person(client, mailbox, worker, "org@example.com", "组织者")
-    case_id = (await report(client, org, report_body("星辰卡盟", [ident("qq", "2876543210")])))["case_id"]
+    _, _, at = await digest_case(client, mailbox, worker)
+    await two_digest_workers(redis_pool, settings, at)
+    (digest,) = mailbox.to("ann@example.com")
+    assert digest["Subject"].startswith("Chorus daily digest: 2 update(s)")
+    assert "Case #" in digest.get_body(preferencelist=("plain",)).get_content()
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_the_digest_waits_for_the_members_local_morning(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    _, ned, at = await digest_case(client, mailbox, worker)
+    await two_digest_workers(redis_pool, settings, at)
+    assert mailbox.to("ned@example.com") == []  # 19:30 in New York: tomorrow morning his time
+    assert await Delivery.count().where((Delivery.user == ned.id) & (Delivery.status == "pending")) == 2
+
+
+@dataclass
+class KilledFanOut:
+    """What a fan-out to 1,000 members left behind after its worker was killed and restarted."""
+
+    held: int  # messages the SMTP server had taken when the first worker was killed
+    recipients: list[str]  # every message the server took, in the end
+    deliveries: int  # delivery rows of the event
+    fanned_out: bool  # the event is marked fanned out
+    log: str  # the workers' output, shown when an assertion fails
+
+
+@pytest.fixture(scope="module")
+async def killed_fan_out(
+    database: None, redis_pool: Any, mailbox: Any, settings: Any, tmp_path_factory: Any
+) -> KilledFanOut:
+    """One status change to a case of 1,000 members, sent by a `chorus worker` killed with
+    SIGKILL halfway (the SMTP server holds its answers from the 400th message on), then by a
+    second one. Run once for the tests below, which each check one thing it left."""
+    from tests.conftest import reset_world
+    from tests.support import http_client
+
+    await reset_world(redis_pool, mailbox)
+
+    async def worker() -> int:
+        return await run_jobs(redis_pool, settings)
+
+    async with http_client(settings) as client:
+        org = await person(client, mailbox, worker, "org@example.com", "组织者")
+        case_id = (await report(client, org, report_body("星辰卡盟", [ident("qq", "2876543210")])))["case_id"]
     await seed_members(case_id, 999)
     await drain(worker)
+    log = tmp_path_factory.mktemp("fan-out") / "worker.log"
     with smtp_sink(hold_at=400) as sink:
         env = {
             **os.environ,
@@ -188,7 +271,10 @@ async def test_a_fan_out_to_1000_members_survives_a_worker_killed_halfway(
                 source="test:kill",
                 audience="members",
             )
-        log = tmp_path / "worker.log"
+
+        async def sent() -> int:
+            return await Delivery.count().where((Delivery.event == event_id) & (Delivery.status == "sent"))
+
         first = start_chorus(["worker"], log=log, env=env)
         try:
             reached = await asyncio.to_thread(sink.reached.wait, 120)
@@ -198,11 +284,7 @@ async def test_a_fan_out_to_1000_members_survives_a_worker_killed_halfway(
             # between a "250" and its record repeats that one message, under the same Message-ID:
             # SMTP cannot do better; see chorus.notifications.delivery.)
             deadline = time.monotonic() + 20
-            while (
-                await Delivery.count().where((Delivery.event == event_id) & (Delivery.status == "sent"))
-                < len(sink.recipients())
-                and time.monotonic() < deadline
-            ):
+            while await sent() < len(sink.recipients()) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             first.kill()  # SIGKILL: no clean-up of any kind
             first.wait(timeout=10)
@@ -211,24 +293,34 @@ async def test_a_fan_out_to_1000_members_survives_a_worker_killed_halfway(
         sink.epoch += 1  # what the killed worker had in flight never got its "250"
         sink.release.set()
         held = len(sink.recipients())
-        assert 300 <= held < 1000
 
         second = start_chorus(["worker"], log=log, env=env)
         try:
             deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                done = await Delivery.count().where(
-                    (Delivery.event == event_id) & (Delivery.status == "sent")
-                )
-                if done == 1000:
-                    break
+            while await sent() < 1000 and time.monotonic() < deadline:
                 await asyncio.sleep(0.25)
         finally:
             stop_process(second)
-    recipients = sink.recipients()
-    assert len(recipients) == 1000, (len(recipients), log.read_text()[-3000:])
+    event = await NotifyEvent.select(NotifyEvent.fanned_out_at).where(NotifyEvent.id == event_id).first()
+    return KilledFanOut(
+        held=held,
+        recipients=sink.recipients(),
+        deliveries=await Delivery.count().where(Delivery.event == event_id),
+        fanned_out=event is not None and event["fanned_out_at"] is not None,
+        log=log.read_text()[-3000:],
+    )
+
+
+def test_the_worker_was_killed_halfway_through_the_fan_out(killed_fan_out: KilledFanOut) -> None:
+    assert 300 <= killed_fan_out.held < 1000, killed_fan_out.log
+
+
+def test_after_the_restart_every_member_got_exactly_one_email(killed_fan_out: KilledFanOut) -> None:
+    recipients = killed_fan_out.recipients
+    assert len(recipients) == 1000, (len(recipients), killed_fan_out.log)
     assert len(set(recipients)) == 1000
-    assert await Delivery.count().where(Delivery.event == event_id) == 1000
-    assert (await NotifyEvent.select(NotifyEvent.fanned_out_at).where(NotifyEvent.id == event_id).first())[
-        "fanned_out_at"
-    ] is not None
+
+
+def test_the_fan_out_left_one_delivery_per_member_and_was_marked_done(killed_fan_out: KilledFanOut) -> None:
+    assert killed_fan_out.deliveries == 1000
+    assert killed_fan_out.fanned_out

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,75 +94,120 @@ def test_create_admin_from_environment_password(tmp_path: Path) -> None:
     assert r.returncode == 2 and "CHORUS_ADMIN_PASSWORD" in r.stderr
 
 
-def test_chorus_run_embedded_default_end_to_end(tmp_path: Path) -> None:
-    """What `make run` gives a newcomer: SQLite, embedded Redis, web + worker, demo data,
-    and the verification mail of a new user written under var/outbox/."""
-    env = clean_env(tmp_path)
-    assert chorus(["migrate"], env, tmp_path).returncode == 0
-    seeded = chorus(["seed-demo"], env, tmp_path)
-    assert seeded.returncode == 0 and "demo@example.com" in seeded.stdout
-    again = chorus(["seed-demo"], env, tmp_path)  # idempotent: nothing doubled
-    assert again.returncode == 0, again.stderr
+@dataclass
+class Running:
+    """`chorus run` as `make run` starts it for a newcomer, in a folder of its own."""
+
+    tmp: Path
+    base: str
+    seeded: subprocess.CompletedProcess[str]  # the first `chorus seed-demo`
+    again: subprocess.CompletedProcess[str]  # the second one
+    proc: subprocess.Popen[str]
+    output: str | None = None  # everything it printed, once stopped
+
+    def stop(self) -> str:
+        """Stop it as Ctrl-C does (once) and return what it printed."""
+        if self.output is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.output, _ = self.proc.communicate(timeout=30)
+        return self.output
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """SQLite, embedded Redis, web + worker and the demo data (seeded twice), up and answering;
+    started once for the tests below (the last of them stops it)."""
+    tmp = tmp_path_factory.mktemp("chorus-run")
+    env = clean_env(tmp)
+    assert chorus(["migrate"], env, tmp).returncode == 0
+    seeded = chorus(["seed-demo"], env, tmp)
+    again = chorus(["seed-demo"], env, tmp)
     port = free_port()
     proc = subprocess.Popen(
         [*CHORUS, "run", "--port", str(port)],
         env=env,
-        cwd=tmp_path,
+        cwd=tmp,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    run = Running(tmp=tmp, base=f"http://127.0.0.1:{port}", seeded=seeded, again=again, proc=proc)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{run.base}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             assert proc.poll() is None, "chorus run exited early"
             assert time.monotonic() < deadline, "chorus run did not come up"
             time.sleep(0.2)
-        assert httpx.get(f"{base}/healthz").json()["redis"] == "ok"
-        # the demo: one merchant known under three names and four identifiers, five members
-        found = httpx.get(f"{base}/api/v1/merchants", params={"q": "星辰卡盟"}).json()["items"]
-        assert len(found) == 1 and len(found[0]["aliases"]) == 2 and found[0]["member_count"] == 5
-        page = httpx.get(f"{base}/api/v1/merchants/{found[0]['id']}").json()
-        assert len(page["identifiers"]) == 4
-        # ... whose case was filed with 12315 once (though seeded twice) and noted as submitted
-        case = httpx.get(f"{base}/api/v1/cases/{found[0]['open_case_id']}").json()
-        assert case["status"] == "filing"
-        assert [(f["regulator"], f["status"]) for f in case["filings"]] == [
-            ("全国12315平台（国家市场监督管理总局）", "submitted")
-        ]
-        assert {"complaint_built", "filing_queued", "filing_status"} <= {e["kind"] for e in case["timeline"]}
-        r = httpx.post(
-            f"{base}/api/v1/auth/login", json={"email": "demo@example.com", "password": "chorus-demo-2026"}
-        )
-        assert r.status_code == 200
-        r = httpx.post(
-            f"{base}/api/v1/auth/register",
-            json={"email": "newcomer@example.com", "password": PASSWORD, "display_name": "新用户"},
-        )
-        assert r.status_code == 201
-        outbox = tmp_path / "var" / "outbox"
-        deadline = time.monotonic() + 30
-
-        def to_newcomer() -> list[str]:  # the demo's members get their own notification mail too
-            texts = [p.read_text() for p in outbox.glob("*.eml")]
-            return [t for t in texts if "To: newcomer@example.com" in t]
-
-        while not to_newcomer():
-            assert time.monotonic() < deadline, "no verification mail written"
-            time.sleep(0.2)
-        assert len(to_newcomer()) == 1
+        yield run
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
+        run.stop()
+
+
+def test_seed_demo_runs_twice_without_doubling(running: Running) -> None:
+    assert running.seeded.returncode == 0 and "demo@example.com" in running.seeded.stdout
+    assert running.again.returncode == 0, running.again.stderr  # idempotent: nothing doubled
+
+
+def test_chorus_run_answers_with_its_embedded_redis(running: Running) -> None:
+    assert httpx.get(f"{running.base}/healthz").json()["redis"] == "ok"
+
+
+def test_the_demo_merchant_is_known_under_three_names_and_four_identifiers(running: Running) -> None:
+    found = httpx.get(f"{running.base}/api/v1/merchants", params={"q": "星辰卡盟"}).json()["items"]
+    assert len(found) == 1 and len(found[0]["aliases"]) == 2 and found[0]["member_count"] == 5
+    page = httpx.get(f"{running.base}/api/v1/merchants/{found[0]['id']}").json()
+    assert len(page["identifiers"]) == 4
+
+
+def test_the_demo_case_was_filed_once_though_seeded_twice(running: Running) -> None:
+    (found,) = httpx.get(f"{running.base}/api/v1/merchants", params={"q": "星辰卡盟"}).json()["items"]
+    case = httpx.get(f"{running.base}/api/v1/cases/{found['open_case_id']}").json()
+    assert case["status"] == "filing"
+    assert [(f["regulator"], f["status"]) for f in case["filings"]] == [
+        ("全国12315平台（国家市场监督管理总局）", "submitted")
+    ]
+    assert {"complaint_built", "filing_queued", "filing_status"} <= {e["kind"] for e in case["timeline"]}
+
+
+def test_the_demo_user_logs_in(running: Running) -> None:
+    r = httpx.post(
+        f"{running.base}/api/v1/auth/login",
+        json={"email": "demo@example.com", "password": "chorus-demo-2026"},
+    )
+    assert r.status_code == 200
+
+
+def test_a_newcomer_finds_their_verification_mail_under_var_outbox(running: Running) -> None:
+    r = httpx.post(
+        f"{running.base}/api/v1/auth/register",
+        json={"email": "newcomer@example.com", "password": PASSWORD, "display_name": "新用户"},
+    )
+    assert r.status_code == 201
+    outbox = running.tmp / "var" / "outbox"
+    deadline = time.monotonic() + 30
+
+    def to_newcomer() -> list[str]:  # the demo's members get their own notification mail too
+        texts = [p.read_text() for p in outbox.glob("*.eml")]
+        return [t for t in texts if "To: newcomer@example.com" in t]
+
+    while not to_newcomer():
+        assert time.monotonic() < deadline, "no verification mail written"
+        time.sleep(0.2)
+    assert len(to_newcomer()) == 1
+
+
+def test_chorus_run_stops_cleanly_on_ctrl_c(running: Running) -> None:
+    """The last test on ``running``: it stops it (after the newcomer registered, whose password
+    must appear nowhere in the output)."""
+    out = running.stop()
+    assert running.proc.returncode == 0, out
     assert "stopped" in out
-    assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
+    assert not (running.tmp / "var" / "redis" / "redis.sock").exists()
     assert PASSWORD not in out
 
 

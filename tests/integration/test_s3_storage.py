@@ -96,7 +96,22 @@ async def collect(it: AsyncIterator[bytes]) -> bytes:
     return b"".join([c async for c in it])
 
 
-async def test_store_contract_on_s3(s3_store: S3Storage, s3_settings: Any) -> None:
+def key_of(digest: str) -> str:
+    """Where the store keeps a blob under its prefix."""
+    return f"{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+async def stored_blob(store: S3Storage) -> tuple[bytes, str]:
+    """More than one part's worth of random bytes, put in the store; (data, sha256)."""
+    data = os.urandom(PART_SIZE + 3 * 1024 * 1024)
+    sp = await spool(chunks(data), store.tmp_dir, max_bytes=len(data))
+    assert await store.put_file(sp.path, sp.sha256) is True
+    return data, sp.sha256
+
+
+async def test_put_uploads_in_parts_once_and_keeps_nothing_on_this_host(
+    s3_store: S3Storage, s3_settings: Any
+) -> None:
     data = os.urandom(PART_SIZE + 3 * 1024 * 1024)  # more than one part
     digest = hashlib.sha256(data).hexdigest()
     assert not await s3_store.exists(digest)
@@ -104,8 +119,8 @@ async def test_store_contract_on_s3(s3_store: S3Storage, s3_settings: Any) -> No
     sp = await spool(chunks(data), s3_store.tmp_dir, max_bytes=len(data))
     assert await s3_store.put_file(sp.path, sp.sha256) is True
     assert not sp.path.exists()  # the temp file is gone once uploaded
-    assert objects(s3_store) == {f"{digest[:2]}/{digest[2:4]}/{digest}": len(data)}
-    meta = await obstore.head_async(s3_store.store, f"{digest[:2]}/{digest[2:4]}/{digest}")
+    assert objects(s3_store) == {key_of(digest): len(data)}
+    meta = await obstore.head_async(s3_store.store, key_of(digest))
     assert str(meta["e_tag"]).strip('"').endswith("-2")  # went up as a two-part upload
     assert local_blobs(s3_settings) == []  # nothing kept on this host
 
@@ -113,6 +128,9 @@ async def test_store_contract_on_s3(s3_store: S3Storage, s3_settings: Any) -> No
     assert await s3_store.put_file(again.path, again.sha256) is False
     assert not again.path.exists()
 
+
+async def test_a_stored_blob_reads_whole_and_by_range(s3_store: S3Storage) -> None:
+    data, digest = await stored_blob(s3_store)
     assert await s3_store.exists(digest)
     assert await s3_store.size(digest) == len(data)
     assert s3_store.local_path(digest) is None
@@ -123,14 +141,21 @@ async def test_store_contract_on_s3(s3_store: S3Storage, s3_settings: Any) -> No
     assert await collect(s3_store.iter_bytes(digest, 5, 5)) == b""
     pieces = [c async for c in s3_store.iter_bytes(digest, 0, 3 << 20, chunk_size=1 << 20)]
     assert b"".join(pieces) == data[: 3 << 20] and len(pieces) >= 2  # streamed, not in one piece
+    assert await s3_store.sha256_of(digest) == digest
+
+
+async def test_ranges_outside_a_blob_are_refused(s3_store: S3Storage) -> None:
+    data, digest = await stored_blob(s3_store)
     with pytest.raises(InvalidRange):
         await collect(s3_store.iter_bytes(digest, len(data) + 1))
     with pytest.raises(InvalidRange):
         await collect(s3_store.iter_bytes(digest, len(data)))
     with pytest.raises(ValueError):
         await collect(s3_store.iter_bytes(digest, 10, 5))
-    assert await s3_store.sha256_of(digest) == digest
 
+
+async def test_a_deleted_blob_is_gone_and_delete_is_idempotent(s3_store: S3Storage) -> None:
+    _, digest = await stored_blob(s3_store)
     await s3_store.delete(digest)
     await s3_store.delete(digest)  # idempotent
     assert not await s3_store.exists(digest)
@@ -139,9 +164,12 @@ async def test_store_contract_on_s3(s3_store: S3Storage, s3_settings: Any) -> No
         await s3_store.size(digest)
     with pytest.raises(BlobNotFound):
         await collect(s3_store.iter_bytes(digest))
+    assert objects(s3_store) == {}
+
+
+async def test_a_name_that_is_not_a_digest_is_refused(s3_store: S3Storage) -> None:
     with pytest.raises(ValueError):
         await s3_store.exists("../../etc/passwd")
-    assert objects(s3_store) == {}
 
 
 def test_storage_url_chooses_the_backend(s3_settings: Any, settings: Any, tmp_path: Path) -> None:
@@ -155,19 +183,29 @@ def test_storage_url_chooses_the_backend(s3_settings: Any, settings: Any, tmp_pa
             stores.store_for(settings.model_copy(update={"storage_url": bad}))
 
 
-async def test_evidence_over_http_lives_in_the_bucket(
-    s3_client: Any, s3_store: S3Storage, s3_settings: Any, mailbox: Any, worker: Any, tmp_path: Path
-) -> None:
-    from chorus.evidence.manifest import verify_bundle
-
-    s = await seeded_case(s3_client, mailbox, worker)  # three receipts uploaded over HTTP
-    stored = objects(s3_store)
+async def uploaded(s3_client: Any, mailbox: Any, worker: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``seeded_case`` over HTTP with evidence in the bucket (three receipts; the organizer's
+    is ``png(1)``); and the evidence rows (id, sha256, uploader) in upload order."""
+    s = await seeded_case(s3_client, mailbox, worker)
     rows = await Evidence.select(Evidence.id, Evidence.sha256, Evidence.uploader).order_by(Evidence.id)
     assert len(rows) == 3
+    return s, rows
+
+
+async def test_uploaded_evidence_lives_in_the_bucket_only(
+    s3_client: Any, s3_store: S3Storage, s3_settings: Any, mailbox: Any, worker: Any
+) -> None:
+    _, rows = await uploaded(s3_client, mailbox, worker)
+    stored = objects(s3_store)
     for row in rows:
-        assert stored[f"{row['sha256'][:2]}/{row['sha256'][2:4]}/{row['sha256']}"] > 0
+        assert stored[key_of(row["sha256"])] > 0
     assert local_blobs(s3_settings) == []
 
+
+async def test_evidence_downloads_from_the_bucket_whole_and_by_range(
+    s3_client: Any, mailbox: Any, worker: Any
+) -> None:
+    s, rows = await uploaded(s3_client, mailbox, worker)
     # The organizer downloads their own receipt, whole and by a byte range.
     mine = rows[0]
     original = png(1)
@@ -183,10 +221,37 @@ async def test_evidence_over_http_lives_in_the_bucket(
     )
     assert r.status_code == 416
 
-    verified = (await s3_client.get(f"/api/v1/cases/{s['case']}/evidence/verify", headers=s["org"])).json()
+
+async def verify_chain(s3_client: Any, s: dict[str, Any]) -> dict[str, Any]:
+    r = await s3_client.get(f"/api/v1/cases/{s['case']}/evidence/verify", headers=s["org"])
+    assert r.status_code == 200, r.text
+    verified: dict[str, Any] = r.json()
+    return verified
+
+
+async def test_verify_recomputes_the_chain_from_the_bucket(s3_client: Any, mailbox: Any, worker: Any) -> None:
+    s, _ = await uploaded(s3_client, mailbox, worker)
+    verified = await verify_chain(s3_client, s)
     assert verified["ok"] is True and verified["entries"] == 3 and verified["problems"] == []
 
-    # The complaint bundle carries the consenting members' evidence bytes, read from the bucket.
+
+async def test_bytes_altered_in_the_bucket_are_named_by_their_chain_index(
+    s3_client: Any, s3_store: S3Storage, mailbox: Any, worker: Any
+) -> None:
+    s, rows = await uploaded(s3_client, mailbox, worker)
+    await obstore.put_async(s3_store.store, key_of(rows[1]["sha256"]), b"not the receipt")
+    verified = await verify_chain(s3_client, s)
+    assert verified["ok"] is False
+    assert [p["index"] for p in verified["problems"]] == [1]
+
+
+async def test_the_complaint_bundle_carries_the_evidence_read_from_the_bucket(
+    s3_client: Any, mailbox: Any, worker: Any, tmp_path: Path
+) -> None:
+    from chorus.evidence.manifest import verify_bundle
+
+    s, _ = await uploaded(s3_client, mailbox, worker)
+    # The consenting members' evidence bytes (the organizer's and Ann's, not Bob's).
     await consent(s3_client, s, "org", "ann")
     built = (
         await s3_client.post(
@@ -203,19 +268,12 @@ async def test_evidence_over_http_lives_in_the_bucket(
         files = {n: z.read(n) for n in z.namelist() if n.startswith("evidence/")}
         manifest = json.loads(z.read("manifest.json"))
     assert len(files) == 2
-    assert original in files.values()
+    assert png(1) in files.values()
     for name, content in files.items():
         assert hashlib.sha256(content).hexdigest() in name
     assert sum(1 for e in manifest["entries"] if e["file"] is None) == 1
     result = verify_bundle(path)
     assert result.ok, result.problems
-
-    # verify recomputes from the bucket: bytes altered there are named by their chain index.
-    altered = rows[1]["sha256"]
-    await obstore.put_async(s3_store.store, f"{altered[:2]}/{altered[2:4]}/{altered}", b"not the receipt")
-    verified = (await s3_client.get(f"/api/v1/cases/{s['case']}/evidence/verify", headers=s["org"])).json()
-    assert verified["ok"] is False
-    assert [p["index"] for p in verified["problems"]] == [1]
 
 
 async def test_refused_upload_leaves_nothing_in_the_bucket(
