@@ -25,6 +25,7 @@ from chorus.filings import routes as filings_routes
 from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import routes as moderation_routes
+from chorus.notifications import pages as notifications_pages
 from chorus.notifications import routes as notifications_routes
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
@@ -68,6 +69,7 @@ def page_routers() -> list[Router]:
         *merchants_pages.page_routers(),
         *accounts_pages.page_routers(),
         *cases_pages.page_routers(),
+        *notifications_pages.page_routers(),
     ]
 
 

@@ -357,6 +357,23 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/report"): VERIFIED,
     ("POST", "/report/identifier"): VERIFIED,
     ("POST", "/report/preview"): VERIFIED,
+    # notifications and settings (chorus.notifications.pages)
+    ("GET", "/notifications"): AUTHENTICATED,
+    ("GET", "/notifications/badge"): PUBLIC,  # signed out: an empty badge, not the login page
+    ("POST", "/notifications/{notification_id}/read"): RECIPIENT,
+    ("POST", "/notifications/read-all"): AUTHENTICATED,
+    ("POST", "/notifications/unsubscribe"): PUBLIC,  # the signed link is the authority
+    ("GET", "/settings"): AUTHENTICATED,
+    ("POST", "/settings"): AUTHENTICATED,
+    ("POST", "/settings/webhook"): AUTHENTICATED,
+    ("POST", "/settings/webhook/remove"): AUTHENTICATED,
+    ("POST", "/settings/email/confirm"): AUTHENTICATED,
+    ("POST", "/settings/password"): AUTHENTICATED,
+    ("GET", "/settings/cases/{case_id}/leave"): OWN_MEMBERSHIP,
+    ("POST", "/settings/cases/{case_id}/leave"): OWN_MEMBERSHIP,
+    ("GET", "/settings/delete"): AUTHENTICATED,
+    ("POST", "/settings/delete"): AUTHENTICATED,
+    ("GET", "/goodbye"): PUBLIC,
 }
 
 

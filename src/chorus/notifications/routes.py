@@ -3,15 +3,15 @@ unsubscribe, confirming a bouncing address, case announcements, and admins' fail
 
 from __future__ import annotations
 
-from html import escape
+from typing import Any
 
-from litestar import Controller, Response, Router, get, post, put
+from litestar import Controller, Request, Router, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from chorus.accounts.schemas import UserRead
-from chorus.i18n import t
 from chorus.notifications import service
 from chorus.notifications.schemas import (
     AnnouncementCreate,
@@ -25,6 +25,7 @@ from chorus.notifications.schemas import (
 )
 from chorus.settings import Settings
 from chorus.web.guards import requires_login, requires_role
+from chorus.web.pages import page
 from chorus.web.problems import documented, problems
 
 
@@ -57,24 +58,12 @@ class NotificationController(Controller):
         await service.mark_all_read(actor=user)
 
     @get("/unsubscribe", operation_id="unsubscribePage", media_type="text/html", responses=problems(422))
-    async def unsubscribe_page(
-        self, token: FromQuery[str], settings: NamedDependency[Settings]
-    ) -> Response[str]:
+    async def unsubscribe_page(self, request: Request[Any, Any, Any], token: FromQuery[str]) -> Template:
         """Where the e-mail's unsubscribe link lands: a page with one button (a GET changes
-        nothing, so link scanners cannot unsubscribe anyone)."""
-        locale = settings.default_locale
-        title = escape(t("notify.unsubscribe.title", locale))
-        explain = escape(t("notify.unsubscribe.explain", locale))
-        button = escape(t("notify.unsubscribe.button", locale))
-        page = (
-            f'<!DOCTYPE html><html lang="{locale}"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{title}</title><link rel="stylesheet" href="/static/css/notice.css"></head>'
-            f'<body><h1>{title}</h1><p>{explain}</p><form method="post" action="?token={escape(token)}">'
-            f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-            f'<button type="submit">{button}</button></form></body></html>'
-        )
-        return Response(page, media_type="text/html")
+        nothing, so link scanners cannot unsubscribe anyone). The button posts to the page
+        ``POST /notifications/unsubscribe``, which answers in words; mail clients' one-click post
+        comes here (below)."""
+        return await page(request, "notifications/unsubscribe.html", token=token)
 
     @post(
         "/unsubscribe",
