@@ -20,6 +20,7 @@ from chorus.accounts import routes as accounts_routes
 from chorus.cases import pages as cases_pages
 from chorus.cases import routes as cases_routes
 from chorus.complaints import routes as complaints_routes
+from chorus.evidence import pages as evidence_pages
 from chorus.evidence import routes as evidence_routes
 from chorus.filings import routes as filings_routes
 from chorus.merchants import pages as merchants_pages
@@ -69,6 +70,7 @@ def page_routers() -> list[Router]:
         *merchants_pages.page_routers(),
         *accounts_pages.page_routers(),
         *cases_pages.page_routers(),
+        *evidence_pages.page_routers(),
         *notifications_pages.page_routers(),
     ]
 

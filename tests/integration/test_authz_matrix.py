@@ -353,6 +353,11 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/chart.svg"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/membership"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/consent"): CASE_MEMBER,
+    # evidence (chorus.evidence.pages; tests/integration/test_pages_evidence.py)
+    ("GET", "/cases/{case_id}/evidence"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,
+    ("GET", "/cases/{case_id}/evidence/verify"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/evidence/{evidence_id}/withdraw"): UPLOADER,
     ("GET", "/report"): VERIFIED,
     ("POST", "/report"): VERIFIED,
     ("POST", "/report/identifier"): VERIFIED,

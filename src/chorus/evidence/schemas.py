@@ -21,8 +21,10 @@ class EvidenceRead(BaseModel):
     uploaded_at: datetime
     uploaded_by_me: bool
     uploader_name: str | None  # organizers only
+    filename: str | None = None  # the uploader's own file name, to the uploader only
     withdrawn: bool
     frozen: bool
+    uploader_id: int | None = None  # organizers only (who uploaded it: the members list's user_id)
 
 
 class EvidenceCreated(BaseModel):

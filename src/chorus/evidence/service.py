@@ -355,8 +355,10 @@ async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
                 uploaded_at=r["uploaded_at"],
                 uploaded_by_me=r["uploader"] == actor.id,
                 uploader_name=r["uploader.display_name"] if role == "organizer" else None,
+                filename=(r["client_filename"] or None) if r["uploader"] == actor.id else None,
                 withdrawn=r["withdrawn_at"] is not None,
                 frozen=r["frozen_at"] is not None,
+                uploader_id=r["uploader"] if role == "organizer" else None,
             )
             for r in rows
             if _can_see(r, actor.id, role)

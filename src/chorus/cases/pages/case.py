@@ -44,6 +44,7 @@ from chorus.cases.schemas import (
 from chorus.complaints import service as complaints
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
 from chorus.errors import DomainError, Forbidden
+from chorus.evidence import pages as evidence_pages
 from chorus.evidence import service as evidence
 from chorus.evidence.schemas import EvidenceRead
 from chorus.filings import service as filings
@@ -303,6 +304,7 @@ async def case_context(
         ),
         evidence=own,
         my_evidence=[e for e in own if e.uploaded_by_me and not e.withdrawn],
+        evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
         growth=growth,
         growth_currencies=_currencies(growth),
