@@ -280,6 +280,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
             json={"name": "矩阵测试局", "jurisdiction": "测试", "channel": "manual", "address": "电话 12315"},
         )
     ],
+    ("PATCH", "/api/v1/regulators/{regulator_id}"): [Probe(STAFF_ADMIN, json={})],  # changes nothing
     ("POST", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_ORGANIZER, json=_complaint)],
     ("GET", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_MEMBER)],
     ("GET", "/api/v1/complaints/{complaint_id}"): [Probe(CASE_MEMBER, view=complaint_json)],

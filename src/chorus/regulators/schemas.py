@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 # The only environment variables a regulator's API key may be read from: an admin who could name
 # any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
@@ -34,6 +34,13 @@ class RegulatorList(BaseModel):
     items: list[RegulatorRead]
 
 
+class RegulatorAdminRead(RegulatorRead):
+    """What an admin editing a regulator sees besides the public fields: the name of the
+    environment variable its API key is read from (never the key)."""
+
+    credentials_env: str | None
+
+
 class RegulatorCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     jurisdiction: str = Field(min_length=1, max_length=200)
@@ -47,6 +54,42 @@ class RegulatorCreate(BaseModel):
     accept_working_days: int | None = Field(default=None, ge=1, le=365)
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
     note: str = Field(default="", max_length=2000)
+
+
+class RegulatorUpdate(BaseModel):
+    """A change to a regulator: only the fields sent change. ``null`` clears the fields that may be
+    empty (``credentials_env``, ``accept_working_days``, ``finish_working_days``); the others
+    cannot be cleared."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    jurisdiction: str | None = Field(default=None, min_length=1, max_length=200)
+    channel: Literal["email", "http", "manual"] | None = None
+    address: str | None = Field(default=None, min_length=1, max_length=500)
+    locale: Literal["zh-CN", "en"] | None = None
+    credentials_env: str | None = Field(default=None, max_length=100, pattern=CREDENTIALS_ENV.pattern)
+    template_kind: TemplateKind | None = None
+    contact_disclosure: Literal["masked", "full"] | None = None
+    calendar: Literal["CN", "US"] | None = None
+    accept_working_days: int | None = Field(default=None, ge=1, le=365)
+    finish_working_days: int | None = Field(default=None, ge=1, le=3650)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator(
+        "name",
+        "jurisdiction",
+        "channel",
+        "address",
+        "locale",
+        "template_kind",
+        "contact_disclosure",
+        "calendar",
+        "note",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("this field cannot be emptied")
+        return value
 
 
 def credentials_env_allowed(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from chorus import db, netguard
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
-from chorus.regulators.schemas import RegulatorCreate, RegulatorRead
+from chorus.regulators.schemas import RegulatorAdminRead, RegulatorCreate, RegulatorRead, RegulatorUpdate
 from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
 
@@ -39,6 +40,10 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
     )
 
 
+def _admin_read(row: dict[str, Any]) -> RegulatorAdminRead:
+    return RegulatorAdminRead(**_read(row).model_dump(), credentials_env=row["credentials_env"])
+
+
 async def list_active() -> list[RegulatorRead]:
     rows = await Regulator.select().where(Regulator.active == True).order_by(Regulator.id)  # noqa: E712
     return [_read(r) for r in rows]
@@ -49,6 +54,11 @@ async def get_or_raise(regulator_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("regulator_not_found", field="regulator_id")
     return dict(row)
+
+
+async def get_for_admin(regulator_id: int) -> RegulatorAdminRead:
+    """A regulator as an admin edits it (with the name of its credentials variable)."""
+    return _admin_read(await get_or_raise(regulator_id))
 
 
 async def id_of(slug: str) -> int | None:
@@ -102,16 +112,20 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
     address = check_address(data.channel, data.address)
     if data.channel == "http":
         await check_reachable(address, settings)
-    slug = "r-" + hashlib.sha256(f"{data.name.strip()}|{data.jurisdiction.strip()}".encode()).hexdigest()[:16]
+    name, jurisdiction = data.name.strip(), data.jurisdiction.strip()
+    slug = "r-" + hashlib.sha256(f"{name}|{jurisdiction}".encode()).hexdigest()[:16]
     try:
         async with db.transaction():
-            if await Regulator.exists().where(Regulator.slug == slug):
+            if await _name_taken(name, jurisdiction, other_than=0):
                 raise Conflict("regulator_exists", field="name")
+            if await Regulator.exists().where(Regulator.slug == slug):
+                # the name a regulator had before an admin renamed it (slugs never change)
+                slug = f"{slug}-{secrets.token_hex(3)}"
             rows = await Regulator.insert(
                 Regulator(
                     slug=slug,
-                    name=data.name.strip(),
-                    jurisdiction=data.jurisdiction.strip(),
+                    name=name,
+                    jurisdiction=jurisdiction,
                     channel=data.channel,
                     address=address,
                     locale=data.locale,
@@ -136,6 +150,54 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
             raise Conflict("regulator_exists", field="name") from exc
         raise
     return _read(await get_or_raise(rows[0]["id"]))
+
+
+async def _name_taken(name: str, jurisdiction: str, *, other_than: int) -> bool:
+    """Another regulator (not ``other_than``) has this name in this jurisdiction."""
+    return bool(
+        await Regulator.exists().where(
+            (Regulator.id != other_than) & (Regulator.name == name) & (Regulator.jurisdiction == jurisdiction)
+        )
+    )
+
+
+async def update(
+    regulator_id: int, *, actor: UserRead, data: RegulatorUpdate, settings: Settings
+) -> RegulatorRead:
+    """Admins change a regulator: only the fields ``data`` sets, checked as :func:`create` checks
+    them (the address against the resulting channel; an HTTP channel's reachability in
+    production). Complaint versions and filings already made keep what they were made with;
+    a live filing's next request uses the new channel and address."""
+    current = await get_or_raise(regulator_id)
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    for key in ("name", "jurisdiction"):
+        if key in changes:
+            changes[key] = changes[key].strip()
+    channel = changes.get("channel", current["channel"])
+    if "channel" in changes or "address" in changes:
+        address = check_address(channel, changes.get("address", current["address"]))
+        if channel == "http":
+            await check_reachable(address, settings)
+        changes["address"] = address
+    changes = {k: v for k, v in changes.items() if current[k] != v}
+    if "name" in changes or "jurisdiction" in changes:
+        name = changes.get("name", current["name"])
+        jurisdiction = changes.get("jurisdiction", current["jurisdiction"])
+        if await _name_taken(name, jurisdiction, other_than=regulator_id):
+            raise Conflict("regulator_exists", field="name")
+    if changes:
+        async with db.transaction():
+            await Regulator.update({getattr(Regulator, k): v for k, v in changes.items()}).where(
+                Regulator.id == regulator_id
+            )
+            await audit.record(
+                "regulator.updated",
+                actor_id=actor.id,
+                object_type="regulator",
+                object_id=regulator_id,
+                fields=sorted(changes),
+            )
+    return _read(await get_or_raise(regulator_id))
 
 
 async def seed_defaults() -> int:
