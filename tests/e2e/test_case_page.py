@@ -152,7 +152,9 @@ def test_the_public_case_page(
 def test_a_member_edits_their_loss_and_consents_to_the_text_on_a_phone(page: Page, live_app: LiveApp) -> None:
     s = seeded_case(live_app)
     login_browser(page.context, live_app, s["ann"])
-    page.goto(f"/cases/{s['case']}")
+    shown = page.goto(f"/cases/{s['case']}")
+    assert shown is not None and shown.status == 200, live_app.log_tail()
+    expect(page.get_by_role("button", name="退出")).to_be_visible()  # signed in
     expect(page.locator("#needs")).to_contain_text("阅读投诉书全文")
     expect(page.locator("#timeline")).to_contain_text("电话确认：已登记。")
     expect(page.locator("#growth img")).to_be_visible()
