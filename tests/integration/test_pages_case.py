@@ -340,6 +340,7 @@ async def test_consent_shows_the_member_view_of_version_n_and_consents_to_n(
     assert "已记录：您同意" in r.text and "您已于" in text_of(section(r.text, "consent"))
     page = Page(r.text)
     assert page.field("complaint_id") is None  # nothing left to agree to
+    assert '<details class="complaint-fold">' in section(r.text, "consent")  # the text, folded away
     assert "阅读投诉书全文" not in text_of(section(r.text, "needs"))
     # withdrawing
     r = await client.post(f"/cases/{s['case']}/consent", data={"consent": "false", "_csrf_token": token})
