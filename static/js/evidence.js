@@ -27,10 +27,13 @@ function enhance(form) {
   let counter = 0;
   let busy = false;
 
-  const size = (n) =>
-    n < 1024 * 1024
-      ? say("size.kb").replace("{n}", numbers.format(Math.max(1, Math.round(n / 1024))))
-      : say("size.mb").replace("{n}", numbers.format(Math.round((n / 1048576) * 10) / 10));
+  // as the server says sizes (chorus.evidence.pages.size_text)
+  const size = (n) => {
+    if (n < 1024) return say("size.bytes").replace("{n}", numbers.format(n));
+    if (n < 1024 * 1024) return say("size.kb").replace("{n}", numbers.format(Math.round(n / 1024)));
+    return say("size.mb").replace("{n}", numbers.format(Math.round((n / 1048576) * 10) / 10));
+  };
+  const failedBecause = (why) => say("js.failed").replace("{reason}", why);
 
   function element(tag, className, text) {
     const el = document.createElement(tag);
@@ -81,7 +84,7 @@ function enhance(form) {
       items.push(item);
       queue.append(li);
       if (file.size > maxBytes) {
-        show(item, "refused", `${say("js.failed")} ${say("evidence_too_large")}`, [
+        show(item, "refused", failedBecause(say("evidence_too_large")), [
           button(say("js.remove"), () => forget(item)),
         ]);
       } else {
@@ -124,7 +127,7 @@ function enhance(form) {
       });
       const failed = (why, retry) => {
         const actions = [button(retry ? say("js.retry") : say("js.remove"), retry ? () => again(item) : () => forget(item))];
-        show(item, "failed", `${say("js.failed")} ${why}`, actions);
+        show(item, "failed", failedBecause(why), actions);
         resolve(false);
       };
       xhr.addEventListener("load", () => {

@@ -395,5 +395,5 @@ async def test_the_section_in_english(client: Any, mailbox: Any, worker: Any) ->
     r = await client.get(f"/cases/{s['case']}")
     words = text_of(r.text)
     assert Page(r.text).lang == "en"
-    assert "My evidence" in words and "Up to 25 MB per file; JPG, PNG, WEBP, GIF, PDF" in words
+    assert "My evidence" in words and "Up to 25 MB per file. Accepted: JPG, PNG, WEBP, GIF, PDF" in words
     assert "You have not uploaded any evidence yet" in words and "Check the chain" in words

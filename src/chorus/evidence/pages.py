@@ -142,8 +142,8 @@ def messages(locale: str, rules: UploadRules) -> dict[str, str]:
     out["status.413"] = problem_text("evidence_too_large", locale, rules)
     out["status.415"] = problem_text("evidence_type", locale, rules)
     for state in ("queued", "sending", "done", "duplicate", "failed", "network", "retry", "remove"):
-        out[f"js.{state}"] = t(f"page.evidence.js.{state}", locale)
-    for unit in ("kb", "mb"):
+        out[f"js.{state}"] = t(f"page.evidence.js.{state}", locale, reason="{reason}")
+    for unit in ("bytes", "kb", "mb"):
         out[f"size.{unit}"] = t(f"page.evidence.size.{unit}", locale, n="{n}")
     return out
 
