@@ -84,6 +84,7 @@ class MemberRead(BaseModel):
     order_refs: list[str]
     joined_at: datetime
     consented_at: datetime | None
+    consented_complaint_id: int | None = None  # the complaint version the consent names
 
 
 class MemberList(BaseModel):

@@ -347,6 +347,7 @@ async def members(case_id: int, *, actor: UserRead) -> MemberList:
             Membership.order_refs,
             Membership.joined_at,
             Membership.consented_at,
+            Membership.consent_complaint_id,
         )
         .where(Membership.case == case_id)
         .order_by(Membership.joined_at)
@@ -364,6 +365,7 @@ async def members(case_id: int, *, actor: UserRead) -> MemberList:
                 order_refs=r["order_refs"] or [],
                 joined_at=r["joined_at"],
                 consented_at=r["consented_at"],
+                consented_complaint_id=r["consent_complaint_id"],
             )
             for r in rows
         ]

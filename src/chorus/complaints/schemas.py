@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -68,3 +68,23 @@ class ComplaintDiff(BaseModel):
     id: int
     against: int
     diff: str
+
+
+class PatternRead(BaseModel):
+    """Something several members of a case share (:mod:`chorus.complaints.patterns`), as the
+    next complaint version cites it."""
+
+    kind: str  # payee_account | bank_card | qq | shop | order_format | burst
+    # the merchant's account or shop (a bank card to its last 4 digits), the order-reference
+    # shape ("XC####": # a digit, A a letter), or for a burst "<from>..<to>"
+    value: str
+    members: int  # how many members share it
+    identifier_kind: str | None = None  # accounts: the identifier kind (alipay, wechat, phone, ...)
+    date_from: date | None = None  # a burst: its first and last incident day, and the window
+    date_to: date | None = None
+    window_days: int | None = None
+
+
+class PatternList(BaseModel):
+    members_total: int
+    items: list[PatternRead]

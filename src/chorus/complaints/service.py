@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from chorus.complaints.model import (
     MerchantInfo,
     RegulatorInfo,
 )
+from chorus.complaints.patterns import detect
 from chorus.complaints.schemas import (
     ComplaintBrief,
     ComplaintCreate,
@@ -34,6 +35,8 @@ from chorus.complaints.schemas import (
     ComplaintDiff,
     ComplaintList,
     ComplaintRead,
+    PatternList,
+    PatternRead,
     RegulatorBrief,
 )
 from chorus.complaints.tables import Complaint
@@ -43,6 +46,7 @@ from chorus.evidence import service as evidence
 from chorus.evidence.bundle import BUNDLE_CHUNK, SizedStream
 from chorus.i18n import normalize_locale
 from chorus.merchants import service as merchants
+from chorus.merchants.identifiers import shown_identifier
 from chorus.regulators import service as regulators
 from chorus.settings import Settings, get_settings
 from chorus.templating import render
@@ -114,6 +118,30 @@ async def gather_evidence(case_id: int) -> tuple[EvidenceInfo, ...]:
 
 def evidence_from_rows(rows: list[Any]) -> tuple[EvidenceInfo, ...]:
     return tuple(EvidenceInfo(*row) for row in rows)
+
+
+async def patterns(case_id: int, *, actor: UserRead) -> PatternList:
+    """Organizers: what the case's members share (the same payee account, order references of
+    one shape, a burst of losses), found as the next complaint version will find them; accounts
+    shown as a regulator without full disclosure is shown them (a bank card to its last 4 digits)."""
+    await cases.require_organizer(case_id, actor=actor)
+    members = await gather_members(case_id)
+    items = []
+    for p in detect(members):
+        kind = p.detail.get("identifier_kind")
+        burst = p.kind == "burst"
+        items.append(
+            PatternRead(
+                kind=p.kind,
+                value=shown_identifier(kind, p.label_value, False) if kind else p.label_value,
+                members=p.members,
+                identifier_kind=kind,
+                date_from=date.fromisoformat(p.detail["from"]) if burst else None,
+                date_to=date.fromisoformat(p.detail["to"]) if burst else None,
+                window_days=int(p.detail["window_days"]) if burst else None,
+            )
+        )
+    return PatternList(members_total=len(members), items=items)
 
 
 def regulator_info(regulator: dict[str, Any]) -> RegulatorInfo:
