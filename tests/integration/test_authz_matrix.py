@@ -354,6 +354,11 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/chart.svg"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/membership"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/consent"): CASE_MEMBER,
+    # the organizer console's members and evidence (chorus.cases.pages.organize)
+    ("GET", "/cases/{case_id}/organize"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/organizers"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/members.csv"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/evidence"): CASE_ORGANIZER,
     # evidence (chorus.evidence.pages; tests/integration/test_pages_evidence.py)
     ("GET", "/cases/{case_id}/evidence"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,

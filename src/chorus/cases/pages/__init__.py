@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Router
 
-from chorus.cases.pages import case, report
+from chorus.cases.pages import case, organize, report
 
 
 def page_routers() -> list[Router]:
-    return [*report.page_routers(), *case.page_routers()]
+    return [*report.page_routers(), *case.page_routers(), *organize.page_routers()]

@@ -1,0 +1,349 @@
+"""The organizer console's own pages: ``/cases/{id}/organize`` (the members: loss, evidence,
+consent to which complaint version, role; filters; promote; the CSV of consenting members a
+regulator asks for) and ``/cases/{id}/organize/evidence`` (each member's evidence with the
+metadata-free thumbnails the API serves organizers, the hash chain's verdict, the patterns the
+members share). The other sub-pages extend the same frame (``organize/_layout.html``).
+
+Organizers of the case only: each route says so (``opt={"rule": "organizer"}``) and every read is
+the service the API calls with the caller as ``actor`` (``cases.members`` refuses anyone else),
+so the console shows an organizer exactly what the API shows them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+from pydantic import ValidationError
+
+from chorus.accounts.schemas import UserRead
+from chorus.cases import service as cases
+from chorus.cases.schemas import MemberRead, OrganizerRequest
+from chorus.complaints import service as complaints
+from chorus.complaints.schemas import ComplaintBrief, PatternRead
+from chorus.errors import NotFound
+from chorus.evidence import pages as evidence_pages
+from chorus.evidence import service as evidence
+from chorus.evidence import sniff
+from chorus.evidence.schemas import EvidenceRead
+from chorus.i18n import t
+from chorus.notifications import service as notifications
+from chorus.settings import Settings
+from chorus.web.guards import requires_login
+from chorus.web.pages import (
+    DEFAULT_TIME_ZONE,
+    Formats,
+    FormData,
+    page,
+    page_router,
+    parse_form,
+    redirect,
+    request_locale,
+)
+
+# The CSV's columns, in order (titles: page.organize.csv.<column>, in the organizer's language).
+CSV_COLUMNS = (
+    "no",
+    "name",
+    "email",
+    "loss_amount",
+    "currency",
+    "incident_date",
+    "order_refs",
+    "consented_at",
+    "complaint_version",
+)
+# A cell starting with one of these is a formula to a spreadsheet program: a display name such as
+# "=HYPERLINK(…)" must stay text (OWASP: CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A member's consent in words: ``state`` is none (not agreed), latest (to the newest
+    version), older (to a version built before the newest) or no_text (agreed before any
+    version was built); ``version`` the version it names, when it names one we know."""
+
+    state: str
+    version: ComplaintBrief | None = None
+
+
+def consent_of(
+    member: MemberRead, versions: dict[int, ComplaintBrief], latest: ComplaintBrief | None
+) -> Consent:
+    if member.consented_at is None:
+        return Consent("none")
+    named = versions.get(member.consented_complaint_id) if member.consented_complaint_id else None
+    if named is None:
+        return Consent("no_text")
+    return Consent("latest" if latest is not None and named.id == latest.id else "older", named)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member: MemberRead
+    evidence: int  # their evidence in the case, not withdrawn
+    consent: Consent
+
+
+@dataclass(frozen=True)
+class Members:
+    """What the members page shows: every row, the ones the filters keep, and the counts."""
+
+    rows: list[MemberRow]
+    shown: list[MemberRow]
+    latest: ComplaintBrief | None
+    not_consented: bool
+    no_evidence: bool
+
+    @property
+    def consenting(self) -> int:
+        return sum(1 for r in self.rows if r.consent.state != "none")
+
+    @property
+    def without_evidence(self) -> int:
+        return sum(1 for r in self.rows if not r.evidence)
+
+    @property
+    def filtered(self) -> bool:
+        return self.not_consented or self.no_evidence
+
+
+def _flag(value: str) -> bool:
+    return value not in ("", "0", "false", "off")
+
+
+async def _versions(case_id: int, user: UserRead) -> tuple[dict[int, ComplaintBrief], ComplaintBrief | None]:
+    versions = {v.id: v for v in (await complaints.list_for(case_id, actor=user)).items}
+    return versions, (versions[max(versions)] if versions else None)
+
+
+def _evidence_counts(items: Sequence[EvidenceRead]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for e in items:
+        if not e.withdrawn and e.uploader_id is not None:
+            counts[e.uploader_id] = counts.get(e.uploader_id, 0) + 1
+    return counts
+
+
+async def members_of(case_id: int, user: UserRead, *, not_consented: bool, no_evidence: bool) -> Members:
+    listed = (await cases.members(case_id, actor=user)).items  # organizers only: the API's rule
+    versions, latest = await _versions(case_id, user)
+    counts = _evidence_counts((await evidence.list_for(case_id, actor=user)).items)
+    rows = [MemberRow(m, counts.get(m.user_id, 0), consent_of(m, versions, latest)) for m in listed]
+    shown = [
+        r
+        for r in rows
+        if (not not_consented or r.consent.state == "none") and (not no_evidence or not r.evidence)
+    ]
+    return Members(rows, shown, latest, not_consented, no_evidence)
+
+
+async def _members_page(
+    request: Request[Any, Any, Any],
+    case_id: int,
+    user: UserRead,
+    *,
+    not_consented: bool = False,
+    no_evidence: bool = False,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    found = await members_of(case_id, user, not_consented=not_consented, no_evidence=no_evidence)
+    summary = await cases.summary(case_id)
+    return await page(
+        request,
+        "organize/members.html",
+        status=status,
+        case=summary,
+        organize_section="members",
+        members=found,
+        **context,
+    )
+
+
+@get("/cases/{case_id:int}/organize", guards=[requires_login], opt={"rule": "organizer"}, name="organize")
+async def members_page(
+    request: Request[Any, Any, Any],
+    case_id: FromPath[int],
+    user: NamedDependency[UserRead],
+    not_consented: FromQuery[str] = "",
+    no_evidence: FromQuery[str] = "",
+) -> Template:
+    """The members table; ``?not_consented=1`` and ``?no_evidence=1`` keep only those rows."""
+    return await _members_page(
+        request, case_id, user, not_consented=_flag(not_consented), no_evidence=_flag(no_evidence)
+    )
+
+
+@post("/cases/{case_id:int}/organize/organizers", guards=[requires_login], opt={"rule": "organizer"})
+async def promote(
+    request: Request[Any, Any, Any], case_id: FromPath[int], data: FormData, user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """Make a member an organizer (the form asked to confirm first): ``cases.service.promote``,
+    the API's use case (the new organizer is told). A form naming no member of the case comes
+    back with the reason above the table (for anyone else the members read refuses first)."""
+    try:
+        change = parse_form(OrganizerRequest, data)
+        await cases.promote(case_id, actor=user, user_id=change.user_id)
+    except (ValidationError, NotFound) as exc:
+        if isinstance(exc, NotFound) and exc.code != "member_not_found":
+            raise
+        status = exc.status if isinstance(exc, NotFound) else 422
+        reason = t("page.organize.members.promote_failed", request_locale(request, user))
+        return await _members_page(request, case_id, user, status=status, promote_error=reason)
+    return redirect(request, f"/cases/{case_id}/organize", flash="page.organize.flash.promoted")
+
+
+# --- the CSV a regulator asks for ---------------------------------------------------------------
+
+
+def cell(value: str) -> str:
+    """A cell as text a spreadsheet program will not run: a leading formula character is quoted."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_line(values: Sequence[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([cell(v) for v in values])
+    return out.getvalue().encode("utf-8")
+
+
+def _day(moment: datetime | None, tz: tzinfo) -> str:
+    return moment.astimezone(tz).date().isoformat() if moment is not None else ""
+
+
+async def _rows(members: list[MemberRow], locale: str, tz: tzinfo) -> AsyncIterator[bytes]:
+    yield "\ufeff".encode()  # the BOM: spreadsheet programs then read the Chinese text as UTF-8
+    yield csv_line([t(f"page.organize.csv.{c}", locale) for c in CSV_COLUMNS])
+    for n, row in enumerate(members, start=1):
+        m, version = row.member, row.consent.version
+        yield csv_line(
+            [
+                str(n),
+                m.display_name,
+                m.email,
+                m.loss.amount,
+                m.loss.currency,
+                m.incident_date.isoformat(),
+                "; ".join(m.order_refs),
+                _day(m.consented_at, tz),
+                t(
+                    "page.organize.csv.version",
+                    locale,
+                    version=version.version,
+                    regulator=version.regulator.name,
+                )
+                if version
+                else "",
+            ]
+        )
+
+
+@get("/cases/{case_id:int}/organize/members.csv", guards=[requires_login], opt={"rule": "organizer"})
+async def members_csv(
+    request: Request[Any, Any, Any], case_id: FromPath[int], user: NamedDependency[UserRead]
+) -> Stream:
+    """The members who agreed to be named, one row each, as regulators' complaint forms list
+    complainants (name, contact, loss, date, order numbers) and what they agreed to; UTF-8 with
+    a BOM. Nobody who has not agreed is in it."""
+    found = await members_of(case_id, user, not_consented=False, no_evidence=False)  # 403 first
+    prefs = (await notifications.preferences_of([user.id])).get(user.id)
+    tz = Formats(request_locale(request, user), prefs.time_zone if prefs else DEFAULT_TIME_ZONE).tz
+    consenting = [r for r in found.rows if r.consent.state != "none"]
+    return Stream(
+        _rows(consenting, request_locale(request, user), tz),
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="case-{case_id}-members.csv"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- evidence by member, and what the members share -------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberEvidence:
+    member: MemberRead | None  # None: people no longer in the case (what a filing keeps of theirs)
+    items: list[EvidenceRead]
+
+
+@dataclass(frozen=True)
+class EvidencePage:
+    groups: list[MemberEvidence]
+    total: int
+    thumbnails: frozenset[int]  # evidence ids with a metadata-free copy (what others are served)
+    chain: evidence_pages.ChainCheck
+    patterns: list[PatternRead]
+    members_total: int
+    locale: str
+
+    def size(self, n: int) -> str:
+        return evidence_pages.size_text(n, self.locale)
+
+    def type_label(self, item: EvidenceRead) -> str:
+        return next((r.extension.upper() for r in sniff.ALLOWED if r.media_type == item.media_type), "")
+
+
+def by_member(members: Sequence[MemberRead], items: Sequence[EvidenceRead]) -> list[MemberEvidence]:
+    """Each member (joining order) with their evidence not withdrawn (chain order); then what
+    people who left the case uploaded and a filing keeps."""
+    mine: dict[int | None, list[EvidenceRead]] = {}
+    for e in items:
+        if not e.withdrawn:
+            mine.setdefault(e.uploader_id, []).append(e)
+    groups = [MemberEvidence(m, mine.pop(m.user_id, [])) for m in members]
+    rest = [e for left in mine.values() for e in left]
+    return groups + ([MemberEvidence(None, sorted(rest, key=lambda e: e.chain_index))] if rest else [])
+
+
+@get("/cases/{case_id:int}/organize/evidence", guards=[requires_login], opt={"rule": "organizer"})
+async def evidence_page(
+    request: Request[Any, Any, Any],
+    case_id: FromPath[int],
+    user: NamedDependency[UserRead],
+    settings: NamedDependency[Settings],
+) -> Template:
+    """Every member's evidence (thumbnails are the API's download route: an organizer is served
+    the metadata-free copy of someone else's photo), the chain recomputed from the stored bytes,
+    and the patterns the next complaint version will cite."""
+    members = (await cases.members(case_id, actor=user)).items  # organizers only
+    items = (await evidence.list_for(case_id, actor=user)).items
+    verdict = await evidence.verify(case_id, actor=user, settings=settings)
+    shared = await complaints.patterns(case_id, actor=user)
+    locale = request_locale(request, user)
+    free = await evidence.metadata_free_copies(case_id)
+    found = EvidencePage(
+        groups=by_member(members, items),
+        total=sum(1 for e in items if not e.withdrawn),
+        thumbnails=frozenset(e.id for e in items if e.id in free),
+        chain=evidence_pages.chain_check(verdict, [e for e in items if e.uploaded_by_me], locale),
+        patterns=shared.items,
+        members_total=shared.members_total,
+        locale=locale,
+    )
+    return await page(
+        request,
+        "organize/evidence.html",
+        case=await cases.summary(case_id),
+        organize_section="evidence",
+        ev=found,
+    )
+
+
+def page_routers() -> list[Router]:
+    return [page_router(members_page, promote, members_csv, evidence_page)]
