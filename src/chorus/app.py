@@ -25,6 +25,7 @@ from chorus.evidence import routes as evidence_routes
 from chorus.filings import routes as filings_routes
 from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
+from chorus.moderation import pages as moderation_pages
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import pages as notifications_pages
 from chorus.notifications import routes as notifications_routes
@@ -72,6 +73,7 @@ def page_routers() -> list[Router]:
         *cases_pages.page_routers(),
         *evidence_pages.page_routers(),
         *notifications_pages.page_routers(),
+        *moderation_pages.page_routers(),
     ]
 
 

@@ -385,6 +385,16 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/settings/delete"): AUTHENTICATED,
     ("POST", "/settings/delete"): AUTHENTICATED,
     ("GET", "/goodbye"): PUBLIC,
+    # moderation (chorus.moderation.pages; tests/integration/test_pages_moderation.py)
+    ("GET", "/moderation"): STAFF_MODERATOR,
+    ("POST", "/moderation/proposals/{proposal_id}/merge"): STAFF_MODERATOR,
+    ("POST", "/moderation/proposals/{proposal_id}/reject"): STAFF_MODERATOR,
+    ("GET", "/moderation/merge"): STAFF_MODERATOR,
+    ("GET", "/moderation/merge/confirm"): STAFF_MODERATOR,
+    ("POST", "/moderation/merge"): STAFF_MODERATOR,
+    ("GET", "/moderation/merchants/{merchant_id}"): STAFF_MODERATOR,
+    ("POST", "/moderation/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"): STAFF_MODERATOR,
+    ("POST", "/moderation/merchants/{merchant_id}/aliases/{alias_id}/confirm"): STAFF_MODERATOR,
 }
 
 
