@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from chorus.cases.schemas import CaseRead, MoneyRead
 from chorus.filings.status import FilingStatus
 from chorus.ids import Id
 
@@ -59,3 +61,38 @@ class FilingRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     events: list[FilingEventRead]
+    # what the regulator owes by the deadline: whether it accepts the complaint, a result, or a
+    # decision after the material it asked for (None: no deadline runs)
+    deadline_for: Literal["acceptance", "conclusion", "information"] | None = None
+    # overdue: what organizers should do now, a catalog code (filing.next_step.<code>)
+    next_step: str | None = None
+    # the statuses an organizer may record next (the status machine; none once it ended)
+    next_statuses: list[FilingStatus] = Field(default_factory=list)
+
+
+class FilingPlan(BaseModel):
+    """What filing a complaint version would send, to whom and how: what organizers confirm."""
+
+    complaint_id: int
+    version: int
+    built_at: datetime
+    regulator: RegulatorRef
+    address: str  # the regulator's e-mail address or protocol-v1 base URL (public, as in its registry)
+    members_total: int  # the complainants the regulator is told of
+    named_members: int  # those named in the text (each consented to this version or an earlier one)
+    evidence_count: int
+    total_loss: list[MoneyRead]
+    filed_before: bool  # a filing used this version already (since ended, or still live)
+    live_filing_id: int | None  # the case's filing with this regulator that has not ended
+    # why it cannot be filed now: an error code (errors.<code>) and its parameters; None: it can
+    blocked: str | None = None
+    blocked_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FilingConsole(BaseModel):
+    """The organizers' view of a case's filings: the case, what each regulator's latest complaint
+    version would send, and every filing (newest first)."""
+
+    case: CaseRead
+    plans: list[FilingPlan]
+    filings: list[FilingRead]
