@@ -82,6 +82,7 @@ async def test_the_inbox_lists_real_notifications_in_words_and_marking_read_chan
 ) -> None:
     org, bob, case_id = await a_case(client, mailbox, worker)
     await announce(client, org, case_id)
+    await drain(worker)  # one event after the other: the inbox's order is theirs
     r = await client.post(f"/api/v1/cases/{case_id}/status", json={"status": "filing"}, headers=org.headers)
     assert r.status_code == 200, r.text
     await drain(worker)
