@@ -101,6 +101,7 @@ class CaseController(Controller):
         "/{case_id:int}/consent",
         status_code=HTTP_200_OK,
         operation_id="setConsent",
+        responses=problems(409),
         guards=[requires_login],
         opt={"rule": "member"},
     )
