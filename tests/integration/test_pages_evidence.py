@@ -183,6 +183,52 @@ async def test_a_too_large_file_is_refused_in_words_and_leaves_nothing(
         assert 'value="screenshot" selected' in r.text
 
 
+def multipart_body(boundary: str, fields: dict[str, str], *files: tuple[str, bytes, str]) -> bytes:
+    out = b""
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    for filename, content, media_type in files:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        out += f"{head}Content-Type: {media_type}\r\n\r\n".encode() + content + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+async def test_a_form_carrying_more_than_its_files_could_is_refused_as_a_whole(
+    settings: Any, mailbox: Any, worker: Any
+) -> None:
+    """At most MAX_FILES files at the limit per form: said when the request announces more, and
+    when a streamed (chunked) request turns out to carry more; what came before stays."""
+    small = settings.model_copy(update={"upload_max_bytes": 2048})
+    async with http_client(small) as c:
+        s = await a_case(c, mailbox, worker)
+        _, action = await upload_form(c, s["ann"], s["case"])
+        before = (await Evidence.count(), await ChainLink.count())
+        ok, huge = png((4, 5, 6), size=(4, 4)), os.urandom(2048 * 20 + 1024 * 1024)
+        r = await post_files(c, action, ("小图.png", ok, "image/png"), ("录屏.mp4", huge, "video/mp4"))
+        assert r.status_code == 413
+        assert "一次提交的文件太多或太大，请分几次上传。" in text_of(r.text)
+        await nothing_written(before, small)
+        # the same without a length: the first file is kept, the second refused, then reading stops
+        body = multipart_body(
+            "evtest", {"kind": "screenshot"}, ("小图.png", ok, "image/png"), ("录屏.mp4", huge, "video/mp4")
+        )
+
+        async def chunks() -> Any:
+            for i in range(0, len(body), 64 * 1024):
+                yield body[i : i + 64 * 1024]
+
+        r = await c.post(
+            action, content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=evtest"}
+        )
+        assert r.status_code == 413
+        words = text_of(r.text)
+        assert "一次提交的文件太多或太大" in words and "小图.png：已上传。" in words
+        assert "录屏.mp4：没有上传。文件太大" in words
+        assert await Evidence.count() == before[0] + 1
+        assert [p.name for p in blob_files(small)] == [hashlib.sha256(ok).hexdigest()]
+        assert tmp_files(small) == []
+
+
 async def test_a_renamed_program_and_an_empty_kind_are_refused_in_words(
     client: Any, mailbox: Any, worker: Any, settings: Any
 ) -> None:

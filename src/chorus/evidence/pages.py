@@ -299,12 +299,17 @@ async def verify_chain(
     return await _page(request, case_id, user, chain=check)
 
 
+class _FormTooLarge(Exception):
+    """The form carries more than :data:`MAX_FILES` files at the size limit could: it is read
+    no further (each file's own limit is the evidence service's)."""
+
+
 async def _bounded(stream: AsyncIterator[bytes], cap: int) -> AsyncIterator[bytes]:
     seen = 0
     async for chunk in stream:
         seen += len(chunk)
         if seen > cap:
-            raise TooLarge("evidence_batch_too_large")
+            raise _FormTooLarge()
         yield chunk
 
 
@@ -344,7 +349,7 @@ async def upload(
         declared = 0
     try:
         if declared > cap:
-            raise TooLarge("evidence_batch_too_large")
+            raise _FormTooLarge()
         parts = file_parts(
             _bounded(request.stream(), cap), boundary.encode(), form, max_segments=MAX_FILES + 8
         )
@@ -367,8 +372,8 @@ async def upload(
                     status = status or exc.status
                     continue
                 outcomes.append(Outcome(part.filename, ok=True))
-    except TooLarge as exc:  # the form as a whole: no file of it is read any further
-        errors[""], status = problem_text(exc.code, locale, rules), exc.status
+    except _FormTooLarge:  # no file of it is read any further (those before it are kept)
+        errors[""], status = problem_text("evidence_batch_too_large", locale, rules), 413
     except Invalid as exc:  # a field of the form (kind, description, visibility)
         for e in exc.errors or []:
             errors.setdefault(e.field or "", problem_text(e.code, locale, rules))
