@@ -29,6 +29,7 @@ from chorus.moderation import pages as moderation_pages
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import pages as notifications_pages
 from chorus.notifications import routes as notifications_routes
+from chorus.regulators import pages as regulators_pages
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
 from chorus.web import pages, ratelimit
@@ -74,6 +75,7 @@ def page_routers() -> list[Router]:
         *evidence_pages.page_routers(),
         *notifications_pages.page_routers(),
         *moderation_pages.page_routers(),
+        *regulators_pages.page_routers(),
     ]
 
 

@@ -395,6 +395,12 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/moderation/merchants/{merchant_id}"): STAFF_MODERATOR,
     ("POST", "/moderation/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"): STAFF_MODERATOR,
     ("POST", "/moderation/merchants/{merchant_id}/aliases/{alias_id}/confirm"): STAFF_MODERATOR,
+    # the regulator registry (chorus.regulators.pages; tests/integration/test_pages_admin.py)
+    ("GET", "/admin/regulators"): STAFF_ADMIN,
+    ("GET", "/admin/regulators/new"): STAFF_ADMIN,
+    ("POST", "/admin/regulators"): STAFF_ADMIN,
+    ("GET", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
+    ("POST", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
 }
 
 
