@@ -92,6 +92,29 @@ def test_every_kind_renders_in_both_locales(kind: str, locale: str) -> None:
         assert subject.isascii() or "12315 已受理" in subject, subject
 
 
+# A filing whose regulator asks for more material (补充材料): members read it in plain words, and
+# that the organizers will tell them what to add.
+NEEDS_INFORMATION_SAYS = {
+    "zh-CN": ("监管部门要求补充材料", "组织者会告诉你需要补充什么"),
+    "en": ("the regulator asks for more information", "The organizers will tell you what to add"),
+}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_filing_needing_information_says_so_in_both_locales(locale: str) -> None:
+    sample = {**SAMPLES["case.filing_status"], "status": "needs_information"}
+    out = render.message(
+        "case.filing_status", locale, name="陈静", case_id=17, data=outbound_data(sample), links=LINKS
+    )
+    text = f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}"
+    _check(f"case.filing_status.needs_information.{locale}.txt", text)
+    status, what_next = NEEDS_INFORMATION_SAYS[locale]
+    assert status in out.subject
+    for part in (out.text, out.html):
+        assert status in part and what_next in part
+        assert "needs_information" not in part and "{{" not in part
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_the_digest_renders_in_both_locales(locale: str) -> None:
     items = [

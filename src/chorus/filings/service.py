@@ -31,7 +31,7 @@ from chorus.filings.schemas import (
     FilingRead,
     RegulatorRef,
 )
-from chorus.filings.status import ENDS, FilingStatus, Source, can_move
+from chorus.filings.status import ENDS, FilingStatus, Source, can_move, status_when_asked
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications import service as notifications
 from chorus.regulators import service as regulators
@@ -254,8 +254,9 @@ async def apply_change(
         if current is None or row is None:
             raise NotFound("filing_not_found")
         old = new = FilingStatus(current["status"])
+        was = await asked_in(filing_id) if old == FilingStatus.needs_information else None
         if status is not None and status != old:
-            if can_move(old, status, source):
+            if can_move(old, status, source, asked_in=was):
                 new = status
             elif actor_id is not None:
                 raise Conflict("filing_transition_invalid", field="status", current=old.value)
@@ -268,6 +269,7 @@ async def apply_change(
                 deadlines.local_date(now, row["regulator.calendar"]),
                 current["deadline"],
                 limits_of(row),
+                asked_in=was,
             )
         for column, value in (
             (Filing.reference, reference),
@@ -308,6 +310,16 @@ async def apply_change(
         return new != old
 
 
+async def asked_in(filing_id: int) -> FilingStatus | None:
+    """For a filing in ``needs_information``: the status it was in when the regulator asked."""
+    rows = (
+        await FilingEvent.select(FilingEvent.status)
+        .where(FilingEvent.filing == filing_id)
+        .order_by(FilingEvent.id)
+    )
+    return status_when_asked(r["status"] for r in rows)
+
+
 async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate) -> FilingRead:
     """An organizer records what happened outside Chorus (a call, a letter): a note, and maybe a
     new status along the status machine or the regulator's reference number."""
@@ -331,7 +343,7 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
 
 
 # What organizers should do when a regulator is late (catalog: filing.next_step.<code>).
-NEXT_STEP = {"acceptance": "ask_acceptance", "conclusion": "ask_result"}
+NEXT_STEP = {"acceptance": "ask_acceptance", "conclusion": "ask_result", "information": "supply_information"}
 
 
 async def flag_overdue(now: datetime | None = None) -> int:
@@ -352,7 +364,11 @@ async def flag_overdue(now: datetime | None = None) -> int:
             r["status"], r["deadline"], deadlines.local_date(now, r["regulator.calendar"])
         ):
             continue
-        phase = "acceptance" if FilingStatus(r["status"]) in deadlines.ACCEPTANCE else "conclusion"
+        status = FilingStatus(r["status"])
+        if status == FilingStatus.needs_information:
+            phase = "information"  # its clock ran on while it waited for the material it asked for
+        else:
+            phase = "acceptance" if status in deadlines.ACCEPTANCE else "conclusion"
         made += await notifications.notify(
             user_ids=await cases.organizer_ids(r["case"]),
             kind="filing.overdue",
