@@ -19,6 +19,7 @@ from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
 from chorus.cases import pages as cases_pages
 from chorus.cases import routes as cases_routes
+from chorus.complaints import pages as complaints_pages
 from chorus.complaints import routes as complaints_routes
 from chorus.evidence import pages as evidence_pages
 from chorus.evidence import routes as evidence_routes
@@ -29,6 +30,7 @@ from chorus.moderation import pages as moderation_pages
 from chorus.moderation import routes as moderation_routes
 from chorus.notifications import pages as notifications_pages
 from chorus.notifications import routes as notifications_routes
+from chorus.notifications.pages import announcements as announcement_pages
 from chorus.regulators import pages as regulators_pages
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
@@ -74,6 +76,8 @@ def page_routers() -> list[Router]:
         *cases_pages.page_routers(),
         *evidence_pages.page_routers(),
         *notifications_pages.page_routers(),
+        *complaints_pages.page_routers(),
+        *announcement_pages.page_routers(),
         *moderation_pages.page_routers(),
         *regulators_pages.page_routers(),
     ]

@@ -359,6 +359,16 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/organize/organizers"): CASE_ORGANIZER,
     ("GET", "/cases/{case_id}/organize/members.csv"): CASE_ORGANIZER,
     ("GET", "/cases/{case_id}/organize/evidence"): CASE_ORGANIZER,
+    # the console's complaint versions and announcements (chorus.complaints.pages,
+    # chorus.notifications.pages.announcements; tests/integration/test_pages_complaints.py)
+    ("GET", "/cases/{case_id}/organize/complaints"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/complaints"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/complaints/{complaint_id}"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/complaints/{complaint_id}/diff"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/complaints/{complaint_id}/remind"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/announcements"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/announcements"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/announcements/preview"): CASE_ORGANIZER,
     # evidence (chorus.evidence.pages; tests/integration/test_pages_evidence.py)
     ("GET", "/cases/{case_id}/evidence"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,

@@ -99,3 +99,12 @@ class DeliveryFailureList(BaseModel):
 
 class Unsubscribed(BaseModel):
     email: EmailMode
+
+
+class ConsentReminder(BaseModel):
+    """The last reminder to consent to one complaint version (``notifications.remind_consent``)."""
+
+    complaint_id: int
+    sent_at: datetime
+    members: int  # how many members it went to
+    next_at: datetime  # the earliest moment another reminder for this version may go out

@@ -22,8 +22,10 @@ from typing import Any, Literal
 from chorus import db, jobs, netguard, security
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.errors import Invalid, NotFound
+from chorus.complaints import service as complaints
+from chorus.errors import Conflict, Invalid, NotFound
 from chorus.markdown import render as markdown_html
 from chorus.notifications import webhook
 from chorus.notifications.render import IN_APP_ONLY
@@ -31,6 +33,7 @@ from chorus.notifications.schemas import (
     AnnouncementCreate,
     AnnouncementList,
     AnnouncementRead,
+    ConsentReminder,
     DeliveryFailure,
     DeliveryFailureList,
     NotificationList,
@@ -616,6 +619,100 @@ async def announcements(case_id: int, *, actor: UserRead) -> AnnouncementList:
         .limit(200)
     )
     return AnnouncementList(items=[_announcement(r) for r in rows])
+
+
+# --- reminding members to consent --------------------------------------------------------------
+
+CONSENT_REMINDER_EVERY = timedelta(hours=24)  # one reminder per version and day: never spam
+_HOUR = timedelta(hours=1)
+
+
+def _reminder_prefix(complaint_id: int) -> str:
+    return f"consent-reminder:{complaint_id}:"
+
+
+async def _last_reminder(complaint_id: int) -> tuple[int, ConsentReminder] | None:
+    """The newest reminder for this version (its number among them, and what it was)."""
+    prefix = _reminder_prefix(complaint_id)
+    row = (
+        await NotifyEvent.select(NotifyEvent.source, NotifyEvent.created_at, NotifyEvent.user_ids)
+        .where(NotifyEvent.source.like(prefix + "%"))
+        .order_by(NotifyEvent.id, ascending=False)
+        .first()
+    )
+    if row is None:
+        return None
+    sent = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC)
+    reminder = ConsentReminder(
+        complaint_id=complaint_id,
+        sent_at=sent,
+        members=len(db.json_value(row["user_ids"]) or []),
+        next_at=sent + CONSENT_REMINDER_EVERY,
+    )
+    return int(row["source"].removeprefix(prefix)), reminder
+
+
+async def last_consent_reminder(complaint_id: int, *, actor: UserRead) -> ConsentReminder | None:
+    """Organizers: when the members were last reminded to consent to this version, and how many."""
+    row = await complaints.complaint_row(complaint_id)
+    await cases.require_organizer(row["case"], actor=actor)
+    last = await _last_reminder(complaint_id)
+    return last[1] if last else None
+
+
+async def remind_consent(
+    complaint_id: int, *, actor: UserRead, now: datetime | None = None
+) -> ConsentReminder:
+    """Organizers: ask every member who has not agreed to this exact version (the case's latest:
+    a consent always names the latest) to read it and agree — ``case.consent_requested`` with
+    reason ``reminder``, through the outbox like any event. The organizer sending it is not
+    reminded. At most once per version within ``CONSENT_REMINDER_EVERY`` (409
+    ``consent_reminder_too_soon`` with the hours left; two at once: one goes out); 409
+    ``complaint_not_latest`` for an older version, ``consent_reminder_nobody`` when everyone
+    else has agreed."""
+    now = now or datetime.now(UTC)
+    row = await complaints.complaint_row(complaint_id)
+    case_id = row["case"]
+    listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
+    versions = (await complaints.list_for(case_id, actor=actor)).items  # newest first
+    if not versions or versions[0].id != complaint_id:
+        raise Conflict("complaint_not_latest", version=row["version"])
+    asked = sorted(
+        m.user_id for m in listed if m.consented_complaint_id != complaint_id and m.user_id != actor.id
+    )
+    if not asked:
+        raise Conflict("consent_reminder_nobody", version=row["version"])
+    async with db.transaction():
+        last = await _last_reminder(complaint_id)
+        if last is not None and now < last[1].next_at:
+            hours = max(1, -(-(last[1].next_at - now) // _HOUR))  # rounded up: "in 3 h", never "in 0 h"
+            raise Conflict("consent_reminder_too_soon", hours=hours)
+        event = await record(
+            kind="case.consent_requested",
+            case_id=case_id,
+            data={
+                "reason": "reminder",
+                "complaint_id": complaint_id,
+                "version": row["version"],
+                "regulator_id": row["regulator"],
+                "regulator": row["regulator.name"],
+            },
+            source=f"{_reminder_prefix(complaint_id)}{last[0] + 1 if last else 1}",
+            user_ids=asked,
+        )
+        if event is None:  # another organizer's reminder took this number a moment ago
+            raise Conflict("consent_reminder_too_soon", hours=CONSENT_REMINDER_EVERY // _HOUR)
+        await audit.record(
+            "complaint.consent_reminded",
+            actor_id=actor.id,
+            object_type="complaint",
+            object_id=complaint_id,
+            case_id=case_id,
+            members=len(asked),
+        )
+    return ConsentReminder(
+        complaint_id=complaint_id, sent_at=now, members=len(asked), next_at=now + CONSENT_REMINDER_EVERY
+    )
 
 
 # --- a deleted account ------------------------------------------------------------------------
