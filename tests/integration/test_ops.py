@@ -54,7 +54,7 @@ async def test_health_and_openapi(client: Any) -> None:
 @pytest.mark.usefixtures("clean")
 async def test_unknown_path_and_method_are_problems(client: Any) -> None:
     assert_problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
-    assert_problem(await client.delete("/api/v1/me"), 405)
+    assert_problem(await client.put("/api/v1/regulators"), 405)
 
 
 def test_web_and_worker_refuse_without_redis(tmp_path: Path) -> None:
