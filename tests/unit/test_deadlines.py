@@ -76,21 +76,21 @@ def test_the_clock_runs_on_while_the_regulator_waits_for_material() -> None:
     acceptance = date(2026, 10, 14)
     asked = date(2026, 10, 9)
     # asked while deciding to accept: the acceptance deadline stays
-    assert next_deadline(S.received, S.needs_information, asked, acceptance, SAMR) == acceptance
+    assert next_deadline(S.received, S.needs_info, asked, acceptance, SAMR) == acceptance
     # the material supplied, back to "received": it still runs from the first day (no new clock)
     later = date(2026, 10, 13)
-    back = next_deadline(S.needs_information, S.received, later, acceptance, SAMR, asked_in=S.received)
+    back = next_deadline(S.needs_info, S.received, later, acceptance, SAMR, asked_in=S.received)
     assert back == acceptance
     # accepted once it had the material: the conclusion clock starts that day
-    accepted = next_deadline(S.needs_information, S.accepted, later, acceptance, SAMR, asked_in=S.received)
+    accepted = next_deadline(S.needs_info, S.accepted, later, acceptance, SAMR, asked_in=S.received)
     assert accepted == add_working_days(later, 45, "CN")
     # asked after acceptance: the conclusion deadline runs on, and goes on when it resumes
     finish = add_working_days(date(2026, 10, 12), 45, "CN")
-    assert next_deadline(S.accepted, S.needs_information, later, finish, SAMR) == finish
+    assert next_deadline(S.accepted, S.needs_info, later, finish, SAMR) == finish
     resumed = date(2026, 11, 20)
     # back to "accepted", on to mediation, or an end (whose last deadline stays on record)
     for then in (S.accepted, S.in_mediation, S.rejected):
-        assert next_deadline(S.needs_information, then, resumed, finish, SAMR, asked_in=S.accepted) == finish
+        assert next_deadline(S.needs_info, then, resumed, finish, SAMR, asked_in=S.accepted) == finish
     # a regulator without time limits still owes no date
     none = Limits("CN", None, None)
-    assert next_deadline(S.received, S.needs_information, asked, None, none) is None
+    assert next_deadline(S.received, S.needs_info, asked, None, none) is None

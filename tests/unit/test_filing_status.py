@@ -1,5 +1,5 @@
 """The filing status machine: forward along the main line, into an end, never out of one; and the
-detour through needs_information (the regulator asks for more material) and back."""
+detour through needs_info (the regulator asks for more material) and back."""
 
 from __future__ import annotations
 
@@ -47,51 +47,51 @@ def test_examples(current: str, new: str, source: Source, allowed: bool) -> None
     assert can_move(current, new, source) is allowed
 
 
-NEEDS = FilingStatus.needs_information
+NEEDS = FilingStatus.needs_info
 
 
 @pytest.mark.parametrize(
     ("current", "new", "source", "asked_in", "allowed"),
     [
         # the regulator asks while it handles the complaint; only organizers record it (for now)
-        ("received", "needs_information", Source.organizer, None, True),
-        ("accepted", "needs_information", Source.organizer, None, True),
-        ("in_mediation", "needs_information", Source.organizer, None, True),
-        ("submitted", "needs_information", Source.organizer, None, False),  # not reached yet
-        ("queued", "needs_information", Source.organizer, None, False),
-        ("resolved", "needs_information", Source.organizer, None, False),  # an end is final
-        ("received", "needs_information", Source.regulator, None, False),  # not in protocol v1
-        ("received", "needs_information", Source.worker, None, False),
+        ("received", "needs_info", Source.organizer, None, True),
+        ("accepted", "needs_info", Source.organizer, None, True),
+        ("in_mediation", "needs_info", Source.organizer, None, True),
+        ("submitted", "needs_info", Source.organizer, None, False),  # not reached yet
+        ("queued", "needs_info", Source.organizer, None, False),
+        ("resolved", "needs_info", Source.organizer, None, False),  # an end is final
+        ("received", "needs_info", Source.regulator, None, False),  # not in protocol v1
+        ("received", "needs_info", Source.worker, None, False),
         # material supplied: back where it was asked, or on, or to an end
-        ("needs_information", "accepted", Source.organizer, "accepted", True),
-        ("needs_information", "received", Source.organizer, "received", True),
-        ("needs_information", "accepted", Source.organizer, "received", True),
-        ("needs_information", "in_mediation", Source.organizer, "accepted", True),
-        ("needs_information", "received", Source.organizer, "accepted", False),  # backwards
-        ("needs_information", "submitted", Source.organizer, "received", False),
-        ("needs_information", "rejected", Source.organizer, "accepted", True),
-        ("needs_information", "withdrawn", Source.organizer, "received", True),
-        ("needs_information", "failed", Source.organizer, "received", False),
+        ("needs_info", "accepted", Source.organizer, "accepted", True),
+        ("needs_info", "received", Source.organizer, "received", True),
+        ("needs_info", "accepted", Source.organizer, "received", True),
+        ("needs_info", "in_mediation", Source.organizer, "accepted", True),
+        ("needs_info", "received", Source.organizer, "accepted", False),  # backwards
+        ("needs_info", "submitted", Source.organizer, "received", False),
+        ("needs_info", "rejected", Source.organizer, "accepted", True),
+        ("needs_info", "withdrawn", Source.organizer, "received", True),
+        ("needs_info", "failed", Source.organizer, "received", False),
         # a poll still answering the status it was asked in is no news; one that moved on is
-        ("needs_information", "accepted", Source.regulator, "accepted", False),
-        ("needs_information", "accepted", Source.regulator, "received", True),
-        ("needs_information", "resolved", Source.regulator, "in_mediation", True),
+        ("needs_info", "accepted", Source.regulator, "accepted", False),
+        ("needs_info", "accepted", Source.regulator, "received", True),
+        ("needs_info", "resolved", Source.regulator, "in_mediation", True),
         # unknown history counts as asked in "received"
-        ("needs_information", "received", Source.organizer, None, True),
-        ("needs_information", "received", Source.regulator, None, False),
+        ("needs_info", "received", Source.organizer, None, True),
+        ("needs_info", "received", Source.regulator, None, False),
     ],
 )
-def test_the_needs_information_detour(
+def test_the_needs_info_detour(
     current: str, new: str, source: Source, asked_in: str | None, allowed: bool
 ) -> None:
     assert can_move(current, new, source, asked_in=asked_in) is allowed
 
 
 def test_the_status_when_asked_is_the_last_before_the_request() -> None:
-    assert status_when_asked(["queued", "submitted", "received", "needs_information"]) == "received"
-    assert status_when_asked(["received", "accepted", "needs_information", "needs_information"]) == "accepted"
+    assert status_when_asked(["queued", "submitted", "received", "needs_info"]) == "received"
+    assert status_when_asked(["received", "accepted", "needs_info", "needs_info"]) == "accepted"
     # asked, supplied, moved on, asked again
-    history = ["received", "needs_information", "accepted", "in_mediation", "needs_information"]
+    history = ["received", "needs_info", "accepted", "in_mediation", "needs_info"]
     assert status_when_asked(history) == "in_mediation"
     assert status_when_asked([]) is None
 

@@ -102,17 +102,17 @@ NEEDS_INFORMATION_SAYS = {
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_a_filing_needing_information_says_so_in_both_locales(locale: str) -> None:
-    sample = {**SAMPLES["case.filing_status"], "status": "needs_information"}
+    sample = {**SAMPLES["case.filing_status"], "status": "needs_info"}
     out = render.message(
         "case.filing_status", locale, name="陈静", case_id=17, data=outbound_data(sample), links=LINKS
     )
     text = f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}"
-    _check(f"case.filing_status.needs_information.{locale}.txt", text)
+    _check(f"case.filing_status.needs_info.{locale}.txt", text)
     status, what_next = NEEDS_INFORMATION_SAYS[locale]
     assert status in out.subject
     for part in (out.text, out.html):
         assert status in part and what_next in part
-        assert "needs_information" not in part and "{{" not in part
+        assert "needs_info" not in part and "{{" not in part
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])

@@ -12,7 +12,7 @@ The clock, by the filing's status:
   first): the acceptance deadline, counted from that day;
 - ``accepted``: the conclusion deadline, counted from the day of acceptance;
 - ``in_mediation``: the conclusion deadline runs on;
-- ``needs_information`` (the regulator asked for more material): the deadline runs on, and
+- ``needs_info`` (the regulator asked for more material): the deadline runs on, and
   leaving it counts as leaving the status the regulator asked in (back there: it still runs;
   on to ``accepted``: the conclusion deadline starts);
 - an end: no deadline is owed any more (the last one stays on record).
@@ -82,10 +82,10 @@ def next_deadline(
     asked_in: FilingStatus | None = None,
 ) -> date | None:
     """The deadline after a filing moved from ``previous_status`` to ``status`` on day ``on``;
-    ``asked_in``: leaving ``needs_information``, the status the regulator asked in."""
-    if previous_status == FilingStatus.needs_information and asked_in is not None:
+    ``asked_in``: leaving ``needs_info``, the status the regulator asked in."""
+    if previous_status == FilingStatus.needs_info and asked_in is not None:
         previous_status = asked_in
-    if status == FilingStatus.needs_information:
+    if status == FilingStatus.needs_info:
         # The clock runs on while the regulator waits for material: no rule we can cite stops it
         # (the time limits in data/regulators.json count from receipt and from acceptance), and
         # running on means organizers are reminded no later than they would be otherwise.

@@ -254,7 +254,7 @@ async def apply_change(
         if current is None or row is None:
             raise NotFound("filing_not_found")
         old = new = FilingStatus(current["status"])
-        was = await asked_in(filing_id) if old == FilingStatus.needs_information else None
+        was = await asked_in(filing_id) if old == FilingStatus.needs_info else None
         if status is not None and status != old:
             if can_move(old, status, source, asked_in=was):
                 new = status
@@ -311,7 +311,7 @@ async def apply_change(
 
 
 async def asked_in(filing_id: int) -> FilingStatus | None:
-    """For a filing in ``needs_information``: the status it was in when the regulator asked."""
+    """For a filing in ``needs_info``: the status it was in when the regulator asked."""
     rows = (
         await FilingEvent.select(FilingEvent.status)
         .where(FilingEvent.filing == filing_id)
@@ -365,7 +365,7 @@ async def flag_overdue(now: datetime | None = None) -> int:
         ):
             continue
         status = FilingStatus(r["status"])
-        if status == FilingStatus.needs_information:
+        if status == FilingStatus.needs_info:
             phase = "information"  # its clock ran on while it waited for the material it asked for
         else:
             phase = "acceptance" if status in deadlines.ACCEPTANCE else "conclusion"

@@ -2,12 +2,12 @@
 
     queued → submitted → received → accepted → in_mediation → resolved
     ends: resolved, rejected, closed, failed, withdrawn
-    a detour: received | accepted | in_mediation → needs_information → back, or on
+    a detour: received | accepted | in_mediation → needs_info → back, or on
 
 A filing moves forward along the main line (steps may be skipped: a regulator that
 answers "accepted" was evidently reached) or into an end; an end is final. While the
 regulator handles it, it may ask for more material (补充材料): the filing waits in
-``needs_information`` until the material is supplied, then goes back to the status it was
+``needs_info`` until the material is supplied, then goes back to the status it was
 asked in, or on along the main line (the regulator accepted, say), or into an end.
 """
 
@@ -30,7 +30,7 @@ class FilingStatus(StrEnum):
     withdrawn = "withdrawn"
     # The regulator asks for more material. Not one of regulator protocol v1's statuses (API.md:
     # a poll never reports it): organizers record it by hand (issue 14 will read it from replies).
-    needs_information = "needs_information"
+    needs_info = "needs_info"
 
 
 class Source(StrEnum):
@@ -63,9 +63,9 @@ MAY_ASK_IN = frozenset({FilingStatus.received, FilingStatus.accepted, FilingStat
 # "failed" means the channel gave up on the submission: only the worker says so. Only organizers
 # say a regulator asked for material (neither the channel nor protocol v1 can).
 BY_SOURCE: dict[Source, frozenset[FilingStatus]] = {
-    Source.worker: frozenset(FilingStatus) - {FilingStatus.queued, FilingStatus.needs_information},
+    Source.worker: frozenset(FilingStatus) - {FilingStatus.queued, FilingStatus.needs_info},
     Source.regulator: frozenset(FilingStatus)
-    - {FilingStatus.queued, FilingStatus.failed, FilingStatus.withdrawn, FilingStatus.needs_information},
+    - {FilingStatus.queued, FilingStatus.failed, FilingStatus.withdrawn, FilingStatus.needs_info},
     Source.organizer: frozenset(FilingStatus) - {FilingStatus.queued, FilingStatus.failed},
 }
 
@@ -83,7 +83,7 @@ def can_move(
 ) -> bool:
     """May ``source`` move a filing from ``current`` to ``new``? (Same status: no move.)
 
-    ``asked_in``: for a filing in ``needs_information``, the status it was in when the regulator
+    ``asked_in``: for a filing in ``needs_info``, the status it was in when the regulator
     asked (:func:`status_when_asked` of its history; unknown counts as ``received``). Only organizers
     bring it back there: a regulator's poll still answering that status is no news (protocol v1
     cannot say the material arrived), so it may only carry the filing on or end it."""
@@ -92,9 +92,9 @@ def can_move(
         return False
     if nxt in ENDS:
         return True
-    if nxt == FilingStatus.needs_information:
+    if nxt == FilingStatus.needs_info:
         return cur in MAY_ASK_IN
-    if cur == FilingStatus.needs_information:
+    if cur == FilingStatus.needs_info:
         was = FilingStatus(asked_in) if asked_in is not None else FilingStatus.received
         if nxt == was:
             return source == Source.organizer
@@ -104,9 +104,9 @@ def can_move(
 
 def status_when_asked(history: Iterable[FilingStatus | str]) -> FilingStatus | None:
     """The status a filing was in when the regulator last asked for material: the latest
-    status before ``needs_information`` in its events' statuses, oldest first (None if none)."""
+    status before ``needs_info`` in its events' statuses, oldest first (None if none)."""
     before = None
     for status in history:
-        if FilingStatus(status) != FilingStatus.needs_information:
+        if FilingStatus(status) != FilingStatus.needs_info:
             before = FilingStatus(status)
     return before

@@ -278,7 +278,7 @@ async def poll(settings: Settings) -> int:
         except (protocol.Transient, protocol.Refused, netguard.Blocked):
             continue
         # only news: a status the machine allows from here (an older answer is not recorded again)
-        was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_information else None
+        was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
         if can_move(r["status"], answer.status, Source.regulator, asked_in=was):
             moved += await filings.apply_change(
                 r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message

@@ -1,5 +1,5 @@
 """A regulator asks for more material (补充材料): an organizer records it by hand
-(``POST /api/v1/filings/{id}/events {status: "needs_information", note}``); members are told by
+(``POST /api/v1/filings/{id}/events {status: "needs_info", note}``); members are told by
 e-mail, in their language, that the organizers will say what to add; the filing shows it and its
 deadline runs on; once the material is supplied it goes back where it was, or on. Moves the status
 machine refuses are answered as for any other status and write nothing."""
@@ -69,7 +69,7 @@ async def asked(
     jobs run: members are told). Returns the case, the filing and the filing before the request."""
     s, filing_id = await reached(client, mailbox, worker, redis_pool, settings, status=status)
     before = await filing_of(client, s["ann"], filing_id)
-    await record(client, s, filing_id, "needs_information")
+    await record(client, s, filing_id, "needs_info")
     await drain(worker)
     return s, filing_id, before
 
@@ -83,14 +83,14 @@ async def test_the_filing_shows_the_regulator_asks_for_more_information(
 ) -> None:
     s, filing_id, before = await asked(client, mailbox, worker, redis_pool, settings)
     got = await filing_of(client, s["ann"], filing_id)
-    assert got["status"] == "needs_information"
+    assert got["status"] == "needs_info"
     last = got["events"][-1]
-    assert (last["status"], last["source"], last["note"]) == ("needs_information", "organizer", NOTE)
+    assert (last["status"], last["source"], last["note"]) == ("needs_info", "organizer", NOTE)
     # the acceptance deadline runs on (nothing we can cite stops it)
     assert got["deadline"] == before["deadline"] is not None and got["overdue"] is False
     # the case's public page shows it too
     case = (await client.get(f"/api/v1/cases/{s['case']}")).json()
-    assert [f["status"] for f in case["filings"]] == ["needs_information"]
+    assert [f["status"] for f in case["filings"]] == ["needs_info"]
 
 
 async def test_members_are_emailed_in_their_language_that_material_is_asked_for(
@@ -109,7 +109,7 @@ async def test_members_are_emailed_in_their_language_that_material_is_asked_for(
     assert told(mailbox, "out@example.com", ASKS_ZH[0]) == []  # not a member
     inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
     newest = next(n for n in inbox if n["kind"] == "case.filing_status")  # newest first
-    assert (newest["data"]["filing_id"], newest["data"]["status"]) == (filing_id, "needs_information")
+    assert (newest["data"]["filing_id"], newest["data"]["status"]) == (filing_id, "needs_info")
 
 
 async def test_once_the_material_is_supplied_the_filing_goes_back_where_it_was(
@@ -142,7 +142,7 @@ async def test_moves_the_machine_refuses_write_nothing(
         r = await client.post(url, headers=s["org"], json={"status": status, "note": "x"})
         assert_problem(r, 409, "filing_transition_invalid")
     assert_problem(await client.post(url, headers=s["org"], json={"status": "needs_more", "note": "x"}), 422)
-    assert_problem(await client.post(url, headers=s["org"], json={"status": "needs_information"}), 422)
+    assert_problem(await client.post(url, headers=s["org"], json={"status": "needs_info"}), 422)
     assert_problem(
         await client.post(url, headers=s["ann"], json={"status": "accepted", "note": "x"}),
         403,
@@ -150,7 +150,7 @@ async def test_moves_the_machine_refuses_write_nothing(
     )
     await drain(worker)
     assert int(await FilingEvent.count()) == events and int(await InboxEntry.count()) == inbox
-    assert (await filing_of(client, s["ann"], filing_id))["status"] == "needs_information"
+    assert (await filing_of(client, s["ann"], filing_id))["status"] == "needs_info"
 
 
 async def test_a_filing_the_regulator_has_not_reached_cannot_need_information(
@@ -162,7 +162,7 @@ async def test_a_filing_the_regulator_has_not_reached_cannot_need_information(
         if status is not None:
             await record(client, s, filing_id, status, "网上提交")
         events = int(await FilingEvent.count())
-        r = await client.post(url, headers=s["org"], json={"status": "needs_information", "note": NOTE})
+        r = await client.post(url, headers=s["org"], json={"status": "needs_info", "note": NOTE})
         assert_problem(r, 409, "filing_transition_invalid")
         assert int(await FilingEvent.count()) == events
     assert (await filing_of(client, s["ann"], filing_id))["status"] == "submitted"
@@ -172,11 +172,11 @@ async def test_a_poll_still_answering_received_does_not_undo_the_request(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
 ) -> None:
     s = await sent_over_http(client, mailbox, worker, settings, redis_pool, gateway)  # "received"
-    await record(client, s, s["filing"], "needs_information")
+    await record(client, s, s["filing"], "needs_info")
     events = len((await filing_of(client, s["ann"], s["filing"]))["events"])
     await poll(redis_pool, settings)  # protocol v1 cannot say the material arrived: no news
     got = await filing_of(client, s["ann"], s["filing"])
-    assert got["status"] == "needs_information" and len(got["events"]) == events
+    assert got["status"] == "needs_info" and len(got["events"]) == events
     gateway.set_status("REG-0001", "accepted", "补充材料后已受理")  # news: it moved on
     await poll(redis_pool, settings)
     got = await filing_of(client, s["ann"], s["filing"])
@@ -201,3 +201,30 @@ async def test_overdue_while_waiting_for_material_organizers_are_told_to_supply_
     assert reminder["data"]["filing_id"] == filing_id
     (mail,) = [m for m in mailbox.to("org@example.com") if "超过期限" in str(m["Subject"])]
     assert "如尚未提交补充材料" in body_of(mail)
+
+
+async def test_rows_recorded_under_the_old_name_are_renamed_by_the_migration(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    """Before issue 14 the status was called ``needs_information``: a development database's
+    filings, events and timeline rows that hold it read as ``needs_info`` once migrated."""
+    import importlib
+
+    from chorus.cases.tables import CaseEvent
+
+    s, filing_id, _ = await asked(client, mailbox, worker, redis_pool, settings)
+    old = "needs_information"
+    await Filing.update({Filing.status: old}).where(Filing.id == filing_id)
+    await FilingEvent.update({FilingEvent.status: old}).where(FilingEvent.status == "needs_info")
+    await CaseEvent.update({CaseEvent.data: {"filing_id": filing_id, "status": old}}).where(
+        CaseEvent.kind == "filing_status"
+    )
+    migration = importlib.import_module("migrations.chorus_2026_12_01t19_15_03_000000")
+    for step in (await migration.forwards()).raw:
+        await step()
+    got = await filing_of(client, s["ann"], filing_id)
+    assert got["status"] == "needs_info" and got["events"][-1]["status"] == "needs_info"
+    case = (await client.get(f"/api/v1/cases/{s['case']}")).json()
+    assert [f["status"] for f in case["filings"]] == ["needs_info"]
+    timeline = await CaseEvent.select(CaseEvent.data).where(CaseEvent.kind == "filing_status")
+    assert timeline and all('"needs_information"' not in str(r["data"]) for r in timeline)
