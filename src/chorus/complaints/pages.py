@@ -30,6 +30,7 @@ from chorus.cases.schemas import MemberRead
 from chorus.complaints import service
 from chorus.complaints.schemas import ComplaintBrief, ComplaintCreate, ComplaintRead
 from chorus.errors import DomainError, NotFound
+from chorus.i18n import t
 from chorus.markdown import render_document
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import ConsentReminder
@@ -214,6 +215,14 @@ def previous_of(
     return max(pool, key=lambda b: b.id) if pool else None
 
 
+def scrollable_tables(html: str, label: str) -> Markup:
+    """Each table of the sanitized text inside a region that scrolls sideways on a phone and
+    takes the keyboard's focus (the sanitizer leaves ``<table>`` without attributes)."""
+    region = str(Markup('<div class="cv-scroll" role="region" tabindex="0" aria-label="{}">').format(label))
+    text = str(html).replace("<table>", region + "<table>").replace("</table>", "</table></div>")
+    return Markup(text)  # noqa: S704 - the sanitized text, and our own markup around its tables
+
+
 @dataclass(frozen=True)
 class VersionPage:
     version: ComplaintRead
@@ -242,6 +251,7 @@ async def _version_page(
     consents = consents_of(version.id, members, {b.id: b for b in briefs})
     body, toc = await asyncio.to_thread(render_document, version.markdown)  # seconds for a large case
     newest = briefs[0]  # this version is one of them
+    locale = request_locale(request, user)
     reminder = await notifications.last_consent_reminder(version.id, actor=user)
     to_remind = sum(1 for m in members if m.consented_complaint_id != version.id and m.user_id != user.id)
     shown = VersionPage(
@@ -254,7 +264,7 @@ async def _version_page(
         can_remind=newest.id == version.id
         and to_remind > 0
         and (reminder is None or datetime.now(UTC) >= reminder.next_at),
-        text_html=Markup(body),  # noqa: S704 - chorus.markdown's sanitizer made it
+        text_html=scrollable_tables(body, t("page.complaints.v.text.table", locale)),
         toc_html=Markup(toc),  # noqa: S704 - idem
     )
     return await page(
