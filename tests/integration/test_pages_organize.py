@@ -180,12 +180,13 @@ async def test_the_organizer_sees_every_member_with_loss_evidence_and_consent(
         ann.startswith("older |") and "已同意第 1 版" in ann and "还没有看过最新版" in ann and "2 份" in ann
     )
     assert bob.startswith("none |") and "还没有同意" in bob and "还没有上传" in bob and "¥99.00" in bob
-    assert carl.startswith("latest |") and "已同意第 2 版" in carl and "最新版" in carl
+    assert carl.startswith("latest |") and "已同意第 2 版（最新版）" in carl and "投诉对象：" in carl
     assert ORG[1] in org and ANN[1] in ann  # organizers see contacts, as the API shows them
     assert CARL[0] not in r.text and "=HYPERLINK(&#34;http://evil.example&#34;" in r.text  # escaped
     text = " ".join(text_of(r.text).split())
-    assert "共 4 位成员：3 位同意在投诉书中署名，2 位还没有上传证据。" in text
-    assert "最新的投诉书是第 2 版" in text and "还有 1 位成员没有同意署名" in text
+    facts = dict(re.findall(r'<dd id="fact-(\w+)">([^<]*)</dd>', r.text))
+    assert facts == {"members": "4 位", "consenting": "3 位", "without": "2 位"}
+    assert "最新的投诉书：第 2 版" in text and "还有 1 位成员没有同意署名" in text
     # promote forms: one per plain member, none for the organizer
     promote_forms = [f for f in page_.forms if f.get("action") == f"/cases/{s['case']}/organize/organizers"]
     assert len(promote_forms) == 3
@@ -285,8 +286,8 @@ async def test_the_csv_lists_only_consenting_members_in_the_regulator_s_columns(
     org, ann, carl = body
     assert org[:7] == ["1", ORG[0], ORG[1], "1288.00", "CNY", "2026-10-01", ORG[2]]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", org[7]) and org[8] == ""  # agreed before any text
-    assert ann[0] == "2" and ann[3] == "300.50" and ann[6] == ANN[2] and ann[8].startswith("第 1 版（")
-    assert carl[0] == "3" and carl[2] == CARL[1] and carl[8].startswith("第 2 版（")
+    assert ann[0] == "2" and ann[3] == "300.50" and ann[6] == ANN[2] and ann[8].startswith("第 1 版，")
+    assert carl[0] == "3" and carl[2] == CARL[1] and carl[8].startswith("第 2 版，")
     # English headers for an English reader
     await english(client, s["org"])
     r = await client.get(f"/cases/{s['case']}/organize/members.csv")
@@ -369,7 +370,7 @@ async def test_shared_patterns_are_shown_in_words(client: Any, mailbox: Any, wor
     assert f"4 位受害者付款到同一个支付宝账号 {PAYEE}" in shared
     assert "4 位受害者的订单号格式相同 JS#############" in shared
     assert "4 位受害者在 7 天之内受损（2026年10月1日 至 2026年10月4日）" in shared
-    assert "4 / 4 位成员" in shared and "下一版投诉书会在“共同特征”一节列出这些特征" in shared
+    assert "本案全部 4 位成员都是这样" in shared and "下一版投诉书会在“共同特征”一节列出这些特征" in shared
     # what the complaint cites is the same
     md = (await client.get(f"/api/v1/complaints/{s['v2']['id']}", headers=s["org"])).json()["markdown"]
     assert PAYEE in md and "JS#############" in md
