@@ -23,6 +23,7 @@ from chorus.complaints import pages as complaints_pages
 from chorus.complaints import routes as complaints_routes
 from chorus.evidence import pages as evidence_pages
 from chorus.evidence import routes as evidence_routes
+from chorus.filings import pages as filings_pages
 from chorus.filings import routes as filings_routes
 from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
@@ -80,6 +81,7 @@ def page_routers() -> list[Router]:
         *announcement_pages.page_routers(),
         *moderation_pages.page_routers(),
         *regulators_pages.page_routers(),
+        *filings_pages.page_routers(),
     ]
 
 

@@ -369,6 +369,13 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/organize/announcements"): CASE_ORGANIZER,
     ("POST", "/cases/{case_id}/organize/announcements"): CASE_ORGANIZER,
     ("POST", "/cases/{case_id}/organize/announcements/preview"): CASE_ORGANIZER,
+    # the console's filings (chorus.filings.pages; tests/integration/test_pages_filings.py)
+    ("GET", "/cases/{case_id}/organize/filings"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/filings"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/filings/confirm"): CASE_ORGANIZER,
+    ("GET", "/cases/{case_id}/organize/filings/{filing_id}/live"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/filings/{filing_id}/events"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/filings/{filing_id}/withdraw"): CASE_ORGANIZER,
     # evidence (chorus.evidence.pages; tests/integration/test_pages_evidence.py)
     ("GET", "/cases/{case_id}/evidence"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from piccolo.custom_types import Combinable
 
@@ -17,16 +17,18 @@ from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.cases.schemas import CaseRead, FilingBrief
+from chorus.cases.schemas import CaseRead, FilingBrief, MoneyRead
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
 from chorus.evidence.bundle import SizedStream
 from chorus.filings import deadlines, replies
 from chorus.filings.schemas import (
+    FilingConsole,
     FilingCreate,
     FilingEventCreate,
     FilingEventRead,
+    FilingPlan,
     FilingQueued,
     FilingRead,
     RegulatorRef,
@@ -170,6 +172,17 @@ def limits_of(row: dict[str, Any]) -> deadlines.Limits:
     )
 
 
+def deadline_phase(status: FilingStatus) -> Literal["acceptance", "conclusion", "information"] | None:
+    """What a filing's deadline is for, by its status: the regulator's decision whether to accept
+    it, its result, or its decision once given the material it asked for (None: ended, or not
+    sent yet)."""
+    if status in ENDS or status == FilingStatus.queued:
+        return None
+    if status == FilingStatus.needs_info:
+        return "information"  # its clock ran on while it waited for the material it asked for
+    return "acceptance" if status in deadlines.ACCEPTANCE else "conclusion"
+
+
 # The source of an e-mail reply whose sender is not the regulator's address or domain.
 INBOUND_OTHER = "email"
 
@@ -203,6 +216,12 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         .where(FilingEvent.filing == row["id"])
         .order_by(FilingEvent.id)
     )
+    status = FilingStatus(row["status"])
+    overdue = deadlines.is_overdue(
+        status, row["deadline"], deadlines.local_date(datetime.now(UTC), row["regulator.calendar"])
+    )
+    phase = deadline_phase(status) if row["deadline"] is not None else None
+    was = status_when_asked(e["status"] for e in events) if status == FilingStatus.needs_info else None
     return FilingRead(
         id=row["id"],
         case_id=row["case"],
@@ -211,16 +230,17 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         regulator=RegulatorRef(
             id=row["regulator"], name=row["regulator.name"], channel=row["regulator.channel"]
         ),
-        status=FilingStatus(row["status"]),
+        status=status,
         reference=row["reference"],
         deadline=row["deadline"],
-        overdue=deadlines.is_overdue(
-            row["status"], row["deadline"], deadlines.local_date(datetime.now(UTC), row["regulator.calendar"])
-        ),
+        overdue=overdue,
         message=row["message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         events=[_event(e, organizer=organizer) for e in events],
+        deadline_for=phase,
+        next_step=NEXT_STEP[phase] if overdue and phase else None,
+        next_statuses=[s for s in FilingStatus if can_move(status, s, Source.organizer, asked_in=was)],
     )
 
 
@@ -364,11 +384,9 @@ async def flag_overdue(now: datetime | None = None) -> int:
             r["status"], r["deadline"], deadlines.local_date(now, r["regulator.calendar"])
         ):
             continue
-        status = FilingStatus(r["status"])
-        if status == FilingStatus.needs_info:
-            phase = "information"  # its clock ran on while it waited for the material it asked for
-        else:
-            phase = "acceptance" if status in deadlines.ACCEPTANCE else "conclusion"
+        phase = deadline_phase(FilingStatus(r["status"]))
+        if phase is None:
+            continue  # not sent yet: nothing is owed (a queued filing has no deadline)
         made += await notifications.notify(
             user_ids=await cases.organizer_ids(r["case"]),
             kind="filing.overdue",
@@ -425,6 +443,57 @@ async def case_read(case_id: int) -> CaseRead:
         for r in rows
     ]
     return page
+
+
+# --- the organizers' console -------------------------------------------------------------------
+
+
+async def _plan(case: CaseRead, complaint_id: int, live_filing_id: int | None) -> FilingPlan:
+    """What filing this version would send where, and the refusal :func:`create` would give now."""
+    complaint = await complaints.complaint_row(complaint_id)
+    regulator = await regulators.get_or_raise(complaint["regulator"])
+    blocked: str | None = None
+    params: dict[str, Any] = {}
+    if case.status == "closed":
+        blocked = "case_closed_filing"
+    elif live_filing_id is not None:
+        blocked = "filing_active"
+    else:
+        try:
+            await _check_fileable(case.id, complaint)
+        except Conflict as exc:
+            blocked, params = exc.code, exc.params
+    return FilingPlan(
+        complaint_id=complaint["id"],
+        version=complaint["version"],
+        built_at=complaint["created_at"],
+        regulator=RegulatorRef(id=regulator["id"], name=regulator["name"], channel=regulator["channel"]),
+        address=regulator["address"],
+        members_total=complaint["members_total"],
+        named_members=len(db.json_value(complaint["named_members"]) or []),
+        evidence_count=len(db.json_value(complaint["evidence_ids"]) or []),
+        total_loss=[MoneyRead(**m) for m in db.json_value(complaint["total_loss"]) or []],
+        filed_before=complaint["filed_at"] is not None,
+        live_filing_id=live_filing_id,
+        blocked=blocked,
+        blocked_params=params,
+    )
+
+
+async def console(case_id: int, *, actor: UserRead) -> FilingConsole:
+    """Organizers: the case, what filing each regulator's latest complaint version would send
+    (and what refuses it now, the checks :func:`create` makes), and every filing of the case and
+    of the cases folded into it, newest first, with its events."""
+    await cases.require_organizer(case_id, actor=actor)
+    case = await case_read(case_id)
+    found = [await _read(await _row(f.id), organizer=True) for f in reversed(case.filings)]
+    # as create() counts them: this case's own live filing with the regulator
+    live_with = {f.regulator.id: f.id for f in found if f.case_id == case_id and f.status not in ENDS}
+    latest: dict[int, int] = {}
+    for version in (await complaints.list_for(case_id, actor=actor)).items:  # newest first
+        latest.setdefault(version.regulator.id, version.id)
+    plans = [await _plan(case, cid, live_with.get(regulator_id)) for regulator_id, cid in latest.items()]
+    return FilingConsole(case=case, plans=plans, filings=found)
 
 
 def authorize_inbound(token: str | None, settings: Settings) -> None:
