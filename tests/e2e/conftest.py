@@ -10,7 +10,9 @@ missing Chromium fails them instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.e2e.harness import CHROMIUM, IN_CI, PHONE, WATCHES, LiveApp, Watch
+from tests.regulator_standin import KEY_ENV, Standin, running
 from tests.support import Mailbox
 from tests.toolkit import free_port, start_chorus, start_web, stop_process
 
@@ -51,6 +54,9 @@ def live_app(fresh_world: None, mailbox: Mailbox) -> Iterator[LiveApp]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CHORUS_PUBLIC_URL": base, "CHORUS_OUTBOX_RELAY_SECONDS": "0.2"}
+    # the API key of the regulator stand-in (fixture gateway): the worker reads it from here when
+    # a regulator registered with credentials_env=KEY_ENV is filed with
+    env[KEY_ENV] = Standin.api_key
     logs = [TMP / "e2e" / "web.log", TMP / "e2e" / "worker.log"]
     worker = start_chorus(["worker"], log=logs[1], env=env)
     try:
@@ -63,6 +69,38 @@ def live_app(fresh_world: None, mailbox: Mailbox) -> Iterator[LiveApp]:
     finally:
         stop_process(web)
         stop_process(worker)
+
+
+@pytest.fixture(scope="package")
+def gateway() -> Iterator[Standin]:
+    """A protocol-v1 regulator (tests/regulator_standin.py) on a real socket for the live app's
+    worker to file with: register a regulator with ``address=gateway.base_url`` and
+    ``credentials_env=KEY_ENV`` (live_app gives the worker its key). Served by a thread with its
+    own event loop: the test thread's belongs to Playwright."""
+    standin = Standin()
+    loop = asyncio.new_event_loop()
+    ready, stop = threading.Event(), asyncio.Event()
+    failed: list[BaseException] = []
+
+    async def serve() -> None:
+        try:
+            async with running(standin):
+                ready.set()
+                await stop.wait()
+        except BaseException as exc:
+            failed.append(exc)
+            ready.set()
+            raise
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(30) and not failed, f"the regulator stand-in did not start: {failed}"
+    try:
+        yield standin
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
 
 
 @pytest.fixture(scope="package")
