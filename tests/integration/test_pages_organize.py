@@ -395,3 +395,61 @@ async def test_the_patterns_service_is_for_organizers(client: Any, mailbox: Any,
 
 async def _user(client: Any, headers: dict[str, str]) -> UserRead:
     return UserRead.model_validate((await client.get("/api/v1/me", headers=headers)).json())
+
+
+# --- the pure parts -------------------------------------------------------------------------------
+
+
+def test_consent_in_words_and_cells_a_spreadsheet_will_not_run() -> None:
+    from datetime import UTC, date, datetime
+
+    from chorus.cases.pages.organize import cell, consent_of
+    from chorus.cases.schemas import MemberRead, MoneyRead
+    from chorus.complaints.schemas import ComplaintBrief, RegulatorBrief
+
+    now = datetime(2026, 10, 5, tzinfo=UTC)
+
+    def member(consented: bool, version_id: int | None) -> MemberRead:
+        return MemberRead(
+            user_id=1,
+            display_name="安妮",
+            email="a@example.com",
+            role="member",
+            loss=MoneyRead(amount="1.00", currency="CNY"),
+            incident_date=date(2026, 10, 1),
+            order_refs=[],
+            joined_at=now,
+            consented_at=now if consented else None,
+            consented_complaint_id=version_id,
+        )
+
+    def version(id_: int, n: int) -> ComplaintBrief:
+        return ComplaintBrief(
+            id=id_,
+            version=n,
+            locale="zh-CN",
+            regulator=RegulatorBrief(id=1, name="R"),
+            sha256="0" * 64,
+            created_at=now,
+            filed=False,
+            named_members=0,
+        )
+
+    versions = {5: version(5, 1), 9: version(9, 2)}
+    latest = versions[9]
+    assert consent_of(member(False, None), versions, latest).state == "none"
+    assert consent_of(member(True, None), versions, latest).state == "no_text"
+    older = consent_of(member(True, 5), versions, latest)
+    newest = consent_of(member(True, 9), versions, latest)
+    assert (older.state, older.version) == ("older", versions[5])
+    assert (newest.state, newest.version) == ("latest", latest)
+    assert consent_of(member(True, 3), versions, latest).state == "earlier"  # a merged case's version
+    assert [cell(v) for v in ("=1+1", "+86", "-5", "@x", "\tx", "安妮", "1288.00")] == [
+        "'=1+1",
+        "'+86",
+        "'-5",
+        "'@x",
+        "'\tx",
+        "安妮",
+        "1288.00",
+    ]

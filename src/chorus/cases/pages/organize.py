@@ -72,8 +72,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 @dataclass(frozen=True)
 class Consent:
     """A member's consent in words: ``state`` is none (not agreed), latest (to the newest
-    version), older (to a version built before the newest) or no_text (agreed before any
-    version was built); ``version`` the version it names, when it names one we know."""
+    version), older (to a version built before the newest), earlier (to a version of a case
+    merged into this one) or no_text (agreed before any version was built); ``version`` the
+    version it names, when it is one of this case's."""
 
     state: str
     version: ComplaintBrief | None = None
@@ -84,9 +85,11 @@ def consent_of(
 ) -> Consent:
     if member.consented_at is None:
         return Consent("none")
-    named = versions.get(member.consented_complaint_id) if member.consented_complaint_id else None
-    if named is None:
+    if member.consented_complaint_id is None:
         return Consent("no_text")
+    named = versions.get(member.consented_complaint_id)
+    if named is None:  # a version of a case merged into this one: its number means nothing here
+        return Consent("earlier")
     return Consent("latest" if latest is not None and named.id == latest.id else "older", named)
 
 
