@@ -14,10 +14,12 @@ from arq.worker import Function, func
 
 from chorus import db, jobs, logs
 from chorus.notifications import service as notifications
-from chorus.settings import Settings, get_settings
+from chorus.settings import Settings, get_settings, poll_clock_times
 from workers import tasks
 
 log = structlog.get_logger("chorus.worker")
+
+POLL_TIMEOUT = 900  # seconds one sweep may take (a tick that overlaps the next is harmless: claims)
 
 FUNCTIONS: list[Function] = [
     func(tasks.send_verification_email, name=jobs.Job.send_verification_email.value, max_tries=5, timeout=60),
@@ -36,7 +38,7 @@ FUNCTIONS: list[Function] = [
     # tries are counted by the job itself (CHORUS_FILING_SUBMIT_ATTEMPTS); arq's limit is a backstop
     # the timeout bounds how long a submission killed mid-way waits before arq runs it again
     func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=600),
-    func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=900),
+    func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=POLL_TIMEOUT),
     func(tasks.purge, name=jobs.Job.purge.value, max_tries=3, timeout=900),
 ]
 # Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.
@@ -47,14 +49,30 @@ CRON_JOBS: list[CronJob] = [
         minute={7},
         unique=True,
     ),
-    # every 15 minutes: regulators' HTTP channels are asked about the filings they acknowledged
-    cron(tasks.poll_filings, name=f"cron:{jobs.Job.poll_filings.value}", minute={2, 17, 32, 47}, unique=True),
     # daily: sent outbox rows and done markers older than CHORUS_PURGE_AFTER_DAYS
     cron(tasks.purge, name=f"cron:{jobs.Job.purge.value}", hour={3}, minute={41}, unique=True),
     # hourly: daily digests of members whose local hour is CHORUS_NOTIFY_DIGEST_HOUR (once per
     # member and local day whatever the number of workers: a unique key in the database)
     cron(tasks.notify_digest, name=f"cron:{jobs.Job.notify_digest.value}", minute={0}, unique=True),
 ]
+
+
+def poll_cron(settings: Settings) -> CronJob:
+    """The status sweep (regulators' HTTP channels asked about the filings they acknowledged)
+    every CHORUS_STATUS_POLL_SECONDS, at the same clock times on every worker. Each worker's cron
+    enqueues a tick under the job id ``cron:poll_filings:<tick>`` (``unique``), so a tick runs
+    once however many workers there are; its result is kept for two periods (at least ten
+    minutes) so that a worker enqueuing the tick late finds it done rather than running it again.
+    A new object per call: arq keeps each cron's next run on it."""
+    seconds = settings.status_poll_seconds
+    return cron(
+        tasks.poll_filings,
+        name=f"cron:{jobs.Job.poll_filings.value}",
+        **poll_clock_times(seconds),  # type: ignore[arg-type]
+        unique=True,
+        timeout=POLL_TIMEOUT,
+        keep_result=max(600.0, 2.0 * seconds),
+    )
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -105,7 +123,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         raise RuntimeError("CHORUS_REDIS_URL is not set")
     return {
         "functions": FUNCTIONS,
-        "cron_jobs": CRON_JOBS,
+        "cron_jobs": [*CRON_JOBS, poll_cron(settings)],
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

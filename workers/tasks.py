@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,8 +94,9 @@ async def submit_filing(ctx: dict[str, Any], *, filing_id: int) -> str:
     return outcome.status
 
 
-async def poll_filings(ctx: dict[str, Any]) -> int:
-    return await filing_channels.poll(ctx["settings"])
+async def poll_filings(ctx: dict[str, Any], *, at: str | None = None) -> dict[str, int]:
+    sweep = await filing_channels.poll(ctx["settings"], now=datetime.fromisoformat(at) if at else None)
+    return dataclasses.asdict(sweep)
 
 
 async def purge(ctx: dict[str, Any]) -> dict[str, int]:

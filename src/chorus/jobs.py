@@ -43,7 +43,7 @@ class Job(StrEnum):
     render_complaint_page = "render_complaint_page"
     flag_overdue_filings = "flag_overdue_filings"  # also run hourly by the workers' cron
     submit_filing = "submit_filing"
-    poll_filings = "poll_filings"  # also run every 15 minutes by the workers' cron
+    poll_filings = "poll_filings"  # also run every CHORUS_STATUS_POLL_SECONDS by the workers' cron
     purge = "purge"  # run daily by the workers' cron
 
 

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     filing_retry_seconds: float = Field(default=30.0, gt=0)
     # The most of a regulator's answer read (and stored); a longer answer fails the attempt.
     filing_http_max_answer_bytes: int = Field(default=64 * 1024, ge=1024)
+    # How often the workers' status sweep asks regulators' HTTP channels about live filings: a
+    # divisor of a minute, an hour or a day (the sweep runs at those clock times on every worker,
+    # once per tick). Each regulator also has a minimum interval between polls of one filing.
+    status_poll_seconds: int = Field(default=900, ge=1, le=86400)
     # Regulators' e-mail replies: complaints sent by e-mail carry a Reply-To at this domain, whose
     # mail server hands replies to POST /api/v1/inbound/email with this bearer secret.
     inbound_domain: str | None = None
@@ -110,6 +114,12 @@ class Settings(BaseSettings):
                     "(or set CHORUS_ALLOW_HTTP_PUBLIC_URL=true)"
                 )
         return self
+
+    @field_validator("status_poll_seconds")
+    @classmethod
+    def _poll_divides_the_clock(cls, value: int) -> int:
+        poll_clock_times(value)  # a period the clock cannot repeat must stop the start
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -154,6 +164,24 @@ class Settings(BaseSettings):
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def poll_clock_times(seconds: int) -> dict[str, set[int]]:
+    """The clock times (arq cron's ``hour``/``minute``/``second`` sets) of a sweep every
+    ``seconds``: every N seconds of a minute, every N minutes of an hour (at minute 2 and on, off
+    the top of the hour where the hourly jobs run) or every N hours of a day (at 00:02). A period
+    that does not divide a minute, an hour or a day would drift against the clock: ValueError."""
+    if 1 <= seconds <= 60 and 60 % seconds == 0:
+        return {"second": set(range(0, 60, seconds))}
+    minutes, hours = seconds // 60, seconds // 3600
+    if seconds % 60 == 0 and seconds <= 3600 and 60 % minutes == 0:
+        return {"minute": {(2 + m) % 60 for m in range(0, 60, minutes)}, "second": {0}}
+    if seconds % 3600 == 0 and seconds <= 86400 and 24 % hours == 0:
+        return {"hour": set(range(0, 24, hours)), "minute": {2}, "second": {0}}
+    raise ValueError(
+        "CHORUS_STATUS_POLL_SECONDS must divide a minute, an hour or a day "
+        "(e.g. 5, 30, 60, 300, 900, 3600, 21600)"
+    )
 
 
 @lru_cache(maxsize=32)

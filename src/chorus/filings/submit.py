@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -36,7 +37,6 @@ from chorus.i18n import t
 from chorus.markdown import render_document
 from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import shown_identifier
-from chorus.regulators import service as regulators
 from chorus.regulators.schemas import CREDENTIALS_PREFIX, credentials_env_allowed
 from chorus.settings import Settings
 from chorus.templating import render
@@ -257,30 +257,107 @@ async def _submit_by_mail(
     return Outcome(True, FilingStatus.submitted.value)
 
 
-async def poll(settings: Settings) -> int:
-    """The periodic job: ask the regulator's server about every live http filing it has
-    acknowledged. Returns how many moved. A server that is down is asked again next time."""
-    rows = await Filing.select(Filing.id, Filing.reference, Filing.status, Filing.regulator).where(
-        filings.live() & Filing.reference.is_not_null()
+# Filings claimed by one statement of the status sweep (well under SQLite's bound parameters).
+CLAIM_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one status sweep did: filings due, claimed (this sweep asks them), asked (a request
+    went out), moved (their status changed)."""
+
+    due: int = 0
+    claimed: int = 0
+    asked: int = 0
+    moved: int = 0
+
+
+async def _claim(ids: list[int], until: datetime, now: datetime) -> list[int]:
+    """Claim these filings for this sweep: those still due ``now`` (not claimed since they were
+    read, by an overlapping sweep on another worker) are not due again before ``until``. One
+    conditional update per batch: of two sweeps, each filing goes to one. Returns the claimed."""
+    claimed: list[int] = []
+    for start in range(0, len(ids), CLAIM_BATCH):
+        rows = (
+            await Filing.update({Filing.next_poll_at: until})
+            .where(
+                Filing.id.is_in(ids[start : start + CLAIM_BATCH])
+                & (Filing.next_poll_at.is_null() | (Filing.next_poll_at <= now))
+            )
+            .returning(Filing.id)
+        )
+        claimed += [r["id"] for r in rows]
+    return claimed
+
+
+async def poll(settings: Settings, *, now: datetime | None = None) -> Sweep:
+    """The status sweep (the workers run it every CHORUS_STATUS_POLL_SECONDS): ask the regulator's
+    server about every live http filing it has acknowledged and that is due — not asked within
+    its regulator's ``min_poll_seconds`` — and record what changed. Due filings are read in one
+    statement and claimed in one per regulator (and batch); an unchanged answer writes nothing
+    more. A server that is down is asked again once the interval has passed; a filing whose
+    address is refused (netguard) was not asked and is due again at the next sweep."""
+    now = now or datetime.now(UTC)
+    rows = (
+        await Filing.select(
+            Filing.id,
+            Filing.status,
+            Filing.reference,
+            Filing.regulator,
+            Filing.regulator.address,
+            Filing.regulator.credentials_env,
+            Filing.regulator.min_poll_seconds,
+        )
+        .where(
+            filings.live()
+            & (Filing.status != FilingStatus.queued.value)
+            & Filing.reference.is_not_null()
+            & (Filing.regulator.channel == "http")
+            & (Filing.next_poll_at.is_null() | (Filing.next_poll_at <= now))
+        )
+        .order_by(Filing.id)
     )
-    by_id = await regulators.channels()
-    moved = 0
+    by_regulator: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
-        regulator = by_id.get(r["regulator"])
-        if regulator is None or regulator["channel"] != "http" or r["status"] == FilingStatus.queued.value:
+        by_regulator.setdefault(r["regulator"], []).append(r)
+    out = Sweep(due=len(rows))
+    for group in by_regulator.values():
+        first = group[0]
+        env = first["regulator.credentials_env"]
+        if env and not credentials_env_allowed(env):  # a row from before the rule: nothing is sent
             continue
-        env = regulator["credentials_env"]
-        if env and not credentials_env_allowed(env):
-            continue
+        until = now + timedelta(seconds=first["regulator.min_poll_seconds"])
+        claimed = set(await _claim([r["id"] for r in group], until, now))
+        mine = [r for r in group if r["id"] in claimed]
         api_key = os.environ.get(env) if env else None
+        asked, moved = await _ask(mine, first["regulator.address"], api_key, settings)
+        out = Sweep(out.due, out.claimed + len(mine), out.asked + asked, out.moved + moved)
+    return out
+
+
+async def _ask(
+    rows: list[dict[str, Any]], address: str, api_key: str | None, settings: Settings
+) -> tuple[int, int]:
+    """Ask one regulator's server about these claimed filings, one after the other; record each
+    new status. Returns (asked, moved)."""
+    asked = moved = 0
+    blocked: list[int] = []
+    for r in rows:
         try:
-            answer = await protocol.status(regulator["address"], api_key, r["reference"], outbound(settings))
-        except (protocol.Transient, protocol.Refused, netguard.Blocked):
+            answer = await protocol.status(address, api_key, r["reference"], outbound(settings))
+        except netguard.Blocked:
+            blocked.append(r["id"])
             continue
+        except (protocol.Transient, protocol.Refused):
+            asked += 1
+            continue
+        asked += 1
         # only news: a status the machine allows from here (an older answer is not recorded again)
         was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
         if can_move(r["status"], answer.status, Source.regulator, asked_in=was):
             moved += await filings.apply_change(
                 r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message
             )
-    return moved
+    if blocked:  # never asked: due again at the next sweep
+        await Filing.update({Filing.next_poll_at: None}).where(Filing.id.is_in(blocked))
+    return asked, moved

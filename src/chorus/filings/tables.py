@@ -21,6 +21,9 @@ class Filing(Table, tablename="filing"):
     bundle_sha256 = Varchar(
         length=64, null=True, default=None
     )  # the bundle as filed (kept in the blob store)
+    # the status sweep's claim: not polled again before this time (its regulator's minimum
+    # interval after the last poll); unset: never polled
+    next_poll_at = Timestamptz(null=True, default=None)
     # One live (not ended) filing per case and regulator: a partial unique index,
     # filing_live ("case", regulator) WHERE status is not an end, made by a raw migration
     # (Piccolo cannot declare a partial index).

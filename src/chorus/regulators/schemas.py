@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field, field_validator
 CREDENTIALS_PREFIX = "CHORUS_REGULATOR_KEY_"
 CREDENTIALS_ENV = re.compile(rf"^{CREDENTIALS_PREFIX}[A-Z0-9_]{{1,79}}$")
 TemplateKind = Literal["samr", "consumer_association", "payment_platform", "police", "ftc"]
+# The least time between two polls of one filing's status on a regulator's HTTP channel, unless
+# an admin sets another: the status sweep (CHORUS_STATUS_POLL_SECONDS) skips a filing asked sooner.
+MIN_POLL_SECONDS_DEFAULT = 300
+MIN_POLL_SECONDS_MAX = 7 * 86400
 
 
 class RegulatorRead(BaseModel):
@@ -26,6 +30,7 @@ class RegulatorRead(BaseModel):
     calendar: str
     accept_working_days: int | None
     finish_working_days: int | None
+    min_poll_seconds: int
     has_credentials: bool
     note: str
 
@@ -53,6 +58,7 @@ class RegulatorCreate(BaseModel):
     calendar: Literal["CN", "US"] = "CN"
     accept_working_days: int | None = Field(default=None, ge=1, le=365)
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
+    min_poll_seconds: int = Field(default=MIN_POLL_SECONDS_DEFAULT, ge=1, le=MIN_POLL_SECONDS_MAX)
     note: str = Field(default="", max_length=2000)
 
 
@@ -72,6 +78,7 @@ class RegulatorUpdate(BaseModel):
     calendar: Literal["CN", "US"] | None = None
     accept_working_days: int | None = Field(default=None, ge=1, le=365)
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
+    min_poll_seconds: int | None = Field(default=None, ge=1, le=MIN_POLL_SECONDS_MAX)
     note: str | None = Field(default=None, max_length=2000)
 
     @field_validator(
@@ -83,6 +90,7 @@ class RegulatorUpdate(BaseModel):
         "template_kind",
         "contact_disclosure",
         "calendar",
+        "min_poll_seconds",
         "note",
     )
     @classmethod

@@ -35,6 +35,7 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         calendar=row["calendar"],
         accept_working_days=row["accept_working_days"],
         finish_working_days=row["finish_working_days"],
+        min_poll_seconds=row["min_poll_seconds"],
         has_credentials=bool(row["credentials_env"]),
         note=row["note"],
     )
@@ -65,14 +66,6 @@ async def id_of(slug: str) -> int | None:
     """The regulator with this slug, if any."""
     row = await Regulator.select(Regulator.id).where(Regulator.slug == slug).first()
     return int(row["id"]) if row else None
-
-
-async def channels() -> dict[int, dict[str, Any]]:
-    """regulator id → its ``channel``, ``address`` and ``credentials_env`` (every regulator)."""
-    rows = await Regulator.select(
-        Regulator.id, Regulator.channel, Regulator.address, Regulator.credentials_env
-    )
-    return {r["id"]: dict(r) for r in rows}
 
 
 def check_address(channel: str, address: str) -> str:
@@ -135,6 +128,7 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
                     calendar=data.calendar,
                     accept_working_days=data.accept_working_days,
                     finish_working_days=data.finish_working_days,
+                    min_poll_seconds=data.min_poll_seconds,
                     note=data.note,
                 )
             ).returning(Regulator.id)

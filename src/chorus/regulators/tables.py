@@ -19,6 +19,9 @@ class Regulator(Table, tablename="regulator"):
     calendar = Varchar(length=4, null=False, default="CN")  # whose working days count deadlines
     accept_working_days = Integer(null=True, default=None)  # decide acceptance within N working days
     finish_working_days = Integer(null=True, default=None)  # conclude within M working days
+    # the least time between two polls of one filing's status on its HTTP channel
+    # (schemas.MIN_POLL_SECONDS_DEFAULT)
+    min_poll_seconds = Integer(null=False, default=300)
     note = Text(null=False, default="")
     active = Boolean(default=True, null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
