@@ -101,6 +101,8 @@ async def test_the_inbox_lists_real_notifications_in_words_and_marking_read_chan
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", shown[0]["meta"]), shown[0]
     assert shown[0]["link"] == f"/cases/{case_id}"
     assert badge(r.text) == api["unread"] == len(shown)
+    # the header's badge refreshes itself (htmx polls the badge alone, below)
+    assert re.search(r'id="unread-slot" hx-get="/notifications/badge" hx-trigger="every 60s"', r.text)
     assert f"{api['unread']} 条未读" in text_of(r.text)
     assert BODY not in r.text  # the inbox keeps no announcement body (it is read on the case)
 

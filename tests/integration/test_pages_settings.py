@@ -317,3 +317,6 @@ async def test_deleting_the_account_explains_first_refuses_a_wrong_password_and_
     )
     assert_problem(await client.get("/api/v1/me", headers=bob.headers), 401)
     assert (await get_ok(client, f"/api/v1/cases/{case_id}"))["member_count"] == 1
+    # the goodbye page says so only right after a deletion (its notice shown once)
+    r = await client.get("/goodbye")
+    assert r.status_code == 303 and r.headers["location"] == "/"

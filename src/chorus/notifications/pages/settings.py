@@ -37,6 +37,7 @@ from chorus.settings import Settings
 from chorus.web.auth import SESSION_COOKIE, confirming_password, request_token
 from chorus.web.guards import requires_login
 from chorus.web.pages import (
+    FLASH_COOKIE,
     Formats,
     FormData,
     form_error,
@@ -319,9 +320,11 @@ async def delete_account(
 
 
 @get("/goodbye")
-async def goodbye(request: Request[Any, Any, Any]) -> Template:
+async def goodbye(request: Request[Any, Any, Any]) -> Template | Redirect:
     """Where a deleted account lands, signed out: what stays, and that the address may register
-    again."""
+    again. Only right after the deletion (its notice is due): anyone else goes to the home page."""
+    if not request.cookies.get(FLASH_COOKIE):
+        return Redirect(path="/", status_code=303)
     return await page(request, "settings/goodbye.html")
 
 
