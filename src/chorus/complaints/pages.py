@@ -78,7 +78,8 @@ class Versions:
 
 @dataclass(frozen=True)
 class Consents:
-    """One version's members: agreed to it, agreed to another version (or before any text), not agreed."""
+    """One version's members: agreed to it, agreed to another version (None: before any text, or
+    a version of a case merged into this one), not agreed."""
 
     agreed: list[MemberRead]
     other: list[tuple[MemberRead, ComplaintBrief | None]]
