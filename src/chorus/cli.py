@@ -1,4 +1,5 @@
-"""The `chorus` command: run | web | worker | migrate | seed-demo | create-admin | verify-bundle."""
+"""The `chorus` command: run | web | worker | migrate | seed-demo | create-admin | regulator-sim |
+verify-bundle."""
 
 from __future__ import annotations
 
@@ -265,6 +266,17 @@ def cmd_verify_bundle(args: argparse.Namespace) -> None:
     raise SystemExit(0 if result.ok else 1)
 
 
+def cmd_regulator_sim(args: argparse.Namespace) -> None:
+    # imported here only: the simulator is a demo tool, no part of the product imports it
+    from chorus import regulator_sim
+
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and not api_key:
+        _fail(f"{args.api_key_env} is not set (the API key callers must present)")
+    sim = regulator_sim.Simulator(api_key=api_key, step_seconds=args.step_seconds or None)
+    regulator_sim.serve(sim, args.host, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chorus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -286,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="or set CHORUS_ADMIN_PASSWORD")
     p.add_argument("--name", default="Admin")
     p.set_defaults(fn=cmd_create_admin)
+    p = sub.add_parser(
+        "regulator-sim",
+        help="a simulated regulator serving protocol v1, for demos (received → accepted → … → resolved)",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument(
+        "--step-seconds", type=float, default=60.0, help="time between status steps (0: never moves)"
+    )
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="the environment variable holding the API key callers must present (unset: any caller)",
+    )
+    p.set_defaults(fn=cmd_regulator_sim)
     p = sub.add_parser("verify-bundle", help="verify an exported evidence bundle offline")
     p.add_argument("path")
     p.set_defaults(fn=cmd_verify_bundle)

@@ -67,19 +67,29 @@ async def form_token(client: Any, path: str = "/admin/regulators/new") -> str:
 
 async def test_an_admin_reads_the_registry(client: Any, settings: Any) -> None:
     admin = await staff(client, settings, "admin@example.com", "admin")
+    body = {k: v for k, v in FORM.items() if v} | {"channel": "http", "address": "https://gw.example.com/v1"}
+    body |= {
+        "credentials_env": "CHORUS_REGULATOR_KEY_GW",
+        "accept_working_days": 7,
+        "finish_working_days": 45,
+    }
+    r = await client.post("/api/v1/regulators", json=body, headers=admin.headers)
+    assert r.status_code == 201, r.text
+    reg = r.json()
     await as_user(client, admin)
     r = await client.get("/admin/regulators")
     assert r.status_code == 200 and "no-store" in r.headers.get("cache-control", "")
     said = text_of(r.text)
     assert "投诉受理机构" in said and 'href="/admin/regulators/new"' in r.text
-    samr = next(x for x in await rows() if x["slug"] == "cn-12315")
-    card = r.text[r.text.index(f'id="regulator-{samr["id"]}"') :].split("</article>", 1)[0]
-    card_text = text_of(card)
-    assert samr["name"] in card_text and "手动提交" in card_text and "https://www.12315.cn/" in card_text
-    assert "7 个工作日内决定是否受理，45 个工作日内办结" in card_text
-    assert "第十九条" in card_text  # the rule the limits come from, as the registry holds it
-    assert "中国（含调休）" in card_text and "不需要" in card_text
-    assert f'href="/admin/regulators/{samr["id"]}"' in card
+    for seeded in await rows():  # the seeded registry, each with its edit link
+        assert seeded["name"] in said and f'href="/admin/regulators/{seeded["id"]}"' in r.text
+    card = text_of(r.text[r.text.index(f'id="regulator-{reg["id"]}"') :].split("</article>", 1)[0])
+    assert FORM["name"] in card and FORM["jurisdiction"] in card
+    assert "HTTP 接口（协议 v1）" in card and "https://gw.example.com/v1" in card
+    assert "已配置（保存在服务器的环境变量中）" in card and "CHORUS_REGULATOR_KEY_GW" not in card
+    assert "7 个工作日内决定是否受理，45 个工作日内办结" in card
+    assert "第十四条" in card  # the rule the limits come from, as the registry holds it
+    assert "中国（含调休）" in card and "打码" in card and "市场监督管理部门" in card
 
 
 async def test_an_admin_adds_a_regulator(client: Any, settings: Any) -> None:
@@ -126,7 +136,11 @@ async def test_bad_fields_are_refused_on_their_field_and_nothing_is_written(
             "address",
             "HTTP 渠道的地址必须是 http(s) 网址。",
         ),
-        ({"credentials_env": "CHORUS_SECRET_KEY"}, "credentials_env", "这个值无法接受，请检查后重试。"),
+        (
+            {"credentials_env": "CHORUS_SECRET_KEY"},
+            "credentials_env",
+            "只能填写以 CHORUS_REGULATOR_KEY_ 开头、后面是大写字母、数字或下划线的变量名。",
+        ),
         ({"name": ""}, "name", "请填写此项。"),
         ({"accept_working_days": "七"}, "accept_working_days", "格式不对，请检查后重试。"),
         ({"finish_working_days": "0"}, "finish_working_days", "数值太小。"),
@@ -269,6 +283,14 @@ async def test_empty_registry_and_english(client: Any, settings: Any) -> None:
     admin = await staff(client, settings, "admin@example.com", "admin")
     r = await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=admin.headers)
     assert r.status_code == 200, r.text
+    body = {
+        "name": "Test Gateway",
+        "jurisdiction": "Testland",
+        "channel": "email",
+        "address": "c@example.com",
+    }
+    body |= {"accept_working_days": 7, "finish_working_days": 45}
+    assert (await client.post("/api/v1/regulators", json=body, headers=admin.headers)).status_code == 201
     await as_user(client, admin)
     r = await client.get("/admin/regulators")
     said = text_of(r.text)

@@ -320,6 +320,6 @@ async def test_in_english_and_the_link_to_claims(
     said = text_of(r.text)
     assert "Open merge proposals" in said and "Merchant A" in said and "Which merchant stays" in said
     assert f'href="/moderation/merchants/{w["scam"]["merchant_id"]}"' in r.text
-    assert "2 claimed identifier(s) or name(s) to review" in said
+    assert "2 claimed identifiers or names to review" in said
     r = await client.get("/moderation/merge", params={"qa": "Scam", "qb": "nothing-like-this"})
     assert "No merchant matches “nothing-like-this”" in text_of(r.text)

@@ -60,6 +60,23 @@ def update_of(data: Mapping[str, Any]) -> RegulatorUpdate:
     return RegulatorUpdate.model_validate(fields)
 
 
+async def _refused(
+    request: Request[Any, Any, Any],
+    exc: ValidationError | DomainError,
+    data: Mapping[str, Any],
+    **context: Any,
+) -> Template:
+    """The form again with each refusal on its field; a credentials variable outside the allowed
+    prefix says which names are allowed (the schema's pattern reads as "invalid value")."""
+    answer = await form_error(request, FORM, exc, values=data, **context, **_choices())
+    errors = answer.context["errors"]
+    if isinstance(exc, ValidationError) and "credentials_env" in errors:
+        errors["credentials_env"] = answer.context["t"](
+            "page.admin.error.credentials_env", prefix=CREDENTIALS_PREFIX
+        )
+    return answer
+
+
 @get("/admin/regulators", guards=ADMIN, name="admin_regulators")
 async def registry(request: Request[Any, Any, Any]) -> Template:
     """Every regulator complaints can be sent to, as listRegulators lists them."""
@@ -82,7 +99,7 @@ async def create(
     try:
         created = await service.create(data=parse_form(RegulatorCreate, data), actor=user, settings=settings)
     except (ValidationError, DomainError) as exc:
-        return await form_error(request, FORM, exc, values=data, regulator=None, **_choices())
+        return await _refused(request, exc, data, regulator=None)
     return redirect(request, f"/admin/regulators#regulator-{created.id}", flash="page.admin.flash.added")
 
 
@@ -105,7 +122,7 @@ async def update(
     try:
         await service.update(regulator_id, data=update_of(data), actor=user, settings=settings)
     except (ValidationError, DomainError) as exc:
-        return await form_error(request, FORM, exc, values=data, regulator=regulator, **_choices())
+        return await _refused(request, exc, data, regulator=regulator)
     return redirect(request, f"/admin/regulators#regulator-{regulator_id}", flash="page.admin.flash.saved")
 
 
