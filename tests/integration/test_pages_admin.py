@@ -34,6 +34,7 @@ FORM = {
     "calendar": "CN",
     "accept_working_days": "7",
     "finish_working_days": "45",
+    "min_poll_seconds": "600",
     "note": "《市场监督管理投诉举报处理暂行办法》第十四条",
 }
 
@@ -110,11 +111,8 @@ async def test_an_admin_adds_a_regulator(client: Any, settings: Any) -> None:
     assert r.headers["location"] == f"/admin/regulators#regulator-{added['id']}"
     assert len(await rows()) == before + 1
     assert added["address"] == "Complaints@amr.example.gov.cn"  # normalized as the API does
-    assert (added["accept_working_days"], added["finish_working_days"], added["credentials_env"]) == (
-        7,
-        45,
-        None,
-    )
+    assert (added["accept_working_days"], added["finish_working_days"]) == (7, 45)
+    assert (added["credentials_env"], added["min_poll_seconds"]) == (None, 600)
     r = await client.get("/admin/regulators")
     assert "已添加该机构，组织者现在可以选择它。" in r.text
     assert FORM["name"] in r.text and "第十四条" in r.text
@@ -144,6 +142,7 @@ async def test_bad_fields_are_refused_on_their_field_and_nothing_is_written(
         ({"name": ""}, "name", "请填写此项。"),
         ({"accept_working_days": "七"}, "accept_working_days", "格式不对，请检查后重试。"),
         ({"finish_working_days": "0"}, "finish_working_days", "数值太小。"),
+        ({"min_poll_seconds": "0"}, "min_poll_seconds", "数值太小。"),
         ({"channel": "fax"}, "channel", "请从列表中选择一项。"),
     ):
         r = await client.post("/admin/regulators", data={**FORM, **change, "_csrf_token": token})
@@ -222,7 +221,9 @@ async def test_an_admin_edits_a_regulator(client: Any, settings: Any) -> None:
     assert 'value="http" selected' in r.text
 
     sent = {n: page.field(n) or "" for n in ("name", "jurisdiction", "address", "credentials_env")}
-    sent |= {n: page.field(n) or "" for n in ("accept_working_days", "finish_working_days")}
+    sent |= {
+        n: page.field(n) or "" for n in ("accept_working_days", "finish_working_days", "min_poll_seconds")
+    }
     sent |= {"channel": "http", "locale": "zh-CN", "note": FORM["note"], "template_kind": "samr"}
     sent |= {"contact_disclosure": "masked", "calendar": "CN"}
     # refused: the name another regulator has here (409), a bad address, a number too large
@@ -238,7 +239,7 @@ async def test_an_admin_edits_a_regulator(client: Any, settings: Any) -> None:
     assert await rows() == before
 
     change = {"address": "https://gw2.example.com/v2/", "finish_working_days": "", "credentials_env": ""}
-    change |= {"note": "新的规则：第二十一条", "calendar": "CN"}
+    change |= {"note": "新的规则：第二十一条", "calendar": "CN", "min_poll_seconds": "3600"}
     r = await client.post(url, data={**sent, **change, "_csrf_token": token})
     assert r.status_code == 303 and r.headers["location"] == f"/admin/regulators#regulator-{reg['id']}"
     after = next(x for x in await rows() if x["id"] == reg["id"])
@@ -249,9 +250,10 @@ async def test_an_admin_edits_a_regulator(client: Any, settings: Any) -> None:
         7,
     )
     assert after["note"] == "新的规则：第二十一条" and after["slug"] == reg["slug"]
+    assert after["min_poll_seconds"] == 3600
     r = await client.get("/admin/regulators")
     assert "已保存修改。" in r.text and "7 个工作日内决定是否受理" in text_of(r.text)
-    assert "未配置：不带密钥发送" in text_of(r.text)
+    assert "未配置：不带密钥发送" in text_of(r.text) and "至少每 3,600 秒查询一次进度" in text_of(r.text)
     assert (await client.get("/admin/regulators/999999")).status_code == 404
 
 

@@ -23,7 +23,12 @@ from pydantic import ValidationError
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError
 from chorus.regulators import service
-from chorus.regulators.schemas import CREDENTIALS_PREFIX, RegulatorCreate, RegulatorUpdate
+from chorus.regulators.schemas import (
+    CREDENTIALS_PREFIX,
+    MIN_POLL_SECONDS_DEFAULT,
+    RegulatorCreate,
+    RegulatorUpdate,
+)
 from chorus.settings import Settings
 from chorus.web.guards import requires_role
 from chorus.web.pages import FormData, form_error, page, page_router, parse_form, redirect
@@ -85,8 +90,9 @@ async def registry(request: Request[Any, Any, Any]) -> Template:
 
 @get("/admin/regulators/new", guards=ADMIN)
 async def new_form(request: Request[Any, Any, Any]) -> Template:
-    values = {"channel": "email", "locale": "zh-CN", "template_kind": "samr", "contact_disclosure": "masked"}
-    return await page(request, FORM, regulator=None, values={**values, "calendar": "CN"}, **_choices())
+    values: dict[str, Any] = {"channel": "email", "locale": "zh-CN", "template_kind": "samr"}
+    values |= {"contact_disclosure": "masked", "calendar": "CN", "min_poll_seconds": MIN_POLL_SECONDS_DEFAULT}
+    return await page(request, FORM, regulator=None, values=values, **_choices())
 
 
 @post("/admin/regulators", guards=ADMIN)
