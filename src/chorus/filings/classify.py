@@ -126,7 +126,8 @@ _POSITIVES: tuple[_Rule, ...] = (
         0.7,
     ),
     _rule(_S.in_mediation, r"mediat(?:ion|ed|es|e|ing|ors|or)", 0.65),
-    _rule(_S.accepted, r"已受理|予以受理|决定受理|已被受理|正式受理|受理", 0.85),
+    _rule(_S.accepted, r"已受理|予以受理|决定受理|已被受理|正式受理|已经受理", 0.85),
+    _rule(_S.accepted, r"受理", 0.6),  # in a subject (受理告知) or a heading: less sure
     _rule(
         _S.accepted,
         r"(?:has been|have been|was|is|been|were) accepted|accepted (?:for|your)|"
