@@ -27,6 +27,9 @@ class FilingEventCreate(BaseModel):
     status: FilingStatus | None = None
     reference: str | None = Field(default=None, max_length=200)
     note: str = Field(max_length=4000)
+    # confirms or corrects the status a reply was read to propose (that event's id): without a
+    # status, the proposed one; with another, a correction
+    confirms_event_id: Id | None = None
 
 
 class FilingEventRead(BaseModel):
@@ -39,6 +42,13 @@ class FilingEventRead(BaseModel):
     # From itself (for organizers; plain members see it only when it is the regulator's)
     from_regulator: bool | None = None
     sender: str | None = None
+    id: int | None = None
+    # a reply read into a proposed status (chorus.filings.classify): not the filing's status until
+    # an organizer confirms or corrects it with an event whose confirms_event_id is this id
+    proposed_status: FilingStatus | None = None
+    confidence: float | None = None
+    phrase: str | None = None
+    confirms_event_id: int | None = None
 
 
 class RegulatorRef(BaseModel):

@@ -22,7 +22,7 @@ from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
 from chorus.evidence.bundle import SizedStream
-from chorus.filings import deadlines, replies
+from chorus.filings import classify, deadlines, replies
 from chorus.filings.schemas import (
     FilingConsole,
     FilingCreate,
@@ -199,6 +199,11 @@ def _event(e: dict[str, Any], *, organizer: bool) -> FilingEventRead:
         reference=e["reference"],
         from_regulator=e["from_regulator"],
         sender=e["sender"] if shown else None,
+        id=e["id"],
+        proposed_status=e["proposed_status"],
+        confidence=e["confidence"],
+        phrase=e["phrase"],
+        confirms_event_id=e["confirms"],
     )
 
 
@@ -212,6 +217,11 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
             FilingEvent.reference,
             FilingEvent.from_regulator,
             FilingEvent.sender,
+            FilingEvent.id,
+            FilingEvent.proposed_status,
+            FilingEvent.confidence,
+            FilingEvent.phrase,
+            FilingEvent.confirms,
         )
         .where(FilingEvent.filing == row["id"])
         .order_by(FilingEvent.id)
@@ -261,6 +271,8 @@ async def apply_change(
     message: str | None = None,
     bundle_sha256: str | None = None,
     actor_id: int | None = None,
+    confirms: int | None = None,
+    proposal: classify.Proposal | None = None,
 ) -> bool:
     """Record one change on a filing, in its own transaction: an event, and maybe a status move
     (with its deadline and the members told), a reference, a refusal message. Organizers
@@ -308,6 +320,8 @@ async def apply_change(
                 note=note,
                 reference=reference,
                 actor=actor_id,
+                confirms=confirms,
+                **_proposal_columns(proposal, new.value),
             )
         )
         if new != old:
@@ -351,13 +365,18 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     reference = data.reference.strip() if data.reference is not None else None
     if data.reference is not None and not reference:
         raise Invalid("reference_invalid", field="reference")
+    status = data.status
+    if data.confirms_event_id is not None:
+        proposed = await _proposal(filing_id, data.confirms_event_id)
+        status = status or proposed  # confirmed as proposed, or corrected to another status
     await apply_change(
         filing_id,
-        status=data.status,
+        status=status,
         source=Source.organizer,
         note=note,
         reference=reference,
         actor_id=actor.id,
+        confirms=data.confirms_event_id,
     )
     return await _read(await _row(filing_id), organizer=True)
 
@@ -516,6 +535,70 @@ async def _ended_at(filing_id: int) -> datetime | None:
     return row["at"] if row else None
 
 
+async def _proposal(filing_id: int, event_id: int) -> FilingStatus:
+    """The status an event of this filing proposed, if no organizer has answered it yet."""
+    row = (
+        await FilingEvent.select(FilingEvent.proposed_status)
+        .where((FilingEvent.id == event_id) & (FilingEvent.filing == filing_id))
+        .first()
+    )
+    if row is None or row["proposed_status"] is None:
+        raise NotFound("filing_proposal_not_found", field="confirms_event_id")
+    if await FilingEvent.exists().where(
+        (FilingEvent.filing == filing_id) & (FilingEvent.confirms == event_id)
+    ):
+        raise Conflict("filing_proposal_answered", field="confirms_event_id")
+    return FilingStatus(row["proposed_status"])
+
+
+# A reply's proposal when it is not from the regulator's own address or domain counts this much less.
+OTHER_SENDER_CONFIDENCE = 0.5
+
+
+def _proposal_columns(proposal: classify.Proposal | None, status: str, factor: float = 1.0) -> dict[str, Any]:
+    """A proposal as FilingEvent columns; none when there is none or it is the filing's status."""
+    if proposal is None or proposal.status.value == status:
+        return {}
+    return {
+        "proposed_status": proposal.status.value,
+        "confidence": round(proposal.confidence * factor, 2),
+        "phrase": proposal.phrase,
+    }
+
+
+async def propose_from_message(filing_id: int, message: str) -> bool:
+    """A regulator's protocol-v1 ``message`` that came with no new status, read into a proposed
+    status: recorded on the timeline when it proposes a status other than the filing's and it is
+    not what the regulator said last (polls repeat it); the status itself is unchanged. Returns
+    whether a proposal was recorded."""
+    proposal = classify.classify(message)
+    if proposal is None:
+        return False
+    async with db.transaction():
+        current = await Filing.select(Filing.status).where(Filing.id == filing_id).first()
+        last = (
+            await FilingEvent.select(FilingEvent.note)
+            .where((FilingEvent.filing == filing_id) & (FilingEvent.source == Source.regulator.value))
+            .order_by(FilingEvent.id, ascending=False)
+            .first()
+        )
+        if current is None:
+            return False
+        columns = _proposal_columns(proposal, current["status"])
+        if not columns or (last is not None and last["note"] == message):
+            return False
+        await FilingEvent.insert(
+            FilingEvent(
+                filing=filing_id,
+                status=current["status"],
+                source=Source.regulator.value,
+                note=message,
+                **columns,
+            )
+        )
+    return True
+
+
 async def receive_reply(raw: bytes, settings: Settings) -> int:
     """A regulator's e-mail reply, handed over by the mail server: recorded on the filing its
     reply address names (once per Message-ID), with its sender and whether that is the
@@ -572,6 +655,12 @@ async def receive_reply(raw: bytes, settings: Settings) -> int:
                 note=reply.text,
                 sender=reply.sender or None,
                 from_regulator=from_regulator,
+                # what it seems to say, for organizers to confirm (less sure from another sender)
+                **_proposal_columns(
+                    classify.classify(reply.text),
+                    current["status"],
+                    1.0 if from_regulator else OTHER_SENDER_CONFIDENCE,
+                ),
             )
         )
         await Filing.update({Filing.updated_at: datetime.now(UTC)}).where(Filing.id == filing_id)

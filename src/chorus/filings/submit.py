@@ -29,7 +29,7 @@ from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
 from chorus.evidence import manifest as bundle_manifest
 from chorus.evidence import service as evidence
-from chorus.filings import protocol, replies
+from chorus.filings import classify, protocol, replies
 from chorus.filings import service as filings
 from chorus.filings.status import FilingStatus, Source, can_move
 from chorus.filings.tables import Filing
@@ -354,10 +354,18 @@ async def _ask(
         asked += 1
         # only news: a status the machine allows from here (an older answer is not recorded again)
         was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
+        # what it says in words may propose more (organizers confirm): on the move, or on its own
+        proposal = classify.classify(answer.message) if answer.message else None
         if can_move(r["status"], answer.status, Source.regulator, asked_in=was):
             moved += await filings.apply_change(
-                r["id"], status=FilingStatus(answer.status), source=Source.regulator, note=answer.message
+                r["id"],
+                status=FilingStatus(answer.status),
+                source=Source.regulator,
+                note=answer.message,
+                proposal=proposal,
             )
+        elif proposal is not None:
+            await filings.propose_from_message(r["id"], answer.message)
     if blocked:  # never asked: due again at the next sweep
         await Filing.update({Filing.next_poll_at: None}).where(Filing.id.is_in(blocked))
     return asked, moved

@@ -1,6 +1,17 @@
 """Filings: one complaint version sent to one regulator, and the timeline of its status."""
 
-from piccolo.columns import Boolean, Date, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Real,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -47,3 +58,10 @@ class FilingEvent(Table, tablename="filing_event"):
     # an e-mail reply: its From, and whether that names the regulator (its address or domain)
     sender = Varchar(length=320, null=True, default=None)
     from_regulator = Boolean(null=True, default=None)
+    # a reply read by chorus.filings.classify: the status it seems to announce, how sure (0..1) and
+    # the words that said so. Only a proposal: the filing's status moves when an organizer confirms
+    # or corrects it, with an event of its own whose ``confirms`` names this one.
+    proposed_status = Varchar(length=20, null=True, default=None)
+    confidence = Real(null=True, default=None)
+    phrase = Varchar(length=200, null=True, default=None)
+    confirms = Integer(null=True, default=None)
