@@ -7,10 +7,15 @@ list is the service of listRegulators, the forms are validated by the API's own 
 (RegulatorCreate, RegulatorUpdate) and the same use cases (``create``, ``update``: the address
 against its channel, an HTTP channel's address in production), each refusal on its field. The
 API key itself is never shown nor typed here: only the name of the server's environment variable
-holding it (``CHORUS_REGULATOR_KEY_*``)."""
+holding it (``CHORUS_REGULATOR_KEY_*``).
+
+Time limits as dated, cited rules (``time_limits``: a list in the API) are rows of the form named
+``time_limits[i].<field>``; a blank row adds nothing, a ticked ``remove`` drops its rule, and a
+refusal inside a rule is shown on its row's field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +44,101 @@ FORM = "admin/regulator_form.html"
 CLEARABLE = ("credentials_env", "accept_working_days", "finish_working_days")
 
 
+# A rule's fields in the form, in the order shown (schemas.TimeLimitRule).
+RULE_FIELDS = (
+    "phase",
+    "limit",
+    "unit",
+    "rule",
+    "article",
+    "valid_from",
+    "valid_to",
+    "source_url",
+    "text_excerpt",
+    "confirmed",
+    "note",
+)
+RULE_NULLABLE = ("article", "source_url", "valid_from", "valid_to")  # empty: not known
+RULE_ROWS_MAX = 40  # rows a form may post (the schema takes fewer rules; the rest is refused there)
+_RULE_KEY = re.compile(r"^time_limits\[(\d{1,3})\]\.([a-z_]+)$")
+
+
+def rules_editable() -> bool:
+    """Whether the registry holds time limits as rules (``time_limits``) to edit."""
+    return "time_limits" in RegulatorUpdate.model_fields
+
+
+def _rule_rows(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The form's rule rows by index: ``time_limits[2].limit`` → ``{2: {"limit": ...}}``."""
+    rows: dict[int, dict[str, Any]] = {}
+    for key, value in data.items():
+        found = _RULE_KEY.match(key)
+        if found and int(found[1]) < RULE_ROWS_MAX and found[2] in (*RULE_FIELDS, "remove"):
+            rows.setdefault(int(found[1]), {})[found[2]] = value
+    return dict(sorted(rows.items()))
+
+
+def _blank(row: Mapping[str, Any]) -> bool:
+    return not any(
+        str(v).strip() for k, v in row.items() if k not in ("confirmed", "remove", "phase", "unit")
+    )
+
+
+def rules_of(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rules the form holds, as the API takes them, and the form row each came from (a blank
+    row or one marked ``remove`` holds none). An empty required field is left out, so the schema
+    says "fill this in"; an empty optional one is null."""
+    rules, rows = [], []
+    for index, row in _rule_rows(data).items():
+        if row.get("remove") or _blank(row):
+            continue
+        rule: dict[str, Any] = {}
+        for name in RULE_FIELDS:
+            value = row.get(name, "")
+            if name == "confirmed":
+                rule[name] = bool(value)
+            elif value != "":
+                rule[name] = value
+            elif name in RULE_NULLABLE:
+                rule[name] = None
+        rules.append(rule)
+        rows.append(index)
+    return rules, rows
+
+
+def rule_values(rules: list[Any]) -> dict[str, Any]:
+    """A regulator's rules as the form's flat values (``time_limits[0].limit`` …)."""
+    values: dict[str, Any] = {}
+    for index, rule in enumerate(rules):
+        for name, value in rule.items():
+            if name == "confirmed":
+                value = "true" if value else ""
+            values[f"time_limits[{index}].{name}"] = "" if value is None else str(value)
+    return values
+
+
+def rows_shown(values: Mapping[str, Any]) -> int:
+    """How many rule rows the form shows: those it holds, then one blank row to add a rule."""
+    rows = _rule_rows(values)
+    if not rows:
+        return 1
+    last = max(rows)
+    return last + 1 if _blank(rows[last]) and not rows[last].get("remove") else last + 2
+
+
+def _without_rules(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not _RULE_KEY.match(k)}
+
+
+def create_of(data: Mapping[str, Any]) -> tuple[RegulatorCreate, list[int]]:
+    """The add form as the API's RegulatorCreate, and the form row of each rule."""
+    fields = _without_rules(data)
+    rows: list[int] = []
+    if rules_editable():
+        fields["time_limits"], rows = rules_of(data)
+    return parse_form(RegulatorCreate, fields), rows
+
+
 def _choices() -> dict[str, Any]:
     """What the form's selects offer (the schema's literals, in the order shown)."""
     return {
@@ -48,12 +148,16 @@ def _choices() -> dict[str, Any]:
         "disclosures": ("masked", "full"),
         "calendars": ("CN", "US"),
         "credentials_prefix": CREDENTIALS_PREFIX,
+        "rules_editable": rules_editable(),
+        "phases": ("acceptance", "conclusion"),
+        "units": ("working_days", "calendar_days"),
     }
 
 
-def update_of(data: Mapping[str, Any]) -> RegulatorUpdate:
-    """The edit form as the API's change: every field the form sent; an empty box clears what may
-    be empty and is refused for the rest (``note`` may be empty text)."""
+def update_of(data: Mapping[str, Any]) -> tuple[RegulatorUpdate, list[int]]:
+    """The edit form as the API's change (every field the form sent; an empty box clears what may
+    be empty and is refused for the rest; ``note`` may be empty text; the rules as a whole list),
+    and the form row of each rule."""
     fields: dict[str, Any] = {}
     for name in RegulatorUpdate.model_fields:
         if name not in data:
@@ -62,23 +166,40 @@ def update_of(data: Mapping[str, Any]) -> RegulatorUpdate:
         if value == "" and name in CLEARABLE:
             value = None
         fields[name] = value
-    return RegulatorUpdate.model_validate(fields)
+    rows: list[int] = []
+    if rules_editable() and _rule_rows(data):
+        fields["time_limits"], rows = rules_of(data)
+    return RegulatorUpdate.model_validate(fields), rows
+
+
+_RULE_ERROR = re.compile(r"^time_limits\[(\d+)\]")
 
 
 async def _refused(
     request: Request[Any, Any, Any],
     exc: ValidationError | DomainError,
     data: Mapping[str, Any],
+    rows: list[int],
     **context: Any,
 ) -> Template:
-    """The form again with each refusal on its field; a credentials variable outside the allowed
-    prefix says which names are allowed (the schema's pattern reads as "invalid value")."""
-    answer = await form_error(request, FORM, exc, values=data, **context, **_choices())
-    errors = answer.context["errors"]
-    if isinstance(exc, ValidationError) and "credentials_env" in errors:
-        errors["credentials_env"] = answer.context["t"](
+    """The form again with each refusal on its field: a rule's on its own row (the schema counts
+    only the rules sent); a credentials variable outside the allowed prefix says which names are
+    allowed (the schema's pattern reads as "invalid value")."""
+    answer = await form_error(
+        request, FORM, exc, values=data, rule_rows=rows_shown(data), **context, **_choices()
+    )
+    errors: dict[str, str] = answer.context["errors"]
+    moved = {}
+    for key, message in errors.items():
+        found = _RULE_ERROR.match(key)
+        if found and int(found[1]) < len(rows):
+            key = f"time_limits[{rows[int(found[1])]}]" + key[found.end() :]
+        moved[key] = message
+    if isinstance(exc, ValidationError) and "credentials_env" in moved:
+        moved["credentials_env"] = answer.context["t"](
             "page.admin.error.credentials_env", prefix=CREDENTIALS_PREFIX
         )
+    answer.context["errors"] = moved
     return answer
 
 
@@ -92,7 +213,7 @@ async def registry(request: Request[Any, Any, Any]) -> Template:
 async def new_form(request: Request[Any, Any, Any]) -> Template:
     values: dict[str, Any] = {"channel": "email", "locale": "zh-CN", "template_kind": "samr"}
     values |= {"contact_disclosure": "masked", "calendar": "CN", "min_poll_seconds": MIN_POLL_SECONDS_DEFAULT}
-    return await page(request, FORM, regulator=None, values=values, **_choices())
+    return await page(request, FORM, regulator=None, values=values, rule_rows=1, **_choices())
 
 
 @post("/admin/regulators", guards=ADMIN)
@@ -102,18 +223,24 @@ async def create(
     user: NamedDependency[UserRead],
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
+    rows: list[int] = []
     try:
-        created = await service.create(data=parse_form(RegulatorCreate, data), actor=user, settings=settings)
+        change, rows = create_of(data)
+        created = await service.create(data=change, actor=user, settings=settings)
     except (ValidationError, DomainError) as exc:
-        return await _refused(request, exc, data, regulator=None)
+        return await _refused(request, exc, data, rows or rules_of(data)[1], regulator=None)
     return redirect(request, f"/admin/regulators#regulator-{created.id}", flash="page.admin.flash.added")
 
 
 @get("/admin/regulators/{regulator_id:int}", guards=ADMIN)
 async def edit_form(request: Request[Any, Any, Any], regulator_id: FromPath[int]) -> Template:
     regulator = await service.get_for_admin(regulator_id)
-    values = {k: "" if v is None else v for k, v in regulator.model_dump().items()}
-    return await page(request, FORM, regulator=regulator, values=values, **_choices())
+    dumped = regulator.model_dump(mode="json")
+    rules = dumped.pop("time_limits", [])
+    values = {k: "" if v is None else v for k, v in dumped.items()} | rule_values(rules)
+    return await page(
+        request, FORM, regulator=regulator, values=values, rule_rows=len(rules) + 1, **_choices()
+    )
 
 
 @post("/admin/regulators/{regulator_id:int}", guards=ADMIN)
@@ -125,10 +252,12 @@ async def update(
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     regulator = await service.get_for_admin(regulator_id)  # an unknown id: the 404 page
+    rows: list[int] = []
     try:
-        await service.update(regulator_id, data=update_of(data), actor=user, settings=settings)
+        change, rows = update_of(data)
+        await service.update(regulator_id, data=change, actor=user, settings=settings)
     except (ValidationError, DomainError) as exc:
-        return await _refused(request, exc, data, regulator=regulator)
+        return await _refused(request, exc, data, rows or rules_of(data)[1], regulator=regulator)
     return redirect(request, f"/admin/regulators#regulator-{regulator_id}", flash="page.admin.flash.saved")
 
 
