@@ -66,6 +66,37 @@ async def reset_sequences(conn: Any, tables: Iterable[Any]) -> None:
         )
 
 
+# --- SQL statements -----------------------------------------------------------------------------
+
+
+class QueryTrace:
+    """Records every statement Piccolo sends (SQL, args, seconds) while ``active``.
+    (PostgresEngine has __slots__: the method is wrapped on the class, and put back.)"""
+
+    def __init__(self) -> None:
+        from chorus import db
+
+        self.cls = type(db.engine())
+        self.original = self.cls.run_querystring
+        self.active = False
+        self.current: list[tuple[str, list[Any], float]] = []
+        trace = self
+
+        async def traced(engine: Any, querystring: Any, in_pool: bool = True) -> Any:
+            if not trace.active:
+                return await trace.original(engine, querystring, in_pool=in_pool)
+            sql, args = querystring.compile_string(engine_type="postgres")
+            t = time.perf_counter()
+            result = await trace.original(engine, querystring, in_pool=in_pool)
+            trace.current.append((sql, list(args), time.perf_counter() - t))
+            return result
+
+        self.cls.run_querystring = traced  # type: ignore[method-assign,assignment]
+
+    def remove(self) -> None:
+        self.cls.run_querystring = self.original  # type: ignore[method-assign]
+
+
 # --- numbers ------------------------------------------------------------------------------------
 
 

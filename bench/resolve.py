@@ -42,6 +42,7 @@ from typing import Any
 
 from bench._measure import (
     Phase,
+    QueryTrace,
     as_records,
     copy_records,
     copy_rows,
@@ -664,34 +665,6 @@ def check_responses(calls: list[Call], responses: list[Any]) -> tuple[int, Count
     return good, statuses
 
 
-class QueryTrace:
-    """Records every statement Piccolo sends (SQL, args, seconds) while ``active``.
-    (PostgresEngine has __slots__: the method is wrapped on the class, and put back.)"""
-
-    def __init__(self) -> None:
-        from chorus import db
-
-        self.cls = type(db.engine())
-        self.original = self.cls.run_querystring
-        self.active = False
-        self.current: list[tuple[str, list[Any], float]] = []
-        trace = self
-
-        async def traced(engine: Any, querystring: Any, in_pool: bool = True) -> Any:
-            if not trace.active:
-                return await trace.original(engine, querystring, in_pool=in_pool)
-            sql, args = querystring.compile_string(engine_type="postgres")
-            t = time.perf_counter()
-            result = await trace.original(engine, querystring, in_pool=in_pool)
-            trace.current.append((sql, list(args), time.perf_counter() - t))
-            return result
-
-        self.cls.run_querystring = traced  # type: ignore[method-assign,assignment]
-
-    def remove(self) -> None:
-        self.cls.run_querystring = self.original  # type: ignore[method-assign]
-
-
 async def pool_cost(n: int = 500) -> tuple[float, float]:
     """What each Piccolo statement outside a transaction pays for the pool, vs the query itself."""
     from chorus import db
@@ -827,9 +800,7 @@ async def race(
     key_owners = await conn.fetch(
         "SELECT DISTINCT merchant FROM merchant_identifier WHERE match_key = ANY($1::varchar[])", keys
     )
-    new_cases = await conn.fetch(
-        "SELECT id, merchant FROM group_case WHERE id > $1", before["group_case"]
-    )
+    new_cases = await conn.fetch("SELECT id, merchant FROM group_case WHERE id > $1", before["group_case"])
     mid = key_owners[0]["merchant"] if len(key_owners) == 1 else None
     open_cases = await conn.fetchval(
         "SELECT count(*) FROM group_case WHERE merchant = $1 AND status <> 'closed'", mid

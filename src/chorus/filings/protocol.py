@@ -14,7 +14,11 @@ connection, which goes to a checked address; ``netguard.Blocked`` reaches the ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -114,45 +118,63 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _exchange(request: httpx.Request, out: Outbound) -> Answer:
+@functools.cache
+def _certificates() -> ssl.SSLContext:
+    """The TLS settings with the trusted certificates, loaded once per process: loading them
+    costs about a tenth of a second, which a client made per request would pay each time."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
+@asynccontextmanager
+async def session(out: Outbound) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for several requests to one regulator's server (the status sweep asks about
+    each of its filings in turn): connections are kept alive between them. Every request is
+    still checked and sent to the address checked (a connection is reused only for that address)."""
+    async with httpx.AsyncClient(
+        timeout=out.seconds, follow_redirects=False, trust_env=False, verify=_certificates()
+    ) as client:
+        yield client
+
+
+async def _exchange(request: httpx.Request, out: Outbound, client: httpx.AsyncClient | None) -> Answer:
+    if client is None:
+        async with session(out) as own:
+            return await _exchange(request, out, own)
     try:
         addresses = await netguard.allowed_addresses(str(request.url), out.policy)
     except netguard.Unresolvable as exc:
         raise Transient(f"unresolvable: {exc}") from exc
-    async with httpx.AsyncClient(timeout=out.seconds, follow_redirects=False, trust_env=False) as client:
-        failure: Exception | None = None
-        for address in addresses:  # the checked addresses, in the resolver's order
-            try:
-                response = await client.send(netguard.pinned(request, address), stream=True)
-            except httpx.ConnectError as exc:
-                failure = exc
-                continue
-            except httpx.TimeoutException as exc:
-                raise Transient(f"timeout after {out.seconds:g} s") from exc
-            except httpx.TransportError as exc:
-                raise Transient(f"{type(exc).__name__}: {exc}") from exc
-            try:
-                return Answer(
-                    response.status_code, response.reason_phrase, await _read(response, out.max_bytes)
-                )
-            except _TooLong:
-                code = response.status_code
-                if code >= 500 or code in (408, 429):
-                    raise Transient(f"{code}: answer_too_large (more than {out.max_bytes} bytes)") from None
-                raise Refused(code, f"answer_too_large: more than {out.max_bytes} bytes") from None
-            except httpx.TimeoutException as exc:
-                raise Transient(f"timeout after {out.seconds:g} s") from exc
-            except httpx.TransportError as exc:
-                raise Transient(f"{type(exc).__name__}: {exc}") from exc
-            finally:
-                await response.aclose()
-        raise Transient(f"{type(failure).__name__}: {failure}")
+    failure: Exception | None = None
+    for address in addresses:  # the checked addresses, in the resolver's order
+        try:
+            response = await client.send(netguard.pinned(request, address), stream=True)
+        except httpx.ConnectError as exc:
+            failure = exc
+            continue
+        except httpx.TimeoutException as exc:
+            raise Transient(f"timeout after {out.seconds:g} s") from exc
+        except httpx.TransportError as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return Answer(response.status_code, response.reason_phrase, await _read(response, out.max_bytes))
+        except _TooLong:
+            code = response.status_code
+            if code >= 500 or code in (408, 429):
+                raise Transient(f"{code}: answer_too_large (more than {out.max_bytes} bytes)") from None
+            raise Refused(code, f"answer_too_large: more than {out.max_bytes} bytes") from None
+        except httpx.TimeoutException as exc:
+            raise Transient(f"timeout after {out.seconds:g} s") from exc
+        except httpx.TransportError as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            await response.aclose()
+    raise Transient(f"{type(failure).__name__}: {failure}")
 
 
-async def _call(request: httpx.Request, out: Outbound) -> Answer:
+async def _call(request: httpx.Request, out: Outbound, client: httpx.AsyncClient | None = None) -> Answer:
     try:
         async with asyncio.timeout(out.seconds):  # the whole exchange, however slowly it trickles
-            answer = await _exchange(request, out)
+            answer = await _exchange(request, out, client)
     except TimeoutError as exc:
         raise Transient(f"timeout after {out.seconds:g} s") from exc
     if answer.status_code >= 500 or answer.status_code in (408, 429):
@@ -185,8 +207,16 @@ async def submit(
     return _receipt(await _call(request, out))
 
 
-async def status(base_url: str, api_key: str | None, reference: str, out: Outbound) -> Receipt:
+async def status(
+    base_url: str,
+    api_key: str | None,
+    reference: str,
+    out: Outbound,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> Receipt:
+    """A complaint's status; ``client``: a :func:`session` shared by several requests."""
     request = httpx.Request(
         "GET", f"{base_url.rstrip('/')}/complaints/{quote(reference, safe='')}", headers=_headers(api_key)
     )
-    return _receipt(await _call(request, out))
+    return _receipt(await _call(request, out, client))

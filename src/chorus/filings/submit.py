@@ -338,34 +338,36 @@ async def poll(settings: Settings, *, now: datetime | None = None) -> Sweep:
 async def _ask(
     rows: list[dict[str, Any]], address: str, api_key: str | None, settings: Settings
 ) -> tuple[int, int]:
-    """Ask one regulator's server about these claimed filings, one after the other; record each
-    new status. Returns (asked, moved)."""
+    """Ask one regulator's server about these claimed filings, one after the other over one
+    client (connections kept alive); record each new status. Returns (asked, moved)."""
     asked = moved = 0
     blocked: list[int] = []
-    for r in rows:
-        try:
-            answer = await protocol.status(address, api_key, r["reference"], outbound(settings))
-        except netguard.Blocked:
-            blocked.append(r["id"])
-            continue
-        except (protocol.Transient, protocol.Refused):
+    out = outbound(settings)
+    async with protocol.session(out) as client:
+        for r in rows:
+            try:
+                answer = await protocol.status(address, api_key, r["reference"], out, client=client)
+            except netguard.Blocked:
+                blocked.append(r["id"])
+                continue
+            except (protocol.Transient, protocol.Refused):
+                asked += 1
+                continue
             asked += 1
-            continue
-        asked += 1
-        # only news: a status the machine allows from here (an older answer is not recorded again)
-        was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
-        # what it says in words may propose more (organizers confirm): on the move, or on its own
-        proposal = classify.classify(answer.message) if answer.message else None
-        if can_move(r["status"], answer.status, Source.regulator, asked_in=was):
-            moved += await filings.apply_change(
-                r["id"],
-                status=FilingStatus(answer.status),
-                source=Source.regulator,
-                note=answer.message,
-                proposal=proposal,
-            )
-        elif proposal is not None:
-            await filings.propose_from_message(r["id"], answer.message)
+            # only news: a status the machine allows from here (an older answer is not recorded again)
+            was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
+            # what it says in words may propose more (organizers confirm): on the move, or on its own
+            proposal = classify.classify(answer.message) if answer.message else None
+            if can_move(r["status"], answer.status, Source.regulator, asked_in=was):
+                moved += await filings.apply_change(
+                    r["id"],
+                    status=FilingStatus(answer.status),
+                    source=Source.regulator,
+                    note=answer.message,
+                    proposal=proposal,
+                )
+            elif proposal is not None:
+                await filings.propose_from_message(r["id"], answer.message)
     if blocked:  # never asked: due again at the next sweep
         await Filing.update({Filing.next_poll_at: None}).where(Filing.id.is_in(blocked))
     return asked, moved
