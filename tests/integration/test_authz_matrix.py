@@ -391,6 +391,8 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/notifications/{notification_id}/read"): RECIPIENT,
     ("POST", "/notifications/read-all"): AUTHENTICATED,
     ("POST", "/notifications/unsubscribe"): PUBLIC,  # the signed link is the authority
+    ("GET", "/notifications/confirm-email"): PUBLIC,  # the mailed link; the GET changes nothing
+    ("POST", "/notifications/confirm-email"): PUBLIC,  # the signed link is the authority
     ("GET", "/settings"): AUTHENTICATED,
     ("POST", "/settings"): AUTHENTICATED,
     ("POST", "/settings/webhook"): AUTHENTICATED,

@@ -153,9 +153,24 @@ async def test_a_550_stops_email_to_that_address_until_the_member_confirms_it(
         assert r.status_code == 202, r.text
         await drain(run)
         (confirm,) = sink.to("bob@example.com")
-        link = re.search(r"https?://\S+/api/v1/notifications/confirm-email\?token=\S+", body_of(confirm))
-        assert link is not None
-        token = parse_qs(urlsplit(link.group(0)).query)["token"][0]
+        # the mailed link is a page (a person opens it in a browser), not the API's JSON
+        link = re.search(r"https?://\S+/notifications/confirm-email\?token=\S+", body_of(confirm))
+        assert link is not None and "/api/" not in link.group(0)
+        parts = urlsplit(link.group(0))
+        token = parse_qs(parts.query)["token"][0]
+        r = await client.get(f"{parts.path}?{parts.query}")  # what a mail scanner's GET does: nothing
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert "确认我的邮箱" in r.text and f'value="{token}"' in r.text
+        assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email_bouncing"] is True
+        # a damaged link: refused in words on the page, nothing changed
+        r = await client.post("/notifications/confirm-email", data={"token": f"{token}x"})
+        assert r.status_code == 422 and "链接无效" in r.text and "{" not in r.text.split("<main", 1)[1]
+        assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email_bouncing"] is True
+        # the page's button confirms the address
+        r = await client.post("/notifications/confirm-email", data={"token": token})
+        assert r.status_code == 200 and "通知邮件已恢复" in r.text, r.text
+        assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email_bouncing"] is False
+        # API clients keep their route (JSON), bad links refused as problem+json
         assert_problem(await client.get(f"/api/v1/notifications/confirm-email?token={token}x"), 422)
         r = await client.get(f"/api/v1/notifications/confirm-email?token={token}")
         assert r.status_code == 200 and r.json()["email_bouncing"] is False

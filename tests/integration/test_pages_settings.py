@@ -169,7 +169,8 @@ async def test_a_bouncing_address_is_shown_with_the_confirm_again_action(
         assert flash(r) == "确认邮件已发出，请打开其中的链接。"
         await drain(run)
         (confirm,) = sink.to(bob.email)
-        assert "/api/v1/notifications/confirm-email?token=" in body_of(confirm)
+        assert "/notifications/confirm-email?token=" in body_of(confirm)
+        assert "/api/v1/" not in body_of(confirm)  # every link a page
 
 
 async def test_the_password_is_changed_with_the_current_one_and_other_sessions_end(

@@ -6,6 +6,7 @@ webhook signatures; which channels a member's preferences give."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "account.email_bouncing": {},
     "account.webhook_disabled": {},
     "account.confirm_email": {
-        "link": "https://chorus.example.com/api/v1/notifications/confirm-email?token=C"
+        "link": "https://chorus.example.com/notifications/confirm-email?token=C"
     },
 }
 
@@ -126,7 +127,30 @@ def test_the_digest_renders_in_both_locales(locale: str) -> None:
         f"digest.{locale}.txt",
         f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}",
     )
-    assert "/api/v1/cases/17" in out.text and "/api/v1/cases/18" in out.html
+    assert "https://chorus.example.com/cases/17" in out.text and "https://chorus.example.com/cases/18" in out.html
+    assert "https://chorus.example.com/notifications" in out.text  # the inbox, for the rest
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("kind", render.KINDS)
+def test_messages_link_to_pages_never_to_the_json_api(kind: str, locale: str) -> None:
+    """A person opens the links of an e-mail in a browser: the case page, the settings page, the
+    pages of the signed links (unsubscribe, confirm) — never the API's JSON. A message about no
+    case names no case page."""
+    for case_id in (17, None):
+        out = render.message(
+            kind, locale, name="陈静", case_id=case_id, data=outbound_data(SAMPLES[kind]), links=LINKS
+        )
+        for part in (out.text, out.html):
+            links = set(re.findall(r"https://chorus\.example\.com[^\s\"<>]*", part))
+            assert links <= {
+                "https://chorus.example.com/cases/17",
+                "https://chorus.example.com/settings",
+                "https://chorus.example.com/notifications/confirm-email?token=C",
+                LINKS.unsubscribe_url,  # a page on GET (its POST is RFC 8058's one click)
+            }, links
+            if case_id is None:
+                assert "/cases/" not in part
 
 
 def test_outbound_data_keeps_counts_and_drops_names() -> None:

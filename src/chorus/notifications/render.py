@@ -48,24 +48,30 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Links:
-    """The links a message carries: the case page, the member's settings, one-click unsubscribe."""
+    """The links a message carries, to pages a person reads (never the JSON API): the case page,
+    the inbox, the member's settings, one-click unsubscribe."""
 
     public_url: str
     unsubscribe_url: str | None = None
 
-    def case(self, case_id: int | None) -> str:
-        base = self.public_url.rstrip("/")
-        return f"{base}/api/v1/cases/{case_id}" if case_id else base
+    def case(self, case_id: int | None) -> str | None:
+        """The case page; None for a message about no case (it then names no case page)."""
+        return f"{self.public_url.rstrip('/')}/cases/{case_id}" if case_id else None
+
+    @property
+    def inbox(self) -> str:
+        return f"{self.public_url.rstrip('/')}/notifications"
 
     @property
     def preferences(self) -> str:
-        return f"{self.public_url.rstrip('/')}/api/v1/me/preferences"
+        return f"{self.public_url.rstrip('/')}/settings"
 
 
 def _context(locale: str, links: Links, case_id: int | None, **extra: Any) -> dict[str, Any]:
     return {
         "case_id": case_id,
         "case_url": links.case(case_id),
+        "inbox_url": links.inbox,
         "prefs_url": links.preferences,
         "unsubscribe_url": links.unsubscribe_url,
         "footer": f"email/{locale}/notify/_footer.txt",
@@ -115,7 +121,7 @@ def digest(locale: str | None, *, name: str, day: str, items: list[dict[str, Any
     entries = [
         {
             "subject": subject(i["kind"], loc, case_id=i["case_id"], data=i["data"]),
-            "case_url": links.case(i["case_id"]),
+            "case_url": links.case(i["case_id"]) or links.inbox,
         }
         for i in items
     ]

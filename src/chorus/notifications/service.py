@@ -558,8 +558,10 @@ async def request_email_confirmation(*, actor: UserRead) -> None:
 
 
 def confirm_link(settings: Settings, user_id: int, address: str) -> str:
+    """The page the confirmation e-mail links to: its button confirms (mail scanners open links,
+    so the GET changes nothing; API clients may still GET ``/api/v1/notifications/confirm-email``)."""
     token = security.sign(settings.signing_key(), CONFIRM_PURPOSE, {"u": user_id, "a": address})
-    return f"{settings.public_url.rstrip('/')}/api/v1/notifications/confirm-email?token={token}"
+    return f"{settings.public_url.rstrip('/')}/notifications/confirm-email?token={token}"
 
 
 async def confirm_email(token: str, settings: Settings) -> PreferencesRead:

@@ -1,6 +1,7 @@
 """The inbox pages: ``/notifications`` (newest first, each notification in words with its date,
 unread ones marked; mark one or all read), ``/notifications/badge`` (the header's unread badge,
-refreshed by htmx) and the button of the e-mail's unsubscribe page.
+refreshed by htmx), the button of the e-mail's unsubscribe page and the page of the link that
+confirms a bouncing address again (``/notifications/confirm-email``).
 
 The inbox is ``GET /api/v1/notifications``'s (:func:`chorus.notifications.service.list_for`);
 each notification says what the e-mail of its event says in its subject line
@@ -26,7 +27,7 @@ from chorus.notifications.schemas import NotificationRead
 from chorus.settings import Settings
 from chorus.web.auth import current_user
 from chorus.web.guards import requires_login
-from chorus.web.pages import domain_errors, is_htmx, page, redirect, request_locale
+from chorus.web.pages import FormData, domain_errors, is_htmx, page, redirect, request_locale
 
 INBOX_LIMIT = 100  # the newest notifications the inbox lists (the service does not page)
 # Notifications about the account's own channels: their next step is on the settings page.
@@ -130,5 +131,36 @@ async def unsubscribe(
     return await page(request, "notifications/unsubscribed.html")
 
 
+# --- confirming a bouncing address again ------------------------------------------------------
+
+
+@get("/notifications/confirm-email")
+async def confirm_email_page(request: Request[Any, Any, Any], token: FromQuery[str]) -> Template:
+    """The confirmation e-mail's link (:func:`chorus.notifications.service.confirm_link`): a
+    button that confirms the address. The GET uses nothing (mail scanners open links); the
+    button's POST does, as the verification page's."""
+    return await page(request, "notifications/confirm_email.html", token=token)
+
+
+@post("/notifications/confirm-email")
+async def confirm_email(
+    request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+) -> Template:
+    """The button: the address receives mail again (the service ``GET
+    /api/v1/notifications/confirm-email`` calls), said in words; a refused link says why."""
+    try:
+        await service.confirm_email(str(data.get("token", "")), settings)
+    except Invalid as exc:
+        locale = request_locale(request, await current_user(request))
+        return await page(
+            request,
+            "notifications/confirm_email.html",
+            status=exc.status,
+            token=None,
+            errors={"": next(iter(domain_errors(exc, locale).values()))},
+        )
+    return await page(request, "notifications/email_confirmed.html")
+
+
 def handlers() -> list[Any]:
-    return [inbox_page, badge, mark_read, mark_all_read, unsubscribe]
+    return [inbox_page, badge, mark_read, mark_all_read, unsubscribe, confirm_email_page, confirm_email]
