@@ -98,32 +98,32 @@ def enqueue(job: str) -> None:
     thread.join(60)
 
 
-# Time passes: the filing's deadline moved into the past, as the deadline tests do (the database
-# written directly), by a process of its own on this run's database.
-_SET_DEADLINE = """
+# Time passes: the filing's events moved months back, as the deadline tests do (its deadlines are
+# read from its events' days; the database written directly), by a process of its own on this
+# run's database.
+_AGE_FILING = """
 import asyncio, sys
-from datetime import date
+from datetime import timedelta
 from chorus import db
-from chorus.filings.tables import Filing
+from chorus.filings.tables import FilingEvent
 from chorus.settings import get_settings
 
 async def main() -> None:
     async with db.connected(get_settings()):
-        day = date.fromisoformat(sys.argv[2])
-        await Filing.update({Filing.deadline: day}).where(Filing.id == int(sys.argv[1]))
+        back = timedelta(days=int(sys.argv[2]))
+        rows = await FilingEvent.select(FilingEvent.id, FilingEvent.at).where(
+            FilingEvent.filing == int(sys.argv[1])
+        )
+        for e in rows:
+            await FilingEvent.update({FilingEvent.at: e["at"] - back}).where(FilingEvent.id == e["id"])
 
 asyncio.run(main())
 """
 
 
 def deadline_passed(filing_id: int) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from chorus.filings.deadlines import local_date
-
-    day = local_date(datetime.now(UTC), "CN") - timedelta(days=3)
     done = subprocess.run(
-        [sys.executable, "-c", _SET_DEADLINE, str(filing_id), day.isoformat()],
+        [sys.executable, "-c", _AGE_FILING, str(filing_id), "120"],
         env=os.environ,
         cwd=REPO,
         capture_output=True,

@@ -110,7 +110,13 @@ async def test_regulator_registry_is_seeded_and_public(client: Any) -> None:
     kinds = {r["template_kind"] for r in items}
     assert kinds >= {"samr", "consumer_association", "payment_platform", "police", "ftc"}
     samr = next(r for r in items if "12315" in r["name"])
-    assert samr["accept_working_days"] == 7 and samr["finish_working_days"] == 45
+    # its time limits as dated, cited rules (data/time_limits.json), not undated numbers
+    assert samr["accept_working_days"] is None and samr["finish_working_days"] is None
+    assert {(r["phase"], r["limit"], r["unit"]) for r in samr["time_limits"]} >= {
+        ("acceptance", 7, "working_days"),
+        ("conclusion", 45, "working_days"),
+        ("conclusion", 60, "calendar_days"),
+    }
     assert {r["locale"] for r in items} == {"zh-CN", "en"}
 
 

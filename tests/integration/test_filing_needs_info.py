@@ -1,8 +1,9 @@
 """A regulator asks for more material (补充材料): an organizer records it by hand
 (``POST /api/v1/filings/{id}/events {status: "needs_info", note}``); members are told by
 e-mail, in their language, that the organizers will say what to add; the filing shows it and its
-deadline runs on; once the material is supplied it goes back where it was, or on. Moves the status
-machine refuses are answered as for any other status and write nothing."""
+deadline is paused (never overdue meanwhile); once the material is supplied it goes back where it
+was, or on, and the days it waited move the deadline later. Moves the status machine refuses are
+answered as for any other status and write nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from chorus.filings.deadlines import add_working_days, local_date
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications.tables import InboxEntry
+from tests.integration.filing_support import age
 from tests.integration.notify_support import drain
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_filing_channels import filing_of, poll
@@ -86,8 +88,10 @@ async def test_the_filing_shows_the_regulator_asks_for_more_information(
     assert got["status"] == "needs_info"
     last = got["events"][-1]
     assert (last["status"], last["source"], last["note"]) == ("needs_info", "organizer", NOTE)
-    # the acceptance deadline runs on (nothing we can cite stops it)
+    # the acceptance clock is paused: the deadline stays until the material is supplied
     assert got["deadline"] == before["deadline"] is not None and got["overdue"] is False
+    assert got["deadline_paused"] is True and before["deadline_paused"] is False
+    assert got["deadline_for"] == "acceptance" and got["days_used"] == before["days_used"] == 0
     # the case's public page shows it too
     case = (await client.get(f"/api/v1/cases/{s['case']}")).json()
     assert [f["status"] for f in case["filings"]] == ["needs_info"]
@@ -118,7 +122,8 @@ async def test_once_the_material_is_supplied_the_filing_goes_back_where_it_was(
     s, filing_id, before = await asked(client, mailbox, worker, redis_pool, settings)
     got = await record(client, s, filing_id, "received", "已按要求补充材料")
     assert got["status"] == "received"
-    assert got["deadline"] == before["deadline"]  # no new acceptance clock: the first one runs on
+    # the same acceptance clock, resumed: supplied the day it was asked, nothing moves
+    assert got["deadline"] == before["deadline"] and got["deadline_paused"] is False
 
 
 async def test_accepted_after_the_material_starts_the_conclusion_clock(
@@ -127,8 +132,8 @@ async def test_accepted_after_the_material_starts_the_conclusion_clock(
     s, filing_id, _ = await asked(client, mailbox, worker, redis_pool, settings)
     got = await record(client, s, filing_id, "accepted", "补充材料后已受理")
     today = local_date(datetime.now(UTC), "CN")
-    assert got["status"] == "accepted"
-    assert got["deadline"] == add_working_days(today, 45, "CN").isoformat()
+    assert got["status"] == "accepted" and got["deadline_paused"] is False
+    assert got["deadline"] == (today + timedelta(days=60)).isoformat()  # 60 days since 2026-04-15
 
 
 async def test_moves_the_machine_refuses_write_nothing(
@@ -178,29 +183,34 @@ async def test_a_poll_still_answering_received_does_not_undo_the_request(
     got = await filing_of(client, s["ann"], s["filing"])
     assert got["status"] == "needs_info" and len(got["events"]) == events
     gateway.set_status("REG-0001", "accepted", "补充材料后已受理")  # news: it moved on
+    # time passes: the regulator's minimum interval between two polls of a filing is over
+    await Filing.update({Filing.next_poll_at: None}).where(Filing.id == s["filing"])
     await poll(redis_pool, settings)
     got = await filing_of(client, s["ann"], s["filing"])
     assert got["status"] == "accepted" and got["events"][-1]["source"] == "regulator"
 
 
-async def test_overdue_while_waiting_for_material_organizers_are_told_to_supply_it(
+async def test_waiting_for_material_is_never_overdue_and_the_wait_moves_the_deadline(
     client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
 ) -> None:
     s, filing_id, _ = await asked(client, mailbox, worker, redis_pool, settings)
     today = local_date(datetime.now(UTC), "CN")
-    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == filing_id)
-    assert (await filing_of(client, s["ann"], filing_id))["overdue"] is True
+    # it reached the regulator and was asked for material a month ago: paused since, not late
+    await age(filing_id, 30)
+    got = await filing_of(client, s["ann"], filing_id)
+    assert got["deadline"] < today.isoformat() and got["deadline_paused"] is True
+    assert got["overdue"] is False and got["next_step"] is None
     await redis_pool.enqueue_job("flag_overdue_filings")
     await drain(worker)
-    (reminder,) = [
-        n
-        for n in (await client.get("/api/v1/notifications", headers=s["org"])).json()["items"]
-        if n["kind"] == "filing.overdue"
-    ]
-    assert reminder["data"]["next_step"] == "supply_information"
-    assert reminder["data"]["filing_id"] == filing_id
-    (mail,) = [m for m in mailbox.to("org@example.com") if "超过期限" in str(m["Subject"])]
-    assert "如尚未提交补充材料" in body_of(mail)
+    inbox = (await client.get("/api/v1/notifications", headers=s["org"])).json()["items"]
+    assert [n for n in inbox if n["kind"] == "filing.overdue"] == []
+    # supplied today: the month waited does not count, the 7 working days start again from today
+    got = await record(client, s, filing_id, "received", "已按要求补充材料")
+    assert got["deadline"] == add_working_days(today, 7, "CN").isoformat()
+    assert (got["deadline_paused"], got["overdue"], got["days_used"]) == (False, False, 0)
+    assert (await Filing.select(Filing.deadline).where(Filing.id == filing_id).first() or {}).get(
+        "deadline"
+    ) == add_working_days(today, 7, "CN")  # kept on the row too
 
 
 async def test_rows_recorded_under_the_old_name_are_renamed_by_the_migration(

@@ -322,11 +322,13 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
     from datetime import UTC, datetime, timedelta
 
     from chorus.filings.deadlines import add_working_days, local_date
+    from tests.integration.filing_support import age
     from tests.support import run_jobs
 
     s = await seeded_case(client, mailbox, worker)
     await consent(client, s, "org", "ann")
-    reg = await regulator_id(client)  # 全国12315平台: 7 working days to accept, 45 to conclude
+    # 全国12315平台, under the rules of 2026-04-15: 7 working days to accept, 60 days to conclude
+    reg = await regulator_id(client)
     v1 = await build(client, s, reg)
     filing_id = (await file(client, s, v1["id"])).json()["id"]
     url = f"/api/v1/filings/{filing_id}/events"
@@ -339,10 +341,13 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
     got = (await client.post(url, headers=s["org"], json={"status": "received", "note": "已收到回执"})).json()
     assert got["deadline"] == add_working_days(today, 7, "CN").isoformat()  # the clock already ran
 
-    # time passes: the acceptance deadline was yesterday
-    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == filing_id)
+    # time passes: it reached the regulator a month ago, and the acceptance deadline passed
+    await age(filing_id, 30)
     got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
-    assert got["overdue"] is True
+    assert (
+        got["overdue"] is True
+        and got["deadline"] == add_working_days(today - timedelta(30), 7, "CN").isoformat()
+    )
     for _ in range(2):  # the hourly job, twice: one reminder per organizer and deadline
         await redis_pool.enqueue_job("flag_overdue_filings")
         await run_jobs(redis_pool, settings, relay=False)
@@ -358,11 +363,13 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
     )
     assert await InboxEntry.count().where(InboxEntry.kind == "filing.overdue") == 1  # organizers only
 
-    # accepted: a new clock, the conclusion's
+    # accepted: a new clock, the conclusion's (calendar days)
     got = (await client.post(url, headers=s["org"], json={"status": "accepted", "note": "已受理"})).json()
-    assert got["deadline"] == add_working_days(today, 45, "CN").isoformat() and got["overdue"] is False
-    # ended: never overdue again, nobody reminded
-    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == filing_id)
+    assert got["deadline"] == (today + timedelta(days=60)).isoformat() and got["overdue"] is False
+    assert got["deadline_for"] == "conclusion" and got["time_limit"]["unit"] == "calendar_days"
+    # ended (after its conclusion deadline passed): never overdue again, nobody reminded
+    await age(filing_id, 100)
+    assert (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()["overdue"] is True
     await client.post(url, headers=s["org"], json={"status": "closed", "note": "机构终止调解"})
     got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["ann"])).json()
     assert got["overdue"] is False
@@ -377,6 +384,7 @@ async def test_a_deadline_passes_at_midnight_where_the_regulator_is(
     from datetime import UTC, date, datetime
 
     from chorus.filings import service as filings
+    from tests.integration.filing_support import redate
 
     s = await seeded_case(client, mailbox, worker)
     await consent(client, s, "org")
@@ -386,7 +394,7 @@ async def test_a_deadline_passes_at_midnight_where_the_regulator_is(
         f"/api/v1/filings/{filing_id}/events", headers=s["org"], json={"status": "submitted", "note": "寄出"}
     )
     assert r.status_code == 201
-    await Filing.update({Filing.deadline: date(2026, 11, 25)}).where(Filing.id == filing_id)
+    await redate(filing_id, date(2026, 11, 16))  # sent on Monday: 7 working days to Wednesday the 25th
     # 18:00 in Beijing on the deadline day: still in time
     assert await filings.flag_overdue(now=datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) == 0
     # 01:30 in Beijing the next day, though still Nov 25 in UTC: late

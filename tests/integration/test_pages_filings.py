@@ -7,14 +7,13 @@ withdrawal, an overdue filing with its next step; plain members and outsiders ge
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chorus.filings.deadlines import local_date
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.i18n import t
+from tests.integration.filing_support import age
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_filing_channels import (
     acceptance_reply,
@@ -343,9 +342,8 @@ async def test_an_overdue_filing_says_so_with_the_next_step(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
 ) -> None:
     s = await filed(client, mailbox, worker, settings, redis_pool, gateway)
-    today = local_date(datetime.now(UTC), "CN")
-    # time passes: the acceptance deadline was yesterday where the regulator is
-    await Filing.update({Filing.deadline: today - timedelta(days=1)}).where(Filing.id == s["filing"])
+    # time passes: it reached the regulator a month ago, its acceptance deadline passed
+    await age(s["filing"], 30)
     html = await get_page(client, s["org"], s["base"])
     part = words(filing_part(html, s["filing"]))
     assert "已超过期限" in part

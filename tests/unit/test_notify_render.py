@@ -116,6 +116,22 @@ def test_a_filing_needing_information_says_so_in_both_locales(locale: str) -> No
         assert "needs_info" not in part and "{{" not in part
 
 
+@pytest.mark.parametrize(
+    ("locale", "says"), [("zh-CN", "这一日期是暂定的"), ("en", "This date is provisional")]
+)
+def test_an_overdue_reminder_says_when_its_date_is_provisional(locale: str, says: str) -> None:
+    """A deadline counted in working days into a year whose holiday arrangement (调休) is not
+    published yet may still move: the reminder says so, and says nothing of it otherwise."""
+    sample = {**SAMPLES["filing.overdue"], "deadline": "2027-02-03", "provisional": True}
+    out = render.message("filing.overdue", locale, name="陈静", case_id=17, data=sample, links=LINKS)
+    for part in (out.text, out.html):
+        assert "2027-02-03" in part and says in part and "{{" not in part
+    plain = render.message(
+        "filing.overdue", locale, name="陈静", case_id=17, data=SAMPLES["filing.overdue"], links=LINKS
+    )
+    assert says not in plain.text and says not in plain.html
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_the_digest_renders_in_both_locales(locale: str) -> None:
     items = [

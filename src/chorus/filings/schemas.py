@@ -57,6 +57,21 @@ class RegulatorRef(BaseModel):
     channel: str
 
 
+class FilingTimeLimit(BaseModel):
+    """The time limit a filing's deadline follows: the rule in force on the day its complaint
+    reached the regulator. ``confirmed`` false: not yet checked against the official text (say so
+    wherever it is shown). ``rule`` null: the regulator's own limit, typed without a citation."""
+
+    rule: str | None
+    article: str | None
+    source_url: str | None
+    limit: int
+    unit: Literal["working_days", "calendar_days"]
+    valid_from: date | None
+    valid_to: date | None
+    confirmed: bool
+
+
 class FilingRead(BaseModel):
     id: int
     case_id: int
@@ -78,6 +93,16 @@ class FilingRead(BaseModel):
     next_step: str | None = None
     # the statuses an organizer may record next (the status machine; none once it ended)
     next_statuses: list[FilingStatus] = Field(default_factory=list)
+    # the clock: paused while the regulator waits for material it asked for (needs_info; the
+    # deadline then moves later by the days the pause lasts, and is never overdue meanwhile)
+    deadline_paused: bool = False
+    # the days of the limit used so far, in its unit (paused days not counted; None: no limit)
+    days_used: int | None = None
+    # the deadline counts working days into a year whose holiday arrangement (调休) is not
+    # published yet: it may still move when it is
+    deadline_provisional: bool = False
+    # the rule the deadline follows (None: the regulator owes no date, or nothing was sent yet)
+    time_limit: FilingTimeLimit | None = None
 
 
 class FilingPlan(BaseModel):

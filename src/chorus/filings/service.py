@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from piccolo.custom_types import Combinable
 
@@ -31,6 +32,7 @@ from chorus.filings.schemas import (
     FilingPlan,
     FilingQueued,
     FilingRead,
+    FilingTimeLimit,
     RegulatorRef,
 )
 from chorus.filings.status import ENDS, FilingStatus, Source, can_move, status_when_asked
@@ -148,6 +150,7 @@ async def filing_row(filing_id: int) -> dict[str, Any] | None:
             Filing.regulator.calendar,
             Filing.regulator.accept_working_days,
             Filing.regulator.finish_working_days,
+            Filing.regulator.time_limits,
             Filing.complaint.version,
         )
         .where(Filing.id == filing_id)
@@ -163,24 +166,55 @@ async def _row(filing_id: int) -> dict[str, Any]:
     return row
 
 
-def limits_of(row: dict[str, Any]) -> deadlines.Limits:
-    """The regulator's time limits, from a ``filing_row``."""
-    return deadlines.Limits(
-        calendar=row["regulator.calendar"],
-        accept_working_days=row["regulator.accept_working_days"],
-        finish_working_days=row["regulator.finish_working_days"],
-    )
+def rules_of(row: dict[str, Any]) -> list[deadlines.Rule]:
+    """The regulator's time limits (from a ``filing_row``): its dated, cited rules, then its own
+    undated limits in working days, which apply where no dated rule does."""
+    rules = [
+        deadlines.Rule(
+            phase=r.phase,
+            limit=r.limit,
+            unit=r.unit,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            rule=r.rule,
+            article=r.article,
+            source_url=r.source_url,
+            confirmed=r.confirmed,
+        )
+        for r in regulators.time_limits_of(row["regulator.time_limits"])
+    ]
+    if row["regulator.accept_working_days"] is not None:
+        rules.append(deadlines.Rule("acceptance", row["regulator.accept_working_days"]))
+    if row["regulator.finish_working_days"] is not None:
+        rules.append(deadlines.Rule("conclusion", row["regulator.finish_working_days"]))
+    return rules
 
 
-def deadline_phase(status: FilingStatus) -> Literal["acceptance", "conclusion", "information"] | None:
-    """What a filing's deadline is for, by its status: the regulator's decision whether to accept
-    it, its result, or its decision once given the material it asked for (None: ended, or not
-    sent yet)."""
-    if status in ENDS or status == FilingStatus.queued:
+def clock_reading(
+    row: dict[str, Any], history: Iterable[dict[str, Any]], now: datetime
+) -> deadlines.Reading | None:
+    """A filing's clock (``deadlines.clock_of`` its events' statuses, on the regulator's days)
+    read on ``now`` under its regulator's rules; None while nothing runs (not sent yet)."""
+    country = row["regulator.calendar"]
+    clock = deadlines.clock_of((deadlines.local_date(e["at"], country), e["status"]) for e in history)
+    if clock is None:
         return None
-    if status == FilingStatus.needs_info:
-        return "information"  # its clock ran on while it waited for the material it asked for
-    return "acceptance" if status in deadlines.ACCEPTANCE else "conclusion"
+    return deadlines.read(clock, rules_of(row), country, deadlines.local_date(now, country))
+
+
+def _time_limit(rule: deadlines.Rule | None) -> FilingTimeLimit | None:
+    if rule is None:
+        return None
+    return FilingTimeLimit(
+        rule=rule.rule,
+        article=rule.article,
+        source_url=rule.source_url,
+        limit=rule.limit,
+        unit=rule.unit,
+        valid_from=rule.valid_from,
+        valid_to=rule.valid_to,
+        confirmed=rule.confirmed,
+    )
 
 
 # The source of an e-mail reply whose sender is not the regulator's address or domain.
@@ -227,10 +261,10 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         .order_by(FilingEvent.id)
     )
     status = FilingStatus(row["status"])
-    overdue = deadlines.is_overdue(
-        status, row["deadline"], deadlines.local_date(datetime.now(UTC), row["regulator.calendar"])
-    )
-    phase = deadline_phase(status) if row["deadline"] is not None else None
+    clock = clock_reading(row, events, datetime.now(UTC))
+    deadline = clock.deadline if clock else None
+    overdue = bool(clock and clock.overdue)
+    phase = clock.phase if clock and deadline else None
     was = status_when_asked(e["status"] for e in events) if status == FilingStatus.needs_info else None
     return FilingRead(
         id=row["id"],
@@ -242,7 +276,7 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         ),
         status=status,
         reference=row["reference"],
-        deadline=row["deadline"],
+        deadline=deadline,
         overdue=overdue,
         message=row["message"],
         created_at=row["created_at"],
@@ -251,6 +285,10 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         deadline_for=phase,
         next_step=NEXT_STEP[phase] if overdue and phase else None,
         next_statuses=[s for s in FilingStatus if can_move(status, s, Source.organizer, asked_in=was)],
+        deadline_paused=bool(clock and clock.paused),
+        days_used=clock.days_used if clock else None,
+        deadline_provisional=bool(clock and clock.provisional),
+        time_limit=_time_limit(clock.rule if clock else None),
     )
 
 
@@ -294,15 +332,6 @@ async def apply_change(
                 raise Conflict("filing_transition_invalid", field="status", current=old.value)
         now = datetime.now(UTC)
         changes: dict[Any, Any] = {Filing.updated_at: now, Filing.status: new.value}
-        if new != old:
-            changes[Filing.deadline] = deadlines.next_deadline(
-                old,
-                new,
-                deadlines.local_date(now, row["regulator.calendar"]),
-                current["deadline"],
-                limits_of(row),
-                asked_in=was,
-            )
         for column, value in (
             (Filing.reference, reference),
             (Filing.message, message),
@@ -324,7 +353,16 @@ async def apply_change(
                 **_proposal_columns(proposal, new.value),
             )
         )
-        if new != old:
+        if new != old:  # the deadline as the clock now reads (reads recompute it from the events)
+            history = (
+                await FilingEvent.select(FilingEvent.at, FilingEvent.status)
+                .where(FilingEvent.filing == filing_id)
+                .order_by(FilingEvent.id)
+            )
+            clock = clock_reading(row, history, now)
+            await Filing.update({Filing.deadline: clock.deadline if clock else None}).where(
+                Filing.id == filing_id
+            )
             await cases.add_event(
                 row["case"],
                 "filing_status",
@@ -381,31 +419,40 @@ async def add_event(*, filing_id: int, actor: UserRead, data: FilingEventCreate)
     return await _read(await _row(filing_id), organizer=True)
 
 
-# What organizers should do when a regulator is late (catalog: filing.next_step.<code>).
+# What organizers should do when a regulator is late (catalog: filing.next_step.<code>). A clock
+# paused for material the regulator asked for is never late ("supply_information" was the step
+# while clocks ran on through needs_info; its catalog text stays for notifications sent then).
 NEXT_STEP = {"acceptance": "ask_acceptance", "conclusion": "ask_result", "information": "supply_information"}
 
 
 async def flag_overdue(now: datetime | None = None) -> int:
     """Tell the organizers of every filing past its deadline what to do next: once per filing
-    and deadline (safe to run any number of times). Returns the notifications made."""
+    and deadline (safe to run any number of times). Returns the notifications made. Deadlines are
+    read from each live filing's events under its regulator's rules as they stand (an admin's
+    correction counts at once); a paused clock is never late."""
     now = now or datetime.now(UTC)
     rows = await Filing.select(
-        Filing.id, Filing.case, Filing.regulator, Filing.status, Filing.deadline, Filing.regulator.calendar
-    ).where(
-        live()
-        & Filing.deadline.is_not_null()
-        # a pre-filter: no regulator's day is more than one ahead of UTC's; its own day decides below
-        & (Filing.deadline <= now.date())
-    )
+        Filing.id,
+        Filing.case,
+        Filing.regulator,
+        Filing.status,
+        Filing.regulator.calendar,
+        Filing.regulator.accept_working_days,
+        Filing.regulator.finish_working_days,
+        Filing.regulator.time_limits,
+    ).where(live() & (Filing.status != FilingStatus.queued.value))
+    history: dict[int, list[dict[str, Any]]] = {}
+    for e in await (
+        FilingEvent.select(FilingEvent.filing, FilingEvent.at, FilingEvent.status)
+        .where(FilingEvent.filing.status.not_in([s.value for s in (*ENDS, FilingStatus.queued)]))
+        .order_by(FilingEvent.id)
+    ):
+        history.setdefault(e["filing"], []).append(e)
     made = 0
     for r in rows:
-        if not deadlines.is_overdue(
-            r["status"], r["deadline"], deadlines.local_date(now, r["regulator.calendar"])
-        ):
+        clock = clock_reading(r, history.get(r["id"], []), now)
+        if clock is None or not clock.overdue or clock.deadline is None:
             continue
-        phase = deadline_phase(FilingStatus(r["status"]))
-        if phase is None:
-            continue  # not sent yet: nothing is owed (a queued filing has no deadline)
         made += await notifications.notify(
             user_ids=await cases.organizer_ids(r["case"]),
             kind="filing.overdue",
@@ -414,10 +461,11 @@ async def flag_overdue(now: datetime | None = None) -> int:
                 "filing_id": r["id"],
                 "regulator_id": r["regulator"],
                 "status": r["status"],
-                "deadline": r["deadline"].isoformat(),
-                "next_step": NEXT_STEP[phase],
+                "deadline": clock.deadline.isoformat(),
+                "next_step": NEXT_STEP[clock.phase],
+                "provisional": clock.provisional,
             },
-            source=f"filing-overdue:{r['id']}:{r['deadline'].isoformat()}",
+            source=f"filing-overdue:{r['id']}:{clock.deadline.isoformat()}",
         )
     return made
 

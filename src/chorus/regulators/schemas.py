@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 # The only environment variables a regulator's API key may be read from: an admin who could name
 # any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
@@ -16,6 +17,47 @@ TemplateKind = Literal["samr", "consumer_association", "payment_platform", "poli
 # an admin sets another: the status sweep (CHORUS_STATUS_POLL_SECONDS) skips a filing asked sooner.
 MIN_POLL_SECONDS_DEFAULT = 300
 MIN_POLL_SECONDS_MAX = 7 * 86400
+TIME_LIMITS_MAX = 20
+
+
+class TimeLimitRule(BaseModel):
+    """A time limit a regulation sets, as dated and cited data: ``limit`` working or calendar days
+    for a ``phase`` (``acceptance``: deciding whether to accept a complaint once it reached the
+    regulator; ``conclusion``: concluding it once accepted), in force from ``valid_from`` to
+    ``valid_to`` (both included; a filing uses the rule in force the day its complaint reached the
+    regulator). ``confirmed``: checked against the official text; until then organizers and admins
+    see it marked as not confirmed. ``article`` is null where it was not found."""
+
+    phase: Literal["acceptance", "conclusion"]
+    rule: str = Field(min_length=1, max_length=300)
+    article: str | None = Field(default=None, min_length=1, max_length=100)
+    text_excerpt: str = Field(default="", max_length=2000)
+    source_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s]+$")
+    valid_from: date | None = None
+    valid_to: date | None = None
+    limit: int = Field(ge=1, le=3650)
+    unit: Literal["working_days", "calendar_days"]
+    confirmed: bool = False
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _period(self) -> TimeLimitRule:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+def check_time_limits(rules: list[TimeLimitRule] | None) -> list[TimeLimitRule] | None:
+    """Two rules of one phase in force on the same day would leave the limit ambiguous."""
+    for n, a in enumerate(rules or []):
+        for b in (rules or [])[n + 1 :]:
+            if (
+                a.phase == b.phase
+                and (a.valid_from or date.min) <= (b.valid_to or date.max)
+                and (b.valid_from or date.min) <= (a.valid_to or date.max)
+            ):
+                raise ValueError(f"two {a.phase} rules are in force on the same days")
+    return rules
 
 
 class RegulatorRead(BaseModel):
@@ -33,6 +75,8 @@ class RegulatorRead(BaseModel):
     min_poll_seconds: int
     has_credentials: bool
     note: str
+    # its time limits as dated, cited rules (empty: none; the undated fields above apply)
+    time_limits: list[TimeLimitRule] = Field(default_factory=list)
 
 
 class RegulatorList(BaseModel):
@@ -60,6 +104,9 @@ class RegulatorCreate(BaseModel):
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
     min_poll_seconds: int = Field(default=MIN_POLL_SECONDS_DEFAULT, ge=1, le=MIN_POLL_SECONDS_MAX)
     note: str = Field(default="", max_length=2000)
+    time_limits: list[TimeLimitRule] = Field(default_factory=list, max_length=TIME_LIMITS_MAX)
+
+    _time_limits = field_validator("time_limits")(check_time_limits)
 
 
 class RegulatorUpdate(BaseModel):
@@ -80,6 +127,10 @@ class RegulatorUpdate(BaseModel):
     finish_working_days: int | None = Field(default=None, ge=1, le=3650)
     min_poll_seconds: int | None = Field(default=None, ge=1, le=MIN_POLL_SECONDS_MAX)
     note: str | None = Field(default=None, max_length=2000)
+    # the whole list of rules (null or [] removes them)
+    time_limits: list[TimeLimitRule] | None = Field(default=None, max_length=TIME_LIMITS_MAX)
+
+    _time_limits = field_validator("time_limits")(check_time_limits)
 
     @field_validator(
         "name",

@@ -15,11 +15,19 @@ from chorus import db, netguard
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
-from chorus.regulators.schemas import RegulatorAdminRead, RegulatorCreate, RegulatorRead, RegulatorUpdate
+from chorus.regulators.schemas import (
+    RegulatorAdminRead,
+    RegulatorCreate,
+    RegulatorRead,
+    RegulatorUpdate,
+    TimeLimitRule,
+)
 from chorus.regulators.tables import Regulator
 from chorus.settings import Settings
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "regulators.json"
+# the time limits regulators.json entries name ("time_limits": "<set>"), as dated, cited rules
+TIME_LIMITS_FILE = SEED_FILE.with_name("time_limits.json")
 
 
 def _read(row: dict[str, Any]) -> RegulatorRead:
@@ -38,7 +46,13 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         min_poll_seconds=row["min_poll_seconds"],
         has_credentials=bool(row["credentials_env"]),
         note=row["note"],
+        time_limits=time_limits_of(row["time_limits"]),
     )
+
+
+def time_limits_of(value: Any) -> list[TimeLimitRule]:
+    """A regulator's ``time_limits`` column as rules (none when never set)."""
+    return [TimeLimitRule.model_validate(r) for r in db.json_value(value) or []]
 
 
 def _admin_read(row: dict[str, Any]) -> RegulatorAdminRead:
@@ -130,6 +144,7 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
                     finish_working_days=data.finish_working_days,
                     min_poll_seconds=data.min_poll_seconds,
                     note=data.note,
+                    time_limits=_stored(data.time_limits),
                 )
             ).returning(Regulator.id)
             await audit.record(
@@ -173,6 +188,10 @@ async def update(
         if channel == "http":
             await check_reachable(address, settings)
         changes["address"] = address
+    if "time_limits" in changes:  # the whole list: null or [] removes every rule
+        rules, was = _stored(data.time_limits or []), current["time_limits"]
+        # set, even to none: `chorus migrate` fills only those never set
+        changes["time_limits"] = rules if was is None or rules != _stored(time_limits_of(was)) else was
     changes = {k: v for k, v in changes.items() if current[k] != v}
     if "name" in changes or "jurisdiction" in changes:
         name = changes.get("name", current["name"])
@@ -194,9 +213,22 @@ async def update(
     return _read(await get_or_raise(regulator_id))
 
 
+def _stored(rules: list[TimeLimitRule]) -> str:
+    """Rules as the ``time_limits`` column keeps them (JSON text, dates as ISO days)."""
+    return json.dumps([r.model_dump(mode="json") for r in rules], ensure_ascii=False)
+
+
+def seed_time_limits() -> dict[str, list[TimeLimitRule]]:
+    """The sets of rules in data/time_limits.json, by name (each rule validated)."""
+    sets = json.loads(TIME_LIMITS_FILE.read_text(encoding="utf-8"))["sets"]
+    return {name: [TimeLimitRule.model_validate(r) for r in rules] for name, rules in sets.items()}
+
+
 async def seed_defaults() -> int:
-    """Insert the seeded regulators that are missing (by slug); returns how many were added."""
+    """Insert the seeded regulators that are missing (by slug), and give the seeded ones whose
+    time limits were never set the rules their entry names; returns how many were added."""
     entries = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    rule_sets = seed_time_limits()
     added = 0
     for e in entries:
         rows = (
@@ -220,4 +252,8 @@ async def seed_defaults() -> int:
             .returning(Regulator.id)
         )
         added += len(rows)
+        if e.get("time_limits"):  # a set of rules, for the seeded regulator if it never had any
+            await Regulator.update({Regulator.time_limits: _stored(rule_sets[e["time_limits"]])}).where(
+                (Regulator.slug == e["slug"]) & Regulator.time_limits.is_null()
+            )
     return added

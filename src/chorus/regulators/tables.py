@@ -1,6 +1,6 @@
 """The addressees of complaints and the channels that reach them."""
 
-from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -23,5 +23,8 @@ class Regulator(Table, tablename="regulator"):
     # (schemas.MIN_POLL_SECONDS_DEFAULT)
     min_poll_seconds = Integer(null=False, default=300)
     note = Text(null=False, default="")
+    # its time limits as dated, cited rules (schemas.TimeLimitRule, a list); null: never set, and
+    # `chorus migrate` copies the set data/regulators.json names for it (data/time_limits.json)
+    time_limits = JSON(null=True, default=None)
     active = Boolean(default=True, null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
