@@ -68,6 +68,8 @@ async def test_a_moderator_compares_the_pair_and_merges_their_cases(
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "no-store" in r.headers.get("cache-control", "")
     html = r.text
+    # the header leads moderators here (admins also to the registry)
+    assert 'href="/moderation" aria-current="page"' in html and 'href="/admin/regulators"' not in html
     card = section(html, f"proposal-{proposal['id']}")
     sides = re.findall(r'<div class="side">(.*?)</dl>', card, re.S)
     assert len(sides) == 2, card
@@ -177,7 +179,9 @@ async def test_only_moderators_and_admins_get_in(
     }
     before = await row_counts()
     await as_user(client, w["alice"])  # an organizer of both cases, no moderator
-    csrf = csrf_of(Page((await client.get("/")).text))
+    home = (await client.get("/")).text
+    csrf = csrf_of(Page(home))
+    assert 'href="/moderation"' not in home  # no link to where one may not go
     for path in gets:
         r = await client.get(path)
         assert r.status_code == 403, path
@@ -194,6 +198,7 @@ async def test_only_moderators_and_admins_get_in(
     await as_user(client, admin)  # an admin holds every role
     r = await client.get("/moderation")
     assert r.status_code == 200 and "星辰卡盟" in r.text and "晨星游戏" in r.text
+    assert 'href="/admin/regulators"' in r.text
 
 
 async def test_a_direct_merge_found_by_search_and_confirmed(
