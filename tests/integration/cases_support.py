@@ -105,7 +105,7 @@ async def report(client: Any, who: Person, body: dict[str, Any]) -> dict[str, An
     r = await client.post("/api/v1/reports", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
-    assert set(out) >= {"case_id", "merchant_id", "membership_id", "created_case"}
+    assert set(out) >= {"case_id", "merchant_id", "membership_id", "created_case", "member_number"}
     return out
 
 

@@ -84,6 +84,8 @@ async def one_new_merchant(client: Any, people: list[Person]) -> None:
     assert len({a["case_id"] for a in answers}) == 1
     assert sum(a["created_case"] for a in answers) == 1
     assert len({a["membership_id"] for a in answers}) == N
+    # "you are the 24th member": every one of them told a different number, 1 to N
+    assert sorted(a["member_number"] for a in answers) == list(range(1, N + 1))
 
     assert await Merchant.count() == 1
     assert await Case.count() == 1
@@ -100,6 +102,7 @@ async def one_new_merchant(client: Any, people: list[Person]) -> None:
     expected_total = sum(10 + i for i in range(N))
     assert summary["total_loss"] == [{"amount": f"{expected_total}.00", "currency": "CNY"}]
     organizer = next(a for a in answers if a["created_case"])
+    assert organizer["member_number"] == 1
     row = await Membership.select(Membership.role).where(Membership.id == organizer["membership_id"]).first()
     assert row["role"] == "organizer"
 
@@ -155,6 +158,37 @@ async def one_known_merchant_and_new_identifiers_in_any_order(client: Any, peopl
         MerchantIdentifier.merchant == merchant_id
     )
     assert sorted(row["kind"] for row in rows) == ["bank_card", "domain", "qq", "wechat"]
+
+
+async def test_simultaneous_joins_tell_each_member_a_different_number(client: Any, settings: Any) -> None:
+    """Ten victims report a known merchant at the same moment: each is told its own place in the
+    case ("you are the 5th member"), 2 to 11 after the one who opened it, none twice or skipped;
+    after one leaves, the next is told the number the case's member count then says."""
+    first, *others = await make_people(client, settings, 12)
+    latecomer = others.pop()
+    qq = ident("qq", "246813579")
+    r = await client.post("/api/v1/reports", json=report_body("晨星卡铺", [qq]), headers=first.headers)
+    assert r.status_code == 201 and r.json()["member_number"] == 1, r.text
+    case_id = r.json()["case_id"]
+
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/reports", json=report_body(f"晨星 {i}", [qq]), headers=who.headers)
+            for i, who in enumerate(others)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * len(others), [r.text for r in responses][:3]
+    assert {r.json()["case_id"] for r in responses} == {case_id}
+    assert sorted(r.json()["member_number"] for r in responses) == list(range(2, len(others) + 2))
+    by_id = sorted((r.json()["membership_id"], r.json()["member_number"]) for r in responses)
+    assert [n for _, n in by_id] == list(range(2, len(others) + 2))  # in the order they joined
+
+    left = await client.delete(f"/api/v1/cases/{case_id}/membership", headers=others[3].headers)
+    assert left.status_code == 204, left.text
+    r = await client.post("/api/v1/reports", json=report_body("晨星卡铺", [qq]), headers=latecomer.headers)
+    assert r.status_code == 201, r.text
+    summary = (await client.get(f"/api/v1/cases/{case_id}")).json()
+    assert r.json()["member_number"] == summary["member_count"] == len(others) + 1
 
 
 async def test_simultaneous_status_changes_leave_a_consistent_case(client: Any, settings: Any) -> None:

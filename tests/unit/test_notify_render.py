@@ -53,9 +53,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "account.email_bouncing": {},
     "account.webhook_disabled": {},
-    "account.confirm_email": {
-        "link": "https://chorus.example.com/notifications/confirm-email?token=C"
-    },
+    "account.confirm_email": {"link": "https://chorus.example.com/notifications/confirm-email?token=C"},
 }
 
 

@@ -45,6 +45,7 @@ class ReportRead(BaseModel):
     merchant_id: int
     membership_id: int
     created_case: bool
+    member_number: int  # the reporter's place among the case's members right after joining (1 = first)
 
 
 class TimelineEntry(BaseModel):

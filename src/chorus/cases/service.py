@@ -172,9 +172,13 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             case_id = data.case_id or (await open_cases([merchant_id])).get(merchant_id)
             created_case = case_id is None
             if case_id is not None and not db.is_sqlite():
-                # Hold the case (shared: joins proceed together) so a concurrent merge or closing
-                # cannot slip between choosing the case and joining it; if one just did, start over.
-                locked = await Case.select(Case.status).where(Case.id == case_id).lock_rows("SHARE").first()
+                # Hold the case so a concurrent merge or closing cannot slip between choosing the
+                # case and joining it (if one just did, start over), and so joins to one case take
+                # turns: each counts its member number with every earlier join committed. (NO KEY
+                # UPDATE: rows that merely reference the case, as evidence does, are not held up.
+                # On SQLite the IMMEDIATE transaction already serializes writers.)
+                query = Case.select(Case.status).where(Case.id == case_id)
+                locked = await query.lock_rows("NO KEY UPDATE").first()
                 if locked is None or locked["status"] not in OPEN:
                     if data.case_id is not None:
                         raise Conflict("case_closed", field="case_id")
@@ -201,6 +205,12 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 )
             ).returning(Membership.id)
             membership_id: int = rows[0]["id"]
+            # "You are the 24th member": counted here, in the transaction that joined, behind the
+            # case's lock, so simultaneous joins get distinct numbers (members who left no longer
+            # count; members of a case merged in do, as the case's member count does).
+            number = await Membership.count().where(
+                (Membership.case == case_id) & (Membership.id <= membership_id)
+            )
             await add_event(case_id, "member_joined", quiet=created_case)  # organizers are told
             await audit.record(
                 "case.joined",
@@ -215,6 +225,7 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 merchant_id=merchant_id,
                 membership_id=membership_id,
                 created_case=created_case,
+                member_number=number,
             )
 
     return await db.retry_on_conflict(attempt, attempts=8)

@@ -351,10 +351,9 @@ async def submit(
     except DomainError as exc:  # e.g. 409 already_member; nothing was written
         errors = _on_rows(domain_errors(exc, locale), form.filled_rows())
         return await _wizard(request, form, user=user, errors=errors, status=exc.status)
-    # Counted right after joining: the person's number among the case's members.
-    number = (await service.member_counts([done.case_id])).get(done.case_id, 1)
+    # The person's number among the case's members, counted by the use case as it joined them.
     key = "page.report.flash.opened" if done.created_case else "page.report.flash.joined"
-    return redirect(request, f"/cases/{done.case_id}", flash=key, flash_params={"n": number})
+    return redirect(request, f"/cases/{done.case_id}", flash=key, flash_params={"n": done.member_number})
 
 
 @post("/report/identifier", guards=[requires_verified])
