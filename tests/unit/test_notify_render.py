@@ -141,7 +141,7 @@ def test_the_digest_renders_in_both_locales(locale: str) -> None:
         f"digest.{locale}.txt",
         f"Subject: {out.subject}\n\n--- text ---\n{out.text}\n--- html ---\n{out.html}",
     )
-    assert "https://chorus.example.com/cases/17" in out.text and "https://chorus.example.com/cases/18" in out.html
+    assert f"{LINKS.public_url}/cases/17" in out.text and f"{LINKS.public_url}/cases/18" in out.html
     assert "https://chorus.example.com/notifications" in out.text  # the inbox, for the rest
 
 
