@@ -18,10 +18,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# the demo's regulator simulator (chorus regulator-sim): the demo filing there is tracked end to end
+SIM_PORT ?= 8001
+
 run: $(VENV)/.installed
 	$(BIN)/chorus migrate
-	$(BIN)/chorus seed-demo
-	$(BIN)/chorus run
+	$(BIN)/chorus seed-demo --regulator-sim http://127.0.0.1:$(SIM_PORT)/v1
+	$(BIN)/chorus run --regulator-sim $(SIM_PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -2,7 +2,8 @@
 simulator (`chorus regulator-sim`, a process of its own, on a real socket).
 
 Prints (not a test; nothing here fails on timing):
-- one sweep over N unchanged filings (the simulator answers the status they have): wall time,
+- one sweep over N unchanged filings (the simulator answers the status they have, accepted,
+  with a message that says so, which the sweep reads and finds no news in): wall time,
   status requests per filing (goal: 1) and SQL statements per filing (goal: at most 2), counted
   as they are sent (Piccolo's engine, every statement but BEGIN/COMMIT; HTTP requests at httpx);
 - the ceiling: a bare loop of the same N GETs over one keep-alive connection (httpx, no
@@ -55,7 +56,8 @@ def main() -> None:
         subprocess.run(chorus_command("migrate"), check=True, capture_output=True)
         port = free_port()
         sim = start_chorus(
-            ["regulator-sim", "--port", str(port), "--step-seconds", "0", "--api-key-env", KEY_ENV],
+            # every complaint answers "accepted" (and its message) from the start, and stays so
+            ["regulator-sim", "--port", str(port), "--progression", "accepted", "--api-key-env", KEY_ENV],
             log=box.tmp / "simulator.log",
         )
         try:
@@ -123,8 +125,8 @@ async def insert_returning(rows: list[Any]) -> list[int]:
 
 async def seed(base: str, n: int, settings: Any) -> tuple[int, list[int]]:
     """A regulator whose HTTP channel is the simulator, and n cases each with a live filing the
-    simulator acknowledged (received, with its reference and the events the worker records),
-    written in bulk. Returns the regulator and the filing ids."""
+    simulator accepted (with its reference and the events the worker records), written in bulk.
+    Returns the regulator and the filing ids."""
     from chorus.cases.tables import Case
     from chorus.complaints.tables import Complaint
     from chorus.filings.tables import Filing, FilingEvent
@@ -173,7 +175,7 @@ async def seed(base: str, n: int, settings: Any) -> tuple[int, list[int]]:
                 case=c,
                 complaint=k,
                 regulator=regulator.id,
-                status="received",
+                status="accepted",
                 reference=ref,
                 deadline=date.today() + timedelta(days=9),
                 created_by=user.id,
@@ -186,7 +188,12 @@ async def seed(base: str, n: int, settings: Any) -> tuple[int, list[int]]:
     events = [
         FilingEvent(filing=f, at=now, status=status, source=source, reference=ref)
         for f, ref in zip(filings, refs, strict=True)
-        for status, source in (("queued", "organizer"), ("submitted", "worker"), ("received", "regulator"))
+        for status, source in (
+            ("queued", "organizer"),
+            ("submitted", "worker"),
+            ("received", "regulator"),
+            ("accepted", "regulator"),
+        )
     ]
     await insert_returning(events)
     return regulator.id, filings
@@ -241,7 +248,7 @@ async def bench(args: argparse.Namespace, base: str) -> None:
     settings = get_settings()
     n = args.filings
     async with db.connected(settings):
-        with Phase(f"seed: {n:,} cases, each with a live filing the simulator acknowledged"):
+        with Phase(f"seed: {n:,} cases, each with a live filing the simulator accepted"):
             _, filing_ids = await seed(base, n, settings)
             refs = [r["reference"] for r in await Filing.select(Filing.reference).order_by(Filing.id)]
 
@@ -272,7 +279,7 @@ async def bench(args: argparse.Namespace, base: str) -> None:
             with Phase(
                 f"sweep after the interval, {m:,} of {n:,} filings changed (their status behind the simulator's)"
             ):
-                await Filing.update({Filing.status: "submitted"}).where(Filing.id.is_in(filing_ids[:m]))
+                await Filing.update({Filing.status: "received"}).where(Filing.id.is_in(filing_ids[:m]))
                 result, wall, statements, requests = await measured_sweep(
                     settings, trace, t0 + timedelta(hours=1)
                 )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,7 +85,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
     async def go() -> list[str]:
         async with db.connected(settings):
             await db.check_migrations()
-            return await demo.seed(settings)
+            return await demo.seed(settings, regulator_url=args.regulator_sim)
 
     for line in asyncio.run(go()):
         print(line)
@@ -201,8 +203,29 @@ def start_embedded_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
 
 
+def _start_regulator_sim(exe: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The demo's regulator simulator on ``port``, answering with the demo regulator's key (the
+    workers get it too); unless CHORUS_STATUS_POLL_SECONDS says otherwise, the workers ask about
+    filings every 30 s, so the demo filing's steps (a minute apart) show soon."""
+    from chorus import demo
+
+    env.setdefault(demo.DEMO_REGULATOR_KEY_ENV, demo.DEMO_REGULATOR_KEY)
+    env.setdefault("CHORUS_STATUS_POLL_SECONDS", "30")
+    args = ["regulator-sim", "--port", str(port), "--api-key-env", demo.DEMO_REGULATOR_KEY_ENV]
+    proc = subprocess.Popen([*exe, *args], env=env)  # noqa: S603 - our own command
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return proc
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _fail(f"the regulator simulator did not start on port {port}")
+        time.sleep(0.1)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
-    """Web + worker (+ embedded Redis when CHORUS_REDIS_URL is unset); Ctrl-C stops all."""
+    """Web + worker (+ embedded Redis when CHORUS_REDIS_URL is unset, + the demo's regulator
+    simulator with --regulator-sim PORT); Ctrl-C stops all."""
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -213,6 +236,9 @@ def cmd_run(args: argparse.Namespace) -> None:
         env["CHORUS_REDIS_URL"] = url
         print(f"chorus: embedded Redis on {url}", flush=True)
     exe = [sys.executable, "-m", "chorus.cli"]
+    if args.regulator_sim:
+        children.append(_start_regulator_sim(exe, args.regulator_sim, env))
+        print(f"chorus: status checked every {env['CHORUS_STATUS_POLL_SECONDS']} s", flush=True)
     children.append(subprocess.Popen([*exe, "worker"], env=env))  # noqa: S603
     children.append(
         subprocess.Popen([*exe, "web", "--host", args.host, "--port", str(args.port)], env=env)  # noqa: S603
@@ -273,7 +299,14 @@ def cmd_regulator_sim(args: argparse.Namespace) -> None:
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not api_key:
         _fail(f"{args.api_key_env} is not set (the API key callers must present)")
-    sim = regulator_sim.Simulator(api_key=api_key, step_seconds=args.step_seconds or None)
+    progression = tuple(s.strip() for s in args.progression.split(",") if s.strip())
+    unknown = [s for s in progression if s not in regulator_sim.STATUSES]
+    if unknown or not progression:
+        known = ", ".join(regulator_sim.STATUSES)
+        _fail(f"--progression: {', '.join(unknown) or 'empty'} is not a protocol v1 status ({known})")
+    sim = regulator_sim.Simulator(
+        api_key=api_key, step_seconds=args.step_seconds or None, progression=progression
+    )
     regulator_sim.serve(sim, args.host, args.port)
 
 
@@ -289,10 +322,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000)
         if name == "web":
             p.add_argument("--workers", type=int, default=1)
+        else:
+            p.add_argument(
+                "--regulator-sim",
+                type=int,
+                metavar="PORT",
+                help="also run the demo's regulator simulator on this port (see seed-demo)",
+            )
         p.set_defaults(fn=fn)
     sub.add_parser("worker", help="an arq worker (and the outbox relay)").set_defaults(fn=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
-    sub.add_parser("seed-demo", help="add demo data (idempotent)").set_defaults(fn=cmd_seed_demo)
+    p = sub.add_parser("seed-demo", help="add demo data (idempotent)")
+    p.add_argument(
+        "--regulator-sim",
+        metavar="URL",
+        help="also file the demo case with a demo regulator at this simulator (http://127.0.0.1:PORT/v1)",
+    )
+    p.set_defaults(fn=cmd_seed_demo)
     p = sub.add_parser("create-admin", help="create an admin (or make an account one)")
     p.add_argument("--email", required=True)
     p.add_argument("--password", help="or set CHORUS_ADMIN_PASSWORD")
@@ -306,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8001)
     p.add_argument(
         "--step-seconds", type=float, default=60.0, help="time between status steps (0: never moves)"
+    )
+    p.add_argument(
+        "--progression",
+        default="received,accepted,in_mediation,resolved",
+        help="the statuses each complaint goes through, comma-separated (e.g. received,rejected)",
     )
     p.add_argument(
         "--api-key-env",

@@ -2,6 +2,9 @@
 
 A card shop known under three names and four identifiers, whose victims reported it
 separately and ended up in one case; with statements, consents and a payment screenshot.
+Given the address of a regulator simulator (``--regulator-sim URL``; `make run` starts one with
+`chorus run --regulator-sim PORT`), the case is also filed with a demo regulator there, which the
+workers submit to and follow as it moves from received to resolved over a few minutes.
 """
 
 from __future__ import annotations
@@ -23,9 +26,15 @@ from chorus.filings.schemas import FilingCreate, FilingEventCreate
 from chorus.filings.status import FilingStatus
 from chorus.merchants.schemas import IdentifierIn
 from chorus.regulators import service as regulators
+from chorus.regulators.schemas import RegulatorCreate, RegulatorUpdate
 from chorus.settings import Settings
 
 DEMO_PASSWORD = "chorus-demo-2026"  # noqa: S105 - published demo credential, development data
+# The demo regulator (a simulator on this machine) and its API key: published demo credentials.
+DEMO_REGULATOR_NAME = "演示监管部门（协议 v1 模拟器）"
+DEMO_REGULATOR_KEY_ENV = "CHORUS_REGULATOR_KEY_DEMO_SIM"
+DEMO_REGULATOR_KEY = "chorus-demo-regulator"
+DEMO_REGULATOR_POLL_SECONDS = 20  # its minimum interval: the demo shows each step soon
 
 DEMO_USERS = [
     ("demo@example.com", "演示用户（组织者）", "zh-CN"),
@@ -111,11 +120,9 @@ async def _chunks(data: bytes) -> Any:
     yield data
 
 
-async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None:
-    """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
-    online: a case in "filing" with a timeline to show. Once only."""
-    regulator_id = await regulators.id_of("cn-12315")
-    if regulator_id is None or await complaints.latest_version(case_id, regulator_id) is not None:
+async def _built_and_filed(case_id: int, regulator_id: int, organizer: UserRead) -> int | None:
+    """The organizer built a complaint to this regulator and filed it (queued). Once only."""
+    if await complaints.latest_version(case_id, regulator_id) is not None:
         return None
     built = await complaints.build(
         case_id=case_id,
@@ -124,9 +131,20 @@ async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None
             regulator_id=regulator_id, narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
         ),
     )
-    queued = await filings.create(case_id=case_id, actor=organizer, data=FilingCreate(complaint_id=built.id))
+    return (
+        await filings.create(case_id=case_id, actor=organizer, data=FilingCreate(complaint_id=built.id))
+    ).id
+
+
+async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None:
+    """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
+    online: a case in "filing" with a timeline to show. Once only."""
+    regulator_id = await regulators.id_of("cn-12315")
+    filing_id = await _built_and_filed(case_id, regulator_id, organizer) if regulator_id else None
+    if filing_id is None:
+        return None
     await filings.add_event(
-        filing_id=queued.id,
+        filing_id=filing_id,
         actor=organizer,
         data=FilingEventCreate(
             status=FilingStatus.submitted,
@@ -134,10 +152,34 @@ async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None
             note="已通过全国12315平台网站在线提交。",
         ),
     )
-    return queued.id
+    return filing_id
 
 
-async def seed(settings: Settings) -> list[str]:
+async def _demo_regulator(url: str, actor: UserRead, settings: Settings) -> int:
+    """The demo regulator: an HTTP channel at the simulator's ``url`` (kept up to date when the
+    simulator moved), its key in DEMO_REGULATOR_KEY_ENV. Added as an admin would add it."""
+    found = next((r for r in await regulators.list_active() if r.name == DEMO_REGULATOR_NAME), None)
+    if found is None:
+        data = RegulatorCreate(
+            name=DEMO_REGULATOR_NAME,
+            jurisdiction="演示",
+            channel="http",
+            address=url,
+            credentials_env=DEMO_REGULATOR_KEY_ENV,
+            accept_working_days=7,
+            finish_working_days=45,
+            min_poll_seconds=DEMO_REGULATOR_POLL_SECONDS,
+            note="`chorus regulator-sim` on this machine: not a real regulator",
+        )
+        return (await regulators.create(data=data, actor=actor, settings=settings)).id
+    if found.address != url.rstrip("/"):
+        await regulators.update(found.id, actor=actor, data=RegulatorUpdate(address=url), settings=settings)
+    return found.id
+
+
+async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[str]:
+    """Seed the demo; with ``regulator_url`` (a regulator simulator's protocol base URL) the case
+    is also filed with the demo regulator there."""
     await regulators.seed_defaults()
     users = [await _user(e, n, loc, settings) for e, n, loc in DEMO_USERS]
     case_id = None
@@ -167,8 +209,18 @@ async def seed(settings: Settings) -> list[str]:
         ),
     )
     filing = await _complaint_and_filing(case_id, users[0])
+    tracked = None
+    if regulator_url:
+        tracked = await _built_and_filed(
+            case_id, await _demo_regulator(regulator_url, users[0], settings), users[0]
+        )
     return [
         *(f"demo user: {e} / {DEMO_PASSWORD}" for e, _, _ in DEMO_USERS),
         *([f"demo filing: http://127.0.0.1:8000/api/v1/filings/{filing}"] if filing else []),
+        *(
+            [f"demo filing tracked on the simulator: http://127.0.0.1:8000/api/v1/filings/{tracked}"]
+            if tracked
+            else []
+        ),
         f"demo case: http://127.0.0.1:8000/api/v1/cases/{case_id}",
     ]

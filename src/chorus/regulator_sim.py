@@ -32,13 +32,16 @@ from litestar.exceptions import SerializationException
 from litestar.params import FromPath
 
 BASE_PATH = "/v1"
+STATUSES = ("received", "accepted", "rejected", "in_mediation", "resolved", "closed")  # protocol v1's
 PROGRESSION = ("received", "accepted", "in_mediation", "resolved")
 # What the simulated regulator says at each step (it speaks Chinese, as the regulators modelled).
 MESSAGES = {
     "received": "投诉已收到，将在七个工作日内决定是否受理。",
-    "accepted": "投诉已受理，将组织调解。",
+    "accepted": "投诉已受理，我局将依法处理。",
     "in_mediation": "已通知被投诉人，调解进行中。",
     "resolved": "调解成功，本投诉已办结。",
+    "rejected": "经审查，本投诉不予受理。",
+    "closed": "调解不成，终止调解。",
 }
 REQUIRED = (
     "external_id",

@@ -144,16 +144,34 @@ async def test_the_regulator_sim_command_serves_the_progression(tmp_path: Path) 
         stop_process(proc)
 
 
-def test_a_missing_key_variable_stops_the_command() -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--api-key-env", "NO_SUCH_SIM_KEY"], "NO_SUCH_SIM_KEY is not set"),
+        (["--progression", "received,approved"], "--progression: approved is not a protocol v1 status"),
+        (["--progression", ","], "--progression: empty"),
+    ],
+)
+def test_the_command_refuses_what_it_cannot_serve(args: list[str], said: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_SIM_KEY"}
     done = subprocess.run(
-        chorus_command("regulator-sim", "--port", "0", "--api-key-env", "NO_SUCH_SIM_KEY"),
+        chorus_command("regulator-sim", "--port", "0", *args),
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2 and "NO_SUCH_SIM_KEY is not set" in done.stderr
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+
+
+def test_each_steps_message_reads_as_that_step_or_as_nothing() -> None:
+    """What the simulator says at a step never proposes another status (issue 14 item 2 reads
+    regulators' messages): the demo shows no proposal to correct."""
+    from chorus.filings import classify
+
+    for status, message in MESSAGES.items():
+        proposal = classify.classify(message)
+        assert proposal is None or proposal.status == status, (status, message, proposal)
 
 
 @pytest.mark.usefixtures("clean")
@@ -204,3 +222,38 @@ def test_no_module_of_the_product_may_import_the_simulator() -> None:
     modules |= {f"chorus.{p.name}" for p in package.iterdir() if (p / "__init__.py").exists()}
     assert modules - set(contract["source_modules"]) == {"chorus.cli", "chorus.regulator_sim"}
     assert "workers" in contract["source_modules"]
+
+
+@pytest.mark.usefixtures("clean")
+async def test_the_demo_filing_is_tracked_on_the_simulator(
+    mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    """`make run`: seed-demo --regulator-sim URL files the demo case with the demo regulator there
+    (once, however often seeded); the workers submit it and follow its steps."""
+    from chorus import demo
+    from chorus.filings.tables import Filing
+    from chorus.regulators.tables import Regulator
+
+    os.environ[demo.DEMO_REGULATOR_KEY_ENV] = demo.DEMO_REGULATOR_KEY
+    try:
+        async with running(Simulator(api_key=demo.DEMO_REGULATOR_KEY, step_seconds=STEP)) as sim:
+            lines = await demo.seed(settings, regulator_url=sim.base_url)
+            await demo.seed(settings, regulator_url=sim.base_url)  # again: nothing doubled
+            assert any("tracked on the simulator" in line for line in lines)
+            reg = await Regulator.select().where(Regulator.name == demo.DEMO_REGULATOR_NAME).first()
+            assert reg is not None and (reg["channel"], reg["address"]) == ("http", sim.base_url)
+            assert reg["min_poll_seconds"] == demo.DEMO_REGULATOR_POLL_SECONDS
+            (tracked,) = await Filing.select().where(Filing.regulator == reg["id"])
+            await run_jobs(redis_pool, quick(settings))  # the worker files it with the simulator
+            (reference,) = sim.complaints
+            sim.advance(STEP)
+            at = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+            await redis_pool.enqueue_job("poll_filings", at=at, _job_id="demo-sweep")
+            await run_jobs(redis_pool, quick(settings), relay=False)
+            row = (
+                await Filing.select(Filing.status, Filing.reference).where(Filing.id == tracked["id"]).first()
+            )
+            assert row == {"status": "accepted", "reference": reference}
+            assert len(sim.answers) == 1  # filed once
+    finally:
+        os.environ.pop(demo.DEMO_REGULATOR_KEY_ENV, None)

@@ -366,7 +366,8 @@ async def _ask(
                     note=answer.message,
                     proposal=proposal,
                 )
-            elif proposal is not None:
+            elif proposal is not None and proposal.status != r["status"]:
+                # (a message that announces the status the filing has is no news: no statement)
                 await filings.propose_from_message(r["id"], answer.message)
     if blocked:  # never asked: due again at the next sweep
         await Filing.update({Filing.next_poll_at: None}).where(Filing.id.is_in(blocked))
