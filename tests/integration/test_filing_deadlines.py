@@ -235,3 +235,37 @@ async def test_a_deadline_in_a_year_not_yet_arranged_is_provisional(
     await drain(worker)
     (mail,) = [m for m in mailbox.to("org@example.com") if "超过期限" in str(m["Subject"])]
     assert got["deadline"] in body_of(mail) and "这一日期是暂定的" in body_of(mail)
+
+
+async def test_a_database_seeded_before_the_rules_is_corrected_by_migrate(client: Any) -> None:
+    """A registry seeded before issue 14 cites 第十九条 / 第三十四条 and holds undated 7/45 working
+    days: the migration replaces what the seed wrote (never an admin's own edit) and `chorus
+    migrate`'s seeding gives the bureaus their dated rules."""
+    import importlib
+
+    from chorus.regulators.service import seed_defaults
+
+    migration = importlib.import_module("migrations.chorus_2026_12_01t19_22_53_000000")
+    for slug, (old, _) in migration.WRONG_NOTES.items():
+        await Regulator.update(
+            {
+                Regulator.note: old if slug != "cn-gd-amr" else "管理员改过的说明",
+                Regulator.accept_working_days: 7,
+                Regulator.finish_working_days: 45,
+                Regulator.time_limits: None,
+            }
+        ).where(Regulator.slug == slug)
+    for step in (await migration.forwards()).raw:
+        await step()
+    await seed_defaults()
+    rows = {
+        r["slug"]: r
+        for r in await Regulator.select().where(Regulator.slug.is_in(list(migration.WRONG_NOTES)))
+    }
+    national = rows["cn-12315"]
+    assert national["note"] == migration.WRONG_NOTES["cn-12315"][1] and "第十四条" in national["note"]
+    assert (national["accept_working_days"], national["finish_working_days"]) == (None, None)
+    assert rows["cn-gd-amr"]["note"] == "管理员改过的说明"  # an admin's edit stays
+    assert rows["cn-gd-amr"]["accept_working_days"] == 7
+    listed = {r["name"]: r for r in (await client.get("/api/v1/regulators")).json()["items"]}
+    assert all(len(r["time_limits"]) == 4 for n, r in listed.items() if "市场监督管理" in n or "12315" in n)
