@@ -2,9 +2,10 @@
 path of its tests): two members report, the organizer consents and builds a version for a regulator
 with an HTTP channel (protocol v1: the stand-in of tests/regulator_standin.py on a real socket),
 files it with one click through the confirmation, the live worker sends it and later records the
-regulator's ``accepted`` (its poll), the timeline shows it after a reload, and the member's inbox
-gets it. A filing by the organizer's own hand (a manual regulator) stays queued; a passed deadline
-shows the next step. look() on every state in zh-CN, and in English through a second organizer."""
+regulator's ``accepted`` (its poll), the timeline shows it (htmx, no reload), and the member's inbox
+gets it; the regulator's message read as mediation is confirmed by the organizer in one click. A
+filing by the organizer's own hand (a manual regulator) stays queued; a passed deadline shows the
+next step. look() on every state in zh-CN, and in English through a second organizer."""
 
 from __future__ import annotations
 
@@ -274,23 +275,36 @@ def test_the_organizer_files_and_follows_a_complaint(
     expect(newest).to_contain_text("状态：已受理", timeout=75_000)
     expect(newest).to_contain_text("来自监管部门")
     expect(newest).to_contain_text("已受理，转调解中心处理")
+    # its message reads as mediation too: proposed, for an organizer to confirm or correct
+    proposal = newest.locator(".filing-proposal")
+    expect(proposal).to_contain_text("这封回复看起来是说：“调解中”")
     both("organize-filings-timeline")
 
-    # the member's inbox has it
+    # the member's inbox has the accepted
     member = new_context().new_page()
     login_browser(member.context, live_app, s["ann"])
     member.goto("/notifications")
     expect(member.get_by_text(f"案件 #{s['case']} 的投诉：已受理").first).to_be_visible()
 
-    # an update by hand: the reference of a phone call and a note, shown as the organizer's
-    card.locator("summary", has_text="记录进展").click()
-    card.get_by_label("新状态").select_option("in_mediation")
-    card.get_by_label("发生了什么").fill("电话确认：已转调解中心，下周约谈商家。")
-    card.get_by_role("button", name="记录", exact=True).click()
+    # the organizer confirms the reading in one click (its note filled in): now it is mediation
+    proposal.get_by_role("button", name="记录").click()
     expect(page.get_by_text("进展已记录")).to_be_visible()
-    newest = page.locator(f"#filing-{filing_id} .filing-event").first
+    card = page.locator(f"#filing-{filing_id}")
+    expect(card.locator(".filing-facts")).to_contain_text("调解中")
+    expect(card.locator(".filing-proposal")).to_contain_text("组织者已确认：调解中")
+    newest = card.locator(".filing-event").first
     expect(newest).to_contain_text("组织者记录")
     expect(newest).to_contain_text("状态：调解中")
+
+    # an update by hand, a note with no new status, shown as the organizer's
+    card.locator("summary", has_text="记录进展").click()
+    card.get_by_label("发生了什么").fill("电话确认：调解中心下周约谈商家。")
+    card.locator(".filing-action form").first.get_by_role("button", name="记录").click()
+    expect(page.get_by_text("进展已记录")).to_be_visible()
+    newest = page.locator(f"#filing-{filing_id} .filing-event").first
+    expect(newest).to_contain_text("备注")
+    expect(newest).to_contain_text("组织者记录")
+    expect(newest).to_contain_text("电话确认：调解中心下周约谈商家。")
 
     # time passes beyond the conclusion deadline: the page says what to do next
     deadline_passed(filing_id)

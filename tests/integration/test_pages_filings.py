@@ -241,25 +241,88 @@ async def test_a_manual_update_shows_with_its_source(
     assert options == ["", "in_mediation", "resolved", "needs_info", "rejected", "closed"]
 
 
-async def test_e_mail_replies_show_as_they_came_with_their_sender(
+async def e_mail_replies(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
-) -> None:
+) -> dict[str, Any]:
+    """A filing mailed to a regulator, then two replies: the regulator's (它说已受理) and a
+    stranger's (proposing nothing). The organizer's browser is signed in."""
     s = await mailed(client, mailbox, worker, settings, redis_pool)
     assert (await hand_over(client, settings, acceptance_reply(s))).status_code == 202
     stranger = reply_to(s["reply_address"], "Re: 投诉", "我也被这家店骗了", "<r9@example.net>")
     stranger = stranger.replace(b"From: complaints@amr.example.gov.cn", b"From: someone@example.net", 1)
     assert b"From: someone@example.net" in stranger
     assert (await hand_over(client, settings, stranger)).status_code == 202
-    html = await get_page(client, s["org"], f"/cases/{s['case']}/organize/filings")
+    s["base"] = f"/cases/{s['case']}/organize/filings"
+    await as_user(client, s["org"])
+    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["org"])).json()
+    (s["proposal"],) = [e["id"] for e in got["events"] if e["proposed_status"]]
+    return s
+
+
+async def test_e_mail_replies_show_as_they_came_with_their_sender(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await e_mail_replies(client, mailbox, worker, settings, redis_pool)
+    html = await get_page(client, s["org"], s["base"])
     live = filing_part(html, s["filing"])
     entries = re.findall(r'<li class="filing-event filing-event-(\w+)">', live)
     assert entries == ["email", "regulator", "worker", "organizer"]
     part = words(live)
-    # a reply proposes nothing yet (issue 14): its text and sender, the status as it was
-    assert "收到回复" in part and "您的投诉已受理，受理编号 AMR-77。" in part and "已提交" in part
+    assert "收到回复" in part and "您的投诉已受理，受理编号 AMR-77。" in part
     assert "发件人：someone@example.net" in part and "来自一封邮件（发件地址不属于该机构）" in part
     assert "已用电子邮件发出。" in part  # the worker's note in words, not its code
     assert "sent:email" not in part
+    # the regulator's reply was read as saying "accepted": proposed, the status unchanged
+    proposal = words(section(live, f"proposal-{s['proposal']}"))
+    assert "这封回复看起来是说：“已受理”" in proposal and "只有组织者确认或更正之后" in proposal
+    assert re.search(r"<dd><span class=\"status[^>]*>已提交</span>", live)
+    assert f'name="confirms_event_id" value="{s["proposal"]}"' in live
+
+
+async def test_an_organizer_confirms_or_corrects_a_proposed_status(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
+) -> None:
+    s = await e_mail_replies(client, mailbox, worker, settings, redis_pool)
+    path = f"{s['base']}/{s['filing']}/events"
+    # a correction to a status the filing cannot take: refused on that form, in words; nothing written
+    before = await FilingEvent.count()
+    r = await post_form(
+        client,
+        path,
+        {"confirms_event_id": str(s["proposal"]), "status": "queued", "note": "x"},
+        page_path=s["base"],
+    )
+    assert r.status_code == 409, r.text
+    form = section(r.text, f"proposal-{s['proposal']}")
+    assert 'id="form-error"' in form and 'aria-invalid="true"' in form
+    assert "这份提交现在是“已提交”，不能改为“排队等待提交”" in words(form)
+    assert await FilingEvent.count() == before
+    # confirmed as proposed (the form's first choice, with its note filled in: one click)
+    html = (await client.get(s["base"])).text
+    assert "核对了" in section(html, f"proposal-{s['proposal']}")
+    r = await post_form(
+        client,
+        path,
+        {"confirms_event_id": str(s["proposal"]), "status": "", "note": "核对了回复：已受理。"},
+        page_path=s["base"],
+    )
+    assert r.status_code == 303, r.text
+    html = (await client.get(s["base"])).text
+    live = filing_part(html, s["filing"])
+    assert "组织者已确认：已受理" in words(section(live, f"proposal-{s['proposal']}"))
+    assert 'name="confirms_event_id"' not in live  # answered: no form any more
+    assert "回应了一封回复的状态判断" in words(live)
+    got = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["ann"])).json()
+    assert got["status"] == "accepted" and got["events"][-1]["confirms_event_id"] == s["proposal"]
+    # answering it again: refused in words
+    r = await post_form(
+        client,
+        path,
+        {"confirms_event_id": str(s["proposal"]), "status": "", "note": "又一次"},
+        page_path=s["base"],
+    )
+    assert r.status_code == 409
+    assert t("errors.filing_proposal_answered", "zh-CN") in words(r.text)
 
 
 async def test_an_invalid_move_is_refused_in_words_and_nothing_is_written(

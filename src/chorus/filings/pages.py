@@ -79,17 +79,20 @@ def offered(f: FilingRead) -> list[FilingStatus]:
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of a filing's timeline: the event, whether it changed the status, and a
-    worker's note in words (catalog key and detail) when it is one of the worker's codes."""
+    """One line of a filing's timeline: the event, whether it changed the status, a worker's note
+    in words (catalog key and detail) when it is one of the worker's codes, and for a reply read
+    into a proposed status the organizer's event that answered it (None: not answered yet)."""
 
     event: FilingEventRead
     moved: bool
     worker_key: str | None
     worker_detail: str
+    answered_by: FilingEventRead | None = None
 
 
 def timeline(f: FilingRead) -> list[Entry]:
     """A filing's events newest first, each marked as a status change or not."""
+    answers = {e.confirms_event_id: e for e in f.events if e.confirms_event_id is not None}
     out: list[Entry] = []
     previous: FilingStatus | None = None
     for e in f.events:
@@ -98,9 +101,16 @@ def timeline(f: FilingRead) -> list[Entry]:
             code, _, detail = e.note.partition(":")
             key = f"page.filings.worker.{code}" if code in WORKER_NOTES else None
             detail = detail if key else ""
-        out.append(Entry(e, e.status != previous, key, detail))
+        answered = answers.get(e.id) if e.proposed_status is not None else None
+        out.append(Entry(e, e.status != previous, key, detail, answered))
         previous = e.status
     return out[::-1]
+
+
+def corrections(f: FilingRead, proposed: FilingStatus) -> list[FilingStatus]:
+    """What an organizer may record instead of a proposed status: the statuses the filing may
+    take next, the proposed one apart (it is the form's first choice)."""
+    return [s for s in offered(f) if s != proposed]
 
 
 def _plan_of(found: FilingConsole, complaint_id: int) -> FilingPlan | None:
@@ -121,6 +131,7 @@ def _context(found: FilingConsole) -> dict[str, Any]:
         "organize_section": "filings",
         "console": found,
         "offered": offered,
+        "corrections": corrections,
         "timeline": timeline,
         "is_end": is_end,
         "refresh_seconds": REFRESH_SECONDS,
@@ -219,6 +230,12 @@ async def live_part(
     return await page(request, "organize/filings_live.html", **_context(found), f=f)
 
 
+def _proposed(f: FilingRead, event_id: int) -> str:
+    """The status the filing's event ``event_id`` proposed ("" if none)."""
+    found = next((e for e in f.events if e.id == event_id and e.proposed_status), None)
+    return found.proposed_status.value if found and found.proposed_status else ""
+
+
 def _refusal(
     exc: ValidationError | DomainError, f: FilingRead, requested: str, locale: str
 ) -> tuple[dict[str, str], int]:
@@ -260,18 +277,21 @@ async def _update(
     fields: dict[str, Any] = dict(data)
     if form == "withdraw":
         fields = {"note": data.get("note", ""), "status": FilingStatus.withdrawn.value}
+    # the form of a reply's proposed status answers it (confirms_event_id): its errors go there
+    answering = _form_id(data, "confirms_event_id") if form == "update" else 0
     try:
         change = parse_form(FilingEventCreate, fields)
         await service.add_event(filing_id=filing_id, actor=user, data=change)
     except (ValidationError, DomainError) as exc:
-        errors, status = _refusal(exc, f, str(fields.get("status", "")), request_locale(request, user))
+        requested = str(fields.get("status", "")) or _proposed(f, answering)
+        errors, status = _refusal(exc, f, requested, request_locale(request, user))
         return await _filings_page(
             request,
             found,
             status=status,
             errors=errors,
             values={k: v for k, v in data.items() if k != "_csrf_token"},
-            failed=f"{form}-{filing_id}",
+            failed=f"proposal-{answering}" if answering else f"{form}-{filing_id}",
         )
     return redirect(request, f"{base(case_id)}#filing-{filing_id}", flash=flash)
 
