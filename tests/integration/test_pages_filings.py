@@ -414,6 +414,42 @@ async def test_an_overdue_filing_says_so_with_the_next_step(
     assert "可以先撤回这份提交，再重新提交最新的投诉书" in part
 
 
+async def test_the_deadline_says_its_rule_and_pauses_while_the_regulator_waits_for_material(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org")
+    v1 = await build(client, s, await regulator_id(client))  # the 12315 platform: filed by hand
+    base = f"/cases/{s['case']}/organize/filings"
+    await as_user(client, s["org"])
+    s["base"], s["v1"] = base, v1
+    filing_id = await file_through_page(client, s)
+    r = await post_form(
+        client,
+        f"{base}/{filing_id}/events",
+        {"status": "received", "reference": "12315-0042", "note": "平台显示已登记。"},
+        page_path=base,
+    )
+    assert r.status_code == 303, r.text
+    part = words(filing_part((await client.get(base)).text, filing_id))
+    assert "应在" in part and "前答复是否受理" in part
+    # the rule in force, as the registry has it (not yet checked against the official text)
+    assert "依据：《市场监督管理投诉举报处理办法》" in part and "时限 7 个工作日" in part
+    assert "已用 0 个工作日" in part
+    assert "这条规定还没有与官方文本核对过" in part
+    # the regulator asks for material: the clock pauses, and the page says how it resumes
+    r = await post_form(
+        client,
+        f"{base}/{filing_id}/events",
+        {"status": "needs_info", "note": "要求补充付款凭证。"},
+        page_path=base,
+    )
+    assert r.status_code == 303, r.text
+    part = words(filing_part((await client.get(base)).text, filing_id))
+    assert "暂停计时" in part and "监管部门要求补充材料期间不计时" in part
+    assert "前答复是否受理" not in part
+
+
 async def test_english(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
 ) -> None:
