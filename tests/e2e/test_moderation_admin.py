@@ -254,6 +254,27 @@ def test_an_admin_adds_and_edits_a_regulator(
         (edited,) = [r for r in ok(api.get("/api/v1/regulators"))["items"] if r["id"] == added["id"]]
     assert edited["finish_working_days"] == 30
 
+    # a dated, cited time-limit rule, added in the form's blank row (not yet checked: marked so)
+    page.locator(f"#regulator-{added['id']}").get_by_role("link", name=f"修改“{name}”").click()
+    page.get_by_text("添加一条规则").click()
+    row = page.locator("#rule-0")
+    row.get_by_label("时限").fill("10")
+    row.get_by_label("规定名称").fill("《某市消费投诉处理规定》")
+    row.get_by_label("条款").fill("第八条")
+    row.get_by_label("生效日期").fill("2026-01-01")
+    look(page, "admin-regulator-edit-rule")
+    page.get_by_role("button", name="保存修改").click()
+    card = page.locator(f"#regulator-{added['id']}")
+    expect(card).to_contain_text("决定是否受理：10 个工作日")
+    expect(card).to_contain_text("《某市消费投诉处理规定》 第八条")
+    expect(card.locator("summary .status")).to_have_text("1 条未经核实")
+    card.get_by_text("时限规则 1 条").click()
+    expect(card.locator("li .status")).to_have_text("未经核实")
+    look(page, "admin-regulators-with-rule")
+    page.goto(f"/admin/regulators/{added['id']}")
+    expect(page.locator("#rule-0")).to_be_visible()
+    expect(page.locator("#f-time_limits-0-limit")).to_have_value("10")
+
     english = staff_user(live_app, "admin", name="Admin", locale="en")
     context_en = new_context(locale="en", viewport=DESKTOP)
     login_browser(context_en, live_app, english)

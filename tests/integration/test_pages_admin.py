@@ -305,3 +305,91 @@ async def test_empty_registry_and_english(client: Any, settings: Any) -> None:
     r = await client.get("/admin/regulators")
     assert "There are no regulators yet, so organizers cannot file complaints." in text_of(r.text)
     assert 'href="/admin/regulators/new"' in r.text
+
+
+async def test_time_limit_rules_are_shown_added_refused_on_their_row_and_removed(
+    client: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    await as_user(client, admin)
+    # the seeded rules of the 12315 platform, with their citation, period and standing
+    samr = next(x for x in await rows() if x["slug"] == "cn-12315")
+    r = await client.get("/admin/regulators")
+    card = text_of(r.text[r.text.index(f'id="regulator-{samr["id"]}"') :].split("</article>", 1)[0])
+    assert "时限规则" in card and "决定是否受理：7 个工作日" in card and "第十四条" in card
+    assert "2022年11月1日 至 2026年4月14日 有效" in card and "自 2026年4月15日 起有效" in card
+    assert "未经核实" in card and "（条款未找到）" in card
+    assert "办结：60 天（自然日）" in card
+
+    token = await form_token(client)
+    assert (await client.post("/admin/regulators", data={**FORM, "_csrf_token": token})).status_code == 303
+    (reg,) = [x for x in await rows() if x["name"] == FORM["name"]]
+    url = f"/admin/regulators/{reg['id']}"
+    r = await client.get(url)
+    assert 'name="time_limits[0].limit"' in r.text and 'name="time_limits[1].limit"' not in r.text
+    assert "<summary>添加一条规则</summary>" in r.text
+    base = {k: v for k, v in FORM.items()}
+    rule = {
+        "time_limits[0].phase": "acceptance",
+        "time_limits[0].limit": "10",
+        "time_limits[0].unit": "working_days",
+        "time_limits[0].rule": "《测试办法》",
+        "time_limits[0].article": "第五条",
+        "time_limits[0].valid_from": "2026-01-01",
+        "time_limits[0].valid_to": "",
+        "time_limits[0].source_url": "https://law.example.gov.cn/test",
+        "time_limits[0].text_excerpt": "十个工作日内决定是否受理。",
+        "time_limits[0].confirmed": "true",
+        "time_limits[0].note": "",
+    }
+    r = await client.post(url, data={**base, **rule, "_csrf_token": token})
+    assert r.status_code == 303, r.text[:500]
+    (stored,) = [x for x in (await client.get("/api/v1/regulators")).json()["items"] if x["id"] == reg["id"]]
+    assert stored["time_limits"] == [
+        {
+            "phase": "acceptance",
+            "rule": "《测试办法》",
+            "article": "第五条",
+            "text_excerpt": "十个工作日内决定是否受理。",
+            "source_url": "https://law.example.gov.cn/test",
+            "valid_from": "2026-01-01",
+            "valid_to": None,
+            "limit": 10,
+            "unit": "working_days",
+            "confirmed": True,
+            "note": "",
+        }
+    ]
+    r = await client.get(url)
+    page = Page(r.text)
+    assert (
+        page.field("time_limits[0].limit") == "10" and page.field("time_limits[0].valid_from") == "2026-01-01"
+    )
+    assert re.search(r'id="f-time_limits-0-confirmed"[^>]*checked', r.text)
+    assert 'name="time_limits[1].limit"' in r.text  # a blank row to add another
+
+    # refused, each on its row: a second rule without its limit; two acceptance rules at once
+    before = await rows()
+    second = {k.replace("[0]", "[1]"): v for k, v in rule.items()} | {"time_limits[1].limit": ""}
+    r = await client.post(url, data={**base, **rule, **second, "_csrf_token": token})
+    assert r.status_code == 422 and field_error(r.text, "time_limits-1-limit") == "请填写此项。"
+    assert field_error(r.text, "time_limits-0-limit") is None
+    second["time_limits[1].limit"] = "12"
+    r = await client.post(url, data={**base, **rule, **second, "_csrf_token": token})
+    assert r.status_code == 422 and 'id="f-time_limits-error"' in r.text
+    # a blank row in between holds no rule and shifts no error
+    blank = {k.replace("[0]", "[1]"): "" for k in rule}
+    third = {k.replace("[0]", "[2]"): v for k, v in rule.items()} | {"time_limits[2].phase": "conclusion"}
+    third["time_limits[2].valid_from"] = "2026-13-01"
+    r = await client.post(url, data={**base, **rule, **blank, **third, "_csrf_token": token})
+    assert (
+        r.status_code == 422 and field_error(r.text, "time_limits-2-valid_from") == "格式不对，请检查后重试。"
+    )
+    assert Page(r.text).field("time_limits[2].valid_from") == "2026-13-01"
+    assert await rows() == before
+
+    # removed: the rule is gone, the undated limits apply again
+    r = await client.post(url, data={**base, **rule, "time_limits[0].remove": "true", "_csrf_token": token})
+    assert r.status_code == 303, r.text[:500]
+    (stored,) = [x for x in (await client.get("/api/v1/regulators")).json()["items"] if x["id"] == reg["id"]]
+    assert stored["time_limits"] == []
