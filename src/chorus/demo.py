@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserCreate, UserRead
@@ -214,13 +215,16 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
         tracked = await _built_and_filed(
             case_id, await _demo_regulator(regulator_url, users[0], settings), users[0]
         )
+    # Four of them read the text they are named in and agreed to it, as the case page asks each
+    # member to (their first consent, before any text, is what named them in it); Alex has not yet.
+    for u in users[:4]:
+        await complaints.set_consent(case_id, actor=u, consent=True)
+    site = settings.public_url.rstrip("/")  # the pages a newcomer opens, not the API's JSON
+    filed = f"{site}/cases/{case_id}/organize/filings"
     return [
         *(f"demo user: {e} / {DEMO_PASSWORD}" for e, _, _ in DEMO_USERS),
-        *([f"demo filing: http://127.0.0.1:8000/api/v1/filings/{filing}"] if filing else []),
-        *(
-            [f"demo filing tracked on the simulator: http://127.0.0.1:8000/api/v1/filings/{tracked}"]
-            if tracked
-            else []
-        ),
-        f"demo case: http://127.0.0.1:8000/api/v1/cases/{case_id}",
+        f"merchant check: {site}/merchants?q={quote('星辰')}",
+        f"demo case: {site}/cases/{case_id} (organizers: {site}/cases/{case_id}/organize)",
+        *([f"demo filing {filing} (recorded by hand): {filed}"] if filing else []),
+        *([f"demo filing {tracked} (tracked on the simulator): {filed}"] if tracked else []),
     ]

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
-from email.header import Header
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -167,11 +167,30 @@ def permanent_failure(exc: BaseException) -> bool:
     return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
 
 
+def readable(message: Message) -> str:
+    """The message as a person reads it: To, Subject and the plain text, decoded (an .eml's
+    UTF-8 parts are base64: opened in an editor, its links cannot be seen, let alone followed)."""
+    subject = str(make_header(decode_header(str(message["Subject"]))))
+    body = ""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                body = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+            break
+    return f"To: {message['To']}\nSubject: {subject}\n\n{body}"
+
+
 def _write_eml(message: Message, settings: Settings) -> object:
+    """The message as an .eml file (for a mail program), and beside it a .txt copy to read in any
+    editor (development: the newcomer's verification link is in it)."""
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = settings.outbox_dir / f"{stamp}-{_safe_id(str(message['Message-ID']).strip('<>'))}.eml"
+    text = path.with_suffix(".txt")
     tmp = path.with_suffix(".tmp")
+    tmp.write_text(readable(message), encoding="utf-8")
+    tmp.replace(text)
     tmp.write_bytes(message.as_bytes())
     tmp.replace(path)
     return path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,10 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
 
+from chorus.web.auth import SESSION_COOKIE
 from tests.support import PASSWORD, assert_problem
 from tests.toolkit import free_port
 
@@ -174,6 +178,54 @@ def test_the_demo_case_was_filed_once_though_seeded_twice(running: Running) -> N
     assert {"complaint_built", "filing_queued", "filing_status"} <= {e["kind"] for e in case["timeline"]}
 
 
+def _words(page: str) -> str:
+    """A page's main text in words: no markup, whitespace as single spaces."""
+    main = re.search(r"<main.*?</main>", page, re.S)
+    assert main is not None, page[:500]
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main.group(0))))
+
+
+def _page_of(running: Running, email: str, path: str) -> str:
+    """The page at ``path`` as that demo member's browser gets it (the session cookie of a login)."""
+    with httpx.Client(base_url=running.base, timeout=30) as browser:
+        r = browser.post("/api/v1/auth/login", json={"email": email, "password": "chorus-demo-2026"})
+        assert r.status_code == 200, r.text
+        browser.cookies.set(SESSION_COOKIE, r.json()["token"])
+        r = browser.get(path)
+        assert r.status_code == 200, r.text[:500]
+        return _words(r.text)
+
+
+def test_the_demo_shows_on_the_pages_a_newcomer_opens(running: Running) -> None:
+    """What seed-demo prints are pages, and they show something: the merchant check finds the shop
+    with its victims, loss and filing; the case page shows its members, loss and filing to anyone;
+    the organizer has agreed to the latest text and gets the console, a member who has not agreed
+    is asked to read it."""
+    printed = running.seeded.stdout
+    assert "/api/v1/" not in printed
+    (case_line,) = [line for line in printed.splitlines() if line.startswith("demo case: ")]
+    case_path = urlsplit(case_line.split()[2]).path
+    assert re.fullmatch(r"/cases/[0-9]+", case_path), case_line
+    check = [line for line in printed.splitlines() if line.startswith("merchant check: ")]
+    assert check and unquote(urlsplit(check[0].split()[2]).query) == "q=星辰"
+
+    home = httpx.get(f"{running.base}/")
+    assert home.headers["content-type"].startswith("text/html") and "查一查这个商家" in _words(home.text)
+    words = _words(httpx.get(f"{running.base}/merchants", params={"q": "星辰"}).text)
+    assert "星辰卡盟" in words and "5 位受害者举报了这个商家，总损失 ¥1,111.50" in words
+    assert "全国12315平台" in words and "我也被骗了，加入投诉" in words
+    words = _words(httpx.get(f"{running.base}{case_path}").text)
+    assert re.search(r"受害者 5 人 总损失 ¥1,111.50", words), words[:400]
+    assert "全国12315平台（国家市场监督管理总局） 已提交" in words and "举报并加入" in words
+    assert "李娜" not in words  # no member's name in the public summary
+
+    words = _page_of(running, "demo@example.com", case_path)
+    assert re.search(r"您已于 \S+ 同意以第 1 版署名", words), words[:1500]
+    assert "管理这个案件" in words and "12315-DEMO-0001" in words and "请阅读后再次确认" not in words
+    words = _page_of(running, "alex@example.com", case_path)
+    assert "Read the complaint and decide whether to be named in it" in words
+
+
 def test_the_demo_user_logs_in(running: Running) -> None:
     r = httpx.post(
         f"{running.base}/api/v1/auth/login",
@@ -199,6 +251,16 @@ def test_a_newcomer_finds_their_verification_mail_under_var_outbox(running: Runn
         assert time.monotonic() < deadline, "no verification mail written"
         time.sleep(0.2)
     assert len(to_newcomer()) == 1
+    # beside it, a copy to read in any editor (the .eml's text is base64), with the link to open
+    (copy,) = [p for p in outbox.glob("*.txt") if "To: newcomer@example.com" in p.read_text()]
+    assert copy.with_suffix(".eml").exists()
+    text = copy.read_text(encoding="utf-8")
+    assert "请验证您在 Chorus 的邮箱地址" in text
+    link = re.search(r"http://\S+/verify\?token=\S+", text)
+    assert link is not None, text
+    target = urlsplit(link.group(0))  # (CHORUS_PUBLIC_URL's default port, not this test's)
+    r = httpx.get(f"{running.base}{target.path}?{target.query}")  # the page it opens
+    assert r.status_code == 200 and "确认我的邮箱" in r.text
 
 
 def test_chorus_run_stops_cleanly_on_ctrl_c(running: Running) -> None:
