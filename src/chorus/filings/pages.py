@@ -101,7 +101,7 @@ def timeline(f: FilingRead) -> list[Entry]:
             code, _, detail = e.note.partition(":")
             key = f"page.filings.worker.{code}" if code in WORKER_NOTES else None
             detail = detail if key else ""
-        answered = answers.get(e.id) if e.proposed_status is not None else None
+        answered = answers.get(e.id) if e.id is not None and e.proposed_status is not None else None
         out.append(Entry(e, e.status != previous, key, detail, answered))
         previous = e.status
     return out[::-1]
