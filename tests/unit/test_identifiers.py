@@ -260,7 +260,8 @@ SHOP_CASES = [
     ("https://weidian.com/s/123/", "weidian:123"),
     ("weidian:123", "weidian:123"),
     # Unknown platforms: host without www/port + path, no query/fragment/trailing slash
-    ("https://WWW.Shop.com/store/42/?a=1", "shop.com/store/42"),
+    ("https://WWW.Shop.com/store/42/?a=1", "shop.com/store/42?a=1"),
+    ("https://WWW.Shop.com/store/42/?spm=a1&utm_source=x", "shop.com/store/42"),
     ("http://shop.com:8080/store/42#top", "shop.com/store/42"),
     ("shop.com/store/42", "shop.com/store/42"),
     ("https://shop.com", "shop.com"),

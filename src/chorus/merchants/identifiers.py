@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from encodings import idna as _idna
 from enum import StrEnum
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import phonenumbers
 from publicsuffixlist import PublicSuffixList
@@ -182,7 +184,6 @@ def _psl() -> PublicSuffixList:
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.\-]*)://", re.IGNORECASE)
 _LABEL_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?$")
 _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59})$")
-_AUTHORITY_END = re.compile(r"[/?#\\]")
 
 
 @dataclass(frozen=True)
@@ -194,29 +195,23 @@ class _Url:
 
 
 def _split_url(text: str) -> _Url:
-    """Split a scheme-optional http(s) URL or bare host; validates the host."""
+    """Split a scheme-optional http(s) URL or bare host with urllib.parse; validates the host."""
     match = _SCHEME_RE.match(text)
     if match:
         if match.group(1).lower() not in {"http", "https"}:
             raise _Fail("unsupported_scheme")
-        rest = text[match.end() :]
-    elif text.startswith("//"):
-        rest = text[2:]
-    else:
-        rest = text
-    end = _AUTHORITY_END.search(rest)
-    authority, remainder = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
-    remainder, _, fragment = remainder.partition("#")
-    path, _, query = remainder.partition("?")
-    path = path.replace("\\", "/")  # browsers treat "\\" as "/" in http(s) URLs
-    host = authority.rpartition("@")[2]
-    if host.startswith("["):
+    elif not text.startswith("//"):
+        text = "//" + text  # a bare "shop.com/x": urlsplit needs "//" to see the host
+    # Browsers treat "\\" as "/" in http(s) URLs: "shop.com\\x" is shop.com's page /x.
+    text = text.replace("\\", "/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise _Fail("ip_address" if "[" in text else "invalid_domain") from None
+    if parts.netloc.rpartition("@")[2].startswith("["):
         raise _Fail("ip_address")  # bracketed IPv6 literal
-    if ":" in host:
-        host, _, port = host.rpartition(":")
-        if (port and not port.isdecimal()) or ":" in host:
-            raise _Fail("invalid_domain")
-    return _Url(_validate_host(host), path, query, fragment)
+    return _Url(_validate_host(parts.hostname or ""), parts.path, parts.query, parts.fragment)
 
 
 def _validate_host(host: str) -> str:
@@ -275,20 +270,33 @@ def _normalize_domain(text: str) -> str:
 # ---------------------------------------------------------------------------
 # Shops
 # ---------------------------------------------------------------------------
+# A shop link becomes "platform:id" when the platform and its shop id are recognised, the
+# link itself (host, path and the query without tracking parameters) on any other site, and
+# a refusal for a platform link that names no shop (an item page, a search page).
 
 _NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
 _SUBDOMAIN_ID = re.compile(r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
 _OPAQUE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+# 1688 names a shop by its sub-domain ("shop1434c3b44s531") or its member id ("b2b-2206…").
+_ALIBABA_ID = re.compile(r"^(?:b2b-[a-z0-9]{1,40}|[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)$")
+# Account ids in profile links (Douyin's sec_uid is ~76 characters of base64url).
+_PROFILE_ID = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
 
 _SHOP_ID_RES: dict[str, re.Pattern[str]] = {
     "taobao": _NUMERIC_ID,
     "tmall": _SUBDOMAIN_ID,
+    "tmallhk": _SUBDOMAIN_ID,
     "jd": _NUMERIC_ID,
     "pdd": _NUMERIC_ID,
     "xianyu": _OPAQUE_ID,
     "weidian": _NUMERIC_ID,
+    "youzan": _NUMERIC_ID,
+    "douyin": _OPAQUE_ID,
+    "kuaishou": _OPAQUE_ID,
+    "1688": _ALIBABA_ID,
 }
-_PLATFORM_FORM = re.compile(r"^([a-z]+):(.*)$", re.IGNORECASE)
+_LOWER_CASE_IDS = frozenset({"tmall", "tmallhk", "1688"})
+_PLATFORM_FORM = re.compile(r"^([a-z0-9]+):(.*)$", re.IGNORECASE)
 
 # Tmall sub-domains that belong to the platform, not to a store.
 _TMALL_RESERVED = frozenset(
@@ -296,10 +304,105 @@ _TMALL_RESERVED = frozenset(
         "www", "m", "detail", "mdetail", "list", "login", "chaoshi", "cart", "buy", "s",
         "search", "pages", "vip", "err", "help", "service", "h5", "shop", "brand", "jx",
         "miao", "fx", "food", "mei", "3c", "ju", "seller", "member", "register", "ai",
+        "world", "global", "intl", "wap",
+    }
+)  # fmt: skip
+_1688_RESERVED = frozenset(
+    {
+        "www", "m", "h5", "wap", "detail", "s", "search", "login", "work", "page", "show",
+        "air", "dj", "re", "sale", "winport", "offer", "cart", "trade", "member", "home",
+        "info", "club", "help", "service", "p4p", "fuwu", "view", "shop", "qr", "go",
+    }
+)  # fmt: skip
+_RESERVED_IDS: dict[str, frozenset[str]] = {
+    "tmall": _TMALL_RESERVED,
+    "tmallhk": _TMALL_RESERVED,
+    "1688": _1688_RESERVED,
+}
+# Labels between a shop's own label and the platform's domain that change nothing: the
+# mobile and international editions of the same shop (shop123.m.taobao.com,
+# shop123.world.taobao.com, uniqlo.m.tmall.com).
+_EDITION_LABELS = frozenset({"m", "h5", "wap", "world", "intl", "global"})
+
+# The last path segment names a single listing (the historical test, kept as is for Tmall
+# store hosts, where "/category-1.htm" or "/p/rd1.htm" are store pages).
+_ITEM_PATH = re.compile(r"(?:^|/)(?:item|detail|goods|product)[^/]*$|/i\d+\.htm", re.IGNORECASE)
+# Anywhere in the path: used once a link has been found to name no shop.
+_ITEM_WORDS = re.compile(r"item|detail|goods|product|offer|/i\d+\.htm", re.IGNORECASE)
+
+# Link shorteners: the shop behind the code cannot be known offline, so the link is kept as
+# given (host and case-sensitive code), never guessed.
+_SHORT_LINK_DOMAINS = frozenset({"tb.cn", "3.cn", "t.cn", "url.cn", "dwz.cn", "xhslink.com"})
+_SHORT_LINK_HOSTS = frozenset(
+    {
+        "u.jd.com", "v.douyin.com", "v.kuaishou.com", "p.pinduoduo.com", "p.yangkeduo.com",
+        "j.youzan.com", "k.youshop10.com", "qr.1688.com",
     }
 )  # fmt: skip
 
-_ITEM_PATH = re.compile(r"(?:^|/)(?:item|detail|goods|product)[^/]*$|/i\d+\.htm", re.IGNORECASE)
+# Query parameters that say who shared a link, from where, or which campaign: never which
+# shop. Dropped from links kept as links; platform links only read their shop parameter.
+_TRACKING_PARAMS = frozenset(
+    {
+        "spm", "scm", "from", "fr", "ref", "referer", "referrer", "source", "src", "wfr",
+        "wxfrom", "isappinstalled", "nsukey", "sm", "tk", "ttid", "pvid", "abbucket", "ns",
+        "ut_sk", "un", "sp_tk", "cpp", "suid", "bxsign", "clicktime", "enterid", "gclid",
+        "fbclid", "msclkid", "yclid", "dclid", "mc_cid", "mc_eid", "igshid", "timestamp",
+        "ts", "sharer", "shareid", "sharetoken", "shareurl", "sourcetype", "tbsocialpopkey",
+        "u_code", "did", "iid", "mid", "app", "appid", "scene", "chksm", "bc_fl_src",
+        "price", "sku_properties", "origin_type", "vd_source", "wxshare_count",
+    }
+)  # fmt: skip
+_TRACKING_PREFIXES = ("utm_", "share_", "spm_", "ali_", "refer_", "_")
+
+# Apps' own links: the scheme names the app, the rest is a page of its web site or a
+# parameter holding one (a JSON object for JD, a web address for tbopen).
+_APP_SCHEMES = frozenset({"openapp.jdmobile", "taobao", "tmall", "tbopen", "pinduoduo", "fleamarket"})
+_APP_WEB_HOSTS = {"pinduoduo": "mobile.yangkeduo.com", "fleamarket": "www.goofish.com"}
+
+# A link inside the text a share button copies ("【淘宝】https://m.tb.cn/h.5x 「星辰卡盟」点击链接…").
+_LINK_IN_TEXT = re.compile(r"(?<![!-~])[a-z][a-z0-9+.\-]*://[^\s「」【】《》『』、]+", re.IGNORECASE)
+_WORDS_AFTER_SPACE = re.compile(r"\s\S*[^!-~\s]")
+
+# Characters left unescaped in a normalized path (RFC 3986 pchar minus '%', plus '/'), and in
+# a normalized query's names and values (pchar minus the '&', '=' and '+' the query syntax uses).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = "/:@!$'()*,;-._~"
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A recognised platform's link, taken apart."""
+
+    subs: list[str]  # labels left of the platform's registrable domain, e.g. ["shop1", "m"]
+    path: str
+    params: dict[str, str]  # keys lower-cased
+
+    @property
+    def segments(self) -> list[str]:
+        return [s for s in self.path.split("/") if s]
+
+    def param(self, *keys: str) -> str | None:
+        for key in keys:
+            if self.params.get(key):
+                return self.params[key]
+        return None
+
+    def names_item(self, *keys: str) -> bool:
+        """The link is a single listing: an item word in its path or an item parameter."""
+        return _ITEM_WORDS.search(self.path) is not None or any(k in self.params for k in keys)
+
+    def store_label(self, pattern: str) -> str | None:
+        """The shop's own host label (matching ``pattern``) when the rest is an edition label."""
+        if not self.subs or not all(s in _EDITION_LABELS for s in self.subs[1:]):
+            return None
+        match = re.fullmatch(pattern, self.subs[0])
+        return match.group(1) if match else None
+
+
+def _is_tracking(key: str) -> bool:
+    key = key.lower()
+    return key in _TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
 def _params(url: _Url) -> dict[str, str]:
@@ -315,20 +418,17 @@ def _params(url: _Url) -> dict[str, str]:
 
 
 def _shop_value(platform: str, shop_id: str) -> str:
-    if platform == "tmall":
+    if platform in _LOWER_CASE_IDS:
         shop_id = shop_id.lower()
-    if not _SHOP_ID_RES[platform].match(shop_id):
-        raise _Fail("invalid_shop_id")
-    if platform == "tmall" and shop_id in _TMALL_RESERVED:
+    if not _SHOP_ID_RES[platform].match(shop_id) or shop_id in _RESERVED_IDS.get(platform, ()):
         raise _Fail("invalid_shop_id")
     return f"{platform}:{shop_id}"
 
 
-def _first_param(params: dict[str, str], *keys: str) -> str | None:
-    for key in keys:
-        if params.get(key):
-            return params[key]
-    return None
+def _profile(prefix: str, account: str) -> str:
+    if not _PROFILE_ID.match(account):
+        raise _Fail("invalid_shop_id")
+    return f"{prefix}/{account}"
 
 
 def _sub_labels(host: str, registrable: str) -> list[str]:
@@ -337,105 +437,260 @@ def _sub_labels(host: str, registrable: str) -> list[str]:
     return host.removesuffix(registrable).removesuffix(".").split(".")
 
 
-def _platform_shop(url: _Url) -> str | None:
-    """'platform:id' for a recognised platform link, None if the platform is unknown."""
+def _taobao(link: _Link) -> str:
+    # Xianyu's legacy hosts (2.taobao.com) and pages (…/idleFish-F2e/…) live under taobao.com.
+    if (link.subs and link.subs[-1] in {"2", "xianyu"}) or "idlefish" in link.path.lower():
+        return _xianyu(link)
+    shop = link.store_label(r"shop(\d+)")
+    if shop:
+        return _shop_value("taobao", shop)
+    shop_id = link.param("user_number_id", "shop_id", "shopid")
+    if shop_id:
+        return _shop_value("taobao", shop_id)
+    if (link.subs and link.subs[0] in {"item", "detail"}) or link.names_item("id", "item_id", "itemid"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _tmall(platform: str, link: _Link) -> str:
+    if {"detail", "mdetail"} & set(link.subs) or _ITEM_PATH.search(link.path):
+        raise _Fail("item_link_not_shop")
+    store = link.store_label(r"([a-z0-9\-]+)")
+    if store and store not in _TMALL_RESERVED:
+        return _shop_value(platform, store)
+    # A Tmall store is a Taobao shop: its shop_id is the one of shop{id}.taobao.com.
+    shop_id = link.param("shop_id", "shopid")
+    if shop_id:
+        return _shop_value("taobao", shop_id)
+    if link.names_item("id", "item_id", "itemid"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _jd(link: _Link) -> str:
+    if link.subs and "item" in link.subs[0]:
+        raise _Fail("item_link_not_shop")
+    match = re.search(r"(?:^|/)index-(\d+)\.html?$", link.path)
+    if match and link.subs and link.subs[0] == "mall":
+        return _shop_value("jd", match.group(1))
+    shop_id = link.param("shopid", "shop_id")
+    if shop_id:
+        return _shop_value("jd", shop_id)
+    # venderId is another number than the shop id: never taken for it.
+    if link.names_item("wareid", "skuid", "sku"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _pdd(link: _Link) -> str:
+    # An explicit mall_id names the shop even on a goods page.
+    mall_id = link.param("mall_id", "mallid")
+    if mall_id:
+        return _shop_value("pdd", mall_id)
+    if link.names_item("goods_id", "goodsid"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _xianyu(link: _Link) -> str:
+    user = link.param("userid", "user_id", "sellerid", "seller_id")
+    if user:
+        return _shop_value("xianyu", user)
+    if link.names_item("itemid", "item_id", "id"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _weidian(link: _Link) -> str:
+    match = re.fullmatch(r"shop(\d+)", link.subs[0]) if link.subs else None
+    if match and all(s in _EDITION_LABELS | {"v"} for s in link.subs[1:]):
+        return _shop_value("weidian", match.group(1))
+    user = link.param("userid", "user_id")
+    if user:
+        return _shop_value("weidian", user)
+    match = re.match(r"^/s/(\d+)/?$", link.path)
+    if match:
+        return _shop_value("weidian", match.group(1))
+    if link.names_item("itemid", "item_id"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _youzan(link: _Link) -> str:
+    shop = link.store_label(r"shop(\d+)")
+    if shop:
+        return _shop_value("youzan", shop)
+    # kdt_id is the shop's number on every Youzan page, a goods page included.
+    kdt_id = link.param("kdt_id", "kdtid")
+    if kdt_id:
+        return _shop_value("youzan", kdt_id)
+    if link.names_item("goods_id", "goodsid", "alias"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _douyin(link: _Link) -> str:
+    """Douyin's shops (抖店, pages on jinritemai.com) and its accounts' profiles."""
+    shop_id = link.param("shop_id", "shopid")
+    segments = link.segments
+    if not shop_id and "shop" in segments and not _ITEM_WORDS.search(link.path):
+        shop_id = link.param("id")
+    if shop_id:
+        return _shop_value("douyin", shop_id)
+    sec_uid = link.param("sec_uid")
+    if segments[:1] == ["user"] and len(segments) == 2:
+        return _profile("douyin.com/user", segments[1])
+    if segments[:2] == ["share", "user"] and len(segments) == 3:
+        # iesdouyin.com share pages: the numeric uid, or the sec_uid douyin.com/user/ shows.
+        if sec_uid:
+            return _profile("douyin.com/user", sec_uid)
+        return _profile("iesdouyin.com/share/user", segments[2])
+    if link.names_item("product_id", "item_id", "goods_id"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _kuaishou(link: _Link) -> str:
+    """Kuaishou's shops (快手小店, kwaixiaodian.com) and its accounts' profiles."""
+    seller = link.param("sellerid", "seller_id", "shopid", "shop_id")
+    if seller:
+        return _shop_value("kuaishou", seller)
+    segments = link.segments
+    for prefix in (["profile"], ["fw", "user"], ["u"]):
+        if segments[: len(prefix)] == prefix and len(segments) == len(prefix) + 1:
+            return _profile("kuaishou.com/profile", segments[-1])
+    if link.names_item("itemid", "item_id", "id"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _alibaba1688(link: _Link) -> str:
+    if link.subs and link.subs[0] == "detail":
+        raise _Fail("item_link_not_shop")
+    store = link.store_label(r"([a-z0-9\-]+)")
+    if store and store not in _1688_RESERVED:
+        return _shop_value("1688", store)
+    member = link.param("memberid", "member_id")
+    if member:
+        return _shop_value("1688", member)
+    match = re.search(r"/winport/(b2b-[0-9a-z]+)\.html?$", link.path, re.IGNORECASE)
+    if match:
+        return _shop_value("1688", match.group(1))
+    if link.names_item("offerid", "offer_id"):
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+_PLATFORMS: dict[str, Callable[[_Link], str]] = {
+    "taobao.com": _taobao,
+    "tmall.com": functools.partial(_tmall, "tmall"),
+    "tmall.hk": functools.partial(_tmall, "tmallhk"),
+    "jd.com": _jd,
+    "jd.hk": _jd,
+    "pinduoduo.com": _pdd,
+    "yangkeduo.com": _pdd,
+    "goofish.com": _xianyu,
+    "xianyu.com": _xianyu,
+    "weidian.com": _weidian,
+    "youzan.com": _youzan,
+    "douyin.com": _douyin,
+    "iesdouyin.com": _douyin,
+    "jinritemai.com": _douyin,
+    "kuaishou.com": _kuaishou,
+    "kwaixiaodian.com": _kuaishou,
+    "chenzhongtech.com": _kuaishou,
+    "gifshow.com": _kuaishou,
+    "1688.com": _alibaba1688,
+}
+
+
+def _link_in_text(text: str) -> str:
+    """The link in what a share button copied; ``text`` itself when it is only a link (a
+    line-wrapped one is joined again by the caller)."""
+    match = _LINK_IN_TEXT.search(text)
+    if match is None or (match.start() == 0 and not _WORDS_AFTER_SPACE.search(text)):
+        return text
+    return match.group().rstrip(".,;:!?")
+
+
+def _app_shop(scheme: str, text: str) -> str:
+    """A shop from an app's own link (openApp.jdMobile://virtual?params={…}, taobao://…)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise _Fail("unrecognized_shop_link") from None
+    params = {k.lower(): v for k, v in reversed(parse_qsl(parts.query))}
+    rest = text[len(scheme) + 3 :]
+    if scheme == "openapp.jdmobile":
+        return _jd_app(params.get("params", ""))
+    if scheme in _APP_WEB_HOSTS:
+        page = f"{parts.netloc}{parts.path}" if scheme == "fleamarket" else parts.path.lstrip("/")
+        query = f"?{parts.query}" if parts.query else ""
+        return _normalize_shop_url(f"https://{_APP_WEB_HOSTS[scheme]}/{page}{query}")
+    web = params.get("h5url") or params.get("url") or ""
+    if web.lower().startswith(("http://", "https://")):
+        return _normalize_shop_url(web)
+    if scheme in {"taobao", "tmall"} and "." in parts.netloc:
+        return _normalize_shop_url(f"https://{rest}")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _jd_app(params_json: str) -> str:
+    """JD's app link carries a JSON object: its shopId is the shop, a skuId an item."""
+    if params_json.startswith("%"):
+        params_json = unquote(params_json)  # encoded twice by some share sheets
+    try:
+        data = json.loads(params_json)
+    except (ValueError, RecursionError):
+        raise _Fail("unrecognized_shop_link") from None
+    if not isinstance(data, dict):
+        raise _Fail("unrecognized_shop_link")
+    fields = {str(k).lower(): v for k, v in data.items()}
+    shop_id = fields.get("shopid")
+    if isinstance(shop_id, (str, int)) and not isinstance(shop_id, bool) and str(shop_id):
+        return _shop_value("jd", str(shop_id))
+    if "skuid" in fields or str(fields.get("des", "")).lower() == "productdetail":
+        raise _Fail("item_link_not_shop")
+    raise _Fail("unrecognized_shop_link")
+
+
+def _clean_path(path: str) -> str:
+    # Decode then re-encode so "%E5%BA%97" and "店" compare equal.
+    return quote(unquote(path), safe=_PATH_SAFE).rstrip("/")
+
+
+def _normalize_shop_url(text: str) -> str:
+    url = _split_url(text)
     host = url.host
     registrable = _registrable(host)
-    params = _params(url)
-    path = url.path
-    subs = _sub_labels(host, registrable)
-
-    # Xianyu first: its legacy host 2.taobao.com lives under taobao.com.
-    if registrable in {"goofish.com", "xianyu.com"} or (
-        registrable == "taobao.com" and subs and subs[-1] in {"2", "xianyu"}
-    ):
-        user = _first_param(params, "userid", "user_id", "sellerid", "seller_id")
-        if user:
-            return _shop_value("xianyu", user)
-        if _ITEM_PATH.search(path) or "itemid" in params or "id" in params:
-            raise _Fail("item_link_not_shop")
-        raise _Fail("unrecognized_shop_link")
-
-    if registrable == "taobao.com":
-        match = re.fullmatch(r"shop(\d+)", subs[0]) if subs else None
-        if match and subs[1:] in ([], ["m"]):
-            return _shop_value("taobao", match.group(1))
-        shop_id = _first_param(params, "user_number_id", "shop_id", "shopid")
-        if shop_id:
-            return _shop_value("taobao", shop_id)
-        if (subs and subs[0] in {"item", "detail"}) or _ITEM_PATH.search(path):
-            raise _Fail("item_link_not_shop")
-        raise _Fail("unrecognized_shop_link")
-
-    if registrable == "tmall.com":
-        if (subs and subs[0] in {"detail", "mdetail"}) or _ITEM_PATH.search(path):
-            raise _Fail("item_link_not_shop")
-        is_store_host = len(subs) == 1 or (len(subs) == 2 and subs[1] == "m")
-        if is_store_host and subs[0] not in _TMALL_RESERVED:
-            return _shop_value("tmall", subs[0])
-        raise _Fail("unrecognized_shop_link")
-
-    if registrable in {"jd.com", "jd.hk"}:
-        match = re.search(r"(?:^|/)index-(\d+)\.html?$", path)
-        if match and subs and subs[0] == "mall":
-            return _shop_value("jd", match.group(1))
-        shop_id = _first_param(params, "shopid", "shop_id")
-        if shop_id and not (subs and "item" in subs[0]):
-            return _shop_value("jd", shop_id)
-        if (subs and "item" in subs[0]) or _ITEM_PATH.search(path):
-            raise _Fail("item_link_not_shop")
-        raise _Fail("unrecognized_shop_link")
-
-    if registrable in {"pinduoduo.com", "yangkeduo.com"}:
-        # An explicit mall_id names the shop even on a goods page.
-        mall_id = _first_param(params, "mall_id", "mallid")
-        if mall_id:
-            return _shop_value("pdd", mall_id)
-        if "goods_id" in params or _ITEM_PATH.search(path):
-            raise _Fail("item_link_not_shop")
-        raise _Fail("unrecognized_shop_link")
-
-    if registrable == "weidian.com":
-        match = re.fullmatch(r"shop(\d+)", subs[0]) if subs else None
-        if match and subs[1:] in ([], ["v"]):
-            return _shop_value("weidian", match.group(1))
-        user = _first_param(params, "userid", "user_id")
-        if user:
-            return _shop_value("weidian", user)
-        match = re.match(r"^/s/(\d+)/?$", path)
-        if match:
-            return _shop_value("weidian", match.group(1))
-        if "itemid" in params or _ITEM_PATH.search(path):
-            raise _Fail("item_link_not_shop")
-        raise _Fail("unrecognized_shop_link")
-
-    return None
-
-
-# Characters left unescaped in a normalized path (RFC 3986 pchar minus '%', plus '/').
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+    if registrable in _SHORT_LINK_DOMAINS or host in _SHORT_LINK_HOSTS:
+        path = _clean_path(url.path)
+        if not path.strip("/"):
+            raise _Fail("unrecognized_shop_link")
+        return host + path  # the code is in the path; the query is the sharer's
+    platform = _PLATFORMS.get(registrable)
+    if platform is not None:
+        return platform(_Link(_sub_labels(host, registrable), url.path, _params(url)))
+    if host.startswith("www.") and _psl().privatesuffix(host[4:]) is not None:
+        host = host[4:]
+    kept = sorted((k, v) for k, v in parse_qsl(url.query) if not _is_tracking(k))
+    query = f"?{urlencode(kept, quote_via=quote, safe=_QUERY_SAFE)}" if kept else ""
+    return host + _clean_path(url.path) + query
 
 
 def _normalize_shop(text: str) -> str:
-    text = "".join(text.split())  # URLs cannot contain raw spaces: line-wrap artifacts
+    # URLs cannot contain raw spaces: what is left after taking a link out of share text is a
+    # line-wrapped link.
+    text = "".join(_link_in_text(text).split())
+    scheme = _SCHEME_RE.match(text)
+    if scheme and scheme.group(1).lower() in _APP_SCHEMES:
+        return _app_shop(scheme.group(1).lower(), text)
     form = _PLATFORM_FORM.match(text)
     if form and form.group(1).lower() in _SHOP_ID_RES:
         return _shop_value(form.group(1).lower(), form.group(2))
-    try:
-        url = _split_url(text)
-    except _Fail as failure:
-        if not _SCHEME_RE.match(text) and "." not in text:
-            raise _Fail("not_a_url") from None
-        raise failure from None
-    platform_value = _platform_shop(url)
-    if platform_value is not None:
-        return platform_value
-    host = url.host
-    if host.startswith("www.") and _psl().privatesuffix(host[4:]) is not None:
-        host = host[4:]
-    # Decode then re-encode so "%E5%BA%97" and "店" compare equal.
-    path = quote(unquote(url.path), safe=_PATH_SAFE).rstrip("/")
-    return host + path
+    if not _SCHEME_RE.match(text) and "." not in text:
+        raise _Fail("not_a_url")
+    return _normalize_shop_url(text)
 
 
 # ---------------------------------------------------------------------------
