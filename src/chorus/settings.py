@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     secret_key: SecretStr | None = None
+    # Wraps the per-member keys that encrypt members' identity details (real name, phone, ID
+    # number, address) at rest; required in production. Losing it loses those details.
+    data_key: SecretStr | None = Field(default=None, min_length=32)
     var_dir: Path = Path("var")
     storage_dir: Path = Path("var/storage")
     # Where evidence blobs live: file:///absolute/dir (unset: CHORUS_STORAGE_DIR) or
@@ -106,6 +109,8 @@ class Settings(BaseSettings):
         if self.env is Env.production:
             if self.secret_key is None:
                 raise ValueError("CHORUS_SECRET_KEY is required when CHORUS_ENV=production")
+            if self.data_key is None:
+                raise ValueError("CHORUS_DATA_KEY is required when CHORUS_ENV=production")
             if not self.smtp_host:
                 raise ValueError("CHORUS_SMTP_HOST is required when CHORUS_ENV=production")
             if not self.public_url.startswith("https://") and not self.allow_http_public_url:
@@ -161,6 +166,15 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         return _development_key(self.var_dir)
+
+    def data_master_key(self) -> bytes:
+        """The key that wraps members' data keys (chorus.crypto): from CHORUS_DATA_KEY; in
+        development derived from the signing key (a purpose of its own, never the same key)."""
+        from chorus.crypto import derive_master_key
+
+        if self.data_key is not None:
+            return derive_master_key(self.data_key.get_secret_value())
+        return derive_master_key(self.signing_key(), purpose="chorus development data key v1")
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

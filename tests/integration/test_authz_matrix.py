@@ -314,6 +314,9 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/me/preferences"): [Probe(AUTHENTICATED)],
     ("PUT", "/api/v1/me/preferences"): [Probe(AUTHENTICATED, json={})],
     ("POST", "/api/v1/me/email/confirm"): [Probe(AUTHENTICATED)],
+    ("GET", "/api/v1/me/identity"): [Probe(AUTHENTICATED)],
+    ("PUT", "/api/v1/me/identity"): [Probe(AUTHENTICATED, json={})],
+    ("DELETE", "/api/v1/me/identity"): [Probe(AUTHENTICATED)],
     ("POST", "/api/v1/cases/{case_id}/announcements"): [
         Probe(CASE_ORGANIZER, json={"title": "矩阵公告", "body": "**进展**"})
     ],
@@ -403,6 +406,9 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/settings/cases/{case_id}/leave"): OWN_MEMBERSHIP,
     ("GET", "/settings/delete"): AUTHENTICATED,
     ("POST", "/settings/delete"): AUTHENTICATED,
+    ("GET", "/settings/identity"): AUTHENTICATED,
+    ("POST", "/settings/identity"): AUTHENTICATED,
+    ("POST", "/settings/identity/delete"): AUTHENTICATED,
     ("GET", "/goodbye"): PUBLIC,
     # moderation (chorus.moderation.pages; tests/integration/test_pages_moderation.py)
     ("GET", "/moderation"): STAFF_MODERATOR,

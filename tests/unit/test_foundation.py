@@ -74,14 +74,23 @@ def test_translation_falls_back_and_formats() -> None:
 
 
 def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("CHORUS_SECRET_KEY", "CHORUS_SMTP_HOST"):
+    for key in ("CHORUS_SECRET_KEY", "CHORUS_SMTP_HOST", "CHORUS_DATA_KEY"):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(ValidationError, match="CHORUS_SECRET_KEY"):
-        Settings(env="production", smtp_host="mail.example.com")
+        Settings(env="production", smtp_host="mail.example.com", data_key="d" * 40)
     with pytest.raises(ValidationError, match="CHORUS_SMTP_HOST"):
-        Settings(env="production", secret_key="s" * 40)
+        Settings(env="production", secret_key="s" * 40, data_key="d" * 40)
+    # members' identity details are encrypted under it: no production start without it
+    with pytest.raises(ValidationError, match="CHORUS_DATA_KEY"):
+        Settings(
+            env="production", secret_key="s" * 40, smtp_host="mail.example.com", public_url="https://x.example.com"
+        )
     ok = Settings(
-        env="production", secret_key="s" * 40, smtp_host="mail.example.com", public_url="https://chorus.example.com"
+        env="production",
+        secret_key="s" * 40,
+        data_key="d" * 40,
+        smtp_host="mail.example.com",
+        public_url="https://chorus.example.com",
     )
     assert ok.signing_key() == "s" * 40
     assert ok.logs_as_json

@@ -14,7 +14,12 @@ from chorus.settings import Settings, parse_networks
 from chorus.web.middleware import client_address
 
 PROXIES = parse_networks("10.0.0.0/8, 2001:db8::/32")
-PROD: dict[str, Any] = {"env": "production", "secret_key": "s" * 40, "smtp_host": "mail.example.com"}
+PROD: dict[str, Any] = {
+    "env": "production",
+    "secret_key": "s" * 40,
+    "data_key": "d" * 40,
+    "smtp_host": "mail.example.com",
+}
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,15 @@ password — leaves everything as it was. This module sits above those services 
 order (pyproject, import-linter); none of them imports it.
 
 What a filed complaint keeps is not touched: its text is frozen, and the evidence it cites
-(frozen by the filing) stays with it. See the README, "What deleting your account keeps".
+(frozen by the filing) stays with it; the identity details its stored bundle holds were sealed
+under the member's key for that case, which leaving destroys (:mod:`chorus.accounts.identity`).
+See the README, "What deleting your account keeps".
 """
 
 from __future__ import annotations
 
 from chorus import db
+from chorus.accounts import identity
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -28,6 +31,8 @@ async def leave_case(case_id: int, *, actor: UserRead, settings: Settings) -> No
     async with db.transaction():
         await cases.leave(case_id, actor=actor)
         withdrawn = await evidence.withdraw_all_of(case_id, uploader_id=actor.id)
+        # their identity details in this case's filed bundles become unreadable (their key goes)
+        await identity.forget_case(case_id=case_id, user_id=actor.id)
     await evidence.delete_unreferenced(withdrawn, settings)
 
 
@@ -45,6 +50,8 @@ async def delete_account(*, actor: UserRead, password: str, settings: Settings) 
         for case_id in left:
             withdrawn += await evidence.withdraw_all_of(case_id, uploader_id=actor.id)
         await notifications.forget_user(actor.id)
+        # identity details and every key of theirs: each copy sealed under them is unreadable
+        await identity.forget_user(actor.id)
         await accounts.erase(actor.id)
         await audit.record(
             "user.deleted", actor_id=actor.id, object_type="user", object_id=actor.id, cases_left=len(left)

@@ -9,6 +9,7 @@ uses a token (mail scanners open links), the button's POST does."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from math import ceil
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -20,17 +21,21 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
-from chorus.accounts import service
+from chorus.accounts import identity, service
 from chorus.accounts.schemas import (
+    IdentityUpdate,
     LoginRequest,
     PasswordForgot,
     PasswordReset,
     ResendRequest,
     UserCreate,
+    UserRead,
     VerifyRequest,
 )
 from chorus.errors import DomainError
 from chorus.i18n import t
+from chorus.regulators import requirements
+from chorus.regulators import service as regulators
 from chorus.settings import Settings
 from chorus.web.auth import (
     SESSION_COOKIE,
@@ -40,6 +45,7 @@ from chorus.web.auth import (
     same_site_only,
     session_cookie,
 )
+from chorus.web.guards import requires_login
 from chorus.web.pages import (
     FormData,
     form_error,
@@ -295,9 +301,92 @@ async def _reset_failed(
     )
 
 
+# --- identity details for filing (/settings/identity) -------------------------------------------
+
+_ID_TYPES = ("cn_resident_id", "passport", "other")
+_IDENTITY_FORM = ("real_name", "phone", "id_type", "id_number", "address", "consent", "consent_version")
+
+
+def _fields_text(fields: Any, locale: str) -> str:
+    return ("、" if locale == "zh-CN" else ", ").join(t(f"page.identity.field.{f}", locale) for f in fields)
+
+
+async def _identity_context(request: Request[Any, Any, Any], user: UserRead) -> dict[str, Any]:
+    """What the identity page shows: the member's details as given (GET /api/v1/me/identity),
+    and what each regulator requires of a complainant today, with its source."""
+    locale = request_locale(request, user)
+    stored = await identity.get(actor=user)
+    today = datetime.now(UTC).date()
+    by_rule: dict[str, dict[str, Any]] = {}
+    for slug in requirements.regulator_slugs():
+        regulator_id = await regulators.id_of(slug)
+        if regulator_id is None:
+            continue
+        name = (await regulators.get_or_raise(regulator_id))["name"]
+        for rule in requirements.rules_for(slug):
+            if rule.in_force(today):
+                item = by_rule.setdefault(
+                    rule.rule, {"rule": rule, "names": [], "fields_text": _fields_text(rule.fields, locale)}
+                )
+                item["names"].append(name)
+    items = [{**i, "names": ("、" if locale == "zh-CN" else ", ").join(i["names"])} for i in by_rule.values()]
+    values = {k: v for k, v in stored.model_dump().items() if k in _IDENTITY_FORM and v is not None}
+    values.pop("consent_version", None)
+    return {
+        "stored": stored,
+        "stored_fields_text": _fields_text(stored.fields, locale),
+        "requirements": items,
+        "id_types": [("", t("page.identity.id_type.none", locale))]
+        + [(k, t(f"page.identity.id_type.{k}", locale)) for k in _ID_TYPES],
+        "consent_text": identity.consent_text(locale),
+        "consent_version": identity.CONSENT_VERSION,
+        "values": values,
+    }
+
+
+@get("/settings/identity", guards=[requires_login], name="identity")
+async def identity_page(request: Request[Any, Any, Any], user: NamedDependency[UserRead]) -> Template:
+    return await page(request, "accounts/identity.html", **await _identity_context(request, user))
+
+
+@post("/settings/identity", guards=[requires_login])
+async def save_identity(
+    request: Request[Any, Any, Any], data: FormData, user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """The details with the separate consent (``PUT /api/v1/me/identity``): without the consent
+    ticked, or with a bad value, the form comes back with the refusal next to its field and
+    nothing is kept."""
+    fields = {k: data.get(k, "") for k in _IDENTITY_FORM}
+    fields["consent"] = "true" if data.get("consent") else "false"
+    try:
+        await identity.put(actor=user, data=parse_form(IdentityUpdate, fields))
+    except (ValidationError, DomainError) as exc:
+        ctx = await _identity_context(request, user)
+        ctx.pop("values")
+        typed = {k: v for k, v in data.items() if k != "consent"}
+        return await form_error(request, "accounts/identity.html", exc, values=typed, **ctx)
+    return redirect(request, "/settings/identity", flash="page.identity.flash.saved")
+
+
+@post("/settings/identity/delete", guards=[requires_login])
+async def delete_identity(
+    request: Request[Any, Any, Any], user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """Withdraw the consent (``DELETE /api/v1/me/identity``): the details and their key go."""
+    try:
+        await identity.delete(actor=user)
+    except DomainError as exc:
+        ctx = await _identity_context(request, user)
+        return await form_error(request, "accounts/identity.html", exc, values=ctx.pop("values"), **ctx)
+    return redirect(request, "/settings/identity", flash="page.identity.flash.withdrawn")
+
+
 def page_routers() -> list[Router]:
     return [
         page_router(
+            identity_page,
+            save_identity,
+            delete_identity,
             register_page,
             register,
             verify_page,

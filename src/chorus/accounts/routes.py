@@ -10,9 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from chorus.accounts import lifecycle, service
+from chorus.accounts import identity, lifecycle, service
 from chorus.accounts.schemas import (
     AccountDelete,
+    IdentityRead,
+    IdentityUpdate,
     LoginRead,
     LoginRequest,
     PasswordChange,
@@ -172,6 +174,35 @@ class AdminUsersController(Controller):
         return await service.set_roles(user_id=user_id, roles=list(data.roles), actor_id=user.id)
 
 
+class IdentityController(Controller):
+    """A member's identity details for filing on their behalf (issue 14 item 8): given with a
+    separate consent, kept encrypted, shown only in the version sent to a regulator that
+    requires them."""
+
+    path = "/api/v1/me/identity"
+    tags = ["auth"]
+    guards = [requires_login]
+
+    @get("/", operation_id="getIdentity")
+    async def get_identity(self, user: NamedDependency[UserRead]) -> IdentityRead:
+        """Your details as you gave them (empty when none) and the consent version asked for."""
+        return await identity.get(actor=user)
+
+    @put("/", operation_id="setIdentity", responses=problems(409))
+    async def set_identity(
+        self, data: JSONBody[IdentityUpdate], user: NamedDependency[UserRead]
+    ) -> IdentityRead:
+        """Give or replace your details (a field left out is removed) with ``consent: true`` and
+        the ``consent_version`` shown (422 ``identity_consent_required`` without consent, a bad
+        value on its field; 409 ``identity_consent_outdated`` when the text changed)."""
+        return await identity.put(actor=user, data=data)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, operation_id="deleteIdentity")
+    async def delete_identity(self, user: NamedDependency[UserRead]) -> None:
+        """Withdraw your consent: your details and their key are deleted (none given: nothing to do)."""
+        await identity.delete(actor=user)
+
+
 def routers() -> list[Router]:
-    handlers = [CredentialsController, SessionController, AdminUsersController]
+    handlers = [CredentialsController, SessionController, AdminUsersController, IdentityController]
     return documented([Router(path="/", route_handlers=handlers)])

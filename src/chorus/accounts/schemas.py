@@ -84,3 +84,50 @@ class PasswordChange(BaseModel):
 
 class AccountDelete(BaseModel):
     password: GivenPassword
+
+
+# --- identity details for filing (chorus.accounts.identity) ------------------------------------
+
+IdType = Literal["cn_resident_id", "passport", "other"]
+
+
+def _tidy(v: object) -> object:
+    """Spaces folded; an empty value is no value."""
+    if isinstance(v, str):
+        v = " ".join(v.split())
+        return v or None
+    return v
+
+
+class IdentityUpdate(BaseModel):
+    """What a member gives for filing on their behalf (``PUT /api/v1/me/identity``): it replaces
+    what was given before (a field left out is removed). ``consent`` must be true and
+    ``consent_version`` the version of the consent text shown (409 when it changed since)."""
+
+    real_name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=30)
+    id_type: IdType | None = None
+    id_number: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=200)
+    consent: bool = False
+    consent_version: str = Field(min_length=1, max_length=20)
+
+    @field_validator("real_name", "phone", "id_number", "address", "id_type", mode="before")
+    @classmethod
+    def _tidy_value(cls, v: object) -> object:
+        return _tidy(v)
+
+
+class IdentityRead(BaseModel):
+    """A member's own details as given (only they see them) and their consent."""
+
+    real_name: str | None = None
+    phone: str | None = None
+    id_type: IdType | None = None
+    id_number: str | None = None
+    address: str | None = None
+    fields: list[str] = Field(default_factory=list)
+    consent_version: str | None = None
+    consented_at: datetime | None = None
+    current_consent_version: str
+    updated_at: datetime | None = None

@@ -1,7 +1,8 @@
 """Accounts and their login sessions."""
 
-from piccolo.columns import ForeignKey, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 
@@ -32,3 +33,35 @@ class AuthSession(Table, tablename="auth_session"):
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     expires_at = Timestamptz(null=False)
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class IdentityKey(Table, tablename="identity_key"):
+    """A member's data key, wrapped by the master key (``chorus.crypto``; only
+    ``chorus.accounts.identity`` reads or writes it). ``case_id`` 0: the key of their identity
+    details; a case's id: the key their details in that case's filed bundles are sealed under.
+    Deleting the row destroys the key, and with it every copy sealed under it (crypto-shredding):
+    on leaving that case, or on deleting the account (all of them)."""
+
+    id: Serial
+    user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade)
+    case_id = Integer(null=False, default=0)
+    wrapped = Text(null=False, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+    identity_key_once = Unique([user, case_id])
+
+
+class MemberIdentity(Table, tablename="member_identity"):
+    """A member's identity details for filing (real name, phone, ID number, address), sealed as
+    one JSON object under their case-0 :class:`IdentityKey`; ``fields`` names those given (names
+    only, so what is missing can be said without decrypting). Given with a separate consent
+    (PIPL art. 29): the version of the consent text and its SHA-256, and when."""
+
+    id: Serial
+    user = ForeignKey(references=User, null=False, unique=True, on_delete=OnDelete.cascade)
+    sealed = Text(null=False, secret=True)
+    fields = JSON(default=[], null=False)
+    consent_version = Varchar(length=20, null=False)
+    consent_sha256 = Varchar(length=64, null=False)
+    consented_at = Timestamptz(null=False)
+    updated_at = Timestamptz(default=TimestamptzNow(), null=False)
