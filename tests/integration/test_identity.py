@@ -156,6 +156,8 @@ async def test_never_in_the_complaint_text_only_where_a_regulator_gets_them(
     await consent(client, s, "org", "ann")
     v1 = await build(client, s, await regulator_id(client))
     assert_none_of_it(v1["markdown"])  # the case-wide text (organizers and members read it)
+    # its time is Beijing time, the 12315 platform's, not UTC
+    assert "生成时间：" in v1["markdown"] and "+08:00" in v1["markdown"] and "+00:00" not in v1["markdown"]
     for who in ("org", "ann", "bob"):
         r = await client.get(f"/api/v1/complaints/{v1['id']}", headers=s[who])
         assert_none_of_it(r.text)

@@ -36,6 +36,7 @@ from decimal import Decimal
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
@@ -524,6 +525,8 @@ def _template_name(kind: str, locale: str) -> str:
 
 
 def _prepare(data: ComplaintInput) -> _Prepared:
+    if data.regulator.time_zone:  # its times in the regulator's zone (Beijing time for China), not UTC
+        data = replace(data, generated_at=data.generated_at.astimezone(ZoneInfo(data.regulator.time_zone)))
     locale = normalize_locale(data.locale)
     text = _Text(locale)
     parts = _parts(locale)

@@ -20,6 +20,9 @@ class RegulatorInfo:
     template_kind: str  # e.g. samr, consumer_association, payment_platform, police, ftc
     # How much contact data of named complainants the addressee needs: "masked" or "full".
     contact_disclosure: str = "masked"
+    # Its time zone (IANA): the complaint's times are printed in it (Beijing time for China's
+    # regulators); None: as given.
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import bundle as evidence_bundle
 from chorus.evidence import service as evidence
 from chorus.evidence.bundle import BUNDLE_CHUNK, SizedStream
+from chorus.filings.deadlines import TIME_ZONES
 from chorus.i18n import normalize_locale
 from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import shown_identifier
@@ -153,6 +154,7 @@ def regulator_info(regulator: dict[str, Any]) -> RegulatorInfo:
         address=regulator["address"],
         template_kind=regulator["template_kind"],
         contact_disclosure=regulator["contact_disclosure"],
+        time_zone=TIME_ZONES.get(str(regulator.get("calendar") or "").upper()),
     )
 
 
