@@ -32,11 +32,13 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from litestar.utils.scope.state import ScopeState
+from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError
 from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, negotiate, normalize_locale, t
+from chorus.markdown import render
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import PreferencesUpdate
 from chorus.settings import Settings
@@ -405,6 +407,18 @@ async def form_error(
         errors, status = domain_errors(exc, locale), exc.status
     shown = {k: v for k, v in values.items() if k != CSRF_FIELD and "password" not in k}
     return await page(request, template_name, status=status, errors=errors, values=shown, **context)
+
+
+# --- a Markdown field's preview ----------------------------------------------------------------
+
+
+def markdown_preview(text: str, *, limit: int) -> Markup | None:
+    """What a Markdown field will show its readers (chorus.markdown's sanitized HTML, the text cut
+    at the field's ``limit``), or None while nothing is typed: the report wizard's statement and
+    an announcement, previewed by their forms and by htmx."""
+    if not text.strip():
+        return None
+    return Markup(render(text[:limit]))  # noqa: S704 - sanitized by chorus.markdown
 
 
 # --- the language switch ----------------------------------------------------------------------

@@ -26,7 +26,6 @@ from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from markupsafe import Markup
 from pydantic import TypeAdapter, ValidationError
 
 from chorus.accounts.schemas import UserRead
@@ -34,7 +33,6 @@ from chorus.cases import service
 from chorus.cases.schemas import MoneyIn, ReportCreate
 from chorus.errors import DomainError
 from chorus.i18n import t
-from chorus.markdown import render
 from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import STRONG_KINDS, IdentifierKind
 from chorus.merchants.schemas import IdentifierIn
@@ -42,6 +40,7 @@ from chorus.web.guards import requires_verified
 from chorus.web.pages import (
     FormData,
     domain_errors,
+    markdown_preview,
     page,
     page_router,
     redirect,
@@ -274,11 +273,6 @@ def _currencies(locale: str) -> list[tuple[str, str]]:
     return [(c, f"{get_currency_name(c, locale=babel)} ({c})") for c in CURRENCIES]
 
 
-def _preview(statement: str) -> Markup:
-    """The statement as the complaint and the case page show it: chorus.markdown's sanitized HTML."""
-    return Markup(render(statement[:MAX_STATEMENT]))  # noqa: S704 - sanitized by chorus.markdown
-
-
 async def _wizard(
     request: Request[Any, Any, Any],
     form: Wizard,
@@ -305,7 +299,8 @@ async def _wizard(
         kinds=[("", t("page.report.kind_choose", locale))] + [(k, _label(k, locale)) for k in KINDS],
         currencies=_currencies(locale),
         checks=await _checks(form, locale, errors),
-        preview=_preview(statement) if preview and statement.strip() else None,
+        # the statement as the complaint and the case page will show it
+        preview=markdown_preview(statement, limit=MAX_STATEMENT) if preview else None,
         previewed=preview,
         focus=focus,
         today=date.today().isoformat(),
@@ -375,7 +370,7 @@ async def statement_preview(
 ) -> Template:
     """htmx: the statement rendered as the case will show it (sanitized Markdown)."""
     statement = Wizard.read(data).get("statement")
-    preview = _preview(statement) if statement.strip() else None
+    preview = markdown_preview(statement, limit=MAX_STATEMENT)
     return await page(request, "report/_preview.html", preview=preview, previewed=True)
 
 

@@ -18,17 +18,23 @@ from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from markupsafe import Markup
 from pydantic import ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service as cases
 from chorus.errors import DomainError
-from chorus.markdown import render
 from chorus.notifications import service
 from chorus.notifications.schemas import AnnouncementCreate
 from chorus.web.guards import requires_login
-from chorus.web.pages import FormData, form_error, page, page_router, parse_form, redirect
+from chorus.web.pages import (
+    FormData,
+    form_error,
+    markdown_preview,
+    page,
+    page_router,
+    parse_form,
+    redirect,
+)
 
 TEMPLATE = "organize/announcements.html"
 PREVIEW_TEMPLATE = "organize/_announcements_preview.html"
@@ -40,7 +46,7 @@ def preview_of(data: FormData) -> dict[str, Any]:
     members will read it (sanitized HTML), or None when there is no text yet."""
     body = str(data.get("body") or "")
     title = " ".join(str(data.get("title") or "").split())[:200]
-    html = Markup(render(body[:MAX_BODY])) if body.strip() else None  # noqa: S704 - sanitized
+    html = markdown_preview(body, limit=MAX_BODY)
     return {"preview_title": title, "preview_html": html, "previewed": True}
 
 
