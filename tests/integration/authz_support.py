@@ -86,6 +86,8 @@ STAFF_MODERATOR = _rule("moderator", MODERATOR, ADMIN)
 # organizers of any case of the merchant, and staff (what reporters claimed about a merchant)
 MERCHANT_REVIEWER = _rule("merchant-organizer-or-moderator", ORGANIZER, MODERATOR, ADMIN)
 STAFF_ADMIN = _rule("admin", ADMIN)
+# a file on a filing: the organizers of its case, and admins (who read the inbound quarantine)
+CASE_ORGANIZER_OR_ADMIN = _rule("organizer-or-admin", ORGANIZER, ADMIN)
 # the secret is the credential here: a user's session token is just a wrong one (401)
 INBOUND_SECRET = _rule("inbound-secret", MAIL_SERVER, refused_user=401)
 
@@ -102,12 +104,14 @@ CLAIMED_CONFIRMED, CLAIMED_ONLY = "bluemoon_kf", "bluemoon-kefu.com"
 STRANGER = "stranger@mail.example.net"  # wrote to a filing's reply address; not the regulator
 
 
-def _mail(sender: str, to: str, message_id: str) -> bytes:
+def _mail(sender: str, to: str, message_id: str, attachment: bytes | None = None) -> bytes:
     from email.message import EmailMessage
 
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, to, "关于投诉", message_id
     msg.set_content("我也被这家店骗了。")
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="image", subtype="png", filename="notice.png")
     return msg.as_bytes()
 
 
@@ -145,7 +149,7 @@ async def _upload(client: Any, case_id: int, who: Person, content: bytes, visibi
 
 async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) -> World:
     """Build the world through the API. The caller has emptied the tables, queue and mailbox."""
-    from chorus.filings.tables import Filing
+    from chorus.filings.tables import Filing, FilingAttachment
     from chorus.merchants import service as merchants
 
     async def worker() -> int:
@@ -218,6 +222,23 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
         headers={"Authorization": f"Bearer {secret}", "Content-Type": "message/rfc822"},
     )
     assert r.status_code == 202, r.text
+    # the regulator's reply with a file (kept on the filing: its organizers and admins may fetch
+    # it), and a message for no filing (kept in the quarantine: admins only)
+    inbound_headers = {"Authorization": f"Bearer {secret}", "Content-Type": "message/rfc822"}
+    r = await client.post(
+        "/api/v1/inbound/email",
+        content=_mail(REGULATOR_MAIL, str(sent["Reply-To"]), "<notice-1@example.net>", png(77)),
+        headers=inbound_headers,
+    )
+    assert r.status_code == 202 and r.json()["filing_id"] == filing_id, r.text
+    (attached,) = await FilingAttachment.select(FilingAttachment.id)
+    r = await client.post(
+        "/api/v1/inbound/email",
+        content=_mail(STRANGER, "nobody@example.com", "<lost-1@example.net>"),
+        headers=inbound_headers,
+    )
+    assert r.status_code == 202 and r.json()["quarantine_id"], r.text
+    quarantine_id = int(r.json()["quarantine_id"])
 
     # someone joins the case by its id, naming new identifiers and a name: all only claimed (a
     # moderator probe confirms the first identifier; the second stays a claim throughout)
@@ -275,6 +296,8 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "shared_evidence_id": shared_ev,  # the organizer's, visible to members
             "complaint_id": complaint_id,
             "filing_id": filing_id,
+            "attachment_id": int(attached["id"]),
+            "item_id": quarantine_id,
             "notification_id": int(inbox[0]["id"]),
             "proposal_id": by_pair[tuple(sorted((a["merchant_id"], b["merchant_id"])))],
             "reject_proposal_id": by_pair[tuple(sorted((b["merchant_id"], c["merchant_id"])))],

@@ -32,6 +32,7 @@ from tests.integration.authz_support import (
     AUTHENTICATED,
     CASE_MEMBER,
     CASE_ORGANIZER,
+    CASE_ORGANIZER_OR_ADMIN,
     CLAIMED_ONLY,
     INBOUND_SECRET,
     MEMBER,
@@ -199,7 +200,7 @@ def _inbound() -> bytes:
 
     msg = EmailMessage()
     msg["From"] = "complaints@amr.example.gov.cn"
-    msg["To"] = "nobody@replies.chorus.example.com"  # matches no filing: 422, nothing recorded
+    msg["To"] = "nobody@replies.chorus.example.com"  # matches no filing: kept in the quarantine (202)
     msg["Subject"] = "回复"
     msg["Message-ID"] = "<matrix@amr.example.gov.cn>"
     msg.set_content("已收到。")
@@ -294,6 +295,18 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/filings/{filing_id}/bundle"): [Probe(CASE_MEMBER, view=filed_bundle)],
     ("POST", "/api/v1/filings/{filing_id}/events"): [Probe(CASE_ORGANIZER, json={"note": "电话确认已受理"})],
     ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
+    ("GET", "/api/v1/filings/{filing_id}/attachments/{attachment_id}"): [Probe(CASE_ORGANIZER_OR_ADMIN)],
+    # the inbound quarantine: admins only; the decisions are refused by validation (422), so the
+    # item stays as it is for every probe
+    ("GET", "/api/v1/admin/inbound/quarantine"): [Probe(STAFF_ADMIN)],
+    ("GET", "/api/v1/admin/inbound/quarantine/{item_id}"): [Probe(STAFF_ADMIN)],
+    ("GET", "/api/v1/admin/inbound/quarantine/{item_id}/raw"): [Probe(STAFF_ADMIN)],
+    ("POST", "/api/v1/admin/inbound/quarantine/{item_id}/assign"): [
+        Probe(STAFF_ADMIN, json={"filing_id": 0})
+    ],
+    ("POST", "/api/v1/admin/inbound/quarantine/{item_id}/discard"): [
+        Probe(STAFF_ADMIN, json={"note": "x" * 3000})
+    ],
     # --- moderation: decisions refused by the domain after authorization, so nothing merges
     ("GET", "/api/v1/moderation/merge-proposals"): [Probe(STAFF_MODERATOR)],
     ("POST", "/api/v1/moderation/merge-proposals/{proposal_id}/merge"): [
@@ -426,6 +439,11 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/regulators"): STAFF_ADMIN,
     ("GET", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
     ("POST", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
+    # the inbound mail quarantine (chorus.filings.quarantine_pages; test_inbound_quarantine.py)
+    ("GET", "/admin/quarantine"): STAFF_ADMIN,
+    ("GET", "/admin/quarantine/{item_id}"): STAFF_ADMIN,
+    ("POST", "/admin/quarantine/{item_id}/assign"): STAFF_ADMIN,
+    ("POST", "/admin/quarantine/{item_id}/discard"): STAFF_ADMIN,
 }
 
 

@@ -328,7 +328,7 @@ async def test_a_reply_handed_over_twice_is_recorded_once_for_people_to_read(
     raw = acceptance_reply(s)
     r = await hand_over(client, settings, raw)
     assert r.status_code == 202, r.text
-    assert r.json() == {"filing_id": s["filing"]}
+    assert r.json()["filing_id"] == s["filing"] and r.json()["quarantine_id"] is None
     again = await hand_over(client, settings, raw)
     assert again.status_code == 202  # handed over twice: recorded once
     got = await filing_of(client, s["ann"], s["filing"])
@@ -357,12 +357,17 @@ async def test_the_inbound_endpoint_refuses_what_it_cannot_match_writing_nothing
     for body, headers, status, code in (
         (raw, {}, 401, None),
         (raw, {"Authorization": "Bearer wrong"}, 401, None),
-        (reply_to(forged, "x", "y", "<r2@x>"), secret, 422, "inbound_unmatched"),
-        (reply_to("someone@example.com", "x", "y", "<r3@x>"), secret, 422, "inbound_unmatched"),
-        (b"\\x00\\x01 not a message", secret, 422, None),
         (raw + b"x" * settings.inbound_max_bytes, secret, 413, None),
     ):
         assert_problem(await hand_over(client, settings, body, headers), status, code)
+    # what matches no filing is accepted and kept for admins (issue 14 item 3), never on a filing
+    for body, reason in (
+        (reply_to(forged, "x", "y", "<r2@x>"), "bad_signature"),
+        (reply_to("someone@example.com", "x", "y", "<r3@x>"), "unmatched"),
+        (b"\\x00\\x01 not a message", "unreadable"),
+    ):
+        r = await hand_over(client, settings, body)
+        assert r.status_code == 202 and r.json()["reason"] == reason, r.text
     assert len((await filing_of(client, s["ann"], filing_id))["events"]) == before
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -488,12 +488,23 @@ async def freeze(evidence_ids: Sequence[int], at: datetime) -> int:
     return gone
 
 
+# Other domains keeping blobs in this store (a filing's reply attachments, chorus.filings.blobs)
+# say whether they still need one: its bytes are deleted only when no one does.
+_other_users: list[Callable[[str], Awaitable[bool]]] = []
+
+
+def also_needed_by(check: Callable[[str], Awaitable[bool]]) -> None:
+    """Register another domain's check that it still needs a blob of this store."""
+    if check not in _other_users:
+        _other_users.append(check)
+
+
 async def _referenced(sha: str) -> bool:
-    """Does any live record still need these bytes?"""
+    """Does any live record still need these bytes (here or in a domain that registered)?"""
     live = Evidence.withdrawn_at.is_null()
-    return bool(
-        await Evidence.exists().where(live & ((Evidence.sha256 == sha) | (Evidence.derived_sha256 == sha)))
-    )
+    if await Evidence.exists().where(live & ((Evidence.sha256 == sha) | (Evidence.derived_sha256 == sha))):
+        return True
+    return any([await check(sha) for check in _other_users])
 
 
 async def chain_entries(case_id: int) -> AsyncIterator[tuple[ChainEntry, dict[str, Any]]]:

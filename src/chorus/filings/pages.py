@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError, NotFound
-from chorus.filings import service
+from chorus.filings import quarantine_pages, service
 from chorus.filings.schemas import (
     FilingConsole,
     FilingCreate,
@@ -336,4 +336,7 @@ async def withdraw(
 
 
 def page_routers() -> list[Router]:
-    return [page_router(filings_page, confirm_page, file_complaint, live_part, record_update, withdraw)]
+    return [
+        page_router(filings_page, confirm_page, file_complaint, live_part, record_update, withdraw),
+        *quarantine_pages.page_routers(),  # the admins' quarantine of inbound mail
+    ]

@@ -61,6 +61,13 @@ def filing_of(address: str, domain: str, key: str) -> Address | None:
     return Address(filing_id, _EPOCH + timedelta(days=issued))
 
 
+def looks_ours(address: str, domain: str) -> bool:
+    """Is this the form of one of our reply addresses (whatever its signature says)? A message to
+    such an address whose signature fails is kept as ``bad_signature``, not as mail for no one."""
+    local, _, host = address.strip().rpartition("@")
+    return host.lower() == domain.lower() and _LOCAL.fullmatch(local) is not None
+
+
 def expired(
     address: Address, *, created: datetime, ended: datetime | None, now: datetime, margin_days: int
 ) -> bool:
@@ -125,12 +132,21 @@ def from_regulator(sender: str, regulator_address: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Attached:
+    """A file attached to a message: the name its sender gave (never trusted) and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     message_id: str
     sender: str
     subject: str
     text: str  # the plain-text body (or the HTML one stripped of tags), shortened
     recipients: tuple[str, ...]
+    attachments: tuple[Attached, ...] = ()
 
 
 class Unreadable(ValueError):
@@ -153,9 +169,27 @@ def _text_of(message: EmailMessage) -> str:
     return "\n".join(line.rstrip() for line in content.strip().splitlines())
 
 
-def parse(raw: bytes) -> Reply:
-    """Read an RFC 822 message; ``Unreadable`` when it has no headers worth the name."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+def _attachments(message: EmailMessage) -> tuple[Attached, ...]:
+    found: list[Attached] = []
+    for part in message.iter_attachments():
+        try:
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else part.as_bytes()  # a forwarded message
+        except (LookupError, ValueError, TypeError):
+            continue
+        name = "".join(c for c in (part.get_filename() or "") if c.isprintable())[:255]
+        if content:
+            found.append(Attached(name, content))
+    return tuple(found)
+
+
+def parse(raw: bytes, *, need_recipients: bool = True) -> Reply:
+    """Read an RFC 822 message; ``Unreadable`` when it has no headers worth the name (or, when
+    ``need_recipients``, no recipient to match a filing by)."""
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+    except (LookupError, ValueError, TypeError) as exc:
+        raise Unreadable("not a message") from exc
     if not isinstance(message, EmailMessage) or not message.keys():
         raise Unreadable("no headers")
     recipients = tuple(
@@ -163,7 +197,7 @@ def parse(raw: bytes) -> Reply:
         for _, addr in getaddresses([str(v) for h in _RECIPIENT_HEADERS for v in message.get_all(h, [])])
         if addr
     )
-    if not recipients:
+    if not recipients and need_recipients:
         raise Unreadable("no recipient")
     subject = " ".join(str(message.get("Subject", "")).split())
     text = _text_of(message)
@@ -174,4 +208,5 @@ def parse(raw: bytes) -> Reply:
         subject=subject,
         text=note[:NOTE_CHARS],
         recipients=recipients,
+        attachments=_attachments(message),
     )

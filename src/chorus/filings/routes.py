@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Stream
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from chorus.accounts.schemas import UserRead
 from chorus.complaints import service as complaints
-from chorus.errors import TooLarge
+from chorus.errors import NotFound, TooLarge
 from chorus.evidence.service import storage_for
-from chorus.filings import service
-from chorus.filings.schemas import FilingCreate, FilingEventCreate, FilingQueued, FilingRead
+from chorus.filings import inbound, service
+from chorus.filings.schemas import (
+    FilingCreate,
+    FilingEventCreate,
+    FilingQueued,
+    FilingRead,
+    InboundAccepted,
+    QuarantineAssign,
+    QuarantineDetail,
+    QuarantineDiscard,
+    QuarantineList,
+)
 from chorus.settings import Settings
 from chorus.web.auth import request_token
-from chorus.web.guards import requires_login
-from chorus.web.problems import documented, problems
+from chorus.web.guards import requires_login, requires_role
+from chorus.web.problems import documented, problems, raw_bytes
 
 
 class FilingController(Controller):
@@ -112,20 +122,139 @@ class InboundController(Controller):
     )
     async def email(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
-    ) -> dict[str, int]:
+    ) -> InboundAccepted:
         """The mail server hands over a regulator's reply (raw RFC 822, bearer inbound secret);
-        it is recorded on the filing its reply address names."""
+        it is recorded on the filing its reply address names (``filing_id``), or kept in the
+        quarantine for admins (``quarantine_id`` and ``reason``: unmatched, bad_signature,
+        expired, unreadable, attachment_refused). Either way 202: the message is accepted and
+        kept, so a mail server never retries it. Larger than CHORUS_INBOUND_MAX_BYTES: 413."""
         service.authorize_inbound(request_token(request), settings)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.inbound_max_bytes:
             raise TooLarge("too_large", limit=settings.inbound_max_bytes)
-        raw = bytearray()
-        async for chunk in request.stream():  # read with a limit, never unbounded
-            raw += chunk
-            if len(raw) > settings.inbound_max_bytes:
-                raise TooLarge("too_large", limit=settings.inbound_max_bytes)
-        return {"filing_id": await service.receive_reply(bytes(raw), settings)}
+        # streamed to a temp file with a limit, never unbounded
+        return await inbound.receive(request.stream(), settings)
+
+
+ADMIN = [requires_role("admin")]
+
+
+class QuarantineController(Controller):
+    """Admins: inbound mail no filing took by itself (issue 14 item 3)."""
+
+    path = "/api/v1/admin/inbound"
+    tags = ["filings"]
+    guards = ADMIN
+
+    @get("/quarantine", operation_id="listQuarantine")
+    async def list_items(
+        self,
+        show: Annotated[Literal["open", "assigned", "discarded"] | None, Parameter(query="state")] = None,
+    ) -> QuarantineList:
+        """The quarantine, newest first (optionally one ``state``), and how many are open."""
+        return await inbound.list_items(state=show)
+
+    @get("/quarantine/{item_id:int}", operation_id="getQuarantined")
+    async def get_item(self, item_id: FromPath[int]) -> QuarantineDetail:
+        """One message: its headers, text, reason, what became of it."""
+        return await inbound.get(item_id)
+
+    @get(
+        "/quarantine/{item_id:int}/raw",
+        operation_id="downloadQuarantined",
+        media_type="message/rfc822",
+        responses={200: raw_bytes("the message as received (RFC 822)")},
+    )
+    async def raw(
+        self, item_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> Stream:
+        """The raw message as received, as an attachment (404 once discarded: deleted)."""
+        return await _download(await inbound.raw_of(item_id, actor=user), settings)
+
+    @post(
+        "/quarantine/{item_id:int}/assign",
+        status_code=HTTP_200_OK,
+        operation_id="assignQuarantined",
+        responses=problems(409),
+    )
+    async def assign(
+        self,
+        item_id: FromPath[int],
+        data: JSONBody[QuarantineAssign],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> QuarantineDetail:
+        """Record the message on a filing exactly as a matched reply (timeline event, proposed
+        status, attachments)."""
+        return await inbound.assign(item_id, filing_id=data.filing_id, actor=user, settings=settings)
+
+    @post(
+        "/quarantine/{item_id:int}/discard",
+        status_code=HTTP_200_OK,
+        operation_id="discardQuarantined",
+        responses=problems(409),
+    )
+    async def discard(
+        self,
+        item_id: FromPath[int],
+        data: JSONBody[QuarantineDiscard],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> QuarantineDetail:
+        """Set the message aside: the row stays (who, when, why), its text and raw bytes go."""
+        return await inbound.discard(item_id, actor=user, note=data.note, settings=settings)
+
+
+class FilingAttachmentController(Controller):
+    path = "/api/v1"
+    tags = ["filings"]
+
+    @get(
+        "/filings/{filing_id:int}/attachments/{attachment_id:int}",
+        operation_id="downloadFilingAttachment",
+        responses={200: raw_bytes("a file attached to a regulator's reply, as an attachment")},
+        guards=[requires_login],
+        opt={"rule": "organizer-or-admin"},  # of the filing's case (the service's)
+    )
+    async def content(
+        self,
+        filing_id: FromPath[int],
+        attachment_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        settings: NamedDependency[Settings],
+    ) -> Stream:
+        """A file a regulator's reply carried (kept like evidence): organizers of the case, admins."""
+        return await _download(await inbound.open_attachment(filing_id, attachment_id, actor=user), settings)
+
+
+async def _download(dl: inbound.Download, settings: Settings) -> Stream:
+    store = storage_for(settings)
+    if not await store.exists(dl.sha256):
+        raise NotFound("filing_attachment_not_kept")
+    return Stream(
+        store.iter_bytes(dl.sha256),
+        media_type=dl.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{dl.filename}"',
+            "Content-Length": str(dl.size),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def routers() -> list[Router]:
-    return documented([Router(path="/", route_handlers=[FilingController, InboundController])])
+    return documented(
+        [
+            Router(
+                path="/",
+                route_handlers=[
+                    FilingController,
+                    InboundController,
+                    QuarantineController,
+                    FilingAttachmentController,
+                ],
+            )
+        ]
+    )

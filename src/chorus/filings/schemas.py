@@ -32,6 +32,19 @@ class FilingEventCreate(BaseModel):
     confirms_event_id: Id | None = None
 
 
+class FilingAttachmentRead(BaseModel):
+    """A file attached to a regulator's reply, on that reply's timeline entry (organizers and
+    admins only). ``refused``: not kept (too_large: over CHORUS_UPLOAD_MAX_BYTES; type: a type
+    evidence refuses) — named so organizers know to ask for it another way; no ``url`` then."""
+
+    id: int
+    filename: str
+    media_type: str | None
+    size: int
+    refused: Literal["too_large", "type"] | None = None
+    url: str | None = None
+
+
 class FilingEventRead(BaseModel):
     at: datetime
     status: FilingStatus
@@ -49,6 +62,8 @@ class FilingEventRead(BaseModel):
     confidence: float | None = None
     phrase: str | None = None
     confirms_event_id: int | None = None
+    # the files attached to a reply (organizers of the case; empty for plain members)
+    attachments: list[FilingAttachmentRead] = Field(default_factory=list)
 
 
 class RegulatorRef(BaseModel):
@@ -131,3 +146,55 @@ class FilingConsole(BaseModel):
     case: CaseRead
     plans: list[FilingPlan]
     filings: list[FilingRead]
+
+
+QuarantineReason = Literal["unmatched", "bad_signature", "expired", "unreadable", "attachment_refused"]
+QuarantineState = Literal["open", "assigned", "discarded"]
+
+
+class QuarantineRead(BaseModel):
+    """Inbound mail kept for admins because it could not be recorded on a filing by itself."""
+
+    id: int
+    received_at: datetime
+    reason: QuarantineReason
+    state: QuarantineState
+    sender: str
+    subject: str
+    attachments: int
+    raw_size: int
+    filing_hint: int | None  # the filing its reply address named (expired, attachment refused)
+    filing_id: int | None  # assigned: the filing it was recorded on
+    event_id: int | None  # assigned: the reply event on that filing's timeline
+    resolved_at: datetime | None
+    resolved_by: int | None
+
+
+class QuarantineDetail(QuarantineRead):
+    recipients: list[str]
+    message_id: str
+    text: str  # the subject and body as a reply's note reads them (emptied when discarded)
+    note: str  # why it was discarded
+    raw_available: bool  # the raw message can be downloaded (deleted when discarded)
+    recorded_attachments: list[FilingAttachmentRead] = Field(default_factory=list)
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantineRead]
+    open: int  # how many wait for an admin
+
+
+class QuarantineAssign(BaseModel):
+    filing_id: Id
+
+
+class QuarantineDiscard(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class InboundAccepted(BaseModel):
+    """What the mail server is answered (202): recorded on a filing, or kept in the quarantine."""
+
+    filing_id: int | None = None
+    quarantine_id: int | None = None
+    reason: QuarantineReason | None = None

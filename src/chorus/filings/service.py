@@ -6,7 +6,6 @@ edited; a later build is a new version) and the evidence it cites can no longer 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,8 +22,10 @@ from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chorus.evidence import service as evidence
 from chorus.evidence.bundle import SizedStream
-from chorus.filings import classify, deadlines, replies
+from chorus.filings import blobs as _blobs  # noqa: F401  (tells evidence which blobs filings keep)
+from chorus.filings import classify, deadlines
 from chorus.filings.schemas import (
+    FilingAttachmentRead,
     FilingConsole,
     FilingCreate,
     FilingEventCreate,
@@ -36,7 +37,7 @@ from chorus.filings.schemas import (
     RegulatorRef,
 )
 from chorus.filings.status import ENDS, FilingStatus, Source, can_move, status_when_asked
-from chorus.filings.tables import Filing, FilingEvent
+from chorus.filings.tables import Filing, FilingAttachment, FilingEvent
 from chorus.notifications import service as notifications
 from chorus.regulators import service as regulators
 from chorus.settings import Settings
@@ -221,7 +222,9 @@ def _time_limit(rule: deadlines.Rule | None) -> FilingTimeLimit | None:
 INBOUND_OTHER = "email"
 
 
-def _event(e: dict[str, Any], *, organizer: bool) -> FilingEventRead:
+def _event(
+    e: dict[str, Any], *, organizer: bool, attachments: list[FilingAttachmentRead] | None = None
+) -> FilingEventRead:
     """One event as the caller may see it: a reply's sender is for organizers, and for
     everyone when it is the regulator's own (anyone else's address is personal data)."""
     shown = organizer or bool(e["from_regulator"])
@@ -238,6 +241,7 @@ def _event(e: dict[str, Any], *, organizer: bool) -> FilingEventRead:
         confidence=e["confidence"],
         phrase=e["phrase"],
         confirms_event_id=e["confirms"],
+        attachments=(attachments or []) if organizer else [],  # organizers' (and admins') only
     )
 
 
@@ -260,6 +264,7 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         .where(FilingEvent.filing == row["id"])
         .order_by(FilingEvent.id)
     )
+    attached = await attachments_by_event(row["id"]) if organizer else {}
     status = FilingStatus(row["status"])
     clock = clock_reading(row, events, datetime.now(UTC))
     deadline = clock.deadline if clock else None
@@ -281,7 +286,7 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         message=row["message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        events=[_event(e, organizer=organizer) for e in events],
+        events=[_event(e, organizer=organizer, attachments=attached.get(e["id"])) for e in events],
         deadline_for=phase,
         next_step=NEXT_STEP[phase] if overdue and phase else None,
         next_statuses=[s for s in FilingStatus if can_move(status, s, Source.organizer, asked_in=was)],
@@ -290,6 +295,32 @@ async def _read(row: dict[str, Any], *, organizer: bool) -> FilingRead:
         deadline_provisional=bool(clock and clock.provisional),
         time_limit=_time_limit(clock.rule if clock else None),
     )
+
+
+def attachment_read(r: dict[str, Any]) -> FilingAttachmentRead:
+    """A reply's attachment as organizers see it: a download link when its bytes were kept."""
+    kept = r["sha256"] is not None
+    return FilingAttachmentRead(
+        id=r["id"],
+        filename=r["filename"],
+        media_type=r["media_type"],
+        size=r["size"],
+        refused=r["refused"],
+        url=f"/api/v1/filings/{r['filing']}/attachments/{r['id']}" if kept else None,
+    )
+
+
+async def attachments_by_event(filing_id: int) -> dict[int, list[FilingAttachmentRead]]:
+    """A filing's reply attachments by the reply event they came with."""
+    rows = (
+        await FilingAttachment.select()
+        .where(FilingAttachment.filing == filing_id)
+        .order_by(FilingAttachment.id)
+    )
+    found: dict[int, list[FilingAttachmentRead]] = {}
+    for r in rows:
+        found.setdefault(r["event"], []).append(attachment_read(r))
+    return found
 
 
 async def get_or_raise(filing_id: int, *, actor: UserRead) -> FilingRead:
@@ -636,78 +667,3 @@ async def propose_from_message(filing_id: int, message: str) -> bool:
             )
         )
     return True
-
-
-async def receive_reply(raw: bytes, settings: Settings) -> int:
-    """A regulator's e-mail reply, handed over by the mail server: recorded on the filing its
-    reply address names (once per Message-ID), with its sender and whether that is the
-    regulator, members told. An expired address (the filing ended more than
-    CHORUS_INBOUND_REPLY_DAYS ago) records nothing. Returns the filing's id."""
-    if not settings.inbound_domain:
-        raise NotFound("inbound_disabled")
-    try:
-        reply = replies.parse(raw)
-    except replies.Unreadable as exc:
-        raise Invalid("inbound_unreadable") from exc
-    key = settings.signing_key()
-    found = {replies.filing_of(a, settings.inbound_domain, key) for a in reply.recipients} - {None}
-    if len({a.filing_id for a in found if a is not None}) != 1:
-        raise Invalid("inbound_unmatched")
-    # the newest address, if the message names several of this filing's
-    address = max((a for a in found if a is not None), key=lambda a: a.issued)
-    filing_id = address.filing_id
-    row = (
-        await Filing.select(
-            Filing.id, Filing.case, Filing.regulator, Filing.created_at, Filing.regulator.address
-        )
-        .where(Filing.id == filing_id)
-        .first()
-    )
-    if row is None:
-        raise Invalid("inbound_unmatched")
-    if replies.expired(
-        address,
-        created=row["created_at"],
-        ended=await _ended_at(filing_id),
-        now=datetime.now(UTC),
-        margin_days=settings.inbound_reply_days,
-    ):
-        raise Invalid("inbound_expired")
-    from_regulator = replies.from_regulator(reply.sender, row["regulator.address"])
-    # once per Message-ID (or per content, without one); hashed: a Message-ID may be any length
-    seen = hashlib.sha256(reply.message_id.encode() if reply.message_id else raw).hexdigest()
-    async with db.transaction():
-        fresh = await (
-            jobs.EffectDone.insert(jobs.EffectDone(key=f"inbound:{filing_id}:{seen}"))
-            .on_conflict(target=jobs.EffectDone.key, action="DO NOTHING")
-            .returning(jobs.EffectDone.id)
-        )
-        if not fresh:
-            return filing_id  # the mail server handed the same message over again
-        current = await Filing.select(Filing.status).where(Filing.id == filing_id).first()
-        assert current is not None
-        await FilingEvent.insert(
-            FilingEvent(
-                filing=filing_id,
-                status=current["status"],
-                source=Source.regulator.value if from_regulator else INBOUND_OTHER,
-                note=reply.text,
-                sender=reply.sender or None,
-                from_regulator=from_regulator,
-                # what it seems to say, for organizers to confirm (less sure from another sender)
-                **_proposal_columns(
-                    classify.classify(reply.text),
-                    current["status"],
-                    1.0 if from_regulator else OTHER_SENDER_CONFIDENCE,
-                ),
-            )
-        )
-        await Filing.update({Filing.updated_at: datetime.now(UTC)}).where(Filing.id == filing_id)
-        await cases.add_event(
-            row["case"],
-            "filing_reply",
-            filing_id=filing_id,
-            regulator_id=row["regulator"],
-            from_regulator=from_regulator,
-        )
-    return filing_id
