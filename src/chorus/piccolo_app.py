@@ -17,6 +17,7 @@ TABLE_MODULES = [
     "chorus.regulators.tables",
     "chorus.complaints.tables",
     "chorus.filings.tables",
+    "chorus.authorizations.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -12,6 +12,7 @@ from chorus.complaints.tables import Complaint
 from chorus.evidence.tables import Evidence
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.notifications.tables import InboxEntry
+from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.support import assert_problem
 
@@ -33,6 +34,9 @@ async def build(client: Any, s: dict[str, Any], reg: int) -> dict[str, Any]:
 
 
 async def file(client: Any, s: dict[str, Any], complaint_id: int, who: str = "org") -> Any:
+    if who == "org":  # the channel expects a representative and the members' authorizations
+        members = [s[m] for m in ("ann", "bob") if m in s]
+        await represent(client, s["case"], s["org"], complaint_id, *members)
     return await client.post(
         f"/api/v1/cases/{s['case']}/filings", headers=s[who], json={"complaint_id": complaint_id}
     )

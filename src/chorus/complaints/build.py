@@ -217,6 +217,16 @@ class MemberView:
             out.append(after)
         return _tidy("".join(out))
 
+    def text_including(self, user_ids: set[int]) -> str:
+        """The text with only these members named: their pieces in full, every other named
+        member's as a plain member sees them (masked name, no contact, no statement) — what a
+        filing sends where some named members did not authorize it (chorus.authorizations)."""
+        out = [self.skeleton[0]]
+        for (user_id, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
+            out.append(full if user_id in user_ids else redacted)
+            out.append(after)
+        return _tidy("".join(out))
+
     def full_text(self) -> str:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
         out = [self.skeleton[0]]

@@ -578,14 +578,32 @@ async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings
     return await bundle_of(row, settings, member)
 
 
+@dataclass(frozen=True)
+class FiledCopy:
+    """What a filing sends besides the version: its own text (some named members left out:
+    chorus.authorizations) and documents of its own (the authorizations)."""
+
+    markdown: str | None
+    documents: dict[str, bytes]
+
+
 async def bundle_of(
-    row: dict[str, Any], settings: Settings, member: _MemberCopy | None = None
+    row: dict[str, Any],
+    settings: Settings,
+    member: _MemberCopy | None = None,
+    filed: FiledCopy | None = None,
 ) -> tuple[SizedStream, str]:
     """The version's bundle (``chorus.evidence.bundle``), streamed: the case's evidence with the
-    complaint's documents. Without ``member``: the bundle as filed. With it: that member's
-    bundle (see manifest.py)."""
+    complaint's documents. Without ``member``: the bundle as filed (``filed``: the filing's own
+    text and documents). With it: that member's bundle (see manifest.py)."""
     row = dict(row)  # the Markdown is taken out of it below: not kept twice while the ZIP streams
-    if member is None:
+    extra = dict(filed.documents) if filed is not None and member is None else {}
+    if member is None and filed is not None and filed.markdown is not None:
+        text = filed.markdown
+        page = (await asyncio.to_thread(cache.page_html, {**row, "markdown": text})).encode("utf-8")
+        row.pop("markdown")
+        markdown = text.encode("utf-8")
+    elif member is None:
         page = await asyncio.to_thread(cache.cached_page, row, settings)
         markdown = row.pop("markdown").encode("utf-8")
     else:
@@ -607,7 +625,7 @@ async def bundle_of(
     zs = await evidence_bundle.write(
         case_id=row["case"],
         included=set(db.json_value(row["evidence_ids"]) or []),
-        documents={"complaint.md": markdown, "complaint.html": page},
+        documents={"complaint.md": markdown, "complaint.html": page, **extra},
         generated_at=row["created_at"],
         readme=readme,
         settings=settings,
@@ -617,8 +635,16 @@ async def bundle_of(
     return zs, f"chorus-case{row['case']}-v{row['version']}{suffix}.zip"
 
 
-async def store_bundle(complaint_id: int, settings: Settings) -> tuple[str, int]:
+async def store_bundle(
+    complaint_id: int,
+    settings: Settings,
+    *,
+    markdown: str | None = None,
+    documents: dict[str, bytes] | None = None,
+) -> tuple[str, int]:
     """Write the version's bundle once into the blob store (the exact bytes a filing refers
-    to: a ZIP's entry times differ between downloads) and return its SHA-256 and size."""
-    zs, _ = await bundle_of(await complaint_row(complaint_id), settings)
+    to: a ZIP's entry times differ between downloads) and return its SHA-256 and size.
+    ``markdown``/``documents``: the filing's own text and documents (see ``FiledCopy``)."""
+    filed = FiledCopy(markdown, documents or {}) if markdown is not None or documents else None
+    zs, _ = await bundle_of(await complaint_row(complaint_id), settings, filed=filed)
     return await evidence_bundle.store(zs, settings, label=f"bundle-{complaint_id}")

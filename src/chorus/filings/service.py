@@ -16,6 +16,7 @@ from piccolo.custom_types import Combinable
 from chorus import db, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
+from chorus.authorizations import service as authorizations
 from chorus.cases import service as cases
 from chorus.cases.schemas import CaseRead, FilingBrief, MoneyRead
 from chorus.complaints import service as complaints
@@ -63,6 +64,34 @@ async def _check_fileable(case_id: int, complaint: dict[str, Any]) -> str:
     return str(regulator["channel"])
 
 
+# Filings that no longer stand for the case before a channel: it may file there again.
+_GONE = (FilingStatus.failed.value, FilingStatus.withdrawn.value)
+
+
+async def _check_channel_free(case_id: int, regulator_id: int) -> None:
+    """One complaint per case and channel: 12315 routes a complaint to the bureau where the
+    merchant is, so a case that filed through it (to the channel or any bureau it routes to) does
+    not file again to another of them (409 ``filing_channel_used``), unless that filing failed or
+    was withdrawn. The same regulator again is ``filing_active``'s (a live filing) or allowed."""
+    family = [r for r in await regulators.channel_family(regulator_id) if r != regulator_id]
+    if not family:
+        return
+    other = (
+        await Filing.select(Filing.id, Filing.regulator.name)
+        .where((Filing.case == case_id) & Filing.regulator.is_in(family) & Filing.status.not_in(list(_GONE)))
+        .first()
+    )
+    if other is not None:
+        channel = await regulators.get_or_raise(await regulators.channel_of(regulator_id))
+        raise Conflict(
+            "filing_channel_used",
+            field="complaint_id",
+            filing_id=other["id"],
+            regulator=other["regulator.name"],
+            channel=channel["name"],
+        )
+
+
 async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> FilingQueued:
     """Queue a filing of a complaint version (organizers). The version must be the latest for
     its regulator, everyone it names must still consent, none of its evidence may have been
@@ -85,7 +114,8 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
                 (Filing.case == case_id) & (Filing.regulator == regulator_id) & live()
             ):
                 raise Conflict("filing_active", field="complaint_id")
-            channel = await _check_fileable(case_id, complaint)
+            await _check_channel_free(case_id, regulator_id)
+            await _check_fileable(case_id, complaint)
             now = datetime.now(UTC)
             rows = await Filing.insert(
                 Filing(
@@ -108,13 +138,19 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
                     actor=actor.id,
                 )
             )
+            # who it is filed for: a named member without an authorization for the channel is left
+            # out (409 when no one is left; this transaction then writes nothing)
+            routed = (await regulators.get_or_raise(regulator_id))["routed_by"] is not None
+            await authorizations.record_filing(
+                filing_id, case_id=case_id, complaint=complaint, bureau=regulator_id if routed else None
+            )
             if complaint["filed_at"] is None:
                 await complaints.mark_filed(complaint["id"], now)
             withdrawn = await evidence.freeze(db.json_value(complaint["evidence_ids"]) or [], now)
             if withdrawn:
                 raise Conflict("evidence_changed", field="complaint_id", count=withdrawn)
-            if channel in ("http", "email"):  # a worker sends it; "manual" ones the organizers do
-                await jobs.defer(jobs.Job.submit_filing, f"filing-submit:{filing_id}", filing_id=filing_id)
+            # a worker sends it ("manual" ones the organizers do, with the bundle it stores for them)
+            await jobs.defer(jobs.Job.submit_filing, f"filing-submit:{filing_id}", filing_id=filing_id)
             await cases.begin_filing(case_id)
             await cases.add_event(
                 case_id,

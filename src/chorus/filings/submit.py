@@ -24,6 +24,7 @@ from typing import Any
 import aiosmtplib
 
 from chorus import db, jobs, mail, netguard
+from chorus.authorizations import service as authorizations
 from chorus.cases import service as cases
 from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
@@ -84,7 +85,8 @@ async def _transient(filing_id: int, error: str, settings: Settings, attempt: in
 
 async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
     complaint = await complaints.complaint_row(row["complaint"])
-    markdown: str = complaint["markdown"]
+    # the text as filed: named members without an authorization for the channel left out
+    markdown: str = await authorizations.filed_text(row["id"]) or complaint["markdown"]
     full = row["regulator.contact_disclosure"] == "full"
     name, idents = await _merchant(row["case"])
     included = set(db.json_value(complaint["evidence_ids"]) or [])
@@ -144,12 +146,14 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     row = await filings.filing_row(filing_id)
     if row is None:
         return Outcome(True, "gone")
-    if row["status"] != FilingStatus.queued.value or row["regulator.channel"] not in ("http", "email"):
-        return Outcome(True, row["status"])  # already sent (a rerun), or nothing to send by machine
+    if row["status"] != FilingStatus.queued.value:
+        return Outcome(True, row["status"])  # already sent (a rerun)
     bundle_sha = row["bundle_sha256"]
-    if bundle_sha is None:
-        bundle_sha, _ = await complaints.store_bundle(row["complaint"], settings)
+    if bundle_sha is None:  # the text as filed, its evidence and the members' authorizations
+        bundle_sha, _ = await authorizations.store_filed_bundle(filing_id, row["complaint"], settings)
         await Filing.update({Filing.bundle_sha256: bundle_sha}).where(Filing.id == filing_id)
+    if row["regulator.channel"] not in ("http", "email"):
+        return Outcome(True, row["status"])  # organizers submit it by hand, with the bundle stored
     if row["regulator.channel"] == "email":
         return await _submit_by_mail(row, bundle_sha, settings, attempt=attempt)
     env = row["regulator.credentials_env"]
@@ -242,7 +246,16 @@ async def _submit_by_mail(
     row: dict[str, Any], bundle_sha: str, settings: Settings, *, attempt: int
 ) -> Outcome:
     complaint = await complaints.complaint_row(row["complaint"])
-    page = await asyncio.to_thread(complaint_cache.cached_page, complaint, settings)
+    filed = await authorizations.filed_text(row["id"])
+    if filed is not None:  # the text as filed (named members without an authorization left out)
+        complaint = {
+            **complaint,
+            "markdown": filed,
+            "named_members": await authorizations.included(row["id"]),
+        }
+        page = (await asyncio.to_thread(complaint_cache.page_html, complaint)).encode("utf-8")
+    else:
+        page = await asyncio.to_thread(complaint_cache.cached_page, complaint, settings)
     message = _mail(row, complaint, (await _merchant(row["case"]))[0], bundle_sha, page, settings)
     try:
         # once per filing: a rerun after the server took it does not send it again

@@ -77,6 +77,12 @@ class RegulatorRead(BaseModel):
     note: str
     # its time limits as dated, cited rules (empty: none; the undated fields above apply)
     time_limits: list[TimeLimitRule] = Field(default_factory=list)
+    # 12315 routing: a bureau is reached through this channel (a regulator's id), not on its own;
+    # one complaint per case and channel
+    routed_by: int | None = None
+    # the channel expects each complainant's written authorization (授权委托书) when someone else
+    # files for them: a member without one for the version filed is left out of it
+    authorization_required: bool = False
 
 
 class RegulatorList(BaseModel):
@@ -105,6 +111,9 @@ class RegulatorCreate(BaseModel):
     min_poll_seconds: int = Field(default=MIN_POLL_SECONDS_DEFAULT, ge=1, le=MIN_POLL_SECONDS_MAX)
     note: str = Field(default="", max_length=2000)
     time_limits: list[TimeLimitRule] = Field(default_factory=list, max_length=TIME_LIMITS_MAX)
+    # a bureau reached through another regulator's channel (12315 routing), by that regulator's id
+    routed_by: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    authorization_required: bool = False
 
     _time_limits = field_validator("time_limits")(check_time_limits)
 
@@ -129,6 +138,8 @@ class RegulatorUpdate(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
     # the whole list of rules (null or [] removes them)
     time_limits: list[TimeLimitRule] | None = Field(default=None, max_length=TIME_LIMITS_MAX)
+    routed_by: int | None = Field(default=None, ge=1, le=2**31 - 1)  # null: a channel of its own
+    authorization_required: bool | None = None
 
     _time_limits = field_validator("time_limits")(check_time_limits)
 
@@ -143,6 +154,7 @@ class RegulatorUpdate(BaseModel):
         "calendar",
         "min_poll_seconds",
         "note",
+        "authorization_required",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:

@@ -47,6 +47,8 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         has_credentials=bool(row["credentials_env"]),
         note=row["note"],
         time_limits=time_limits_of(row["time_limits"]),
+        routed_by=row["routed_by"],
+        authorization_required=bool(row["authorization_required"]),
     )
 
 
@@ -74,6 +76,34 @@ async def get_or_raise(regulator_id: int) -> dict[str, Any]:
 async def get_for_admin(regulator_id: int) -> RegulatorAdminRead:
     """A regulator as an admin edits it (with the name of its credentials variable)."""
     return _admin_read(await get_or_raise(regulator_id))
+
+
+async def channel_of(regulator_id: int) -> int:
+    """The channel a regulator's complaints go through: its own id, or for a bureau 12315 routes
+    complaints to, the id of that channel (``routed_by``)."""
+    row = await get_or_raise(regulator_id)
+    return int(row["routed_by"] or row["id"])
+
+
+async def channel_family(regulator_id: int) -> list[int]:
+    """Every regulator reached through the same channel as this one: the channel and the bureaus
+    it routes to. A case files one complaint per channel (never once per bureau)."""
+    channel = await channel_of(regulator_id)
+    rows = await Regulator.select(Regulator.id).where(
+        (Regulator.id == channel) | (Regulator.routed_by == channel)
+    )
+    return sorted(int(r["id"]) for r in rows)
+
+
+async def routing_targets(regulator_id: int) -> list[RegulatorRead]:
+    """The bureaus a channel routes complaints to (where the merchant is registered or operates)."""
+    channel = await channel_of(regulator_id)
+    rows = (
+        await Regulator.select()
+        .where((Regulator.routed_by == channel) & (Regulator.active == True))  # noqa: E712
+        .order_by(Regulator.id)
+    )
+    return [_read(r) for r in rows]
 
 
 async def id_of(slug: str) -> int | None:
@@ -115,7 +145,21 @@ async def check_reachable(address: str, settings: Settings) -> None:
         raise Invalid("regulator_address_unresolvable", field="address") from exc
 
 
+async def _check_routed_by(routed_by: int | None, *, regulator_id: int = 0) -> None:
+    """A bureau is routed through a channel of its own standing: an existing regulator that is
+    not itself routed through another (and not the bureau itself), with no bureaus routed
+    through the bureau."""
+    if routed_by is None:
+        return
+    row = await Regulator.select(Regulator.id, Regulator.routed_by).where(Regulator.id == routed_by).first()
+    if row is None or row["routed_by"] is not None or routed_by == regulator_id:
+        raise Invalid("regulator_routed_by_invalid", field="routed_by")
+    if regulator_id and await Regulator.exists().where(Regulator.routed_by == regulator_id):
+        raise Invalid("regulator_routed_by_invalid", field="routed_by")
+
+
 async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) -> RegulatorRead:
+    await _check_routed_by(data.routed_by)
     address = check_address(data.channel, data.address)
     if data.channel == "http":
         await check_reachable(address, settings)
@@ -145,6 +189,8 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
                     min_poll_seconds=data.min_poll_seconds,
                     note=data.note,
                     time_limits=_stored(data.time_limits),
+                    routed_by=data.routed_by,
+                    authorization_required=data.authorization_required,
                 )
             ).returning(Regulator.id)
             await audit.record(
@@ -192,6 +238,8 @@ async def update(
         rules, was = _stored(data.time_limits or []), current["time_limits"]
         # set, even to none: `chorus migrate` fills only those never set
         changes["time_limits"] = rules if was is None or rules != _stored(time_limits_of(was)) else was
+    if changes.get("routed_by") is not None:
+        await _check_routed_by(changes["routed_by"], regulator_id=regulator_id)
     changes = {k: v for k, v in changes.items() if current[k] != v}
     if "name" in changes or "jurisdiction" in changes:
         name = changes.get("name", current["name"])
@@ -246,12 +294,16 @@ async def seed_defaults() -> int:
                     accept_working_days=e["accept_working_days"],
                     finish_working_days=e["finish_working_days"],
                     note=e.get("note", ""),
+                    authorization_required=bool(e.get("authorization_required", False)),
                 )
             )
             .on_conflict(target=Regulator.slug, action="DO NOTHING")
             .returning(Regulator.id)
         )
         added += len(rows)
+        if rows and e.get("routed_by"):  # a bureau the channel routes to (the channel comes first)
+            channel = await id_of(e["routed_by"])
+            await Regulator.update({Regulator.routed_by: channel}).where(Regulator.id == rows[0]["id"])
         if e.get("time_limits"):  # a set of rules, for the seeded regulator if it never had any
             await Regulator.update({Regulator.time_limits: _stored(rule_sets[e["time_limits"]])}).where(
                 (Regulator.slug == e["slug"]) & Regulator.time_limits.is_null()

@@ -26,5 +26,11 @@ class Regulator(Table, tablename="regulator"):
     # its time limits as dated, cited rules (schemas.TimeLimitRule, a list); null: never set, and
     # `chorus migrate` copies the set data/regulators.json names for it (data/time_limits.json)
     time_limits = JSON(null=True, default=None)
+    # 12315 routing: a bureau is not a channel of its own but a routing target of the channel that
+    # reaches it (the regulator with this id); a case files one complaint per channel
+    routed_by = Integer(null=True, default=None)
+    # the channel expects a written authorization (授权委托书) from each complainant filed for by
+    # someone else: members without one for the version filed are left out of it
+    authorization_required = Boolean(default=False, null=False)
     active = Boolean(default=True, null=False)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)

@@ -1,0 +1,334 @@
+"""Filing on behalf of many people (issue 14 item 7), over HTTP: the case elects its
+representative; members authorize that representative to file one complaint version through one
+channel; a member without an authorization for the channel is left out of the version filed
+there, and the authorization documents (授权委托书) are in the filing's bundle; revocation before
+filing; an authorization for version 1 does not cover version 2; 12315 routes a complaint to a
+bureau, and a case never files the same complaint twice through it. Every refusal writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+
+from chorus.authorizations.tables import (
+    Authorization,
+    FilingParties,
+    RepresentativeCandidate,
+    RepresentativeVote,
+)
+from tests.integration.test_complaints import consent, seeded_case
+from tests.integration.test_filing_channels import add_regulator
+from tests.integration.test_filings import build, written
+from tests.support import assert_problem, run_jobs
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+REGULATOR_MAIL = "complaints@amr.example.gov.cn"
+
+
+async def rows() -> dict[str, int]:
+    """What the features of this file write, with the filings' rows."""
+    return {
+        **await written(),
+        "authorizations": int(await Authorization.count()),
+        "revoked": int(await Authorization.count().where(Authorization.revoked_at.is_not_null())),
+        "candidates": int(await RepresentativeCandidate.count()),
+        "votes": int(await RepresentativeVote.count()),
+        "parties": int(await FilingParties.count()),
+    }
+
+
+async def mail_regulator(client: Any, settings: Any, **fields: Any) -> int:
+    """A market regulator reached by e-mail that expects a written authorization per complainant."""
+    return await add_regulator(
+        client,
+        settings,
+        name="某市市场监督管理局（邮箱）",
+        channel="email",
+        address=REGULATOR_MAIL,
+        authorization_required=True,
+        **fields,
+    )
+
+
+async def user_id(client: Any, headers: dict[str, str]) -> int:
+    return int((await client.get("/api/v1/me", headers=headers)).json()["id"])
+
+
+async def elect(client: Any, s: dict[str, Any], who: str, *voters: str) -> None:
+    """``who`` stands and the voters vote for them."""
+    case = s["case"]
+    r = await client.post(f"/api/v1/cases/{case}/representative/candidacy", headers=s[who])
+    assert r.status_code == 201, r.text
+    candidate = await user_id(client, s[who])
+    for v in voters:
+        r = await client.put(
+            f"/api/v1/cases/{case}/representative/vote", headers=s[v], json={"candidate_id": candidate}
+        )
+        assert r.status_code == 200, r.text
+
+
+async def authorize(client: Any, s: dict[str, Any], who: str, complaint_id: int, **body: Any) -> Any:
+    return await client.post(
+        f"/api/v1/cases/{s['case']}/authorizations",
+        headers=s[who],
+        json={"complaint_id": complaint_id, **body},
+    )
+
+
+async def file(client: Any, s: dict[str, Any], complaint_id: int) -> Any:
+    """The organizer files a version (as it stands: no one elected or authorized on the way)."""
+    return await client.post(
+        f"/api/v1/cases/{s['case']}/filings", headers=s["org"], json={"complaint_id": complaint_id}
+    )
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+async def test_the_case_elects_its_representative(client: Any, mailbox: Any, worker: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)  # org, ann, bob are members; out is not
+    case = s["case"]
+    url = f"/api/v1/cases/{case}/representative"
+    r = await client.get(url, headers=s["bob"])
+    assert r.status_code == 200
+    assert r.json()["representative"] is None and r.json()["candidates"] == []
+    assert r.json()["members"] == 3 and r.json()["quorum"] == 1
+    assert_problem(await client.get(url, headers=s["out"]), 403)
+    assert_problem(await client.get(url), 401)
+
+    ann, bob = await user_id(client, s["ann"]), await user_id(client, s["bob"])
+    before = await rows()
+    # a vote for someone who does not stand, a stranger standing or voting: refused, nothing written
+    assert_problem(
+        await client.put(f"{url}/vote", headers=s["org"], json={"candidate_id": ann}),
+        404,
+        "candidate_not_found",
+    )
+    assert_problem(await client.post(f"{url}/candidacy", headers=s["out"]), 403)
+    assert_problem(await client.put(f"{url}/vote", headers=s["out"], json={"candidate_id": ann}), 403)
+    assert_problem(await client.put(f"{url}/vote", headers=s["org"], json={"candidate_id": 0}), 422)
+    assert_problem(await client.delete(f"{url}/candidacy", headers=s["ann"]), 404, "candidacy_not_found")
+    assert_problem(await client.delete(f"{url}/vote", headers=s["ann"]), 404, "vote_not_found")
+    assert await rows() == before
+
+    await elect(client, s, "ann", "org")  # one vote of one cast: more than half, quorum met
+    assert (await client.post(f"{url}/candidacy", headers=s["ann"])).status_code == 201  # again: no change
+    election = (await client.get(url, headers=s["bob"])).json()
+    assert election["representative"] == {"user_id": ann, "display_name": "安妮"}
+    assert [(c["display_name"], c["votes"]) for c in election["candidates"]] == [("安妮", 1)]
+    assert election["my_vote"] is None and election["standing"] is False
+
+    # bob stands and votes for himself: one each, no one has more than half
+    await elect(client, s, "bob", "bob")
+    election = (await client.get(url, headers=s["bob"])).json()
+    assert election["representative"] is None and election["votes_cast"] == 2
+    assert election["my_vote"] == bob and election["standing"] is True
+    # ann votes for herself: two of three
+    r = await client.put(f"{url}/vote", headers=s["ann"], json={"candidate_id": ann})
+    assert r.json()["representative"]["user_id"] == ann
+    # org changes their vote to bob: ann 1, bob 2
+    r = await client.put(f"{url}/vote", headers=s["org"], json={"candidate_id": bob})
+    assert r.json()["representative"]["user_id"] == bob
+    assert sorted((c["display_name"], c["votes"]) for c in r.json()["candidates"]) == [
+        ("安妮", 1),
+        ("鲍勃", 2),
+    ]
+    # bob stands down: the votes for him count for no one, ann has the only vote cast
+    assert (await client.delete(f"{url}/candidacy", headers=s["bob"])).status_code == 204
+    election = (await client.get(url, headers=s["org"])).json()
+    assert election["representative"]["user_id"] == ann and election["votes_cast"] == 1
+    # a member who leaves takes their vote along
+    assert (await client.delete(f"{url}/vote", headers=s["ann"])).status_code == 204
+    election = (await client.get(url, headers=s["org"])).json()
+    assert election["representative"] is None and election["votes_cast"] == 0
+
+
+async def test_a_member_without_an_authorization_is_left_out_and_the_documents_are_in_the_bundle(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    reg = await mail_regulator(client, settings)
+    await consent(client, s, "org", "ann", "bob")
+    v1 = await build(client, s, reg)
+    assert "鲍勃" in v1["markdown"] and "Bob's private words" in v1["markdown"]
+
+    # no representative yet: nobody can authorize, and nothing can be filed
+    before = await rows()
+    assert_problem(await authorize(client, s, "ann", v1["id"]), 409, "representative_none")
+    assert_problem(await file(client, s, v1["id"]), 409, "representative_none")
+    assert await rows() == before
+
+    await elect(client, s, "org", "org", "ann")
+    ann = await user_id(client, s["ann"])
+    # refusals: a stranger, an unknown detail, another case's version, a too large id
+    before = await rows()
+    assert_problem(await authorize(client, s, "out", v1["id"]), 403)
+    assert_problem(await authorize(client, s, "ann", v1["id"], fields=["passport_photo"]), 422)
+    assert_problem(await authorize(client, s, "ann", 999999), 404, "complaint_not_found")
+    assert_problem(await authorize(client, s, "ann", 2**31), 422)
+    assert await rows() == before
+
+    r = await authorize(client, s, "ann", v1["id"], fields=["phone", "real_name"])
+    assert r.status_code == 201, r.text
+    given = r.json()
+    assert given["fields"] == ["real_name", "phone"] and given["complaint_version"] == 1
+    assert given["representative"]["display_name"] == "组织者" and given["current"] is True
+    # organizers see who authorized, not what they share; bob sees none of ann's
+    listed = (await client.get(f"/api/v1/cases/{s['case']}/authorizations", headers=s["org"])).json()["items"]
+    assert [(a["display_name"], a["fields"]) for a in listed] == [("安妮", [])]
+    assert (await client.get(f"/api/v1/cases/{s['case']}/authorizations", headers=s["bob"])).json()[
+        "items"
+    ] == []
+    mine = (await client.get("/api/v1/me/authorizations", headers=s["ann"])).json()["items"]
+    assert [a["id"] for a in mine] == [given["id"]] and mine[0]["fields"] == ["real_name", "phone"]
+    # the document, for ann alone
+    doc = await client.get(f"/api/v1/authorizations/{given['id']}/document", headers=s["ann"])
+    assert doc.status_code == 200 and "授权委托书" in doc.text and "第 1 版" in doc.text
+    assert_problem(await client.get(f"/api/v1/authorizations/{given['id']}/document", headers=s["org"]), 404)
+
+    # bob gave no authorization: filed without him
+    r = await file(client, s, v1["id"])
+    assert r.status_code == 202, r.text
+    filing_id = r.json()["id"]
+    parties = (await client.get(f"/api/v1/filings/{filing_id}/parties", headers=s["bob"])).json()
+    assert parties["included"] == 2 and parties["named"] == 3  # the representative and ann
+    assert parties["representative"]["display_name"] == "组织者" and parties["authorization_required"] is True
+    assert_problem(await client.get(f"/api/v1/filings/{filing_id}/parties", headers=s["out"]), 403)
+    # once used, the authorization can no longer be revoked
+    assert_problem(
+        await client.delete(f"/api/v1/authorizations/{given['id']}", headers=s["ann"]),
+        409,
+        "authorization_used",
+    )
+
+    await run_jobs(redis_pool, settings)
+    (sent,) = mailbox.to(REGULATOR_MAIL)
+    body = sent.get_body(preferencelist=("plain",)).get_content()
+    assert "安妮" in body and "Bob's private words" not in body and "鲍勃" not in body
+    assert "其中 2 名具名" in body
+
+    r = await client.get(f"/api/v1/filings/{filing_id}/bundle", headers=s["org"])
+    assert r.status_code == 200
+    files = unzip(r.content)
+    complaint = files["complaint.md"].decode()
+    assert "安妮" in complaint and "付款后店铺失联" in complaint  # ann and the representative, in full
+    assert "鲍勃" not in complaint and "Bob's private words" not in complaint  # bob left out
+    assert "代表人" in complaint and "3 名投诉人中，2 名" in complaint
+    docs = {n: v.decode() for n, v in files.items() if n.startswith("authorizations/")}
+    assert list(docs) == [f"authorizations/authorization-{given['id']}-member-{ann}.md"]
+    (text,) = docs.values()
+    assert text.startswith("# 授权委托书")
+    assert "委托人（投诉人）**：安妮" in text and "受托人（代表人）**：组织者" in text
+    assert "第 1 版" in text and v1["sha256"] in text and "联系电话" in text and "某市市场监督管理局" in text
+    # the manifest hashes each document (a verifier holding the bundle checks them)
+    manifest = json.loads(files["manifest.json"])
+    for name, data in files.items():
+        if name.startswith("authorizations/") or name == "complaint.md":
+            assert manifest["documents"][name] == hashlib.sha256(data).hexdigest()
+
+
+async def test_revocation_and_versions(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    reg = await mail_regulator(client, settings)
+    await consent(client, s, "org", "ann")  # bob is not named
+    v1 = await build(client, s, reg)
+    await elect(client, s, "org", "org")
+
+    assert_problem(await authorize(client, s, "bob", v1["id"]), 409, "authorization_not_named")
+    given = (await authorize(client, s, "ann", v1["id"])).json()
+    url = f"/api/v1/authorizations/{given['id']}"
+    # only ann revokes it: anyone else is told it does not exist
+    before = await rows()
+    for who in ("org", "bob", "out"):
+        assert_problem(await client.delete(url, headers=s[who]), 404, "authorization_not_found")
+    assert_problem(await client.delete(url), 401)
+    assert await rows() == before
+    assert (await client.delete(url, headers=s["ann"])).status_code == 204
+    assert_problem(await client.delete(url, headers=s["ann"]), 409, "authorization_revoked")
+    mine = (await client.get("/api/v1/me/authorizations", headers=s["ann"])).json()["items"]
+    assert mine[0]["revoked_at"] is not None and mine[0]["current"] is False
+    # the organizers no longer see it
+    assert (await client.get(f"/api/v1/cases/{s['case']}/authorizations", headers=s["org"])).json()[
+        "items"
+    ] == []
+
+    # given again, then a version 2 is built: the authorization for version 1 does not cover it
+    again = (await authorize(client, s, "ann", v1["id"])).json()
+    assert again["id"] != given["id"] and again["current"] is True
+    v2 = await build(client, s, reg)
+    assert v2["version"] == 2
+    mine = (await client.get("/api/v1/me/authorizations", headers=s["ann"])).json()["items"]
+    assert [(a["complaint_version"], a["current"]) for a in mine] == [(1, False), (1, False)]
+    assert_problem(await authorize(client, s, "ann", v1["id"]), 409, "complaint_outdated")
+    r = await file(client, s, v2["id"])
+    assert r.status_code == 202
+    parties = (await client.get(f"/api/v1/filings/{r.json()['id']}/parties", headers=s["org"])).json()
+    assert (parties["included"], parties["named"]) == (1, 2)  # the representative only: ann left out
+    # her authorization for version 1 was not used by the filing of version 2
+    assert (
+        await Authorization.select(Authorization.used_by).where(Authorization.id == again["id"]).first()
+    ) == {"used_by": None}
+
+
+async def test_no_one_to_file_for_is_refused_whole(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """The representative is not named in the version and no one named authorized it: nothing to
+    file (409), and nothing is written — no filing, no event, no frozen evidence, no parties."""
+    s = await seeded_case(client, mailbox, worker)
+    reg = await mail_regulator(client, settings)
+    await consent(client, s, "ann")
+    v1 = await build(client, s, reg)
+    await elect(client, s, "bob", "bob")
+    before = await rows()
+    assert_problem(await file(client, s, v1["id"]), 409, "no_authorized_members")
+    assert await rows() == before
+    # ann authorizes: now it goes out, for her alone
+    assert (await authorize(client, s, "ann", v1["id"])).status_code == 201
+    r = await file(client, s, v1["id"])
+    assert r.status_code == 202
+    parties = (await client.get(f"/api/v1/filings/{r.json()['id']}/parties", headers=s["org"])).json()
+    assert (parties["included"], parties["named"], parties["representative"]["display_name"]) == (
+        1,
+        1,
+        "鲍勃",
+    )
+
+
+async def test_12315_routes_to_bureaus_and_a_case_files_once_through_it(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    items = {r["name"]: r for r in (await client.get("/api/v1/regulators")).json()["items"]}
+    national = items["全国12315平台（国家市场监督管理总局）"]
+    gd, sz = items["广东省市场监督管理局"], items["深圳市市场监督管理局"]
+    assert national["routed_by"] is None and national["authorization_required"] is True
+    assert gd["routed_by"] == national["id"] and sz["routed_by"] == national["id"]
+
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org")
+    await elect(client, s, "org", "org")
+    to_sz = await build(client, s, sz["id"])
+    r = await file(client, s, to_sz["id"])
+    assert r.status_code == 202, r.text
+    parties = (await client.get(f"/api/v1/filings/{r.json()['id']}/parties", headers=s["org"])).json()
+    assert parties["bureau"] == {"id": sz["id"], "name": "深圳市市场监督管理局"}
+
+    # the same complaint to another bureau of the channel, or to the channel itself: refused whole
+    for other in (gd, national):
+        v = await build(client, s, other["id"])
+        before = await rows()
+        problem = assert_problem(await file(client, s, v["id"]), 409, "filing_channel_used")
+        assert "深圳市市场监督管理局" in problem["detail"] and "12315" in problem["detail"]
+        assert await rows() == before
+    # another channel is another complaint
+    cca = items["中国消费者协会"]
+    v = await build(client, s, cca["id"])
+    assert (await file(client, s, v["id"])).status_code == 202
