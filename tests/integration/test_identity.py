@@ -220,3 +220,52 @@ async def test_deleting_the_account_destroys_every_key_and_the_details(
     # Bob's remain
     bob = await user_id(client, s["bob"])
     assert (await identity.complainant_details(user_ids=[bob], fields=["real_name"]))[bob].real_name == "鲍勃"
+
+
+async def test_a_stored_bundle_keeps_its_sealed_parts_verifiable_and_unreadable_after_deletion(
+    client: Any, mailbox: Any, worker: Any, settings: Any, tmp_path: Any
+) -> None:
+    """The shape of a filed bundle in the blob store: a member's identity part sealed under their
+    key for the case, its ciphertext hashed in the manifest. After the account is deleted the
+    stored bytes are the same, the bundle still verifies, and the part opens for no one."""
+    import io
+    import zipfile
+    from datetime import UTC, datetime
+
+    from chorus.evidence import bundle as evidence_bundle
+    from chorus.evidence.manifest import verify_bundle
+    from chorus.evidence.service import storage_for
+
+    s = await seeded_case(client, mailbox, worker)
+    ann = await user_id(client, s["ann"])
+    await give(client, s["ann"])
+    details = (await identity.complainant_details(user_ids=[ann], fields=list(identity.FIELDS)))[ann]
+    part = f"# 授权委托书\n委托人：{details.real_name}，证件号码：{details.id_number}，{details.address}\n"
+    name = f"authorizations/authorization-1-member-{ann}.md"
+    sealed = await identity.seal_documents(case_id=s["case"], documents={name: (ann, part.encode())})
+    zs = await evidence_bundle.write(
+        case_id=s["case"],
+        included=set(),
+        documents={"complaint.md": "# 联合投诉\n".encode(), **sealed},
+        generated_at=datetime.now(UTC),
+        readme=lambda head: b"README",
+        settings=settings,
+    )
+    sha, _ = await evidence_bundle.store(zs, settings, label="identity-test")
+    stored = storage_for(settings).path_for(sha)  # type: ignore[attr-defined]
+    data = stored.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        ciphertext = z.read(name + ".sealed")
+        assert set(z.namelist()) >= {"complaint.md", name + ".sealed", "manifest.json"}
+        assert name not in z.namelist()
+    for secret in (NAME, ID_NUMBER, ADDRESS):
+        assert secret.encode() not in data  # the ZIP (stored) holds no plaintext of it
+    assert verify_bundle(stored).ok
+    opened = await identity.open_documents(case_id=s["case"], documents={name + ".sealed": (ann, ciphertext)})
+    assert opened[name] == part.encode()  # while she is in the case, what was filed reads back
+
+    r = await client.request("DELETE", "/api/v1/me", headers=s["ann"], json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert stored.read_bytes() == data and verify_bundle(stored).ok  # the rest stays verifiable
+    opened = await identity.open_documents(case_id=s["case"], documents={name + ".sealed": (ann, ciphertext)})
+    assert opened == {name: None}
