@@ -364,6 +364,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/merchants"): PUBLIC,
     ("GET", "/merchants/{merchant_id}"): PUBLIC,
+    ("GET", "/feeds/merchants.atom"): PUBLIC,
     ("POST", "/locale"): PUBLIC,
     ("GET", "/me/cases"): AUTHENTICATED,
     ("GET", "/cases/{case_id}"): PUBLIC,  # members see more (tests/integration/test_pages_case.py)

@@ -24,6 +24,7 @@ from chorus.merchants.identifiers import (
     InvalidIdentifier,
     normalize,
 )
+from chorus.merchants.service import match_key
 
 
 def shop(raw: str) -> str:
@@ -527,3 +528,12 @@ def test_any_text_is_a_shop_or_a_reason_and_normalizing_twice_changes_nothing(te
         return
     assert 0 < len(ident.value) <= MAX_LENGTH
     assert normalize("shop", ident.value) == ident
+
+
+@pytest.mark.parametrize(
+    "link", ["https://m.tb.cn/h.5FqJ0pK", "https://v.douyin.com/iRNBabc/", "https://u.jd.com/AbCd9xY"]
+)
+def test_a_short_link_given_as_a_url_ties_no_merchants_together(link: str) -> None:
+    # As a url it is the shortener's domain, everyone's: no match key. As a shop it is the link.
+    assert match_key(normalize("url", link)) is None
+    assert match_key(normalize("shop", link)) == "shop:" + shop(link)

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_OTHER_LENGTH",
     "REASONS",
+    "SHARED_DOMAINS",
     "STRONG_KINDS",
     "Identifier",
     "IdentifierKind",
@@ -602,6 +603,11 @@ _PLATFORMS: dict[str, Callable[[_Link], str]] = {
     "gifshow.com": _kuaishou,
     "1688.com": _alibaba1688,
 }
+
+
+# Registrable domains whose pages belong to many merchants (the platforms above and the link
+# shorteners): as a domain or url identifier they say nothing about *which* merchant.
+SHARED_DOMAINS: frozenset[str] = frozenset(_PLATFORMS) | _SHORT_LINK_DOMAINS | {"youshop10.com"}
 
 
 def _link_in_text(text: str) -> str:

@@ -16,17 +16,20 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from chorus import money
+from chorus.cases import public
 from chorus.cases import service as cases
 from chorus.cases.schemas import CaseRead, MoneyRead
 from chorus.filings import service as filings
+from chorus.merchants import feed
 from chorus.merchants import identifiers as ids
 from chorus.merchants.schemas import MerchantRead, MerchantSummary
-from chorus.web.pages import is_htmx, page, page_router
+from chorus.settings import get_settings
+from chorus.web.pages import Formats, cookie_or_header_locale, is_htmx, page, page_router, translator
 
 MIN_QUERY = 2  # one character names nothing (and would match half the register)
 MAX_QUERY = 200  # the search reads no more than this
@@ -163,7 +166,7 @@ async def merchant_warning(
 ) -> Template | Redirect:
     """The public warning page of a merchant; a merged merchant's address leads to the merchant
     it became part of. An unknown id is the 404 page (the service's NotFound)."""
-    merchant: MerchantRead = await cases.merchant_page(merchant_id)
+    merchant: MerchantRead = await public.merchant_page(merchant_id)
     if merchant.merged_into is not None:
         return Redirect(path=f"/merchants/{merchant.merged_into}", status_code=301)
     views = [
@@ -188,5 +191,24 @@ async def merchant_warning(
     )
 
 
+@get(feed.FEED_PATH, name="merchants_feed")
+async def merchants_feed(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The Atom feed of newly reported merchants, for consumer groups to follow: names, where
+    they sell, first and last report, how many reported (a range); links to the warning pages."""
+    locale = cookie_or_header_locale(request)
+    body = feed.atom(
+        await public.newly_reported(),
+        base_url=get_settings().public_url,
+        locale=locale,
+        t=translator(locale),
+        day=Formats(locale).date,
+    )
+    return Response(
+        body,
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"vary": "Cookie, Accept-Language"},
+    )
+
+
 def page_routers() -> list[Router]:
-    return [page_router(home, merchant_check, merchant_warning)]
+    return [page_router(home, merchant_check, merchant_warning, merchants_feed)]

@@ -6,6 +6,7 @@ from litestar import Controller, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from chorus.cases import public
 from chorus.cases import service as cases
 from chorus.merchants.schemas import MerchantList, MerchantRead, ResolveRead, ResolveRequest
 from chorus.web.problems import documented
@@ -27,8 +28,9 @@ class MerchantController(Controller):
 
     @get("/{merchant_id:int}", operation_id="getMerchant")
     async def get_merchant(self, merchant_id: FromPath[int]) -> MerchantRead:
-        """Names, identifiers (personal ones masked), cases with member counts."""
-        return await cases.merchant_page(merchant_id)
+        """Names, identifiers (personal ones masked), cases with member counts, the day it was
+        last reported and, when it came back after a closed case, the reappearance alert."""
+        return await public.merchant_page(merchant_id)
 
 
 def routers() -> list[Router]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,27 @@ class CaseBrief(BaseModel):
     member_count: int
 
 
+class EarlierCase(BaseModel):
+    """A closed case against the same merchant, or against a merchant tied to it by a strong
+    identifier (``matched_on``: the kinds shared; empty for the merchant itself)."""
+
+    merchant_id: int
+    name: str
+    case_id: int
+    member_count: int
+    closed_on: date | None
+    matched_on: list[str]
+
+
+class ReappearedRead(BaseModel):
+    """The merchant came back: reported again after a closed case, or tied by a payee account,
+    card, phone, QQ … to a merchant whose case is closed. ``other_names``: the names it used."""
+
+    code: str = "reappeared"
+    earlier: list[EarlierCase]
+    other_names: list[str]
+
+
 class MerchantRead(BaseModel):
     id: int
     name: str
@@ -48,6 +69,20 @@ class MerchantRead(BaseModel):
     identifiers: list[IdentifierRead]
     cases: list[CaseBrief]
     merged_into: int | None = None
+    # the day (China time) of the latest report, never who made it; None before any report
+    last_reported: date | None = None
+    reappeared: ReappearedRead | None = None
+
+
+class NewlyReportedRead(BaseModel):
+    """A merchant of the public feed of newly reported merchants: no personal data."""
+
+    id: int
+    name: str
+    platforms: list[str]
+    first_reported: datetime
+    last_reported: datetime
+    member_count: int
 
 
 class MerchantSummary(BaseModel):

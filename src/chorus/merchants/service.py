@@ -53,7 +53,7 @@ SHARED_HOST_DOMAINS = frozenset(
         "weidian.com", "goofish.com", "xianyu.com", "qq.com", "weibo.com", "douyin.com",
         "kuaishou.com", "xiaohongshu.com", "baidu.com", "alipay.com",
     }
-)  # fmt: skip
+) | ids.SHARED_DOMAINS  # fmt: skip
 
 
 def match_key(identifier: ids.Identifier) -> str | None:
