@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chorus.accounts import identity
 from chorus.authorizations.tables import (
     Authorization,
     FilingParties,
@@ -175,6 +176,13 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     assert_problem(await authorize(client, s, "ann", 999999), 404, "complaint_not_found")
     assert_problem(await authorize(client, s, "ann", 2**31), 422)
     assert await rows() == before
+    # ann gives her phone for filing (with the separate consent: chorus.accounts.identity)
+    r = await client.put(
+        "/api/v1/me/identity",
+        headers=s["ann"],
+        json={"phone": "13800138000", "consent": True, "consent_version": identity.CONSENT_VERSION},
+    )
+    assert r.status_code == 200, r.text
 
     r = await authorize(client, s, "ann", v1["id"], fields=["phone", "real_name"])
     assert r.status_code == 201, r.text
@@ -222,12 +230,22 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     assert "安妮" in complaint and "付款后店铺失联" in complaint  # ann and the representative, in full
     assert "鲍勃" not in complaint and "Bob's private words" not in complaint  # bob left out
     assert "代表人" in complaint and "3 名投诉人中，2 名" in complaint
-    docs = {n: v.decode() for n, v in files.items() if n.startswith("authorizations/")}
-    assert list(docs) == [f"authorizations/authorization-{given['id']}-member-{ann}.md"]
-    (text,) = docs.values()
+    # kept sealed under ann's key for the case (issue 14 item 8): her details are not in the stored
+    # bundle in clear; they open while she is a member of the case
+    sealed = {n: v for n, v in files.items() if n.startswith("authorizations/")}
+    assert list(sealed) == [f"authorizations/authorization-{given['id']}-member-{ann}.md.sealed"]
+    opened = await identity.open_documents(
+        case_id=s["case"], documents={n: (ann, v) for n, v in sealed.items()}
+    )
+    (raw,) = opened.values()
+    assert raw is not None
+    text = raw.decode()
     assert text.startswith("# 授权委托书")
     assert "委托人（投诉人）**：安妮" in text and "受托人（代表人）**：组织者" in text
     assert "第 1 版" in text and v1["sha256"] in text and "联系电话" in text and "某市市场监督管理局" in text
+    # her phone is in the version filed with that regulator, never in the case-wide text
+    assert "+8613800138000" in text and "13800138000" not in complaint
+    assert "13800138000" not in v1["markdown"]
     # the manifest hashes each document (a verifier holding the bundle checks them)
     manifest = json.loads(files["manifest.json"])
     for name, data in files.items():

@@ -649,6 +649,16 @@ async def store_filed_bundle(filing_id: int, complaint_id: int, settings: Settin
     documents = await _documents(
         [int(i) for i in db.json_value(row["authorizations"]) or []], bureau=row["bureau"], locale=None
     )
-    return await complaints.store_bundle(
-        complaint_id, settings, markdown=row["markdown"], documents=documents
+    # each document names its member's identity details: kept sealed under the member's key for
+    # the case (``<name>.sealed``; the manifest hashes the ciphertext), unreadable once they leave
+    # the case or delete their account (chorus.accounts.identity, issue 14 item 8)
+    case_id = int((await complaints.complaint_row(complaint_id))["case"])
+    sealed = await identity.seal_documents(
+        case_id=case_id, documents={name: (_member_of(name), data) for name, data in documents.items()}
     )
+    return await complaints.store_bundle(complaint_id, settings, markdown=row["markdown"], documents=sealed)
+
+
+def _member_of(document_name: str) -> int:
+    """The member an authorization document is for (``authorization-<id>-member-<user>.md``)."""
+    return int(document_name.rsplit("-member-", 1)[1].removesuffix(".md"))
