@@ -158,6 +158,11 @@ def test_a_member_edits_their_loss_and_consents_to_the_text_on_a_phone(page: Pag
     expect(page.locator("#needs")).to_contain_text("阅读投诉书全文")
     expect(page.locator("#timeline")).to_contain_text("电话确认：已登记。")
     expect(page.locator("#growth img")).to_be_visible()
+    # none of her evidence yet: on the phone the upload form comes before the chart and the text
+    upload, chart = page.locator("#ev-upload").bounding_box(), page.locator("#growth").bounding_box()
+    consent = page.locator("#consent").bounding_box()
+    assert upload and chart and consent and upload["y"] < chart["y"] < consent["y"], (upload, chart)
+    assert upload["y"] < 2 * 844, upload  # within her first two screens, not four down
     look(page, "case-member")
 
     # the loss: a typo first, refused on its field, then the right amount
