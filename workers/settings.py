@@ -13,6 +13,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from chorus import db, jobs, logs
+from chorus.freshness import Generation
 from chorus.notifications import service as notifications
 from chorus.settings import Settings, get_settings, poll_clock_times
 from workers import tasks
@@ -103,6 +104,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     db.configure(settings)
     await db.start(settings)
     await db.check_migrations()
+    # what the jobs commit (a filing's new status, a case closed) reaches the public cache
+    ctx["generation"] = Generation(ctx.get("redis"))
+    ctx["generation"].watch()
     if ctx.get("relay", True):
         ctx["relay_task"] = asyncio.create_task(relay_forever(ctx))
     log.info("worker.started")
@@ -114,6 +118,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if "generation" in ctx:
+        ctx["generation"].unwatch()
     await db.stop(ctx["settings"])
 
 

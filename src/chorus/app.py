@@ -25,6 +25,7 @@ from chorus.evidence import pages as evidence_pages
 from chorus.evidence import routes as evidence_routes
 from chorus.filings import pages as filings_pages
 from chorus.filings import routes as filings_routes
+from chorus.freshness import Generation
 from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import pages as moderation_pages
@@ -35,7 +36,7 @@ from chorus.notifications.pages import announcements as announcement_pages
 from chorus.regulators import pages as regulators_pages
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
-from chorus.web import pages, ratelimit
+from chorus.web import pages, publiccache, ratelimit
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.docs import LocalScalarPlugin, LocalSwaggerPlugin
 from chorus.web.health import healthz
@@ -49,6 +50,7 @@ from chorus.web.middleware import (
     security_headers,
 )
 from chorus.web.problems import EXCEPTION_HANDLERS, OPENAPI_COMPONENTS
+from chorus.web.publiccache import PublicCacheMiddleware
 
 STATIC_DIR = resources.folder("static")
 
@@ -89,11 +91,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logs.configure(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    generation = Generation(redis)  # raised by this process's commits; the public cache reads it
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db.configure(settings)  # this app's database, whatever the environment says
         await db.start(settings)
+        generation.watch()
         try:
             await db.check_migrations()
             # What start-up made (modules, routes, templates, pools) lives as long as the process:
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.set_threshold(50_000, 20, 20)
             yield
         finally:
+            generation.unwatch()
             await db.stop(settings)
             if redis is not None:
                 await redis.aclose()
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     trusted = settings.trusted_proxy_networks
     state: dict[str, Any] = {"redis": redis, "settings": settings}
     ratelimit.install(state, settings, redis)
+    publiccache.install(state, redis, generation, settings.public_cache_seconds)
     handlers: list[Any] = [healthz, *domain_routers(), *page_routers()]
     if STATIC_DIR.is_dir():
         handlers.append(
@@ -146,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RequestContextMiddleware,
             BodyTypeMiddleware,
             lambda app: SessionCSRFMiddleware(app, csrf),
+            PublicCacheMiddleware,  # after the CSRF check: a cached page gets the caller's token
         ],
         state=state,  # type: ignore[arg-type]
         template_config=pages.template_config(),

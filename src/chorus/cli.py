@@ -120,8 +120,14 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
 
 
 def cmd_web(args: argparse.Namespace) -> None:
+    """uvicorn with ``--workers`` processes behind one port (its supervisor binds the socket and
+    restarts a worker that dies). What runs once per deployment is checked here, once: Redis
+    answering, the schema up to date. Each worker has its own database pool
+    (CHORUS_DATABASE_POOL_SIZE connections); the scheduled jobs run in `chorus worker`, not here."""
     import uvicorn
 
+    if args.workers < 1:
+        _fail("--workers must be at least 1")
     settings = get_settings()
     _require_redis(settings)
     _require_schema(settings)
@@ -321,7 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
         if name == "web":
-            p.add_argument("--workers", type=int, default=1)
+            p.add_argument(
+                "--workers",
+                type=int,
+                default=os.cpu_count() or 1,
+                help="processes serving the port (default: the number of CPUs, here %(default)s)",
+            )
         else:
             p.add_argument(
                 "--regulator-sim",

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -116,11 +117,51 @@ def is_sqlite() -> bool:
 
 
 def transaction() -> Any:
-    """A write transaction; on SQLite an IMMEDIATE one so writers queue instead of deadlocking."""
+    """A write transaction; on SQLite an IMMEDIATE one so writers queue instead of deadlocking.
+    Once the outermost one commits, the :func:`on_commit` hooks run."""
     db = engine()
     if isinstance(db, SQLiteEngine):
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
+        return _Committing(db.transaction(transaction_type=TransactionType.immediate))
+    return _Committing(db.transaction())
+
+
+_commit_hooks: list[Callable[[], Awaitable[None]]] = []
+_in_transaction: ContextVar[bool] = ContextVar("chorus_in_transaction", default=False)
+
+
+def on_commit(hook: Callable[[], Awaitable[None]], *, remove: bool = False) -> None:
+    """Run ``hook`` after every committed (outermost) :func:`transaction` of this process, e.g.
+    to tell caches of what the database holds that it changed (:mod:`chorus.freshness`); with
+    ``remove``, no longer. A hook must not raise."""
+    if remove:
+        if hook in _commit_hooks:
+            _commit_hooks.remove(hook)
+    elif hook not in _commit_hooks:
+        _commit_hooks.append(hook)
+
+
+class _Committing:
+    """Piccolo's transaction, and the commit hooks once the outermost one committed."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._token: Token[bool] | None = None
+
+    async def __aenter__(self) -> Any:
+        if not _in_transaction.get():
+            self._token = _in_transaction.set(True)
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            suppressed = await self._inner.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._token is not None:
+                _in_transaction.reset(self._token)
+        if self._token is not None and exc_type is None:
+            for hook in list(_commit_hooks):
+                await hook()
+        return suppressed
 
 
 def json_value(value: Any) -> Any:

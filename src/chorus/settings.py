@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    # The public reads (a case's summary, the merchant search and page, as JSON and as pages) are
+    # answered to anonymous callers from a cache in Redis shared by all processes: a change is
+    # seen within a second, and nothing cached is older than this many seconds, which is also the
+    # max-age CDNs and browsers are given. 0: no cache.
+    public_cache_seconds: int = Field(default=5, ge=0, le=60)
     # Regulators' HTTP channel (protocol v1): per-request timeout, tries of a submission before
     # the filing fails, and the first wait between tries (doubling, at most an hour).
     filing_http_timeout_seconds: float = Field(default=30.0, gt=0)

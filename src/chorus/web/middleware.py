@@ -30,6 +30,7 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 
 REQUEST_ID_KEY = "chorus_request_id"
+PUBLIC_CACHE_FLAG = "chorus_public_cache"  # set by chorus.web.publiccache on the answers it gives
 
 
 def _request_id(scope: Scope) -> str:
@@ -346,6 +347,12 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
         else:
             headers["content-security-policy"] = OTHER_CSP
         opt = getattr(scope.get("route_handler"), "opt", None) or {}
+        if scope.get(PUBLIC_CACHE_FLAG):  # type: ignore[call-overload]
+            # the public cache's answer to an anonymous caller (chorus.web.publiccache): shared
+            # caches may keep it, unless it hands this caller a cookie (the CSRF token)
+            if "set-cookie" in headers:
+                headers["cache-control"] = (headers.get("cache-control") or "").replace("public", "private")
+            return
         personal = path.startswith("/api/") or (html and _credentials(scope))
         if personal and not opt.get("cacheable") and "no-store" not in (headers.get("cache-control") or ""):
             headers["cache-control"] = "no-store"

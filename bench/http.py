@@ -1,0 +1,369 @@
+"""Benchmark: public reads over HTTP, as an operator runs the app, against a bare Litestar app.
+
+    .venv/bin/python -m bench.http                       # ~3 min: every public read, 1 and 2 workers, the race
+    .venv/bin/python -m bench.http --duration 3 --no-race
+    .venv/bin/python -m bench.http --src /tmp/chorus-head  # the same bench against another checkout
+
+1. A throw-away PostgreSQL database and Redis database (tests/toolkit.Sandbox); ``chorus migrate``
+   and ``chorus seed-demo`` as an operator runs them (the demo data: the 星辰 shop and its case).
+2. ``chorus web --workers N`` (N = 1, then 2) and a bare Litestar "hello world" under uvicorn (one
+   process, uvicorn's defaults, as ``chorus web`` uses them), each driven by ``wrk -t2 -c50``
+   (installed with apt-get when missing; without it a Python load generator of the same shape).
+   The bare app is measured right before each endpoint, so both see the same machine load.
+3. Prints endpoint | workers | req/s | bare | ratio | p99 | scaling (2 workers over 1), and the
+   report race of ``bench.resolve`` (200 simultaneous reports of one new merchant, a small data set).
+
+Anonymous requests without cookies, as a crowd arriving from a shared link sends them. Prints
+numbers; asserts nothing (exit status 1 only when an endpoint does not answer 200).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tests.toolkit import Sandbox, free_port, stop_process
+
+GOAL_RATIO = 0.3
+GOAL_P99_MS = 50.0
+GOAL_SCALING = 1.6
+QUERY = "星辰"  # the demo shop (chorus seed-demo)
+
+BARE_APP = """
+from litestar import Litestar, get
+
+
+@get("/")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+app = Litestar(route_handlers=[hello])
+"""
+
+
+@dataclass
+class Result:
+    rps: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+# --- load generation -----------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str | None:
+    """wrk's path, installing Debian's package when missing (None: not installable here)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if apt:
+        print("   wrk is missing: apt-get install -y wrk", flush=True)
+        quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run([apt, "install", "-y", "wrk"], env=env, check=False, **quiet).returncode:
+            subprocess.run([apt, "update"], env=env, check=False, **quiet)
+            subprocess.run([apt, "install", "-y", "wrk"], env=env, check=False, **quiet)
+    return shutil.which("wrk")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(m[1]) * _UNITS[m[2]] if m else float("nan")
+
+
+def run_wrk(wrk: str, url: str, *, threads: int, connections: int, seconds: float) -> Result:
+    out = subprocess.run(
+        [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Result(
+        rps=float(rps[1]) if rps else 0.0,
+        p99_ms=_ms(p99[1]) if p99 else float("nan"),
+        non_2xx=int(non2xx[1]) if non2xx else 0,
+        errors=sum(int(x) for x in sock.groups()) if sock else 0,
+    )
+
+
+def run_python_load(url: str, *, connections: int, seconds: float) -> Result:
+    """wrk's shape without wrk: ``connections`` keep-alive HTTP/1.1 connections each sending the
+    next request as soon as the answer arrived, for ``seconds``; one asyncio process (slower
+    than wrk, so ratios, not absolute numbers, are what it is good for)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    request = f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    latencies: list[float] = []
+    bad = errors = 0
+
+    async def conn(deadline: float) -> None:
+        nonlocal bad, errors
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            errors += 1
+            return
+        try:
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                if length:
+                    await reader.readexactly(int(length[1]))
+                else:  # chunked
+                    while True:
+                        size = int((await reader.readline()).strip(), 16)
+                        await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                latencies.append(time.perf_counter() - t)
+                bad += not 200 <= status < 400
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+        finally:
+            writer.close()
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(conn(t0 + seconds) for _ in range(connections)))
+        return time.perf_counter() - t0
+
+    wall = asyncio.run(main())
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan")
+    return Result(rps=len(ms) / wall, p99_ms=p99, non_2xx=bad, errors=errors)
+
+
+class Load:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.wrk = None if args.python_load else ensure_wrk()
+        print(f"   load generator: {self.wrk or 'Python (asyncio)'}", flush=True)
+
+    def __call__(self, url: str, seconds: float | None = None) -> Result:
+        seconds = self.args.duration if seconds is None else seconds
+        if self.wrk:
+            return run_wrk(
+                self.wrk, url, threads=self.args.threads, connections=self.args.connections, seconds=seconds
+            )
+        return run_python_load(url, connections=self.args.connections, seconds=seconds)
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+
+def wait_http(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def spawn(
+    cmd: list[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as fh:
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+
+def chorus(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "chorus.cli", *args], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"chorus {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def endpoints(base: str) -> list[tuple[str, str]]:
+    """(label, URL) of every public read, with the demo's ids (found through the API)."""
+    import httpx
+
+    found = httpx.get(f"{base}/api/v1/merchants", params={"q": QUERY}, timeout=30).json()["items"]
+    merchant = next(m for m in found if m.get("open_case_id"))
+    mid, cid = merchant["id"], merchant["open_case_id"]
+    q = quote(QUERY)
+    return [
+        (f"GET /api/v1/cases/{cid}", f"{base}/api/v1/cases/{cid}"),
+        (f"GET /api/v1/merchants?q={QUERY}", f"{base}/api/v1/merchants?q={q}"),
+        (f"GET /api/v1/merchants/{mid}", f"{base}/api/v1/merchants/{mid}"),
+        (f"GET /merchants?q={QUERY}", f"{base}/merchants?q={q}"),
+        (f"GET /merchants/{mid}", f"{base}/merchants/{mid}"),
+    ]
+
+
+def report_race(env: dict[str, str], args: argparse.Namespace) -> str:
+    """The race of ``bench.resolve`` (its own sandbox, a small data set): its reports/s line."""
+    cmd = [sys.executable, "-m", "bench.resolve", "--identifiers", "20000", "--calls", "200", "--race", "200"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=Path.cwd())
+    lines = [ln.strip() for ln in done.stdout.splitlines() if "reports/s" in ln or "race check" in ln]
+    if not lines:
+        return f"bench.resolve gave no race figure (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    return "\n   ".join(dict.fromkeys(lines))
+
+
+def main() -> int:
+    args = parse_args()
+    box = Sandbox.start(backend="postgres", prefix="chorus_bench_http")
+    tmp = Path(tempfile.mkdtemp(prefix="chorus-bench-http-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, **box.chorus_env()}
+    if args.src:
+        src = Path(args.src).resolve()
+        env["PYTHONPATH"] = os.pathsep.join([str(src / "src"), str(src)])
+    try:
+        print(f"database {box.database_url}   redis {box.redis_url}   code {args.src or 'this checkout'}")
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; wrk -t{args.threads} -c{args.connections}, "
+              f"{args.duration:g} s per run")  # fmt: skip
+        chorus(env, "migrate")
+        chorus(env, "seed-demo")
+        load = Load(args)
+
+        (tmp / "bare_app.py").write_text(textwrap.dedent(BARE_APP))
+        bare_port = free_port()
+        bare_log = tmp / "bare.log"
+        bare = spawn(
+            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
+             "--log-level", "warning", "--no-access-log"],
+            env=env, log=bare_log, cwd=tmp,
+        )  # fmt: skip
+        procs.append(bare)
+        bare_url = f"http://127.0.0.1:{bare_port}/"
+        wait_http(bare, bare_url, bare_log)
+        load(bare_url, 1)  # warm
+
+        rows: list[tuple[str, int, Result, Result]] = []
+        status = 0
+        for workers in args.workers:
+            port = free_port()
+            log = tmp / f"web-{workers}.log"
+            web = spawn(
+                [sys.executable, "-m", "chorus.cli", "web", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                log=log,
+            )
+            procs.append(web)
+            base = f"http://127.0.0.1:{port}"
+            wait_http(web, f"{base}/healthz", log)
+            if workers > 1:
+                time.sleep(2)  # every worker up (healthz answered by the first)
+            import httpx
+
+            for label, url in endpoints(base):
+                answer = httpx.get(url, timeout=30)
+                if answer.status_code != 200:
+                    print(f"   {label}: {answer.status_code} {answer.text[:200]}")
+                    status = 1
+                    continue
+                load(url, 1)  # warm: connections, caches, the JIT-less interpreter's first paths
+                bare_result = load(bare_url)
+                result = load(url)
+                rows.append((label, workers, result, bare_result))
+                print(
+                    f"   {label:36} {workers}w  {result.rps:8.0f} req/s  bare {bare_result.rps:8.0f}  "
+                    f"p99 {result.p99_ms:6.1f} ms"
+                    + (f"  non-2xx {result.non_2xx}" if result.non_2xx else "")
+                    + (f"  socket errors {result.errors}" if result.errors else ""),
+                    flush=True,
+                )
+            stop_process(web)
+            procs.remove(web)
+
+        print_table(rows)
+        if args.race:
+            print("\n== report race (python -m bench.resolve --identifiers 20000 --race 200)", flush=True)
+            print("   " + report_race({k: v for k, v in env.items() if not k.startswith("CHORUS_")}, args))
+        return status
+    finally:
+        for p in procs:
+            stop_process(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+        box.finish()
+
+
+def print_table(rows: list[tuple[str, int, Result, Result]]) -> None:
+    single = {label: r.rps for label, w, r, _ in rows if w == 1}
+    print(
+        f"\n{'endpoint':36} | {'workers':>7} | {'req/s':>8} | {'bare':>8} | {'ratio':>5} | {'p99 ms':>7} | scaling"
+    )
+    print("-" * 96)
+    for label, workers, r, bare in rows:
+        ratio = r.rps / bare.rps if bare.rps else float("nan")
+        scaling = f"{r.rps / single[label]:.2f}x" if workers > 1 and single.get(label) else ""
+        marks = []
+        if workers == 1:
+            marks.append("ok" if ratio >= GOAL_RATIO else f"<{GOAL_RATIO}")
+        marks.append("" if r.p99_ms < GOAL_P99_MS else f"p99>={GOAL_P99_MS:g}")
+        if workers > 1 and scaling:
+            marks.append("" if r.rps / single[label] >= GOAL_SCALING else f"<{GOAL_SCALING}x")
+        note = " ".join(m for m in marks if m)
+        print(
+            f"{label:36} | {workers:7d} | {r.rps:8.0f} | {bare.rps:8.0f} | {ratio:5.2f} | {r.p99_ms:7.1f} | "
+            f"{scaling:7} {note}"
+        )
+    print(f"(goals: ratio >= {GOAL_RATIO} with one worker, p99 < {GOAL_P99_MS:g} ms, "
+          f"2 workers >= {GOAL_SCALING}x one; bare = a Litestar hello world, one uvicorn process)")  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--connections", type=int, default=50)
+    p.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2],
+                   help="worker counts to measure, comma-separated (default 1,2)")  # fmt: skip
+    p.add_argument("--src", help="run the app of another checkout (its src/ first on PYTHONPATH)")
+    p.add_argument("--python-load", action="store_true", help="the Python load generator even if wrk exists")
+    p.add_argument("--no-race", dest="race", action="store_false", help="skip the report race")
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The public cache (issue 15): the public reads are answered to anonymous callers from Redis,
+shared by every process, with ETag / If-None-Match and a Cache-Control a CDN may honour; a change
+(a report, a merge, a filing's new status) shows at once in the process that made it and within
+``freshness.REFRESH_SECONDS`` in every other; nothing personal is ever kept or served."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from chorus import freshness
+from chorus.merchants.tables import Merchant
+from tests.integration.cases_support import ident, person, report, report_body
+from tests.integration.test_filings import filed_v1
+from tests.integration.test_moderation import PROPOSALS, open_proposals, two_merchants_and_a_proposal
+from tests.support import http_client
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+SHOP = "星辰卡盟"
+SEARCH = f"/api/v1/merchants?q={quote('星辰')}"
+
+
+async def star_shop(client: Any, mailbox: Any, worker: Any) -> tuple[dict[str, Any], Any]:
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liddell")
+    first = await report(client, alice, report_body(SHOP, [ident("qq", "12345678")]))
+    return first, alice
+
+
+async def anonymous(client: Any, url: str, **headers: str) -> Any:
+    client.cookies.clear()
+    return await client.get(url, headers=headers)
+
+
+def public_reads(first: dict[str, Any]) -> list[str]:
+    m, c = first["merchant_id"], first["case_id"]
+    return [
+        f"/api/v1/cases/{c}",
+        SEARCH,
+        f"/api/v1/merchants/{m}",
+        f"/merchants?q={quote('星辰')}",
+        f"/merchants/{m}",
+    ]
+
+
+async def test_public_reads_carry_an_etag_and_answer_304(client: Any, mailbox: Any, worker: Any) -> None:
+    first, _ = await star_shop(client, mailbox, worker)
+    for url in public_reads(first):
+        r = await anonymous(client, url)
+        assert r.status_code == 200, (url, r.text)
+        etag = r.headers["etag"]
+        assert r.headers["cache-control"] in ("public, max-age=5", "private, max-age=5"), url
+        again = await client.get(url, headers={"If-None-Match": etag})  # the csrftoken cookie kept
+        assert again.status_code == 304 and again.content == b"", url
+        assert again.headers["etag"] == etag
+        other = await client.get(url, headers={"If-None-Match": '"something-else"'})
+        assert other.status_code == 200 and other.content, url
+    # a caller that already has its CSRF cookie is handed no cookie: a CDN may keep the answer
+    r = await client.get(f"/api/v1/cases/{first['case_id']}")
+    assert "set-cookie" not in r.headers and r.headers["cache-control"] == "public, max-age=5"
+
+
+async def test_a_report_shows_at_once(client: Any, mailbox: Any, worker: Any) -> None:
+    first, _ = await star_shop(client, mailbox, worker)
+    case_url, merchant_url = f"/api/v1/cases/{first['case_id']}", f"/api/v1/merchants/{first['merchant_id']}"
+    before = await anonymous(client, case_url)
+    assert before.json()["member_count"] == 1
+    assert (await anonymous(client, SEARCH)).json()["items"][0]["member_count"] == 1
+    page = await anonymous(client, f"/merchants/{first['merchant_id']}")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    await report(client, bob, report_body("晨星游戏", [ident("qq", "1234 5678")], amount="300.00"))
+    after = await anonymous(client, case_url, **{"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.json()["member_count"] == 2
+    assert after.headers["etag"] != before.headers["etag"]
+    assert (await anonymous(client, SEARCH)).json()["items"][0]["member_count"] == 2
+    merchant = (await anonymous(client, merchant_url)).json()
+    assert [c["member_count"] for c in merchant["cases"]] == [2]
+    assert (await anonymous(client, f"/merchants/{first['merchant_id']}")).text != page.text
+
+
+async def test_a_merge_shows_at_once(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    from tests.integration.cases_support import staff
+
+    world = await two_merchants_and_a_proposal(client, mailbox, worker)
+    a, b = world["a"], world["b"]
+    source_url = f"/api/v1/merchants/{b['merchant_id']}"
+    assert (await anonymous(client, source_url)).json()["merged_into"] is None
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    (proposal,) = await open_proposals(client, moderator)
+    r = await client.post(f"{PROPOSALS}/{proposal['id']}/merge", json={}, headers=moderator.headers)
+    assert r.status_code == 200, r.text
+    target = r.json()["id"]
+    merged = (await anonymous(client, source_url)).json()
+    assert merged["merged_into"] == target == a["merchant_id"]
+    page = await anonymous(client, f"/merchants/{b['merchant_id']}")  # the page leads to the target
+    assert page.status_code == 301 and page.headers["location"] == f"/merchants/{target}"
+
+
+async def test_a_filing_status_change_shows_at_once(client: Any, mailbox: Any, worker: Any) -> None:
+    s, _, _, filing_id = await filed_v1(client, mailbox, worker)
+    url = f"/api/v1/cases/{s['case']}"
+    assert [f["status"] for f in (await anonymous(client, url)).json()["filings"]] == ["queued"]
+    r = await client.post(
+        f"/api/v1/filings/{filing_id}/events",
+        headers=s["org"],
+        json={"status": "submitted", "note": "已提交"},
+    )
+    assert r.status_code == 201, r.text
+    assert [f["status"] for f in (await anonymous(client, url)).json()["filings"]] == ["submitted"]
+
+
+async def test_nothing_personal_is_kept_or_served(client: Any, mailbox: Any, worker: Any) -> None:
+    first, alice = await star_shop(client, mailbox, worker)
+    token = alice.headers["Authorization"].removeprefix("Bearer ")
+    cookie = {"Cookie": f"chorus_session={token}"}
+    for url in public_reads(first):
+        client.cookies.clear()
+        member = await client.get(url, headers=cookie)
+        assert member.status_code == 200, url
+        assert "etag" not in member.headers, url
+        if url.startswith("/api/"):
+            assert member.headers["cache-control"] == "no-store"
+            by_bearer = await client.get(url, headers=alice.headers)
+            assert by_bearer.headers["cache-control"] == "no-store" and "etag" not in by_bearer.headers
+        else:
+            assert 'action="/logout"' in member.text  # her own header
+        public = await anonymous(client, url)
+        assert public.headers["cache-control"].endswith("max-age=5"), url
+        for personal in ("/logout", alice.email, "/me/cases", "/settings"):
+            assert personal not in public.text, (url, personal)
+        # and the anonymous copy is never what she is served
+        member_again = await client.get(url, headers=cookie)
+        assert "etag" not in member_again.headers
+        if not url.startswith("/api/"):
+            assert 'action="/logout"' in member_again.text
+
+
+async def test_each_caller_gets_its_own_csrf_token_in_a_cached_page(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    first, _ = await star_shop(client, mailbox, worker)
+    url = f"/merchants/{first['merchant_id']}"
+    tokens, etags = [], []
+    for _ in range(2):
+        client.cookies.clear()
+        r = await client.get(url)
+        (token,) = set(re.findall(r'name="_csrf_token" value="([^"]+)"', r.text))
+        assert r.cookies["csrftoken"] == token  # the cookie it was handed matches the page's forms
+        assert r.headers["cache-control"] == "private, max-age=5"  # a CDN never keeps a handed-out cookie
+        tokens.append(token)
+        etags.append(r.headers["etag"])
+    assert tokens[0] != tokens[1] and etags[0] != etags[1]
+
+
+async def test_processes_share_the_cache_in_redis(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """A second app (another process's) answers from what the first kept in Redis, and sees the
+    first one's changes within REFRESH_SECONDS."""
+    first, _ = await star_shop(client, mailbox, worker)
+    url = f"/api/v1/merchants/{first['merchant_id']}"
+    kept = await anonymous(client, url)
+    # renamed behind every cache's back (no transaction: nothing says it changed)
+    await Merchant.update({Merchant.name: "改过的名字"}).where(Merchant.id == first["merchant_id"])
+    async with http_client(settings) as other:
+        shared = await other.get(url)
+        assert shared.json()["name"] == SHOP and shared.headers["etag"] == kept.headers["etag"]
+        # a report through the first app: the second sees it within REFRESH_SECONDS
+        bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+        await report(client, bob, report_body("晨星游戏", [ident("qq", "1234 5678")]))
+        await asyncio.sleep(freshness.REFRESH_SECONDS + 0.1)
+        fresh = (await other.get(url)).json()
+        assert fresh["name"] == "改过的名字" and [c["member_count"] for c in fresh["cases"]] == [2]
+
+
+async def test_nothing_cached_outlives_its_seconds(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """What no commit announced (a change made outside the app) is gone after
+    CHORUS_PUBLIC_CACHE_SECONDS (here 1), which is also the max-age given to CDNs."""
+    first, _ = await star_shop(client, mailbox, worker)
+    url = f"/api/v1/merchants/{first['merchant_id']}"
+    async with http_client(settings.model_copy(update={"public_cache_seconds": 1})) as short:
+        r = await short.get(url)
+        assert r.headers["cache-control"].endswith("max-age=1")
+        await Merchant.update({Merchant.name: "改过的名字"}).where(Merchant.id == first["merchant_id"])
+        assert (await short.get(url)).json()["name"] == SHOP
+        await asyncio.sleep(1.1)
+        assert (await short.get(url)).json()["name"] == "改过的名字"
