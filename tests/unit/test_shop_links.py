@@ -24,6 +24,7 @@ from chorus.merchants.identifiers import (
     InvalidIdentifier,
     normalize,
 )
+from chorus.merchants.pages import guess_kind
 from chorus.merchants.service import match_key
 
 
@@ -537,3 +538,16 @@ def test_a_short_link_given_as_a_url_ties_no_merchants_together(link: str) -> No
     # As a url it is the shortener's domain, everyone's: no match key. As a shop it is the link.
     assert match_key(normalize("url", link)) is None
     assert match_key(normalize("shop", link)) == "shop:" + shop(link)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("【淘宝】https://m.tb.cn/h.5FqJ0pK?tk=AbCd 「星辰卡盟」点击链接直接打开", "shop"),
+        ("https://v.douyin.com/iRNBabc/", "shop"),
+        ("https://shop104857611.world.taobao.com/", "shop"),
+        ("https://xingchen-ka.com/", "url"),  # a shop on its own domain: the domain says it
+    ],
+)
+def test_the_merchant_check_reports_a_short_link_as_a_shop(text: str, kind: str) -> None:
+    assert guess_kind(text) == kind

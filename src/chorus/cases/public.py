@@ -72,23 +72,24 @@ async def _closed_cases(merchant_ids: Sequence[int]) -> list[dict[str, Any]]:
     ]
 
 
-async def reappeared(merchant_id: int, name: str, aliases: Sequence[str]) -> ReappearedRead | None:
+async def reappeared(
+    merchant_id: int, name: str, aliases: Sequence[str], own: Reports | None
+) -> ReappearedRead | None:
     """The reappearance alert of a merchant, None when it has none: its own closed cases followed
     by a later report (the same payee account or shop came back), and the closed cases of the
     merchants a report tied to it by a strong identifier (:func:`reappearance.tied_merchants`),
-    with the names it used. A few indexed queries."""
+    with the names it used. ``own``: the merchant's :func:`reports`. A few indexed queries."""
     tied = await reappearance.tied_merchants(merchant_id)
     closed = await _closed_cases([merchant_id, *tied])
     if not closed:
         return None
-    own_latest = (await reports([merchant_id])).get(merchant_id)
     counts = await cases.member_counts([c["id"] for c in closed])
     names = await merchants.merchant_names(list(tied))
     earlier: list[EarlierCase] = []
     for c in closed:
         mine = c["merchant"] == merchant_id
         ended = c["closed_at"] or c["created_at"]
-        if mine and (own_latest is None or own_latest.last <= ended):
+        if mine and (own is None or own.last <= ended):
             continue  # closed and not reported since: it has not come back (yet)
         if (not mine and c["merchant"] not in names) or not counts.get(c["id"]):
             continue  # a case everyone left (closed by the last one leaving) warns of nothing
@@ -117,7 +118,7 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
     page = await cases.merchant_page(merchant_id)
     latest = (await reports([merchant_id])).get(merchant_id)
     page.last_reported = report_day(latest.last) if latest else None
-    page.reappeared = await reappeared(merchant_id, page.name, page.aliases)
+    page.reappeared = await reappeared(merchant_id, page.name, page.aliases, latest)
     return page
 
 

@@ -92,10 +92,19 @@ def guess_kind(text: str) -> str | None:
             ident = ids.normalize(kind, text)
         except ids.InvalidIdentifier:
             continue
-        if kind is ids.IdentifierKind.SHOP and ":" not in ident.value:
+        if kind is ids.IdentifierKind.SHOP and ":" not in ident.value and not _on_shared_site(ident.value):
             continue  # a shop on its own domain: the link says more as a link
         return kind.value
     return None
+
+
+def _on_shared_site(shop_link: str) -> bool:
+    """A shop link (as normalized) on a site many merchants share (a link shortener, a platform's
+    profile page): its domain would say nothing, so it is reported as a shop, the link kept whole."""
+    try:
+        return ids.normalize(ids.IdentifierKind.URL, shop_link).value in ids.SHARED_DOMAINS
+    except ids.InvalidIdentifier:
+        return False
 
 
 def _is_item_link(text: str) -> bool:
