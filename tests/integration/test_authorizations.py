@@ -225,6 +225,7 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
 
     r = await client.get(f"/api/v1/filings/{filing_id}/bundle", headers=s["org"])
     assert r.status_code == 200
+    r_bundle = r.content
     files = unzip(r.content)
     complaint = files["complaint.md"].decode()
     assert "安妮" in complaint and "付款后店铺失联" in complaint  # ann and the representative, in full
@@ -251,6 +252,19 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     for name, data in files.items():
         if name.startswith("authorizations/") or name == "complaint.md":
             assert manifest["documents"][name] == hashlib.sha256(data).hexdigest()
+
+    # organizers filing by hand get the documents opened; plain members do not
+    url = f"/api/v1/filings/{filing_id}/documents"
+    (doc_item,) = (await client.get(url, headers=s["org"])).json()["items"]
+    assert doc_item["user_id"] == ann and doc_item["text"] == text
+    assert_problem(await client.get(url, headers=s["bob"]), 403)
+    # once ann leaves the case, the stored bundle is byte for byte the same, her part unreadable
+    r = await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["ann"])
+    assert r.status_code == 204, r.text
+    again = await client.get(f"/api/v1/filings/{filing_id}/bundle", headers=s["org"])
+    assert again.content == r_bundle
+    (doc_item,) = (await client.get(url, headers=s["org"])).json()["items"]
+    assert doc_item["user_id"] == ann and doc_item["text"] is None
 
 
 async def test_revocation_and_versions(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:

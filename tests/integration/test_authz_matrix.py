@@ -293,6 +293,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/cases/{case_id}/filings"): [Probe(CASE_ORGANIZER, json=_filing)],
     ("GET", "/api/v1/filings/{filing_id}"): [Probe(CASE_MEMBER, view=filing_view)],
     ("GET", "/api/v1/filings/{filing_id}/bundle"): [Probe(CASE_MEMBER, view=filed_bundle)],
+    ("GET", "/api/v1/filings/{filing_id}/documents"): [Probe(CASE_ORGANIZER)],
     ("POST", "/api/v1/filings/{filing_id}/events"): [Probe(CASE_ORGANIZER, json={"note": "电话确认已受理"})],
     ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
     ("GET", "/api/v1/filings/{filing_id}/attachments/{attachment_id}"): [Probe(CASE_ORGANIZER_OR_ADMIN)],

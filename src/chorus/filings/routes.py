@@ -16,6 +16,7 @@ from chorus.errors import NotFound, TooLarge
 from chorus.evidence.service import storage_for
 from chorus.filings import inbound, service
 from chorus.filings.schemas import (
+    FiledDocumentList,
     FilingCreate,
     FilingEventCreate,
     FilingQueued,
@@ -92,6 +93,20 @@ class FilingController(Controller):
                 "ETag": f'"{found.sha256}"',
             },
         )
+
+    @get(
+        "/filings/{filing_id:int}/documents",
+        operation_id="getFiledDocuments",
+        guards=[requires_login],
+        opt={"rule": "organizer"},
+    )
+    async def documents(
+        self, filing_id: FromPath[int], user: NamedDependency[UserRead], settings: NamedDependency[Settings]
+    ) -> FiledDocumentList:
+        """Organizers: the members' documents the stored bundle keeps sealed (授权委托书 with the
+        identity details each chose to share), opened to file by hand; ``text`` null for a member
+        who left the case or deleted their account."""
+        return await service.sealed_documents(filing_id, actor=user, settings=settings)
 
     @post(
         "/filings/{filing_id:int}/events",

@@ -198,3 +198,16 @@ class InboundAccepted(BaseModel):
     filing_id: int | None = None
     quarantine_id: int | None = None
     reason: QuarantineReason | None = None
+
+
+class FiledDocumentRead(BaseModel):
+    """A document of a filing's stored bundle kept sealed under its member's key (their
+    授权委托书, naming their identity details), opened for organizers filing by hand."""
+
+    name: str  # as the member's document is named in the bundle, without ``.sealed``
+    user_id: int
+    text: str | None  # None: the member left the case or deleted their account (key destroyed)
+
+
+class FiledDocumentList(BaseModel):
+    items: list[FiledDocumentRead]

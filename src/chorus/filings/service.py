@@ -6,14 +6,20 @@ edited; a later build is a new version) and the evidence it cites can no longer 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import re
+import secrets
+import zipfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from piccolo.custom_types import Combinable
 
 from chorus import db, jobs
+from chorus.accounts import identity
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.authorizations import service as authorizations
@@ -26,6 +32,8 @@ from chorus.evidence.bundle import SizedStream
 from chorus.filings import blobs as _blobs  # noqa: F401  (tells evidence which blobs filings keep)
 from chorus.filings import classify, deadlines
 from chorus.filings.schemas import (
+    FiledDocumentList,
+    FiledDocumentRead,
     FilingAttachmentRead,
     FilingConsole,
     FilingCreate,
@@ -552,6 +560,62 @@ async def bundle(
         actor=actor,
         settings=settings,
     )
+
+
+_SEALED_DOCUMENT = re.compile(r"-member-([0-9]{1,12})\.md\.sealed")
+
+
+def _sealed_entries(path: Path) -> dict[str, tuple[int, bytes]]:
+    """The sealed members' documents of a stored bundle: ``{name: (user_id, ciphertext)}``."""
+    out: dict[str, tuple[int, bytes]] = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            found = _SEALED_DOCUMENT.search(name)
+            if found and name.endswith(identity.SEALED_SUFFIX):
+                out[name] = (int(found.group(1)), zf.read(name))
+    return out
+
+
+async def sealed_documents(filing_id: int, *, actor: UserRead, settings: Settings) -> FiledDocumentList:
+    """Organizers: the documents the filing's stored bundle keeps sealed (each member's
+    授权委托书, naming the identity details they share: chorus.accounts.identity), opened to
+    file by hand where the channel is manual. A member who left the case or deleted their account
+    has ``text`` null: their key is gone. 404 until a worker stored the bundle. Audited (who
+    opened how many; never what)."""
+    row = await _row(filing_id)
+    await cases.require_organizer(row["case"], actor=actor, through_merges=True)
+    if row["bundle_sha256"] is None:
+        raise NotFound("filing_bundle_missing")
+    store = evidence.storage_for(settings)
+    local = store.local_path(row["bundle_sha256"])
+    spooled: Path | None = None
+    if local is None:  # an object store: spooled to a temporary file first
+        spooled = store.tmp_dir / f"sealed-{filing_id}-{secrets.token_hex(6)}.zip"
+        with spooled.open("wb") as fh:
+            async for chunk in store.iter_bytes(row["bundle_sha256"]):
+                fh.write(chunk)
+    try:
+        sealed = await asyncio.to_thread(_sealed_entries, local or spooled)  # type: ignore[arg-type]
+    finally:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
+    case_id = int((await complaints.complaint_row(row["complaint"]))["case"])
+    opened = await identity.open_documents(case_id=case_id, documents=sealed)
+    await audit.record(
+        "filing.documents_opened",
+        actor_id=actor.id,
+        object_type="filing",
+        object_id=filing_id,
+        documents=len(opened),
+        unreadable=sum(1 for v in opened.values() if v is None),
+    )
+    items = []
+    for name, (user_id, _) in sorted(sealed.items()):
+        plain = name.removesuffix(identity.SEALED_SUFFIX)
+        text = opened[plain]
+        shown = None if text is None else text.decode()
+        items.append(FiledDocumentRead(name=plain, user_id=user_id, text=shown))
+    return FiledDocumentList(items=items)
 
 
 async def case_read(case_id: int) -> CaseRead:
