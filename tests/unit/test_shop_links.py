@@ -372,6 +372,8 @@ UNRECOGNIZED = [
     "https://www.taobao.com/",
     "https://s.taobao.com/search?q=%E5%8D%A1%E5%AF%86",
     "https://www.tmall.com/",
+    "https://list.tmall.com/search_product.htm?q=%E7%82%B9%E5%8D%A1",
+    "https://so.m.jd.com/ware/search.action?keyword=x",
     "https://www.jd.com/?from=pc",
     "https://shop.m.jd.com/?venderId=1001",  # the vendor's number is not the shop's
     "https://mobile.yangkeduo.com/",

@@ -390,7 +390,10 @@ class _Link:
         return None
 
     def names_item(self, *keys: str) -> bool:
-        """The link is a single listing: an item word in its path or an item parameter."""
+        """The link is a single listing: an item word in its path or an item parameter (a search
+        page, "search_product.htm", lists many)."""
+        if "search" in self.path.lower():
+            return False
         return _ITEM_WORDS.search(self.path) is not None or any(k in self.params for k in keys)
 
     def store_label(self, pattern: str) -> str | None:
