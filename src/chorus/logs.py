@@ -37,3 +37,10 @@ def configure(settings: Settings) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    # Records are rendered by structlog into %(message)s alone: the standard library need not
+    # look up the caller's frame, thread or process for each one (its documented optimizations;
+    # a line per request is on every public read's path).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

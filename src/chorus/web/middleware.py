@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 
 import structlog
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
@@ -47,7 +46,9 @@ def _request_id(scope: Scope) -> str:
 async def echo_request_id(message: Message, scope: Scope) -> None:
     """before_send hook: every response, error answers included, carries X-Request-ID."""
     if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)["x-request-id"] = _request_id(scope)
+        headers = [(k, v) for k, v in message.get("headers") or () if k.lower() != b"x-request-id"]
+        headers.append((b"x-request-id", _request_id(scope).encode("latin-1")))
+        message["headers"] = headers
 
 
 class RequestContextMiddleware:
@@ -56,6 +57,7 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.log = log.bind()  # bound once (the app configured logging first), not per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -81,7 +83,7 @@ class RequestContextMiddleware:
             raise
         finally:
             client = http.get("client")
-            log.info(
+            self.log.info(
                 "request",
                 method=http["method"],
                 path=http["path"],
@@ -325,37 +327,61 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     ``Cache-Control: no-store`` on every API answer (members, evidence, notifications, me, …:
     personal unless a route says ``opt={"cacheable": True}``) and on HTML sent to a signed-in
     caller; a handler's own CSP is kept and gains ``frame-ancestors 'none'``."""
-    hsts = settings.public_url.startswith("https://")
+    fixed = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    if settings.public_url.startswith("https://"):
+        fixed.append((b"strict-transport-security", b"max-age=63072000"))
+    replaced = {name for name, _ in fixed} | {b"content-security-policy", b"cache-control"}
+    csp = {"page": PAGE_CSP.encode(), "scalar": SCALAR_CSP.encode(), "other": OTHER_CSP.encode()}
 
     async def hook(message: Message, scope: Scope) -> None:
+        # one pass over the raw headers (this runs for every response: a public read served
+        # from the cache costs little more than this)
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        headers["x-content-type-options"] = "nosniff"
-        headers["referrer-policy"] = "strict-origin-when-cross-origin"
-        headers["x-frame-options"] = "DENY"
-        if hsts:
-            headers["strict-transport-security"] = "max-age=63072000"
+        kept: list[tuple[bytes, bytes]] = []
+        content_type = own_csp = cache_control = b""
+        cookie = False
+        for name, value in message.get("headers") or ():
+            lower = name.lower()
+            if lower in replaced:
+                if lower == b"content-security-policy":
+                    own_csp = value
+                elif lower == b"cache-control":
+                    cache_control = value
+                continue
+            if lower == b"content-type":
+                content_type = value
+            elif lower == b"set-cookie":
+                cookie = True
+            kept.append((name, value))
+        kept += fixed
         path: str = scope.get("path", "")
-        html = (headers.get("content-type") or "").startswith("text/html")
-        own_csp = headers.get("content-security-policy")
+        html = content_type.startswith(b"text/html")
         if own_csp:
-            if "frame-ancestors" not in own_csp:
-                headers["content-security-policy"] = own_csp.rstrip("; ") + "; frame-ancestors 'none'"
+            if b"frame-ancestors" not in own_csp:
+                own_csp = own_csp.rstrip(b"; ") + b"; frame-ancestors 'none'"
+            kept.append((b"content-security-policy", own_csp))
         elif html:
-            headers["content-security-policy"] = SCALAR_CSP if path in SCALAR_PATHS else PAGE_CSP
+            kept.append((b"content-security-policy", csp["scalar" if path in SCALAR_PATHS else "page"]))
         else:
-            headers["content-security-policy"] = OTHER_CSP
-        opt = getattr(scope.get("route_handler"), "opt", None) or {}
+            kept.append((b"content-security-policy", csp["other"]))
         if scope.get(PUBLIC_CACHE_FLAG):  # type: ignore[call-overload]
             # the public cache's answer to an anonymous caller (chorus.web.publiccache): shared
             # caches may keep it, unless it hands this caller a cookie (the CSRF token)
-            if "set-cookie" in headers:
-                headers["cache-control"] = (headers.get("cache-control") or "").replace("public", "private")
-            return
-        personal = path.startswith("/api/") or (html and _credentials(scope))
-        if personal and not opt.get("cacheable") and "no-store" not in (headers.get("cache-control") or ""):
-            headers["cache-control"] = "no-store"
+            if cookie:
+                cache_control = cache_control.replace(b"public", b"private")
+        else:
+            opt = getattr(scope.get("route_handler"), "opt", None) or {}
+            personal = path.startswith("/api/") or (html and _credentials(scope))
+            if personal and not opt.get("cacheable") and b"no-store" not in cache_control:
+                cache_control = b"no-store"
+        if cache_control:
+            kept.append((b"cache-control", cache_control))
+        message["headers"] = kept
 
     return hook
 
