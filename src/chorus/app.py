@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 from chorus import db, logs, resources
 from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
+from chorus.authorizations import pages as authorizations_pages
+from chorus.authorizations import routes as authorizations_routes
 from chorus.cases import pages as cases_pages
 from chorus.cases import routes as cases_routes
 from chorus.complaints import pages as complaints_pages
@@ -65,6 +67,7 @@ def domain_routers() -> list[Router]:
         *regulators_routes.routers(),
         *complaints_routes.routers(),
         *filings_routes.routers(),
+        *authorizations_routes.routers(),
         *moderation_routes.routers(),
         *notifications_routes.routers(),
     ]
@@ -84,6 +87,7 @@ def page_routers() -> list[Router]:
         *moderation_pages.page_routers(),
         *regulators_pages.page_routers(),
         *filings_pages.page_routers(),
+        *authorizations_pages.page_routers(),
     ]
 
 

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserCreate, UserRead
+from chorus.authorizations import service as authorizations
+from chorus.authorizations.schemas import AuthorizationCreate, VoteCreate
 from chorus.cases import service as cases
 from chorus.cases.schemas import MerchantIn, MoneyIn, ReportCreate
 from chorus.complaints import service as complaints
@@ -121,8 +123,18 @@ async def _chunks(data: bytes) -> Any:
     yield data
 
 
-async def _built_and_filed(case_id: int, regulator_id: int, organizer: UserRead) -> int | None:
-    """The organizer built a complaint to this regulator and filed it (queued). Once only."""
+async def _elect(case_id: int, candidate: UserRead, voters: list[UserRead]) -> None:
+    """The organizer stands as the case's representative and these members vote for them."""
+    await authorizations.stand(case_id, actor=candidate)
+    for voter in voters:
+        await authorizations.vote(case_id, actor=voter, data=VoteCreate(candidate_id=candidate.id))
+
+
+async def _built_and_filed(
+    case_id: int, regulator_id: int, organizer: UserRead, authorizing: list[UserRead] | None = None
+) -> int | None:
+    """The organizer built a complaint to this regulator and filed it (queued), after the members
+    ``authorizing`` authorized the representative to file it for them. Once only."""
     if await complaints.latest_version(case_id, regulator_id) is not None:
         return None
     built = await complaints.build(
@@ -132,16 +144,26 @@ async def _built_and_filed(case_id: int, regulator_id: int, organizer: UserRead)
             regulator_id=regulator_id, narrative="五名受害者分别在不同平台付款，收款账户和客服 QQ 相同。"
         ),
     )
+    for member in authorizing or []:
+        await authorizations.give(
+            case_id,
+            actor=member,
+            data=AuthorizationCreate(complaint_id=built.id, fields=["real_name", "phone"]),
+        )
     return (
         await filings.create(case_id=case_id, actor=organizer, data=FilingCreate(complaint_id=built.id))
     ).id
 
 
-async def _complaint_and_filing(case_id: int, organizer: UserRead) -> int | None:
+async def _complaint_and_filing(case_id: int, organizer: UserRead, authorizing: list[UserRead]) -> int | None:
     """The organizer built a complaint to 全国12315平台, filed it and noted it was submitted
-    online: a case in "filing" with a timeline to show. Once only."""
+    online: a case in "filing" with a timeline to show. 12315 expects each complainant's written
+    authorization: the organizer is the elected representative, ``authorizing`` authorized them,
+    the other named member did not and is left out of what was filed. Once only."""
     regulator_id = await regulators.id_of("cn-12315")
-    filing_id = await _built_and_filed(case_id, regulator_id, organizer) if regulator_id else None
+    filing_id = (
+        await _built_and_filed(case_id, regulator_id, organizer, authorizing) if regulator_id else None
+    )
     if filing_id is None:
         return None
     await filings.add_event(
@@ -209,7 +231,8 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
             "payment_receipt", "支付成功截图", "members", "receipt.png", "image/png"
         ),
     )
-    filing = await _complaint_and_filing(case_id, users[0])
+    await _elect(case_id, users[0], users[:4])  # the organizer is the case's representative
+    filing = await _complaint_and_filing(case_id, users[0], users[1:3])
     tracked = None
     if regulator_url:
         tracked = await _built_and_filed(

@@ -81,6 +81,11 @@ def seeded_case(app: LiveApp) -> dict[str, Any]:
             ),
             201,
         )
+        # the organizer is the case's representative: 12315 expects one (issue 14 item 7)
+        ok(api.post(f"/api/v1/cases/{case_id}/representative/candidacy", headers=org.headers), 201)
+        org_id = ok(api.get("/api/v1/me", headers=org.headers))["id"]
+        vote = {"candidate_id": org_id}
+        ok(api.put(f"/api/v1/cases/{case_id}/representative/vote", headers=org.headers, json=vote))
         filing = ok(
             api.post(
                 f"/api/v1/cases/{case_id}/filings", headers=org.headers, json={"complaint_id": v1["id"]}

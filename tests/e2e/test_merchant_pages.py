@@ -69,9 +69,14 @@ def file_with_12315(app: LiveApp, shop: Shop) -> None:
         reg = next(x["id"] for x in regulators if "12315" in x["name"])
         r = api.post(f"/api/v1/cases/{shop.case_id}/complaints", json={"regulator_id": reg}, headers=h)
         assert r.status_code == 201, r.text
-        r = api.post(
-            f"/api/v1/cases/{shop.case_id}/filings", json={"complaint_id": r.json()["id"]}, headers=h
-        )
+        complaint_id = r.json()["id"]
+        # the organizer is the case's representative: 12315 expects one (issue 14 item 7)
+        r = api.post(f"/api/v1/cases/{shop.case_id}/representative/candidacy", headers=h)
+        assert r.status_code == 201, r.text
+        vote = {"candidate_id": api.get("/api/v1/me", headers=h).json()["id"]}
+        r = api.put(f"/api/v1/cases/{shop.case_id}/representative/vote", json=vote, headers=h)
+        assert r.status_code == 200, r.text
+        r = api.post(f"/api/v1/cases/{shop.case_id}/filings", json={"complaint_id": complaint_id}, headers=h)
         assert r.status_code == 202, r.text
         r = api.post(
             f"/api/v1/filings/{r.json()['id']}/events",

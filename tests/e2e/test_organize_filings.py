@@ -161,6 +161,11 @@ def the_case(app: LiveApp, gateway: Standin) -> dict[str, Any]:
             201,
         )
         ok(api.post(f"/api/v1/cases/{case_id}/consent", headers=org.headers, json={"consent": True}))
+        # the organizer is the case's representative: 12315 (the manual regulator) expects one
+        ok(api.post(f"/api/v1/cases/{case_id}/representative/candidacy", headers=org.headers), 201)
+        org_id = ok(api.get("/api/v1/me", headers=org.headers))["id"]
+        vote = {"candidate_id": org_id}
+        ok(api.put(f"/api/v1/cases/{case_id}/representative/vote", headers=org.headers, json=vote))
         me = ok(api.get("/api/v1/me", headers=bob.headers))
         ok(api.post(f"/api/v1/cases/{case_id}/organizers", headers=org.headers, json={"user_id": me["id"]}))
         regulator = ok(

@@ -80,6 +80,8 @@ CASE_MEMBER = _rule("member", MEMBER, ORGANIZER)
 CASE_ORGANIZER = _rule("organizer", ORGANIZER)
 UPLOADER = _rule("uploader", MEMBER)  # of the seeded evidence the member uploaded
 RECIPIENT = _rule("recipient", MEMBER, refused_user=404)  # of the member's notification
+# the member's own authorization to file for them: anyone else is told it does not exist (404)
+AUTHORIZATION_OWNER = _rule("authorization-owner", MEMBER, refused_user=404)
 # leaving a case: the caller's own membership, which a non-member does not have (404)
 OWN_MEMBERSHIP = _rule("member", MEMBER, ORGANIZER, refused_user=404)
 STAFF_MODERATOR = _rule("moderator", MODERATOR, ADMIN)
@@ -213,6 +215,18 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     await worker()  # mails the complaint, stores the bundle as filed, tells the members
     row = await Filing.select(Filing.bundle_sha256).where(Filing.id == filing_id).first()
     assert row is not None and row["bundle_sha256"], "the worker stored no bundle for the filing"
+    # the member is elected representative (their vote alone) and authorizes the version (issue 14 item 7)
+    r = await client.post(f"/api/v1/cases/{case_id}/representative/candidacy", headers=mem.headers)
+    assert r.status_code == 201, r.text
+    r = await client.put(
+        f"/api/v1/cases/{case_id}/representative/vote", headers=mem.headers, json={"candidate_id": mem.id}
+    )
+    assert r.status_code == 200 and r.json()["representative"]["user_id"] == mem.id, r.text
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/authorizations", headers=mem.headers, json={"complaint_id": complaint_id}
+    )
+    assert r.status_code == 201, r.text
+    authorization_id = int(r.json()["id"])
     # a reply to the filing's reply address from someone who is not the regulator
     (sent,) = mailbox.to(REGULATOR_MAIL)
     secret = settings.inbound_secret.get_secret_value()
@@ -296,6 +310,7 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "shared_evidence_id": shared_ev,  # the organizer's, visible to members
             "complaint_id": complaint_id,
             "filing_id": filing_id,
+            "authorization_id": authorization_id,
             "attachment_id": int(attached["id"]),
             "item_id": quarantine_id,
             "notification_id": int(inbox[0]["id"]),

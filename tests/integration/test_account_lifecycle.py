@@ -18,6 +18,7 @@ from chorus.evidence import service as evidence
 from chorus.notifications.tables import InboxEntry, Preferences
 from chorus.piccolo_app import APP_CONFIG
 from chorus.web.auth import SESSION_COOKIE
+from tests.integration.authorization_support import represent
 from tests.integration.cases_support import Person, fields_of, ident, person, report, report_body
 from tests.support import PASSWORD, assert_problem, body_of, login, register, token_from
 
@@ -256,6 +257,7 @@ async def filed_case(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
     assert r.status_code == 201, r.text
     v1 = r.json()
     assert ANN_STATEMENT in v1["markdown"] and ANN_REF in v1["markdown"]
+    await represent(client, case_id, org.headers, v1["id"], ann.headers)  # 12315 expects them
     r = await client.post(
         f"/api/v1/cases/{case_id}/filings", headers=org.headers, json={"complaint_id": v1["id"]}
     )

@@ -116,8 +116,11 @@ async def test_the_case_elects_its_representative(client: Any, mailbox: Any, wor
     assert_problem(await client.post(f"{url}/candidacy", headers=s["out"]), 403)
     assert_problem(await client.put(f"{url}/vote", headers=s["out"], json={"candidate_id": ann}), 403)
     assert_problem(await client.put(f"{url}/vote", headers=s["org"], json={"candidate_id": 0}), 422)
-    assert_problem(await client.delete(f"{url}/candidacy", headers=s["ann"]), 404, "candidacy_not_found")
-    assert_problem(await client.delete(f"{url}/vote", headers=s["ann"]), 404, "vote_not_found")
+    assert_problem(await client.delete(f"{url}/candidacy", headers=s["out"]), 403)
+    assert_problem(await client.delete(f"{url}/vote"), 401)
+    # standing down or taking back a vote one does not have changes nothing
+    assert (await client.delete(f"{url}/candidacy", headers=s["ann"])).status_code == 204
+    assert (await client.delete(f"{url}/vote", headers=s["ann"])).status_code == 204
     assert await rows() == before
 
     await elect(client, s, "ann", "org")  # one vote of one cast: more than half, quorum met
@@ -227,6 +230,12 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     assert r.status_code == 200
     r_bundle = r.content
     files = unzip(r.content)
+    # the evidence of ann and the representative goes along; bob's upload does not (left out)
+    from tests.integration.test_complaints import png
+
+    sent = " ".join(n for n in files if n.startswith("evidence/"))
+    assert hashlib.sha256(png(1)).hexdigest() in sent and hashlib.sha256(png(2)).hexdigest() in sent
+    assert hashlib.sha256(png(3)).hexdigest() not in sent
     complaint = files["complaint.md"].decode()
     assert "安妮" in complaint and "付款后店铺失联" in complaint  # ann and the representative, in full
     assert "鲍勃" not in complaint and "Bob's private words" not in complaint  # bob left out
@@ -364,3 +373,79 @@ async def test_12315_routes_to_bureaus_and_a_case_files_once_through_it(
     cca = items["中国消费者协会"]
     v = await build(client, s, cca["id"])
     assert (await file(client, s, v["id"])).status_code == 202
+
+
+async def test_the_case_page_elects_and_authorizes_without_javascript(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """A member on the case page: the election explained, stand, vote, authorize the version with
+    the details ticked, revoke; a refusal is said above the form, nothing written."""
+    from tests.integration.test_pages_case import as_user
+    from tests.integration.test_pages_foundation import Page, csrf_of
+
+    s = await seeded_case(client, mailbox, worker)
+    reg = await mail_regulator(client, settings)
+    await consent(client, s, "org", "ann")
+    v1 = await build(client, s, reg)
+    case = s["case"]
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{case}")
+    assert r.status_code == 200
+    assert (
+        "代表人与授权委托" in r.text and "得票超过已投票数一半" in r.text and "本案还没有选出代表人" in r.text
+    )
+    assert "选出代表人之后才能授权" in r.text  # named in version 1, nothing to authorize yet
+    token = csrf_of(Page(r.text))
+
+    # a vote for no one: refused above the form, nothing written
+    before = await rows()
+    r = await client.post(f"/cases/{case}/representative", data={"action": "vote", "_csrf_token": token})
+    assert r.status_code == 422 and 'id="form-error"' in r.text
+    assert await rows() == before
+
+    r = await client.post(f"/cases/{case}/representative", data={"action": "stand", "_csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"].endswith("#representative")
+    ann = await user_id(client, s["ann"])
+    r = await client.post(
+        f"/cases/{case}/representative",
+        data={"action": "vote", "candidate_id": str(ann), "_csrf_token": token},
+    )
+    assert r.status_code == 303
+    page = (await client.get(f"/cases/{case}")).text
+    assert "本案代表人：安妮" in page and "授权 安妮 代我提交第 1 版" in page
+
+    # bob is not named: the page says so and the form is refused
+    await as_user(client, s["bob"])
+    page = (await client.get(f"/cases/{case}")).text
+    assert "你没有在这一版中具名" in page
+    bob_token = csrf_of(Page(page))
+    r = await client.post(
+        f"/cases/{case}/authorizations", data={"complaint_id": str(v1["id"]), "_csrf_token": bob_token}
+    )
+    assert r.status_code == 409 and "你没有在这一版投诉书中具名" in r.text
+
+    await as_user(client, s["org"])
+    org_token = csrf_of(Page((await client.get(f"/cases/{case}")).text))
+    r = await client.post(
+        f"/cases/{case}/authorizations",
+        data={"complaint_id": str(v1["id"]), "fields.phone": "true", "_csrf_token": org_token},
+    )
+    assert r.status_code == 303
+    (given,) = (await client.get("/api/v1/me/authorizations", headers=s["org"])).json()["items"]
+    assert given["fields"] == ["phone"] and given["representative"]["display_name"] == "安妮"
+    page = (await client.get(f"/cases/{case}")).text
+    assert "授权 安妮 代你提交这一版" in page and f"/authorizations/{given['id']}/revoke" in page
+    # ann cannot revoke the organizer's authorization: told it does not exist
+    await as_user(client, s["ann"])
+    token = csrf_of(Page((await client.get(f"/cases/{case}")).text))
+    r = await client.post(f"/cases/{case}/authorizations/{given['id']}/revoke", data={"_csrf_token": token})
+    assert r.status_code == 404 and "没有找到这份授权" in r.text
+    await as_user(client, s["org"])
+    org_token = csrf_of(Page((await client.get(f"/cases/{case}")).text))
+    r = await client.post(
+        f"/cases/{case}/authorizations/{given['id']}/revoke", data={"_csrf_token": org_token}
+    )
+    assert r.status_code == 303
+    page = (await client.get(f"/cases/{case}")).text
+    assert "授权 安妮 代我提交第 1 版" in page  # the form again
+    await as_user(client, None)

@@ -30,6 +30,7 @@ from chorus.web.guards import declared_rule, requires_login, requires_role, sign
 from tests.integration.authz_support import (
     ACTORS,
     AUTHENTICATED,
+    AUTHORIZATION_OWNER,
     CASE_MEMBER,
     CASE_ORGANIZER,
     CASE_ORGANIZER_OR_ADMIN,
@@ -211,6 +212,10 @@ def _complaint(world: World, actor: str) -> dict[str, Any]:
     return {"regulator_id": world.ids["regulator_id"]}
 
 
+def _vote(world: World, actor: str) -> dict[str, Any]:
+    return {"candidate_id": world.people[MEMBER].id}  # the member stands (seed_world)
+
+
 def _filing(world: World, actor: str) -> dict[str, Any]:
     return {"complaint_id": world.ids["complaint_id"]}  # already filed: 409 for an organizer
 
@@ -295,6 +300,19 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/filings/{filing_id}/bundle"): [Probe(CASE_MEMBER, view=filed_bundle)],
     ("GET", "/api/v1/filings/{filing_id}/documents"): [Probe(CASE_ORGANIZER)],
     ("POST", "/api/v1/filings/{filing_id}/events"): [Probe(CASE_ORGANIZER, json={"note": "电话确认已受理"})],
+    # the representative and authorizations (chorus.authorizations; tests/integration/test_authorizations.py)
+    ("GET", "/api/v1/cases/{case_id}/representative"): [Probe(CASE_MEMBER)],
+    ("POST", "/api/v1/cases/{case_id}/representative/candidacy"): [Probe(CASE_MEMBER)],
+    # (in this order: the vote is for the member, who stands until the candidacy row stands them down)
+    ("PUT", "/api/v1/cases/{case_id}/representative/vote"): [Probe(CASE_MEMBER, json=_vote)],
+    ("DELETE", "/api/v1/cases/{case_id}/representative/vote"): [Probe(CASE_MEMBER)],
+    ("DELETE", "/api/v1/cases/{case_id}/representative/candidacy"): [Probe(CASE_MEMBER)],
+    ("POST", "/api/v1/cases/{case_id}/authorizations"): [Probe(CASE_MEMBER, json=_filing)],
+    ("GET", "/api/v1/cases/{case_id}/authorizations"): [Probe(CASE_MEMBER)],
+    ("DELETE", "/api/v1/authorizations/{authorization_id}"): [Probe(AUTHORIZATION_OWNER)],
+    ("GET", "/api/v1/authorizations/{authorization_id}/document"): [Probe(AUTHORIZATION_OWNER)],
+    ("GET", "/api/v1/me/authorizations"): [Probe(AUTHENTICATED)],
+    ("GET", "/api/v1/filings/{filing_id}/parties"): [Probe(CASE_MEMBER)],
     ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
     ("GET", "/api/v1/filings/{filing_id}/attachments/{attachment_id}"): [Probe(CASE_ORGANIZER_OR_ADMIN)],
     # the inbound quarantine: admins only; the decisions are refused by validation (422), so the
@@ -372,6 +390,10 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/chart.svg"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/membership"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/consent"): CASE_MEMBER,
+    # the representative and authorizations part of the case page (chorus.authorizations.pages)
+    ("POST", "/cases/{case_id}/representative"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/authorizations"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/authorizations/{authorization_id}/revoke"): AUTHORIZATION_OWNER,
     # the organizer console's members and evidence (chorus.cases.pages.organize)
     ("GET", "/cases/{case_id}/organize"): CASE_ORGANIZER,
     ("POST", "/cases/{case_id}/organize/organizers"): CASE_ORGANIZER,

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.integration.authorization_support import represent
 from tests.integration.cases_support import ident, person, report, report_body
 from tests.toolkit import start_web, stop_process
 
@@ -77,6 +78,7 @@ async def _seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.text
     complaint_id = r.json()["id"]
+    await represent(client, case_id, organizer.headers, complaint_id, member.headers)  # 12315 expects them
     r = await client.post(
         f"/api/v1/cases/{case_id}/filings", json={"complaint_id": complaint_id}, headers=organizer.headers
     )

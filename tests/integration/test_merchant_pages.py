@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from chorus.web.pages import Formats
+from tests.integration.authorization_support import represent
 from tests.integration.cases_support import get_ok, ident, person, report, report_body
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_moderation import accepted
@@ -211,6 +212,7 @@ async def filed_and_accepted(client: Any, mailbox: Any, worker: Any) -> dict[str
         json={"regulator_id": await regulator_id(client)},
     )
     assert r.status_code == 201, r.text
+    await represent(client, s["case"], s["org"], r.json()["id"], s["ann"])  # 12315 expects them
     r = await client.post(
         f"/api/v1/cases/{s['case']}/filings", headers=s["org"], json={"complaint_id": r.json()["id"]}
     )

@@ -14,6 +14,7 @@ import pytest
 
 from chorus.markdown import render_document
 from chorus.web.auth import SESSION_COOKIE
+from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import png, regulator_id
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.support import assert_problem, verified_user
@@ -90,7 +91,8 @@ async def member_case(client: Any, mailbox: Any, worker: Any, *, filed: bool = T
         json={"title": ANNOUNCEMENT[0], "body": ANNOUNCEMENT[1]},
     )
     assert r.status_code == 201, r.text
-    if filed:
+    if filed:  # 12315 expects a representative and the members' authorizations (issue 14 item 7)
+        await represent(client, s["case"], s["org"], s["v1"]["id"], s["ann"])
         r = await client.post(
             f"/api/v1/cases/{s['case']}/filings", headers=s["org"], json={"complaint_id": s["v1"]["id"]}
         )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chorus.evidence.tables import ChainLink, Evidence
+from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import regulator_id
 from tests.integration.test_evidence import ELF, blob_files, noisy_png, png, tmp_files
 from tests.integration.test_pages_foundation import Page, csrf_of
@@ -327,6 +328,7 @@ async def test_withdraw_asks_first_and_a_filed_file_stays(
         json={"regulator_id": await regulator_id(client)},
     )
     assert r.status_code == 201, r.text
+    await represent(client, s["case"], s["mia"])  # 12315 expects an elected representative
     r = await client.post(
         f"/api/v1/cases/{s['case']}/filings", headers=s["mia"], json={"complaint_id": r.json()["id"]}
     )

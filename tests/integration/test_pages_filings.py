@@ -13,6 +13,7 @@ import pytest
 
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.i18n import t
+from tests.integration.authorization_support import represent
 from tests.integration.filing_support import age
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_filing_channels import (
@@ -420,6 +421,7 @@ async def test_the_deadline_says_its_rule_and_pauses_while_the_regulator_waits_f
     s = await seeded_case(client, mailbox, worker)
     await consent(client, s, "org")
     v1 = await build(client, s, await regulator_id(client))  # the 12315 platform: filed by hand
+    await represent(client, s["case"], s["org"])  # 12315 expects a representative (issue 14 item 7)
     base = f"/cases/{s['case']}/organize/filings"
     await as_user(client, s["org"])
     s["base"], s["v1"] = base, v1

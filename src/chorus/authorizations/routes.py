@@ -54,7 +54,7 @@ class RepresentativeController(Controller):
         opt={"rule": "member"},
     )
     async def withdraw(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
-        """Stand down (404 when not standing)."""
+        """Stand down (not standing: nothing changes)."""
         await service.withdraw_candidacy(case_id, actor=user)
 
     @put(
@@ -78,7 +78,7 @@ class RepresentativeController(Controller):
         opt={"rule": "member"},
     )
     async def unvote(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
-        """Take my vote back (404 without one)."""
+        """Take my vote back (none: nothing changes)."""
         await service.unvote(case_id, actor=user)
 
 

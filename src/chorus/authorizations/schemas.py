@@ -83,6 +83,18 @@ class AuthorizationList(BaseModel):
     items: list[AuthorizationRead]
 
 
+class AuthorizationOption(BaseModel):
+    """A version the caller may authorize: the latest for a channel that expects an authorization.
+    ``named``: the caller is named in it (only then can they authorize it); ``authorization``:
+    their live authorization of it, if any."""
+
+    complaint_id: int
+    version: int
+    regulator: RegulatorRef
+    named: bool
+    authorization: AuthorizationRead | None
+
+
 class FilingPartiesRead(BaseModel):
     """Who a filing was made for: ``included`` of the ``named`` members of the version (a member
     without an authorization for the channel is left out), by the representative."""

@@ -34,6 +34,7 @@ from chorus.authorizations.schemas import (
     TEXT_VERSION,
     AuthorizationCreate,
     AuthorizationList,
+    AuthorizationOption,
     AuthorizationRead,
     CandidateRead,
     FilingPartiesRead,
@@ -52,6 +53,7 @@ from chorus.cases import service as cases
 from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotFound
+from chorus.evidence import service as evidence
 from chorus.i18n import normalize_locale
 from chorus.markdown import inline, literal
 from chorus.merchants import service as merchants
@@ -167,7 +169,8 @@ async def stand(case_id: int, *, actor: UserRead) -> RepresentativeRead:
 
 
 async def withdraw_candidacy(case_id: int, *, actor: UserRead) -> None:
-    """A candidate stands down; the votes for them then count for no one."""
+    """A candidate stands down (not standing: nothing to do); the votes for them then count for
+    no one."""
     await _open_case(case_id, actor)
     async with db.transaction():
         gone = (
@@ -175,11 +178,10 @@ async def withdraw_candidacy(case_id: int, *, actor: UserRead) -> None:
             .where((RepresentativeCandidate.case == case_id) & (RepresentativeCandidate.user == actor.id))
             .returning(RepresentativeCandidate.id)
         )
-        if not gone:
-            raise NotFound("candidacy_not_found")
-        await audit.record(
-            "representative.withdrew", actor_id=actor.id, object_type="case", object_id=case_id
-        )
+        if gone:
+            await audit.record(
+                "representative.withdrew", actor_id=actor.id, object_type="case", object_id=case_id
+            )
 
 
 async def vote(case_id: int, *, actor: UserRead, data: VoteCreate) -> RepresentativeRead:
@@ -209,7 +211,7 @@ async def vote(case_id: int, *, actor: UserRead, data: VoteCreate) -> Representa
 
 
 async def unvote(case_id: int, *, actor: UserRead) -> None:
-    """A member takes their vote back."""
+    """A member takes their vote back (none: nothing to do)."""
     await _open_case(case_id, actor)
     async with db.transaction():
         gone = (
@@ -217,9 +219,10 @@ async def unvote(case_id: int, *, actor: UserRead) -> None:
             .where((RepresentativeVote.case == case_id) & (RepresentativeVote.voter == actor.id))
             .returning(RepresentativeVote.id)
         )
-        if not gone:
-            raise NotFound("vote_not_found")
-        await audit.record("representative.unvoted", actor_id=actor.id, object_type="case", object_id=case_id)
+        if gone:
+            await audit.record(
+                "representative.unvoted", actor_id=actor.id, object_type="case", object_id=case_id
+            )
 
 
 # --- authorizations ---------------------------------------------------------------------------------
@@ -408,6 +411,41 @@ async def list_for_case(case_id: int, *, actor: UserRead) -> AuthorizationList:
         query = query.where(Authorization.user == actor.id)
     rows = [dict(r) for r in await query.order_by(Authorization.id)]
     return AuthorizationList(items=await _reads(rows, viewer=actor.id))
+
+
+async def options(case_id: int, *, actor: UserRead) -> list[AuthorizationOption]:
+    """Members: the latest version for each channel of the case that expects an authorization,
+    whether they are named in it, and their live authorization of it."""
+    await cases.require_member(case_id, actor=actor)
+    latest: dict[int, dict[str, Any]] = {}
+    for brief in (await complaints.list_for(case_id, actor=actor)).items:  # newest first
+        latest.setdefault(
+            brief.regulator.id, {"id": brief.id, "version": brief.version, "name": brief.regulator.name}
+        )
+    own = [
+        dict(r)
+        for r in await Authorization.select(*_COLUMNS).where(
+            (Authorization.case == case_id)
+            & (Authorization.user == actor.id)
+            & Authorization.revoked_at.is_null()
+        )
+    ]
+    reads = {a.complaint_id: a for a in await _reads(own, viewer=actor.id)}
+    out = []
+    for regulator_id, v in sorted(latest.items()):
+        if not (await regulators.get_or_raise(regulator_id))["authorization_required"]:
+            continue
+        row = await complaints.complaint_row(v["id"])
+        out.append(
+            AuthorizationOption(
+                complaint_id=v["id"],
+                version=v["version"],
+                regulator=RegulatorRef(id=regulator_id, name=v["name"]),
+                named=actor.id in (db.json_value(row["named_members"]) or []),
+                authorization=reads.get(v["id"]),
+            )
+        )
+    return out
 
 
 async def mine(*, actor: UserRead) -> AuthorizationList:
@@ -640,6 +678,19 @@ async def _documents(ids: list[int], *, bureau: int | None, locale: str | None) 
     return out
 
 
+async def filed_evidence(filing_id: int, complaint: dict[str, Any]) -> list[int]:
+    """The evidence a filing sends: what its version cites, but not the uploads of members left
+    out of it (their material goes with an authorization, not without)."""
+    cited = [int(e) for e in db.json_value(complaint["evidence_ids"]) or []]
+    row = await _parties_row(filing_id)
+    if row is None or row["markdown"] is None:  # no one left out
+        return cited
+    included = {int(u) for u in db.json_value(row["included"]) or []}
+    left_out = {int(u) for u in db.json_value(complaint["named_members"]) or []} - included
+    uploader = {int(r[0]): int(r[1]) for r in await evidence.live_rows(complaint["case"])}
+    return [e for e in cited if uploader.get(e) not in left_out]
+
+
 async def store_filed_bundle(filing_id: int, complaint_id: int, settings: Settings) -> tuple[str, int]:
     """The bundle a filing sends, stored once (``chorus.complaints.service.store_bundle`` with the
     text as filed and the included members' authorization documents)."""
@@ -652,11 +703,15 @@ async def store_filed_bundle(filing_id: int, complaint_id: int, settings: Settin
     # each document names its member's identity details: kept sealed under the member's key for
     # the case (``<name>.sealed``; the manifest hashes the ciphertext), unreadable once they leave
     # the case or delete their account (chorus.accounts.identity, issue 14 item 8)
-    case_id = int((await complaints.complaint_row(complaint_id))["case"])
+    complaint = await complaints.complaint_row(complaint_id)
+    case_id = int(complaint["case"])
     sealed = await identity.seal_documents(
         case_id=case_id, documents={name: (_member_of(name), data) for name, data in documents.items()}
     )
-    return await complaints.store_bundle(complaint_id, settings, markdown=row["markdown"], documents=sealed)
+    sent = set(await filed_evidence(filing_id, complaint))
+    return await complaints.store_bundle(
+        complaint_id, settings, markdown=row["markdown"], documents=sealed, evidence_ids=sent
+    )
 
 
 def _member_of(document_name: str) -> int:

@@ -168,6 +168,7 @@ def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tup
 
 # --- building --------------------------------------------------------------------------------
 
+
 async def build(
     *, case_id: int, actor: UserRead, data: ComplaintCreate, settings: Settings | None = None
 ) -> ComplaintCreated:
@@ -585,6 +586,7 @@ class FiledCopy:
 
     markdown: str | None
     documents: dict[str, bytes]
+    evidence_ids: set[int] | None = None  # the evidence sent (None: all the version cites)
 
 
 async def bundle_of(
@@ -624,7 +626,11 @@ async def bundle_of(
 
     zs = await evidence_bundle.write(
         case_id=row["case"],
-        included=set(db.json_value(row["evidence_ids"]) or []),
+        included=(
+            filed.evidence_ids
+            if filed is not None and filed.evidence_ids is not None and member is None
+            else set(db.json_value(row["evidence_ids"]) or [])
+        ),
         documents={"complaint.md": markdown, "complaint.html": page, **extra},
         generated_at=row["created_at"],
         readme=readme,
@@ -641,10 +647,15 @@ async def store_bundle(
     *,
     markdown: str | None = None,
     documents: dict[str, bytes] | None = None,
+    evidence_ids: set[int] | None = None,
 ) -> tuple[str, int]:
     """Write the version's bundle once into the blob store (the exact bytes a filing refers
     to: a ZIP's entry times differ between downloads) and return its SHA-256 and size.
     ``markdown``/``documents``: the filing's own text and documents (see ``FiledCopy``)."""
-    filed = FiledCopy(markdown, documents or {}) if markdown is not None or documents else None
+    filed = (
+        FiledCopy(markdown, documents or {}, evidence_ids)
+        if markdown is not None or documents or evidence_ids is not None
+        else None
+    )
     zs, _ = await bundle_of(await complaint_row(complaint_id), settings, filed=filed)
     return await evidence_bundle.store(zs, settings, label=f"bundle-{complaint_id}")

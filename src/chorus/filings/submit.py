@@ -89,7 +89,8 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
     markdown: str = await authorizations.filed_text(row["id"]) or complaint["markdown"]
     full = row["regulator.contact_disclosure"] == "full"
     name, idents = await _merchant(row["case"])
-    included = set(db.json_value(complaint["evidence_ids"]) or [])
+    # what the version cites, but not the uploads of members left out of it (chorus.authorizations)
+    included = set(await authorizations.filed_evidence(row["id"], complaint))
     items = await evidence.files(sorted(included))
     body_html, _ = await asyncio.to_thread(render_document, markdown)
     return {
