@@ -62,7 +62,7 @@ def sha(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-async def test_each_kind_of_bad_mail_is_kept_with_its_reason_and_only_admins_read_it(
+async def test_each_kind_of_bad_mail_is_kept_for_admins_who_may_discard_it(
     client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
 ) -> None:
     s = await mailed(client, mailbox, worker, settings, redis_pool)
@@ -118,6 +118,29 @@ async def test_each_kind_of_bad_mail_is_kept_with_its_reason_and_only_admins_rea
     assert_problem(await client.get(Q), 401)
     assert_problem(await client.get(f"{Q}/999999", headers=admin.headers), 404, "quarantine_not_found")
     assert await InboundQuarantine.count().where(InboundQuarantine.state == "open") == 4
+
+    # an admin discards one: the row stays, its text and raw bytes go
+    raw = mail("spam@example.com", "恭喜中奖，请点击链接", "<spam@x>", subject="中奖通知")
+    item = (await hand_over(client, settings, raw)).json()["quarantine_id"]
+    store = store_for(settings)
+    assert await store.exists(sha(raw))
+
+    assert_problem(await client.post(f"{Q}/999999/discard", headers=admin.headers, json={}), 404)
+    r = await client.post(f"{Q}/{item}/discard", headers=admin.headers, json={"note": "垃圾邮件"})
+    assert r.status_code == 200, r.text
+    gone = r.json()
+    assert gone["state"] == "discarded" and gone["resolved_by"] == admin.id and gone["note"] == "垃圾邮件"
+    assert gone["text"] == "" and not gone["raw_available"]
+    assert gone["subject"] == "中奖通知" and gone["sender"] == REGULATOR_MAIL  # who sent what, kept
+    assert not await store.exists(sha(raw))
+    assert_problem(await client.get(f"{Q}/{item}/raw", headers=admin.headers), 404, "quarantine_raw_deleted")
+    assert_problem(await client.post(f"{Q}/{item}/discard", headers=admin.headers, json={}), 409)
+    r = await client.post(f"{Q}/{item}/assign", headers=admin.headers, json={"filing_id": s["filing"]})
+    assert_problem(r, 409, "quarantine_resolved")
+    assert (await client.get(Q, headers=admin.headers, params={"state": "discarded"})).json()["items"][0][
+        "id"
+    ] == item
+    assert "inbound.discarded" in [a["action"] for a in await AuditEntry.select(AuditEntry.action)]
 
 
 async def test_an_assigned_message_becomes_a_reply_with_a_proposal_and_its_attachments(
@@ -184,13 +207,8 @@ async def test_an_assigned_message_becomes_a_reply_with_a_proposal_and_its_attac
     actions = [a["action"] for a in await AuditEntry.select(AuditEntry.action)]
     assert "inbound.assigned" in actions and "filing_attachment.downloaded" in actions
 
-
-async def test_a_filing_ended_past_the_margin_or_a_message_already_there_is_refused(
-    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
-) -> None:
-    s = await mailed(client, mailbox, worker, settings, redis_pool)
-    admin = await staff(client, settings, "admin@example.com", "admin")
-    # the same message reached the filing directly and the quarantine by another address
+    # refused, nothing written: a message already on the filing, a filing ended past the margin.
+    # The same message reached the filing directly and the quarantine by another address
     raw = mail(s["reply_address"], "请补充材料。", "<same@x>")
     assert (await hand_over(client, settings, raw)).json()["filing_id"] == s["filing"]
     copy = raw.replace(s["reply_address"].encode(), b"nobody@example.com")
@@ -199,6 +217,7 @@ async def test_a_filing_ended_past_the_margin_or_a_message_already_there_is_refu
     r = await client.post(f"{Q}/{item}/assign", headers=admin.headers, json={"filing_id": s["filing"]})
     assert_problem(r, 409, "quarantine_already_recorded")
     assert (await client.get(f"{Q}/{item}", headers=admin.headers)).json()["state"] == "open"
+    assert await events(s["filing"]) == before
 
     # the filing ended 31 days ago (CHORUS_INBOUND_REPLY_DAYS is 30): closed to replies
     r = await client.post(
@@ -209,41 +228,13 @@ async def test_a_filing_ended_past_the_margin_or_a_message_already_there_is_refu
         (FilingEvent.filing == s["filing"]) & (FilingEvent.status == "closed")
     )
     before = await events(s["filing"])
-    other = await hand_over(client, settings, mail("x@example.com", "迟到的回复", "<late@x>"))
+    late = await hand_over(client, settings, mail("x@example.com", "迟到的回复", "<late@x>"))
     r = await client.post(
-        f"{Q}/{other.json()['quarantine_id']}/assign", headers=admin.headers, json={"filing_id": s["filing"]}
+        f"{Q}/{late.json()['quarantine_id']}/assign", headers=admin.headers, json={"filing_id": s["filing"]}
     )
     assert_problem(r, 409, "quarantine_filing_closed")
     assert await events(s["filing"]) == before
     assert await InboundQuarantine.count().where(InboundQuarantine.state == "open") == 2
-
-
-async def test_a_discarded_message_keeps_its_row_and_loses_its_text_and_bytes(
-    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any
-) -> None:
-    s = await mailed(client, mailbox, worker, settings, redis_pool)
-    admin = await staff(client, settings, "admin@example.com", "admin")
-    raw = mail("spam@example.com", "恭喜中奖，请点击链接", "<spam@x>", subject="中奖通知")
-    item = (await hand_over(client, settings, raw)).json()["quarantine_id"]
-    store = store_for(settings)
-    assert await store.exists(sha(raw))
-
-    assert_problem(await client.post(f"{Q}/999999/discard", headers=admin.headers, json={}), 404)
-    r = await client.post(f"{Q}/{item}/discard", headers=admin.headers, json={"note": "垃圾邮件"})
-    assert r.status_code == 200, r.text
-    gone = r.json()
-    assert gone["state"] == "discarded" and gone["resolved_by"] == admin.id and gone["note"] == "垃圾邮件"
-    assert gone["text"] == "" and not gone["raw_available"]
-    assert gone["subject"] == "中奖通知" and gone["sender"] == REGULATOR_MAIL  # who sent what, kept
-    assert not await store.exists(sha(raw))
-    assert_problem(await client.get(f"{Q}/{item}/raw", headers=admin.headers), 404, "quarantine_raw_deleted")
-    assert_problem(await client.post(f"{Q}/{item}/discard", headers=admin.headers, json={}), 409)
-    r = await client.post(f"{Q}/{item}/assign", headers=admin.headers, json={"filing_id": s["filing"]})
-    assert_problem(r, 409, "quarantine_resolved")
-    assert (await client.get(Q, headers=admin.headers, params={"state": "discarded"})).json()["items"][0][
-        "id"
-    ] == item
-    assert "inbound.discarded" in [a["action"] for a in await AuditEntry.select(AuditEntry.action)]
 
 
 async def test_a_matched_reply_keeps_its_attachments_for_the_organizers(
@@ -270,6 +261,7 @@ async def test_a_matched_reply_keeps_its_attachments_for_the_organizers(
     await as_user(client, s["org"])
     page = await client.get(f"/cases/{s['case']}/organize/filings")
     assert page.status_code == 200 and attached["url"] in page.text
+    assert 'href="/admin/quarantine"' not in page.text  # no quarantine link for organizers
     client.cookies.clear()
 
 
@@ -327,6 +319,7 @@ async def test_the_admin_console_lists_shows_assigns_and_discards(
     await as_user(client, admin)
     r = await client.get("/admin/quarantine")
     assert r.status_code == 200
+    assert 'href="/admin/quarantine" aria-current="page"' in r.text  # the header links it for admins
     text = text_of(r.text)
     assert "来信隔离区" in text and "待处理：2 封" in text and "不对应任何投诉提交" in text
     assert f'href="/admin/quarantine/{first["quarantine_id"]}"' in r.text
