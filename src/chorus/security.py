@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Set by the test suite (tests/conftest.py) for its throw-away accounts: argon2id at the lowest
+# cost (one pass over 8 KiB instead of three over 64 MiB with 4 lanes; the test suite makes
+# thousands of accounts and logins). Never honoured with CHORUS_ENV=production.
+CHEAP_HASHES_ENV = "CHORUS_TEST_CHEAP_PASSWORD_HASHES"
+
+
+def make_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
+    """argon2id with the library's current recommended parameters (RFC 9106, low memory)."""
+    production = environ.get("CHORUS_ENV", "").strip().lower() == "production"
+    if environ.get(CHEAP_HASHES_ENV) == "1" and not production:
+        cheapest = dataclasses.replace(
+            profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
+        )
+        return PasswordHasher.from_parameters(cheapest)
+    return PasswordHasher()
+
+
+_hasher = make_hasher()
 # Verified against when the e-mail is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 

@@ -126,6 +126,23 @@ async def test_password_hashes_are_argon2id_and_verify() -> None:
     assert not await security.verify_password(None, "anything")
 
 
+def test_passwords_cost_the_recommended_argon2_work_outside_the_test_suite() -> None:
+    """The suite's own accounts hash cheaply (tests/conftest.py sets the flag); a deployment
+    never does, even with the flag set in production."""
+    cheap, recommended = (1, 8, 1), (3, 65536, 4)
+
+    def cost(environ: dict[str, str]) -> tuple[int, int, int]:
+        h = security.make_hasher(environ)
+        return h.time_cost, h.memory_cost, h.parallelism
+
+    flag = security.CHEAP_HASHES_ENV
+    assert cost({}) == recommended
+    assert cost({"CHORUS_ENV": "development"}) == recommended
+    assert cost({flag: "1", "CHORUS_ENV": "production"}) == recommended
+    assert cost({flag: "1", "CHORUS_ENV": "development"}) == cheap
+    assert security.make_hasher({flag: "1"}).hash("x").startswith("$argon2id$")
+
+
 def test_every_identifier_kind_and_reason_has_texts() -> None:
     from chorus.merchants.identifiers import REASONS, IdentifierKind
 
