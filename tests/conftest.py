@@ -17,18 +17,36 @@ from typing import Any
 
 import pytest
 
-from tests.toolkit import Sandbox, free_port, reclaim_redis_db
+from tests.toolkit import PORTS_ENV, Sandbox, free_port, reclaim_redis_db
 
 BACKEND = os.environ.get("CHORUS_TEST_BACKEND", "sqlite")
+# Under pytest-xdist (tests/run_suites.py runs each backend as ``-n N``) every worker process
+# imports this file and so gets a sandbox of its own: database, Redis database number, directory,
+# SMTP port, live app. WORKER: "gw0", "gw1", ... ("" without xdist).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PORTS_PER_PROCESS = 50
+if os.environ.get("CHORUS_TEST_PORT_BASE") and WORKER.startswith("gw"):
+    # run_suites.py gives each suite a base below the ephemeral range; each worker its own block
+    _first = int(os.environ["CHORUS_TEST_PORT_BASE"]) + int(WORKER[2:]) * PORTS_PER_PROCESS
+    os.environ[PORTS_ENV] = f"{_first}-{_first + PORTS_PER_PROCESS - 1}"
+# xdist's controller process (run_suites.py says it distributes) only hands tests to the workers:
+# it takes no database or Redis database number of its own (there are 15 numbers to share).
+CONTROLLER = not WORKER and os.environ.get("CHORUS_TEST_DISTRIBUTED") == "1"
 # A database, a Redis database number (or an embedded Redis) and a directory of this run's own:
 # concurrent runs (two checkouts, a benchmark) never see each other's rows or queues.
-SANDBOX = Sandbox.start(backend="postgres" if BACKEND == "postgres" else "sqlite", prefix="chorus_test")
-RUN_ID, TMP = SANDBOX.run_id, SANDBOX.tmp
-DATABASE_URL, REDIS_URL = SANDBOX.database_url, SANDBOX.redis_url
-SMTP_PORT = free_port()
+SANDBOX = (
+    None
+    if CONTROLLER
+    else Sandbox.start(backend="postgres" if BACKEND == "postgres" else "sqlite", prefix="chorus_test")
+)
+RUN_ID, TMP = (SANDBOX.run_id, SANDBOX.tmp) if SANDBOX else ("controller", Path("/nonexistent"))
+DATABASE_URL, REDIS_URL = (SANDBOX.database_url, SANDBOX.redis_url) if SANDBOX else ("", "")
+SMTP_PORT = 0 if CONTROLLER else free_port()
 
 os.environ.update(
-    SANDBOX.chorus_env(
+    {}
+    if SANDBOX is None
+    else SANDBOX.chorus_env(
         {
             "CHORUS_SMTP_HOST": "127.0.0.1",
             "CHORUS_SMTP_PORT": str(SMTP_PORT),
@@ -38,6 +56,9 @@ os.environ.update(
             "CHORUS_LOG_LEVEL": "INFO",
             "CHORUS_INBOUND_DOMAIN": "replies.chorus.example.com",
             "CHORUS_INBOUND_SECRET": "inbound-secret-" + RUN_ID,
+            # argon2id at its lowest cost for the suite's throw-away accounts (chorus.security):
+            # the recommended cost is ~0.3 s of CPU per hash or login, thousands of them a run
+            "CHORUS_TEST_CHEAP_PASSWORD_HASHES": "1",
         }
     )
 )
@@ -51,12 +72,14 @@ async def flush_keeping_lock(pool: Any) -> None:
     would run our jobs."""
     async with pool.pipeline(transaction=True) as pipe:
         pipe.flushdb()
-        if SANDBOX.redis_owner is not None:
+        if SANDBOX is not None and SANDBOX.redis_owner is not None:
             reclaim_redis_db(pipe, SANDBOX.redis_owner)
         await pipe.execute()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if SANDBOX is None:
+        return "chorus backends: each xdist worker has a database and Redis database of its own"
     shown = DATABASE_URL if BACKEND == "postgres" else "sqlite (temporary file)"
     return f"chorus backends: database={shown} redis={REDIS_URL.split('@')[-1]}"
 
@@ -139,6 +162,8 @@ async def worker(redis_pool: Any, settings: Any) -> Any:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if SANDBOX is None:
+        return
     try:
         SANDBOX.finish()  # the Redis claim, the embedded Redis, the directory, the database
     except Exception as exc:  # pragma: no cover - best effort cleanup

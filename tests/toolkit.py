@@ -46,8 +46,27 @@ Backend = Literal["sqlite", "postgres"]
 # --- ports ------------------------------------------------------------------------------------
 
 
+# "first-last": the block of ports this test process hands out (tests/conftest.py sets it from
+# the suite and pytest-xdist worker tests/run_suites.py started it as); below the kernel's
+# ephemeral range, so neither a sibling process nor the OS's own choice can take a port between
+# free_port() and the bind.
+PORTS_ENV = "CHORUS_TEST_PORTS"
+_next_port: dict[str, int] = {}
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS's choice)."""
+    """A TCP port nobody listens on right now: the next free one of this process's block
+    (CHORUS_TEST_PORTS), else the OS's choice."""
+    block = os.environ.get(PORTS_ENV)
+    if block:
+        first, last = (int(n) for n in block.split("-"))
+        for _ in range(last - first + 1):
+            port = _next_port.get(block, first)
+            _next_port[block] = port + 1 if port < last else first
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.bind(("127.0.0.1", port))
+                return port
+        raise RuntimeError(f"every port of {PORTS_ENV}={block} is in use")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -307,11 +326,12 @@ def start_web(
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    timeout: float = 60,
+    timeout: float = 180,
     port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """``chorus web`` (uvicorn, one process) on ``port`` (default: a free one); returns once
-    /healthz answers 200, with the process and its base URL."""
+    /healthz answers 200, with the process and its base URL. ``timeout`` is generous: on a busy
+    machine (a test run's parallel workers each starting their own) start-up took over 60 s."""
     import httpx
 
     port = port or free_port()
