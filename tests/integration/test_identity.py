@@ -269,3 +269,18 @@ async def test_a_stored_bundle_keeps_its_sealed_parts_verifiable_and_unreadable_
     assert stored.read_bytes() == data and verify_bundle(stored).ok  # the rest stays verifiable
     opened = await identity.open_documents(case_id=s["case"], documents={name + ".sealed": (ann, ciphertext)})
     assert opened == {name: None}
+
+
+async def test_each_regulator_says_what_it_requires_of_a_complainant_with_its_source(client: Any) -> None:
+    items = {r["name"]: r for r in (await client.get("/api/v1/regulators")).json()["items"]}
+    platform = next(r for name, r in items.items() if "12315" in name)
+    assert platform["required_details"] == ["real_name", "phone", "address"]
+    rules = platform["complainant_requirements"]
+    assert [r["article"] for r in rules] == ["第九条", None]  # 2022 text; the 2026 one's not found
+    assert all(r["source_url"].startswith("http") and r["confirmed"] is False for r in rules)
+    assert rules[0]["valid_to"] == "2026-04-14" and rules[1]["valid_from"] == "2026-04-15"
+    cca = next(r for name, r in items.items() if "中国消费者协会" in name)
+    assert "id_number" in cca["required_details"]
+    # not looked up: nothing claimed
+    ftc = next(r for name, r in items.items() if "FTC" in name)
+    assert ftc["required_details"] == [] and ftc["complainant_requirements"] == []

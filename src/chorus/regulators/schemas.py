@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from chorus.regulators.requirements import Requirement
+
 # The only environment variables a regulator's API key may be read from: an admin who could name
 # any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
 CREDENTIALS_PREFIX = "CHORUS_REGULATOR_KEY_"
@@ -83,6 +85,10 @@ class RegulatorRead(BaseModel):
     # the channel expects each complainant's written authorization (授权委托书) when someone else
     # files for them: a member without one for the version filed is left out of it
     authorization_required: bool = False
+    # what it requires of each complainant (chorus.regulators.requirements, data with its source):
+    # the identity details required today, and every dated, cited rule (confirmed or not)
+    required_details: list[str] = Field(default_factory=list)
+    complainant_requirements: list[Requirement] = Field(default_factory=list)
 
 
 class RegulatorList(BaseModel):

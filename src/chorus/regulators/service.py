@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from chorus import db, netguard
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
+from chorus.regulators import requirements
 from chorus.regulators.schemas import (
     RegulatorAdminRead,
     RegulatorCreate,
@@ -49,6 +51,8 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         time_limits=time_limits_of(row["time_limits"]),
         routed_by=row["routed_by"],
         authorization_required=bool(row["authorization_required"]),
+        required_details=list(requirements.required_fields(row["slug"], datetime.now(UTC).date())),
+        complainant_requirements=list(requirements.rules_for(row["slug"])),
     )
 
 
