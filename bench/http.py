@@ -9,7 +9,7 @@
 2. ``chorus web --workers N`` (N = 1, then 2) and a bare Litestar "hello world" under uvicorn (one
    process, uvicorn's defaults, as ``chorus web`` uses them), each driven by ``wrk -t2 -c50``
    (installed with apt-get when missing; without it a Python load generator of the same shape).
-   The bare app is measured right before each endpoint, so both see the same machine load.
+   The bare app and the endpoint are measured in alternating slices, so both see the same load.
 3. Prints endpoint | workers | req/s | bare | ratio | p99 | scaling (2 workers over 1), and the
    report race of ``bench.resolve`` (200 simultaneous reports of one new merchant, a small data set).
 
@@ -178,6 +178,27 @@ class Load:
         return run_python_load(url, connections=self.args.connections, seconds=seconds)
 
 
+def combine(parts: list[Result]) -> Result:
+    """Slices of equal length as one measurement: mean rate, the worst p99, the sums."""
+    return Result(
+        rps=sum(p.rps for p in parts) / len(parts),
+        p99_ms=max(p.p99_ms for p in parts),
+        non_2xx=sum(p.non_2xx for p in parts),
+        errors=sum(p.errors for p in parts),
+    )
+
+
+def interleaved(load: Load, url: str, bare_url: str, args: argparse.Namespace) -> tuple[Result, Result]:
+    """The endpoint and the bare app in alternating slices (``--rounds`` of each): on a machine
+    others load too, both see the same conditions, and the ratio is what stays meaningful."""
+    seconds = max(1.0, args.duration / args.rounds)
+    app_parts, bare_parts = [], []
+    for _ in range(args.rounds):
+        bare_parts.append(load(bare_url, seconds))
+        app_parts.append(load(url, seconds))
+    return combine(app_parts), combine(bare_parts)
+
+
 # --- processes --------------------------------------------------------------------------------------
 
 
@@ -252,14 +273,15 @@ def main() -> int:
     box = Sandbox.start(backend="postgres", prefix="chorus_bench_http")
     tmp = Path(tempfile.mkdtemp(prefix="chorus-bench-http-"))
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, **box.chorus_env()}
+    # logs as production writes them (CHORUS_ENV=production's default: JSON, one line per request)
+    env = {**os.environ, **box.chorus_env({"CHORUS_LOG_JSON": "true"})}
     if args.src:
         src = Path(args.src).resolve()
         env["PYTHONPATH"] = os.pathsep.join([str(src / "src"), str(src)])
     try:
         print(f"database {box.database_url}   redis {box.redis_url}   code {args.src or 'this checkout'}")
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; wrk -t{args.threads} -c{args.connections}, "
-              f"{args.duration:g} s per run")  # fmt: skip
+              f"{args.duration:g} s per measurement in {args.rounds} slices; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         chorus(env, "migrate")
         chorus(env, "seed-demo")
         load = Load(args)
@@ -300,9 +322,8 @@ def main() -> int:
                     print(f"   {label}: {answer.status_code} {answer.text[:200]}")
                     status = 1
                     continue
-                load(url, 1)  # warm: connections, caches, the JIT-less interpreter's first paths
-                bare_result = load(bare_url)
-                result = load(url)
+                load(url, 1)  # warm: connections, caches, the interpreter's first paths
+                result, bare_result = interleaved(load, url, bare_url, args)
                 rows.append((label, workers, result, bare_result))
                 print(
                     f"   {label:36} {workers}w  {result.rps:8.0f} req/s  bare {bare_result.rps:8.0f}  "
@@ -317,7 +338,9 @@ def main() -> int:
         print_table(rows)
         if args.race:
             print("\n== report race (python -m bench.resolve --identifiers 20000 --race 200)", flush=True)
-            print("   " + report_race({k: v for k, v in env.items() if not k.startswith("CHORUS_")}, args))
+            race_env = {k: v for k, v in env.items() if not k.startswith("CHORUS_")}
+            race_env["CHORUS_TEST_REDIS_URL"] = box.redis_url  # this run's Redis database (servers stopped)
+            print("   " + report_race(race_env, args))
         return status
     finally:
         for p in procs:
@@ -354,7 +377,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="alternating slices of app and bare app")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2],
