@@ -107,7 +107,8 @@ def cached_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | No
 # --- formatting -------------------------------------------------------------------------------
 
 
-def _babel(locale: str) -> Locale:
+def babel_locale(locale: str) -> Locale:
+    """Babel's locale for one of ours (zh-CN → zh_Hans_CN), the default for any other."""
     return Locale.parse(_BABEL.get(locale, "zh_Hans_CN"))
 
 
@@ -115,7 +116,7 @@ class Formats:
     """Numbers, money and dates in one locale (and the reader's time zone)."""
 
     def __init__(self, locale: str, time_zone: str = DEFAULT_TIME_ZONE) -> None:
-        self.locale = _babel(locale)
+        self.locale = babel_locale(locale)
         try:
             self.tz: tzinfo = ZoneInfo(time_zone)
         except (ValueError, KeyError):
@@ -389,6 +390,14 @@ def _required(model: type[BaseModel]) -> set[str]:
     return {name for name, f in model.model_fields.items() if f.is_required()}
 
 
+def refusal(exc: ValidationError | DomainError, locale: str) -> tuple[dict[str, str], int]:
+    """A refused form's errors (``{field: message}``) and its status: 422 for invalid input, the
+    use case's own status otherwise (409 conflict, 403, …)."""
+    if isinstance(exc, ValidationError):
+        return validation_errors(exc, locale), 422
+    return domain_errors(exc, locale), exc.status
+
+
 async def form_error(
     request: Request[Any, Any, Any],
     template_name: str,
@@ -399,12 +408,7 @@ async def form_error(
 ) -> Template:
     """The form again, with what was typed and each error next to its field: 422 for invalid
     input, the use case's own status otherwise (409 conflict, 403, …)."""
-    user = await current_user(request)
-    locale = request_locale(request, user)
-    if isinstance(exc, ValidationError):
-        errors, status = validation_errors(exc, locale), 422
-    else:
-        errors, status = domain_errors(exc, locale), exc.status
+    errors, status = refusal(exc, request_locale(request, await current_user(request)))
     shown = {k: v for k, v in values.items() if k != CSRF_FIELD and "password" not in k}
     return await page(request, template_name, status=status, errors=errors, values=shown, **context)
 

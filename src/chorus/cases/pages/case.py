@@ -19,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pygal
-from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, get_currency_name
 from litestar import Request, Response, Router, get, post
@@ -60,17 +59,19 @@ from chorus.web.pages import (
     DEFAULT_TIME_ZONE,
     PAGES_DIR,
     FormData,
-    domain_errors,
+    babel_locale,
     page,
     page_router,
     redirect,
+    refusal,
     request_locale,
-    validation_errors,
 )
 
 OPEN = ("gathering", "filing")
-# What the loss field offers first (any ISO 4217 code the member already has is kept).
-CURRENCIES = ("CNY", "HKD", "MOP", "TWD", "USD", "EUR", "GBP", "JPY", "KRW", "SGD", "MYR", "THB", "AUD")
+# What the loss field offers, in the report wizard and here (a member's own ISO 4217 code, if
+# another, is kept on top).
+CURRENCIES: tuple[str, ...] = ("CNY", "HKD", "MOP", "TWD", "USD", "EUR", "GBP", "JPY", "KRW", "SGD")
+CURRENCIES += ("MYR", "THB", "AUD", "CAD")
 EVIDENCE_SECTION = "evidence/_section.html"  # the evidence pages' partial (src/chorus/evidence/pages.py)
 # Case events shown on a member's timeline; member_joined/left are the chart's, filing_* are
 # told in full by the filings' own events.
@@ -250,9 +251,10 @@ def membership_values(m: MembershipRead) -> dict[str, str]:
 
 
 def currency_options(current: str, locale: str) -> list[tuple[str, str]]:
-    babel_locale = _babel(locale)
+    """The loss field's choices, ``("CNY", "人民币 (CNY)")``; ``current`` first if not among them."""
+    babel = babel_locale(locale)
     codes = list(CURRENCIES) if current in CURRENCIES or not current else [current, *CURRENCIES]
-    return [(c, f"{c} · {get_currency_name(c, locale=babel_locale)}") for c in codes]
+    return [(c, f"{get_currency_name(c, locale=babel)} ({c})") for c in codes]
 
 
 async def _time_zone(user: UserRead) -> ZoneInfo:
@@ -339,12 +341,8 @@ async def _refused(
 ) -> Template:
     """The case page again with the form's errors next to its fields: 422 for invalid input,
     the use case's own status otherwise (409 for a version built meanwhile)."""
-    user = await current_user(request)
-    locale = request_locale(request, user)
-    if isinstance(exc, ValidationError):
-        errors, status = validation_errors(exc, locale), 422
-    else:
-        errors, status = domain_errors(exc, locale), exc.status
+    locale = request_locale(request, await current_user(request))
+    errors, status = refusal(exc, locale)
     for name in list(errors):  # the order references are one textarea, a line each
         found = _ORDER_REF.match(name)
         if found:
@@ -428,14 +426,10 @@ def _currencies(growth: CaseGrowth) -> list[str]:
     return [m.currency for m in growth.points[-1].losses] if growth.points else []
 
 
-def _babel(locale: str) -> Locale:
-    return Locale.parse("zh_Hans_CN" if locale == "zh-CN" else "en")
-
-
 def chart_svg(growth: CaseGrowth, *, locale: str) -> str:
     """Members and cumulative loss (one line per currency, on the right axis) by day, as SVG:
     pygal's, with its scripts taken out (an image needs none; the CSP allows none)."""
-    babel_locale = _babel(locale)
+    babel = babel_locale(locale)
     style = Style(
         font_family=CHART_FONTS,
         background="#ffffff",
@@ -471,8 +465,8 @@ def chart_svg(growth: CaseGrowth, *, locale: str) -> str:
         truncate_legend=-1,
         y_labels=list(range(0, most + step, step)),
         disable_xml_declaration=True,
-        x_value_formatter=lambda d: str(format_date(d, format="short", locale=babel_locale)),
-        value_formatter=lambda v: str(format_decimal(v, locale=babel_locale)),
+        x_value_formatter=lambda d: str(format_date(d, format="short", locale=babel)),
+        value_formatter=lambda v: str(format_decimal(v, locale=babel)),
     )
     if start is not None:
         # the day before anyone joined, the case counted nothing: the lines start from zero

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from babel import Locale
-from babel.numbers import get_currency_name
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -30,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service
+from chorus.cases.pages.case import currency_options
 from chorus.cases.schemas import MoneyIn, ReportCreate
 from chorus.errors import DomainError
 from chorus.i18n import t
@@ -56,7 +55,6 @@ MAX_STATEMENT = 20000  # ReportCreate.statement max_length
 KIND_ORDER = ["shop", "url", "qq", "wechat", "phone", "alipay", "bank_card"]
 KIND_ORDER += ["email", "domain", "uscc", "other"]
 KINDS = sorted((k.value for k in IdentifierKind), key=lambda k: [*KIND_ORDER, k].index(k))
-CURRENCIES = ["CNY", "HKD", "TWD", "MOP", "USD", "EUR", "GBP", "JPY", "KRW", "SGD", "AUD", "CAD"]
 _ROW_FIELD = re.compile(r"^merchant\.identifiers\[([0-9]{1,2})\]\.(kind|value)$")
 _API_ROW = re.compile(r"^merchant\.identifiers\[([0-9]+)\]")
 _DATE = TypeAdapter(date)
@@ -268,11 +266,6 @@ def _label(kind: str, locale: str) -> str:
     return text[:1].upper() + text[1:]  # an option starts a line ("shop link" in English)
 
 
-def _currencies(locale: str) -> list[tuple[str, str]]:
-    babel = Locale.parse(locale.replace("-", "_"))
-    return [(c, f"{get_currency_name(c, locale=babel)} ({c})") for c in CURRENCIES]
-
-
 async def _wizard(
     request: Request[Any, Any, Any],
     form: Wizard,
@@ -297,7 +290,7 @@ async def _wizard(
         rows=form.rows,
         max_rows=MAX_ROWS,
         kinds=[("", t("page.report.kind_choose", locale))] + [(k, _label(k, locale)) for k in KINDS],
-        currencies=_currencies(locale),
+        currencies=currency_options("", locale),
         checks=await _checks(form, locale, errors),
         # the statement as the complaint and the case page will show it
         preview=markdown_preview(statement, limit=MAX_STATEMENT) if preview else None,
