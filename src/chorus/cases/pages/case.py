@@ -57,7 +57,6 @@ from chorus.web.auth import current_user
 from chorus.web.guards import requires_login
 from chorus.web.pages import (
     DEFAULT_TIME_ZONE,
-    PAGES_DIR,
     FormData,
     babel_locale,
     page,
@@ -72,7 +71,6 @@ OPEN = ("gathering", "filing")
 # another, is kept on top).
 CURRENCIES: tuple[str, ...] = ("CNY", "HKD", "MOP", "TWD", "USD", "EUR", "GBP", "JPY", "KRW", "SGD")
 CURRENCIES += ("MYR", "THB", "AUD", "CAD")
-EVIDENCE_SECTION = "evidence/_section.html"  # the evidence pages' partial (src/chorus/evidence/pages.py)
 # Case events shown on a member's timeline; member_joined/left are the chart's, filing_* are
 # told in full by the filings' own events.
 TIMELINE_KINDS = {"opened", "status_changed", "complaint_built", "merged", "merchant_merged"}
@@ -284,7 +282,6 @@ async def case_context(
         "membership": membership,
         "open": summary.status in OPEN,
         "failed": None,
-        "has_evidence_section": (PAGES_DIR / EVIDENCE_SECTION).is_file(),
     }
     if user is None or membership is None:
         return ctx
@@ -305,8 +302,6 @@ async def case_context(
             consented_at=membership.consented_at,
             consented_id=membership.consented_complaint_id,
         ),
-        evidence=own,
-        my_evidence=[e for e in own if e.uploaded_by_me and not e.withdrawn],
         evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
         growth=growth,
