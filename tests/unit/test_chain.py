@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -205,10 +204,10 @@ def test_malformed_stored_hashes_are_problems_not_crashes() -> None:
     assert r.head == chain[-1].entry_hash
 
 
-def test_streaming_10000_entries_fast() -> None:
+def test_streaming_10000_entries() -> None:
+    """A long chain is verified from a generator, one entry at a time (its speed is bench.upload's)."""
     n = 10_000
     blob_sha = sha(b"same bytes")
-    # Build the stored hashes first (outside the timed part), then verify from a generator.
     hashes = []
     prev = GENESIS
     for i in range(n):
@@ -219,11 +218,8 @@ def test_streaming_10000_entries_fast() -> None:
         for i in range(n):
             yield ChainEntry(i, blob_sha, meta(i), hashes[i])
 
-    t0 = time.perf_counter()
     r = verify_chain(gen(), lambda e: blob_sha)
-    elapsed = time.perf_counter() - t0
     assert r.ok and r.entries == n and r.head == hashes[-1]
-    assert elapsed < 1.0, elapsed
 
 
 @pytest.mark.asyncio

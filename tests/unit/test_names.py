@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,10 +193,10 @@ def test_legal_form_and_place_never_matter(core: str, suffix: str, prefix: str) 
     assert name_similarity(prefix + core + suffix, core) == 100.0
 
 
-def test_fast_enough_for_a_few_hundred_candidates() -> None:
-    candidates = [f"测试商户{i}号科技有限公司" for i in range(500)]
-    name_similarity("warm-up", "预热")  # pypinyin dictionaries load on first use
-    start = time.perf_counter()
-    for candidate in candidates:
-        name_similarity("星辰卡盟", candidate)
-    assert time.perf_counter() - start < 1.0
+def test_the_shop_stands_out_among_a_few_hundred_candidates() -> None:
+    # its speed over many candidates is measured by bench.resolve, never timed here
+    candidates = [f"测试商户{i}号科技有限公司" for i in range(500)] + ["深圳市星辰卡盟科技有限公司"]
+    scores = {c: name_similarity("星辰卡盟", c) for c in candidates}
+    best = max(scores, key=lambda c: scores[c])
+    assert best == "深圳市星辰卡盟科技有限公司" and scores[best] == 100.0
+    assert sorted(scores.values())[-2] < 100.0
