@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.resolve                                  # 1,000,000 identifiers, ~5-8 min
     .venv/bin/python -m bench.resolve --identifiers 20000 --calls 200  # smoke run, ~15 s
     .venv/bin/python -m bench.resolve --extra-sql "CREATE INDEX ..."   # try a schema change
+    .venv/bin/python -m bench.resolve --identifiers 20000 --race-only  # the race alone, ~30 s
+                                                                       # (race_figure() runs it)
 
 1. Loads N merchant identifiers (N/4 merchants, 2-6 identifiers each: phone, qq, domain,
    shop, email, bank_card), one alias per merchant (mostly Chinese names), an open case with
@@ -14,9 +16,12 @@
 2. Times POST /api/v1/merchants/resolve through the whole ASGI app (httpx, in process):
    sequentially and at concurrency 8; the same lookups as raw indexed SQL (asyncpg); the
    service layer without HTTP, step by step, with every SQL statement it issues.
-3. EXPLAIN (ANALYZE) of each statement the endpoint issues.
-4. Race: 200 verified users POST /api/v1/reports of one new merchant at once; checks one
-   merchant, one open case, 200 memberships.
+3. Search: GET /api/v1/merchants?q= with 2-4 characters of a Chinese shop name, their pinyin,
+   or an identifier in another spelling: latency per kind, whether the first result is the
+   identifier's merchant or a name containing what was typed; every statement EXPLAINed.
+4. EXPLAIN (ANALYZE) of each statement the endpoint issues.
+5. Race: 200 verified users POST /api/v1/reports of one new merchant at once; checks one
+   merchant, one open case, 200 memberships numbered 1..200, SQL statements per report.
 
 Prints numbers; asserts nothing (exit status 1 only when the race check fails).
 """
@@ -57,6 +62,8 @@ GOAL_P50_MS = 5.0
 GOAL_P99_MS = 20.0
 RESOLVE = "/api/v1/merchants/resolve"
 REPORTS = "/api/v1/reports"
+SEARCH = "/api/v1/merchants"
+GOAL_SEARCH_P99_MS = 50.0
 
 # --------------------------------------------------------------------------------------------
 # Synthetic values (pure functions; they run in forked worker processes)
@@ -412,6 +419,75 @@ def build_calls(n: int, sample: list[dict[str, Any]], fresh: Fresh, rng: random.
     return calls
 
 
+@dataclass
+class Search:
+    q: str
+    kind: str  # "chinese" (a fragment of a Chinese name), "pinyin" (its pinyin), "identifier"
+    expected: int | None  # identifier: the merchant that must come first
+    fragment: str  # chinese/pinyin: what the first result's name (or its pinyin) must contain
+
+
+def build_searches(n: int, sample: list[dict[str, Any]], rng: random.Random) -> list[Search]:
+    """GET /api/v1/merchants?q= as people type it: 2-4 characters of a Chinese shop name, the
+    pinyin of those characters, or an identifier of a known merchant in another spelling."""
+    from chorus.merchants import names
+
+    chinese = [m for m in sample if re.search(r"[\u4e00-\u9fff]{2}", names.core_name(m["name"]))]
+    out: list[Search] = []
+    for i in range(n):
+        kind = ("chinese", "pinyin", "identifier")[i % 3]
+        if kind == "identifier":
+            m = rng.choice(sample)
+            k, v, _key = rng.choice(m["idents"])
+            out.append(Search(respell(k, v, rng), kind, m["id"], ""))
+            continue
+        core = names.core_name(rng.choice(chinese)["name"])
+        length = min(len(core), rng.choice((2, 2, 3, 4)))
+        start = rng.randrange(len(core) - length + 1)
+        fragment = core[start : start + length]
+        if kind == "pinyin":
+            fragment = names.pinyin_key(fragment)
+        out.append(Search(fragment, kind, None, fragment))
+    return out
+
+
+def check_search(s: Search, items: list[dict[str, Any]]) -> bool:
+    """Ranked sensibly: the merchant holding the identifier first; for a name, a first result
+    whose name (or an alias, or its pinyin) contains what was typed."""
+    from chorus.merchants import names
+
+    if s.expected is not None:
+        return bool(items) and items[0]["id"] == s.expected and items[0]["matched_on"] != ["name"]
+    if not items:
+        return False
+    first = [items[0]["name"], *items[0]["aliases"]]
+    return any(s.fragment in names.core_name(n) or s.fragment in names.pinyin_key(n) for n in first)
+
+
+async def timed_searches(client: Any, searches: list[Search]) -> dict[str, Any]:
+    """Every search once, sequentially: latency per kind, how many ranked sensibly, results."""
+    lat: dict[str, list[float]] = defaultdict(list)
+    good: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    for s in searches:
+        t = time.perf_counter()
+        r = await client.get(SEARCH, params={"q": s.q})
+        lat[s.kind].append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        found[s.kind] += len(items)
+        good[s.kind] += check_search(s, items)
+    out: dict[str, Any] = {}
+    for kind, values in lat.items():
+        out[kind] = {
+            **latency_stats(values),
+            "good": good[kind],
+            "results": found[kind] / len(values),
+        }
+    out["all"] = latency_stats(x for values in lat.values() for x in values)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
@@ -488,7 +564,7 @@ async def load(args: argparse.Namespace, box: Sandbox, procs: Any, fresh: Fresh)
     M = max(1, N // 4)
     chunk = max(500, min(5000, (M // 16) // 2 * 2))  # even: merchant pairs never straddle chunks
     tasks = []
-    need = 3 * (args.calls + args.warmup) + 100
+    need = 3 * (args.calls + args.warmup) + args.searches + 100
     n_chunks = math.ceil(M / chunk)
     for i, first in enumerate(range(1, M + 1, chunk)):
         tasks.append(
@@ -830,6 +906,8 @@ async def race(
         f"{n} memberships": members["n"] == n and members["users"] == n,
         "one organizer / one created_case": members["organizers"] == 1 and created_case == 1,
         "no merge proposals": proposals == 0,
+        f"member numbers 1..{n}, each once": sorted(b.get("member_number", 0) for b in ok)
+        == list(range(1, n + 1)),
     }
     return {
         "n": n,
@@ -888,9 +966,13 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             await conn.execute("ANALYZE")
             await conn.close()
 
+    if args.race_only:
+        return await race_phase(args, box, summary, loaded.race_tokens, fresh, rng)
+
     with Phase("build requests"):
         warm = build_calls(args.warmup, loaded.sample, fresh, rng)
         calls = build_calls(args.calls, loaded.sample, fresh, rng)
+        searches = build_searches(args.searches, loaded.sample, rng)
         loaded.sample = []
         gc.collect()
         shape = Counter(len(c.expected) for c in calls)
@@ -1005,6 +1087,33 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                 f"on an already acquired connection: p50 {summary['pool'][1]:.3f} ms"
             )
 
+        with Phase(
+            f"GET {SEARCH}?q= ({len(searches)} searches: Chinese name fragments, their pinyin, identifiers)"
+        ):
+            await timed_searches(client, searches[: min(60, len(searches))])  # warm-up
+            summary["search"] = by_kind = await timed_searches(client, searches)
+            for kind in ("chinese", "pinyin", "identifier"):
+                if kind in by_kind:
+                    st = by_kind[kind]
+                    print(
+                        f"   {kind:<11} {fmt_stats(st)}; ranked sensibly {st['good']}/{int(st['n'])}, "
+                        f"{st['results']:.1f} results each"
+                    )
+            print(f"   e.g. {', '.join(repr(x.q) for x in searches[:6])}")
+            trace = QueryTrace()
+            trace.active = True
+            search_sql: dict[str, list[tuple[str, list[Any], float]]] = defaultdict(list)
+            per_search: list[int] = []
+            for x in searches[:150]:
+                trace.current = []
+                await client.get(SEARCH, params={"q": x.q})
+                per_search.append(len(trace.current))
+                for sql, qargs, sec in trace.current:
+                    search_sql[template_of(sql)].append((sql, qargs, sec))
+            trace.remove()
+            summary["search_statements"] = sum(per_search) / max(1, len(per_search))
+            print(f"   SQL statements per search: mean {summary['search_statements']:.2f}")
+
     # (the app's lifespan has closed its pool; the raw SQL gets its own connection)
     conn = await asyncpg.connect(box.database_url)
     raw_sql = "SELECT merchant, match_key FROM merchant_identifier WHERE match_key = ANY($1::varchar[])"
@@ -1044,11 +1153,37 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             print(f"      args of its slowest run: {qargs!r}"[:200])
             for line in lines:
                 print("      " + line)
+        summary["explain_search"] = []
+        for tpl, runs in sorted(search_sql.items(), key=lambda kv: -sum(x[2] for x in kv[1])):
+            sql, qargs, _ = max(runs, key=lambda x: x[2])
+            lines = plan_summary(await explain(conn, sql, qargs))
+            uses_seq = any("Seq Scan" in line for line in lines)
+            st = latency_stats(x[2] for x in runs)
+            summary["explain_search"].append((short_sql(tpl, 90), uses_seq, st))
+            print(
+                f"   -- search: {len(runs)}x p50 {st['p50']:.2f} p99 {st['p99']:.2f} ms  {short_sql(tpl, 300)}"
+            )
+            print(f"      args of its slowest run: {qargs!r}"[:200])
+            for line in lines:
+                print("      " + line)
     await conn.close()
 
-    async with http_client(settings) as client:
+    return await race_phase(args, box, summary, loaded.race_tokens, fresh, rng)
+
+
+async def race_phase(
+    args: argparse.Namespace,
+    box: Sandbox,
+    summary: dict[str, Any],
+    tokens: list[str],
+    fresh: Fresh,
+    rng: random.Random,
+) -> int:
+    from chorus.settings import get_settings
+
+    async with http_client(get_settings()) as client:
         with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once"):
-            result = await race(client, box.database_url, loaded.race_tokens, fresh, rng)
+            result = await race(client, box.database_url, tokens, fresh, rng)
             summary["race"] = result
             print(
                 f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
@@ -1069,7 +1204,29 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             for check, ok in result["checks"].items():
                 print(f"   {'PASS' if ok else 'FAIL'}  {check}")
 
-    print_summary(args, box, summary)
+    if args.json:
+        print(
+            "RACE-JSON "
+            + json.dumps(
+                {
+                    "reports": result["n"],
+                    "seconds": round(result["wall"], 3),
+                    "reports_per_s": round(result["rate"], 1),
+                    "statements_per_report": round(result["statements"] / result["n"], 2),
+                    "p50_ms": round(result["latency"]["p50"], 1),
+                    "max_ms": round(result["latency"]["max"], 1),
+                    "passed": result["passed"],
+                }
+            )
+        )
+    if args.race_only:
+        print(
+            f"race {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s, "
+            f"{result['statements'] / result['n']:.1f} SQL statements per report; "
+            f"race check {'PASS' if result['passed'] else 'FAIL'}"
+        )
+    else:
+        print_summary(args, box, summary)
     return 0 if result["passed"] else 1
 
 
@@ -1115,6 +1272,17 @@ def print_summary(args: argparse.Namespace, box: Sandbox, s: dict[str, Any]) -> 
         f"  race                    {race_['n']} reports in {race_['wall']:.2f} s = {race_['rate']:.0f} reports/s, "
         f"p50 {race_['latency']['p50']:.0f} ms  max {race_['latency']['max']:.0f} ms"
     )
+    for kind in ("chinese", "pinyin", "identifier"):
+        st = s["search"].get(kind)
+        if st:
+            print(
+                f"  search {kind:<16} p50 {st['p50']:6.2f}  p99 {st['p99']:6.2f}  "
+                f"{verdict(st['p99'], GOAL_SEARCH_P99_MS)}  ranked sensibly {st['good']}/{int(st['n'])}"
+            )
+    print(f"  search SQL statements   {s['search_statements']:.2f} per search")
+    for short, uses_seq, st in s["explain_search"]:
+        print(f"  search plan {'SEQ SCAN' if uses_seq else 'index   '}  p99 {st['p99']:6.2f}  {short}")
+    print(f"  race statements         {race_['statements'] / race_['n']:.1f} per report")
     print(
         f"  race check              {'PASS' if race_['passed'] else 'FAIL'}  "
         f"(merchants {race_['new_merchants']}, cases {race_['new_cases']}, memberships {race_['memberships']}, "
@@ -1135,6 +1303,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=100, help="untimed resolve calls first")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--race", type=int, default=200, help="concurrent reports of one new merchant")
+    p.add_argument("--race-only", action="store_true",
+                   help="load, then only the race (e.g. --identifiers 20000 --race-only: ~30 s)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
+    p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
     p.add_argument("--case-fraction", type=float, default=0.2, help="merchants with an open case")
     p.add_argument("--workers", type=int, default=max(1, min(2, multiprocessing.cpu_count())),
                    help="generator processes")  # fmt: skip
@@ -1146,6 +1318,27 @@ def parse_args() -> argparse.Namespace:
     if args.identifiers < 1000:
         p.error("--identifiers must be at least 1000")
     return args
+
+
+def race_figure(
+    race: int = 200, identifiers: int = 20000, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The report race alone, for other benchmarks (bench/http.py): ``python -m bench.resolve
+    --race-only --json`` in a process of its own (its sandbox must exist before chorus is
+    imported). Returns reports, seconds, reports_per_s, statements_per_report, p50_ms, max_ms,
+    passed."""
+    import subprocess
+    from pathlib import Path
+
+    cmd = [sys.executable, "-m", "bench.resolve", "--race-only", "--json"]
+    cmd += ["--identifiers", str(identifiers), "--race", str(race), "--calls", "0", "--warmup", "0"]
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RACE-JSON "):
+            figure: dict[str, Any] = json.loads(line.removeprefix("RACE-JSON "))
+            return figure
+    raise RuntimeError(f"bench.resolve gave no race figure (exit {done.returncode}): {done.stderr[-500:]}")
 
 
 def main() -> int:

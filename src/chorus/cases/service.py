@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from asyncpg.exceptions import DeadlockDetectedError
 from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Count
 
@@ -128,7 +129,7 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
 
     async def attempt() -> ReportRead:
         async with db.transaction():
-            matches = await merchants.find_matches(identifiers)
+            matches = await merchants.find_matches(identifiers, name=data.merchant.name)
             created_merchant = False
             if data.case_id is not None:
                 case = (
@@ -148,6 +149,10 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 # share one would join by that match anyway, case_id or not.)
                 claim = merchant_id not in matches.by_merchant
             else:
+                if matches.best() is None and await merchants.lock_keys(identifiers):
+                    # Reports of one new merchant arriving together queue here, and all but the
+                    # first find the merchant it created instead of failing on its keys.
+                    matches = await merchants.find_matches(identifiers, name=data.merchant.name)
                 best = matches.best()
                 conflicts = matches.others()
                 if best is None:
@@ -164,54 +169,55 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 claim=claim,
                 known=matches,
             )
-            await merchants.add_alias(merchant_id, data.merchant.name, reporter=actor.id, claim=claim)
+            # (create() recorded the name; a name the merchant bears, confirmed, is recorded already)
+            if not created_merchant and not matches.knows_name(merchant_id):
+                await merchants.add_alias(merchant_id, data.merchant.name, reporter=actor.id, claim=claim)
             for other in conflicts:
                 shared = matches.keys_by_merchant.get(other, set())
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
 
             case_id = data.case_id or (await open_cases([merchant_id])).get(merchant_id)
             created_case = case_id is None
-            if case_id is not None and not db.is_sqlite():
-                # Hold the case so a concurrent merge or closing cannot slip between choosing the
-                # case and joining it (if one just did, start over), and so joins to one case take
-                # turns: each counts its member number with every earlier join committed. (NO KEY
-                # UPDATE: rows that merely reference the case, as evidence does, are not held up.
-                # On SQLite the IMMEDIATE transaction already serializes writers.)
-                query = Case.select(Case.status).where(Case.id == case_id)
-                locked = await query.lock_rows("NO KEY UPDATE").first()
-                if locked is None or locked["status"] not in OPEN:
-                    if data.case_id is not None:
-                        raise Conflict("case_closed", field="case_id")
-                    raise db.StaleRead()
             if case_id is None:
                 rows = await Case.insert(Case(merchant=merchant_id)).returning(Case.id)
                 case_id = rows[0]["id"]
                 await add_event(case_id, "opened")
                 await audit.record("case.opened", actor_id=actor.id, object_type="case", object_id=case_id)
+            else:
+                # written before the case is held, so that joins queue only for what must take turns
+                await add_event(case_id, "member_joined")  # organizers are told
+                await _hold_case(case_id, by_id=data.case_id is not None)
 
-            if await Membership.exists().where(_membership(case_id, actor.id)):
-                raise Conflict("already_member")
-            rows = await Membership.insert(
-                Membership(
-                    case=case_id,
-                    user=actor.id,
-                    role="organizer" if created_case else "member",
-                    loss_amount=amount,
-                    loss_currency=currency,
-                    incident_date=incident,
-                    order_refs=order_refs,
-                    statement=data.statement,
-                    identifiers=reported,
+            rows = (
+                await Membership.insert(
+                    Membership(
+                        case=case_id,
+                        user=actor.id,
+                        role="organizer" if created_case else "member",
+                        loss_amount=amount,
+                        loss_currency=currency,
+                        incident_date=incident,
+                        order_refs=order_refs,
+                        statement=data.statement,
+                        identifiers=reported,
+                    )
                 )
-            ).returning(Membership.id)
-            membership_id: int = rows[0]["id"]
-            # "You are the 24th member": counted here, in the transaction that joined, behind the
-            # case's lock, so simultaneous joins get distinct numbers (members who left no longer
-            # count; members of a case merged in do, as the case's member count does).
-            number = await Membership.count().where(
-                (Membership.case == case_id) & (Membership.id <= membership_id)
+                .on_conflict(target=(Membership.case, Membership.user), action="DO NOTHING")
+                .returning(Membership.id)
             )
-            await add_event(case_id, "member_joined", quiet=created_case)  # organizers are told
+            if not rows:
+                raise Conflict("already_member")
+            membership_id: int = rows[0]["id"]
+            if created_case:
+                number = 1  # nobody sees the case before this transaction commits
+                await add_event(case_id, "member_joined", quiet=True)
+            else:
+                # "You are the 24th member": counted behind the case's hold, so simultaneous joins
+                # get distinct numbers in the order they joined (members who left no longer count;
+                # members of a case merged in do, as the case's member count does).
+                number = await Membership.count().where(
+                    (Membership.case == case_id) & (Membership.id <= membership_id)
+                )
             await audit.record(
                 "case.joined",
                 actor_id=actor.id,
@@ -228,7 +234,33 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 member_number=number,
             )
 
-    return await db.retry_on_conflict(attempt, attempts=8)
+    return await db.retry_on_conflict(lambda: _deadlock_is_stale(attempt), attempts=8)
+
+
+async def _deadlock_is_stale(attempt: Callable[[], Awaitable[ReportRead]]) -> ReportRead:
+    """A join references its case (its timeline event's foreign key) before it holds the case
+    (:func:`_hold_case`): should a status change or merge waiting on that case make PostgreSQL
+    roll the join back as a deadlock's victim, the report starts over."""
+    try:
+        return await attempt()
+    except DeadlockDetectedError as exc:
+        raise db.StaleRead() from exc
+
+
+async def _hold_case(case_id: int, *, by_id: bool) -> None:
+    """Hold the case a report joins until its transaction ends (PostgreSQL: FOR NO KEY UPDATE),
+    so that a concurrent merge or closing cannot slip between choosing the case and joining it,
+    and joins to one case take turns: each numbers its member with every earlier join committed.
+    Rows that merely reference the case (evidence, the timeline) are not held up. A case closed
+    or merged away meanwhile: ``case_closed`` when the report named it, else the report starts
+    over. On SQLite the IMMEDIATE transaction already serializes writers."""
+    if db.is_sqlite():
+        return
+    locked = await Case.select(Case.status).where(Case.id == case_id).lock_rows("NO KEY UPDATE").first()
+    if locked is None or locked["status"] not in OPEN:
+        if by_id:
+            raise Conflict("case_closed", field="case_id")
+        raise db.StaleRead()
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -839,14 +871,27 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
     return page
 
 
+async def open_cases_and_sizes(merchant_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """merchant id → (its open case id, that case's member count): one statement."""
+    if not merchant_ids:
+        return {}
+    ids = ", ".join("{}" for _ in merchant_ids)
+    states = ", ".join("{}" for _ in OPEN)
+    rows = await Case.raw(
+        'SELECT c.id, c.merchant, (SELECT count(*) FROM membership m WHERE m."case" = c.id) AS members '  # noqa: S608
+        f"FROM group_case c WHERE c.merchant IN ({ids}) AND c.status IN ({states})",
+        *merchant_ids,
+        *OPEN,
+    )
+    return {r["merchant"]: (r["id"], r["members"]) for r in rows}
+
+
 async def search_merchants(q: str, limit: int = 20) -> list[MerchantSummary]:
     """:func:`chorus.merchants.service.search` with each merchant's open case and its size."""
     found = await merchants.search(q, limit)
-    cases = await open_cases([m.id for m in found])
-    counts = await member_counts(list(cases.values()))
+    cases = await open_cases_and_sizes([m.id for m in found])
     for m in found:
-        m.open_case_id = cases.get(m.id)
-        m.member_count = counts.get(cases.get(m.id, -1), 0)
+        m.open_case_id, m.member_count = cases.get(m.id, (None, 0))
     return found
 
 

@@ -12,7 +12,7 @@ import unicodedata
 
 from rapidfuzz import fuzz
 
-__all__ = ["SUGGESTION_THRESHOLD", "core_name", "name_similarity", "pinyin_key"]
+__all__ = ["SUGGESTION_THRESHOLD", "core_name", "key_similarity", "name_similarity", "pinyin_key"]
 
 # Calibrated on the cases in tests/unit/test_names.py. Spellings of one shop (with or
 # without legal form or place prefix, full-width, pinyin, homophone typo, plural) score
@@ -98,7 +98,12 @@ def pinyin_key(name: str) -> str:
 
 def name_similarity(a: str, b: str) -> float:
     """Similarity of two merchant names in [0, 100]; 100 for identical core names."""
-    core_a, core_b = core_name(a), core_name(b)
+    return key_similarity(core_name(a), pinyin_key(a), core_name(b), pinyin_key(b))
+
+
+def key_similarity(core_a: str, key_a: str, core_b: str, key_b: str) -> float:
+    """:func:`name_similarity` of two names given their core names and pinyin keys (as stored
+    with each alias: no pinyin to compute again)."""
     if not core_a or not core_b:
         return 0.0
     if core_a == core_b:
@@ -109,7 +114,6 @@ def name_similarity(a: str, b: str) -> float:
     # both sides have several words.
     if " " in core_a and " " in core_b:
         scores.append(fuzz.token_set_ratio(core_a, core_b))
-    key_a, key_b = pinyin_key(a), pinyin_key(b)
     if key_a and key_b:
         scores.append(fuzz.ratio(key_a, key_b))
     return float(max(0.0, min(100.0, max(scores))))

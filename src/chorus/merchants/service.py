@@ -125,6 +125,12 @@ class Matches:
     by_merchant: dict[int, set[str]] = field(default_factory=dict)
     keys_by_merchant: dict[int, set[str]] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
+    # merchant id → status of its alias for the name asked about (find_matches(name=…))
+    alias_status: dict[int, str] = field(default_factory=dict)
+
+    def knows_name(self, merchant_id: int) -> bool:
+        """The merchant already bears the name asked about, confirmed: recording it changes nothing."""
+        return self.alias_status.get(merchant_id) == CONFIRMED
 
     def best(self) -> int | None:
         if not self.by_merchant:
@@ -144,22 +150,41 @@ class Matches:
         return out
 
 
-async def find_matches(identifiers: Sequence[ids.Identifier]) -> Matches:
-    """One indexed query: the merchants holding the report's strong keys, confirmed or claimed."""
+async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | None = None) -> Matches:
+    """One indexed query: the merchants holding the report's strong keys, confirmed or claimed;
+    with ``name``, also whether the merchants matched already bear that name (``alias_status``)."""
     keys = {k: ident for ident in identifiers if (k := match_key(ident))}
     result = Matches()
     if not keys:
         return result
     wanted = list(keys)
-    rows = await MerchantIdentifier.select(
-        MerchantIdentifier.id,
-        MerchantIdentifier.merchant,
-        MerchantIdentifier.match_key,
-        MerchantIdentifier.claim_key,
-        MerchantIdentifier.claimed_by,
-    ).where(MerchantIdentifier.match_key.is_in(wanted) | MerchantIdentifier.claim_key.is_in(wanted))
+    name_key = alias_key(name) if name else None
+    if name_key is None:
+        rows = await MerchantIdentifier.select(
+            MerchantIdentifier.id,
+            MerchantIdentifier.merchant,
+            MerchantIdentifier.match_key,
+            MerchantIdentifier.claim_key,
+            MerchantIdentifier.claimed_by,
+        ).where(MerchantIdentifier.match_key.is_in(wanted) | MerchantIdentifier.claim_key.is_in(wanted))
+    else:
+        marks = ", ".join("{}" for _ in wanted)
+        rows = await MerchantIdentifier.raw(
+            "SELECT id, merchant, match_key, claim_key, claimed_by, NULL AS alias_status "  # noqa: S608
+            f"FROM merchant_identifier WHERE match_key IN ({marks}) OR claim_key IN ({marks}) "
+            "UNION ALL SELECT a.id, a.merchant, NULL, NULL, a.claimed_by, a.status FROM merchant_alias a "
+            f"WHERE a.name_key = {{}} AND a.merchant IN "
+            f"(SELECT merchant FROM merchant_identifier WHERE match_key IN ({marks}))",
+            *wanted,
+            *wanted,
+            name_key,
+            *wanted,
+        )
     for row in rows:
         mid = row["merchant"]
+        if row.get("alias_status") is not None:
+            result.alias_status[mid] = row["alias_status"]
+            continue
         if row["match_key"] is None:
             key = row["claim_key"]
             result.claims.append(Claim(row["id"], mid, key, keys[key].kind.value, row["claimed_by"]))
@@ -167,6 +192,23 @@ async def find_matches(identifiers: Sequence[ids.Identifier]) -> Matches:
         result.by_merchant.setdefault(mid, set()).add(keys[row["match_key"]].kind.value)
         result.keys_by_merchant.setdefault(mid, set()).add(row["match_key"])
     return result
+
+
+async def lock_keys(identifiers: Sequence[ids.Identifier]) -> bool:
+    """Hold the report's strong keys until the transaction ends (PostgreSQL advisory locks, in
+    one global order): concurrent reports of one merchant nobody knows yet take turns creating
+    it, and each then sees what the one before created. The unique match keys stay the guarantee;
+    this only spares the others a failed attempt. False (nothing held) on SQLite, whose IMMEDIATE
+    transactions already take turns, or without a strong key."""
+    keys = sorted({k for ident in identifiers if (k := match_key(ident))})
+    if not keys or db.is_sqlite():
+        return False
+    await Merchant.raw(
+        "SELECT pg_advisory_xact_lock(h) FROM "
+        "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest({}::text[]) AS k ORDER BY h) AS held",
+        keys,
+    )
+    return True
 
 
 async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float]]:
@@ -274,11 +316,19 @@ async def create(*, name: str) -> int:
     return merchant_id
 
 
-def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
+def alias_key(name: str) -> str | None:
+    """The name_key an alias of ``name`` is stored under (one per merchant); None for a blank name."""
     clean = " ".join(name.split())[:200]
     if not clean:
         return None
-    core = names.core_name(clean)[:200] or clean.lower()[:200]
+    return names.core_name(clean)[:200] or clean.lower()[:200]
+
+
+def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
+    clean = " ".join(name.split())[:200]
+    core = alias_key(name)
+    if core is None:
+        return None
     return MerchantAlias(
         merchant=merchant_id,
         name=clean,
@@ -344,11 +394,10 @@ async def add_identifiers(
             MerchantIdentifier(merchant=merchant_id, kind=i.kind.value, value=i.value, match_key=match_key(i))
             for i in identifiers
         ]
-        for row in sorted((r for r in rows if r.match_key is not None), key=lambda r: str(r.match_key)):
-            await MerchantIdentifier.insert(row)
-        weak_rows = [r for r in rows if r.match_key is None]
-        if weak_rows:
-            await MerchantIdentifier.insert(*weak_rows)
+        # one statement; its rows go in in key order (weak ones, without a key, last)
+        rows.sort(key=lambda r: (r.match_key is None, str(r.match_key)))
+        if rows:
+            await MerchantIdentifier.insert(*rows)
         return
 
     known = known if known is not None else await find_matches(identifiers)
@@ -555,54 +604,121 @@ def _query_identifiers(q: str) -> list[str]:
     return keys
 
 
+# Name search: candidates the database picks (best first, by the tiers below), ranked again here
+# with the same tiers and names.name_similarity within a tier.
+SEARCH_CANDIDATES = 200
+# On PostgreSQL the name keys are searched through pg_trgm GIN indexes (migration
+# 2026-12-01T22:46:29): a trigram index cannot serve a two-character fragment ("星辰" has no
+# trigram), so name_key is indexed *doubled* ("星辰" → "星星辰辰", SEARCH_DOUBLED): a fragment of
+# two or more characters, doubled, has trigrams, and it is a substring of a doubled key exactly
+# when the fragment is a substring of the key. The expression must stay the index's, verbatim.
+SEARCH_DOUBLED = "regexp_replace(a.name_key, '(.)', '\\1\\1', 'g')"
+_NAME_TIER = (
+    "CASE WHEN a.name_key = {} OR a.pinyin_key = {} THEN 0 WHEN a.name_key LIKE {} THEN 1 "
+    "WHEN a.name_key LIKE {} THEN 2 WHEN a.pinyin_key LIKE {} THEN 3 WHEN a.pinyin_key LIKE {} THEN 4 "
+    "ELSE 5 END"
+)
+
+
+def _name_tier(core: str, pinyin: str, name_key: str, pinyin_key: str) -> int:
+    """What kind of name match an alias is (lower is better): the same name (or the same
+    pinyin), a name starting with what was typed, containing it, a pinyin starting with or
+    containing its pinyin, merely similar. _NAME_TIER says the same in SQL."""
+    if name_key == core or pinyin_key == pinyin:
+        return 0
+    if name_key.startswith(core):
+        return 1
+    if core in name_key:
+        return 2
+    if pinyin and pinyin_key.startswith(pinyin):
+        return 3
+    if pinyin and pinyin in pinyin_key:
+        return 4
+    return 5
+
+
+async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
+    """Confirmed names of merchants not merged away that contain ``core`` or whose pinyin
+    contains ``pinyin`` (for one character, or fewer than three letters of pinyin: start with
+    it), and on PostgreSQL names similar by trigrams too: at most SEARCH_CANDIDATES, best tier
+    first. One statement."""
+    pinyin = pinyin or core
+    pinyin_like = f"%{pinyin}%" if len(core) >= 2 and len(pinyin) >= 3 else f"{pinyin}%"
+    core_like = f"%{core}%" if len(core) >= 2 else f"{core}%"
+    tier_args = [core, pinyin, f"{core}%", f"%{core}%", f"{pinyin}%", f"%{pinyin}%"]
+    select = (
+        "SELECT a.merchant, a.name, a.name_key, a.pinyin_key, m.name AS display "
+        "FROM merchant_alias a JOIN merchant m ON m.id = a.merchant "
+        "WHERE a.status = 'confirmed' AND m.merged_into IS NULL AND "
+    )
+    if db.is_sqlite():
+        sql = (
+            f"{select}(a.name_key LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}) "
+            f"ORDER BY {_NAME_TIER}, length(a.name_key), a.merchant LIMIT {SEARCH_CANDIDATES}"
+        )
+        args: list[Any] = [core_like, pinyin_like, pinyin, *tier_args]
+    else:
+        doubled = "".join(ch * 2 for ch in core)
+        # similar names (pg_trgm's % on the doubled keys) only for what has trigrams of its own
+        similar = f" OR {SEARCH_DOUBLED} % {{}}" if len(core) >= 2 else ""
+        sql = (
+            f"{select}({SEARCH_DOUBLED} LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}{similar}) "
+            f"ORDER BY {_NAME_TIER}, similarity({SEARCH_DOUBLED}, {{}}) DESC, length(a.name_key), a.merchant "
+            f"LIMIT {SEARCH_CANDIDATES}"
+        )
+        pattern = f"%{doubled}%" if len(core) >= 2 else f"{doubled}%"
+        args = [pattern, pinyin_like, pinyin, *([doubled] if similar else []), *tier_args, doubled]
+    rows: list[dict[str, Any]] = await MerchantAlias.raw(sql, *args)
+    return rows
+
+
 async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
-    """Public lookup by name or any identifier (normalized first), each merchant with what the
-    query matched on (identifier kinds as the match keys name them, or ``name``). The open case
-    and its member count are the cases domain's to add (:func:`chorus.cases.service.search_merchants`)."""
+    """Public lookup by name or any identifier (normalized first), ranked: merchants holding the
+    identifier typed first, then names by :func:`_name_tier`, and within a tier by
+    names.name_similarity. Each merchant says what the query matched on (identifier kinds as
+    the match keys name them, or ``name``). The open case and its member count are the cases
+    domain's to add (:func:`chorus.cases.service.search_merchants`)."""
     q = q.strip()[:200]
     if not q:
         return []
-    found: list[int] = []
+    titles: dict[int, str] = {}
     matched: dict[int, set[str]] = defaultdict(set)
+    by_identifier: list[int] = []
     keys = _query_identifiers(q)
     if keys:
         rows = await MerchantIdentifier.select(
-            MerchantIdentifier.merchant, MerchantIdentifier.match_key
-        ).where(MerchantIdentifier.match_key.is_in(keys))
-        for r in rows:
-            found.append(r["merchant"])
+            MerchantIdentifier.merchant, MerchantIdentifier.match_key, MerchantIdentifier.merchant.name
+        ).where(MerchantIdentifier.match_key.is_in(keys) & MerchantIdentifier.merchant.merged_into.is_null())
+        for r in sorted(rows, key=lambda r: r["merchant"]):
+            by_identifier.append(r["merchant"])
+            titles[r["merchant"]] = r["merchant.name"]
             matched[r["merchant"]].add(r["match_key"].partition(":")[0])
     core = names.core_name(q)
+    best: dict[int, tuple[int, float, int]] = {}  # merchant → (tier, -similarity, len)
     if core:
-        rows = (
-            await MerchantAlias.select(MerchantAlias.merchant)
-            .where(
-                (
-                    (MerchantAlias.name_key == core)
-                    | MerchantAlias.name_key.like(_like_prefix(core))
-                    | (MerchantAlias.pinyin_key == names.pinyin_key(q))
-                )
-                & (MerchantAlias.status == CONFIRMED)
+        pinyin = names.pinyin_key(q)
+        for r in await _name_candidates(core, pinyin):
+            mid = r["merchant"]
+            titles.setdefault(mid, r["display"])
+            matched[mid].add("name")
+            rank = (
+                _name_tier(core, pinyin, r["name_key"], r["pinyin_key"]),
+                -names.key_similarity(core, pinyin, r["name_key"], r["pinyin_key"]),
+                len(r["name_key"]),
             )
-            .limit(limit * 3)
-        )
-        for r in rows:
-            found.append(r["merchant"])
-            matched[r["merchant"]].add("name")
-    unique = list(dict.fromkeys(found))
-    if not unique:
+            if mid not in best or rank < best[mid]:
+                best[mid] = rank
+    first = set(by_identifier)
+    by_name = sorted((m for m in best if m not in first), key=lambda m: (best[m], m))
+    ordered = list(dict.fromkeys([*by_identifier, *by_name]))[:limit]
+    if not ordered:
         return []
-    merchants = await Merchant.select(Merchant.id, Merchant.name).where(
-        Merchant.id.is_in(unique) & Merchant.merged_into.is_null()
-    )
-    by_id = {m["id"]: m["name"] for m in merchants}
-    ordered = [m for m in unique if m in by_id][:limit]
     aliases = await _aliases(ordered)
     return [
         MerchantSummary(
             id=m,
-            name=by_id[m],
-            aliases=[a for a in aliases.get(m, []) if a != by_id[m]],
+            name=titles[m],
+            aliases=[a for a in aliases.get(m, []) if a != titles[m]],
             open_case_id=None,
             member_count=0,
             matched_on=sorted(matched[m], key=lambda k: (k == "name", k)),
@@ -666,8 +782,10 @@ async def claims(merchant_id: int, *, claimants: set[int] | None = None) -> Clai
     if claimants is not None:
         ident_where &= MerchantIdentifier.claimed_by.is_in(sorted(claimants) or [0])
         alias_where &= MerchantAlias.claimed_by.is_in(sorted(claimants) or [0])
-    idents = await MerchantIdentifier.select(*_IDENTIFIER_REVIEW).where(ident_where).order_by(
-        MerchantIdentifier.id
+    idents = (
+        await MerchantIdentifier.select(*_IDENTIFIER_REVIEW)
+        .where(ident_where)
+        .order_by(MerchantIdentifier.id)
     )
     aliases = await MerchantAlias.select(*_ALIAS_REVIEW).where(alias_where).order_by(MerchantAlias.id)
     return ClaimList(
