@@ -31,40 +31,17 @@ class MalformedForm(DomainError):
 async def file_chunks(
     stream: AsyncIterator[bytes], boundary: bytes, form: StreamedForm, file_field: str = "file"
 ) -> AsyncIterator[bytes]:
-    """Yield the bytes of the one file part named ``file_field``; collect other fields."""
-    try:
-        with PushMultipartParser(boundary, max_segment_count=16, max_header_size=8192) as parser:
-            segment: MultipartSegment | None = None
-            in_file = False
-            buf = bytearray()
-            async for chunk in stream:
-                for part in parser.parse(chunk):
-                    if isinstance(part, MultipartSegment):
-                        segment, buf = part, bytearray()
-                        in_file = part.name == file_field and part.filename is not None
-                        if in_file:
-                            if form.file_seen:
-                                raise Invalid("one_file_only", field=file_field)
-                            form.file_seen = True
-                            form.filename = part.filename or ""
-                            form.content_type = part.content_type or ""
-                    elif part:
-                        if in_file:
-                            yield bytes(part)
-                        else:
-                            buf.extend(part)
-                            if len(buf) > MAX_FIELD_BYTES:
-                                raise Invalid("field_too_long", field=segment.name if segment else "")
-                    else:
-                        if segment is not None and not in_file:
-                            form.fields[segment.name] = buf.decode(segment.charset or "utf-8", "replace")
-                        segment, in_file = None, False
-                if parser.closed:
-                    break
-            if not parser.closed:
-                raise MalformedForm()
-    except (ParserError, ParserLimitReached) as exc:
-        raise MalformedForm() from exc
+    """Yield the bytes of the one file part named ``file_field`` (a second one is refused:
+    ``one_file_only``); collect other fields. The parsing is :func:`file_parts`'."""
+    files = 0
+    async for event in _events(stream, boundary, form, file_field, max_segments=16):
+        if isinstance(event, FilePart):
+            files += 1
+            if files > 1:
+                raise Invalid("one_file_only", field=file_field)
+            form.filename, form.content_type = event.filename, event.content_type
+        elif isinstance(event, bytes):
+            yield event
 
 
 @dataclass(frozen=True)
