@@ -15,14 +15,18 @@ async def represent(
     complaint_id: int | None = None,
     *members: dict[str, str],
 ) -> None:
-    """``organizer`` stands and votes for themself (their vote alone elects them unless others
-    voted); each of ``members`` authorizes version ``complaint_id``. Refusals are the test's own
+    """``organizer`` stands and votes for themself, and each of ``members`` votes for them and
+    authorizes version ``complaint_id``. Refusals are the test's own
     business (a closed case, a member not named): nothing is asserted here."""
     await client.post(f"/api/v1/cases/{case_id}/representative/candidacy", headers=organizer)
     me = (await client.get("/api/v1/me", headers=organizer)).json()["id"]
     await client.put(
         f"/api/v1/cases/{case_id}/representative/vote", headers=organizer, json={"candidate_id": me}
     )
+    for member in members:  # their votes too: a larger case needs a third of its members voting
+        await client.put(
+            f"/api/v1/cases/{case_id}/representative/vote", headers=member, json={"candidate_id": me}
+        )
     for member in members if complaint_id is not None else ():
         await client.post(
             f"/api/v1/cases/{case_id}/authorizations", headers=member, json={"complaint_id": complaint_id}

@@ -119,3 +119,20 @@ def test_member_view_without_the_description_probe_is_the_same(monkeypatch: pyte
     monkeypatch.setattr(build, "_description_wrapper", lambda locale: None)
     _, _, slow = build_complaint(complaint())
     assert slow == view
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_text_filed_names_only_the_members_included(locale: str) -> None:
+    """A filing where some named members gave no authorization (chorus.authorizations): those
+    included read in full, the others as a plain member sees them; all included is the full
+    text, none is the view of someone named in nothing."""
+    _, _, view = build_complaint(complaint("samr", locale))
+    text = view.text_including({11, 14})
+    for member, (name, _, ref, words) in OTHERS.items():
+        if member in (11, 14):
+            assert name in text and ref in text and words in text
+        else:
+            assert name not in text and ref not in text and words not in text
+            assert f"{name[0]}\\*" in text
+    assert view.text_including(set(OTHERS)) == view.full_text()
+    assert view.text_including(set()) == view.text_for(None)
