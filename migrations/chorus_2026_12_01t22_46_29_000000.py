@@ -13,7 +13,8 @@ EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS merchant_alias_name_grams ON merchant_alias "
     "USING gin (regexp_replace(name_key, '(.)', '\\1\\1', 'g') gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS merchant_alias_pinyin_grams ON merchant_alias USING gin (pinyin_key gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS merchant_alias_pinyin_grams ON merchant_alias "
+    "USING gin (pinyin_key gin_trgm_ops)",
 )
 
 

@@ -39,6 +39,7 @@ async def test_identifier_first_then_names_by_how_well_they_match(client: Any) -
     await merchant("星辰数码旗舰店")  # starts with it
     await merchant("深圳星辰科技有限公司")  # that very name (place and legal form aside)
     await merchant("星光商贸")  # shares a character only
+    await merchant("兴晨")  # the same pinyin only: a homophone, after the names holding 星辰
     await merchant("Lucky Cat", ("qq", "20261201"))
     await merchant("20261201数码")  # a name holding the number
 
@@ -47,17 +48,19 @@ async def test_identifier_first_then_names_by_how_well_they_match(client: Any) -
         ("深圳星辰科技有限公司", name),
         ("星辰数码旗舰店", name),
         ("龙凤星辰", name),
+        ("兴晨", name),
         ("兴晨电子", name),
     ]
     # typed in pinyin: the same pinyin first, then pinyin starting with it, then containing it
     assert await search(client, "xingchen") == [
         ("深圳星辰科技有限公司", name),
+        ("兴晨", name),
         ("星辰数码旗舰店", name),
         ("兴晨电子", name),
         ("龙凤星辰", name),
     ]
     # one character: the names starting with it, then those whose pinyin does (xing…)
-    starting = ["深圳星辰科技有限公司", "星光商贸", "星辰数码旗舰店", "兴晨电子"]
+    starting = ["深圳星辰科技有限公司", "星光商贸", "星辰数码旗舰店", "兴晨", "兴晨电子"]
     assert [n for n, _ in await search(client, "星")] == starting
     # an identifier: its merchant first (whatever the names), then the names holding the text
     assert await search(client, "2026 1201") == [("Lucky Cat", ["qq"]), ("20261201数码", name)]

@@ -621,10 +621,10 @@ _NAME_TIER = (
 
 
 def _name_tier(core: str, pinyin: str, name_key: str, pinyin_key: str) -> int:
-    """What kind of name match an alias is (lower is better): the same name (or the same
-    pinyin), a name starting with what was typed, containing it, a pinyin starting with or
-    containing its pinyin, merely similar. _NAME_TIER says the same in SQL."""
-    if name_key == core or pinyin_key == pinyin:
+    """What kind of name match an alias is (lower is better): the same name (typed in pinyin:
+    the same pinyin), a name starting with what was typed, containing it, a pinyin starting with
+    or containing its pinyin (a homophone), merely similar. _NAME_TIER says the same in SQL."""
+    if name_key == core or (core == pinyin and pinyin_key == pinyin):
         return 0
     if name_key.startswith(core):
         return 1
@@ -645,7 +645,9 @@ async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
     pinyin = pinyin or core
     pinyin_like = f"%{pinyin}%" if len(core) >= 2 and len(pinyin) >= 3 else f"{pinyin}%"
     core_like = f"%{core}%" if len(core) >= 2 else f"{core}%"
-    tier_args = [core, pinyin, f"{core}%", f"%{core}%", f"{pinyin}%", f"%{pinyin}%"]
+    # the same pinyin is the same name only when pinyin was typed (else a homophone: tier 3)
+    same_pinyin = pinyin if core == pinyin else None
+    tier_args = [core, same_pinyin, f"{core}%", f"%{core}%", f"{pinyin}%", f"%{pinyin}%"]
     select = (
         "SELECT a.merchant, a.name, a.name_key, a.pinyin_key, m.name AS display "
         "FROM merchant_alias a JOIN merchant m ON m.id = a.merchant "
