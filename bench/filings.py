@@ -177,7 +177,6 @@ async def seed(base: str, n: int, settings: Any) -> tuple[int, list[int]]:
                 regulator=regulator.id,
                 status="accepted",
                 reference=ref,
-                deadline=date.today() + timedelta(days=9),
                 created_by=user.id,
                 created_at=now,
                 updated_at=now,

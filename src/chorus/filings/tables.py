@@ -3,7 +3,6 @@
 from piccolo.columns import (
     BigInt,
     Boolean,
-    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -28,7 +27,6 @@ class Filing(Table, tablename="filing"):
     regulator = ForeignKey(references=Regulator, null=False, on_delete=OnDelete.restrict)
     status = Varchar(length=20, null=False, default="queued")
     reference = Varchar(length=200, null=True, default=None)  # the regulator's own number
-    deadline = Date(null=True, default=None)  # when the regulator owes the next answer
     message = Text(null=False, default="")  # the channel's last refusal, shown to organizers
     bundle_sha256 = Varchar(
         length=64, null=True, default=None
