@@ -1,5 +1,6 @@
 """The `chorus` command: run | web | worker | migrate | seed-demo | create-admin | regulator-sim |
-verify-bundle."""
+verify-bundle. Settings come from CHORUS_* environment variables (see chorus.env.example); each
+command's --help names those it reads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from chorus.settings import Settings, get_settings
+
+
+def operator_locale() -> str:
+    """The operator's language for the command's messages, from the POSIX locale (LC_ALL, then
+    LC_MESSAGES, then LANG): Chinese is zh-CN, anything else (C, POSIX, en_US, …) English."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return "zh-CN" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _msg(key: str, **params: Any) -> str:
+    """``cli.<key>`` of the catalogs, in the operator's language."""
+    from chorus.i18n import t
+
+    return t(f"cli.{key}", operator_locale(), **params)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -79,8 +97,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     from chorus import db, demo
+    from chorus.settings import Env
 
     settings = get_settings()
+    if settings.env is Env.production:
+        _fail(_msg("seed_demo_production"))
 
     async def go() -> list[str]:
         async with db.connected(settings):
@@ -95,10 +116,7 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     from chorus import db
     from chorus.accounts import service
 
-    password = args.password or os.environ.get("CHORUS_ADMIN_PASSWORD")
-    if not password:
-        _fail("give --password or set CHORUS_ADMIN_PASSWORD")
-        return
+    password = args.password or os.environ.get("CHORUS_ADMIN_PASSWORD") or _ask_password()
     settings = get_settings()
 
     async def go() -> None:
@@ -117,6 +135,25 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
         if isinstance(exc, ValidationError):
             _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         raise
+
+
+def _ask_password() -> str:
+    """The new admin's password typed at the terminal, twice, never echoed (so it is in no shell
+    history); without a terminal the caller must give --password or CHORUS_ADMIN_PASSWORD."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        _fail(_msg("password_needed"))
+    for _ in range(3):
+        first = getpass.getpass(_msg("password_prompt"))
+        if not first:
+            print(_msg("password_empty"), file=sys.stderr)
+            continue
+        if getpass.getpass(_msg("password_again")) == first:
+            return first
+        print(_msg("password_mismatch"), file=sys.stderr)
+    _fail(_msg("password_gave_up"))
+    raise AssertionError  # unreachable, for type checkers
 
 
 def cmd_web(args: argparse.Namespace) -> None:
@@ -289,7 +326,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_verify_bundle(args: argparse.Namespace) -> None:
     from chorus.evidence.manifest import verify_bundle
 
-    result = verify_bundle(Path(args.path))
+    path = Path(args.path)
+    try:  # a file that is not there, or not readable, is no verdict on a bundle: exit 2, not 1
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError:
+        _fail(_msg("cannot_open", path=args.path))
+    result = verify_bundle(path)
     for p in result.problems:
         print(f"entry {p.index}: {p.reason} {p.detail}".rstrip())
     print(f"{'OK' if result.ok else 'FAILED'}: {result.entries} entries, head {result.head}")
@@ -316,16 +359,105 @@ def cmd_regulator_sim(args: argparse.Namespace) -> None:
     regulator_sim.serve(sim, args.host, args.port)
 
 
+_LOGS = ("env", "log_level", "log_json")
+_DATABASE = ("database_url", "database_pool_size")
+_KEYS = ("secret_key", "data_key")
+_STORAGE = ("var_dir", "storage_url", "storage_dir", "s3_endpoint_url", "s3_region", "s3_allow_http")
+_WEB = (
+    *_LOGS, *_DATABASE, "redis_url", *_KEYS, *_STORAGE, "public_url", "allow_http_public_url",
+    "secure_cookies", "trusted_proxies", "default_locale", "session_days", "verify_token_hours",
+    "password_reset_minutes", "auth_rate_limit", "auth_account_rate_limit", "upload_max_bytes",
+    "public_cache_seconds", "inbound_domain", "inbound_secret", "inbound_max_bytes",
+    "inbound_reply_days", "smtp_host",
+)  # fmt: skip
+_WORKER = (
+    *_LOGS, *_DATABASE, "redis_url", *_KEYS, *_STORAGE, "public_url", "default_locale",
+    "smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_tls", "mail_from",
+    "outbox_relay_seconds", "filing_http_timeout_seconds", "filing_submit_attempts",
+    "filing_retry_seconds", "filing_http_max_answer_bytes", "status_poll_seconds",
+    "inbound_domain", "inbound_reply_days", "purge_after_days", "notify_batch_size",
+    "notify_lease_seconds", "notify_retry_seconds", "notify_attempts", "notify_digest_hour",
+    "notify_webhook_timeout_seconds",
+)  # fmt: skip
+# The settings (fields of chorus.settings.Settings) each command reads, named in its --help.
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "run": tuple(dict.fromkeys((*_WEB, *_WORKER))),
+    "web": _WEB,
+    "worker": _WORKER,
+    "migrate": (*_LOGS, *_DATABASE),
+    "seed-demo": (*_LOGS, *_DATABASE, *_KEYS, *_STORAGE, "public_url"),
+    "create-admin": (*_LOGS, *_DATABASE, "default_locale"),
+    "regulator-sim": (),
+    "verify-bundle": (),
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Options with their defaults; descriptions and epilogs kept as written."""
+
+
+def _epilog(command: str, extra: str = "") -> str:
+    import textwrap
+
+    names = [f"CHORUS_{name.upper()}" for name in COMMAND_SETTINGS[command]]
+    if names:
+        text = "settings read (environment variables; see chorus.env.example): " + ", ".join(names)
+    else:
+        text = "settings read: none (no CHORUS_* setting applies)"
+    return "\n\n".join(p for p in (textwrap.fill(text, 94), textwrap.fill(extra, 94) if extra else "") if p)
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chorus")
+    except PackageNotFoundError:  # run from a tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chorus", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, fn, help_ in (
-        ("run", cmd_run, "web + worker (+ embedded Redis when CHORUS_REDIS_URL is unset)"),
-        ("web", cmd_web, "the HTTP server only"),
+    parser = argparse.ArgumentParser(
+        prog="chorus",
+        description=__doc__,
+        formatter_class=_HelpFormatter,
+        epilog="`chorus COMMAND --help` says what a command does, its options and the settings it reads.",
+    )
+    parser.add_argument("--version", action="version", version=f"chorus {_package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str, description: str, extra: str = "") -> argparse.ArgumentParser:
+        import textwrap
+
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=textwrap.fill(description, 94),
+            epilog=_epilog(name, extra),
+            formatter_class=_HelpFormatter,
+        )
+
+    for name, fn, help_, description in (
+        (
+            "run",
+            cmd_run,
+            "web + worker (+ embedded Redis when CHORUS_REDIS_URL is unset)",
+            "Run the whole platform on one machine: the web server and a worker (and, when "
+            "CHORUS_REDIS_URL is unset, an embedded Redis under CHORUS_VAR_DIR). Ctrl-C stops all. "
+            "For development and small installs; on several hosts run `chorus web` and "
+            "`chorus worker` under a supervisor instead.",
+        ),
+        (
+            "web",
+            cmd_web,
+            "the HTTP server only",
+            "Serve the web pages and the API. Needs Redis (CHORUS_REDIS_URL) answering and the "
+            "database migrated (`chorus migrate`); runs no background jobs (`chorus worker` does).",
+        ),
     ):
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p = command(name, help_, description)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        p.add_argument("--port", type=int, default=8000, help="port to listen on")
         if name == "web":
             p.add_argument(
                 "--workers",
@@ -341,26 +473,56 @@ def build_parser() -> argparse.ArgumentParser:
                 help="also run the demo's regulator simulator on this port (see seed-demo)",
             )
         p.set_defaults(fn=fn)
-    sub.add_parser("worker", help="an arq worker (and the outbox relay)").set_defaults(fn=cmd_worker)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
-    p = sub.add_parser("seed-demo", help="add demo data (idempotent)")
+    command(
+        "worker",
+        "an arq worker (and the outbox relay)",
+        "Run background jobs: send mail, file complaints with regulators and poll their status, "
+        "deliver notifications and digests, purge old rows. Run one or more per deployment; "
+        "needs Redis (CHORUS_REDIS_URL) and a migrated database.",
+    ).set_defaults(fn=cmd_worker)
+    command(
+        "migrate",
+        "apply database migrations",
+        "Apply the database migrations not yet applied, then add the regulators of the shipped "
+        "registry data that are missing. Run it once per upgrade, before starting the new "
+        "version's web and worker processes.",
+    ).set_defaults(fn=cmd_migrate)
+    p = command(
+        "seed-demo",
+        "add demo data (idempotent)",
+        "Add demonstration accounts, a merchant and a case (running it again adds nothing). "
+        "Refused when CHORUS_ENV=production.",
+    )
     p.add_argument(
         "--regulator-sim",
         metavar="URL",
         help="also file the demo case with a demo regulator at this simulator (http://127.0.0.1:PORT/v1)",
     )
     p.set_defaults(fn=cmd_seed_demo)
-    p = sub.add_parser("create-admin", help="create an admin (or make an account one)")
-    p.add_argument("--email", required=True)
-    p.add_argument("--password", help="or set CHORUS_ADMIN_PASSWORD")
-    p.add_argument("--name", default="Admin")
-    p.set_defaults(fn=cmd_create_admin)
-    p = sub.add_parser(
-        "regulator-sim",
-        help="a simulated regulator serving protocol v1, for demos (received → accepted → … → resolved)",
+    p = command(
+        "create-admin",
+        "create an admin (or make an account one)",
+        "Create an admin account, or give an existing account the admin role. Without --password "
+        "or CHORUS_ADMIN_PASSWORD the password is asked for at the terminal, twice, and not shown.",
+        extra="environment: CHORUS_ADMIN_PASSWORD (the password, when --password is not given)",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--email", required=True, help="the admin's e-mail address (their login)")
+    p.add_argument(
+        "--password",
+        help="the password (it stays in the shell history: prefer the prompt or CHORUS_ADMIN_PASSWORD)",
+    )
+    p.add_argument("--name", default="Admin", help="display name")
+    p.set_defaults(fn=cmd_create_admin)
+    p = command(
+        "regulator-sim",
+        "a simulated regulator serving protocol v1, for demos (received → accepted → … → resolved)",
+        "Serve a simulated regulator gateway speaking protocol v1 (docs/protocol-v1.md), for "
+        "demos and tests: each complaint filed with it moves through --progression, one step "
+        "every --step-seconds.",
+        extra="environment: the variable named by --api-key-env",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8001, help="port to listen on")
     p.add_argument(
         "--step-seconds", type=float, default=60.0, help="time between status steps (0: never moves)"
     )
@@ -375,15 +537,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="the environment variable holding the API key callers must present (unset: any caller)",
     )
     p.set_defaults(fn=cmd_regulator_sim)
-    p = sub.add_parser("verify-bundle", help="verify an exported evidence bundle offline")
-    p.add_argument("path")
+    p = command(
+        "verify-bundle",
+        "verify an exported evidence bundle offline",
+        "Check an evidence bundle (the ZIP of a complaint or filing) offline: every entry of its "
+        "hash chain, the head, each included file's SHA-256 and size, and the documents.",
+        extra="exit status: 0 the bundle verifies; 1 it does not (the problems are listed); "
+        "2 the file cannot be opened.",
+    )
+    p.add_argument("path", help="the bundle's ZIP file")
     p.set_defaults(fn=cmd_verify_bundle)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    args.fn(args)
+    try:
+        args.fn(args)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        problems = "; ".join(
+            (f"CHORUS_{'.'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        _fail(_msg("bad_settings", problems=problems))
 
 
 if __name__ == "__main__":
