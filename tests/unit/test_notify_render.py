@@ -35,6 +35,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "case.status_changed": {"status": "filing"},
     "case.closed": {"status": "closed"},
     "case.organizer_added": {},
+    "case.reappeared": {"name": "月光卡铺", "merchant_id": 7, "new_case_id": 30, "matched_on": ["alipay"]},
     "complaint.version_awaits_consent": {"complaint_id": 9, "version": 3, "regulator_id": 1},
     "case.filing_status": {"filing_id": 4, "regulator_id": 1, "status": "accepted"},
     "case.filing_reply": {"filing_id": 4, "regulator_id": 1, "from_regulator": True},

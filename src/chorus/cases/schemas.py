@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from chorus import money
 from chorus.ids import Id
-from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef
+from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef, ReappearanceWarning
 
 
 class MoneyIn(BaseModel):
@@ -46,6 +46,8 @@ class ReportRead(BaseModel):
     membership_id: int
     created_case: bool
     member_number: int  # the reporter's place among the case's members right after joining (1 = first)
+    # the report's payee account, phone … were reported before (issue 16 item 2)
+    warnings: list[ReappearanceWarning] = Field(default_factory=list)
 
 
 class TimelineEntry(BaseModel):

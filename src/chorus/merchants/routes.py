@@ -19,7 +19,7 @@ class MerchantController(Controller):
     @post("/resolve", status_code=HTTP_200_OK, operation_id="resolveMerchant")
     async def resolve(self, data: JSONBody[ResolveRequest]) -> ResolveRead:
         """Normalize identifiers and explain which merchants they match; changes nothing."""
-        return await cases.resolve(name=data.name, identifiers=data.identifiers)
+        return await public.resolve(name=data.name, identifiers=data.identifiers)
 
     @get("/", operation_id="searchMerchants")
     async def search(self, q: FromQuery[str] = "") -> MerchantList:

@@ -30,9 +30,27 @@ class MatchRead(BaseModel):
     case_id: int | None
 
 
+class ReappearanceWarning(BaseModel):
+    """A report's identifiers were reported before: under another name, or against a merchant
+    whose case is closed. Counts and the merchant's names only, never who reported.
+    ``matched_on``: the strong kinds shared (payee account, bank card, phone, QQ, WeChat, USCC);
+    ``first_reported``: the day (China time) that case was opened."""
+
+    code: str = "reappeared"
+    merchant_id: int
+    name: str
+    case_id: int
+    member_count: int
+    matched_on: list[str]
+    case_status: str
+    first_reported: date
+    closed_on: date | None = None
+
+
 class ResolveRead(BaseModel):
     normalized: list[IdentifierRead]
     matches: list[MatchRead]
+    warnings: list[ReappearanceWarning] = Field(default_factory=list)
 
 
 class CaseBrief(BaseModel):

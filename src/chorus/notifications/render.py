@@ -25,6 +25,7 @@ KINDS = (
     "case.status_changed",
     "case.closed",
     "case.organizer_added",
+    "case.reappeared",
     "complaint.version_awaits_consent",
     "case.filing_status",
     "case.filing_reply",

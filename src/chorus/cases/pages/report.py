@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from babel.dates import format_skeleton
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -27,17 +28,18 @@ from litestar.response import Redirect, Template
 from pydantic import TypeAdapter, ValidationError
 
 from chorus.accounts.schemas import UserRead
-from chorus.cases import service
+from chorus.cases import public, service
 from chorus.cases.pages.case import currency_options
 from chorus.cases.schemas import MoneyIn, ReportCreate
 from chorus.errors import DomainError
 from chorus.i18n import t
 from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import STRONG_KINDS, IdentifierKind
-from chorus.merchants.schemas import IdentifierIn
+from chorus.merchants.schemas import IdentifierIn, ReappearanceWarning
 from chorus.web.guards import requires_verified
 from chorus.web.pages import (
     FormData,
+    babel_locale,
     domain_errors,
     markdown_preview,
     page,
@@ -209,9 +211,24 @@ class Check:
     value: str = ""  # as normalized
     weak: bool = False  # "other": shown to organizers, never matched on
     matches: list[Match] = field(default_factory=list)
+    reappeared: list[str] = field(default_factory=list)  # "already reported under 星辰卡盟 in March …"
 
 
-async def check_row(row: int, kind: str, value: str, locale: str) -> Check:
+def reappeared_text(w: ReappearanceWarning, locale: str) -> str:
+    """One reappearance warning in words: the earlier name, the month (the reader's locale), the count."""
+    return t(
+        "page.report.reappeared",
+        locale,
+        kinds=t("page.report.list_separator", locale).join(
+            t(f"identifier.kind.{k}", locale) for k in w.matched_on
+        ),
+        name=w.name,
+        month=format_skeleton("yMMMM", w.first_reported, locale=babel_locale(locale)),
+        count=w.member_count,
+    )
+
+
+async def check_row(row: int, kind: str, value: str, locale: str, name: str | None = None) -> Check:
     """One identifier checked as the API checks it (:func:`chorus.cases.service.resolve`, which
     normalizes with the same function a report does), and the merchants it already belongs to."""
     value = value.strip()
@@ -220,7 +237,7 @@ async def check_row(row: int, kind: str, value: str, locale: str) -> Check:
     if not kind:
         return Check(row, "invalid", t("page.report.kind_missing", locale))
     try:
-        read = await service.resolve(name=None, identifiers=[IdentifierIn(kind=kind, value=value)])
+        read = await public.resolve(name=name or None, identifiers=[IdentifierIn(kind=kind, value=value)])
     except ValidationError as exc:
         return Check(row, "invalid", next(iter(validation_errors(exc, locale).values())))
     except DomainError as exc:
@@ -244,6 +261,7 @@ async def check_row(row: int, kind: str, value: str, locale: str) -> Check:
         value=read.normalized[0].value,
         weak=IdentifierKind(read.normalized[0].kind) not in STRONG_KINDS,
         matches=[m for m in matches if m.matched_on],
+        reappeared=[reappeared_text(w, locale) for w in read.warnings],
     )
 
 
@@ -254,7 +272,9 @@ async def _checks(form: Wizard, locale: str, errors: Mapping[str, str]) -> dict[
     for row in form.filled_rows():
         if kind_field(row) in errors:
             continue
-        out[row] = await check_row(row, form.get(kind_field(row)), form.get(value_field(row)), locale)
+        out[row] = await check_row(
+            row, form.get(kind_field(row)), form.get(value_field(row)), locale, form.get("merchant.name")
+        )
     return out
 
 
@@ -353,7 +373,9 @@ async def identifier_check(
     form = Wizard.read(data)
     rows = sorted({int(m[1]) for k in form.values if (m := _ROW_FIELD.match(k))}) or [0]
     row, locale = rows[0], request_locale(request, user)
-    check = await check_row(row, form.get(kind_field(row)), form.get(value_field(row)), locale)
+    check = await check_row(
+        row, form.get(kind_field(row)), form.get(value_field(row)), locale, form.get("merchant.name")
+    )
     return await page(request, "report/_check.html", check=check)
 
 
