@@ -4,7 +4,7 @@ authorizations to file for them (/api/v1/cases/{id}/authorizations, /api/v1/auth
 
 from __future__ import annotations
 
-from litestar import Controller, Response, Router, delete, get, post, put
+from litestar import Controller, Router, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -125,14 +125,12 @@ class AuthorizationController(Controller):
     @get(
         "/authorizations/{authorization_id:int}/document",
         operation_id="authorizationDocument",
+        media_type="text/markdown",
         opt={"rule": "authorization-owner"},
     )
-    async def document(
-        self, authorization_id: FromPath[int], user: NamedDependency[UserRead]
-    ) -> Response[str]:
+    async def document(self, authorization_id: FromPath[int], user: NamedDependency[UserRead]) -> str:
         """The member's authorization document (授权委托书) as Markdown, as it goes to the channel."""
-        text = await service.document(authorization_id, actor=user)
-        return Response(text, media_type="text/markdown; charset=utf-8")
+        return await service.document(authorization_id, actor=user)
 
     @get("/me/authorizations", operation_id="myAuthorizations")
     async def mine(self, user: NamedDependency[UserRead]) -> AuthorizationList:
