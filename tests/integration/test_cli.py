@@ -25,6 +25,7 @@ from chorus.settings import Settings
 from tests.integration.test_ops import clean_env
 from tests.support import PASSWORD
 
+ROOT = Path(__file__).parents[2]
 CHORUS = str(Path(sys.executable).parent / "chorus")  # the console script pyproject.toml installs
 ENGLISH = {"LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
 CHINESE = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
@@ -233,7 +234,7 @@ def test_env_example_names_every_setting_with_values_that_start_production() -> 
     """chorus.env.example cannot drift from settings.py: every setting is in it (set, or commented
     out when it must be the operator's own secret), it names no setting that does not exist, and
     its values, with the secrets filled in, are valid production settings."""
-    text = (Path(__file__).parents[2] / "chorus.env.example").read_text(encoding="utf-8")
+    text = (ROOT / "chorus.env.example").read_text(encoding="utf-8")
     named = re.findall(r"^#? ?(CHORUS_[A-Z0-9_]+)=", text, flags=re.MULTILINE)
     fields = {f"CHORUS_{name.upper()}" for name in Settings.model_fields}
     assert fields - set(named) == set(), "settings missing from chorus.env.example"
@@ -242,8 +243,17 @@ def test_env_example_names_every_setting_with_values_that_start_production() -> 
     values = dict(re.findall(r"^(CHORUS_[A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
     assert values["CHORUS_ENV"] == "production"
     assert "CHORUS_SECRET_KEY" not in values and "CHORUS_DATA_KEY" not in values, "an empty secret"
-    filled = {k.removeprefix("CHORUS_").lower(): v for k, v in values.items()}
+    # as systemd's EnvironmentFile= and a shell's `set -a; . file` both read it: quotes removed
+    filled = {k.removeprefix("CHORUS_").lower(): v.strip('"') for k, v in values.items()}
     filled |= {"secret_key": "s" * 48, "data_key": "d" * 48}
     settings = Settings(**filled)  # raises if a value is not valid
     assert settings.smtp_port in (465, 587) and settings.smtp_tls != "none"
     assert settings.public_url.startswith("https://") and settings.trusted_proxy_networks
+    assert settings.mail_from == "Chorus <chorus@example.org>"
+    sourced = subprocess.run(
+        ["sh", "-c", 'set -a; . "$0"; set +a; echo "$CHORUS_MAIL_FROM"', str(ROOT / "chorus.env.example")],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert sourced.returncode == 0 and sourced.stdout.strip() == settings.mail_from, sourced.stderr
