@@ -52,7 +52,7 @@ class AuthorizationCreate(BaseModel):
     fields: list[str] = Field(default_factory=list, max_length=len(DETAIL_FIELDS))
 
 
-class RegulatorRef(BaseModel):
+class ChannelRef(BaseModel):
     id: int
     name: str
 
@@ -65,7 +65,7 @@ class AuthorizationRead(BaseModel):
     case_id: int
     user_id: int
     display_name: str
-    regulator: RegulatorRef
+    regulator: ChannelRef
     complaint_id: int
     complaint_version: int
     representative: PersonRef
@@ -90,7 +90,7 @@ class AuthorizationOption(BaseModel):
 
     complaint_id: int
     version: int
-    regulator: RegulatorRef
+    regulator: ChannelRef
     named: bool
     authorization: AuthorizationRead | None
 
@@ -102,5 +102,5 @@ class FilingPartiesRead(BaseModel):
     included: int
     named: int
     representative: PersonRef | None
-    bureau: RegulatorRef | None
+    bureau: ChannelRef | None
     authorization_required: bool

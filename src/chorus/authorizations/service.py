@@ -37,9 +37,9 @@ from chorus.authorizations.schemas import (
     AuthorizationOption,
     AuthorizationRead,
     CandidateRead,
+    ChannelRef,
     FilingPartiesRead,
     PersonRef,
-    RegulatorRef,
     RepresentativeRead,
     VoteCreate,
 )
@@ -258,7 +258,7 @@ def _auth_read(
         case_id=row["case"],
         user_id=row["user"],
         display_name=row["user.display_name"],
-        regulator=RegulatorRef(id=row["regulator"], name=row["regulator.name"]),
+        regulator=ChannelRef(id=row["regulator"], name=row["regulator.name"]),
         complaint_id=row["complaint"],
         complaint_version=row["complaint_version"],
         representative=PersonRef(
@@ -440,7 +440,7 @@ async def options(case_id: int, *, actor: UserRead) -> list[AuthorizationOption]
             AuthorizationOption(
                 complaint_id=v["id"],
                 version=v["version"],
-                regulator=RegulatorRef(id=regulator_id, name=v["name"]),
+                regulator=ChannelRef(id=regulator_id, name=v["name"]),
                 named=actor.id in (db.json_value(row["named_members"]) or []),
                 authorization=reads.get(v["id"]),
             )
@@ -601,7 +601,7 @@ async def parties(filing_id: int, *, case_id: int) -> FilingPartiesRead | None:
     bureau = None
     if row["bureau"] is not None:
         b = await regulators.get_or_raise(row["bureau"])
-        bureau = RegulatorRef(id=b["id"], name=b["name"])
+        bureau = ChannelRef(id=b["id"], name=b["name"])
     required = (
         bool(row["authorizations"] and db.json_value(row["authorizations"])) or row["markdown"] is not None
     )
