@@ -162,12 +162,14 @@ def test_svg_after_head_is_not_seen_as_svg() -> None:
 
 def test_svg_check_is_linear_on_hostile_prologue() -> None:
     # Lots of whitespace / unterminated constructs must not cause regex backtracking blowups.
+    # CPU time of this process (a loaded machine does not move it), with a wide margin: a hang
+    # guard, not a speed test.
     import time
 
     for data in [b" " * HEAD_SIZE + b"x", b"<?" * (HEAD_SIZE // 2), b"<!DOCTYPE [" * 700, b"<!--" * 2000]:
-        t = time.perf_counter()
+        t = time.process_time()
         sniff_bytes(data)
-        assert time.perf_counter() - t < 0.5
+        assert time.process_time() - t < 2.0
 
 
 # --- incremental behaviour -------------------------------------------------------------------
