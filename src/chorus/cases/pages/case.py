@@ -29,8 +29,8 @@ from pydantic import ValidationError
 from pygal.etree import etree
 from pygal.style import Style
 
-from chorus.authorizations import pages as authorization_pages
 from chorus.accounts.schemas import UserRead
+from chorus.authorizations import pages as authorization_pages
 from chorus.cases import service as cases
 from chorus.cases.schemas import (
     CaseGrowth,
@@ -305,11 +305,11 @@ async def case_context(
         evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
         growth=growth,
-        # the representative and authorizations part (chorus.authorizations.pages)
-        representation=await authorization_pages.section(case_id, user),
         growth_currencies=_currencies(growth),
         currency_options=currency_options(membership.loss.currency, locale),
         values=values if values is not None else membership_values(membership),
+        # the representative and authorizations part (chorus.authorizations.pages)
+        representation=await authorization_pages.section(case_id, user),
     )
     return ctx
 
