@@ -23,8 +23,9 @@ from chorus.authorizations.tables import (
     RepresentativeVote,
 )
 from tests.integration.test_complaints import consent, seeded_case
-from tests.integration.test_filing_channels import add_regulator
+from tests.integration.test_filing_channels import add_regulator, quick
 from tests.integration.test_filings import build, written
+from tests.regulator_standin import KEY_ENV, Standin
 from tests.support import assert_problem, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -225,6 +226,15 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     body = sent.get_body(preferencelist=("plain",)).get_content()
     assert "安妮" in body and "Bob's private words" not in body and "鲍勃" not in body
     assert "其中 2 名具名" in body
+    # ann's 授权委托书 goes along as an attachment, with her phone; bob's does not (none given)
+    attached = {a.get_filename(): a for a in sent.iter_attachments()}
+    doc_name = f"authorization-{given['id']}-member-{ann}.md"
+    assert set(attached) == {"complaint.md", "complaint.html", doc_name}
+    assert attached[doc_name].get_content_type() == "text/markdown"
+    mailed_doc = attached[doc_name].get_content()  # text/markdown; charset=utf-8
+    assert mailed_doc.startswith("# 授权委托书") and "+8613800138000" in mailed_doc
+    mailed_complaint = attached["complaint.md"].get_payload(decode=True).decode()
+    assert "13800138000" not in body and "13800138000" not in mailed_complaint
 
     r = await client.get(f"/api/v1/filings/{filing_id}/bundle", headers=s["org"])
     assert r.status_code == 200
@@ -265,7 +275,7 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     # organizers filing by hand get the documents opened; plain members do not
     url = f"/api/v1/filings/{filing_id}/documents"
     (doc_item,) = (await client.get(url, headers=s["org"])).json()["items"]
-    assert doc_item["user_id"] == ann and doc_item["text"] == text
+    assert doc_item["user_id"] == ann and doc_item["text"] == text == mailed_doc
     assert_problem(await client.get(url, headers=s["bob"]), 403)
     # once ann leaves the case, the stored bundle is byte for byte the same, her part unreadable
     r = await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["ann"])
@@ -274,6 +284,116 @@ async def test_a_member_without_an_authorization_is_left_out_and_the_documents_a
     assert again.content == r_bundle
     (doc_item,) = (await client.get(url, headers=s["org"])).json()["items"]
     assert doc_item["user_id"] == ann and doc_item["text"] is None
+
+
+async def test_the_regulators_server_receives_each_included_members_authorization(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any, gateway: Standin
+) -> None:
+    """Protocol v1: the submission carries ``authorizations`` — each authorizing member's
+    授权委托书 with the details they gave for it — and nothing of it is in the complaint's text."""
+    s = await seeded_case(client, mailbox, worker)
+    reg = await add_regulator(
+        client,
+        settings,
+        name="某市市场监督管理局（接口）",
+        channel="http",
+        address=gateway.base_url,
+        credentials_env=KEY_ENV,
+        authorization_required=True,
+    )
+    await consent(client, s, "org", "ann", "bob")
+    v1 = await build(client, s, reg)
+    await elect(client, s, "org", "org", "ann")
+    ann = await user_id(client, s["ann"])
+    r = await client.put(
+        "/api/v1/me/identity",
+        headers=s["ann"],
+        json={
+            "real_name": "王安妮",
+            "phone": "13800138000",
+            "address": "某市某区某路 1 号",
+            "consent": True,
+            "consent_version": identity.CONSENT_VERSION,
+        },
+    )
+    assert r.status_code == 200, r.text
+    r = await authorize(client, s, "ann", v1["id"], fields=["real_name", "phone"])
+    assert r.status_code == 201, r.text
+    given = r.json()
+    r = await file(client, s, v1["id"])  # bob gave no authorization: left out
+    assert r.status_code == 202, r.text
+    filing_id = r.json()["id"]
+
+    await run_jobs(redis_pool, quick(settings))
+    (post,) = gateway.posts
+    body = post["body"]
+    (doc,) = body["authorizations"]
+    assert doc["filename"] == f"authorization-{given['id']}-member-{ann}.md"
+    assert doc["media_type"] == "text/markdown; charset=utf-8"
+    text = doc["content"]
+    assert text.startswith("# 授权委托书") and "委托人（投诉人）**：王安妮" in text
+    assert "+8613800138000" in text and v1["sha256"] in text
+    assert "某市某区某路" not in text  # the address was not among the details she gave for it
+    assert "鲍勃" not in text
+    # the complaint's text (and the public case) hold none of her details
+    for shown in (body["body_markdown"], body["body_html"], v1["markdown"]):
+        assert "13800138000" not in shown and "王安妮" not in shown
+    public = (await client.get(f"/api/v1/cases/{s['case']}")).text
+    assert "13800138000" not in public and "王安妮" not in public
+    # what the organizers open of the stored bundle is what the regulator received
+    (opened,) = (await client.get(f"/api/v1/filings/{filing_id}/documents", headers=s["org"])).json()["items"]
+    assert opened["text"] == text
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["org"])).json()
+    assert not any("authorizations_withheld" in (e.get("note") or "") for e in got["events"])
+
+
+async def test_a_member_who_left_before_the_submission_is_not_sent_and_the_filing_says_so(
+    client: Any, mailbox: Any, worker: Any, redis_pool: Any, settings: Any, gateway: Standin
+) -> None:
+    s = await seeded_case(client, mailbox, worker)
+    reg = await add_regulator(
+        client,
+        settings,
+        name="某市市场监督管理局（接口）",
+        channel="http",
+        address=gateway.base_url,
+        credentials_env=KEY_ENV,
+        authorization_required=True,
+    )
+    await consent(client, s, "org", "ann", "bob")
+    v1 = await build(client, s, reg)
+    await elect(client, s, "org", "org", "ann")
+    ann, bob = await user_id(client, s["ann"]), await user_id(client, s["bob"])
+    for who, phone in (("ann", "13800138000"), ("bob", "13900139000")):
+        r = await client.put(
+            "/api/v1/me/identity",
+            headers=s[who],
+            json={"phone": phone, "consent": True, "consent_version": identity.CONSENT_VERSION},
+        )
+        assert r.status_code == 200, r.text
+        r = await authorize(client, s, who, v1["id"], fields=["phone"])
+        assert r.status_code == 201, r.text
+    r = await file(client, s, v1["id"])
+    assert r.status_code == 202, r.text
+    filing_id = r.json()["id"]
+    # bob leaves while the filing waits for the worker: his document is neither sent nor kept
+    r = await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["bob"])
+    assert r.status_code == 204, r.text
+
+    await run_jobs(redis_pool, quick(settings))
+    (post,) = gateway.posts
+    docs = post["body"]["authorizations"]
+    assert [d["filename"].rsplit("-member-", 1)[1] for d in docs] == [f"{ann}.md"]
+    assert "13900139000" not in str(post["body"])
+    items = (await client.get(f"/api/v1/filings/{filing_id}/documents", headers=s["org"])).json()["items"]
+    assert [i["user_id"] for i in items] == [ann] and bob not in [i["user_id"] for i in items]
+    got = (await client.get(f"/api/v1/filings/{filing_id}", headers=s["org"])).json()
+    assert [e["note"] for e in got["events"] if "authorizations_withheld" in (e.get("note") or "")] == [
+        "authorizations_withheld:1"
+    ]
+    # the organizers' page says it in words
+    page = await client.get(f"/cases/{s['case']}/organize/filings", headers=s["org"])
+    assert page.status_code == 200 and "1 名成员在发送前退出了案件" in page.text
 
 
 async def test_revocation_and_versions(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:

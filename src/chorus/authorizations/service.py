@@ -587,6 +587,12 @@ async def filed_text(filing_id: int) -> str | None:
     return row["markdown"] if row else None
 
 
+async def authorized(filing_id: int) -> int:
+    """How many authorizations a filing was made with (one document each, while its member stays)."""
+    row = await _parties_row(filing_id)
+    return len(db.json_value(row["authorizations"]) or []) if row else 0
+
+
 async def included(filing_id: int) -> list[int]:
     """The members a filing was made for (user ids)."""
     row = await _parties_row(filing_id)
@@ -705,6 +711,10 @@ async def store_filed_bundle(filing_id: int, complaint_id: int, settings: Settin
     # the case or delete their account (chorus.accounts.identity, issue 14 item 8)
     complaint = await complaints.complaint_row(complaint_id)
     case_id = int(complaint["case"])
+    # a member who left the case or deleted their account since the filing was queued: no
+    # document (sealing would make them a new key, and their details would open again)
+    members = set(await cases.member_ids(case_id))
+    documents = {name: data for name, data in documents.items() if _member_of(name) in members}
     sealed = await identity.seal_documents(
         case_id=case_id, documents={name: (_member_of(name), data) for name, data in documents.items()}
     )

@@ -62,6 +62,7 @@ WORKER_NOTES = frozenset(
         "credentials_refused",
         "address_blocked",
         "refused",
+        "authorizations_withheld",
     }
 )
 

@@ -586,21 +586,7 @@ async def sealed_documents(filing_id: int, *, actor: UserRead, settings: Setting
     await cases.require_organizer(row["case"], actor=actor, through_merges=True)
     if row["bundle_sha256"] is None:
         raise NotFound("filing_bundle_missing")
-    store = evidence.storage_for(settings)
-    local = store.local_path(row["bundle_sha256"])
-    spooled: Path | None = None
-    if local is None:  # an object store: spooled to a temporary file first
-        spooled = store.tmp_dir / f"sealed-{filing_id}-{secrets.token_hex(6)}.zip"
-        with spooled.open("wb") as fh:
-            async for chunk in store.iter_bytes(row["bundle_sha256"]):
-                fh.write(chunk)
-    try:
-        sealed = await asyncio.to_thread(_sealed_entries, local or spooled)  # type: ignore[arg-type]
-    finally:
-        if spooled is not None:
-            spooled.unlink(missing_ok=True)
-    case_id = int((await complaints.complaint_row(row["complaint"]))["case"])
-    opened = await identity.open_documents(case_id=case_id, documents=sealed)
+    sealed, opened = await _opened(row, settings)
     await audit.record(
         "filing.documents_opened",
         actor_id=actor.id,
@@ -616,6 +602,39 @@ async def sealed_documents(filing_id: int, *, actor: UserRead, settings: Setting
         shown = None if text is None else text.decode()
         items.append(FiledDocumentRead(name=plain, user_id=user_id, text=shown))
     return FiledDocumentList(items=items)
+
+
+async def opened_documents(filing_id: int, settings: Settings) -> dict[str, bytes | None]:
+    """The members' documents of a filing's stored bundle, opened, by name (``None``: the member
+    left the case or deleted their account, their key is gone). For the worker sending them to the
+    regulator the filing goes to (its only destination: never logged, never kept in clear).
+    Empty while no bundle is stored."""
+    row = await _row(filing_id)
+    if row["bundle_sha256"] is None:
+        return {}
+    return (await _opened(row, settings))[1]
+
+
+async def _opened(
+    row: dict[str, Any], settings: Settings
+) -> tuple[dict[str, tuple[int, bytes]], dict[str, bytes | None]]:
+    """A stored bundle's sealed members' documents, and them opened."""
+    filing_id = row["id"]
+    store = evidence.storage_for(settings)
+    local = store.local_path(row["bundle_sha256"])
+    spooled: Path | None = None
+    if local is None:  # an object store: spooled to a temporary file first
+        spooled = store.tmp_dir / f"sealed-{filing_id}-{secrets.token_hex(6)}.zip"
+        with spooled.open("wb") as fh:
+            async for chunk in store.iter_bytes(row["bundle_sha256"]):
+                fh.write(chunk)
+    try:
+        sealed = await asyncio.to_thread(_sealed_entries, local or spooled)  # type: ignore[arg-type]
+    finally:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
+    case_id = int((await complaints.complaint_row(row["complaint"]))["case"])
+    return sealed, await identity.open_documents(case_id=case_id, documents=sealed)
 
 
 async def case_read(case_id: int) -> CaseRead:

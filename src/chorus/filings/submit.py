@@ -1,13 +1,20 @@
 """Sending a queued filing through its regulator's channel, and following its status (worker jobs).
 
-- ``http`` (protocol v1): the complaint, its evidence list and the hash of the bundle as filed go
-  to ``{address}/complaints`` under the filing's id as the idempotency key, so a job that runs
-  twice (or is retried after a timeout) files once. Transient failures are retried by the job
-  with backoff; a refusal fails the filing with the server's message.
-- ``email``: the complaint (in the body, and as complaint.md and complaint.html attachments) goes
-  to the regulator's address, once per filing, with a signed Reply-To that brings the answer
-  back to this filing (``POST /api/v1/inbound/email``).
+- ``http`` (protocol v1): the complaint, its evidence list, the hash of the bundle as filed and
+  each included member's authorization document (授权委托书, opened from the bundle's sealed
+  copy, with the identity details that regulator requires) go to ``{address}/complaints`` under
+  the filing's id as the idempotency key, so a job that runs twice (or is retried after a
+  timeout) files once. Transient failures are retried by the job with backoff; a refusal fails
+  the filing with the server's message.
+- ``email``: the complaint (in the body, and as complaint.md and complaint.html attachments) and
+  the members' authorization documents (attachments, as for ``http``) go to the regulator's
+  address, once per filing, with a signed Reply-To that brings the answer back to this filing
+  (``POST /api/v1/inbound/email``).
 - ``manual``: nothing to send; organizers submit by hand and record it as an event.
+
+A member who left the case or deleted their account before the submission has no readable
+document (their key is gone, or none was stored): it is not sent, and the filing notes how many were withheld
+(``authorizations_withheld:<n>``). The documents' text goes to the regulator only, never to a log.
 
 Every change is a filing event (source ``worker`` or ``regulator``) and moves the deadline.
 """
@@ -83,7 +90,41 @@ async def _transient(filing_id: int, error: str, settings: Settings, attempt: in
     return Outcome(False, FilingStatus.queued.value, retry_in=backoff(attempt, settings.filing_retry_seconds))
 
 
-async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Documents:
+    """The members' documents a submission carries (bundle name without ``authorizations/``,
+    bytes), and how many could not be opened (their members left or deleted their account)."""
+
+    sent: list[tuple[str, bytes]]
+    withheld: int
+
+
+async def _documents(row: dict[str, Any], settings: Settings) -> Documents:
+    """The documents opened from the stored bundle's sealed copies, of members still in the case
+    (a key destroyed since the bundle was stored does not open; one not stored is not there)."""
+    opened = await filings.opened_documents(row["id"], settings)
+    members = set(await cases.member_ids(row["case"]))
+    sent = [
+        (name.rsplit("/", 1)[-1], data)
+        for name, data in sorted(opened.items())
+        if data is not None and _member_of(name) in members
+    ]
+    return Documents(sent, max(await authorizations.authorized(row["id"]) - len(sent), 0))
+
+
+def _member_of(name: str) -> int:
+    """The member a document is for (``…-member-<user id>.md``)."""
+    return int(name.rsplit("-member-", 1)[1].removesuffix(".md"))
+
+
+async def _withheld(filing_id: int, documents: Documents) -> None:
+    if documents.withheld:
+        await filings.apply_change(
+            filing_id, status=None, source=Source.worker, note=f"authorizations_withheld:{documents.withheld}"
+        )
+
+
+async def _payload(row: dict[str, Any], bundle_sha256: str, documents: Documents) -> dict[str, Any]:
     complaint = await complaints.complaint_row(row["complaint"])
     # the text as filed: named members without an authorization for the channel left out
     markdown: str = await authorizations.filed_text(row["id"]) or complaint["markdown"]
@@ -114,7 +155,15 @@ async def _payload(row: dict[str, Any], bundle_sha256: str) -> dict[str, Any]:
             for e in items
         ],
         "bundle_sha256": bundle_sha256,
+        "authorizations": [
+            {"filename": name, "media_type": DOCUMENT_TYPE, "content": data.decode("utf-8")}
+            for name, data in documents.sent
+        ],
     }
+
+
+# How the members' authorization documents are sent (Markdown, UTF-8).
+DOCUMENT_TYPE = "text/markdown; charset=utf-8"
 
 
 def outbound(settings: Settings) -> protocol.Outbound:
@@ -167,12 +216,13 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
     api_key = os.environ.get(env) if env else None
     if env and not api_key:
         return await _failed(filing_id, f"credentials_missing:{env}", f"credentials_missing: {env}")
+    documents = await _documents(row, settings)
     try:
         receipt = await protocol.submit(
             row["regulator.address"],
             api_key,
             str(filing_id),
-            await _payload(row, bundle_sha),
+            await _payload(row, bundle_sha, documents),
             outbound(settings),
         )
     except netguard.Blocked as exc:
@@ -188,6 +238,7 @@ async def submit(filing_id: int, settings: Settings, *, attempt: int) -> Outcome
         reference=receipt.reference,
         message="",
     )
+    await _withheld(filing_id, documents)
     await filings.apply_change(
         filing_id,
         status=FilingStatus(receipt.status),
@@ -205,6 +256,7 @@ def _mail(
     merchant: str,
     bundle_sha: str,
     page: bytes,
+    documents: Documents,
     settings: Settings,
 ) -> EmailMessage:
     locale = complaint["locale"]
@@ -240,6 +292,8 @@ def _mail(
         markdown.encode("utf-8"), maintype="text", subtype="markdown", filename="complaint.md"
     )
     message.add_attachment(page, maintype="text", subtype="html", filename="complaint.html")
+    for name, data in documents.sent:  # each included member's 授权委托书
+        message.add_attachment(data.decode("utf-8"), subtype="markdown", charset="utf-8", filename=name)
     return message
 
 
@@ -257,7 +311,9 @@ async def _submit_by_mail(
         page = (await asyncio.to_thread(complaint_cache.page_html, complaint)).encode("utf-8")
     else:
         page = await asyncio.to_thread(complaint_cache.cached_page, complaint, settings)
-    message = _mail(row, complaint, (await _merchant(row["case"]))[0], bundle_sha, page, settings)
+    documents = await _documents(row, settings)
+    merchant = (await _merchant(row["case"]))[0]
+    message = _mail(row, complaint, merchant, bundle_sha, page, documents, settings)
     try:
         # once per filing: a rerun after the server took it does not send it again
         await jobs.once(f"filing-mail:{row['id']}", lambda: mail.send(message, settings))
@@ -268,6 +324,7 @@ async def _submit_by_mail(
     await filings.apply_change(
         row["id"], status=FilingStatus.submitted, source=Source.worker, note="sent:email", message=""
     )
+    await _withheld(row["id"], documents)
     return Outcome(True, FilingStatus.submitted.value)
 
 
