@@ -333,14 +333,17 @@ def start_web(
     cwd: Path | None = None,
     timeout: float = 180,
     port: int | None = None,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``chorus web`` (uvicorn, one process) on ``port`` (default: a free one); returns once
+    """``chorus web --workers 1`` (uvicorn, one process, unless ``workers`` says more: the command's
+    default is one per CPU, which a test run's parallel workers would multiply) on ``port``
+    (default: a free one); returns once
     /healthz answers 200, with the process and its base URL. ``timeout`` is generous: on a busy
     machine (a test run's parallel workers each starting their own) start-up took over 60 s."""
     import httpx
 
     port = port or free_port()
-    proc = start_chorus(["web", "--port", str(port)], log=log, env=env, cwd=cwd)
+    proc = start_chorus(["web", "--port", str(port), "--workers", str(workers)], log=log, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:

@@ -114,7 +114,11 @@ def test_wheel_install_migrates_and_serves(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "web.log").open("wb")
     proc = subprocess.Popen(
-        [chorus, "web", "--port", str(port)], cwd=elsewhere, env=env, stdout=log, stderr=subprocess.STDOUT
+        [chorus, "web", "--port", str(port), "--workers", "1"],
+        cwd=elsewhere,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
