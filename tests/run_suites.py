@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-WORKERS = int(os.environ.get("CHORUS_TEST_WORKERS", "4"))
+WORKERS = int(os.environ.get("CHORUS_TEST_WORKERS", "2"))
 # Ports of a run: a block below the kernel's ephemeral range (32768-) per suite, 50 per worker
 # (tests/conftest.py); where in 20000-31999 is chosen at random so two runs rarely meet.
 PORTS_PER_SUITE = 50 * max(WORKERS, 1)
