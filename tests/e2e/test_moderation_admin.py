@@ -151,8 +151,12 @@ def test_a_moderator_merges_two_cases(new_context: Callable[..., BrowserContext]
     expect(page.get_by_text("Choose the merchant to merge away.")).to_be_visible()
     expect_refusals(page, 422)
     look(page, "moderation-merge-pick-error-en")
-    page.get_by_label(f"Sunset Games {suffix}").check()
-    page.get_by_label(f"Sunrise Cards {suffix}").check()
+    # each side lists what its search found: a similar name may be on both sides (PostgreSQL's
+    # trigram search finds "Sunset Games …" for "Sunrise Cards …" too), so pick within each side
+    away = page.get_by_role("group", name="Which merchant is merged away?")
+    stays = page.get_by_role("group", name="Which merchant stays?")
+    away.get_by_label(f"Sunset Games {suffix}").check()
+    stays.get_by_label(f"Sunrise Cards {suffix}").check()
     page.get_by_role("button", name="Next: see what will happen").click()
     happens = page.locator(".what-happens")
     expect(happens).to_contain_text(f"The 1 member of case #{y['case_id']} joins case #{x['case_id']}")

@@ -73,12 +73,14 @@ async def filed(
 async def test_a_complaint_received_before_the_new_rules_keeps_the_old_ones(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
-    s, (before, after) = await filed(client, mailbox, worker, *await samr(client))
-    for filing_id, received in ((before, date(2026, 4, 14)), (after, date(2026, 4, 15))):
-        await record(client, s, filing_id, "received", "accepted")
-        # queued on April 1, received that day, accepted on Monday April 20
-        await redate(filing_id, date(2026, 4, 1), received, date(2026, 4, 20))
-    old = await filing_of(client, s["ann"], before)
+    # One case files a complaint through the 12315 channel once (a second bureau of that channel
+    # is refused), so one filing is read as received on each day: queued on April 1, received on
+    # April 14 (then 15), accepted on Monday April 20.
+    twelve, _ = await samr(client)
+    s, (filing_id,) = await filed(client, mailbox, worker, twelve)
+    await record(client, s, filing_id, "received", "accepted")
+    await redate(filing_id, date(2026, 4, 1), date(2026, 4, 14), date(2026, 4, 20))
+    old = await filing_of(client, s["ann"], filing_id)
     assert old["deadline"] == add_working_days(date(2026, 4, 20), 45, "CN").isoformat()
     assert old["deadline_for"] == "conclusion" and old["overdue"] is True
     rule = old["time_limit"]
@@ -90,7 +92,8 @@ async def test_a_complaint_received_before_the_new_rules_keeps_the_old_ones(
         True,
     )
     # received a day later: the new rules, 60 calendar days, not confirmed against the official text
-    new = await filing_of(client, s["ann"], after)
+    await redate(filing_id, date(2026, 4, 1), date(2026, 4, 15), date(2026, 4, 20))
+    new = await filing_of(client, s["ann"], filing_id)
     assert new["deadline"] == "2026-06-19"  # April 20 + 60 days
     rule = new["time_limit"]
     assert rule["rule"].startswith(NEW_RULE) and rule["article"] == "第二十三条第一款第（五）项"

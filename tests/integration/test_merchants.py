@@ -233,6 +233,7 @@ async def test_resolve_on_an_empty_database_normalizes_and_writes_nothing(client
             {"kind": "qq", "value": "12345678"},
         ],
         "matches": [],
+        "warnings": [],
     }
     assert await row_counts() == before
 
