@@ -241,3 +241,53 @@ async def test_the_report_page_says_where_the_account_was_reported_before_in_the
         headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken")},
     )
     assert r.status_code == 200 and "reappeared" not in r.text
+
+
+async def test_the_old_cases_notice_is_written_with_the_report_also_from_the_wizard(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """The earlier case's organizers' notice is an outbox row of the report's own transaction
+    (cases.service.report): a report through the wizard page, which never called the API route,
+    tells them too, and the row is there the moment the report is, before any worker runs."""
+    from chorus.jobs import OutboxRow
+    from tests.integration.test_pages_report import form, signed_in
+
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liu")
+    carol = await person(client, mailbox, worker, "carol@example.com", "Carol")
+    old = await report(client, alice, report_body("星辰卡盟", [ident("wechat", "xingchen_pay")]))
+    await close(client, alice, old["case_id"])
+    await drain(worker)
+    mailbox.clear()
+
+    csrf = await signed_in(client, carol)
+    r = await client.post("/report", data=form(csrf, "月光卡铺", ("wechat", "xingchen_pay")))
+    assert r.status_code == 303, r.text
+    (mine,) = (await get_ok(client, "/api/v1/me/cases", carol.headers))["items"]
+    assert mine["case_id"] != old["case_id"]
+    notice = f"reappeared:{old['case_id']}:{mine['case_id']}"
+    assert await OutboxRow.count().where(OutboxRow.job_id == notice) == 1
+
+    await drain(worker)
+    (told,) = mailbox.to("alice@example.com")
+    assert told["Subject"] == f"案件 #{old['case_id']} 的商家又被举报了"
+    assert "月光卡铺" in body_of(told) and "Carol" not in body_of(told)
+
+
+async def test_a_refused_report_leaves_no_notice(client: Any, mailbox: Any, worker: Any) -> None:
+    """A report refused (the same person again into the new case: 409) writes no second notice."""
+    from chorus.jobs import OutboxRow
+
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    carol = await person(client, mailbox, worker, "carol@example.com", "Carol")
+    old = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
+    await close(client, alice, old["case_id"])
+    new = await report(client, carol, report_body("月光卡铺", [ident("qq", "12345678")]))
+    notices = OutboxRow.job_id.like("reappeared:%")
+    assert await OutboxRow.count().where(notices) == 1
+    r = await client.post(
+        "/api/v1/reports",
+        json=report_body("月光卡铺", [ident("qq", "12345678")], case_id=new["case_id"]),
+        headers=carol.headers,
+    )
+    assert_problem(r, 409, "already_member")
+    assert await OutboxRow.count().where(notices) == 1

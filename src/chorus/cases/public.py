@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Count, Max, Min
 
-from chorus import db, jobs
 from chorus.cases import service as cases
-from chorus.cases.schemas import ReportCreate, ReportRead
+from chorus.cases.service import reappearance_warnings, report_day
 from chorus.cases.tables import Case, Membership
 from chorus.merchants import reappearance
 from chorus.merchants import service as merchants
@@ -25,13 +23,10 @@ from chorus.merchants.schemas import (
     IdentifierIn,
     MerchantRead,
     NewlyReportedRead,
-    ReappearanceWarning,
     ReappearedRead,
     ResolveRead,
 )
 
-# Chorus's public is in China: a report's day is its day there (the web pages' default zone).
-REPORT_DAY_ZONE = ZoneInfo("Asia/Shanghai")
 FEED_SIZE = 50  # merchants in the feed of newly reported merchants
 
 
@@ -65,10 +60,6 @@ async def reports(merchant_ids: Sequence[int]) -> dict[int, Reports]:
         .group_by(Membership.case.merchant)
     )
     return {r["merchant"]: Reports(_moment(r["first"]), _moment(r["last"]), r["count"]) for r in rows}
-
-
-def report_day(moment: datetime) -> date:
-    return moment.astimezone(REPORT_DAY_ZONE).date()
 
 
 async def _closed_cases(merchant_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -151,93 +142,6 @@ async def newly_reported(limit: int = FEED_SIZE) -> list[NewlyReportedRead]:
         for m in newest
         if m["id"] in spans
     ]
-
-
-# --- reappearance warnings for a reporter (issue 16 item 2) --------------------------------------
-
-# The identifiers that say "the same people took the money": a payee account, a card, a phone, a
-# QQ or WeChat, a registration number. A name alone or a shared platform's domain never warns.
-REAPPEAR_KINDS = frozenset({"alipay", "bank_card", "phone", "qq", "wechat", "uscc"})
-
-
-async def reappearance_warnings(
-    name: str | None,
-    identifiers: Sequence[IdentifierIn],
-    *,
-    own_case: int | None = None,
-) -> list[ReappearanceWarning]:
-    """What a reporter is told when the report's strong identifiers were reported before: each
-    case (with members) of a merchant holding one of them that is closed, or that was reported
-    under another name than ``name``. ``own_case``: the case the report just opened (not a
-    warning). Reads only; counts and merchant names, never who reported."""
-    normalized = merchants.normalize_all(identifiers, "identifiers")
-    found = await merchants.find_matches(normalized)
-    shared = {m: kinds & REAPPEAR_KINDS for m, kinds in found.by_merchant.items()}
-    shared = {m: kinds for m, kinds in shared.items() if kinds}
-    if not shared:
-        return []
-    rows = (
-        await Case.select(Case.id, Case.merchant, Case.status, Case.created_at, Case.closed_at)
-        .where(Case.merchant.is_in(list(shared)) & Case.merged_into.is_null())
-        .order_by(Case.id)
-    )
-    counts = await cases.member_counts([r["id"] for r in rows])
-    titles = await merchants.merchant_names(list(shared))
-    reported_as = merchants.alias_key(name) if name else None
-    out: list[ReappearanceWarning] = []
-    for r in rows:
-        mid = r["merchant"]
-        if r["id"] == own_case or not counts.get(r["id"]):
-            continue  # the reporter's own new case; a case everyone left
-        renamed = reported_as is not None and merchants.alias_key(titles.get(mid, "")) != reported_as
-        if r["status"] != "closed" and not renamed:
-            continue  # the same shop under the same name, still open: the report joins it
-        out.append(
-            ReappearanceWarning(
-                merchant_id=mid,
-                name=titles.get(mid, ""),
-                case_id=r["id"],
-                member_count=counts[r["id"]],
-                matched_on=sorted(shared[mid]),
-                case_status=r["status"],
-                first_reported=report_day(r["created_at"]),
-                closed_on=report_day(r["closed_at"]) if r["closed_at"] else None,
-            )
-        )
-    return out
-
-
-async def report_warnings(data: ReportCreate, read: ReportRead) -> ReportRead:
-    """After the report's transaction: :func:`reappearance_warnings` on its answer, and the
-    organizers of each earlier case are told (once per earlier case and new case, through the
-    outbox; the report's own case is told by its member_joined event as before)."""
-    warned = await reappearance_warnings(
-        data.merchant.name,
-        data.merchant.identifiers,
-        own_case=read.case_id if read.created_case else None,
-    )
-    read.warnings = warned
-    tell = [w for w in warned if w.case_id != read.case_id]
-    if tell:
-        async with db.transaction():
-            for w in tell:
-                source = f"reappeared:{w.case_id}:{read.case_id}"
-                await jobs.defer(
-                    jobs.Job.notify_users,
-                    source,
-                    user_ids=[],
-                    kind="case.reappeared",
-                    case_id=w.case_id,
-                    data={
-                        "name": data.merchant.name,
-                        "merchant_id": read.merchant_id,
-                        "new_case_id": read.case_id,
-                        "matched_on": w.matched_on,
-                    },
-                    source=source,
-                    audience="organizers",
-                )
-    return read
 
 
 async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:

@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from chorus.accounts import lifecycle
 from chorus.accounts.schemas import UserRead
-from chorus.cases import public, service
+from chorus.cases import service
 from chorus.cases.schemas import (
     CaseRead,
     CaseStatusUpdate,
@@ -38,8 +38,7 @@ class ReportController(Controller):
     @post("/", status_code=HTTP_201_CREATED, operation_id="createReport", responses=problems(409))
     async def create(self, data: JSONBody[ReportCreate], user: NamedDependency[UserRead]) -> ReportRead:
         """Report a merchant: join its open case (or ``case_id``), or open one as organizer."""
-        read = await service.report(actor=user, data=data)
-        return await public.report_warnings(data, read)  # after the report's transaction
+        return await service.report(actor=user, data=data)
 
 
 class CaseController(Controller):

@@ -6,12 +6,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from asyncpg.exceptions import DeadlockDetectedError
 from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Count
 
-from chorus import db, jobs, money
+from chorus import db, freshness, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases.schemas import (
@@ -42,6 +43,7 @@ from chorus.merchants.schemas import (
     MerchantRead,
     MerchantRef,
     MerchantSummary,
+    ReappearanceWarning,
     ResolveRead,
 )
 
@@ -208,6 +210,9 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             if not rows:
                 raise Conflict("already_member")
             membership_id: int = rows[0]["id"]
+            # the case, its merchant and any merchant the report's identifiers match (their
+            # pages' reappearance alerts read the others' cases) are shown anew; no other case
+            freshness.case_changed(case_id, {merchant_id, *matches.by_merchant})
             if created_case:
                 number = 1  # nobody sees the case before this transaction commits
                 await add_event(case_id, "member_joined", quiet=True)
@@ -226,15 +231,116 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 membership_id=membership_id,
                 merge_proposals=len(conflicts),
             )
+            # issue 16 item 2: the reporter is warned, and the earlier cases' organizers are told
+            # through the outbox in this transaction, so the notice is never lost after a report
+            warned = await _reappearances(
+                data.merchant.name, identifiers, own_case=case_id if created_case else None
+            )
+            await _tell_earlier_cases(
+                warned, name=data.merchant.name, merchant_id=merchant_id, case_id=case_id
+            )
             return ReportRead(
                 case_id=case_id,
                 merchant_id=merchant_id,
                 membership_id=membership_id,
                 created_case=created_case,
                 member_number=number,
+                warnings=warned,
             )
 
     return await db.retry_on_conflict(lambda: _deadlock_is_stale(attempt), attempts=8)
+
+
+# --- reappearance (issue 16 item 2) ------------------------------------------------------------
+
+# Chorus's public is in China: a report's day is its day there (the web pages' default zone).
+REPORT_DAY_ZONE = ZoneInfo("Asia/Shanghai")
+# The identifiers that say "the same people took the money": a payee account, a card, a phone, a
+# QQ or WeChat, a registration number. A name alone or a shared platform's domain never warns.
+REAPPEAR_KINDS = frozenset({"alipay", "bank_card", "phone", "qq", "wechat", "uscc"})
+
+
+def report_day(moment: datetime) -> date:
+    return moment.astimezone(REPORT_DAY_ZONE).date()
+
+
+async def reappearance_warnings(
+    name: str | None,
+    identifiers: Sequence[IdentifierIn],
+    *,
+    own_case: int | None = None,
+) -> list[ReappearanceWarning]:
+    """What a reporter is told when the report's strong identifiers were reported before: each
+    case (with members) of a merchant holding one of them that is closed, or that was reported
+    under another name than ``name``. ``own_case``: the case the report just opened (not a
+    warning). Reads only; counts and merchant names, never who reported."""
+    return await _reappearances(name, merchants.normalize_all(identifiers, "identifiers"), own_case=own_case)
+
+
+async def _reappearances(
+    name: str | None, normalized: Sequence[Any], *, own_case: int | None
+) -> list[ReappearanceWarning]:
+    found = await merchants.find_matches(normalized)
+    shared = {m: kinds & REAPPEAR_KINDS for m, kinds in found.by_merchant.items()}
+    shared = {m: kinds for m, kinds in shared.items() if kinds}
+    if not shared:
+        return []
+    rows = (
+        await Case.select(Case.id, Case.merchant, Case.status, Case.created_at, Case.closed_at)
+        .where(Case.merchant.is_in(list(shared)) & Case.merged_into.is_null())
+        .order_by(Case.id)
+    )
+    counts = await member_counts([r["id"] for r in rows])
+    titles = await merchants.merchant_names(list(shared))
+    reported_as = merchants.alias_key(name) if name else None
+    out: list[ReappearanceWarning] = []
+    for r in rows:
+        mid = r["merchant"]
+        if r["id"] == own_case or not counts.get(r["id"]):
+            continue  # the reporter's own new case; a case everyone left
+        renamed = reported_as is not None and merchants.alias_key(titles.get(mid, "")) != reported_as
+        if r["status"] != "closed" and not renamed:
+            continue  # the same shop under the same name, still open: the report joins it
+        out.append(
+            ReappearanceWarning(
+                merchant_id=mid,
+                name=titles.get(mid, ""),
+                case_id=r["id"],
+                member_count=counts[r["id"]],
+                matched_on=sorted(shared[mid]),
+                case_status=r["status"],
+                first_reported=report_day(r["created_at"]),
+                closed_on=report_day(r["closed_at"]) if r["closed_at"] else None,
+            )
+        )
+    return out
+
+
+async def _tell_earlier_cases(
+    warned: Sequence[ReappearanceWarning], *, name: str, merchant_id: int, case_id: int
+) -> None:
+    """Inside the report's transaction: the organizers of each earlier case a warning names are
+    told (once per earlier case and new case: the job id); the report's own case is told by its
+    member_joined event."""
+    for w in warned:
+        if w.case_id == case_id:
+            continue
+        source = f"reappeared:{w.case_id}:{case_id}"
+        await jobs.defer(
+            jobs.Job.notify_users,
+            source,
+            user_ids=[],
+            kind="case.reappeared",
+            case_id=w.case_id,
+            data={
+                "name": name,
+                "merchant_id": merchant_id,
+                "new_case_id": case_id,
+                "matched_on": w.matched_on,
+            },
+            source=source,
+            audience="organizers",
+        )
 
 
 async def _deadlock_is_stale(attempt: Callable[[], Awaitable[ReportRead]]) -> ReportRead:
@@ -453,6 +559,10 @@ async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUp
         changes[Membership.statement] = data.statement
     async with db.transaction():
         m = await require_member(case_id, actor=actor)
+        if data.loss is not None:  # the total loss is public; the rest of a membership is not
+            freshness.case_changed(case_id, [(await get_case_row(case_id))["merchant"]])
+        else:
+            freshness.nothing_public()
         if changes:
             await Membership.update(changes).where(Membership.id == m["id"])
             await audit.record(
@@ -471,6 +581,7 @@ async def set_consent(
     """``latest``: the complaint version consented to (``id``, ``sha256``), read by the caller
     (:func:`chorus.complaints.service.set_consent`)."""
     async with db.transaction():
+        freshness.nothing_public()
         m = await require_member(case_id, actor=actor)
         await Membership.update(
             {
