@@ -125,13 +125,27 @@ def transaction() -> Any:
     return _Committing(db.transaction())
 
 
-_commit_hooks: list[Callable[[], Awaitable[None]]] = []
+# What the outermost transaction changed that the public reads show (see :func:`changed`).
+Changes = frozenset[str] | None
+_commit_hooks: list[Callable[[Changes], Awaitable[None]]] = []
 _in_transaction: ContextVar[bool] = ContextVar("chorus_in_transaction", default=False)
 
 
-def on_commit(hook: Callable[[], Awaitable[None]], *, remove: bool = False) -> None:
-    """Run ``hook`` after every committed (outermost) :func:`transaction` of this process, e.g.
-    to tell caches of what the database holds that it changed (:mod:`chorus.freshness`); with
+class _Said:
+    """What a transaction said it changed (``scopes`` None: it said nothing)."""
+
+    def __init__(self) -> None:
+        self.scopes: set[str] | None = None
+
+
+_changes: ContextVar[_Said | None] = ContextVar("chorus_transaction_changes", default=None)
+
+
+def on_commit(hook: Callable[[Changes], Awaitable[None]], *, remove: bool = False) -> None:
+    """Run ``hook(changes)`` after every committed (outermost) :func:`transaction` of this
+    process, e.g. to tell caches of what the database holds that it changed
+    (:mod:`chorus.freshness`): ``changes`` is what the transaction said it changed
+    (:func:`changed`), None when it said nothing (it may have changed anything). With
     ``remove``, no longer. A hook must not raise."""
     if remove:
         if hook in _commit_hooks:
@@ -140,27 +154,44 @@ def on_commit(hook: Callable[[], Awaitable[None]], *, remove: bool = False) -> N
         _commit_hooks.append(hook)
 
 
+def changed(*scopes: str) -> None:
+    """Inside a :func:`transaction`: it changes what the public reads of these scopes show
+    (names from :mod:`chorus.freshness`); called with none, it changes nothing they show. A
+    transaction that never calls this is taken to have changed anything. Outside a
+    transaction: nothing."""
+    said = _changes.get()
+    if said is not None:
+        said.scopes = (said.scopes or set()) | set(scopes)
+
+
 class _Committing:
     """Piccolo's transaction, and the commit hooks once the outermost one committed."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._token: Token[bool] | None = None
+        self._said: Token[_Said | None] | None = None
 
     async def __aenter__(self) -> Any:
         if not _in_transaction.get():
             self._token = _in_transaction.set(True)
+            self._said = _changes.set(_Said())
         return await self._inner.__aenter__()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
             suppressed = await self._inner.__aexit__(exc_type, exc, tb)
         finally:
+            said = _changes.get()
             if self._token is not None:
                 _in_transaction.reset(self._token)
+            if self._said is not None:
+                _changes.reset(self._said)
         if self._token is not None and exc_type is None:
+            scopes = said.scopes if said is not None else None
+            changes: Changes = frozenset(scopes) if scopes is not None else None
             for hook in list(_commit_hooks):
-                await hook()
+                await hook(changes)
         return suppressed
 
 
@@ -200,6 +231,32 @@ def is_unique_violation(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         return False
     return isinstance(exc, UniqueViolationError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached for now, not that a query is wrong:
+    the server restarting or refusing connections (PostgreSQL), a connection it closed under a
+    query, or SQLite's lock held past the busy timeout. Requests answer 503 with Retry-After
+    (chorus.web.problems), jobs are retried later (workers.settings)."""
+    if isinstance(exc, ConnectionError):  # refused, reset, broken pipe
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    try:
+        import asyncpg.exceptions as pg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    if isinstance(
+        exc,
+        pg.PostgresConnectionError  # the connection failed or was lost
+        | pg.OperatorInterventionError  # shutting down, starting up, crashed
+        | pg.TooManyConnectionsError,
+    ):
+        return True
+    if isinstance(exc, pg.InterfaceError):
+        return "closed" in str(exc)
+    # a pooled connection the server dropped under a query, met before asyncpg noticed the loss
+    return isinstance(exc, pg.InternalClientError) and "cannot switch to state" in str(exc)
 
 
 class StaleRead(Exception):

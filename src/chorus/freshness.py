@@ -1,16 +1,23 @@
-"""How fresh the public reads are: one generation number in Redis, raised after every committed
-write transaction of every process (web and workers), so the public cache of every process
-(:mod:`chorus.web.publiccache`) stops serving answers made before the change.
+"""How fresh the public reads are: version numbers in Redis, raised after committed write
+transactions of every process (web and workers), so the public cache of every process
+(:mod:`chorus.web.publiccache`) stops serving answers made before a change of what they show.
+
+Scoped: a transaction says what it changed (:func:`chorus.db.changed` with the names below:
+:func:`case_changed`, :func:`merchant_changed`, :func:`nothing_public`); only the answers of
+those scopes (``case:7``, ``merchant:3``, ``search``) are made again. A transaction that says
+nothing raises the version of everything (``*``), as every transaction did before.
 
 Raised *after* the commit (``db.on_commit``), never inside the transaction: a read that starts
-once the number moved sees the committed rows. Each process knows the number it last read or
-raised and asks Redis again at most every ``REFRESH_SECONDS``: another process's change is seen
-within that time. Without Redis (not configured, or not answering) nothing is cached.
+once the number moved sees the committed rows. Each process knows the numbers it last read and
+asks Redis whether anything changed (one counter, raised with every change) at most every
+``REFRESH_SECONDS``: another process's change is seen within that time; its own at once.
+Without Redis (not configured, or not answering) nothing is cached.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import structlog
 from redis.asyncio import Redis
@@ -20,18 +27,52 @@ from chorus import db
 
 log = structlog.get_logger(__name__)
 
-KEY = "chorus:public:generation"
+KEY = "chorus:public:generation"  # raised with every change: "has anything changed?"
+VERSION_KEY = "chorus:public:v:"  # + scope: that scope's version
+EVERYTHING = "*"
+SEARCH = "search"
+# A scope's version is forgotten a day after its last change (it starts again from 0): far longer
+# than any answer is kept (CHORUS_PUBLIC_CACHE_SECONDS), so no answer of an earlier 0 is alive.
+VERSION_TTL_SECONDS = 86_400
+KNOWN_SCOPES = 10_000  # versions a process remembers between two changes
 REFRESH_SECONDS = 0.5  # another process's change is seen by this one within this time
 _REDIS_RETRY_SECONDS = 5.0
 
 
+def case_scope(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+def merchant_scope(merchant_id: int) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def case_changed(case_id: int, merchant_ids: Iterable[int]) -> None:
+    """Inside a transaction: it changes what the public shows of this case (its summary, its
+    member count, its filings, its status), so of its merchant(s) and of the search (which
+    shows open cases, their sizes and, on the page, their summaries)."""
+    db.changed(case_scope(case_id), *(merchant_scope(m) for m in merchant_ids), SEARCH)
+
+
+def merchant_changed(merchant_id: int, case_ids: Iterable[int] = ()) -> None:
+    """Inside a transaction: it changes what the public shows of this merchant (names,
+    identifiers), so of the search and of the cases given (whose summaries show the merchant)."""
+    db.changed(merchant_scope(merchant_id), *(case_scope(c) for c in case_ids), SEARCH)
+
+
+def nothing_public() -> None:
+    """Inside a transaction: it changes nothing a public read shows (no cache is emptied)."""
+    db.changed()
+
+
 class Generation:
-    """A process's view of the generation number (``redis`` None: nothing is cached).
-    ``watch()`` raises it on every commit of this process until ``unwatch()``."""
+    """A process's view of the versions (``redis`` None: nothing is cached). ``watch()`` raises
+    them on every commit of this process until ``unwatch()``."""
 
     def __init__(self, redis: Redis | None) -> None:
         self.redis = redis
-        self.known: int | None = None
+        self.known: int | None = None  # the change counter, as last read
+        self.versions: dict[str, int] = {}  # scope -> version, while the counter is ``known``
         self.read_at = 0.0
         self.down_until = 0.0
         self._reading = False
@@ -46,33 +87,51 @@ class Generation:
     def _failed(self, exc: Exception) -> None:
         log.warning("freshness.redis_unavailable", error=type(exc).__name__)
         self.known = None
+        self.versions = {}
         self.down_until = time.monotonic() + _REDIS_RETRY_SECONDS
 
-    async def changed(self) -> None:
-        """Public data may have changed (a write committed): raise the number."""
+    async def changed(self, scopes: db.Changes = None) -> None:
+        """Public data of these scopes may have changed (a write committed; None: of any):
+        raise their versions, then the change counter. An empty set: nothing to do."""
         redis = self.redis
-        if redis is None:
+        if redis is None or scopes == frozenset():
             return
         try:
-            await redis.incr(KEY)
+            async with redis.pipeline(transaction=True) as pipe:
+                for scope in sorted(scopes) if scopes is not None else [EVERYTHING]:
+                    pipe.incr(VERSION_KEY + scope)
+                    pipe.expire(VERSION_KEY + scope, VERSION_TTL_SECONDS)
+                pipe.incr(KEY)
+                await pipe.execute()
             self.known = None  # read again: another process (or app) may have raised it too
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
-    async def current(self) -> int | None:
-        """The generation answers may be cached under now; None: cache nothing (no Redis)."""
+    async def current(self, scope: str = EVERYTHING) -> str | None:
+        """The version answers of ``scope`` may be cached under now (the version of everything
+        and of the scope); None: cache nothing (no Redis)."""
         redis = self.redis
         now = time.monotonic()
         if redis is None or now < self.down_until:
             return None
-        if self.known is not None and (now - self.read_at < REFRESH_SECONDS or self._reading):
-            return self.known  # (while one request asks Redis, the others use the last answer)
-        self._reading = True
         try:
-            self.known = int(await redis.get(KEY) or 0)
-            self.read_at = time.monotonic()
+            if self.known is None or (now - self.read_at >= REFRESH_SECONDS and not self._reading):
+                # (while one request asks Redis, the others use the last answer)
+                self._reading = True
+                try:
+                    counter = int(await redis.get(KEY) or 0)
+                finally:
+                    self._reading = False
+                if counter != self.known or len(self.versions) > KNOWN_SCOPES:
+                    self.versions = {}
+                self.known, self.read_at = counter, time.monotonic()
+            versions = self.versions
+            everything, own = versions.get(EVERYTHING), versions.get(scope)
+            if everything is None or own is None:
+                raw = await redis.mget(VERSION_KEY + EVERYTHING, VERSION_KEY + scope)
+                everything, own = int(raw[0] or 0), int(raw[1] or 0)
+                versions[EVERYTHING], versions[scope] = everything, own
         except (RedisError, OSError) as exc:
             self._failed(exc)
-        finally:
-            self._reading = False
-        return self.known
+            return None
+        return f"{everything}.{own}"

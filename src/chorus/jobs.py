@@ -23,7 +23,7 @@ from piccolo.columns.readable import Readable
 from piccolo.table import Table
 from redis.exceptions import RedisError
 
-from chorus import db
+from chorus import db, freshness
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +45,7 @@ class Job(StrEnum):
     submit_filing = "submit_filing"
     poll_filings = "poll_filings"  # also run every CHORUS_STATUS_POLL_SECONDS by the workers' cron
     purge = "purge"  # run daily by the workers' cron
+    extract_evidence = "extract_evidence"  # an image or chat export read for suggested fields
 
 
 class OutboxRow(Table, tablename="outbox"):
@@ -99,6 +100,7 @@ async def relay_once(redis: ArqRedis, *, batch: int = 200) -> int:
     now = datetime.now(UTC)
     sent = 0
     async with db.transaction():
+        freshness.nothing_public()  # the relay runs every second: no public cache is emptied
         query = (
             OutboxRow.select(
                 OutboxRow.id,

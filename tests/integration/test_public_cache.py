@@ -193,3 +193,76 @@ async def test_nothing_cached_outlives_its_seconds(
         assert (await short.get(url)).json()["name"] == SHOP
         await asyncio.sleep(1.1)
         assert (await short.get(url)).json()["name"] == "改过的名字"
+
+
+async def test_a_change_to_one_case_leaves_the_other_cases_cached(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """Scoped invalidation: a report to case A makes A's summary, A's merchant page and the
+    search again, and leaves B's summary and merchant page as they were kept (both merchants
+    renamed behind every cache's back, so what is served shows which answers were made again).
+    A loss changed in B then makes B's again, and A's stays kept."""
+    minute = settings.model_copy(update={"public_cache_seconds": 60})
+    async with http_client(minute) as app:
+        alice = await person(app, mailbox, worker, "alice@example.com", "Alice")
+        carol = await person(app, mailbox, worker, "carol@example.com", "Carol")
+        a = await report(app, alice, report_body(SHOP, [ident("qq", "12345678")]))
+        b = await report(app, carol, report_body("月光小铺", [ident("qq", "87654321")]))
+        bob = await person(
+            app, mailbox, worker, "bob@example.com", "Bob"
+        )  # (signing up changes nothing public)
+        urls = {
+            key: (
+                f"/api/v1/cases/{c['case_id']}",
+                f"/api/v1/merchants/{c['merchant_id']}",
+                f"/merchants/{c['merchant_id']}",
+            )
+            for key, c in (("a", a), ("b", b))
+        }
+        kept = {url: await anonymous(app, url) for pair in urls.values() for url in pair}
+        for c, name in ((a, "改名甲"), (b, "改名乙")):
+            await Merchant.update({Merchant.name: name}).where(Merchant.id == c["merchant_id"])
+
+        await report(app, bob, report_body(SHOP, [ident("qq", "12345678")], amount="300.00"))
+        case_a = await anonymous(app, urls["a"][0])
+        assert case_a.json()["member_count"] == 2 and case_a.json()["merchant"]["name"] == "改名甲"
+        assert (await anonymous(app, urls["a"][1])).json()["name"] == "改名甲"
+        assert "改名甲" in (await anonymous(app, urls["a"][2])).text
+        for url in urls["b"][:2]:  # B's answers are the ones kept: the old name, the same ETag, 304
+            again = await anonymous(app, url, **{"If-None-Match": kept[url].headers["etag"]})
+            assert again.status_code == 304, url
+            assert (await anonymous(app, url)).text == kept[url].text
+        page_b = (await anonymous(app, urls["b"][2])).text  # (a page's ETag is the caller's own)
+        assert "月光小铺" in page_b and "改名乙" not in page_b
+
+        r = await app.patch(
+            f"/api/v1/cases/{b['case_id']}/membership",
+            json={"loss": {"amount": "1000.00", "currency": "CNY"}},
+            headers=carol.headers,
+        )
+        assert r.status_code == 200, r.text
+        case_b = (await anonymous(app, urls["b"][0])).json()
+        assert case_b["merchant"]["name"] == "改名乙"
+        assert case_b["total_loss"] == [{"amount": "1000.00", "currency": "CNY"}]
+        assert "改名乙" in (await anonymous(app, urls["b"][2])).text
+        assert (await anonymous(app, urls["a"][0])).text == case_a.text  # A's kept as it was
+
+
+async def test_a_change_outside_the_public_reads_empties_no_cache(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """A consent, a sign-in or the outbox relay commit without saying what they changed would
+    empty every cache; they say they change nothing public, and the kept answer stays."""
+    minute = settings.model_copy(update={"public_cache_seconds": 60})
+    async with http_client(minute) as app:
+        first, alice = await star_shop(app, mailbox, worker)
+        url = f"/api/v1/cases/{first['case_id']}"
+        kept = await anonymous(app, url)
+        await Merchant.update({Merchant.name: "改过的名字"}).where(Merchant.id == first["merchant_id"])
+        r = await app.patch(
+            url + "/membership", json={"statement": "我付了钱没收到货"}, headers=alice.headers
+        )
+        assert r.status_code == 200, r.text
+        await worker()  # the jobs a report queued, relayed and run
+        await person(app, mailbox, worker, "dave@example.com", "Dave")
+        assert (await anonymous(app, url)).text == kept.text

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from chorus import db, jobs, mail, security
+from chorus import db, freshness, jobs, mail, security
 from chorus.accounts.schemas import UserCreate, UserRead
 from chorus.accounts.tables import AuthSession, User
 from chorus.audit import service as audit
@@ -106,6 +106,7 @@ async def register(
     nonce = None if verified else secrets.token_hex(16)
     try:
         async with db.transaction():
+            freshness.nothing_public()
             if await User.exists().where(User.email == data.email):
                 raise Conflict("email_taken", field="email")
             rows = await User.insert(
@@ -139,6 +140,7 @@ async def resend_verification(*, email: str) -> None:
     """Queue a fresh verification e-mail; silent for unknown or verified addresses so the
     answer never tells whether an address is registered."""
     async with db.transaction():
+        freshness.nothing_public()
         row = (
             await User.select(User.id, User.email_verified_at)
             .where(User.email == email.strip().lower())
@@ -217,6 +219,7 @@ def _token_payload(settings: Settings, purpose: str, token: str, max_age_seconds
 async def verify_email(*, token: str, settings: Settings) -> UserRead:
     payload = _token_payload(settings, VERIFY_PURPOSE, token, settings.verify_token_hours * 3600)
     async with db.transaction():
+        freshness.nothing_public()
         updated = (
             await User.update({User.email_verified_at: datetime.now(UTC), User.verify_nonce: None})
             .where(
@@ -244,6 +247,7 @@ async def login(*, email: str, password: str, settings: Settings) -> tuple[UserR
         raise NotAuthenticated("invalid_credentials")
     token = security.new_token()
     async with db.transaction():
+        freshness.nothing_public()
         if security.needs_rehash(row["password_hash"]):
             new_hash = await security.hash_password(password)
             await User.update({User.password_hash: new_hash}).where(User.id == row["id"])
@@ -324,6 +328,7 @@ async def request_password_reset(*, email: str) -> None:
     whether an address is registered; the mail itself goes from a worker either way."""
     nonce = secrets.token_hex(16)  # one mail per request (its job id), nothing stored
     async with db.transaction():
+        freshness.nothing_public()
         row = (
             await User.select(User.id)
             .where((User.email == email.strip().lower()) & User.deleted_at.is_null())
@@ -378,6 +383,7 @@ async def reset_password(*, token: str, password: str, settings: Settings) -> Us
     user_id: int = payload["u"]
     new_hash = await security.hash_password(password)
     async with db.transaction():
+        freshness.nothing_public()
         row = (
             await User.select(User.password_hash, User.email_verified_at)
             .where((User.id == user_id) & User.deleted_at.is_null())
@@ -422,6 +428,7 @@ async def change_password(
     old_hash = await check_password(actor=actor, password=current_password, field="current_password")
     new_hash = await security.hash_password(password)
     async with db.transaction():
+        freshness.nothing_public()
         updated = (
             await User.update({User.password_hash: new_hash})
             .where((User.id == actor.id) & (User.password_hash == old_hash))

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from chorus import db, jobs, money
+from chorus import db, freshness, jobs, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -391,6 +391,7 @@ async def set_consent(
     existed yet); if another version is the latest now, the consent is refused (409
     ``complaint_version_changed``) so that it never names a text the member did not see."""
     async with db.transaction():
+        freshness.nothing_public()
         latest = (
             await Complaint.select(Complaint.id, Complaint.sha256)
             .where(Complaint.case == case_id)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from piccolo.custom_types import Combinable
 
-from chorus import db, jobs
+from chorus import db, freshness, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -159,6 +159,7 @@ async def _record(
 ) -> tuple[EvidenceCreated, bool]:
     async def attempt() -> tuple[EvidenceCreated, bool]:
         async with db.transaction():
+            freshness.nothing_public()
             await _lock_case(case_id)
             await cases.require_member(case_id, actor=user)
             existing = await Evidence.select().where(_same_record(case_id, user.id, spooled.sha256)).first()
@@ -403,6 +404,7 @@ async def open_for_download(evidence_id: int, *, actor: UserRead) -> Download:
 
 async def withdraw(evidence_id: int, *, actor: UserRead, settings: Settings) -> None:
     async with db.transaction():
+        freshness.nothing_public()
         row = await Evidence.select().where(Evidence.id == evidence_id).first()
         if row is None:
             raise NotFound("evidence_not_found")

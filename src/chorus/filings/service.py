@@ -18,7 +18,7 @@ from typing import Any
 
 from piccolo.custom_types import Combinable
 
-from chorus import db, jobs
+from chorus import db, freshness, jobs
 from chorus.accounts import identity
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -398,6 +398,8 @@ async def apply_change(
         row = await filing_row(filing_id)
         if current is None or row is None:
             raise NotFound("filing_not_found")
+        # the case's summary lists its filings: that case and its merchant are shown anew
+        freshness.case_changed(row["case"], [(await cases.get_case_row(row["case"]))["merchant"]])
         old = new = FilingStatus(current["status"])
         was = await asked_in(filing_id) if old == FilingStatus.needs_info else None
         if status is not None and status != old:

@@ -20,7 +20,7 @@ from typing import Any
 import aiosmtplib
 import structlog
 
-from chorus import db, jobs, mail, netguard
+from chorus import db, freshness, jobs, mail, netguard
 from chorus.accounts import service as accounts
 from chorus.notifications import render, service, webhook
 from chorus.notifications.tables import Delivery, Digest, NotifyEvent
@@ -395,6 +395,7 @@ async def send_digests(settings: Settings, now: datetime | None = None) -> int:
                     continue
                 raise  # transient: the claim's lease runs out and the job's retry takes it again
             async with db.transaction():
+                freshness.nothing_public()
                 await Delivery.update(
                     {Delivery.status: "sent", Delivery.sent_at: now, Delivery.address: contact["email"]}
                 ).where(Delivery.id.is_in(ids or [0]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from chorus import db, jobs, netguard, security
+from chorus import db, freshness, jobs, netguard, security
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
@@ -110,6 +110,7 @@ async def _record_and_fan_out(settings: Settings, **kwargs: Any) -> int:
     """For jobs that turn a fact into an event: record it, then fan it out right away (the
     fan-out job the outbox also gets finds it done)."""
     async with db.transaction():
+        freshness.nothing_public()
         await record(**kwargs, defer_fan_out=False)
     row = await NotifyEvent.select(NotifyEvent.id).where(NotifyEvent.source == kwargs["source"]).first()
     return await fan_out(row["id"], settings) if row else 0
@@ -299,6 +300,7 @@ async def fan_out(event_id: int, settings: Settings) -> int:
     for batch, start in enumerate(range(0, len(recipients), size)):
         chunk = recipients[start : start + size]
         async with db.transaction():
+            freshness.nothing_public()
             made += await _insert_inbox(event_id, chunk, event["kind"], event["case_id"], data)
             wanted: dict[str, list[int]] = {}
             for u in chunk:
@@ -342,6 +344,7 @@ async def sweep(settings: Settings, now: datetime | None = None) -> int:
         return 0
     round_ = int(now.timestamp())
     async with db.transaction():
+        freshness.nothing_public()
         for r in stale:
             await jobs.defer(
                 jobs.Job.notify_send,
@@ -471,6 +474,7 @@ async def update_preferences(
                 }
             )
     async with db.transaction():
+        freshness.nothing_public()
         await _ensure_row(actor.id)
         await Preferences.update(changes).where(Preferences.user == actor.id)
         if data.locale is not None:
@@ -506,6 +510,7 @@ async def unsubscribe(token: str, settings: Settings) -> Unsubscribed:
     if await accounts.get(payload["u"]) is None:
         raise Invalid("notify_link_invalid", field="token")
     async with db.transaction():
+        freshness.nothing_public()
         await _ensure_row(payload["u"])
         await Preferences.update({Preferences.email: "off", Preferences.updated_at: datetime.now(UTC)}).where(
             Preferences.user == payload["u"]
@@ -517,6 +522,7 @@ async def mark_bouncing(user_id: int, address: str, delivery_id: int) -> None:
     """A permanent refusal of ``address``: no e-mail to it until the member confirms it, and
     the member is told in the app."""
     async with db.transaction():
+        freshness.nothing_public()
         await _ensure_row(user_id)
         await Preferences.update(
             {Preferences.bouncing_address: address, Preferences.bouncing_at: datetime.now(UTC)}
@@ -533,6 +539,7 @@ async def mark_bouncing(user_id: int, address: str, delivery_id: int) -> None:
 async def disable_webhook(user_id: int, delivery_id: int) -> None:
     """Repeated failures: the webhook stops and the member is told in the app."""
     async with db.transaction():
+        freshness.nothing_public()
         await Preferences.update({Preferences.webhook_disabled_at: datetime.now(UTC)}).where(
             Preferences.user == user_id
         )
@@ -552,6 +559,7 @@ async def request_email_confirmation(*, actor: UserRead) -> None:
     """Send a confirmation link to the member's address (after it bounced)."""
     nonce = secrets.token_hex(8)
     async with db.transaction():
+        freshness.nothing_public()
         await jobs.defer(
             jobs.Job.notify_confirm_email, f"notify-confirm:{actor.id}:{nonce}", user_id=actor.id, nonce=nonce
         )
@@ -685,6 +693,7 @@ async def remind_consent(
     if not asked:
         raise Conflict("consent_reminder_nobody", version=row["version"])
     async with db.transaction():
+        freshness.nothing_public()
         last = await _last_reminder(complaint_id)
         if last is not None and now < last[1].next_at:
             hours = max(1, -(-(last[1].next_at - now) // _HOUR))  # rounded up: "in 3 h", never "in 0 h"

@@ -9,11 +9,13 @@ member's view is never stored and never served to anyone, and a signed-in member
 served the anonymous one.
 
 Where: in Redis (``litestar.stores.redis.RedisStore``, namespace ``chorus:public-cache``), shared
-by every process, under the current generation (:mod:`chorus.freshness`), which every committed
-write transaction raises; in front of it a small copy per process, so a hit costs
-no round trip. How stale: a change is seen within ``freshness.REFRESH_SECONDS`` (0.5 s) by every
-process; whatever is cached expires after ``CHORUS_PUBLIC_CACHE_SECONDS`` (default 5) in any case
-(0: no cache), and CDNs and browsers are told the same ``max-age``.
+by every process, under the current version of what the answer shows (:mod:`chorus.freshness`:
+a case's summary under its case's, a merchant's page under its merchant's, the search under the
+search's), which the committed write transactions changing it raise; in front of it a small copy
+per process, so a hit costs no round trip. How stale: a change is seen within
+``freshness.REFRESH_SECONDS`` (0.5 s) by every process; whatever is cached expires after
+``CHORUS_PUBLIC_CACHE_SECONDS`` (default 5) in any case (0: no cache), and CDNs and browsers are
+told the same ``max-age``.
 
 Pages carry a CSRF token (the language form): kept with a placeholder and filled in per request
 with the caller's own token; their ETag includes it, so no two callers share one.
@@ -45,6 +47,7 @@ from litestar.utils.scope.state import ScopeState
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from chorus import freshness
 from chorus.freshness import Generation
 from chorus.i18n import LOCALES, negotiate
 from chorus.web.middleware import PUBLIC_CACHE_FLAG
@@ -55,6 +58,14 @@ STATE_KEY = "public_cache"
 SCOPE_FLAG = PUBLIC_CACHE_FLAG  # on the answers this module gives (see middleware.security_headers)
 # operation ids of the public API reads and names of the public pages
 PUBLIC_READS = frozenset({"getCase", "searchMerchants", "getMerchant", "merchant_check", "merchant_warning"})
+# whose version an answer is kept under (freshness): the read's name -> its scope (path parameter)
+SCOPES: dict[str, tuple[str, str | None]] = {
+    "getCase": ("case", "case_id"),
+    "getMerchant": ("merchant", "merchant_id"),
+    "merchant_warning": ("merchant", "merchant_id"),
+    "searchMerchants": (freshness.SEARCH, None),
+    "merchant_check": (freshness.SEARCH, None),
+}
 MAX_BODY = 512 * 1024  # larger answers are not kept
 MAX_QUERY = 400  # longer query strings are not kept (nobody types them; a flood of them fills nothing)
 LOCAL_ENTRIES = 2000  # per process
@@ -111,8 +122,8 @@ class PublicCache:
     def enabled(self) -> bool:
         return self.shared is not None and self.seconds > 0
 
-    async def key(self, variant: str, scope: Scope) -> str | None:
-        gen = await self.generation.current()
+    async def key(self, variant: str, scope: Scope, name: str | None) -> str | None:
+        gen = await self.generation.current(_scope_of(name, scope))
         if gen is None:
             return None
         query = scope.get("query_string", b"").decode("latin-1")
@@ -189,6 +200,15 @@ def _variant(scope: Scope, headers: dict[bytes, bytes], page: bool) -> str:
     return f"page:{_locale(headers)}:{'htmx' if fragment else 'full'}"
 
 
+def _scope_of(name: str | None, scope: Scope) -> str:
+    """The freshness scope of a read's answer (everything for a read not in ``SCOPES``)."""
+    kind, param = SCOPES.get(name or "", (freshness.EVERYTHING, None))
+    if param is None:
+        return kind
+    value = scope.get("path_params", {}).get(param)
+    return f"{kind}:{value}" if isinstance(value, int) else freshness.EVERYTHING
+
+
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if not if_none_match:
         return False
@@ -205,6 +225,7 @@ class PublicCacheMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         cache: PublicCache | None = None
+        name: str | None = None
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
             handler = scope.get("route_handler")
             opt = getattr(handler, "opt", None) or {}
@@ -219,7 +240,7 @@ class PublicCacheMiddleware:
             await self.app(scope, receive, send)
             return
         page = not scope["path"].startswith("/api/")
-        key = await cache.key(_variant(scope, headers, page), scope)
+        key = await cache.key(_variant(scope, headers, page), scope, name)
         if key is None:
             await self.app(scope, receive, send)
             return
