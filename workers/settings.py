@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from typing import Any
 
 import structlog
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
-from arq.worker import Function, func
+from arq.worker import Function, Retry, func
 
 from chorus import db, jobs, logs
 from chorus.freshness import Generation
@@ -19,6 +20,13 @@ from chorus.settings import Settings, get_settings, poll_clock_times
 from workers import tasks
 
 log = structlog.get_logger("chorus.worker")
+
+# On SIGTERM a worker takes no new job and gives those it runs this long to finish; what is still
+# running then is cancelled and goes back to the queue for another worker (arq's
+# job_completion_wait). systemd's TimeoutStopSec must be longer (docs/operator-guide.md).
+SHUTDOWN_GRACE_SECONDS = 25
+# A job that meets the database away (restarting, refusing connections) runs again this much later.
+DATABASE_RETRY_SECONDS = 10
 
 POLL_TIMEOUT = 900  # seconds one sweep may take (a tick that overlaps the next is harmless: claims)
 
@@ -41,6 +49,9 @@ FUNCTIONS: list[Function] = [
     func(tasks.submit_filing, name=jobs.Job.submit_filing.value, max_tries=60, timeout=600),
     func(tasks.poll_filings, name=jobs.Job.poll_filings.value, max_tries=1, timeout=POLL_TIMEOUT),
     func(tasks.purge, name=jobs.Job.purge.value, max_tries=3, timeout=900),
+    # OCR: a try that finds this process's OCR slots taken comes back later (CHORUS_OCR_RETRY_SECONDS)
+    # instead of holding a job slot, so many tries; one read takes seconds
+    func(tasks.extract_evidence, name=jobs.Job.extract_evidence.value, max_tries=10_000, timeout=300),
 ]
 # Hourly, on one worker at a time (unique): a deadline passes at midnight where the regulator is.
 CRON_JOBS: list[CronJob] = [
@@ -58,6 +69,30 @@ CRON_JOBS: list[CronJob] = [
 ]
 
 
+def resilient(coroutine: Any) -> Any:
+    """``coroutine`` with a database outage turned into arq's Retry: the job runs again later
+    (within its ``max_tries``) instead of failing for good. Jobs are idempotent, so a try cut off
+    by a lost connection is safe to repeat."""
+
+    @functools.wraps(coroutine)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await coroutine(ctx, *args, **kwargs)
+        except Exception as exc:
+            if not db.is_unavailable(exc):
+                raise
+            log.warning("job.database_unavailable", error=type(exc).__name__, job_try=ctx.get("job_try"))
+            raise Retry(defer=DATABASE_RETRY_SECONDS) from exc
+
+    return run
+
+
+for _function in FUNCTIONS:
+    _function.coroutine = resilient(_function.coroutine)
+for _cron in CRON_JOBS:
+    _cron.coroutine = resilient(_cron.coroutine)
+
+
 def poll_cron(settings: Settings) -> CronJob:
     """The status sweep (regulators' HTTP channels asked about the filings they acknowledged)
     every CHORUS_STATUS_POLL_SECONDS, at the same clock times on every worker. Each worker's cron
@@ -67,7 +102,7 @@ def poll_cron(settings: Settings) -> CronJob:
     A new object per call: arq keeps each cron's next run on it."""
     seconds = settings.status_poll_seconds
     return cron(
-        tasks.poll_filings,
+        resilient(tasks.poll_filings),
         name=f"cron:{jobs.Job.poll_filings.value}",
         **poll_clock_times(seconds),  # type: ignore[arg-type]
         unique=True,
@@ -137,4 +172,5 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_jobs": 20,
         "job_timeout": 300,
         "keep_result": 24 * 3600,
+        "job_completion_wait": SHUTDOWN_GRACE_SECONDS,
     }

@@ -1,6 +1,6 @@
 """The `chorus` command: run | web | worker | migrate | seed-demo | create-admin | regulator-sim |
-verify-bundle. Settings come from CHORUS_* environment variables (see chorus.env.example); each
-command's --help names those it reads."""
+verify-bundle | backup | restore | export-case. Settings come from CHORUS_* environment variables
+(see chorus.env.example); each command's --help names those it reads."""
 
 from __future__ import annotations
 
@@ -82,17 +82,18 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     settings = get_settings()
 
-    async def go() -> tuple[list[str], int]:
-        from chorus.regulators.service import seed_defaults
+    async def go() -> tuple[list[str], Any]:
+        from chorus.regulators.service import sync_shipped
 
         async with db.connected(settings):
             applied = await db.migrate()
-            return applied, await seed_defaults()
+            return applied, await sync_shipped()
 
-    applied, regulators = asyncio.run(go())
+    applied, shipped = asyncio.run(go())
     print(f"Applied {len(applied)} migration(s)." if applied else "Database is up to date.")
-    if regulators:
-        print(f"Added {regulators} regulator(s) from the registry data file.")
+    for key, count in (("added", shipped.added), ("corrected", shipped.corrected), ("kept", shipped.kept)):
+        if count:
+            print(_msg(f"regulators_{key}", count=count))
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
@@ -156,6 +157,9 @@ def _ask_password() -> str:
     raise AssertionError  # unreachable, for type checkers
 
 
+WEB_SHUTDOWN_GRACE_SECONDS = 25  # below systemd's default TimeoutStopSec (90 s)
+
+
 def cmd_web(args: argparse.Namespace) -> None:
     """uvicorn with ``--workers`` processes behind one port (its supervisor binds the socket and
     restarts a worker that dies). What runs once per deployment is checked here, once: Redis
@@ -179,6 +183,8 @@ def cmd_web(args: argparse.Namespace) -> None:
         proxy_headers=False,
         access_log=False,  # our own middleware logs each request, without query strings
         log_level="warning",
+        # SIGTERM: no new connections; requests in flight get this long to finish, then are cut
+        timeout_graceful_shutdown=WEB_SHUTDOWN_GRACE_SECONDS,
     )
 
 
@@ -341,6 +347,97 @@ def cmd_verify_bundle(args: argparse.Namespace) -> None:
     raise SystemExit(0 if result.ok else 1)
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from chorus import backup, db
+
+    settings = get_settings()
+
+    async def go() -> backup.BackupReport:
+        async with db.connected(settings):
+            note = _msg("backup_store_note", url=settings.storage_url or "")
+            return await backup.backup(Path(args.path), settings, store_note=note + "\n")
+
+    try:
+        report = asyncio.run(go())
+    except backup.BackupError as exc:
+        _fail(_msg(exc.key, **exc.params))
+        return
+    print(_msg("backup_database", engine=report.engine, path=str(report.path), size=report.database_bytes))
+    if report.store_note:
+        print(_msg("backup_store_elsewhere", url=report.store_note))
+    else:
+        print(_msg("backup_files", count=report.files, size=report.file_bytes))
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from chorus import backup, db
+
+    settings = get_settings()
+    source = Path(args.path)
+
+    async def go() -> backup.RestoreReport:
+        engine = await backup.restore_database(source, settings)
+        report = backup.RestoreReport(engine)
+        print(_msg("restore_database", engine=engine), flush=True)
+        async with db.connected(settings):
+            await backup.restore_store(source, settings, report)
+            print(_msg("restore_files", count=report.files), flush=True)
+            for name in report.corrupt:
+                print(_msg("restore_file_corrupt", name=name), file=sys.stderr)
+            report.pending_migrations = len(await db.pending_migrations())
+            if report.pending_migrations:
+                return report
+            report.chains = await backup.verify_chains(settings, progress=_print_chain)
+        return report
+
+    try:
+        report = asyncio.run(go())
+    except backup.BackupError as exc:
+        _fail(_msg(exc.key, **exc.params))
+        return
+    if report.pending_migrations:
+        print(_msg("restore_migrate_first", count=report.pending_migrations))
+        raise SystemExit(0 if not report.corrupt else 1)
+    failed = sum(not c.ok for c in report.chains)
+    print(_msg("restore_verified", cases=len(report.chains), failed=failed))
+    raise SystemExit(0 if report.ok else 1)
+
+
+def _print_chain(check: Any) -> None:
+    if not check.ok:
+        print(
+            _msg("restore_chain_failed", case=check.case_id, problems="; ".join(check.problems)),
+            file=sys.stderr,
+        )
+
+
+def cmd_export_case(args: argparse.Namespace) -> None:
+    from chorus import backup, db
+    from chorus.errors import NotFound
+    from chorus.i18n import t
+
+    settings = get_settings()
+    locale = args.locale or settings.default_locale
+
+    def readme(head: str) -> bytes:
+        return t("cli.export_readme", locale, case=args.case_id, head=head).encode("utf-8")
+
+    async def go() -> tuple[Path, Path, bool]:
+        async with db.connected(settings):
+            await db.check_migrations()
+            return await backup.export_case(args.case_id, Path(args.path), settings, readme)
+
+    try:
+        json_path, zip_path, ok = asyncio.run(go())
+    except NotFound:
+        _fail(_msg("export_no_case", case=args.case_id))
+        return
+    print(_msg("export_written", json=str(json_path), bundle=str(zip_path)))
+    if not ok:
+        print(_msg("export_chain_failed", case=args.case_id), file=sys.stderr)
+        raise SystemExit(1)
+
+
 def cmd_regulator_sim(args: argparse.Namespace) -> None:
     # imported here only: the simulator is a demo tool, no part of the product imports it
     from chorus import regulator_sim
@@ -377,7 +474,7 @@ _WORKER = (
     "filing_retry_seconds", "filing_http_max_answer_bytes", "status_poll_seconds",
     "inbound_domain", "inbound_reply_days", "purge_after_days", "notify_batch_size",
     "notify_lease_seconds", "notify_retry_seconds", "notify_attempts", "notify_digest_hour",
-    "notify_webhook_timeout_seconds",
+    "notify_webhook_timeout_seconds", "ocr_concurrency", "ocr_threads", "ocr_retry_seconds",
 )  # fmt: skip
 # The settings (fields of chorus.settings.Settings) each command reads, named in its --help.
 COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -389,6 +486,9 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "create-admin": (*_LOGS, *_DATABASE, "default_locale"),
     "regulator-sim": (),
     "verify-bundle": (),
+    "backup": (*_LOGS, *_DATABASE, *_STORAGE),
+    "restore": (*_LOGS, *_DATABASE, *_KEYS, *_STORAGE),
+    "export-case": (*_LOGS, *_DATABASE, *_KEYS, *_STORAGE, "default_locale"),
 }
 
 
@@ -547,6 +647,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="the bundle's ZIP file")
     p.set_defaults(fn=cmd_verify_bundle)
+    p = command(
+        "backup",
+        "back up the database and the evidence store into a directory",
+        "Write a backup into PATH (a new or empty directory): the database (SQLite: a consistent "
+        "copy by its online backup API while the platform runs; PostgreSQL: pg_dump --format=custom) "
+        "and every file of a local evidence store, with manifest.json. An object store (s3://) is not "
+        "copied: back its bucket up by its own means. Secrets (CHORUS_SECRET_KEY, CHORUS_DATA_KEY) "
+        "are not in the backup: keep them apart. See docs/operator-guide.md, section 4.",
+        extra="exit status: 0 written; 2 it could not be (the reason is said).",
+    )
+    p.add_argument("path", help="the directory to write (created; it must be empty)")
+    p.set_defaults(fn=cmd_backup)
+    p = command(
+        "restore",
+        "restore a backup into a new database and store, then verify every evidence chain",
+        "Restore a backup made by `chorus backup` into the configured database, which must be new "
+        "and empty (SQLite: no file yet; PostgreSQL: a database with no tables), and its files into "
+        "the configured evidence store (each checked against its SHA-256 name). Then every case's "
+        "evidence chain is recomputed from the restored files. A backup of an older version asks "
+        "for `chorus migrate` first. Stop web and workers while restoring.",
+        extra="exit status: 0 restored and every chain verifies; 1 restored, but a file or chain "
+        "failed (listed); 2 nothing restored (the reason is said).",
+    )
+    p.add_argument("path", help="the backup's directory")
+    p.set_defaults(fn=cmd_restore)
+    p = command(
+        "export-case",
+        "write a case's JSON and evidence bundle for whoever represents its members",
+        "Write case-ID.json (the public case with its filings, the evidence index with hashes and "
+        "the chain's verification; no member's name, contact or words) and case-ID-bundle.zip (every "
+        "evidence file not withdrawn with the hash chain, checkable with `chorus verify-bundle`) into "
+        "PATH, for a consumer association or a lawyer. The evidence files are the members' own: hand "
+        "them over only as the members agreed.",
+        extra="exit status: 0 written and the chain verifies; 1 written, but the chain does not "
+        "verify; 2 no such case.",
+    )
+    p.add_argument("case_id", type=int, metavar="ID", help="the case's number")
+    p.add_argument("path", nargs="?", default=".", help="the directory to write into")
+    p.add_argument(
+        "--locale", choices=("zh-CN", "en"), help="the README's language (default CHORUS_DEFAULT_LOCALE)"
+    )
+    p.set_defaults(fn=cmd_export_case)
     return parser
 
 

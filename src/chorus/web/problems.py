@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg.exceptions
 import structlog
 from litestar import Request, Response, Router
 from litestar.connection import ASGIConnection
@@ -16,6 +18,7 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
+    ServiceUnavailableException,
     TooManyRequestsException,
     ValidationException,
 )
@@ -37,6 +40,7 @@ from litestar.types import ExceptionHandlersMap
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
+from chorus import db
 from chorus.errors import DomainError, NotFound
 from chorus.i18n import negotiate, t
 from chorus.ids import MAX_ID
@@ -137,6 +141,22 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal")
 
 
+RETRY_AFTER_SECONDS = 5  # a database restart takes seconds; the pool reconnects by itself
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database is away for now (restarting, refusing connections, a lost connection):
+    503 with Retry-After, in the caller's language. The request's transaction, if any, was not
+    committed, so nothing of it was written. Any other error of these types is a 500."""
+    if not db.is_unavailable(exc):
+        return _or_page(_internal)(request, exc)
+    log.warning("request.database_unavailable", path=request.url.path, error=type(exc).__name__)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if is_page_path(request.url.path):
+        return error_page(request, ServiceUnavailableException(headers=headers))
+    return problem(request, 503, "unavailable", headers=headers)
+
+
 def _or_page(api: Callable[[Request[Any, Any, Any], Any], Response[Any]]) -> Callable[..., Response[Any]]:
     """The API's answer on /api/ (and the documents); an HTML page anywhere else."""
 
@@ -153,6 +173,14 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _or_page(_validation),
     HTTPException: _or_page(_http),
     Exception: _or_page(_internal),
+    # chorus.db.is_unavailable: a database that cannot be reached for now is a 503
+    ConnectionError: _unavailable,
+    sqlite3.OperationalError: _unavailable,
+    asyncpg.exceptions.PostgresConnectionError: _unavailable,
+    asyncpg.exceptions.OperatorInterventionError: _unavailable,
+    asyncpg.exceptions.TooManyConnectionsError: _unavailable,
+    asyncpg.exceptions.InterfaceError: _unavailable,
+    asyncpg.exceptions.InternalClientError: _unavailable,
 }
 
 
