@@ -37,7 +37,9 @@ CONTROLLER = not WORKER and os.environ.get("CHORUS_TEST_DISTRIBUTED") == "1"
 SANDBOX = (
     None
     if CONTROLLER
-    else Sandbox.start(backend="postgres" if BACKEND == "postgres" else "sqlite", prefix="chorus_test")
+    else Sandbox.start(
+        backend="postgres" if BACKEND == "postgres" else "sqlite", prefix="chorus_test", throwaway=True
+    )
 )
 RUN_ID, TMP = (SANDBOX.run_id, SANDBOX.tmp) if SANDBOX else ("controller", Path("/nonexistent"))
 DATABASE_URL, REDIS_URL = (SANDBOX.database_url, SANDBOX.redis_url) if SANDBOX else ("", "")

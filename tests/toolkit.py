@@ -195,20 +195,34 @@ class Sandbox:
 
     @classmethod
     def start(
-        cls, *, backend: Backend = "postgres", prefix: str = "chorus_test", keep_db: bool = False
+        cls,
+        *,
+        backend: Backend = "postgres",
+        prefix: str = "chorus_test",
+        keep_db: bool = False,
+        throwaway: bool = False,
     ) -> Sandbox:
         """Create the database, take a Redis database (CHORUS_TEST_REDIS_URL, else a claimed
         number of the local server, else, when it has none free or does not answer, an embedded
-        server) and a temporary directory."""
+        server) and a temporary directory.
+
+        ``throwaway`` (the test suite): nothing of the run needs to survive a power cut, so the
+        directory (SQLite file, evidence store) is made in memory (/dev/shm, where there is one)
+        and PostgreSQL commits without waiting for the disk (synchronous_commit off for this
+        database only): thousands of tests commit tens of thousands of transactions, and each
+        waited for an fsync. What a test observes is the same. Benchmarks keep real disks."""
         if any(m == "chorus" or m.startswith("chorus.") for m in sys.modules):
             raise RuntimeError("Sandbox.start() must run before chorus is imported (settings are cached)")
         run_id = secrets.token_hex(4)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix.replace('_', '-')}-{run_id}-"))
+        in_memory = "/dev/shm" if throwaway and os.access("/dev/shm", os.W_OK) else None
+        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix.replace('_', '-')}-{run_id}-", dir=in_memory))
         box = cls(run_id, backend, tmp, "", "", keep_db=keep_db)
         try:
             if backend == "postgres":
                 box.pg_database = f"{prefix}_{run_id}"
                 box.database_url = create_database(box.pg_database)
+                if throwaway:
+                    pg_admin(f'ALTER DATABASE "{box.pg_database}" SET synchronous_commit TO off')
             else:
                 box.database_url = f"sqlite:///{tmp}/chorus.sqlite"
             if os.environ.get("CHORUS_TEST_REDIS_URL"):
@@ -274,9 +288,7 @@ async def http_client(settings: Any) -> AsyncIterator[Any]:
     PostgreSQL pool cannot share)."""
     import httpx
 
-    from chorus.app import create_app
-
-    app = create_app(settings)
+    app = _app_for(settings)
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def lifespan() -> None:
@@ -296,6 +308,31 @@ async def http_client(settings: Any) -> AsyncIterator[Any]:
     finally:
         stop.set()
         await task
+        _apps_running.discard(id(app))
+
+
+# Building the app (routes, signatures, templates) costs ~0.4 s of CPU, thousands of times a run:
+# the run's own settings object gets one app, started and stopped afresh for each client (what
+# holds connections or counts is made in its lifespan, chorus.app.create_app). Other settings
+# (a test's model_copy), or a second client while the first is open, get an app of their own.
+_shared_apps: dict[int, tuple[Any, Any]] = {}
+_apps_running: set[int] = set()
+
+
+def _app_for(settings: Any) -> Any:
+    from chorus.app import create_app
+    from chorus.settings import get_settings
+
+    shared = settings is get_settings()
+    kept = _shared_apps.get(id(settings)) if shared else None
+    if kept is not None and id(kept[1]) not in _apps_running:
+        app = kept[1]
+    else:
+        app = create_app(settings)
+        if shared and kept is None:
+            _shared_apps[id(settings)] = (settings, app)
+    _apps_running.add(id(app))
+    return app
 
 
 async def migrate_quietly() -> list[str]:

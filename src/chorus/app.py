@@ -28,6 +28,8 @@ from chorus.evidence import routes as evidence_routes
 from chorus.filings import pages as filings_pages
 from chorus.filings import routes as filings_routes
 from chorus.freshness import Generation
+from chorus.ladder import pages as ladder_pages
+from chorus.ladder import routes as ladder_routes
 from chorus.merchants import pages as merchants_pages
 from chorus.merchants import routes as merchants_routes
 from chorus.moderation import pages as moderation_pages
@@ -68,6 +70,7 @@ def domain_routers() -> list[Router]:
         *complaints_routes.routers(),
         *filings_routes.routers(),
         *authorizations_routes.routers(),
+        *ladder_routes.routers(),
         *moderation_routes.routers(),
         *notifications_routes.routers(),
     ]
@@ -88,29 +91,47 @@ def page_routers() -> list[Router]:
         *regulators_pages.page_routers(),
         *filings_pages.page_routers(),
         *authorizations_pages.page_routers(),
+        *ladder_pages.page_routers(),
     ]
+
+
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """What the first start-up made (modules, routes, templates, pools) lives as long as the
+    process: frozen out of the collector's sight, the full collections a large complaint build
+    triggers walk only what the build makes; and young collections every 50,000 new containers
+    instead of 700 (most are freed by then) keep a 10,000-member build as fast as with the
+    collector paused, which a request must not do process-wide. Once per process: an app started
+    again in the same process (the tests) must not freeze what its last run left behind."""
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logs.configure(settings)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    generation = Generation(redis)  # raised by this process's commits; the public cache reads it
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # What holds connections or counts is made here, for this run of the app, and let go at
+        # its end: the app object itself holds only routes and configuration.
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        generation = Generation(redis)  # raised by this process's commits; the public cache reads it
+        app.state["redis"] = redis
+        ratelimit.install(app.state, settings, redis)
+        publiccache.install(app.state, redis, generation, settings.public_cache_seconds)
         db.configure(settings)  # this app's database, whatever the environment says
         await db.start(settings)
         generation.watch()
         try:
             await db.check_migrations()
-            # What start-up made (modules, routes, templates, pools) lives as long as the process:
-            # frozen out of the collector's sight, the full collections a large complaint build
-            # triggers walk only what the build makes; and young collections every 50,000 new
-            # containers instead of 700 (most are freed by then) keep a 10,000-member build as
-            # fast as with the collector paused, which a request must not do process-wide.
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 20)
+            freeze_startup_objects()
             yield
         finally:
             generation.unwatch()
@@ -120,9 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     csrf = csrf_config(settings.signing_key(), settings.cookies_secure)
     trusted = settings.trusted_proxy_networks
-    state: dict[str, Any] = {"redis": redis, "settings": settings}
-    ratelimit.install(state, settings, redis)
-    publiccache.install(state, redis, generation, settings.public_cache_seconds)
+    state: dict[str, Any] = {"redis": None, "settings": settings}
     handlers: list[Any] = [healthz, *domain_routers(), *page_routers()]
     if STATIC_DIR.is_dir():
         handlers.append(

@@ -27,7 +27,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -344,7 +344,9 @@ def _token(scope: Scope) -> str:
     return token if isinstance(token, str) else ""
 
 
-def install(state: dict[str, Any], redis: Redis | None, generation: Generation, seconds: int) -> None:
+def install(
+    state: MutableMapping[str, Any], redis: Redis | None, generation: Generation, seconds: int
+) -> None:
     """Put the app's public cache where the middleware finds it."""
     state[STATE_KEY] = PublicCache(redis, generation, seconds)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,7 +173,7 @@ def credential_limits(connection: ASGIConnection[Any, Any, Any, Any]) -> Credent
     return limits
 
 
-def install(state: dict[str, Any], settings: Settings, redis: Redis | None) -> None:
+def install(state: MutableMapping[str, Any], settings: Settings, redis: Redis | None) -> None:
     """Put the app's credential limits where :func:`credential_limits` finds them."""
     state[_STATE_KEY] = CredentialLimits.from_settings(settings, redis)
 
