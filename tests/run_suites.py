@@ -59,6 +59,9 @@ def start(backend: str, paths: list[str], port_base: int) -> tuple[subprocess.Po
     database number or port), each with its xdist workers; its output goes to a file printed
     when it ends."""
     env = dict(os.environ, CHORUS_TEST_BACKEND=backend, CHORUS_TEST_PORT_BASE=str(port_base))
+    # compiled modules kept (some machines set this): otherwise every worker, and every `chorus`
+    # the tests start, compiles the project and rewrites the tests' assertions again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     spread: list[str] = []
     if WORKERS > 1:
         env["CHORUS_TEST_DISTRIBUTED"] = "1"
