@@ -77,3 +77,10 @@ class TooLarge(DomainError):
 class UnsupportedType(DomainError):
     status = 415
     code = "unsupported_media_type"
+
+
+class StorageUnavailable(DomainError):
+    """The evidence store cannot take bytes now (disk full, read-only, refused): nothing was kept."""
+
+    status = 507
+    code = "storage_unavailable"

@@ -47,7 +47,7 @@ def chorus(
 async def test_health_and_openapi(client: Any) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert r.json() == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok"}
     spec = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/auth/register" in spec["paths"]
     assert spec["paths"]["/api/v1/auth/login"]["post"]["operationId"] == "login"

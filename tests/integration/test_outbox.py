@@ -28,7 +28,7 @@ async def test_register_while_redis_is_down_then_exactly_one_mail(
         assert r.status_code == 201
         health = await c.get("/healthz")
         assert health.status_code == 503
-        assert health.json() == {"status": "degraded", "database": "ok", "redis": "error"}
+        assert health.json() == {"status": "degraded", "database": "ok", "redis": "error", "storage": "ok"}
 
     # the relay cannot reach Redis: the job waits in the outbox
     dead_pool = ArqRedis.from_url(DEAD_REDIS, socket_connect_timeout=1)

@@ -131,7 +131,7 @@ def test_wheel_install_migrates_and_serves(tmp_path: Path) -> None:
                     break
             assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
             time.sleep(0.1)
-        assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+        assert health.json() == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok"}
         page = httpx.get(f"{base}/verify", params={"token": "abc"})  # the mailed link's page
         assert page.status_code == 200 and 'action="/verify"' in page.text
         home = httpx.get(f"{base}/")  # the home page, its template and catalogs from the package

@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service as cases
-from chorus.errors import Conflict, Invalid, TooLarge, UnsupportedType
+from chorus.errors import Conflict, Invalid, StorageUnavailable, TooLarge, UnsupportedType
 from chorus.evidence import service, sniff
 from chorus.evidence.schemas import ChainVerification, EvidenceRead
 from chorus.i18n import t
@@ -75,6 +75,7 @@ _API_CODES = (
     "multipart_required",
     "not_a_member",
     "case_not_found",
+    "storage_unavailable",
 )
 _CHAIN_REASONS = ("hash_mismatch", "content_mismatch", "missing_blob", "index_gap")
 
@@ -137,7 +138,7 @@ def messages(locale: str, rules: UploadRules) -> dict[str, str]:
     """What evidence.js says: each problem code of the upload API, the HTTP statuses it may meet
     without one (``status.413`` …), and the states of a file in the queue."""
     out = {code: problem_text(code, locale, rules) for code in (*_OWN_WORDS, *_API_CODES)}
-    for status in (400, 403, 404, 409, 413, 415, 422, 429, 500, 503):
+    for status in (400, 403, 404, 409, 413, 415, 422, 429, 500, 503, 507):
         out[f"status.{status}"] = t(f"page.error.{status}", locale)
     out["status.413"] = problem_text("evidence_too_large", locale, rules)
     out["status.415"] = problem_text("evidence_type", locale, rules)
@@ -364,7 +365,7 @@ async def upload(
                     await service.upload(
                         case_id=case_id, actor=user, settings=settings, chunks=chunks, meta_after=meta_after
                     )
-                except (TooLarge, UnsupportedType, Invalid) as exc:
+                except (TooLarge, UnsupportedType, Invalid, StorageUnavailable) as exc:
                     if isinstance(exc, Invalid) and exc.errors and exc.errors[0].field != "file":
                         raise
                     why = problem_text(exc.code, locale, rules)

@@ -12,7 +12,9 @@ import io
 import os
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from chorus.evidence.storage import STORAGE_ERRNOS
 
 _FORMATS: dict[str, tuple[frozenset[str], str]] = {
     # media type -> (Pillow formats accepted for it, format to open with and write).
@@ -93,7 +95,15 @@ def strip_metadata(src: Path, dst: Path, media_type: str) -> bool:
             clean.save(tmp, format="WEBP", quality=95, method=4)
         os.replace(tmp, dst)
         return True
-    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if exc.errno in STORAGE_ERRNOS:
+            # The disk refused the copy (full, read-only): storing the photo without its
+            # metadata-free copy would show others the original, GPS and all. Refuse the upload.
+            raise
+        return False  # Pillow's "cannot decode" (its UnidentifiedImageError is an OSError)
+    except (Image.DecompressionBombError, ValueError, SyntaxError):
         # SyntaxError: Pillow's historical "not a valid file" signal from some decoders.
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

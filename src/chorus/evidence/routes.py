@@ -60,7 +60,7 @@ class EvidenceController(Controller):
         "/cases/{case_id:int}/evidence",
         status_code=HTTP_201_CREATED,
         operation_id="uploadEvidence",
-        responses=problems(413, 415, 422),  # a multipart body, not a JSON one
+        responses=problems(413, 415, 422, 507),  # a multipart body, not a JSON one; 507: store full
         request_max_body_size=None,  # bounded by CHORUS_UPLOAD_MAX_BYTES while streaming
         guards=[requires_login],
         opt={"rule": "member"},

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
 from piccolo.custom_types import Combinable
 
 from chorus import db, freshness, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
-from chorus.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from chorus.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StorageUnavailable,
+    TooLarge,
+    UnsupportedType,
+)
 from chorus.evidence import privacy, sniff, storage, stores
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
 from chorus.evidence.chain import verify_chain_async as _verify_chain
@@ -33,6 +43,7 @@ from chorus.settings import Settings
 KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
 Visibility = Literal["organizers", "members"]
 MAX_DESCRIPTION = 2000
+log = structlog.get_logger(__name__)
 
 
 def storage_for(settings: Settings) -> storage.BlobStorage:
@@ -98,6 +109,9 @@ async def upload(
         raise Invalid("empty_file", field="file") from exc
     except sniff.UnsupportedMediaType as exc:
         raise UnsupportedType("evidence_type", field="file") from exc
+    except OSError as exc:
+        _refuse_if_unwritable(exc)
+        raise
     derived: Path | None = None
     try:
         meta: UploadMeta = meta_after()
@@ -128,12 +142,24 @@ async def upload(
             derived_size=derived_size,
         )
         return result
+    except OSError as exc:
+        _refuse_if_unwritable(exc)
+        raise
     finally:
         with contextlib.suppress(OSError):
             spooled.path.unlink(missing_ok=True)
         if derived is not None:
             with contextlib.suppress(OSError):
                 derived.unlink(missing_ok=True)
+
+
+def _refuse_if_unwritable(exc: OSError) -> None:
+    """A write the store refused (full, read-only, …) becomes the caller's 507 (nothing kept);
+    any other OSError is left to propagate as it is."""
+    if storage.is_storage_refusal(exc):
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        log.warning("evidence.storage_refused", errno=code)
+        raise StorageUnavailable() from exc
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -575,6 +601,49 @@ async def verify_case(case_id: int, settings: Settings) -> VerifyResult:
         return await store.sha256_of(entry.evidence_sha256)
 
     return await _verify_chain(entries(), actual)
+
+
+async def cases_with_chains() -> list[int]:
+    """Every case whose evidence chain has an entry (a case without evidence has nothing to verify)."""
+    rows = await ChainLink.select(ChainLink.case).distinct().order_by(ChainLink.case)
+    return [r["case"] for r in rows]
+
+
+async def export_index(case_id: int) -> list[dict[str, Any]]:
+    """The case's evidence as an export lists it (chorus.backup.export_case): what each item is,
+    its hashes and place in the chain, whether withdrawn or cited by a filing; no names, no
+    descriptions (members' words), no file names."""
+    rows = (
+        await Evidence.select(
+            Evidence.id,
+            Evidence.kind,
+            Evidence.sha256,
+            Evidence.size,
+            Evidence.media_type,
+            Evidence.chain_index,
+            Evidence.entry_hash,
+            Evidence.uploaded_at,
+            Evidence.withdrawn_at,
+            Evidence.frozen_at,
+        )
+        .where(Evidence.case == case_id)
+        .order_by(Evidence.chain_index)
+    )
+    return [
+        {
+            "id": r["id"],
+            "kind": r["kind"],
+            "sha256": r["sha256"],
+            "size": r["size"],
+            "media_type": r["media_type"],
+            "chain_index": r["chain_index"],
+            "entry_hash": r["entry_hash"],
+            "uploaded_at": rfc3339(r["uploaded_at"]),
+            "withdrawn": r["withdrawn_at"] is not None,
+            "cited_by_filing": r["frozen_at"] is not None,
+        }
+        for r in rows
+    ]
 
 
 async def chain_tail(case_id: int) -> tuple[int, str]:

@@ -37,6 +37,49 @@ class EmptyFile(Exception):
     """The upload had no bytes."""
 
 
+# What a write answers when the store cannot take bytes (the disk full, over quota, too large a
+# file for the filesystem, mounted read-only, refused to us, failing): an upload is then refused
+# with 507, never half-kept. Other OSErrors are bugs and stay errors.
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
+
+def is_storage_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot take bytes now (see ``STORAGE_ERRNOS``)."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """What /healthz says of a local directory: ``ok``, ``full`` (less free than one largest
+    upload), ``read_only`` or ``error`` (a file cannot be made in it), with the bytes free."""
+
+    state: str
+    free_bytes: int | None
+
+
+def check_writable(folder: Path, needed_bytes: int) -> StoreState:
+    """Free space (statvfs) and a real write of an empty file in ``folder``: a few system calls,
+    cheap enough for every health check. Blocking."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return StoreState("error", None)
+    free = st.f_bavail * st.f_frsize
+    if st.f_flag & os.ST_RDONLY:
+        return StoreState("read_only", free)
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix="health-", suffix=".part")
+    except OSError as exc:
+        refused = exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        return StoreState("read_only" if refused else "error", free)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return StoreState("full" if free < needed_bytes else "ok", free)
+
+
 class BlobNotFound(LookupError):
     """No blob is stored under this hash."""
 

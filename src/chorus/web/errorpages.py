@@ -55,7 +55,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         return login_redirect(request)
     if status >= 500:
         log.error("request.failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        status = status if status in (502, 503, 504) else 500
+        status = status if status in (502, 503, 504, 507) else 500
     context = base_context(request, user=cached_user(request))
     locale = context["locale"]
     known = catalog(locale)
