@@ -18,6 +18,7 @@ TABLE_MODULES = [
     "chorus.complaints.tables",
     "chorus.filings.tables",
     "chorus.authorizations.tables",
+    "chorus.ladder.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -312,6 +312,14 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("DELETE", "/api/v1/authorizations/{authorization_id}"): [Probe(AUTHORIZATION_OWNER)],
     ("GET", "/api/v1/authorizations/{authorization_id}/document"): [Probe(AUTHORIZATION_OWNER)],
     ("GET", "/api/v1/me/authorizations"): [Probe(AUTHENTICATED)],
+    # each member's escalation ladder (chorus.ladder; tests/integration/test_ladder.py)
+    ("GET", "/api/v1/cases/{case_id}/ladder"): [Probe(CASE_MEMBER)],
+    ("PUT", "/api/v1/cases/{case_id}/ladder/{step}"): [
+        Probe(CASE_MEMBER, params={"step": "cn-merchant"}, json={"state": "done"})
+    ],
+    ("GET", "/api/v1/cases/{case_id}/ladder-summary"): [Probe(CASE_ORGANIZER)],
+    ("GET", "/api/v1/ladders"): [Probe(PUBLIC)],
+    ("GET", "/api/v1/ladders/{name}"): [Probe(PUBLIC, params={"name": "cn"})],
     ("GET", "/api/v1/filings/{filing_id}/parties"): [Probe(CASE_MEMBER)],
     ("POST", "/api/v1/inbound/email"): [Probe(INBOUND_SECRET, raw=_inbound(), content_type="message/rfc822")],
     ("GET", "/api/v1/filings/{filing_id}/attachments/{attachment_id}"): [Probe(CASE_ORGANIZER_OR_ADMIN)],
@@ -394,6 +402,10 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/representative"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/authorizations"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/authorizations/{authorization_id}/revoke"): AUTHORIZATION_OWNER,
+    # the member's path to a refund on the case page, the organizers' counts (chorus.ladder.pages)
+    ("POST", "/cases/{case_id}/ladder"): CASE_MEMBER,
+    ("POST", "/cases/{case_id}/ladder/{step}"): CASE_MEMBER,
+    ("GET", "/cases/{case_id}/organize/ladder"): CASE_ORGANIZER,
     # the organizer console's members and evidence (chorus.cases.pages.organize)
     ("GET", "/cases/{case_id}/organize"): CASE_ORGANIZER,
     ("POST", "/cases/{case_id}/organize/organizers"): CASE_ORGANIZER,

@@ -108,6 +108,9 @@ class MembershipRead(BaseModel):
     consented_at: datetime | None
     consented_complaint_id: int | None = None  # the complaint version shown when consenting
     consented_sha256: str | None = None  # SHA-256 of that version's full text (what was consented to)
+    # how they paid and where they bought: their escalation ladder's steps (chorus.ladder)
+    paid_with: str | None = None
+    bought_on: str | None = None
 
 
 class MembershipUpdate(BaseModel):
@@ -115,6 +118,10 @@ class MembershipUpdate(BaseModel):
     incident_date: date | None = None
     order_refs: list[str] | None = Field(default=None, max_length=50)
     statement: str | None = Field(default=None, max_length=20000)
+    # one of the ladder's paid_with / bought_on values (GET /api/v1/cases/{id}/ladder lists them);
+    # "" clears it (not said)
+    paid_with: str | None = Field(default=None, max_length=20)
+    bought_on: str | None = Field(default=None, max_length=20)
 
 
 class ConsentRequest(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from chorus.cases.schemas import (
 )
 from chorus.cases.tables import Case, CaseEvent, Membership
 from chorus.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from chorus.ladder import steps as ladder
 from chorus.markdown import render
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
@@ -538,6 +540,8 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
         consented_at=m["consented_at"],
         consented_complaint_id=m["consent_complaint_id"],
         consented_sha256=m["consent_sha256"],
+        paid_with=m["paid_with"],
+        bought_on=m["bought_on"],
     )
 
 
@@ -557,6 +561,15 @@ async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUp
         changes[Membership.order_refs] = clean_order_refs(data.order_refs, "order_refs")
     if data.statement is not None:
         changes[Membership.statement] = data.statement
+    _, offered = ladder.default_set()
+    for column, value, choices in (
+        (Membership.paid_with, data.paid_with, offered.paid_with),
+        (Membership.bought_on, data.bought_on, offered.bought_on),
+    ):
+        if value is not None:
+            if value and value not in choices:
+                raise Invalid("ladder_choice_invalid", field=column._meta.name, choices=", ".join(choices))
+            changes[column] = value or None
     async with db.transaction():
         m = await require_member(case_id, actor=actor)
         if data.loss is not None:  # the total loss is public; the rest of a membership is not
@@ -710,6 +723,24 @@ async def growth(case_id: int, *, actor: UserRead, time_zone: tzinfo = UTC) -> C
         else:
             points.append(point)
     return CaseGrowth(points=points)
+
+
+@dataclass(frozen=True)
+class LadderProfile:
+    """What a member's escalation ladder depends on: how they paid, where they bought."""
+
+    membership_id: int
+    paid_with: str | None
+    bought_on: str | None
+
+
+async def ladder_profiles(case_id: int) -> list[LadderProfile]:
+    """Every membership of the case with how they paid and where they bought (the ladder
+    domain's aggregate counts them; it never shows who)."""
+    rows = await Membership.select(Membership.id, Membership.paid_with, Membership.bought_on).where(
+        Membership.case == case_id
+    )
+    return [LadderProfile(r["id"], r["paid_with"], r["bought_on"]) for r in rows]
 
 
 async def member_ids(case_id: int) -> list[int]:

@@ -48,6 +48,10 @@ class Membership(Table, tablename="membership"):
     consented_at = Timestamptz(null=True, default=None)
     consent_complaint_id = Integer(null=True, default=None)  # which complaint version was consented to
     consent_sha256 = Varchar(length=64, null=True, default=None)  # SHA-256 of that version's full text
+    # how the member paid and where they bought (their escalation ladder's steps, chorus.ladder):
+    # values of the default ladder set's paid_with / bought_on; null: not said
+    paid_with = Varchar(length=20, null=True, default=None)
+    bought_on = Varchar(length=20, null=True, default=None)
 
     membership_once = Unique([case, user])  # one membership per person and case
 

@@ -50,6 +50,7 @@ from chorus.evidence.schemas import EvidenceRead
 from chorus.filings import service as filings
 from chorus.filings.schemas import FilingRead
 from chorus.i18n import t
+from chorus.ladder import pages as ladder_pages
 from chorus.markdown import render_document
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import AnnouncementRead
@@ -310,6 +311,8 @@ async def case_context(
         values=values if values is not None else membership_values(membership),
         # the representative and authorizations part (chorus.authorizations.pages)
         representation=await authorization_pages.section(case_id, user),
+        # the member's path to a refund (chorus.ladder.pages)
+        ladder=await ladder_pages.section(case_id, user, locale),
     )
     return ctx
 
