@@ -11,6 +11,7 @@ from arq import Retry
 from chorus import jobs
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
+from chorus.evidence import extraction, ocr
 from chorus.filings import service as filings
 from chorus.filings import submit as filing_channels
 from chorus.notifications import delivery as notify_delivery
@@ -101,3 +102,11 @@ async def poll_filings(ctx: dict[str, Any], *, at: str | None = None) -> dict[st
 
 async def purge(ctx: dict[str, Any]) -> dict[str, int]:
     return await jobs.purge(timedelta(days=ctx["settings"].purge_after_days))
+
+
+async def extract_evidence(ctx: dict[str, Any], *, evidence_id: int) -> str:
+    settings = ctx["settings"]
+    try:
+        return await extraction.run(evidence_id, settings)
+    except ocr.Busy as exc:
+        raise Retry(defer=settings.ocr_retry_seconds) from exc

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     notify_attempts: int = Field(default=6, ge=1, le=30)
     notify_digest_hour: int = Field(default=8, ge=0, le=23)
     notify_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Reading receipts (the [ocr] extra): images one worker process reads at once (a job finding
+    # them all busy comes back later rather than holding a job slot) and the CPU threads one read
+    # uses; the seconds such a job waits before it looks again.
+    ocr_concurrency: int = Field(default=1, ge=1, le=16)
+    ocr_threads: int = Field(default=1, ge=1, le=16)
+    ocr_retry_seconds: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
     def _production_requirements(self) -> Settings:

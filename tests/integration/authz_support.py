@@ -186,6 +186,18 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
     mem_ev = await _upload(client, case_id, mem, member_evidence, "members")
     org_ev = await _upload(client, case_id, org, organizer_evidence, "organizers")
     shared_ev = await _upload(client, case_id, org, png(33), "members")
+    # a chat export the member uploaded, read by the worker: one suggested order number to decide on
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        headers=mem.headers,
+        data={"kind": "chat_log", "visibility": "organizers"},
+        files={"file": ("chat.txt", "客服: 订单号 XC2026110300123".encode(), "text/plain")},
+    )
+    assert r.status_code == 201, r.text
+    chat_ev = int(r.json()["id"])
+    await worker()
+    read = (await client.get(f"/api/v1/evidence/{chat_ev}/extraction", headers=mem.headers)).json()
+    (suggested,) = [f for f in read["fields"] if f["kind"] == "order_number"]
 
     for who in (org, mem):
         r = await client.post(f"/api/v1/cases/{case_id}/consent", headers=who.headers, json={"consent": True})
@@ -308,6 +320,8 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "evidence_id": mem_ev,
             "org_evidence_id": org_ev,
             "shared_evidence_id": shared_ev,  # the organizer's, visible to members
+            "chat_evidence_id": chat_ev,  # the member's chat export (organizers-only), read for fields
+            "field_id": int(suggested["id"]),  # a field suggested from it
             "complaint_id": complaint_id,
             "filing_id": filing_id,
             "authorization_id": authorization_id,

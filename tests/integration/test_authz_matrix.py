@@ -278,6 +278,18 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ],
     # frozen by the filing: the uploader's attempt is answered 409 and withdraws nothing
     ("DELETE", "/api/v1/evidence/{evidence_id}"): [Probe(UPLOADER)],
+    # what was read from evidence: whoever may see the evidence; deciding: its uploader only
+    ("GET", "/api/v1/evidence/{evidence_id}/extraction"): [
+        Probe(CASE_MEMBER, "own upload", params={"evidence_id": "chat_evidence_id"}),
+        Probe(CASE_MEMBER, "members-visible", params={"evidence_id": "shared_evidence_id"}),
+        Probe(CASE_ORGANIZER, "organizers-only", params={"evidence_id": "org_evidence_id"}),
+    ],
+    ("POST", "/api/v1/evidence/{evidence_id}/extraction/fields/{field_id}/accept"): [
+        Probe(UPLOADER, params={"evidence_id": "chat_evidence_id"})
+    ],
+    ("POST", "/api/v1/evidence/{evidence_id}/extraction/fields/{field_id}/reject"): [
+        Probe(UPLOADER, params={"evidence_id": "chat_evidence_id"})
+    ],
     # --- regulators, complaints, filings
     ("GET", "/api/v1/regulators"): [Probe(PUBLIC, view=public_page)],
     ("POST", "/api/v1/regulators"): [

@@ -1044,3 +1044,44 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
     for m in read.matches:
         m.case_id = cases.get(m.merchant_id)
     return read
+
+
+# --- what a member accepted from their own evidence (issue 19) -------------------------------------
+
+
+async def add_found_identifiers(case_id: int, *, user_id: int, identifiers: Sequence[IdentifierIn]) -> bool:
+    """Identifiers the member accepted from their receipts join their report, inside the caller's
+    transaction: normalized and matched as typed ones (422 for an invalid one), added to the case's
+    merchant (a key another merchant holds is a merge proposal for a moderator, as in
+    :func:`report`) and to the membership. True when the membership gained one."""
+    normalized = merchants.normalize_all(identifiers, "identifiers")
+    membership = await membership_of(case_id, user_id)
+    if membership is None:
+        raise Forbidden("not_a_member")
+    merchant_id: int = (await get_case_row(case_id))["merchant"]
+    matches = await merchants.find_matches(normalized)
+    await merchants.add_identifiers(merchant_id, normalized, strict=False, reporter=user_id, known=matches)
+    for other in sorted(m for m in matches.by_merchant if m != merchant_id):
+        await merchants.propose_merge(merchant_id, other, sorted(matches.keys_by_merchant.get(other, set())))
+    held = db.json_value(membership["identifiers"]) or []
+    new = [
+        {"kind": i.kind.value, "value": i.value}
+        for i in normalized
+        if {"kind": i.kind.value, "value": i.value} not in held
+    ]
+    if not new:
+        return False
+    await Membership.update({Membership.identifiers: [*held, *new]}).where(Membership.id == membership["id"])
+    return True
+
+
+async def fill_empty_order_refs(case_id: int, *, user_id: int, refs: Sequence[str]) -> bool:
+    """The member's order references, only if they gave none (inside the caller's transaction)."""
+    membership = await membership_of(case_id, user_id)
+    if membership is None:
+        raise Forbidden("not_a_member")
+    if db.json_value(membership["order_refs"]):
+        return False
+    cleaned = clean_order_refs(refs, "order_refs")
+    await Membership.update({Membership.order_refs: cleaned}).where(Membership.id == membership["id"])
+    return True

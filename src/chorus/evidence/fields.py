@@ -144,12 +144,13 @@ _LABELS: dict[str, tuple[str, ...]] = {
 _LABEL_LIST = sorted(
     ((lab, kind) for kind, labs in _LABELS.items() for lab in labs), key=lambda x: -len(x[0])
 )
-_LABEL_ALT = "|".join(re.escape(lab) for lab, _ in _LABEL_LIST)
+# OCR often loses the space inside a label ("OrderNo.", "Payeeaccount")
+_LABEL_ALT = "|".join(re.escape(lab).replace(r"\ ", r"\s*") for lab, _ in _LABEL_LIST)
 _LABEL_KIND = {lab: kind for lab, kind in _LABEL_LIST}
 # a label at the start of a line, then a colon, spaces, the end of the line or a digit (金额1280);
 # "转账给星辰卡盟" needs nothing. "对方已收款" or "Timestamp" are no labels.
 _LABELED = re.compile(
-    rf"^\s*(转账给|付款给|{_LABEL_ALT})(?:(?<=给)|\s*[:：]\s*|\s+|$|(?=[\d¥$+\-*]))(.*)$", re.IGNORECASE
+    rf"\s*(转账给|付款给|{_LABEL_ALT})(?:(?<=给)|\s*[:：]\s*|\s+|$|(?=[\d¥$+\-*]))(.*)$", re.IGNORECASE
 )
 
 # --- values ------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,9})(?:\.\d{1,2})?"
 _CUR_BEFORE = r"(?P<cb>[¥$]|CNY|RMB|USD|人民币)"
 _CUR_AFTER = r"(?P<ca>元|CNY|RMB|USD)"
 _AMOUNT = re.compile(
-    rf"(?<![\w.])(?P<sign>[-+])?\s*{_CUR_BEFORE}?\s*(?P<sign2>[-+])?(?P<num>{_NUM})(?![\d.,])\s*{_CUR_AFTER}?",
+    rf"(?<![0-9A-Za-z.])(?P<sign>[-+])?\s*{_CUR_BEFORE}?\s*(?P<sign2>[-+])?(?P<num>{_NUM})(?![\d.,])\s*{_CUR_AFTER}?",
     re.IGNORECASE,
 )
 # a line that is only an amount with its cents, as the big headline amount of a receipt
@@ -166,13 +167,14 @@ _HEADLINE = re.compile(rf"^\s*[-+]?\s*[¥]?\s*(?P<num>{_NUM})\s*(?:元)?\s*$")
 _CURRENCIES = {"¥": "CNY", "CNY": "CNY", "RMB": "CNY", "人民币": "CNY", "元": "CNY", "$": "USD", "USD": "USD"}
 
 _MOBILE = r"1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"
-_PHONE = re.compile(rf"(?<![\w*])(?:\+?86[\s-]?)?(?P<p>{_MOBILE})(?![\w*])")
-_MASKED_PHONE = re.compile(r"(?<![\w*])(?P<p>1[3-9]\d\*{3,4}\d{4})(?![\w*])")
+_PHONE = re.compile(rf"(?<![0-9A-Za-z*])(?:\+?86[\s-]?)?(?P<p>{_MOBILE})(?![0-9A-Za-z*])")
+_MASKED_PHONE = re.compile(r"(?<![0-9A-Za-z*])(?P<p>1[3-9]\d\*{3,4}\d{4})(?![0-9A-Za-z*])")
 _EMAIL = re.compile(r"(?<![\w.*@-])(?P<e>[A-Za-z0-9._%+*-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _CARD_MASKED = re.compile(r"(?<!\d)(?P<head>\d{4,6})?[\s*]*\*{2,}[\s*]*(?P<tail>\d{4})(?!\d)")
+_CARD_GAP = re.compile(r"^\s*(?P<head>\d{4,6})\s{2,}(?P<tail>\d{4})\s*$")
 _CARD_TAIL = re.compile(r"尾号\s*[(（]?\s*(?P<tail>\d{4})(?!\d)")
 _CARD_FULL = re.compile(r"(?<![\d*])(?P<c>\d{4}(?:\s?\d{4}){2,3}(?:\s?\d{1,3})?)(?![\d*])")
-_ORDER = re.compile(r"(?<![\w-])(?P<o>[A-Za-z0-9][A-Za-z0-9-]{5,63})(?![\w-])")
+_ORDER = re.compile(r"(?<![0-9A-Za-z_-])(?P<o>[A-Za-z0-9][A-Za-z0-9-]{5,63})(?![0-9A-Za-z_-])")
 _QQ = re.compile(r"(?:QQ|qq|Qq|扣扣|Q号)\s*(?:号码|号)?\s*[:：]?\s*(?P<q>[1-9]\d{4,10})(?!\d)")
 _WECHAT = re.compile(
     r"(?:微信号|微信|vx|VX|Vx|wx|WX|WeChat|wechat|weixin)\s*(?:ID|id|号)?\s*[:：]?\s*"
@@ -186,6 +188,7 @@ _DATE = (
     r"(?:\s*(?:T\s*)?(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{2})(?:\s*[:：分]\s*(?P<S>\d{2}))?)?"
 )
 _DATETIME = re.compile(rf"(?<!\d){_DATE}(?!\d)")
+_SPEAKER = re.compile(r"[:：]\s*")
 _HAS_WORD = re.compile(r"[^\W\d_]")
 
 
@@ -267,6 +270,9 @@ def _account(value: str, alipay_context: bool) -> tuple[str, str | None, dict[st
         shown = m.group(0).strip()
         head = m["head"] or ""
         return shown, None, {"visible_digits": f"{head}…{m['tail']}" if head else f"…{m['tail']}"}, 0.85
+    m = _CARD_GAP.match(value)
+    if m:  # "6222  1234": a masked card whose asterisks were not read
+        return m.group(0).strip(), None, {"visible_digits": f"{m['head']}…{m['tail']}"}, 0.6
     m = _CARD_TAIL.search(value)
     if m:
         return m.group(0).strip(), None, {"visible_digits": f"…{m['tail']}"}, 0.8
@@ -360,7 +366,7 @@ def extract(text: str) -> list[Field]:
             pending = None
             if _LABELED.match(line) is None and _labeled(kind, line, line, no, out, alipay, 0.15):
                 continue
-        m = _LABELED.match(line)
+        m = _label_in(line)
         if m is not None:
             kind = _LABEL_KIND[_canonical_label(m.group(1))]
             value = m.group(2)
@@ -383,9 +389,24 @@ def extract(text: str) -> list[Field]:
     return sorted(out.items.values(), key=lambda f: (f.line_no, FIELD_KINDS.index(f.kind), f.value))
 
 
+def _label_in(line: str) -> re.Match[str] | None:
+    """A label starting the line, or a chat message ("10:02 客服: 订单号 …") after its speaker."""
+    m = _LABELED.match(line)
+    start = 0
+    for _ in range(4):
+        if m is not None:
+            return m
+        colon = _SPEAKER.search(line, start)
+        if colon is None:
+            return None
+        start = colon.end()
+        m = _LABELED.match(line, start)
+    return m
+
+
 def _canonical_label(matched: str) -> str:
-    low = matched.lower()
+    low = re.sub(r"\s", "", matched.lower())
     for lab, _ in _LABEL_LIST:
-        if lab.lower() == low:
+        if lab.lower().replace(" ", "") == low:
             return lab
     return matched  # pragma: no cover - the regex only matches listed labels

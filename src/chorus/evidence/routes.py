@@ -13,8 +13,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError, Invalid, NotFound
-from chorus.evidence import service
-from chorus.evidence.schemas import ChainVerification, EvidenceCreated, EvidenceList
+from chorus.evidence import extraction, service
+from chorus.evidence.schemas import (
+    ChainVerification,
+    EvidenceCreated,
+    EvidenceList,
+    ExtractedFieldRead,
+    ExtractionRead,
+)
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
 from chorus.web.multipart import StreamedForm, file_chunks
@@ -170,5 +176,54 @@ class EvidenceController(Controller):
         await service.withdraw(evidence_id, actor=user, settings=settings)
 
 
+class ExtractionController(Controller):
+    """What was read from an image or chat export (issue 19): suggestions its uploader accepts
+    or rejects one by one; nothing read is used before that."""
+
+    path = "/api/v1/evidence/{evidence_id:int}/extraction"
+    tags = ["evidence"]
+
+    @get(
+        "/",
+        operation_id="getEvidenceExtraction",
+        guards=[requires_login],
+        opt={"rule": "member"},  # and organizers-only evidence to organizers (the service's)
+    )
+    async def read(self, evidence_id: FromPath[int], user: NamedDependency[UserRead]) -> ExtractionRead:
+        """``status`` pending | done | failed | unavailable; the text read and the suggested fields,
+        to exactly those who may see the evidence."""
+        return await extraction.read_for(evidence_id, actor=user)
+
+    @post(
+        "/fields/{field_id:int}/accept",
+        status_code=HTTP_200_OK,
+        operation_id="acceptExtractedField",
+        responses=problems(409, 422),
+        guards=[requires_login],
+        opt={"rule": "uploader"},
+    )
+    async def accept(
+        self, evidence_id: FromPath[int], field_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> ExtractedFieldRead:
+        """The uploader accepts a suggestion: a payee account, QQ, WeChat or phone becomes an
+        identifier of their report (normalized and matched as a typed one); an order number fills
+        their order references if they had none. ``applied`` says what changed."""
+        return await extraction.decide(evidence_id, field_id, actor=user, accept=True)
+
+    @post(
+        "/fields/{field_id:int}/reject",
+        status_code=HTTP_200_OK,
+        operation_id="rejectExtractedField",
+        responses=problems(409),
+        guards=[requires_login],
+        opt={"rule": "uploader"},
+    )
+    async def reject(
+        self, evidence_id: FromPath[int], field_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> ExtractedFieldRead:
+        """The uploader rejects a suggestion: it is never used."""
+        return await extraction.decide(evidence_id, field_id, actor=user, accept=False)
+
+
 def routers() -> list[Router]:
-    return documented([Router(path="/", route_handlers=[EvidenceController])])
+    return documented([Router(path="/", route_handlers=[EvidenceController, ExtractionController])])

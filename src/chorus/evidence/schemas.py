@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -50,3 +51,26 @@ class ChainVerification(BaseModel):
     entries: int
     head: str
     problems: list[ChainProblem]
+
+
+class ExtractedFieldRead(BaseModel):
+    """A fact suggested from the evidence's text; used only once its uploader accepted it."""
+
+    id: int
+    kind: Literal["amount", "payee_name", "payee_account", "time", "order_number", "qq", "wechat", "phone"]
+    value: str  # as read (a masked value as shown); a time in ISO 8601, an amount without separators
+    confidence: float  # 0..1: how sure the reading is (the label found, the OCR's own score)
+    source_line: str  # the line of the text it was read from
+    line_no: int  # that line's number in ``text`` (1-based)
+    identifier_kind: str | None  # the identifier it becomes once accepted (None: masked, or no identifier)
+    detail: dict[str, str]  # ``currency`` of an amount, ``visible_digits`` of a masked account
+    status: Literal["suggested", "accepted", "rejected"]
+    applied: str | None  # what accepting it changed: identifier | order_ref (None: nothing was empty)
+
+
+class ExtractionRead(BaseModel):
+    evidence_id: int
+    # unavailable: no OCR where the job ran (the [ocr] extra), or a kind of file that is not read
+    status: Literal["pending", "done", "failed", "unavailable"]
+    text: str
+    fields: list[ExtractedFieldRead]

@@ -27,7 +27,7 @@ from chorus.errors import (
     TooLarge,
     UnsupportedType,
 )
-from chorus.evidence import privacy, sniff, storage, stores
+from chorus.evidence import ocr, privacy, sniff, storage, stores
 from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
 from chorus.evidence.chain import verify_chain_async as _verify_chain
 from chorus.evidence.schemas import (
@@ -37,12 +37,14 @@ from chorus.evidence.schemas import (
     EvidenceList,
     EvidenceRead,
 )
-from chorus.evidence.tables import ChainLink, Evidence
+from chorus.evidence.tables import ChainLink, Evidence, Extraction
 from chorus.settings import Settings
 
 KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
 Visibility = Literal["organizers", "members"]
 MAX_DESCRIPTION = 2000
+# read for suggested fields after upload (chorus.evidence.extraction): images by OCR, chat exports
+READ_FOR_FIELDS = ocr.IMAGE_TYPES | {"text/plain"}
 log = structlog.get_logger(__name__)
 
 
@@ -225,6 +227,9 @@ async def _record(
                 case_id=case_id,
                 chain_index=index,
             )
+            if spooled.sniffed.media_type in READ_FOR_FIELDS:
+                await Extraction.insert(Extraction(evidence=evidence_id))
+                await jobs.defer(jobs.Job.extract_evidence, f"extract:{evidence_id}", evidence_id=evidence_id)
             return (
                 EvidenceCreated(
                     id=evidence_id,

@@ -6,6 +6,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Real,
     Serial,
     Text,
     Timestamptz,
@@ -61,3 +62,34 @@ class ChainLink(Table, tablename="evidence_chain"):
 
     # no forks: one entry per index of a case's chain (also the index its reads go by)
     evidence_chain_no_fork = Unique([case, index])
+
+
+class Extraction(Table, tablename="evidence_extraction"):
+    """What was read from one image or chat export (issue 19): its text, once the job ran.
+    ``status``: pending | done | failed | unavailable (no OCR installed where the job ran)."""
+
+    id: Serial
+    evidence = ForeignKey(references=Evidence, null=False, on_delete=OnDelete.cascade, unique=True)
+    status = Varchar(length=12, null=False, default="pending")
+    text = Text(null=False, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class ExtractedField(Table, tablename="evidence_extracted_field"):
+    """One suggested fact (chorus.evidence.fields) until the uploader accepts or rejects it.
+    ``applied``: what accepting it changed (identifier | order_ref | loss | incident_date), or
+    null when the report already held a value (nothing is overwritten)."""
+
+    id: Serial
+    extraction = ForeignKey(references=Extraction, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=20, null=False)
+    value = Varchar(length=200, null=False)
+    confidence = Real(null=False)
+    source_line = Text(null=False, default="")
+    line_no = Integer(null=False)
+    identifier_kind = Varchar(length=20, null=True, default=None)
+    detail = JSON(default={}, null=False)
+    status = Varchar(length=10, null=False, default="suggested")  # suggested | accepted | rejected
+    decided_at = Timestamptz(null=True, default=None)
+    applied = Varchar(length=20, null=True, default=None)
