@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
-from arq.worker import Function, Retry, func
+from arq.worker import Function, Retry, Worker, func
+from redis.exceptions import RedisError
 
 from chorus import db, jobs, logs
 from chorus.freshness import Generation
@@ -27,6 +28,8 @@ log = structlog.get_logger("chorus.worker")
 SHUTDOWN_GRACE_SECONDS = 25
 # A job that meets the database away (restarting, refusing connections) runs again this much later.
 DATABASE_RETRY_SECONDS = 10
+# A worker that meets Redis away polls it again this much later (ChorusWorker).
+REDIS_RETRY_SECONDS = 1.0
 
 POLL_TIMEOUT = 900  # seconds one sweep may take (a tick that overlaps the next is harmless: claims)
 
@@ -156,6 +159,28 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if "generation" in ctx:
         ctx["generation"].unwatch()
     await db.stop(ctx["settings"])
+
+
+class ChorusWorker(Worker):
+    """arq's worker, living through a Redis outage: arq's own loop ends the process at the first
+    failed poll. Here a poll that meets Redis away is logged and tried again a moment later; jobs
+    in flight go on (what they report back to Redis while it is away is lost: such a job runs again
+    once its in-progress mark expires, and every job is idempotent); the relay keeps rows in the
+    outbox until Redis answers; a cron tick that could not be enqueued is skipped."""
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            log.warning("worker.redis_unavailable", error=type(exc).__name__)
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
+            # a poll cut off between taking a job slot and starting the job keeps the slot: give
+            # back those no running job holds (arq counts a slot free when its job's task ends)
+            running = sum(not t.done() for t in self.tasks.values())
+            for _ in range(max(0, self.job_counter - running)):
+                self.job_counter -= 1
+                with contextlib.suppress(ValueError):
+                    self.sem.release()
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:

@@ -189,14 +189,12 @@ def cmd_web(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from arq.worker import Worker
-
-    from workers.settings import worker_settings
+    from workers.settings import ChorusWorker, worker_settings
 
     settings = get_settings()
     _require_redis(settings)
     _require_schema(settings)
-    Worker(**worker_settings(settings)).run()
+    ChorusWorker(**worker_settings(settings)).run()
 
 
 def embedded_redis_binary() -> Path:
