@@ -6,10 +6,13 @@ no numeric field), and receipts assembled from generated parts give those parts 
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,3 +223,28 @@ def test_generated_receipts_give_their_parts_back(
     assert ("payee_account", mobile) in got
     assert ("time", when.isoformat()) in got
     assert ("order_number", order) in got
+
+
+# --- every OCR fixture, on the text OCR read from it (tests/fixtures/ocr/read.json) -------------
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "ocr"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text("utf-8"))
+READ = json.loads((FIXTURES / "read.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_fixture_gives_its_payee_account_and_amount(name: str) -> None:
+    """Receipts and chats rendered by tests/fixtures/ocr/render.py, as the OCR read them (an
+    askew photo and a faint one among them): every expected field comes out; a masked account
+    by its visible digits (the OCR does not keep the spacing of asterisks)."""
+    got = {(f.kind, v) for f in extract(READ[name]) for v in (f.value, f.detail.get("visible_digits"))}
+    missing = [tuple(want) for want in EXPECTED[name] if tuple(want) not in got]
+    assert not missing, (missing, READ[name])
+
+
+def test_a_chat_message_label_after_its_speaker() -> None:
+    text = "2026-11-01 10:04:02 客服小美: 订单号 XC2026110300123\n10:05 我: 收款账号 6222 **** **** 1234"
+    got = {(f.kind, f.value) for f in extract(text)}
+    assert ("order_number", "XC2026110300123") in got
+    assert ("payee_account", "6222 **** **** 1234") in got
+    assert not {k for k, _ in got} & {"time"}
