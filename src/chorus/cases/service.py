@@ -426,31 +426,77 @@ async def require_organizer(case_id: int, *, actor: UserRead, through_merges: bo
 async def summary(case_id: int) -> CaseRead:
     """Public: merchant, member count, loss totals per currency, timeline. Its filings are the
     filings domain's to add (:func:`chorus.filings.service.case_read`)."""
-    case = await get_case_row(case_id)
-    merchant = await merchants.info(case["merchant"])
-    losses = await Membership.select(Membership.loss_amount, Membership.loss_currency).where(
-        Membership.case == case_id
+    found = (await summaries([case_id])).get(case_id)
+    if found is None:
+        raise NotFound("case_not_found")
+    return found
+
+
+# Membership.loss_amount keeps 3 decimal places: sums are added up in thousandths, as integers, so
+# that SQLite (which keeps the amounts as floating point) adds exactly, as PostgreSQL's numeric does.
+_LOSS_SCALE = 3
+
+
+async def loss_totals(case_ids: Sequence[int]) -> dict[int, tuple[int, list[MoneyRead]]]:
+    """case id → (member count, total loss per currency, by currency code): one grouped
+    statement; a case without members is absent."""
+    if not case_ids:
+        return {}
+    marks = ", ".join("{}" for _ in case_ids)
+    rows = await Membership.raw(
+        'SELECT "case" AS case_id, loss_currency AS currency, count(*) AS members, '  # noqa: S608
+        f"sum(CAST(round(loss_amount * {10**_LOSS_SCALE}) AS BIGINT)) AS total "
+        f'FROM membership WHERE "case" IN ({marks}) GROUP BY "case", loss_currency',
+        *case_ids,
     )
-    events = (
-        await CaseEvent.select(CaseEvent.at, CaseEvent.kind, CaseEvent.data)
-        .where(CaseEvent.case == case_id)
-        .order_by(CaseEvent.id)
-        .output(load_json=True)
-    )
-    assert merchant is not None  # a case's merchant is never deleted (ON DELETE RESTRICT)
-    return CaseRead(
-        id=case["id"],
-        status=case["status"],
-        merchant=merchant,
-        member_count=len(losses),
-        total_loss=[
-            MoneyRead(**t) for t in money.totals((r["loss_amount"], r["loss_currency"]) for r in losses)
-        ],
-        filings=[],
-        timeline=[TimelineEntry(at=e["at"], kind=e["kind"], data=e["data"] or {}) for e in events],
-        created_at=case["created_at"],
-        merged_into=case["merged_into"],
-    )
+    out: dict[int, tuple[int, list[MoneyRead]]] = {}
+    for r in sorted(rows, key=lambda r: (r["case_id"], r["currency"])):
+        count, totals = out.get(r["case_id"], (0, []))
+        totals.append(_money(Decimal(int(r["total"])).scaleb(-_LOSS_SCALE), r["currency"]))
+        out[r["case_id"]] = (count + int(r["members"]), totals)
+    return out
+
+
+async def summaries(case_ids: Sequence[int], *, timeline: bool = True) -> dict[int, CaseRead]:
+    """:func:`summary` of each of these cases that exists, in three statements whatever their
+    number (two without ``timeline``: the merchant check's results show none)."""
+    if not case_ids:
+        return {}
+    ids = list(dict.fromkeys(case_ids))
+    cases = await Case.select(
+        Case.id,
+        Case.status,
+        Case.merchant,
+        Case.merchant.name,  # type: ignore[union-attr]
+        Case.created_at,
+        Case.merged_into,
+    ).where(Case.id.is_in(ids))
+    totals = await loss_totals(ids)
+    events: dict[int, list[TimelineEntry]] = {c["id"]: [] for c in cases}
+    if timeline and cases:
+        rows = (
+            await CaseEvent.select(CaseEvent.case, CaseEvent.at, CaseEvent.kind, CaseEvent.data)
+            .where(CaseEvent.case.is_in(list(events)))
+            .order_by(CaseEvent.id)
+            .output(load_json=True)
+        )
+        for e in rows:
+            events[e["case"]].append(TimelineEntry(at=e["at"], kind=e["kind"], data=e["data"] or {}))
+    out: dict[int, CaseRead] = {}
+    for c in cases:
+        count, total = totals.get(c["id"], (0, []))
+        out[c["id"]] = CaseRead(
+            id=c["id"],
+            status=c["status"],
+            merchant=MerchantRef(id=c["merchant"], name=c["merchant.name"]),
+            member_count=count,
+            total_loss=total,
+            filings=[],
+            timeline=events[c["id"]],
+            created_at=c["created_at"],
+            merged_into=c["merged_into"],
+        )
+    return out
 
 
 async def with_folded(case_id: int) -> list[int]:
@@ -463,6 +509,14 @@ async def with_folded(case_id: int) -> list[int]:
         ids += merged
         frontier = merged
     return ids
+
+
+async def folded_into(case_ids: Sequence[int]) -> dict[int, int]:
+    """The cases merges folded into these cases: case id → the case it was folded into."""
+    if not case_ids:
+        return {}
+    rows = await Case.select(Case.id, Case.merged_into).where(Case.merged_into.is_in(list(case_ids)))
+    return {r["id"]: r["merged_into"] for r in rows}
 
 
 async def lock_for_update(case_id: int) -> dict[str, Any]:

@@ -131,10 +131,19 @@ async def check(q: str) -> Check:
         return Check(
             q, too_short=True, min_length=MIN_QUERY, found=[], first_report_url=report_url(), item_link=False
         )
-    found = []
-    for m in await cases.search_merchants(q, limit=SHOWN):
-        case = await filings.case_read(m.open_case_id) if m.open_case_id is not None else None
-        found.append(Found(merchant=m, case=case, join_url=_join_url(m, q)))
+    merchants = await cases.search_merchants(q, limit=SHOWN)
+    # every shown case's summary at once (the results show no timeline)
+    summaries = await filings.case_reads(
+        [m.open_case_id for m in merchants if m.open_case_id is not None], timeline=False
+    )
+    found = [
+        Found(
+            merchant=m,
+            case=summaries.get(m.open_case_id) if m.open_case_id is not None else None,
+            join_url=_join_url(m, q),
+        )
+        for m in merchants
+    ]
     return Check(
         q,
         too_short=False,
@@ -178,8 +187,11 @@ async def merchant_warning(
     merchant: MerchantRead = await public.merchant_page(merchant_id)
     if merchant.merged_into is not None:
         return Redirect(path=f"/merchants/{merchant.merged_into}", status_code=301)
+    summaries = await filings.case_reads([c.id for c in merchant.cases])
     views = [
-        CaseView(summary=await filings.case_read(c.id), open=c.status in cases.OPEN) for c in merchant.cases
+        CaseView(summary=summaries[c.id], open=c.status in cases.OPEN)
+        for c in merchant.cases
+        if c.id in summaries
     ]
     # a case merged into another lives on there (members, filings): not shown twice; a case
     # everyone left before anything was filed has nothing to say
