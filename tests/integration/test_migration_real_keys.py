@@ -182,6 +182,9 @@ async def test_migration_keeps_the_rows_and_the_new_keys_refuse_duplicates(old_d
     assert [r["status"] for r in statuses] == ["rejected", "withdrawn", "submitted"]
     assert await FilingEvent.count() == 2
     assert await MerchantAlias.count() == 3 and await MergeProposal.count() == 2
+    # the doubled names the name search reads were filled in for the rows already there
+    doubled = await MerchantAlias.select(MerchantAlias.name_doubled).order_by(MerchantAlias.id)
+    assert [r["name_doubled"] for r in doubled] == ["sshhoopp", "sshhoopp", "ootthheerr"]
 
     # the app reads the migrated rows through the new keys
     assert await cases.open_cases([1, 2, 3]) == {1: 3, 2: 4}

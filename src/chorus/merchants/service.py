@@ -334,7 +334,13 @@ def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
         name=clean,
         name_key=core,
         pinyin_key=names.pinyin_key(clean)[:400],
+        name_doubled=doubled(core),
     )
+
+
+def doubled(key: str) -> str:
+    """``key`` with every character doubled ("星辰" → "星星辰辰"): see SEARCH_DOUBLED."""
+    return "".join(ch * 2 for ch in key)
 
 
 def _same_alias(row: MerchantAlias) -> Combinable:
@@ -607,12 +613,13 @@ def _query_identifiers(q: str) -> list[str]:
 # Name search: candidates the database picks (best first, by the tiers below), ranked again here
 # with the same tiers and names.name_similarity within a tier.
 SEARCH_CANDIDATES = 200
-# On PostgreSQL the name keys are searched through pg_trgm GIN indexes (migration
-# 2026-12-01T22:46:29): a trigram index cannot serve a two-character fragment ("星辰" has no
-# trigram), so name_key is indexed *doubled* ("星辰" → "星星辰辰", SEARCH_DOUBLED): a fragment of
-# two or more characters, doubled, has trigrams, and it is a substring of a doubled key exactly
-# when the fragment is a substring of the key. The expression must stay the index's, verbatim.
-SEARCH_DOUBLED = "regexp_replace(a.name_key, '(.)', '\\1\\1', 'g')"
+# On PostgreSQL the name keys are searched through pg_trgm GIN indexes (migrations
+# 2026-12-01T22:46:29 and 2026-12-02T01:15:00): a trigram index cannot serve a two-character
+# fragment ("星辰" has no trigram), so name_key is indexed *doubled* ("星辰" → "星星辰辰", the
+# column name_doubled, kept on write by _alias_row): a fragment of two or more characters,
+# doubled, has trigrams, and it is a substring of a doubled key exactly when the fragment is a
+# substring of the key. (Stored, not computed per candidate row as regexp_replace was.)
+SEARCH_DOUBLED = "a.name_doubled"
 _NAME_TIER = (
     "CASE WHEN a.name_key = {} OR a.pinyin_key = {} THEN 0 WHEN a.name_key LIKE {} THEN 1 "
     "WHEN a.name_key LIKE {} THEN 2 WHEN a.pinyin_key LIKE {} THEN 3 WHEN a.pinyin_key LIKE {} THEN 4 "
@@ -660,7 +667,7 @@ async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
         )
         args: list[Any] = [core_like, pinyin_like, pinyin, *tier_args]
     else:
-        doubled = "".join(ch * 2 for ch in core)
+        twice = doubled(core)
         # similar names (pg_trgm's % on the doubled keys) only for what has trigrams of its own
         similar = f" OR {SEARCH_DOUBLED} % {{}}" if len(core) >= 2 else ""
         sql = (
@@ -668,8 +675,8 @@ async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
             f"ORDER BY {_NAME_TIER}, similarity({SEARCH_DOUBLED}, {{}}) DESC, length(a.name_key), a.merchant "
             f"LIMIT {SEARCH_CANDIDATES}"
         )
-        pattern = f"%{doubled}%" if len(core) >= 2 else f"{doubled}%"
-        args = [pattern, pinyin_like, pinyin, *([doubled] if similar else []), *tier_args, doubled]
+        pattern = f"%{twice}%" if len(core) >= 2 else f"{twice}%"
+        args = [pattern, pinyin_like, pinyin, *([twice] if similar else []), *tier_args, twice]
     rows: list[dict[str, Any]] = await MerchantAlias.raw(sql, *args)
     return rows
 

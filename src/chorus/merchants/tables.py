@@ -39,6 +39,9 @@ class MerchantAlias(Table, tablename="merchant_alias"):
     name = Varchar(length=200, null=False)
     name_key = Varchar(length=200, null=False, index=True)  # names.core_name
     pinyin_key = Varchar(length=400, null=False, index=True)  # names.pinyin_key
+    # name_key with every character doubled: what the PostgreSQL name search's trigram index holds
+    # (a two-character fragment, doubled, has trigrams); kept by merchants.service._alias_row
+    name_doubled = Varchar(length=400, null=False, default="")
     status = Varchar(length=10, null=False, default=CONFIRMED)  # confirmed | claimed
     claimed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     claimed_at = Timestamptz(null=True, default=None)
