@@ -42,8 +42,8 @@ from chorus.web.pages import (
     page_router,
     parse_form,
     redirect,
+    refusal,
     request_locale,
-    validation_errors,
 )
 
 # How often the page asks for a filing's news (htmx); without JavaScript: the reload link.
@@ -240,12 +240,10 @@ def _proposed(f: FilingRead, event_id: int) -> str:
 def _refusal(
     exc: ValidationError | DomainError, f: FilingRead, requested: str, locale: str
 ) -> tuple[dict[str, str], int]:
-    """A refused update in words, next to its field; an invalid move says where the filing
-    stands and which statuses it may take."""
-    if isinstance(exc, ValidationError):
-        return validation_errors(exc, locale), 422
-    errors = domain_errors(exc, locale)
-    if exc.code == "filing_transition_invalid":
+    """A refused update in words, next to its field (:func:`chorus.web.pages.refusal`); an
+    invalid move says where the filing stands and which statuses it may take."""
+    errors, status = refusal(exc, locale)
+    if isinstance(exc, DomainError) and exc.code == "filing_transition_invalid":
 
         def words(status: str) -> str:
             return t(f"page.status.filing.{status}", locale)
@@ -258,7 +256,7 @@ def _refusal(
             requested=words(requested),
             allowed=allowed,
         )
-    return errors, exc.status
+    return errors, status
 
 
 async def _update(
