@@ -299,6 +299,8 @@ RULES: dict[tuple[str, str], list[Probe]] = {
         )
     ],
     ("PATCH", "/api/v1/regulators/{regulator_id}"): [Probe(STAFF_ADMIN, json={})],  # changes nothing
+    ("GET", "/api/v1/admin/regulators"): [Probe(STAFF_ADMIN)],
+    ("GET", "/api/v1/admin/regulators/{regulator_id}"): [Probe(STAFF_ADMIN)],
     ("POST", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_ORGANIZER, json=_complaint)],
     ("GET", "/api/v1/cases/{case_id}/complaints"): [Probe(CASE_MEMBER)],
     ("GET", "/api/v1/complaints/{complaint_id}"): [Probe(CASE_MEMBER, view=complaint_json)],
@@ -487,6 +489,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/regulators"): STAFF_ADMIN,
     ("GET", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
     ("POST", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
+    ("POST", "/admin/regulators/{regulator_id}/active"): STAFF_ADMIN,
     # the inbound mail quarantine (chorus.filings.quarantine_pages; test_inbound_quarantine.py)
     ("GET", "/admin/quarantine"): STAFF_ADMIN,
     ("GET", "/admin/quarantine/{item_id}"): STAFF_ADMIN,

@@ -25,3 +25,18 @@ async def record(
             data=data,
         )
     )
+
+
+async def data_of(*, object_type: str, object_id: int, actions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``data`` of an object's audit entries with these actions, oldest first."""
+    rows = (
+        await AuditEntry.select(AuditEntry.data)
+        .where(
+            (AuditEntry.object_type == object_type)
+            & (AuditEntry.object_id == object_id)
+            & AuditEntry.action.is_in(list(actions))
+        )
+        .order_by(AuditEntry.id)
+        .output(load_json=True)
+    )
+    return [r["data"] if isinstance(r["data"], dict) else {} for r in rows]

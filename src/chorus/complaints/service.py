@@ -177,7 +177,7 @@ async def build(
     settings = settings or get_settings()
     store = evidence.storage_for(settings)
     await cases.require_organizer(case_id, actor=actor)
-    regulator = await regulators.get_or_raise(data.regulator_id)
+    regulator = await regulators.require_active(data.regulator_id)  # none for a deactivated one
     if data.locale is not None and data.locale not in ("zh-CN", "en"):
         raise Invalid("locale_invalid", field="locale")
     locale = normalize_locale(data.locale or regulator["locale"])

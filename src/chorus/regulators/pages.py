@@ -9,6 +9,12 @@ against its channel, an HTTP channel's address in production), each refusal on i
 API key itself is never shown nor typed here: only the name of the server's environment variable
 holding it (``CHORUS_REGULATOR_KEY_*``).
 
+A regulator is routed through another's channel (``routed_by``: the bureaus 12315 routes to) and
+may expect each complainant's written authorization (``authorization_required``), both chosen
+from selects. Deactivating (``/admin/regulators/{id}/active``, a form of one button) takes it off
+the list organizers choose from; filings already made keep it. Deactivated regulators stay on the
+registry page, marked, to be edited or reactivated.
+
 Time limits as dated, cited rules (``time_limits``: a list in the API) are rows of the form named
 ``time_limits[i].<field>``; a blank row adds nothing, a ticked ``remove`` drops its rule, and a
 refusal inside a rule is shown on its row's field."""
@@ -41,7 +47,7 @@ from chorus.web.pages import FormData, form_error, page, page_router, parse_form
 ADMIN = [requires_role("admin")]
 FORM = "admin/regulator_form.html"
 # Fields an admin may empty: an empty box clears them (the others are refused when empty).
-CLEARABLE = ("credentials_env", "accept_working_days", "finish_working_days")
+CLEARABLE = ("credentials_env", "accept_working_days", "finish_working_days", "routed_by")
 
 
 # A rule's fields in the form, in the order shown (schemas.TimeLimitRule).
@@ -151,6 +157,28 @@ def _choices() -> dict[str, Any]:
         "rules_editable": rules_editable(),
         "phases": ("acceptance", "conclusion"),
         "units": ("working_days", "calendar_days"),
+        "routing_editable": "routed_by" in RegulatorUpdate.model_fields,
+    }
+
+
+async def _routing(regulator_id: int | None) -> dict[str, Any]:
+    """The channels a regulator may be routed through (regulators not routed themselves, not this
+    one), for the ``routed_by`` select: (id, "name · jurisdiction")."""
+    channels = [
+        (str(r.id), f"{r.name} · {r.jurisdiction}")
+        for r in await service.list_all()
+        if r.routed_by is None and r.id != regulator_id
+    ]
+    return {"routing_channels": channels}
+
+
+def _form_values(regulator: Any) -> dict[str, Any]:
+    """A regulator as the edit form's values (booleans as the selects' ``true``/``false``)."""
+    dumped = regulator.model_dump(mode="json")
+    dumped.pop("time_limits", None)
+    return {
+        k: "" if v is None else ("true" if v is True else "false" if v is False else v)
+        for k, v in dumped.items()
     }
 
 
@@ -185,8 +213,16 @@ async def _refused(
     """The form again with each refusal on its field: a rule's on its own row (the schema counts
     only the rules sent); a credentials variable outside the allowed prefix says which names are
     allowed (the schema's pattern reads as "invalid value")."""
+    regulator = context.get("regulator")
     answer = await form_error(
-        request, FORM, exc, values=data, rule_rows=rows_shown(data), **context, **_choices()
+        request,
+        FORM,
+        exc,
+        values=data,
+        rule_rows=rows_shown(data),
+        **context,
+        **_choices(),
+        **await _routing(regulator.id if regulator else None),
     )
     errors: dict[str, str] = answer.context["errors"]
     moved = {}
@@ -206,14 +242,17 @@ async def _refused(
 @get("/admin/regulators", guards=ADMIN, name="admin_regulators")
 async def registry(request: Request[Any, Any, Any]) -> Template:
     """Every regulator complaints can be sent to, as listRegulators lists them."""
-    return await page(request, "admin/regulators.html", regulators=await service.list_active())
+    return await page(request, "admin/regulators.html", regulators=await service.list_all())
 
 
 @get("/admin/regulators/new", guards=ADMIN)
 async def new_form(request: Request[Any, Any, Any]) -> Template:
     values: dict[str, Any] = {"channel": "email", "locale": "zh-CN", "template_kind": "samr"}
     values |= {"contact_disclosure": "masked", "calendar": "CN", "min_poll_seconds": MIN_POLL_SECONDS_DEFAULT}
-    return await page(request, FORM, regulator=None, values=values, rule_rows=1, **_choices())
+    values |= {"authorization_required": "false"}
+    return await page(
+        request, FORM, regulator=None, values=values, rule_rows=1, **_choices(), **await _routing(None)
+    )
 
 
 @post("/admin/regulators", guards=ADMIN)
@@ -235,11 +274,16 @@ async def create(
 @get("/admin/regulators/{regulator_id:int}", guards=ADMIN)
 async def edit_form(request: Request[Any, Any, Any], regulator_id: FromPath[int]) -> Template:
     regulator = await service.get_for_admin(regulator_id)
-    dumped = regulator.model_dump(mode="json")
-    rules = dumped.pop("time_limits", [])
-    values = {k: "" if v is None else v for k, v in dumped.items()} | rule_values(rules)
+    rules = regulator.model_dump(mode="json")["time_limits"]
+    values = _form_values(regulator) | rule_values(rules)
     return await page(
-        request, FORM, regulator=regulator, values=values, rule_rows=len(rules) + 1, **_choices()
+        request,
+        FORM,
+        regulator=regulator,
+        values=values,
+        rule_rows=len(rules) + 1,
+        **_choices(),
+        **await _routing(regulator_id),
     )
 
 
@@ -261,5 +305,26 @@ async def update(
     return redirect(request, f"/admin/regulators#regulator-{regulator_id}", flash="page.admin.flash.saved")
 
 
+@post("/admin/regulators/{regulator_id:int}/active", guards=ADMIN)
+async def set_active(
+    request: Request[Any, Any, Any],
+    regulator_id: FromPath[int],
+    data: FormData,
+    user: NamedDependency[UserRead],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    """Deactivate (``active=false``) or reactivate (``active=true``) a regulator: the API's
+    ``PATCH {active}``."""
+    regulator = await service.get_for_admin(regulator_id)  # an unknown id: the 404 page
+    try:
+        change = RegulatorUpdate.model_validate({"active": data.get("active")})
+        await service.update(regulator_id, data=change, actor=user, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        values = _form_values(regulator) | rule_values(regulator.model_dump(mode="json")["time_limits"])
+        return await _refused(request, exc, values, [], regulator=regulator)
+    flash = "page.admin.flash.reactivated" if change.active else "page.admin.flash.deactivated"
+    return redirect(request, f"/admin/regulators#regulator-{regulator_id}", flash=flash)
+
+
 def page_routers() -> list[Router]:
-    return [page_router(registry, new_form, create, edit_form, update)]
+    return [page_router(registry, new_form, create, edit_form, update, set_active)]

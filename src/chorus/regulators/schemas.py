@@ -89,6 +89,9 @@ class RegulatorRead(BaseModel):
     # the identity details required today, and every dated, cited rule (confirmed or not)
     required_details: list[str] = Field(default_factory=list)
     complainant_requirements: list[Requirement] = Field(default_factory=list)
+    # false: deactivated by an admin, offered for no new complaint (filings already made keep it);
+    # the public list holds active regulators only
+    active: bool = True
 
 
 class RegulatorList(BaseModel):
@@ -100,6 +103,14 @@ class RegulatorAdminRead(RegulatorRead):
     environment variable its API key is read from (never the key)."""
 
     credentials_env: str | None
+    # shipped in data/regulators.json: `chorus migrate` applies corrections of its entry to it,
+    # except to the fields admins changed (``admin_fields``, kept as the admins left them)
+    shipped: bool = False
+    admin_fields: list[str] = Field(default_factory=list)
+
+
+class RegulatorAdminList(BaseModel):
+    items: list[RegulatorAdminRead]
 
 
 class RegulatorCreate(BaseModel):
@@ -126,8 +137,8 @@ class RegulatorCreate(BaseModel):
 
 class RegulatorUpdate(BaseModel):
     """A change to a regulator: only the fields sent change. ``null`` clears the fields that may be
-    empty (``credentials_env``, ``accept_working_days``, ``finish_working_days``); the others
-    cannot be cleared."""
+    empty (``credentials_env``, ``accept_working_days``, ``finish_working_days``, ``routed_by``,
+    ``time_limits``); the others cannot be cleared. ``active: false`` deactivates it."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     jurisdiction: str | None = Field(default=None, min_length=1, max_length=200)
@@ -146,6 +157,8 @@ class RegulatorUpdate(BaseModel):
     time_limits: list[TimeLimitRule] | None = Field(default=None, max_length=TIME_LIMITS_MAX)
     routed_by: int | None = Field(default=None, ge=1, le=2**31 - 1)  # null: a channel of its own
     authorization_required: bool | None = None
+    # false deactivates: offered for no new complaint; filings already made keep it
+    active: bool | None = None
 
     _time_limits = field_validator("time_limits")(check_time_limits)
 
@@ -161,6 +174,7 @@ class RegulatorUpdate(BaseModel):
         "min_poll_seconds",
         "note",
         "authorization_required",
+        "active",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:

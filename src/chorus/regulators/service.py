@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         authorization_required=bool(row["authorization_required"]),
         required_details=list(requirements.required_fields(row["slug"], datetime.now(UTC).date())),
         complainant_requirements=list(requirements.rules_for(row["slug"])),
+        active=bool(row["active"]),
     )
 
 
@@ -62,12 +64,37 @@ def time_limits_of(value: Any) -> list[TimeLimitRule]:
 
 
 def _admin_read(row: dict[str, Any]) -> RegulatorAdminRead:
-    return RegulatorAdminRead(**_read(row).model_dump(), credentials_env=row["credentials_env"])
+    return RegulatorAdminRead(
+        **_read(row).model_dump(),
+        credentials_env=row["credentials_env"],
+        shipped=row["seed_revision"] is not None,
+        admin_fields=sorted(_admin_fields(row) or ()),
+    )
+
+
+def _admin_fields(row: dict[str, Any]) -> set[str] | None:
+    """The fields admins changed on this regulator (None: not known yet, see sync_shipped)."""
+    value = db.json_value(row["admin_fields"])
+    return None if value is None else {str(f) for f in value}
 
 
 async def list_active() -> list[RegulatorRead]:
+    """The regulators complaints can be built for and filed with (the public list)."""
     rows = await Regulator.select().where(Regulator.active == True).order_by(Regulator.id)  # noqa: E712
     return [_read(r) for r in rows]
+
+
+async def list_all() -> list[RegulatorAdminRead]:
+    """Every regulator, deactivated ones too, as admins see them."""
+    return [_admin_read(r) for r in await Regulator.select().order_by(Regulator.id)]
+
+
+async def require_active(regulator_id: int) -> dict[str, Any]:
+    """A regulator a new complaint may be built for: 404 unknown, 409 deactivated."""
+    row = await get_or_raise(regulator_id)
+    if not row["active"]:
+        raise Conflict("regulator_inactive", field="regulator_id")
+    return row
 
 
 async def get_or_raise(regulator_id: int) -> dict[str, Any]:
@@ -251,12 +278,18 @@ async def update(
         if await _name_taken(name, jurisdiction, other_than=regulator_id):
             raise Conflict("regulator_exists", field="name")
     if changes:
+        # what an admin changed is theirs: a later correction of the shipped data leaves it alone
+        admin_fields = sorted((_admin_fields(current) or set()) | set(changes))
+        action = "regulator.updated"
+        if "active" in changes:
+            action = "regulator.reactivated" if changes["active"] else "regulator.deactivated"
         async with db.transaction():
-            await Regulator.update({getattr(Regulator, k): v for k, v in changes.items()}).where(
-                Regulator.id == regulator_id
-            )
+            await Regulator.update(
+                {getattr(Regulator, k): v for k, v in changes.items()}
+                | {Regulator.admin_fields: json.dumps(admin_fields)}
+            ).where(Regulator.id == regulator_id)
             await audit.record(
-                "regulator.updated",
+                action,
                 actor_id=actor.id,
                 object_type="regulator",
                 object_id=regulator_id,
@@ -276,40 +309,152 @@ def seed_time_limits() -> dict[str, list[TimeLimitRule]]:
     return {name: [TimeLimitRule.model_validate(r) for r in rules] for name, rules in sets.items()}
 
 
-async def seed_defaults() -> int:
-    """Insert the seeded regulators that are missing (by slug), and give the seeded ones whose
-    time limits were never set the rules their entry names; returns how many were added."""
-    entries = json.loads(SEED_FILE.read_text(encoding="utf-8"))
-    rule_sets = seed_time_limits()
-    added = 0
-    for e in entries:
-        rows = (
-            await Regulator.insert(
-                Regulator(
-                    slug=e["slug"],
-                    name=e["name"],
-                    jurisdiction=e["jurisdiction"],
-                    channel=e["channel"],
-                    address=e["address"],
-                    locale=e["locale"],
-                    template_kind=e["template_kind"],
-                    contact_disclosure=e["contact_disclosure"],
-                    calendar=e["calendar"],
-                    accept_working_days=e["accept_working_days"],
-                    finish_working_days=e["finish_working_days"],
-                    note=e.get("note", ""),
-                    authorization_required=bool(e.get("authorization_required", False)),
-                )
-            )
-            .on_conflict(target=Regulator.slug, action="DO NOTHING")
-            .returning(Regulator.id)
+# The fields of a regulator data/regulators.json sets (the rest are admins' alone: the API key's
+# variable, the poll interval): a correction of an entry reaches these, unless an admin changed them.
+SHIPPED_FIELDS = (
+    "name",
+    "jurisdiction",
+    "channel",
+    "address",
+    "locale",
+    "template_kind",
+    "contact_disclosure",
+    "calendar",
+    "accept_working_days",
+    "finish_working_days",
+    "note",
+    "authorization_required",
+    "routed_by",
+    "time_limits",
+    "active",
+)
+# the audit entries an admin's change to a regulator leaves, with the fields it changed
+_ADMIN_ACTIONS = ("regulator.updated", "regulator.deactivated", "regulator.reactivated")
+
+
+@dataclass(frozen=True)
+class ShippedSync:
+    """What `chorus migrate` did with data/regulators.json: regulators added, and regulators whose
+    entry changed since it was last applied, corrected (``corrected``) where admins had not
+    changed the fields (``kept``: how many corrected fields were left as an admin set them)."""
+
+    added: int
+    corrected: int
+    kept: int
+
+
+def _entries() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    return entries
+
+
+def revision_of(entry: dict[str, Any], rule_sets: dict[str, list[TimeLimitRule]]) -> str:
+    """An entry's revision: the SHA-256 of the entry and of the rules it names (a change to either
+    is a correction to apply)."""
+    rules = rule_sets.get(entry.get("time_limits") or "", [])
+    content = {"entry": entry, "rules": [r.model_dump(mode="json") for r in rules]}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _shipped_values(
+    entry: dict[str, Any], rule_sets: dict[str, list[TimeLimitRule]], ids: dict[str, int]
+) -> dict[str, Any]:
+    """An entry as the columns of SHIPPED_FIELDS (its channel, ``routed_by``, by id)."""
+    values = {f: entry.get(f) for f in SHIPPED_FIELDS}
+    values["note"] = entry.get("note", "")
+    values["authorization_required"] = bool(entry.get("authorization_required", False))
+    values["active"] = bool(entry.get("active", True))
+    values["routed_by"] = ids.get(entry["routed_by"]) if entry.get("routed_by") else None
+    named = entry.get("time_limits")
+    values["time_limits"] = _stored(rule_sets[named]) if named else None
+    return values
+
+
+def _same(field: str, stored: Any, shipped: Any) -> bool:
+    if field == "time_limits":
+        return (stored is None and shipped is None) or (
+            stored is not None and shipped is not None and time_limits_of(stored) == time_limits_of(shipped)
         )
-        added += len(rows)
-        if rows and e.get("routed_by"):  # a bureau the channel routes to (the channel comes first)
-            channel = await id_of(e["routed_by"])
-            await Regulator.update({Regulator.routed_by: channel}).where(Regulator.id == rows[0]["id"])
-        if e.get("time_limits"):  # a set of rules, for the seeded regulator if it never had any
-            await Regulator.update({Regulator.time_limits: _stored(rule_sets[e["time_limits"]])}).where(
-                (Regulator.slug == e["slug"]) & Regulator.time_limits.is_null()
+    if field in ("authorization_required", "active"):
+        return bool(stored) == bool(shipped)
+    return bool(stored == shipped)
+
+
+async def _changed_by_admins(row: dict[str, Any]) -> set[str]:
+    """The fields admins changed on a regulator: those recorded on it, or for a regulator from
+    before they were recorded, those its audit entries name."""
+    known = _admin_fields(row)
+    if known is not None:
+        return known
+    entries = await audit.data_of(object_type="regulator", object_id=row["id"], actions=_ADMIN_ACTIONS)
+    return {str(f) for e in entries for f in e.get("fields", [])}
+
+
+async def sync_shipped() -> ShippedSync:
+    """Apply data/regulators.json: add the regulators it holds that are missing (by slug), and
+    where an entry changed since it was last applied to its regulator (its revision), write the
+    fields that differ except those an admin changed, each correction audited
+    (``regulator.corrected``, no actor). Runs at every `chorus migrate`; an unchanged entry
+    costs no write."""
+    entries, rule_sets = _entries(), seed_time_limits()
+    rows = {r["slug"]: dict(r) for r in await Regulator.select()}
+    ids = {slug: int(r["id"]) for slug, r in rows.items()}
+    added = corrected = kept = 0
+    for e in entries:  # a channel comes before the bureaus it routes to
+        revision, values = revision_of(e, rule_sets), _shipped_values(e, rule_sets, ids)
+        row = rows.get(e["slug"])
+        if row is None:
+            inserted = (
+                await Regulator.insert(
+                    Regulator(
+                        slug=e["slug"],
+                        seed_revision=revision,
+                        admin_fields=json.dumps([]),
+                        **values,
+                    )
+                )
+                .on_conflict(target=Regulator.slug, action="DO NOTHING")
+                .returning(Regulator.id)
             )
-    return added
+            added += len(inserted)
+            if inserted:
+                ids[e["slug"]] = int(inserted[0]["id"])
+            continue
+        fields = set(SHIPPED_FIELDS)
+        if row["seed_revision"] == revision:  # applied; only rules never set (null) are copied
+            if row["time_limits"] is not None or not values["time_limits"]:
+                continue
+            fields = {"time_limits"}
+        admin = await _changed_by_admins(row)
+        differ = {k for k in fields if not _same(k, row[k], values[k])}
+        change = {k: values[k] for k in differ - admin}
+        if ("name" in change or "jurisdiction" in change) and await _name_taken(
+            change.get("name", row["name"]),
+            change.get("jurisdiction", row["jurisdiction"]),
+            other_than=row["id"],
+        ):  # an admin's own regulator has that name there: theirs stays unique
+            change.pop("name", None)
+            change.pop("jurisdiction", None)
+        async with db.transaction():
+            await Regulator.update(
+                {getattr(Regulator, k): v for k, v in change.items()}
+                | {Regulator.seed_revision: revision, Regulator.admin_fields: json.dumps(sorted(admin))}
+            ).where(Regulator.id == row["id"])
+            if change or differ & admin:
+                await audit.record(
+                    "regulator.corrected",
+                    actor_id=None,
+                    object_type="regulator",
+                    object_id=row["id"],
+                    fields=sorted(change),
+                    kept=sorted(differ & admin),
+                    revision=revision,
+                )
+        corrected += bool(change)
+        kept += len(differ & admin)
+    return ShippedSync(added=added, corrected=corrected, kept=kept)
+
+
+async def seed_defaults() -> int:
+    """Apply data/regulators.json (:func:`sync_shipped`); returns how many regulators were added."""
+    return (await sync_shipped()).added

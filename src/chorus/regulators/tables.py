@@ -32,5 +32,10 @@ class Regulator(Table, tablename="regulator"):
     # the channel expects a written authorization (授权委托书) from each complainant filed for by
     # someone else: members without one for the version filed are left out of it
     authorization_required = Boolean(default=False, null=False)
-    active = Boolean(default=True, null=False)
+    active = Boolean(default=True, null=False)  # false: not offered for new complaints
+    # a regulator shipped in data/regulators.json: the revision of its entry last applied (a
+    # SHA-256 of the entry and the rules it names); `chorus migrate` applies an entry whose
+    # revision changed, field by field, except the fields an admin changed (admin_fields)
+    seed_revision = Varchar(length=64, null=True, default=None)
+    admin_fields = JSON(null=True, default=None)  # names of the fields admins changed (a list)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
