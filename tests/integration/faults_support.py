@@ -161,7 +161,7 @@ def start_worker(log: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     start = log.stat().st_size if log.exists() else 0
     proc = start_chorus(["worker"], log=log, env=env)
     deadline = time.monotonic() + 120
-    while "worker.started" not in log.read_text(errors="replace")[start:]:
+    while b"worker.started" not in log.read_bytes()[start:]:
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_process(proc)
             raise RuntimeError(f"chorus worker did not start:\n{log.read_text()[-3000:]}")

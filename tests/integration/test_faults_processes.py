@@ -1,0 +1,178 @@
+"""Processes killed and stopped in the middle of work (issue 17, scenarios 1 and 6), with `chorus
+worker` and `chorus web` started as processes on the run's database and Redis:
+
+- a worker killed with SIGKILL between the regulator's answer to a filing and its record: the
+  next worker files again under the same Idempotency-Key, so the regulator holds one complaint and
+  the filing one reference (the fan-out killed halfway is test_notify_channels' killed_fan_out);
+- a worker sent SIGTERM in that same moment finishes the job before it exits (arq's
+  job_completion_wait, workers.settings.SHUTDOWN_GRACE_SECONDS);
+- `chorus web` sent SIGTERM while a request is still arriving answers it, then exits.
+
+Both backends: what the processes do with the database is part of what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, AsyncIterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from chorus.accounts.tables import User
+from chorus.filings.tables import Filing, FilingEvent
+from tests.integration.faults_support import eventually, start_worker
+from tests.integration.test_filing_channels import filed
+from tests.regulator_standin import KEY_ENV, Standin, running
+from tests.support import PASSWORD
+from tests.toolkit import start_web, stop_process
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+@dataclass
+class Holding(Standin):
+    """A regulator that, while ``hold`` is set, takes a complaint (records it and its answer under
+    the Idempotency-Key) and then holds the answer back until ``hold`` is released: the moment
+    between the regulator's answer and the worker's record of it."""
+
+    hold: asyncio.Event | None = None
+    received: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def interfere(self) -> tuple[int, dict[str, Any]] | None:
+        if self.hold is None:
+            return None
+        post = self.posts[-1]
+        answer = self.receive(post["headers"]["idempotency-key"], post["body"])
+        self.received.set()
+        await self.hold.wait()
+        return answer
+
+
+@pytest.fixture
+async def regulator() -> AsyncIterator[Holding]:
+    standin = Holding(hold=asyncio.Event())
+    os.environ[KEY_ENV] = str(standin.api_key)
+    try:
+        async with running(standin) as s:
+            yield s  # type: ignore[misc]
+    finally:
+        os.environ.pop(KEY_ENV, None)
+
+
+async def filing_status(filing_id: int) -> str:
+    row = await Filing.select(Filing.status).where(Filing.id == filing_id).first()
+    assert row is not None
+    return str(row["status"])
+
+
+async def submitted(filing_id: int) -> list[dict[str, Any]]:
+    return list(
+        await FilingEvent.select(FilingEvent.status, FilingEvent.source).where(
+            (FilingEvent.filing == filing_id) & (FilingEvent.status == "submitted")
+        )
+    )
+
+
+def worker_env() -> dict[str, str]:
+    return {**os.environ, "CHORUS_OUTBOX_RELAY_SECONDS": "0.2"}
+
+
+async def test_a_worker_killed_between_the_regulators_answer_and_its_record_files_once(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, regulator: Holding, tmp_path: Any
+) -> None:
+    s = await filed(client, mailbox, worker, settings, regulator)
+    log = tmp_path / "worker.log"
+    first = await asyncio.to_thread(start_worker, log, worker_env())
+    try:
+        await asyncio.wait_for(regulator.received.wait(), 120)
+        first.kill()  # SIGKILL: the regulator has the complaint, the worker never hears back
+        await asyncio.to_thread(first.wait, 10)
+    finally:
+        stop_process(first)
+    assert regulator.hold is not None
+    regulator.hold.set()
+    regulator.hold = None  # from now on the regulator answers at once
+    assert await filing_status(s["filing"]) == "queued"  # nothing of the answer was recorded
+
+    # arq reruns a job a killed worker held once its in-progress mark expires (the longest job
+    # timeout, 15 minutes): the test lets that time pass by deleting the mark
+    marks = [k async for k in redis_pool.scan_iter(match="arq:in-progress:*")]
+    assert marks, "the killed worker held no job"
+    await redis_pool.delete(*marks)
+
+    second = await asyncio.to_thread(start_worker, log, worker_env())
+    try:
+
+        async def recorded() -> bool:
+            return await filing_status(s["filing"]) != "queued"
+
+        assert await eventually(recorded, 120), log.read_text()[-3000:]
+    finally:
+        stop_process(second)
+    keys = {p["headers"]["idempotency-key"] for p in regulator.posts}
+    assert len(regulator.posts) == 2 and len(keys) == 1, regulator.posts  # sent again, same key
+    assert list(regulator.complaints) == ["REG-0001"]  # one complaint at the regulator
+    got = await Filing.select(Filing.status, Filing.reference).where(Filing.id == s["filing"]).first()
+    assert got == {"status": "received", "reference": "REG-0001"}
+    assert len(await submitted(s["filing"])) == 1
+
+
+async def test_a_worker_stopped_with_sigterm_finishes_the_submission_in_flight(
+    client: Any, mailbox: Any, worker: Any, settings: Any, regulator: Holding, tmp_path: Any
+) -> None:
+    s = await filed(client, mailbox, worker, settings, regulator)
+    log = tmp_path / "worker.log"
+    proc = await asyncio.to_thread(start_worker, log, worker_env())
+    try:
+        await asyncio.wait_for(regulator.received.wait(), 120)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1)  # the worker is stopping: it takes no new job, waits for this one
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert regulator.hold is not None
+        regulator.hold.set()
+        code = await asyncio.to_thread(proc.wait, 60)
+    finally:
+        stop_process(proc)
+    assert code == 0, log.read_text()[-3000:]
+    assert len(regulator.posts) == 1
+    got = await Filing.select(Filing.status, Filing.reference).where(Filing.id == s["filing"]).first()
+    assert got == {"status": "received", "reference": "REG-0001"}, log.read_text()[-3000:]
+    assert len(await submitted(s["filing"])) == 1
+
+
+async def test_web_stopped_with_sigterm_answers_the_request_in_flight_then_exits(tmp_path: Any) -> None:
+    proc, base = await asyncio.to_thread(start_web, log=tmp_path / "web.log", env=os.environ)
+    try:
+        body = (
+            f'{{"email": "slow@example.com", "password": "{PASSWORD}", "display_name": "Slow"}}'
+        ).encode()
+        sigterm_sent = asyncio.Event()
+
+        async def slowly() -> AsyncIterable[bytes]:
+            yield body[:10]
+            await asyncio.sleep(0.5)  # the request has begun: now the server is told to stop
+            proc.send_signal(signal.SIGTERM)
+            sigterm_sent.set()
+            await asyncio.sleep(1.5)
+            yield body[10:]
+
+        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+            r = await c.post(
+                "/api/v1/auth/register", content=slowly(), headers={"content-type": "application/json"}
+            )
+        assert sigterm_sent.is_set()
+        assert r.status_code == 201, r.text
+        code = await asyncio.to_thread(proc.wait, 60)
+        # uvicorn ends a graceful shutdown by raising the signal it caught again: the exit status
+        # says "stopped by SIGTERM", which is what systemd expects of a unit it stops
+        assert code in (0, -signal.SIGTERM), (tmp_path / "web.log").read_text()[-3000:]
+        assert await User.exists().where(User.email == "slow@example.com")
+        with pytest.raises(httpx.ConnectError):  # and it no longer takes requests
+            httpx.get(f"{base}/healthz", timeout=5)
+    finally:
+        stop_process(proc)
