@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,9 +148,7 @@ async def test_a_worker_stopped_with_sigterm_finishes_the_submission_in_flight(
 async def test_web_stopped_with_sigterm_answers_the_request_in_flight_then_exits(tmp_path: Any) -> None:
     proc, base = await asyncio.to_thread(start_web, log=tmp_path / "web.log", env=os.environ)
     try:
-        body = (
-            f'{{"email": "slow@example.com", "password": "{PASSWORD}", "display_name": "Slow"}}'
-        ).encode()
+        body = (f'{{"email": "slow@example.com", "password": "{PASSWORD}", "display_name": "Slow"}}').encode()
         sigterm_sent = asyncio.Event()
 
         async def slowly() -> AsyncIterable[bytes]:
