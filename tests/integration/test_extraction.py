@@ -267,3 +267,47 @@ async def test_fixture_images_give_their_fields(
     got = {(f["kind"], v) for f in read["fields"] for v in (f["value"], f["detail"].get("visible_digits"))}
     for kind, value in EXPECTED[name]:
         assert (kind, value) in got, (kind, value, read["fields"])
+
+
+async def test_the_complaint_cites_receipts_behind_a_shared_payee_account(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Two victims accept the same payee account (and order numbers of one shape) from their
+    receipts: the shared patterns count them and the complaint cites those evidence items."""
+    ann = await verified_user(client, mailbox, worker, "ann@example.com", "Ann")
+    bob = await verified_user(client, mailbox, worker, "bob@example.com", "Bob")
+    qq = [{"kind": "qq", "value": "55667788"}]
+    case_id = (await client.post("/api/v1/reports", json=report_body("快充卡盟", qq), headers=ann)).json()[
+        "case_id"
+    ]
+    r = await client.post(
+        "/api/v1/reports", json=report_body("快充卡盟", qq, order_refs=["MY-1"]), headers=bob
+    )
+    assert r.json()["case_id"] == case_id
+    chain: dict[str, int] = {}
+    for who, headers, order in (("ann", ann, "XC2026110300123"), ("bob", bob, "XC2026110400456")):
+        text = f"收款方 快充卡盟\n支付宝账号 13800138000\n订单号 {order}\n"
+        evidence_id = await upload(
+            client, case_id, headers, text.encode(), filename="r.txt", media_type="text/plain"
+        )
+        listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=headers)).json()["items"]
+        chain[who] = next(i["chain_index"] for i in listed if i["id"] == evidence_id)
+        await worker()
+        read = await extraction(client, evidence_id, headers)
+        for kind in ("payee_account", "order_number"):
+            r = await decide(client, evidence_id, field_of(read, kind)["id"], headers, "accept")
+            assert r.status_code == 200, r.text
+    assert (
+        await client.post(f"/api/v1/cases/{case_id}/consent", headers=ann, json={"consent": True})
+    ).status_code == 200
+    regulators = (await client.get("/api/v1/regulators")).json()["items"]
+    reg = next(x["id"] for x in regulators if x["template_kind"] == "samr")
+    r = await client.post(f"/api/v1/cases/{case_id}/complaints", headers=ann, json={"regulator_id": reg})
+    assert r.status_code == 201, r.text
+    md = r.json()["markdown"]
+    entries = ", ".join(str(i) for i in sorted(chain.values()))
+    cited = [
+        line for line in md.splitlines() if f"见于 2 名受害者的付款凭证（证据索引中链条目 {entries}）" in line
+    ]
+    assert any("同一收款账户" in line for line in cited), md
+    assert any("XC#############" in line for line in cited), md  # bob's report held MY-1: his receipt counts

@@ -375,7 +375,7 @@ def _merchant_identifiers(data: ComplaintInput, full: bool, text: _Text) -> list
     return rows
 
 
-def _pattern_row(pattern: Pattern, full: bool, text: _Text) -> dict[str, Any]:
+def _pattern_row(pattern: Pattern, full: bool, text: _Text, chain: dict[int, int]) -> dict[str, Any]:
     params: dict[str, Any] = {"count": pattern.members}
     key = f"complaint.pattern.{pattern.kind}"
     link = ""
@@ -395,12 +395,23 @@ def _pattern_row(pattern: Pattern, full: bool, text: _Text) -> dict[str, Any]:
             link = _link(store_url(pattern.label_value))
             if link:
                 key, params["link"] = "complaint.pattern.shop_link", link
+    description = text(key, inline(pattern.key), **params)
+    # the receipts behind it, by their entries in the evidence index (live evidence only)
+    entries = sorted(chain[e] for e in pattern.evidence if e in chain)
+    if entries:
+        description += text(
+            "complaint.pattern.receipts",
+            "",
+            count=pattern.receipt_members,
+            entries=", ".join(str(i) for i in entries),
+        )
     return {
         "kind": pattern.kind,
         "key": inline(pattern.key),
         "members": pattern.members,
-        "description": text(key, inline(pattern.key), **params),
+        "description": description,
         "link": link,
+        "evidence": entries,
     }
 
 
@@ -655,7 +666,10 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "narrative": quote_statement(data.narrative),
         "timeline": _timeline(data, text),
         "losses": _losses(members),
-        "patterns": [_pattern_row(p, full, text) for p in detect(members)],
+        "patterns": [
+            _pattern_row(p, full, text, {e.evidence_id: e.chain_index for e in data.evidence})
+            for p in detect(members, receipts=data.receipts)
+        ],
         "demands": _demands(data, kind, text),
         "legal_basis": [
             {

@@ -90,3 +90,6 @@ class ComplaintInput:
     legal_basis: tuple[LegalBasis, ...]
     narrative: str = ""  # organizers' own section (Markdown, quoted safely like statements)
     extra: dict[str, str] = field(default_factory=dict)
+    # (user id, kind, value, evidence id): fields members accepted from their receipts
+    # (chorus.complaints.patterns.Receipt): the shared patterns cite those evidence items
+    receipts: tuple[tuple[int, str, str, int], ...] = ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,6 +23,7 @@ __all__ = [
     "MIN_ORDER_SHAPE_LENGTH",
     "PATTERN_KINDS",
     "Pattern",
+    "Receipt",
     "detect",
     "order_shape",
 ]
@@ -51,6 +52,14 @@ class Pattern:
     label_value: str  # what to show: the account, the shape, or "2026-10-01..2026-10-05"
     members: int  # how many distinct members it covers
     detail: dict[str, str] = field(default_factory=dict)
+    # the evidence items (ids) whose accepted fields show it: receipts read for their uploaders
+    evidence: tuple[int, ...] = ()
+    receipt_members: int = 0  # how many of ``members`` have it on such a receipt
+
+
+# (user id, identifier kind or "order_number", value, evidence id): a field a member accepted
+# from their own receipt (chorus.evidence.extraction), identifiers normalized.
+Receipt = tuple[int, str, str, int]
 
 
 _ASCII_LETTERS = re.compile(r"[A-Za-z]*")
@@ -93,7 +102,17 @@ def _kind(identifier: IdentifierInfo) -> str:
     return identifier.kind.strip().lower()
 
 
-def _account_patterns(members: Sequence[MemberInfo], min_members: int) -> list[Pattern]:
+def _on_receipts(
+    receipts: Sequence[Receipt], users: set[int], wanted: Callable[[str, str], bool]
+) -> tuple[tuple[int, ...], int]:
+    """(evidence ids, members) of the receipts of ``users`` whose (kind, value) is ``wanted``."""
+    shown = [(user, ev) for user, kind, value, ev in receipts if user in users and wanted(kind, value)]
+    return tuple(sorted({ev for _, ev in shown})), len({user for user, _ in shown})
+
+
+def _account_patterns(
+    members: Sequence[MemberInfo], min_members: int, receipts: Sequence[Receipt]
+) -> list[Pattern]:
     holders: dict[tuple[str, str], set[int]] = defaultdict(set)
     for member in members:
         for identifier in member.identifiers:
@@ -107,22 +126,39 @@ def _account_patterns(members: Sequence[MemberInfo], min_members: int) -> list[P
             continue
         pattern_kind = ACCOUNT_KINDS[kind]
         key = f"payee:{kind}:{value}" if pattern_kind == "payee_account" else f"{pattern_kind}:{value}"
-        found.append(Pattern(key, pattern_kind, value, len(users), {"identifier_kind": kind}))
+        evidence, shown = _on_receipts(receipts, users, lambda k, v: (k, v) == (kind, value))  # noqa: B023
+        found.append(
+            Pattern(key, pattern_kind, value, len(users), {"identifier_kind": kind}, evidence, shown)
+        )
     return found
 
 
-def _order_patterns(members: Sequence[MemberInfo], min_members: int) -> list[Pattern]:
+def _order_patterns(
+    members: Sequence[MemberInfo], min_members: int, receipts: Sequence[Receipt]
+) -> list[Pattern]:
     holders: dict[str, set[int]] = defaultdict(set)
-    for member in members:
-        for ref in member.order_refs:
-            shape = order_shape(ref)
-            if len(shape) >= MIN_ORDER_SHAPE_LENGTH:
-                holders[shape].add(member.user_id)
-    return [
-        Pattern(f"order_format:{shape}", "order_format", shape, len(users), {"length": str(len(shape))})
-        for shape, users in holders.items()
-        if len(users) >= min_members
-    ]
+    refs = [(m.user_id, ref) for m in members for ref in m.order_refs]
+    # an order number accepted from a receipt counts even where the report already held others
+    present = {m.user_id for m in members}
+    refs += [(user, value) for user, kind, value, _ in receipts if kind == "order_number" and user in present]
+    for user, ref in refs:
+        shape = order_shape(ref)
+        if len(shape) >= MIN_ORDER_SHAPE_LENGTH:
+            holders[shape].add(user)
+    found = []
+    for shape, users in holders.items():
+        if len(users) < min_members:
+            continue
+        evidence, shown = _on_receipts(
+            receipts,
+            users,
+            lambda k, v: k == "order_number" and order_shape(v) == shape,  # noqa: B023
+        )
+        detail = {"length": str(len(shape))}
+        found.append(
+            Pattern(f"order_format:{shape}", "order_format", shape, len(users), detail, evidence, shown)
+        )
+    return found
 
 
 def _burst(members: Iterable[MemberInfo], window_days: int, burst_min: int) -> list[Pattern]:
@@ -158,8 +194,12 @@ def detect(
     min_members: int = 2,
     burst_window_days: int = 7,
     burst_min: int = 3,
+    receipts: Sequence[Receipt] = (),
 ) -> list[Pattern]:
     """Patterns shared by at least ``min_members`` members (a burst: ``burst_min``).
+
+    ``receipts``: fields members accepted from their own receipts; an account or order-number
+    shape also cites the evidence items showing it (and an accepted order number counts).
 
     Sorted by member count (descending), then key; the result does not depend on the
     order of ``members``.
@@ -167,8 +207,8 @@ def detect(
     if min_members < 1 or burst_window_days < 1 or burst_min < 1:
         raise ValueError("min_members, burst_window_days and burst_min must be at least 1")
     found = [
-        *_account_patterns(members, min_members),
-        *_order_patterns(members, min_members),
+        *_account_patterns(members, min_members, receipts),
+        *_order_patterns(members, min_members, receipts),
         *_burst(members, burst_window_days, burst_min),
     ]
     return sorted(found, key=lambda p: (-p.members, p.key))

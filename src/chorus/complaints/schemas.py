@@ -83,6 +83,10 @@ class PatternRead(BaseModel):
     date_from: date | None = None  # a burst: its first and last incident day, and the window
     date_to: date | None = None
     window_days: int | None = None
+    # accounts and order-number shapes: the evidence items whose fields, accepted by their
+    # uploaders, show it (receipts read for them, issue 19), and how many members those are
+    evidence_ids: list[int] = []
+    receipt_members: int = 0
 
 
 class PatternList(BaseModel):

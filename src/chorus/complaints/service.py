@@ -42,6 +42,7 @@ from chorus.complaints.schemas import (
 from chorus.complaints.tables import Complaint
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import bundle as evidence_bundle
+from chorus.evidence import extraction
 from chorus.evidence import service as evidence
 from chorus.evidence.bundle import BUNDLE_CHUNK, SizedStream
 from chorus.filings.deadlines import TIME_ZONES
@@ -127,8 +128,9 @@ async def patterns(case_id: int, *, actor: UserRead) -> PatternList:
     shown as a regulator without full disclosure is shown them (a bank card to its last 4 digits)."""
     await cases.require_organizer(case_id, actor=actor)
     members = await gather_members(case_id)
+    receipts = await extraction.accepted_receipts(case_id)
     items = []
-    for p in detect(members):
+    for p in detect(members, receipts=receipts):
         kind = p.detail.get("identifier_kind")
         burst = p.kind == "burst"
         items.append(
@@ -140,6 +142,8 @@ async def patterns(case_id: int, *, actor: UserRead) -> PatternList:
                 date_from=date.fromisoformat(p.detail["from"]) if burst else None,
                 date_to=date.fromisoformat(p.detail["to"]) if burst else None,
                 window_days=int(p.detail["window_days"]) if burst else None,
+                evidence_ids=list(p.evidence),
+                receipt_members=p.receipt_members,
             )
         )
     return PatternList(members_total=len(members), items=items)
@@ -206,11 +210,12 @@ async def build(
         version = previous["version"] + 1 if previous else 1
         now = datetime.now(UTC).replace(microsecond=0)
         # independent reads, side by side (separate pool connections)
-        member_rows, evidence_rows, head, merchant = await asyncio.gather(
+        member_rows, evidence_rows, head, merchant, receipts = await asyncio.gather(
             cases.member_rows(case_id),
             evidence.live_rows(case_id),
             evidence.case_head(case_id),
             gather_merchant(case["merchant"]),
+            extraction.accepted_receipts(case_id),
         )
         # handed over to the thread, which drops the raw rows once they are objects
         raw = {"members": member_rows, "evidence": evidence_rows}
@@ -236,6 +241,7 @@ async def build(
                 demands=demands,
                 legal_basis=legal_basis_for(regulator["template_kind"], locale),
                 narrative=narrative,
+                receipts=tuple(r for r in receipts if r[0] in present),
             )
             markdown, by_user, view = builder.build_complaint(data_in)
             return data_in, markdown, by_user, _write_view(view, store.tmp_dir)

@@ -248,30 +248,35 @@ async def _apply(case_id: int, user_id: int, field: dict[str, Any]) -> str | Non
     return None
 
 
-async def evidence_of_identifiers(case_id: int) -> dict[tuple[int, str, str], list[int]]:
-    """(uploader, identifier kind, normalized value) → the case's live evidence items whose
-    accepted fields gave that identifier: what the complaint cites for a shared payee account."""
+async def accepted_receipts(case_id: int) -> list[tuple[int, str, str, int]]:
+    """(uploader, identifier kind or ``order_number``, value, evidence id) of every field accepted
+    from the case's live evidence, identifiers normalized as the report holds them: what the
+    shared patterns count and the complaint cites (chorus.complaints.patterns.Receipt)."""
     items = await Evidence.select(Evidence.id, Evidence.uploader).where(
         (Evidence.case == case_id) & Evidence.withdrawn_at.is_null()
     )
     uploader = {r["id"]: r["uploader"] for r in items}
     if not uploader:
-        return {}
+        return []
     rows = await ExtractedField.select(
-        ExtractedField.identifier_kind, ExtractedField.value, ExtractedField.extraction.evidence
+        ExtractedField.kind,
+        ExtractedField.identifier_kind,
+        ExtractedField.value,
+        ExtractedField.extraction.evidence,
     ).where(
-        ExtractedField.extraction.evidence.is_in(sorted(uploader))
-        & (ExtractedField.status == "accepted")
-        & ExtractedField.identifier_kind.is_not_null()
+        ExtractedField.extraction.evidence.is_in(sorted(uploader)) & (ExtractedField.status == "accepted")
     )
-    out: dict[tuple[int, str, str], list[int]] = {}
+    out: set[tuple[int, str, str, int]] = set()
     for r in rows:
+        evidence_id = r["extraction.evidence"]
+        if r["kind"] == "order_number":
+            out.add((uploader[evidence_id], "order_number", r["value"], evidence_id))
+            continue
+        if not r["identifier_kind"]:
+            continue
         try:
             ident = ids.normalize(r["identifier_kind"], r["value"])
         except ids.InvalidIdentifier:
             continue
-        evidence_id = r["extraction.evidence"]
-        key = (uploader[evidence_id], ident.kind.value, ident.value)
-        if evidence_id not in out.setdefault(key, []):
-            out[key].append(evidence_id)
-    return out
+        out.add((uploader[evidence_id], ident.kind.value, ident.value, evidence_id))
+    return sorted(out)
