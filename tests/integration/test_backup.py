@@ -5,6 +5,7 @@ operator runs it, against this run's database (SQLite file or PostgreSQL databas
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -92,6 +93,11 @@ class FreshWorld:
             drop_database(self.pg_name)
 
 
+async def fresh_world(name: str) -> FreshWorld:
+    # CREATE DATABASE runs its own event loop (tests.toolkit.pg_admin): in a thread of its own
+    return await asyncio.to_thread(FreshWorld, name)
+
+
 async def test_backup_restores_into_a_fresh_database_with_every_chain_verified(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
@@ -110,7 +116,7 @@ async def test_backup_restores_into_a_fresh_database_with_every_chain_verified(
     again = chorus("backup", str(target))
     assert again.returncode == 2 and "not an empty directory" in again.stderr
 
-    fresh = FreshWorld("ok")
+    fresh = await fresh_world("ok")
     try:
         restored = chorus("restore", str(target), **fresh.env())
         assert restored.returncode == 0, restored.stdout + restored.stderr
@@ -131,7 +137,7 @@ async def test_backup_restores_into_a_fresh_database_with_every_chain_verified(
         twice = chorus("restore", str(target), **fresh.env())
         assert twice.returncode == 2 and "is not empty" in twice.stderr
     finally:
-        fresh.drop()
+        await asyncio.to_thread(fresh.drop)
 
 
 async def test_restore_reports_a_damaged_evidence_file(client: Any, mailbox: Any, worker: Any) -> None:
@@ -140,7 +146,7 @@ async def test_restore_reports_a_damaged_evidence_file(client: Any, mailbox: Any
     assert chorus("backup", str(target)).returncode == 0
     victim = next(p for p in sorted((target / "store").rglob("*")) if p.is_file())
     victim.write_bytes(b"tampered" + victim.read_bytes()[8:])
-    fresh = FreshWorld("damaged")
+    fresh = await fresh_world("damaged")
     try:
         restored = chorus("restore", str(target), **fresh.env(), LANG="zh_CN.UTF-8")
         assert restored.returncode == 1, restored.stdout + restored.stderr
@@ -148,18 +154,19 @@ async def test_restore_reports_a_damaged_evidence_file(client: Any, mailbox: Any
         assert "未通过" in restored.stderr  # its case's chain: the file is missing
         assert not list(fresh.store.rglob(victim.name))
     finally:
-        fresh.drop()
+        await asyncio.to_thread(fresh.drop)
 
     # a damaged database file is refused before anything is written
     (db_file,) = target.glob("database.*")  # one file: nothing beside it
     db_file.write_bytes(db_file.read_bytes() + b"x")
-    fresh = FreshWorld("bad-db")
+    fresh = await fresh_world("bad-db")
     try:
         refused = chorus("restore", str(target), **fresh.env())
         assert refused.returncode == 2 and "does not match its manifest" in refused.stderr
     finally:
-        fresh.drop()
-    assert chorus("restore", str(TMP), **FreshWorld("none").env()).returncode == 2  # not a backup
+        await asyncio.to_thread(fresh.drop)
+    nowhere = {"CHORUS_DATABASE_URL": f"sqlite:///{TMP}/never.sqlite"}
+    assert chorus("restore", str(TMP), **nowhere).returncode == 2  # not a backup: nothing touched
 
 
 async def test_export_case_holds_the_case_and_its_evidence_but_no_member_details(
