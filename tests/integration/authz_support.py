@@ -298,6 +298,9 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
         "items"
     ]
     by_pair = {(p["merchant_a"]["id"], p["merchant_b"]["id"]): p["id"] for p in proposals}
+    # a name a report gave merchant a with one of its strong identifiers (issue 16 item 2)
+    await merchants.propose_link(a["merchant_id"], "星辰别名", ["qq:55667788"], case_id=None)
+    links = (await client.get("/api/v1/moderation/link-proposals", headers=moderator.headers)).json()["items"]
 
     case = (await client.get(f"/api/v1/cases/{case_id}")).json()
     people = {
@@ -330,6 +333,7 @@ async def seed_world(client: Any, mailbox: Any, redis_pool: Any, settings: Any) 
             "notification_id": int(inbox[0]["id"]),
             "proposal_id": by_pair[tuple(sorted((a["merchant_id"], b["merchant_id"])))],
             "reject_proposal_id": by_pair[tuple(sorted((b["merchant_id"], c["merchant_id"])))],
+            "link_proposal_id": int(links[0]["id"]),
             "user_id": spare.id,
             "regulator_id": regulator_id,
             "identifier_id": int(claimed_identifier["id"]),

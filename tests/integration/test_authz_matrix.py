@@ -357,6 +357,13 @@ RULES: dict[tuple[str, str], list[Probe]] = {
         Probe(STAFF_MODERATOR, json={}, params={"proposal_id": "reject_proposal_id"})
     ],
     ("POST", "/api/v1/moderation/merchants/merge"): [Probe(STAFF_MODERATOR, json=_merge)],
+    ("GET", "/api/v1/moderation/link-proposals"): [Probe(STAFF_MODERATOR)],
+    ("POST", "/api/v1/moderation/link-proposals/{proposal_id}/confirm"): [
+        Probe(STAFF_MODERATOR, params={"proposal_id": "link_proposal_id"})  # decided once: 409 after
+    ],
+    ("POST", "/api/v1/moderation/link-proposals/{proposal_id}/reject"): [
+        Probe(STAFF_MODERATOR, params={"proposal_id": "link_proposal_id"})
+    ],
     # --- notifications
     ("GET", "/api/v1/notifications"): [Probe(AUTHENTICATED, view=inbox)],
     ("POST", "/api/v1/notifications/{notification_id}/read"): [Probe(RECIPIENT)],
@@ -477,6 +484,8 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/moderation"): STAFF_MODERATOR,
     ("POST", "/moderation/proposals/{proposal_id}/merge"): STAFF_MODERATOR,
     ("POST", "/moderation/proposals/{proposal_id}/reject"): STAFF_MODERATOR,
+    ("POST", "/moderation/links/{proposal_id}/confirm"): STAFF_MODERATOR,
+    ("POST", "/moderation/links/{proposal_id}/reject"): STAFF_MODERATOR,
     ("GET", "/moderation/merge"): STAFF_MODERATOR,
     ("GET", "/moderation/merge/confirm"): STAFF_MODERATOR,
     ("POST", "/moderation/merge"): STAFF_MODERATOR,

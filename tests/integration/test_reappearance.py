@@ -23,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 
 RESOLVE = "/api/v1/merchants/resolve"
 PROPOSALS = "/api/v1/moderation/merge-proposals"
+LINKS = "/api/v1/moderation/link-proposals"
 
 
 def today_in_china() -> str:
@@ -86,13 +87,23 @@ async def test_a_payee_account_of_a_closed_case_warns_the_reporter_and_tells_its
     assert [n["kind"] for n in inbox["items"]].count("case.reappeared") == 1
     assert await NotifyEvent.count().where(NotifyEvent.kind == "case.reappeared") == 1
 
-    # nothing merged, the old case stays closed, and no moderator proposal for one merchant
+    # nothing merged, the old case stays closed, no merge proposal for one merchant; a moderator
+    # gets a link proposal for the new name (reached by the card, not by the name)
     page = await get_ok(client, f"/api/v1/merchants/{old['merchant_id']}")
     assert page["merged_into"] is None
     case = await get_ok(client, f"/api/v1/cases/{old['case_id']}")
     assert case["status"] == "closed"
     moderator = await staff(client, settings, "mod@example.com", "moderator")
     assert (await get_ok(client, PROPOSALS, moderator.headers))["items"] == []
+    (link,) = (await get_ok(client, LINKS, moderator.headers))["items"]
+    assert link["merchant"] == {"id": old["merchant_id"], "name": "星辰卡盟"}
+    assert (link["name"], link["matched_on"], link["case_id"], link["status"]) == (
+        "月光卡铺",
+        ["bank_card"],
+        new["case_id"],
+        "open",
+    )
+    assert "6222" not in str(link)  # the kinds, never the card
 
 
 async def test_a_phone_of_a_merchant_under_another_name_warns_and_is_a_proposal_nothing_merged(
@@ -291,3 +302,83 @@ async def test_a_refused_report_leaves_no_notice(client: Any, mailbox: Any, work
     )
     assert_problem(r, 409, "already_member")
     assert await OutboxRow.count().where(notices) == 1
+
+
+async def test_a_moderator_confirms_or_rejects_a_name_link_nothing_merged(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """A report reaching a merchant by its QQ under another name is a link proposal: confirmed,
+    the name stays on the public page; rejected, it leaves it. A report under a name the merchant
+    already bears, or one reaching it by nothing strong, proposes nothing. Members and
+    organizers cannot decide; a decided proposal answers 409, an unknown one 404."""
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    carol = await person(client, mailbox, worker, "carol@example.com", "Carol")
+    dave = await person(client, mailbox, worker, "dave@example.com", "Dave")
+    a = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
+    await report(client, bob, report_body("星辰卡盟", [ident("qq", "12345678")]))  # its own name: none
+    await report(client, carol, report_body("月光卡铺", [ident("qq", "12345678")]))
+    await report(
+        client, dave, report_body("银河游戏", [ident("wechat", "yinhe_pay"), ident("qq", "12345678")])
+    )
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    links = (await get_ok(client, LINKS, moderator.headers))["items"]
+    assert [(x["name"], x["merchant"]["id"]) for x in links] == [
+        ("月光卡铺", a["merchant_id"]),
+        ("银河游戏", a["merchant_id"]),
+    ]
+    moon, galaxy = links
+
+    for who in (alice, carol):
+        r = await client.post(f"{LINKS}/{moon['id']}/confirm", headers=who.headers)
+        assert_problem(r, 403)
+    r = await client.post(f"{LINKS}/{moon['id']}/confirm", headers=moderator.headers)
+    assert r.status_code == 204, r.text
+    r = await client.post(f"{LINKS}/{galaxy['id']}/reject", headers=moderator.headers)
+    assert r.status_code == 204, r.text
+    assert_problem(
+        await client.post(f"{LINKS}/{moon['id']}/reject", headers=moderator.headers),
+        409,
+        "link_proposal_decided",
+    )
+    assert_problem(
+        await client.post(f"{LINKS}/999999/confirm", headers=moderator.headers),
+        404,
+        "link_proposal_not_found",
+    )
+
+    page = await get_ok(client, f"/api/v1/merchants/{a['merchant_id']}")
+    assert "月光卡铺" in page["aliases"] and "银河游戏" not in page["aliases"]
+    assert page["merged_into"] is None
+    assert (await get_ok(client, LINKS, moderator.headers))["items"] == []
+    decided = (await get_ok(client, LINKS, moderator.headers, status="confirmed"))["items"]
+    assert [x["name"] for x in decided] == ["月光卡铺"]
+    assert (await get_ok(client, PROPOSALS, moderator.headers))["items"] == []
+
+
+async def test_the_moderation_page_lists_name_links_and_decides_them_without_javascript(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    from chorus.web.auth import SESSION_COOKIE
+    from tests.integration.test_pages_foundation import Page, csrf_of
+    from tests.integration.test_pages_report import text_of
+
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    carol = await person(client, mailbox, worker, "carol@example.com", "Carol")
+    await report(client, alice, report_body("星辰卡盟", [ident("phone", "13800138000")]))
+    await report(client, carol, report_body("月光卡铺", [ident("phone", "13800138000")]))
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    (link,) = (await get_ok(client, LINKS, moderator.headers))["items"]
+
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, moderator.headers["Authorization"].removeprefix("Bearer "))
+    r = await client.get("/moderation")
+    assert r.status_code == 200, r.text
+    part = text_of(r.text.split('id="links"', 1)[1])
+    assert "“月光卡铺”是“星辰卡盟”吗？" in part and "相同的标识：电话号码" in part
+    assert "13800138000" not in r.text
+    csrf = csrf_of(Page(r.text))
+    r = await client.post(f"/moderation/links/{link['id']}/confirm", data={"_csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"].endswith("/moderation")
+    r = await client.post(f"/moderation/links/{link['id']}/reject", data={"_csrf_token": csrf})
+    assert r.status_code == 409 and 'id="link-error"' in r.text and "已经处理过了" in r.text

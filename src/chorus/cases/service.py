@@ -174,7 +174,8 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 known=matches,
             )
             # (create() recorded the name; a name the merchant bears, confirmed, is recorded already)
-            if not created_merchant and not matches.knows_name(merchant_id):
+            renamed = not created_merchant and not matches.knows_name(merchant_id)
+            if renamed:
                 await merchants.add_alias(merchant_id, data.merchant.name, reporter=actor.id, claim=claim)
             for other in conflicts:
                 shared = matches.keys_by_merchant.get(other, set())
@@ -241,6 +242,15 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             await _tell_earlier_cases(
                 warned, name=data.merchant.name, merchant_id=merchant_id, case_id=case_id
             )
+            if renamed and not claim:
+                # reached by a strong identifier under a name the merchant did not bear: a moderator
+                # confirms or rejects the link (the name stays listed meanwhile; nothing is merged)
+                strong = [
+                    k
+                    for k in matches.keys_by_merchant.get(merchant_id, set())
+                    if str(k).partition(":")[0] in REAPPEAR_KINDS
+                ]
+                await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
             return ReportRead(
                 case_id=case_id,
                 merchant_id=merchant_id,

@@ -169,3 +169,21 @@ class ClaimList(BaseModel):
     merchant_id: int
     identifiers: list[ReviewedIdentifierRead]
     aliases: list[ReviewedAliasRead]
+
+
+class LinkProposalRead(BaseModel):
+    """A name a report gave a merchant it reached by a strong identifier: for a moderator to
+    confirm or reject. ``matched_on``: the identifier kinds only (values may be personal)."""
+
+    id: int
+    merchant: MerchantRef
+    name: str
+    matched_on: list[str]
+    case_id: int | None
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class LinkProposalList(BaseModel):
+    items: list[LinkProposalRead]

@@ -19,6 +19,8 @@ from chorus.merchants.schemas import (
     ClaimList,
     IdentifierIn,
     IdentifierRead,
+    LinkProposalList,
+    LinkProposalRead,
     MatchRead,
     MerchantRead,
     MerchantRef,
@@ -32,6 +34,7 @@ from chorus.merchants.schemas import (
 from chorus.merchants.tables import (
     CLAIMED,
     CONFIRMED,
+    LinkProposal,
     Merchant,
     MerchantAlias,
     MerchantIdentifier,
@@ -1028,3 +1031,73 @@ async def settle_proposals(source_id: int, target_id: int, *, actor_id: int, not
             await MergeProposal.update({MergeProposal.merchant_a: a, MergeProposal.merchant_b: b}).where(
                 MergeProposal.id == p["id"]
             )
+
+
+# --- link proposals (issue 16 item 2) ---------------------------------------------------------
+
+
+async def propose_link(merchant_id: int, name: str, keys: Sequence[str], *, case_id: int | None) -> None:
+    """Inside the caller's transaction: a report reached ``merchant_id`` by the strong ``keys``
+    under ``name``, a name the merchant did not bear; a moderator decides (once per name)."""
+    key = alias_key(name)
+    if key is None or not keys:
+        return
+    await LinkProposal.insert(
+        LinkProposal(
+            merchant=merchant_id, name=name.strip(), name_key=key, match_keys=sorted(set(keys)), case=case_id
+        )
+    ).on_conflict(target=(LinkProposal.merchant, LinkProposal.name_key), action="DO NOTHING")
+
+
+async def list_link_proposals(status: str | None = "open") -> LinkProposalList:
+    query = LinkProposal.select(
+        LinkProposal.id,
+        LinkProposal.merchant,
+        LinkProposal.merchant.name,
+        LinkProposal.name,
+        LinkProposal.match_keys,
+        LinkProposal.case,
+        LinkProposal.status,
+        LinkProposal.created_at,
+        LinkProposal.decided_at,
+    ).order_by(LinkProposal.id)
+    if status:
+        query = query.where(LinkProposal.status == status)
+    rows = await query.output(load_json=True)
+    return LinkProposalList(
+        items=[
+            LinkProposalRead(
+                id=r["id"],
+                merchant=MerchantRef(id=r["merchant"], name=r["merchant.name"]),
+                name=r["name"],
+                matched_on=sorted({str(k).split(":", 1)[0] for k in r["match_keys"] or []}),
+                case_id=r["case"],
+                status=r["status"],
+                created_at=r["created_at"],
+                decided_at=r["decided_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+async def decide_link(proposal_id: int, *, confirm: bool, actor_id: int) -> None:
+    """Inside the caller's transaction: confirm (the name stays one of the merchant's) or reject
+    (the name is no longer shown as the merchant's: its alias goes back to claimed, reviewable).
+    404 ``link_proposal_not_found``, 409 ``link_proposal_decided``."""
+    row = await LinkProposal.select().where(LinkProposal.id == proposal_id).first()
+    if row is None:
+        raise NotFound("link_proposal_not_found")
+    if row["status"] != "open":
+        raise Conflict("link_proposal_decided")
+    await LinkProposal.update(
+        {
+            LinkProposal.status: "confirmed" if confirm else "rejected",
+            LinkProposal.decided_by: actor_id,
+            LinkProposal.decided_at: datetime.now(UTC),
+        }
+    ).where(LinkProposal.id == proposal_id)
+    if not confirm:
+        await MerchantAlias.update({MerchantAlias.status: CLAIMED}).where(
+            (MerchantAlias.merchant == row["merchant"]) & (MerchantAlias.name_key == row["name_key"])
+        )

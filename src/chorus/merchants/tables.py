@@ -82,3 +82,23 @@ class MergeProposal(Table, tablename="merge_proposal"):
     note = Text(null=True, default=None)
 
     merge_proposal_pair = Unique([merchant_a, merchant_b])  # one per pair, stored as (lower id, higher id)
+
+
+class LinkProposal(Table, tablename="link_proposal"):
+    """A report that reached a merchant by a strong identifier (a payee account, card, phone, QQ,
+    WeChat, USCC) under a name the merchant did not bear (issue 16 item 2): a moderator confirms
+    the name is the same seller's, or rejects it (the name leaves the merchant's public names).
+    Nothing is merged, and a name alone never makes one."""
+
+    id: Serial
+    merchant = ForeignKey(references=Merchant, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200, null=False)
+    name_key = Varchar(length=200, null=False)  # names.core_name, as merchant_alias.name_key
+    match_keys = JSON(default=[], null=False)  # the strong keys the report shared with the merchant
+    case = Integer(null=True, default=None)  # the case the report joined
+    status = Varchar(length=10, null=False, default="open", index=True)  # open | confirmed | rejected
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    decided_by = Integer(null=True, default=None)
+    decided_at = Timestamptz(null=True, default=None)
+
+    link_proposal_once = Unique([merchant, name_key])  # one proposal per merchant and name

@@ -28,7 +28,16 @@ from chorus.merchants.schemas import CaseBrief, ClaimList, MerchantRead, Merchan
 from chorus.moderation import service
 from chorus.moderation.schemas import MergeRequest, ProposalDecision
 from chorus.web.guards import requires_role
-from chorus.web.pages import FormData, form_error, page, page_router, parse_form, redirect
+from chorus.web.pages import (
+    FormData,
+    form_error,
+    page,
+    page_router,
+    parse_form,
+    redirect,
+    refusal,
+    request_locale,
+)
 
 MODERATOR = [requires_role("moderator")]
 SEARCH_SHOWN = 10  # merchants each search of a direct merge lists
@@ -92,7 +101,12 @@ async def _queue(
     request: Request[Any, Any, Any], user: UserRead, *, status: int = 200, **context: Any
 ) -> Template:
     return await page(
-        request, "moderation/queue.html", status=status, proposals=await proposal_views(user), **context
+        request,
+        "moderation/queue.html",
+        status=status,
+        proposals=await proposal_views(user),
+        links=(await service.list_link_proposals("open")).items,
+        **context,
     )
 
 
@@ -123,7 +137,13 @@ async def _refused(
 ) -> Template:
     proposals = await proposal_views(user)
     return await form_error(
-        request, "moderation/queue.html", exc, values=data, proposals=proposals, failed=proposal_id
+        request,
+        "moderation/queue.html",
+        exc,
+        values=data,
+        proposals=proposals,
+        links=(await service.list_link_proposals("open")).items,
+        failed=proposal_id,
     )
 
 
@@ -157,6 +177,34 @@ async def reject(
     except (ValidationError, DomainError) as exc:
         return await _refused(request, user, proposal_id, exc, data)
     return redirect(request, "/moderation", flash="page.moderation.flash.rejected")
+
+
+async def _decide_link(
+    request: Request[Any, Any, Any], user: UserRead, proposal_id: int, *, confirm: bool
+) -> Template | Redirect:
+    try:
+        await service.decide_link(proposal_id=proposal_id, actor=user, confirm=confirm)
+    except DomainError as exc:
+        errors, status = refusal(exc, request_locale(request, user))
+        return await _queue(request, user, status=status, link_error=" ".join(errors.values()), failed=None)
+    flash = "page.moderation.flash.link_confirmed" if confirm else "page.moderation.flash.link_rejected"
+    return redirect(request, "/moderation", flash=flash)
+
+
+@post("/moderation/links/{proposal_id:int}/confirm", guards=MODERATOR)
+async def confirm_link(
+    request: Request[Any, Any, Any], proposal_id: FromPath[int], user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """The name a report gave is the same seller's (issue 16 item 2)."""
+    return await _decide_link(request, user, proposal_id, confirm=True)
+
+
+@post("/moderation/links/{proposal_id:int}/reject", guards=MODERATOR)
+async def reject_link(
+    request: Request[Any, Any, Any], proposal_id: FromPath[int], user: NamedDependency[UserRead]
+) -> Template | Redirect:
+    """The name is not the merchant's: it leaves its public names; nothing is merged."""
+    return await _decide_link(request, user, proposal_id, confirm=False)
 
 
 # --- direct merge ------------------------------------------------------------------------------
@@ -316,6 +364,8 @@ def page_routers() -> list[Router]:
             queue,
             accept,
             reject,
+            confirm_link,
+            reject_link,
             merge_search,
             merge_confirm,
             merge,

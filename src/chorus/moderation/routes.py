@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from chorus.accounts.schemas import UserRead
 from chorus.merchants.schemas import (
     ClaimList,
+    LinkProposalList,
     MerchantRead,
     MergeProposalList,
     ReviewedAliasRead,
@@ -59,6 +60,31 @@ class ModerationController(Controller):
         user: NamedDependency[UserRead],
     ) -> None:
         await service.reject(proposal_id=proposal_id, actor=user, data=data)
+
+    @get("/link-proposals", operation_id="listLinkProposals")
+    async def link_proposals(self, status: FromQuery[str | None] = "open") -> LinkProposalList:
+        """Names reports gave a merchant they reached by a strong identifier (issue 16 item 2)."""
+        return await service.list_link_proposals(status)
+
+    @post(
+        "/link-proposals/{proposal_id:int}/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="confirmLinkProposal",
+        responses=problems(409),
+    )
+    async def confirm_link(self, proposal_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
+        """The name is the same seller's: it stays one of the merchant's names."""
+        await service.decide_link(proposal_id=proposal_id, actor=user, confirm=True)
+
+    @post(
+        "/link-proposals/{proposal_id:int}/reject",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="rejectLinkProposal",
+        responses=problems(409),
+    )
+    async def reject_link(self, proposal_id: FromPath[int], user: NamedDependency[UserRead]) -> None:
+        """The name is not the merchant's: it leaves its public names (nothing else changes)."""
+        await service.decide_link(proposal_id=proposal_id, actor=user, confirm=False)
 
     @post("/merchants/merge", status_code=HTTP_200_OK, operation_id="mergeMerchants", responses=problems(409))
     async def merge(self, data: JSONBody[MergeRequest], user: NamedDependency[UserRead]) -> MerchantRead:

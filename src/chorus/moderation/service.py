@@ -12,6 +12,7 @@ from chorus.evidence import service as evidence
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
     ClaimList,
+    LinkProposalList,
     MerchantRead,
     MergeProposalList,
     ReviewedAliasRead,
@@ -80,7 +81,29 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
     return await cases.merchant_page(target_id)
 
 
+# --- link proposals (issue 16 item 2) ---------------------------------------------------------
+
+
+async def list_link_proposals(status: str | None = "open") -> LinkProposalList:
+    """Names reports gave merchants they reached by a strong identifier, for a moderator."""
+    return await merchants.list_link_proposals(status)
+
+
+async def decide_link(*, proposal_id: int, actor: UserRead, confirm: bool) -> None:
+    """Confirm that the name is the same seller's, or reject it (it leaves the merchant's public
+    names). Nothing is merged either way."""
+    async with db.transaction():
+        await merchants.decide_link(proposal_id, confirm=confirm, actor_id=actor.id)
+        await audit.record(
+            "merchant.link_confirmed" if confirm else "merchant.link_rejected",
+            actor_id=actor.id,
+            object_type="link_proposal",
+            object_id=proposal_id,
+        )
+
+
 # --- claims ------------------------------------------------------------------------------------
+
 
 async def claims(*, merchant_id: int, actor: UserRead) -> ClaimList:
     """What reporters claimed about a merchant and nobody confirmed yet: for moderators and
