@@ -3,8 +3,9 @@ takes uploads. A victim is answered 507 problem+json in their language; no evide
 chain entry and no byte of the refused file stays behind (in the store or its tmp folder); the
 health check says so; once there is room again the same upload is stored and the chain verifies.
 
-The store is a real small filesystem: a tmpfs mounted for the test (root only; elsewhere the
-tests are skipped, saying why), filled up by a file, then remounted read-only.
+The store is a real small filesystem: a tmpfs mounted for the test, filled up by a file, then
+remounted read-only. Without root (no mount), the full disk is skipped, saying why, and the
+read-only store is a directory whose permissions refuse writing (EACCES).
 """
 
 from __future__ import annotations
@@ -63,6 +64,38 @@ def small_filesystem(path: Path, size: int) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextlib.contextmanager
+def store_folder(path: Path) -> Iterator[Path]:
+    """A tmpfs as root; otherwise a plain directory (enough for a store that refuses writing)."""
+    if os.geteuid() != 0:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with small_filesystem(path, FS_BYTES) as mounted:
+        yield mounted
+
+
+@contextlib.contextmanager
+def read_only(store: Path) -> Iterator[None]:
+    """Remounted read-only (root: EROFS), or every directory of it made unwritable (EACCES)."""
+    if os.geteuid() == 0:
+        done = _mount("-o", "remount,ro", str(store))
+        assert done.returncode == 0, done.stderr
+        try:
+            yield
+        finally:
+            _mount("-o", "remount,rw", str(store))
+        return
+    folders = [store, *(p for p in store.rglob("*") if p.is_dir())]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
 
 
 def files_under(root: Path) -> set[str]:
@@ -154,14 +187,12 @@ async def test_read_only_store_refuses_upload_with_507_and_health_says_so(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
     headers, case_id = await uploader(client, mailbox, worker)
-    with small_filesystem(TMP / "ro-store", FS_BYTES) as store:
+    with store_folder(TMP / "ro-store") as store:
         server, base = web_on(store, "web-ro")
         try:
             assert upload(base, headers, case_id, "a.mp4", mp4(20_000)).status_code == 201
             kept = files_under(store)
-            done = _mount("-o", "remount,ro", str(store))
-            assert done.returncode == 0, done.stderr
-            try:
+            with read_only(store):
                 health = httpx.get(f"{base}/healthz")
                 assert health.status_code == 503
                 assert health.json()["storage"] == "read_only"
@@ -175,8 +206,6 @@ async def test_read_only_store_refuses_upload_with_507_and_health_says_so(
                 (item,) = listed["items"]
                 got = httpx.get(f"{base}/api/v1/evidence/{item['id']}/content", headers=headers)
                 assert got.status_code == 200 and len(got.content) == 20_000
-            finally:
-                _mount("-o", "remount,rw", str(store))
             assert httpx.get(f"{base}/healthz").status_code == 200
             assert upload(base, headers, case_id, "b.mp4", mp4(20_000)).status_code == 201
         finally:
