@@ -412,8 +412,8 @@ def test_median_of_even_count_is_quantized_to_minor_units() -> None:
 
 def test_timeline_groups_incidents_and_evidence_by_date() -> None:
     markdown = build_markdown(complaint("ftc", "en"))
-    assert "- 2026-10-01: 1 victim paid and received nothing" in markdown
-    assert "- 2026-10-04: 1 victim paid and received nothing; 2 evidence items recorded" in markdown
+    assert "- 2026-10-01: 1 complainant paid and received nothing" in markdown
+    assert "- 2026-10-04: 1 complainant paid and received nothing; 2 evidence items recorded" in markdown
     assert "- 2026-10-06: 1 evidence item recorded" in markdown
     dates = re.findall(r"^- (\d{4}-\d{2}-\d{2}): ", markdown, flags=re.MULTILINE)
     assert dates == sorted(dates) and len(dates) == len(set(dates))
@@ -491,9 +491,9 @@ def test_unknown_demand_raises() -> None:
 def test_demand_wording_per_kind_from_catalog() -> None:
     police = build_markdown(complaint("police", "zh-CN", demands=("investigation", "refund")))
     assert "1. 依法立案侦查，查明收款账户的实际控制人。" in police
-    assert "2. 依法查询、冻结涉案资金，追赃挽损并返还受害者。" in police
+    assert "2. 依法查询、冻结涉案资金，追赃挽损并返还被害人。" in police
     samr = build_markdown(complaint("samr", "zh-CN", demands=("refund", "refund")))
-    assert samr.count("责令商家向每一名受害者全额退还已付款项。") == 1
+    assert samr.count("组织调解，督促商家向每一位投诉人全额退还已付款项。") == 1
 
 
 def test_each_kind_has_its_own_title_and_unknown_kind_uses_the_base() -> None:

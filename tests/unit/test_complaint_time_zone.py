@@ -19,7 +19,7 @@ def test_a_version_built_late_in_the_utc_day_is_dated_the_next_day_in_beijing() 
     assert "生成时间：2026-12-02T04:00:00+08:00" in markdown
     assert "2026-12-01T20:00:00+00:00" not in markdown and "+00:00" not in markdown
     # evidence recorded at 17:30 UTC on 3 October counts on the 4th, as in Beijing
-    assert "- 2026-10-04：1 名受害者付款后未收到商品；记录证据 2 份" in markdown
+    assert "- 2026-10-04：1 名投诉人付款后未收到商品；记录证据 2 份" in markdown
 
 
 def test_the_regulators_calendar_gives_the_zone() -> None:
