@@ -681,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
         extra="exit status: 0 written and the chain verifies; 1 written, but the chain does not "
         "verify; 2 no such case.",
     )
-    p.add_argument("case_id", type=int, metavar="ID", help="the case's number")
+    p.add_argument("case_id", type=int, help="the case's number")
     p.add_argument("path", nargs="?", default=".", help="the directory to write into")
     p.add_argument(
         "--locale", choices=("zh-CN", "en"), help="the README's language (default CHORUS_DEFAULT_LOCALE)"
