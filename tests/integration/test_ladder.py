@@ -296,3 +296,34 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
     row = text_of(r.text.split('id="ladder-count-cn-merchant"', 1)[1].split("</tr>", 1)[0])
     assert row.split()[-4:] == ["2", "1", "0", "1"]
     assert "Bob" not in r.text and "bob@example.com" not in r.text and "2026-11-03" not in r.text
+
+
+async def test_the_shop_link_a_member_reported_says_where_they_bought_until_they_say(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    shop = ident("shop", "https://mobile.yangkeduo.com/mall_page.html?mall_id=778899")
+    opened = await report(client, alice, report_body("星辰卡盟", [shop]))
+    await report(client, bob, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=opened["case_id"]))
+    case_id = opened["case_id"]
+
+    mine = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", alice.headers)
+    assert (mine["bought_on"], mine["bought_on_suggested"]) == (None, "pinduoduo")
+    marketplaces = [s["id"] for s in mine["steps"] if s["stage"] == "marketplace"]
+    assert marketplaces == ["cn-pinduoduo"]
+    assert_problem(
+        await put(client, alice, case_id, "cn-taobao", {"state": "done"}), 404, "ladder_step_not_found"
+    )
+    # bob named no shop: every platform's step
+    theirs = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", bob.headers)
+    assert theirs["bought_on_suggested"] is None
+    assert len([s for s in theirs["steps"] if s["stage"] == "marketplace"]) == 6
+
+    summary = await get_ok(client, f"/api/v1/cases/{case_id}/ladder-summary", alice.headers)
+    counts = {s["id"]: s["applies"] for s in summary["steps"]}
+    assert counts["cn-pinduoduo"] == 2 and counts["cn-taobao"] == 1 and summary["described"] == 1
+
+    await describe(client, alice, case_id, bought_on="taobao")  # what she says wins
+    mine = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", alice.headers)
+    assert [s["id"] for s in mine["steps"] if s["stage"] == "marketplace"] == ["cn-taobao"]

@@ -129,6 +129,9 @@ def _cn_step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
         pytest.param(
             lambda d: _cn_step(d, "cn-merchant").update(link="http://insecure.example/"), id="link-not-https"
         ),
+        pytest.param(
+            lambda d: d["sets"]["cn"]["shop_platforms"].update(pdd="temu"), id="shop-platform-unknown"
+        ),
         pytest.param(lambda d: d.update(default="uk-example"), id="default-is-an-example"),
         pytest.param(lambda d: d.update(default="mars"), id="default-names-no-set"),
         pytest.param(lambda d: _cn_step(d, "cn-merchant").update(surprise=1), id="unknown-field"),
@@ -141,3 +144,12 @@ def test_a_broken_ladder_file_is_refused_when_loaded(change: Any) -> None:
 
 def test_the_file_as_shipped_validates_again_from_its_text() -> None:
     assert ladder.load(ladder.DATA_FILE.read_text(encoding="utf-8")) == ladder.data()
+
+
+def test_a_reported_shop_link_says_where_the_member_bought() -> None:
+    shop = {"kind": "shop", "value": "pdd:123"}
+    assert ladder.bought_on_from_shops([{"kind": "qq", "value": "1"}, shop]) == "pinduoduo"
+    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "tmallhk:x"}]) == "tmall"
+    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "weidian:9"}]) is None  # not offered
+    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "shop.example.com/x"}]) is None
+    assert ladder.bought_on_from_shops([]) is None

@@ -796,15 +796,19 @@ class LadderProfile:
     membership_id: int
     paid_with: str | None
     bought_on: str | None
+    identifiers: list[dict[str, str]]  # what they reported (a shop link says where they bought)
 
 
 async def ladder_profiles(case_id: int) -> list[LadderProfile]:
-    """Every membership of the case with how they paid and where they bought (the ladder
-    domain's aggregate counts them; it never shows who)."""
-    rows = await Membership.select(Membership.id, Membership.paid_with, Membership.bought_on).where(
-        Membership.case == case_id
-    )
-    return [LadderProfile(r["id"], r["paid_with"], r["bought_on"]) for r in rows]
+    """Every membership of the case with how they paid, where they bought and the identifiers
+    they reported (the ladder domain's aggregate counts them; it never shows who)."""
+    rows = await Membership.select(
+        Membership.id, Membership.paid_with, Membership.bought_on, Membership.identifiers
+    ).where(Membership.case == case_id)
+    return [
+        LadderProfile(r["id"], r["paid_with"], r["bought_on"], db.json_value(r["identifiers"]) or [])
+        for r in rows
+    ]
 
 
 async def member_ids(case_id: int) -> list[int]:

@@ -75,14 +75,17 @@ class LadderStepRead(BaseModel):
 
 
 class MemberLadderRead(BaseModel):
-    """A member's own ladder: the steps on their path (by how they paid and where they bought),
-    their progress on each, and the next step (the first not started; null: none left)."""
+    """A member's own ladder: the steps on their path (by how they paid and where they bought,
+    or where the shop link they reported is), their progress on each, and the next step (the
+    first not started; null: none left)."""
 
     case_id: int
     set: str
     example: bool
     paid_with: str | None
-    bought_on: str | None
+    bought_on: str | None  # as the member said (null: not said)
+    # where the shop link they reported is (its platform), which the steps follow until they say
+    bought_on_suggested: str | None = None
     paid_with_options: list[str]
     bought_on_options: list[str]
     steps: list[LadderStepRead]

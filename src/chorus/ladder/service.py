@@ -132,7 +132,8 @@ async def member_ladder(case_id: int, *, actor: UserRead, locale: str) -> Member
     member)."""
     m = await cases.require_member(case_id, actor=actor)
     name, chosen = ladder.default_set()
-    path = ladder.steps_for(m["paid_with"], m["bought_on"], name)
+    suggested = ladder.bought_on_from_shops(db.json_value(m["identifiers"]) or [], name)
+    path = ladder.steps_for(m["paid_with"], m["bought_on"] or suggested, name)
     rows = {r["step"]: r for r in await _progress([m["id"]])}
     registry = await _registry(s.regulator for s in path)
     out = []
@@ -150,6 +151,7 @@ async def member_ladder(case_id: int, *, actor: UserRead, locale: str) -> Member
         example=chosen.example,
         paid_with=m["paid_with"],
         bought_on=m["bought_on"],
+        bought_on_suggested=suggested,
         paid_with_options=list(chosen.paid_with),
         bought_on_options=list(chosen.bought_on),
         steps=out,
@@ -167,7 +169,8 @@ async def set_progress(
     async with db.transaction():
         m = await cases.require_member(case_id, actor=actor)
         step = ladder.find_step(step_id)
-        if step is None or not step.applies_to(m["paid_with"], m["bought_on"]):
+        bought_on = m["bought_on"] or ladder.bought_on_from_shops(db.json_value(m["identifiers"]) or [])
+        if step is None or not step.applies_to(m["paid_with"], bought_on):
             raise NotFound("ladder_step_not_found", field="step")
         await LadderProgress.delete().where(
             (LadderProgress.membership == m["id"]) & (LadderProgress.step == step.id)
@@ -204,8 +207,11 @@ async def aggregate(case_id: int, *, actor: UserRead, locale: str) -> LadderAggr
     refused: Counter[str] = Counter()
     next_for: Counter[str] = Counter()
     finished = 0
+    bought = {
+        m.membership_id: m.bought_on or ladder.bought_on_from_shops(m.identifiers, name) for m in members
+    }
     for m in members:
-        path = ladder.steps_for(m.paid_with, m.bought_on, name)
+        path = ladder.steps_for(m.paid_with, bought[m.membership_id], name)
         mine = states.get(m.membership_id, {})
         for s in path:
             applies[s.id] += 1
@@ -223,7 +229,7 @@ async def aggregate(case_id: int, *, actor: UserRead, locale: str) -> LadderAggr
         case_id=case_id,
         set=name,
         members=len(members),
-        described=sum(1 for m in members if m.paid_with or m.bought_on),
+        described=sum(1 for m in members if m.paid_with or bought[m.membership_id]),
         finished=finished,
         steps=[
             StepCount(

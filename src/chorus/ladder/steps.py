@@ -11,10 +11,11 @@ exists or is likely and its length was not found (never guessed)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,6 +28,7 @@ __all__ = [
     "LadderSet",
     "Step",
     "Window",
+    "bought_on_from_shops",
     "data",
     "default_set",
     "find_step",
@@ -138,6 +140,8 @@ class LadderSet(_Frozen):
     example: bool
     paid_with: tuple[str, ...] = Field(min_length=1)
     bought_on: tuple[str, ...] = Field(min_length=1)
+    # a reported shop link's platform (its identifier's prefix, "taobao:123") -> bought_on
+    shop_platforms: dict[str, str] = Field(default_factory=dict)
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -152,6 +156,8 @@ class LadderSet(_Frozen):
                 raise ValueError(f"{s.id}: applies to a bought_on the set does not offer")
             if s.platform is not None and s.platform not in self.bought_on:
                 raise ValueError(f"{s.id}: platform is not a bought_on of the set")
+        if set(self.shop_platforms.values()) - set(self.bought_on):
+            raise ValueError("shop_platforms names a bought_on the set does not offer")
         order = [STAGES.index(s.stage) for s in self.steps]
         if order != sorted(order):
             raise ValueError("steps are not in the ladder's order (merchant … court)")
@@ -203,3 +209,15 @@ def steps_for(paid_with: str | None, bought_on: str | None, set_name: str | None
 def find_step(step_id: str, set_name: str | None = None) -> Step | None:
     ladder = data().sets[set_name or data().default]
     return next((s for s in ladder.steps if s.id == step_id), None)
+
+
+def bought_on_from_shops(identifiers: Sequence[Mapping[str, Any]], set_name: str | None = None) -> str | None:
+    """Where a member bought, as their reported shop links say: the first shop identifier
+    (``{"kind": "shop", "value": "taobao:123"}``) whose platform the set maps; None otherwise."""
+    platforms = data().sets[set_name or data().default].shop_platforms
+    for ident in identifiers:
+        if ident.get("kind") == "shop":
+            platform, sep, _ = str(ident.get("value", "")).partition(":")
+            if sep and platform in platforms:
+                return platforms[platform]
+    return None
