@@ -454,6 +454,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,
     ("GET", "/cases/{case_id}/evidence/verify"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/evidence/{evidence_id}/withdraw"): UPLOADER,
+    ("POST", "/cases/{case_id}/evidence/{evidence_id}/fields/{field_id}"): UPLOADER,
     ("GET", "/report"): VERIFIED,
     ("POST", "/report"): VERIFIED,
     ("POST", "/report/identifier"): VERIFIED,
@@ -499,6 +500,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
     ("POST", "/admin/regulators/{regulator_id}"): STAFF_ADMIN,
     ("POST", "/admin/regulators/{regulator_id}/active"): STAFF_ADMIN,
+    ("POST", "/admin/regulators/{regulator_id}/restore"): STAFF_ADMIN,
     # the inbound mail quarantine (chorus.filings.quarantine_pages; test_inbound_quarantine.py)
     ("GET", "/admin/quarantine"): STAFF_ADMIN,
     ("GET", "/admin/quarantine/{item_id}"): STAFF_ADMIN,

@@ -164,3 +164,29 @@ async def test_an_admin_deactivates_and_reactivates_a_regulator(
     r = await client.post(action, data={"active": "true", "_csrf_token": csrf_of(Page(r.text))})
     assert r.status_code == 303 and (await row("cn-alipay-disputes"))["active"] is True
     assert "已重新启用该机构" in (await client.get("/admin/regulators")).text
+
+
+async def test_an_admin_restores_shipped_fields_on_the_page(client: Any, settings: Any) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    cca = await row("cn-cca")
+    r = await client.patch(
+        f"/api/v1/regulators/{cca['id']}",
+        json={"note": "管理员的说明", "min_poll_seconds": 600},
+        headers=admin.headers,
+    )
+    assert r.status_code == 200, r.text
+    await as_user(client, admin)
+    url = f"/admin/regulators/{cca['id']}"
+    r = await client.get(url)
+    # only fields the shipped data sets are offered (the poll interval is the admins' alone)
+    assert 'name="restore_shipped.note"' in r.text and "restore_shipped.min_poll_seconds" not in r.text
+    assert "管理员改过、更新时保持不变的项：规则与出处。" in text_of(r.text)
+    token = csrf_of(Page(r.text))
+    r = await client.post(f"{url}/restore", data={"_csrf_token": token})
+    assert r.status_code == 422 and "请至少勾选一项。" in r.text
+    r = await client.post(f"{url}/restore", data={"restore_shipped.note": "true", "_csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == url
+    after = await row("cn-cca")
+    assert after["note"] == cca["note"] and after["min_poll_seconds"] == 600
+    r = await client.get(url)
+    assert "已恢复为预置信息。" in r.text and 'name="restore_shipped.note"' not in r.text

@@ -213,3 +213,59 @@ async def test_an_edit_made_before_changes_were_recorded_is_read_from_the_audit_
     assert after["authorization_required"] is False
     got = (await client.get(f"{ADMIN_LIST}/{samr['id']}", headers=admin.headers)).json()
     assert got["admin_fields"] == ["address", "authorization_required"]
+
+
+async def test_an_admin_hands_a_field_back_to_the_shipped_data(
+    client: Any, mailbox: Any, worker: Any, settings: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    user = await verified_user(client, mailbox, worker, "u@example.com")
+    wechat = await row("cn-wechatpay-disputes")
+    url = f"{REGULATORS}/{wechat['id']}"
+    r = await client.patch(
+        url, json={"note": "管理员的说明", "address": "https://kf.qq.com/pay/"}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+
+    # refused, nothing written: not an admin, a field both changed and restored, an unknown field,
+    # a regulator an admin added (nothing shipped to go back to)
+    before, count = await row("cn-wechatpay-disputes"), await AuditEntry.count()
+    assert_problem(await client.patch(url, json={"restore_shipped": ["note"]}, headers=user), 403)
+    problem = assert_problem(
+        await client.patch(url, json={"note": "x", "restore_shipped": ["note"]}, headers=admin.headers), 422
+    )
+    assert "restore_shipped" in fields_of(problem)
+    problem = assert_problem(
+        await client.patch(url, json={"restore_shipped": ["credentials_env"]}, headers=admin.headers), 422
+    )
+    assert fields_of(problem) == {"restore_shipped[0]"}
+    body = {"name": "某地消协", "jurisdiction": "某地", "channel": "manual", "address": "电话 12315"}
+    added = (await client.post(REGULATORS, json=body, headers=admin.headers)).json()["id"]
+    count += 1  # regulator.created
+    assert_problem(
+        await client.patch(
+            f"{REGULATORS}/{added}", json={"restore_shipped": ["note"]}, headers=admin.headers
+        ),
+        409,
+        "regulator_not_shipped",
+    )
+    assert await row("cn-wechatpay-disputes") == before and await AuditEntry.count() == count
+
+    r = await client.patch(url, json={"restore_shipped": ["note"]}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    after = await row("cn-wechatpay-disputes")
+    assert after["note"] == wechat["note"] and after["address"] == "https://kf.qq.com/pay/"
+    got = (await client.get(f"{ADMIN_LIST}/{wechat['id']}", headers=admin.headers)).json()
+    assert got["admin_fields"] == ["address"]
+    (entry,) = [e for e in await audits("regulator.updated") if e["data"].get("restored")]
+    assert entry["data"] == {"fields": [], "restored": ["note"]} and entry["actor_id"] == admin.id
+
+    # the restored field follows the next correction again; the admin's address stays
+    shipped_copy(
+        tmp_path,
+        monkeypatch,
+        {"cn-wechatpay-disputes": {"note": "微信支付：95017", "address": "https://pay.weixin.qq.com/"}},
+    )
+    await service.sync_shipped()
+    after = await row("cn-wechatpay-disputes")
+    assert (after["note"], after["address"]) == ("微信支付：95017", "https://kf.qq.com/pay/")

@@ -32,11 +32,12 @@ from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
 from chorus.accounts.schemas import UserRead
-from chorus.errors import DomainError
+from chorus.errors import DomainError, Invalid
 from chorus.regulators import service
 from chorus.regulators.schemas import (
     CREDENTIALS_PREFIX,
     MIN_POLL_SECONDS_DEFAULT,
+    SHIPPED_FIELDS,
     RegulatorCreate,
     RegulatorUpdate,
 )
@@ -158,6 +159,7 @@ def _choices() -> dict[str, Any]:
         "phases": ("acceptance", "conclusion"),
         "units": ("working_days", "calendar_days"),
         "routing_editable": "routed_by" in RegulatorUpdate.model_fields,
+        "shipped_fields": SHIPPED_FIELDS,
     }
 
 
@@ -326,5 +328,28 @@ async def set_active(
     return redirect(request, f"/admin/regulators#regulator-{regulator_id}", flash=flash)
 
 
+@post("/admin/regulators/{regulator_id:int}/restore", guards=ADMIN)
+async def restore(
+    request: Request[Any, Any, Any],
+    regulator_id: FromPath[int],
+    data: FormData,
+    user: NamedDependency[UserRead],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    """Hand the ticked fields (``restore_shipped.<field>``) of a shipped regulator back to the
+    shipped data: the API's ``PATCH {restore_shipped}``."""
+    regulator = await service.get_for_admin(regulator_id)  # an unknown id: the 404 page
+    fields = [f for f in SHIPPED_FIELDS if data.get(f"restore_shipped.{f}")]
+    try:
+        if not fields:
+            raise Invalid("regulator_restore_none", field="restore_shipped")
+        change = RegulatorUpdate.model_validate({"restore_shipped": fields})
+        await service.update(regulator_id, data=change, actor=user, settings=settings)
+    except (ValidationError, DomainError) as exc:
+        values = _form_values(regulator) | rule_values(regulator.model_dump(mode="json")["time_limits"])
+        return await _refused(request, exc, values, [], regulator=regulator)
+    return redirect(request, f"/admin/regulators/{regulator_id}", flash="page.admin.flash.restored")
+
+
 def page_routers() -> list[Router]:
-    return [page_router(registry, new_form, create, edit_form, update, set_active)]
+    return [page_router(registry, new_form, create, edit_form, update, set_active, restore)]

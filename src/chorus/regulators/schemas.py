@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -20,6 +20,26 @@ TemplateKind = Literal["samr", "consumer_association", "payment_platform", "poli
 MIN_POLL_SECONDS_DEFAULT = 300
 MIN_POLL_SECONDS_MAX = 7 * 86400
 TIME_LIMITS_MAX = 20
+# The fields of a regulator data/regulators.json sets (the rest are admins' alone: the API key's
+# variable, the poll interval): a correction of an entry reaches these, unless an admin changed them.
+ShippedField = Literal[
+    "name",
+    "jurisdiction",
+    "channel",
+    "address",
+    "locale",
+    "template_kind",
+    "contact_disclosure",
+    "calendar",
+    "accept_working_days",
+    "finish_working_days",
+    "note",
+    "authorization_required",
+    "routed_by",
+    "time_limits",
+    "active",
+]
+SHIPPED_FIELDS: tuple[str, ...] = get_args(ShippedField)
 
 
 class TimeLimitRule(BaseModel):
@@ -159,6 +179,9 @@ class RegulatorUpdate(BaseModel):
     authorization_required: bool | None = None
     # false deactivates: offered for no new complaint; filings already made keep it
     active: bool | None = None
+    # a shipped regulator's fields an admin changed, handed back to data/regulators.json: they take
+    # the shipped value now and follow its corrections again
+    restore_shipped: list[ShippedField] | None = Field(default=None, max_length=len(SHIPPED_FIELDS))
 
     _time_limits = field_validator("time_limits")(check_time_limits)
 

@@ -19,6 +19,7 @@ from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.regulators import requirements
 from chorus.regulators.schemas import (
+    SHIPPED_FIELDS,
     RegulatorAdminRead,
     RegulatorCreate,
     RegulatorRead,
@@ -253,9 +254,14 @@ async def update(
     """Admins change a regulator: only the fields ``data`` sets, checked as :func:`create` checks
     them (the address against the resulting channel; an HTTP channel's reachability in
     production). Complaint versions and filings already made keep what they were made with;
-    a live filing's next request uses the new channel and address."""
+    a live filing's next request uses the new channel and address. ``restore_shipped`` hands
+    fields of a shipped regulator back to data/regulators.json: they take its value now and
+    follow its corrections again (409 for a regulator not shipped; 422 with a value for them)."""
     current = await get_or_raise(regulator_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    restore = set(changes.pop("restore_shipped", None) or ())
+    if restore & set(changes):
+        raise Invalid("regulator_restore_and_change", field="restore_shipped")
     for key in ("name", "jurisdiction"):
         if key in changes:
             changes[key] = changes[key].strip()
@@ -272,14 +278,16 @@ async def update(
     if changes.get("routed_by") is not None:
         await _check_routed_by(changes["routed_by"], regulator_id=regulator_id)
     changes = {k: v for k, v in changes.items() if current[k] != v}
+    restored = await _shipped_values_of(current, restore) if restore else {}
+    changes |= restored
     if "name" in changes or "jurisdiction" in changes:
         name = changes.get("name", current["name"])
         jurisdiction = changes.get("jurisdiction", current["jurisdiction"])
         if await _name_taken(name, jurisdiction, other_than=regulator_id):
             raise Conflict("regulator_exists", field="name")
-    if changes:
-        # what an admin changed is theirs: a later correction of the shipped data leaves it alone
-        admin_fields = sorted((_admin_fields(current) or set()) | set(changes))
+    # what an admin changed is theirs: a later correction of the shipped data leaves it alone
+    admin_fields = sorted(((_admin_fields(current) or set()) | set(changes)) - restore)
+    if changes or admin_fields != sorted(_admin_fields(current) or ()):
         action = "regulator.updated"
         if "active" in changes:
             action = "regulator.reactivated" if changes["active"] else "regulator.deactivated"
@@ -293,9 +301,21 @@ async def update(
                 actor_id=actor.id,
                 object_type="regulator",
                 object_id=regulator_id,
-                fields=sorted(changes),
+                fields=sorted(set(changes) - restore),
+                **({"restored": sorted(restore)} if restore else {}),
             )
     return _read(await get_or_raise(regulator_id))
+
+
+async def _shipped_values_of(current: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """The values data/regulators.json gives these fields of a shipped regulator, where they
+    differ from what it holds (409 ``regulator_not_shipped`` for one an admin added)."""
+    entry = next((e for e in _entries() if e["slug"] == current["slug"]), None)
+    if entry is None or current["seed_revision"] is None:
+        raise Conflict("regulator_not_shipped", field="restore_shipped")
+    ids = {r["slug"]: int(r["id"]) for r in await Regulator.select(Regulator.slug, Regulator.id)}
+    values = _shipped_values(entry, seed_time_limits(), ids)
+    return {f: values[f] for f in fields if not _same(f, current[f], values[f])}
 
 
 def _stored(rules: list[TimeLimitRule]) -> str:
@@ -309,25 +329,6 @@ def seed_time_limits() -> dict[str, list[TimeLimitRule]]:
     return {name: [TimeLimitRule.model_validate(r) for r in rules] for name, rules in sets.items()}
 
 
-# The fields of a regulator data/regulators.json sets (the rest are admins' alone: the API key's
-# variable, the poll interval): a correction of an entry reaches these, unless an admin changed them.
-SHIPPED_FIELDS = (
-    "name",
-    "jurisdiction",
-    "channel",
-    "address",
-    "locale",
-    "template_kind",
-    "contact_disclosure",
-    "calendar",
-    "accept_working_days",
-    "finish_working_days",
-    "note",
-    "authorization_required",
-    "routed_by",
-    "time_limits",
-    "active",
-)
 # the audit entries an admin's change to a regulator leaves, with the fields it changed
 _ADMIN_ACTIONS = ("regulator.updated", "regulator.deactivated", "regulator.reactivated")
 
