@@ -454,6 +454,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/evidence"): CASE_MEMBER,
     ("GET", "/cases/{case_id}/evidence/verify"): CASE_MEMBER,
     ("POST", "/cases/{case_id}/evidence/{evidence_id}/withdraw"): UPLOADER,
+    ("POST", "/cases/{case_id}/evidence/{evidence_id}/fields/{field_id}"): UPLOADER,
     ("GET", "/report"): VERIFIED,
     ("POST", "/report"): VERIFIED,
     ("POST", "/report/identifier"): VERIFIED,

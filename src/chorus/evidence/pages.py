@@ -24,8 +24,8 @@ from litestar.response import Redirect, Template
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service as cases
 from chorus.errors import Conflict, Invalid, StorageUnavailable, TooLarge, UnsupportedType
-from chorus.evidence import service, sniff
-from chorus.evidence.schemas import ChainVerification, EvidenceRead
+from chorus.evidence import extraction, service, sniff
+from chorus.evidence.schemas import ChainVerification, EvidenceRead, ExtractionRead
 from chorus.i18n import t
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
@@ -211,6 +211,9 @@ class Section:
     outcomes: list[Outcome] = field(default_factory=list)  # the files of a form sent without JS
     chain: ChainCheck | None = None
     withdraw_error: tuple[int, str] | None = None  # (evidence id, why it stays)
+    # what was read from each of my images and chat exports: suggestions to accept or reject
+    suggestions: dict[int, ExtractionRead] = field(default_factory=dict)
+    field_error: tuple[int, str] | None = None  # (field id, why it was not accepted)
 
     @property
     def upload_failed(self) -> bool:
@@ -232,6 +235,9 @@ class Section:
     def name(self, item: EvidenceRead) -> str:
         return item.filename or t("page.evidence.unnamed", self.locale, n=item.id)
 
+    def percent(self, confidence: float) -> int:
+        return round(confidence * 100)
+
 
 async def section(
     request: Request[Any, Any, Any],
@@ -247,10 +253,15 @@ async def section(
     settings: Settings = request.app.state["settings"]
     locale = request_locale(request, user)
     rules = upload_rules(settings, locale)
+    mine = [e for e in reversed(items) if e.uploaded_by_me and not e.withdrawn]
+    read = {
+        e.id: await extraction.read_for(e.id, actor=user) for e in mine if extraction.is_read(e.media_type)
+    }
     return Section(
         case_id=case_id,
         locale=locale,
-        items=[e for e in reversed(items) if e.uploaded_by_me and not e.withdrawn],
+        items=mine,
+        suggestions=read,
         rules=rules,
         kinds=[(k, t(f"complaint.evidence_kind.{k}", locale)) for k in service.KINDS],
         visibilities=[(v, t(f"page.evidence.visibility.{v}", locale)) for v in ("organizers", "members")],
@@ -417,8 +428,34 @@ async def withdraw(
     return redirect(request, f"/cases/{case_id}/evidence", flash="page.evidence.flash.withdrawn")
 
 
+@post(
+    "/cases/{case_id:int}/evidence/{evidence_id:int}/fields/{field_id:int}",
+    guards=[requires_login],
+    opt={"rule": "uploader"},
+)
+async def decide_field(
+    request: Request[Any, Any, Any],
+    case_id: FromPath[int],
+    evidence_id: FromPath[int],
+    field_id: FromPath[int],
+    data: FormData,
+    user: NamedDependency[UserRead],
+) -> Template | Redirect:
+    """Accept or reject one suggestion read from my file (``decision``: accept | reject); why one
+    could not be accepted is said next to it."""
+    decision = str(data.get("decision", ""))
+    if decision not in ("accept", "reject"):
+        raise Invalid("decision_invalid", field="decision")
+    try:
+        await extraction.decide(evidence_id, field_id, actor=user, accept=decision == "accept")
+    except (Conflict, Invalid) as exc:
+        reason = t(f"errors.{exc.code}", request_locale(request, user))
+        return await _page(request, case_id, user, status=exc.status, field_error=(field_id, reason))
+    return redirect(request, f"/cases/{case_id}/evidence", flash=f"page.extraction.flash.{decision}")
+
+
 def page_routers() -> list[Router]:
-    return [page_router(evidence_page, verify_chain, upload, withdraw)]
+    return [page_router(evidence_page, verify_chain, upload, withdraw, decide_field)]
 
 
 __all__ = ["Section", "page_routers", "section"]
