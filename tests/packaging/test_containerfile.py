@@ -56,6 +56,16 @@ def test_it_copies_files_that_exist_and_all_the_wheel_needs() -> None:
             assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
             copied.add(source)
     assert set(SOURCES) <= copied, f"not copied, but the wheel is built from them: {set(SOURCES) - copied}"
+    # and the build context keeps them: no pattern of .dockerignore names a copied path
+    ignored = [
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for source in copied:
+        for pattern in ignored:
+            assert not Path(source).match(pattern) and not source.startswith(pattern + "/"), (source, pattern)
+    assert ".venv" in ignored and ".git" in ignored  # a small build context
 
 
 def test_it_runs_chorus_web_on_the_port_it_exposes_and_checks() -> None:
