@@ -199,6 +199,8 @@ async def decide(evidence_id: int, field_id: int, *, actor: UserRead, accept: bo
         row = await _visible(evidence_id, actor)
         if row["uploader"] != actor.id:
             raise Forbidden("evidence_not_yours")
+        if row["withdrawn_at"] is not None:  # its undecided suggestions went with it
+            raise Conflict("evidence_withdrawn")
         field = (
             await ExtractedField.select(*ExtractedField.all_columns(), ExtractedField.extraction.evidence)
             .where(ExtractedField.id == field_id)
@@ -211,8 +213,6 @@ async def decide(evidence_id: int, field_id: int, *, actor: UserRead, accept: bo
             return _field_read(dict(field))
         if field["status"] != "suggested":
             raise Conflict("field_decided")
-        if row["withdrawn_at"] is not None:
-            raise Conflict("evidence_withdrawn")
         applied = await _apply(row["case"], actor.id, dict(field)) if accept else None
         await ExtractedField.update(
             {
@@ -252,20 +252,21 @@ async def accepted_receipts(case_id: int) -> list[tuple[int, str, str, int]]:
     """(uploader, identifier kind or ``order_number``, value, evidence id) of every field accepted
     from the case's live evidence, identifiers normalized as the report holds them: what the
     shared patterns count and the complaint cites (chorus.complaints.patterns.Receipt)."""
-    items = await Evidence.select(Evidence.id, Evidence.uploader).where(
-        (Evidence.case == case_id) & Evidence.withdrawn_at.is_null()
-    )
-    uploader = {r["id"]: r["uploader"] for r in items}
-    if not uploader:
-        return []
+    # joined, not a list of the case's evidence ids: a large case has more of them than
+    # PostgreSQL takes parameters (32,767; 50,000 items failed the complaint build)
+    evidence = ExtractedField.extraction.evidence
     rows = await ExtractedField.select(
         ExtractedField.kind,
         ExtractedField.identifier_kind,
         ExtractedField.value,
-        ExtractedField.extraction.evidence,
+        evidence,
+        evidence.uploader,  # type: ignore[union-attr]
     ).where(
-        ExtractedField.extraction.evidence.is_in(sorted(uploader)) & (ExtractedField.status == "accepted")
+        (evidence.case == case_id)  # type: ignore[union-attr]
+        & evidence.withdrawn_at.is_null()  # type: ignore[union-attr]
+        & (ExtractedField.status == "accepted")
     )
+    uploader = {r["extraction.evidence"]: r["extraction.evidence.uploader"] for r in rows}
     out: set[tuple[int, str, str, int]] = set()
     for r in rows:
         evidence_id = r["extraction.evidence"]
