@@ -1,9 +1,10 @@
 """Redis restarted under traffic (issue 17, scenario 2): `chorus web` and `chorus worker` run as
 processes against a Redis server of the test's own (append-only file on, as docs/operator-guide.md
-asks), which is stopped and started again. While it is away the API keeps answering — reports,
-logins (the rate limits count in the process's memory), registrations (their e-mail waits in the
-outbox) — and /healthz says Redis is away; once it is back, every e-mail is delivered exactly once,
-both the one that waited in the outbox and the one that was already queued in Redis.
+asks), which is stopped and started again. While it is away the API keeps answering: reports,
+logins (the rate limits count in the process's memory), evidence uploads, registrations (their
+e-mail waits in the outbox); /healthz says Redis is away. Once it is back, every e-mail is
+delivered exactly once, both the one that waited in the outbox and the one already queued in
+Redis, and the worker is still running.
 
 Run on the SQLite pass only, with a database file of its own: what is tested is Redis going away,
 which does not depend on the database engine; once keeps `make test` short.
@@ -34,6 +35,7 @@ from tests.integration.faults_support import (
     terminate,
     verified_user,
 )
+from tests.integration.test_account_lifecycle import png
 from tests.support import PASSWORD, Mailbox
 from tests.toolkit import start_web, stop_process
 
@@ -144,6 +146,14 @@ async def test_the_api_answers_while_redis_is_away_and_every_mail_goes_once_afte
             r = await client.get(f"/api/v1/cases/{case_id}")
             assert r.status_code == 200, r.text
             r = await client.post(
+                f"/api/v1/cases/{case_id}/evidence",
+                headers=victim,
+                data={"kind": "payment_receipt", "description": "付款截图", "visibility": "members"},
+                files={"file": ("receipt.png", png(7), "image/png")},
+            )
+            assert r.status_code == 201, r.text
+            evidence_id = r.json()["id"]
+            r = await client.post(
                 "/api/v1/auth/login", json={"email": "redis-victim@example.com", "password": PASSWORD}
             )
             assert r.status_code == 200, r.text
@@ -169,3 +179,6 @@ async def test_the_api_answers_while_redis_is_away_and_every_mail_goes_once_afte
         assert len(mailbox.to("queued@example.com")) == 1
         assert len(mailbox.to("during@example.com")) == 1
         assert len(mailbox.to("redis-victim@example.com")) == 1
+        r = await client.get(f"/api/v1/cases/{case_id}/evidence", headers=victim)
+        assert r.status_code == 200, r.text
+        assert evidence_id in [e["id"] for e in r.json()["items"]], r.text
