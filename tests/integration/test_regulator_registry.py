@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chorus.audit.tables import AuditEntry
+from chorus.errors import Conflict
 from chorus.regulators import service
 from chorus.regulators.tables import Regulator
 from tests.integration.cases_support import fields_of, staff
@@ -83,6 +84,20 @@ async def test_a_deactivated_regulator_is_not_offered_but_its_filings_go_on(
     assert len(await audits("regulator.reactivated")) == 1
     assert reg in [x["id"] for x in (await client.get(REGULATORS)).json()["items"]]
     await build(client, s, reg)  # 201
+
+
+async def test_a_bureau_is_not_offered_while_its_channel_is_deactivated(client: Any, settings: Any) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    samr, bureau = await row("cn-12315"), await row("cn-gd-sz-amr")
+    r = await client.patch(f"{REGULATORS}/{samr['id']}", json={"active": False}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    offered = [x["id"] for x in (await client.get(REGULATORS)).json()["items"]]
+    assert samr["id"] not in offered and bureau["id"] not in offered  # complaints to it go via 12315
+    with pytest.raises(Conflict):
+        await service.require_active(bureau["id"])
+    r = await client.patch(f"{REGULATORS}/{samr['id']}", json={"active": True}, headers=admin.headers)
+    offered = [x["id"] for x in (await client.get(REGULATORS)).json()["items"]]
+    assert {samr["id"], bureau["id"]} <= set(offered)
 
 
 async def test_refusals_write_nothing(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:

@@ -80,9 +80,11 @@ def _admin_fields(row: dict[str, Any]) -> set[str] | None:
 
 
 async def list_active() -> list[RegulatorRead]:
-    """The regulators complaints can be built for and filed with (the public list)."""
-    rows = await Regulator.select().where(Regulator.active == True).order_by(Regulator.id)  # noqa: E712
-    return [_read(r) for r in rows]
+    """The regulators complaints can be built for and filed with (the public list): active, and
+    for a bureau reached through a channel, that channel active too."""
+    rows = await Regulator.select().order_by(Regulator.id)
+    off = {r["id"] for r in rows if not r["active"]}
+    return [_read(r) for r in rows if r["id"] not in off and r["routed_by"] not in off]
 
 
 async def list_all() -> list[RegulatorAdminRead]:
@@ -91,9 +93,11 @@ async def list_all() -> list[RegulatorAdminRead]:
 
 
 async def require_active(regulator_id: int) -> dict[str, Any]:
-    """A regulator a new complaint may be built for: 404 unknown, 409 deactivated."""
+    """A regulator a new complaint may be built for: 404 unknown, 409 deactivated (or reached
+    through a channel that is)."""
     row = await get_or_raise(regulator_id)
-    if not row["active"]:
+    channel = await get_or_raise(row["routed_by"]) if row["routed_by"] else row
+    if not row["active"] or not channel["active"]:
         raise Conflict("regulator_inactive", field="regulator_id")
     return row
 
