@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chorus.evidence import ocr
+from chorus.evidence.tables import ExtractedField, Extraction
 from tests.support import assert_problem, verified_user
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -231,6 +232,9 @@ async def test_authorization_follows_the_evidence(client: Any, mailbox: Any, wor
     # a withdrawn item's suggestions are no longer accepted
     assert (await client.delete(f"/api/v1/evidence/{mem_private}", headers=mem)).status_code == 204
     assert_problem(await decide(client, mem_private, field["id"], mem, "accept"), 409, "evidence_withdrawn")
+    # and what was read from it went with it: the text, the undecided suggestions
+    gone = await extraction(client, mem_private, mem)
+    assert gone["text"] == "" and gone["fields"] == []
 
 
 async def test_without_ocr_uploads_work_and_extraction_is_unavailable(
@@ -311,3 +315,24 @@ async def test_the_complaint_cites_receipts_behind_a_shared_payee_account(
     ]
     assert any("同一收款账户" in line for line in cited), md
     assert any("XC#############" in line for line in cited), md  # bob's report held MY-1: his receipt counts
+
+
+async def test_leaving_the_case_takes_what_was_read_from_my_files(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    org = await verified_user(client, mailbox, worker, "org@example.com", "Org")
+    mem = await verified_user(client, mailbox, worker, "mem@example.com", "Mem")
+    body = report_body("快充卡盟", [{"kind": "qq", "value": "55667788"}])
+    case_id = (await client.post("/api/v1/reports", json=body, headers=org)).json()["case_id"]
+    assert (await client.post("/api/v1/reports", json=body, headers=mem)).status_code == 201
+    text = "客服: 加我QQ 123456789\n客服: 微信 xingchen_888\n".encode()
+    evidence_id = await upload(client, case_id, mem, text, filename="a.txt", media_type="text/plain")
+    await worker()
+    read = await extraction(client, evidence_id, org)
+    assert read["text"] and len(read["fields"]) == 2
+    r = await decide(client, evidence_id, field_of(read, "qq")["id"], mem, "accept")
+    assert r.status_code == 200
+    assert (await client.delete(f"/api/v1/cases/{case_id}/membership", headers=mem)).status_code == 204
+    rows = await ExtractedField.select(ExtractedField.kind, ExtractedField.source_line, ExtractedField.status)
+    assert rows == [{"kind": "qq", "source_line": "", "status": "accepted"}]  # the record, not the words
+    assert [r["text"] for r in await Extraction.select(Extraction.text)] == [""]

@@ -37,7 +37,7 @@ from chorus.evidence.schemas import (
     EvidenceList,
     EvidenceRead,
 )
-from chorus.evidence.tables import ChainLink, Evidence, Extraction
+from chorus.evidence.tables import ChainLink, Evidence, ExtractedField, Extraction
 from chorus.settings import Settings
 
 KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
@@ -453,6 +453,7 @@ async def withdraw(evidence_id: int, *, actor: UserRead, settings: Settings) -> 
         )
         if not done:
             raise Conflict("evidence_frozen")
+        await forget_readings([evidence_id])
         await audit.record(
             "evidence.withdrawn",
             actor_id=actor.id,
@@ -474,6 +475,27 @@ async def withdraw(evidence_id: int, *, actor: UserRead, settings: Settings) -> 
     await delete_unreferenced([row["sha256"], row["derived_sha256"]], settings)
 
 
+async def forget_readings(evidence_ids: Sequence[int]) -> None:
+    """What was read from withdrawn evidence goes with it (inside the caller's transaction): the
+    text and the suggestions not decided are deleted, the lines decided ones came from cleared;
+    what was accepted stays recorded as what it changed, but no longer the member's words."""
+    ids = sorted(set(evidence_ids))
+    for start in range(0, len(ids), FREEZE_BATCH):
+        chunk = ids[start : start + FREEZE_BATCH]
+        readings = [
+            r["id"] for r in await Extraction.select(Extraction.id).where(Extraction.evidence.is_in(chunk))
+        ]
+        if not readings:
+            continue
+        await ExtractedField.delete().where(
+            ExtractedField.extraction.is_in(readings) & (ExtractedField.status == "suggested")
+        )
+        await ExtractedField.update({ExtractedField.source_line: ""}).where(
+            ExtractedField.extraction.is_in(readings)
+        )
+        await Extraction.update({Extraction.text: ""}).where(Extraction.id.is_in(readings))
+
+
 async def withdraw_all_of(case_id: int, *, uploader_id: int) -> list[str]:
     """Someone left the case (inside the caller's transaction, see
     :mod:`chorus.accounts.lifecycle`): everything they uploaded to it is withdrawn, its
@@ -481,9 +503,10 @@ async def withdraw_all_of(case_id: int, *, uploader_id: int) -> list[str]:
     (frozen), which stays with that filing. Returns the SHA-256s of the bytes withdrawn, for
     :func:`delete_unreferenced` once the transaction committed."""
     theirs = (Evidence.case == case_id) & (Evidence.uploader == uploader_id) & Evidence.frozen_at.is_null()
-    rows = await Evidence.select(Evidence.sha256, Evidence.derived_sha256).where(
+    rows = await Evidence.select(Evidence.id, Evidence.sha256, Evidence.derived_sha256).where(
         theirs & Evidence.withdrawn_at.is_null()
     )
+    await forget_readings([r["id"] for r in rows])
     await Evidence.update({Evidence.withdrawn_at: datetime.now(UTC)}).where(
         theirs & Evidence.withdrawn_at.is_null()
     )
