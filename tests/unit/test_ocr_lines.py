@@ -3,8 +3,14 @@ on one row, become one line even on a photo taken askew; rows stay in reading or
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
+from typing import Any
 
+import pytest
+
+from chorus.evidence import ocr
 from chorus.evidence.ocr import Line, group_lines
 
 
@@ -44,3 +50,23 @@ def test_a_photo_taken_askew_keeps_its_rows() -> None:
 
 def test_no_boxes_no_lines() -> None:
     assert group_lines([]) == []
+
+
+async def test_a_read_beyond_the_process_limit_is_refused_at_once(monkeypatch: Any) -> None:
+    """The worker defers an OCR job rather than let it wait here holding a job slot: with every
+    slot taken, read() raises Busy without waiting; once one frees, the next read runs."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(data: bytes, threads: int = 1) -> list[Line]:
+        started.set()
+        release.wait(10)
+        return [Line(data.decode(), 1.0)]
+
+    monkeypatch.setattr(ocr, "read_image", slow)
+    first = asyncio.create_task(ocr.read(b"one", concurrency=1))
+    await asyncio.to_thread(started.wait, 10)
+    with pytest.raises(ocr.Busy):
+        await ocr.read(b"two", concurrency=1)
+    release.set()
+    assert await first == [Line("one", 1.0)]
+    assert await ocr.read(b"three", concurrency=1) == [Line("three", 1.0)]
