@@ -336,3 +336,36 @@ async def test_leaving_the_case_takes_what_was_read_from_my_files(
     rows = await ExtractedField.select(ExtractedField.kind, ExtractedField.source_line, ExtractedField.status)
     assert rows == [{"kind": "qq", "source_line": "", "status": "accepted"}]  # the record, not the words
     assert [r["text"] for r in await Extraction.select(Extraction.text)] == [""]
+
+
+async def test_an_accepted_account_of_a_closed_case_raises_the_reappearance_alert(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """The payee account on ann's receipt was reported before against a merchant whose case is
+    closed: accepting it ties the two merchants (a merge proposal, nothing merged) and ann's
+    merchant's page warns that it came back."""
+    old = await verified_user(client, mailbox, worker, "old@example.com", "Old")
+    ann = await verified_user(client, mailbox, worker, "ann@example.com", "Ann")
+    r = await client.post(
+        "/api/v1/reports",
+        json=report_body("星辰卡盟", [{"kind": "alipay", "value": "13800138000"}]),
+        headers=old,
+    )
+    old_case, old_merchant = r.json()["case_id"], r.json()["merchant_id"]
+    r = await client.post(f"/api/v1/cases/{old_case}/status", headers=old, json={"status": "closed"})
+    assert r.status_code in (200, 204), r.text
+    r = await client.post(
+        "/api/v1/reports", json=report_body("月光充值", [{"kind": "qq", "value": "55667788"}]), headers=ann
+    )
+    case_id, merchant_id = r.json()["case_id"], r.json()["merchant_id"]
+    assert case_id != old_case
+    text = "收款方 月光充值\n支付宝账号 13800138000\n".encode()
+    evidence_id = await upload(client, case_id, ann, text, filename="r.txt", media_type="text/plain")
+    await worker()
+    account = field_of(await extraction(client, evidence_id, ann), "payee_account")
+    assert (await decide(client, evidence_id, account["id"], ann, "accept")).json()["applied"] == "identifier"
+    page = (await client.get(f"/api/v1/merchants/{merchant_id}")).json()
+    assert page["reappeared"] is not None
+    (earlier,) = page["reappeared"]["earlier"]
+    assert earlier["merchant_id"] == old_merchant and earlier["case_id"] == old_case
+    assert earlier["matched_on"]  # the account's key (a phone-number Alipay account matches as a phone)
