@@ -639,6 +639,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         {inline(a) for a in merchant.aliases if a.strip() and a.strip() != merchant.name.strip()}
     )
     consenting = len(complainants)
+    chain = {e.evidence_id: e.chain_index for e in data.evidence}  # once, not once per pattern
     context: dict[str, Any] = {
         "lang": locale,
         "case_id": data.case_id,
@@ -666,10 +667,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "narrative": quote_statement(data.narrative),
         "timeline": _timeline(data, text),
         "losses": _losses(members),
-        "patterns": [
-            _pattern_row(p, full, text, {e.evidence_id: e.chain_index for e in data.evidence})
-            for p in detect(members, receipts=data.receipts)
-        ],
+        "patterns": [_pattern_row(p, full, text, chain) for p in detect(members, receipts=data.receipts)],
         "demands": _demands(data, kind, text),
         "legal_basis": [
             {
