@@ -14,8 +14,9 @@ A backup is a directory:
 
 The database is copied first, then the store: a file is never deleted while a live record needs it,
 and files only ever appear before their record, so every record of the copy finds its bytes unless
-it was withdrawn during the backup (those are reported). Restoring verifies every case's evidence
-chain against the restored bytes (``chorus.evidence.service.verify_case``).
+it was withdrawn (and its file deleted) while the backup ran: the restore's verification of every
+case's evidence chain against the restored bytes (``chorus.evidence.service.verify_case``) names
+such an entry ``missing_blob``.
 """
 
 from __future__ import annotations
