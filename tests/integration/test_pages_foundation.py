@@ -293,7 +293,9 @@ async def tclient(clean: None, settings: Any, monkeypatch: pytest.MonkeyPatch) -
     original = chorus.app.page_routers
     extra = page_router(form_page, form_post, private_page, verified_page, boom, upload)
     monkeypatch.setattr(chorus.app, "page_routers", lambda: [*original(), extra])
-    async with http_client(settings) as c:
+    # settings of its own: an app built now, with these pages (tests.toolkit keeps one app for
+    # the run's settings)
+    async with http_client(settings.model_copy()) as c:
         yield c
 
 
