@@ -248,3 +248,30 @@ def test_a_chat_message_label_after_its_speaker() -> None:
     assert ("order_number", "XC2026110300123") in got
     assert ("payee_account", "6222 **** **** 1234") in got
     assert not {k for k, _ in got} & {"time"}
+
+
+HOSTILE = [
+    "收款账号 " + "*" * 495,
+    "收款账号 " + " *" * 247 + "1",
+    "收款账号 1234 " + "*" * 400 + " x",
+    "金额 " + " " * 495 + "x",
+    " " * 250 + "-" + " " * 240 + "x",
+    "QQ" + " " * 498 + "x",
+    "微信" + " " * 498 + "x",
+    "交易时间 2026" + " " * 480 + "x",
+    "a:" * 250,
+    "a@" + "a." * 249,
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_lines_do_not_backtrack(line: str) -> None:
+    """Runs of spaces or asterisks (a masked card gone wrong, a chat of blanks) are read in
+    linear time: every pattern bounds what may repeat between the parts of a value. Guarded by
+    the process's CPU time with a wide margin (such a line took 177 s before the bounds; now ms)."""
+    import time
+
+    started = time.process_time()
+    for _ in range(20):
+        extract(line)
+    assert time.process_time() - started < 5

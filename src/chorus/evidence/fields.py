@@ -159,33 +159,37 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,9})(?:\.\d{1,2})?"
 _CUR_BEFORE = r"(?P<cb>[¥$]|CNY|RMB|USD|人民币)"
 _CUR_AFTER = r"(?P<ca>元|CNY|RMB|USD)"
 _AMOUNT = re.compile(
-    rf"(?<![0-9A-Za-z.])(?P<sign>[-+])?\s*{_CUR_BEFORE}?\s*(?P<sign2>[-+])?(?P<num>{_NUM})(?![\d.,])\s*{_CUR_AFTER}?",
+    rf"(?<![0-9A-Za-z.])(?P<sign>[-+])?\s{{0,3}}{_CUR_BEFORE}?\s{{0,3}}(?P<sign2>[-+])?(?P<num>{_NUM})(?![\d.,])\s{{0,3}}{_CUR_AFTER}?",
     re.IGNORECASE,
 )
 # a line that is only an amount with its cents, as the big headline amount of a receipt
-_HEADLINE = re.compile(rf"^\s*[-+]?\s*[¥]?\s*(?P<num>{_NUM})\s*(?:元)?\s*$")
+_HEADLINE = re.compile(rf"^\s{{0,3}}[-+]?\s{{0,3}}[¥]?\s{{0,3}}(?P<num>{_NUM})\s{{0,3}}(?:元)?\s{{0,3}}$")
 _CURRENCIES = {"¥": "CNY", "CNY": "CNY", "RMB": "CNY", "人民币": "CNY", "元": "CNY", "$": "USD", "USD": "USD"}
 
 _MOBILE = r"1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"
 _PHONE = re.compile(rf"(?<![0-9A-Za-z*])(?:\+?86[\s-]?)?(?P<p>{_MOBILE})(?![0-9A-Za-z*])")
 _MASKED_PHONE = re.compile(r"(?<![0-9A-Za-z*])(?P<p>1[3-9]\d\*{3,4}\d{4})(?![0-9A-Za-z*])")
 _EMAIL = re.compile(r"(?<![\w.*@-])(?P<e>[A-Za-z0-9._%+*-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_CARD_MASKED = re.compile(r"(?<!\d)(?P<head>\d{4,6})?[\s*]*\*{2,}[\s*]*(?P<tail>\d{4})(?!\d)")
-_CARD_GAP = re.compile(r"^\s*(?P<head>\d{4,6})\s{2,}(?P<tail>\d{4})\s*$")
-_CARD_TAIL = re.compile(r"尾号\s*[(（]?\s*(?P<tail>\d{4})(?!\d)")
+# the mask between the visible digits: spaces and asterisks, bounded (a line of asterisks must
+# not make the pattern try every way of splitting it); at least two asterisks, checked on use
+_CARD_MASKED = re.compile(r"(?<!\d)(?P<head>\d{4,6})?(?P<mask>[\s*]{2,24}?)(?P<tail>\d{4})(?!\d)")
+_CARD_GAP = re.compile(r"^\s{0,3}(?P<head>\d{4,6})\s{2,8}(?P<tail>\d{4})\s{0,3}$")
+_CARD_TAIL = re.compile(r"尾号\s{0,3}[(（]?\s{0,3}(?P<tail>\d{4})(?!\d)")
 _CARD_FULL = re.compile(r"(?<![\d*])(?P<c>\d{4}(?:\s?\d{4}){2,3}(?:\s?\d{1,3})?)(?![\d*])")
 _ORDER = re.compile(r"(?<![0-9A-Za-z_-])(?P<o>[A-Za-z0-9][A-Za-z0-9-]{5,63})(?![0-9A-Za-z_-])")
-_QQ = re.compile(r"(?:QQ|qq|Qq|扣扣|Q号)\s*(?:号码|号)?\s*[:：]?\s*(?P<q>[1-9]\d{4,10})(?!\d)")
+_QQ = re.compile(r"(?:QQ|qq|Qq|扣扣|Q号)\s{0,3}(?:号码|号)?\s{0,3}[:：]?\s{0,3}(?P<q>[1-9]\d{4,10})(?!\d)")
 _WECHAT = re.compile(
-    r"(?:微信号|微信|vx|VX|Vx|wx|WX|WeChat|wechat|weixin)\s*(?:ID|id|号)?\s*[:：]?\s*"
+    r"(?:微信号|微信|vx|VX|Vx|wx|WX|WeChat|wechat|weixin)\s{0,3}(?:ID|id|号)?\s{0,3}[:：]?\s{0,3}"
     r"(?P<w>[A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
 )
-_WECHAT_PHONE = re.compile(rf"(?:微信|vx|VX|wx|WX|WeChat|wechat)\s*(?:号)?\s*[:：]?\s*(?P<p>{_MOBILE})(?!\d)")
+_WECHAT_PHONE = re.compile(
+    rf"(?:微信|vx|VX|wx|WX|WeChat|wechat)\s{{0,3}}(?:号)?\s{{0,3}}[:：]?\s{{0,3}}(?P<p>{_MOBILE})(?!\d)"
+)
 _PHONE_WORDS = re.compile(r"电话|手机|致电|联系|tel|phone|call", re.IGNORECASE)
 
 _DATE = (
-    r"(?P<y>20\d{2})\s*(?:[-/.年]\s*)(?P<m>\d{1,2})\s*(?:[-/.月]\s*)(?P<d>\d{1,2})\s*日?"
-    r"(?:\s*(?:T\s*)?(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{2})(?:\s*[:：分]\s*(?P<S>\d{2}))?)?"
+    r"(?P<y>20\d{2})\s{0,3}(?:[-/.年]\s{0,3})(?P<m>\d{1,2})\s{0,3}(?:[-/.月]\s{0,3})(?P<d>\d{1,2})\s{0,3}日?"
+    r"(?:\s{0,3}(?:T\s{0,3})?(?P<H>\d{1,2})\s{0,3}[:：时]\s{0,3}(?P<M>\d{2})(?:\s{0,3}[:：分]\s{0,3}(?P<S>\d{2}))?)?"
 )
 _DATETIME = re.compile(rf"(?<!\d){_DATE}(?!\d)")
 _SPEAKER = re.compile(r"[:：]\s*")
@@ -265,7 +269,7 @@ def _account(value: str, alipay_context: bool) -> tuple[str, str | None, dict[st
     if m:
         p = re.sub(r"[\s-]", "", m["p"])
         return p, "alipay" if alipay_context else "phone", {}, 0.9
-    m = _CARD_MASKED.search(value)
+    m = next((m for m in _CARD_MASKED.finditer(value) if m["mask"].count("*") >= 2), None)
     if m:
         shown = m.group(0).strip()
         head = m["head"] or ""
