@@ -6,9 +6,12 @@ worker` and `chorus web` started as processes on the run's database and Redis:
   the filing one reference (the fan-out killed halfway is test_notify_channels' killed_fan_out);
 - a worker sent SIGTERM in that same moment finishes the job before it exits (arq's
   job_completion_wait, workers.settings.SHUTDOWN_GRACE_SECONDS);
-- `chorus web` sent SIGTERM while a request is still arriving answers it, then exits.
+- `chorus web` sent SIGTERM while a request is still arriving answers it, then exits;
+- a worker killed between handing an outbox row's job to Redis and marking the row sent: the next
+  relay hands it over again under the same job id and the e-mail goes once (PostgreSQL only: a
+  table lock freezes the relay at that point).
 
-Both backends: what the processes do with the database is part of what is tested.
+Both backends otherwise: what the processes do with the database is part of what is tested.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from chorus import jobs
 from chorus.accounts.tables import User
 from chorus.filings.tables import Filing, FilingEvent
+from tests.conftest import BACKEND, DATABASE_URL
 from tests.integration.faults_support import eventually, start_worker
 from tests.integration.test_filing_channels import filed
 from tests.regulator_standin import KEY_ENV, Standin, running
@@ -174,3 +180,54 @@ async def test_web_stopped_with_sigterm_answers_the_request_in_flight_then_exits
             httpx.get(f"{base}/healthz", timeout=5)
     finally:
         stop_process(proc)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(BACKEND != "postgres", reason="holds the outbox with a PostgreSQL table lock")
+async def test_a_worker_killed_between_handing_a_job_to_redis_and_marking_it_sent_sends_once(
+    client: Any, mailbox: Any, redis_pool: Any, tmp_path: Any
+) -> None:
+    """The outbox relay killed mid-way: the job is in Redis, its row not marked sent. The test
+    freezes the relay there with a lock on the outbox table that lets the relay claim rows
+    (SELECT ... FOR UPDATE) but not mark them (UPDATE), then kills the worker."""
+    r = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "relay@example.com", "password": PASSWORD, "display_name": "Relay"},
+    )
+    assert r.status_code == 201, r.text
+    (row,) = await jobs.OutboxRow.select(jobs.OutboxRow.job_id).where(jobs.OutboxRow.sent_at.is_null())
+    job_id = row["job_id"]
+    log = tmp_path / "worker.log"
+    lock = await asyncpg.connect(DATABASE_URL)
+    try:
+        async with lock.transaction():
+            await lock.execute("LOCK TABLE outbox IN SHARE MODE")
+            first = await asyncio.to_thread(start_worker, log, worker_env())
+            try:
+
+                async def handed_over() -> bool:
+                    return bool(await redis_pool.exists(f"arq:job:{job_id}", f"arq:result:{job_id}"))
+
+                assert await eventually(handed_over, 60), log.read_text()[-3000:]
+                first.kill()
+                await asyncio.to_thread(first.wait, 10)
+            finally:
+                stop_process(first)
+    finally:
+        await lock.close()
+
+    async def unsent() -> bool:
+        return await jobs.pending_count() == 1
+
+    assert await unsent()  # the killed relay's mark was never committed
+    second = await asyncio.to_thread(start_worker, log, worker_env())
+    try:
+
+        async def relayed_and_mailed() -> bool:
+            return await jobs.pending_count() == 0 and len(mailbox.to("relay@example.com")) >= 1
+
+        assert await eventually(relayed_and_mailed, 120), log.read_text()[-3000:]
+        await asyncio.sleep(2)  # a second run of the job would have mailed by now
+    finally:
+        stop_process(second)
+    assert len(mailbox.to("relay@example.com")) == 1
