@@ -254,9 +254,7 @@ async def section(
     locale = request_locale(request, user)
     rules = upload_rules(settings, locale)
     mine = [e for e in reversed(items) if e.uploaded_by_me and not e.withdrawn]
-    read = {
-        e.id: await extraction.read_for(e.id, actor=user) for e in mine if extraction.is_read(e.media_type)
-    }
+    read = await extraction.read_own([e.id for e in mine if extraction.is_read(e.media_type)], actor=user)
     return Section(
         case_id=case_id,
         locale=locale,
