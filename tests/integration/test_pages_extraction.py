@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.test_pages_evidence import a_case, as_user
 from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import login, register, token_from
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -65,3 +66,30 @@ async def test_suggestions_accepted_and_rejected_from_the_evidence_page(
     assert r.status_code == 403
     await as_user(client, s["ann"])
     assert (await client.post(action, data={"decision": "reject"})).status_code == 403
+
+
+async def test_suggestions_in_english(client: Any, mailbox: Any, worker: Any) -> None:
+    await register(client, "eve@example.com", name="Eve", locale="en")
+    await worker()
+    (msg,) = mailbox.to("eve@example.com")
+    assert (await client.post("/api/v1/auth/verify", json={"token": token_from(msg)})).status_code == 200
+    eve = await login(client, "eve@example.com")
+    body = {
+        "merchant": {"name": "Star Cards", "identifiers": [{"kind": "qq", "value": "77889900"}]},
+        "loss": {"amount": "88.00", "currency": "CNY"},
+        "incident_date": "2026-10-01",
+    }
+    case_id = (await client.post("/api/v1/reports", json=body, headers=eve)).json()["case_id"]
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        headers=eve,
+        data={"kind": "chat_log"},
+        files={"file": ("chat.txt", b"Support: add me on QQ: 987654321\n", "text/plain")},
+    )
+    assert r.status_code == 201, r.text
+    await worker()
+    await as_user(client, eve)
+    page = await client.get(f"/cases/{case_id}/evidence")
+    assert "Read from this file: 1 suggestion(s)" in page.text
+    assert ">Accept</button>" in page.text and ">Reject</button>" in page.text
+    assert "987654321" in page.text and "from line 1:" in page.text
