@@ -183,7 +183,7 @@ def test_a_victim_from_the_merchant_check_to_a_deleted_account(
     assert shown["view"] == "member" and shown["sha256"] == version["sha256"]
     text = page.locator("article.complaint-text")
     assert words(text.inner_html()) == words(render_document(shown["markdown"])[0])
-    expect(text).to_contain_text("受害者总数：2 名")  # 小林 counted, not named before agreeing
+    expect(text).to_contain_text("投诉人总数：2 名")  # 小林 counted, not named before agreeing
     expect(text).not_to_contain_text("周敏")  # the other victim's name hidden from a member
     expect(page.locator("#consent")).to_contain_text(version["sha256"])
     page.get_by_label("我已阅读上面的第 1 版全文，同意在其中署名").check()

@@ -180,7 +180,7 @@ async def test_build_names_only_consenting_members(client: Any, mailbox: Any, wo
     assert "<script" not in md and "<img" not in md and "onerror=" not in md
     assert "javascript:" not in md.lower()
     assert "55667788" in md  # the merchant's identifiers are shown to the regulator
-    assert "受害者总数：3 名" in md and "同意具名：2 名" in md and "未同意具名：1 名" in md
+    assert "投诉人总数：3 名" in md and "同意具名：2 名" in md and "未同意具名：1 名" in md
 
     got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["org"])).json()
     assert got["version"] == 1 and got["sha256"] == built["sha256"] and got["markdown"] == md
@@ -294,7 +294,7 @@ async def test_english_ftc_version(client: Any, mailbox: Any, worker: Any) -> No
     got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["org"])).json()
     assert got["locale"] == "en" and "Federal Trade Commission" in got["regulator"]["name"]
     assert built["markdown"].startswith("# Joint consumer complaint to the Federal Trade Commission")
-    assert "受害者总数" not in built["markdown"]  # English throughout
+    assert "投诉人总数" not in built["markdown"]  # English throughout
     zh = (
         await client.post(
             f"/api/v1/cases/{s['case']}/complaints",

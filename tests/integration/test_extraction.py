@@ -310,9 +310,8 @@ async def test_the_complaint_cites_receipts_behind_a_shared_payee_account(
     assert r.status_code == 201, r.text
     md = r.json()["markdown"]
     entries = ", ".join(str(i) for i in sorted(chain.values()))
-    cited = [
-        line for line in md.splitlines() if f"见于 2 名受害者的付款凭证（证据索引中链条目 {entries}）" in line
-    ]
+    said = f"见于 2 名投诉人的付款凭证（证据索引中的证据编号 {entries}）"
+    cited = [line for line in md.splitlines() if said in line]
     assert any("同一收款账户" in line for line in cited), md
     assert any("XC#############" in line for line in cited), md  # bob's report held MY-1: his receipt counts
 

@@ -322,17 +322,17 @@ def test_non_consenting_members_are_counted_but_never_named(kind: str, locale: s
 
 def test_counts_patterns_chain_head_and_hashes_are_stated() -> None:
     markdown = build_markdown(complaint("samr", "zh-CN"))
-    assert "受害者总数：5 名" in markdown
+    assert "投诉人总数：5 名" in markdown
     assert "同意具名：3 名" in markdown
     assert "未同意具名：2 名" in markdown
     for line in (
-        "- 受损日期集中在 7 天之内（2026-10-01 至 2026-10-05）：涉及 4 名受害者",
-        "- 相同格式的订单号 `XC#############`（# 代表数字，A 代表字母）：涉及 4 名受害者",
-        "- 同一收款银行卡 `**** **** **** 0128`：涉及 3 名受害者",
-        f"- 同一收款账户（支付宝账号）`{ALIPAY}`：涉及 3 名受害者",
-        "- 相同格式的订单号 `TB-####`（# 代表数字，A 代表字母）：涉及 2 名受害者",
-        f"- 同一 QQ 号 `{QQ}`：涉及 2 名受害者",
-        f"- 同一网店 `{SHOP}`（[{TAOBAO_URL}]({TAOBAO_URL})）：涉及 2 名受害者",
+        "- 受损日期集中在 7 天之内（2026-10-01 至 2026-10-05）：涉及 4 名投诉人",
+        "- 相同格式的订单号 `XC#############`（# 代表数字，A 代表字母）：涉及 4 名投诉人",
+        "- 同一收款银行卡 `**** **** **** 0128`：涉及 3 名投诉人",
+        f"- 同一收款账户（支付宝账号）`{ALIPAY}`：涉及 3 名投诉人",
+        "- 相同格式的订单号 `TB-####`（# 代表数字，A 代表字母）：涉及 2 名投诉人",
+        f"- 同一 QQ 号 `{QQ}`：涉及 2 名投诉人",
+        f"- 同一网店 `{SHOP}`（[{TAOBAO_URL}]({TAOBAO_URL})）：涉及 2 名投诉人",
     ):
         assert line in markdown
     assert f"`{CHAIN_HEAD}`" in markdown
@@ -343,7 +343,7 @@ def test_counts_patterns_chain_head_and_hashes_are_stated() -> None:
 def test_patterns_are_ordered_by_count_then_key() -> None:
     markdown = build_markdown(complaint("ftc", "en"))
     section = markdown.split("## 5.")[1].split("## 6.")[0]
-    counts = [int(c) for c in re.findall(r": (\d+) victims$", section, flags=re.MULTILINE)]
+    counts = [int(c) for c in re.findall(r": (\d+) complainants$", section, flags=re.MULTILINE)]
     assert counts == [4, 4, 3, 3, 2, 2, 2]
 
 
@@ -803,7 +803,7 @@ def test_member_digest_is_the_hash_of_the_member_text() -> None:
     statement_start = markdown.index("Statement of **Alice Chen**:")
     statement = markdown[statement_start:].split("\n\n", 2)
     block = "\n\n".join(statement[:2])
-    evidence_line = next(line for line in markdown.splitlines() if line.startswith("- Chain entry 3 "))
+    evidence_line = next(line for line in markdown.splitlines() if line.startswith("- Evidence no. 3 "))
     expected = hashlib.sha256("\n".join([row, block, evidence_line]).encode()).hexdigest()
     assert member_digests(data, markdown)[14] == expected
 
