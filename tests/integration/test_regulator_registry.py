@@ -284,3 +284,55 @@ async def test_an_admin_hands_a_field_back_to_the_shipped_data(
     await service.sync_shipped()
     after = await row("cn-wechatpay-disputes")
     assert (after["note"], after["address"]) == ("微信支付：95017", "https://kf.qq.com/pay/")
+
+
+async def test_an_install_seeded_before_the_sourced_registry_gets_it_keeping_an_admins_field(
+    client: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """Issue 18 item 9: an install seeded with the registry as shipped before it matched how
+    complaints work in China (8 regulators) gets, at its next `chorus migrate`, the regulators
+    added (the local consumer council, UnionPay, the anti-fraud app, 12345, the marketplaces'
+    own channels) and the corrected fields, while a field an admin changed stays theirs."""
+    from tests.support import truncate_all
+
+    await truncate_all()
+    current = service.SEED_FILE
+    before = Path(__file__).resolve().parent.parent / "fixtures" / "regulators_before_issue18_item9.json"
+    monkeypatch.setattr(service, "SEED_FILE", before)
+    assert (await service.sync_shipped()).added == 8
+    assert (await row("cn-police-antifraud"))["address"] == "https://www.cyberpolice.cn/"
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    alipay = await row("cn-alipay-disputes")
+    r = await client.patch(
+        f"{REGULATORS}/{alipay['id']}", json={"note": "本群约定：先找支付宝"}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+
+    monkeypatch.setattr(service, "SEED_FILE", current)  # the release with item 9's data
+    result = await service.sync_shipped()
+    shipped = json.loads(current.read_text(encoding="utf-8"))
+    assert result.added == len(shipped) - 8 and result.kept == 1
+    listed = {x["name"]: x for x in (await client.get(REGULATORS)).json()["items"]}
+    assert {"深圳市消费者委员会", "中国银联客服（银行卡交易争议）", "国家反诈中心 App"} <= set(listed)
+    assert {"淘宝（含天猫）平台投诉", "拼多多平台投诉", "抖音电商平台投诉", "闲鱼平台投诉"} <= set(listed)
+    assert listed["12345政务服务便民热线"]["channel"] == "manual"
+    assert listed["淘宝（含天猫）平台投诉"]["template_kind"] == "marketplace"
+
+    police = await row("cn-police-antifraud")  # corrected: a 报案 at a 派出所 or through 110
+    assert police["name"] == "公安机关报案（派出所或110）" and "110" in police["address"]
+    assert "受案回执" in police["note"] and "96110" in police["note"]
+    assert "很少直接处理个人投诉" in (await row("cn-cca"))["note"]
+    assert (await row("cn-alipay-disputes"))["note"] == "本群约定：先找支付宝"  # the admin's, kept
+    assert "95017" in (await row("cn-wechatpay-disputes"))["note"]
+    corrected = {e["object_id"]: e["data"] for e in await audits("regulator.corrected")}
+    assert corrected[alipay["id"]]["kept"] == ["note"]
+    assert corrected[police["id"]]["fields"] == ["address", "name", "note"]
+
+    # every regulator shows where its facts were read, unconfirmed ones marked
+    got = listed["国家反诈中心 App"]["sources"]
+    assert got and got[0]["confirmed"] is True and got[0]["url_or_citation"].startswith("http")
+    assert any(not s["confirmed"] for s in listed["中国消费者协会"]["sources"])
+    # a bureau is still reached through 12315, never side by side with it
+    sz = await row("cn-gd-sz-amr")
+    assert sz["routed_by"] == (await row("cn-12315"))["id"]
+    assert await service.sync_shipped() == service.ShippedSync(added=0, corrected=0, kept=0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -40,6 +40,7 @@ from chorus.regulators.schemas import (
     SHIPPED_FIELDS,
     RegulatorCreate,
     RegulatorUpdate,
+    TemplateKind,
 )
 from chorus.settings import Settings
 from chorus.web.guards import requires_role
@@ -151,7 +152,7 @@ def _choices() -> dict[str, Any]:
     return {
         "channels": ("email", "http", "manual"),
         "locales_offered": ("zh-CN", "en"),
-        "template_kinds": ("samr", "consumer_association", "payment_platform", "police", "ftc"),
+        "template_kinds": get_args(TemplateKind),
         "disclosures": ("masked", "full"),
         "calendars": ("CN", "US"),
         "credentials_prefix": CREDENTIALS_PREFIX,

@@ -14,7 +14,7 @@ from chorus.regulators.requirements import Requirement
 # any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
 CREDENTIALS_PREFIX = "CHORUS_REGULATOR_KEY_"
 CREDENTIALS_ENV = re.compile(rf"^{CREDENTIALS_PREFIX}[A-Z0-9_]{{1,79}}$")
-TemplateKind = Literal["samr", "consumer_association", "payment_platform", "police", "ftc"]
+TemplateKind = Literal["samr", "consumer_association", "payment_platform", "marketplace", "police", "ftc"]
 # The least time between two polls of one filing's status on a regulator's HTTP channel, unless
 # an admin sets another: the status sweep (CHORUS_STATUS_POLL_SECONDS) skips a filing asked sooner.
 MIN_POLL_SECONDS_DEFAULT = 300
@@ -82,6 +82,18 @@ def check_time_limits(rules: list[TimeLimitRule] | None) -> list[TimeLimitRule] 
     return rules
 
 
+class RegulatorSource(BaseModel):
+    """Where a shipped regulator's facts were read (data/regulators.json ``sources``): a title, a
+    web address or a citation, and ``confirmed``: the fact is stated in that source as read; false:
+    not confirmed from a source read (organizers and admins see it marked so). ``note`` says which
+    fact it supports and what is missing."""
+
+    title: str = Field(min_length=1, max_length=300)
+    url_or_citation: str = Field(min_length=1, max_length=500)
+    confirmed: bool = False
+    note: str = Field(default="", max_length=2000)
+
+
 class RegulatorRead(BaseModel):
     id: int
     name: str
@@ -112,6 +124,8 @@ class RegulatorRead(BaseModel):
     # false: deactivated by an admin, offered for no new complaint (filings already made keep it);
     # the public list holds active regulators only
     active: bool = True
+    # where the shipped data's facts were read (none for a regulator an admin added)
+    sources: list[RegulatorSource] = Field(default_factory=list)
 
 
 class RegulatorList(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -23,6 +24,7 @@ from chorus.regulators.schemas import (
     RegulatorAdminRead,
     RegulatorCreate,
     RegulatorRead,
+    RegulatorSource,
     RegulatorUpdate,
     TimeLimitRule,
 )
@@ -56,7 +58,21 @@ def _read(row: dict[str, Any]) -> RegulatorRead:
         required_details=list(requirements.required_fields(row["slug"], datetime.now(UTC).date())),
         complainant_requirements=list(requirements.rules_for(row["slug"])),
         active=bool(row["active"]),
+        sources=sources_of(row["slug"]),
     )
+
+
+def sources_of(slug: str) -> list[RegulatorSource]:
+    """Where the shipped entry with this slug was sourced (data/regulators.json ``sources``; none
+    for a regulator an admin added). They travel with the release, not in the database."""
+    return list(_shipped_sources(str(SEED_FILE)).get(slug, ()))
+
+
+@functools.cache
+def _shipped_sources(path: str) -> dict[str, tuple[RegulatorSource, ...]]:
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    read = RegulatorSource.model_validate
+    return {e["slug"]: tuple(read(x) for x in e.get("sources", ())) for e in entries}
 
 
 def time_limits_of(value: Any) -> list[TimeLimitRule]:
