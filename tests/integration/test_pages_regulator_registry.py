@@ -190,3 +190,23 @@ async def test_an_admin_restores_shipped_fields_on_the_page(client: Any, setting
     assert after["note"] == cca["note"] and after["min_poll_seconds"] == 600
     r = await client.get(url)
     assert "已恢复为预置信息。" in r.text and 'name="restore_shipped.note"' not in r.text
+
+
+async def test_each_shipped_regulator_shows_where_its_facts_were_read(client: Any, settings: Any) -> None:
+    """Issue 18 item 9: an admin sees a shipped regulator's sources, a link where one was read and
+    "未经核实" on what no source read confirmed; a marketplace's channel has its own template kind."""
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    await as_user(client, admin)
+    r = await client.get("/admin/regulators")
+    assert r.status_code == 200
+
+    def card(slug_id: int) -> str:
+        return r.text[r.text.index(f'id="regulator-{slug_id}"') :].split("</article>", 1)[0]
+
+    app = card((await row("cn-antifraud-app"))["id"])
+    assert "信息出处 1 条" in text_of(app) and "未经核实" not in text_of(app)
+    assert 'href="http://news.cnhubei.com/content/2021-03/25/content_13697655.html"' in app
+    cca = text_of(card((await row("cn-cca"))["id"]))
+    assert "信息出处 2 条" in cca and "2 条未经核实" in cca and "很少直接处理个人投诉" in cca
+    taobao = text_of(card((await row("cn-taobao-complaints"))["id"]))
+    assert "电商平台" in taobao and "未经核实" in taobao
