@@ -15,6 +15,7 @@ from arq.worker import Function, Retry, Worker, func
 from redis.exceptions import RedisError
 
 from chorus import db, jobs, logs
+from chorus.complaints import cache as complaint_pages
 from chorus.freshness import Generation
 from chorus.notifications import service as notifications
 from chorus.settings import Settings, get_settings, poll_clock_times
@@ -142,6 +143,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     db.configure(settings)
     await db.start(settings)
     await db.check_migrations()
+    # temporary page files a killed render left behind (its rerun removes its own at once)
+    await asyncio.to_thread(complaint_pages.sweep_leftovers, settings)
     # what the jobs commit (a filing's new status, a case closed) reaches the public cache
     ctx["generation"] = Generation(ctx.get("redis"))
     ctx["generation"].watch()

@@ -9,7 +9,11 @@ worker` and `chorus web` started as processes on the run's database and Redis:
 - `chorus web` sent SIGTERM while a request is still arriving answers it, then exits;
 - a worker killed between handing an outbox row's job to Redis and marking the row sent: the next
   relay hands it over again under the same job id and the e-mail goes once (PostgreSQL only: a
-  table lock freezes the relay at that point).
+  table lock freezes the relay at that point);
+- a worker killed while rendering a complaint version's page: the next worker renders it once,
+  members are told once, no temporary page file is left (PostgreSQL only, a table lock again; the
+  removal of a temporary file left by a kill between writing and renaming it: tests/unit
+  test_complaint_cache).
 
 Both backends otherwise: what the processes do with the database is part of what is tested.
 """
@@ -30,8 +34,10 @@ import pytest
 from chorus import jobs
 from chorus.accounts.tables import User
 from chorus.filings.tables import Filing, FilingEvent
+from chorus.notifications.tables import InboxEntry
 from tests.conftest import BACKEND, DATABASE_URL
 from tests.integration.faults_support import eventually, start_worker
+from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_filing_channels import filed
 from tests.regulator_standin import KEY_ENV, Standin, running
 from tests.support import PASSWORD
@@ -231,3 +237,77 @@ async def test_a_worker_killed_between_handing_a_job_to_redis_and_marking_it_sen
     finally:
         stop_process(second)
     assert len(mailbox.to("relay@example.com")) == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(BACKEND != "postgres", reason="holds the render with a PostgreSQL table lock")
+async def test_a_worker_killed_while_rendering_a_complaint_page_renders_it_once(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, tmp_path: Any
+) -> None:
+    """A complaint version's page render killed mid-job: a lock on the complaint table (ACCESS
+    EXCLUSIVE: no read) holds `chorus worker`'s render job at its read of the version, the test
+    kills the worker there; the next worker renders the page once, the version stays one
+    version, its members are told of it once, and no temporary page file is left."""
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    r = await client.post(
+        f"/api/v1/cases/{s['case']}/complaints",
+        headers=s["org"],
+        json={"regulator_id": await regulator_id(client)},
+    )
+    assert r.status_code == 201, r.text
+    built = r.json()
+    pages = settings.var_dir / "cache" / "complaint-pages"
+    page_files = f"{built['id']}-{built['sha256']}-*.html"
+    log = tmp_path / "worker.log"
+    lock = await asyncpg.connect(DATABASE_URL)
+    try:
+        async with lock.transaction():
+            await lock.execute("LOCK TABLE complaint IN ACCESS EXCLUSIVE MODE")
+            first = await asyncio.to_thread(start_worker, log, worker_env())
+            try:
+
+                async def rendering() -> bool:
+                    return bool(await redis_pool.exists(f"arq:in-progress:complaint-page:{built['id']}"))
+
+                assert await eventually(rendering, 60), log.read_text()[-3000:]
+                first.kill()
+                await asyncio.to_thread(first.wait, 10)
+            finally:
+                stop_process(first)
+    finally:
+        await lock.close()
+    assert not pages.exists() or not list(pages.glob(page_files))  # killed before the page was put
+
+    # the killed job runs again once arq's in-progress marks expire (see the first test)
+    marks = [k async for k in redis_pool.scan_iter(match="arq:in-progress:*")]
+    await redis_pool.delete(*marks)
+    second = await asyncio.to_thread(start_worker, log, worker_env())
+    try:
+
+        async def rendered() -> bool:
+            told = await InboxEntry.count().where(InboxEntry.kind == "complaint.version_awaits_consent")
+            mailed = sum("联合投诉书" in str(m["Subject"]) for m in mailbox.messages)
+            return pages.exists() and len(list(pages.glob(page_files))) == 1 and told >= 2 and mailed >= 2
+
+        assert await eventually(rendered, 120), log.read_text()[-3000:]
+        await asyncio.sleep(2)  # a second run of either job would have shown by now
+    finally:
+        stop_process(second)
+    assert len(list(pages.glob(page_files))) == 1
+    assert list(pages.glob(".*.tmp")) == []  # no temporary page file left
+    # one version, and its page is the whole text, served from the cache the worker filled
+    versions = (await client.get(f"/api/v1/cases/{s['case']}/complaints", headers=s["org"])).json()["items"]
+    assert [v["id"] for v in versions] == [built["id"]]
+    r = await client.get(f"/api/v1/complaints/{built['id']}/html", headers=s["org"])
+    assert r.status_code == 200, r.text
+    assert r.content == next(pages.glob(page_files)).read_bytes()
+    assert built["sha256"] in r.text and r.text.rstrip().endswith("</html>")
+    # the two named members are told of the version once each (inbox and e-mail), none twice
+    told = await InboxEntry.select(InboxEntry.user).where(
+        InboxEntry.kind == "complaint.version_awaits_consent"
+    )
+    assert len(told) == len({t["user"] for t in told}) == 2
+    for who in ("org@example.com", "ann@example.com"):
+        about = [m for m in mailbox.to(who) if "联合投诉书第 1 版" in str(m["Subject"])]
+        assert len(about) == 1, [str(m["Subject"]) for m in mailbox.to(who)]

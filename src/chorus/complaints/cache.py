@@ -5,11 +5,16 @@ the member views and member pages a process served last."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import hashlib
 import os
 import secrets
+import time
 from collections import OrderedDict
 from typing import Any
+
+import structlog
 
 from chorus import db
 from chorus.complaints import build as builder
@@ -23,6 +28,10 @@ from chorus.settings import Settings
 from chorus.templating import render
 
 PAGE_CACHE_VERSION = "1"  # bump when the page template or the renderer changes
+# a temporary page file this old is a leftover (a render takes seconds; its job times out sooner)
+LEFTOVER_AGE_SECONDS = 3600
+
+log = structlog.get_logger(__name__)
 
 
 def page_html(row: dict[str, Any], member_markdown: str | None = None) -> str:
@@ -52,10 +61,36 @@ def cached_page(row: dict[str, Any], settings: Settings) -> bytes:
         pass
     page = page_html(row).encode("utf-8")
     folder.mkdir(parents=True, exist_ok=True)
+    # a process killed between writing its temporary file and renaming it left that file: the
+    # next render of the page removes it (one still being written by a concurrent render of the
+    # same page goes too; that render then serves its page uncached, this one caches it)
+    for left in folder.glob(f".{glob.escape(path.name)}.*.tmp"):
+        left.unlink(missing_ok=True)
     tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    tmp.write_bytes(page)
-    os.replace(tmp, path)  # atomic: two first downloads at worst render twice
+    try:
+        tmp.write_bytes(page)
+        os.replace(tmp, path)  # atomic: two first downloads at worst render twice
+    except OSError as exc:  # the cache only saves time: a full disk must not cost the page
+        tmp.unlink(missing_ok=True)
+        if not isinstance(exc, FileNotFoundError):  # not merely removed by a concurrent render
+            log.warning("complaint_page.not_cached", error=type(exc).__name__, complaint_id=row["id"])
     return page
+
+
+def sweep_leftovers(settings: Settings, max_age_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
+    """Delete temporary page files older than ``max_age_seconds`` (left by a process killed
+    mid-write whose page was cached since by another render); returns the count. Blocking."""
+    folder = settings.var_dir / "cache" / "complaint-pages"
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for left in folder.glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if left.stat().st_mtime < cutoff:
+                left.unlink()
+                removed += 1
+    return removed
 
 
 # Kept by (id, SHA-256 of the full text): a version never changes, and a test database that
