@@ -10,7 +10,9 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.cron import CronJob, cron
+from arq.jobs import SerializationError, deserialize_job_raw
 from arq.worker import Function, Retry, Worker, func
 from redis.exceptions import RedisError
 
@@ -32,6 +34,8 @@ DATABASE_RETRY_SECONDS = 10
 # A worker that meets Redis away polls it again this much later (ChorusWorker).
 REDIS_RETRY_SECONDS = 1.0
 
+# arq's own margin between a job's timeout and the end of its in-progress mark
+IN_PROGRESS_MARGIN = 10
 POLL_TIMEOUT = 900  # seconds one sweep may take (a tick that overlaps the next is harmless: claims)
 
 FUNCTIONS: list[Function] = [
@@ -170,6 +174,31 @@ class ChorusWorker(Worker):
     in flight go on (what they report back to Redis while it is away is lost: such a job runs again
     once its in-progress mark expires, and every job is idempotent); the relay keeps rows in the
     outbox until Redis answers; a cron tick that could not be enqueued is skipped."""
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        await self._fit_in_progress_mark(job_id)
+        await super().run_job(job_id, score)
+
+    async def _fit_in_progress_mark(self, job_id: str) -> None:
+        """arq marks a job in progress for the longest timeout of all the worker's functions
+        (+10 s), set before it reads which function the job calls: a job a killed worker held
+        waited that long (15 minutes) to run again, a 60-second e-mail job too. The mark is cut
+        to the job's own timeout + 10 s: arq cancels the job at its timeout, so no other worker
+        starts it while it still runs. Should Redis not answer here, arq's longer mark stays."""
+        try:
+            raw = await self.pool.get(job_key_prefix + job_id)
+            if raw is None:
+                return
+            name = deserialize_job_raw(raw, deserializer=self.job_deserializer)[0]
+            function = self.functions.get(name)
+            if function is None:
+                return
+            timeout = self.job_timeout_s if function.timeout_s is None else function.timeout_s
+            await self.pool.pexpire(
+                in_progress_key_prefix + job_id, int((timeout + IN_PROGRESS_MARGIN) * 1000)
+            )
+        except (RedisError, OSError, SerializationError) as exc:
+            log.warning("worker.in_progress_mark_kept", error=type(exc).__name__)
 
     async def _poll_iteration(self) -> None:
         try:

@@ -42,6 +42,7 @@ from tests.integration.test_filing_channels import filed
 from tests.regulator_standin import KEY_ENV, Standin, running
 from tests.support import PASSWORD
 from tests.toolkit import start_web, stop_process
+from workers.settings import FUNCTIONS, IN_PROGRESS_MARGIN, POLL_TIMEOUT
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -111,8 +112,8 @@ async def test_a_worker_killed_between_the_regulators_answer_and_its_record_file
     regulator.hold = None  # from now on the regulator answers at once
     assert await filing_status(s["filing"]) == "queued"  # nothing of the answer was recorded
 
-    # arq reruns a job a killed worker held once its in-progress mark expires (the longest job
-    # timeout, 15 minutes): the test lets that time pass by deleting the mark
+    # arq reruns a job a killed worker held once its in-progress mark expires (the job's timeout
+    # + 10 s, ChorusWorker: 610 s for a submission): the test lets that time pass by deleting it
     marks = [k async for k in redis_pool.scan_iter(match="arq:in-progress:*")]
     assert marks, "the killed worker held no job"
     await redis_pool.delete(*marks)
@@ -257,6 +258,8 @@ async def test_a_worker_killed_while_rendering_a_complaint_page_renders_it_once(
     )
     assert r.status_code == 201, r.text
     built = r.json()
+    render_timeout = next(f.timeout_s for f in FUNCTIONS if f.name == jobs.Job.render_complaint_page.value)
+    assert render_timeout is not None and render_timeout + IN_PROGRESS_MARGIN < POLL_TIMEOUT
     pages = settings.var_dir / "cache" / "complaint-pages"
     page_files = f"{built['id']}-{built['sha256']}-*.html"
     log = tmp_path / "worker.log"
@@ -268,7 +271,10 @@ async def test_a_worker_killed_while_rendering_a_complaint_page_renders_it_once(
             try:
 
                 async def rendering() -> bool:
-                    return bool(await redis_pool.exists(f"arq:in-progress:complaint-page:{built['id']}"))
+                    # held, and marked in progress for the render's own timeout (+10 s), not arq's
+                    # longest one: the job runs again that much after a kill
+                    left = await redis_pool.pttl(f"arq:in-progress:complaint-page:{built['id']}")
+                    return bool(0 < left <= (render_timeout + IN_PROGRESS_MARGIN) * 1000)
 
                 assert await eventually(rendering, 60), log.read_text()[-3000:]
                 first.kill()
@@ -279,7 +285,7 @@ async def test_a_worker_killed_while_rendering_a_complaint_page_renders_it_once(
         await lock.close()
     assert not pages.exists() or not list(pages.glob(page_files))  # killed before the page was put
 
-    # the killed job runs again once arq's in-progress marks expire (see the first test)
+    # the killed job runs again once its in-progress mark expires: the test deletes the marks
     marks = [k async for k in redis_pool.scan_iter(match="arq:in-progress:*")]
     await redis_pool.delete(*marks)
     second = await asyncio.to_thread(start_worker, log, worker_env())
