@@ -316,6 +316,7 @@ async def test_an_install_seeded_before_the_sourced_registry_gets_it_keeping_an_
     assert {"深圳市消费者委员会", "中国银联客服（银行卡交易争议）", "国家反诈中心 App"} <= set(listed)
     assert {"淘宝（含天猫）平台投诉", "拼多多平台投诉", "抖音电商平台投诉", "闲鱼平台投诉"} <= set(listed)
     assert listed["12345政务服务便民热线"]["channel"] == "manual"
+    assert listed["12345政务服务便民热线"]["template_kind"] == "hotline"
     assert listed["淘宝（含天猫）平台投诉"]["template_kind"] == "marketplace"
 
     police = await row("cn-police-antifraud")  # corrected: a 报案 at a 派出所 or through 110

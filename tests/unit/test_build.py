@@ -46,7 +46,7 @@ from chorus.money import as_string
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("CHORUS_UPDATE_GOLDEN") == "1"
-KINDS = ("samr", "consumer_association", "payment_platform", "marketplace", "police", "ftc")
+KINDS = ("samr", "consumer_association", "payment_platform", "marketplace", "hotline", "police", "ftc")
 CST = timezone(timedelta(hours=8))
 
 ALIPAY = "+8613800138000"

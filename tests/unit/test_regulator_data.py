@@ -51,7 +51,7 @@ def test_the_chinese_channels_are_used_by_hand_and_bureaus_go_through_12315() ->
             assert channel["slug"] == "cn-12315" and not channel.get("routed_by")
             assert e["template_kind"] == "samr"
     kinds = {e["template_kind"] for e in entries()}
-    assert {"consumer_association", "payment_platform", "marketplace", "police", "samr"} <= kinds
+    assert {"consumer_association", "payment_platform", "marketplace", "hotline", "police", "samr"} <= kinds
     # the phone numbers a member needs are in the notes (the hotlines, and where not to report)
     notes = {e["slug"]: e["note"] for e in entries()}
     assert "95188" in notes["cn-alipay-disputes"] and "95017" in notes["cn-wechatpay-disputes"]

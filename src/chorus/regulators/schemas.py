@@ -14,7 +14,9 @@ from chorus.regulators.requirements import Requirement
 # any variable (CHORUS_SECRET_KEY, CHORUS_DATABASE_URL) could send its value to a URL they type.
 CREDENTIALS_PREFIX = "CHORUS_REGULATOR_KEY_"
 CREDENTIALS_ENV = re.compile(rf"^{CREDENTIALS_PREFIX}[A-Z0-9_]{{1,79}}$")
-TemplateKind = Literal["samr", "consumer_association", "payment_platform", "marketplace", "police", "ftc"]
+TemplateKind = Literal[
+    "samr", "consumer_association", "payment_platform", "marketplace", "hotline", "police", "ftc"
+]
 # The least time between two polls of one filing's status on a regulator's HTTP channel, unless
 # an admin sets another: the status sweep (CHORUS_STATUS_POLL_SECONDS) skips a filing asked sooner.
 MIN_POLL_SECONDS_DEFAULT = 300
