@@ -11,7 +11,7 @@ from arq import Retry
 from chorus import jobs
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
-from chorus.evidence import extraction, ocr
+from chorus.evidence import extraction, ocr, stores
 from chorus.filings import service as filings
 from chorus.filings import submit as filing_channels
 from chorus.notifications import delivery as notify_delivery
@@ -101,7 +101,11 @@ async def poll_filings(ctx: dict[str, Any], *, at: str | None = None) -> dict[st
 
 
 async def purge(ctx: dict[str, Any]) -> dict[str, int]:
-    return await jobs.purge(timedelta(days=ctx["settings"].purge_after_days))
+    settings = ctx["settings"]
+    counts = await jobs.purge(timedelta(days=settings.purge_after_days))
+    # what an upload cut off by a killed or restarted web process left in the store's tmp/
+    counts["upload_leftovers"] = await stores.store_for(settings).sweep_tmp()
+    return counts
 
 
 async def extract_evidence(ctx: dict[str, Any], *, evidence_id: int) -> str:

@@ -4,7 +4,10 @@ against the real database; the cron that schedules it is registered with the wor
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,11 +47,20 @@ async def left() -> tuple[list[str], list[str]]:
 async def test_the_purge_job_removes_what_is_older_than_the_retention(settings: Any, redis_pool: Any) -> None:
     assert settings.purge_after_days == 7
     await seed(datetime.now(UTC))
+    # an upload cut off two days ago by a killed web process, and one going on now
+    tmp = Path(settings.storage_dir) / "tmp"
+    (tmp / "upload-cut-off.part").write_bytes(b"half a photo")
+    (tmp / "upload-now.part").write_bytes(b"a photo arriving")
+    past = time.time() - 2 * 86400
+    os.utime(tmp / "upload-cut-off.part", (past, past))
     await redis_pool.enqueue_job("purge", _job_id="purge-test")
     assert await run_jobs(redis_pool, settings, relay=False) == 1
     result = await redis_pool.all_job_results()
-    assert [r.result for r in result if r.job_id == "purge-test"] == [{"outbox": 2, "effect_done": 2}]
+    assert [r.result for r in result if r.job_id == "purge-test"] == [
+        {"outbox": 2, "effect_done": 2, "upload_leftovers": 1}
+    ]
     assert await left() == (["old-unsent", "yesterday"], ["inbound:3:<m@x>"])
+    assert sorted(p.name for p in tmp.iterdir()) == ["upload-now.part"]
 
 
 async def test_the_retention_is_a_setting(settings: Any, redis_pool: Any) -> None:
@@ -58,13 +70,14 @@ async def test_the_retention_is_a_setting(settings: Any, redis_pool: Any) -> Non
     assert await tasks.purge({"settings": settings.model_copy(update={"purge_after_days": 10})}) == {
         "outbox": 1,
         "effect_done": 1,
+        "upload_leftovers": 0,
     }
     assert await left() == (
         ["eight-days", "old-unsent", "yesterday"],
         ["filing-mail:3", "inbound:3:<m@x>"],
     )
-    assert await tasks.purge({"settings": settings}) == {"outbox": 1, "effect_done": 1}  # 7 days
-    assert await tasks.purge({"settings": settings}) == {"outbox": 0, "effect_done": 0}  # nothing left
+    assert await tasks.purge({"settings": settings}) == {"outbox": 1, "effect_done": 1, "upload_leftovers": 0}
+    assert await tasks.purge({"settings": settings}) == {"outbox": 0, "effect_done": 0, "upload_leftovers": 0}
 
 
 async def test_unsent_rows_are_still_relayed_after_a_purge(settings: Any, redis_pool: Any) -> None:
@@ -83,4 +96,7 @@ def test_the_purge_is_scheduled_daily_on_the_workers(settings: Any) -> None:
     # (each job runs wrapped: a database outage becomes a retry, workers.settings.resilient)
     assert purge.coroutine.__wrapped__ is tasks.purge and purge.unique
     assert purge.hour == {3} and purge.minute == {41}  # once a day
-    assert any(f.name == jobs.Job.purge.value and f.coroutine.__wrapped__ is tasks.purge for f in FUNCTIONS)
+    assert any(
+        f.name == jobs.Job.purge.value and getattr(f.coroutine, "__wrapped__", None) is tasks.purge
+        for f in FUNCTIONS
+    )
