@@ -308,6 +308,7 @@ async def test_the_email_channel_sends_the_complaint_with_a_reply_address(
     text = sent.get_body(preferencelist=("plain",)).get_content()
     assert "蓝月卡盟" in text and "安妮" in text and "鲍勃" not in text  # Bob did not consent
     assert "就“蓝月卡盟”收款后不交付商品一事" in text  # the merchant, named in the cover letter
+    assert "代 3 名投诉人（其中 2 名具名）" in text and "受害者" not in text  # complainants, to a regulator
     got = await filing_of(client, s["org"], filing_id)
     assert got["status"] == "submitted" and got["deadline"] is None  # no time limits on this one
 
