@@ -5,7 +5,7 @@ Redis: the local server when it answers, otherwise the embedded one from the red
 wheel. Prints one line naming what was skipped; with CI=true a skipped backend fails.
 
 Each backend's pass is one pytest process handing whole files, in collection order, to WORKERS
-pytest-xdist workers (``-n WORKERS --dist loadfile``; CHORUS_TEST_WORKERS overrides): most tests
+pytest-xdist workers (``-n N --dist loadfile``; WORKERS_OF, CHORUS_TEST_WORKERS overrides): most tests
 wait on a subprocess, a worker, SMTP or the browser, so more processes than cores finish sooner.
 Every worker has its own database, Redis database number, directory, SMTP port and, in
 tests/e2e, live app and browser (tests/conftest.py), and a block of ports of its own
@@ -24,7 +24,16 @@ import sys
 import tempfile
 
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-WORKERS = int(os.environ.get("CHORUS_TEST_WORKERS", "2"))
+# The SQLite pass runs every folder (unit and packaging tests too), about twice the PostgreSQL
+# pass's tests: it gets one worker more, so the two end closer together (measured on 2 cores: the
+# PostgreSQL pass ended at 20 minutes, after which the SQLite pass's two workers left a quarter of
+# the CPU idle)
+_override = os.environ.get("CHORUS_TEST_WORKERS")
+WORKERS_OF = {
+    "sqlite": int(_override) if _override else 3,
+    "postgres": int(_override) if _override else 2,
+}
+WORKERS = max(WORKERS_OF.values())
 # Ports of a run: a block below the kernel's ephemeral range (32768-) per suite, 50 per worker
 # (tests/conftest.py); where in 20000-31999 is chosen at random so two runs rarely meet.
 PORTS_PER_SUITE = 50 * max(WORKERS, 1)
@@ -63,11 +72,12 @@ def start(backend: str, paths: list[str], port_base: int) -> tuple[subprocess.Po
     # the tests start, compiles the project and rewrites the tests' assertions again
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     spread: list[str] = []
-    if WORKERS > 1:
+    workers = WORKERS_OF[backend]
+    if workers > 1:
         env["CHORUS_TEST_DISTRIBUTED"] = "1"
         # files in collection order (xdist would reorder them by test count): tests/e2e first,
         # so a worker runs all its browser files, with one live app and browser, then the rest
-        spread = ["-n", str(WORKERS), "--dist", "loadfile", "--no-loadscope-reorder"]
+        spread = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by finish()
         "w+", prefix=f"chorus-{backend}-", suffix=".log", delete=False
     )
