@@ -6,9 +6,10 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosmtplib
 from arq import Retry
 
-from chorus import jobs
+from chorus import jobs, mail
 from chorus.accounts import service as accounts
 from chorus.complaints import service as complaints
 from chorus.evidence import extraction, ocr, stores
@@ -19,11 +20,30 @@ from chorus.notifications import service as notifications
 
 
 async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
-    return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+    try:
+        return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise _mail_retry(ctx, exc) from exc
 
 
 async def send_password_reset_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
-    return await accounts.send_password_reset_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+    try:
+        return await accounts.send_password_reset_email(
+            user_id=user_id, nonce=nonce, settings=ctx["settings"]
+        )
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise _mail_retry(ctx, exc) from exc
+
+
+def _mail_retry(ctx: dict[str, Any], exc: Exception) -> Exception:
+    """An account e-mail the mail server did not take. arq tries a job again only when it raises
+    Retry: an SMTP server down or answering "try later" (4xx) would otherwise lose the link for
+    good. Tried again after CHORUS_NOTIFY_RETRY_SECONDS, doubling, within the job's max_tries; a
+    permanent refusal (5xx) fails at once (the account page can send the link again)."""
+    if mail.permanent_failure(exc) or mail.permanent_refusal(exc):
+        return exc
+    wait = notify_delivery.backoff(int(ctx.get("job_try") or 1), ctx["settings"].notify_retry_seconds)
+    return Retry(defer=wait)
 
 
 async def notify_case_event(ctx: dict[str, Any], *, event_id: int) -> int:
