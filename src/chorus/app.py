@@ -47,6 +47,7 @@ from chorus.web.health import healthz
 from chorus.web.middleware import (
     BodyTypeMiddleware,
     ClientAddressMiddleware,
+    DrainUnreadBodyMiddleware,
     RequestContextMiddleware,
     SessionCSRFMiddleware,
     csrf_config,
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[echo_request_id, security_headers(settings)],
         middleware=[
+            DrainUnreadBodyMiddleware,  # outermost: an early answer waits for the body to be read
             lambda app: ClientAddressMiddleware(app, trusted),  # first: every later layer sees it
             RequestContextMiddleware,
             BodyTypeMiddleware,

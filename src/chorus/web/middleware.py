@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -396,3 +397,41 @@ __all__ = [
     "echo_request_id",
     "security_headers",
 ]
+
+
+# What an answer given before the request's body was read reads of that body, at most: beyond it
+# the connection is closed unread as before (a proxy then says 502 for that one request).
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+
+
+class DrainUnreadBodyMiddleware:
+    """An answer that comes before the request's body was read through (413 for a body over the
+    limit, 401 for an upload without a session, 415) goes out only after the rest of the body was
+    read and dropped. uvicorn closes a connection whose request body was not read; a proxy in
+    front (nginx) still sending that body then meets a closed socket and answers 502 instead of
+    ours (seen behind nginx: 2 of 4 uploads over CHORUS_UPLOAD_MAX_BYTES). Outermost layer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        read_through = False
+
+        async def tracked() -> Any:
+            nonlocal read_through
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                read_through = True
+            return message
+
+        async def answer(message: Any) -> None:
+            if message["type"] == "http.response.start" and not read_through:
+                dropped = 0
+                while not read_through and dropped <= DRAIN_MAX_BYTES:
+                    dropped += len((await tracked()).get("body", b""))
+            await send(message)
+
+        await self.app(scope, tracked, answer)
