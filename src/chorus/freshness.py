@@ -60,6 +60,24 @@ def merchant_changed(merchant_id: int, case_ids: Iterable[int] = ()) -> None:
     db.changed(merchant_scope(merchant_id), *(case_scope(c) for c in case_ids), SEARCH)
 
 
+def case_timeline_changed(case_id: int) -> None:
+    """Inside a transaction: it changes only what the case's own summary shows and no other
+    answer does (its timeline: an organizer added, a regulator's reply)."""
+    db.changed(case_scope(case_id))
+
+
+def merchant_pages_changed(merchant_ids: Iterable[int]) -> None:
+    """Inside a transaction: it changes what these merchants' pages show and the search does not
+    (their reappearance alerts: which merchants are tied to them, those merchants' closed cases)."""
+    db.changed(*(merchant_scope(m) for m in merchant_ids))
+
+
+def everything() -> None:
+    """Inside a transaction: it may change any public answer (a regulator renamed: every case
+    that filed with it). Rare writes only: every cached public answer is made again."""
+    db.changed(EVERYTHING)
+
+
 def nothing_public() -> None:
     """Inside a transaction: it changes nothing a public read shows (no cache is emptied)."""
     db.changed()

@@ -26,7 +26,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict
 from stdnum.cn import ric
 
-from chorus import crypto, db
+from chorus import crypto, db, freshness
 from chorus.accounts.schemas import IdentityRead, IdentityUpdate, UserRead
 from chorus.accounts.tables import IdentityKey, MemberIdentity
 from chorus.audit import service as audit
@@ -212,6 +212,7 @@ async def put(*, actor: UserRead, data: IdentityUpdate) -> IdentityRead:
     fields = [f for f in FIELDS if f in values]
     text_sha = hashlib.sha256(consent_text(actor.locale).encode("utf-8")).hexdigest()
     async with db.transaction():
+        freshness.nothing_public()
         key = await _key(actor.id, _PROFILE, create=True)
         assert key is not None
         sealed = base64.b64encode(
@@ -256,6 +257,7 @@ async def delete(*, actor: UserRead) -> None:
     given: withdrawing twice is the same as once). Filed bundles keep theirs under the case keys
     until the member leaves the case or deletes the account."""
     async with db.transaction():
+        freshness.nothing_public()
         gone = (
             await MemberIdentity.delete().where(MemberIdentity.user == actor.id).returning(MemberIdentity.id)
         )

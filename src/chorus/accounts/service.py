@@ -285,6 +285,7 @@ async def set_roles(*, user_id: int, roles: list[str], actor_id: int) -> UserRea
     """Replace a user's roles (``user`` is always kept)."""
     wanted = sorted({Role(r).value for r in roles} | {Role.user.value})
     async with db.transaction():
+        freshness.nothing_public()
         updated = (
             await User.update({User.roles: " ".join(wanted)})
             .where((User.id == user_id) & User.deleted_at.is_null())

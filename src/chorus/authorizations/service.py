@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chorus import db
+from chorus import db, freshness
 from chorus.accounts import identity
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
@@ -159,6 +159,7 @@ async def stand(case_id: int, *, actor: UserRead) -> RepresentativeRead:
     """A member stands as the case's representative (standing again changes nothing)."""
     await _open_case(case_id, actor)
     async with db.transaction():
+        freshness.nothing_public()
         await RepresentativeCandidate.insert(
             RepresentativeCandidate(case=case_id, user=actor.id)
         ).on_conflict(
@@ -173,6 +174,7 @@ async def withdraw_candidacy(case_id: int, *, actor: UserRead) -> None:
     no one."""
     await _open_case(case_id, actor)
     async with db.transaction():
+        freshness.nothing_public()
         gone = (
             await RepresentativeCandidate.delete()
             .where((RepresentativeCandidate.case == case_id) & (RepresentativeCandidate.user == actor.id))
@@ -190,6 +192,7 @@ async def vote(case_id: int, *, actor: UserRead, data: VoteCreate) -> Representa
 
     async def attempt() -> None:
         async with db.transaction():
+            freshness.nothing_public()
             standing = await RepresentativeCandidate.exists().where(
                 (RepresentativeCandidate.case == case_id)
                 & (RepresentativeCandidate.user == data.candidate_id)
@@ -214,6 +217,7 @@ async def unvote(case_id: int, *, actor: UserRead) -> None:
     """A member takes their vote back (none: nothing to do)."""
     await _open_case(case_id, actor)
     async with db.transaction():
+        freshness.nothing_public()
         gone = (
             await RepresentativeVote.delete()
             .where((RepresentativeVote.case == case_id) & (RepresentativeVote.voter == actor.id))
@@ -326,6 +330,7 @@ async def give(case_id: int, *, actor: UserRead, data: AuthorizationCreate) -> A
         raise Conflict("representative_none", field="complaint_id")
     now = datetime.now(UTC)
     async with db.transaction():
+        freshness.nothing_public()
         await Authorization.update({Authorization.revoked_at: now}).where(
             (Authorization.user == actor.id)
             & (Authorization.complaint == complaint["id"])
@@ -369,6 +374,7 @@ async def _get(auth_id: int, *, viewer: int) -> AuthorizationRead:
 async def revoke(authorization_id: int, *, actor: UserRead) -> None:
     """The member revokes their authorization; refused once a filing used it (409)."""
     async with db.transaction():
+        freshness.nothing_public()
         row = (
             await Authorization.select(
                 Authorization.id, Authorization.user, Authorization.revoked_at, Authorization.used_by

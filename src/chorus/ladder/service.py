@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chorus import db
+from chorus import db, freshness
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -167,6 +167,7 @@ async def set_progress(
     paying); a day in the future or before 2000 is refused (422)."""
     day = cases.check_incident_date(data.happened_on or _today(), "happened_on")
     async with db.transaction():
+        freshness.nothing_public()
         m = await cases.require_member(case_id, actor=actor)
         step = ladder.find_step(step_id)
         bought_on = m["bought_on"] or ladder.bought_on_from_shops(db.json_value(m["identifiers"]) or [])

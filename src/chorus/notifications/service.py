@@ -604,6 +604,7 @@ async def announce(case_id: int, *, actor: UserRead, data: AnnouncementCreate) -
     if not body:
         raise Invalid("announcement_body_required", field="body")
     async with db.transaction():
+        freshness.nothing_public()
         await cases.require_organizer(case_id, actor=actor)
         rows = await Announcement.insert(
             Announcement(case_id=case_id, author_id=actor.id, title=data.title, body=body)
