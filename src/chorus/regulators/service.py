@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from chorus import db, netguard
+from chorus import db, freshness, netguard
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.errors import Conflict, Invalid, NotFound
@@ -210,6 +210,16 @@ async def _check_routed_by(routed_by: int | None, *, regulator_id: int = 0) -> N
         raise Invalid("regulator_routed_by_invalid", field="routed_by")
 
 
+def _name_shown_anew(changes: dict[str, Any]) -> None:
+    """Inside the transaction changing a regulator: the public case summaries name the regulator
+    of each filing, so a new name is shown anew everywhere (a rare admin edit); nothing else a
+    regulator holds is public."""
+    if "name" in changes:
+        freshness.everything()
+    else:
+        freshness.nothing_public()
+
+
 async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) -> RegulatorRead:
     await _check_routed_by(data.routed_by)
     address = check_address(data.channel, data.address)
@@ -219,6 +229,7 @@ async def create(*, data: RegulatorCreate, actor: UserRead, settings: Settings) 
     slug = "r-" + hashlib.sha256(f"{name}|{jurisdiction}".encode()).hexdigest()[:16]
     try:
         async with db.transaction():
+            freshness.nothing_public()
             if await _name_taken(name, jurisdiction, other_than=0):
                 raise Conflict("regulator_exists", field="name")
             if await Regulator.exists().where(Regulator.slug == slug):
@@ -312,6 +323,7 @@ async def update(
         if "active" in changes:
             action = "regulator.reactivated" if changes["active"] else "regulator.deactivated"
         async with db.transaction():
+            _name_shown_anew(changes)
             await Regulator.update(
                 {getattr(Regulator, k): v for k, v in changes.items()}
                 | {Regulator.admin_fields: json.dumps(admin_fields)}
@@ -457,6 +469,7 @@ async def sync_shipped() -> ShippedSync:
             change.pop("name", None)
             change.pop("jurisdiction", None)
         async with db.transaction():
+            _name_shown_anew(change)
             await Regulator.update(
                 {getattr(Regulator, k): v for k, v in change.items()}
                 | {Regulator.seed_revision: revision, Regulator.admin_fields: json.dumps(sorted(admin))}
