@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chorus import db, jobs
+from chorus import db, freshness, jobs
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -221,6 +221,7 @@ async def _record(
             )
         )
     await Filing.update({Filing.updated_at: now}).where(Filing.id == filing_id)
+    freshness.case_timeline_changed(current["case"])  # the reply on its case's timeline, nothing else
     await cases.add_event(
         current["case"],
         "filing_reply",
@@ -299,6 +300,7 @@ async def _receive(raw: bytes, spooled: storage.Spooled, settings: Settings) -> 
             return await _quarantine(spooled, "attachment_refused", reply, seen, settings, hint=filing_id)
         await _store(kept, settings)
         async with db.transaction():
+            freshness.nothing_public()  # but the reply's case (_record says so): a repeat changes nothing
             event = await _record(filing_id, reply, seen, kept, regulator_address=row["regulator.address"])
     finally:
         _drop_temps(kept)
@@ -320,6 +322,7 @@ async def _quarantine(
     Message-ID: a second delivery is the same item)."""
     await evidence.storage_for(settings).put_file(spooled.path, spooled.sha256)
     async with db.transaction():
+        freshness.nothing_public()
         inserted = await (
             InboundQuarantine.insert(
                 InboundQuarantine(
@@ -463,6 +466,7 @@ async def assign(item_id: int, *, filing_id: int, actor: UserRead, settings: Set
     try:
         await _store(kept, settings)
         async with db.transaction():
+            freshness.nothing_public()  # the quarantine is the admins'; the reply's case: _record
             taken = await (
                 InboundQuarantine.update(
                     {
@@ -508,6 +512,7 @@ async def discard(item_id: int, *, actor: UserRead, note: str, settings: Setting
         raise Forbidden()
     item = await _item(item_id)
     async with db.transaction():
+        freshness.nothing_public()
         done = await (
             InboundQuarantine.update(
                 {

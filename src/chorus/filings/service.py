@@ -111,6 +111,9 @@ async def create(*, case_id: int, actor: UserRead, data: FilingCreate) -> Filing
             case = await cases.lock_for_update(case_id)  # against a concurrent close
             if case["status"] == "closed":
                 raise Conflict("case_closed_filing")
+            # the case's summary lists the filing and (gathering → filing) its status: that case,
+            # its merchant and the search are shown anew (an open case is folded into no other)
+            freshness.case_changed(case_id, [case["merchant"]])
             try:
                 complaint: dict[str, Any] | None = await complaints.complaint_row(data.complaint_id)
             except NotFound:
@@ -794,6 +797,7 @@ async def propose_from_message(filing_id: int, message: str) -> bool:
     if proposal is None:
         return False
     async with db.transaction():
+        freshness.nothing_public()
         current = await Filing.select(Filing.status).where(Filing.id == filing_id).first()
         last = (
             await FilingEvent.select(FilingEvent.note)
