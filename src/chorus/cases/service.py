@@ -153,10 +153,12 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 # share one would join by that match anyway, case_id or not.)
                 claim = merchant_id not in matches.by_merchant
             else:
-                if matches.best() is None and await merchants.lock_keys(identifiers):
+                if matches.best() is None:
                     # Reports of one new merchant arriving together queue here, and all but the
                     # first find the merchant it created instead of failing on its keys.
-                    matches = await merchants.find_matches(identifiers, name=data.merchant.name)
+                    matches = await merchants.find_or_hold(
+                        identifiers, name=data.merchant.name, known=matches
+                    )
                 best = matches.best()
                 conflicts = matches.others()
                 if best is None:
@@ -191,6 +193,25 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             else:
                 # written before the case is held, so that joins queue only for what must take turns
                 await add_event(case_id, "member_joined")  # organizers are told
+            # issue 16 item 2: the reporter is warned, and the earlier cases' organizers are told
+            # through the outbox in this transaction, so the notice is never lost after a report
+            # (read and written before the case is held: joins take turns only for their numbers)
+            warned = await _reappearances(
+                data.merchant.name, identifiers, own_case=case_id if created_case else None, found=matches
+            )
+            await _tell_earlier_cases(
+                warned, name=data.merchant.name, merchant_id=merchant_id, case_id=case_id
+            )
+            if renamed and not claim:
+                # reached by a strong identifier under a name the merchant did not bear: a moderator
+                # confirms or rejects the link (the name stays listed meanwhile; nothing is merged)
+                strong = [
+                    k
+                    for k in matches.keys_by_merchant.get(merchant_id, set())
+                    if str(k).partition(":")[0] in REAPPEAR_KINDS
+                ]
+                await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
+            if not created_case:
                 await _hold_case(case_id, by_id=data.case_id is not None)
 
             rows = (
@@ -234,23 +255,6 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 membership_id=membership_id,
                 merge_proposals=len(conflicts),
             )
-            # issue 16 item 2: the reporter is warned, and the earlier cases' organizers are told
-            # through the outbox in this transaction, so the notice is never lost after a report
-            warned = await _reappearances(
-                data.merchant.name, identifiers, own_case=case_id if created_case else None
-            )
-            await _tell_earlier_cases(
-                warned, name=data.merchant.name, merchant_id=merchant_id, case_id=case_id
-            )
-            if renamed and not claim:
-                # reached by a strong identifier under a name the merchant did not bear: a moderator
-                # confirms or rejects the link (the name stays listed meanwhile; nothing is merged)
-                strong = [
-                    k
-                    for k in matches.keys_by_merchant.get(merchant_id, set())
-                    if str(k).partition(":")[0] in REAPPEAR_KINDS
-                ]
-                await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
             return ReportRead(
                 case_id=case_id,
                 merchant_id=merchant_id,
@@ -290,20 +294,23 @@ async def reappearance_warnings(
 
 
 async def _reappearances(
-    name: str | None, normalized: Sequence[Any], *, own_case: int | None
+    name: str | None,
+    normalized: Sequence[Any],
+    *,
+    own_case: int | None,
+    found: merchants.Matches | None = None,
 ) -> list[ReappearanceWarning]:
-    found = await merchants.find_matches(normalized)
+    """``found``: the report's own matches, when it already looked them up (what earlier reports
+    share with it, before it added its identifiers)."""
+    if found is None:
+        found = await merchants.find_matches(normalized)
     shared = {m: kinds & REAPPEAR_KINDS for m, kinds in found.by_merchant.items()}
     shared = {m: kinds for m, kinds in shared.items() if kinds}
     if not shared:
         return []
-    rows = (
-        await Case.select(Case.id, Case.merchant, Case.status, Case.created_at, Case.closed_at)
-        .where(Case.merchant.is_in(list(shared)) & Case.merged_into.is_null())
-        .order_by(Case.id)
-    )
-    counts = await member_counts([r["id"] for r in rows])
-    titles = await merchants.merchant_names(list(shared))
+    rows = await case_sizes(list(shared))
+    counts = {r["id"]: r["members"] for r in rows}
+    titles = {r["merchant"]: r["name"] for r in rows}
     reported_as = merchants.alias_key(name) if name else None
     out: list[ReappearanceWarning] = []
     for r in rows:
@@ -1079,6 +1086,20 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
         CaseBrief(id=c["id"], status=c["status"], member_count=counts.get(c["id"], 0)) for c in rows
     ]
     return page
+
+
+async def case_sizes(merchant_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The cases of these merchants (not merged away), oldest first, each with its status, its
+    dates, its member count and its merchant's name: one statement."""
+    ids = ", ".join("{}" for _ in merchant_ids)
+    rows = await Case.raw(
+        "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
+        '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id) AS members '
+        "FROM group_case c JOIN merchant m ON m.id = c.merchant "
+        f"WHERE c.merchant IN ({ids}) AND c.merged_into IS NULL ORDER BY c.id",
+        *merchant_ids,
+    )
+    return [dict(r) for r in rows]
 
 
 async def open_cases_and_sizes(merchant_ids: Sequence[int]) -> dict[int, tuple[int, int]]:

@@ -197,21 +197,34 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
     return result
 
 
-async def lock_keys(identifiers: Sequence[ids.Identifier]) -> bool:
-    """Hold the report's strong keys until the transaction ends (PostgreSQL advisory locks, in
-    one global order): concurrent reports of one merchant nobody knows yet take turns creating
-    it, and each then sees what the one before created. The unique match keys stay the guarantee;
-    this only spares the others a failed attempt. False (nothing held) on SQLite, whose IMMEDIATE
-    transactions already take turns, or without a strong key."""
+async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | None, known: Matches) -> Matches:
+    """For a report none of whose strong keys any merchant holds (``known``): take the keys
+    (PostgreSQL advisory locks, in one global order) and look again. Concurrent reports of one
+    merchant nobody knew yet take turns here: the first keeps the keys until its transaction
+    (which creates the merchant) ends; each one after it finds that merchant and lets go of the
+    keys at once, by rolling back to a savepoint taken before it took them (which releases
+    transaction-level advisory locks), so that the reports queued behind it wait for one
+    lookup, not for its whole report. The unique match keys stay the guarantee; this only
+    spares the others a failed attempt. SQLite (whose IMMEDIATE transactions already take
+    turns) and reports without a strong key: ``known``, nothing held."""
     keys = sorted({k for ident in identifiers if (k := match_key(ident))})
     if not keys or db.is_sqlite():
-        return False
+        return known
+    transaction = db.engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("find_or_hold runs inside the report's transaction")
+    savepoint = await transaction.savepoint("chorus_report_keys")
     await Merchant.raw(
         "SELECT pg_advisory_xact_lock(h) FROM "
         "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest({}::text[]) AS k ORDER BY h) AS held",
         keys,
     )
-    return True
+    found = await find_matches(identifiers, name=name)
+    if found.best() is not None:
+        await savepoint.rollback_to()  # someone created it: the keys are theirs, let go of them
+    else:
+        await savepoint.release()  # this report creates it: hold the keys until the commit
+    return found
 
 
 async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float]]:
