@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
 import math
@@ -792,7 +793,12 @@ def plan_summary(lines: list[str]) -> list[str]:
 
 
 async def race(
-    client: Any, database_url: str, tokens: list[str], fresh: Fresh, rng: random.Random
+    client: Any,
+    database_url: str,
+    tokens: list[str],
+    fresh: Fresh,
+    rng: random.Random,
+    profile_to: str | None = None,
 ) -> dict[str, Any]:
     import asyncpg
 
@@ -848,13 +854,19 @@ async def race(
 
     trace = QueryTrace()
     trace.active = True
-    t0 = time.perf_counter()
+    profile = cProfile.Profile() if profile_to else None
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
+        if profile is not None:
+            profile.enable()
         responses = await asyncio.gather(*(one(i) for i in range(len(tokens))))
     finally:
+        if profile is not None and profile_to:
+            profile.disable()
+            profile.dump_stats(profile_to)
         db.is_unique_violation = original
         trace.remove()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     statements = len(trace.current)
 
     statuses = Counter(r.status_code for r in responses)
@@ -912,6 +924,7 @@ async def race(
     return {
         "n": n,
         "wall": wall,
+        "cpu": cpu,  # of this process (client and app): a report's share of one core
         "rate": n / wall,
         "latency": latency_stats(latencies),
         "statuses": statuses,
@@ -925,6 +938,7 @@ async def race(
         "keys_attached": f"{keys_attached}/{len(keys)}",
         "exceptions_seen": dict(seen),
         "statements": statements,
+        "templates": Counter(template_of(sql) for sql, _, _ in trace.current).most_common(),
         "checks": checks,
         "passed": all(checks.values()),
     }
@@ -1183,13 +1197,18 @@ async def race_phase(
 
     async with http_client(get_settings()) as client:
         with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once"):
-            result = await race(client, box.database_url, tokens, fresh, rng)
+            result = await race(client, box.database_url, tokens, fresh, rng, args.profile_race)
             summary["race"] = result
             print(
                 f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
                 f"statuses {dict(result['statuses'])}"
             )
             print(f"   latency: {fmt_stats(result['latency'])}")
+            print(
+                f"   CPU of this process (the app and its client) {result['cpu']:.2f} s = "
+                f"{1000 * result['cpu'] / result['n']:.2f} ms per report: one core makes at most "
+                f"{result['n'] / result['cpu']:.0f} reports/s"
+            )
             print(
                 f"   merchants created {result['new_merchants']}, owners of the reported keys {result['key_owners']}, "
                 f"cases created {result['new_cases']}, memberships {result['memberships']} "
@@ -1199,6 +1218,8 @@ async def race_phase(
                 f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
                 f"SQL statements (Piccolo) {result['statements']} = {result['statements'] / result['n']:.1f} per report"
             )
+            for template, count in result["templates"]:
+                print(f"   {count / result['n']:5.2f} per report  {short_sql(template)}")
             if result["errors"]:
                 print(f"   errors: {dict(result['errors'])}")
             for check, ok in result["checks"].items():
@@ -1305,6 +1326,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--race", type=int, default=200, help="concurrent reports of one new merchant")
     p.add_argument("--race-only", action="store_true",
                    help="load, then only the race (e.g. --identifiers 20000 --race-only: ~30 s)")  # fmt: skip
+    p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
     p.add_argument("--case-fraction", type=float, default=0.2, help="merchants with an open case")
