@@ -11,7 +11,8 @@
    (installed with apt-get when missing; without it a Python load generator of the same shape).
    The bare app and the endpoint are measured in alternating slices, so both see the same load.
 3. Prints endpoint | workers | req/s | bare | ratio | p99 | scaling (2 workers over 1), and the
-   report race of ``bench.resolve`` (200 simultaneous reports of one new merchant, a small data set).
+   report race of ``bench.resolve`` (200 simultaneous reports of one new merchant, a small data set),
+   with the app in that process and against ``chorus web`` with the most workers measured.
 
 Anonymous requests without cookies, as a crowd arriving from a shared link sends them. Prints
 numbers; asserts nothing (exit status 1 only when an endpoint does not answer 200).
@@ -258,11 +259,13 @@ def endpoints(base: str) -> list[tuple[str, str]]:
     ]
 
 
-def report_race(env: dict[str, str], args: argparse.Namespace) -> str:
-    """The race of ``bench.resolve`` (its own sandbox, a small data set): its reports/s line."""
-    cmd = [sys.executable, "-m", "bench.resolve", "--identifiers", "20000", "--calls", "200", "--race", "200"]
+def report_race(env: dict[str, str], web_workers: int = 0) -> str:
+    """The race of ``bench.resolve`` (its own sandbox, a small data set): its reports/s line; the
+    app in that process, or ``chorus web --workers web_workers``."""
+    cmd = [sys.executable, "-m", "bench.resolve", "--identifiers", "20000", "--race-only", "--race", "200"]
+    cmd += ["--race-web", str(web_workers)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=Path.cwd())
-    lines = [ln.strip() for ln in done.stdout.splitlines() if "reports/s" in ln or "race check" in ln]
+    lines = [ln.strip() for ln in done.stdout.splitlines() if ln.startswith("race ") or "per report:" in ln]
     if not lines:
         return f"bench.resolve gave no race figure (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     return "\n   ".join(dict.fromkeys(lines))
@@ -337,10 +340,16 @@ def main() -> int:
 
         print_table(rows)
         if args.race:
-            print("\n== report race (python -m bench.resolve --identifiers 20000 --race 200)", flush=True)
             race_env = {k: v for k, v in env.items() if not k.startswith("CHORUS_")}
             race_env["CHORUS_TEST_REDIS_URL"] = box.redis_url  # this run's Redis database (servers stopped)
-            print("   " + report_race(race_env, args))
+            for web_workers in sorted({0, max(args.workers)}):
+                where = f"chorus web --workers {web_workers}" if web_workers else "the app in one process"
+                print(
+                    f"\n== report race (python -m bench.resolve --identifiers 20000 --race-only "
+                    f"--race 200 --race-web {web_workers}: {where})",
+                    flush=True,
+                )
+                print("   " + report_race(race_env, web_workers))
         return status
     finally:
         for p in procs:

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.resolve --identifiers 20000 --calls 200  # smoke run, ~15 s
     .venv/bin/python -m bench.resolve --extra-sql "CREATE INDEX ..."   # try a schema change
     .venv/bin/python -m bench.resolve --identifiers 20000 --race-only  # the race alone, ~30 s
+    .venv/bin/python -m bench.resolve --identifiers 20000 --race-only --race-web 2  # against chorus web
                                                                        # (race_figure() runs it)
 
 1. Loads N merchant identifiers (N/4 merchants, 2-6 identifiers each: phone, qq, domain,
@@ -21,7 +22,9 @@
    identifier's merchant or a name containing what was typed; every statement EXPLAINed.
 4. EXPLAIN (ANALYZE) of each statement the endpoint issues.
 5. Race: 200 verified users POST /api/v1/reports of one new merchant at once; checks one
-   merchant, one open case, 200 memberships numbered 1..200, SQL statements per report.
+   merchant, one open case, 200 memberships numbered 1..200, SQL statements per report. The
+   app runs in this process (its CPU per report is printed), or with --race-web N as
+   `chorus web --workers N` on the same database, driven by a plain-socket client.
 
 Prints numbers; asserts nothing (exit status 1 only when the race check fails).
 """
@@ -30,20 +33,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import json
 import math
 import multiprocessing
+import os
 import random
 import re
 import secrets
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from bench._measure import (
@@ -57,7 +64,7 @@ from bench._measure import (
     reset_sequences,
 )
 from bench._seed import captured_inserts
-from tests.toolkit import Sandbox, http_client, migrate_quietly
+from tests.toolkit import Sandbox, http_client, migrate_quietly, start_web, stop_process
 
 GOAL_P50_MS = 5.0
 GOAL_P99_MS = 20.0
@@ -792,6 +799,49 @@ def plan_summary(lines: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+class SocketResponse:
+    def __init__(self, status_code: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code, self.headers, self.content = status_code, headers, body
+        self.text = body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class SocketClient:
+    """POSTs over a new HTTP/1.1 connection each (``Connection: close``): the cheapest client
+    this process can be, so that the server's processes, not the client, are what is measured."""
+
+    def __init__(self, base: str) -> None:
+        host, _, port = base.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+
+    async def post(self, path: str, *, json: Any, headers: dict[str, str]) -> SocketResponse:
+        body = _json_bytes(json)
+        head = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Connection: close",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            raw = await reader.read(-1)
+        finally:
+            writer.close()
+        top, _, content = raw.partition(b"\r\n\r\n")
+        lines = top.decode("latin-1").split("\r\n")
+        found = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        return SocketResponse(int(lines[0].split()[1]), found, content)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
 async def race(
     client: Any,
     database_url: str,
@@ -867,7 +917,7 @@ async def race(
         db.is_unique_violation = original
         trace.remove()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    statements = len(trace.current)
+    statements = len(trace.current)  # 0 when the app runs in other processes (--race-web)
 
     statuses = Counter(r.status_code for r in responses)
     ok = [r.json() for r in responses if r.status_code == 201]
@@ -1195,8 +1245,20 @@ async def race_phase(
 ) -> int:
     from chorus.settings import get_settings
 
-    async with http_client(get_settings()) as client:
-        with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once"):
+    async with contextlib.AsyncExitStack() as stack:
+        if args.race_web:
+            # as an operator runs it: `chorus web --workers N` on this database and Redis, and a
+            # client of plain sockets in this process (each report its own connection)
+            log = Path(tempfile.mkdtemp(prefix="chorus-race-")) / "web.log"
+            env = {**os.environ, "CHORUS_LOG_LEVEL": "WARNING"}
+            proc, base = await asyncio.to_thread(start_web, log=log, env=env, workers=args.race_web)
+            stack.callback(stop_process, proc)
+            client: Any = SocketClient(base)
+            where = f"chorus web --workers {args.race_web}"
+        else:
+            client = await stack.enter_async_context(http_client(get_settings()))
+            where = "the app in this process"
+        with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once ({where})"):
             result = await race(client, box.database_url, tokens, fresh, rng, args.profile_race)
             summary["race"] = result
             print(
@@ -1204,20 +1266,25 @@ async def race_phase(
                 f"statuses {dict(result['statuses'])}"
             )
             print(f"   latency: {fmt_stats(result['latency'])}")
-            print(
-                f"   CPU of this process (the app and its client) {result['cpu']:.2f} s = "
-                f"{1000 * result['cpu'] / result['n']:.2f} ms per report: one core makes at most "
-                f"{result['n'] / result['cpu']:.0f} reports/s"
-            )
+            if args.race_web:
+                print(f"   CPU of this process (the client) {result['cpu']:.2f} s")
+            else:
+                print(
+                    f"   CPU of this process (the app and its client) {result['cpu']:.2f} s = "
+                    f"{1000 * result['cpu'] / result['n']:.2f} ms per report: one core makes at most "
+                    f"{result['n'] / result['cpu']:.0f} reports/s"
+                )
             print(
                 f"   merchants created {result['new_merchants']}, owners of the reported keys {result['key_owners']}, "
                 f"cases created {result['new_cases']}, memberships {result['memberships']} "
                 f"(organizers {result['organizers']}), aliases {result['aliases']}, keys attached {result['keys_attached']}"
             )
-            print(
-                f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
-                f"SQL statements (Piccolo) {result['statements']} = {result['statements'] / result['n']:.1f} per report"
-            )
+            if not args.race_web:  # (the statements and retries are seen only in this process)
+                print(
+                    f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
+                    f"SQL statements (Piccolo) {result['statements']} = "
+                    f"{result['statements'] / result['n']:.1f} per report"
+                )
             for template, count in result["templates"]:
                 print(f"   {count / result['n']:5.2f} per report  {short_sql(template)}")
             if result["errors"]:
@@ -1243,8 +1310,12 @@ async def race_phase(
     if args.race_only:
         print(
             f"race {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s, "
-            f"{result['statements'] / result['n']:.1f} SQL statements per report; "
-            f"race check {'PASS' if result['passed'] else 'FAIL'}"
+            + (
+                f"chorus web --workers {args.race_web}; "
+                if args.race_web
+                else f"{result['statements'] / result['n']:.1f} SQL statements per report; "
+            )
+            + f"race check {'PASS' if result['passed'] else 'FAIL'}"
         )
     else:
         print_summary(args, box, summary)
@@ -1326,6 +1397,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--race", type=int, default=200, help="concurrent reports of one new merchant")
     p.add_argument("--race-only", action="store_true",
                    help="load, then only the race (e.g. --identifiers 20000 --race-only: ~30 s)")  # fmt: skip
+    p.add_argument(
+        "--race-web",
+        type=int,
+        default=0,
+        metavar="N",
+        help="race against `chorus web --workers N` (0: the app in this process, as before)",
+    )
     p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
