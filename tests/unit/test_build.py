@@ -41,7 +41,15 @@ from chorus.complaints.model import (
     RegulatorInfo,
 )
 from chorus.i18n import catalog
-from chorus.markdown import _inline_any, inline, literal, quote_statement, render
+from chorus.markdown import (
+    _inline_any,
+    _literal_any,
+    _quote_statement_any,
+    inline,
+    literal,
+    quote_statement,
+    render,
+)
 from chorus.money import as_string
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -655,6 +663,26 @@ def test_inline_property(text: str) -> None:
 def test_inline_fast_path_agrees_with_the_full_one(text: str) -> None:
     # plain text skips the escaping passes: it must come out exactly as they would leave it
     assert inline(text) == _inline_any(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(hostile_text, st.text(), st.text(alphabet="aZ09 -_.@*`<>|\t\n\x00\x7f汉")))
+def test_literal_fast_path_agrees_with_the_full_one(text: str) -> None:
+    assert literal(text) == _literal_any(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.one_of(
+        hostile_text,
+        st.text(),
+        st.text(alphabet="ab \n\t\r=-#>*汉字：:&<[]\\\u2028\x85\x0b\u202e"),
+    )
+)
+def test_quote_statement_fast_path_agrees_with_the_full_one(text: str) -> None:
+    # a statement none of the passes would change skips them: it must come out exactly as
+    # they would leave it
+    assert quote_statement(text) == _quote_statement_any(text)
 
 
 @pytest.mark.parametrize(
