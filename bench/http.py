@@ -330,7 +330,7 @@ def main() -> int:
                 rows.append((label, workers, result, bare_result))
                 print(
                     f"   {label:36} {workers}w  {result.rps:8.0f} req/s  bare {bare_result.rps:8.0f}  "
-                    f"p99 {result.p99_ms:6.1f} ms"
+                    f"p99 {result.p99_ms:6.1f} ms (bare {bare_result.p99_ms:.1f})"
                     + (f"  non-2xx {result.non_2xx}" if result.non_2xx else "")
                     + (f"  socket errors {result.errors}" if result.errors else ""),
                     flush=True,

@@ -15,7 +15,9 @@ search's), which the committed write transactions changing it raise; in front of
 per process, so a hit costs no round trip. How stale: a change is seen within
 ``freshness.REFRESH_SECONDS`` (0.5 s) by every process; whatever is cached expires after
 ``CHORUS_PUBLIC_CACHE_SECONDS`` (default 5) in any case (0: no cache), and CDNs and browsers are
-told the same ``max-age``.
+told the same ``max-age``. A kept answer is made again shortly before it runs out
+(``REFRESH_AHEAD_SECONDS``) by the first request to see it due, while the others are still served
+it: when a crowd reads one address nobody waits for the answer to be made again.
 
 Pages carry a CSRF token (the language form): kept with a placeholder and filled in per request
 with the caller's own token; their ETag includes it, so no two callers share one.
@@ -69,6 +71,7 @@ SCOPES: dict[str, tuple[str, str | None]] = {
 MAX_BODY = 512 * 1024  # larger answers are not kept
 MAX_QUERY = 400  # longer query strings are not kept (nobody types them; a flood of them fills nothing)
 LOCAL_ENTRIES = 2000  # per process
+REFRESH_AHEAD_SECONDS = 1.0  # (at most a fifth of CHORUS_PUBLIC_CACHE_SECONDS)
 TOKEN_MARK = b"\x00csrf\x00"  # where a page's CSRF token goes
 _SESSION_COOKIE = b"chorus_session"
 _FLASH_COOKIE = b"chorus_flash"
@@ -117,6 +120,9 @@ class PublicCache:
         self.local: dict[str, tuple[float, Entry]] = {}  # key -> (expires at, monotonic; entry)
         self.rendering: dict[str, asyncio.Future[Entry | None]] = {}
         self.cache_control = f"public, max-age={seconds}".encode()
+        # a kept answer is made again this long before it runs out, by one request while the
+        # others are still served it: nobody waits for it, as all did when it ran out
+        self.refresh_ahead = min(REFRESH_AHEAD_SECONDS, seconds * 0.2)
 
     @property
     def enabled(self) -> bool:
@@ -129,12 +135,22 @@ class PublicCache:
         query = scope.get("query_string", b"").decode("latin-1")
         return f"{gen}:{variant}:{scope['path']}?{query}"
 
-    async def get(self, key: str) -> Entry | None:
+    def kept(self, key: str) -> tuple[Entry | None, bool]:
+        """This process's copy of the answer (None: none alive), and whether it is due: less than
+        ``refresh_ahead`` seconds of it are left, and nobody in this process is renewing it yet
+        (the caller then renews it; everyone else is still served the copy meanwhile)."""
         found = self.local.get(key)
-        if found is not None:
-            if found[0] > time.monotonic():
-                return found[1]
+        if found is None:
+            return None, False
+        left = found[0] - time.monotonic()
+        if left <= 0:
             del self.local[key]
+            return None, False
+        return found[1], left < self.refresh_ahead and key not in self.rendering
+
+    async def shared_entry(self, key: str) -> Entry | None:
+        """The answer another process (or this one) kept in Redis, while more than
+        ``refresh_ahead`` seconds of it are left (else it is made again); kept here too."""
         assert self.shared is not None
         try:
             raw = await self.shared.get(key)
@@ -145,7 +161,7 @@ class PublicCache:
             return None
         entry = Entry.load(raw)
         left = entry.made_at + self.seconds - time.time()
-        if left <= 0:
+        if left <= self.refresh_ahead:
             return None
         self._keep_local(key, entry, left)
         return entry
@@ -244,8 +260,8 @@ class PublicCacheMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        entry = await cache.get(key)
-        if entry is None:
+        entry, due = cache.kept(key)
+        if entry is None or due:
             entry = await self._render(cache, key, scope, receive, send)
             if entry is None:
                 return  # answered as it was (not kept)
@@ -254,8 +270,9 @@ class PublicCacheMiddleware:
     async def _render(
         self, cache: PublicCache, key: str, scope: Scope, receive: Receive, send: Send
     ) -> Entry | None:
-        """The handler's answer, kept when it is a 200 without cookies; one render per key at a
-        time in this process (the others wait for it)."""
+        """The answer kept in Redis, or else the handler's answer, kept when it is a 200 without
+        cookies; one request per key at a time in this process does this, the others wait for
+        it (or, while it renews a copy not yet run out, are served that copy)."""
         waiting = cache.rendering.get(key)
         if waiting is not None:
             found = await asyncio.shield(waiting)
@@ -265,9 +282,11 @@ class PublicCacheMiddleware:
         if waiting is None:
             cache.rendering[key] = future
         try:
-            entry = await self._capture(scope, receive, send)
-            if entry is not None:
-                await cache.put(key, entry)
+            entry = await cache.shared_entry(key)  # (when renewing: another process's newer one)
+            if entry is None:
+                entry = await self._capture(scope, receive, send)
+                if entry is not None:
+                    await cache.put(key, entry)
             future.set_result(entry)
             return entry
         except BaseException:
