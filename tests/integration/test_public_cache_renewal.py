@@ -11,7 +11,7 @@ import pytest
 
 from chorus.merchants.tables import Merchant
 from chorus.web.publiccache import REFRESH_AHEAD_SECONDS
-from tests.integration.cases_support import ident, person, report, report_body
+from tests.integration.cases_support import PASSWORD, ident, person, report, report_body
 from tests.support import http_client
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -71,3 +71,25 @@ async def test_a_caller_arriving_after_the_answer_ran_out_gets_it_made_again(
         after = await asyncio.gather(*(app.get(url) for _ in range(5)))
         assert before["member_count"] == 1
         assert [r.json()["member_count"] for r in after] == [2] * 5
+
+
+async def test_an_anonymous_api_read_hands_out_no_cookie_so_shared_caches_may_keep_it(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liddell")
+    first = await report(client, alice, report_body(SHOP, [ident("qq", "12345678")]))
+    client.cookies.clear()
+    for url in (f"/api/v1/cases/{first['case_id']}", f"/api/v1/merchants/{first['merchant_id']}"):
+        r = await client.get(url)
+        assert r.status_code == 200
+        assert "set-cookie" not in r.headers, url  # the first caller too: no CSRF token to hand out
+        assert r.headers["cache-control"] == "public, max-age=5", url
+    # a page still hands out the CSRF cookie (its forms carry the token)
+    page = await client.get(f"/merchants/{first['merchant_id']}")
+    assert page.status_code == 200 and "csrftoken" in page.cookies
+    # and a signed-in browser's API read does too (its writes with the session cookie need it)
+    client.cookies.clear()
+    login = await client.post("/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD})
+    assert login.status_code == 200 and "csrftoken" not in client.cookies
+    me = await client.get("/api/v1/me")
+    assert me.status_code == 200 and "csrftoken" in me.cookies

@@ -131,7 +131,8 @@ class SessionCSRFMiddleware:
     """Litestar's double-submit CSRF check, applied only where it protects something:
     unsafe requests that would authenticate with the session cookie. Bearer requests and
     requests without a session cookie carry no ambient authority and pass. Safe requests
-    always go through, so the ``csrftoken`` cookie is handed out."""
+    go through it, so the ``csrftoken`` cookie is handed out, except API reads without the
+    session cookie (nothing they could write with it)."""
 
     def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
         self.app = app
@@ -149,6 +150,12 @@ class SessionCSRFMiddleware:
             await self.app(scope, receive, send)
             return
         page = not scope["path"].startswith("/api/")
+        if method in _SAFE_METHODS and not page and SESSION_COOKIE not in _cookie_names(scope):
+            # An API read without the session cookie needs no token: it could not write with the
+            # cookie anyway, and a signed-in browser's reads hand it out. Without the cookie the
+            # public reads' answers stay ones a CDN may keep (and cost a third less to send).
+            await self.app(scope, receive, send)
+            return
         if method not in _SAFE_METHODS and page and _header(scope, b"sec-fetch-site") == "cross-site":
             # A page form posted from another site, signed in or not (login CSRF too): the
             # browser says where the form was; ours never post across sites.
