@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await redis.aclose()
 
     csrf = csrf_config(settings.signing_key(), settings.cookies_secure)
+    access = logs.AccessLog(settings)
     trusted = settings.trusted_proxy_networks
     state: dict[str, Any] = {"redis": None, "settings": settings}
     handlers: list[Any] = [healthz, *domain_routers(), *page_routers()]
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             DrainUnreadBodyMiddleware,  # outermost: an early answer waits for the body to be read
             lambda app: ClientAddressMiddleware(app, trusted),  # first: every later layer sees it
-            RequestContextMiddleware,
+            lambda app: RequestContextMiddleware(app, access),
             BodyTypeMiddleware,
             lambda app: SessionCSRFMiddleware(app, csrf),
             PublicCacheMiddleware,  # after the CSRF check: a cached page gets the caller's token

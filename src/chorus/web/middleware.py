@@ -21,10 +21,10 @@ from litestar.utils.scope.state import ScopeState
 from multipart import parse_options_header
 
 from chorus.errors import UnsupportedType
+from chorus.logs import AccessLog
 from chorus.settings import IPNetwork, Settings
 from chorus.web.auth import SESSION_COOKIE
 
-log = structlog.get_logger("chorus.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
@@ -56,9 +56,9 @@ class RequestContextMiddleware:
     """Binds the request id to the log context and logs one line per request: method, path
     (never the query string), status, duration."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access: AccessLog) -> None:
         self.app = app
-        self.log = log.bind()  # bound once (the app configured logging first), not per request
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -84,8 +84,7 @@ class RequestContextMiddleware:
             raise
         finally:
             client = http.get("client")
-            self.log.info(
-                "request",
+            self.access.request(
                 method=http["method"],
                 path=http["path"],
                 client=client[0] if client else None,
