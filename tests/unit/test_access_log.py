@@ -4,8 +4,10 @@ logs (an operator's shipper, grep) sees no difference."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,39 +16,58 @@ import structlog
 from chorus import logs
 from chorus.settings import Settings
 
+FIELDS = {"method": "GET", "path": "/merchants/星辰", "client": "203.0.113.7", "status": 200, "ms": 1.5}
+
 
 @pytest.fixture
-def json_logs(caplog: Any) -> Any:
+def stream() -> Iterator[io.StringIO]:
+    """The root logger's handler as ``chorus.logs.configure`` sets it up in a process (a plain
+    stream handler writing the message alone), on a string."""
+    root = logging.getLogger()
+    kept, level = root.handlers[:], root.level
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.handlers = [handler]
+    try:
+        yield out
+    finally:
+        root.handlers, root.level = kept, level
+        structlog.contextvars.clear_contextvars()
+
+
+def test_the_fast_line_is_the_line_structlog_writes(stream: io.StringIO) -> None:
     settings = Settings(log_json=True, log_level="INFO")
     logs.configure(settings)
-    caplog.set_level("INFO")
-    yield settings
-    structlog.contextvars.clear_contextvars()
-
-
-def lines(caplog: Any) -> list[dict[str, Any]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chorus.access"]
-
-
-def test_the_fast_line_is_the_line_structlog_writes(json_logs: Settings, caplog: Any) -> None:
+    logging.getLogger().setLevel(logging.INFO)
     structlog.contextvars.bind_contextvars(request_id="abc123")
-    fields = {"method": "GET", "path": "/merchants/星辰", "client": "203.0.113.7", "status": 200, "ms": 1.5}
-    structlog.get_logger("chorus.access").info("request", **fields)
-    logs.AccessLog(json_logs).request(**fields)
-    slow, fast = lines(caplog)
+    structlog.get_logger("chorus.access").info("request", **FIELDS)
+    logs.AccessLog(settings).request(**FIELDS)
+    raw = stream.getvalue().splitlines()
+    assert len(raw) == 2
+    slow, fast = (json.loads(line) for line in raw)
     assert list(fast) == list(slow)  # same fields, same order
     assert {k: v for k, v in fast.items() if k != "timestamp"} == {
         k: v for k, v in slow.items() if k != "timestamp"
     }
+    assert fast["request_id"] == "abc123" and fast["event"] == "request"
     assert fast["timestamp"].endswith("Z") and len(fast["timestamp"]) == len(slow["timestamp"])
-    raw = [r.getMessage() for r in caplog.records if r.name == "chorus.access"]
     assert "星辰" not in raw[1] and "\\u661f" in raw[1]  # escaped as structlog escapes it
 
 
-def test_nothing_is_written_below_the_configured_level(caplog: Any) -> None:
+def test_nothing_is_written_below_the_configured_level(stream: io.StringIO) -> None:
     settings = Settings(log_json=True, log_level="WARNING")
     logs.configure(settings)
-    caplog.set_level("WARNING")
-    logging.getLogger("chorus.access").setLevel(logging.NOTSET)
-    logs.AccessLog(settings).request(method="GET", path="/", client=None, status=200, ms=0.1)
-    assert lines(caplog) == []
+    logging.getLogger().setLevel(logging.WARNING)
+    logs.AccessLog(settings).request(**FIELDS)
+    structlog.get_logger("chorus.access").warning("still_written")
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["still_written"]
+
+
+def test_under_another_handler_the_line_goes_through_the_logger(caplog: Any) -> None:
+    settings = Settings(log_json=True, log_level="INFO")
+    logs.configure(settings)
+    caplog.set_level("INFO")
+    logs.AccessLog(settings).request(**FIELDS)
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "chorus.access"]
+    assert [(r["event"], r["path"], r["status"]) for r in records] == [("request", "/merchants/星辰", 200)]
