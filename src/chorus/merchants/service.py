@@ -660,11 +660,13 @@ def _name_tier(core: str, pinyin: str, name_key: str, pinyin_key: str) -> int:
     return 5
 
 
-async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
+async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str, Any]]:
     """Confirmed names of merchants not merged away that contain ``core`` or whose pinyin
     contains ``pinyin`` (for one character, or fewer than three letters of pinyin: start with
     it), and on PostgreSQL names similar by trigrams too: at most SEARCH_CANDIDATES, best tier
-    first. One statement."""
+    first. Names only similar rank below every name that contains what was typed, so they are
+    looked for (a second statement, the costly one: a short fragment's trigrams are in many
+    names) only when fewer than ``enough`` merchants contain it."""
     pinyin = pinyin or core
     pinyin_like = f"%{pinyin}%" if len(core) >= 2 and len(pinyin) >= 3 else f"{pinyin}%"
     core_like = f"%{core}%" if len(core) >= 2 else f"{core}%"
@@ -681,19 +683,26 @@ async def _name_candidates(core: str, pinyin: str) -> list[dict[str, Any]]:
             f"{select}(a.name_key LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}) "
             f"ORDER BY {_NAME_TIER}, length(a.name_key), a.merchant LIMIT {SEARCH_CANDIDATES}"
         )
-        args: list[Any] = [core_like, pinyin_like, pinyin, *tier_args]
-    else:
-        twice = doubled(core)
+        rows: list[dict[str, Any]] = await MerchantAlias.raw(sql, core_like, pinyin_like, pinyin, *tier_args)
+        return rows
+    twice = doubled(core)
+    pattern = f"%{twice}%" if len(core) >= 2 else f"{twice}%"
+
+    async def candidates(similar: bool) -> list[dict[str, Any]]:
         # similar names (pg_trgm's % on the doubled keys) only for what has trigrams of its own
-        similar = f" OR {SEARCH_DOUBLED} % {{}}" if len(core) >= 2 else ""
+        also = f" OR {SEARCH_DOUBLED} % {{}}" if similar else ""
         sql = (
-            f"{select}({SEARCH_DOUBLED} LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}{similar}) "
+            f"{select}({SEARCH_DOUBLED} LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}{also}) "
             f"ORDER BY {_NAME_TIER}, similarity({SEARCH_DOUBLED}, {{}}) DESC, length(a.name_key), a.merchant "
             f"LIMIT {SEARCH_CANDIDATES}"
         )
-        pattern = f"%{twice}%" if len(core) >= 2 else f"{twice}%"
         args = [pattern, pinyin_like, pinyin, *([twice] if similar else []), *tier_args, twice]
-    rows: list[dict[str, Any]] = await MerchantAlias.raw(sql, *args)
+        found: list[dict[str, Any]] = await MerchantAlias.raw(sql, *args)
+        return found
+
+    rows = await candidates(similar=False)
+    if len(core) >= 2 and len({r["merchant"] for r in rows}) < enough:
+        rows = await candidates(similar=True)
     return rows
 
 
@@ -722,7 +731,7 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
     best: dict[int, tuple[int, float, int]] = {}  # merchant → (tier, -similarity, len)
     if core:
         pinyin = names.pinyin_key(q)
-        for r in await _name_candidates(core, pinyin):
+        for r in await _name_candidates(core, pinyin, enough=limit):
             mid = r["merchant"]
             titles.setdefault(mid, r["display"])
             matched[mid].add("name")
