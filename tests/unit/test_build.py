@@ -17,15 +17,18 @@ import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chorus import templating
 from chorus.complaints import build
 from chorus.complaints.build import (
     NoConsentingMembers,
     UnknownDemand,
+    build_complaint,
     build_markdown,
     member_digests,
     store_url,
@@ -403,15 +406,13 @@ def test_loss_statistics_per_currency() -> None:
 def test_median_of_even_count_is_quantized_to_minor_units() -> None:
     base = members()[0]
     group = tuple(
-        dataclasses.replace(
-            base, user_id=i, loss_amount=Decimal(a), joined_at=base.joined_at + timedelta(hours=i)
-        )
+        base._replace(user_id=i, loss_amount=Decimal(a), joined_at=base.joined_at + timedelta(hours=i))
         for i, a in enumerate(["100.00", "100.01", "5.00", "500.00"], start=1)
     )
     markdown = build_markdown(complaint(members=group))
     assert "| CNY | 4 | 705.01 | 5.00 | 100.00 | 500.00 |" in markdown  # (100.00 + 100.01) / 2 → 100.00
     jpy = tuple(
-        dataclasses.replace(m, loss_currency="JPY", loss_amount=Decimal(a))
+        m._replace(loss_currency="JPY", loss_amount=Decimal(a))
         for m, a in zip(group, ["1", "2", "4", "8"], strict=True)
     )
     markdown = build_markdown(complaint(members=jpy))
@@ -471,7 +472,7 @@ def test_an_identifier_only_a_member_claimed_is_not_told_the_regulator() -> None
     about another shop) stays out of the complaint, even from a consenting member."""
     data = complaint("samr", "zh-CN")
     n = next(i for i, m in enumerate(data.members) if m.consented)
-    claimer = dataclasses.replace(data.members[n], identifiers=(ident("phone", "+8613800000000"),))
+    claimer = data.members[n]._replace(identifiers=(ident("phone", "+8613800000000"),))
     other = dataclasses.replace(data, members=(*data.members[:n], claimer, *data.members[n + 1 :]))
     assert "13800000000" not in build_markdown(other)
     assert "13912345678" in build_markdown(other)  # the merchant's own phone is said
@@ -484,7 +485,7 @@ def test_the_only_timestamp_is_generated_at() -> None:
 
 
 def test_no_consenting_member_raises() -> None:
-    nobody = tuple(dataclasses.replace(m, consented=False) for m in members())
+    nobody = tuple(m._replace(consented=False) for m in members())
     with pytest.raises(NoConsentingMembers):
         build_markdown(complaint(members=nobody))
     with pytest.raises(ValueError):
@@ -520,8 +521,7 @@ def test_locale_falls_back_to_zh_cn() -> None:
 
 def test_hostile_names_and_descriptions_are_escaped() -> None:
     hostile = members()[0]
-    evil = dataclasses.replace(
-        hostile,
+    evil = hostile._replace(
         display_name="<script>x</script> | [a](javascript:alert(1)) # *b*",
         order_refs=("<b>1</b>", "A|B", "x`y"),
     )
@@ -800,8 +800,7 @@ def test_member_digest_changes_only_for_the_member_whose_text_changed() -> None:
     data = complaint("samr", "zh-CN")
     before = member_digests(data, build_markdown(data))
     changed_members = tuple(
-        dataclasses.replace(m, statement=m.statement + "\n补充：已报警。") if m.user_id == 12 else m
-        for m in data.members
+        m._replace(statement=m.statement + "\n补充：已报警。") if m.user_id == 12 else m for m in data.members
     )
     changed = dataclasses.replace(data, members=changed_members, version=4)
     after = member_digests(changed, build_markdown(changed))
@@ -822,6 +821,30 @@ def test_member_digests_reject_markdown_of_other_data() -> None:
     other = complaint("samr", "en")
     with pytest.raises(ValueError):
         member_digests(data, build_markdown(other))
+
+
+def _rendered_with(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    """The complaint template's output (slot markers and all) changed by ``change``: what a
+    template edited that way would print."""
+    monkeypatch.setattr(build, "render", lambda *a, **k: change(templating.render(*a, **k)))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda text: text.replace("\n\x00", "\n- \x00", 1), id="inside-a-line"),
+        pytest.param(lambda text: re.sub("\x00[0-9]+\x00\n", "\n", text, count=1), id="left-out"),
+    ],
+)
+def test_a_template_that_does_not_print_a_piece_on_its_own_lines_gets_no_digests(
+    monkeypatch: pytest.MonkeyPatch, change: Any
+) -> None:
+    # the digests a member consents by must be of text the complaint shows as it is
+    data = complaint("samr", "zh-CN")
+    build_complaint(data)  # unchanged: fine
+    _rendered_with(monkeypatch, change)
+    with pytest.raises(ValueError, match="does not contain the text of member"):
+        build_complaint(data)
 
 
 def test_member_digest_is_the_hash_of_the_member_text() -> None:

@@ -285,6 +285,7 @@ class _Prepared:
     context: dict[str, Any]  # named members' pieces are slot markers (see MemberView)
     fragments: dict[int, list[str]]  # consenting members by user_id: their text, piece by piece
     slots: list[tuple[int, str, str]]  # by marker number: (user_id, full, redacted)
+    pieces: set[int]  # the marker numbers of the fragments' texts
 
 
 _CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
@@ -571,9 +572,16 @@ def _prepare(data: ComplaintInput) -> _Prepared:
     hidden_row = _hidden_row_format(locale)
     masked_suffix = inline(MASK)
 
+    piece_slots: set[int] = set()
+
     def slot(user_id: int, full: str, redacted: str) -> str:
         slots.append((user_id, full, redacted))
         return _slot(len(slots) - 1)
+
+    def fragment_slot(user_id: int, full: str, redacted: str) -> str:
+        """A slot for one of the member's fragments."""
+        piece_slots.add(len(slots))
+        return slot(user_id, full, redacted)
 
     for number, member in enumerate(members, start=1):
         evidence = evidence_by_uploader.get(member.user_id, [])
@@ -599,14 +607,14 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         pieces = [row.text]
         # A named member's pieces reach the template only as slot markers (``_Piece``), so no
         # template can print a name or a statement outside them, into everyone's view.
-        complainants.append(_Piece(slot(member.user_id, row.text, hidden)))
+        complainants.append(_Piece(fragment_slot(member.user_id, row.text, hidden)))
         quoted = quote_statement(member.statement)
         if quoted:
             statement = _Statement(name=name, statement=quoted)
             statement.text = str(parts.statement_block(statement))
             pieces.append(statement.text)
             # others' words are left out of the member view altogether
-            statements.append(_Piece(slot(member.user_id, statement.text, "")))
+            statements.append(_Piece(fragment_slot(member.user_id, statement.text, "")))
         if lines:
             lines_text, hidden_text = _evidence_texts(lines, parts, locale)
             pieces.append(lines_text)
@@ -615,7 +623,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
                     "label": slot(member.user_id, name, masked),
                     "named": True,
                     "number": number,
-                    "text": slot(member.user_id, lines_text, hidden_text),
+                    "text": fragment_slot(member.user_id, lines_text, hidden_text),
                 }
             )
         fragments[member.user_id] = pieces
@@ -683,7 +691,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "chain_head": literal(data.chain_head),
         "extra": {inline(k): inline(v) for k, v in sorted(data.extra.items())},
     }
-    return _Prepared(locale, _template_name(kind, locale), context, fragments, slots)
+    return _Prepared(locale, _template_name(kind, locale), context, fragments, slots, piece_slots)
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -706,12 +714,52 @@ def build_markdown(data: ComplaintInput) -> str:
 
 def _render(prepared: _Prepared) -> MemberView:
     """One rendering of the template, with slot markers, cut at the markers."""
+    return _render_numbered(prepared)[0]
+
+
+def _render_numbered(prepared: _Prepared) -> tuple[MemberView, list[int]]:
+    """``_render``, and the marker number of each of the view's slots."""
     marked = render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context)
     cut = _SLOT_RE.split(marked)
-    return MemberView(
-        skeleton=tuple(cut[0::2]),
-        slots=tuple(prepared.slots[int(n)] for n in cut[1::2]),
-    )
+    del marked
+    numbers = [int(n) for n in cut[1::2]]
+    view = MemberView(skeleton=tuple(cut[0::2]), slots=tuple(prepared.slots[n] for n in numbers))
+    return view, numbers
+
+
+def _check_pieces(prepared: _Prepared, view: MemberView, numbers: list[int]) -> None:
+    """Every fragment of every named member is printed, each on lines of its own: what
+    ``_digests`` checks in the finished text, read off the view instead (no set of the
+    document's tens of thousands of lines): a template that stopped printing the pieces, or
+    printed them inside other text, would otherwise give digests of text nobody reads."""
+    texts = [view.skeleton[0]]
+    for (_, full, _), part in zip(view.slots, view.skeleton[1:], strict=True):
+        texts.append(full)
+        texts.append(part)
+    before: list[str] = []  # the character before each slot's text in the document ("": none)
+    last = ""
+    for n, text in enumerate(texts):
+        if n % 2:
+            before.append(last)
+        last = text[-1] if text else last
+    after: list[str] = []  # ... and after it, from the end
+    last = ""
+    for n in range(len(texts) - 1, -1, -1):
+        if n % 2:
+            after.append(last)
+        last = texts[n][0] if texts[n] else last
+    after.reverse()
+    printed = set()
+    for k, number in enumerate(numbers):
+        if number not in prepared.pieces:
+            continue
+        printed.add(number)
+        if texts[2 * k + 1] and (before[k] not in ("", "\n") or after[k] not in ("", "\n")):
+            user_id = prepared.slots[number][0]
+            raise ValueError(f"the markdown does not contain the text of member {user_id}")
+    for number in sorted(prepared.pieces - printed):
+        user_id = prepared.slots[number][0]
+        raise ValueError(f"the markdown does not contain the text of member {user_id}")
 
 
 def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str]]:
@@ -723,9 +771,10 @@ def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str
 def build_complaint(data: ComplaintInput) -> tuple[str, dict[int, str], MemberView]:
     """``build_markdown``, ``member_digests`` and the ``MemberView``, preparing the context once."""
     prepared = _prepare(data)
-    view = _render(prepared)
-    markdown = view.full_text()
-    return markdown, _digests(prepared, markdown), view
+    view, numbers = _render_numbered(prepared)
+    _check_pieces(prepared, view, numbers)
+    prepared.context.clear()  # what only the rendering needed goes before the text is joined
+    return view.full_text(), _digests_of(prepared), view
 
 
 def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:
@@ -744,10 +793,15 @@ def _digests(prepared: _Prepared, markdown: str) -> dict[int, str]:
     # Every line of every piece must be in the document: a template that stopped printing
     # the pieces would otherwise give digests of text nobody reads.
     lines = set(markdown.split("\n"))
-    digests: dict[int, str] = {}
     for user_id, pieces in sorted(prepared.fragments.items()):
         for piece in pieces:
             if not lines.issuperset(piece.split("\n")):
                 raise ValueError(f"the markdown does not contain the text of member {user_id}")
-        digests[user_id] = hashlib.sha256("\n".join(pieces).encode("utf-8")).hexdigest()
-    return digests
+    return _digests_of(prepared)
+
+
+def _digests_of(prepared: _Prepared) -> dict[int, str]:
+    return {
+        user_id: hashlib.sha256("\n".join(pieces).encode("utf-8")).hexdigest()
+        for user_id, pieces in sorted(prepared.fragments.items())
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,13 @@ class RegulatorInfo:
     time_zone: str | None = None
 
 
-@dataclass(frozen=True)
-class IdentifierInfo:
+# The three kinds made tens of thousands of times per large build (members, their identifiers,
+# evidence) are named tuples: as immutable as a frozen dataclass, made four times faster (a
+# frozen dataclass sets each field through object.__setattr__) and without a __dict__ each.
+# A changed copy: ``member._replace(consented=False)``.
+
+
+class IdentifierInfo(NamedTuple):
     kind: str
     value: str  # normalized (not masked); the builder masks per contact_disclosure where personal
 
@@ -39,8 +45,7 @@ class MerchantInfo:
     identifiers: tuple[IdentifierInfo, ...]
 
 
-@dataclass(frozen=True)
-class MemberInfo:
+class MemberInfo(NamedTuple):
     user_id: int
     display_name: str
     email: str
@@ -54,8 +59,7 @@ class MemberInfo:
     identifiers: tuple[IdentifierInfo, ...]  # what this member reported (normalized)
 
 
-@dataclass(frozen=True)
-class EvidenceInfo:
+class EvidenceInfo(NamedTuple):
     evidence_id: int
     uploader_id: int
     kind: str  # payment_receipt | chat_log | screenshot | order_page | other
