@@ -130,6 +130,8 @@ class Matches:
     claims: list[Claim] = field(default_factory=list)
     # merchant id → status of its alias for the name asked about (find_matches(name=…))
     alias_status: dict[int, str] = field(default_factory=dict)
+    # merchant id → its name (find_matches without a name: what resolve shows)
+    names: dict[int, str] = field(default_factory=dict)
 
     def knows_name(self, merchant_id: int) -> bool:
         """The merchant already bears the name asked about, confirmed: recording it changes nothing."""
@@ -169,6 +171,7 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
             MerchantIdentifier.match_key,
             MerchantIdentifier.claim_key,
             MerchantIdentifier.claimed_by,
+            MerchantIdentifier.merchant.name,
         ).where(MerchantIdentifier.match_key.is_in(wanted) | MerchantIdentifier.claim_key.is_in(wanted))
     else:
         marks = ", ".join("{}" for _ in wanted)
@@ -185,6 +188,8 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
         )
     for row in rows:
         mid = row["merchant"]
+        if "merchant.name" in row:
+            result.names[mid] = row["merchant.name"]
         if row.get("alias_status") is not None:
             result.alias_status[mid] = row["alias_status"]
             continue
@@ -227,15 +232,17 @@ async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | Non
     return found
 
 
-async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float]]:
-    """Merchants whose names look like ``name``: (merchant id, score), best first. Never a join."""
+async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float, str]]:
+    """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
+    first. Never a join. Merged merchants keep their names for history; their survivors carry
+    them too, so only merchants not merged away are suggested."""
     core = names.core_name(name)
     if not core:
         return []
     pinyin = names.pinyin_key(name)
     prefix = core[: max(2, min(len(core), 4))]
     rows = (
-        await MerchantAlias.select(MerchantAlias.merchant, MerchantAlias.name)
+        await MerchantAlias.select(MerchantAlias.merchant, MerchantAlias.name, MerchantAlias.merchant.name)
         .where(
             (
                 (MerchantAlias.name_key == core)
@@ -243,25 +250,22 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
                 | MerchantAlias.name_key.like(_like_prefix(prefix))
             )
             & (MerchantAlias.status == CONFIRMED)  # a claimed name is no name of the merchant yet
+            & MerchantAlias.merchant.merged_into.is_null()
         )
         .limit(NAME_CANDIDATES)
     )
     best: dict[int, float] = {}
+    titles: dict[int, str] = {}
     for row in rows:
         mid = row["merchant"]
         if mid in exclude:
             continue
+        titles[mid] = row["merchant.name"]
         score = names.name_similarity(name, row["name"])
         if score >= names.SUGGESTION_THRESHOLD and score > best.get(mid, 0.0):
             best[mid] = score
-    if best:
-        # a merged merchant keeps its names for history; its survivor carries them too
-        merged = await Merchant.select(Merchant.id).where(
-            Merchant.id.is_in(list(best)) & Merchant.merged_into.is_not_null()
-        )
-        for row in merged:
-            best.pop(row["id"], None)
-    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    return [(mid, score, titles[mid]) for mid, score in ranked]
 
 
 def _like_prefix(prefix: str) -> str:
@@ -288,11 +292,11 @@ async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> R
     named = await name_suggestions(name, set(matches.by_merchant)) if name else []
     # merchant id → (score, matched_on)
     suggested: dict[int, tuple[float, set[str]]] = {m: (CLAIMED_SCORE, set(k)) for m, k in claimed.items()}
-    for mid, score in named:
+    titles = dict(matches.names)
+    for mid, score, title in named:
         before, on = suggested.get(mid, (0.0, set()))
         suggested[mid] = (max(before, min(round(score, 1), NAME_SCORE_MAX)), on | {"name"})
-    merchant_ids = [*matches.by_merchant, *suggested]
-    titles = await merchant_names(merchant_ids)
+        titles[mid] = title
     items: list[MatchRead] = []
     ranked = sorted(matches.by_merchant, key=lambda m: (-len(matches.keys_by_merchant[m]), m))
     for mid in ranked:
