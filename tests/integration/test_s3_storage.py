@@ -19,7 +19,7 @@ import obstore
 import pytest
 
 from chorus.evidence import stores
-from chorus.evidence.s3storage import PART_SIZE, S3Storage
+from chorus.evidence.s3storage import DIGEST_CONCURRENCY, PART_SIZE, S3Storage
 from chorus.evidence.storage import BlobNotFound, InvalidRange, spool
 from chorus.evidence.tables import Evidence
 from tests.integration.test_complaints import consent, png, regulator_id, seeded_case
@@ -165,6 +165,32 @@ async def test_a_deleted_blob_is_gone_and_delete_is_idempotent(s3_store: S3Stora
     with pytest.raises(BlobNotFound):
         await collect(s3_store.iter_bytes(digest))
     assert objects(s3_store) == {}
+
+
+async def test_digests_of_many_blobs_at_once(s3_store: S3Storage) -> None:
+    """A chain's page of digests at once (more names than are read at a time): each object as
+    sha256_of sees it, a missing one None, a name given twice answered once, one changed in
+    the bucket by its new bytes, and a multi-part object hashed whole."""
+    data, big = await stored_blob(s3_store)
+    small = []
+    for i in range(DIGEST_CONCURRENCY + 4):
+        sp = await spool(chunks(f"chat line {i}\n".encode()), s3_store.tmp_dir, max_bytes=100)
+        assert await s3_store.put_file(sp.path, sp.sha256) is True
+        small.append(sp.sha256)
+    await obstore.put_async(s3_store.store, key_of(small[0]), b"changed in the bucket")
+    missing = hashlib.sha256(b"never stored").hexdigest()
+
+    got = await s3_store.sha256_of_many([*small, missing, big, small[1]])
+    assert got == {
+        small[0]: hashlib.sha256(b"changed in the bucket").hexdigest(),
+        **{digest: digest for digest in small[1:]},
+        missing: None,
+        big: hashlib.sha256(data).hexdigest(),
+    }
+    assert big == hashlib.sha256(data).hexdigest()
+    assert await s3_store.sha256_of_many([]) == {}
+    with pytest.raises(ValueError):
+        await s3_store.sha256_of_many([small[1], "../../etc/passwd"])
 
 
 async def test_a_name_that_is_not_a_digest_is_refused(s3_store: S3Storage) -> None:

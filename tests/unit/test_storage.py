@@ -149,6 +149,38 @@ async def test_sha256_of_detects_bitrot(tmp_path: Path) -> None:
     assert await storage.sha256_of(digest) == sha(b"original evidencE") != digest
 
 
+@pytest.mark.asyncio
+async def test_sha256_of_many(tmp_path: Path) -> None:
+    """A chain's page of digests at once: each blob as sha256_of sees it, a missing one None,
+    a name given twice answered once, and blobs larger than one read hashed whole."""
+    storage = LocalStorage(tmp_path)
+    small = await store_bytes(storage, b"chat line 1\n")
+    large_bytes = os.urandom(700_000)  # several reads
+    large = await store_bytes(storage, large_bytes)
+    empty = sha(b"")
+    storage.path_for(empty).parent.mkdir(parents=True, exist_ok=True)
+    storage.path_for(empty).write_bytes(b"")
+    rotten = await store_bytes(storage, b"original evidence")
+    storage.path_for(rotten).chmod(0o640)
+    storage.path_for(rotten).write_bytes(b"original evidencE")
+    missing = sha(b"never stored")
+
+    got = await storage.sha256_of_many([small, missing, large, small, empty, rotten])
+    assert got == {
+        small: small,
+        missing: None,
+        large: sha(large_bytes),
+        empty: empty,
+        rotten: sha(b"original evidencE"),
+    }
+    assert large == sha(large_bytes)
+    for digest, answer in got.items():
+        assert await storage.sha256_of(digest) == answer
+    assert await storage.sha256_of_many(iter([])) == {}
+    with pytest.raises(ValueError):
+        await storage.sha256_of_many([small, "../../etc/passwd"])
+
+
 @pytest.mark.parametrize(
     "bad", ["../../etc/passwd", "A" * 64, "ab" * 31, "ab" * 33, "", "g" * 64, "/" + "a" * 63, "a" * 63 + "\n"]
 )

@@ -13,8 +13,9 @@ import errno
 import hashlib
 import os
 import tempfile
+import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -123,6 +124,12 @@ class BlobStorage(Protocol):
 
     async def sha256_of(self, sha256: str) -> str | None:
         """Digest of the stored bytes, recomputed by streaming; None if the blob is missing."""
+        ...
+
+    async def sha256_of_many(self, digests: Iterable[str]) -> dict[str, str | None]:
+        """``sha256_of`` of each blob named (a chain's page at a time): each distinct name is
+        read once; the answer maps every name given to its digest, None if the blob is missing.
+        ValueError, before any read, if a name is not 64 lowercase hex digits."""
         ...
 
     def local_path(self, sha256: str) -> Path | None:
@@ -253,6 +260,16 @@ class LocalStorage(BlobStorage):
         path = self.path_for(sha256)
         return await asyncio.to_thread(_hash_file, path)
 
+    async def sha256_of_many(self, digests: Iterable[str]) -> dict[str, str | None]:
+        # All in one worker thread: a hop per blob cost more than hashing a small one.
+        root = str(self.root)
+        paths = {sha: os.path.join(root, blob_name(sha)) for sha in digests}
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(_hash_files, paths, stop)
+        finally:
+            stop.set()  # cancelled: the thread ends after the file it is reading
+
     async def sweep_tmp(self, max_age_seconds: float = 24 * 3600) -> int:
         """Delete temp files older than ``max_age_seconds`` (crash leftovers); returns the count."""
         return await asyncio.to_thread(sweep_dir, self.tmp_dir, max_age_seconds)
@@ -288,14 +305,41 @@ def sweep_dir(folder: Path, max_age_seconds: float) -> int:
     return removed
 
 
+HASH_BUFFER = 256 * 1024  # reads of a large blob go into one buffer of this size
+FIRST_READ = 64 * 1024  # most evidence is smaller: one read
+
+
 def _hash_file(path: Path) -> str | None:
+    return _hash_path(str(path), memoryview(bytearray(HASH_BUFFER)))
+
+
+def _hash_files(paths: dict[str, str], stop: threading.Event) -> dict[str, str | None]:
+    """``{name: digest of the file at paths[name], or None if there is none}``; returns early
+    (what it has) once ``stop`` is set. Blocking."""
+    # One buffer for all: hashlib.file_digest allocates (and zeroes) 256 KiB per file, more
+    # work than reading and hashing a small blob.
+    buf = memoryview(bytearray(HASH_BUFFER))
+    out: dict[str, str | None] = {}
+    for name, path in paths.items():
+        if stop.is_set():
+            break
+        out[name] = _hash_path(path, buf)
+    return out
+
+
+def _hash_path(path: str, buf: memoryview) -> str | None:
     try:
-        f = path.open("rb")
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
-    with f:
+    try:
+        h = hashlib.sha256(os.read(fd, FIRST_READ))
         # hashlib releases the GIL on large updates, so this thread doesn't stall the loop.
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        while n := os.readv(fd, [buf]):
+            h.update(buf[:n])
+        return h.hexdigest()
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
