@@ -406,6 +406,48 @@ async def test_verify_names_tampered_missing_and_altered_entries(
     assert (3, "hash_mismatch") in {(p["index"], p["reason"]) for p in v["problems"]}
 
 
+async def test_verify_reads_a_long_chain_a_page_at_a_time(
+    client: Any, mailbox: Any, worker: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """Pages of every size give the same answer: the same bytes in two entries (on one page and
+    across pages), a withdrawn item whose bytes are gone (not a problem), a lost blob and a
+    changed one, each named at its index, in chain order."""
+    from chorus.evidence import service
+
+    s = await make_case(client, mailbox, worker)
+    same = png((9, 9, 9))
+    items = [
+        (s["mem"], same),  # 0
+        (s["mem"], png((1, 0, 0))),  # 1: withdrawn, its bytes deleted
+        (s["org"], png((2, 0, 0))),  # 2: lost
+        (s["org"], same),  # 3: the bytes of entry 0
+        (s["mem"], png((3, 0, 0))),  # 4: changed
+    ]
+    evs = [(await upload(client, s["case"], who, data)).json() for who, data in items]
+    assert [e["chain_index"] for e in evs] == list(range(5))
+    assert (await client.delete(f"/api/v1/evidence/{evs[1]['id']}", headers=s["mem"])).status_code == 204
+    store = service.storage_for(settings)
+    assert not await store.exists(evs[1]["sha256"])
+    store.path_for(evs[2]["sha256"]).unlink()  # type: ignore[attr-defined]
+    changed = store.path_for(evs[4]["sha256"])  # type: ignore[attr-defined]
+    os.chmod(changed, 0o640)
+    changed.write_bytes(changed.read_bytes()[:-1] + b"\x00")
+
+    answers = []
+    for page in (1, 2, 3, 5, service.VERIFY_PAGE):
+        monkeypatch.setattr(service, "VERIFY_PAGE", page)
+        answers.append(
+            (await client.get(f"/api/v1/cases/{s['case']}/evidence/verify", headers=s["org"])).json()
+        )
+    assert answers[0] == {
+        "ok": False,
+        "entries": 5,
+        "head": evs[4]["entry_hash"],
+        "problems": [{"index": 2, "reason": "missing_blob"}, {"index": 4, "reason": "content_mismatch"}],
+    }
+    assert all(a == answers[0] for a in answers)
+
+
 async def _meta(index: int) -> dict[str, Any]:
     import json
 

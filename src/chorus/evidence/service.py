@@ -28,8 +28,15 @@ from chorus.errors import (
     UnsupportedType,
 )
 from chorus.evidence import ocr, privacy, sniff, storage, stores
-from chorus.evidence.chain import GENESIS, ChainEntry, ChainMeta, VerifyResult, make_entry, rfc3339
-from chorus.evidence.chain import verify_chain_async as _verify_chain
+from chorus.evidence.chain import (
+    GENESIS,
+    ChainEntry,
+    ChainMeta,
+    ChainVerifier,
+    VerifyResult,
+    make_entry,
+    rfc3339,
+)
 from chorus.evidence.schemas import (
     ChainProblem,
     ChainVerification,
@@ -614,21 +621,63 @@ async def verify(case_id: int, *, actor: UserRead, settings: Settings) -> ChainV
 
 
 async def verify_case(case_id: int, settings: Settings) -> VerifyResult:
+    """The case's chain recomputed from the stored bytes, a page at a time (memory stays flat
+    however long the chain), each page's blobs read by the store in one go."""
     store = storage_for(settings)
-    withdrawn: dict[int, bool] = {}
+    verifier = ChainVerifier()
+    async for page in _verify_pages(case_id):
+        # Withdrawn bytes may be gone on purpose: not read; the entry itself is still checked.
+        actual = await store.sha256_of_many(entry.evidence_sha256 for entry, gone in page if not gone)
+        for entry, gone in page:
+            verifier.add(entry, entry.evidence_sha256 if gone else actual[entry.evidence_sha256])
+    return verifier.result()
 
-    async def entries() -> AsyncIterator[ChainEntry]:
-        async for entry, link in chain_entries(case_id):
-            withdrawn[entry.index] = link["evidence.withdrawn_at"] is not None
-            yield entry
 
-    async def actual(entry: ChainEntry) -> str | None:
-        if withdrawn.pop(entry.index, False):
-            # Withdrawn bytes may be gone on purpose; the entry itself is still checked.
-            return entry.evidence_sha256
-        return await store.sha256_of(entry.evidence_sha256)
+VERIFY_PAGE = 5000  # chain entries a page (a few MB in memory)
 
-    return await _verify_chain(entries(), actual)
+
+async def _verify_pages(case_id: int) -> AsyncIterator[list[tuple[ChainEntry, bool]]]:
+    """The case's chain in index order, in pages, each entry with whether its evidence was
+    withdrawn: only the columns the check needs (``chain_entries`` reads more, for bundles), as
+    tuples, each page's metadata parsed in one go."""
+    after = -1
+    while True:
+        rows = await db.fetch_tuples(
+            ChainLink.select(
+                ChainLink.index,
+                ChainLink.evidence_sha256,
+                ChainLink.meta,
+                ChainLink.entry_hash,
+                ChainLink.evidence.withdrawn_at,
+            )
+            .where((ChainLink.case == case_id) & (ChainLink.index > after))
+            .order_by(ChainLink.index)
+            .limit(VERIFY_PAGE)
+        )
+        if not rows:
+            return
+        metas = db.json_values([row[2] for row in rows])
+        yield [
+            (
+                ChainEntry(
+                    index,
+                    sha,
+                    ChainMeta(
+                        case_id=m["case_id"],
+                        evidence_id=m["evidence_id"],
+                        kind=m["kind"],
+                        uploader_id=m["uploader_id"],
+                        uploaded_at=m["uploaded_at"],
+                    ),
+                    entry_hash,
+                ),
+                withdrawn_at is not None,
+            )
+            for (index, sha, _, entry_hash, withdrawn_at), m in zip(rows, metas, strict=True)
+        ]
+        if len(rows) < VERIFY_PAGE:
+            return
+        after = rows[-1][0]
 
 
 async def cases_with_chains() -> list[int]:
