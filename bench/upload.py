@@ -4,7 +4,8 @@ Prints (not a test; nothing here fails on timing):
 - peak RSS growth of the server process while a 200 MB file is uploaded (goal < 32 MB);
 - upload throughput, and its ratio to `sha256sum` of the same file measured in the same run
   (goal >= 0.7);
-- time to verify a 10,000-entry chain through GET /evidence/verify.
+- time to verify a 10,000-entry chain through GET /evidence/verify (goal < 0.5 s): the first
+  request and the best of VERIFY_ROUNDS, with the load average (the machine may be shared).
 
 Usage (from the repository root): .venv/bin/python -m bench.upload [--mb 200] [--chain 10000]
 """
@@ -27,6 +28,8 @@ import httpx
 from bench._measure import RssSampler, proc_kb, reset_hwm
 from bench._seed import BENCH_PASSWORD, Item, evidence_rows, insert_rows, organizer_case, store_blobs
 from tests.toolkit import Sandbox, chorus_command, start_web, stop_process
+
+VERIFY_ROUNDS = 3
 
 
 def make_file(path: Path, mb: int) -> None:
@@ -168,10 +171,15 @@ async def bench(args: argparse.Namespace, box: Sandbox) -> None:
             started_fill = time.perf_counter()
             await fill_chain(case_id, user.id, args.chain - 2, settings)
             fill_s = time.perf_counter() - started_fill
-        started = time.perf_counter()
-        v = httpx.get(f"{base}/api/v1/cases/{case_id}/evidence/verify", headers=headers, timeout=600).json()
-        verify_s = time.perf_counter() - started
-        assert v["ok"], v
+        verify_s: list[float] = []
+        for _ in range(VERIFY_ROUNDS):
+            started = time.perf_counter()
+            v = httpx.get(
+                f"{base}/api/v1/cases/{case_id}/evidence/verify", headers=headers, timeout=600
+            ).json()
+            verify_s.append(time.perf_counter() - started)
+            assert v["ok"], v
+        load = os.getloadavg()
     finally:
         sampler.stop()
         stop_process(server)
@@ -191,7 +199,16 @@ async def bench(args: argparse.Namespace, box: Sandbox) -> None:
     print(
         f"chain of {v['entries']} entries ({args.chain - 2} appended in bulk by the app's chain code in {fill_s:.1f} s)"
     )
-    print(f"  verify through HTTP        {verify_s:8.2f} s   ({verify_s / v['entries'] * 1e6:.0f} µs/entry)")
+    first, best = verify_s[0], min(verify_s)
+    print(
+        f"  verify through HTTP        {first:8.2f} s   ({first / v['entries'] * 1e6:.0f} µs/entry; goal < 0.5 s)"
+    )
+    print(
+        f"  best of {VERIFY_ROUNDS} requests       {best:8.2f} s   ({', '.join(f'{t:.2f}' for t in verify_s)})"
+    )
+    print(
+        f"  load average at the end    {load[0]:8.2f}     (1 min; {load[1]:.2f} over 5 min, on {os.cpu_count()} CPUs)"
+    )
 
 
 if __name__ == "__main__":
