@@ -183,7 +183,13 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 shared = matches.keys_by_merchant.get(other, set())
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
 
-            case_id = data.case_id or (await open_cases([merchant_id])).get(merchant_id)
+            # the cases of the merchant and of those the report shares strong identifiers with
+            # (their sizes for the reappearance warnings): one statement, none for a new merchant
+            tied = {merchant_id, *_strong_matches(matches)} if not created_merchant else set()
+            known_cases = await case_sizes(sorted(tied)) if tied else []
+            case_id = data.case_id or next(
+                (r["id"] for r in known_cases if r["merchant"] == merchant_id and r["status"] in OPEN), None
+            )
             created_case = case_id is None
             if case_id is None:
                 rows = await Case.insert(Case(merchant=merchant_id)).returning(Case.id)
@@ -197,7 +203,11 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             # through the outbox in this transaction, so the notice is never lost after a report
             # (read and written before the case is held: joins take turns only for their numbers)
             warned = await _reappearances(
-                data.merchant.name, identifiers, own_case=case_id if created_case else None, found=matches
+                data.merchant.name,
+                identifiers,
+                own_case=case_id if created_case else None,
+                found=matches,
+                cases=known_cases,
             )
             await _tell_earlier_cases(
                 warned, name=data.merchant.name, merchant_id=merchant_id, case_id=case_id
@@ -299,16 +309,19 @@ async def _reappearances(
     *,
     own_case: int | None,
     found: merchants.Matches | None = None,
+    cases: Sequence[dict[str, Any]] | None = None,
 ) -> list[ReappearanceWarning]:
     """``found``: the report's own matches, when it already looked them up (what earlier reports
-    share with it, before it added its identifiers)."""
+    share with it, before it added its identifiers); ``cases``: :func:`case_sizes` of (at least)
+    the merchants it shares strong identifiers with, when read already."""
     if found is None:
         found = await merchants.find_matches(normalized)
-    shared = {m: kinds & REAPPEAR_KINDS for m, kinds in found.by_merchant.items()}
-    shared = {m: kinds for m, kinds in shared.items() if kinds}
+    shared = _strong_matches(found)
     if not shared:
         return []
-    rows = await case_sizes(list(shared))
+    rows = (
+        [r for r in cases if r["merchant"] in shared] if cases is not None else await case_sizes(list(shared))
+    )
     counts = {r["id"]: r["members"] for r in rows}
     titles = {r["merchant"]: r["name"] for r in rows}
     reported_as = merchants.alias_key(name) if name else None
@@ -333,6 +346,12 @@ async def _reappearances(
             )
         )
     return out
+
+
+def _strong_matches(found: merchants.Matches) -> dict[int, set[str]]:
+    """merchant id → the strong identifier kinds (REAPPEAR_KINDS) the report shares with it."""
+    shared = {m: kinds & REAPPEAR_KINDS for m, kinds in found.by_merchant.items()}
+    return {m: kinds for m, kinds in shared.items() if kinds}
 
 
 async def _tell_earlier_cases(
