@@ -56,7 +56,9 @@ __all__ = [
     "UnknownDemand",
     "build_complaint",
     "build_markdown",
+    "complete",
     "member_digests",
+    "prepare",
     "store_url",
 ]
 
@@ -770,7 +772,18 @@ def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str
 
 def build_complaint(data: ComplaintInput) -> tuple[str, dict[int, str], MemberView]:
     """``build_markdown``, ``member_digests`` and the ``MemberView``, preparing the context once."""
-    prepared = _prepare(data)
+    return complete(prepare(data))
+
+
+def prepare(data: ComplaintInput) -> _Prepared:
+    """The first half of ``build_complaint``: all it takes from ``data``. A caller that lets go
+    of ``data`` before ``complete`` does not hold a large case's members and evidence (tens
+    of megabytes) while the text is put together."""
+    return _prepare(data)
+
+
+def complete(prepared: _Prepared) -> tuple[str, dict[int, str], MemberView]:
+    """The second half of ``build_complaint``: the Markdown, the digests and the member view."""
     view, numbers = _render_numbered(prepared)
     _check_pieces(prepared, view, numbers)
     prepared.context.clear()  # what only the rendering needed goes before the text is joined

@@ -279,15 +279,17 @@ async def build(
                 narrative=narrative,
                 receipts=tuple(r for r in receipts if r[0] in present),
             )
-            markdown, by_user, view = builder.build_complaint(data_in)
             named = sorted(m.user_id for m in members if m.consented)
             consenting = set(named)
             included = [e.evidence_id for e in data_in.evidence if e.uploader_id in consenting]
             members_total = len(members)
             total_loss = money.totals((m.loss_amount, m.loss_currency) for m in members)
-            # the members and evidence are no longer needed while the view is written: let
-            # them go first (tens of megabytes for a large case)
+            prepared = builder.prepare(data_in)
+            # the members and evidence are not needed from here on: let them go before the text
+            # is put together and the view written (tens of megabytes for a large case)
             del data_in, members, present, consenting
+            markdown, by_user, view = builder.complete(prepared)
+            del prepared
             return _Assembled(
                 markdown=markdown,
                 sha256=hashlib.sha256(markdown.encode("utf-8")).hexdigest(),
@@ -385,30 +387,32 @@ VIEW_FORMAT = builder.MemberView.FORMAT
 
 def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]:
     """The member view as a file in ``folder`` (``MemberView.dump``), written a megabyte at a
-    time: a 10,000-member view is some 14 MB, never held as one string. Returns the file, its
-    SHA-256 and size. Blocking: call it in a worker thread."""
+    time: a 10,000-member view is some 14 MB, never held as one string (its tens of thousands
+    of pieces are joined and encoded a megabyte at a time, not one by one). Returns the file,
+    its SHA-256 and size. Blocking: call it in a worker thread."""
     tmp = folder / f"member-view-{secrets.token_hex(6)}.txt"
     hasher = hashlib.sha256()
     size = 0
-    buf: list[bytes] = []
-    pending = 0
+    buf: list[str] = []
+    pending = 0  # characters in buf (3 bytes each in UTF-8 for Chinese text)
+
+    def flush(fh: Any) -> None:
+        nonlocal size, pending
+        chunk = "".join(buf).encode("utf-8")
+        buf.clear()
+        pending = 0
+        hasher.update(chunk)
+        fh.write(chunk)
+        size += len(chunk)
+
     try:
         with tmp.open("wb") as fh:
             for piece in view.dump():
-                data = piece.encode("utf-8")
-                buf.append(data)
-                pending += len(data)
-                if pending >= BUNDLE_CHUNK:
-                    chunk = b"".join(buf)
-                    hasher.update(chunk)
-                    fh.write(chunk)
-                    size += len(chunk)
-                    buf.clear()
-                    pending = 0
-            chunk = b"".join(buf)
-            hasher.update(chunk)
-            fh.write(chunk)
-            size += len(chunk)
+                buf.append(piece)
+                pending += len(piece)
+                if pending >= BUNDLE_CHUNK // 3:  # about a megabyte once encoded
+                    flush(fh)
+            flush(fh)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
