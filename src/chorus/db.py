@@ -195,6 +195,13 @@ class _Committing:
         return suppressed
 
 
+def placeholders(count: int) -> str:
+    """``{}, {}, …``: where a raw statement (``Table.raw``) takes ``count`` arguments, e.g. in IN (…).
+    Hot reads are written as raw statements: building a Piccolo query costs more than PostgreSQL
+    takes to answer an indexed one (its ForeignKey columns call dir() on each attribute read)."""
+    return ", ".join("{}" for _ in range(count))
+
+
 def json_value(value: Any) -> Any:
     """A JSON column's value: Piccolo returns them as text unless a query asks ``load_json``."""
     return json.loads(value) if isinstance(value, str) else value

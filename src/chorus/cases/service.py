@@ -1077,8 +1077,11 @@ async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
     """merchant id → its open case id."""
     if not merchant_ids:
         return {}
-    rows = await Case.select(Case.id, Case.merchant).where(
-        Case.merchant.is_in(list(merchant_ids)) & Case.status.is_in(list(OPEN))
+    rows = await Case.raw(
+        f"SELECT id, merchant FROM group_case WHERE merchant IN ({db.placeholders(len(merchant_ids))}) "  # noqa: S608
+        f"AND status IN ({db.placeholders(len(OPEN))})",
+        *merchant_ids,
+        *OPEN,
     )
     return {r["merchant"]: r["id"] for r in rows}
 

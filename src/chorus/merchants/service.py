@@ -165,14 +165,14 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
     wanted = list(keys)
     name_key = alias_key(name) if name else None
     if name_key is None:
-        rows = await MerchantIdentifier.select(
-            MerchantIdentifier.id,
-            MerchantIdentifier.merchant,
-            MerchantIdentifier.match_key,
-            MerchantIdentifier.claim_key,
-            MerchantIdentifier.claimed_by,
-            MerchantIdentifier.merchant.name,
-        ).where(MerchantIdentifier.match_key.is_in(wanted) | MerchantIdentifier.claim_key.is_in(wanted))
+        marks = db.placeholders(len(wanted))
+        rows = await MerchantIdentifier.raw(
+            'SELECT i.id, i.merchant, i.match_key, i.claim_key, i.claimed_by, m.name AS "merchant.name" '  # noqa: S608
+            f"FROM merchant_identifier i JOIN merchant m ON m.id = i.merchant "
+            f"WHERE i.match_key IN ({marks}) OR i.claim_key IN ({marks})",
+            *wanted,
+            *wanted,
+        )
     else:
         marks = ", ".join("{}" for _ in wanted)
         rows = await MerchantIdentifier.raw(
@@ -241,18 +241,16 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
         return []
     pinyin = names.pinyin_key(name)
     prefix = core[: max(2, min(len(core), 4))]
-    rows = (
-        await MerchantAlias.select(MerchantAlias.merchant, MerchantAlias.name, MerchantAlias.merchant.name)
-        .where(
-            (
-                (MerchantAlias.name_key == core)
-                | (MerchantAlias.pinyin_key == pinyin)
-                | MerchantAlias.name_key.like(_like_prefix(prefix))
-            )
-            & (MerchantAlias.status == CONFIRMED)  # a claimed name is no name of the merchant yet
-            & MerchantAlias.merchant.merged_into.is_null()
-        )
-        .limit(NAME_CANDIDATES)
+    rows = await MerchantAlias.raw(
+        'SELECT a.merchant, a.name, m.name AS "merchant.name" '  # noqa: S608
+        "FROM merchant_alias a JOIN merchant m ON m.id = a.merchant "
+        "WHERE (a.name_key = {} OR a.pinyin_key = {} OR a.name_key LIKE {}) "
+        "AND a.status = {} AND m.merged_into IS NULL "  # a claimed name is no name of the merchant yet
+        f"LIMIT {NAME_CANDIDATES}",
+        core,
+        pinyin,
+        _like_prefix(prefix),
+        CONFIRMED,
     )
     best: dict[int, float] = {}
     titles: dict[int, str] = {}
