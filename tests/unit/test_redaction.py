@@ -5,9 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chorus.complaints import build
 from chorus.complaints.build import MemberView, build_complaint, build_markdown
 from chorus.complaints.redact import mask_name
 from tests.unit.test_build import complaint
@@ -136,3 +137,10 @@ def test_the_text_filed_names_only_the_members_included(locale: str) -> None:
             assert f"{name[0]}\\*" in text
     assert view.text_including(set(OTHERS)) == view.full_text()
     assert view.text_including(set()) == view.text_for(None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(st.text(alphabet="a\n", max_size=8), max_size=8))
+def test_tidying_the_parts_is_tidying_them_joined(parts: list[str]) -> None:
+    # the view's texts are tidied part by part (no copies of the whole text): the same result
+    assert build._tidy_parts(parts) == build._tidy("".join(parts))

@@ -217,7 +217,7 @@ class MemberView:
         for (user_id, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
             out.append(full if user_id == viewer_id else redacted)
             out.append(after)
-        return _tidy("".join(out))
+        return _tidy_parts(out)
 
     def text_including(self, user_ids: set[int]) -> str:
         """The text with only these members named: their pieces in full, every other named
@@ -227,7 +227,7 @@ class MemberView:
         for (user_id, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
             out.append(full if user_id in user_ids else redacted)
             out.append(after)
-        return _tidy("".join(out))
+        return _tidy_parts(out)
 
     def full_text(self) -> str:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
@@ -235,7 +235,7 @@ class MemberView:
         for (_, full, _), after in zip(self.slots, self.skeleton[1:], strict=True):
             out.append(full)
             out.append(after)
-        return _tidy("".join(out))
+        return _tidy_parts(out)
 
     FORMAT = "chorus-member-view/1"
 
@@ -704,6 +704,27 @@ def _tidy(markdown: str) -> str:
     return _BLANK_RUNS.sub("\n\n", markdown).strip("\n") + "\n"
 
 
+def _tidy_parts(parts: Iterable[str]) -> str:
+    """``_tidy`` of the parts joined, made in one join of (mostly) the parts themselves: no
+    copy of a megabytes-long text for each pass. Runs of newlines within a part are tidied in
+    it; a run across parts (trailing newlines, parts of newlines only, leading ones) is
+    counted and written once."""
+    out: list[str] = []
+    pending = 0  # newlines seen since the last text written
+    for part in parts:
+        body = part.strip("\n")
+        if not body:
+            pending += len(part)
+            continue
+        if out:  # the document's leading newlines are dropped
+            lead = len(part) - len(part.lstrip("\n"))
+            out.append("\n" * min(pending + lead, 2))
+        out.append(_BLANK_RUNS.sub("\n\n", body) if "\n\n\n" in body else body)
+        pending = len(part) - len(part.rstrip("\n"))
+    out.append("\n")
+    return "".join(out)
+
+
 def build_markdown(data: ComplaintInput) -> str:
     """The complaint as Markdown, in ``data.locale``, from the regulator's template kind.
 
@@ -734,34 +755,44 @@ def _check_pieces(prepared: _Prepared, view: MemberView, numbers: list[int]) -> 
     ``_digests`` checks in the finished text, read off the view instead (no set of the
     document's tens of thousands of lines): a template that stopped printing the pieces, or
     printed them inside other text, would otherwise give digests of text nobody reads."""
-    texts = [view.skeleton[0]]
-    for (_, full, _), part in zip(view.slots, view.skeleton[1:], strict=True):
-        texts.append(full)
-        texts.append(part)
-    before: list[str] = []  # the character before each slot's text in the document ("": none)
-    last = ""
-    for n, text in enumerate(texts):
-        if n % 2:
-            before.append(last)
-        last = text[-1] if text else last
-    after: list[str] = []  # ... and after it, from the end
-    last = ""
-    for n in range(len(texts) - 1, -1, -1):
-        if n % 2:
-            after.append(last)
-        last = texts[n][0] if texts[n] else last
-    after.reverse()
-    printed = set()
     for k, number in enumerate(numbers):
-        if number not in prepared.pieces:
-            continue
-        printed.add(number)
-        if texts[2 * k + 1] and (before[k] not in ("", "\n") or after[k] not in ("", "\n")):
+        text = view.slots[k][1]
+        if number in prepared.pieces and text and not (_starts_line(view, k) and _ends_line(view, k)):
             user_id = prepared.slots[number][0]
             raise ValueError(f"the markdown does not contain the text of member {user_id}")
-    for number in sorted(prepared.pieces - printed):
-        user_id = prepared.slots[number][0]
-        raise ValueError(f"the markdown does not contain the text of member {user_id}")
+    missing = prepared.pieces.difference(numbers)
+    if missing:
+        raise ValueError(
+            f"the markdown does not contain the text of member {prepared.slots[min(missing)][0]}"
+        )
+
+
+def _starts_line(view: MemberView, k: int) -> bool:
+    """Whether the text of the view's slot ``k`` starts the document or follows a newline."""
+    while True:
+        before = view.skeleton[k]
+        if before:
+            return before[-1] == "\n"
+        if k == 0:
+            return True
+        k -= 1
+        full = view.slots[k][1]
+        if full:
+            return full[-1] == "\n"
+
+
+def _ends_line(view: MemberView, k: int) -> bool:
+    """Whether the text of the view's slot ``k`` ends the document or a newline follows it."""
+    while True:
+        after = view.skeleton[k + 1]
+        if after:
+            return after[0] == "\n"
+        if k + 1 == len(view.slots):
+            return True
+        k += 1
+        full = view.slots[k][1]
+        if full:
+            return full[0] == "\n"
 
 
 def build_markdown_and_digests(data: ComplaintInput) -> tuple[str, dict[int, str]]:
