@@ -80,14 +80,15 @@ async def defer(job: Job, job_id: str, *, not_before: datetime | None = None, **
     ``job_id`` must be deterministic for the fact it stands for, so that a replayed use
     case or a relay that runs twice never yields two jobs.
     """
-    await OutboxRow.insert(
-        OutboxRow(
-            job_name=job.value,
-            job_id=job_id,
-            payload=json.dumps(payload, sort_keys=True),
-            not_before=not_before,
-        )
-    ).on_conflict(target=OutboxRow.job_id, action="DO NOTHING")
+    await OutboxRow.raw(  # a plain statement: most writes defer a job
+        "INSERT INTO outbox (job_name, job_id, payload, created_at, not_before, attempts) "
+        "VALUES ({}, {}, {}, {}, {}, 0) ON CONFLICT (job_id) DO NOTHING",
+        job.value,
+        job_id,
+        json.dumps(payload, sort_keys=True),
+        datetime.now(UTC),
+        not_before,
+    )
 
 
 async def relay_once(redis: ArqRedis, *, batch: int = 200) -> int:

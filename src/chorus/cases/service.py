@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from asyncpg.exceptions import DeadlockDetectedError
 from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Count
+from piccolo.utils.encoding import dump_json
 
 from chorus import db, freshness, jobs, money
 from chorus.accounts.schemas import UserRead
@@ -37,6 +38,7 @@ from chorus.cases.tables import Case, CaseEvent, Membership
 from chorus.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from chorus.ladder import steps as ladder
 from chorus.markdown import render
+from chorus.merchants import reappearance
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
     CaseBrief,
@@ -107,7 +109,13 @@ def _money(amount: Decimal, currency: str) -> MoneyRead:
 async def add_event(case_id: int, kind: str, *, quiet: bool = False, **data: Any) -> int:
     """Append to the public timeline (inside the caller's transaction); members are told
     through the outbox when the kind is one they care about (unless ``quiet``)."""
-    rows = await CaseEvent.insert(CaseEvent(case=case_id, kind=kind, data=data)).returning(CaseEvent.id)
+    rows = await CaseEvent.raw(  # a plain statement: every write to a case adds one (db.placeholders)
+        'INSERT INTO case_event ("case", at, kind, data) VALUES ({}, {}, {}, {}) RETURNING id',
+        case_id,
+        datetime.now(UTC),
+        kind,
+        dump_json(data),
+    )
     event_id: int = rows[0]["id"]
     if kind in NOTIFY_KINDS and not quiet:
         await jobs.defer(jobs.Job.notify_case_event, f"case-event:{event_id}", event_id=event_id)
@@ -421,6 +429,33 @@ async def get_case_row(case_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+async def case_ids_of(merchant_id: int) -> list[int]:
+    """Every case of the merchant (open, closed, merged), ascending."""
+    rows = await Case.select(Case.id).where(Case.merchant == merchant_id).order_by(Case.id)
+    return [r["id"] for r in rows]
+
+
+async def shown_anew(case_id: int, *, in_alerts: bool = False, in_merged: bool = False) -> None:
+    """Inside a transaction that changed what the public sees of this case (its status, members,
+    losses, filings or timeline): its summary, its merchant's answers and the search are made
+    again (:mod:`chorus.freshness`). ``in_alerts``: its status or size changed, which a closed
+    case shows in the reappearance alerts of the merchants an open proposal ties to its merchant
+    (:func:`chorus.cases.public.reappeared`): their pages too. ``in_merged``: its filings changed,
+    which the summaries of the cases it was folded into list as well (a merge moves every case of
+    a merchant: they share the merchant)."""
+    case = await get_case_row(case_id)
+    merchant_ids = {case["merchant"]}
+    if in_alerts and case["status"] == "closed":
+        merchant_ids |= set(await reappearance.tied_merchants(case["merchant"]))
+    freshness.case_changed(case_id, merchant_ids)
+    into = case["merged_into"]
+    for _ in range(MAX_MERGE_HOPS if in_merged else 0):
+        if into is None:
+            break
+        freshness.case_changed(into, merchant_ids)
+        into = (await get_case_row(into))["merged_into"]
+
+
 def _membership(case_id: int, user_id: int) -> Combinable:
     """The user's membership of the case (at most one: the membership_once constraint)."""
     return (Membership.case == case_id) & (Membership.user == user_id)
@@ -708,11 +743,13 @@ async def set_consent(
 
 async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:
     async with db.transaction():
+        freshness.nothing_public()  # roles are not public, but the timeline's "organizer added"
         await require_organizer(case_id, actor=actor)
         target = await membership_of(case_id, user_id)
         if target is None:
             raise NotFound("member_not_found", field="user_id")
         if target["role"] != "organizer":
+            freshness.case_timeline_changed(case_id)
             await Membership.update({Membership.role: "organizer"}).where(Membership.id == target["id"])
             event_id = await add_event(case_id, "organizer_added")
             await jobs.defer(  # the new organizer is told (the public timeline names no one)
@@ -738,6 +775,7 @@ async def promote(case_id: int, *, actor: UserRead, user_id: int) -> MemberRead:
 async def set_status(case_id: int, *, actor: UserRead, data: CaseStatusUpdate) -> None:
     """The page with its filings: :func:`chorus.filings.service.case_read`."""
     async with db.transaction():
+        freshness.nothing_public()  # unless the status moves (below)
         await require_organizer(case_id, actor=actor)
         # Two concurrent changes must not both pass the check against the same old status
         # (closed, then "filing" on top: open on the page, yet closed for new reports).
@@ -750,6 +788,7 @@ async def set_status(case_id: int, *, actor: UserRead, data: CaseStatusUpdate) -
                 changes[Case.closed_at] = datetime.now(UTC)
             await Case.update(changes).where(Case.id == case_id)
             await add_event(case_id, "status_changed", status=data.status)
+            await shown_anew(case_id, in_alerts=True)  # (closed: the tied merchants' alerts show it)
             await audit.record(
                 "case.status", actor_id=actor.id, object_type="case", object_id=case_id, status=data.status
             )
@@ -939,6 +978,8 @@ async def leave(case_id: int, *, actor: UserRead) -> None:
         closed: dict[Any, Any] = {Case.status: "closed", Case.closed_at: datetime.now(UTC)}
         await Case.update(closed).where(Case.id == case_id)
         await add_event(case_id, "status_changed", status="closed")
+    # its size, totals and timeline (and, closed, the tied merchants' alerts show its size)
+    await shown_anew(case_id, in_alerts=True)
     await audit.record("case.left", actor_id=actor.id, object_type="case", object_id=case_id, role=m["role"])
 
 
@@ -1171,6 +1212,10 @@ async def add_found_identifiers(case_id: int, *, user_id: int, identifiers: Sequ
         raise Forbidden("not_a_member")
     merchant_id: int = (await get_case_row(case_id))["merchant"]
     matches = await merchants.find_matches(normalized)
+    # the merchant's identifiers (its page, the search); a merge proposal ties the others to it
+    # on their pages (reappearance alerts). The case's summary shows none of it.
+    freshness.merchant_changed(merchant_id)
+    freshness.merchant_pages_changed(m for m in matches.by_merchant if m != merchant_id)
     await merchants.add_identifiers(merchant_id, normalized, strict=False, reporter=user_id, known=matches)
     for other in sorted(m for m in matches.by_merchant if m != merchant_id):
         await merchants.propose_merge(merchant_id, other, sorted(matches.keys_by_merchant.get(other, set())))
