@@ -14,7 +14,7 @@ See the README, "What deleting your account keeps".
 
 from __future__ import annotations
 
-from chorus import db
+from chorus import db, freshness
 from chorus.accounts import identity
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
@@ -29,6 +29,8 @@ async def leave_case(case_id: int, *, actor: UserRead, settings: Settings) -> No
     """The caller leaves the case (:func:`chorus.cases.service.leave` says who may and what then
     happens to the case); what they uploaded to it is withdrawn, but what a filing cites."""
     async with db.transaction():
+        # what the public sees of the case changes (cases.leave says so); nothing else done here
+        freshness.nothing_public()
         await cases.leave(case_id, actor=actor)
         withdrawn = await evidence.withdraw_all_of(case_id, uploader_id=actor.id)
         # their identity details in this case's filed bundles become unreadable (their key goes)
@@ -45,6 +47,7 @@ async def delete_account(*, actor: UserRead, password: str, settings: Settings) 
     again."""
     await accounts.check_password(actor=actor, password=password)
     async with db.transaction():
+        freshness.nothing_public()  # but the cases left (cases.leave says so): no name is public
         left = await cases.leave_all(actor=actor)
         withdrawn: list[str] = []
         for case_id in left:

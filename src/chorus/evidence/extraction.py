@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from chorus import db
+from chorus import db, freshness
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -116,6 +116,7 @@ async def _bytes(sha256: str, settings: Settings, limit: int | None) -> bytes | 
 
 async def _finish(extraction_id: int, status: str, text: str, found: list[parse.Field]) -> str:
     async with db.transaction():
+        freshness.nothing_public()
         done = await (
             Extraction.update(
                 {Extraction.status: status, Extraction.text: text, Extraction.finished_at: datetime.now(UTC)}
@@ -225,6 +226,7 @@ async def decide(evidence_id: int, field_id: int, *, actor: UserRead, accept: bo
     the same; the other way is a conflict (a decision is final: an accepted identifier may
     already have joined the report to others)."""
     async with db.transaction():
+        freshness.nothing_public()  # but an accepted identifier's merchant (cases says so)
         row = await _visible(evidence_id, actor)
         if row["uploader"] != actor.id:
             raise Forbidden("evidence_not_yours")

@@ -401,8 +401,8 @@ async def apply_change(
         row = await filing_row(filing_id)
         if current is None or row is None:
             raise NotFound("filing_not_found")
-        # the case's summary lists its filings: that case and its merchant are shown anew
-        freshness.case_changed(row["case"], [(await cases.get_case_row(row["case"]))["merchant"]])
+        # the case's summary lists its filings, and so do those of the cases it was folded into
+        await cases.shown_anew(row["case"], in_merged=True)
         old = new = FilingStatus(current["status"])
         was = await asked_in(filing_id) if old == FilingStatus.needs_info else None
         if status is not None and status != old:
