@@ -1105,10 +1105,10 @@ async def list_link_proposals(status: str | None = "open") -> LinkProposalList:
     )
 
 
-async def decide_link(proposal_id: int, *, confirm: bool, actor_id: int) -> None:
+async def decide_link(proposal_id: int, *, confirm: bool, actor_id: int) -> int:
     """Inside the caller's transaction: confirm (the name stays one of the merchant's) or reject
     (the name is no longer shown as the merchant's: its alias goes back to claimed, reviewable).
-    404 ``link_proposal_not_found``, 409 ``link_proposal_decided``."""
+    Returns the merchant's id. 404 ``link_proposal_not_found``, 409 ``link_proposal_decided``."""
     row = await LinkProposal.select().where(LinkProposal.id == proposal_id).first()
     if row is None:
         raise NotFound("link_proposal_not_found")
@@ -1125,3 +1125,5 @@ async def decide_link(proposal_id: int, *, confirm: bool, actor_id: int) -> None
         await MerchantAlias.update({MerchantAlias.status: CLAIMED}).where(
             (MerchantAlias.merchant == row["merchant"]) & (MerchantAlias.name_key == row["name_key"])
         )
+    merchant_id: int = row["merchant"]
+    return merchant_id

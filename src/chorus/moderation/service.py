@@ -3,12 +3,13 @@ review what reporters claimed about a merchant."""
 
 from __future__ import annotations
 
-from chorus import db
+from chorus import db, freshness
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.errors import Forbidden, Invalid
 from chorus.evidence import service as evidence
+from chorus.merchants import reappearance
 from chorus.merchants import service as merchants
 from chorus.merchants.schemas import (
     ClaimList,
@@ -36,7 +37,9 @@ async def decide_merge(*, proposal_id: int, actor: UserRead, data: ProposalDecis
 
 async def reject(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> None:
     async with db.transaction():
-        await merchants.open_proposal(proposal_id)
+        pair = await merchants.open_proposal(proposal_id)
+        # an open proposal ties the two on their pages (the reappearance alerts); nothing else
+        freshness.merchant_pages_changed(pair)
         await merchants.reject_proposal(proposal_id, actor_id=actor.id, note=data.note)
         await audit.record(
             "merchant.merge_rejected", actor_id=actor.id, object_type="merge_proposal", object_id=proposal_id
@@ -51,10 +54,11 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
         raise Invalid("merge_same", field="source_id")
     async with db.transaction():
         await merchants.lock_for_merge(source_id, target_id)
-        await merchants.move_names_and_identifiers(source_id, target_id)
-
         open_cases = await cases.open_cases([source_id, target_id])
         src_case, tgt_case = open_cases.get(source_id), open_cases.get(target_id)
+        await _merge_shown_anew(source_id, target_id, tgt_case)
+        await merchants.move_names_and_identifiers(source_id, target_id)
+
         moved = 0
         if src_case is not None and tgt_case is not None:
             moved = await cases.fold_members(src_case, tgt_case)
@@ -81,6 +85,19 @@ async def merge(*, source_id: int, target_id: int, actor: UserRead, note: str | 
     return await cases.merchant_page(target_id)
 
 
+async def _merge_shown_anew(source_id: int, target_id: int, target_case: int | None) -> None:
+    """Inside the merge, before it moves anything: what the public sees anew. Both merchants and
+    the search; every case of the source (each now names the target; its open one is folded or
+    moved) and the target's open case (members, filings and events arrive); the pages of the
+    merchants an open proposal ties to either (their reappearance alerts now show the target with
+    the source's cases). The target's other cases are as they were."""
+    tied = {*await reappearance.tied_merchants(source_id), *await reappearance.tied_merchants(target_id)}
+    shown = await cases.case_ids_of(source_id)
+    freshness.merchant_changed(source_id, [*shown, *([target_case] if target_case is not None else [])])
+    freshness.merchant_changed(target_id)
+    freshness.merchant_pages_changed(tied - {source_id, target_id})
+
+
 # --- link proposals (issue 16 item 2) ---------------------------------------------------------
 
 
@@ -93,7 +110,11 @@ async def decide_link(*, proposal_id: int, actor: UserRead, confirm: bool) -> No
     """Confirm that the name is the same seller's, or reject it (it leaves the merchant's public
     names). Nothing is merged either way."""
     async with db.transaction():
-        await merchants.decide_link(proposal_id, confirm=confirm, actor_id=actor.id)
+        merchant_id = await merchants.decide_link(proposal_id, confirm=confirm, actor_id=actor.id)
+        if confirm:  # the name was listed already: it stays
+            freshness.nothing_public()
+        else:  # the name leaves the merchant's public names (its page and the search)
+            freshness.merchant_changed(merchant_id)
         await audit.record(
             "merchant.link_confirmed" if confirm else "merchant.link_rejected",
             actor_id=actor.id,
@@ -125,6 +146,8 @@ async def confirm_identifier(
     async def attempt() -> ReviewedIdentifierRead:
         async with db.transaction():
             await merchants.require_exists(merchant_id)
+            # shown (masked) on the merchant's page, and found by the search from now on
+            freshness.merchant_changed(merchant_id)
             confirmed = await merchants.confirm_identifier(merchant_id, identifier_id)
             await audit.record(
                 "merchant.identifier_confirmed",
@@ -145,6 +168,7 @@ async def confirm_alias(*, merchant_id: int, alias_id: int, actor: UserRead) -> 
     """A moderator confirms a claimed name: it becomes a public name of the merchant."""
     async with db.transaction():
         await merchants.require_exists(merchant_id)
+        freshness.merchant_changed(merchant_id)  # a public name: its page and the search
         confirmed = await merchants.confirm_alias(merchant_id, alias_id)
         await audit.record(
             "merchant.alias_confirmed",
