@@ -184,12 +184,12 @@ _collector_was_enabled = False
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a version is read and assembled (process-wide,
-    for about a second; concurrent builds share one pause). A large case's build makes a few
-    hundred thousand objects (rows, then pieces of text) that live until it ends, none in a
-    reference cycle: every collection their allocation triggered walked them all in vain, and
-    the full ones the whole server's heap too (a fifth to a third of the CPU time of a
-    10,000-member build, measured). Reference counting still frees everything as usual; what
-    other requests leave in cycles meanwhile is collected after."""
+    for about a second, not while its writes wait for locks; concurrent builds share one pause).
+    A large case's build makes a few hundred thousand objects (rows, then pieces of text) that
+    live until it ends, none in a reference cycle: every collection their allocation triggered
+    walked them all in vain, and the full ones the whole server's heap too (a fifth to a third
+    of the CPU time of a 10,000-member build, measured). Reference counting still frees
+    everything as usual; what other requests leave in cycles meanwhile is collected after."""
     global _pauses, _collector_was_enabled
     with _pause_lock:
         if _pauses == 0:
@@ -219,10 +219,6 @@ async def build(
     locale = normalize_locale(data.locale or regulator["locale"])
 
     async def attempt() -> ComplaintCreated:
-        with _collector_paused():  # from the reads to the insert: see _collector_paused
-            return await attempt_once()
-
-    async def attempt_once() -> ComplaintCreated:
         # Read and assemble outside the write transaction (a large case takes seconds of CPU,
         # done in a worker thread so the server keeps answering); a concurrent build that took
         # the same version number makes the insert below fail, and this runs again.
@@ -245,18 +241,6 @@ async def build(
         )
         version = previous["version"] + 1 if previous else 1
         now = datetime.now(UTC).replace(microsecond=0)
-        # independent reads, side by side (separate pool connections)
-        member_rows, evidence_rows, head, merchant, receipts = await asyncio.gather(
-            cases.member_rows(case_id),
-            evidence.live_rows(case_id),
-            evidence.case_head(case_id),
-            gather_merchant(case["merchant"]),
-            extraction.accepted_receipts(case_id),
-        )
-        # handed over to the thread, which drops the raw rows once they are objects
-        raw = {"members": member_rows, "evidence": evidence_rows}
-        member_count = len(member_rows)
-        del member_rows, evidence_rows
 
         def assemble() -> _Assembled:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
@@ -301,10 +285,26 @@ async def build(
                 view=_write_view(view, store.tmp_dir),
             )
 
-        try:
-            built = await asyncio.to_thread(assemble)
-        except builder.NoConsentingMembers as exc:
-            raise Conflict("no_consenting_members", members=member_count) from exc
+        # the reads and the assembly with the collector paused (see _collector_paused); not the
+        # writes below, which may wait for locks
+        with _collector_paused():
+            # independent reads, side by side (separate pool connections)
+            member_rows, evidence_rows, head, merchant, receipts = await asyncio.gather(
+                cases.member_rows(case_id),
+                evidence.live_rows(case_id),
+                evidence.case_head(case_id),
+                gather_merchant(case["merchant"]),
+                extraction.accepted_receipts(case_id),
+            )
+            # handed over to the thread, which drops the raw rows once they are objects
+            raw = {"members": member_rows, "evidence": evidence_rows}
+            member_count = len(member_rows)
+            del member_rows, evidence_rows
+
+            try:
+                built = await asyncio.to_thread(assemble)
+            except builder.NoConsentingMembers as exc:
+                raise Conflict("no_consenting_members", members=member_count) from exc
         view_tmp, view_sha, view_size = built.view
         markdown, sha, digests = built.markdown, built.sha256, built.digests
         try:  # the bytes first: a crash before the insert leaves an unreferenced blob, no more
