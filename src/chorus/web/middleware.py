@@ -13,9 +13,10 @@ from urllib.parse import parse_qs
 
 import structlog
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
-from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from multipart import parse_options_header
@@ -136,6 +137,21 @@ class SessionCSRFMiddleware:
     def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
         self.app = app
         self.csrf = CSRFMiddleware(app, config)
+        # the Set-Cookie header Litestar's check writes, made once (it built a Cookie and copied
+        # it field by field per request: most of a cached page's cost to a first-time caller)
+        self.cookie_header = (
+            Cookie(
+                key=config.cookie_name,
+                value=_TOKEN_SLOT,
+                path=config.cookie_path,
+                secure=config.cookie_secure,
+                httponly=config.cookie_httponly,
+                samesite=config.cookie_samesite,
+                domain=config.cookie_domain,
+            )
+            .to_header(header="")
+            .encode("latin-1")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -178,7 +194,29 @@ class SessionCSRFMiddleware:
             # Refuse before Litestar's check would parse a multipart body looking for a form
             # token: an upload must stay a stream for its handler.
             raise PermissionDeniedException("CSRF token verification failed")
+        if method in self.csrf.config.safe_methods:
+            await self._safe(scope, receive, send)
+            return
         await self.csrf(scope, receive, send)
+
+    async def _safe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """What Litestar's check does for a safe request: the caller's token (its cookie's, or a
+        new one) for the page's forms, and the cookie handed out when it had none."""
+        config = self.csrf.config
+        cookie = _cookie(scope, config.cookie_name)
+        token = cookie or generate_csrf_token(secret=config.secret)
+        ScopeState.from_scope(scope).csrf_token = token
+        if cookie:
+            await self.app(scope, receive, send)
+            return
+        header = self.cookie_header.replace(_TOKEN_SLOT.encode(), token.encode("latin-1"))
+
+        async def handing_out(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"set-cookie", header)]
+            await send(message)
+
+        await self.app(scope, receive, handing_out)
 
     def _check_query_token(self, scope: Scope) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -189,6 +227,7 @@ class SessionCSRFMiddleware:
         ScopeState.from_scope(scope).csrf_token = sent
 
 
+_TOKEN_SLOT = "chorustokenslot"  # noqa: S105 - where the token goes in the prepared Set-Cookie header
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"  # the form field Litestar's check reads (and a multipart page form's query)
