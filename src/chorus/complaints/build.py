@@ -449,17 +449,22 @@ def _evidence_line(evidence: EvidenceInfo, named: bool, text: _Text) -> _Evidenc
     )
 
 
-def _evidence_group(
-    label: str, named: bool, number: int, lines: list[_EvidenceLine], parts: Any
-) -> dict[str, Any]:
+@dataclass(slots=True)
+class _Group:
+    """One uploader's part of the evidence index (``evidence_groups``): an object, not a dict,
+    for the reason given above (a large case has thousands). For a named member ``label`` and
+    ``text`` are slot markers and ``entries`` is None."""
+
+    label: str
+    named: bool
+    number: int
+    text: str
+    entries: list[_EvidenceLine] | None = None
+
+
+def _evidence_group(label: str, named: bool, number: int, lines: list[_EvidenceLine], parts: Any) -> _Group:
     """One uploader's lines of the evidence index; ``text`` as the evidence_lines macro writes them."""
-    return {
-        "label": label,
-        "named": named,
-        "number": number,
-        "entries": lines,
-        "text": str(parts.evidence_lines(lines)).strip("\n"),
-    }
+    return _Group(label, named, number, str(parts.evidence_lines(lines)).strip("\n"), lines)
 
 
 @dataclass(slots=True)
@@ -568,7 +573,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
 
     complainants: list[_Piece] = []
     statements: list[_Piece] = []
-    groups: list[dict[str, Any]] = []
+    groups: list[_Group] = []
     fragments: dict[int, list[str]] = {}
     slots: list[tuple[int, str, str]] = []
     hidden_row = _hidden_row_format(locale)
@@ -621,12 +626,12 @@ def _prepare(data: ComplaintInput) -> _Prepared:
             lines_text, hidden_text = _evidence_texts(lines, parts, locale)
             pieces.append(lines_text)
             groups.append(
-                {
-                    "label": slot(member.user_id, name, masked),
-                    "named": True,
-                    "number": number,
-                    "text": fragment_slot(member.user_id, lines_text, hidden_text),
-                }
+                _Group(
+                    label=slot(member.user_id, name, masked),
+                    named=True,
+                    number=number,
+                    text=fragment_slot(member.user_id, lines_text, hidden_text),
+                )
             )
         fragments[member.user_id] = pieces
     orphans = [
