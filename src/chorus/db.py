@@ -286,6 +286,15 @@ async def retry_on_conflict(fn: Callable[[], Awaitable[T]], attempts: int = 5) -
 _users: dict[str, int] = {}  # start() calls not yet matched by stop(), per database URL
 
 
+async def _keep_session(connection: Any) -> None:
+    """How the pool resets a connection between two users: beyond what asyncpg always does (an
+    open transaction rolled back, listeners dropped), nothing. Chorus leaves no session state
+    behind (no SET outside a transaction, no LISTEN, no session-level advisory lock, no cursor
+    outside a transaction), so asyncpg's default reset query (pg_advisory_unlock_all, CLOSE
+    ALL, UNLISTEN *, RESET ALL) is not sent: that round trip after every statement outside a
+    transaction cost more than most of the statements themselves (0.4 ms against 0.1 ms)."""
+
+
 async def start(settings: Settings) -> None:
     """Configure the engine for ``settings``, then open its pool (PostgreSQL) or set the journal
     mode (SQLite) for this event loop. One process may hold several users (app and worker)."""
@@ -296,7 +305,7 @@ async def start(settings: Settings) -> None:
         return
     if isinstance(db, PostgresEngine):
         size = settings.database_pool_size
-        await db.start_connection_pool(min_size=min(2, size), max_size=size)
+        await db.start_connection_pool(min_size=min(2, size), max_size=size, reset=_keep_session)
     elif isinstance(db, SQLiteEngine):
         # WAL lets readers go on while one writer writes; it persists in the file.
         await db.run_ddl("PRAGMA journal_mode=WAL")
