@@ -312,6 +312,7 @@ async def build(
         finally:
             view_tmp.unlink(missing_ok=True)
         async with db.transaction():
+            freshness.case_timeline_changed(case_id)  # its complaint_built event, nothing else public
             rows = await Complaint.insert(
                 Complaint(
                     case=case_id,
