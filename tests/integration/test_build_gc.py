@@ -20,6 +20,7 @@ async def test_a_build_leaves_the_collector_on_and_start_up_is_frozen(
 ) -> None:
     assert gc.get_freeze_count() > 0  # the app's start-up (the client ran it) froze its objects
     assert gc.get_threshold()[0] == 50_000  # and collects young objects less often
+    before = gc.get_threshold()
     turned_off: list[str] = []
     monkeypatch.setattr(gc, "disable", lambda: turned_off.append("gc.disable()"))
     s = await seeded_case(client, mailbox, worker)
@@ -28,3 +29,4 @@ async def test_a_build_leaves_the_collector_on_and_start_up_is_frozen(
     complaint = await build(client, s, regulators[0]["id"])
     assert complaint["version"] == 1 and "蓝月卡盟" in complaint["markdown"]
     assert turned_off == [] and gc.isenabled()
+    assert gc.get_threshold() == before  # what a build eased while it ran is back as it was

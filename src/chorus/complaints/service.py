@@ -177,32 +177,33 @@ def _check_demands(demands: list[str] | None, previous: list[str] | None) -> tup
 # --- building --------------------------------------------------------------------------------
 
 _pause_lock = threading.Lock()
-_pauses = 0  # assemblies running with the cyclic collector paused
-_collector_was_enabled = False
+_pauses = 0  # assemblies running with the older generations eased
+_thresholds: tuple[int, int, int] = (0, 0, 0)  # the collector's thresholds before the first of them
+EASED_OLDER = 1000  # young collections per middle one, middle ones per full one, during a build
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a version is read and assembled (process-wide,
-    for about a second, not while its writes wait for locks; concurrent builds share one pause).
-    A large case's build makes a few hundred thousand objects (rows, then pieces of text) that
-    live until it ends, none in a reference cycle: every collection their allocation triggered
-    walked them all in vain, and the full ones the whole server's heap too (a fifth to a third
-    of the CPU time of a 10,000-member build, measured). Reference counting still frees
-    everything as usual; what other requests leave in cycles meanwhile is collected after."""
-    global _pauses, _collector_was_enabled
+def _collector_eased() -> Iterator[None]:
+    """While a version is read and assembled (about a second; concurrent builds share it), the
+    cyclic collector's older generations are collected rarely. It stays on, and young objects are
+    still collected as usual: it is process-wide, and every other request and worker thread runs
+    meanwhile (test_build_gc). A large case's build makes a few hundred thousand objects that
+    live until it ends, none in a reference cycle: the middle and full collections their
+    allocation triggered walked them all again and again in vain (a fifth to a third of the CPU
+    time of a 10,000-member build, measured)."""
+    global _pauses, _thresholds
     with _pause_lock:
         if _pauses == 0:
-            _collector_was_enabled = gc.isenabled()
-            gc.disable()
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(_thresholds[0], EASED_OLDER, EASED_OLDER)
         _pauses += 1
     try:
         yield
     finally:
         with _pause_lock:
             _pauses -= 1
-            if _pauses == 0 and _collector_was_enabled:
-                gc.enable()
+            if _pauses == 0:
+                gc.set_threshold(*_thresholds)
 
 
 async def build(
@@ -285,9 +286,9 @@ async def build(
                 view=_write_view(view, store.tmp_dir),
             )
 
-        # the reads and the assembly with the collector paused (see _collector_paused); not the
-        # writes below, which may wait for locks
-        with _collector_paused():
+        # the reads and the assembly with the older generations eased (see _collector_eased); not
+        # the writes below, which may wait for locks
+        with _collector_eased():
             # independent reads, side by side (separate pool connections)
             member_rows, evidence_rows, head, merchant, receipts = await asyncio.gather(
                 cases.member_rows(case_id),
