@@ -12,11 +12,11 @@ import pytest
 from chorus.merchants.tables import Merchant
 from chorus.web.publiccache import REFRESH_AHEAD_SECONDS
 from tests.integration.cases_support import PASSWORD, ident, person, report, report_body
+from tests.integration.test_public_cache import SHOP, star_shop
 from tests.support import http_client
 
 pytestmark = pytest.mark.usefixtures("clean")
 
-SHOP = "星辰卡盟"
 SECONDS = 5  # CHORUS_PUBLIC_CACHE_SECONDS here: renewed in its last REFRESH_AHEAD_SECONDS
 
 
@@ -29,8 +29,7 @@ async def rename(merchant_id: int, name: str) -> None:
 async def test_one_caller_renews_a_kept_answer_before_it_runs_out_and_the_others_are_served_it(
     client: Any, mailbox: Any, worker: Any, settings: Any
 ) -> None:
-    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liddell")
-    first = await report(client, alice, report_body(SHOP, [ident("qq", "12345678")]))
+    first, _ = await star_shop(client, mailbox, worker)
     url = f"/api/v1/merchants/{first['merchant_id']}"
     async with http_client(settings.model_copy(update={"public_cache_seconds": SECONDS})) as app:
         kept = await app.get(url)
@@ -60,8 +59,7 @@ async def test_a_caller_arriving_after_the_answer_ran_out_gets_it_made_again(
     client: Any, mailbox: Any, worker: Any, settings: Any
 ) -> None:
     """Nothing is served past its seconds, even when nobody renewed it in time."""
-    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liddell")
-    first = await report(client, alice, report_body(SHOP, [ident("qq", "12345678")]))
+    first, _ = await star_shop(client, mailbox, worker)
     url = f"/api/v1/cases/{first['case_id']}"
     async with http_client(settings.model_copy(update={"public_cache_seconds": 1})) as app:
         before = (await app.get(url)).json()
@@ -76,8 +74,7 @@ async def test_a_caller_arriving_after_the_answer_ran_out_gets_it_made_again(
 async def test_an_anonymous_api_read_hands_out_no_cookie_so_shared_caches_may_keep_it(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
-    alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liddell")
-    first = await report(client, alice, report_body(SHOP, [ident("qq", "12345678")]))
+    first, _ = await star_shop(client, mailbox, worker)
     client.cookies.clear()
     for url in (f"/api/v1/cases/{first['case_id']}", f"/api/v1/merchants/{first['merchant_id']}"):
         r = await client.get(url)

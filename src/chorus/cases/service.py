@@ -513,7 +513,7 @@ async def loss_totals(case_ids: Sequence[int]) -> dict[int, tuple[int, list[Mone
     statement; a case without members is absent."""
     if not case_ids:
         return {}
-    marks = ", ".join("{}" for _ in case_ids)
+    marks = db.placeholders(len(case_ids))
     rows = await Membership.raw(
         'SELECT "case" AS case_id, loss_currency AS currency, count(*) AS members, '  # noqa: S608
         f"sum(CAST(round(loss_amount * {10**_LOSS_SCALE}) AS BIGINT)) AS total "
@@ -1154,7 +1154,7 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
 async def case_sizes(merchant_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The cases of these merchants (not merged away), oldest first, each with its status, its
     dates, its member count and its merchant's name: one statement."""
-    ids = ", ".join("{}" for _ in merchant_ids)
+    ids = db.placeholders(len(merchant_ids))
     rows = await Case.raw(
         "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
         '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id) AS members '
@@ -1169,8 +1169,8 @@ async def open_cases_and_sizes(merchant_ids: Sequence[int]) -> dict[int, tuple[i
     """merchant id → (its open case id, that case's member count): one statement."""
     if not merchant_ids:
         return {}
-    ids = ", ".join("{}" for _ in merchant_ids)
-    states = ", ".join("{}" for _ in OPEN)
+    ids = db.placeholders(len(merchant_ids))
+    states = db.placeholders(len(OPEN))
     rows = await Case.raw(
         'SELECT c.id, c.merchant, (SELECT count(*) FROM membership m WHERE m."case" = c.id) AS members '  # noqa: S608
         f"FROM group_case c WHERE c.merchant IN ({ids}) AND c.status IN ({states})",

@@ -174,7 +174,7 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
             *wanted,
         )
     else:
-        marks = ", ".join("{}" for _ in wanted)
+        marks = db.placeholders(len(wanted))
         rows = await MerchantIdentifier.raw(
             "SELECT id, merchant, match_key, claim_key, claimed_by, NULL AS alias_status "  # noqa: S608
             f"FROM merchant_identifier WHERE match_key IN ({marks}) OR claim_key IN ({marks}) "
