@@ -229,42 +229,25 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                     if str(k).partition(":")[0] in REAPPEAR_KINDS
                 ]
                 await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
-            if not created_case:
-                await _hold_case(case_id, by_id=data.case_id is not None)
-
-            rows = (
-                await Membership.insert(
-                    Membership(
-                        case=case_id,
-                        user=actor.id,
-                        role="organizer" if created_case else "member",
-                        loss_amount=amount,
-                        loss_currency=currency,
-                        incident_date=incident,
-                        order_refs=order_refs,
-                        statement=data.statement,
-                        identifiers=reported,
-                    )
-                )
-                .on_conflict(target=(Membership.case, Membership.user), action="DO NOTHING")
-                .returning(Membership.id)
+            # a plain statement (db.placeholders): every report writes one
+            rows = await Membership.raw(
+                'INSERT INTO membership ("case", "user", role, loss_amount, loss_currency, incident_date, '
+                "order_refs, statement, identifiers, joined_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+                'ON CONFLICT ("case", "user") DO NOTHING RETURNING id',
+                case_id,
+                actor.id,
+                "organizer" if created_case else "member",
+                amount,
+                currency,
+                incident,
+                dump_json(order_refs),
+                data.statement,
+                dump_json(reported),
+                datetime.now(UTC),
             )
             if not rows:
                 raise Conflict("already_member")
             membership_id: int = rows[0]["id"]
-            # the case, its merchant and any merchant the report's identifiers match (their
-            # pages' reappearance alerts read the others' cases) are shown anew; no other case
-            freshness.case_changed(case_id, {merchant_id, *matches.by_merchant})
-            if created_case:
-                number = 1  # nobody sees the case before this transaction commits
-                await add_event(case_id, "member_joined", quiet=True)
-            else:
-                # "You are the 24th member": counted behind the case's hold, so simultaneous joins
-                # get distinct numbers in the order they joined (members who left no longer count;
-                # members of a case merged in do, as the case's member count does).
-                number = await Membership.count().where(
-                    (Membership.case == case_id) & (Membership.id <= membership_id)
-                )
             await audit.record(
                 "case.joined",
                 actor_id=actor.id,
@@ -273,6 +256,15 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 membership_id=membership_id,
                 merge_proposals=len(conflicts),
             )
+            # the case, its merchant and any merchant the report's identifiers match (their
+            # pages' reappearance alerts read the others' cases) are shown anew; no other case
+            freshness.case_changed(case_id, {merchant_id, *matches.by_merchant})
+            if created_case:
+                number = 1  # nobody sees the case before this transaction commits
+                await add_event(case_id, "member_joined", quiet=True)
+            else:
+                # last: joins of one case take turns only for the hold and their commit
+                number = await _hold_case(case_id, by_id=data.case_id is not None)
             return ReportRead(
                 case_id=case_id,
                 merchant_id=merchant_id,
@@ -399,20 +391,30 @@ async def _deadlock_is_stale(attempt: Callable[[], Awaitable[ReportRead]]) -> Re
         raise db.StaleRead() from exc
 
 
-async def _hold_case(case_id: int, *, by_id: bool) -> None:
-    """Hold the case a report joins until its transaction ends (PostgreSQL: FOR NO KEY UPDATE),
-    so that a concurrent merge or closing cannot slip between choosing the case and joining it,
-    and joins to one case take turns: each numbers its member with every earlier join committed.
-    Rows that merely reference the case (evidence, the timeline) are not held up. A case closed
-    or merged away meanwhile: ``case_closed`` when the report named it, else the report starts
-    over. On SQLite the IMMEDIATE transaction already serializes writers."""
-    if db.is_sqlite():
-        return
-    locked = await Case.select(Case.status).where(Case.id == case_id).lock_rows("NO KEY UPDATE").first()
-    if locked is None or locked["status"] not in OPEN:
+async def _hold_case(case_id: int, *, by_id: bool) -> int:
+    """Hold the case a report joins until its transaction ends, and number the report's member:
+    "you are the 24th member", distinct for simultaneous joins, in the order they held the case
+    (members who left no longer count; members of a case merged in do, as the member count does).
+
+    Called last, after the membership is written: joins to one case take turns only for this one
+    statement and their commit. PostgreSQL: ``chorus_join_hold`` (migration 2026-12-02T09:30)
+    holds the row FOR NO KEY UPDATE, so that a concurrent merge or closing cannot slip between
+    choosing the case and joining it, and counts with a snapshot taken once held, so every earlier
+    join is seen committed. Rows that merely reference the case (evidence, the timeline) are not
+    held up. On SQLite the IMMEDIATE transaction already serializes writers. A case closed or
+    merged away meanwhile: ``case_closed`` when the report named it, else the report starts over."""
+    sql = (
+        "SELECT status, members FROM chorus_join_hold({})"
+        if not db.is_sqlite()
+        else 'SELECT status, (SELECT count(*) FROM membership WHERE "case" = {}) AS members '
+        "FROM group_case WHERE id = {}"
+    )
+    rows = await Case.raw(sql, *([case_id] * sql.count("{}")))
+    if not rows or rows[0]["status"] not in OPEN:
         if by_id:
             raise Conflict("case_closed", field="case_id")
         raise db.StaleRead()
+    return int(rows[0]["members"])
 
 
 # --- reads -----------------------------------------------------------------------------------
