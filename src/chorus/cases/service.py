@@ -231,8 +231,8 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
             # a plain statement (db.placeholders): every report writes one
             rows = await Membership.raw(
-                'INSERT INTO membership ("case", "user", role, loss_amount, loss_currency, incident_date, '
-                "order_refs, statement, identifiers, joined_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+                'INSERT INTO membership ("case", "user", role, loss_amount, loss_currency, incident_date, '  # noqa: S608
+                f"order_refs, statement, identifiers, joined_at) VALUES ({db.placeholders(10)}) "
                 'ON CONFLICT ("case", "user") DO NOTHING RETURNING id',
                 case_id,
                 actor.id,
