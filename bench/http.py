@@ -265,7 +265,9 @@ def report_race(env: dict[str, str], web_workers: int = 0) -> str:
     cmd = [sys.executable, "-m", "bench.resolve", "--identifiers", "20000", "--race-only", "--race", "200"]
     cmd += ["--race-web", str(web_workers)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=Path.cwd())
-    lines = [ln.strip() for ln in done.stdout.splitlines() if ln.startswith("race ") or "per report:" in ln]
+    out = done.stdout.splitlines()
+    # each round's CPU line, the rounds and the figure (the median round after the first)
+    lines = [ln.strip() for ln in out if ln.startswith("race ") or "per report:" in ln or " rounds: " in ln]
     if not lines:
         return f"bench.resolve gave no race figure (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     return "\n   ".join(dict.fromkeys(lines))

@@ -43,6 +43,7 @@ import os
 import random
 import re
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -1235,6 +1236,54 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
     return await race_phase(args, box, summary, loaded.race_tokens, fresh, rng)
 
 
+async def race_round(
+    args: argparse.Namespace,
+    box: Sandbox,
+    client: Any,
+    where: str,
+    tokens: list[str],
+    fresh: Fresh,
+    rng: random.Random,
+    round_no: int,
+) -> dict[str, Any]:
+    """One race: the same users report another new merchant (its own fresh identifiers)."""
+    with Phase(f"race {round_no}: {args.race} verified users POST {REPORTS} of one NEW merchant at once ({where})"):
+        profile = args.profile_race if round_no == args.race_rounds else None
+        result = await race(client, box.database_url, tokens, fresh, rng, profile)
+        print(
+            f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
+            f"statuses {dict(result['statuses'])}"
+        )
+        print(f"   latency: {fmt_stats(result['latency'])}")
+        if args.race_web:
+            print(f"   CPU of this process (the client) {result['cpu']:.2f} s")
+        else:
+            print(
+                f"   CPU of this process (the app and its client) {result['cpu']:.2f} s = "
+                f"{1000 * result['cpu'] / result['n']:.2f} ms per report: one core makes at most "
+                f"{result['n'] / result['cpu']:.0f} reports/s"
+            )
+        print(
+            f"   merchants created {result['new_merchants']}, owners of the reported keys {result['key_owners']}, "
+            f"cases created {result['new_cases']}, memberships {result['memberships']} "
+            f"(organizers {result['organizers']}), aliases {result['aliases']}, keys attached {result['keys_attached']}"
+        )
+        if not args.race_web:  # (the statements and retries are seen only in this process)
+            print(
+                f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
+                f"SQL statements (Piccolo) {result['statements']} = "
+                f"{result['statements'] / result['n']:.1f} per report"
+            )
+        if round_no == args.race_rounds:
+            for template, count in result["templates"]:
+                print(f"   {count / result['n']:5.2f} per report  {short_sql(template)}")
+        if result["errors"]:
+            print(f"   errors: {dict(result['errors'])}")
+        for check, ok in result["checks"].items():
+            print(f"   {'PASS' if ok else 'FAIL'}  {check}")
+    return result
+
+
 async def race_phase(
     args: argparse.Namespace,
     box: Sandbox,
@@ -1258,39 +1307,26 @@ async def race_phase(
         else:
             client = await stack.enter_async_context(http_client(get_settings()))
             where = "the app in this process"
-        with Phase(f"race: {args.race} verified users POST {REPORTS} of one NEW merchant at once ({where})"):
-            result = await race(client, box.database_url, tokens, fresh, rng, args.profile_race)
-            summary["race"] = result
+        rates: list[float] = []
+        results: list[dict[str, Any]] = []
+        for round_no in range(1, args.race_rounds + 1):
+            results.append(await race_round(args, box, client, where, tokens, fresh, rng, round_no))
+            rates.append(results[-1]["rate"])
+        # The round of the median rate stands for the race: one race is over in well under a
+        # second, at the mercy of whatever else the machine did in that moment. The first round
+        # is left out of it when there are others: it opens the pool's connections and prepares
+        # each statement on each of them, once in the life of a server.
+        warm = results[1:] or results
+        result = sorted(warm, key=lambda r: r["rate"])[len(warm) // 2]
+        result["passed"] = all(r["passed"] for r in results)
+        summary["race"] = result
+        if len(rates) > 1:
             print(
-                f"   {result['n']} reports in {result['wall']:.2f} s = {result['rate']:.0f} reports/s; "
-                f"statuses {dict(result['statuses'])}"
+                f"   {len(rates)} rounds: "
+                + ", ".join(f"{r:.0f}" for r in rates)
+                + f" reports/s; the first (cold pool) {rates[0]:.0f}, median of the others "
+                f"{statistics.median(rates[1:]):.0f}"
             )
-            print(f"   latency: {fmt_stats(result['latency'])}")
-            if args.race_web:
-                print(f"   CPU of this process (the client) {result['cpu']:.2f} s")
-            else:
-                print(
-                    f"   CPU of this process (the app and its client) {result['cpu']:.2f} s = "
-                    f"{1000 * result['cpu'] / result['n']:.2f} ms per report: one core makes at most "
-                    f"{result['n'] / result['cpu']:.0f} reports/s"
-                )
-            print(
-                f"   merchants created {result['new_merchants']}, owners of the reported keys {result['key_owners']}, "
-                f"cases created {result['new_cases']}, memberships {result['memberships']} "
-                f"(organizers {result['organizers']}), aliases {result['aliases']}, keys attached {result['keys_attached']}"
-            )
-            if not args.race_web:  # (the statements and retries are seen only in this process)
-                print(
-                    f"   exceptions the use case retried on / saw: {result['exceptions_seen'] or 'none'}; "
-                    f"SQL statements (Piccolo) {result['statements']} = "
-                    f"{result['statements'] / result['n']:.1f} per report"
-                )
-            for template, count in result["templates"]:
-                print(f"   {count / result['n']:5.2f} per report  {short_sql(template)}")
-            if result["errors"]:
-                print(f"   errors: {dict(result['errors'])}")
-            for check, ok in result["checks"].items():
-                print(f"   {'PASS' if ok else 'FAIL'}  {check}")
 
     if args.json:
         print(
@@ -1404,6 +1440,8 @@ def parse_args() -> argparse.Namespace:
         metavar="N",
         help="race against `chorus web --workers N` (0: the app in this process, as before)",
     )
+    p.add_argument("--race-rounds", type=int, default=6,
+                   help="races, each of a new merchant (the figure: the median round after the first)")
     p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
