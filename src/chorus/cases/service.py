@@ -194,7 +194,7 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             # the cases of the merchant and of those the report shares strong identifiers with
             # (their sizes for the reappearance warnings): one statement, none for a new merchant
             tied = {merchant_id, *_strong_matches(matches)} if not created_merchant else set()
-            known_cases = await case_sizes(sorted(tied)) if tied else []
+            known_cases = await merchant_cases(sorted(tied)) if tied else []
             case_id = data.case_id or next(
                 (r["id"] for r in known_cases if r["merchant"] == merchant_id and r["status"] in OPEN), None
             )
@@ -312,16 +312,16 @@ async def _reappearances(
     cases: Sequence[dict[str, Any]] | None = None,
 ) -> list[ReappearanceWarning]:
     """``found``: the report's own matches, when it already looked them up (what earlier reports
-    share with it, before it added its identifiers); ``cases``: :func:`case_sizes` of (at least)
+    share with it, before it added its identifiers); ``cases``: :func:`merchant_cases` of (at least)
     the merchants it shares strong identifiers with, when read already."""
     if found is None:
         found = await merchants.find_matches(normalized)
     shared = _strong_matches(found)
     if not shared:
         return []
-    rows = (
-        [r for r in cases if r["merchant"] in shared] if cases is not None else await case_sizes(list(shared))
-    )
+    if cases is None:
+        cases = await merchant_cases(list(shared))
+    rows = [r for r in cases if r["merchant"] in shared]
     counts = {r["id"]: r["members"] for r in rows}
     titles = {r["merchant"]: r["name"] for r in rows}
     reported_as = merchants.alias_key(name) if name else None
@@ -1116,19 +1116,6 @@ async def move_to_merchant(source_merchant: int, target_merchant: int) -> None:
 # --- what the merchant pages show of their cases ---------------------------------------------
 
 
-async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
-    """merchant id → its open case id."""
-    if not merchant_ids:
-        return {}
-    rows = await Case.raw(
-        f"SELECT id, merchant FROM group_case WHERE merchant IN ({db.placeholders(len(merchant_ids))}) "  # noqa: S608
-        f"AND status IN ({db.placeholders(len(OPEN))})",
-        *merchant_ids,
-        *OPEN,
-    )
-    return {r["merchant"]: r["id"] for r in rows}
-
-
 async def member_counts(case_ids: Sequence[int]) -> dict[int, int]:
     """case id → number of members."""
     if not case_ids:
@@ -1153,41 +1140,39 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
     return page
 
 
-async def case_sizes(merchant_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The cases of these merchants (not merged away), oldest first, each with its status, its
-    dates, its member count and its merchant's name: one statement."""
-    ids = db.placeholders(len(merchant_ids))
+async def merchant_cases(
+    merchant_ids: Sequence[int], *, open_only: bool = False, sizes: bool = True
+) -> list[dict[str, Any]]:
+    """The cases of these merchants not merged away (``open_only``: only their open case, at most
+    one each), oldest first: ``id``, ``merchant``, ``status``, ``created_at``, ``closed_at``, the
+    merchant's ``name`` and (``sizes``) the member count ``members``. One statement."""
+    if not merchant_ids:
+        return []
+    members = '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id)' if sizes else "NULL"
+    states = f" AND c.status IN ({db.placeholders(len(OPEN))})" if open_only else ""
     rows = await Case.raw(
         "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
-        '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id) AS members '
-        "FROM group_case c JOIN merchant m ON m.id = c.merchant "
-        f"WHERE c.merchant IN ({ids}) AND c.merged_into IS NULL ORDER BY c.id",
+        f"{members} AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
+        f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
+        f"{states} ORDER BY c.id",
         *merchant_ids,
+        *(OPEN if open_only else ()),
     )
     return [dict(r) for r in rows]
 
 
-async def open_cases_and_sizes(merchant_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """merchant id → (its open case id, that case's member count): one statement."""
-    if not merchant_ids:
-        return {}
-    ids = db.placeholders(len(merchant_ids))
-    states = db.placeholders(len(OPEN))
-    rows = await Case.raw(
-        'SELECT c.id, c.merchant, (SELECT count(*) FROM membership m WHERE m."case" = c.id) AS members '  # noqa: S608
-        f"FROM group_case c WHERE c.merchant IN ({ids}) AND c.status IN ({states})",
-        *merchant_ids,
-        *OPEN,
-    )
-    return {r["merchant"]: (r["id"], r["members"]) for r in rows}
+async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
+    """merchant id → its open case id."""
+    return {r["merchant"]: r["id"] for r in await merchant_cases(merchant_ids, open_only=True, sizes=False)}
 
 
 async def search_merchants(q: str, limit: int = 20) -> list[MerchantSummary]:
     """:func:`chorus.merchants.service.search` with each merchant's open case and its size."""
     found = await merchants.search(q, limit)
-    cases = await open_cases_and_sizes([m.id for m in found])
+    cases = {r["merchant"]: r for r in await merchant_cases([m.id for m in found], open_only=True)}
     for m in found:
-        m.open_case_id, m.member_count = cases.get(m.id, (None, 0))
+        case = cases.get(m.id)
+        m.open_case_id, m.member_count = (case["id"], case["members"]) if case else (None, 0)
     return found
 
 
