@@ -73,6 +73,12 @@ async def test_postgresql_finds_similar_names_through_its_trigram_indexes(client
     await merchant("Silver Phoenix Store")
     # a typo: contained nowhere, similar by trigrams
     assert [n for n, _ in await search(client, "goldn dragon")] == ["Golden Dragon Trading Co., Ltd."]
+    # a number some merchant holds: that merchant, without the names merely similar to the number
+    # (a name holding it would still follow: the other test); a number nobody holds: similar names
+    await merchant("Jade Rabbit", ("qq", "88662024"))
+    await merchant("Shop 8866202")
+    assert await search(client, "88662024") == [("Jade Rabbit", ["qq"])]
+    assert [n for n, _ in await search(client, "88662025")] == ["Shop 8866202"]
 
     # the name search can use its indexes
     core, pinyin = "星辰", "xingchen"

@@ -668,7 +668,7 @@ async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str
     it), and on PostgreSQL names similar by trigrams too: at most SEARCH_CANDIDATES, best tier
     first. Names only similar rank below every name that contains what was typed, so they are
     looked for (a second statement, the costly one: a short fragment's trigrams are in many
-    names) only when fewer than ``enough`` merchants contain it."""
+    names) only when fewer than ``enough`` merchants contain it (``enough`` 0: never)."""
     pinyin = pinyin or core
     pinyin_like = f"%{pinyin}%" if len(core) >= 2 and len(pinyin) >= 3 else f"{pinyin}%"
     core_like = f"%{core}%" if len(core) >= 2 else f"{core}%"
@@ -703,7 +703,7 @@ async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str
         return found
 
     rows = await candidates(similar=False)
-    if len(core) >= 2 and len({r["merchant"] for r in rows}) < enough:
+    if enough and len(core) >= 2 and len({r["merchant"] for r in rows}) < enough:
         rows = await candidates(similar=True)
     return rows
 
@@ -733,7 +733,9 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
     best: dict[int, tuple[int, float, int]] = {}  # merchant → (tier, -similarity, len)
     if core:
         pinyin = names.pinyin_key(q)
-        for r in await _name_candidates(core, pinyin, enough=limit):
+        # what was typed is a merchant's identifier: names merely similar to a phone number or
+        # an address are noise below it, and the costly part of a search (bench.resolve)
+        for r in await _name_candidates(core, pinyin, enough=0 if by_identifier else limit):
             mid = r["merchant"]
             titles.setdefault(mid, r["display"])
             matched[mid].add("name")
