@@ -14,7 +14,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Max, Min
 
 from chorus.cases import service as cases
-from chorus.cases.service import reappearance_warnings, report_day
+from chorus.cases.service import report_day
 from chorus.cases.tables import Case, Membership
 from chorus.merchants import reappearance
 from chorus.merchants import service as merchants
@@ -147,6 +147,4 @@ async def newly_reported(limit: int = FEED_SIZE) -> list[NewlyReportedRead]:
 async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:
     """``POST /api/v1/merchants/resolve``: :func:`chorus.cases.service.resolve` with the
     reappearance warnings a report of these identifiers would get."""
-    read = await cases.resolve(name=name, identifiers=identifiers)
-    read.warnings = await reappearance_warnings(name, identifiers)
-    return read
+    return await cases.resolve(name=name, identifiers=identifiers, warnings=True)

@@ -290,19 +290,6 @@ def report_day(moment: datetime) -> date:
     return moment.astimezone(REPORT_DAY_ZONE).date()
 
 
-async def reappearance_warnings(
-    name: str | None,
-    identifiers: Sequence[IdentifierIn],
-    *,
-    own_case: int | None = None,
-) -> list[ReappearanceWarning]:
-    """What a reporter is told when the report's strong identifiers were reported before: each
-    case (with members) of a merchant holding one of them that is closed, or that was reported
-    under another name than ``name``. ``own_case``: the case the report just opened (not a
-    warning). Reads only; counts and merchant names, never who reported."""
-    return await _reappearances(name, merchants.normalize_all(identifiers, "identifiers"), own_case=own_case)
-
-
 async def _reappearances(
     name: str | None,
     normalized: Sequence[Any],
@@ -1176,12 +1163,23 @@ async def search_merchants(q: str, limit: int = 20) -> list[MerchantSummary]:
     return found
 
 
-async def resolve(*, name: str | None, identifiers: Sequence[IdentifierIn]) -> ResolveRead:
-    """:func:`chorus.merchants.service.resolve` with the case a report would join."""
-    read = await merchants.resolve(name=name, identifiers=identifiers)
-    cases = await open_cases([m.merchant_id for m in read.matches])
+async def resolve(
+    *, name: str | None, identifiers: Sequence[IdentifierIn], warnings: bool = False
+) -> ResolveRead:
+    """:func:`chorus.merchants.service.resolve` with the case a report would join and
+    (``warnings``) the reappearance warnings a report of these identifiers would get: one lookup
+    of the identifiers and one read of the merchants' cases for all of it."""
+    found = await merchants.find_matches(merchants.normalize_all(identifiers, "identifiers"))
+    read = await merchants.resolve(name=name, identifiers=identifiers, found=found)
+    ids = {m.merchant_id for m in read.matches}
+    if warnings:
+        ids |= set(_strong_matches(found))
+    cases = await merchant_cases(sorted(ids), sizes=warnings) if ids else []
+    open_case = {r["merchant"]: r["id"] for r in cases if r["status"] in OPEN}
     for m in read.matches:
-        m.case_id = cases.get(m.merchant_id)
+        m.case_id = open_case.get(m.merchant_id)
+    if warnings:
+        read.warnings = await _reappearances(name, (), own_case=None, found=found, cases=cases)
     return read
 
 
