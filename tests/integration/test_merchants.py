@@ -119,6 +119,12 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
     assert match["score"] < 100  # never as sure as a shared identifier
     assert match["case_id"] == a["case_id"]
     assert await row_counts() == before
+    # a name that only starts the same way is suggested too (the names' prefix lookup)
+    c = await report(client, alice, report_body("月光宝盒礼", [ident("qq", "11223344")]))
+    found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
+    (longer,) = found["matches"]
+    assert (longer["merchant_id"], longer["matched_on"]) == (c["merchant_id"], ["name"])
+    before = await row_counts()
 
     # reporting it anyway opens a new merchant and a new case: a name is never proof
     b = await report(client, bob, report_body("星辰卡盟", [ident("qq", "87654321")]))

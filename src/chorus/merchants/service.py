@@ -241,15 +241,19 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
         return []
     pinyin = names.pinyin_key(name)
     prefix = core[: max(2, min(len(core), 4))]
+    # names starting with the prefix, asked of the doubled names (a name starts with it exactly
+    # when its doubled name starts with it doubled): their trigram index serves the prefix, where
+    # name_key's btree cannot serve LIKE, and PostgreSQL then walked every alias in merchant order
+    # (bench.resolve at 1,000,000 identifiers: p99 5.3 ms for this statement)
     rows = await MerchantAlias.raw(
         'SELECT a.merchant, a.name, m.name AS "merchant.name" '  # noqa: S608
         "FROM merchant_alias a JOIN merchant m ON m.id = a.merchant "
-        "WHERE (a.name_key = {} OR a.pinyin_key = {} OR a.name_key LIKE {}) "
+        f"WHERE (a.name_key = {{}} OR a.pinyin_key = {{}} OR {SEARCH_DOUBLED} LIKE {{}}) "
         "AND a.status = {} AND m.merged_into IS NULL "  # a claimed name is no name of the merchant yet
         f"LIMIT {NAME_CANDIDATES}",
         core,
         pinyin,
-        _like_prefix(prefix),
+        _like_prefix(doubled(prefix)),
         CONFIRMED,
     )
     best: dict[int, float] = {}
