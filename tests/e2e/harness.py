@@ -40,6 +40,11 @@ BLOCKING_IMPACTS = ("serious", "critical")
 # --- what happens in a browser context while a test runs -------------------------------------
 
 
+# the two lines htmx logs for an aborted request (afterRequest goes with every failed one too,
+# each also logging its own line: sendError, timeout)
+HTMX_ABORT_LINES = ("htmx:sendAbort,", "htmx:afterRequest,")
+
+
 @dataclass
 class Watch:
     """Console errors, uncaught page errors and CSP refusals of one browser context, and the
@@ -59,6 +64,12 @@ class Watch:
             where = msg.location.get("url", "") if msg.location else ""
             if urlsplit(where).path == "/favicon.ico":
                 return  # the browser's own guess at an icon, not something a page asked for
+            if msg.text.startswith(HTMX_ABORT_LINES):
+                # htmx logs a request it abandoned on purpose as an error: hx-sync="this:replace"
+                # (the check as you type) drops the answer still on its way when the next one is
+                # asked for, which a loaded machine makes likely. A failed or timed-out request
+                # still says htmx:sendError / htmx:timeout, and is still a problem.
+                return
             self.problems.append(f"console error: {msg.text} ({where})")
 
     def _response(self, response: Response) -> None:
