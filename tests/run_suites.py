@@ -27,13 +27,13 @@ PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG_ADMIN_URL", "postgresql://postgres
 # The SQLite pass runs every folder (unit and packaging tests too), about twice the PostgreSQL
 # pass's tests: it gets one worker more, so the two end closer together (measured on 2 cores: the
 # PostgreSQL pass ended at 20 minutes, after which the SQLite pass's two workers left a quarter of
-# the CPU idle). With 3 and 2 workers the two passes took 18.5 minutes side by side and used 1.4
-# of the 2 cores (28 CPU-minutes in 20.5): most tests wait on a browser, a subprocess or a
-# worker, so one more worker each fills the rest.
+# the CPU idle). With 3 and 2 workers the two passes took 18.5 minutes side by side, using 1.4 of
+# the 2 cores; 4 and 3 (tried in session 8) took as long, used as much, made each browser test
+# slower and one of them flaky: the rest of the time is not waiting that more workers fill.
 _override = os.environ.get("CHORUS_TEST_WORKERS")
 WORKERS_OF = {
-    "sqlite": int(_override) if _override else 4,
-    "postgres": int(_override) if _override else 3,
+    "sqlite": int(_override) if _override else 3,
+    "postgres": int(_override) if _override else 2,
 }
 WORKERS = max(WORKERS_OF.values())
 # Ports of a run: a block below the kernel's ephemeral range (32768-) per suite, 50 per worker
