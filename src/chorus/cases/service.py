@@ -212,7 +212,6 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
             # (read and written before the case is held: joins take turns only for their numbers)
             warned = await _reappearances(
                 data.merchant.name,
-                identifiers,
                 own_case=case_id if created_case else None,
                 found=matches,
                 cases=known_cases,
@@ -292,22 +291,19 @@ def report_day(moment: datetime) -> date:
 
 async def _reappearances(
     name: str | None,
-    normalized: Sequence[Any],
     *,
     own_case: int | None,
-    found: merchants.Matches | None = None,
-    cases: Sequence[dict[str, Any]] | None = None,
+    found: merchants.Matches,
+    cases: Sequence[dict[str, Any]],
 ) -> list[ReappearanceWarning]:
-    """``found``: the report's own matches, when it already looked them up (what earlier reports
-    share with it, before it added its identifiers); ``cases``: :func:`merchant_cases` of (at least)
-    the merchants it shares strong identifiers with, when read already."""
-    if found is None:
-        found = await merchants.find_matches(normalized)
+    """What a reporter is told when the report's strong identifiers were reported before: each
+    case (with members) of a merchant holding one of them that is closed, or that was reported
+    under another name than ``name``. ``found``: the report's matches (what earlier reports share
+    with it, before it added its identifiers); ``cases``: :func:`merchant_cases` of (at least) the
+    merchants it shares strong identifiers with. Counts and merchant names, never who reported."""
     shared = _strong_matches(found)
     if not shared:
         return []
-    if cases is None:
-        cases = await merchant_cases(list(shared))
     rows = [r for r in cases if r["merchant"] in shared]
     counts = {r["id"]: r["members"] for r in rows}
     titles = {r["merchant"]: r["name"] for r in rows}
@@ -1179,7 +1175,7 @@ async def resolve(
     for m in read.matches:
         m.case_id = open_case.get(m.merchant_id)
     if warnings:
-        read.warnings = await _reappearances(name, (), own_case=None, found=found, cases=cases)
+        read.warnings = await _reappearances(name, own_case=None, found=found, cases=cases)
     return read
 
 
