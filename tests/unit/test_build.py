@@ -847,6 +847,104 @@ def test_a_template_that_does_not_print_a_piece_on_its_own_lines_gets_no_digests
         build_complaint(data)
 
 
+# --- the evidence index's lines: str.format patterns read off the macro, or Jinja ---------------
+
+
+@pytest.fixture
+def fresh_parts() -> Any:
+    """The caches of what is read off parts.md.j2, empty before and after the test."""
+    caches = (build._line_formats, build._hidden_row_format, build._description_wrapper)
+    for cache in caches:
+        cache.cache_clear()
+    yield
+    for cache in caches:
+        cache.cache_clear()
+
+
+def _parts_with(monkeypatch: pytest.MonkeyPatch, evidence_lines: str) -> None:
+    """zh-CN's parts.md.j2 with its evidence_lines macro replaced (the other macros as shipped),
+    as an operator would edit it."""
+    from jinja2 import ChoiceLoader, DictLoader
+
+    name = "complaints/zh-CN/parts.md.j2"
+    source = (templating.TEMPLATES_DIR / name).read_text(encoding="utf-8")
+    edited = source[: source.index("{% macro evidence_lines")] + evidence_lines
+    env = templating._env().overlay(
+        loader=ChoiceLoader([DictLoader({name: edited}), templating._env().loader])
+    )
+    monkeypatch.setattr(build, "_env", lambda: env)
+
+
+@pytest.mark.parametrize(("kind", "locale"), [("samr", "zh-CN"), ("ftc", "en"), ("police", "zh-CN")])
+def test_evidence_lines_from_patterns_are_what_the_macro_prints(
+    monkeypatch: pytest.MonkeyPatch, fresh_parts: None, kind: str, locale: str
+) -> None:
+    data = complaint(kind, locale)
+    assert build._line_formats(locale) is not None  # the shipped macros only print the fields
+    fast = build_complaint(data)
+    monkeypatch.setattr(build, "_line_formats", lambda locale: None)
+    assert build_complaint(data) == fast
+
+
+EDITED_LINES = {
+    "a condition on a value": (
+        "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
+        "- 证据 {{ e.index }} · {{ e.sha256 }}{% if e.size > 1003 %}（大文件）{% endif %}\n"
+        "{% endfor %}\n{%- endmacro %}\n",
+        ["- 证据 4 · ", "（大文件）"],
+    ),
+    "a filter": (
+        "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
+        "- 证据 {{ e.index }} · {{ e.media_type | upper }}\n{% endfor %}\n{%- endmacro %}\n",
+        ["- 证据 4 · `IMAGE/PNG`"],
+    ),
+    "a numbering": (
+        "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
+        "{{ loop.index }}. 证据 {{ e.index }}\n{% endfor %}\n{%- endmacro %}\n",
+        ["1. 证据 0", "2. 证据 4"],
+    ),
+    "arithmetic": (
+        "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
+        "- 证据 {{ e.index + 1 }}\n{% endfor %}\n{%- endmacro %}\n",
+        ["- 证据 5"],
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITED_LINES))
+def test_an_evidence_lines_macro_that_does_more_than_print_fields_is_rendered_by_jinja(
+    monkeypatch: pytest.MonkeyPatch, fresh_parts: None, edit: str
+) -> None:
+    macro, expected = EDITED_LINES[edit]
+    _parts_with(monkeypatch, macro)
+    assert build._line_formats("zh-CN") is None
+    markdown = build_markdown(complaint("samr", "zh-CN"))
+    for text in expected:
+        assert text in markdown
+    if edit == "a condition on a value":  # sizes 1000 + n: only items 4 and 5 are "large"
+        assert markdown.count("（大文件）") == 2
+
+
+def test_an_evidence_lines_macro_with_new_wording_keeps_its_patterns(
+    monkeypatch: pytest.MonkeyPatch, fresh_parts: None
+) -> None:
+    macro = (
+        "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
+        "{% if e.description %}\n"
+        "* 第 {{ e.index }} 号（{{ e.kind }}）{{ e.description }}，{{ e.size }} 字节 {{ e.sha256 }}\n"
+        "{% else %}\n* 第 {{ e.index }} 号（{{ e.kind }}）{{ e.size }} 字节 {{ e.sha256 }}\n{% endif %}\n"
+        "{% endfor %}\n{%- endmacro %}\n"
+    )
+    _parts_with(monkeypatch, macro)
+    assert build._line_formats("zh-CN") is not None
+    data = complaint("samr", "zh-CN")
+    fast = build_complaint(data)
+    assert "* 第 4 号（截图）客服把我拉黑后的提示，1004 字节" in fast[0]
+    assert "* 第 2 号（截图）1002 字节" in fast[0]  # 王五 did not consent: no description
+    monkeypatch.setattr(build, "_line_formats", lambda locale: None)
+    assert build_complaint(data) == fast
+
+
 def test_member_digest_is_the_hash_of_the_member_text() -> None:
     data = complaint("ftc", "en")
     markdown = build_markdown(data)

@@ -15,8 +15,10 @@ from chorus.evidence.chain import (
     GENESIS,
     ChainEntry,
     ChainMeta,
+    all_sha256_hex,
     canonical_json,
     entry_hash,
+    is_sha256_hex,
     make_entry,
     rfc3339,
     verify_chain,
@@ -259,3 +261,19 @@ def test_any_single_field_change_is_detected(pos: int, field: str) -> None:
     r = verify_chain(chain, lookup(store))
     assert not r.ok
     assert r.problems[0].index == pos and r.problems[0].reason == "hash_mismatch"
+
+
+_HASHES = st.one_of(
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    st.text(alphabet="0123456789abcdefA\n", min_size=0, max_size=140),
+    st.builds(
+        lambda a, b: f"{a}\n{b}", *[st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)] * 2
+    ),
+)
+
+
+@given(st.lists(_HASHES, max_size=6))
+def test_all_sha256_hex_is_every_value_checked_alone(values: list[str]) -> None:
+    # one match over all the values (a large case's 50,000 hashes at once) must say what
+    # checking each would: a value holding two hashes and a newline is not one hash
+    assert all_sha256_hex(values) == (bool(values) and all(is_sha256_hex(v) for v in values))

@@ -38,10 +38,12 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import nodes
+
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, MemberInfo
 from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
-from chorus.evidence.chain import is_sha256_hex
+from chorus.evidence.chain import all_sha256_hex, is_sha256_hex
 from chorus.i18n import catalog, normalize_locale
 from chorus.markdown import inline, literal, quote_statement
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask, shown_identifier
@@ -435,36 +437,16 @@ def _media_literal(media_type: str) -> str:
     return literal(media_type)
 
 
-def _evidence_line(evidence: EvidenceInfo, named: bool, text: _Text) -> _EvidenceLine:
-    sha = evidence.sha256
-    return _EvidenceLine(
-        index=evidence.chain_index,
-        kind=text.evidence_kind(evidence.kind),
-        # A non-consenting member's own words may name them: only kind and hash are shown.
-        description=inline(evidence.description) if named and evidence.description else "",
-        # 64 hex digits need no escaping: the code span literal() would make
-        sha256=f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
-        media_type=_media_literal(evidence.media_type),
-        size=evidence.size,
-    )
-
-
 @dataclass(slots=True)
 class _Group:
     """One uploader's part of the evidence index (``evidence_groups``): an object, not a dict,
     for the reason given above (a large case has thousands). For a named member ``label`` and
-    ``text`` are slot markers and ``entries`` is None."""
+    ``text`` are slot markers."""
 
     label: str
     named: bool
     number: int
     text: str
-    entries: list[_EvidenceLine] | None = None
-
-
-def _evidence_group(label: str, named: bool, number: int, lines: list[_EvidenceLine], parts: Any) -> _Group:
-    """One uploader's lines of the evidence index; ``text`` as the evidence_lines macro writes them."""
-    return _Group(label, named, number, str(parts.evidence_lines(lines)).strip("\n"), lines)
 
 
 @dataclass(slots=True)
@@ -541,6 +523,159 @@ def _evidence_texts(lines: list[_EvidenceLine], parts: Any, locale: str) -> tupl
     return _DESCRIPTION_MARK.sub(lambda m: descriptions[int(m[1])], marked), wrapper.sub("", marked)
 
 
+# _EvidenceLine's fields, in the order ``_line_formats``' patterns take them
+_LINE_FIELDS = ("index", "kind", "description", "sha256", "media_type", "size")
+
+
+def _prints_fields_only(locale: str) -> bool:
+    """Whether the locale's evidence_lines macro is a loop over the entries that prints, for
+    each, its fields as they are (no filter, call, comparison or arithmetic), literal text, and
+    text shown only when the entry has a description: then one entry's text is its fields put
+    into one of two fixed patterns. Read off the template's syntax tree, so a macro edited to
+    do more is rendered by Jinja, entry by entry, as before."""
+    env = _env()
+    name = f"{TEMPLATE_KIND}/{locale}/{PARTS_TEMPLATE}"
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    macros = [m for m in env.parse(source).find_all(nodes.Macro) if m.name == "evidence_lines"]
+    if len(macros) != 1 or len(macros[0].args) != 1 or macros[0].defaults:
+        return False
+    macro = macros[0]
+    loops = [n for n in macro.body if isinstance(n, nodes.For)]
+    outside = [n for n in macro.body if not isinstance(n, nodes.For)]
+    if len(loops) != 1 or not all(
+        isinstance(n, nodes.Output) and all(isinstance(c, nodes.TemplateData) for c in n.nodes)
+        for n in outside
+    ):
+        return False
+    loop = loops[0]
+    if not (
+        isinstance(loop.target, nodes.Name)
+        and isinstance(loop.iter, nodes.Name)
+        and loop.iter.name == macro.args[0].name
+        and not loop.else_
+        and loop.test is None
+        and not loop.recursive
+    ):
+        return False
+    entry = loop.target.name
+
+    def field(node: nodes.Node, only: str | None = None) -> bool:
+        return (
+            isinstance(node, nodes.Getattr)
+            and isinstance(node.node, nodes.Name)
+            and node.node.name == entry
+            and node.attr in _LINE_FIELDS
+            and (only is None or node.attr == only)
+        )
+
+    def printed(node: nodes.Node) -> bool:
+        if isinstance(node, nodes.TemplateData) or (
+            isinstance(node, nodes.Const) and isinstance(node.value, str)
+        ):
+            return True
+        if isinstance(node, nodes.Concat):
+            return all(printed(n) for n in node.nodes)
+        if isinstance(node, nodes.CondExpr):
+            return (
+                field(node.test, "description")
+                and printed(node.expr1)
+                and (node.expr2 is None or printed(node.expr2))
+            )
+        return field(node)
+
+    def statement(node: nodes.Node) -> bool:
+        if isinstance(node, nodes.Output):
+            return all(printed(n) for n in node.nodes)
+        if isinstance(node, nodes.If):
+            return (
+                field(node.test, "description")
+                and not node.elif_
+                and all(statement(n) for n in [*node.body, *node.else_])
+            )
+        return False
+
+    return all(statement(n) for n in loop.body)
+
+
+@lru_cache(maxsize=8)
+def _line_formats(locale: str) -> tuple[str, str] | None:
+    """The evidence_lines macro's text for one entry as two ``str.format`` patterns (with a
+    description, without one), when it only prints the entry's fields (``_prints_fields_only``):
+    one ``format`` per line instead of Jinja's per-entry work (a large case has tens of thousands
+    of lines). Read off the macro by rendering probe entries whose fields are markers. None when
+    the macro does more, or prints text around the entries (its text for two entries is not its
+    text for one, twice)."""
+    if not _prints_fields_only(locale):
+        return None
+    parts = _parts(locale)
+    marks = {name: f"\x01{name}\x01" for name in _LINE_FIELDS}
+    probe = _EvidenceLine(**marks)  # type: ignore[arg-type]
+    one = str(parts.evidence_lines([probe]))
+    if str(parts.evidence_lines([probe, probe])) != one + one:
+        return None
+    probe.description = ""
+    without = str(parts.evidence_lines([probe]))
+    formats = []
+    for text in (one, without):
+        text = text.replace("{", "{{").replace("}", "}}")
+        for n, mark in enumerate(marks.values()):
+            text = text.replace(mark, f"{{{n}}}")
+        formats.append(text)
+    return formats[0], formats[1]
+
+
+class _EvidenceText:
+    """The evidence-index text of each group, for one build: with ``_line_formats`` when the
+    locale's macro allows it, else with the macro."""
+
+    def __init__(self, parts: Any, locale: str, text: _Text) -> None:
+        self.parts = parts
+        self.locale = locale
+        self.text = text
+        self.formats = _line_formats(locale)
+
+    def _values(self, evidence: EvidenceInfo, named: bool) -> dict[str, Any]:
+        sha = evidence.sha256
+        return {
+            "index": evidence.chain_index,
+            "kind": self.text.evidence_kind(evidence.kind),
+            # A non-consenting member's own words may name them: only kind and hash are shown.
+            "description": inline(evidence.description) if named and evidence.description else "",
+            # 64 hex digits need no escaping: the code span literal() would make
+            "sha256": f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
+            "media_type": _media_literal(evidence.media_type),
+            "size": evidence.size,
+        }
+
+    def __call__(self, items: list[EvidenceInfo], named: bool) -> tuple[str, str]:
+        """The group's lines in full and without their descriptions (the same when not named)."""
+        if self.formats is None:
+            lines = [_EvidenceLine(**self._values(e, named)) for e in items]
+            if not named:
+                text = str(self.parts.evidence_lines(lines)).strip("\n")
+                return text, text
+            return _evidence_texts(lines, self.parts, self.locale)
+        # What _values gives, without a dict per line: tens of thousands of lines per build.
+        with_description, without = self.formats
+        kind_of = self.text.evidence_kind
+        hexes = all_sha256_hex([e.sha256 for e in items])
+        full: list[str] = []
+        hidden: list[str] = []
+        for e in items:
+            sha = e.sha256
+            shown = f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha)
+            fields = (e.chain_index, kind_of(e.kind), "", shown, _media_literal(e.media_type), e.size)
+            line = without.format(*fields)
+            description = inline(e.description) if named and e.description else ""
+            full.append(
+                with_description.format(*fields[:2], description, *fields[3:]) if description else line
+            )
+            hidden.append(line)
+        text = "".join(full).strip("\n")
+        return text, "".join(hidden).strip("\n") if named else text
+
+
 def _parts(locale: str) -> Any:
     """The macros of ``parts.md.j2`` for ``locale`` (member_row, statement_block, evidence_lines)."""
     return _env().get_template(f"{TEMPLATE_KIND}/{locale}/{PARTS_TEMPLATE}").module
@@ -590,13 +725,13 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         piece_slots.add(len(slots))
         return slot(user_id, full, redacted)
 
+    evidence_text = _EvidenceText(parts, locale, text)
     for number, member in enumerate(members, start=1):
         evidence = evidence_by_uploader.get(member.user_id, [])
-        lines = [_evidence_line(e, member.consented, text) for e in evidence]
         if not member.consented:
-            if lines:
+            if evidence:
                 label = text("complaint.member_n", f"#{number}", n=number)
-                groups.append(_evidence_group(label, False, number, lines, parts))
+                groups.append(_Group(label, False, number, evidence_text(evidence, False)[0]))
             continue
         name = inline(member.display_name) or "—"
         row = _Complainant(
@@ -622,8 +757,8 @@ def _prepare(data: ComplaintInput) -> _Prepared:
             pieces.append(statement.text)
             # others' words are left out of the member view altogether
             statements.append(_Piece(fragment_slot(member.user_id, statement.text, "")))
-        if lines:
-            lines_text, hidden_text = _evidence_texts(lines, parts, locale)
+        if evidence:
+            lines_text, hidden_text = evidence_text(evidence, True)
             pieces.append(lines_text)
             groups.append(
                 _Group(
@@ -640,12 +775,8 @@ def _prepare(data: ComplaintInput) -> _Prepared:
     if orphans:
         orphans.sort(key=_CHAIN_ORDER)
         groups.append(
-            _evidence_group(
-                text("complaint.evidence.other_uploaders", "—"),
-                False,
-                0,
-                [_evidence_line(e, False, text) for e in orphans],
-                parts,
+            _Group(
+                text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(orphans, False)[0]
             )
         )
 
