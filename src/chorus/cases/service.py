@@ -1165,8 +1165,9 @@ async def resolve(
     """:func:`chorus.merchants.service.resolve` with the case a report would join and
     (``warnings``) the reappearance warnings a report of these identifiers would get: one lookup
     of the identifiers and one read of the merchants' cases for all of it."""
-    found = await merchants.find_matches(merchants.normalize_all(identifiers, "identifiers"))
-    read = await merchants.resolve(name=name, identifiers=identifiers, found=found)
+    normalized = merchants.normalize_all(identifiers, "identifiers")
+    found = await merchants.find_matches(normalized)
+    read = await merchants.resolve(name=name, normalized=normalized, found=found)
     ids = {m.merchant_id for m in read.matches}
     if warnings:
         ids |= set(_strong_matches(found))

@@ -283,15 +283,15 @@ async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
 
 
 async def resolve(
-    *, name: str | None, identifiers: Sequence[IdentifierIn], found: Matches | None = None
+    *, name: str | None, normalized: Sequence[ids.Identifier], found: Matches | None = None
 ) -> ResolveRead:
     """Explain which merchants a report would join; changes nothing. The merchants' open cases
     are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`).
-    ``found``: :func:`find_matches` of the identifiers, when the caller looked them up already.
+    ``normalized``: :func:`normalize_all` of the report's identifiers; ``found``: their
+    :func:`find_matches`, when the caller looked them up already.
 
     Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
     name or hold one of the identifiers only as a claim: a report never joins them by itself."""
-    normalized = normalize_all(identifiers, "identifiers")
     matches = found if found is not None else await find_matches(normalized)
     claimed = {m: k for m, k in matches.claimed_by_merchant().items() if m not in matches.by_merchant}
     named = await name_suggestions(name, set(matches.by_merchant)) if name else []
