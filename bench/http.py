@@ -1,6 +1,6 @@
 """Benchmark: public reads over HTTP, as an operator runs the app, against a bare Litestar app.
 
-    .venv/bin/python -m bench.http                       # ~3 min: every public read, 1 and 2 workers, the race
+    .venv/bin/python -m bench.http                       # ~10 min: every public read, 1 and 2 workers, pinned, the race
     .venv/bin/python -m bench.http --duration 3 --no-race
     .venv/bin/python -m bench.http --src /tmp/chorus-head  # the same bench against another checkout
 
