@@ -14,7 +14,8 @@
    p99 is that of its own start (50 connections opened at once), for the bare app too.
    Then one worker again, pinned: the server and the bare app on one CPU, wrk on another (taskset),
    so that the p99 measured is the server's and not the time wrk held its CPU (--no-pin skips it).
-3. Prints endpoint | workers | req/s | bare | ratio | p99 | scaling (2 workers over 1), and the
+3. Prints endpoint | workers | req/s | bare | ratio | p99 | CPUs | scaling (2 workers over 1, and
+   the bare app's own with as many workers: how far this machine lets any app scale), and the
    report race of ``bench.resolve`` (200 simultaneous reports of one new merchant, a small data set),
    with the app in that process and against ``chorus web`` with the most workers measured.
 
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -41,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench._measure import steal_seconds
+from bench._measure import steal_seconds, tree_cpu_seconds
 from tests.toolkit import Sandbox, free_port, stop_process
 
 GOAL_RATIO = 0.3
@@ -216,21 +218,67 @@ def combine(parts: list[Result]) -> Result:
     )
 
 
+@dataclass
+class Cores:
+    """CPUs busy while the endpoint was measured (CPU seconds over wall seconds)."""
+
+    server: float  # the chorus web process and its workers
+    wrk: float  # the load generator
+    steal: float  # share of the machine's CPU time its host gave to others
+
+
 def interleaved(
-    load: Load, url: str, bare_url: str, args: argparse.Namespace
-) -> tuple[Result, Result, float]:
+    load: Load,
+    url: str,
+    bare_url: str,
+    args: argparse.Namespace,
+    server_pid: int,
+    bare_multi_url: str | None = None,
+) -> tuple[Result, Result, Cores, Result | None]:
     """The endpoint and the bare app in alternating slices (``--rounds`` of each): on a machine
     others load too, both see the same conditions, and the ratio is what stays meaningful. Also
-    the share of the time the machine's CPUs were stolen meanwhile (its host ran something else:
-    a stall no program here can avoid, which shows in every p99)."""
+    the CPUs the server and wrk used in the endpoint's slices (on 2 CPUs, what wrk takes is what
+    2 workers cannot have), and the share of the time the machine's CPUs were stolen meanwhile
+    (its host ran something else: a stall no program here can avoid, which shows in every p99).
+    ``bare_multi_url``: the bare app with as many workers as the server, in slices of its own."""
     seconds = max(1.0, args.duration / args.rounds)
-    app_parts, bare_parts = [], []
+    app_parts, bare_parts, multi_parts = [], [], []
     wall, stolen = time.monotonic(), steal_seconds()
+    app_wall = server_cpu = wrk_cpu = 0.0
     for _ in range(args.rounds):
         bare_parts.append(load(bare_url, seconds))
+        if bare_multi_url:
+            multi_parts.append(load(bare_multi_url, seconds))
+        t, cpu, children = time.monotonic(), tree_cpu_seconds(server_pid), _children_cpu()
         app_parts.append(load(url, seconds))
+        app_wall += time.monotonic() - t
+        server_cpu += tree_cpu_seconds(server_pid) - cpu
+        wrk_cpu += _children_cpu() - children
     steal = (steal_seconds() - stolen) / ((time.monotonic() - wall) * len(os.sched_getaffinity(0)))
-    return combine(app_parts), combine(bare_parts), steal
+    cores = Cores(server_cpu / app_wall, wrk_cpu / app_wall, steal)
+    return combine(app_parts), combine(bare_parts), cores, combine(multi_parts) if multi_parts else None
+
+
+_SPIN = "import time\nn, end = 0, time.perf_counter() + {seconds}\nwhile time.perf_counter() < end:\n    n += 1\nprint(n)"
+
+
+def machine_scaling(seconds: float = 3.0) -> float:
+    """How much more CPU-bound work 2 processes get done than 1 in the same time on this machine:
+    the ceiling of any 2-worker scaling here (virtual CPUs that are one core's hyperthreads on the
+    host, or shared with other guests, give less than 2)."""
+
+    def work(processes: int) -> int:
+        spin = [sys.executable, "-c", _SPIN.format(seconds=seconds)]
+        running = [subprocess.Popen(spin, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+        return sum(int(p.communicate()[0]) for p in running)
+
+    return work(2) / work(1)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (each wrk run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- processes --------------------------------------------------------------------------------------
@@ -337,6 +385,8 @@ def main() -> int:
         wait_http(bare, bare_url, bare_log)
         load(bare_url, 1)  # warm
 
+        ceiling = machine_scaling()
+        print(f"   this machine: 2 processes do {ceiling:.2f}x the CPU-bound work of one", flush=True)
         rows: list[Row] = []
         status = 0
         every_cpu = os.sched_getaffinity(0)
@@ -360,7 +410,19 @@ def main() -> int:
             procs.append(web)
             base = f"http://127.0.0.1:{port}"
             wait_http(web, f"{base}/healthz", log)
+            bare_multi_url = None
             if workers > 1:
+                # the bare app with as many workers: how far this machine lets any app scale
+                multi_port = free_port()
+                multi_log = tmp / f"bare-{workers}.log"
+                bare_multi = spawn(
+                    [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(multi_port),
+                     "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                    env=env, log=multi_log, cwd=tmp,
+                )  # fmt: skip
+                procs.append(bare_multi)
+                bare_multi_url = f"http://127.0.0.1:{multi_port}/"
+                wait_http(bare_multi, bare_multi_url, multi_log)
                 time.sleep(2)  # every worker up (healthz answered by the first)
             import httpx
 
@@ -371,26 +433,40 @@ def main() -> int:
                     status = 1
                     continue
                 load(url, 1)  # warm: connections, caches, the interpreter's first paths
-                result, bare_result, steal = interleaved(load, url, bare_url, args)
+                result, bare_result, cores, multi = interleaved(
+                    load, url, bare_url, args, web.pid, bare_multi_url
+                )
                 # the p99 of a steady stream: one longer run each (a run of a few seconds has a
                 # p99 set by its own start, 50 connections opened at once: the bare app's own was
                 # 37-110 ms in 2-second runs, 10-16 ms in 8-second ones, measured here)
                 steady, bare_steady = load(url, args.p99_seconds), load(bare_url, args.p99_seconds)
-                rows.append(Row(label, workers, pinned, result, bare_result, steal, steady, bare_steady))
+                rows.append(
+                    Row(label, workers, pinned, result, bare_result, cores, steady, bare_steady, multi)
+                )
                 print(
                     f"   {label:36} {workers}w{'p' if pinned else ' '} {result.rps:8.0f} req/s  bare {bare_result.rps:8.0f}  "
                     f"p99 {steady.p99_ms:6.1f} ms (bare {bare_steady.p99_ms:.1f}; in the slices "
-                    f"{result.p99_ms:.1f} and {bare_result.p99_ms:.1f})  steal {steal:.1%}"
+                    f"{result.p99_ms:.1f} and {bare_result.p99_ms:.1f}); CPUs: server {cores.server:.2f}, "
+                    f"wrk {cores.wrk:.2f}; steal {cores.steal:.1%}"
+                    + (f"; bare with {workers} workers {multi.rps:.0f} req/s" if multi else "")
                     + (f"  non-2xx {result.non_2xx}" if result.non_2xx else "")
                     + (f"  socket errors {result.errors}" if result.errors else ""),
                     flush=True,
                 )
             stop_process(web)
             procs.remove(web)
+            if bare_multi_url:
+                stop_process(bare_multi)
+                procs.remove(bare_multi)
         set_cpus(bare.pid, every_cpu)
         load.cpus = None
 
+        ceiling_after = machine_scaling()
         print_table(rows)
+        print(
+            f"this machine: 2 processes did {ceiling:.2f}x (before) and {ceiling_after:.2f}x (after) the "
+            "CPU-bound work of one: the ceiling of the scaling column"
+        )
         if args.race:
             race_env = {k: v for k, v in env.items() if not k.startswith("CHORUS_")}
             race_env["CHORUS_TEST_REDIS_URL"] = box.redis_url  # this run's Redis database (servers stopped)
@@ -417,23 +493,26 @@ class Row:
     pinned: bool  # the server on one CPU, wrk on the other
     result: Result
     bare: Result
-    steal: float  # share of the CPUs' time the host took meanwhile
+    cores: Cores
     steady: Result  # one --p99-seconds run of the endpoint: its p99 is the table's
     bare_steady: Result
+    bare_multi: Result | None  # the bare app with as many workers (2 and more)
 
 
 def print_table(rows: list[Row]) -> None:
     single = {r.label: r.result.rps for r in rows if r.workers == 1 and not r.pinned}
     print(
         f"\n{'endpoint':36} | {'workers':>8} | {'req/s':>8} | {'bare':>8} | {'ratio':>5} | {'p99 ms':>7} | "
-        f"{'bare p99':>8} | {'steal':>5} | scaling"
+        f"{'bare p99':>8} | {'server/wrk CPUs':>15} | {'steal':>5} | scaling"
     )
-    print("-" * 115)
+    print("-" * 133)
     for row in rows:
         r, bare, label, workers = row.result, row.bare, row.label, row.workers
         p99, bare_p99 = row.steady.p99_ms, row.bare_steady.p99_ms
         ratio = r.rps / bare.rps if bare.rps else float("nan")
         scaling = f"{r.rps / single[label]:.2f}x" if workers > 1 and single.get(label) else ""
+        if scaling and row.bare_multi and bare.rps:
+            scaling += f" (bare {row.bare_multi.rps / bare.rps:.2f}x)"
         marks = []
         if workers == 1:
             marks.append("ok" if ratio >= GOAL_RATIO else f"<{GOAL_RATIO}")
@@ -444,12 +523,15 @@ def print_table(rows: list[Row]) -> None:
         shown = f"{workers} pinned" if row.pinned else str(workers)
         print(
             f"{label:36} | {shown:>8} | {r.rps:8.0f} | {bare.rps:8.0f} | {ratio:5.2f} | {p99:7.1f} | "
-            f"{bare_p99:8.1f} | {row.steal:5.1%} | {scaling:7} {note}"
+            f"{bare_p99:8.1f} | {row.cores.server:7.2f}/{row.cores.wrk:<7.2f} | {row.cores.steal:5.1%} | "
+            f"{scaling:20} {note}"
         )
     print(f"(goals: ratio >= {GOAL_RATIO} with one worker, p99 < {GOAL_P99_MS:g} ms, "
           f"2 workers >= {GOAL_SCALING}x one; bare = a Litestar hello world, one uvicorn process; "
+          "scaling (bare Nx): the bare app with as many workers over one, in the same slices; "
           "pinned: the server and the bare app on one CPU, wrk on the other; p99: of one run of "
-          "--p99-seconds each; steal: the share of the CPUs' time the host gave to others meanwhile)")  # fmt: skip
+          "--p99-seconds each; server/wrk CPUs: CPU seconds per second of the endpoint's slices; steal: "
+          "the share of the CPUs' time the host gave to others meanwhile)")  # fmt: skip
 
 
 def parse_args() -> argparse.Namespace:
