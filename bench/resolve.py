@@ -733,6 +733,40 @@ async def timed_posts(
     return latencies, time.perf_counter() - t0, responses
 
 
+async def warm_and_floor(client: Any, warm: list[Call]) -> dict[str, float]:
+    """The warm-up calls (not counted), then 300 empty resolves (no SQL): the client's and the
+    app's own cost per call."""
+    for c in warm:
+        r = await client.post(RESOLVE, json=c.body)
+        assert r.status_code == 200, r.text
+    floor = []
+    for _ in range(300):
+        t = time.perf_counter()
+        r = await client.post(RESOLVE, json={"identifiers": []})
+        floor.append(time.perf_counter() - t)
+    assert r.status_code == 200, r.text
+    return latency_stats(floor)
+
+
+def sequential(
+    summary: dict[str, Any], key: str, calls: list[Call], lat: list[float], wall: float, responses: list[Any]
+) -> int:
+    """A sequential run's latencies into ``summary`` (``key``, ``key_rate``, ``key_name``,
+    ``key_noname``), printed; returns how many answers named the expected merchants."""
+    good, statuses = check_responses(calls, responses)
+    summary[key] = latency_stats(lat)
+    summary[f"{key}_rate"] = len(calls) / wall
+    summary[f"{key}_name"] = latency_stats(x for x, c in zip(lat, calls, strict=True) if c.has_name)
+    summary[f"{key}_noname"] = latency_stats(x for x, c in zip(lat, calls, strict=True) if not c.has_name)
+    print(f"   {fmt_stats(summary[key])}")
+    print(
+        f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good}/{len(calls)}"
+    )
+    print(f"   with a name:    {fmt_stats(summary[f'{key}_name'])}")
+    print(f"   without a name: {fmt_stats(summary[f'{key}_noname'])}")
+    return good
+
+
 def check_responses(calls: list[Call], responses: list[Any]) -> tuple[int, Counter[int]]:
     """How many responses name exactly the expected merchants with score 100; status counts."""
     good = 0
@@ -1083,33 +1117,12 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
 
     async with http_client(settings) as client:
         with Phase(f"warm-up ({len(warm)} calls, not counted) and harness floor"):
-            for c in warm:
-                r = await client.post(RESOLVE, json=c.body)
-                assert r.status_code == 200, r.text
-            floor = []
-            for _ in range(300):
-                t = time.perf_counter()
-                r = await client.post(RESOLVE, json={"identifiers": []})
-                floor.append(time.perf_counter() - t)
-            assert r.status_code == 200, r.text
-            summary["floor"] = latency_stats(floor)
+            summary["floor"] = await warm_and_floor(client, warm)
             print(f"   empty resolve (no SQL; app + httpx in-process):  {fmt_stats(summary['floor'])}")
 
         with Phase(f"POST {RESOLVE} sequentially ({len(calls)} calls)"):
-            lat, wall, responses = await timed_posts(client, calls, 1)
-            good, statuses = check_responses(calls, responses)
-            summary["seq"] = latency_stats(lat)
-            summary["seq_rate"] = len(calls) / wall
+            good = sequential(summary, "seq", calls, *await timed_posts(client, calls, 1))
             summary["correct"] = (good, len(calls))
-            print(f"   {fmt_stats(summary['seq'])}")
-            print(
-                f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good}/{len(calls)}"
-            )
-            with_name = latency_stats(x for x, c in zip(lat, calls, strict=True) if c.has_name)
-            without = latency_stats(x for x, c in zip(lat, calls, strict=True) if not c.has_name)
-            summary["seq_name"], summary["seq_noname"] = with_name, without
-            print(f"   with a name:    {fmt_stats(with_name)}")
-            print(f"   without a name: {fmt_stats(without)}")
 
         with Phase(f"POST {RESOLVE} sequentially to `chorus web` over one kept-alive connection"):
             # the app as an operator runs it (one process), from a client of plain sockets
@@ -1117,32 +1130,13 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             proc, base = await asyncio.to_thread(start_web, log=web_log, env=dict(os.environ))
             socket_client = KeepAliveClient(base)
             try:
-                for c in warm:
-                    r = await socket_client.post(RESOLVE, json=c.body)
-                    assert r.status_code == 200, r.text
-                floor = []
-                for _ in range(300):
-                    t = time.perf_counter()
-                    r = await socket_client.post(RESOLVE, json={"identifiers": []})
-                    floor.append(time.perf_counter() - t)
-                lat, wall, responses = await timed_posts(socket_client, calls, 1)
+                summary["socket_floor"] = await warm_and_floor(socket_client, warm)
+                print(f"   empty resolve (no SQL): {fmt_stats(summary['socket_floor'])}")
+                timed = await timed_posts(socket_client, calls, 1)
             finally:
                 socket_client.close()
                 stop_process(proc)
-            good_s, statuses = check_responses(calls, responses)
-            summary["socket"] = latency_stats(lat)
-            summary["socket_floor"] = latency_stats(floor)
-            summary["socket_name"] = latency_stats(x for x, c in zip(lat, calls, strict=True) if c.has_name)
-            summary["socket_noname"] = latency_stats(
-                x for x, c in zip(lat, calls, strict=True) if not c.has_name
-            )
-            print(f"   empty resolve (no SQL): {fmt_stats(summary['socket_floor'])}")
-            print(f"   {fmt_stats(summary['socket'])}")
-            print(
-                f"   {len(calls) / wall:,.0f} req/s; statuses {dict(statuses)}; expected merchants found in {good_s}/{len(calls)}"
-            )
-            print(f"   with a name:    {fmt_stats(summary['socket_name'])}")
-            print(f"   without a name: {fmt_stats(summary['socket_noname'])}")
+            sequential(summary, "socket", calls, *timed)
 
         with Phase(f"POST {RESOLVE} at concurrency {args.concurrency}"):
             lat, wall, responses = await timed_posts(client, calls, args.concurrency)
