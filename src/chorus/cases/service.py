@@ -1167,7 +1167,7 @@ async def resolve(
     of the identifiers and one read of the merchants' cases for all of it."""
     normalized = merchants.normalize_all(identifiers, "identifiers")
     found = await merchants.find_matches(normalized)
-    read = await merchants.resolve(name=name, normalized=normalized, found=found)
+    read = await merchants.resolve(name=name, normalized=normalized, matches=found)
     ids = {m.merchant_id for m in read.matches}
     if warnings:
         ids |= set(_strong_matches(found))

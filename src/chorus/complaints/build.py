@@ -635,41 +635,40 @@ class _EvidenceText:
         self.text = text
         self.formats = _line_formats(locale)
 
-    def _values(self, evidence: EvidenceInfo, named: bool) -> dict[str, Any]:
+    def _fields(self, evidence: EvidenceInfo, named: bool, hexes: bool) -> tuple[Any, ...]:
+        """One entry's fields in ``_LINE_FIELDS`` order (``_EvidenceLine``'s); ``hexes``: every
+        hash of the group is known to be 64 hex digits."""
         sha = evidence.sha256
-        return {
-            "index": evidence.chain_index,
-            "kind": self.text.evidence_kind(evidence.kind),
+        return (
+            evidence.chain_index,
+            self.text.evidence_kind(evidence.kind),
             # A non-consenting member's own words may name them: only kind and hash are shown.
-            "description": inline(evidence.description) if named and evidence.description else "",
+            inline(evidence.description) if named and evidence.description else "",
             # 64 hex digits need no escaping: the code span literal() would make
-            "sha256": f"`{sha}`" if is_sha256_hex(sha) else literal(sha),
-            "media_type": _media_literal(evidence.media_type),
-            "size": evidence.size,
-        }
+            f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
+            _media_literal(evidence.media_type),
+            evidence.size,
+        )
 
     def __call__(self, items: list[EvidenceInfo], named: bool) -> tuple[str, str]:
         """The group's lines in full and without their descriptions (the same when not named)."""
+        hexes = all_sha256_hex([e.sha256 for e in items])
         if self.formats is None:
-            lines = [_EvidenceLine(**self._values(e, named)) for e in items]
+            lines = [_EvidenceLine(*self._fields(e, named, hexes)) for e in items]
             if not named:
                 text = str(self.parts.evidence_lines(lines)).strip("\n")
                 return text, text
             return _evidence_texts(lines, self.parts, self.locale)
-        # What _values gives, without a dict per line: tens of thousands of lines per build.
         with_description, without = self.formats
-        kind_of = self.text.evidence_kind
-        hexes = all_sha256_hex([e.sha256 for e in items])
         full: list[str] = []
         hidden: list[str] = []
         for e in items:
-            sha = e.sha256
-            shown = f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha)
-            fields = (e.chain_index, kind_of(e.kind), "", shown, _media_literal(e.media_type), e.size)
-            line = without.format(*fields)
-            description = inline(e.description) if named and e.description else ""
+            index, kind, description, sha, media_type, size = self._fields(e, named, hexes)
+            line = without.format(index, kind, "", sha, media_type, size)
             full.append(
-                with_description.format(*fields[:2], description, *fields[3:]) if description else line
+                with_description.format(index, kind, description, sha, media_type, size)
+                if description
+                else line
             )
             hidden.append(line)
         text = "".join(full).strip("\n")

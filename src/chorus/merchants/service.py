@@ -282,17 +282,14 @@ async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
     return {r["id"]: r["name"] for r in rows}
 
 
-async def resolve(
-    *, name: str | None, normalized: Sequence[ids.Identifier], found: Matches | None = None
-) -> ResolveRead:
+async def resolve(*, name: str | None, normalized: Sequence[ids.Identifier], matches: Matches) -> ResolveRead:
     """Explain which merchants a report would join; changes nothing. The merchants' open cases
-    are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`).
-    ``normalized``: :func:`normalize_all` of the report's identifiers; ``found``: their
-    :func:`find_matches`, when the caller looked them up already.
+    are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`,
+    which also reads them for the warnings). ``normalized``: :func:`normalize_all` of the report's
+    identifiers; ``matches``: their :func:`find_matches`.
 
     Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
     name or hold one of the identifiers only as a claim: a report never joins them by itself."""
-    matches = found if found is not None else await find_matches(normalized)
     claimed = {m: k for m, k in matches.claimed_by_merchant().items() if m not in matches.by_merchant}
     named = await name_suggestions(name, set(matches.by_merchant)) if name else []
     # merchant id → (score, matched_on)
