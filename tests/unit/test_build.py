@@ -886,6 +886,24 @@ def test_evidence_lines_from_patterns_are_what_the_macro_prints(
     assert build_complaint(data) == fast
 
 
+def test_a_hash_that_is_not_64_hex_digits_is_escaped_beside_ones_that_are(
+    monkeypatch: pytest.MonkeyPatch, fresh_parts: None
+) -> None:
+    # a group's hashes are checked in one match; when one of them is not a hash, each is shown
+    # as it should be on its own: the good ones in a code span, the odd one escaped
+    items = list(evidence())
+    odd = "A1*<b>x</b>"
+    items[4] = items[4]._replace(sha256=odd)  # 李雷's second item; his first is fine
+    data = complaint("samr", "zh-CN", evidence=tuple(items))
+    fast = build_complaint(data)
+    markdown = fast[0]
+    assert f"`{sha(0)}`" in markdown
+    assert "<b>" not in markdown and odd not in markdown
+    assert "SHA-256 A1\\*x\n" in markdown  # what literal() makes of it, outside a code span
+    monkeypatch.setattr(build, "_line_formats", lambda locale: None)
+    assert build_complaint(data) == fast
+
+
 EDITED_LINES = {
     "a condition on a value": (
         "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n"
