@@ -373,16 +373,21 @@ def main() -> int:
         load = Load(args)
 
         (tmp / "bare_app.py").write_text(textwrap.dedent(BARE_APP))
-        bare_port = free_port()
-        bare_log = tmp / "bare.log"
-        bare = spawn(
-            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log"],
-            env=env, log=bare_log, cwd=tmp,
-        )  # fmt: skip
-        procs.append(bare)
-        bare_url = f"http://127.0.0.1:{bare_port}/"
-        wait_http(bare, bare_url, bare_log)
+
+        def start_bare(workers: int) -> tuple[subprocess.Popen[bytes], str]:
+            """The bare app under uvicorn with ``workers`` processes, answering."""
+            port, log = free_port(), tmp / f"bare-{workers}.log"
+            proc = spawn(
+                [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--workers",
+                 str(workers), "--log-level", "warning", "--no-access-log"],
+                env=env, log=log, cwd=tmp,
+            )  # fmt: skip
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}/"
+            wait_http(proc, url, log)
+            return proc, url
+
+        bare, bare_url = start_bare(1)
         load(bare_url, 1)  # warm
 
         ceiling = machine_scaling()
@@ -413,16 +418,7 @@ def main() -> int:
             bare_multi_url = None
             if workers > 1:
                 # the bare app with as many workers: how far this machine lets any app scale
-                multi_port = free_port()
-                multi_log = tmp / f"bare-{workers}.log"
-                bare_multi = spawn(
-                    [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(multi_port),
-                     "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-                    env=env, log=multi_log, cwd=tmp,
-                )  # fmt: skip
-                procs.append(bare_multi)
-                bare_multi_url = f"http://127.0.0.1:{multi_port}/"
-                wait_http(bare_multi, bare_multi_url, multi_log)
+                bare_multi, bare_multi_url = start_bare(workers)
                 time.sleep(2)  # every worker up (healthz answered by the first)
             import httpx
 
