@@ -186,11 +186,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 60, e
         await asyncio.sleep(every)
 
 
-async def mail_to(mailbox: Mailbox, address: str, count: int = 1, within: float = 90) -> list[Any]:
+async def mail_to(
+    mailbox: Mailbox, address: str, count: int = 1, within: float = 90, why: Callable[[], str] = str
+) -> list[Any]:
+    """The messages to ``address`` once ``count`` arrived; ``why`` adds to the failure (the
+    processes' logs)."""
+
     async def arrived() -> bool:
         return len(mailbox.to(address)) >= count
 
-    assert await eventually(arrived, within), f"{count} message(s) to {address} did not arrive"
+    assert await eventually(arrived, within), f"{count} message(s) to {address} did not arrive{why()}"
     return mailbox.to(address)
 
 

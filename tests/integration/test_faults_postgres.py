@@ -154,7 +154,7 @@ async def test_a_restart_under_traffic_answers_503_writes_nothing_half_and_recov
             json={"email": "after-restart@example.com", "password": PASSWORD, "display_name": "Later"},
         )
         assert r.status_code == 201, r.text
-        await mail_to(mailbox, "after-restart@example.com")
+        await mail_to(mailbox, "after-restart@example.com", why=lambda: logs(stack))
 
 
 async def test_while_the_server_is_down_health_and_api_say_503_and_come_back(stack: Stack) -> None:
