@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from chorus import db
 from chorus.i18n import t
+from chorus.merchants import service as merchants
 from tests.integration.cases_support import (
     get_ok,
     ident,
@@ -136,6 +138,19 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
         assert (await get_ok(client, f"/api/v1/cases/{case_id}"))["member_count"] == 1
     # and no merge proposal: names alone tie nothing together
     assert (await row_counts())["proposal"] == 0
+
+
+async def test_the_same_name_is_suggested_however_many_names_share_its_start(client: Any) -> None:
+    # more names starting like it than the prefix lookup reads (NAME_CANDIDATES), all older
+    async with db.transaction():
+        for n in range(merchants.NAME_CANDIDATES + 5):
+            await merchants.create(name=f"月光宝盒第{n}分店")
+        same = await merchants.create(name="深圳月光宝盒科技有限公司")  # that very name, registered
+    found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
+    assert [(m["merchant_id"], m["matched_on"]) for m in found["matches"]] == [(same, ["name"])]
+    # in pinyin too
+    found = await resolve(client, [ident("qq", "87654321")], name="yueguangbaohe")
+    assert [m["merchant_id"] for m in found["matches"]] == [same]
 
 
 async def test_platform_host_is_not_shared_by_all_its_shops(client: Any, mailbox: Any, worker: Any) -> None:
