@@ -171,17 +171,27 @@ class _Committing:
         self._inner = inner
         self._token: Token[bool] | None = None
         self._said: Token[_Said | None] | None = None
+        self._outer: Any = None  # Piccolo's current transaction before this one
 
     async def __aenter__(self) -> Any:
         if not _in_transaction.get():
             self._token = _in_transaction.set(True)
             self._said = _changes.set(_Said())
+        self._outer = self._inner.engine.current_transaction.get()
         return await self._inner.__aenter__()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
             suppressed = await self._inner.__aexit__(exc_type, exc, tb)
         finally:
+            # Piccolo forgets its transaction only once the rollback or commit and the return of
+            # the connection to the pool went through. A connection the server dropped fails
+            # there (asyncpg's reset on release), and the task kept the dead transaction as its
+            # current one: every later transaction of a long-lived task (the worker's outbox
+            # relay) was "nested" in it and failed, for good (test_db_connection_loss).
+            current = self._inner.engine.current_transaction
+            if current.get() is not self._outer:
+                current.set(self._outer)
             said = _changes.get()
             if self._token is not None:
                 _in_transaction.reset(self._token)

@@ -48,3 +48,17 @@ async def test_a_transaction_failing_midway_leaves_its_connection_clean_for_the_
         assert stuck == 0
     finally:
         await other.close()
+
+
+async def test_a_connection_the_server_ended_under_a_transaction_is_not_the_tasks_transaction_after(
+    settings: object,
+) -> None:
+    # One long task, as the worker's outbox relay is: a restart of the server ended its
+    # connection in a transaction; once the server answers again, its next transaction works.
+    with pytest.raises(Exception) as ended:
+        async with db.transaction():
+            await Merchant.raw("SELECT pg_terminate_backend(pg_backend_pid())")
+    assert db.is_unavailable(ended.value), repr(ended.value)
+    async with db.transaction():
+        await Merchant.raw("INSERT INTO merchant (name, created_at) VALUES ({}, now())", "后来的店")
+    assert [r["name"] for r in await Merchant.select(Merchant.name)] == ["后来的店"]
