@@ -84,7 +84,8 @@ def start(backend: str, paths: list[str], port_base: int) -> tuple[subprocess.Po
         "w+", prefix=f"chorus-{backend}-", suffix=".log", delete=False
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *spread, *paths],
+        # the slowest tests and set-ups named at the end: where the run's 20-minute goal is spent
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15", *spread, *paths],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
