@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from chorus import db, freshness, jobs, money
+from chorus import db, freshness, jobs, memory, money
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
@@ -364,7 +364,12 @@ async def build(
             )
             return ComplaintCreated(id=complaint_id, version=version, sha256=sha, markdown=markdown)
 
-    return await db.retry_on_conflict(attempt)
+    try:
+        return await db.retry_on_conflict(attempt)
+    finally:
+        # the rows, objects and text of a large case are gone: their memory goes back to the
+        # system, not kept for whatever comes next (chorus.memory)
+        await asyncio.to_thread(memory.give_back)
 
 
 @dataclass(frozen=True)
