@@ -42,6 +42,7 @@ from chorus.merchants.tables import (
 )
 
 NAME_CANDIDATES = 200  # aliases scored with rapidfuzz per name lookup
+NAME_SUGGESTIONS = 10  # similar names a resolve suggests at most
 # A name suggestion never scores like a shared identifier (100), even for an identical name.
 NAME_SCORE_MAX = 99.0
 # A strong identifier only claimed for a merchant (one reporter joined its case by id and named
@@ -246,17 +247,14 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     # asked of the doubled names (a name starts with it exactly when its doubled name starts with
     # it doubled): their trigram index serves the prefix. The same name was once one more OR in a
     # single LIMITed statement, and so not always among the rows a common prefix filled it with.
-    # Scored on the keys stored with each alias: computing a candidate's pinyin again took ~3 ms
-    # of the 3.9 ms this took per call at 1,000,000 identifiers (bench.resolve).
-    select = (
-        "SELECT a.merchant, a.name_key, a.pinyin_key, m.name AS display "
-        "FROM merchant_alias a JOIN merchant m ON m.id = a.merchant "
-        # a claimed name is no name of the merchant yet
-        "WHERE a.status = {} AND m.merged_into IS NULL AND "
-    )
-    rows = await MerchantAlias.raw(
-        f"{select}(a.name_key = {{}} OR a.pinyin_key = {{}}) UNION ALL "  # noqa: S608
-        f"SELECT * FROM ({select}{SEARCH_DOUBLED} LIKE {{}} LIMIT {NAME_CANDIDATES}) AS near",
+    # Scored on the keys stored with each alias (no pinyin computed again per candidate), and
+    # only the best asked whether they were merged away, with their names: joined with every
+    # candidate, that took most of this statement's time when hundreds of merchants bore the name
+    # (bench.resolve at 1,000,000 identifiers).
+    select = "SELECT merchant, name_key, pinyin_key FROM merchant_alias WHERE status = {} AND "  # a claimed
+    rows = await MerchantAlias.raw(  # name is no name of the merchant yet
+        f"{select}(name_key = {{}} OR pinyin_key = {{}}) UNION ALL "  # noqa: S608
+        f"SELECT * FROM ({select}name_doubled LIKE {{}} LIMIT {NAME_CANDIDATES}) AS near",
         CONFIRMED,
         core,
         pinyin,
@@ -264,17 +262,29 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
         _like_prefix(doubled(prefix)),
     )
     best: dict[int, float] = {}
-    titles: dict[int, str] = {}
     for row in rows:
         mid = row["merchant"]
         if mid in exclude:
             continue
-        titles[mid] = row["display"]
         score = names.key_similarity(core, pinyin, row["name_key"], row["pinyin_key"])
         if score >= names.SUGGESTION_THRESHOLD and score > best.get(mid, 0.0):
             best[mid] = score
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    return [(mid, score, titles[mid]) for mid, score in ranked]
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    found: list[tuple[int, float, str]] = []
+    for start in range(0, len(ranked), NAME_SUGGESTIONS * 2):
+        batch = ranked[start : start + NAME_SUGGESTIONS * 2]
+        current = {
+            r["id"]: r["name"]
+            for r in await Merchant.raw(
+                f"SELECT id, name FROM merchant WHERE id IN ({db.placeholders(len(batch))}) "  # noqa: S608
+                "AND merged_into IS NULL",
+                *(mid for mid, _ in batch),
+            )
+        }
+        found += [(mid, score, current[mid]) for mid, score in batch if mid in current]
+        if len(found) >= NAME_SUGGESTIONS:
+            break
+    return found[:NAME_SUGGESTIONS]
 
 
 def _like_prefix(prefix: str) -> str:
