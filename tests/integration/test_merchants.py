@@ -10,6 +10,7 @@ import pytest
 
 from chorus import db
 from chorus.i18n import t
+from chorus.merchants import identifiers as ids
 from chorus.merchants import service as merchants
 from tests.integration.cases_support import (
     get_ok,
@@ -151,6 +152,28 @@ async def test_the_same_name_is_suggested_however_many_names_share_its_start(cli
     # in pinyin too
     found = await resolve(client, [ident("qq", "87654321")], name="yueguangbaohe")
     assert [m["merchant_id"] for m in found["matches"]] == [same]
+
+
+async def test_of_many_merchants_bearing_the_name_the_oldest_not_merged_away_are_suggested(
+    client: Any, settings: Any
+) -> None:
+    async with db.transaction():
+        bearing = [await merchants.create(name="月光宝盒") for _ in range(merchants.NAME_SUGGESTIONS + 4)]
+        await merchants.add_identifiers(bearing[2], [ids.normalize("qq", "87654321")], strict=True)
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    for source in bearing[:2]:  # the two oldest merged into the newest
+        r = await client.post(
+            "/api/v1/moderation/merchants/merge",
+            json={"source_id": source, "target_id": bearing[-1]},
+            headers=moderator.headers,
+        )
+        assert r.status_code == 200, r.text
+    found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
+    # the one holding the identifier a match; then the ten oldest of the others still standing
+    assert [(m["merchant_id"], m["score"] == 100) for m in found["matches"]] == [
+        (bearing[2], True),
+        *((mid, False) for mid in bearing[3 : 3 + merchants.NAME_SUGGESTIONS]),
+    ]
 
 
 async def test_platform_host_is_not_shared_by_all_its_shops(client: Any, mailbox: Any, worker: Any) -> None:

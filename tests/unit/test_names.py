@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chorus.merchants.names import SUGGESTION_THRESHOLD, core_name, name_similarity, pinyin_key
+from chorus.merchants.service import _after_prefix
 
 # ---------------------------------------------------------------------------
 # core_name
@@ -200,3 +201,21 @@ def test_the_shop_stands_out_among_a_few_hundred_candidates() -> None:
     best = max(scores, key=lambda c: scores[c])
     assert best == "深圳市星辰卡盟科技有限公司" and scores[best] == 100.0
     assert sorted(scores.values())[-2] < 100.0
+
+
+# names as stored: any characters but surrogates (UTF-8 cannot hold them)
+_STORED = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+
+
+@given(prefix=_STORED.filter(bool), name=_STORED, tail=_STORED)
+@settings(max_examples=300)
+def test_the_names_starting_with_a_prefix_are_the_range_the_suggestions_read(
+    prefix: str, name: str, tail: str
+) -> None:
+    # name_suggestions reads the names starting alike as prefix <= name < _after_prefix(prefix),
+    # compared as UTF-8 bytes by PostgreSQL (COLLATE "C") and SQLite: the order of code points
+    after = _after_prefix(prefix)
+    for candidate in (name, prefix + tail):
+        in_range = prefix <= candidate and (after is None or candidate < after)
+        assert in_range == candidate.startswith(prefix), (prefix, candidate, after)
+        assert (prefix.encode() <= candidate.encode()) == (prefix <= candidate)
