@@ -237,10 +237,10 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
     first. Never a join. Merged merchants keep their names for history; their survivors carry
     them too, so only merchants not merged away are suggested."""
-    core = names.core_name(name)
-    if not core:
+    keys = _alias_keys(name)  # as an alias of this very name is stored (a long name cut)
+    if keys is None or not names.core_name(name):
         return []
-    pinyin = names.pinyin_key(name)
+    core, pinyin = keys
     prefix = core[: max(2, min(len(core), 4))]
     # Three parts, each read only as far as it is needed, through the partial indexes of the
     # confirmed names (migration 2026-12-02T17:00; a claimed name is no name of the merchant yet):
@@ -320,11 +320,6 @@ def _after_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "").replace("%", "").replace("_", "")
-    return f"{escaped}%"
-
-
 async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
     if not merchant_ids:
         return {}
@@ -396,16 +391,24 @@ def alias_key(name: str) -> str | None:
     return names.core_name(clean)[:200] or clean.lower()[:200]
 
 
-def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
-    clean = " ".join(name.split())[:200]
+def _alias_keys(name: str) -> tuple[str, str] | None:
+    """The name_key and pinyin_key an alias of ``name`` is stored under; None for a blank name."""
     core = alias_key(name)
     if core is None:
         return None
+    return core, names.pinyin_key(" ".join(name.split())[:200])[:400]
+
+
+def _alias_row(merchant_id: int, name: str) -> MerchantAlias | None:
+    keys = _alias_keys(name)
+    if keys is None:
+        return None
+    core, pinyin = keys
     return MerchantAlias(
         merchant=merchant_id,
-        name=clean,
+        name=" ".join(name.split())[:200],
         name_key=core,
-        pinyin_key=names.pinyin_key(clean)[:400],
+        pinyin_key=pinyin,
         name_doubled=doubled(core),
     )
 
