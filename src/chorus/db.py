@@ -188,7 +188,7 @@ class _Committing:
             # the connection to the pool went through. A connection the server dropped fails
             # there (asyncpg's reset on release), and the task kept the dead transaction as its
             # current one: every later transaction of a long-lived task (the worker's outbox
-            # relay) was "nested" in it and failed, for good (test_db_connection_loss).
+            # relay) was "nested" in it and failed, for good (test_pool_reset).
             current = self._inner.engine.current_transaction
             if current.get() is not self._outer:
                 current.set(self._outer)

@@ -286,15 +286,7 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
         batch = ranked[start : start + NAME_SUGGESTIONS]
         # names starting alike: whether their merchants were merged away, and their names
         unknown = [mid for mid, _ in batch if mid not in titles]
-        if unknown:
-            titles |= {
-                r["id"]: r["name"]
-                for r in await Merchant.raw(
-                    f"SELECT id, name FROM merchant WHERE id IN ({db.placeholders(len(unknown))}) "  # noqa: S608
-                    "AND merged_into IS NULL",
-                    *unknown,
-                )
-            }
+        titles |= await merchant_names(unknown, standing=True)
         found += [(mid, score, titles[mid]) for mid, score in batch if mid in titles]
         if len(found) >= NAME_SUGGESTIONS:
             break
@@ -320,10 +312,14 @@ def _after_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
+async def merchant_names(merchant_ids: Sequence[int], *, standing: bool = False) -> dict[int, str]:
+    """merchant id → its name; ``standing``: only the merchants not merged away."""
     if not merchant_ids:
         return {}
-    rows = await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id.is_in(list(merchant_ids)))
+    where: Combinable = Merchant.id.is_in(list(merchant_ids))
+    if standing:
+        where = where & Merchant.merged_into.is_null()
+    rows = await Merchant.select(Merchant.id, Merchant.name).where(where)
     return {r["id"]: r["name"] for r in rows}
 
 
@@ -356,7 +352,7 @@ async def resolve(*, name: str | None, normalized: Sequence[ids.Identifier], mat
                 case_id=None,
             )
         )
-    for mid, (score, on) in sorted(suggested.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]:
+    for mid, (score, on) in sorted(suggested.items(), key=lambda kv: (-kv[1][0], kv[0]))[:NAME_SUGGESTIONS]:
         if mid not in titles:
             continue
         items.append(
