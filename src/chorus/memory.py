@@ -34,8 +34,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim  # type: ignore[no-any-return]
 
 
-def give_back() -> bool:
-    """Return the C library's free memory to the system; True when there was any (glibc).
-    Blocking for a few milliseconds: call it from a worker thread in async code."""
+def give_back() -> None:
+    """Return the C library's free memory to the system (glibc; elsewhere nothing). Blocking for
+    a few milliseconds: call it from a worker thread in async code."""
     trim = _malloc_trim()
-    return bool(trim(0)) if trim is not None else False
+    if trim is not None:
+        trim(0)
