@@ -81,7 +81,10 @@ for _ in $(seq "$WAIT"); do
   [ "$STATUS" != queued ] && break
   sleep 1
 done
-api "$BASE/api/v1/filings/$FILING" -H "$AUTH" | jq '{status, reference, events: [.events[] | {at, status, source}]}'
+# the status named at the end is the one printed here: the regulator may answer in between
+SHOWN=$(api "$BASE/api/v1/filings/$FILING" -H "$AUTH")
+echo "$SHOWN" | jq '{status, reference, events: [.events[] | {at, status, source}]}'
+STATUS=$(echo "$SHOWN" | jq -r .status)
 case $STATUS in
   queued) echo "filing $FILING still queued after $WAIT s" >&2; exit 1 ;;
   failed) echo "filing $FILING failed (its events say why)" >&2; exit 1 ;;
