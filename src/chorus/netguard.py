@@ -16,11 +16,13 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from chorus.settings import Env, Settings
+
+if TYPE_CHECKING:  # imported where a request is sent (the worker): the web process only checks addresses
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -129,6 +131,8 @@ async def allowed_addresses(url: str, policy: Policy) -> list[IPAddress]:
 def pinned(request: httpx.Request, address: IPAddress) -> httpx.Request:
     """The same request, sent to ``address``: the Host header and TLS (SNI, certificate check)
     still use the name, so no second lookup can change where it goes."""
+    import httpx
+
     url = request.url
     host = url.host
     target = url.copy_with(host=str(address))

@@ -7,7 +7,6 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from chorus.evidence.s3storage import S3Storage
 from chorus.evidence.storage import BlobStorage, LocalStorage
 from chorus.settings import Settings
 
@@ -35,6 +34,9 @@ def _store(
     if parts.scheme == "s3":
         if not parts.netloc:
             raise ValueError(f"CHORUS_STORAGE_URL {url!r}: use s3://bucket/prefix")
+        # imported here: the S3 client library (7 MB of memory) is loaded by the processes that use it
+        from chorus.evidence.s3storage import S3Storage
+
         # Uploads are received into a local temp file first (hashed and sniffed as they arrive).
         return S3Storage.from_url(
             url,

@@ -18,8 +18,6 @@ import secrets
 import time
 from typing import Any
 
-import httpx
-
 from chorus import netguard
 
 SIGNATURE_HEADER = "X-Chorus-Signature"
@@ -66,6 +64,8 @@ async def post(
     url: str, secret: str, payload: dict[str, Any], *, policy: netguard.Policy, seconds: float
 ) -> int:
     """POST the signed payload; the answer's status (2xx). Raises ``Transient`` or ``Refused``."""
+    import httpx  # here, not at the top: the web process, which only checks addresses, never loads it
+
     body = encode(payload)
     stamp = str(int(time.time()))
     request = httpx.Request(

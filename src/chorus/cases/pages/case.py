@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pygal
 from babel.dates import format_date
 from babel.numbers import format_decimal, get_currency_name
 from litestar import Request, Response, Router, get, post
@@ -26,8 +25,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
-from pygal.etree import etree
-from pygal.style import Style
 
 from chorus.accounts.schemas import UserRead
 from chorus.authorizations import pages as authorization_pages
@@ -427,6 +424,12 @@ def _currencies(growth: CaseGrowth) -> list[str]:
 def chart_svg(growth: CaseGrowth, *, locale: str) -> str:
     """Members and cumulative loss (one line per currency, on the right axis) by day, as SVG:
     pygal's, with its scripts taken out (an image needs none; the CSP allows none)."""
+    # imported on the first chart (7 MB of memory): not by a worker, nor by a web process nobody
+    # has asked for a chart yet
+    import pygal
+    from pygal.etree import etree
+    from pygal.style import Style
+
     babel = babel_locale(locale)
     style = Style(
         font_family=CHART_FONTS,
