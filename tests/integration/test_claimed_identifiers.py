@@ -91,6 +91,7 @@ async def test_a_claimed_phone_routes_no_report_into_the_scam_case(
     (suggestion,) = await resolve_phone(client)
     assert suggestion["merchant_id"] == scam["merchant_id"]
     assert suggestion["matched_on"] == ["phone"] and suggestion["score"] < 100
+    assert suggestion["case_id"] == scam["case_id"]  # the case the claim was made in
 
     # a bakery customer reports the phone: a case of its own, not the scam case
     leo = await person(client, mailbox, worker, "leo@example.com", "Leo")
@@ -99,9 +100,9 @@ async def test_a_claimed_phone_routes_no_report_into_the_scam_case(
     assert (bakery["merchant_id"], bakery["case_id"]) != (scam["merchant_id"], scam["case_id"])
     assert (await get_ok(client, f"/api/v1/cases/{scam['case_id']}"))["member_count"] == 2
     matches = await resolve_phone(client)
-    assert [(m["merchant_id"], m["score"]) for m in matches] == [
-        (bakery["merchant_id"], 100.0),
-        (scam["merchant_id"], suggestion["score"]),
+    assert [(m["merchant_id"], m["score"], m["case_id"]) for m in matches] == [
+        (bakery["merchant_id"], 100.0, bakery["case_id"]),
+        (scam["merchant_id"], suggestion["score"], scam["case_id"]),
     ]
 
     # now the bakery holds the phone: a moderator cannot hand it to the scam shop (409), nothing changes

@@ -141,6 +141,29 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
     assert (await row_counts())["proposal"] == 0
 
 
+async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only_named(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """The cases of the merchants the identifiers name and of those only a name suggests are
+    read apart (side by side, and after): each match and suggestion shows its own open case."""
+    alice = await person(client, mailbox, worker, "alice@example.com")
+    matched = await report(client, alice, report_body("Moonlight Cards", [ident("qq", "12345678")]))
+    named = await report(client, alice, report_body("星辰卡盟", [ident("qq", "55667788")]))
+    plain = await report(client, alice, report_body("Sunrise Toys", [ident("qq", "99887766")]))
+
+    found = await resolve(client, [ident("qq", "12345678"), ident("qq", "11112222")], name="星辰卡盟")
+    assert [(m["merchant_id"], m["matched_on"], m["case_id"]) for m in found["matches"]] == [
+        (matched["merchant_id"], ["qq"], matched["case_id"]),
+        (named["merchant_id"], ["name"], named["case_id"]),
+    ]
+    # the merchant matched by an identifier is no name suggestion too, though it may bear the name
+    found = await resolve(client, [ident("qq", "55667788")], name="星辰卡盟")
+    assert [(m["merchant_id"], m["score"], m["case_id"]) for m in found["matches"]] == [
+        (named["merchant_id"], 100.0, named["case_id"])
+    ]
+    assert plain["case_id"] not in [m["case_id"] for m in found["matches"]]
+
+
 async def test_the_same_name_is_suggested_however_many_names_share_its_start(client: Any) -> None:
     # more names starting like it than the prefix lookup reads (NAME_CANDIDATES), all older
     async with db.transaction():
