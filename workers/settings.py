@@ -16,7 +16,7 @@ from arq.jobs import SerializationError, deserialize_job_raw
 from arq.worker import Function, Retry, Worker, func
 from redis.exceptions import RedisError
 
-from chorus import db, jobs, logs
+from chorus import db, jobs, logs, memory
 from chorus.complaints import cache as complaint_pages
 from chorus.freshness import Generation
 from chorus.notifications import service as notifications
@@ -144,6 +144,7 @@ async def relay_forever(ctx: dict[str, Any]) -> None:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.setdefault("settings", get_settings())
     logs.configure(settings)
+    memory.map_large_blocks()
     db.configure(settings)
     await db.start(settings)
     await db.check_migrations()

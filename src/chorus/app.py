@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 
-from chorus import db, logs, resources
+from chorus import db, logs, memory, resources
 from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
 from chorus.authorizations import pages as authorizations_pages
@@ -117,6 +117,7 @@ def freeze_startup_objects() -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logs.configure(settings)
+    memory.map_large_blocks()  # each web process (uvicorn's workers make the app here)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
