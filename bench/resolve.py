@@ -1149,7 +1149,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             print(f"   latency under load: {fmt_stats(summary['conc'])}")
 
         with Phase(
-            "service layer without HTTP: merchants.service.resolve, step by step, every SQL statement"
+            "service layer without HTTP: cases.service.resolve (what the endpoint calls), step by step, every SQL statement"
         ):
             trace = QueryTrace()
             steps: dict[str, list[float]] = defaultdict(list)
@@ -1170,25 +1170,27 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                     [IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers"
                 )
                 t1 = time.perf_counter()
-                matches = await merchants.find_matches(normalized)
+                # the matches come with their merchants' names and cases, the suggestions with names
+                matches, _ = await cases.matches_and_cases(normalized, sizes=True)
                 t2 = time.perf_counter()
-                # (the matches and the suggestions come with their merchants' names)
                 suggestions = await merchants.name_suggestions(name, set(matches.by_merchant)) if name else []
                 t3 = time.perf_counter()
-                ids_ = [*matches.by_merchant, *(m for m, _, _ in suggestions)]
-                await cases.open_cases(ids_)
+                held = {*matches.by_merchant, *(c.merchant for c in matches.claims)}
+                by_name = sorted({m for m, _, _ in suggestions} - held)
+                if by_name:
+                    await cases.merchant_cases(by_name, open_only=True, sizes=False)
                 t4 = time.perf_counter()
                 steps["normalize_all (CPU)"].append(t1 - t0)
-                steps["find_matches"].append(t2 - t1)
+                steps["matches_and_cases (one statement)"].append(t2 - t1)
                 if name:
                     steps["name_suggestions (calls with a name)"].append(t3 - t2)
-                steps["open_cases"].append(t4 - t3)
+                    steps["cases of the names suggested (ditto)"].append(t4 - t3)
                 queries_per_call.append(len(trace.current))
                 for sql, qargs, sec in trace.current:
                     per_template[template_of(sql)].append((sql, qargs, sec))
             trace.remove()
             summary["service"] = latency_stats(whole)
-            print(f"   merchants.service.resolve():  {fmt_stats(summary['service'])}")
+            print(f"   cases.service.resolve():      {fmt_stats(summary['service'])}")
             for step, values in steps.items():
                 print(f"   {step:<38} {fmt_stats(latency_stats(values))}")
             qpc = Counter(queries_per_call)

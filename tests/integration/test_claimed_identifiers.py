@@ -113,6 +113,34 @@ async def test_a_claimed_phone_routes_no_report_into_the_scam_case(
     assert len((await get_ok(client, claims_url(scam["merchant_id"]), vic.headers))["identifiers"]) == 1
 
 
+async def test_a_resolve_shows_the_open_case_of_a_merchant_with_a_closed_one_once(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """The merchant's cases are read with its identifiers (one row per identifier and case): a
+    merchant with a closed case and a newer open one is one match, or one suggestion, with the
+    open case."""
+    w = await scam_case_with_a_claim(client, mailbox, worker)
+    vic, scam = w["vic"], w["scam"]
+    r = await client.post(
+        f"/api/v1/cases/{scam['case_id']}/status", json={"status": "closed"}, headers=vic.headers
+    )
+    assert r.status_code == 200, r.text
+    again = await report(client, vic, report_body("Scam Shop", [SCAM]))
+    assert again["merchant_id"] == scam["merchant_id"] and again["case_id"] != scam["case_id"]
+
+    r = await client.post("/api/v1/merchants/resolve", json={"identifiers": [SCAM, LEGIT_PHONE]})
+    assert r.status_code == 200, r.text
+    assert [(m["merchant_id"], m["matched_on"], m["case_id"]) for m in r.json()["matches"]] == [
+        (scam["merchant_id"], ["domain"], again["case_id"])
+    ]
+    (suggestion,) = await resolve_phone(client)  # the claimed phone alone: a suggestion, once
+    assert (suggestion["merchant_id"], suggestion["matched_on"], suggestion["case_id"]) == (
+        scam["merchant_id"],
+        ["phone"],
+        again["case_id"],
+    )
+
+
 async def test_a_second_independent_reporter_confirms_a_claim(client: Any, mailbox: Any, worker: Any) -> None:
     w = await scam_case_with_a_claim(client, mailbox, worker)
     scam, vic = w["scam"], w["vic"]

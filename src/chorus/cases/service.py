@@ -40,6 +40,7 @@ from chorus.ladder import steps as ladder
 from chorus.markdown import render
 from chorus.merchants import reappearance
 from chorus.merchants import service as merchants
+from chorus.merchants.identifiers import Identifier
 from chorus.merchants.schemas import (
     CaseBrief,
     IdentifierIn,
@@ -1123,6 +1124,11 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
     return page
 
 
+def _members_sql(sizes: bool) -> str:
+    """A merchant_cases row's ``members`` (of the case ``c``): counted, or NULL when not asked."""
+    return '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id)' if sizes else "NULL"
+
+
 async def merchant_cases(
     merchant_ids: Sequence[int], *, open_only: bool = False, sizes: bool = True
 ) -> list[dict[str, Any]]:
@@ -1131,17 +1137,49 @@ async def merchant_cases(
     merchant's ``name`` and (``sizes``) the member count ``members``. One statement."""
     if not merchant_ids:
         return []
-    members = '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id)' if sizes else "NULL"
     states = f" AND c.status IN ({db.placeholders(len(OPEN))})" if open_only else ""
     rows = await Case.raw(
         "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
-        f"{members} AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
+        f"{_members_sql(sizes)} AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
         f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
         f"{states} ORDER BY c.id",
         *merchant_ids,
         *(OPEN if open_only else ()),
     )
     return [dict(r) for r in rows]
+
+
+async def matches_and_cases(
+    normalized: Sequence[Identifier], *, sizes: bool
+) -> tuple[merchants.Matches, list[dict[str, Any]]]:
+    """:func:`chorus.merchants.service.find_matches` of a report's identifiers (without a name)
+    and :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, in
+    one statement: for most resolves the one round trip to the database."""
+    query = merchants.match_query(normalized)
+    if query is None:
+        return merchants.Matches(), []
+    rows = await Case.raw(
+        f"WITH found AS ({query.sql}) "  # noqa: S608
+        "SELECT found.id, found.merchant, found.match_key, found.claim_key, found.claimed_by, "
+        'found."merchant.name", '
+        f"c.id AS case_id, c.status, c.created_at, c.closed_at, {_members_sql(sizes)} AS members "
+        "FROM found LEFT JOIN group_case c ON c.merchant = found.merchant AND c.merged_into IS NULL",
+        *query.args,
+    )
+    cases = {
+        r["case_id"]: {
+            "id": r["case_id"],
+            "merchant": r["merchant"],
+            "status": r["status"],
+            "created_at": r["created_at"],
+            "closed_at": r["closed_at"],
+            "name": r["merchant.name"],
+            "members": r["members"],
+        }
+        for r in rows
+        if r["case_id"] is not None
+    }
+    return merchants.matches_from_rows(rows, query.keys), [cases[k] for k in sorted(cases)]
 
 
 async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
@@ -1163,15 +1201,19 @@ async def resolve(
     *, name: str | None, identifiers: Sequence[IdentifierIn], warnings: bool = False
 ) -> ResolveRead:
     """:func:`chorus.merchants.service.resolve` with the case a report would join and
-    (``warnings``) the reappearance warnings a report of these identifiers would get: one lookup
-    of the identifiers and one read of the merchants' cases for all of it."""
+    (``warnings``) the reappearance warnings a report of these identifiers would get: one
+    statement reads the merchants holding the identifiers and their cases; a name adds the read
+    of the names alike and, when one of them suggests another merchant, of its cases."""
     normalized = merchants.normalize_all(identifiers, "identifiers")
-    found = await merchants.find_matches(normalized)
+    found, cases = await matches_and_cases(normalized, sizes=warnings)
     read = await merchants.resolve(name=name, normalized=normalized, matches=found)
-    ids = {m.merchant_id for m in read.matches}
-    if warnings:
-        ids |= set(_strong_matches(found))
-    cases = await merchant_cases(sorted(ids), sizes=warnings) if ids else []
+    # the open cases of the merchants only suggested by name (those of every merchant holding one
+    # of the identifiers, the strong matches among them, came with the matches): no warning is
+    # about them, so no member count either
+    held = {*found.by_merchant, *(c.merchant for c in found.claims)}
+    by_name = sorted({m.merchant_id for m in read.matches} - held)
+    if by_name:
+        cases = [*cases, *await merchant_cases(by_name, open_only=True, sizes=False)]
     open_case = {r["merchant"]: r["id"] for r in cases if r["status"] in OPEN}
     for m in read.matches:
         m.case_id = open_case.get(m.merchant_id)

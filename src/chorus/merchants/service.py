@@ -156,39 +156,45 @@ class Matches:
         return out
 
 
-async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | None = None) -> Matches:
-    """One indexed query: the merchants holding the report's strong keys, confirmed or claimed;
-    with ``name``, also whether the merchants matched already bear that name (``alias_status``)."""
+@dataclass(frozen=True)
+class MatchQuery:
+    """The statement :func:`find_matches` runs without a name, for a caller that reads more in
+    the same statement (``WITH found AS (sql) …``: the cases domain adds the merchants' cases).
+    ``sql`` takes ``args`` as a raw statement does (``{}``); its columns: ``id``, ``merchant``,
+    ``match_key``, ``claim_key``, ``claimed_by`` and ``"merchant.name"``. Read its rows with
+    :func:`matches_from_rows`."""
+
+    sql: str
+    args: tuple[str, ...]
+    keys: dict[str, ids.Identifier]  # match key → the report's identifier
+
+
+def match_query(identifiers: Sequence[ids.Identifier]) -> MatchQuery | None:
+    """None: the report has no strong key, so nothing can match."""
     keys = {k: ident for ident in identifiers if (k := match_key(ident))}
-    result = Matches()
     if not keys:
-        return result
-    wanted = list(keys)
-    name_key = alias_key(name) if name else None
-    if name_key is None:
-        marks = db.placeholders(len(wanted))
-        rows = await MerchantIdentifier.raw(
-            'SELECT i.id, i.merchant, i.match_key, i.claim_key, i.claimed_by, m.name AS "merchant.name" '  # noqa: S608
-            f"FROM merchant_identifier i JOIN merchant m ON m.id = i.merchant "
-            f"WHERE i.match_key IN ({marks}) OR i.claim_key IN ({marks})",
-            *wanted,
-            *wanted,
-        )
-    else:
-        marks = db.placeholders(len(wanted))
-        rows = await MerchantIdentifier.raw(
-            "SELECT id, merchant, match_key, claim_key, claimed_by, NULL AS alias_status "  # noqa: S608
-            f"FROM merchant_identifier WHERE match_key IN ({marks}) OR claim_key IN ({marks}) "
-            "UNION ALL SELECT a.id, a.merchant, NULL, NULL, a.claimed_by, a.status FROM merchant_alias a "
-            f"WHERE a.name_key = {{}} AND a.merchant IN "
-            f"(SELECT merchant FROM merchant_identifier WHERE match_key IN ({marks}))",
-            *wanted,
-            *wanted,
-            name_key,
-            *wanted,
-        )
+        return None
+    wanted = tuple(keys)
+    marks = db.placeholders(len(wanted))
+    return MatchQuery(
+        'SELECT i.id, i.merchant, i.match_key, i.claim_key, i.claimed_by, m.name AS "merchant.name" '  # noqa: S608
+        f"FROM merchant_identifier i JOIN merchant m ON m.id = i.merchant "
+        f"WHERE i.match_key IN ({marks}) OR i.claim_key IN ({marks})",
+        wanted + wanted,
+        keys,
+    )
+
+
+def matches_from_rows(rows: Sequence[Any], keys: dict[str, ids.Identifier]) -> Matches:
+    """The Matches of :class:`MatchQuery` rows (or of find_matches' own); an identifier row
+    read more than once (joined to several rows of another table) counts once."""
+    result = Matches()
+    seen: set[tuple[int, str | None]] = set()
     for row in rows:
         mid = row["merchant"]
+        if (row["id"], row.get("alias_status")) in seen:
+            continue
+        seen.add((row["id"], row.get("alias_status")))
         if "merchant.name" in row:
             result.names[mid] = row["merchant.name"]
         if row.get("alias_status") is not None:
@@ -201,6 +207,31 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
         result.by_merchant.setdefault(mid, set()).add(keys[row["match_key"]].kind.value)
         result.keys_by_merchant.setdefault(mid, set()).add(row["match_key"])
     return result
+
+
+async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | None = None) -> Matches:
+    """One indexed query: the merchants holding the report's strong keys, confirmed or claimed;
+    with ``name``, also whether the merchants matched already bear that name (``alias_status``)."""
+    query = match_query(identifiers)
+    if query is None:
+        return Matches()
+    name_key = alias_key(name) if name else None
+    if name_key is None:
+        return matches_from_rows(await MerchantIdentifier.raw(query.sql, *query.args), query.keys)
+    wanted = list(query.keys)
+    marks = db.placeholders(len(wanted))
+    rows = await MerchantIdentifier.raw(
+        "SELECT id, merchant, match_key, claim_key, claimed_by, NULL AS alias_status "  # noqa: S608
+        f"FROM merchant_identifier WHERE match_key IN ({marks}) OR claim_key IN ({marks}) "
+        "UNION ALL SELECT a.id, a.merchant, NULL, NULL, a.claimed_by, a.status FROM merchant_alias a "
+        f"WHERE a.name_key = {{}} AND a.merchant IN "
+        f"(SELECT merchant FROM merchant_identifier WHERE match_key IN ({marks}))",
+        *wanted,
+        *wanted,
+        name_key,
+        *wanted,
+    )
+    return matches_from_rows(rows, query.keys)
 
 
 async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | None, known: Matches) -> Matches:
@@ -247,7 +278,8 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     # the merchants bearing the same name, and those with the same pinyin, lowest id first and
     # not merged away (every one of them scores 100, so the best are the lowest: as many as could
     # be suggested); and at most NAME_CANDIDATES names starting with the prefix, in order, scored
-    # on the keys stored with them. Before, a name 500 merchants bore read all 500, joined, and a
+    # on the keys stored with them, read from the index alone (it carries the pinyin keys since
+    # migration 2026-12-03T01:00). Before, a name 500 merchants bore read all 500, joined, and a
     # common prefix was looked for in a scan (bench.resolve, 1,000,000 identifiers: p99 6.7 ms).
     bytewise = _bytewise()
     enough = NAME_SUGGESTIONS + len(exclude)
