@@ -1024,3 +1024,21 @@ def test_catalog_has_every_complaint_key_in_both_locales() -> None:
     for code in ("refund", "investigation", "takedown", "compensation"):
         assert f"complaint.demand.{code}" in zh
     assert build.BASE_TEMPLATE == "complaint.md.j2"
+
+
+# --- the service's hand-over: prepare_taking ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["samr", "ftc"])
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_complaint_prepared_from_its_input_handed_over_is_the_same_complaint(kind: str, locale: str) -> None:
+    """What the service builds (the input handed over, its evidence let go member by member) is
+    what build_complaint makes of the same input: text, digests and member view, and the
+    evidence of an uploader who left under its own heading."""
+    data = complaint(kind, locale)
+    box = [complaint(kind, locale)]
+    prepared = build.prepare_taking(box)
+    assert box == []  # taken: the caller holds it no more
+    markdown, digests, view = build.complete(prepared)
+    assert (markdown, digests, view) == build_complaint(data)
+    assert "已退出成员上传的资料" not in markdown and sha(5) in markdown

@@ -333,9 +333,9 @@ def _losses(members: Sequence[MemberInfo]) -> list[dict[str, Any]]:
     return rows
 
 
-def _timeline(data: ComplaintInput, text: _Text) -> list[dict[str, Any]]:
+def _timeline(data: ComplaintInput, recorded: Counter[date], text: _Text) -> list[dict[str, Any]]:
+    """Incidents and evidence by day; ``recorded``: the evidence recorded by local day."""
     incidents = Counter(m.incident_date for m in data.members)
-    recorded = Counter(_local_date(e.uploaded_at, data.generated_at) for e in data.evidence)
     rows = []
     for day in sorted(set(incidents) | set(recorded)):
         events = []
@@ -687,7 +687,9 @@ def _template_name(kind: str, locale: str) -> str:
     return BASE_TEMPLATE
 
 
-def _prepare(data: ComplaintInput) -> _Prepared:
+def _prepare(data: ComplaintInput, *, taken: bool = False) -> _Prepared:
+    """``taken``: ``data`` is this call's alone (:func:`prepare_taking`); each member's evidence
+    is let go once its lines are written."""
     if data.regulator.time_zone:  # its times in the regulator's zone (Beijing time for China), not UTC
         data = replace(data, generated_at=data.generated_at.astimezone(ZoneInfo(data.regulator.time_zone)))
     locale = normalize_locale(data.locale)
@@ -703,7 +705,12 @@ def _prepare(data: ComplaintInput) -> _Prepared:
     evidence_by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
     for item in sorted(data.evidence, key=_CHAIN_ORDER):
         evidence_by_uploader[item.uploader_id].append(item)
-    member_ids = {m.user_id for m in members}
+    # all the document needs of the evidence beyond each member's lines, read before they go
+    evidence_total = len(data.evidence)
+    chain = {e.evidence_id: e.chain_index for e in data.evidence}  # once, not once per pattern
+    recorded = Counter(_local_date(e.uploaded_at, data.generated_at) for e in data.evidence)
+    if taken:
+        data = replace(data, evidence=())
 
     complainants: list[_Piece] = []
     statements: list[_Piece] = []
@@ -726,7 +733,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
 
     evidence_text = _EvidenceText(parts, locale, text)
     for number, member in enumerate(members, start=1):
-        evidence = evidence_by_uploader.get(member.user_id, [])
+        evidence = evidence_by_uploader.pop(member.user_id, [])
         if not member.consented:
             if evidence:
                 label = text("complaint.member_n", f"#{number}", n=number)
@@ -768,9 +775,8 @@ def _prepare(data: ComplaintInput) -> _Prepared:
                 )
             )
         fragments[member.user_id] = pieces
-    orphans = [
-        e for uploader, items in evidence_by_uploader.items() if uploader not in member_ids for e in items
-    ]
+    # what is left: the evidence of uploaders who are no members (any more)
+    orphans = [e for items in evidence_by_uploader.values() for e in items]
     if orphans:
         orphans.sort(key=_CHAIN_ORDER)
         groups.append(
@@ -784,7 +790,6 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         {inline(a) for a in merchant.aliases if a.strip() and a.strip() != merchant.name.strip()}
     )
     consenting = len(complainants)
-    chain = {e.evidence_id: e.chain_index for e in data.evidence}  # once, not once per pattern
     context: dict[str, Any] = {
         "lang": locale,
         "case_id": data.case_id,
@@ -810,7 +815,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
         "complainants": complainants,
         "statements": statements,
         "narrative": quote_statement(data.narrative),
-        "timeline": _timeline(data, text),
+        "timeline": _timeline(data, recorded, text),
         "losses": _losses(members),
         "patterns": [_pattern_row(p, full, text, chain) for p in detect(members, receipts=data.receipts)],
         "demands": _demands(data, kind, text),
@@ -824,7 +829,7 @@ def _prepare(data: ComplaintInput) -> _Prepared:
             for b in data.legal_basis
         ],
         "evidence_groups": groups,
-        "evidence_total": len(data.evidence),
+        "evidence_total": evidence_total,
         "chain_head": literal(data.chain_head),
         "extra": {inline(k): inline(v) for k, v in sorted(data.extra.items())},
     }
@@ -946,6 +951,13 @@ def prepare(data: ComplaintInput) -> _Prepared:
     of ``data`` before ``complete`` does not hold a large case's members and evidence (tens
     of megabytes) while the text is put together."""
     return _prepare(data)
+
+
+def prepare_taking(box: list[ComplaintInput]) -> _Prepared:
+    """``prepare`` of the one ComplaintInput in ``box``, taken out of it: the caller keeps no
+    reference to it, so each member's evidence goes once its lines are written (a large case's
+    tens of thousands of items, some 20 MB, are not all held until the text is complete)."""
+    return _prepare(box.pop(), taken=True)
 
 
 def complete(prepared: _Prepared) -> tuple[str, dict[int, str], MemberView]:

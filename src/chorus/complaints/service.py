@@ -269,10 +269,13 @@ async def build(
             included = [e.evidence_id for e in data_in.evidence if e.uploader_id in consenting]
             members_total = len(members)
             total_loss = money.totals((m.loss_amount, m.loss_currency) for m in members)
-            prepared = builder.prepare(data_in)
-            # the members and evidence are not needed from here on: let them go before the text
-            # is put together and the view written (tens of megabytes for a large case)
-            del data_in, members, present, consenting
+            # handed over: the evidence goes while the text is put together, the members after
+            box = [data_in]
+            del data_in
+            prepared = builder.prepare_taking(box)
+            # the members are not needed from here on: let them go before the text is put
+            # together and the view written (tens of megabytes for a large case)
+            del members, present, consenting
             markdown, by_user, view = builder.complete(prepared)
             del prepared
             return _Assembled(
