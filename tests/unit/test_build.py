@@ -1031,7 +1031,7 @@ def test_catalog_has_every_complaint_key_in_both_locales() -> None:
 
 @pytest.mark.parametrize("kind", ["samr", "ftc"])
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-def test_a_complaint_prepared_from_its_input_handed_over_is_the_same_complaint(kind: str, locale: str) -> None:
+def test_a_complaint_prepared_from_its_input_handed_over_is_the_same(kind: str, locale: str) -> None:
     """What the service builds (the input handed over, its evidence let go member by member) is
     what build_complaint makes of the same input: text, digests and member view, and the
     evidence of an uploader who left under its own heading."""
