@@ -134,7 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             await db.check_migrations()
             freeze_startup_objects()
-            yield
+            async with generation.reading():
+                yield
         finally:
             generation.unwatch()
             await db.stop(settings)
