@@ -11,32 +11,31 @@ DESCRIPTION = (
 )
 
 SAME_NAME = (
-    "CREATE INDEX IF NOT EXISTS {name} ON merchant_alias ((name_key COLLATE \"C\"), merchant){include} "
-    "WHERE status = 'confirmed'"
+    "CREATE INDEX IF NOT EXISTS merchant_alias_same_name_new ON merchant_alias "
+    "((name_key COLLATE \"C\"), merchant){include} WHERE status = 'confirmed'"
 )
+
+
+async def _rebuild(include: str) -> None:
+    """merchant_alias_same_name built again (``include``: its INCLUDE clause, or ""), the new
+    index before the old one goes: resolves never go without one. PostgreSQL only."""
+    from chorus import db
+
+    if db.is_sqlite():
+        return
+    await db.engine().run_ddl(SAME_NAME.format(include=include))
+    await db.engine().run_ddl("DROP INDEX IF EXISTS merchant_alias_same_name")
+    await db.engine().run_ddl("ALTER INDEX merchant_alias_same_name_new RENAME TO merchant_alias_same_name")
 
 
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="chorus", description=DESCRIPTION)
 
     async def run():
-        from chorus import db
-
-        if db.is_sqlite():
-            return
-        # the new index is built before the old one goes: resolves never go without one
-        await db.engine().run_ddl(SAME_NAME.format(name="merchant_alias_same_name_v2", include=" INCLUDE (pinyin_key)"))
-        await db.engine().run_ddl("DROP INDEX IF EXISTS merchant_alias_same_name")
-        await db.engine().run_ddl("ALTER INDEX merchant_alias_same_name_v2 RENAME TO merchant_alias_same_name")
+        await _rebuild(" INCLUDE (pinyin_key)")
 
     async def run_backwards():
-        from chorus import db
-
-        if db.is_sqlite():
-            return
-        await db.engine().run_ddl(SAME_NAME.format(name="merchant_alias_same_name_v1", include=""))
-        await db.engine().run_ddl("DROP INDEX IF EXISTS merchant_alias_same_name")
-        await db.engine().run_ddl("ALTER INDEX merchant_alias_same_name_v1 RENAME TO merchant_alias_same_name")
+        await _rebuild("")
 
     manager.add_raw(run)
     manager.add_raw_backwards(run_backwards)

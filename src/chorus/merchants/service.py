@@ -192,9 +192,10 @@ def matches_from_rows(rows: Sequence[Any], keys: dict[str, ids.Identifier]) -> M
     seen: set[tuple[int, str | None]] = set()
     for row in rows:
         mid = row["merchant"]
-        if (row["id"], row.get("alias_status")) in seen:
+        once = (row["id"], row.get("alias_status"))  # an alias row's id is another table's
+        if once in seen:
             continue
-        seen.add((row["id"], row.get("alias_status")))
+        seen.add(once)
         if "merchant.name" in row:
             result.names[mid] = row["merchant.name"]
         if row.get("alias_status") is not None:
