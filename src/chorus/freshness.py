@@ -99,9 +99,6 @@ class Generation:
         self.read_at = 0.0
         self.down_until = 0.0
         self._reading = False
-        # raised by every change this process makes: a read of the counter begun before it is
-        # not kept (it may predate the change)
-        self._epoch = 0
 
     def watch(self) -> None:
         if self.redis is not None:
@@ -118,15 +115,15 @@ class Generation:
 
     async def _read_counter(self, redis: Redis) -> None:
         """Ask Redis for the change counter (one at a time: while one asks, the others use the
-        last answer); a counter that moved forgets the versions known."""
+        last answer); a counter that moved forgets the versions known. A read begun before a change
+        of this process's may bring back the counter from before it: known is None since the
+        change, so the versions are forgotten all the same and read again, after the change (and
+        a read of versions begun before it fills a dictionary forgotten here)."""
         self._reading = True
-        epoch = self._epoch
         try:
             counter = int(await redis.get(KEY) or 0)
         finally:
             self._reading = False
-        if epoch != self._epoch:
-            return  # this process changed something meanwhile: known stays None, read again
         if counter != self.known or len(self.versions) > KNOWN_SCOPES:
             self.versions = {}
         self.known, self.read_at = counter, time.monotonic()
@@ -171,7 +168,6 @@ class Generation:
                 pipe.incr(KEY)
                 await pipe.execute()
             self.known = None  # read again: another process (or app) may have raised it too
-            self._epoch += 1
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
@@ -187,8 +183,6 @@ class Generation:
             # keep_reading running, or it is waiting for Redis: then nobody else asks)
             if self.known is None or (now - self.read_at >= REFRESH_SECONDS and not self._reading):
                 await self._read_counter(redis)
-                if self.known is None:  # changed again meanwhile: cache nothing this time
-                    return None
             versions = self.versions
             everything, own = versions.get(EVERYTHING), versions.get(scope)
             if everything is None or own is None:
