@@ -1155,6 +1155,8 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             steps: dict[str, list[float]] = defaultdict(list)
             per_template: dict[str, list[tuple[str, list[Any], float]]] = defaultdict(list)
             queries_per_call: list[int] = []
+            # each call's statements with their arguments, replayed raw below (the same lookups)
+            statements_of_call: list[list[tuple[str, list[Any]]]] = []
             whole: list[float] = []
             for c in calls:
                 items = [IdentifierIn(**i) for i in c.body["identifiers"]]
@@ -1186,6 +1188,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                     steps["name_suggestions (calls with a name)"].append(t3 - t2)
                     steps["cases of the names suggested (ditto)"].append(t4 - t3)
                 queries_per_call.append(len(trace.current))
+                statements_of_call.append([(sql, qargs) for sql, qargs, _ in trace.current])
                 for sql, qargs, sec in trace.current:
                     per_template[template_of(sql)].append((sql, qargs, sec))
             trace.remove()
@@ -1261,6 +1264,27 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
             f"   app/raw: p50 {summary['seq']['p50'] / summary['raw']['p50']:.1f}x, "
             f"p99 {summary['seq']['p99'] / summary['raw']['p99']:.1f}x"
         )
+    with Phase(
+        "raw SQL, the same statements: each call's statements as the service sent them (traced above), "
+        "replayed one after another on that connection (prepared once, asyncpg's statement cache)"
+    ):
+        for statements in statements_of_call:  # warm: every statement prepared
+            for sql, qargs in statements:
+                await conn.fetch(sql, *qargs)
+        same: list[float] = []
+        for statements in statements_of_call:
+            t = time.perf_counter()
+            for sql, qargs in statements:
+                await conn.fetch(sql, *qargs)
+            same.append(time.perf_counter() - t)
+        summary["raw_same"] = latency_stats(same)
+        named = [x for x, c in zip(same, calls, strict=True) if c.body.get("name")]
+        unnamed = [x for x, c in zip(same, calls, strict=True) if not c.body.get("name")]
+        summary["raw_same_name"] = latency_stats(named or [0.0])
+        summary["raw_same_noname"] = latency_stats(unnamed or [0.0])
+        print(f"   all calls      {fmt_stats(summary['raw_same'])}")
+        print(f"   with a name    {fmt_stats(summary['raw_same_name'])}")
+        print(f"   without a name {fmt_stats(summary['raw_same_noname'])}")
 
     with Phase("EXPLAIN (ANALYZE) of the identifier lookup and of every statement resolve issues"):
         sample_call = max(calls, key=lambda c: len(c.keys))
@@ -1463,6 +1487,16 @@ def print_summary(args: argparse.Namespace, box: Sandbox, s: dict[str, Any]) -> 
     )
     print(
         f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x"
+    )
+    same, named, unnamed = s["raw_same"], s["raw_same_name"], s["raw_same_noname"]
+    print(
+        f"  raw SQL, the same statements as the service, replayed: p50 {same['p50']:6.3f}  p99 {same['p99']:6.3f}; "
+        f"with a name p50 {named['p50']:.3f}, without {unnamed['p50']:.3f}"
+    )
+    print(
+        f"  app / the same raw      in process p50 {seq['p50'] / same['p50']:5.1f}x  p99 {seq['p99'] / same['p99']:5.1f}x; "
+        f"`chorus web` p50 {sock['p50'] / same['p50']:5.1f}x  p99 {sock['p99'] / same['p99']:5.1f}x; "
+        f"with a name {s['socket_name']['p50'] / named['p50']:.1f}x, without {s['socket_noname']['p50'] / unnamed['p50']:.1f}x (p50)"
     )
     print(f"  correct matches         {s['correct'][0]}/{s['correct'][1]}")
     for i, short, uses_seq, _lines in s["explain"]:

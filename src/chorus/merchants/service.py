@@ -295,22 +295,24 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     after = _after_prefix(prefix)
     if after is not None:
         near += f" AND name_key{bytewise} < {{}}"
-    rows = await MerchantAlias.raw(
-        f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_name "  # noqa: S608
-        f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_py "
-        f"UNION ALL SELECT * FROM ({near} ORDER BY name_key{bytewise} LIMIT {NAME_CANDIDATES}) AS near",
-        core,
-        pinyin,
-        prefix,
-        *([after] if after is not None else []),
+    # (merchant, name_key, pinyin_key, display) tuples: no dictionary made per row of a hundred
+    rows = await db.fetch_tuples(
+        MerchantAlias.raw(
+            f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_name "  # noqa: S608
+            f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_py "
+            f"UNION ALL SELECT * FROM ({near} ORDER BY name_key{bytewise} LIMIT {NAME_CANDIDATES}) AS near",
+            core,
+            pinyin,
+            prefix,
+            *([after] if after is not None else []),
+        )
     )
-    titles = {r["merchant"]: r["display"] for r in rows if r["display"] is not None}
+    titles = {mid: display for mid, _, _, display in rows if display is not None}
     best: dict[int, float] = {}
-    for row in rows:
-        mid = row["merchant"]
+    for mid, name_key, pinyin_key, _ in rows:
         if mid in exclude:
             continue
-        score = names.key_similarity(core, pinyin, row["name_key"], row["pinyin_key"])
+        score = names.key_similarity(core, pinyin, name_key, pinyin_key)
         if score >= names.SUGGESTION_THRESHOLD and score > best.get(mid, 0.0):
             best[mid] = score
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
