@@ -296,16 +296,13 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     if after is not None:
         near += f" AND name_key{bytewise} < {{}}"
     # (merchant, name_key, pinyin_key, display) tuples: no dictionary made per row of a hundred
+    sql = (
+        f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_name "  # noqa: S608
+        f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_py "
+        f"UNION ALL SELECT * FROM ({near} ORDER BY name_key{bytewise} LIMIT {NAME_CANDIDATES}) AS near"
+    )
     rows = await db.fetch_tuples(
-        MerchantAlias.raw(
-            f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_name "  # noqa: S608
-            f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_py "
-            f"UNION ALL SELECT * FROM ({near} ORDER BY name_key{bytewise} LIMIT {NAME_CANDIDATES}) AS near",
-            core,
-            pinyin,
-            prefix,
-            *([after] if after is not None else []),
-        )
+        MerchantAlias.raw(sql, core, pinyin, prefix, *([after] if after is not None else []))
     )
     titles = {mid: display for mid, _, _, display in rows if display is not None}
     best: dict[int, float] = {}
