@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import math
 import os
@@ -880,6 +881,10 @@ async def build_in_process(
     finally:
         module.ComplaintInput = original
     (data,) = inputs
+    if not data.evidence:  # the service reads it member by member (build.prepare_reading): the same items
+        present = {m.user_id for m in data.members}
+        items = await service.gather_evidence(case_id)
+        data = dataclasses.replace(data, evidence=tuple(e for e in items if e.uploader_id in present))
     return data, created.markdown, gather, build_s
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from pathlib import Path
@@ -229,6 +229,35 @@ async def fetch_tuples(query: Any) -> list[Sequence[Any]]:
     if isinstance(query.table._meta.db, SQLiteEngine):
         return [tuple(row.values()) for row in result]
     return list(result)
+
+
+RowReader = Callable[[], Coroutine[Any, Any, list[Sequence[Any]]]]
+
+
+@asynccontextmanager
+async def cursor(sql: str, *args: Any, chunk: int) -> AsyncIterator[RowReader]:
+    """PostgreSQL: the rows of ``sql`` (``$n`` placeholders), ``chunk`` at a time, through a
+    server-side cursor on a connection of the pool held in a read-only transaction while the
+    block runs. Yields a function giving the next rows (as asyncpg records; [] once all are
+    read): for reads of tens of thousands of rows used a few thousand at a time, never all held."""
+    found = engine()
+    if not isinstance(found, PostgresEngine):
+        raise RuntimeError("db.cursor is for PostgreSQL")
+    pool = found.pool
+    connection = await (pool.acquire() if pool is not None else found.get_new_connection())
+    try:
+        async with connection.transaction(readonly=True):
+            rows = await connection.cursor(sql, *args)
+
+            async def next_rows() -> list[Sequence[Any]]:
+                return list(await rows.fetch(chunk))
+
+            yield next_rows
+    finally:
+        if pool is not None:
+            await pool.release(connection)
+        else:
+            await connection.close()
 
 
 def json_values(values: Sequence[Any]) -> list[Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from chorus import db
 from chorus.complaints.tables import Complaint
 from chorus.jobs import OutboxRow
 from chorus.notifications.tables import InboxEntry
@@ -189,6 +190,66 @@ async def test_build_names_only_consenting_members(client: Any, mailbox: Any, wo
     got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["bob"])).json()
     assert got["view"] == "member" and got["sha256"] == built["sha256"] and "安妮" not in got["markdown"]
     assert got["filed"] is False and got["locale"] == "zh-CN" and got["named_members"] == 2
+
+
+async def test_the_evidence_read_a_few_rows_at_a_time_gives_the_same_version(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build reads the members' evidence while it writes the text, a few thousand rows and a
+    few hundred members at a time: read one row and one member at a time, the next version
+    cites the same evidence, in the same order, with the same text about each member; what a
+    member who left uploaded is in neither."""
+    s = await seeded_case(client, mailbox, worker)
+    await consent(client, s, "org", "ann")
+    # the passer-by joins, uploads twice, and leaves
+    r = await client.post(
+        "/api/v1/reports",
+        headers=s["out"],
+        json={
+            "merchant": {"name": "蓝月卡盟", "identifiers": [{"kind": "qq", "value": "55667788"}]},
+            "loss": {"amount": "10.00", "currency": "CNY"},
+            "incident_date": "2026-10-05",
+        },
+    )
+    assert r.json()["case_id"] == s["case"]
+    for seed in (4, 5):
+        r = await client.post(
+            f"/api/v1/cases/{s['case']}/evidence",
+            headers=s["out"],
+            data={"kind": "screenshot", "description": f"passer-by {seed}"},
+            files={"file": ("p.png", png(seed), "image/png")},
+        )
+        assert r.status_code == 201
+    for seed in (6, 7):  # members with more than one item
+        r = await client.post(
+            f"/api/v1/cases/{s['case']}/evidence",
+            headers=s["ann" if seed == 6 else "bob"],
+            data={"kind": "chat_log", "description": f"more {seed}"},
+            files={"file": ("m.png", png(seed), "image/png")},
+        )
+        assert r.status_code == 201
+    assert (await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["out"])).status_code == 204
+    url = f"/api/v1/cases/{s['case']}/complaints"
+    reg = await regulator_id(client)
+    first = await client.post(url, headers=s["org"], json={"regulator_id": reg})
+    assert first.status_code == 201, first.text
+
+    from chorus.complaints import build as builder
+    from chorus.complaints import service
+
+    monkeypatch.setattr(service, "EVIDENCE_CHUNK", 1)
+    monkeypatch.setattr(builder, "EVIDENCE_BATCH", 1)
+    second = await client.post(url, headers=s["org"], json={"regulator_id": reg})
+    assert second.status_code == 201, second.text
+    rows = (
+        await Complaint.select(Complaint.evidence_ids, Complaint.member_digests)
+        .where(Complaint.id.is_in([first.json()["id"], second.json()["id"]]))
+        .order_by(Complaint.id)
+    )
+    assert rows[0] == rows[1] and len(db.json_value(rows[0]["evidence_ids"])) == 3  # org's and Ann's
+    index = [r.json()["markdown"].split("## 九、证据索引")[1] for r in (first, second)]
+    assert index[0] == index[1]
+    assert "共 5 份证据" in index[0] and "more 6" in index[0] and "passer-by" not in index[0]
 
 
 async def test_authorization_and_bad_input(client: Any, mailbox: Any, worker: Any) -> None:

@@ -1026,19 +1026,39 @@ def test_catalog_has_every_complaint_key_in_both_locales() -> None:
     assert build.BASE_TEMPLATE == "complaint.md.j2"
 
 
-# --- the service's hand-over: prepare_taking ---------------------------------------------------
+# --- the service's way: prepare_reading, the evidence read a few members at a time -----------------
+
+RECEIPTS = ((11, "alipay", ALIPAY, 100), (12, "alipay", ALIPAY, 101), (13, "alipay", ALIPAY, 102))
 
 
+@pytest.mark.parametrize("batch", [1, 2, 500])
 @pytest.mark.parametrize("kind", ["samr", "ftc"])
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-def test_a_complaint_prepared_from_its_input_handed_over_is_the_same(kind: str, locale: str) -> None:
-    """What the service builds (the input handed over, its evidence let go member by member) is
-    what build_complaint makes of the same input: text, digests and member view, and the
-    evidence of an uploader who left under its own heading."""
-    data = complaint(kind, locale)
-    box = [complaint(kind, locale)]
-    prepared = build.prepare_taking(box)
-    assert box == []  # taken: the caller holds it no more
+def test_a_complaint_reading_its_evidence_batch_by_batch_is_the_same(
+    kind: str, locale: str, batch: int
+) -> None:
+    """What the service builds (each batch of members' evidence read as their lines are written,
+    never all of it at once) is what build_complaint makes of the same input with the members'
+    evidence in it: text, digests and member view, the receipts the patterns cite numbered
+    alike. Each member's evidence is asked for once, in the document's order, ``batch`` members
+    at a time; an uploader who is no member (any more) is not asked for."""
+    data = complaint(kind, locale, receipts=RECEIPTS)
+    present = {m.user_id for m in data.members}
+    members_only = dataclasses.replace(
+        data, evidence=tuple(e for e in data.evidence if e.uploader_id in present)
+    )
+    assert len(members_only.evidence) < len(data.evidence)  # the fixture has an uploader who left
+    asked: list[list[int]] = []
+
+    def evidence_of(user_ids: list[int]) -> list[EvidenceInfo]:
+        asked.append(user_ids)
+        return [e for e in reversed(data.evidence) if e.uploader_id in user_ids]  # in any order
+
+    prepared = build.prepare_reading(dataclasses.replace(data, evidence=()), evidence_of, batch=batch)
     markdown, digests, view = build.complete(prepared)
-    assert (markdown, digests, view) == build_complaint(data)
-    assert "已退出成员上传的资料" not in markdown and sha(5) in markdown
+    assert (markdown, digests, view) == build_complaint(members_only)
+    cites = {"zh-CN": "付款凭证（证据索引中的证据编号 0, 1, 2）", "en": "evidence no. 0, 1, 2)"}[locale]
+    assert cites in markdown
+    in_order = [m.user_id for m in sorted(data.members, key=lambda m: (m.joined_at, m.user_id))]
+    assert [user_id for ids in asked for user_id in ids] == in_order
+    assert all(1 <= len(ids) <= batch for ids in asked)

@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,6 +61,7 @@ __all__ = [
     "complete",
     "member_digests",
     "prepare",
+    "prepare_reading",
     "store_url",
 ]
 
@@ -687,9 +688,18 @@ def _template_name(kind: str, locale: str) -> str:
     return BASE_TEMPLATE
 
 
-def _prepare(data: ComplaintInput, *, taken: bool = False) -> _Prepared:
-    """``taken``: ``data`` is this call's alone (:func:`prepare_taking`); each member's evidence
-    is let go once its lines are written."""
+# The evidence of a batch of members (user ids), read when their lines are written: any order
+EvidenceSource = Callable[[list[int]], Iterable[EvidenceInfo]]
+EVIDENCE_BATCH = 500  # members whose evidence is read at a time
+
+
+def _prepare(
+    data: ComplaintInput, *, evidence_of: EvidenceSource | None = None, batch: int = EVIDENCE_BATCH
+) -> _Prepared:
+    """``evidence_of``: where the members' evidence comes from, ``batch`` members at a time in
+    the document's order (``data.evidence`` is not read then): a large case's tens of thousands
+    of items are never all held at once. None: from ``data.evidence``, whose items of uploaders
+    who are no members are listed last, under a heading of their own."""
     if data.regulator.time_zone:  # its times in the regulator's zone (Beijing time for China), not UTC
         data = replace(data, generated_at=data.generated_at.astimezone(ZoneInfo(data.regulator.time_zone)))
     locale = normalize_locale(data.locale)
@@ -702,15 +712,36 @@ def _prepare(data: ComplaintInput, *, taken: bool = False) -> _Prepared:
     if not any(m.consented for m in members):
         raise NoConsentingMembers()
 
-    evidence_by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
-    for item in sorted(data.evidence, key=_CHAIN_ORDER):
-        evidence_by_uploader[item.uploader_id].append(item)
-    # all the document needs of the evidence beyond each member's lines, read before they go
-    evidence_total = len(data.evidence)
-    chain = {e.evidence_id: e.chain_index for e in data.evidence}  # once, not once per pattern
-    recorded = Counter(_local_date(e.uploaded_at, data.generated_at) for e in data.evidence)
-    if taken:
-        data = replace(data, evidence=())
+    # all the document needs of the evidence beyond each member's lines, tallied as it is read:
+    # how many items, how many recorded each day, and where the receipts cited by the patterns
+    # stand in the chain
+    cited = {receipt[3] for receipt in data.receipts}
+    chain: dict[int, int] = {}
+    recorded: Counter[date] = Counter()
+    evidence_total = 0
+
+    def grouped(items: Iterable[EvidenceInfo]) -> dict[int, list[EvidenceInfo]]:
+        """The items by uploader, each uploader's in chain order, tallied."""
+        nonlocal evidence_total
+        by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
+        generated_at = data.generated_at
+        for item in sorted(items, key=_CHAIN_ORDER):
+            by_uploader[item.uploader_id].append(item)
+            recorded[_local_date(item.uploaded_at, generated_at)] += 1
+            if item.evidence_id in cited:
+                chain[item.evidence_id] = item.chain_index
+            evidence_total += 1
+        return by_uploader
+
+    unread: dict[int, list[EvidenceInfo]] = {}  # data.evidence by uploader, until read
+    if evidence_of is None:
+        for item in data.evidence:
+            unread.setdefault(item.uploader_id, []).append(item)
+
+        def evidence_of(user_ids: list[int]) -> list[EvidenceInfo]:
+            return [item for user_id in user_ids for item in unread.pop(user_id, ())]
+
+    reading: dict[int, list[EvidenceInfo]] = {}  # the batch of members being written
 
     complainants: list[_Piece] = []
     statements: list[_Piece] = []
@@ -733,7 +764,9 @@ def _prepare(data: ComplaintInput, *, taken: bool = False) -> _Prepared:
 
     evidence_text = _EvidenceText(parts, locale, text)
     for number, member in enumerate(members, start=1):
-        evidence = evidence_by_uploader.pop(member.user_id, [])
+        if (number - 1) % batch == 0:
+            reading = grouped(evidence_of([m.user_id for m in members[number - 1 : number - 1 + batch]]))
+        evidence = reading.pop(member.user_id, [])
         if not member.consented:
             if evidence:
                 label = text("complaint.member_n", f"#{number}", n=number)
@@ -776,9 +809,9 @@ def _prepare(data: ComplaintInput, *, taken: bool = False) -> _Prepared:
             )
         fragments[member.user_id] = pieces
     # what is left: the evidence of uploaders who are no members (any more)
-    orphans = [e for items in evidence_by_uploader.values() for e in items]
+    rest = grouped(item for items in unread.values() for item in items)
+    orphans = sorted((item for items in rest.values() for item in items), key=_CHAIN_ORDER)
     if orphans:
-        orphans.sort(key=_CHAIN_ORDER)
         groups.append(
             _Group(
                 text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(orphans, False)[0]
@@ -953,11 +986,15 @@ def prepare(data: ComplaintInput) -> _Prepared:
     return _prepare(data)
 
 
-def prepare_taking(box: list[ComplaintInput]) -> _Prepared:
-    """``prepare`` of the one ComplaintInput in ``box``, taken out of it: the caller keeps no
-    reference to it, so each member's evidence goes once its lines are written (a large case's
-    tens of thousands of items, some 20 MB, are not all held until the text is complete)."""
-    return _prepare(box.pop(), taken=True)
+def prepare_reading(
+    data: ComplaintInput, evidence_of: EvidenceSource, batch: int = EVIDENCE_BATCH
+) -> _Prepared:
+    """``prepare`` of ``data`` whose evidence is not in it (``data.evidence`` is not read):
+    ``evidence_of(user_ids)`` gives the evidence of ``batch`` members at a time, as their lines
+    are written, so a large case's tens of thousands of items (some 30 MB as rows) are never
+    all held at once. The same result as ``prepare`` of ``data`` with that evidence in it,
+    except that there are no uploaders who are no members: only members' evidence is asked for."""
+    return _prepare(data, evidence_of=evidence_of, batch=batch)
 
 
 def complete(prepared: _Prepared) -> tuple[str, dict[int, str], MemberView]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import difflib
 import gc
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -58,6 +59,8 @@ from chorus.settings import Settings, get_settings
 from chorus.templating import render
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
+EVIDENCE_CHUNK = 2500  # evidence rows a build reads at a time (some 1.5 MB)
+EVIDENCE_READ_TIMEOUT = 60.0  # seconds a build's thread waits for them
 DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
 
 
@@ -243,7 +246,9 @@ async def build(
         version = previous["version"] + 1 if previous else 1
         now = datetime.now(UTC).replace(microsecond=0)
 
-        def assemble() -> _Assembled:
+        loop = asyncio.get_running_loop()
+
+        def assemble(next_rows: db.RowReader) -> _Assembled:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
             members = members_from_rows(raw.pop("members"))
@@ -257,7 +262,7 @@ async def build(
                 regulator=regulator_info(regulator),
                 merchant=merchant,
                 members=members,
-                evidence=evidence_from_rows([r for r in raw.pop("evidence") if r[1] in present]),
+                evidence=(),  # read member by member below
                 chain_head=head,
                 demands=demands,
                 legal_basis=legal_basis_for(regulator["template_kind"], locale),
@@ -266,16 +271,24 @@ async def build(
             )
             named = sorted(m.user_id for m in members if m.consented)
             consenting = set(named)
-            included = [e.evidence_id for e in data_in.evidence if e.uploader_id in consenting]
+            cited: list[tuple[int, int]] = []  # (chain index, id) of the consenting members' evidence
             members_total = len(members)
             total_loss = money.totals((m.loss_amount, m.loss_currency) for m in members)
-            # handed over: the evidence goes while the text is put together, the members after
-            box = [data_in]
-            del data_in
-            prepared = builder.prepare_taking(box)
+
+            stream = _MembersEvidence(next_rows, loop, order)
+
+            def evidence_of(user_ids: list[int]) -> tuple[EvidenceInfo, ...]:
+                items = evidence_from_rows(stream.of(user_ids))
+                cited.extend((e.chain_index, e.evidence_id) for e in items if e.uploader_id in consenting)
+                return items
+
+            prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
             # the members are not needed from here on: let them go before the text is put
             # together and the view written (tens of megabytes for a large case)
-            del members, present, consenting
+            del data_in, members, present
+            cited.sort()
+            included = [evidence_id for _, evidence_id in cited]
+            cited.clear()
             markdown, by_user, view = builder.complete(prepared)
             del prepared
             return _Assembled(
@@ -292,21 +305,25 @@ async def build(
         # the reads and the assembly with the older generations eased (see _collector_eased); not
         # the writes below, which may wait for locks
         with _collector_eased():
-            # independent reads, side by side (separate pool connections)
-            member_rows, evidence_rows, head, merchant, receipts = await asyncio.gather(
+            # independent reads, side by side (separate pool connections); the evidence is read
+            # while the text is put together, member by member
+            member_rows, head, merchant, receipts = await asyncio.gather(
                 cases.member_rows(case_id),
-                evidence.live_rows(case_id),
                 evidence.case_head(case_id),
                 gather_merchant(case["merchant"]),
                 extraction.accepted_receipts(case_id),
             )
+            # the members in the document's order (build: by joining time, then user id), whose
+            # evidence is read in that order while the text is put together
+            order = [r[0] for r in sorted(member_rows, key=lambda r: (r[7], r[0]))]
             # handed over to the thread, which drops the raw rows once they are objects
-            raw = {"members": member_rows, "evidence": evidence_rows}
+            raw = {"members": member_rows}
             member_count = len(member_rows)
-            del member_rows, evidence_rows
+            del member_rows
 
             try:
-                built = await asyncio.to_thread(assemble)
+                async with evidence.live_rows_of(case_id, order, chunk=EVIDENCE_CHUNK) as next_rows:
+                    built = await asyncio.to_thread(assemble, next_rows)
             except builder.NoConsentingMembers as exc:
                 raise Conflict("no_consenting_members", members=member_count) from exc
         view_tmp, view_sha, view_size = built.view
@@ -373,6 +390,42 @@ async def build(
         # the rows, objects and text of a large case are gone: their memory goes back to the
         # system, not kept for whatever comes next (chorus.memory)
         await asyncio.to_thread(memory.give_back)
+
+
+class _MembersEvidence:
+    """The evidence rows ``build.prepare_reading`` asks for, batch of members by batch of
+    members, taken from one stream of rows in the members' order (``evidence.live_rows_of``),
+    read by the event loop while the build's thread waits."""
+
+    def __init__(self, next_rows: db.RowReader, loop: asyncio.AbstractEventLoop, order: list[int]) -> None:
+        self.next_rows = next_rows
+        self.loop = loop
+        self.position = {user_id: n for n, user_id in enumerate(order)}
+        self.rows: collections.deque[Sequence[Any]] = collections.deque()
+        self.ended = False
+
+    def _read(self) -> bool:
+        """More rows (False: there are no more). Called from the build's thread."""
+        if self.ended:
+            return False
+        reading = asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
+        rows = reading.result(timeout=EVIDENCE_READ_TIMEOUT)
+        self.rows.extend(rows)
+        self.ended = not rows
+        return bool(rows)
+
+    def of(self, user_ids: list[int]) -> list[Sequence[Any]]:
+        """The rows of these members, the next ones in the order (consecutive, in order)."""
+        first, last = self.position[user_ids[0]], self.position[user_ids[-1]]
+        out: list[Sequence[Any]] = []
+        while self.rows or self._read():
+            at = self.position[self.rows[0][1]]
+            if at > last:
+                break
+            if at < first:  # a row that went by: the orders disagree (a bug, not data)
+                raise RuntimeError("evidence rows out of the members' order")
+            out.append(self.rows.popleft())
+        return out
 
 
 @dataclass(frozen=True)

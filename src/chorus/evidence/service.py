@@ -352,6 +352,41 @@ async def live_rows(case_id: int) -> list[Sequence[Any]]:
     )
 
 
+# live_rows of some uploaders, uploader by uploader in the order of an array, each one's in chain order
+_LIVE_OF_UPLOADERS = """
+SELECT e.id, e.uploader, e.kind, e.description, e.sha256, e.chain_index, e.uploaded_at, e.media_type, e.size
+FROM evidence e JOIN unnest($2::integer[]) WITH ORDINALITY AS o (uploader, n) ON o.uploader = e.uploader
+WHERE e."case" = $1 AND e.withdrawn_at IS NULL
+ORDER BY o.n, e.chain_index, e.id
+"""
+
+
+@contextlib.asynccontextmanager
+async def live_rows_of(
+    case_id: int, uploaders: Sequence[int], *, chunk: int = 2500
+) -> AsyncIterator[db.RowReader]:
+    """:func:`live_rows` of these uploaders only, uploader by uploader in the order given (each
+    one's in chain order), ``chunk`` rows at a time: yields a function giving the next rows ([]
+    at the end). PostgreSQL reads them through a cursor, on a connection held while the block
+    runs, so a large case's tens of thousands of rows are never all held; SQLite (one machine's
+    small deployments) reads the case's rows at once and hands them out the same way."""
+    if not db.is_sqlite():
+        async with db.cursor(_LIVE_OF_UPLOADERS, case_id, list(uploaders), chunk=chunk) as next_rows:
+            yield next_rows
+        return
+    position = {uploader: n for n, uploader in enumerate(uploaders)}
+    rows = [r for r in await live_rows(case_id) if r[1] in position]
+    rows.sort(key=lambda r: (position[r[1]], r[5], r[0]))
+    taken = 0
+
+    async def sliced() -> list[Sequence[Any]]:
+        nonlocal taken
+        taken += chunk
+        return rows[taken - chunk : taken]
+
+    yield sliced
+
+
 async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
     """What a bundle's index says of each item (``id``, ``sha256``, ``chain_index``,
     ``extension``, ``size``, ``media_type``), in chain order."""
