@@ -885,7 +885,11 @@ async def build_in_process(
         present = {m.user_id for m in data.members}
         items = await service.gather_evidence(case_id)
         data = dataclasses.replace(data, evidence=tuple(e for e in items if e.uploader_id in present))
-    return data, created.markdown, gather, build_s
+    from chorus.complaints.tables import Complaint
+
+    stored = await Complaint.select(Complaint.markdown).where(Complaint.id == created.id).first()
+    assert stored is not None
+    return data, stored["markdown"], gather, build_s
 
 
 def in_process_split(data: Any, gather: dict[str, float], markdown: str, profile: bool) -> Split:

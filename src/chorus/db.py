@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from pathlib import Path
@@ -258,6 +258,35 @@ async def cursor(sql: str, *args: Any, chunk: int) -> AsyncIterator[RowReader]:
             await pool.release(connection)
         else:
             await connection.close()
+
+
+async def put_long_text(table: type[Table], column: str, row_id: int, chunks: Iterable[str]) -> None:
+    """Inside a transaction: set a text column of one row (by id) to the chunks joined. PostgreSQL
+    gets them through COPY, a chunk at a time, into a temporary table dropped at once: a text
+    sent as one parameter is held three times over while it goes (its UTF-8 in the string, the
+    message, the socket's buffer: some 25 MB for a 10,000-member complaint). SQLite, in this
+    process, takes it as one string."""
+    found = engine()
+    name = table._meta.tablename
+    if isinstance(found, SQLiteEngine):
+        await table.raw(f'UPDATE "{name}" SET "{column}" = {{}} WHERE id = {{}}', "".join(chunks), row_id)  # noqa: S608
+        return
+    transaction = found.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("db.put_long_text runs inside a transaction")
+    connection = transaction.connection
+    await connection.execute("CREATE TEMPORARY TABLE chorus_text_part (n integer, part text) ON COMMIT DROP")
+    # the parts kept as they are, not compressed on the way in and uncompressed on the way out
+    await connection.execute("ALTER TABLE chorus_text_part ALTER COLUMN part SET STORAGE EXTERNAL")
+    await connection.copy_records_to_table(
+        "chorus_text_part", records=enumerate(chunks), columns=("n", "part")
+    )
+    await connection.execute(
+        f'UPDATE "{name}" SET "{column}" = '  # noqa: S608
+        "(SELECT coalesce(string_agg(part, '' ORDER BY n), '') FROM chorus_text_part) WHERE id = $1",
+        row_id,
+    )
+    await connection.execute("DROP TABLE chorus_text_part")
 
 
 def json_values(values: Sequence[Any]) -> list[Any]:

@@ -826,7 +826,16 @@ def test_member_digests_reject_markdown_of_other_data() -> None:
 def _rendered_with(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
     """The complaint template's output (slot markers and all) changed by ``change``: what a
     template edited that way would print."""
-    monkeypatch.setattr(build, "render", lambda *a, **k: change(templating.render(*a, **k)))
+    monkeypatch.setattr(build, "generate", lambda *a, **k: iter([change(templating.render(*a, **k))]))
+
+
+def test_the_template_text_is_cut_at_its_markers_however_it_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build cuts the template's text at the slot markers as the pieces come: a character at
+    a time (every marker split across pieces) gives the same complaint, digests and view."""
+    data = complaint("samr", "zh-CN")
+    whole = build_complaint(data)
+    monkeypatch.setattr(build, "generate", lambda *a, **k: iter(templating.render(*a, **k)))
+    assert build_complaint(data) == whole
 
 
 @pytest.mark.parametrize(

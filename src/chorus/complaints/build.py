@@ -48,7 +48,7 @@ from chorus.i18n import catalog, normalize_locale
 from chorus.markdown import inline, literal, quote_statement
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask, shown_identifier
 from chorus.money import as_string
-from chorus.templating import TEMPLATES_DIR, _env, render
+from chorus.templating import TEMPLATES_DIR, _env, generate
 
 __all__ = [
     "BASE_TEMPLATE",
@@ -59,6 +59,7 @@ __all__ = [
     "build_complaint",
     "build_markdown",
     "complete",
+    "complete_view",
     "member_digests",
     "prepare",
     "prepare_reading",
@@ -234,11 +235,17 @@ class MemberView:
 
     def full_text(self) -> str:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
-        out = [self.skeleton[0]]
+        return "".join(self.full_parts())
+
+    def full_parts(self) -> Iterator[str]:
+        """``full_text`` in pieces, never all of it at once."""
+        return _tidied(self._full())
+
+    def _full(self) -> Iterator[str]:
+        yield self.skeleton[0]
         for (_, full, _), after in zip(self.slots, self.skeleton[1:], strict=True):
-            out.append(full)
-            out.append(after)
-        return _tidy_parts(out)
+            yield full
+            yield after
 
     FORMAT = "chorus-member-view/1"
 
@@ -879,23 +886,28 @@ def _tidy(markdown: str) -> str:
 
 def _tidy_parts(parts: Iterable[str]) -> str:
     """``_tidy`` of the parts joined, made in one join of (mostly) the parts themselves: no
-    copy of a megabytes-long text for each pass. Runs of newlines within a part are tidied in
-    it; a run across parts (trailing newlines, parts of newlines only, leading ones) is
-    counted and written once."""
-    out: list[str] = []
+    copy of a megabytes-long text for each pass."""
+    return "".join(_tidied(parts))
+
+
+def _tidied(parts: Iterable[str]) -> Iterator[str]:
+    """``_tidy`` of the parts joined, in pieces (mostly the parts themselves). Runs of newlines
+    within a part are tidied in it; a run across parts (trailing newlines, parts of newlines
+    only, leading ones) is counted and written once."""
+    started = False
     pending = 0  # newlines seen since the last text written
     for part in parts:
         body = part.strip("\n")
         if not body:
             pending += len(part)
             continue
-        if out:  # the document's leading newlines are dropped
+        if started:  # the document's leading newlines are dropped
             lead = len(part) - len(part.lstrip("\n"))
-            out.append("\n" * min(pending + lead, 2))
-        out.append(_BLANK_RUNS.sub("\n\n", body) if "\n\n\n" in body else body)
+            yield "\n" * min(pending + lead, 2)
+        started = True
+        yield _BLANK_RUNS.sub("\n\n", body) if "\n\n\n" in body else body
         pending = len(part) - len(part.rstrip("\n"))
-    out.append("\n")
-    return "".join(out)
+    yield "\n"
 
 
 def build_markdown(data: ComplaintInput) -> str:
@@ -914,12 +926,24 @@ def _render(prepared: _Prepared) -> MemberView:
 
 
 def _render_numbered(prepared: _Prepared) -> tuple[MemberView, list[int]]:
-    """``_render``, and the marker number of each of the view's slots."""
-    marked = render(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context)
-    cut = _SLOT_RE.split(marked)
-    del marked
-    numbers = [int(n) for n in cut[1::2]]
-    view = MemberView(skeleton=tuple(cut[0::2]), slots=tuple(prepared.slots[n] for n in numbers))
+    """``_render``, and the marker number of each of the view's slots. The template's text is
+    cut at the markers as it comes, never held whole (megabytes for a large case)."""
+    skeleton: list[str] = []
+    numbers: list[int] = []
+    since: list[str] = []  # the template's pieces since the last marker
+    for piece in generate(TEMPLATE_KIND, prepared.template, prepared.locale, **prepared.context):
+        since.append(piece)
+        if "\x00" not in piece:
+            continue
+        cut = _SLOT_RE.split("".join(since))
+        since.clear()
+        # text, marker number, text, ..., text: the last text runs on (it may end in a marker
+        # whose closing NUL is in a later piece)
+        skeleton += cut[0:-1:2]
+        numbers += [int(n) for n in cut[1::2]]
+        since.append(cut[-1])
+    skeleton.append("".join(since))
+    view = MemberView(skeleton=tuple(skeleton), slots=tuple(prepared.slots[n] for n in numbers))
     return view, numbers
 
 
@@ -999,10 +1023,16 @@ def prepare_reading(
 
 def complete(prepared: _Prepared) -> tuple[str, dict[int, str], MemberView]:
     """The second half of ``build_complaint``: the Markdown, the digests and the member view."""
+    digests, view = complete_view(prepared)
+    return view.full_text(), digests, view
+
+
+def complete_view(prepared: _Prepared) -> tuple[dict[int, str], MemberView]:
+    """``complete`` without the Markdown as one string: its pieces are ``view.full_parts()``."""
     view, numbers = _render_numbered(prepared)
     _check_pieces(prepared, view, numbers)
-    prepared.context.clear()  # what only the rendering needed goes before the text is joined
-    return view.full_text(), _digests_of(prepared), view
+    prepared.context.clear()  # what only the rendering needed goes
+    return _digests_of(prepared), view
 
 
 def member_digests(data: ComplaintInput, markdown: str) -> dict[int, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Response, Router, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
@@ -36,7 +37,10 @@ class ComplaintController(Controller):
         "/cases/{case_id:int}/complaints",
         status_code=HTTP_201_CREATED,
         operation_id="buildComplaint",
-        responses=problems(409),
+        responses={
+            **problems(409),
+            HTTP_201_CREATED: ResponseSpec(data_container=ComplaintCreated, description="Created"),
+        },
         guards=[requires_login],
         opt={"rule": "organizer"},
     )
@@ -46,9 +50,13 @@ class ComplaintController(Controller):
         data: JSONBody[ComplaintCreate],
         user: NamedDependency[UserRead],
         settings: NamedDependency[Settings],
-    ) -> ComplaintCreated:
-        """Organizers build a new version for one regulator (optional narrative and demands)."""
-        return await service.build(case_id=case_id, actor=user, data=data, settings=settings)
+    ) -> Stream:
+        """Organizers build a new version for one regulator (optional narrative and demands).
+        The answer (``ComplaintCreated``) is streamed: a large case's text is megabytes."""
+        built = await service.build(case_id=case_id, actor=user, data=data, settings=settings, keep_text=True)
+        return Stream(
+            service.created_json(built), status_code=HTTP_201_CREATED, media_type="application/json"
+        )
 
     @get(
         "/cases/{case_id:int}/complaints",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import contextlib
 import difflib
@@ -10,11 +11,13 @@ import gc
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from chorus import db, freshness, jobs, memory, money
 from chorus.accounts.schemas import UserRead
@@ -210,10 +213,17 @@ def _collector_eased() -> Iterator[None]:
 
 
 async def build(
-    *, case_id: int, actor: UserRead, data: ComplaintCreate, settings: Settings | None = None
-) -> ComplaintCreated:
+    *,
+    case_id: int,
+    actor: UserRead,
+    data: ComplaintCreate,
+    settings: Settings | None = None,
+    keep_text: bool = False,
+) -> Built:
     """A new version for (case, regulator). Only consenting members are named; members whose
-    text changed since the previous version are told a new version awaits their consent."""
+    text changed since the previous version are told a new version awaits their consent.
+    ``keep_text``: the Markdown stays in a temporary file for the caller (``Built.text``), who
+    answers with it (:func:`created_json`, which removes it)."""
     settings = settings or get_settings()
     store = evidence.storage_for(settings)
     await cases.require_organizer(case_id, actor=actor)
@@ -222,7 +232,7 @@ async def build(
         raise Invalid("locale_invalid", field="locale")
     locale = normalize_locale(data.locale or regulator["locale"])
 
-    async def attempt() -> ComplaintCreated:
+    async def attempt() -> Built:
         # Read and assemble outside the write transaction (a large case takes seconds of CPU,
         # done in a worker thread so the server keeps answering); a concurrent build that took
         # the same version number makes the insert below fail, and this runs again.
@@ -289,17 +299,26 @@ async def build(
             cited.sort()
             included = [evidence_id for _, evidence_id in cited]
             cited.clear()
-            markdown, by_user, view = builder.complete(prepared)
+            by_user, view = builder.complete_view(prepared)
             del prepared
+            # the text is never one string: written out from the view's pieces (some 12 MB as
+            # a string for a large case, and as much again each time it was encoded)
+            text = store.tmp_dir / f"complaint-{secrets.token_hex(6)}.md"
+            sha256, _ = _write_text(view.full_parts(), text)
+            try:
+                view_file = _write_view(view, store.tmp_dir)
+            except BaseException:
+                text.unlink(missing_ok=True)
+                raise
             return _Assembled(
-                markdown=markdown,
-                sha256=hashlib.sha256(markdown.encode("utf-8")).hexdigest(),
+                text=text,
+                sha256=sha256,
                 digests={str(k): v for k, v in by_user.items()},
                 named=named,
                 included=included,
                 members_total=members_total,
                 total_loss=total_loss,
-                view=_write_view(view, store.tmp_dir),
+                view=view_file,
             )
 
         # the reads and the assembly with the older generations eased (see _collector_eased); not
@@ -326,63 +345,78 @@ async def build(
                     built = await asyncio.to_thread(assemble, next_rows)
             except builder.NoConsentingMembers as exc:
                 raise Conflict("no_consenting_members", members=member_count) from exc
-        view_tmp, view_sha, view_size = built.view
-        markdown, sha, digests = built.markdown, built.sha256, built.digests
-        try:  # the bytes first: a crash before the insert leaves an unreferenced blob, no more
-            await store.put_file(view_tmp, view_sha)
-        finally:
-            view_tmp.unlink(missing_ok=True)
-        async with db.transaction():
-            freshness.case_timeline_changed(case_id)  # its complaint_built event, nothing else public
-            rows = await Complaint.insert(
-                Complaint(
-                    case=case_id,
-                    regulator=regulator["id"],
-                    version=version,
-                    locale=locale,
-                    markdown=markdown,
-                    sha256=sha,
-                    narrative=narrative,
-                    demands=list(demands),
-                    named_members=built.named,
-                    member_digests=digests,
-                    evidence_ids=built.included,
-                    member_view={"format": VIEW_FORMAT, "sha256": view_sha, "size": view_size},
-                    members_total=built.members_total,
-                    total_loss=built.total_loss,
-                    chain_head=head,
-                    created_by=actor.id,
-                    created_at=now,
-                )
-            ).returning(Complaint.id)
-            complaint_id: int = rows[0]["id"]
-            old = db.json_value(previous["member_digests"]) if previous else {}
-            changed = sorted(int(u) for u, d in digests.items() if old.get(u) != d)
-            if changed:
+        kept = False  # the text's file, once the caller has it
+        try:
+            view_tmp, view_sha, view_size = built.view
+            sha, digests = built.sha256, built.digests
+            try:  # the bytes first: a crash before the insert leaves an unreferenced blob, no more
+                await store.put_file(view_tmp, view_sha)
+            finally:
+                view_tmp.unlink(missing_ok=True)
+            async with db.transaction():
+                freshness.case_timeline_changed(case_id)  # its complaint_built event, nothing else public
+                rows = await Complaint.insert(
+                    Complaint(
+                        case=case_id,
+                        regulator=regulator["id"],
+                        version=version,
+                        locale=locale,
+                        markdown="",  # written below, a chunk at a time
+                        sha256=sha,
+                        narrative=narrative,
+                        demands=list(demands),
+                        named_members=built.named,
+                        member_digests=digests,
+                        evidence_ids=built.included,
+                        member_view={"format": VIEW_FORMAT, "sha256": view_sha, "size": view_size},
+                        members_total=built.members_total,
+                        total_loss=built.total_loss,
+                        chain_head=head,
+                        created_by=actor.id,
+                        created_at=now,
+                    )
+                ).returning(Complaint.id)
+                complaint_id: int = rows[0]["id"]
+                await db.put_long_text(Complaint, "markdown", complaint_id, _read_text(built.text))
+                old = db.json_value(previous["member_digests"]) if previous else {}
+                changed = sorted(int(u) for u, d in digests.items() if old.get(u) != d)
+                if changed:
+                    await jobs.defer(
+                        jobs.Job.notify_users,
+                        f"complaint-version:{complaint_id}",
+                        user_ids=changed,
+                        kind="complaint.version_awaits_consent",
+                        case_id=case_id,
+                        data={
+                            "complaint_id": complaint_id,
+                            "version": version,
+                            "regulator_id": regulator["id"],
+                        },
+                        source=f"complaint:{complaint_id}",
+                    )
+                # the printable page of a large complaint takes seconds: a worker renders it ahead
                 await jobs.defer(
-                    jobs.Job.notify_users,
-                    f"complaint-version:{complaint_id}",
-                    user_ids=changed,
-                    kind="complaint.version_awaits_consent",
-                    case_id=case_id,
-                    data={"complaint_id": complaint_id, "version": version, "regulator_id": regulator["id"]},
-                    source=f"complaint:{complaint_id}",
+                    jobs.Job.render_complaint_page,
+                    f"complaint-page:{complaint_id}",
+                    complaint_id=complaint_id,
                 )
-            # the printable page of a large complaint takes seconds: a worker renders it ahead
-            await jobs.defer(
-                jobs.Job.render_complaint_page, f"complaint-page:{complaint_id}", complaint_id=complaint_id
-            )
-            await cases.add_event(case_id, "complaint_built", version=version, regulator_id=regulator["id"])
-            await audit.record(
-                "complaint.built",
-                actor_id=actor.id,
-                object_type="complaint",
-                object_id=complaint_id,
-                case_id=case_id,
-                version=version,
-                sha256=sha,
-            )
-            return ComplaintCreated(id=complaint_id, version=version, sha256=sha, markdown=markdown)
+                await cases.add_event(
+                    case_id, "complaint_built", version=version, regulator_id=regulator["id"]
+                )
+                await audit.record(
+                    "complaint.built",
+                    actor_id=actor.id,
+                    object_type="complaint",
+                    object_id=complaint_id,
+                    case_id=case_id,
+                    version=version,
+                    sha256=sha,
+                )
+            kept = keep_text
+            return Built(id=complaint_id, version=version, sha256=sha, text=built.text if keep_text else None)
+        finally:
+            if not kept:
+                built.text.unlink(missing_ok=True)
 
     try:
         return await db.retry_on_conflict(attempt)
@@ -429,11 +463,36 @@ class _MembersEvidence:
 
 
 @dataclass(frozen=True)
-class _Assembled:
-    """What the build's worker thread hands back: the text and what the row records of it (not
-    the members and evidence it was made from)."""
+class Built:
+    """A version built: ``text``, with ``build(keep_text=True)``, is its Markdown as UTF-8 in a
+    temporary file for the caller to answer with (:func:`created_json`) and remove."""
 
-    markdown: str
+    id: int
+    version: int
+    sha256: str
+    text: Path | None = None
+
+
+async def created_json(built: Built) -> AsyncIterator[bytes]:
+    """The build's answer, ``ComplaintCreated`` as JSON, a chunk of its Markdown at a time, read
+    from ``built.text`` (removed at the end): never the whole text, nor its JSON, in memory."""
+    assert built.text is not None
+    try:
+        head = ComplaintCreated(id=built.id, version=built.version, sha256=built.sha256, markdown="")
+        yield msgspec.json.encode(head.model_dump())[: -len(b'"}')]
+        for chunk in _read_text(built.text):
+            yield msgspec.json.encode(chunk)[1:-1]  # the string's JSON without its quotes
+        yield b'"}'
+    finally:
+        built.text.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Assembled:
+    """What the build's worker thread hands back: the text (a temporary file) and what the row
+    records of it (not the members and evidence it was made from)."""
+
+    text: Path
     sha256: str
     digests: dict[str, str]
     named: list[int]
@@ -448,38 +507,61 @@ class _Assembled:
 VIEW_FORMAT = builder.MemberView.FORMAT
 
 
-def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]:
-    """The member view as a file in ``folder`` (``MemberView.dump``), written a megabyte at a
-    time: a 10,000-member view is some 14 MB, never held as one string (its tens of thousands
-    of pieces are joined and encoded a megabyte at a time, not one by one). Returns the file,
-    its SHA-256 and size. Blocking: call it in a worker thread."""
-    tmp = folder / f"member-view-{secrets.token_hex(6)}.txt"
+TEXT_CHUNK = BUNDLE_CHUNK // 3  # characters written at a time: about a megabyte of Chinese text
+
+
+def _chunks(pieces: Iterable[str], size: int = TEXT_CHUNK) -> Iterator[str]:
+    """The pieces joined into strings of ``size`` characters or a little more (the last fewer):
+    tens of thousands of pieces joined and encoded a chunk at a time, not one by one."""
+    buf: list[str] = []
+    pending = 0  # characters in buf
+    for piece in pieces:
+        buf.append(piece)
+        pending += len(piece)
+        if pending >= size:
+            yield "".join(buf)
+            buf.clear()
+            pending = 0
+    if buf:
+        yield "".join(buf)
+
+
+def _write_text(pieces: Iterable[str], path: Path) -> tuple[str, int]:
+    """The pieces as UTF-8 into ``path``, a chunk at a time, never one string: their SHA-256
+    and size. Blocking: call it in a worker thread."""
     hasher = hashlib.sha256()
     size = 0
-    buf: list[str] = []
-    pending = 0  # characters in buf (3 bytes each in UTF-8 for Chinese text)
-
-    def flush(fh: Any) -> None:
-        nonlocal size, pending
-        chunk = "".join(buf).encode("utf-8")
-        buf.clear()
-        pending = 0
-        hasher.update(chunk)
-        fh.write(chunk)
-        size += len(chunk)
-
     try:
-        with tmp.open("wb") as fh:
-            for piece in view.dump():
-                buf.append(piece)
-                pending += len(piece)
-                if pending >= BUNDLE_CHUNK // 3:  # about a megabyte once encoded
-                    flush(fh)
-            flush(fh)
+        with path.open("wb") as fh:
+            for chunk in _chunks(pieces):
+                data = chunk.encode("utf-8")
+                hasher.update(data)
+                fh.write(data)
+                size += len(data)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
-    return tmp, hasher.hexdigest(), size  # put_file fsyncs the blob
+    return hasher.hexdigest(), size
+
+
+def _read_text(path: Path, size: int = BUNDLE_CHUNK) -> Iterator[str]:
+    """The text of a UTF-8 file, ``size`` bytes or so at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        while data := fh.read(size):
+            if text := decoder.decode(data):
+                yield text
+    if tail := decoder.decode(b"", final=True):
+        yield tail
+
+
+def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]:
+    """The member view as a file in ``folder`` (``MemberView.dump``): a 10,000-member view is
+    some 14 MB, never held as one string. Returns the file, its SHA-256 and size. Blocking:
+    call it in a worker thread."""
+    tmp = folder / f"member-view-{secrets.token_hex(6)}.txt"
+    sha256, size = _write_text(view.dump(), tmp)
+    return tmp, sha256, size  # put_file fsyncs the blob
 
 
 # --- reading ---------------------------------------------------------------------------------
