@@ -3,6 +3,7 @@ page, the streamed bundle that verifies offline, diffs, and who may do what."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -239,8 +240,15 @@ async def test_the_evidence_read_a_few_rows_at_a_time_gives_the_same_version(
 
     monkeypatch.setattr(service, "EVIDENCE_CHUNK", 1)
     monkeypatch.setattr(builder, "EVIDENCE_BATCH", 1)
+    # and the text written, stored and answered a few characters (bytes, read back) at a time
+    monkeypatch.setattr(service, "TEXT_CHUNK", 5)
+    monkeypatch.setattr(service, "READ_CHUNK", 7)  # cuts the UTF-8 of Chinese characters
     second = await client.post(url, headers=s["org"], json={"regulator_id": reg})
     assert second.status_code == 201, second.text
+    built = second.json()
+    assert hashlib.sha256(built["markdown"].encode()).hexdigest() == built["sha256"]
+    got = (await client.get(f"/api/v1/complaints/{built['id']}", headers=s["org"])).json()
+    assert got["markdown"] == built["markdown"] and got["sha256"] == built["sha256"]
     rows = (
         await Complaint.select(Complaint.evidence_ids, Complaint.member_digests)
         .where(Complaint.id.is_in([first.json()["id"], second.json()["id"]]))

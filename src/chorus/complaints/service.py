@@ -510,9 +510,10 @@ VIEW_FORMAT = builder.MemberView.FORMAT
 TEXT_CHUNK = BUNDLE_CHUNK // 3  # characters written at a time: about a megabyte of Chinese text
 
 
-def _chunks(pieces: Iterable[str], size: int = TEXT_CHUNK) -> Iterator[str]:
-    """The pieces joined into strings of ``size`` characters or a little more (the last fewer):
-    tens of thousands of pieces joined and encoded a chunk at a time, not one by one."""
+def _chunks(pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces joined into strings of ``TEXT_CHUNK`` characters or a little more (the last
+    fewer): tens of thousands of pieces joined and encoded a chunk at a time, not one by one."""
+    size = TEXT_CHUNK
     buf: list[str] = []
     pending = 0  # characters in buf
     for piece in pieces:
@@ -544,11 +545,14 @@ def _write_text(pieces: Iterable[str], path: Path) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
-def _read_text(path: Path, size: int = BUNDLE_CHUNK) -> Iterator[str]:
-    """The text of a UTF-8 file, ``size`` bytes or so at a time."""
+READ_CHUNK = BUNDLE_CHUNK  # bytes of a text file read at a time
+
+
+def _read_text(path: Path) -> Iterator[str]:
+    """The text of a UTF-8 file, ``READ_CHUNK`` bytes or so at a time."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as fh:
-        while data := fh.read(size):
+        while data := fh.read(READ_CHUNK):
             if text := decoder.decode(data):
                 yield text
     if tail := decoder.decode(b"", final=True):
