@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
+import concurrent.futures
 import contextlib
 import difflib
 import gc
@@ -62,9 +63,9 @@ from chorus.settings import Settings, get_settings
 from chorus.templating import render
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
+DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
 EVIDENCE_CHUNK = 2500  # evidence rows a build reads at a time (some 1.5 MB)
 EVIDENCE_READ_TIMEOUT = 60.0  # seconds a build's thread waits for them
-DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
 
 
 # --- gathering -------------------------------------------------------------------------------
@@ -292,7 +293,10 @@ async def build(
                 cited.extend((e.chain_index, e.evidence_id) for e in items if e.uploader_id in consenting)
                 return items
 
-            prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
+            try:
+                prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
+            finally:
+                stream.finish()
             # the members are not needed from here on: let them go before the text is put
             # together and the view written (tens of megabytes for a large case)
             del data_in, members, present
@@ -437,16 +441,28 @@ class _MembersEvidence:
         self.position = {user_id: n for n, user_id in enumerate(order)}
         self.rows: collections.deque[Sequence[Any]] = collections.deque()
         self.ended = False
+        self.reading: concurrent.futures.Future[list[Sequence[Any]]] | None = None
 
     def _read(self) -> bool:
-        """More rows (False: there are no more). Called from the build's thread."""
+        """More rows (False: there are no more). Called from the build's thread; the next rows
+        are asked for at once, so the database reads them while these are written."""
         if self.ended:
             return False
-        reading = asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
-        rows = reading.result(timeout=EVIDENCE_READ_TIMEOUT)
-        self.rows.extend(rows)
+        if self.reading is None:
+            self.reading = asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
+        rows = self.reading.result(timeout=EVIDENCE_READ_TIMEOUT)
         self.ended = not rows
+        self.reading = None if self.ended else asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
+        self.rows.extend(rows)
         return bool(rows)
+
+    def finish(self) -> None:
+        """Wait for a read still under way (a build that failed half-way): the connection is
+        given back only once nothing runs on it."""
+        if self.reading is not None:
+            with contextlib.suppress(Exception):
+                self.reading.result(timeout=EVIDENCE_READ_TIMEOUT)
+            self.reading = None
 
     def of(self, user_ids: list[int]) -> list[Sequence[Any]]:
         """The rows of these members, the next ones in the order (consecutive, in order)."""
