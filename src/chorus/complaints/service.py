@@ -481,7 +481,8 @@ class _MembersEvidence:
 @dataclass(frozen=True)
 class Built:
     """A version built: ``text``, with ``build(keep_text=True)``, is its Markdown as UTF-8 in a
-    temporary file for the caller to answer with (:func:`created_json`) and remove."""
+    temporary file for the caller to answer with (:func:`created_json`) and remove (one left
+    behind by an answer never sent goes with the store's sweep of old temporary files)."""
 
     id: int
     version: int
