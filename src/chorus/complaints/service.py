@@ -562,7 +562,7 @@ def _write_text(pieces: Iterable[str], path: Path) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
-READ_CHUNK = BUNDLE_CHUNK  # bytes of a text file read at a time
+READ_CHUNK = BUNDLE_CHUNK // 4  # bytes of a text file read at a time
 
 
 def _read_text(path: Path) -> Iterator[str]:
