@@ -61,6 +61,7 @@ __all__ = [
     "complete",
     "complete_view",
     "member_digests",
+    "member_place",
     "prepare",
     "prepare_reading",
     "store_url",
@@ -303,8 +304,14 @@ class _Prepared:
 _CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
 
 
+def member_place(joined_at: datetime, user_id: int) -> tuple[datetime, int]:
+    """Where a member stands in the document (their number, the order of their evidence): by
+    joining time, then user id."""
+    return joined_at, user_id
+
+
 def _sorted_members(members: Iterable[MemberInfo]) -> list[MemberInfo]:
-    return sorted(members, key=lambda m: (m.joined_at, m.user_id))
+    return sorted(members, key=lambda m: member_place(m.joined_at, m.user_id))
 
 
 def _local_date(moment: datetime, reference: datetime) -> date:

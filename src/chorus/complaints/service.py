@@ -336,9 +336,9 @@ async def build(
                 gather_merchant(case["merchant"]),
                 extraction.accepted_receipts(case_id),
             )
-            # the members in the document's order (build: by joining time, then user id), whose
-            # evidence is read in that order while the text is put together
-            order = [r[0] for r in sorted(member_rows, key=lambda r: (r[7], r[0]))]
+            # the members in the document's order, whose evidence is read in that order while
+            # the text is put together (rows: user id first, joined_at eighth)
+            order = [r[0] for r in sorted(member_rows, key=lambda r: builder.member_place(r[7], r[0]))]
             # handed over to the thread, which drops the raw rows once they are objects
             raw = {"members": member_rows}
             member_count = len(member_rows)
