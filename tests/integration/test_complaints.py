@@ -88,14 +88,21 @@ async def seeded_case(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
         },
     )
     for h, seed in ((org, 1), (ann, 2), (bob, 3)):
-        r = await client.post(
-            f"/api/v1/cases/{case_id}/evidence",
-            headers=h,
-            data={"kind": "payment_receipt", "description": f"receipt {seed}"},
-            files={"file": ("r.png", png(seed), "image/png")},
-        )
-        assert r.status_code == 201
+        await upload(client, case_id, h, "payment_receipt", f"receipt {seed}", seed)
     return {"case": case_id, "org": org, "ann": ann, "bob": bob, "out": out}
+
+
+async def upload(
+    client: Any, case_id: int, headers: dict[str, str], kind: str, description: str, seed: int
+) -> None:
+    """One evidence item: a small PNG told apart by ``seed``."""
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        headers=headers,
+        data={"kind": kind, "description": description},
+        files={"file": ("r.png", png(seed), "image/png")},
+    )
+    assert r.status_code == 201
 
 
 async def consent(client: Any, s: dict[str, Any], *who: str) -> None:
@@ -214,21 +221,9 @@ async def test_the_evidence_read_a_few_rows_at_a_time_gives_the_same_version(
     )
     assert r.json()["case_id"] == s["case"]
     for seed in (4, 5):
-        r = await client.post(
-            f"/api/v1/cases/{s['case']}/evidence",
-            headers=s["out"],
-            data={"kind": "screenshot", "description": f"passer-by {seed}"},
-            files={"file": ("p.png", png(seed), "image/png")},
-        )
-        assert r.status_code == 201
-    for seed in (6, 7):  # members with more than one item
-        r = await client.post(
-            f"/api/v1/cases/{s['case']}/evidence",
-            headers=s["ann" if seed == 6 else "bob"],
-            data={"kind": "chat_log", "description": f"more {seed}"},
-            files={"file": ("m.png", png(seed), "image/png")},
-        )
-        assert r.status_code == 201
+        await upload(client, s["case"], s["out"], "screenshot", f"passer-by {seed}", seed)
+    await upload(client, s["case"], s["ann"], "chat_log", "more 6", 6)  # members with more than one item
+    await upload(client, s["case"], s["bob"], "chat_log", "more 7", 7)
     assert (await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["out"])).status_code == 204
     url = f"/api/v1/cases/{s['case']}/complaints"
     reg = await regulator_id(client)
