@@ -269,11 +269,19 @@ _HASHES = st.one_of(
     st.builds(
         lambda a, b: f"{a}\n{b}", *[st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)] * 2
     ),
+    # 64 characters that are not all hex digits: a non-ASCII digit or letter, a space
+    st.builds(
+        lambda a, c, b: a + c + b,
+        st.text(alphabet="0123456789abcdef", min_size=31, max_size=31),
+        st.sampled_from(["\uff10", "\u0661", "\u00e9", " ", "g", "F"]),
+        st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    ),
+    st.binary(min_size=64, max_size=64),  # bytes, not a str
 )
 
 
 @given(st.lists(_HASHES, max_size=6))
-def test_all_sha256_hex_is_every_value_checked_alone(values: list[str]) -> None:
+def test_all_sha256_hex_is_every_value_checked_alone(values: list[Any]) -> None:
     # one match over all the values (a large case's 50,000 hashes at once) must say what
     # checking each would: a value holding two hashes and a newline is not one hash
     assert all_sha256_hex(values) == (bool(values) and all(is_sha256_hex(v) for v in values))

@@ -60,6 +60,7 @@ __all__ = [
     "build_markdown",
     "complete",
     "complete_view",
+    "in_chunks",
     "member_digests",
     "member_place",
     "prepare",
@@ -238,9 +239,9 @@ class MemberView:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
         return "".join(self.full_parts())
 
-    def full_parts(self) -> Iterator[str]:
-        """``full_text`` in pieces, never all of it at once."""
-        return _tidied(self._full())
+    def full_parts(self, size: int = 1 << 18) -> Iterator[str]:
+        """``full_text`` in pieces of about ``size`` characters, never all of it at once."""
+        return _tidied(in_chunks(self._full(), size))
 
     def _full(self) -> Iterator[str]:
         yield self.skeleton[0]
@@ -675,19 +676,37 @@ class _EvidenceText:
                 return text, text
             return _evidence_texts(lines, self.parts, self.locale)
         with_description, without = self.formats
+        kind_of = self.text.evidence_kind
         full: list[str] = []
         hidden: list[str] = []
+        # _fields, written out: tens of thousands of lines, one format each (two for a line
+        # with a description), no call or tuple more than that
         for e in items:
-            index, kind, description, sha, media_type, size = self._fields(e, named, hexes)
-            line = without.format(index, kind, "", sha, media_type, size)
-            full.append(
-                with_description.format(index, kind, description, sha, media_type, size)
-                if description
-                else line
+            sha = e.sha256
+            line = without.format(
+                e.chain_index,
+                kind_of(e.kind),
+                "",
+                f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
+                _media_literal(e.media_type),
+                e.size,
             )
             hidden.append(line)
-        text = "".join(full).strip("\n")
-        return text, "".join(hidden).strip("\n") if named else text
+            if named and e.description:
+                full.append(
+                    with_description.format(
+                        e.chain_index,
+                        kind_of(e.kind),
+                        inline(e.description),
+                        f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
+                        _media_literal(e.media_type),
+                        e.size,
+                    )
+                )
+            else:
+                full.append(line)
+        text = "".join(hidden).strip("\n")
+        return ("".join(full).strip("\n"), text) if named else (text, text)
 
 
 def _parts(locale: str) -> Any:
@@ -895,6 +914,22 @@ def _tidy_parts(parts: Iterable[str]) -> str:
     """``_tidy`` of the parts joined, made in one join of (mostly) the parts themselves: no
     copy of a megabytes-long text for each pass."""
     return "".join(_tidied(parts))
+
+
+def in_chunks(pieces: Iterable[str], size: int) -> Iterator[str]:
+    """The pieces joined into strings of ``size`` characters or a little more (the last fewer):
+    tens of thousands of small pieces handled a chunk at a time, not one by one."""
+    buf: list[str] = []
+    pending = 0  # characters in buf
+    for piece in pieces:
+        buf.append(piece)
+        pending += len(piece)
+        if pending >= size:
+            yield "".join(buf)
+            buf.clear()
+            pending = 0
+    if buf:
+        yield "".join(buf)
 
 
 def _tidied(parts: Iterable[str]) -> Iterator[str]:

@@ -262,6 +262,14 @@ async def build(
         def assemble(next_rows: db.RowReader) -> _Assembled:
             # Everything from the rows to the Markdown runs in a worker thread: seconds of CPU
             # for a large case, during which the event loop keeps serving other requests.
+            stream = _MembersEvidence(next_rows, loop, order)
+            stream.start()  # the database sorts the rows while the members are made
+            try:
+                return _assemble(stream)
+            finally:
+                stream.finish()
+
+        def _assemble(stream: _MembersEvidence) -> _Assembled:
             members = members_from_rows(raw.pop("members"))
             # what someone who left the case uploaded stays only with the filings that cite it
             present = {m.user_id for m in members}
@@ -286,17 +294,12 @@ async def build(
             members_total = len(members)
             total_loss = money.totals((m.loss_amount, m.loss_currency) for m in members)
 
-            stream = _MembersEvidence(next_rows, loop, order)
-
             def evidence_of(user_ids: list[int]) -> tuple[EvidenceInfo, ...]:
                 items = evidence_from_rows(stream.of(user_ids))
                 cited.extend((e.chain_index, e.evidence_id) for e in items if e.uploader_id in consenting)
                 return items
 
-            try:
-                prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
-            finally:
-                stream.finish()
+            prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
             # the members are not needed from here on: let them go before the text is put
             # together and the view written (tens of megabytes for a large case)
             del data_in, members, present
@@ -308,7 +311,7 @@ async def build(
             # the text is never one string: written out from the view's pieces (some 12 MB as
             # a string for a large case, and as much again each time it was encoded)
             text = store.tmp_dir / f"complaint-{secrets.token_hex(6)}.md"
-            sha256, _ = _write_text(view.full_parts(), text)
+            sha256, _ = _write_text(view.full_parts(TEXT_CHUNK), text)
             try:
                 view_file = _write_view(view, store.tmp_dir)
             except BaseException:
@@ -443,13 +446,18 @@ class _MembersEvidence:
         self.ended = False
         self.reading: concurrent.futures.Future[list[Sequence[Any]]] | None = None
 
+    def start(self) -> None:
+        """Ask for the first rows now, before they are needed (from the build's thread)."""
+        if self.reading is None and not self.ended:
+            self.reading = asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
+
     def _read(self) -> bool:
         """More rows (False: there are no more). Called from the build's thread; the next rows
         are asked for at once, so the database reads them while these are written."""
         if self.ended:
             return False
-        if self.reading is None:
-            self.reading = asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
+        self.start()
+        assert self.reading is not None
         rows = self.reading.result(timeout=EVIDENCE_READ_TIMEOUT)
         self.ended = not rows
         self.reading = None if self.ended else asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
@@ -527,32 +535,15 @@ VIEW_FORMAT = builder.MemberView.FORMAT
 TEXT_CHUNK = BUNDLE_CHUNK // 3  # characters written at a time: about a megabyte of Chinese text
 
 
-def _chunks(pieces: Iterable[str]) -> Iterator[str]:
-    """The pieces joined into strings of ``TEXT_CHUNK`` characters or a little more (the last
-    fewer): tens of thousands of pieces joined and encoded a chunk at a time, not one by one."""
-    size = TEXT_CHUNK
-    buf: list[str] = []
-    pending = 0  # characters in buf
-    for piece in pieces:
-        buf.append(piece)
-        pending += len(piece)
-        if pending >= size:
-            yield "".join(buf)
-            buf.clear()
-            pending = 0
-    if buf:
-        yield "".join(buf)
-
-
 def _write_text(pieces: Iterable[str], path: Path) -> tuple[str, int]:
-    """The pieces as UTF-8 into ``path``, a chunk at a time, never one string: their SHA-256
-    and size. Blocking: call it in a worker thread."""
+    """The pieces (chunks of about ``TEXT_CHUNK`` characters: ``build.in_chunks``) as UTF-8 into
+    ``path``, never one string: their SHA-256 and size. Blocking: call it in a worker thread."""
     hasher = hashlib.sha256()
     size = 0
     try:
         with path.open("wb") as fh:
-            for chunk in _chunks(pieces):
-                data = chunk.encode("utf-8")
+            for piece in pieces:
+                data = piece.encode("utf-8")
                 hasher.update(data)
                 fh.write(data)
                 size += len(data)
@@ -581,7 +572,7 @@ def _write_view(view: builder.MemberView, folder: Path) -> tuple[Path, str, int]
     some 14 MB, never held as one string. Returns the file, its SHA-256 and size. Blocking:
     call it in a worker thread."""
     tmp = folder / f"member-view-{secrets.token_hex(6)}.txt"
-    sha256, size = _write_text(view.dump(), tmp)
+    sha256, size = _write_text(builder.in_chunks(view.dump(), TEXT_CHUNK), tmp)
     return tmp, sha256, size  # put_file fsyncs the blob
 
 
