@@ -972,6 +972,39 @@ def test_an_evidence_lines_macro_with_new_wording_keeps_its_patterns(
     assert build_complaint(data) == fast
 
 
+LINES_WITH_SOME_FIELDS = {
+    # braces of its own, a field twice, no hash
+    "no hash": (
+        "- {3}{{ '{{' }}证据 {{ e.index }}/{{ e.index }} · {{ e.kind }}"
+        "{{ '：' ~ e.description if e.description }}",
+        ["- {3}{{证据 4/4 · 截图：客服把我拉黑后的提示\n", "- {3}{{证据 2/2 · 截图\n"],
+    ),
+    # the hash twice, no description at all
+    "the hash twice": (
+        "- 证据 {{ e.index }}：{{ e.sha256 }}（{{ e.sha256 }}）}}",
+        [f"- 证据 0：`{sha(0)}`（`{sha(0)}`）}}}}\n", "- 证据 4：A1\\*x（A1\\*x）}}\n"],
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(LINES_WITH_SOME_FIELDS))
+def test_evidence_lines_printing_some_fields_some_twice_keep_their_patterns(
+    monkeypatch: pytest.MonkeyPatch, fresh_parts: None, edit: str
+) -> None:
+    line, expected = LINES_WITH_SOME_FIELDS[edit]
+    loop = "{% macro evidence_lines(entries) -%}\n{% for e in entries %}\n@\n{% endfor %}\n{%- endmacro %}\n"
+    _parts_with(monkeypatch, loop.replace("@", line))
+    assert build._line_formats("zh-CN") is not None
+    items = list(evidence())
+    items[4] = items[4]._replace(sha256="A1*<b>x</b>")  # no hash: escaped, not in a code span
+    data = complaint("samr", "zh-CN", evidence=tuple(items))
+    fast = build_complaint(data)
+    for text in expected:
+        assert text in fast[0]
+    monkeypatch.setattr(build, "_line_formats", lambda locale: None)
+    assert build_complaint(data) == fast
+
+
 def test_member_digest_is_the_hash_of_the_member_text() -> None:
     data = complaint("ftc", "en")
     markdown = build_markdown(data)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from operator import attrgetter
+from itertools import compress, groupby, repeat
+from operator import and_, attrgetter, methodcaller
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,6 +153,12 @@ class _Text:
             code = kind.strip().lower()
             found = self._kinds[kind] = self(f"complaint.evidence_kind.{code}", inline(code))
         return found
+
+    def evidence_kinds(self, kinds: list[str]) -> list[str]:
+        """``evidence_kind`` of each."""
+        for kind in set(kinds).difference(self._kinds):
+            self.evidence_kind(kind)
+        return list(map(self._kinds.__getitem__, kinds))
 
     def get(self, key: str, **params: Any) -> str | None:
         text = self.texts.get(key)
@@ -303,6 +310,10 @@ class _Prepared:
 
 
 _CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
+_EVIDENCE_ID = attrgetter("evidence_id")
+_UPLOADED_AT = attrgetter("uploaded_at")
+_TZINFO = attrgetter("tzinfo")
+_DATE = methodcaller("date")
 
 
 def member_place(joined_at: datetime, user_id: int) -> tuple[datetime, int]:
@@ -614,99 +625,165 @@ def _prints_fields_only(locale: str) -> bool:
     return all(statement(n) for n in loop.body)
 
 
+@dataclass(frozen=True)
+class _LineFormats:
+    """One entry's text as ``str.format`` patterns taking ``_LINE_FIELDS`` by position."""
+
+    described: str  # with a description
+    bare: str  # without one
+    described_hex: str  # the same for a hash of 64 hex digits, given as is: its code span is in them
+    bare_hex: str
+    used: frozenset[int]  # the fields they print, by position
+
+
 @lru_cache(maxsize=8)
-def _line_formats(locale: str) -> tuple[str, str] | None:
-    """The evidence_lines macro's text for one entry as two ``str.format`` patterns (with a
-    description, without one), when it only prints the entry's fields (``_prints_fields_only``):
-    one ``format`` per line instead of Jinja's per-entry work (a large case has tens of thousands
-    of lines). Read off the macro by rendering probe entries whose fields are markers. None when
-    the macro does more, or prints text around the entries (its text for two entries is not its
-    text for one, twice)."""
+def _line_formats(locale: str) -> _LineFormats | None:
+    """The evidence_lines macro's text for one entry as ``str.format`` patterns, when it only
+    prints the entry's fields (``_prints_fields_only``): one ``format`` per line instead of
+    Jinja's per-entry work (a large case has tens of thousands of lines). Read off the macro by
+    rendering probe entries whose fields are markers. None when the macro does more, or prints
+    text around the entries (its text for two entries is not its text for one, twice)."""
     if not _prints_fields_only(locale):
         return None
     parts = _parts(locale)
-    marks = {name: f"\x01{name}\x01" for name in _LINE_FIELDS}
-    probe = _EvidenceLine(**marks)  # type: ignore[arg-type]
+    marks = [f"\x01{name}\x01" for name in _LINE_FIELDS]
+    probe = _EvidenceLine(*marks)  # type: ignore[arg-type]
     one = str(parts.evidence_lines([probe]))
     if str(parts.evidence_lines([probe, probe])) != one + one:
         return None
     probe.description = ""
     without = str(parts.evidence_lines([probe]))
-    formats = []
-    for text in (one, without):
+    sha = _LINE_FIELDS.index("sha256")
+
+    def pattern(text: str, hexes: bool) -> str:
         text = text.replace("{", "{{").replace("}", "}}")
-        for n, mark in enumerate(marks.values()):
-            text = text.replace(mark, f"{{{n}}}")
-        formats.append(text)
-    return formats[0], formats[1]
+        for n, mark in enumerate(marks):
+            text = text.replace(mark, f"`{{{n}}}`" if hexes and n == sha else f"{{{n}}}")
+        return text
+
+    return _LineFormats(
+        described=pattern(one, False),
+        bare=pattern(without, False),
+        described_hex=pattern(one, True),
+        bare_hex=pattern(without, True),
+        used=frozenset(n for n, mark in enumerate(marks) if mark in one or mark in without),
+    )
+
+
+_UPLOADER = attrgetter("uploader_id")
+_BY_UPLOADER = attrgetter("uploader_id", "chain_index", "evidence_id")  # each uploader's in chain order
+_FIELD_OF = {name: attrgetter(name) for name in EvidenceInfo._fields}
+_LINE_SOURCE = {"index": "chain_index"}  # EvidenceInfo's name of a line's field, where it differs
+
+
+def _shown_sha(sha: str) -> str:
+    return f"`{sha}`" if is_sha256_hex(sha) else literal(sha)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Evidence items read together (a batch of members', or the uploaders' who are no
+    members), with each item's line of the evidence index when ``_line_formats`` allows it:
+    ``full`` with the description where the uploader is named, ``hidden`` without."""
+
+    items: list[EvidenceInfo]
+    spans: dict[int, tuple[int, int]]  # key (an uploader) -> its items, items[start:end]
+    full: list[str]
+    hidden: list[str]
 
 
 class _EvidenceText:
     """The evidence-index text of each group, for one build: with ``_line_formats`` when the
     locale's macro allows it, else with the macro."""
 
-    def __init__(self, parts: Any, locale: str, text: _Text) -> None:
+    def __init__(self, parts: Any, locale: str, text: _Text, named: set[int]) -> None:
         self.parts = parts
         self.locale = locale
         self.text = text
+        self.named = named  # the uploaders whose descriptions are shown: consenting members
         self.formats = _line_formats(locale)
 
-    def _fields(self, evidence: EvidenceInfo, named: bool, hexes: bool) -> tuple[Any, ...]:
-        """One entry's fields in ``_LINE_FIELDS`` order (``_EvidenceLine``'s); ``hexes``: every
-        hash of the group is known to be 64 hex digits."""
-        sha = evidence.sha256
+    def batch(self, items: list[EvidenceInfo], spans: dict[int, tuple[int, int]]) -> _Batch:
+        """The items' lines, a column at a time: tens of thousands of lines, one ``format``
+        each (two for a line with a description), and no Python code run per line beyond the
+        descriptions' escaping."""
+        if self.formats is None or not items:
+            return _Batch(items, spans, [], [])
+        formats = self.formats
+        field = _FIELD_OF
+        used = formats.used
+
+        def column(name: str, shown: Callable[[list[Any]], Iterable[Any]] | None = None) -> list[Any]:
+            """The items' values of a field the patterns print, as shown (None when they do not)."""
+            if _LINE_FIELDS.index(name) not in used:
+                return [None] * len(items)
+            values = list(map(field[_LINE_SOURCE.get(name, name)], items))
+            return values if shown is None else list(shown(values))
+
+        indexes = column("index")
+        kinds = column("kind", self.text.evidence_kinds)
+        media = column("media_type", lambda values: map(_media_literal, values))
+        sizes = column("size")
+        shas = column("sha256")
+        # 64 hex digits need no escaping: the code span literal() would make is in the patterns
+        if _LINE_FIELDS.index("sha256") not in used or all_sha256_hex(shas):
+            described, bare = formats.described_hex, formats.bare_hex
+        else:
+            described, bare = formats.described, formats.bare
+            shas = list(map(_shown_sha, shas))
+        hidden = list(map(bare.format, indexes, kinds, repeat(""), shas, media, sizes))
+        full = hidden.copy()
+        # A non-consenting member's own words may name them: only kind and hash are shown.
+        descriptions = list(map(field["description"], items))
+        shown = list(map(and_, map(self.named.__contains__, map(_UPLOADER, items)), map(bool, descriptions)))
+        if any(shown):
+            lines = map(
+                described.format,
+                compress(indexes, shown),
+                compress(kinds, shown),
+                map(inline, compress(descriptions, shown)),
+                compress(shas, shown),
+                compress(media, shown),
+                compress(sizes, shown),
+            )
+            for n, line in zip(compress(range(len(items)), shown), lines, strict=True):
+                full[n] = line
+        return _Batch(items, spans, full, hidden)
+
+    def _fields(self, evidence: EvidenceInfo, named: bool) -> tuple[Any, ...]:
+        """One entry's fields in ``_LINE_FIELDS`` order (``_EvidenceLine``'s)."""
         return (
             evidence.chain_index,
             self.text.evidence_kind(evidence.kind),
-            # A non-consenting member's own words may name them: only kind and hash are shown.
             inline(evidence.description) if named and evidence.description else "",
-            # 64 hex digits need no escaping: the code span literal() would make
-            f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
+            _shown_sha(evidence.sha256),
             _media_literal(evidence.media_type),
             evidence.size,
         )
 
-    def __call__(self, items: list[EvidenceInfo], named: bool) -> tuple[str, str]:
-        """The group's lines in full and without their descriptions (the same when not named)."""
-        hexes = all_sha256_hex([e.sha256 for e in items])
+    def __call__(self, batch: _Batch, key: int, named: bool) -> tuple[str, str]:
+        """The lines of the batch's items under ``key`` in full and without their descriptions
+        (the same when not named)."""
+        start, end = batch.spans[key]
         if self.formats is None:
-            lines = [_EvidenceLine(*self._fields(e, named, hexes)) for e in items]
+            lines = [_EvidenceLine(*self._fields(e, named)) for e in batch.items[start:end]]
             if not named:
                 text = str(self.parts.evidence_lines(lines)).strip("\n")
                 return text, text
             return _evidence_texts(lines, self.parts, self.locale)
-        with_description, without = self.formats
-        kind_of = self.text.evidence_kind
-        full: list[str] = []
-        hidden: list[str] = []
-        # _fields, written out: tens of thousands of lines, one format each (two for a line
-        # with a description), no call or tuple more than that
-        for e in items:
-            sha = e.sha256
-            line = without.format(
-                e.chain_index,
-                kind_of(e.kind),
-                "",
-                f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
-                _media_literal(e.media_type),
-                e.size,
-            )
-            hidden.append(line)
-            if named and e.description:
-                full.append(
-                    with_description.format(
-                        e.chain_index,
-                        kind_of(e.kind),
-                        inline(e.description),
-                        f"`{sha}`" if hexes or is_sha256_hex(sha) else literal(sha),
-                        _media_literal(e.media_type),
-                        e.size,
-                    )
-                )
-            else:
-                full.append(line)
-        text = "".join(hidden).strip("\n")
-        return ("".join(full).strip("\n"), text) if named else (text, text)
+        text = "".join(batch.hidden[start:end]).strip("\n")
+        return ("".join(batch.full[start:end]).strip("\n"), text) if named else (text, text)
+
+
+def _spans(items: list[EvidenceInfo]) -> dict[int, tuple[int, int]]:
+    """Where each uploader's items are in ``items`` (sorted by uploader)."""
+    spans: dict[int, tuple[int, int]] = {}
+    start = 0
+    for uploader, run in groupby(map(_UPLOADER, items)):
+        end = start + sum(1 for _ in run)
+        spans[uploader] = (start, end)
+        start = end
+    return spans
 
 
 def _parts(locale: str) -> Any:
@@ -753,18 +830,24 @@ def _prepare(
     recorded: Counter[date] = Counter()
     evidence_total = 0
 
-    def grouped(items: Iterable[EvidenceInfo]) -> dict[int, list[EvidenceInfo]]:
-        """The items by uploader, each uploader's in chain order, tallied."""
+    def tally(items: list[EvidenceInfo]) -> None:
         nonlocal evidence_total
-        by_uploader: dict[int, list[EvidenceInfo]] = defaultdict(list)
-        generated_at = data.generated_at
-        for item in sorted(items, key=_CHAIN_ORDER):
-            by_uploader[item.uploader_id].append(item)
-            recorded[_local_date(item.uploaded_at, generated_at)] += 1
-            if item.evidence_id in cited:
+        evidence_total += len(items)
+        moments = list(map(_UPLOADED_AT, items))
+        zone = data.generated_at.tzinfo
+        if zone is not None and None not in set(map(_TZINFO, moments)):
+            recorded.update(map(_DATE, map(methodcaller("astimezone", zone), moments)))
+        else:
+            recorded.update(_local_date(moment, data.generated_at) for moment in moments)
+        if cited:
+            for item in compress(items, map(cited.__contains__, map(_EVIDENCE_ID, items))):
                 chain[item.evidence_id] = item.chain_index
-            evidence_total += 1
-        return by_uploader
+
+    def grouped(items: Iterable[EvidenceInfo]) -> _Batch:
+        """The items by uploader, each uploader's in chain order, tallied, with their lines."""
+        ordered = sorted(items, key=_BY_UPLOADER)
+        tally(ordered)
+        return evidence_text.batch(ordered, _spans(ordered))
 
     unread: dict[int, list[EvidenceInfo]] = {}  # data.evidence by uploader, until read
     if evidence_of is None:
@@ -774,7 +857,7 @@ def _prepare(
         def evidence_of(user_ids: list[int]) -> list[EvidenceInfo]:
             return [item for user_id in user_ids for item in unread.pop(user_id, ())]
 
-    reading: dict[int, list[EvidenceInfo]] = {}  # the batch of members being written
+    reading = _Batch([], {}, [], [])  # the batch of members being written
 
     complainants: list[_Piece] = []
     statements: list[_Piece] = []
@@ -795,15 +878,15 @@ def _prepare(
         piece_slots.add(len(slots))
         return slot(user_id, full, redacted)
 
-    evidence_text = _EvidenceText(parts, locale, text)
+    evidence_text = _EvidenceText(parts, locale, text, {m.user_id for m in members if m.consented})
     for number, member in enumerate(members, start=1):
         if (number - 1) % batch == 0:
             reading = grouped(evidence_of([m.user_id for m in members[number - 1 : number - 1 + batch]]))
-        evidence = reading.pop(member.user_id, [])
+        evidence = member.user_id in reading.spans
         if not member.consented:
             if evidence:
                 label = text("complaint.member_n", f"#{number}", n=number)
-                groups.append(_Group(label, False, number, evidence_text(evidence, False)[0]))
+                groups.append(_Group(label, False, number, evidence_text(reading, member.user_id, False)[0]))
             continue
         name = inline(member.display_name) or "—"
         row = _Complainant(
@@ -830,7 +913,7 @@ def _prepare(
             # others' words are left out of the member view altogether
             statements.append(_Piece(fragment_slot(member.user_id, statement.text, "")))
         if evidence:
-            lines_text, hidden_text = evidence_text(evidence, True)
+            lines_text, hidden_text = evidence_text(reading, member.user_id, True)
             pieces.append(lines_text)
             groups.append(
                 _Group(
@@ -842,12 +925,13 @@ def _prepare(
             )
         fragments[member.user_id] = pieces
     # what is left: the evidence of uploaders who are no members (any more)
-    rest = grouped(item for items in unread.values() for item in items)
-    orphans = sorted((item for items in rest.values() for item in items), key=_CHAIN_ORDER)
+    orphans = sorted((item for items in unread.values() for item in items), key=_CHAIN_ORDER)
     if orphans:
+        tally(orphans)
+        rest = evidence_text.batch(orphans, {0: (0, len(orphans))})
         groups.append(
             _Group(
-                text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(orphans, False)[0]
+                text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(rest, 0, False)[0]
             )
         )
 
