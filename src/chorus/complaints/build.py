@@ -28,17 +28,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from itertools import compress, groupby, repeat
-from operator import and_, attrgetter, methodcaller
+from itertools import accumulate, compress, groupby, repeat
+from itertools import chain as chained
+from operator import and_, attrgetter, itemgetter, methodcaller
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from jinja2 import nodes
 
 from chorus.complaints.model import ComplaintInput, EvidenceInfo, MemberInfo
@@ -215,6 +218,10 @@ def _slot(number: int) -> str:
     return f"\x00{number}\x00"
 
 
+_FULL = itemgetter(1)  # of a slot (user id, full text, redacted text)
+_REDACTED = itemgetter(2)
+
+
 @dataclass(frozen=True)
 class MemberView:
     """The complaint as the same text for every reader (``skeleton``) with, between its parts,
@@ -250,29 +257,28 @@ class MemberView:
         """``full_text`` in pieces of about ``size`` characters, never all of it at once."""
         return _tidied(in_chunks(self._full(), size))
 
-    def _full(self) -> Iterator[str]:
-        yield self.skeleton[0]
-        for (_, full, _), after in zip(self.slots, self.skeleton[1:], strict=True):
-            yield full
-            yield after
+    def _full(self) -> list[str]:
+        """The skeleton's parts with every slot's full text between them."""
+        fulls = map(_FULL, self.slots)
+        return [self.skeleton[0], *chained.from_iterable(zip(fulls, self.skeleton[1:], strict=True))]
 
     FORMAT = "chorus-member-view/1"
 
-    def dump(self) -> Iterator[str]:
+    def dump(self) -> list[str]:
         """The view as text, in pieces: a one-line JSON index of lengths (in characters), then
         every text in document order (skeleton part, then each slot's full and redacted text).
         No escaping of megabytes of text, and never one string of it all."""
         index = {
             "format": self.FORMAT,
-            "skeleton": [len(part) for part in self.skeleton],
+            "skeleton": list(map(len, self.skeleton)),
             "slots": [[user_id, len(full), len(redacted)] for user_id, full, redacted in self.slots],
         }
-        yield json.dumps(index, separators=(",", ":")) + "\n"
-        yield self.skeleton[0]
-        for (_, full, redacted), after in zip(self.slots, self.skeleton[1:], strict=True):
-            yield full
-            yield redacted
-            yield after
+        texts = zip(map(_FULL, self.slots), map(_REDACTED, self.slots), self.skeleton[1:], strict=True)
+        return [
+            msgspec.json.encode(index).decode() + "\n",
+            self.skeleton[0],
+            *chained.from_iterable(texts),
+        ]
 
     @classmethod
     def load(cls, data: bytes) -> MemberView:
@@ -1000,20 +1006,17 @@ def _tidy_parts(parts: Iterable[str]) -> str:
     return "".join(_tidied(parts))
 
 
-def in_chunks(pieces: Iterable[str], size: int) -> Iterator[str]:
+def in_chunks(pieces: Sequence[str], size: int) -> Iterator[str]:
     """The pieces joined into strings of ``size`` characters or a little more (the last fewer):
-    tens of thousands of small pieces handled a chunk at a time, not one by one."""
-    buf: list[str] = []
-    pending = 0  # characters in buf
-    for piece in pieces:
-        buf.append(piece)
-        pending += len(piece)
-        if pending >= size:
-            yield "".join(buf)
-            buf.clear()
-            pending = 0
-    if buf:
-        yield "".join(buf)
+    tens of thousands of small pieces joined a chunk at a time, where the chunks end found from
+    the pieces' running lengths, not by a step per piece."""
+    ends = list(accumulate(map(len, pieces)))  # characters up to the end of each piece
+    start = 0
+    while start < len(pieces):
+        before = ends[start - 1] if start else 0
+        stop = bisect_left(ends, before + size, lo=start) + 1  # the piece that reaches ``size``
+        yield "".join(pieces[start:stop])
+        start = stop
 
 
 def _tidied(parts: Iterable[str]) -> Iterator[str]:
