@@ -28,8 +28,22 @@ async def test_each_batch_gets_its_members_rows_whatever_the_chunks() -> None:
     assert got == [rows[:3], rows[3:]]
 
 
-async def test_a_row_out_of_the_members_order_is_an_error_not_a_lost_row() -> None:
-    read = reader([[(1, 20), (2, 10)], []], [10, 20])
-    assert await asyncio.to_thread(read.of, [10]) == []  # member 10's rows come after member 20's
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [[(1, 20), (2, 10)], []],  # member 10's rows after member 20's, in one chunk
+        [[(1, 20)], [(2, 10)], []],  # or in the next one
+    ],
+)
+async def test_a_row_out_of_the_members_order_is_an_error_not_a_lost_row(
+    chunks: list[list[tuple[int, int]]],
+) -> None:
+    read = reader(chunks, [10, 20])
     with pytest.raises(RuntimeError, match="out of the members' order"):
-        await asyncio.to_thread(read.of, [20])
+        await asyncio.to_thread(lambda: [read.of([10]), read.of([20])])
+
+
+async def test_members_asked_for_out_of_order_is_an_error_not_a_lost_row() -> None:
+    read = reader([[(1, 10), (2, 20)], []], [10, 20])
+    with pytest.raises(RuntimeError, match="out of the members' order"):
+        await asyncio.to_thread(read.of, [20])  # member 10's row would go with member 20's

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from jinja2 import nodes
 
-from chorus.complaints.model import ComplaintInput, EvidenceInfo, MemberInfo
+from chorus.complaints.model import ComplaintInput, EvidenceInfo, EvidenceRow, MemberInfo, evidence_key
 from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import all_sha256_hex, is_sha256_hex
@@ -315,9 +315,13 @@ class _Prepared:
     pieces: set[int]  # the marker numbers of the fragments' texts
 
 
-_CHAIN_ORDER = attrgetter("chain_index", "evidence_id")
-_EVIDENCE_ID = attrgetter("evidence_id")
-_UPLOADED_AT = attrgetter("uploaded_at")
+_FIELD_OF = {name: evidence_key(name) for name in EvidenceInfo._fields}
+_EVIDENCE_ID = evidence_key("evidence_id")
+_UPLOADER = evidence_key("uploader_id")
+_CHAIN_INDEX = evidence_key("chain_index")
+_UPLOADED_AT = evidence_key("uploaded_at")
+_CHAIN_ORDER = evidence_key("chain_index", "evidence_id")
+_BY_UPLOADER = evidence_key("uploader_id", "chain_index", "evidence_id")  # each uploader's together
 _TZINFO = attrgetter("tzinfo")
 _DATE = methodcaller("date")
 
@@ -676,9 +680,6 @@ def _line_formats(locale: str) -> _LineFormats | None:
     )
 
 
-_UPLOADER = attrgetter("uploader_id")
-_BY_UPLOADER = attrgetter("uploader_id", "chain_index", "evidence_id")  # each uploader's in chain order
-_FIELD_OF = {name: attrgetter(name) for name in EvidenceInfo._fields}
 _LINE_SOURCE = {"index": "chain_index"}  # EvidenceInfo's name of a line's field, where it differs
 
 
@@ -692,7 +693,7 @@ class _Batch:
     members), with each item's line of the evidence index when ``_line_formats`` allows it:
     ``full`` with the description where the uploader is named, ``hidden`` without."""
 
-    items: list[EvidenceInfo]
+    items: list[EvidenceRow]
     spans: dict[int, tuple[int, int]]  # key (an uploader) -> its items, items[start:end]
     full: list[str]
     hidden: list[str]
@@ -709,7 +710,7 @@ class _EvidenceText:
         self.named = named  # the uploaders whose descriptions are shown: consenting members
         self.formats = _line_formats(locale)
 
-    def batch(self, items: list[EvidenceInfo], spans: dict[int, tuple[int, int]]) -> _Batch:
+    def batch(self, items: list[EvidenceRow], spans: dict[int, tuple[int, int]]) -> _Batch:
         """The items' lines, a column at a time: tens of thousands of lines, one ``format``
         each (two for a line with a description), and no Python code run per line beyond the
         descriptions' escaping."""
@@ -756,8 +757,9 @@ class _EvidenceText:
                 full[n] = line
         return _Batch(items, spans, full, hidden)
 
-    def _fields(self, evidence: EvidenceInfo, named: bool) -> tuple[Any, ...]:
+    def _fields(self, row: EvidenceRow, named: bool) -> tuple[Any, ...]:
         """One entry's fields in ``_LINE_FIELDS`` order (``_EvidenceLine``'s)."""
+        evidence = EvidenceInfo._make(row)
         return (
             evidence.chain_index,
             self.text.evidence_kind(evidence.kind),
@@ -781,7 +783,7 @@ class _EvidenceText:
         return ("".join(batch.full[start:end]).strip("\n"), text) if named else (text, text)
 
 
-def _spans(items: list[EvidenceInfo]) -> dict[int, tuple[int, int]]:
+def _spans(items: list[EvidenceRow]) -> dict[int, tuple[int, int]]:
     """Where each uploader's items are in ``items`` (sorted by uploader)."""
     spans: dict[int, tuple[int, int]] = {}
     start = 0
@@ -805,7 +807,7 @@ def _template_name(kind: str, locale: str) -> str:
 
 
 # The evidence of a batch of members (user ids), read when their lines are written: any order
-EvidenceSource = Callable[[list[int]], Iterable[EvidenceInfo]]
+EvidenceSource = Callable[[list[int]], Iterable[EvidenceRow]]
 EVIDENCE_BATCH = 500  # members whose evidence is read at a time
 
 
@@ -836,7 +838,7 @@ def _prepare(
     recorded: Counter[date] = Counter()
     evidence_total = 0
 
-    def tally(items: list[EvidenceInfo]) -> None:
+    def tally(items: list[EvidenceRow]) -> None:
         nonlocal evidence_total
         evidence_total += len(items)
         moments = list(map(_UPLOADED_AT, items))
@@ -847,20 +849,20 @@ def _prepare(
             recorded.update(_local_date(moment, data.generated_at) for moment in moments)
         if cited:
             for item in compress(items, map(cited.__contains__, map(_EVIDENCE_ID, items))):
-                chain[item.evidence_id] = item.chain_index
+                chain[_EVIDENCE_ID(item)] = _CHAIN_INDEX(item)
 
-    def grouped(items: Iterable[EvidenceInfo]) -> _Batch:
+    def grouped(items: Iterable[EvidenceRow]) -> _Batch:
         """The items by uploader, each uploader's in chain order, tallied, with their lines."""
         ordered = sorted(items, key=_BY_UPLOADER)
         tally(ordered)
         return evidence_text.batch(ordered, _spans(ordered))
 
-    unread: dict[int, list[EvidenceInfo]] = {}  # data.evidence by uploader, until read
+    unread: dict[int, list[EvidenceRow]] = {}  # data.evidence by uploader, until read
     if evidence_of is None:
         for item in data.evidence:
             unread.setdefault(item.uploader_id, []).append(item)
 
-        def evidence_of(user_ids: list[int]) -> list[EvidenceInfo]:
+        def evidence_of(user_ids: list[int]) -> list[EvidenceRow]:
             return [item for user_id in user_ids for item in unread.pop(user_id, ())]
 
     reading = _Batch([], {}, [], [])  # the batch of members being written

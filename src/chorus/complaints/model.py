@@ -6,10 +6,12 @@ same input always gives byte-identical output (golden-file tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,17 @@ class EvidenceInfo(NamedTuple):
     uploaded_at: datetime
     media_type: str
     size: int
+
+
+# An evidence item as the builder reads it, by position: an EvidenceInfo, or a database row of
+# the same values in the same order (chorus.evidence.service.live_rows_of), used as it is
+EvidenceRow = Sequence[Any]
+
+
+def evidence_key(*fields: str) -> Callable[[EvidenceRow], Any]:
+    """What ``attrgetter(*fields)`` reads of an EvidenceInfo, read by position: the same of an
+    EvidenceRow, and quicker (tens of thousands of items per large build)."""
+    return itemgetter(*(EvidenceInfo._fields.index(name) for name in fields))
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import codecs
-import collections
 import concurrent.futures
 import contextlib
 import difflib
 import gc
 import hashlib
+import operator
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,12 @@ from chorus.complaints.legal import legal_basis_for
 from chorus.complaints.model import (
     ComplaintInput,
     EvidenceInfo,
+    EvidenceRow,
     IdentifierInfo,
     MemberInfo,
     MerchantInfo,
     RegulatorInfo,
+    evidence_key,
 )
 from chorus.complaints.patterns import detect
 from chorus.complaints.schemas import (
@@ -294,10 +298,11 @@ async def build(
             members_total = len(members)
             total_loss = money.totals((m.loss_amount, m.loss_currency) for m in members)
 
-            def evidence_of(user_ids: list[int]) -> tuple[EvidenceInfo, ...]:
-                items = evidence_from_rows(stream.of(user_ids))
-                cited.extend((e.chain_index, e.evidence_id) for e in items if e.uploader_id in consenting)
-                return items
+            def evidence_of(user_ids: list[int]) -> list[EvidenceRow]:
+                rows = stream.of(user_ids)  # in EvidenceInfo's order, read as they are
+                named = map(consenting.__contains__, map(_UPLOADER, rows))
+                cited.extend(map(_CHAIN_ORDER, compress(rows, named)))
+                return rows
 
             prepared = builder.prepare_reading(data_in, evidence_of, batch=builder.EVIDENCE_BATCH)
             # the members are not needed from here on: let them go before the text is put
@@ -433,6 +438,10 @@ async def build(
         await asyncio.to_thread(memory.give_back)
 
 
+_UPLOADER = evidence_key("uploader_id")
+_CHAIN_ORDER = evidence_key("chain_index", "evidence_id")
+
+
 class _MembersEvidence:
     """The evidence rows ``build.prepare_reading`` asks for, batch of members by batch of
     members, taken from one stream of rows in the members' order (``evidence.live_rows_of``),
@@ -442,7 +451,10 @@ class _MembersEvidence:
         self.next_rows = next_rows
         self.loop = loop
         self.position = {user_id: n for n, user_id in enumerate(order)}
-        self.rows: collections.deque[Sequence[Any]] = collections.deque()
+        self.rows: list[Sequence[Any]] = []  # read and not handed out yet: rows[at:]
+        self.places: list[int] = []  # each row's uploader's place in the order
+        self.at = 0
+        self.last = -1  # the place of the last row read
         self.ended = False
         self.reading: concurrent.futures.Future[list[Sequence[Any]]] | None = None
 
@@ -461,7 +473,15 @@ class _MembersEvidence:
         rows = self.reading.result(timeout=EVIDENCE_READ_TIMEOUT)
         self.ended = not rows
         self.reading = None if self.ended else asyncio.run_coroutine_threadsafe(self.next_rows(), self.loop)
-        self.rows.extend(rows)
+        places = list(map(self.position.__getitem__, map(_UPLOADER, rows)))
+        # the places never go down, within these rows and from the ones before: a row out of
+        # the order (a bug, not data) is an error, not a row handed to no one
+        if places and (places[0] < self.last or not all(map(operator.le, places, places[1:]))):
+            raise RuntimeError("evidence rows out of the members' order")
+        self.rows = self.rows[self.at :] + rows
+        self.places = self.places[self.at :] + places
+        self.at = 0
+        self.last = places[-1] if places else self.last
         return bool(rows)
 
     def finish(self) -> None:
@@ -476,14 +496,14 @@ class _MembersEvidence:
         """The rows of these members, the next ones in the order (consecutive, in order)."""
         first, last = self.position[user_ids[0]], self.position[user_ids[-1]]
         out: list[Sequence[Any]] = []
-        while self.rows or self._read():
-            at = self.position[self.rows[0][1]]
-            if at > last:
-                break
-            if at < first:  # a row that went by: the orders disagree (a bug, not data)
-                raise RuntimeError("evidence rows out of the members' order")
-            out.append(self.rows.popleft())
-        return out
+        while True:
+            if self.at < len(self.places) and self.places[self.at] < first:
+                raise RuntimeError("evidence rows out of the members' order")  # asked for out of order
+            end = bisect.bisect_right(self.places, last, lo=self.at)
+            out += self.rows[self.at : end]
+            self.at = end
+            if end < len(self.rows) or not self._read():
+                return out
 
 
 @dataclass(frozen=True)
