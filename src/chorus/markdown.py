@@ -208,10 +208,17 @@ def _fold(text: str) -> str:
 _PLAIN = re.compile(r"[^\\`*_\[\]|#<>&:\r\n\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
 
 
+# Text whose only characters inline() changes are Markdown's ("*", "[", "#", ...): no "<", ">",
+# "&" or ":" (HTML, entities, URL schemes), no line break, control or bidi mark.
+_MARKUP_ONLY = re.compile(r"[^<>&:\r\n\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
+
+
 def inline(text: str) -> str:
     """One line of plain text as Markdown: no markup, link, HTML or line break survives."""
     if _PLAIN.fullmatch(text):
         return " ".join(text.split())  # the common case, tens of thousands of times per build
+    if _MARKUP_ONLY.fullmatch(text):  # the next most common ("截图 *第2张*"): escaped, nothing else
+        return _INLINE_ESCAPE.sub(r"\\\1", " ".join(text.split()))
     return _inline_any(text)
 
 

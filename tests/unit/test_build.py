@@ -659,9 +659,17 @@ def test_inline_property(text: str) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(text=st.one_of(hostile_text, st.text(), st.text(alphabet="ab 　\t\u00a0\u3000汉字：:&<>#*_")))
+@given(
+    text=st.one_of(
+        hostile_text,
+        st.text(),
+        st.text(alphabet="ab 　\t\u00a0\u3000汉字：:&<>#*_"),
+        st.text(alphabet="ab 　\t\u00a0\u3000汉字\\`*_[]|#()!~"),  # Markdown's characters only
+    )
+)
 def test_inline_fast_path_agrees_with_the_full_one(text: str) -> None:
-    # plain text skips the escaping passes: it must come out exactly as they would leave it
+    # plain text, or text with Markdown's characters only, skips the passes that would leave it
+    # as it is: it must come out exactly as they would leave it
     assert inline(text) == _inline_any(text)
 
 
@@ -1070,6 +1078,19 @@ def test_catalog_has_every_complaint_key_in_both_locales() -> None:
 
 # --- the service's way: prepare_reading, the evidence read a few members at a time -----------------
 
+
+def test_a_members_evidence_given_apart_is_an_error_not_a_misplaced_line() -> None:
+    data = complaint("samr", "zh-CN")
+    by_chain = sorted(data.evidence, key=lambda e: e.chain_index)
+    user_ids = list(dict.fromkeys(e.uploader_id for e in by_chain))
+    assert len(by_chain) > len(user_ids)  # someone has two items: they can be given apart
+
+    def evidence_of(ids: list[int]) -> list[EvidenceInfo]:
+        return [e for e in by_chain if e.uploader_id in ids]  # in chain order, members mixed
+
+    with pytest.raises(ValueError, match="is not together"):
+        build.prepare_reading(dataclasses.replace(data, evidence=()), evidence_of, batch=500)
+
 RECEIPTS = ((11, "alipay", ALIPAY, 100), (12, "alipay", ALIPAY, 101), (13, "alipay", ALIPAY, 102))
 
 
@@ -1094,7 +1115,9 @@ def test_a_complaint_reading_its_evidence_batch_by_batch_is_the_same(
 
     def evidence_of(user_ids: list[int]) -> list[EvidenceInfo]:
         asked.append(user_ids)
-        return [e for e in reversed(data.evidence) if e.uploader_id in user_ids]  # in any order
+        # each member's items together and in chain order, the members in any order
+        by_chain = sorted(data.evidence, key=lambda e: e.chain_index)
+        return [e for user_id in reversed(user_ids) for e in by_chain if e.uploader_id == user_id]
 
     prepared = build.prepare_reading(dataclasses.replace(data, evidence=()), evidence_of, batch=batch)
     markdown, digests, view = build.complete(prepared)

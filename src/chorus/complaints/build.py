@@ -321,7 +321,6 @@ _UPLOADER = evidence_key("uploader_id")
 _CHAIN_INDEX = evidence_key("chain_index")
 _UPLOADED_AT = evidence_key("uploaded_at")
 _CHAIN_ORDER = evidence_key("chain_index", "evidence_id")
-_BY_UPLOADER = evidence_key("uploader_id", "chain_index", "evidence_id")  # each uploader's together
 _TZINFO = attrgetter("tzinfo")
 _DATE = methodcaller("date")
 
@@ -742,7 +741,10 @@ class _EvidenceText:
         full = hidden.copy()
         # A non-consenting member's own words may name them: only kind and hash are shown.
         descriptions = list(map(field["description"], items))
-        shown = list(map(and_, map(self.named.__contains__, map(_UPLOADER, items)), map(bool, descriptions)))
+        uploader_named: list[bool] = []  # of each item, a span at a time
+        for key, (start, end) in spans.items():
+            uploader_named += [key in self.named] * (end - start)
+        shown = list(map(and_, uploader_named, map(bool, descriptions)))
         if any(shown):
             lines = map(
                 described.format,
@@ -784,12 +786,14 @@ class _EvidenceText:
 
 
 def _spans(items: list[EvidenceRow]) -> dict[int, tuple[int, int]]:
-    """Where each uploader's items are in ``items`` (sorted by uploader)."""
+    """Where each uploader's items are in ``items`` (each uploader's together). Raises
+    ValueError when an uploader's items are apart."""
     spans: dict[int, tuple[int, int]] = {}
     start = 0
     for uploader, run in groupby(map(_UPLOADER, items)):
         end = start + sum(1 for _ in run)
-        spans[uploader] = (start, end)
+        if spans.setdefault(uploader, (start, end)) != (start, end):
+            raise ValueError(f"the evidence of uploader {uploader} is not together")
         start = end
     return spans
 
@@ -806,7 +810,8 @@ def _template_name(kind: str, locale: str) -> str:
     return BASE_TEMPLATE
 
 
-# The evidence of a batch of members (user ids), read when their lines are written: any order
+# The evidence of a batch of members (user ids), read when their lines are written: each
+# uploader's items together and in chain order (the uploaders in any order)
 EvidenceSource = Callable[[list[int]], Iterable[EvidenceRow]]
 EVIDENCE_BATCH = 500  # members whose evidence is read at a time
 
@@ -852,14 +857,14 @@ def _prepare(
                 chain[_EVIDENCE_ID(item)] = _CHAIN_INDEX(item)
 
     def grouped(items: Iterable[EvidenceRow]) -> _Batch:
-        """The items by uploader, each uploader's in chain order, tallied, with their lines."""
-        ordered = sorted(items, key=_BY_UPLOADER)
-        tally(ordered)
-        return evidence_text.batch(ordered, _spans(ordered))
+        """The items (each uploader's together, in chain order), tallied, with their lines."""
+        listed = list(items)
+        tally(listed)
+        return evidence_text.batch(listed, _spans(listed))
 
     unread: dict[int, list[EvidenceRow]] = {}  # data.evidence by uploader, until read
     if evidence_of is None:
-        for item in data.evidence:
+        for item in sorted(data.evidence, key=_CHAIN_ORDER):
             unread.setdefault(item.uploader_id, []).append(item)
 
         def evidence_of(user_ids: list[int]) -> list[EvidenceRow]:
@@ -1146,7 +1151,8 @@ def prepare_reading(
 ) -> _Prepared:
     """``prepare`` of ``data`` whose evidence is not in it (``data.evidence`` is not read):
     ``evidence_of(user_ids)`` gives the evidence of ``batch`` members at a time, as their lines
-    are written, so a large case's tens of thousands of items (some 30 MB as rows) are never
+    are written (each member's items together and in chain order: ValueError when a member's
+    are apart), so a large case's tens of thousands of items (some 30 MB as rows) are never
     all held at once. The same result as ``prepare`` of ``data`` with that evidence in it,
     except that there are no uploaders who are no members: only members' evidence is asked for."""
     return _prepare(data, evidence_of=evidence_of, batch=batch)
