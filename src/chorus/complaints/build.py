@@ -692,8 +692,8 @@ class _Batch:
     members), with each item's line of the evidence index when ``_line_formats`` allows it:
     ``full`` with the description where the uploader is named, ``hidden`` without."""
 
-    items: list[EvidenceRow]
-    spans: dict[int, tuple[int, int]]  # key (an uploader) -> its items, items[start:end]
+    items: list[EvidenceRow]  # for the macro, where there are no lines (else [])
+    spans: dict[int, tuple[int, int]]  # key (an uploader) -> its items (and lines), [start:end]
     full: list[str]
     hidden: list[str]
 
@@ -757,7 +757,7 @@ class _EvidenceText:
             )
             for n, line in zip(compress(range(len(items)), shown), lines, strict=True):
                 full[n] = line
-        return _Batch(items, spans, full, hidden)
+        return _Batch([], spans, full, hidden)  # the items are not needed once their lines are made
 
     def _fields(self, row: EvidenceRow, named: bool) -> tuple[Any, ...]:
         """One entry's fields in ``_LINE_FIELDS`` order (``_EvidenceLine``'s)."""
@@ -781,8 +781,11 @@ class _EvidenceText:
                 text = str(self.parts.evidence_lines(lines)).strip("\n")
                 return text, text
             return _evidence_texts(lines, self.parts, self.locale)
-        text = "".join(batch.hidden[start:end]).strip("\n")
-        return ("".join(batch.full[start:end]).strip("\n"), text) if named else (text, text)
+        hidden = batch.hidden[start:end]
+        text = "".join(hidden).strip("\n")
+        full = batch.full[start:end] if named else hidden
+        # the same lines (no description shown) are the same text, held once
+        return ("".join(full).strip("\n") if full != hidden else text), text
 
 
 def _spans(items: list[EvidenceRow]) -> dict[int, tuple[int, int]]:

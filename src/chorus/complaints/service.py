@@ -451,9 +451,8 @@ class _MembersEvidence:
         self.next_rows = next_rows
         self.loop = loop
         self.position = {user_id: n for n, user_id in enumerate(order)}
-        self.rows: list[Sequence[Any]] = []  # read and not handed out yet: rows[at:]
+        self.rows: list[Sequence[Any]] = []  # read and not handed out yet
         self.places: list[int] = []  # each row's uploader's place in the order
-        self.at = 0
         self.last = -1  # the place of the last row read
         self.ended = False
         self.reading: concurrent.futures.Future[list[Sequence[Any]]] | None = None
@@ -478,9 +477,8 @@ class _MembersEvidence:
         # the order (a bug, not data) is an error, not a row handed to no one
         if places and (places[0] < self.last or not all(map(operator.le, places, places[1:]))):
             raise RuntimeError("evidence rows out of the members' order")
-        self.rows = self.rows[self.at :] + rows
-        self.places = self.places[self.at :] + places
-        self.at = 0
+        self.rows += rows
+        self.places += places
         self.last = places[-1] if places else self.last
         return bool(rows)
 
@@ -497,12 +495,13 @@ class _MembersEvidence:
         first, last = self.position[user_ids[0]], self.position[user_ids[-1]]
         out: list[Sequence[Any]] = []
         while True:
-            if self.at < len(self.places) and self.places[self.at] < first:
+            if self.places and self.places[0] < first:
                 raise RuntimeError("evidence rows out of the members' order")  # asked for out of order
-            end = bisect.bisect_right(self.places, last, lo=self.at)
-            out += self.rows[self.at : end]
-            self.at = end
-            if end < len(self.rows) or not self._read():
+            end = bisect.bisect_right(self.places, last)
+            out += self.rows[:end]
+            # the rows handed out are let go here: the build holds them only while it uses them
+            del self.rows[:end], self.places[:end]
+            if self.rows or not self._read():
                 return out
 
 
@@ -552,7 +551,7 @@ class _Assembled:
 VIEW_FORMAT = builder.MemberView.FORMAT
 
 
-TEXT_CHUNK = BUNDLE_CHUNK // 3  # characters written at a time: about a megabyte of Chinese text
+TEXT_CHUNK = 1 << 16  # characters joined at a time: no larger than holes a build leaves in the heap
 
 
 def _write_text(pieces: Iterable[str], path: Path) -> tuple[str, int]:
