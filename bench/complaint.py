@@ -1131,9 +1131,9 @@ def print_summary(
     print(
         f"split     in process, current code: gather {gather_s:.2f} s | build_markdown "
         f"{split.build['build.build_markdown (best of 2)']:.2f} s | member_digests "
-        f"{split.build['build.member_digests']:.2f} s | the HTTP request beyond service.build in "
-        f"process ≈ {cur.build_median - split.service_build_s:.2f} s (the service reads the evidence "
-        "while it builds: the gather steps are no part of it)"
+        f"{split.build['build.member_digests']:.2f} s | HTTP median {cur.build_median:.2f} s against "
+        f"service.build in process {split.service_build_s:.2f} s (one build, the first of this process; "
+        "the service reads the evidence while it builds: the gather steps are no part of it)"
     )
     print(
         f"          {together_name.split()[0]} {together:.2f} s (the two apart {assemble_s:.2f} s); "
