@@ -17,12 +17,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.harness import CHROMIUM, IN_CI, PHONE, WATCHES, LiveApp, Watch
 from tests.regulator_standin import KEY_ENV, Standin, running
 from tests.support import Mailbox
 from tests.toolkit import free_port, start_chorus, start_web, stop_process
+
+# In CI two test passes, their xdist workers and the browsers share this machine's 2 CPUs: an
+# answer that takes a few seconds there is slow, not wrong (a journey's live identifier check once
+# missed Playwright's default 5 s). What a page should show is waited for up to 15 s.
+expect.set_options(timeout=15_000)
 
 SKIPPED = None
 if CHROMIUM is None and not IN_CI:
