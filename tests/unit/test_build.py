@@ -1127,3 +1127,25 @@ def test_a_complaint_reading_its_evidence_batch_by_batch_is_the_same(
     in_order = [m.user_id for m in sorted(data.members, key=lambda m: (m.joined_at, m.user_id))]
     assert [user_id for ids in asked for user_id in ids] == in_order
     assert all(1 <= len(ids) <= batch for ids in asked)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.text(alphabet="ab\n陈", max_size=12), max_size=40),
+    size=st.integers(min_value=1, max_value=30),
+)
+def test_text_in_chunks_is_the_same_text_cut_where_it_reaches_the_size(pieces: list[str], size: int) -> None:
+    # the complaint and its member view are written this way: nothing lost, doubled or reordered,
+    # and every chunk but the last ends with the piece that took it to ``size`` characters
+    chunks = list(build.in_chunks(pieces, size))
+    assert "".join(chunks) == "".join(pieces)
+    assert all(len(chunk) >= size for chunk in chunks[:-1])
+    joined = 0
+    for chunk in chunks[:-1]:
+        taken = 0
+        for piece in pieces[joined:]:
+            taken += len(piece)
+            joined += 1
+            if taken >= size:
+                break
+        assert taken == len(chunk)

@@ -315,7 +315,6 @@ class _Prepared:
     pieces: set[int]  # the marker numbers of the fragments' texts
 
 
-_FIELD_OF = {name: evidence_key(name) for name in EvidenceInfo._fields}
 _EVIDENCE_ID = evidence_key("evidence_id")
 _UPLOADER = evidence_key("uploader_id")
 _CHAIN_INDEX = evidence_key("chain_index")
@@ -679,7 +678,8 @@ def _line_formats(locale: str) -> _LineFormats | None:
     )
 
 
-_LINE_SOURCE = {"index": "chain_index"}  # EvidenceInfo's name of a line's field, where it differs
+# each field of a line, read off an evidence item (EvidenceInfo calls the index chain_index)
+_LINE_FIELD = {name: evidence_key({"index": "chain_index"}.get(name, name)) for name in _LINE_FIELDS}
 
 
 def _shown_sha(sha: str) -> str:
@@ -716,14 +716,13 @@ class _EvidenceText:
         if self.formats is None or not items:
             return _Batch(items, spans, [], [])
         formats = self.formats
-        field = _FIELD_OF
         used = formats.used
 
         def column(name: str, shown: Callable[[list[Any]], Iterable[Any]] | None = None) -> list[Any]:
             """The items' values of a field the patterns print, as shown (None when they do not)."""
             if _LINE_FIELDS.index(name) not in used:
                 return [None] * len(items)
-            values = list(map(field[_LINE_SOURCE.get(name, name)], items))
+            values = list(map(_LINE_FIELD[name], items))
             return values if shown is None else list(shown(values))
 
         indexes = column("index")
@@ -740,7 +739,7 @@ class _EvidenceText:
         hidden = list(map(bare.format, indexes, kinds, repeat(""), shas, media, sizes))
         full = hidden.copy()
         # A non-consenting member's own words may name them: only kind and hash are shown.
-        descriptions = list(map(field["description"], items))
+        descriptions = list(map(_LINE_FIELD["description"], items))
         uploader_named: list[bool] = []  # of each item, a span at a time
         for key, (start, end) in spans.items():
             uploader_named += [key in self.named] * (end - start)
@@ -771,10 +770,11 @@ class _EvidenceText:
             evidence.size,
         )
 
-    def __call__(self, batch: _Batch, key: int, named: bool) -> tuple[str, str]:
+    def __call__(self, batch: _Batch, key: int) -> tuple[str, str]:
         """The lines of the batch's items under ``key`` in full and without their descriptions
-        (the same when not named)."""
+        (the same unless ``key`` is a named uploader's)."""
         start, end = batch.spans[key]
+        named = key in self.named
         if self.formats is None:
             lines = [_EvidenceLine(*self._fields(e, named)) for e in batch.items[start:end]]
             if not named:
@@ -902,7 +902,7 @@ def _prepare(
         if not member.consented:
             if evidence:
                 label = text("complaint.member_n", f"#{number}", n=number)
-                groups.append(_Group(label, False, number, evidence_text(reading, member.user_id, False)[0]))
+                groups.append(_Group(label, False, number, evidence_text(reading, member.user_id)[0]))
             continue
         name = inline(member.display_name) or "—"
         row = _Complainant(
@@ -929,7 +929,7 @@ def _prepare(
             # others' words are left out of the member view altogether
             statements.append(_Piece(fragment_slot(member.user_id, statement.text, "")))
         if evidence:
-            lines_text, hidden_text = evidence_text(reading, member.user_id, True)
+            lines_text, hidden_text = evidence_text(reading, member.user_id)
             pieces.append(lines_text)
             groups.append(
                 _Group(
@@ -944,11 +944,9 @@ def _prepare(
     orphans = sorted((item for items in unread.values() for item in items), key=_CHAIN_ORDER)
     if orphans:
         tally(orphans)
-        rest = evidence_text.batch(orphans, {0: (0, len(orphans))})
+        rest = evidence_text.batch(orphans, {0: (0, len(orphans))})  # 0: no user, no one named
         groups.append(
-            _Group(
-                text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(rest, 0, False)[0]
-            )
+            _Group(text("complaint.evidence.other_uploaders", "—"), False, 0, evidence_text(rest, 0)[0])
         )
 
     merchant = data.merchant

@@ -68,7 +68,7 @@ from chorus.templating import render
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
 DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
-EVIDENCE_CHUNK = 5000  # evidence rows a build reads at a time (some 1.5 MB)
+EVIDENCE_CHUNK = 5000  # evidence rows a build reads at a time (some 3 MB)
 EVIDENCE_READ_TIMEOUT = 60.0  # seconds a build's thread waits for them
 
 
