@@ -48,6 +48,7 @@ from chorus.web.middleware import (
     BodyTypeMiddleware,
     ClientAddressMiddleware,
     DrainUnreadBodyMiddleware,
+    IdRangeMiddleware,
     RequestContextMiddleware,
     SessionCSRFMiddleware,
     csrf_config,
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BodyTypeMiddleware,
             lambda app: SessionCSRFMiddleware(app, csrf),
             PublicCacheMiddleware,  # after the CSRF check: a cached page gets the caller's token
+            IdRangeMiddleware,  # last, before the guards: they may look the ids up
         ],
         state=state,  # type: ignore[arg-type]
         template_config=pages.template_config(),

@@ -144,6 +144,17 @@ async def test_an_id_no_column_can_hold_is_not_found(client: Any, path: str) -> 
     assert_problem(await client.get(path), 404, "not_found")
 
 
+async def test_an_id_out_of_range_in_the_query_or_on_a_page_is_not_found(client: Any) -> None:
+    # a query id (the complaint diff's ``against``) and a page's path id are checked like the API's
+    # path ids, before anything else (here: before asking who is calling)
+    r = await client.get("/api/v1/complaints/1/diff?against=3162591552258804")
+    assert_problem(r, 404, "not_found")
+    r = await client.get("/api/v1/complaints/1/diff?against=2147483647")
+    assert_problem(r, 401)
+    r = await client.get("/cases/3162591552258804")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
 async def test_an_id_out_of_range_is_not_found_for_signed_in_writes_too(
     client: Any, mailbox: Any, worker: Any
 ) -> None:

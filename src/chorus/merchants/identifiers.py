@@ -215,8 +215,11 @@ def _split_url(text: str) -> _Url:
     return _Url(_validate_host(parts.hostname or ""), parts.path, parts.query, parts.fragment)
 
 
+@functools.lru_cache(maxsize=4096)
 def _validate_host(host: str) -> str:
-    """Lower-case, punycode and syntax-check a host name; reject IPs and bare suffixes."""
+    """Lower-case, punycode and syntax-check a host name; reject IPs and bare suffixes. Kept for
+    the hosts seen last (a refusal is not kept): most addresses and shop links name a few
+    hundred hosts (mail providers, platforms), and the public suffix list is read twice a host."""
     host = host.lower().removesuffix(".")
     if not host or len(host) > 253:
         raise _Fail("invalid_domain")
@@ -255,8 +258,9 @@ def _validate_host(host: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=4096)
 def _registrable(host: str) -> str:
-    """eTLD+1 of an already validated host."""
+    """eTLD+1 of an already validated host (kept as :func:`_validate_host` is)."""
     result = _psl().privatesuffix(host)
     if result is None:  # pragma: no cover - _validate_host guarantees it exists
         raise _Fail("public_suffix")
@@ -849,6 +853,14 @@ def normalize(kind: str | IdentifierKind, value: str) -> Identifier:
         raise InvalidIdentifier(str(kind), value if isinstance(value, str) else "", "unknown_kind")
     if not isinstance(value, str):
         raise InvalidIdentifier(ident_kind.value, repr(value), "not_text")
+    return _normalized(ident_kind, value)
+
+
+@functools.lru_cache(maxsize=2048)
+def _normalized(ident_kind: IdentifierKind, value: str) -> Identifier:
+    """:func:`normalize` of a text, kept for the identifiers seen last (a refusal is not kept): when
+    a shop's link goes round, the crowd checks and reports the same few identifiers. At most
+    2,048 values of at most 2,000 characters each."""
     try:
         if len(value) > _MAX_RAW_LENGTH:
             raise _Fail("too_long")

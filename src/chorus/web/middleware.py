@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
@@ -21,7 +22,8 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from multipart import parse_options_header
 
-from chorus.errors import UnsupportedType
+from chorus.errors import NotFound, UnsupportedType
+from chorus.ids import MAX_ID
 from chorus.logs import AccessLog
 from chorus.settings import IPNetwork, Settings
 from chorus.web.auth import SESSION_COOKIE
@@ -39,8 +41,8 @@ def _request_id(scope: Scope) -> str:
     existing = scope.get(REQUEST_ID_KEY)  # type: ignore[call-overload]
     if existing:
         return str(existing)
-    incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    incoming = _header(scope, b"x-request-id")
+    request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
     scope[REQUEST_ID_KEY] = request_id  # type: ignore[literal-required]
     return request_id
 
@@ -348,6 +350,43 @@ class BodyTypeMiddleware:
         return BODY_TYPES.get(str(getattr(handler, "operation_id", "") or ""), JSON_ONLY)
 
 
+# --- ids no column can hold -----------------------------------------------------------------
+
+
+class IdRangeMiddleware:
+    """An integer path parameter, or a query parameter the handler takes as ``int``, outside the
+    id columns' range is a 404 before any guard or query runs (the database would refuse the
+    number: a 500). A middleware rather than a guard: Litestar copies the route handler for each
+    guard call, 25 µs of the 180 µs a public answer without a query takes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.query_ids: dict[int, tuple[str, ...]] = {}  # id(route handler) → its int query parameters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            values: list[object] = list(scope.get("path_params", {}).values())
+            names = self._query_ids(scope.get("route_handler"))
+            if names and scope.get("query_string"):
+                query = ASGIConnection[Any, Any, Any, Any](scope).query_params
+                for name in names:
+                    raw = query.get(name)
+                    if raw is not None:
+                        values.append(int(raw) if raw.strip().lstrip("+-").isdigit() else None)
+            for value in values:
+                if isinstance(value, int) and not isinstance(value, bool) and not 0 < value <= MAX_ID:
+                    raise NotFound()
+        await self.app(scope, receive, send)
+
+    def _query_ids(self, handler: Any) -> tuple[str, ...]:
+        found = self.query_ids.get(id(handler))
+        if found is None:
+            signature = getattr(handler, "parsed_fn_signature", None)
+            parameters = signature.parameters.items() if signature is not None else ()
+            found = self.query_ids[id(handler)] = tuple(n for n, f in parameters if f.annotation is int)
+        return found
+
+
 # --- security headers --------------------------------------------------------------------
 
 # Pages: everything from this origin only, no inline script or style, never framed.
@@ -435,6 +474,7 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
 __all__ = [
     "BodyTypeMiddleware",
     "ClientAddressMiddleware",
+    "IdRangeMiddleware",
     "RequestContextMiddleware",
     "SessionCSRFMiddleware",
     "client_address",

@@ -452,17 +452,10 @@ async def switch_locale(
 
 
 def page_router(*handlers: ControllerRouterHandler, path: str = "/") -> Router:
-    """A router of HTML pages: left out of the OpenAPI document; integer path ids outside the
-    id columns' range are a 404 page before any query (as for the API)."""
-    from chorus.web.problems import ids_in_range
-
-    return Router(
-        path=path,
-        route_handlers=list(handlers),
-        include_in_schema=False,
-        guards=[ids_in_range],
-        opt={"page": True},
-    )
+    """A router of HTML pages: left out of the OpenAPI document (integer path ids outside the id
+    columns' range are a 404 page before any query, as for the API:
+    :class:`chorus.web.middleware.IdRangeMiddleware`)."""
+    return Router(path=path, route_handlers=list(handlers), include_in_schema=False, opt={"page": True})
 
 
 def page_routers() -> list[Router]:

@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg.exceptions
 import structlog
 from litestar import Request, Response, Router
-from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -22,7 +21,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
-from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Components,
@@ -41,9 +40,8 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 from chorus import db
-from chorus.errors import DomainError, NotFound
+from chorus.errors import DomainError
 from chorus.i18n import negotiate, t
-from chorus.ids import MAX_ID
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.errorpages import error_page, is_page_path
 from chorus.web.guards import signs_in
@@ -267,19 +265,6 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER = "BearerToken"
 
 
-async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard of every API route: an integer path or query parameter outside the id columns'
-    range is a 404 before any query is made (the database would refuse the number: a 500)."""
-    values: list[object] = list(connection.path_params.values())
-    for name, field in handler.parsed_fn_signature.parameters.items():
-        if field.annotation is int and name in connection.query_params:
-            raw = connection.query_params[name]
-            values.append(int(raw) if raw.strip().lstrip("+-").isdigit() else None)
-    for value in values:
-        if isinstance(value, int) and not isinstance(value, bool) and not 0 < value <= MAX_ID:
-            raise NotFound()
-
-
 def error_statuses(handler: HTTPRouteHandler, path_parameters: Iterable[str]) -> set[int]:
     """The error statuses a route can answer, told from its declaration: path ids (404), a body
     (400 malformed, 413 too large, 415 another type, 422 invalid), query parameters (400/422),
@@ -299,7 +284,7 @@ def error_statuses(handler: HTTPRouteHandler, path_parameters: Iterable[str]) ->
         statuses.add(415)  # chorus.web.middleware.BodyTypeMiddleware
     if names & _AUTHENTICATED or signs_in(handler):
         statuses |= {401, 403}
-    if any(g is not ids_in_range for g in guards):
+    if guards:
         statuses.add(403)
     if any(getattr(g, "__module__", "") == "chorus.web.ratelimit" for g in guards):
         statuses.add(429)  # a rate limit's guard
@@ -309,9 +294,9 @@ def error_statuses(handler: HTTPRouteHandler, path_parameters: Iterable[str]) ->
 def documented(routers: list[Router]) -> list[Router]:
     """Give each API route of ``routers`` its error answers as ``Problem`` (replacing
     Litestar's generic ``{status_code, detail, extra}``), the bearer scheme where a caller
-    must be signed in, and the id-range guard. Each domain's ``routers()`` ends with it."""
+    must be signed in. Each domain's ``routers()`` ends with it. (Ids no column can hold are a
+    404 for every route: :class:`chorus.web.middleware.IdRangeMiddleware`.)"""
     for router in routers:
-        router.guards = [*(router.guards or []), ids_in_range]
         for route in router.routes:
             if not isinstance(route, HTTPRoute):
                 continue
