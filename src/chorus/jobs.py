@@ -80,7 +80,8 @@ async def defer(job: Job, job_id: str, *, not_before: datetime | None = None, **
     ``job_id`` must be deterministic for the fact it stands for, so that a replayed use
     case or a relay that runs twice never yields two jobs.
     """
-    await OutboxRow.raw(  # a plain statement: most writes defer a job
+    await db.fetch(
+        OutboxRow,  # a plain statement: most writes defer a job
         "INSERT INTO outbox (job_name, job_id, payload, created_at, not_before, attempts) "
         "VALUES ({}, {}, {}, {}, {}, 0) ON CONFLICT (job_id) DO NOTHING",
         job.value,

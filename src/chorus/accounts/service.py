@@ -272,7 +272,8 @@ async def authenticate(token: str) -> UserRead | None:
     if not token or len(token) > 200:
         return None
     # one plain statement: every signed-in request asks this
-    rows = await AuthSession.raw(
+    rows = await db.fetch(
+        AuthSession,
         "SELECT s.expires_at, u.id, u.email, u.display_name, u.locale, u.roles, u.email_verified_at, "
         'u.created_at FROM auth_session s JOIN app_user u ON u.id = s."user" '
         "WHERE s.token_hash = {} AND s.revoked_at IS NULL AND u.deleted_at IS NULL LIMIT 1",

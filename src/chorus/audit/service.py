@@ -7,6 +7,7 @@ from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
+from chorus import db
 from chorus.audit.tables import AuditEntry
 
 
@@ -20,7 +21,8 @@ async def record(
 ) -> None:
     """Append one audit entry. ``data`` must hold ids and codes only, never personal data.
     (A plain statement: most writes add one, and building Piccolo's insert cost more than it.)"""
-    await AuditEntry.raw(
+    await db.fetch(
+        AuditEntry,
         "INSERT INTO audit_log (at, actor_id, action, object_type, object_id, data) "
         "VALUES ({}, {}, {}, {}, {}, {})",
         datetime.now(UTC),

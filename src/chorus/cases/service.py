@@ -110,7 +110,8 @@ def _money(amount: Decimal, currency: str) -> MoneyRead:
 async def add_event(case_id: int, kind: str, *, quiet: bool = False, **data: Any) -> int:
     """Append to the public timeline (inside the caller's transaction); members are told
     through the outbox when the kind is one they care about (unless ``quiet``)."""
-    rows = await CaseEvent.raw(  # a plain statement: every write to a case adds one (db.placeholders)
+    rows = await db.fetch(
+        CaseEvent,  # a plain statement: every write to a case adds one (db.placeholders)
         'INSERT INTO case_event ("case", at, kind, data) VALUES ({}, {}, {}, {}) RETURNING id',
         case_id,
         datetime.now(UTC),
@@ -230,7 +231,8 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 ]
                 await merchants.propose_link(merchant_id, data.merchant.name, strong, case_id=case_id)
             # a plain statement (db.placeholders): every report writes one
-            rows = await Membership.raw(
+            rows = await db.fetch(
+                Membership,
                 'INSERT INTO membership ("case", "user", role, loss_amount, loss_currency, incident_date, '  # noqa: S608
                 f"order_refs, statement, identifiers, joined_at) VALUES ({db.placeholders(10)}) "
                 'ON CONFLICT ("case", "user") DO NOTHING RETURNING id',
@@ -393,7 +395,7 @@ async def _hold_case(case_id: int, *, by_id: bool) -> int:
         else 'SELECT status, (SELECT count(*) FROM membership WHERE "case" = {}) AS members '
         "FROM group_case WHERE id = {}"
     )
-    rows = await Case.raw(sql, *([case_id] * sql.count("{}")))
+    rows = await db.fetch(Case, sql, *([case_id] * sql.count("{}")))
     if not rows or rows[0]["status"] not in OPEN:
         if by_id:
             raise Conflict("case_closed", field="case_id")
@@ -500,7 +502,8 @@ async def loss_totals(case_ids: Sequence[int]) -> dict[int, tuple[int, list[Mone
     if not case_ids:
         return {}
     marks = db.placeholders(len(case_ids))
-    rows = await Membership.raw(
+    rows = await db.fetch(
+        Membership,
         'SELECT "case" AS case_id, loss_currency AS currency, count(*) AS members, '  # noqa: S608
         f"sum(CAST(round(loss_amount * {10**_LOSS_SCALE}) AS BIGINT)) AS total "
         f'FROM membership WHERE "case" IN ({marks}) GROUP BY "case", loss_currency',
@@ -1138,7 +1141,8 @@ async def merchant_cases(
     if not merchant_ids:
         return []
     states = f" AND c.status IN ({db.placeholders(len(OPEN))})" if open_only else ""
-    rows = await Case.raw(
+    rows = await db.fetch(
+        Case,
         "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
         f"{_members_sql(sizes)} AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
         f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
@@ -1158,7 +1162,8 @@ async def matches_and_cases(
     query = merchants.match_query(normalized)
     if query is None:
         return merchants.Matches(), []
-    rows = await Case.raw(
+    rows = await db.fetch(
+        Case,
         f"WITH found AS ({query.sql}) "  # noqa: S608
         "SELECT found.id, found.merchant, found.match_key, found.claim_key, found.claimed_by, "
         'found."merchant.name", '

@@ -218,10 +218,11 @@ async def find_matches(identifiers: Sequence[ids.Identifier], *, name: str | Non
         return Matches()
     name_key = alias_key(name) if name else None
     if name_key is None:
-        return matches_from_rows(await MerchantIdentifier.raw(query.sql, *query.args), query.keys)
+        return matches_from_rows(await db.fetch(MerchantIdentifier, query.sql, *query.args), query.keys)
     wanted = list(query.keys)
     marks = db.placeholders(len(wanted))
-    rows = await MerchantIdentifier.raw(
+    rows = await db.fetch(
+        MerchantIdentifier,
         "SELECT id, merchant, match_key, claim_key, claimed_by, NULL AS alias_status "  # noqa: S608
         f"FROM merchant_identifier WHERE match_key IN ({marks}) OR claim_key IN ({marks}) "
         "UNION ALL SELECT a.id, a.merchant, NULL, NULL, a.claimed_by, a.status FROM merchant_alias a "
@@ -252,7 +253,8 @@ async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | Non
     if transaction is None:
         raise RuntimeError("find_or_hold runs inside the report's transaction")
     savepoint = await transaction.savepoint("chorus_report_keys")
-    await Merchant.raw(
+    await db.fetch(
+        Merchant,
         "SELECT pg_advisory_xact_lock(h) FROM "
         "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest({}::text[]) AS k ORDER BY h) AS held",
         keys,
@@ -770,7 +772,9 @@ async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str
             f"{select}(a.name_key LIKE {{}} OR a.pinyin_key LIKE {{}} OR a.pinyin_key = {{}}) "
             f"ORDER BY {_NAME_TIER}, length(a.name_key), a.merchant LIMIT {SEARCH_CANDIDATES}"
         )
-        rows: list[dict[str, Any]] = await MerchantAlias.raw(sql, core_like, pinyin_like, pinyin, *tier_args)
+        rows: list[dict[str, Any]] = await db.fetch(
+            MerchantAlias, sql, core_like, pinyin_like, pinyin, *tier_args
+        )
         return rows
     twice = doubled(core)
     pattern = f"%{twice}%" if len(core) >= 2 else f"{twice}%"
@@ -784,7 +788,7 @@ async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str
             f"LIMIT {SEARCH_CANDIDATES}"
         )
         args = [pattern, pinyin_like, pinyin, *([twice] if similar else []), *tier_args, twice]
-        found: list[dict[str, Any]] = await MerchantAlias.raw(sql, *args)
+        found: list[dict[str, Any]] = await db.fetch(MerchantAlias, sql, *args)
         return found
 
     rows = await candidates(similar=False)

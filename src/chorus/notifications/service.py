@@ -255,7 +255,8 @@ async def _insert_inbox(event_id: int, user_ids: list[int], kind: str, case_id: 
         f"SELECT u.user_id, {{}}, {{}}, {{}}, {{}}{cast}, {{}} FROM ({ids_sql}) AS u "
         'WHERE true ON CONFLICT (event, "user") DO NOTHING RETURNING id'
     )
-    rows = await InboxEntry.raw(
+    rows = await db.fetch(
+        InboxEntry,
         sql,
         event_id,
         kind,
@@ -275,7 +276,8 @@ async def _insert_deliveries(event_id: int, channel: str, user_ids: list[int], b
         f"SELECT {{}}, u.user_id, {{}}, {{}}, 'pending', 0, {{}} FROM ({ids_sql}) AS u "
         'WHERE true ON CONFLICT (event, "user", channel) DO NOTHING'
     )
-    await Delivery.raw(
+    await db.fetch(
+        Delivery,
         sql,
         event_id,
         channel,
