@@ -70,14 +70,17 @@ async def reset_sequences(conn: Any, tables: Iterable[Any]) -> None:
 
 
 class QueryTrace:
-    """Records every statement Piccolo sends (SQL, args, seconds) while ``active``.
-    (PostgresEngine has __slots__: the method is wrapped on the class, and put back.)"""
+    """Records every statement sent (SQL, args, seconds) while ``active``: Piccolo's, and the raw
+    statements ``chorus.db.fetch`` sends to asyncpg itself on PostgreSQL. (PostgresEngine has
+    __slots__: the method is wrapped on the class; both are put back by ``remove``.)"""
 
     def __init__(self) -> None:
         from chorus import db
 
+        self.db = db
         self.cls = type(db.engine())
         self.original = self.cls.run_querystring
+        self.original_records = db._records
         self.active = False
         self.current: list[tuple[str, list[Any], float]] = []
         trace = self
@@ -91,10 +94,19 @@ class QueryTrace:
             trace.current.append((sql, list(args), time.perf_counter() - t))
             return result
 
+        async def traced_records(engine: Any, sql: str, args: Sequence[Any]) -> Any:
+            t = time.perf_counter()
+            result = await trace.original_records(engine, sql, args)
+            if trace.active and result is not None:  # None: not sent here (SQLite: Piccolo's, traced above)
+                trace.current.append((db._numbered(sql, len(args)), list(args), time.perf_counter() - t))
+            return result
+
         self.cls.run_querystring = traced  # type: ignore[method-assign,assignment]
+        db._records = traced_records  # type: ignore[assignment]
 
     def remove(self) -> None:
         self.cls.run_querystring = self.original  # type: ignore[method-assign]
+        self.db._records = self.original_records  # type: ignore[assignment]
 
 
 # --- numbers ------------------------------------------------------------------------------------
