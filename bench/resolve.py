@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.resolve                                  # 1,000,000 identifiers, ~5-8 min
     .venv/bin/python -m bench.resolve --identifiers 20000 --calls 200  # smoke run, ~15 s
     .venv/bin/python -m bench.resolve --extra-sql "CREATE INDEX ..."   # try a schema change
+    .venv/bin/python -m bench.resolve --identifiers 100000 --against /tmp/chorus-before  # a change, A/B
     .venv/bin/python -m bench.resolve --identifiers 20000 --race-only  # the race alone, ~30 s
     .venv/bin/python -m bench.resolve --identifiers 20000 --race-only --race-web 2  # against chorus web
                                                                        # (race_figure() runs it)
@@ -911,6 +912,48 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
 
+async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: int = 8) -> None:
+    """The same calls sequentially to `chorus web` of this checkout and of ``other`` (its src/
+    first on PYTHONPATH), both on this database, in slices taken in turn (ABBA…): a change is
+    measured against the code before it in the same minutes (this host's speed drifted by a half
+    between two runs of the same code an hour apart)."""
+    log_dir = Path(tempfile.mkdtemp(prefix="chorus-resolve-"))
+    src = Path(other).resolve()
+    theirs_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src / "src"), str(src)]))
+    servers = [
+        await asyncio.to_thread(start_web, log=log_dir / "this.log", env=dict(os.environ)),
+        await asyncio.to_thread(start_web, log=log_dir / "other.log", env=theirs_env, cwd=src),
+    ]
+    clients = [KeepAliveClient(base) for _, base in servers]
+    latencies: list[list[float]] = [[], []]
+    floors: list[list[float]] = [[], []]
+    try:
+        for client in clients:
+            await warm_and_floor(client, warm)
+        size = max(1, len(calls) // slices)
+        for n in range(slices):
+            part = calls[n * size : (n + 1) * size]
+            for which in (0, 1) if n % 2 == 0 else (1, 0):
+                lat, _, responses = await timed_posts(clients[which], part, 1)
+                good, _ = check_responses(part, responses)
+                assert good == len(part), f"{'this' if which == 0 else other}: wrong answers"
+                latencies[which] += lat
+                for _ in range(50):
+                    t = time.perf_counter()
+                    await clients[which].post(RESOLVE, json={"identifiers": []})
+                    floors[which].append(time.perf_counter() - t)
+    finally:
+        for client in clients:
+            client.close()
+        for proc, _ in servers:
+            stop_process(proc)
+    for which, name in enumerate(["this checkout", other]):
+        print(f"   {name:<30} {fmt_stats(latency_stats(latencies[which]))}")
+        print(f"   {'':<30} empty resolve: {fmt_stats(latency_stats(floors[which]))}")
+    mine, theirs = (latency_stats(x)["p50"] for x in latencies)
+    print(f"   p50 this / {other}: {mine / theirs:.2f}")
+
+
 async def race(
     client: Any,
     database_url: str,
@@ -1137,6 +1180,10 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                 socket_client.close()
                 stop_process(proc)
             sequential(summary, "socket", calls, *timed)
+
+        if args.against:
+            with Phase(f"`chorus web` of this checkout and of {args.against}, side by side (slices in turn)"):
+                await side_by_side(args.against, calls, warm)
 
         with Phase(f"POST {RESOLVE} at concurrency {args.concurrency}"):
             lat, wall, responses = await timed_posts(client, calls, args.concurrency)
@@ -1561,6 +1608,8 @@ def parse_args() -> argparse.Namespace:
                    help="generator processes")  # fmt: skip
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    p.add_argument("--against", metavar="CHECKOUT",
+                   help="also time `chorus web` of this checkout and of another, side by side")  # fmt: skip
     p.add_argument("--extra-sql", action="append", default=[], metavar="SQL",
                    help="run after loading, e.g. to try an index (repeatable)")  # fmt: skip
     args = p.parse_args()
