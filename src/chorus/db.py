@@ -257,7 +257,8 @@ def json_value(value: Any) -> Any:
 
 
 async def fetch_tuples(query: Any) -> list[Sequence[Any]]:
-    """The rows of a plain Piccolo select as tuples, in the order its columns were selected.
+    """The rows of a plain Piccolo select (or of ``table.raw(sql, *args)``) as tuples, in the
+    order its columns were selected.
 
     The values ``await query`` gives, without a dict built per row (on PostgreSQL asyncpg's
     records are used as they come): for the reads of tens of thousands of rows that
