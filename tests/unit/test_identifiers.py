@@ -110,7 +110,7 @@ def test_too_long(kind: IdentifierKind) -> None:
 
 
 @pytest.mark.parametrize("kind", list(IdentifierKind))
-@pytest.mark.parametrize("value", ["a\x00b", "12345\x00", "\ud800", "abc\udfff", "\x07bell"])
+@pytest.mark.parametrize("value", ["a\x00b", "12345\x00", "\ud800", "abc\udfff", "\x07bell", "shop\x7f.com"])
 def test_control_chars_and_surrogates_rejected(kind: IdentifierKind, value: str) -> None:
     assert reason_of(kind.value, value) == "invalid_characters"
 

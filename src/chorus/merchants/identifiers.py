@@ -153,7 +153,11 @@ _URLISH_KINDS = frozenset(
 
 def _fold(raw: str, kind: IdentifierKind) -> str:
     """NFKC-fold, drop invisible format characters, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", raw)
+    text = raw if raw.isascii() else unicodedata.normalize("NFKC", raw)
+    if text.isascii() and text.isprintable():
+        # what most people type (or a full-width number folded): NFKC leaves it as it is, and it
+        # holds no format or control character to look for one character at a time
+        return " ".join(text.split())
     if kind in _URLISH_KINDS:
         # NFKC leaves the ideographic full stop alone; Chinese IMEs type it for ".".
         text = text.replace("\u3002", ".")
@@ -251,10 +255,8 @@ def _validate_host(host: str) -> str:
     if len(host) > 253:
         raise _Fail("invalid_domain")
     psl = _psl()
-    if psl.publicsuffix(host) is None:
-        raise _Fail("unknown_tld")
-    if psl.privatesuffix(host) is None:
-        raise _Fail("public_suffix")
+    if psl.privatesuffix(host) is None:  # the list read once for a good host, twice for a bad one
+        raise _Fail("unknown_tld" if psl.publicsuffix(host) is None else "public_suffix")
     return host
 
 
