@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chorus.merchants.names import SUGGESTION_THRESHOLD, core_name, name_similarity, pinyin_key
+from chorus.merchants.names import SUGGESTION_THRESHOLD, core_name, name_similarity, pinyin_key, similar_keys
 from chorus.merchants.service import _after_prefix
 
 # ---------------------------------------------------------------------------
@@ -219,3 +219,31 @@ def test_the_names_starting_with_a_prefix_are_the_range_the_suggestions_read(
         in_range = prefix <= candidate and (after is None or candidate < after)
         assert in_range == candidate.startswith(prefix), (prefix, candidate, after)
         assert (prefix.encode() <= candidate.encode()) == (prefix <= candidate)
+
+
+# ---------------------------------------------------------------------------
+# similar_keys: one name against the candidates a name lookup reads
+# ---------------------------------------------------------------------------
+
+
+def _keys(*names_: str) -> list[tuple[str, str]]:
+    return [(core_name(n), pinyin_key(n)) for n in names_]
+
+
+def test_candidates_scored_at_once_keep_their_places_and_the_threshold() -> None:
+    candidates = _keys("星光", "星辰卡盟", "有限公司", "星晨数码", "月亮卡盟", "Xing Chen")
+    found = similar_keys(core_name("星辰"), pinyin_key("星辰"), candidates, SUGGESTION_THRESHOLD)
+    # the same shop by its name and by its pinyin; not "星光" (59), a name that is only a legal
+    # form (no core: like nothing), a longer name ("星晨数码") or another shop of the same trade
+    assert found == {1: 100.0, 5: 100.0}
+    typo = similar_keys(core_name("星辰数码"), pinyin_key("星辰数码"), candidates, SUGGESTION_THRESHOLD)
+    assert sorted(typo) == [3]  # the homophone typo, through its pinyin
+
+
+@given(query=names, others=st.lists(names, max_size=8))
+@settings(max_examples=200)
+def test_scores_at_once_are_the_scores_one_by_one(query: str, others: list[str]) -> None:
+    scores = similar_keys(core_name(query), pinyin_key(query), _keys(*others))
+    assert [scores.get(i, 0.0) for i in range(len(others))] == [name_similarity(query, o) for o in others]
+    above = similar_keys(core_name(query), pinyin_key(query), _keys(*others), SUGGESTION_THRESHOLD)
+    assert above == {i: s for i, s in scores.items() if s >= SUGGESTION_THRESHOLD}

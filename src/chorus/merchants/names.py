@@ -9,10 +9,19 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
+from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
-__all__ = ["SUGGESTION_THRESHOLD", "core_name", "key_similarity", "name_similarity", "pinyin_key"]
+__all__ = [
+    "SUGGESTION_THRESHOLD",
+    "core_name",
+    "key_similarity",
+    "name_similarity",
+    "pinyin_key",
+    "similar_keys",
+]
 
 # Calibrated on the cases in tests/unit/test_names.py. Spellings of one shop (with or
 # without legal form or place prefix, full-width, pinyin, homophone typo, plural) score
@@ -104,16 +113,30 @@ def name_similarity(a: str, b: str) -> float:
 def key_similarity(core_a: str, key_a: str, core_b: str, key_b: str) -> float:
     """:func:`name_similarity` of two names given their core names and pinyin keys (as stored
     with each alias: no pinyin to compute again)."""
-    if not core_a or not core_b:
-        return 0.0
-    if core_a == core_b:
-        return 100.0
-    scores = [fuzz.ratio(core_a, core_b)]
-    # token_set_ratio scores 100 whenever one name's words are a subset of the other's,
-    # so a one-word name ("golden") would match every "golden xxx"; use it only when
-    # both sides have several words.
-    if " " in core_a and " " in core_b:
-        scores.append(fuzz.token_set_ratio(core_a, core_b))
-    if key_a and key_b:
-        scores.append(fuzz.ratio(key_a, key_b))
-    return float(max(0.0, min(100.0, max(scores))))
+    return similar_keys(core_a, key_a, [(core_b, key_b)]).get(0, 0.0)
+
+
+def similar_keys(
+    core: str, pinyin: str, keys: Sequence[tuple[str, str]], cutoff: float = 0.0
+) -> dict[int, float]:
+    """:func:`key_similarity` of one name (its core name and pinyin key) to each of ``keys``
+    (core name, pinyin key) at once: index in ``keys`` → score, for those scoring at least
+    ``cutoff``. The best of three scores: the core names' ratio; their token set ratio when both
+    have several words (it scores 100 whenever one name's words are a subset of the other's, so
+    a one-word name, "golden", would match every "golden xxx"); the pinyin keys' ratio. A name
+    without a core (only legal forms and trade words) is like nothing. rapidfuzz loops over the
+    candidates itself: a name lookup scores up to 200 of them (bench.resolve)."""
+    if not core:
+        return {}
+    cores = {i: c for i, (c, _) in enumerate(keys) if c}
+    best: dict[int, float] = {}
+    choices: list[tuple[str, dict[int, str], Any]] = [(core, cores, fuzz.ratio)]
+    if " " in core:
+        choices.append((core, {i: c for i, c in cores.items() if " " in c}, fuzz.token_set_ratio))
+    if pinyin:
+        choices.append((pinyin, {i: keys[i][1] for i in cores if keys[i][1]}, fuzz.ratio))
+    for query, candidates, scorer in choices:
+        for _, score, i in process.extract(query, candidates, scorer=scorer, limit=None, score_cutoff=cutoff):
+            if score > best.get(i, -1.0):
+                best[i] = float(min(100.0, score))
+    return best

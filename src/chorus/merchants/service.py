@@ -308,11 +308,10 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     )
     titles = {mid: display for mid, _, _, display in rows if display is not None}
     best: dict[int, float] = {}
-    for mid, name_key, pinyin_key, _ in rows:
-        if mid in exclude:
-            continue
-        score = names.key_similarity(core, pinyin, name_key, pinyin_key)
-        if score >= names.SUGGESTION_THRESHOLD and score > best.get(mid, 0.0):
+    alike = names.similar_keys(core, pinyin, [(r[1], r[2]) for r in rows], names.SUGGESTION_THRESHOLD)
+    for i, score in alike.items():
+        mid = rows[i][0]
+        if mid not in exclude and score > best.get(mid, 0.0):
             best[mid] = score
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
     found: list[tuple[int, float, str]] = []
@@ -824,13 +823,15 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
         pinyin = names.pinyin_key(q)
         # what was typed is a merchant's identifier: names merely similar to a phone number or
         # an address are noise below it, and the costly part of a search (bench.resolve)
-        for r in await _name_candidates(core, pinyin, enough=0 if by_identifier else limit):
+        rows = await _name_candidates(core, pinyin, enough=0 if by_identifier else limit)
+        alike = names.similar_keys(core, pinyin, [(r["name_key"], r["pinyin_key"]) for r in rows])
+        for i, r in enumerate(rows):
             mid = r["merchant"]
             titles.setdefault(mid, r["display"])
             matched[mid].add("name")
             rank = (
                 _name_tier(core, pinyin, r["name_key"], r["pinyin_key"]),
-                -names.key_similarity(core, pinyin, r["name_key"], r["pinyin_key"]),
+                -alike.get(i, 0.0),
                 len(r["name_key"]),
             )
             if mid not in best or rank < best[mid]:
