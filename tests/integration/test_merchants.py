@@ -199,6 +199,28 @@ async def test_of_many_merchants_bearing_the_name_the_oldest_not_merged_away_are
     ]
 
 
+async def test_names_alike_of_merchants_merged_away_give_way_to_those_standing(
+    client: Any, settings: Any
+) -> None:
+    # names starting like the one typed (not the same name), the oldest twelve merged away: the
+    # suggestions are the merchants still standing, however far down the lookalikes they come
+    async with db.transaction():
+        alike = [await merchants.create(name=f"月光宝盒{chr(ord('A') + n)}") for n in range(14)]
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    for source in alike[:12]:
+        r = await client.post(
+            "/api/v1/moderation/merchants/merge",
+            json={"source_id": source, "target_id": alike[-1]},
+            headers=moderator.headers,
+        )
+        assert r.status_code == 200, r.text
+    found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
+    assert [(m["merchant_id"], m["matched_on"]) for m in found["matches"]] == [
+        (alike[12], ["name"]),
+        (alike[13], ["name"]),
+    ]
+
+
 async def test_platform_host_is_not_shared_by_all_its_shops(client: Any, mailbox: Any, worker: Any) -> None:
     """Two different Taobao stores given as plain web addresses are not one merchant."""
     alice = await person(client, mailbox, worker, "alice@example.com")
