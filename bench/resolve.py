@@ -1219,21 +1219,18 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                     [IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers"
                 )
                 t1 = time.perf_counter()
-                # the matches come with their merchants' names and cases, the suggestions with names
-                matches, _ = await cases.matches_and_cases(normalized, sizes=True)
+                # the names alike with their merchants' names; then the matches with their
+                # merchants' names and cases, and the open cases of the names suggested
+                suggestions = await merchants.name_suggestions(name, room=len(normalized)) if name else []
                 t2 = time.perf_counter()
-                suggestions = await merchants.name_suggestions(name, set(matches.by_merchant)) if name else []
+                await cases.matches_and_cases(normalized, sizes=True, named=sorted({m for m, _, _ in suggestions}))
                 t3 = time.perf_counter()
-                held = {*matches.by_merchant, *(c.merchant for c in matches.claims)}
-                by_name = sorted({m for m, _, _ in suggestions} - held)
-                if by_name:
-                    await cases.merchant_cases(by_name, open_only=True, sizes=False)
-                t4 = time.perf_counter()
                 steps["normalize_all (CPU)"].append(t1 - t0)
-                steps["matches_and_cases (one statement)"].append(t2 - t1)
                 if name:
-                    steps["name_suggestions (calls with a name)"].append(t3 - t2)
-                    steps["cases of the names suggested (ditto)"].append(t4 - t3)
+                    steps["name_suggestions (calls with a name)"].append(t2 - t1)
+                    steps["matches_and_cases, with the named's cases"].append(t3 - t2)
+                else:
+                    steps["matches_and_cases (one statement)"].append(t3 - t2)
                 queries_per_call.append(len(trace.current))
                 statements_of_call.append([(sql, qargs) for sql, qargs, _ in trace.current])
                 for sql, qargs, sec in trace.current:

@@ -144,8 +144,8 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
 async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only_named(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
-    """The cases of the merchants the identifiers name and of those only a name suggests are
-    read apart (side by side, and after): each match and suggestion shows its own open case."""
+    """The cases of the merchants the identifiers name and of those only a name suggests: each
+    match and suggestion shows its own open case."""
     alice = await person(client, mailbox, worker, "alice@example.com")
     matched = await report(client, alice, report_body("Moonlight Cards", [ident("qq", "12345678")]))
     named = await report(client, alice, report_body("星辰卡盟", [ident("qq", "55667788")]))
@@ -162,6 +162,13 @@ async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only
         (named["merchant_id"], 100.0, named["case_id"])
     ]
     assert plain["case_id"] not in [m["case_id"] for m in found["matches"]]
+    # a name with no identifier that could match anything (none at all, or only a weak one):
+    # the suggestion still shows its open case
+    for identifiers in ([], [ident("other", "星辰卡盟的客服小星")]):
+        found = await resolve(client, identifiers, name="星辰卡盟")
+        assert [(m["merchant_id"], m["matched_on"], m["case_id"]) for m in found["matches"]] == [
+            (named["merchant_id"], ["name"], named["case_id"])
+        ]
 
 
 async def test_the_same_name_is_suggested_however_many_names_share_its_start(client: Any) -> None:

@@ -1154,37 +1154,56 @@ async def merchant_cases(
 
 
 async def matches_and_cases(
-    normalized: Sequence[Identifier], *, sizes: bool
-) -> tuple[merchants.Matches, list[dict[str, Any]]]:
-    """:func:`chorus.merchants.service.find_matches` of a report's identifiers (without a name)
-    and :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, in
-    one statement: for most resolves the one round trip to the database."""
+    normalized: Sequence[Identifier], *, sizes: bool, named: Sequence[int] = ()
+) -> tuple[merchants.Matches, list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """:func:`chorus.merchants.service.find_matches` of a report's identifiers (without a name),
+    :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, and the
+    open case of each merchant of ``named`` (suggested by name: merchant id → its case, as
+    ``merchant_cases(named, open_only=True, sizes=False)`` reads it), in one statement: for most
+    resolves the one round trip to the database, and the second of those with a name."""
     query = merchants.match_query(normalized)
-    if query is None:
-        return merchants.Matches(), []
-    rows = await db.fetch(
-        Case,
-        f"WITH found AS ({query.sql}) "  # noqa: S608
-        "SELECT found.id, found.merchant, found.match_key, found.claim_key, found.claimed_by, "
-        'found."merchant.name", '
-        f"c.id AS case_id, c.status, c.created_at, c.closed_at, {_members_sql(sizes)} AS members "
-        "FROM found LEFT JOIN group_case c ON c.merchant = found.merchant AND c.merged_into IS NULL",
-        *query.args,
-    )
-    cases = {
-        r["case_id"]: {
-            "id": r["case_id"],
-            "merchant": r["merchant"],
-            "status": r["status"],
-            "created_at": r["created_at"],
-            "closed_at": r["closed_at"],
-            "name": r["merchant.name"],
-            "members": r["members"],
-        }
-        for r in rows
-        if r["case_id"] is not None
+    parts: list[str] = []
+    args: list[Any] = []
+    if query is not None:
+        parts.append(
+            f"WITH found AS ({query.sql}) "  # noqa: S608
+            "SELECT found.id, found.merchant, found.match_key, found.claim_key, found.claimed_by, "
+            'found."merchant.name", '
+            f"c.id AS case_id, c.status, c.created_at, c.closed_at, {_members_sql(sizes)} AS members "
+            "FROM found LEFT JOIN group_case c ON c.merchant = found.merchant AND c.merged_into IS NULL"
+        )
+        args += query.args
+    if named:
+        # the identifier columns empty: rows of no identifier (an identifier's id is never NULL)
+        parts.append(
+            "SELECT NULL AS id, c.merchant, NULL AS match_key, NULL AS claim_key, NULL AS claimed_by, "  # noqa: S608
+            'm.name AS "merchant.name", c.id AS case_id, c.status, c.created_at, c.closed_at, '
+            "NULL AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
+            f"WHERE c.merchant IN ({db.placeholders(len(named))}) AND c.merged_into IS NULL "
+            f"AND c.status IN ({db.placeholders(len(OPEN))})"
+        )
+        args += [*named, *OPEN]
+    if not parts:
+        return merchants.Matches(), [], {}
+    rows = await db.fetch(Case, " UNION ALL ".join(parts), *args)
+    found = [r for r in rows if r["id"] is not None]
+    cases = {r["case_id"]: _case_row(r) for r in found if r["case_id"] is not None}
+    named_open = {r["merchant"]: _case_row(r) for r in rows if r["id"] is None}
+    matches = merchants.matches_from_rows(found, query.keys) if query is not None else merchants.Matches()
+    return matches, [cases[k] for k in sorted(cases)], named_open
+
+
+def _case_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`matches_and_cases` row's case as :func:`merchant_cases` gives it."""
+    return {
+        "id": row["case_id"],
+        "merchant": row["merchant"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "closed_at": row["closed_at"],
+        "name": row["merchant.name"],
+        "members": row["members"],
     }
-    return merchants.matches_from_rows(rows, query.keys), [cases[k] for k in sorted(cases)]
 
 
 async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
@@ -1210,15 +1229,19 @@ async def resolve(
     statement reads the merchants holding the identifiers and their cases; a name adds the read
     of the names alike and, when one of them suggests another merchant, of its cases."""
     normalized = merchants.normalize_all(identifiers, "identifiers")
-    found, cases = await matches_and_cases(normalized, sizes=warnings)
-    read = await merchants.resolve(name=name, normalized=normalized, matches=found)
+    # the names alike first, with room for the merchants the identifiers will match: their open
+    # cases then come in the statement of the matches
+    named = await merchants.name_suggestions(name, room=len(normalized)) if name else []
+    found, cases, named_open = await matches_and_cases(
+        normalized, sizes=warnings, named=sorted({n[0] for n in named})
+    )
+    read = merchants.resolve(normalized=normalized, matches=found, named=named)
     # the open cases of the merchants only suggested by name (those of every merchant holding one
     # of the identifiers, the strong matches among them, came with the matches): no warning is
     # about them, so no member count either
     held = {*found.by_merchant, *(c.merchant for c in found.claims)}
-    by_name = sorted({m.merchant_id for m in read.matches} - held)
-    if by_name:
-        cases = [*cases, *await merchant_cases(by_name, open_only=True, sizes=False)]
+    by_name = {m.merchant_id for m in read.matches} - held
+    cases += sorted((named_open[m] for m in by_name if m in named_open), key=lambda c: int(c["id"]))
     open_case = {r["merchant"]: r["id"] for r in cases if r["status"] in OPEN}
     for m in read.matches:
         m.case_id = open_case.get(m.merchant_id)

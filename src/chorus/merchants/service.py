@@ -267,10 +267,12 @@ async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | Non
     return found
 
 
-async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, float, str]]:
+async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, str]]:
     """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
-    first. Never a join. Merged merchants keep their names for history; their survivors carry
-    them too, so only merchants not merged away are suggested."""
+    first, NAME_SUGGESTIONS of them and ``room`` more (for those the caller sets aside: the
+    merchants the report's identifiers matched, at most one per identifier). Never a join. Merged
+    merchants keep their names for history; their survivors carry them too, so only merchants
+    not merged away are suggested."""
     keys = _alias_keys(name)  # as an alias of this very name is stored (a long name cut)
     if keys is None or not names.core_name(name):
         return []
@@ -285,7 +287,7 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     # migration 2026-12-03T01:00). Before, a name 500 merchants bore read all 500, joined, and a
     # common prefix was looked for in a scan (bench.resolve, 1,000,000 identifiers: p99 6.7 ms).
     bytewise = _bytewise()
-    enough = NAME_SUGGESTIONS + len(exclude)
+    enough = NAME_SUGGESTIONS + room
     same = (
         "SELECT a.merchant, a.name_key, a.pinyin_key, m.name AS display FROM merchant_alias a "
         "JOIN merchant m ON m.id = a.merchant WHERE a.status = 'confirmed' AND m.merged_into IS NULL AND "
@@ -311,14 +313,14 @@ async def name_suggestions(name: str, exclude: set[int]) -> list[tuple[int, floa
     alike = names.similar_keys(core, pinyin, [(r[1], r[2]) for r in rows], names.SUGGESTION_THRESHOLD)
     for i, score in alike.items():
         mid = rows[i][0]
-        if mid not in exclude and score > best.get(mid, 0.0):
+        if score > best.get(mid, 0.0):
             best[mid] = score
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
     # names starting alike: whether their merchants were merged away, and their names, read at
     # once for all of them (in batches of ten, a name many merged merchants had bore cost a round
     # trip per ten)
     titles |= await merchant_names([mid for mid, _ in ranked if mid not in titles], standing=True)
-    return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][:NAME_SUGGESTIONS]
+    return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][: NAME_SUGGESTIONS + room]
 
 
 def _bytewise() -> str:
@@ -351,16 +353,19 @@ async def merchant_names(merchant_ids: Sequence[int], *, standing: bool = False)
     return {r["id"]: r["name"] for r in rows}
 
 
-async def resolve(*, name: str | None, normalized: Sequence[ids.Identifier], matches: Matches) -> ResolveRead:
+def resolve(
+    *, normalized: Sequence[ids.Identifier], matches: Matches, named: Sequence[tuple[int, float, str]]
+) -> ResolveRead:
     """Explain which merchants a report would join; changes nothing. The merchants' open cases
     are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`,
     which also reads them for the warnings). ``normalized``: :func:`normalize_all` of the report's
-    identifiers; ``matches``: their :func:`find_matches`.
+    identifiers; ``matches``: their :func:`find_matches`; ``named``: the :func:`name_suggestions`
+    of the report's name with room for the merchants matched (none without a name).
 
     Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
     name or hold one of the identifiers only as a claim: a report never joins them by itself."""
     claimed = {m: k for m, k in matches.claimed_by_merchant().items() if m not in matches.by_merchant}
-    named = await name_suggestions(name, set(matches.by_merchant)) if name else []
+    named = [n for n in named if n[0] not in matches.by_merchant][:NAME_SUGGESTIONS]
     # merchant id → (score, matched_on)
     suggested: dict[int, tuple[float, set[str]]] = {m: (CLAIMED_SCORE, set(k)) for m, k in claimed.items()}
     titles = dict(matches.names)
