@@ -316,11 +316,15 @@ async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, s
         if score > best.get(mid, 0.0):
             best[mid] = score
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-    # names starting alike: whether their merchants were merged away, and their names, read at
-    # once for all of them (in batches of ten, a name many merged merchants had bore cost a round
-    # trip per ten)
-    titles |= await merchant_names([mid for mid, _ in ranked if mid not in titles], standing=True)
-    return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][: NAME_SUGGESTIONS + room]
+    # names starting alike: whether their merchants were merged away, and their names, for as many
+    # as could be suggested; when some of those were merged away, for all the others at once (in
+    # batches of ten, a name many merged merchants had bore cost a round trip per ten)
+    wanted = NAME_SUGGESTIONS + room
+    first, rest = [mid for mid, _ in ranked[:wanted]], [mid for mid, _ in ranked[wanted:]]
+    titles |= await merchant_names([mid for mid in first if mid not in titles], standing=True)
+    if sum(mid in titles for mid in first) < wanted:
+        titles |= await merchant_names([mid for mid in rest if mid not in titles], standing=True)
+    return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][:wanted]
 
 
 def _bytewise() -> str:
