@@ -184,20 +184,24 @@ async def test_the_same_name_is_suggested_however_many_names_share_its_start(cli
     assert [m["merchant_id"] for m in found["matches"]] == [same]
 
 
+async def merged_by_a_moderator(client: Any, settings: Any, sources: list[int], *, into: int) -> None:
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    for source in sources:
+        r = await client.post(
+            "/api/v1/moderation/merchants/merge",
+            json={"source_id": source, "target_id": into},
+            headers=moderator.headers,
+        )
+        assert r.status_code == 200, r.text
+
+
 async def test_of_many_merchants_bearing_the_name_the_oldest_not_merged_away_are_suggested(
     client: Any, settings: Any
 ) -> None:
     async with db.transaction():
         bearing = [await merchants.create(name="月光宝盒") for _ in range(merchants.NAME_SUGGESTIONS + 4)]
         await merchants.add_identifiers(bearing[2], [ids.normalize("qq", "87654321")], strict=True)
-    moderator = await staff(client, settings, "mod@example.com", "moderator")
-    for source in bearing[:2]:  # the two oldest merged into the newest
-        r = await client.post(
-            "/api/v1/moderation/merchants/merge",
-            json={"source_id": source, "target_id": bearing[-1]},
-            headers=moderator.headers,
-        )
-        assert r.status_code == 200, r.text
+    await merged_by_a_moderator(client, settings, bearing[:2], into=bearing[-1])  # the two oldest
     found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
     # the one holding the identifier a match; then the ten oldest of the others still standing
     assert [(m["merchant_id"], m["score"] == 100) for m in found["matches"]] == [
@@ -213,14 +217,7 @@ async def test_names_alike_of_merchants_merged_away_give_way_to_those_standing(
     # suggestions are the merchants still standing, however far down the lookalikes they come
     async with db.transaction():
         alike = [await merchants.create(name=f"月光宝盒{chr(ord('A') + n)}") for n in range(14)]
-    moderator = await staff(client, settings, "mod@example.com", "moderator")
-    for source in alike[:12]:
-        r = await client.post(
-            "/api/v1/moderation/merchants/merge",
-            json={"source_id": source, "target_id": alike[-1]},
-            headers=moderator.headers,
-        )
-        assert r.status_code == 200, r.text
+    await merged_by_a_moderator(client, settings, alike[:12], into=alike[-1])
     found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
     assert [(m["merchant_id"], m["matched_on"]) for m in found["matches"]] == [
         (alike[12], ["name"]),

@@ -1227,7 +1227,7 @@ async def resolve(
     """:func:`chorus.merchants.service.resolve` with the case a report would join and
     (``warnings``) the reappearance warnings a report of these identifiers would get: one
     statement reads the merchants holding the identifiers and their cases; a name adds the read
-    of the names alike and, when one of them suggests another merchant, of its cases."""
+    of the names alike, before it, and the open cases of the merchants they suggest to it."""
     normalized = merchants.normalize_all(identifiers, "identifiers")
     # the names alike first, with room for the merchants the identifiers will match: their open
     # cases then come in the statement of the matches
