@@ -1140,17 +1140,26 @@ async def merchant_cases(
     merchant's ``name`` and (``sizes``) the member count ``members``. One statement."""
     if not merchant_ids:
         return []
-    states = f" AND c.status IN ({db.placeholders(len(OPEN))})" if open_only else ""
+    cases_sql, args = _cases_of(merchant_ids, open_only=open_only)
     rows = await db.fetch(
         Case,
-        "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "  # noqa: S608
-        f"{_members_sql(sizes)} AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
-        f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
-        f"{states} ORDER BY c.id",
-        *merchant_ids,
-        *(OPEN if open_only else ()),
+        "SELECT c.id, c.merchant, c.status, c.created_at, c.closed_at, m.name, "
+        f"{_members_sql(sizes)} AS members {cases_sql} ORDER BY c.id",
+        *args,
     )
     return [dict(r) for r in rows]
+
+
+def _cases_of(merchant_ids: Sequence[int], *, open_only: bool) -> tuple[str, list[Any]]:
+    """The ``FROM … WHERE …`` of the cases of these merchants not merged away (``open_only``: only
+    their open case), as ``c`` with their merchant as ``m``, and its arguments."""
+    sql = (
+        "FROM group_case c JOIN merchant m ON m.id = c.merchant "
+        f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
+    )
+    if not open_only:
+        return sql, [*merchant_ids]
+    return f"{sql} AND c.status IN ({db.placeholders(len(OPEN))})", [*merchant_ids, *OPEN]
 
 
 async def matches_and_cases(
@@ -1175,14 +1184,13 @@ async def matches_and_cases(
         args += query.args
     if named:
         # the identifier columns empty: rows of no identifier (an identifier's id is never NULL)
+        cases_sql, cases_args = _cases_of(named, open_only=True)
         parts.append(
-            "SELECT NULL AS id, c.merchant, NULL AS match_key, NULL AS claim_key, NULL AS claimed_by, "  # noqa: S608
+            "SELECT NULL AS id, c.merchant, NULL AS match_key, NULL AS claim_key, NULL AS claimed_by, "
             'm.name AS "merchant.name", c.id AS case_id, c.status, c.created_at, c.closed_at, '
-            "NULL AS members FROM group_case c JOIN merchant m ON m.id = c.merchant "
-            f"WHERE c.merchant IN ({db.placeholders(len(named))}) AND c.merged_into IS NULL "
-            f"AND c.status IN ({db.placeholders(len(OPEN))})"
+            f"NULL AS members {cases_sql}"
         )
-        args += [*named, *OPEN]
+        args += cases_args
     if not parts:
         return merchants.Matches(), [], {}
     rows = await db.fetch(Case, " UNION ALL ".join(parts), *args)
