@@ -927,6 +927,7 @@ async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: 
     clients = [KeepAliveClient(base) for _, base in servers]
     latencies: list[list[float]] = [[], []]
     floors: list[list[float]] = [[], []]
+    answers: list[list[Any]] = [[], []]
     try:
         for client in clients:
             await warm_and_floor(client, warm)
@@ -938,6 +939,7 @@ async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: 
                 good, _ = check_responses(part, responses)
                 assert good == len(part), f"{'this' if which == 0 else other}: wrong answers"
                 latencies[which] += lat
+                answers[which] += [r.json() for r in responses]
                 for _ in range(50):
                     t = time.perf_counter()
                     await clients[which].post(RESOLVE, json={"identifiers": []})
@@ -952,6 +954,8 @@ async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: 
         print(f"   {'':<30} empty resolve: {fmt_stats(latency_stats(floors[which]))}")
     mine, theirs = (latency_stats(x)["p50"] for x in latencies)
     print(f"   p50 this / {other}: {mine / theirs:.2f}")
+    same = sum(a == b for a, b in zip(*answers, strict=True))
+    print(f"   answers identical to {other}'s (names, matches, scores, cases, warnings): {same}/{len(answers[0])}")
 
 
 async def race(
@@ -1219,18 +1223,21 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                     [IdentifierIn(**i) for i in c.body["identifiers"]], "identifiers"
                 )
                 t1 = time.perf_counter()
-                # the names alike with their merchants' names; then the matches with their
-                # merchants' names and cases, and the open cases of the names suggested
-                suggestions = await merchants.name_suggestions(name, room=len(normalized)) if name else []
+                # one statement: the matches with their merchants' names and cases, the names alike
+                # and the open cases of the merchants bearing the name; then the names ranked (and,
+                # rarely, a second statement: names only starting alike that rank among the best)
+                names = merchants.name_query(name, room=len(normalized)) if name else None
+                _, _, named_open, alike = await cases.matches_and_cases(normalized, sizes=True, names=names)
                 t2 = time.perf_counter()
-                await cases.matches_and_cases(normalized, sizes=True, named=sorted({m for m, _, _ in suggestions}))
+                if names is not None:
+                    await cases.suggestions(names, alike, named_open)
                 t3 = time.perf_counter()
                 steps["normalize_all (CPU)"].append(t1 - t0)
                 if name:
-                    steps["name_suggestions (calls with a name)"].append(t2 - t1)
-                    steps["matches_and_cases, with the named's cases"].append(t3 - t2)
+                    steps["matches_and_cases with the names alike"].append(t2 - t1)
+                    steps["suggestions_of (ranking the names alike)"].append(t3 - t2)
                 else:
-                    steps["matches_and_cases (one statement)"].append(t3 - t2)
+                    steps["matches_and_cases (one statement)"].append(t2 - t1)
                 queries_per_call.append(len(trace.current))
                 statements_of_call.append([(sql, qargs) for sql, qargs, _ in trace.current])
                 for sql, qargs, sec in trace.current:

@@ -128,6 +128,7 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
     found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
     (longer,) = found["matches"]
     assert (longer["merchant_id"], longer["matched_on"]) == (c["merchant_id"], ["name"])
+    assert longer["case_id"] == c["case_id"]  # read with its name: the lookup gave only its keys
     before = await row_counts()
 
     # reporting it anyway opens a new merchant and a new case: a name is never proof
@@ -163,8 +164,8 @@ async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only
         (matched["merchant_id"], ["qq"], matched["case_id"]),
         (named["merchant_id"], ["name"], named["case_id"]),
     ]
-    # two round trips: the names alike, then the matches with their cases and the suggestion's
-    assert len(trace.current) == 2, [sql for sql, _, _ in trace.current]
+    # one round trip: the matches with their cases, the names alike and the suggestion's case
+    assert len(trace.current) == 1, [sql for sql, _, _ in trace.current]
     # the merchant matched by an identifier is no name suggestion too, though it may bear the name
     found = await resolve(client, [ident("qq", "55667788")], name="星辰卡盟")
     assert [(m["merchant_id"], m["score"], m["case_id"]) for m in found["matches"]] == [

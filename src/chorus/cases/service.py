@@ -1150,55 +1150,83 @@ async def merchant_cases(
     return [dict(r) for r in rows]
 
 
-def _cases_of(merchant_ids: Sequence[int], *, open_only: bool) -> tuple[str, list[Any]]:
-    """The ``FROM … WHERE …`` of the cases of these merchants not merged away (``open_only``: only
-    their open case), as ``c`` with their merchant as ``m``, and its arguments."""
+def _cases_of(merchant_ids: Sequence[int] | str, *, open_only: bool) -> tuple[str, list[Any]]:
+    """The ``FROM … WHERE …`` of the cases of these merchants (ids, or the text of a statement
+    selecting them) not merged away (``open_only``: only their open case), as ``c`` with their
+    merchant as ``m``, and its arguments."""
+    if isinstance(merchant_ids, str):
+        # PostgreSQL: an array read first, so that the cases are looked up in their index whatever
+        # the planner guesses of the statement's size; SQLite looks each one up in its index anyway
+        among = f"IN ({merchant_ids})" if db.is_sqlite() else f"= ANY(ARRAY({merchant_ids}))"
+        args: list[Any] = []
+    else:
+        among, args = f"IN ({db.placeholders(len(merchant_ids))})", [*merchant_ids]
     sql = (
         "FROM group_case c JOIN merchant m ON m.id = c.merchant "
-        f"WHERE c.merchant IN ({db.placeholders(len(merchant_ids))}) AND c.merged_into IS NULL"
+        f"WHERE c.merchant {among} AND c.merged_into IS NULL"
     )
     if not open_only:
-        return sql, [*merchant_ids]
-    return f"{sql} AND c.status IN ({db.placeholders(len(OPEN))})", [*merchant_ids, *OPEN]
+        return sql, args
+    return f"{sql} AND c.status IN ({db.placeholders(len(OPEN))})", [*args, *OPEN]
+
+
+# The columns of a matches_and_cases row: which part it is of, an identifier matched ("found"),
+# its merchant's case ("m"), a merchant named alike's open case ("c") or a name alike ("n": its
+# keys and name in the identifier's columns, as merchants.NameQuery gives them).
+_ROW = (
+    "part", "id", "merchant", "match_key", "claim_key", "claimed_by", "merchant.name",
+    "case_id", "status", "created_at", "closed_at", "members",
+)  # fmt: skip
 
 
 async def matches_and_cases(
-    normalized: Sequence[Identifier], *, sizes: bool, named: Sequence[int] = ()
-) -> tuple[merchants.Matches, list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    normalized: Sequence[Identifier], *, sizes: bool, names: merchants.NameQuery | None = None
+) -> tuple[merchants.Matches, list[dict[str, Any]], dict[int, dict[str, Any]], list[Sequence[Any]]]:
     """:func:`chorus.merchants.service.find_matches` of a report's identifiers (without a name),
-    :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, and the
-    open case of each merchant of ``named`` (suggested by name: merchant id → its case, as
-    ``merchant_cases(named, open_only=True, sizes=False)`` reads it), in one statement: for most
-    resolves the one round trip to the database, and the second of those with a name."""
+    :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, and, for
+    the report's name (``names``), the names alike (rows for
+    :func:`chorus.merchants.service.suggestions_of`) with the open cases of the merchants bearing
+    the very name or its pinyin (merchant id → its case, as ``merchant_cases(…, open_only=True,
+    sizes=False)`` reads it): one statement, a resolve's one round trip to the database."""
     query = merchants.match_query(normalized)
+    tables: list[str] = []
     parts: list[str] = []
     args: list[Any] = []
     if query is not None:
+        tables.append(f"found AS ({query.sql})")
+        args += query.args
         parts.append(
-            f"WITH found AS ({query.sql}) "  # noqa: S608
-            "SELECT found.id, found.merchant, found.match_key, found.claim_key, found.claimed_by, "
-            'found."merchant.name", '
-            f"c.id AS case_id, c.status, c.created_at, c.closed_at, {_members_sql(sizes)} AS members "
+            "SELECT 'm' AS part, found.id, found.merchant, found.match_key, found.claim_key, "  # noqa: S608
+            'found.claimed_by, found."merchant.name", c.id AS case_id, c.status, c.created_at, '
+            f"c.closed_at, {_members_sql(sizes)} AS members "
             "FROM found LEFT JOIN group_case c ON c.merchant = found.merchant AND c.merged_into IS NULL"
         )
-        args += query.args
-    if named:
-        # the identifier columns empty: rows of no identifier (an identifier's id is never NULL)
-        cases_sql, cases_args = _cases_of(named, open_only=True)
+    if names is not None:
+        tables.append(f"alike AS ({names.sql})")
+        args += names.args
+        bearing = "SELECT merchant FROM alike WHERE display IS NOT NULL"  # the very name or its pinyin
+        cases_sql, cases_args = _cases_of(bearing, open_only=True)
         parts.append(
-            "SELECT NULL AS id, c.merchant, NULL AS match_key, NULL AS claim_key, NULL AS claimed_by, "
-            'm.name AS "merchant.name", c.id AS case_id, c.status, c.created_at, c.closed_at, '
-            f"NULL AS members {cases_sql}"
+            "SELECT 'c' AS part, NULL AS id, c.merchant, NULL AS match_key, NULL AS claim_key, "
+            'NULL AS claimed_by, m.name AS "merchant.name", c.id AS case_id, c.status, c.created_at, '
+            f"c.closed_at, NULL AS members {cases_sql}"
         )
         args += cases_args
+        parts.append(
+            "SELECT 'n' AS part, NULL AS id, merchant, name_key AS match_key, pinyin_key AS claim_key, "
+            'NULL AS claimed_by, display AS "merchant.name", NULL AS case_id, NULL AS status, '
+            "NULL AS created_at, NULL AS closed_at, NULL AS members FROM alike"
+        )
     if not parts:
-        return merchants.Matches(), [], {}
-    rows = await db.fetch(Case, " UNION ALL ".join(parts), *args)
-    found = [r for r in rows if r["id"] is not None]
+        return merchants.Matches(), [], {}, []
+    # tuples: the hundreds of names alike become no dictionaries
+    rows = await db.fetch_tuples(Case.raw(f"WITH {', '.join(tables)} {' UNION ALL '.join(parts)}", *args))
+    found = [dict(zip(_ROW, r, strict=True)) for r in rows if r[0] == "m"]
     cases = {r["case_id"]: _case_row(r) for r in found if r["case_id"] is not None}
-    named_open = {r["merchant"]: _case_row(r) for r in rows if r["id"] is None}
+    named_open = {r[2]: _case_row(dict(zip(_ROW, r, strict=True))) for r in rows if r[0] == "c"}
+    alike: list[Sequence[Any]] = [(r[2], r[3], r[4], r[6]) for r in rows if r[0] == "n"]
     matches = merchants.matches_from_rows(found, query.keys) if query is not None else merchants.Matches()
-    return matches, [cases[k] for k in sorted(cases)], named_open
+    return matches, [cases[k] for k in sorted(cases)], named_open, alike
 
 
 def _case_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -1212,6 +1240,34 @@ def _case_row(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["merchant.name"],
         "members": row["members"],
     }
+
+
+async def _standing_with_open_case(
+    merchant_ids: Sequence[int], open_cases: dict[int, dict[str, Any]]
+) -> dict[int, str]:
+    """merchant id → its name, of these merchants not merged away; their open cases are added to
+    ``open_cases`` (as :func:`matches_and_cases` gives them). One statement."""
+    rows = await db.fetch(
+        Case,
+        "SELECT m.id AS merchant, m.name, c.id, c.status, c.created_at, c.closed_at, NULL AS members "  # noqa: S608
+        "FROM merchant m LEFT JOIN group_case c ON c.merchant = m.id AND c.merged_into IS NULL "
+        f"AND c.status IN ({db.placeholders(len(OPEN))}) "
+        f"WHERE m.id IN ({db.placeholders(len(merchant_ids))}) AND m.merged_into IS NULL",
+        *OPEN,
+        *merchant_ids,
+    )
+    open_cases |= {r["merchant"]: r for r in rows if r["id"] is not None}
+    return {r["merchant"]: r["name"] for r in rows}
+
+
+async def suggestions(
+    names: merchants.NameQuery, alike: Sequence[Sequence[Any]], named_open: dict[int, dict[str, Any]]
+) -> list[tuple[int, float, str]]:
+    """:func:`chorus.merchants.service.suggestions_of` the names alike that
+    :func:`matches_and_cases` read: a merchant whose name only starts alike and ranks among the
+    best has its name and open case (added to ``named_open``) read then, in a second statement
+    (bench.resolve: 26 calls in 2,000)."""
+    return await merchants.suggestions_of(names, alike, lambda ids: _standing_with_open_case(ids, named_open))
 
 
 async def open_cases(merchant_ids: Sequence[int]) -> dict[int, int]:
@@ -1234,15 +1290,16 @@ async def resolve(
 ) -> ResolveRead:
     """:func:`chorus.merchants.service.resolve` with the case a report would join and
     (``warnings``) the reappearance warnings a report of these identifiers would get: one
-    statement reads the merchants holding the identifiers and their cases; a name adds the read
-    of the names alike, before it, and the open cases of the merchants they suggest to it."""
+    statement reads the merchants holding the identifiers and their cases, the names alike the
+    report's name and the open cases of the merchants bearing it (a second one, rarely, the
+    names and open cases of merchants whose names only start alike, when they rank among the
+    best)."""
     normalized = merchants.normalize_all(identifiers, "identifiers")
-    # the names alike first, with room for the merchants the identifiers will match: their open
-    # cases then come in the statement of the matches
-    named = await merchants.name_suggestions(name, room=len(normalized)) if name else []
-    found, cases, named_open = await matches_and_cases(
-        normalized, sizes=warnings, named=sorted({n[0] for n in named})
-    )
+    # the names alike, with room for the merchants the identifiers will match, come in the
+    # statement of the matches, with the open cases of the merchants bearing the name
+    names = merchants.name_query(name, room=len(normalized)) if name else None
+    found, cases, named_open, alike = await matches_and_cases(normalized, sizes=warnings, names=names)
+    named = await suggestions(names, alike, named_open) if names is not None else []
     read = merchants.resolve(normalized=normalized, matches=found, named=named)
     # the open cases of the merchants only suggested by name (those of every merchant holding one
     # of the identifiers, the strong matches among them, came with the matches): no warning is

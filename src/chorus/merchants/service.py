@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -267,15 +267,29 @@ async def find_or_hold(identifiers: Sequence[ids.Identifier], *, name: str | Non
     return found
 
 
-async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, str]]:
-    """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
-    first, NAME_SUGGESTIONS of them and ``room`` more (for those the caller sets aside: the
-    merchants the report's identifiers matched, at most one per identifier). Never a join. Merged
-    merchants keep their names for history; their survivors carry them too, so only merchants
-    not merged away are suggested."""
+@dataclass(frozen=True)
+class NameQuery:
+    """The read of the names alike a report's name (:func:`name_query`), for a caller that reads
+    more in the same statement (``WITH alike AS (sql) …``: the cases domain adds the open cases of
+    the merchants it names). ``sql`` takes ``args`` as a raw statement does (``{}``); its columns:
+    ``merchant``, ``name_key``, ``pinyin_key`` and ``display``: the merchant's name for the
+    merchants bearing this very name or its pinyin (never merged away), NULL for the names only
+    starting alike (read from the index alone). Rank its rows with :func:`suggestions_of`."""
+
+    sql: str
+    args: tuple[str, ...]
+    core: str
+    pinyin: str
+    wanted: int  # NAME_SUGGESTIONS and the room asked for
+
+
+def name_query(name: str, room: int = 0) -> NameQuery | None:
+    """None: the name has no letters to compare (nothing looks like it). ``room``: suggestions
+    beyond NAME_SUGGESTIONS, for the merchants the caller sets aside (those the report's
+    identifiers matched, at most one per identifier)."""
     keys = _alias_keys(name)  # as an alias of this very name is stored (a long name cut)
     if keys is None or not names.core_name(name):
-        return []
+        return None
     core, pinyin = keys
     prefix = core[: max(2, min(len(core), 4))]
     # Three parts, each read only as far as it is needed, through the partial indexes of the
@@ -287,7 +301,7 @@ async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, s
     # migration 2026-12-03T01:00). Before, a name 500 merchants bore read all 500, joined, and a
     # common prefix was looked for in a scan (bench.resolve, 1,000,000 identifiers: p99 6.7 ms).
     bytewise = _bytewise()
-    enough = NAME_SUGGESTIONS + room
+    wanted = NAME_SUGGESTIONS + room
     same = (
         "SELECT a.merchant, a.name_key, a.pinyin_key, m.name AS display FROM merchant_alias a "
         "JOIN merchant m ON m.id = a.merchant WHERE a.status = 'confirmed' AND m.merged_into IS NULL AND "
@@ -299,32 +313,61 @@ async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, s
     after = _after_prefix(prefix)
     if after is not None:
         near += f" AND name_key{bytewise} < {{}}"
-    # (merchant, name_key, pinyin_key, display) tuples: no dictionary made per row of a hundred
     sql = (
-        f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_name "  # noqa: S608
-        f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {enough}) AS by_py "
+        f"SELECT * FROM ({same}a.name_key{bytewise} = {{}} ORDER BY a.merchant LIMIT {wanted}) AS by_name "  # noqa: S608
+        f"UNION ALL SELECT * FROM ({same}a.pinyin_key = {{}} ORDER BY a.merchant LIMIT {wanted}) AS by_py "
         f"UNION ALL SELECT * FROM ({near} ORDER BY name_key{bytewise} LIMIT {NAME_CANDIDATES}) AS near"
     )
-    rows = await db.fetch_tuples(
-        MerchantAlias.raw(sql, core, pinyin, prefix, *([after] if after is not None else []))
-    )
+    args = (core, pinyin, prefix, *([after] if after is not None else []))
+    return NameQuery(sql, args, core, pinyin, wanted)
+
+
+Titles = Callable[[list[int]], Awaitable[dict[int, str]]]
+
+
+async def _standing_names(merchant_ids: list[int]) -> dict[int, str]:
+    return await merchant_names(merchant_ids, standing=True)
+
+
+async def suggestions_of(
+    query: NameQuery, rows: Sequence[Sequence[Any]], titles_of: Titles = _standing_names
+) -> list[tuple[int, float, str]]:
+    """The merchants whose names look like the name of ``query``, from its ``rows`` (``merchant,
+    name_key, pinyin_key, display`` tuples, in any order): (merchant id, score, the merchant's
+    name), best first, as many as ``query`` wants. ``titles_of`` reads the names of merchants not
+    merged away (those whose names only start alike), when some of them rank among the best: for
+    as many as could be suggested, and, when some of those were merged away, for all the others
+    at once (in batches of ten, a name many merged merchants had bore cost a round trip per ten)."""
     titles = {mid: display for mid, _, _, display in rows if display is not None}
     best: dict[int, float] = {}
-    alike = names.similar_keys(core, pinyin, [(r[1], r[2]) for r in rows], names.SUGGESTION_THRESHOLD)
+    keys = [(r[1], r[2]) for r in rows]
+    alike = names.similar_keys(query.core, query.pinyin, keys, names.SUGGESTION_THRESHOLD)
     for i, score in alike.items():
         mid = rows[i][0]
         if score > best.get(mid, 0.0):
             best[mid] = score
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-    # names starting alike: whether their merchants were merged away, and their names, for as many
-    # as could be suggested; when some of those were merged away, for all the others at once (in
-    # batches of ten, a name many merged merchants had bore cost a round trip per ten)
-    wanted = NAME_SUGGESTIONS + room
+    wanted = query.wanted
     first, rest = [mid for mid, _ in ranked[:wanted]], [mid for mid, _ in ranked[wanted:]]
-    titles |= await merchant_names([mid for mid in first if mid not in titles], standing=True)
-    if sum(mid in titles for mid in first) < wanted:
-        titles |= await merchant_names([mid for mid in rest if mid not in titles], standing=True)
+    unknown = [mid for mid in first if mid not in titles]
+    if unknown:
+        titles |= await titles_of(unknown)
+    if sum(mid in titles for mid in first) < wanted and (unknown := [m for m in rest if m not in titles]):
+        titles |= await titles_of(unknown)
     return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][:wanted]
+
+
+async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, str]]:
+    """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
+    first, NAME_SUGGESTIONS of them and ``room`` more (:func:`name_query`). Never a join. Merged
+    merchants keep their names for history; their survivors carry them too, so only merchants
+    not merged away are suggested."""
+    query = name_query(name, room)
+    if query is None:
+        return []
+    # (merchant, name_key, pinyin_key, display) tuples: no dictionary made per row of a hundred
+    rows = await db.fetch_tuples(MerchantAlias.raw(query.sql, *query.args))
+    return await suggestions_of(query, rows)
 
 
 def _bytewise() -> str:
