@@ -949,8 +949,12 @@ async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: 
             client.close()
         for proc, _ in servers:
             stop_process(proc)
+    named = [c.has_name for n in range(slices) for c in calls[n * size : (n + 1) * size]]
     for which, name in enumerate(["this checkout", other]):
         print(f"   {name:<30} {fmt_stats(latency_stats(latencies[which]))}")
+        for label, wanted in (("with a name", True), ("without a name", False)):
+            part = [t for t, has in zip(latencies[which], named, strict=True) if has is wanted]
+            print(f"   {'':<30} {label + ':':<15} {fmt_stats(latency_stats(part))}")
         print(f"   {'':<30} empty resolve: {fmt_stats(latency_stats(floors[which]))}")
     mine, theirs = (latency_stats(x)["p50"] for x in latencies)
     print(f"   p50 this / {other}: {mine / theirs:.2f}")

@@ -212,7 +212,7 @@ _STORED = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
 def test_the_names_starting_with_a_prefix_are_the_range_the_suggestions_read(
     prefix: str, name: str, tail: str
 ) -> None:
-    # name_suggestions reads the names starting alike as prefix <= name < _after_prefix(prefix),
+    # name_query reads the names starting alike as prefix <= name < _after_prefix(prefix),
     # compared as UTF-8 bytes by PostgreSQL (COLLATE "C") and SQLite: the order of code points
     after = _after_prefix(prefix)
     for candidate in (name, prefix + tail):

@@ -325,19 +325,17 @@ def name_query(name: str, room: int = 0) -> NameQuery | None:
 Titles = Callable[[list[int]], Awaitable[dict[int, str]]]
 
 
-async def _standing_names(merchant_ids: list[int]) -> dict[int, str]:
-    return await merchant_names(merchant_ids, standing=True)
-
-
 async def suggestions_of(
-    query: NameQuery, rows: Sequence[Sequence[Any]], titles_of: Titles = _standing_names
+    query: NameQuery, rows: Sequence[Sequence[Any]], titles_of: Titles
 ) -> list[tuple[int, float, str]]:
     """The merchants whose names look like the name of ``query``, from its ``rows`` (``merchant,
     name_key, pinyin_key, display`` tuples, in any order): (merchant id, score, the merchant's
     name), best first, as many as ``query`` wants. ``titles_of`` reads the names of merchants not
     merged away (those whose names only start alike), when some of them rank among the best: for
     as many as could be suggested, and, when some of those were merged away, for all the others
-    at once (in batches of ten, a name many merged merchants had bore cost a round trip per ten)."""
+    at once (in batches of ten, a name many merged merchants had bore cost a round trip per ten).
+    Merged merchants keep their names for history; their survivors carry them too, so only
+    merchants not merged away are suggested."""
     titles = {mid: display for mid, _, _, display in rows if display is not None}
     best: dict[int, float] = {}
     keys = [(r[1], r[2]) for r in rows]
@@ -355,19 +353,6 @@ async def suggestions_of(
     if sum(mid in titles for mid in first) < wanted and (unknown := [m for m in rest if m not in titles]):
         titles |= await titles_of(unknown)
     return [(mid, score, titles[mid]) for mid, score in ranked if mid in titles][:wanted]
-
-
-async def name_suggestions(name: str, room: int = 0) -> list[tuple[int, float, str]]:
-    """Merchants whose names look like ``name``: (merchant id, score, the merchant's name), best
-    first, NAME_SUGGESTIONS of them and ``room`` more (:func:`name_query`). Never a join. Merged
-    merchants keep their names for history; their survivors carry them too, so only merchants
-    not merged away are suggested."""
-    query = name_query(name, room)
-    if query is None:
-        return []
-    # (merchant, name_key, pinyin_key, display) tuples: no dictionary made per row of a hundred
-    rows = await db.fetch_tuples(MerchantAlias.raw(query.sql, *query.args))
-    return await suggestions_of(query, rows)
 
 
 def _bytewise() -> str:
@@ -389,14 +374,11 @@ def _after_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-async def merchant_names(merchant_ids: Sequence[int], *, standing: bool = False) -> dict[int, str]:
-    """merchant id → its name; ``standing``: only the merchants not merged away."""
+async def merchant_names(merchant_ids: Sequence[int]) -> dict[int, str]:
+    """merchant id → its name."""
     if not merchant_ids:
         return {}
-    where: Combinable = Merchant.id.is_in(list(merchant_ids))
-    if standing:
-        where = where & Merchant.merged_into.is_null()
-    rows = await Merchant.select(Merchant.id, Merchant.name).where(where)
+    rows = await Merchant.select(Merchant.id, Merchant.name).where(Merchant.id.is_in(list(merchant_ids)))
     return {r["id"]: r["name"] for r in rows}
 
 
@@ -406,7 +388,7 @@ def resolve(
     """Explain which merchants a report would join; changes nothing. The merchants' open cases
     are the cases domain's to add (``case_id`` is None here: :func:`chorus.cases.service.resolve`,
     which also reads them for the warnings). ``normalized``: :func:`normalize_all` of the report's
-    identifiers; ``matches``: their :func:`find_matches`; ``named``: the :func:`name_suggestions`
+    identifiers; ``matches``: their :func:`find_matches`; ``named``: the :func:`suggestions_of`
     of the report's name with room for the merchants matched (none without a name).
 
     Matches (score 100) share a confirmed identifier; suggestions (lower scores) have a similar
