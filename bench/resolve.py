@@ -66,11 +66,46 @@ from bench._measure import (
     reset_sequences,
 )
 from bench._seed import captured_inserts
-from tests.toolkit import Sandbox, http_client, migrate_quietly, start_web, stop_process
+from tests.toolkit import Sandbox, free_port, http_client, migrate_quietly, start_web, stop_process
 
 GOAL_P50_MS = 5.0
 GOAL_P99_MS = 20.0
 RESOLVE = "/api/v1/merchants/resolve"
+# What the framework alone costs a resolve's request and answer: Litestar under uvicorn, a
+# pydantic body in and an answer of the same shape out, no middleware, no database.
+BARE_RESOLVE = """
+from litestar import Litestar, get, post
+from pydantic import BaseModel
+
+
+class IdentifierIn(BaseModel):
+    kind: str
+    value: str
+
+
+class ResolveIn(BaseModel):
+    name: str | None = None
+    identifiers: list[IdentifierIn] = []
+
+
+class ResolveOut(BaseModel):
+    normalized: list[IdentifierIn]
+    matches: list[dict[str, object]]
+    warnings: list[dict[str, object]] = []
+
+
+@get("/")
+async def ready() -> str:
+    return "ok"
+
+
+@post("/api/v1/merchants/resolve", status_code=200)
+async def resolve(data: ResolveIn) -> ResolveOut:
+    return ResolveOut(normalized=[], matches=[])
+
+
+app = Litestar(route_handlers=[ready, resolve])
+"""
 REPORTS = "/api/v1/reports"
 SEARCH = "/api/v1/merchants"
 GOAL_SEARCH_P99_MS = 50.0
@@ -908,6 +943,39 @@ class KeepAliveClient:
             self.writer.close()
 
 
+async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each: int = 100) -> dict[str, float]:
+    """Empty resolves to `chorus web` (``web``) and to BARE_RESOLVE, in slices taken in turn: how
+    much of the floor is Chorus's own (its middleware and headers). Prints both; returns the
+    bare app's figures."""
+    from bench.http import spawn, wait_http
+
+    (tmp / "bare_resolve.py").write_text(BARE_RESOLVE)
+    port, log = free_port(), tmp / "bare.log"
+    cmd = [sys.executable, "-m", "uvicorn", "bare_resolve:app", "--port", str(port), "--log-level", "warning",
+           "--no-access-log"]  # fmt: skip
+    proc = spawn(cmd, env=dict(os.environ), log=log, cwd=tmp)
+    bare = KeepAliveClient(f"http://127.0.0.1:{port}")
+    times: list[list[float]] = [[], []]
+    try:
+        await asyncio.to_thread(wait_http, proc, f"http://127.0.0.1:{port}/", log)
+        for client in (web, bare):
+            for _ in range(each):
+                assert (await client.post(RESOLVE, json={"identifiers": []})).status_code == 200
+        for n in range(slices):
+            for which in (0, 1) if n % 2 == 0 else (1, 0):
+                for _ in range(each):
+                    t = time.perf_counter()
+                    await (web, bare)[which].post(RESOLVE, json={"identifiers": []})
+                    times[which].append(time.perf_counter() - t)
+    finally:
+        bare.close()
+        stop_process(proc)
+    print("   empty resolve, in turn with a bare Litestar app (same body and answer; no middleware, no database):")
+    print(f"     `chorus web`  {fmt_stats(latency_stats(times[0]))}")
+    print(f"     bare Litestar {fmt_stats(latency_stats(times[1]))}")
+    return latency_stats(times[1])
+
+
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
@@ -1184,6 +1252,7 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                 summary["socket_floor"] = await warm_and_floor(socket_client, warm)
                 print(f"   empty resolve (no SQL): {fmt_stats(summary['socket_floor'])}")
                 timed = await timed_posts(socket_client, calls, 1)
+                summary["framework"] = await framework_floor(socket_client, web_log.parent)
             finally:
                 socket_client.close()
                 stop_process(proc)
@@ -1530,6 +1599,10 @@ def print_summary(args: argparse.Namespace, box: Sandbox, s: dict[str, Any]) -> 
         f"    with a name           p50 {s['socket_name']['p50']:6.2f}  p99 {s['socket_name']['p99']:6.2f}; "
         f"without p50 {s['socket_noname']['p50']:6.2f}  p99 {s['socket_noname']['p99']:6.2f}; "
         f"empty (no SQL) p50 {s['socket_floor']['p50']:6.2f}"
+    )
+    print(
+        f"    the framework alone   p50 {s['framework']['p50']:6.2f}  p99 {s['framework']['p99']:6.2f}  "
+        "(an empty resolve to a bare Litestar app of the same body and answer)"
     )
     print(
         f"  resolve, concurrency {args.concurrency}  {s['conc_rate']:6,.0f} req/s  (p50 {conc['p50']:.2f}  p99 {conc['p99']:.2f} ms)"

@@ -1170,9 +1170,9 @@ def _cases_of(merchant_ids: Sequence[int] | str, *, open_only: bool) -> tuple[st
     return f"{sql} AND c.status IN ({db.placeholders(len(OPEN))})", [*args, *OPEN]
 
 
-# The columns of a matches_and_cases row: which part it is of, an identifier matched ("found"),
-# its merchant's case ("m"), a merchant named alike's open case ("c") or a name alike ("n": its
-# keys and name in the identifier's columns, as merchants.NameQuery gives them).
+# The columns of a matches_and_cases row, whose part says what it is: "m", an identifier matched
+# (a row of "found") with its merchant's case; "c", the open case of a merchant bearing the name;
+# "n", a name alike (merchants.NameQuery's keys and name in the identifier's columns).
 _ROW = (
     "part", "id", "merchant", "match_key", "claim_key", "claimed_by", "merchant.name",
     "case_id", "status", "created_at", "closed_at", "members",
