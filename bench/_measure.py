@@ -3,12 +3,13 @@ bulk loading of the app's own rows, latency statistics, phases, process memory. 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,19 @@ class QueryTrace:
     def remove(self) -> None:
         self.cls.run_querystring = self.original  # type: ignore[method-assign]
         self.db._records = self.original_records  # type: ignore[assignment]
+
+
+@contextlib.asynccontextmanager
+async def statements_sent() -> AsyncIterator[list[tuple[str, list[Any], float]]]:
+    """The statements sent while the block runs (a :class:`QueryTrace` active for it, removed
+    after): ``async with statements_sent() as sent: …`` then ``len(sent)``."""
+    trace = QueryTrace()
+    trace.active = True
+    try:
+        yield trace.current
+    finally:
+        trace.active = False
+        trace.remove()
 
 
 # --- numbers ------------------------------------------------------------------------------------

@@ -306,6 +306,28 @@ def spawn(
         return subprocess.Popen(on_cpus(cpus, cmd), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
 
+def start_uvicorn(
+    app: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    workers: int = 1,
+    started: list[subprocess.Popen[bytes]] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``app`` (``module:attribute`` in ``cwd``) under uvicorn with ``workers`` processes on a free
+    port, once its ``/`` answers 200; the process (also added to ``started``) and its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    proc = spawn(cmd, env=env, log=log, cwd=cwd)
+    if started is not None:
+        started.append(proc)
+    url = f"http://127.0.0.1:{port}/"
+    wait_http(proc, url, log)
+    return proc, url
+
+
 def chorus(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "chorus.cli", *args], env=env, capture_output=True, text=True, check=False
@@ -376,15 +398,8 @@ def main() -> int:
 
         def start_bare(workers: int) -> tuple[subprocess.Popen[bytes], str]:
             """The bare app under uvicorn with ``workers`` processes, answering."""
-            port, log = free_port(), tmp / f"bare-{workers}.log"
-            proc = spawn(
-                [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--workers",
-                 str(workers), "--log-level", "warning", "--no-access-log"],
-                env=env, log=log, cwd=tmp,
-            )  # fmt: skip
-            procs.append(proc)
-            url = f"http://127.0.0.1:{port}/"
-            wait_http(proc, url, log)
+            proc, url = start_uvicorn("bare_app:app", cwd=tmp, env=env, log=tmp / f"bare-{workers}.log",
+                                      workers=workers, started=procs)  # fmt: skip
             return proc, url
 
         bare, bare_url = start_bare(1)

@@ -45,6 +45,7 @@ import random
 import re
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +67,7 @@ from bench._measure import (
     reset_sequences,
 )
 from bench._seed import captured_inserts
-from tests.toolkit import Sandbox, free_port, http_client, migrate_quietly, start_web, stop_process
+from tests.toolkit import Sandbox, http_client, migrate_quietly, start_web, stop_process
 
 GOAL_P50_MS = 5.0
 GOAL_P99_MS = 20.0
@@ -947,17 +948,17 @@ async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each
     """Empty resolves to `chorus web` (``web``) and to BARE_RESOLVE, in slices taken in turn: how
     much of the floor is Chorus's own (its middleware and headers). Prints both; returns the
     bare app's figures."""
-    from bench.http import spawn, wait_http
+    from bench.http import start_uvicorn
 
     (tmp / "bare_resolve.py").write_text(BARE_RESOLVE)
-    port, log = free_port(), tmp / "bare.log"
-    cmd = [sys.executable, "-m", "uvicorn", "bare_resolve:app", "--port", str(port), "--log-level", "warning",
-           "--no-access-log"]  # fmt: skip
-    proc = spawn(cmd, env=dict(os.environ), log=log, cwd=tmp)
-    bare = KeepAliveClient(f"http://127.0.0.1:{port}")
+    started: list[subprocess.Popen[bytes]] = []  # stopped below even if it never answered
+    bare: KeepAliveClient | None = None
     times: list[list[float]] = [[], []]
     try:
-        await asyncio.to_thread(wait_http, proc, f"http://127.0.0.1:{port}/", log)
+        _, url = await asyncio.to_thread(
+            start_uvicorn, "bare_resolve:app", cwd=tmp, env=dict(os.environ), log=tmp / "bare.log", started=started
+        )
+        bare = KeepAliveClient(url.rstrip("/"))
         for client in (web, bare):
             for _ in range(each):
                 assert (await client.post(RESOLVE, json={"identifiers": []})).status_code == 200
@@ -968,8 +969,10 @@ async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each
                     await (web, bare)[which].post(RESOLVE, json={"identifiers": []})
                     times[which].append(time.perf_counter() - t)
     finally:
-        bare.close()
-        stop_process(proc)
+        if bare is not None:
+            bare.close()
+        for proc in started:
+            stop_process(proc)
     print("   empty resolve, in turn with a bare Litestar app (same body and answer; no middleware, no database):")
     print(f"     `chorus web`  {fmt_stats(latency_stats(times[0]))}")
     print(f"     bare Litestar {fmt_stats(latency_stats(times[1]))}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench._measure import QueryTrace
+from bench._measure import statements_sent
 from chorus import db
 from chorus.i18n import t
 from chorus.merchants import identifiers as ids
@@ -153,19 +153,14 @@ async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only
     named = await report(client, alice, report_body("星辰卡盟", [ident("qq", "55667788")]))
     plain = await report(client, alice, report_body("Sunrise Toys", [ident("qq", "99887766")]))
 
-    trace = QueryTrace()
-    try:
-        trace.active = True
+    async with statements_sent() as sent:
         found = await resolve(client, [ident("qq", "12345678"), ident("qq", "11112222")], name="星辰卡盟")
-        trace.active = False
-    finally:
-        trace.remove()
     assert [(m["merchant_id"], m["matched_on"], m["case_id"]) for m in found["matches"]] == [
         (matched["merchant_id"], ["qq"], matched["case_id"]),
         (named["merchant_id"], ["name"], named["case_id"]),
     ]
     # one round trip: the matches with their cases, the names alike and the suggestion's case
-    assert len(trace.current) == 1, [sql for sql, _, _ in trace.current]
+    assert len(sent) == 1, [sql for sql, _, _ in sent]
     # the merchant matched by an identifier is no name suggestion too, though it may bear the name
     found = await resolve(client, [ident("qq", "55667788")], name="星辰卡盟")
     assert [(m["merchant_id"], m["score"], m["case_id"]) for m in found["matches"]] == [

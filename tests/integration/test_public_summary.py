@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bench._measure import QueryTrace
+from bench._measure import statements_sent
 from chorus.accounts.tables import User
 from chorus.cases.tables import Membership
 from tests.integration.cases_support import get_ok, ident, person, report, report_body
@@ -67,15 +67,10 @@ async def test_the_summary_totals_many_members_in_mixed_currencies(
 
 
 async def _check_page_statements(app: Any, q: str) -> tuple[int, str]:
-    trace = QueryTrace()
-    try:
-        trace.active = True
+    async with statements_sent() as sent:
         r = await app.get(f"/merchants?q={quote(q)}")
-        trace.active = False
-    finally:
-        trace.remove()
     assert r.status_code == 200, r.text
-    return len(trace.current), r.text
+    return len(sent), r.text
 
 
 async def test_the_check_reads_its_merchants_summaries_together(
