@@ -16,10 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.toolkit import PORTS_ENV, Sandbox, free_port, reclaim_redis_db
 
 BACKEND = os.environ.get("CHORUS_TEST_BACKEND", "sqlite")
+# Property tests check what a function answers, never how fast (bench/ measures speed): no
+# per-example deadline. Hypothesis' default (200 ms) failed a normalization property when the
+# suite's other workers held both cores and one example waited 600 ms for one.
+hypothesis_settings.register_profile("chorus", deadline=None)
+hypothesis_settings.load_profile("chorus")
 # Under pytest-xdist (tests/run_suites.py runs each backend as ``-n N``) every worker process
 # imports this file and so gets a sandbox of its own: database, Redis database number, directory,
 # SMTP port, live app. WORKER: "gw0", "gw1", ... ("" without xdist).

@@ -634,7 +634,7 @@ HOSTILE_PIECES = st.sampled_from(
 hostile_text = st.lists(st.one_of(HOSTILE_PIECES, st.text(max_size=5)), max_size=30).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(text=hostile_text)
 def test_quote_statement_property(text: str) -> None:
     quoted = quote_statement(text)
@@ -647,7 +647,7 @@ def test_quote_statement_property(text: str) -> None:
         assert needle not in html
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(text=hostile_text)
 def test_inline_property(text: str) -> None:
     value = inline(text)
@@ -658,7 +658,7 @@ def test_inline_property(text: str) -> None:
         assert needle not in html
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(
     text=st.one_of(
         hostile_text,
@@ -673,13 +673,13 @@ def test_inline_fast_path_agrees_with_the_full_one(text: str) -> None:
     assert inline(text) == _inline_any(text)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(text=st.one_of(hostile_text, st.text(), st.text(alphabet="aZ09 -_.@*`<>|\t\n\x00\x7f汉")))
 def test_literal_fast_path_agrees_with_the_full_one(text: str) -> None:
     assert literal(text) == _literal_any(text)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(
     text=st.one_of(
         hostile_text,
@@ -1129,7 +1129,7 @@ def test_a_complaint_reading_its_evidence_batch_by_batch_is_the_same(
     assert all(1 <= len(ids) <= batch for ids in asked)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     pieces=st.lists(st.text(alphabet="ab\n陈", max_size=12), max_size=40),
     size=st.integers(min_value=1, max_value=30),

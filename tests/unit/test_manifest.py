@@ -92,7 +92,7 @@ def test_build_manifest_shape() -> None:
     assert entries[2].meta.case_id == CASE and entries[2].evidence_sha256 == sha(BLOBS[2][0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     count=st.integers(min_value=0, max_value=12),
     text=st.text(max_size=20),

@@ -192,7 +192,7 @@ def member_lists(draw: st.DrawFn) -> list[MemberInfo]:
     return [member(uid, *draw(identifiers), refs=tuple(draw(refs)), day=draw(days)) for uid in uids]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     members=member_lists(),
     min_members=st.integers(min_value=1, max_value=4),
@@ -215,7 +215,7 @@ def test_detect_never_crashes_and_counts_are_bounded(
     assert found == sorted(found, key=lambda p: (-p.members, p.key))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(members=member_lists(), data=st.data())
 def test_permuting_members_gives_the_same_patterns(members: list[MemberInfo], data: st.DataObject) -> None:
     shuffled = data.draw(st.permutations(members))
@@ -223,7 +223,7 @@ def test_permuting_members_gives_the_same_patterns(members: list[MemberInfo], da
     assert detect(tuple(reversed(members))) == detect(members)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(ref=st.text(max_size=30))
 def test_order_shape_is_stable(ref: str) -> None:
     shape = order_shape(ref)
@@ -233,7 +233,7 @@ def test_order_shape_is_stable(ref: str) -> None:
         assert order_shape(shape) == shape
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(ref=st.text(alphabet=st.characters(max_codepoint=127)))
 def test_order_shape_ascii_fast_path_agrees(ref: str) -> None:
     from chorus.complaints.patterns import _shape_any

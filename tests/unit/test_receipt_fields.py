@@ -136,7 +136,7 @@ def _squash(s: str) -> str:
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", s))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=400))
 def test_never_crashes_and_lines_are_the_texts(text: str) -> None:
     lines = text.splitlines()
@@ -168,7 +168,7 @@ _receiptish = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(_receiptish)
 def test_never_invents_a_value_absent_from_its_line(text: str) -> None:
     for f in extract(text):
@@ -181,7 +181,7 @@ def test_never_invents_a_value_absent_from_its_line(text: str) -> None:
             assert _squash(f.value) in line, (f, line)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.text(alphabet=st.characters(blacklist_categories=["Nd", "No", "Nl"]), max_size=300))
 def test_no_digits_no_numeric_field(text: str) -> None:
     assume_digits = any(unicodedata.normalize("NFKC", c).isdigit() for c in text)
@@ -194,7 +194,7 @@ def test_no_digits_no_numeric_field(text: str) -> None:
 _noise = st.text(alphabet="交易成功付款方式余额宝商品说明转账 ", max_size=20)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     yuan=st.integers(1, 99_999_999),
     fen=st.integers(0, 99),

@@ -35,7 +35,7 @@ def test_accepted_order_numbers_count_towards_a_shape() -> None:
     assert p.evidence == (21,) and p.receipt_members == 1
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.permutations(list(range(6))), st.permutations(list(range(4))))
 def test_order_of_members_and_receipts_does_not_matter(order: list[int], r_order: list[int]) -> None:
     members = [member(i, *([ALIPAY] if i % 2 else [])) for i in range(6)]

@@ -139,7 +139,7 @@ def test_the_text_filed_names_only_the_members_included(locale: str) -> None:
     assert view.text_including(set()) == view.text_for(None)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(parts=st.lists(st.text(alphabet="a\n", max_size=8), max_size=8))
 def test_tidying_the_parts_is_tidying_them_joined(parts: list[str]) -> None:
     # the view's texts are tidied part by part (no copies of the whole text): the same result

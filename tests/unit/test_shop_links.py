@@ -492,7 +492,7 @@ def _platform_links(i: str, label: str) -> list[tuple[str, str]]:
     tracking=st.lists(st.sampled_from(TRACKING), max_size=4),
     share_text=st.sampled_from(["", "【淘宝】{} 「星辰卡盟」点击链接直接打开", "看看 {} 复制打开"]),
 )
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_tracking_and_share_text_do_not_change_the_shop(
     i: str, label: str, which: int, tracking: list[str], share_text: str
 ) -> None:
@@ -522,7 +522,7 @@ link_text = st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join)
 
 
 @given(text=st.one_of(link_text, st.text(max_size=80)))
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 def test_any_text_is_a_shop_or_a_reason_and_normalizing_twice_changes_nothing(text: str) -> None:
     try:
         ident = normalize("shop", text)

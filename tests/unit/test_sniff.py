@@ -232,7 +232,7 @@ def test_bad_id3_header_rejected() -> None:
         sniff_bytes(b"ID3\x03\x00\x00\x80\x00\x00\x0a" + bytes(100))  # size byte not syncsafe
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     sample=st.sampled_from(ACCEPTED + [(n, d, None) for n, d in REJECTED]),
     cuts=st.lists(st.integers(min_value=0, max_value=20000), max_size=8),
