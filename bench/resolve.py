@@ -69,8 +69,11 @@ from bench._measure import (
 from bench._seed import captured_inserts
 from tests.toolkit import Sandbox, http_client, migrate_quietly, start_web, stop_process
 
-GOAL_P50_MS = 5.0
-GOAL_P99_MS = 20.0
+# Issue 15's raised goals (its goal 6; the first ones were 5 and 20 ms): through the app, and
+# within GOAL_RAW_RATIO times the same lookups as raw indexed SQL (`raw SQL = ANY($1)`)
+GOAL_P50_MS = 1.0
+GOAL_P99_MS = 5.0
+GOAL_RAW_RATIO = 5.0
 RESOLVE = "/api/v1/merchants/resolve"
 # What the framework alone costs a resolve's request and answer: Litestar under uvicorn, a
 # pydantic body in and an answer of the same shape out, no middleware, no database.
@@ -1617,7 +1620,9 @@ def print_summary(args: argparse.Namespace, box: Sandbox, s: dict[str, Any]) -> 
         f"  pool cost per statement p50 {s['pool'][0]:6.3f}  (same SELECT 1 on a held connection {s['pool'][1]:.3f})"
     )
     print(
-        f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x"
+        f"  app / raw               p50 {seq['p50'] / raw['p50']:5.1f}x   p99 {seq['p99'] / raw['p99']:5.1f}x; "
+        f"`chorus web` p50 {sock['p50'] / raw['p50']:5.1f}x  "
+        f"{'OK  ' if sock['p50'] / raw['p50'] < GOAL_RAW_RATIO else 'MISS'} (goal < {GOAL_RAW_RATIO:g}x)"
     )
     same, named, unnamed = s["raw_same"], s["raw_same_name"], s["raw_same_noname"]
     print(

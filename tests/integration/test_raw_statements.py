@@ -1,9 +1,10 @@
-"""Raw statements (``db.fetch``, ``db.fetch_tuples`` of ``table.raw``) on this backend: the same
+"""Raw statements (``db.fetch``, ``db.fetch_rows``) on this backend: the same
 rows as Piccolo's ``table.raw`` gives, on the transaction's connection inside a transaction
 (rolled back with it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ async def test_a_read_gives_the_rows_table_raw_gives() -> None:
     assert [r["id"] for r in await db.fetch(Merchant, "SELECT id FROM merchant WHERE id = {}", ids[1])] == [
         ids[1]
     ]
-    tuples = await db.fetch_tuples(Merchant.raw(sql, "{x}", *ids))
+    tuples = await db.fetch_rows(Merchant, sql, "{x}", *ids)
     assert [tuple(t) for t in tuples] == [(r["id"], r["name"], r["said"]) for r in rows]
     assert await db.fetch(Merchant, "SELECT id FROM merchant WHERE id = {}", 0) == []
 
@@ -50,6 +51,7 @@ async def test_inside_a_transaction_a_statement_sees_and_rolls_back_with_it() ->
         pass
 
     seen: list[dict[str, Any]] = []
+    rows: list[Sequence[Any]] = []
     with pytest.raises(Stop):
         async with db.transaction():
             made = await db.fetch(
@@ -57,7 +59,9 @@ async def test_inside_a_transaction_a_statement_sees_and_rolls_back_with_it() ->
             )
             # the insert is visible to the next statement of the same transaction
             seen = await db.fetch(Merchant, "SELECT name FROM merchant WHERE id = {}", made[0]["id"])
+            rows = await db.fetch_rows(Merchant, "SELECT name FROM merchant WHERE id = {}", made[0]["id"])
             raise Stop
     assert seen == [{"name": "rolled back"}]
+    assert [tuple(r) for r in rows] == [("rolled back",)]
     names = [r["name"] for r in await db.fetch(Merchant, "SELECT name FROM merchant ORDER BY id")]
     assert names == ["kept"]

@@ -1220,7 +1220,7 @@ async def matches_and_cases(
     if not parts:
         return merchants.Matches(), [], {}, []
     # tuples: the hundreds of names alike become no dictionaries
-    rows = await db.fetch_tuples(Case.raw(f"WITH {', '.join(tables)} {' UNION ALL '.join(parts)}", *args))
+    rows = await db.fetch_rows(Case, f"WITH {', '.join(tables)} {' UNION ALL '.join(parts)}", *args)
     found = [dict(zip(_ROW, r, strict=True)) for r in rows if r[0] == "m"]
     cases = {r["case_id"]: _case_row(r) for r in found if r["case_id"] is not None}
     named_open = {r[2]: _case_row(dict(zip(_ROW, r, strict=True))) for r in rows if r[0] == "c"}

@@ -219,20 +219,32 @@ def _split_url(text: str) -> _Url:
     return _Url(_validate_host(parts.hostname or ""), parts.path, parts.query, parts.fragment)
 
 
-@functools.lru_cache(maxsize=4096)
 def _validate_host(host: str) -> str:
-    """Lower-case, punycode and syntax-check a host name; reject IPs and bare suffixes. Kept for
-    the hosts seen last (a refusal is not kept): most addresses and shop links name a few
-    hundred hosts (mail providers, platforms), and the public suffix list is read twice a host."""
+    """Lower-case, punycode and syntax-check a host name; reject IPs and bare suffixes."""
+    return _checked_host(host)[0]
+
+
+def _registrable(host: str) -> str:
+    """eTLD+1 of a host (one :func:`_validate_host` accepts)."""
+    return _checked_host(host)[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_host(host: str) -> tuple[str, str]:
+    """:func:`_validate_host` and :func:`_registrable` of ``host``, the public suffix list read
+    once. Kept for the hosts seen last (a refusal is not kept): most addresses and shop links
+    name a few hundred hosts (mail providers, platforms)."""
     host = host.lower().removesuffix(".")
     if not host or len(host) > 253:
         raise _Fail("invalid_domain")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        raise _Fail("ip_address")
+    # an IPv6 address has a colon (no host name does); an IPv4 one is all decimal labels, below
+    if ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            raise _Fail("ip_address")
     labels = host.split(".")
     if all(label.isascii() and label.isdecimal() for label in labels):
         raise _Fail("ip_address")  # e.g. "127.1", legacy short IPv4 forms
@@ -255,18 +267,10 @@ def _validate_host(host: str) -> str:
     if len(host) > 253:
         raise _Fail("invalid_domain")
     psl = _psl()
-    if psl.privatesuffix(host) is None:  # the list read once for a good host, twice for a bad one
+    registrable = psl.privatesuffix(host)
+    if registrable is None:  # the list read once for a good host, twice for a bad one
         raise _Fail("unknown_tld" if psl.publicsuffix(host) is None else "public_suffix")
-    return host
-
-
-@functools.lru_cache(maxsize=4096)
-def _registrable(host: str) -> str:
-    """eTLD+1 of an already validated host (kept as :func:`_validate_host` is)."""
-    result = _psl().privatesuffix(host)
-    if result is None:  # pragma: no cover - _validate_host guarantees it exists
-        raise _Fail("public_suffix")
-    return str(result)
+    return host, str(registrable)
 
 
 def _normalize_domain(text: str) -> str:
