@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # seen within a second, and nothing cached is older than this many seconds, which is also the
     # max-age CDNs and browsers are given. 0: no cache.
     public_cache_seconds: int = Field(default=5, ge=0, le=60)
+    # How often an organizer's filings page asks (htmx) for the news of a filing still being sent
+    # or tracked; without JavaScript its reload link does the same.
+    live_refresh_seconds: int = Field(default=30, ge=2, le=3600)
     # Regulators' HTTP channel (protocol v1): per-request timeout, tries of a submission before
     # the filing fails, and the first wait between tries (doubling, at most an hour).
     filing_http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -58,7 +58,13 @@ def live_app(fresh_world: None, mailbox: Mailbox) -> Iterator[LiveApp]:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CHORUS_PUBLIC_URL": base, "CHORUS_OUTBOX_RELAY_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "CHORUS_PUBLIC_URL": base,
+        "CHORUS_OUTBOX_RELAY_SECONDS": "0.2",
+        # a filing's page asks for its news every 2 s, not 30: a journey waits for one ask
+        "CHORUS_LIVE_REFRESH_SECONDS": "2",
+    }
     # the API key of the regulator stand-in (fixture gateway): the worker reads it from here when
     # a regulator registered with credentials_env=KEY_ENV is filed with
     env[KEY_ENV] = Standin.api_key

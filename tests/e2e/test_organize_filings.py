@@ -273,7 +273,9 @@ def test_the_organizer_files_and_follows_a_complaint(
     expect(card.locator(".filing-event-worker")).to_contain_text("Chorus 自动记录")
 
     # the regulator accepts; the worker's poll (its cron, run now) records it, and the page
-    # shows it without a reload (htmx asks for the filing's news every 30 seconds)
+    # shows it without a reload: htmx asks for the filing's news every CHORUS_LIVE_REFRESH_SECONDS
+    # (2 for this live app, tests/e2e/conftest.py; 30 by default)
+    expect(card.locator("[data-filing-live]")).to_have_attribute("hx-trigger", "every 2s")
     gateway.set_status(reference, "accepted", "已受理，转调解中心处理")
     enqueue("poll_filings")
     newest = card.locator(".filing-event").first

@@ -33,6 +33,7 @@ from chorus.filings.schemas import (
 )
 from chorus.filings.status import MAIN_LINE, FilingStatus, is_end
 from chorus.i18n import t
+from chorus.settings import get_settings
 from chorus.web.guards import requires_login
 from chorus.web.pages import (
     FormData,
@@ -46,8 +47,6 @@ from chorus.web.pages import (
     request_locale,
 )
 
-# How often the page asks for a filing's news (htmx); without JavaScript: the reload link.
-REFRESH_SECONDS = 30
 # The order statuses are offered in: along the main line, the detour, then the ends.
 _FIRST = (*MAIN_LINE, FilingStatus.needs_info, FilingStatus.rejected, FilingStatus.closed)
 _ORDER = (*_FIRST, *(s for s in FilingStatus if s not in _FIRST))
@@ -135,7 +134,7 @@ def _context(found: FilingConsole) -> dict[str, Any]:
         "corrections": corrections,
         "timeline": timeline,
         "is_end": is_end,
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": get_settings().live_refresh_seconds,  # htmx; without JS, the reload link
     }
 
 
