@@ -4,6 +4,7 @@ HTML error pages (problem+json still for /api/), and CSRF for forms without Java
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -160,7 +161,10 @@ async def test_pages_carry_the_strict_csp(client: Any) -> None:
         assert served.status_code == 200, ref
     assert "/static/vendor/htmx.org/htmx.min.js" in page.scripts
     assert "/static/vendor/picocss/pico.min.css" in page.styles
-    assert page.meta["htmx-config"] and '"includeIndicatorStyles": false' in page.meta["htmx-config"]
+    htmx = json.loads(page.meta["htmx-config"])
+    assert htmx["includeIndicatorStyles"] is False and htmx["allowEval"] is False
+    # a swap never sets a style attribute, which the CSP would refuse (htmx settles "style" by default)
+    assert "style" not in htmx["attributesToSettle"] and "class" in htmx["attributesToSettle"]
 
 
 async def test_static_files_live_under_static(client: Any) -> None:
