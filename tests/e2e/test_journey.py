@@ -110,6 +110,9 @@ def test_a_victim_from_the_merchant_check_to_a_deleted_account(
     # the wizard: a mistyped QQ is refused on its field in words; the right one finds the case
     page.get_by_role("navigation").get_by_role("link", name="举报").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("举报商家")
+    # typed before htmx (a deferred script) has read the page, a value is checked by no one: the
+    # link's click waits only for the navigation to begin (a CI run on a busy machine typed too soon)
+    page.wait_for_load_state()
     value = page.locator("#f-merchant-identifiers-0-value")
     page.locator("#f-merchant-identifiers-0-kind").select_option("qq")
     value.fill(qq[:4] + "o" + qq[5:])  # a letter o for a zero
