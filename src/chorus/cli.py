@@ -463,8 +463,7 @@ _WEB = (
     "secure_cookies", "trusted_proxies", "default_locale", "session_days", "verify_token_hours",
     "password_reset_minutes", "auth_rate_limit", "auth_account_rate_limit", "upload_max_bytes",
     "public_cache_seconds", "live_refresh_seconds", "inbound_domain", "inbound_secret",
-    "inbound_max_bytes",
-    "inbound_reply_days", "smtp_host",
+    "inbound_max_bytes", "inbound_reply_days", "smtp_host",
 )  # fmt: skip
 _WORKER = (
     *_LOGS, *_DATABASE, "redis_url", *_KEYS, *_STORAGE, "public_url", "default_locale",
