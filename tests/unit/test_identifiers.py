@@ -431,6 +431,8 @@ def test_email_valid(raw: str, expected: str) -> None:
         "user@@example.com",
         "user@localhost",
         "user@1.2.3.4",
+        "user@2001:db8::1",  # an IPv6 address as the domain
+        "user@[2001:db8::1]",
         "user@example",
         "user@example.notarealtld",
         ".user@example.com",
@@ -443,6 +445,17 @@ def test_email_valid(raw: str, expected: str) -> None:
 )
 def test_email_invalid(raw: str) -> None:
     assert reason_of("email", raw) == "invalid_email"
+
+
+@pytest.mark.parametrize("host", ["2001:db8::1", "::1", "::ffff:192.0.2.1"])
+def test_ipv6_host_refused_as_an_address(host: str) -> None:
+    """An e-mail's domain reaches the host check bare (a URL's bracketed IPv6 is refused before):
+    an IPv6 address is refused as one, not as a malformed name."""
+    from chorus.merchants.identifiers import _checked_host, _Fail
+
+    with pytest.raises(_Fail) as refused:
+        _checked_host(host)
+    assert refused.value.reason == "ip_address"
 
 
 @pytest.mark.parametrize(
