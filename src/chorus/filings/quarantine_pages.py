@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
@@ -32,7 +32,7 @@ STATES = ("open", "assigned", "discarded")
 
 @get("/admin/quarantine", guards=ADMIN, name="admin_quarantine")
 async def quarantine_page(
-    request: Request[Any, Any, Any], show: Annotated[str, Parameter(query="state")] = "open"
+    request: Request[Any, Any, Any], show: Annotated[str, QueryParameter(name="state")] = "open"
 ) -> Template:
     """The quarantine, one state at a time (open first: what waits for a decision); ``all``."""
     shown = show if show in STATES else None

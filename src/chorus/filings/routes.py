@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
@@ -164,7 +164,7 @@ class QuarantineController(Controller):
     @get("/quarantine", operation_id="listQuarantine")
     async def list_items(
         self,
-        show: Annotated[Literal["open", "assigned", "discarded"] | None, Parameter(query="state")] = None,
+        show: Annotated[Literal["open", "assigned", "discarded"] | None, QueryParameter(name="state")] = None,
     ) -> QuarantineList:
         """The quarantine, newest first (optionally one ``state``), and how many are open."""
         return await inbound.list_items(state=show)
