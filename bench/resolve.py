@@ -1248,6 +1248,13 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
         with Phase(f"POST {RESOLVE} sequentially ({len(calls)} calls)"):
             good = sequential(summary, "seq", calls, *await timed_posts(client, calls, 1))
             summary["correct"] = (good, len(calls))
+            if args.profile_seq:
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    await timed_posts(client, calls, 1)
+                prof.dump_stats(args.profile_seq)
+                print(f"   the same calls again under cProfile: {args.profile_seq}")
 
         with Phase(f"POST {RESOLVE} sequentially to `chorus web` over one kept-alive connection"):
             # the app as an operator runs it (one process), from a client of plain sockets
@@ -1689,6 +1696,8 @@ def parse_args() -> argparse.Namespace:
         default=6,
         help="races, each of a new merchant (the figure: the median round after the first)",
     )
+    p.add_argument("--profile-seq", metavar="PATH",
+                   help="write a cProfile of the sequential resolves through the in-process app (pstats) to PATH")
     p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
