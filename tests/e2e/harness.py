@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -171,6 +172,10 @@ def look(page: Page, name: str, *, axe: bool = True, axe_exclude: list[str] | No
     assert document is not None, f"{name}: no document response seen for this page"
     csp = document.all_headers().get("content-security-policy", "")
     assert "default-src" in csp and "frame-ancestors 'none'" in csp, (name, document.url, csp)
+    # as the page is shown: its stylesheets and fonts in (a check right after a form's answer
+    # arrived could measure the text before its styles, wider than any styled page)
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready.then(() => true)")
     markup = not MARKUP_CHECKED_ELSEWHERE
     if markup:
         screenshot(page, name)  # before the assertions below, so a failure can be looked at
@@ -216,6 +221,15 @@ class LiveApp:
                     f"no mail #{count} to {address} after {timeout:.0f} s "
                     f"(mailbox: {[m['To'] for m in self.mailbox.messages]}); logs: {self.log_tail()}"
                 )
+            time.sleep(0.1)
+
+    def wait_for(self, what: str, check: Callable[[], bool], *, timeout: float = 30) -> None:
+        """Until ``check()`` is true (what the worker does in the background: a job after the page
+        said it was queued); fails naming ``what`` after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not after {timeout:.0f} s; logs: {self.log_tail()}")
             time.sleep(0.1)
 
     def log_tail(self, chars: int = 2000) -> str:

@@ -123,9 +123,15 @@ def test_an_organizer_builds_compares_and_reminds_then_announces(page: Page, liv
     expect(posted).to_contain_text("周五前请同意投诉书第 2 版")
     expect(posted.locator("strong")).to_have_text("周四前")
     look(page, "organize-announcements-list")
+    # the members' notifications are the worker's job, after the page said so
     with live_app.api() as api:
-        items = ok(api.get("/api/v1/notifications", headers=s["ann"].headers))["items"]
-    assert any(n["kind"] == "case.announcement" for n in items)
+        live_app.wait_for(
+            "Ann's announcement notification",
+            lambda: any(
+                n["kind"] == "case.announcement"
+                for n in ok(api.get("/api/v1/notifications", headers=s["ann"].headers))["items"]
+            ),
+        )
 
 
 def test_the_console_pages_in_english(page: Page, live_app: LiveApp) -> None:
