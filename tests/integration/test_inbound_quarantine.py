@@ -351,10 +351,11 @@ async def test_the_admin_console_lists_shows_assigns_and_discards(
 
     # one state at a time (?state=), on the page and in the API; an unknown one is refused by the API
     shown = (await client.get("/admin/quarantine?state=discarded")).text
-    assert f"/admin/quarantine/{second['quarantine_id']}\"" in shown
-    assert f"/admin/quarantine/{first['quarantine_id']}\"" not in shown
+    assert f'/admin/quarantine/{second["quarantine_id"]}"' in shown
+    assert f'/admin/quarantine/{first["quarantine_id"]}"' not in shown
     listed = (await client.get(f"{Q}?state=assigned", headers=admin.headers)).json()
     assert [i["id"] for i in listed["items"]] == [first["quarantine_id"]] and listed["open"] == 0
     assert len((await client.get(Q, headers=admin.headers)).json()["items"]) == 2
-    assert_problem(await client.get(f"{Q}?state=lost", headers=admin.headers), 422)
+    refused = assert_problem(await client.get(f"{Q}?state=lost", headers=admin.headers), 422)
+    assert [e["field"] for e in refused["errors"]] == ["state"]  # the name sent, not the argument's
     client.cookies.clear()

@@ -100,13 +100,24 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         return problem(request, 400, "malformed_body")
     errors = [
         {
-            "field": _INDEX.sub(r"[\1]", str(item.get("key") or item.get("source") or "")),
+            "field": _INDEX.sub(
+                r"[\1]", _sent_name(request, str(item.get("key") or item.get("source") or ""))
+            ),
             "message": str(item.get("message", "")),
         }
         for item in extra
         if isinstance(item, dict)
     ]
     return problem(request, 422, "validation", errors=errors)
+
+
+def _sent_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A refused parameter under the name the client sent: Litestar names the handler's argument
+    (``show`` of ``QueryParameter(name="state")``, a name Litestar keeps for itself)."""
+    handler = request.scope.get("route_handler")
+    field = handler.parsed_fn_signature.parameters.get(key) if handler is not None else None
+    sent = getattr(field.kwarg_definition, "name", None) if field is not None else None
+    return sent if isinstance(sent, str) and sent else key
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
