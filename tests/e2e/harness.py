@@ -211,25 +211,23 @@ class LiveApp:
 
     def wait_for_mail(self, address: str, *, count: int = 1, timeout: float = 30) -> EmailMessage:
         """The ``count``-th message to ``address`` (the worker sends it; waits up to ``timeout`` s)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.mailbox.to(address)
-            if len(got) >= count:
-                return got[count - 1]
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no mail #{count} to {address} after {timeout:.0f} s "
-                    f"(mailbox: {[m['To'] for m in self.mailbox.messages]}); logs: {self.log_tail()}"
-                )
-            time.sleep(0.1)
+        self.wait_for(
+            lambda: f"no mail #{count} to {address} (mailbox: {[m['To'] for m in self.mailbox.messages]})",
+            lambda: len(self.mailbox.to(address)) >= count,
+            timeout=timeout,
+        )
+        return self.mailbox.to(address)[count - 1]
 
-    def wait_for(self, what: str, check: Callable[[], bool], *, timeout: float = 30) -> None:
+    def wait_for(
+        self, what: str | Callable[[], str], check: Callable[[], bool], *, timeout: float = 30
+    ) -> None:
         """Until ``check()`` is true (what the worker does in the background: a job after the page
-        said it was queued); fails naming ``what`` after ``timeout`` s."""
+        said it was queued); fails saying ``what`` (a text, or made when it fails) after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while not check():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not after {timeout:.0f} s; logs: {self.log_tail()}")
+                said = what() if callable(what) else what
+                raise AssertionError(f"{said}: not after {timeout:.0f} s; logs: {self.log_tail()}")
             time.sleep(0.1)
 
     def log_tail(self, chars: int = 2000) -> str:
