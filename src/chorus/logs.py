@@ -51,32 +51,28 @@ def configure(settings: Settings) -> None:
 
 
 class AccessLog:
-    """The line per request (``chorus.access``). In JSON the line is the one structlog would
-    write (the same fields in the same order), made here without its processor chain and
-    written straight to the stream the standard library's handler writes to, under that
-    handler's lock: on a public read the usual path cost about as much as answering from the
-    cache. (Without such a handler, e.g. under a test's log capture, through the logger.)"""
+    """The line per request (``chorus.access``): the one structlog would write (in JSON the same
+    fields in the same order; in development its console columns), made here without its
+    processor chain and written straight to the stream the standard library's handler writes
+    to, under that handler's lock. Through structlog the line cost more than answering a public
+    read from the cache (the console renderer alone 34 µs of a 130 µs resolve without a
+    query). (Without such a handler, e.g. under a test's log capture, through the logger.)"""
 
     def __init__(self, settings: Settings, name: str = "chorus.access") -> None:
         self.json = settings.logs_as_json
         self.logger = logging.getLogger(name)
-        self.structured = structlog.get_logger(name).bind()  # bound once, not per request
 
     def request(self, **fields: Any) -> None:
-        if not self.json:
-            self.structured.info("request", **fields)
-            return
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        line = json.dumps(
-            {
-                **fields,
-                "event": "request",
-                **structlog.contextvars.get_contextvars(),
-                "level": "info",
-                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            }
-        )
+        event = {
+            **fields,
+            "event": "request",
+            **structlog.contextvars.get_contextvars(),
+            "level": "info",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        line = json.dumps(event) if self.json else _console_line(event)
         handler = _stream_handler()
         if handler is None:
             self.logger.info(line)
@@ -84,6 +80,28 @@ class AccessLog:
         with handler.lock or contextlib.nullcontext():
             handler.stream.write(line + handler.terminator)
             handler.stream.flush()
+
+
+# what makes structlog's console renderer quote a text value (ConsoleRenderer._repr)
+_QUOTED = frozenset({" ", "\t", "=", "\r", "\n", '"', "'"})
+_LEVEL_WIDTH = len("exception")  # its level column: as wide as the longest level name
+_EVENT_WIDTH = 30  # its event column (pad_event_to)
+
+
+def _console_value(value: Any) -> str:
+    if isinstance(value, str) and not _QUOTED.intersection(value):
+        return value
+    return repr(value)
+
+
+def _console_line(event: dict[str, Any]) -> str:
+    """The line ``structlog.dev.ConsoleRenderer(colors=False)`` renders of ``event`` (timestamp,
+    level and event columns, then the other keys sorted), for an event without logger name,
+    stack or exception."""
+    columns = ("timestamp", "level", "event")
+    rest = " ".join(f"{key}={_console_value(event[key])}" for key in sorted(event) if key not in columns)
+    head = f"{event['timestamp']} [{event['level']:<{_LEVEL_WIDTH}}] {event['event']:<{_EVENT_WIDTH}}"
+    return f"{head} {rest}".rstrip(" ")
 
 
 def _stream_handler() -> logging.StreamHandler[Any] | None:

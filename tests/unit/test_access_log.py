@@ -55,6 +55,28 @@ def test_the_fast_line_is_the_line_structlog_writes(stream: io.StringIO) -> None
     assert "星辰" not in raw[1] and "\\u661f" in raw[1]  # escaped as structlog escapes it
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        FIELDS,
+        # a text with a space or a quote is quoted, None and numbers are repr'd, as structlog does
+        {**FIELDS, "path": "/merchants/星辰 旗舰店", "client": None, "status": 404, "ms": 0.0},
+        {**FIELDS, "path": "/a=b'c", "method": "POST"},
+    ],
+)
+def test_the_fast_console_line_is_structlogs(stream: io.StringIO, fields: dict[str, Any]) -> None:
+    settings = Settings(log_json=False, log_level="INFO")
+    logs.configure(settings)
+    logging.getLogger().setLevel(logging.INFO)
+    structlog.contextvars.bind_contextvars(request_id="abc123")
+    structlog.get_logger("chorus.access").info("request", **fields)
+    logs.AccessLog(settings).request(**fields)
+    slow, fast = stream.getvalue().splitlines()
+    stamp = len("2026-12-04T10:12:49.304535Z")
+    assert fast[stamp:] == slow[stamp:]  # the same columns and key=value pairs, after the time
+    assert fast[:stamp].endswith("Z") and fast[stamp] == " " and "request_id=abc123" in fast
+
+
 def test_nothing_is_written_below_the_configured_level(stream: io.StringIO) -> None:
     settings = Settings(log_json=True, log_level="WARNING")
     logs.configure(settings)
