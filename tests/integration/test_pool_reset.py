@@ -4,6 +4,8 @@ next request: no open transaction, no lock held (a report of a new merchant hold
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -62,3 +64,46 @@ async def test_a_connection_the_server_ended_under_a_transaction_is_not_the_task
     async with db.transaction():
         await Merchant.raw("INSERT INTO merchant (name, created_at) VALUES ({}, now())", "后来的店")
     assert [r["name"] for r in await Merchant.select(Merchant.name)] == ["后来的店"]
+
+
+# A connection never given back leaves the reads after waiting for one for ever: the test fails
+# after this long instead of hanging the run (not a measure of speed: each read takes milliseconds)
+LOST = 60
+
+
+async def _all_back(pool: asyncpg.Pool) -> None:
+    """Until the releases still under way (chorus.db._release_soon) are done."""
+    for _ in range(100):
+        if not db._releasing:
+            break
+        await asyncio.sleep(0.01)
+    assert pool.get_idle_size() == pool.get_size()
+
+
+async def test_reads_outside_a_transaction_give_every_connection_back(settings: object) -> None:
+    # A read's connection goes back to the pool after the caller has its rows: many reads in a
+    # row and at once, some failing, leave the pool whole, and every read saw its own answer.
+    pool = db.engine().pool
+    assert pool is not None
+    size = pool.get_max_size()
+    async with asyncio.timeout(LOST):
+        for n in range(3 * size):
+            assert await db.fetch(Merchant, "SELECT {}::int AS n", n) == [{"n": n}]
+            with pytest.raises(asyncpg.PostgresError):
+                await db.fetch(Merchant, "SELECT 1 / {}::int AS n", 0)
+        reads = (db.fetch_rows(Merchant, "SELECT {}::int", n) for n in range(4 * size))
+        answers = await asyncio.gather(*reads)
+    assert [rows[0][0] for rows in answers] == list(range(4 * size))
+    await _all_back(pool)
+
+
+async def test_a_read_on_a_connection_the_server_ended_is_followed_by_working_ones(settings: object) -> None:
+    pool = db.engine().pool
+    assert pool is not None
+    with pytest.raises(Exception) as ended:
+        await db.fetch(Merchant, "SELECT pg_terminate_backend(pg_backend_pid())")
+    assert db.is_unavailable(ended.value), repr(ended.value)
+    async with asyncio.timeout(LOST):
+        for n in range(2 * pool.get_max_size()):
+            assert await db.fetch(Merchant, "SELECT {}::int AS n", n) == [{"n": n}]
+    await _all_back(pool)
