@@ -947,7 +947,9 @@ class KeepAliveClient:
             self.writer.close()
 
 
-async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each: int = 100) -> dict[str, float]:
+async def framework_floor(
+    web: KeepAliveClient, tmp: Path, slices: int = 6, each: int = 100
+) -> dict[str, float]:
     """Empty resolves to `chorus web` (``web``) and to BARE_RESOLVE, in slices taken in turn: how
     much of the floor is Chorus's own (its middleware and headers). Prints both; returns the
     bare app's figures."""
@@ -959,7 +961,12 @@ async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each
     times: list[list[float]] = [[], []]
     try:
         _, url = await asyncio.to_thread(
-            start_uvicorn, "bare_resolve:app", cwd=tmp, env=dict(os.environ), log=tmp / "bare.log", started=started
+            start_uvicorn,
+            "bare_resolve:app",
+            cwd=tmp,
+            env=dict(os.environ),
+            log=tmp / "bare.log",
+            started=started,
         )
         bare = KeepAliveClient(url.rstrip("/"))
         for client in (web, bare):
@@ -976,7 +983,9 @@ async def framework_floor(web: KeepAliveClient, tmp: Path, slices: int = 6, each
             bare.close()
         for proc in started:
             stop_process(proc)
-    print("   empty resolve, in turn with a bare Litestar app (same body and answer; no middleware, no database):")
+    print(
+        "   empty resolve, in turn with a bare Litestar app (same body and answer; no middleware, no database):"
+    )
     print(f"     `chorus web`  {fmt_stats(latency_stats(times[0]))}")
     print(f"     bare Litestar {fmt_stats(latency_stats(times[1]))}")
     return latency_stats(times[1])
@@ -1033,7 +1042,9 @@ async def side_by_side(other: str, calls: list[Call], warm: list[Call], slices: 
     mine, theirs = (latency_stats(x)["p50"] for x in latencies)
     print(f"   p50 this / {other}: {mine / theirs:.2f}")
     same = sum(a == b for a, b in zip(*answers, strict=True))
-    print(f"   answers identical to {other}'s (names, matches, scores, cases, warnings): {same}/{len(answers[0])}")
+    print(
+        f"   answers identical to {other}'s (names, matches, scores, cases, warnings): {same}/{len(answers[0])}"
+    )
 
 
 async def race(
@@ -1696,8 +1707,11 @@ def parse_args() -> argparse.Namespace:
         default=6,
         help="races, each of a new merchant (the figure: the median round after the first)",
     )
-    p.add_argument("--profile-seq", metavar="PATH",
-                   help="write a cProfile of the sequential resolves through the in-process app (pstats) to PATH")
+    p.add_argument(
+        "--profile-seq",
+        metavar="PATH",
+        help="write a cProfile of the sequential resolves through the in-process app (pstats) to PATH",
+    )
     p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")

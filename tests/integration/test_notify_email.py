@@ -412,7 +412,5 @@ async def test_the_unsubscribe_page_works_in_a_browser_signed_in_to_chorus(
     assert r.status_code == 200, r.text
     assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email"] == "off"
     # a session-authenticated API write without the CSRF header is still refused
-    r = await client.post(
-        "/api/v1/notifications/read-all", headers={"Cookie": f"{SESSION_COOKIE}={session}"}
-    )
+    r = await client.post("/api/v1/notifications/read-all", headers={"Cookie": f"{SESSION_COOKIE}={session}"})
     assert r.status_code == 403

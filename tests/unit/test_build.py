@@ -1091,6 +1091,7 @@ def test_a_members_evidence_given_apart_is_an_error_not_a_misplaced_line() -> No
     with pytest.raises(ValueError, match="is not together"):
         build.prepare_reading(dataclasses.replace(data, evidence=()), evidence_of, batch=500)
 
+
 RECEIPTS = ((11, "alipay", ALIPAY, 100), (12, "alipay", ALIPAY, 101), (13, "alipay", ALIPAY, 102))
 
 

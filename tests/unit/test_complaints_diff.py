@@ -52,7 +52,7 @@ def test_no_newline_markers_are_not_lines() -> None:
 
 
 def test_tables_scroll_in_a_labelled_focusable_region() -> None:
-    html = scrollable_tables('<p>x</p><table><tr><td>1</td></tr></table>', 'Table "<b>"')
+    html = scrollable_tables("<p>x</p><table><tr><td>1</td></tr></table>", 'Table "<b>"')
     assert html == (
         '<p>x</p><div class="cv-scroll" role="region" tabindex="0" aria-label="Table &#34;&lt;b&gt;&#34;">'
         "<table><tr><td>1</td></tr></table></div>"

@@ -83,7 +83,10 @@ def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) ->
     # members' identity details are encrypted under it: no production start without it
     with pytest.raises(ValidationError, match="CHORUS_DATA_KEY"):
         Settings(
-            env="production", secret_key="s" * 40, smtp_host="mail.example.com", public_url="https://x.example.com"
+            env="production",
+            secret_key="s" * 40,
+            smtp_host="mail.example.com",
+            public_url="https://x.example.com",
         )
     ok = Settings(
         env="production",

@@ -130,7 +130,7 @@ def _on_rows(errors: Mapping[str, str], rows: list[int]) -> dict[str, str]:
     for name, message in errors.items():
         found = _API_ROW.match(name)
         if found and int(found[1]) < len(rows):
-            name = f"merchant.identifiers[{rows[int(found[1])]}]{name[found.end():]}"
+            name = f"merchant.identifiers[{rows[int(found[1])]}]{name[found.end() :]}"
         elif name.startswith("order_refs["):
             name = "order_refs"
         if name not in FIELDS and not _ROW_FIELD.match(name):
