@@ -72,11 +72,9 @@ LOST = 60
 
 
 async def _all_back(pool: asyncpg.Pool) -> None:
-    """Until the releases still under way (chorus.db._release_soon) are done."""
-    for _ in range(100):
-        if not db._releasing:
-            break
-        await asyncio.sleep(0.01)
+    """Once the releases still under way (chorus.db._release_soon) are done, every connection of
+    the pool is idle again."""
+    await asyncio.gather(*db._releasing)
     assert pool.get_idle_size() == pool.get_size()
 
 

@@ -36,14 +36,20 @@ def stream() -> Iterator[io.StringIO]:
         structlog.contextvars.clear_contextvars()
 
 
-def test_the_fast_line_is_the_line_structlog_writes(stream: io.StringIO) -> None:
-    settings = Settings(log_json=True, log_level="INFO")
+def _structlogs_then_ours(stream: io.StringIO, fields: dict[str, Any], *, as_json: bool) -> list[str]:
+    """The lines written for one request by structlog's own chain, then by ``AccessLog``, in a
+    request with its id bound, logging as ``chorus.logs.configure`` sets it up (INFO)."""
+    settings = Settings(log_json=as_json, log_level="INFO")
     logs.configure(settings)
     logging.getLogger().setLevel(logging.INFO)
     structlog.contextvars.bind_contextvars(request_id="abc123")
-    structlog.get_logger("chorus.access").info("request", **FIELDS)
-    logs.AccessLog(settings).request(**FIELDS)
-    raw = stream.getvalue().splitlines()
+    structlog.get_logger("chorus.access").info("request", **fields)
+    logs.AccessLog(settings).request(**fields)
+    return stream.getvalue().splitlines()
+
+
+def test_the_fast_line_is_the_line_structlog_writes(stream: io.StringIO) -> None:
+    raw = _structlogs_then_ours(stream, FIELDS, as_json=True)
     assert len(raw) == 2
     slow, fast = (json.loads(line) for line in raw)
     assert list(fast) == list(slow)  # same fields, same order
@@ -65,13 +71,7 @@ def test_the_fast_line_is_the_line_structlog_writes(stream: io.StringIO) -> None
     ],
 )
 def test_the_fast_console_line_is_structlogs(stream: io.StringIO, fields: dict[str, Any]) -> None:
-    settings = Settings(log_json=False, log_level="INFO")
-    logs.configure(settings)
-    logging.getLogger().setLevel(logging.INFO)
-    structlog.contextvars.bind_contextvars(request_id="abc123")
-    structlog.get_logger("chorus.access").info("request", **fields)
-    logs.AccessLog(settings).request(**fields)
-    slow, fast = stream.getvalue().splitlines()
+    slow, fast = _structlogs_then_ours(stream, fields, as_json=False)
     stamp = len("2026-12-04T10:12:49.304535Z")
     assert fast[stamp:] == slow[stamp:]  # the same columns and key=value pairs, after the time
     assert fast[:stamp].endswith("Z") and fast[stamp] == " " and "request_id=abc123" in fast
