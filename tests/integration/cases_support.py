@@ -15,6 +15,7 @@ from tests.support import PASSWORD, login, register, verified_user
 
 INCIDENT = (date.today() - timedelta(days=10)).isoformat()
 
+# the tables a report, a case change or a merge may write (tests.support.row_counts(TABLES))
 TABLES = {
     "merchant": Merchant,
     "identifier": MerchantIdentifier,
@@ -28,11 +29,6 @@ TABLES = {
     "notification": InboxEntry,
     "notify_event": NotifyEvent,
 }
-
-
-async def row_counts() -> dict[str, int]:
-    """Rows per table a report, a case change or a merge may write."""
-    return {name: int(await table.count()) for name, table in TABLES.items()}
 
 
 @dataclass

@@ -16,11 +16,10 @@ from PIL import Image
 from chorus.accounts.tables import AuthSession, User
 from chorus.evidence import service as evidence
 from chorus.notifications.tables import InboxEntry, Preferences
-from chorus.piccolo_app import APP_CONFIG
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.authorization_support import represent
 from tests.integration.cases_support import Person, fields_of, ident, person, report, report_body
-from tests.support import PASSWORD, assert_problem, body_of, login, register, token_from
+from tests.support import PASSWORD, assert_problem, body_of, login, register, row_counts, token_from
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -29,11 +28,6 @@ RESET_LINK = "http://chorus.example.com/password/reset?token="
 QQ = "55667788"
 ANN_STATEMENT = "安妮的陈述：卖家收款后把我拉黑。"
 ANN_REF = "BM-ANN-20261003"
-
-
-async def all_rows() -> dict[str, int]:
-    """Rows in every table of the app: a refused request changes none of them."""
-    return {t._meta.tablename: int(await t.count()) for t in APP_CONFIG.table_classes}
 
 
 async def me_status(client: Any, headers: dict[str, str]) -> int:
@@ -89,12 +83,12 @@ async def test_a_mailed_link_resets_the_password_once_and_ends_every_session(
     token = token_from(msg)
 
     # the new password follows the rules of registration: refused naming the field, nothing changed
-    before = await all_rows()
+    before = await row_counts()
     r = await client.post("/api/v1/auth/password/reset", json={"token": token, "password": "short"})
     assert "password" in fields_of(assert_problem(r, 422, "validation"))
     r = await client.post("/api/v1/auth/password/reset", json={"password": NEW_PASSWORD})
     assert "token" in fields_of(assert_problem(r, 422, "validation"))
-    assert await all_rows() == before
+    assert await row_counts() == before
     assert await me_status(client, ann.headers) == 200
 
     r = await client.post("/api/v1/auth/password/reset", json={"token": token, "password": NEW_PASSWORD})
@@ -140,7 +134,7 @@ async def test_an_expired_or_altered_link_is_refused(
     # a verification link is no reset link (another purpose, another salt)
     verify_token = URLSafeTimedSerializer(settings.signing_key(), salt="verify-email").dumps(payload)
 
-    before = await all_rows()
+    before = await row_counts()
     for bad, code in ((old, "token_expired"), (tampered, "token_invalid"), ("garbage", "token_invalid")):
         r = await client.post("/api/v1/auth/password/reset", json={"token": bad, "password": NEW_PASSWORD})
         assert "token" in fields_of(assert_problem(r, 422, code))
@@ -148,7 +142,7 @@ async def test_an_expired_or_altered_link_is_refused(
         "/api/v1/auth/password/reset", json={"token": verify_token, "password": NEW_PASSWORD}
     )
     assert_problem(r, 422, "token_invalid")
-    assert await all_rows() == before
+    assert await row_counts() == before
     assert await login_status(client, "bob@example.com", PASSWORD) == 200
 
 
@@ -159,9 +153,9 @@ async def test_forgot_answers_alike_whether_or_not_the_address_has_an_account(
     await worker()
     mailbox.clear()
 
-    before = await all_rows()
+    before = await row_counts()
     await forgot(client, "nobody@example.com")
-    assert await all_rows() == before  # nothing queued for an unknown address
+    assert await row_counts() == before  # nothing queued for an unknown address
     await worker()
     assert mailbox.messages == []
 
@@ -193,7 +187,7 @@ async def test_a_signed_in_user_changes_their_password(client: Any, mailbox: Any
     ann = await person(client, mailbox, worker, "ann@example.com", "安妮")
     other_device = await login(client, "ann@example.com")
 
-    before = await all_rows()
+    before = await row_counts()
     r = await client.post(
         "/api/v1/me/password",
         headers=ann.headers,
@@ -208,7 +202,7 @@ async def test_a_signed_in_user_changes_their_password(client: Any, mailbox: Any
         "/api/v1/me/password", json={"current_password": PASSWORD, "password": NEW_PASSWORD}
     )
     assert_problem(r, 401, "not_authenticated")
-    assert await all_rows() == before
+    assert await row_counts() == before
     assert await me_status(client, other_device) == 200
 
     r = await client.post(
@@ -290,7 +284,7 @@ async def test_a_member_leaves_and_is_gone_from_what_comes_next(
     outsider = await person(client, mailbox, worker, "out@example.com", "路人")
 
     # refusals first: none of them writes anything
-    before = await all_rows()
+    before = await row_counts()
     assert_problem(await client.delete(f"/api/v1/cases/{case_id}/membership"), 401, "not_authenticated")
     r = await client.delete(f"/api/v1/cases/{case_id}/membership", headers=outsider.headers)
     assert_problem(r, 404, "membership_not_found")
@@ -298,7 +292,7 @@ async def test_a_member_leaves_and_is_gone_from_what_comes_next(
     # the organizer is the case's only one, and others remain
     r = await client.delete(f"/api/v1/cases/{case_id}/membership", headers=org.headers)
     assert str(case_id) in assert_problem(r, 409, "last_organizer")["detail"]
-    assert await all_rows() == before
+    assert await row_counts() == before
 
     r = await client.delete(f"/api/v1/cases/{case_id}/membership", headers=ann.headers)
     assert r.status_code == 204, r.text
@@ -372,7 +366,7 @@ async def test_a_deleted_account_is_gone_but_filed_complaints_keep_what_was_file
     assert await InboxEntry.count().where(InboxEntry.user == ann.id) > 0  # told of the filing
     other_device = await login(client, ann.email)
 
-    before = await all_rows()
+    before = await row_counts()
     r = await client.request(
         "DELETE", "/api/v1/me", headers=ann.headers, json={"password": "not my password"}
     )
@@ -384,7 +378,7 @@ async def test_a_deleted_account_is_gone_but_filed_complaints_keep_what_was_file
     # the organizer organizes the case alone, with others in it
     r = await client.request("DELETE", "/api/v1/me", headers=org.headers, json={"password": PASSWORD})
     assert_problem(r, 409, "last_organizer")
-    assert await all_rows() == before
+    assert await row_counts() == before
     assert await me_status(client, ann.headers) == 200 and await me_status(client, org.headers) == 200
 
     r = await client.request("DELETE", "/api/v1/me", headers=ann.headers, json={"password": PASSWORD})

@@ -65,7 +65,7 @@ from tests.integration.authz_support import (
     zip_entries,
 )
 from tests.integration.cases_support import ident, report_body
-from tests.support import PASSWORD, assert_problem
+from tests.support import PASSWORD, assert_problem, row_counts
 
 # --- what an allowed actor must (not) see ------------------------------------------------------
 
@@ -643,12 +643,6 @@ async def matrix(
     mailbox.clear()
     async with http_client(settings) as client:
         yield client, await seed_world(client, mailbox, redis_pool, settings)
-
-
-async def row_counts() -> dict[str, int]:
-    from chorus.piccolo_app import APP_CONFIG
-
-    return {t._meta.tablename: int(await t.count()) for t in APP_CONFIG.table_classes}
 
 
 @pytest.mark.parametrize(("method", "path", "probe", "actor"), CELLS)

@@ -13,10 +13,9 @@ import pytest
 from chorus.accounts import identity
 from chorus.accounts.tables import IdentityKey, MemberIdentity
 from chorus.audit.tables import AuditEntry
-from chorus.piccolo_app import APP_CONFIG
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
 from tests.integration.test_filings import build
-from tests.support import PASSWORD, assert_problem
+from tests.support import PASSWORD, assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -34,10 +33,6 @@ GIVEN = {
     "consent_version": identity.CONSENT_VERSION,
 }
 SECRETS = (NAME, PHONE, ID_NUMBER, ADDRESS, "8613800138000", "建国路")
-
-
-async def all_rows() -> dict[str, int]:
-    return {t._meta.tablename: int(await t.count()) for t in APP_CONFIG.table_classes}
 
 
 async def raw_text(table: str) -> str:
@@ -99,7 +94,7 @@ async def test_every_refusal_names_its_field_and_writes_nothing(
 ) -> None:
     s = await seeded_case(client, mailbox, worker)
     ann = s["ann"]
-    before = await all_rows()
+    before = await row_counts()
     cases = [
         ({"consent": False}, 422, {"consent"}),
         ({"consent": None}, 422, None),  # not a boolean: the schema's refusal
@@ -122,14 +117,14 @@ async def test_every_refusal_names_its_field_and_writes_nothing(
             assert {e["field"] for e in problem.get("errors", [])} == fields, (change, problem)
     r = await client.put("/api/v1/me/identity", headers=ann, json={"real_name": NAME, "consent": True})
     assert_problem(r, 400 if r.status_code == 400 else 422)  # consent_version missing
-    assert await all_rows() == before  # nothing half-written
+    assert await row_counts() == before  # nothing half-written
 
     # without an account: 401 for each endpoint; withdrawing what was never given changes nothing
     for method in ("get", "put", "delete"):
         kwargs = {"json": GIVEN} if method == "put" else {}
         assert (await client.request(method.upper(), "/api/v1/me/identity", **kwargs)).status_code == 401
     assert (await client.delete("/api/v1/me/identity", headers=ann)).status_code == 204
-    assert await all_rows() == before
+    assert await row_counts() == before
 
 
 async def test_withdrawing_the_consent_deletes_the_details_and_their_key(

@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.integration.cases_support import fields_of, ident, person, report, report_body, row_counts
+from tests.integration.cases_support import TABLES, fields_of, ident, person, report, report_body
 from tests.integration.test_complaints import consent, regulator_id, seeded_case
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -189,11 +189,11 @@ async def test_an_id_out_of_range_in_a_body_is_refused_by_name(
         (f"/api/v1/cases/{case}/complaints", {"regulator_id": too_big}, "regulator_id"),
         (f"/api/v1/cases/{case}/filings", {"complaint_id": too_big}, "complaint_id"),
     ]
-    before = await row_counts()
+    before = await row_counts(TABLES)
     for url, body, field in cases:
         problem = assert_problem(await client.post(url, json=body, headers=s["org"]), 422)
         assert field in fields_of(problem), (url, problem)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_an_id_out_of_range_in_a_query_is_not_found(client: Any, mailbox: Any, worker: Any) -> None:

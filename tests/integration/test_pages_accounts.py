@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from chorus.piccolo_app import APP_CONFIG
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import PASSWORD, body_of, login, register, token_from
+from tests.support import PASSWORD, body_of, login, register, row_counts, token_from
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -80,11 +79,6 @@ async def follow(client: Any, r: Any, **headers: str) -> Any:
     """The page a 303 sends the browser to."""
     assert r.status_code == 303, r.text
     return await client.get(r.headers["location"], headers=headers)
-
-
-async def all_rows() -> dict[str, int]:
-    """Rows in every table: a refused form changes none of them."""
-    return {t._meta.tablename: int(await t.count()) for t in APP_CONFIG.table_classes}
 
 
 async def me(client: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -197,7 +191,7 @@ async def test_a_bad_or_expired_link_is_explained_and_verifies_nothing(
     await worker()
     (msg,) = mailbox.to("cat@example.com")
     token = token_from(msg)
-    before = await all_rows()
+    before = await row_counts()
 
     old = aged(token, settings, "verify-email", (settings.verify_token_hours + 1) * 3600)
     r = await submit(client, "/verify?token=x", {"token": old})
@@ -210,7 +204,7 @@ async def test_a_bad_or_expired_link_is_explained_and_verifies_nothing(
         r = await submit(client, "/verify?token=x", {"token": bad})
         assert r.status_code == 422 and "链接无效" in alerts(r), bad
         assert "Traceback" not in r.text and "{" not in alerts(r)
-    assert await all_rows() == before
+    assert await row_counts() == before
     assert (await me(client, "cat@example.com"))["email_verified"] is False
 
     # the resend form on that page: a new mail, whose link works
@@ -242,7 +236,7 @@ async def test_register_refusals_are_shown_next_to_their_fields_and_write_nothin
     await register(client, "taken@example.com", name="Taken")
     await worker()
     mailbox.clear()
-    before = await all_rows()
+    before = await row_counts()
 
     r = await submit(
         client, "/register", {"display_name": "", "email": "not-an-address", "password": "short"}
@@ -267,7 +261,7 @@ async def test_register_refusals_are_shown_next_to_their_fields_and_write_nothin
     assert field_error(r, "display_name") == field_error(r, "email") == "Please fill this in."
     assert field_error(r, "password") == "Too short: at least 10 characters."
 
-    assert await all_rows() == before
+    assert await row_counts() == before
     await worker()
     assert mailbox.messages == []
 
@@ -330,7 +324,7 @@ async def test_login_never_goes_on_to_another_site_or_back_to_itself(
 
 async def test_a_wrong_password_and_an_unknown_address_are_answered_alike(client: Any) -> None:
     await register(client, "fay@example.com", name="Fay")
-    before = await all_rows()
+    before = await row_counts()
     wrong = await submit(
         client,
         "/login?next=/me/cases",
@@ -342,7 +336,7 @@ async def test_a_wrong_password_and_an_unknown_address_are_answered_alike(client
     assert 'value="fay@example.com"' in wrong.text and "not it at all" not in wrong.text
     assert login_next(wrong) == "/me/cases"  # still going on there after a retry
     assert SESSION_COOKIE not in client.cookies
-    assert await all_rows() == before
+    assert await row_counts() == before
 
     empty = await submit(client, "/login", {"email": "", "password": ""})
     assert empty.status_code == 422
@@ -365,7 +359,7 @@ async def test_too_many_failed_logins_are_answered_in_words_with_when_to_retry(
 
 async def test_account_forms_posted_from_another_site_are_refused(client: Any) -> None:
     await register(client, "hal@example.com", name="Hal")
-    before = await all_rows()
+    before = await row_counts()
     for path, data in (
         ("/login", {"email": "hal@example.com", "password": PASSWORD}),
         ("/register", {"display_name": "X", "email": "x@example.com", "password": PASSWORD}),
@@ -379,7 +373,7 @@ async def test_account_forms_posted_from_another_site_are_refused(client: Any) -
             assert r.status_code == 403, (path, headers, r.status_code)
             assert r.headers["content-type"].startswith("text/html")  # a page in words
     assert SESSION_COOKIE not in client.cookies
-    assert await all_rows() == before
+    assert await row_counts() == before
 
 
 # --- a forgotten password --------------------------------------------------------------------
@@ -407,13 +401,13 @@ async def test_forgot_then_reset_by_the_mailed_link(client: Any, mailbox: Any, w
     assert page.field("token") == token_from(msg) and page.meta.get("referrer") == "no-referrer"
     assert (await client.get("/api/v1/me", headers=phone)).status_code == 200
 
-    before = await all_rows()
+    before = await row_counts()
     r = await client.post(
         "/password/reset", data={"token": token_from(msg), "password": "short", "_csrf_token": csrf_of(page)}
     )
     assert r.status_code == 422 and field_error(r, "password") == "太短了：至少 10 个字符。"
     assert Page(r.text).field("token") == token_from(msg)  # the form still carries the link's token
-    assert await all_rows() == before and (await client.get("/api/v1/me", headers=phone)).status_code == 200
+    assert await row_counts() == before and (await client.get("/api/v1/me", headers=phone)).status_code == 200
 
     r = await client.post(
         "/password/reset",
@@ -449,10 +443,10 @@ async def test_forgot_answers_alike_for_any_address(client: Any, mailbox: Any, w
     await worker()
     assert len(mailbox.to("jo@example.com")) == 1 and mailbox.to("nobody@example.com") == []
 
-    before = await all_rows()
+    before = await row_counts()
     r = await submit(client, "/password/forgot", {"email": ""})
     assert r.status_code == 422 and field_error(r, "email") == "请填写此项。"
-    assert await all_rows() == before
+    assert await row_counts() == before
 
 
 async def test_a_bad_expired_or_missing_reset_link_is_explained(
@@ -464,7 +458,7 @@ async def test_a_bad_expired_or_missing_reset_link_is_explained(
     await submit(client, "/password/forgot", {"email": "kim@example.com"})
     await worker()
     token = token_from(mailbox.to("kim@example.com")[0])
-    before = await all_rows()
+    before = await row_counts()
 
     old = aged(token, settings, "password-reset", (settings.password_reset_minutes + 1) * 60)
     r = await submit(client, "/password/reset?token=x", {"token": old, "password": NEW_PASSWORD})
@@ -475,7 +469,7 @@ async def test_a_bad_expired_or_missing_reset_link_is_explained(
         assert r.status_code == 422 and "链接无效" in alerts(r), bad
     missing = await client.get("/password/reset")
     assert missing.status_code == 200 and "链接无效" in alerts(missing)
-    assert await all_rows() == before
+    assert await row_counts() == before
     r = await submit(client, "/login", {"email": "kim@example.com", "password": PASSWORD})
     assert r.status_code == 303  # the old password still works
 

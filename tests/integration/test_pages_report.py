@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from chorus.web.auth import SESSION_COOKIE
-from tests.integration.cases_support import Person, person, row_counts, unverified_person
+from tests.integration.cases_support import TABLES, Person, person, unverified_person
 from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import row_counts
 
 INCIDENT = (date.today() - timedelta(days=3)).isoformat()
 HTMX = {"HX-Request": "true"}
@@ -180,7 +181,7 @@ async def test_a_bad_qq_is_refused_on_its_field_in_words_and_nothing_is_written(
 ) -> None:
     who = await person(client, mailbox, worker, "bad-qq@example.com")
     csrf = await signed_in(client, who)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     # the bad QQ in the third row (the second is empty): the error is on the third row
     r = await client.post(
         "/report", data=form(csrf, "星辰数码", ("qq", "123456789"), ("", ""), ("qq", "12ab"))
@@ -195,14 +196,14 @@ async def test_a_bad_qq_is_refused_on_its_field_in_words_and_nothing_is_written(
     assert "有几项需要修改" in r.text  # above the form
     page = Page(r.text)
     assert page.field("merchant.identifiers[2].value") == "12ab" and page.field("merchant.name") == "星辰数码"
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert await my_case_ids(client, who) == []
 
 
 async def test_every_refusal_is_shown_at_once_on_its_field(client: Any, mailbox: Any, worker: Any) -> None:
     who = await person(client, mailbox, worker, "all-refusals@example.com")
     csrf = await signed_in(client, who)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     future = (date.today() + timedelta(days=30)).isoformat()
     data = form(
         csrf, "", ("qq", "0123"), ("", "no-kind-chosen"), incident_date=future, **{"loss.amount": "-5"}
@@ -216,7 +217,7 @@ async def test_every_refusal_is_shown_at_once_on_its_field(client: Any, mailbox:
     assert "订单号" in field_error(r.text, "f-order_refs")
     assert "QQ 号无效" in check_region(r.text, 0)
     assert "请选择这一项是什么" in field_error(r.text, "f-merchant-identifiers-1-kind")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     # in English for an English reader
     assert (
         await client.post("/locale", data={"locale": "en", "next": "/report", "_csrf_token": csrf})
@@ -231,16 +232,16 @@ async def test_reporting_twice_is_refused_above_the_form(client: Any, mailbox: A
     csrf = await signed_in(client, who)
     data = form(csrf, "双次商家", ("qq", "22334455"))
     assert (await client.post("/report", data=data)).status_code == 303
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post("/report", data=data)
     assert r.status_code == 409 and "您已经加入了这个案件" in r.text
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_add_another_row_and_preview_without_javascript(client: Any, mailbox: Any, worker: Any) -> None:
     who = await person(client, mailbox, worker, "no-js@example.com")
     csrf = await signed_in(client, who)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     data = form(csrf, "星辰数码", ("qq", "123456789"), statement="**很急** <script>alert(1)</script>")
     r = await client.post("/report", data={**data, "_action": "add"})
     assert r.status_code == 200
@@ -259,7 +260,7 @@ async def test_add_another_row_and_preview_without_javascript(client: Any, mailb
     assert "<strong>很急</strong>" in r.text
     assert "<script>alert" not in r.text and Page(r.text).inline == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text  # the textarea keeps what was typed
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 # --- htmx partials ------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from chorus.i18n import t
-from tests.integration.cases_support import ident, person, report, report_body, row_counts
+from tests.integration.cases_support import TABLES, ident, person, report, report_body
 from tests.integration.test_pages_report import check_region, form, signed_in, text_of
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -28,7 +28,7 @@ async def test_an_item_link_is_refused_on_its_field_asking_for_the_shops_page(
     client: Any, mailbox: Any, worker: Any, locale: str
 ) -> None:
     who = await person(client, mailbox, worker, "item@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     body = report_body("星辰卡盟", [ident("qq", "12345678"), ident("shop", ITEM)])
     r = await client.post("/api/v1/reports", json=body, headers={**who.headers, "Accept-Language": locale})
     problem = assert_problem(r, 422, "invalid_identifiers")
@@ -36,17 +36,17 @@ async def test_an_item_link_is_refused_on_its_field_asking_for_the_shops_page(
     assert error["field"] == "merchant.identifiers[1].value"
     assert t("identifier.reason.item_link_not_shop", locale) in error["message"]
     assert ("请打开店铺首页" if locale == "zh-CN" else "open the shop's page") in error["message"]
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_the_report_wizard_says_so_under_the_link(client: Any, mailbox: Any, worker: Any) -> None:
     who = await person(client, mailbox, worker, "wizard-item@example.com")
     csrf = await signed_in(client, who)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post("/report", data=form(csrf, "星辰卡盟", ("shop", ITEM)))
     assert r.status_code == 422
     assert "请打开店铺首页（在商品页点店铺名）" in text_of(check_region(r.text, 0))
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_an_app_link_and_a_share_text_of_one_shop_make_one_merchant(
