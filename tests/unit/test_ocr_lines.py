@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
+import textwrap
 import threading
 from typing import Any
 
@@ -70,3 +73,32 @@ async def test_a_read_beyond_the_process_limit_is_refused_at_once(monkeypatch: A
     release.set()
     assert await first == [Line("one", 1.0)]
     assert await ocr.read(b"three", concurrency=1) == [Line("three", 1.0)]
+
+
+def test_an_image_of_one_shade_is_no_text_without_the_engine() -> None:
+    """A blank photo (one colour, in any mode) reads as no text at once: the engine is not even
+    loaded for it (it would spend a quarter of a second scaling it up to find nothing). One dot
+    on it is enough for the engine to look. (A fresh interpreter: this one may have loaded it.)"""
+    script = textwrap.dedent(
+        """
+        import io
+        from PIL import Image
+        from chorus.evidence import ocr
+
+        def png(img):
+            buf = io.BytesIO()
+            img.save(buf, "PNG")
+            return buf.getvalue()
+
+        blank = [Image.new("RGB", (640, 480), (250, 250, 245)), Image.new("L", (20, 20), 0),
+                 Image.new("RGBA", (32, 24), (9, 90, 160, 255))]
+        print([ocr.read_image(png(img)) for img in blank], len(ocr._engines))
+        dotted = Image.new("RGB", (640, 480), (250, 250, 245))
+        dotted.putpixel((320, 240), (0, 0, 0))
+        print(ocr.read_image(png(dotted)), len(ocr._engines))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.splitlines() == ["[[], [], []] 0", "[] 1"], out.stderr[-2000:]

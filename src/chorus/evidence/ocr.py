@@ -60,9 +60,10 @@ def engine(threads: int = 1) -> Any:
         return _engines[threads]
 
 
-def _prepare(data: bytes) -> Any:
+def _prepare(data: bytes) -> Any | None:
     """Pixels as the engine wants them (BGR): upright by EXIF, contrast stretched (a faint photo
-    of a screen reads better)."""
+    of a screen reads better); None for an image of one shade, which holds no text (the engine
+    would still spend a quarter of a second of CPU, scaling it up to find none)."""
     import numpy as np
 
     try:
@@ -73,7 +74,11 @@ def _prepare(data: bytes) -> Any:
             upright = ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise Unreadable(type(exc).__name__) from exc
-    gray = ImageOps.autocontrast(upright.convert("L"), cutoff=1)
+    gray = upright.convert("L")
+    darkest, lightest = gray.getextrema()
+    if darkest == lightest:
+        return None
+    gray = ImageOps.autocontrast(gray, cutoff=1)
     rgb = Image.merge("RGB", (gray, gray, gray))
     return np.asarray(rgb)[:, :, ::-1].copy()
 
@@ -81,6 +86,8 @@ def _prepare(data: bytes) -> Any:
 def read_image(data: bytes, threads: int = 1) -> list[Line]:
     """The lines of text in an image (blocking, CPU-bound: call through :func:`read`)."""
     pixels = _prepare(data)
+    if pixels is None:
+        return []
     result, _ = engine(threads)(pixels)
     return group_lines(result or [])
 
