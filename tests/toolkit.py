@@ -383,12 +383,15 @@ def start_web(
     proc = start_chorus(["web", "--port", str(port), "--workers", str(workers)], log=log, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
+    # one client for the polls (plain http: no certificates loaded; a client per poll loaded them
+    # ten times a second, 25 ms of CPU each, while the app was starting)
+    probe = httpx.Client(timeout=5, verify=False)
     try:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"chorus web exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                if probe.get(f"{base}/healthz").status_code == 200:
                     return proc, base
             if time.monotonic() > deadline:
                 raise TimeoutError(f"chorus web did not answer /healthz:\n{log.read_text()[-3000:]}")
@@ -396,6 +399,8 @@ def start_web(
     except BaseException:
         stop_process(proc)
         raise
+    finally:
+        probe.close()
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 20) -> None:

@@ -14,9 +14,7 @@ connection, which goes to a checked address; ``netguard.Blocked`` reaches the ca
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -118,20 +116,13 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
     return bytes(body)
 
 
-@functools.cache
-def _certificates() -> ssl.SSLContext:
-    """The TLS settings with the trusted certificates, loaded once per process: loading them
-    costs about a tenth of a second, which a client made per request would pay each time."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
 @asynccontextmanager
 async def session(out: Outbound) -> AsyncIterator[httpx.AsyncClient]:
     """A client for several requests to one regulator's server (the status sweep asks about
     each of its filings in turn): connections are kept alive between them. Every request is
     still checked and sent to the address checked (a connection is reused only for that address)."""
     async with httpx.AsyncClient(
-        timeout=out.seconds, follow_redirects=False, trust_env=False, verify=_certificates()
+        timeout=out.seconds, follow_redirects=False, trust_env=False, verify=netguard.certificates()
     ) as client:
         yield client
 

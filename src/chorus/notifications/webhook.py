@@ -88,7 +88,9 @@ async def post(
     failure: Exception | None = None
     try:
         async with asyncio.timeout(seconds):
-            async with httpx.AsyncClient(timeout=seconds, follow_redirects=False, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=seconds, follow_redirects=False, trust_env=False, verify=netguard.certificates()
+            ) as client:
                 for address in addresses:
                     try:
                         response = await client.send(netguard.pinned(request, address))
