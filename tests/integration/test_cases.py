@@ -14,6 +14,7 @@ from chorus.cases.tables import CaseEvent, Membership
 from chorus.notifications.tables import InboxEntry
 from tests.integration.cases_support import (
     INCIDENT,
+    TABLES,
     Person,
     fields_of,
     get_ok,
@@ -21,11 +22,10 @@ from tests.integration.cases_support import (
     person,
     report,
     report_body,
-    row_counts,
     staff,
     unverified_person,
 )
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -45,17 +45,17 @@ async def join(client: Any, who: Person, **extra: Any) -> dict[str, Any]:
 
 
 async def test_anonymous_report_is_401_and_writes_nothing(client: Any) -> None:
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(await client.post("/api/v1/reports", json=report_body(SHOP, [QQ])), 401)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_unverified_user_cannot_report(client: Any) -> None:
     newbie = await unverified_person(client, "newbie@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post("/api/v1/reports", json=report_body(SHOP, [QQ]), headers=newbie.headers)
     assert_problem(r, 403, "email_not_verified")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert (await get_ok(client, "/api/v1/merchants", q="12345678"))["items"] == []
 
 
@@ -98,7 +98,7 @@ async def test_reporting_twice_into_one_case_is_409_and_writes_nothing(
 ) -> None:
     alice = await person(client, mailbox, worker, "alice@example.com")
     a = await open_case(client, alice)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     # another name and a new identifier: neither may stick when the report is refused
     body = report_body("Another Name", [QQ, ident("wechat", "xingchen_kf")])
     r = await client.post("/api/v1/reports", json=body, headers=alice.headers)
@@ -107,7 +107,7 @@ async def test_reporting_twice_into_one_case_is_409_and_writes_nothing(
         "/api/v1/reports", json=report_body("X", [], case_id=a["case_id"]), headers=alice.headers
     )
     assert_problem(r, 409, "already_member")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     page = await get_ok(client, f"/api/v1/merchants/{a['merchant_id']}")
     assert page["aliases"] == [] and len(page["identifiers"]) == 1
 
@@ -140,14 +140,14 @@ async def test_report_into_unknown_or_closed_case(client: Any, mailbox: Any, wor
         )
     ).status_code == 200
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post("/api/v1/reports", json=report_body("X", [], case_id=999999), headers=bob.headers)
     assert fields_of(assert_problem(r, 404, "case_not_found")) == {"case_id"}
     r = await client.post(
         "/api/v1/reports", json=report_body("X", [], case_id=a["case_id"]), headers=bob.headers
     )
     assert fields_of(assert_problem(r, 409, "case_closed")) == {"case_id"}
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 @pytest.mark.parametrize(
@@ -217,19 +217,19 @@ async def test_report_rejects_bad_values_and_writes_nothing(
     client: Any, mailbox: Any, worker: Any, change: dict[str, Any], code: str, field: str
 ) -> None:
     alice = await person(client, mailbox, worker, "alice@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     body = {**report_body(SHOP, [QQ]), **change}
     body_out = assert_problem(
         await client.post("/api/v1/reports", json=body, headers=alice.headers), 422, code
     )
     assert fields_of(body_out) == {field}
     assert all(e["message"] for e in body_out["errors"])
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_report_lists_every_missing_field(client: Any, mailbox: Any, worker: Any) -> None:
     alice = await person(client, mailbox, worker, "alice@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     body = assert_problem(
         await client.post("/api/v1/reports", json={}, headers=alice.headers), 422, "validation"
     )
@@ -240,19 +240,19 @@ async def test_report_lists_every_missing_field(client: Any, mailbox: Any, worke
         headers=alice.headers,
     )
     assert fields_of(assert_problem(r, 422, "validation")) >= {"merchant.name", "loss.currency"}
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_report_rejects_malformed_json(client: Any, mailbox: Any, worker: Any) -> None:
     alice = await person(client, mailbox, worker, "alice@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(
         "/api/v1/reports",
         content=b'{"merchant": {"name": "x"',
         headers={**alice.headers, "content-type": "application/json"},
     )
     assert_problem(r, 400)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_statement_is_kept_raw_and_rendered_safe(client: Any, mailbox: Any, worker: Any) -> None:
@@ -329,14 +329,14 @@ async def test_unknown_case_is_404(client: Any, mailbox: Any, worker: Any) -> No
     assert_problem(await client.get("/api/v1/cases/999999"), 404, "case_not_found")
     for url in ("/members", "/membership"):
         assert_problem(await client.get(f"/api/v1/cases/999999{url}", headers=alice.headers), 404)
-    before = await row_counts()
+    before = await row_counts(TABLES)
     for url, body in (
         ("/status", {"status": "filing"}),
         ("/organizers", {"user_id": alice.id}),
         ("/consent", {"consent": True}),
     ):
         assert_problem(await client.post(f"/api/v1/cases/999999{url}", json=body, headers=alice.headers), 404)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 # --- GET /api/v1/cases/{id}/members -------------------------------------------------------------
@@ -412,7 +412,7 @@ async def test_membership_update_refusals_change_nothing(client: Any, mailbox: A
     stranger = await person(client, mailbox, worker, "stranger@example.com")
     a = await open_case(client, alice, statement="original")
     url = f"/api/v1/cases/{a['case_id']}/membership"
-    rows_before = await row_counts()
+    rows_before = await row_counts(TABLES)
     mine_before = await get_ok(client, url, alice.headers)
 
     assert_problem(await client.patch(url, json={"statement": "x"}), 401)
@@ -436,7 +436,7 @@ async def test_membership_update_refusals_change_nothing(client: Any, mailbox: A
     )
 
     assert await get_ok(client, url, alice.headers) == mine_before
-    assert await row_counts() == rows_before
+    assert await row_counts(TABLES) == rows_before
 
 
 async def test_consent_is_given_and_withdrawn(client: Any, mailbox: Any, worker: Any) -> None:
@@ -461,13 +461,13 @@ async def test_consent_is_given_and_withdrawn(client: Any, mailbox: Any, worker:
     assert bob_row((await get_ok(client, members, alice.headers))["items"])["consented_at"] is None
 
     stranger = await person(client, mailbox, worker, "stranger@example.com")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert fields_of(assert_problem(await client.post(url, json={}, headers=bob.headers), 422)) == {"consent"}
     r = await client.post(url, json={"consent": "maybe"}, headers=bob.headers)
     assert fields_of(assert_problem(r, 422)) == {"consent"}
     assert_problem(await client.post(url, json={"consent": True}, headers=stranger.headers), 403)
     assert_problem(await client.post(url, json={"consent": True}), 401)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 # --- organizers ------------------------------------------------------------------------------
@@ -482,7 +482,7 @@ async def test_organizers_promote_members(client: Any, mailbox: Any, worker: Any
     await join(client, bob)
     await join(client, carol)
     url = f"/api/v1/cases/{a['case_id']}/organizers"
-    before = await row_counts()
+    before = await row_counts(TABLES)
 
     assert_problem(await client.post(url, json={"user_id": bob.id}), 401)
     assert_problem(
@@ -496,7 +496,7 @@ async def test_organizers_promote_members(client: Any, mailbox: Any, worker: Any
     assert fields_of(assert_problem(await client.post(url, json={}, headers=alice.headers), 422)) == {
         "user_id"
     }
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert_problem(await client.get(f"/api/v1/cases/{a['case_id']}/members", headers=bob.headers), 403)
 
     r = await client.post(url, json={"user_id": bob.id}, headers=alice.headers)
@@ -523,9 +523,9 @@ async def test_organizers_promote_members(client: Any, mailbox: Any, worker: Any
         bob.id,
     )
     # promoting again changes nothing
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert (await client.post(url, json={"user_id": bob.id}, headers=alice.headers)).status_code == 200
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -538,14 +538,14 @@ async def test_case_status_moves_forward_and_closed_is_final(client: Any, mailbo
     await join(client, bob)
     url = f"/api/v1/cases/{a['case_id']}/status"
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(await client.post(url, json={"status": "filing"}), 401)
     assert_problem(
         await client.post(url, json={"status": "filing"}, headers=bob.headers), 403, "organizers_only"
     )
     r = await client.post(url, json={"status": "archived"}, headers=alice.headers)
     assert fields_of(assert_problem(r, 422, "validation")) == {"status"}
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     r = await client.post(url, json={"status": "filing"}, headers=alice.headers)
     assert r.status_code == 200, r.text
@@ -555,11 +555,11 @@ async def test_case_status_moves_forward_and_closed_is_final(client: Any, mailbo
     timeline = [(e["kind"], e["data"]) for e in r.json()["timeline"] if e["kind"] == "status_changed"]
     assert timeline == [("status_changed", {"status": "filing"}), ("status_changed", {"status": "closed"})]
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(url, json={"status": "gathering"}, headers=alice.headers)
     assert_problem(r, 409, "invalid_transition")
     assert (await get_ok(client, f"/api/v1/cases/{a['case_id']}"))["status"] == "closed"
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     page = await get_ok(client, f"/api/v1/merchants/{a['merchant_id']}")
     assert page["cases"] == [{"id": a["case_id"], "status": "closed", "member_count": 2}]
 

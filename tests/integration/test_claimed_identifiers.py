@@ -11,15 +11,15 @@ import pytest
 
 from chorus.audit.tables import AuditEntry
 from tests.integration.cases_support import (
+    TABLES,
     get_ok,
     ident,
     person,
     report,
     report_body,
-    row_counts,
     staff,
 )
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -106,10 +106,10 @@ async def test_a_claimed_phone_routes_no_report_into_the_scam_case(
     ]
 
     # now the bakery holds the phone: a moderator cannot hand it to the scam shop (409), nothing changes
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(confirm_url(scam["merchant_id"], claimed["id"]), headers=moderator.headers)
     assert_problem(r, 409, "identifier_taken")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert len((await get_ok(client, claims_url(scam["merchant_id"]), vic.headers))["identifiers"]) == 1
 
 
@@ -193,7 +193,7 @@ async def test_a_moderator_confirms_a_claim(client: Any, mailbox: Any, worker: A
     (claimed,), (alias,) = claims["identifiers"], claims["aliases"]
     url = confirm_url(scam["merchant_id"], claimed["id"])
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(await client.post(url), 401)
     for who in (mallory, vic):  # the claimant, and the case's organizer: not moderators
         assert_problem(await client.post(url, headers=who.headers), 403)
@@ -204,7 +204,7 @@ async def test_a_moderator_confirms_a_claim(client: Any, mailbox: Any, worker: A
         (f"/api/v1/merchants/{scam['merchant_id']}/aliases/999999/confirm", "alias_not_found"),
     ):
         assert_problem(await client.post(bad, headers=moderator.headers), 404, code)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert (await resolve_phone(client))[0]["score"] < 100
 
     r = await client.post(url, headers=moderator.headers)
@@ -220,9 +220,9 @@ async def test_a_moderator_confirms_a_claim(client: Any, mailbox: Any, worker: A
     assert (entry["actor_id"], entry["object_id"]) == (moderator.id, claimed["id"])
     assert entry["data"]["merchant_id"] == scam["merchant_id"]
     # confirming again is a conflict and changes nothing
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(await client.post(url, headers=moderator.headers), 409, "identifier_not_claimed")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     # the name too
     r = await client.post(

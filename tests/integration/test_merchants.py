@@ -14,15 +14,15 @@ from chorus.i18n import t
 from chorus.merchants import identifiers as ids
 from chorus.merchants import service as merchants
 from tests.integration.cases_support import (
+    TABLES,
     get_ok,
     ident,
     person,
     report,
     report_body,
-    row_counts,
     staff,
 )
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -115,21 +115,21 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
     bob = await person(client, mailbox, worker, "bob@example.com")
     a = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678")]))
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     found = await resolve(client, [ident("qq", "87654321")], name="星辰卡盟")
     (match,) = found["matches"]
     assert match["merchant_id"] == a["merchant_id"]
     assert match["matched_on"] == ["name"]
     assert match["score"] < 100  # never as sure as a shared identifier
     assert match["case_id"] == a["case_id"]
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     # a name that only starts the same way is suggested too (the names' prefix lookup)
     c = await report(client, alice, report_body("月光宝盒礼", [ident("qq", "11223344")]))
     found = await resolve(client, [ident("qq", "87654321")], name="月光宝盒")
     (longer,) = found["matches"]
     assert (longer["merchant_id"], longer["matched_on"]) == (c["merchant_id"], ["name"])
     assert longer["case_id"] == c["case_id"]  # read with its name: the lookup gave only its keys
-    before = await row_counts()
+    before = await row_counts(TABLES)
 
     # reporting it anyway opens a new merchant and a new case: a name is never proof
     b = await report(client, bob, report_body("星辰卡盟", [ident("qq", "87654321")]))
@@ -140,7 +140,7 @@ async def test_same_name_without_shared_identifier_is_only_a_suggestion(
     for case_id in (a["case_id"], b["case_id"]):
         assert (await get_ok(client, f"/api/v1/cases/{case_id}"))["member_count"] == 1
     # and no merge proposal: names alone tie nothing together
-    assert (await row_counts())["proposal"] == 0
+    assert (await row_counts(TABLES))["proposal"] == 0
 
 
 async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only_named(
@@ -258,13 +258,13 @@ async def test_identifiers_hitting_two_merchants_join_the_best_and_propose_a_mer
     mixed = [ident("qq", "11111111"), ident("phone", "13800138000"), ident("bank_card", BANK_CARD)]
 
     # resolve ranks by shared identifiers and writes nothing
-    before = await row_counts()
+    before = await row_counts(TABLES)
     found = await resolve(client, mixed)
     assert [(m["merchant_id"], m["matched_on"]) for m in found["matches"]] == [
         (m2["merchant_id"], ["bank_card", "phone"]),
         (m1["merchant_id"], ["qq"]),
     ]
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     # the report joins the merchant sharing most identifiers (the younger one here)
     c = await report(client, carol, report_body("丙店", mixed))
@@ -289,7 +289,7 @@ async def test_identifiers_hitting_two_merchants_join_the_best_and_propose_a_mer
     # the same tie reported again does not pile up proposals
     dave = await person(client, mailbox, worker, "dave@example.com")
     await report(client, dave, report_body("丙店", mixed))
-    assert (await row_counts())["proposal"] == 1
+    assert (await row_counts(TABLES))["proposal"] == 1
 
 
 async def test_a_tie_joins_the_oldest_merchant(client: Any, mailbox: Any, worker: Any) -> None:
@@ -305,11 +305,11 @@ async def test_a_tie_joins_the_oldest_merchant(client: Any, mailbox: Any, worker
     )
     assert c["merchant_id"] == old["merchant_id"] != new["merchant_id"]
     assert c["case_id"] == old["case_id"]
-    assert (await row_counts())["proposal"] == 1
+    assert (await row_counts(TABLES))["proposal"] == 1
 
 
 async def test_resolve_on_an_empty_database_normalizes_and_writes_nothing(client: Any) -> None:
-    before = await row_counts()
+    before = await row_counts(TABLES)
     found = await resolve(
         client,
         [
@@ -333,7 +333,7 @@ async def test_resolve_on_an_empty_database_normalizes_and_writes_nothing(client
         "matches": [],
         "warnings": [],
     }
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,7 @@ async def test_resolve_on_an_empty_database_normalizes_and_writes_nothing(client
 async def test_resolve_names_the_invalid_identifier(
     client: Any, item: dict[str, str], field: str, reason: str | None
 ) -> None:
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(
         "/api/v1/merchants/resolve", json={"identifiers": [ident("qq", "12345678"), item]}, headers=EN
     )
@@ -365,7 +365,7 @@ async def test_resolve_names_the_invalid_identifier(
         assert t(f"identifier.reason.{reason}", "en") in error["message"]
     else:
         assert "fax" in error["message"]
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_resolve_lists_every_invalid_identifier_at_once(client: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from chorus.audit.tables import AuditEntry
 from chorus.cases.tables import Membership
 from tests.integration.cases_support import (
+    TABLES,
     Person,
     fields_of,
     get_ok,
@@ -16,10 +17,9 @@ from tests.integration.cases_support import (
     person,
     report,
     report_body,
-    row_counts,
     staff,
 )
-from tests.support import assert_problem
+from tests.support import assert_problem, row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -69,7 +69,7 @@ async def test_only_moderators_and_admins_see_proposals(
         assert p["matched_on"] == ["phone"]
         assert "13800138000" not in str(p) and "12345678" not in str(p)
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     for url, body in (
         (f"{PROPOSALS}/{p['id']}/merge", {}),
         (f"{PROPOSALS}/{p['id']}/reject", {}),
@@ -77,7 +77,7 @@ async def test_only_moderators_and_admins_see_proposals(
     ):
         assert_problem(await client.post(url, json=body), 401)
         assert_problem(await client.post(url, json=body, headers=world["alice"].headers), 403)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def accepted(client: Any, mailbox: Any, worker: Any, settings: Any) -> dict[str, Any]:
@@ -182,14 +182,14 @@ async def test_a_decided_proposal_is_listed_as_merged_and_not_decided_again(
     assert await open_proposals(client, moderator) == []
 
     # deciding it again is a conflict and changes nothing
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(
         await client.post(f"{PROPOSALS}/{proposal['id']}/merge", json={}, headers=moderator.headers), 409
     )
     assert_problem(
         await client.post(f"{PROPOSALS}/{proposal['id']}/reject", json={}, headers=moderator.headers), 409
     )
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_merged_merchant_is_neither_found_nor_suggested(
@@ -221,11 +221,11 @@ async def test_accept_with_target_keeps_the_chosen_merchant(
     (proposal,) = await open_proposals(client, moderator)
     url = f"{PROPOSALS}/{proposal['id']}/merge"
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(url, json={"target_id": 999999}, headers=moderator.headers)
     assert fields_of(assert_problem(r, 422, "target_not_in_proposal")) == {"target_id"}
     assert_problem(await client.post(f"{PROPOSALS}/999999/merge", json={}, headers=moderator.headers), 404)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     r = await client.post(
         url, json={"target_id": b["merchant_id"], "note": "B is the real shop"}, headers=moderator.headers
@@ -259,19 +259,19 @@ async def test_rejecting_a_proposal_merges_nothing(
         assert page["merged_into"] is None
         assert page["cases"][0]["status"] == "gathering"
     assert await AuditEntry.exists().where(AuditEntry.action == "merchant.merge_rejected")
-    before = await row_counts()
+    before = await row_counts(TABLES)
     assert_problem(
         await client.post(f"{PROPOSALS}/{proposal['id']}/merge", json={}, headers=moderator.headers), 409
     )
     assert_problem(await client.post(f"{PROPOSALS}/999999/reject", json={}, headers=moderator.headers), 404)
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_direct_merge_refusals(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
     world = await two_merchants_and_a_proposal(client, mailbox, worker)
     a, b = world["a"]["merchant_id"], world["b"]["merchant_id"]
     admin = await staff(client, settings, "root@example.com", "admin")  # admins may moderate
-    before = await row_counts()
+    before = await row_counts(TABLES)
 
     r = await client.post(MERGE, json={"source_id": a, "target_id": a}, headers=admin.headers)
     assert fields_of(assert_problem(r, 422, "merge_same")) == {"source_id"}
@@ -281,18 +281,18 @@ async def test_direct_merge_refusals(client: Any, mailbox: Any, worker: Any, set
     assert fields_of(assert_problem(r, 404, "merchant_not_found")) == {"target_id"}
     r = await client.post(MERGE, json={"source_id": a}, headers=admin.headers)
     assert "target_id" in fields_of(assert_problem(r, 422, "validation"))
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     r = await client.post(MERGE, json={"source_id": b, "target_id": a}, headers=admin.headers)
     assert r.status_code == 200, r.text
     # the proposal between them is settled by the direct merge
     assert await open_proposals(client, admin) == []
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(MERGE, json={"source_id": b, "target_id": a}, headers=admin.headers)
     assert fields_of(assert_problem(r, 409, "merchant_already_merged")) == {"source_id"}
     r = await client.post(MERGE, json={"source_id": a, "target_id": b}, headers=admin.headers)
     assert_problem(r, 409, "merchant_already_merged")
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_merge_into_a_merchant_without_open_case_moves_the_case(

@@ -11,9 +11,10 @@ import pytest
 
 from chorus.accounts.tables import MemberIdentity
 from tests.integration.cases_support import get_ok, person
-from tests.integration.test_pages_accounts import all_rows, field_error, flash, follow
+from tests.integration.test_pages_accounts import field_error, flash, follow
 from tests.integration.test_pages_notifications import sign_in
 from tests.integration.test_pages_settings import post_form, selected
+from tests.support import row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -41,7 +42,7 @@ async def test_a_member_gives_withdraws_and_is_refused_in_words(
     assert selected(r.text, "id_type") == (None, ["cn_resident_id", "passport", "other"])  # none chosen
 
     # without the consent ticked: said next to the box, nothing kept, what was typed stays
-    rows = await all_rows()
+    rows = await row_counts()
     r = await post_form(client, "/settings/identity", "/settings/identity", FORM)
     assert r.status_code == 422
     assert field_error(r, "consent") == "请勾选同意：没有您的单独同意，我们不会保存这些信息。"
@@ -53,7 +54,7 @@ async def test_a_member_gives_withdraws_and_is_refused_in_words(
         {**FORM, "id_number": "110105194912310021", "consent": "true"},
     )
     assert r.status_code == 422 and "校验码" in (field_error(r, "id_number") or "")
-    assert await all_rows() == rows
+    assert await row_counts() == rows
 
     # with it: kept, shown back to her, encrypted
     r = await post_form(client, "/settings/identity", "/settings/identity", {**FORM, "consent": "true"})

@@ -15,18 +15,19 @@ import pytest
 
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import (
+    TABLES,
     Person,
     get_ok,
     ident,
     person,
     report,
     report_body,
-    row_counts,
     staff,
 )
 from tests.integration.test_claimed_identifiers import LEGIT_NAME, scam_case_with_a_claim
 from tests.integration.test_moderation import open_proposals, two_merchants_and_a_proposal
 from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -129,7 +130,7 @@ async def test_a_rejection_needs_a_reason_and_changes_nothing_without_one(
     csrf = await token(client)
     url = f"/moderation/proposals/{proposal['id']}/reject"
 
-    before = await row_counts()
+    before = await row_counts(TABLES)
     for note in ("", "   "):
         r = await client.post(
             url, data={"target_id": str(w["a"]["merchant_id"]), "note": note, "_csrf_token": csrf}
@@ -140,7 +141,7 @@ async def test_a_rejection_needs_a_reason_and_changes_nothing_without_one(
         assert error and error.group(2) == "请填写此项。", card
         assert re.search(rf'<textarea id="{error.group(1)}"[^>]*aria-invalid="true"', card)
         assert 'id="form-error"' in card  # announced above the form
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
     assert [p["id"] for p in await open_proposals(client, moderator)] == [proposal["id"]]
 
     r = await client.post(url, data={"note": "不同的店，只是QQ相同", "_csrf_token": csrf})
@@ -177,7 +178,7 @@ async def test_only_moderators_and_admins_get_in(
         f"/moderation/merchants/{a}/identifiers/1/confirm": {},
         f"/moderation/merchants/{a}/aliases/1/confirm": {},
     }
-    before = await row_counts()
+    before = await row_counts(TABLES)
     await as_user(client, w["alice"])  # an organizer of both cases, no moderator
     home = (await client.get("/")).text
     csrf = csrf_of(Page(home))
@@ -193,7 +194,7 @@ async def test_only_moderators_and_admins_get_in(
     for path in gets:
         r = await client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/moderation"), path
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
     await as_user(client, admin)  # an admin holds every role
     r = await client.get("/moderation")
@@ -263,14 +264,14 @@ async def test_a_direct_merge_found_by_search_and_confirmed(
     assert await open_proposals(client, moderator) == []  # the proposal between them is settled
 
     # the same merge again: refused in words on the confirmation page, nothing changes
-    before = await row_counts()
+    before = await row_counts(TABLES)
     r = await client.post(
         "/moderation/merge", data={**{k: str(v) for k, v in pair.items()}, "_csrf_token": csrf_of(page)}
     )
     assert r.status_code == 409
     assert "该商家已经被合并。" in r.text and "其中一个商家已经被合并过" in r.text
     assert not [f for f in Page(r.text).forms if f.get("action") == "/moderation/merge"]  # no button
-    assert await row_counts() == before
+    assert await row_counts(TABLES) == before
 
 
 async def test_claims_are_listed_unmasked_and_confirmed(

@@ -16,8 +16,9 @@ import pytest
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import Person, get_ok, ident, person, report, report_body
 from tests.integration.notify_support import drain
-from tests.integration.test_pages_accounts import all_rows, flash, follow, text_of
+from tests.integration.test_pages_accounts import flash, follow, text_of
 from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import row_counts
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -207,11 +208,11 @@ async def test_the_unsubscribe_button_lands_on_a_page_in_words_and_one_click_sti
     assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email"] == "immediate"
 
     # a damaged link: refused in words, with the way to the settings; nothing changes
-    rows = await all_rows()
+    rows = await row_counts()
     r = await client.post(f"/notifications/unsubscribe?token={token[:-4]}AAAA", data={})
     assert r.status_code == 422 and "链接无效" in text_of(r.text) and 'href="/settings"' in r.text
     assert "{" not in text_of(r.text)  # words, not JSON
-    assert await all_rows() == rows
+    assert await row_counts() == rows
     assert (await get_ok(client, "/api/v1/me/preferences", bob.headers))["email"] == "immediate"
 
     # the button (no login): a page saying e-mail is off and where to turn it back on

@@ -17,10 +17,10 @@ from chorus.notifications.tables import Preferences
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import Person, get_ok, ident, person, report, report_body
 from tests.integration.notify_support import drain, smtp_sink
-from tests.integration.test_pages_accounts import all_rows, field_error, flash, follow, form_error, text_of
+from tests.integration.test_pages_accounts import field_error, flash, follow, form_error, text_of
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.integration.test_pages_notifications import sign_in
-from tests.support import PASSWORD, assert_problem, body_of, run_jobs
+from tests.support import PASSWORD, assert_problem, body_of, row_counts, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -82,7 +82,7 @@ async def test_preferences_are_saved_and_unknown_values_refused_on_their_field(
     assert 'value="None"' not in r.text  # no webhook yet: an empty box
 
     # unknown values: refused on their fields, in words; nothing changes
-    rows = await all_rows()
+    rows = await row_counts()
     r = await post_form(
         client, "/settings", "/settings", {"email": "weekly", "locale": "fr", "time_zone": "UTC"}
     )
@@ -101,7 +101,7 @@ async def test_preferences_are_saved_and_unknown_values_refused_on_their_field(
     assert r.status_code == 422
     assert field_error(r, "time_zone") == "未知的时区：请使用 IANA 名称，例如 Asia/Shanghai。"
     assert checked(r.text, "email") == "digest"  # what was chosen stays chosen
-    assert await prefs(client, bob) == before and await all_rows() == rows
+    assert await prefs(client, bob) == before and await row_counts() == rows
 
     # saved: the page comes back in the chosen language, the API shows the same
     r = await post_form(
@@ -246,12 +246,12 @@ async def test_leaving_a_case_after_reading_what_stays_and_its_only_organizer_to
     assert r.status_code == 200
     words = text_of(r.text)
     assert "已经提交给监管部门的投诉保持提交时的样子" in words and "您是这个案件的组织者" in words
-    rows = await all_rows()
+    rows = await row_counts()
     r = await post_form(client, f"/settings/cases/{case_id}/leave", f"/settings/cases/{case_id}/leave", {})
     assert r.status_code == 409
     assert form_error(r) == f"您是案件 {case_id} 唯一的组织者：请先将另一位成员设为组织者，再退出。"
     assert "请先在案件里把另一位成员设为组织者" in text_of(r.text)
-    assert await all_rows() == rows
+    assert await row_counts() == rows
 
     # a member leaves: back on the settings with a notice, the case no longer theirs
     sign_in(client, bob)
@@ -266,9 +266,9 @@ async def test_leaving_a_case_after_reading_what_stays_and_its_only_organizer_to
 
     # someone not in the case: 404, nothing changes
     sign_in(client, eve)
-    rows = await all_rows()
+    rows = await row_counts()
     r = await post_form(client, "/settings", f"/settings/cases/{case_id}/leave", {})
-    assert r.status_code == 404 and await all_rows() == rows
+    assert r.status_code == 404 and await row_counts() == rows
 
 
 async def test_deleting_the_account_explains_first_refuses_a_wrong_password_and_then_logs_out(
@@ -284,12 +284,12 @@ async def test_deleting_the_account_explains_first_refuses_a_wrong_password_and_
     assert "您会退出所有案件（1 个）" in words and "这个账户再也无法登录" in words
     assert "可以用同一个邮箱重新注册" in words
 
-    rows = await all_rows()
+    rows = await row_counts()
     r = await post_form(client, "/settings/delete", "/settings/delete", {"password": "not my password"})
     assert r.status_code == 403 and field_error(r, "password") == "密码不正确。"
     r = await post_form(client, "/settings/delete", "/settings/delete", {"password": ""})
     assert r.status_code == 422 and field_error(r, "password") == "请填写此项。"
-    assert await all_rows() == rows
+    assert await row_counts() == rows
     assert (await client.get("/settings")).status_code == 200  # still signed in
 
     # the case's only organizer (Bob is still in it): refused in words, nothing deleted
@@ -301,7 +301,7 @@ async def test_deleting_the_account_explains_first_refuses_a_wrong_password_and_
         r.status_code == 409
         and form_error(r) == f"您是案件 {case_id} 唯一的组织者：请先将另一位成员设为组织者，再退出。"
     )
-    assert await all_rows() == rows
+    assert await row_counts() == rows
 
     # the right password: signed out on the goodbye page; the account logs in no more
     sign_in(client, bob)
