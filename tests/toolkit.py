@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -377,30 +377,38 @@ def start_web(
     (default: a free one); returns once
     /healthz answers 200, with the process and its base URL. ``timeout`` is generous: on a busy
     machine (a test run's parallel workers each starting their own) start-up took over 60 s."""
-    import httpx
-
     port = port or free_port()
     proc = start_chorus(["web", "--port", str(port), "--workers", str(workers)], log=log, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    # one client for the polls (plain http: no certificates loaded; a client per poll loaded them
-    # ten times a second, 25 ms of CPU each, while the app was starting)
-    probe = httpx.Client(timeout=5, verify=False)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chorus web exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if probe.get(f"{base}/healthz").status_code == 200:
-                    return proc, base
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"chorus web did not answer /healthz:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_until_healthy(proc, base, timeout=timeout, output=lambda: log.read_text()[-3000:])
     except BaseException:
         stop_process(proc)
         raise
-    finally:
-        probe.close()
+    return proc, base
+
+
+def wait_until_healthy(
+    proc: subprocess.Popen[Any], base: str, *, timeout: float, output: Callable[[], str]
+) -> Any:
+    """Poll ``base``/healthz until it answers 200 (that answer, an httpx.Response, returned);
+    raises, with ``output()`` (the process's log), if the process exits or ``timeout`` seconds
+    pass. One client for every poll, plain http: a client per poll loaded the TLS certificates
+    ten times a second, about 20 ms of CPU each, while the app was starting."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5, verify=False) as probe:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the app exited ({proc.returncode}):\n{output()}")
+            with contextlib.suppress(httpx.HTTPError):
+                health = probe.get(f"{base}/healthz")
+                if health.status_code == 200:
+                    return health
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the app did not answer /healthz in {timeout:g} s:\n{output()}")
+            time.sleep(0.1)
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 20) -> None:

@@ -148,6 +148,16 @@ def pinned(request: httpx.Request, address: IPAddress) -> httpx.Request:
     )
 
 
+@functools.cache
+def certificates() -> ssl.SSLContext:
+    """The TLS settings with the trusted certificates for every request sent out (a regulator's
+    server, a member's webhook), loaded once per process: loading them costs about 20 ms of CPU,
+    which a client made per request (a webhook to each member) would pay each time."""
+    import httpx
+
+    return httpx.create_ssl_context(trust_env=False)
+
+
 __all__ = [
     "METADATA",
     "Blocked",
@@ -156,17 +166,8 @@ __all__ = [
     "Unresolvable",
     "address_refusal",
     "allowed_addresses",
+    "certificates",
     "pinned",
     "policy",
     "resolve",
 ]
-
-
-@functools.cache
-def certificates() -> ssl.SSLContext:
-    """The TLS settings with the trusted certificates for every request sent out (a regulator's
-    server, a member's webhook), loaded once per process: loading them costs a tenth of a second
-    of CPU, which a client made per request (a webhook to each member) would pay each time."""
-    import httpx
-
-    return httpx.create_ssl_context(trust_env=False)

@@ -20,7 +20,7 @@ import pytest
 
 from chorus.web.auth import SESSION_COOKIE
 from tests.support import PASSWORD, assert_problem
-from tests.toolkit import free_port
+from tests.toolkit import free_port, wait_until_healthy
 
 CHORUS = [sys.executable, "-m", "chorus.cli"]
 
@@ -137,16 +137,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     )
     run = Running(tmp=tmp, base=f"http://127.0.0.1:{port}", seeded=seeded, again=again, proc=proc)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{run.base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "chorus run exited early"
-            assert time.monotonic() < deadline, "chorus run did not come up"
-            time.sleep(0.2)
+        wait_until_healthy(proc, run.base, timeout=60, output=lambda: "(chorus run's output is piped)")
         yield run
     finally:
         run.stop()

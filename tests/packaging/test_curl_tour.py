@@ -17,13 +17,11 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.toolkit import CHORUS, free_port
+from tests.toolkit import CHORUS, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 TOUR = ROOT / "tests" / "packaging" / "curl_tour.sh"
@@ -70,16 +68,7 @@ def test_the_readme_tour_runs_against_make_run(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
-            time.sleep(0.2)
+        wait_until_healthy(proc, base, timeout=180, output=lambda: (tmp_path / "run.log").read_text()[-3000:])
         tour = subprocess.run(
             ["bash", str(TOUR)],
             env={**env, "BASE": base, "OUTBOX": str(home / "var" / "outbox"), "WAIT": "180"},

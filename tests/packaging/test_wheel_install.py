@@ -9,18 +9,16 @@ installed without dependencies, which the new environment borrows from the test'
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.toolkit import free_port, stop_process
+from tests.toolkit import free_port, stop_process, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src", "workers", "migrations", "static")
@@ -122,15 +120,7 @@ def test_wheel_install_migrates_and_serves(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "web.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                health = httpx.get(f"{base}/healthz", timeout=5)
-                if health.status_code == 200:
-                    break
-            assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
-            time.sleep(0.1)
+        health = wait_until_healthy(proc, base, timeout=60, output=lambda: (tmp_path / "web.log").read_text())
         assert health.json() == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok"}
         page = httpx.get(f"{base}/verify", params={"token": "abc"})  # the mailed link's page
         assert page.status_code == 200 and 'action="/verify"' in page.text
