@@ -28,6 +28,7 @@ from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from chorus.settings import Settings
+from chorus.sqlitepool import PooledSQLiteEngine
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,8 @@ def make_engine(settings: Settings) -> Engine:  # type: ignore[type-arg]
         path = sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: writers queue behind IMMEDIATE transactions instead of failing.
-        return SQLiteEngine(path=str(path), timeout=30)
+        # Connections are kept open between statements while the engine is started (sqlitepool).
+        return PooledSQLiteEngine(str(path), timeout=30)
     if scheme in ("postgres", "postgresql"):
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"Unsupported CHORUS_DATABASE_URL scheme {scheme!r}")
@@ -445,8 +447,9 @@ async def _keep_session(connection: Any) -> None:
 
 
 async def start(settings: Settings) -> None:
-    """Configure the engine for ``settings``, then open its pool (PostgreSQL) or set the journal
-    mode (SQLite) for this event loop. One process may hold several users (app and worker)."""
+    """Configure the engine for ``settings``, then open its pool (PostgreSQL), or set the journal
+    mode and start keeping connections open (SQLite). One process may hold several users (app
+    and worker)."""
     db = configure(settings)
     url = settings.database_url
     _users[url] = _users.get(url, 0) + 1
@@ -455,7 +458,8 @@ async def start(settings: Settings) -> None:
     if isinstance(db, PostgresEngine):
         size = settings.database_pool_size
         await db.start_connection_pool(min_size=min(2, size), max_size=size, reset=_keep_session)
-    elif isinstance(db, SQLiteEngine):
+    elif isinstance(db, PooledSQLiteEngine):
+        await db.open_pool()
         # WAL lets readers go on while one writer writes; it persists in the file.
         await db.run_ddl("PRAGMA journal_mode=WAL")
 
@@ -470,6 +474,8 @@ async def stop(settings: Settings | None = None) -> None:
         return
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()
+    elif isinstance(db, PooledSQLiteEngine):
+        await db.close_pool()  # its connections' threads would otherwise keep the process alive
 
 
 @asynccontextmanager
