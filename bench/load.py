@@ -3,10 +3,12 @@ operator runs them (issue 17), with a bare Litestar "hello world" measured in th
 
     .venv/bin/python -m bench.load                                  # 200 users, 5 minutes (the issue's)
     .venv/bin/python -m bench.load --users 40 --duration 60 --warmup 10 --bare-seconds 15
+    .venv/bin/python -m bench.load --backend sqlite ...             # the embedded default's database
 
-1. A throw-away PostgreSQL database and Redis database (tests/toolkit.Sandbox); ``chorus migrate`` and
-   ``chorus seed-demo``; ``chorus web --workers 2`` (one port, uvicorn's supervisor) and two
-   ``chorus worker`` processes (``--web-workers`` / ``--workers``).
+1. A throw-away PostgreSQL database (``--backend sqlite``: a SQLite file) and Redis database
+   (tests/toolkit.Sandbox); ``chorus migrate`` and ``chorus seed-demo``; ``chorus web --workers 2``
+   (one port, uvicorn's supervisor) and two ``chorus worker`` processes (``--web-workers`` /
+   ``--workers``).
 2. ``--users`` verified accounts (made through the services, each logged in), and each reports a shop
    of its own through the API (so it has a case to upload to and others can join).
 3. Each simulated user, in a loop for ``--duration`` seconds (``--think-ms`` between requests): 70%
@@ -318,7 +320,7 @@ def print_rows(rows: list[tuple[Any, ...]]) -> None:
 
 def main() -> int:
     args = parse_args()
-    box = Sandbox.start(backend="postgres", prefix="chorus_bench_load")
+    box = Sandbox.start(backend=args.backend, prefix="chorus_bench_load")
     tmp = Path(tempfile.mkdtemp(prefix="chorus-bench-load-"))
     extra = {
         "CHORUS_LOG_LEVEL": "WARNING",
@@ -332,7 +334,8 @@ def main() -> int:
     try:
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
               f"{args.users} users for {args.duration:g} s (warm-up {args.warmup:g} s), think {args.think_ms:g} ms; "
-              f"chorus web --workers {args.web_workers}, {args.workers} chorus worker, PostgreSQL")  # fmt: skip
+              f"chorus web --workers {args.web_workers}, {args.workers} chorus worker, "
+              f"{'PostgreSQL' if args.backend == 'postgres' else 'SQLite (the embedded default)'}")  # fmt: skip
         for cmd in (("migrate",), ("seed-demo",)):
             done = subprocess.run(chorus_command(*cmd), env=env, capture_output=True, text=True, check=False)
             if done.returncode:
@@ -431,6 +434,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--think-ms", type=float, default=0.0, help="mean pause of a user between requests")
     p.add_argument("--web-workers", type=int, default=2, help="chorus web --workers")
     p.add_argument("--workers", type=int, default=2, help="chorus worker processes")
+    p.add_argument(
+        "--backend",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="the database (sqlite: one file)",
+    )
     p.add_argument("--pool", type=int, default=10, help="CHORUS_DATABASE_POOL_SIZE of each process")
     p.add_argument("--sample-seconds", type=float, default=10.0, help="RSS sampling interval")
     args = p.parse_args()
