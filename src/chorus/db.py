@@ -62,8 +62,9 @@ def make_engine(settings: Settings) -> Engine:  # type: ignore[type-arg]
         path = sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: writers queue behind IMMEDIATE transactions instead of failing.
-        # Connections are kept open between statements while the engine is started (sqlitepool).
-        return PooledSQLiteEngine(str(path), timeout=30)
+        # Connections are kept open between statements while the engine is started (sqlitepool),
+        # up to the pool size; more are opened when more statements run at once.
+        return PooledSQLiteEngine(str(path), idle=settings.database_pool_size, timeout=30)
     if scheme in ("postgres", "postgresql"):
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"Unsupported CHORUS_DATABASE_URL scheme {scheme!r}")

@@ -27,7 +27,7 @@ from aiosqlite import Connection
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.table import Table
 
-IDLE = 8  # connections kept open per engine (per process) once used
+IDLE = 10  # connections kept open per engine (per process) once used (CHORUS_DATABASE_POOL_SIZE)
 
 
 class PooledSQLiteEngine(SQLiteEngine):
