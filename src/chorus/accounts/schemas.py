@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from chorus.inputs import Input
+
 Locale = Literal["zh-CN", "en"]
 # A new password, wherever one is chosen (register, reset, change): taken exactly as typed, no
 # stripping, any characters.
@@ -29,7 +31,7 @@ class UserRead(BaseModel):
         return role in self.roles or "admin" in self.roles
 
 
-class UserCreate(BaseModel):
+class UserCreate(Input):
     email: EmailStr = Field(max_length=254)
     password: NewPassword
     display_name: str = Field(min_length=1, max_length=60)
@@ -46,7 +48,7 @@ class UserCreate(BaseModel):
         return " ".join(v.split()) if isinstance(v, str) else v
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Input):
     email: str = Field(min_length=1, max_length=254)
     password: GivenPassword
 
@@ -56,33 +58,33 @@ class LoginRead(BaseModel):
     token: str
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(Input):
     token: str = Field(min_length=1, max_length=2000)
 
 
-class ResendRequest(BaseModel):
+class ResendRequest(Input):
     email: str = Field(min_length=1, max_length=254)
 
 
-class RolesUpdate(BaseModel):
+class RolesUpdate(Input):
     roles: list[Literal["user", "moderator", "admin"]]
 
 
-class PasswordForgot(BaseModel):
+class PasswordForgot(Input):
     email: str = Field(min_length=1, max_length=254)
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(Input):
     token: str = Field(min_length=1, max_length=2000)
     password: NewPassword
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Input):
     current_password: GivenPassword
     password: NewPassword
 
 
-class AccountDelete(BaseModel):
+class AccountDelete(Input):
     password: GivenPassword
 
 
@@ -99,7 +101,7 @@ def _tidy(v: object) -> object:
     return v
 
 
-class IdentityUpdate(BaseModel):
+class IdentityUpdate(Input):
     """What a member gives for filing on their behalf (``PUT /api/v1/me/identity``): it replaces
     what was given before (a field left out is removed). ``consent`` must be true and
     ``consent_version`` the version of the consent text shown (409 when it changed since)."""

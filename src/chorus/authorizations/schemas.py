@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from chorus.ids import Id
+from chorus.inputs import Input
 
 # The identity details an authorization may share (chorus.accounts.identity.FIELDS: repeated here,
 # the schema has no business importing the store).
@@ -40,11 +41,11 @@ class RepresentativeRead(BaseModel):
     standing: bool  # the caller stands
 
 
-class VoteCreate(BaseModel):
+class VoteCreate(Input):
     candidate_id: Id
 
 
-class AuthorizationCreate(BaseModel):
+class AuthorizationCreate(Input):
     """Authorize the case's representative to file this complaint version (its channel is the
     version's regulator) for me, sharing these of my identity details."""
 

@@ -9,10 +9,11 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from chorus import money
 from chorus.ids import Id
+from chorus.inputs import Input
 from chorus.merchants.schemas import IdentifierIn, IdentifierRead, MerchantRef, ReappearanceWarning
 
 
-class MoneyIn(BaseModel):
+class MoneyIn(Input):
     # Documented as the API's decimal string; a JSON number is taken too. Its value is checked
     # by money.parse (positive, the currency's minor units), which names what is wrong.
     amount: Annotated[str, BeforeValidator(money.amount_text)] = Field(
@@ -26,12 +27,12 @@ class MoneyRead(BaseModel):
     currency: str
 
 
-class MerchantIn(BaseModel):
+class MerchantIn(Input):
     name: str = Field(min_length=1, max_length=200)
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=30)
 
 
-class ReportCreate(BaseModel):
+class ReportCreate(Input):
     merchant: MerchantIn
     loss: MoneyIn
     incident_date: date
@@ -113,7 +114,7 @@ class MembershipRead(BaseModel):
     bought_on: str | None = None
 
 
-class MembershipUpdate(BaseModel):
+class MembershipUpdate(Input):
     loss: MoneyIn | None = None
     incident_date: date | None = None
     order_refs: list[str] | None = Field(default=None, max_length=50)
@@ -124,18 +125,18 @@ class MembershipUpdate(BaseModel):
     bought_on: str | None = Field(default=None, max_length=20)
 
 
-class ConsentRequest(BaseModel):
+class ConsentRequest(Input):
     consent: StrictBool  # "yes" or 1 must not count as agreement
     # The complaint version the member was shown: given, the consent is refused (409
     # complaint_version_changed) if a newer version was built since.
     complaint_id: Id | None = None
 
 
-class OrganizerRequest(BaseModel):
+class OrganizerRequest(Input):
     user_id: Id
 
 
-class CaseStatusUpdate(BaseModel):
+class CaseStatusUpdate(Input):
     status: Literal["gathering", "filing", "closed"]
 
 

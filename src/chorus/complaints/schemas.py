@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chorus.ids import Id
+from chorus.inputs import Input
 
 
-class ComplaintCreate(BaseModel):
+class ComplaintCreate(Input):
     regulator_id: Id
     locale: str | None = Field(default=None, max_length=8)
     narrative: str | None = Field(default=None, max_length=20000)

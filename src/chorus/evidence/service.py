@@ -45,6 +45,7 @@ from chorus.evidence.schemas import (
     EvidenceRead,
 )
 from chorus.evidence.tables import ChainLink, Evidence, ExtractedField, Extraction
+from chorus.inputs import has_nul
 from chorus.settings import Settings
 
 KINDS = ("payment_receipt", "chat_log", "screenshot", "order_page", "other")
@@ -87,6 +88,8 @@ def check_meta(fields: dict[str, str], filename: str, content_type: str) -> Uplo
     description = fields.get("description", "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise Invalid("description_too_long", field="description")
+    if has_nul(description):
+        raise Invalid("text_nul", field="description")
     # Recorded for the record only: printable, bounded, never a path.
     name = "".join(c for c in filename if c.isprintable())[:255]
     ctype = "".join(c for c in content_type if c.isprintable())[:100]

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from chorus.cases.schemas import CaseRead, MoneyRead
 from chorus.filings.status import FilingStatus
 from chorus.ids import Id
+from chorus.inputs import Input
 
 
-class FilingCreate(BaseModel):
+class FilingCreate(Input):
     complaint_id: Id
 
 
@@ -21,7 +22,7 @@ class FilingQueued(BaseModel):
     status: FilingStatus
 
 
-class FilingEventCreate(BaseModel):
+class FilingEventCreate(Input):
     """A manual update (a phone call, a letter): a note, and maybe a new status or reference."""
 
     status: FilingStatus | None = None
@@ -184,11 +185,11 @@ class QuarantineList(BaseModel):
     open: int  # how many wait for an admin
 
 
-class QuarantineAssign(BaseModel):
+class QuarantineAssign(Input):
     filing_id: Id
 
 
-class QuarantineDiscard(BaseModel):
+class QuarantineDiscard(Input):
     note: str = Field(default="", max_length=2000)
 
 

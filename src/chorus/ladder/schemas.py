@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from chorus.inputs import Input
 from chorus.ladder.steps import Window
 from chorus.regulators.schemas import TimeLimitRule
 
 State = Literal["not_started", "done", "refused"]
 
 
-class LadderProgressUpdate(BaseModel):
+class LadderProgressUpdate(Input):
     """A member's progress on one of their steps: done or refused on ``happened_on`` (today when
     not given), or back to not started."""
 

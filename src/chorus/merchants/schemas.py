@@ -6,8 +6,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from chorus.inputs import Input
 
-class IdentifierIn(BaseModel):
+
+class IdentifierIn(Input):
     kind: str = Field(min_length=1, max_length=20)
     value: str = Field(min_length=1, max_length=2000)
 
@@ -17,7 +19,7 @@ class IdentifierRead(BaseModel):
     value: str
 
 
-class ResolveRequest(BaseModel):
+class ResolveRequest(Input):
     name: str | None = Field(default=None, max_length=200)
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=30)
 

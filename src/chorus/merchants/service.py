@@ -12,6 +12,7 @@ from piccolo.custom_types import Combinable
 
 from chorus import db
 from chorus.errors import Conflict, FieldError, Invalid, NotFound
+from chorus.inputs import NUL
 from chorus.merchants import identifiers as ids
 from chorus.merchants import names
 from chorus.merchants.schemas import (
@@ -831,7 +832,7 @@ async def search(q: str, limit: int = 20) -> list[MerchantSummary]:
     names.name_similarity. Each merchant says what the query matched on (identifier kinds as
     the match keys name them, or ``name``). The open case and its member count are the cases
     domain's to add (:func:`chorus.cases.service.search_merchants`)."""
-    q = q.strip()[:200]
+    q = q.replace(NUL, "").strip()[:200]  # (no name or identifier holds one: chorus.inputs)
     if not q:
         return []
     titles: dict[int, str] = {}

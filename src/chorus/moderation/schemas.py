@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chorus.ids import Id
+from chorus.inputs import Input
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(Input):
     source_id: Id
     target_id: Id
 
 
-class ProposalDecision(BaseModel):
+class ProposalDecision(Input):
     # which merchant survives; default: the older one
     target_id: Id | None = None
     note: str | None = Field(default=None, max_length=1000)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chorus.inputs import Input
+
 EmailMode = Literal["immediate", "digest", "off"]
 Locale = Literal["zh-CN", "en"]
 Channel = Literal["email", "webhook", "digest"]
@@ -39,7 +41,7 @@ class PreferencesRead(BaseModel):
     )
 
 
-class PreferencesUpdate(BaseModel):
+class PreferencesUpdate(Input):
     """Any subset; ``webhook_url: null`` removes the webhook."""
 
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +59,7 @@ class PreferencesUpdate(BaseModel):
         return v.strip() if isinstance(v, str) else v
 
 
-class AnnouncementCreate(BaseModel):
+class AnnouncementCreate(Input):
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=20000, description="Markdown")
 

@@ -8,6 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from chorus.inputs import Input
 from chorus.regulators.requirements import Requirement
 
 # The only environment variables a regulator's API key may be read from: an admin who could name
@@ -44,7 +45,7 @@ ShippedField = Literal[
 SHIPPED_FIELDS: tuple[str, ...] = get_args(ShippedField)
 
 
-class TimeLimitRule(BaseModel):
+class TimeLimitRule(Input):
     """A time limit a regulation sets, as dated and cited data: ``limit`` working or calendar days
     for a ``phase`` (``acceptance``: deciding whether to accept a complaint once it reached the
     regulator; ``conclusion``: concluding it once accepted), in force from ``valid_from`` to
@@ -149,7 +150,7 @@ class RegulatorAdminList(BaseModel):
     items: list[RegulatorAdminRead]
 
 
-class RegulatorCreate(BaseModel):
+class RegulatorCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     jurisdiction: str = Field(min_length=1, max_length=200)
     channel: Literal["email", "http", "manual"]
@@ -171,7 +172,7 @@ class RegulatorCreate(BaseModel):
     _time_limits = field_validator("time_limits")(check_time_limits)
 
 
-class RegulatorUpdate(BaseModel):
+class RegulatorUpdate(Input):
     """A change to a regulator: only the fields sent change. ``null`` clears the fields that may be
     empty (``credentials_env``, ``accept_working_days``, ``finish_working_days``, ``routed_by``,
     ``time_limits``); the others cannot be cleared. ``active: false`` deactivates it."""

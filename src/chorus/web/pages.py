@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError
 from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, negotiate, normalize_locale, t
+from chorus.inputs import NUL_MESSAGE
 from chorus.markdown import render
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import PreferencesUpdate
@@ -355,6 +356,8 @@ def validation_errors(exc: ValidationError, locale: str) -> dict[str, str]:
             key = "page.form.not_a_value"
         if item["type"] == "value_error" and "email" in str(item.get("msg", "")).lower():
             key = "page.form.email"
+        if item["type"] == "value_error" and NUL_MESSAGE in str(item.get("msg", "")):
+            key = "errors.text_nul"
         if item.get("input") == "" or (item["type"] == "string_too_short" and ctx.get("min_length") == 1):
             key = "page.form.required"  # an empty box: "fill this in", whatever rule it broke
         params = {
