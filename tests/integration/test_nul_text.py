@@ -98,3 +98,25 @@ async def test_a_search_with_a_nul_reads_past_it(client: Any, mailbox: Any, work
         assert [m["name"] for m in r.json()["items"]] == found, q
         page = await client.get("/merchants", params={"q": q})
         assert page.status_code == 200 and ("星辰卡盟" in page.text) == bool(found), q
+
+
+def test_every_api_body_is_read_into_an_input_model() -> None:
+    """A new route cannot forget it: each body a route reads into a model is read into an
+    ``Input`` (pages' forms: ``parse_form`` takes only those, checked by mypy)."""
+    from litestar.routes import HTTPRoute
+    from pydantic import BaseModel
+
+    from chorus.app import create_app
+    from chorus.inputs import Input
+    from chorus.settings import get_settings
+
+    bodies: dict[str, type[BaseModel]] = {}
+    for route in create_app(get_settings()).routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                data = handler.parsed_fn_signature.parameters.get("data")
+                model = getattr(data, "annotation", None)
+                if isinstance(model, type) and issubclass(model, BaseModel):
+                    bodies[f"{sorted(handler.http_methods)} {route.path_format}"] = model
+    assert len(bodies) >= 25  # the API's bodies were found
+    assert not {route: m.__name__ for route, m in bodies.items() if not issubclass(m, Input)}

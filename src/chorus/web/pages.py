@@ -38,7 +38,7 @@ from pydantic import BaseModel, ValidationError
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError
 from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, negotiate, normalize_locale, t
-from chorus.inputs import NUL_MESSAGE
+from chorus.inputs import NUL_MESSAGE, Input
 from chorus.markdown import render
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import PreferencesUpdate
@@ -56,7 +56,7 @@ _FLASH_KEY = re.compile(r"^page\.[a-z0-9_.-]+$")
 # The flash cookie: a page. key, then up to four integer parameters (``~n:24``): whoever edits
 # their own cookie can only change a number in a text of ours.
 _FLASH_VALUE = re.compile(r"^(page\.[a-z0-9_.-]+)((?:~[a-z_]{1,20}:[0-9]{1,9}){0,4})$")
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Input)  # a form is read into an input model: no NUL in its texts
 
 
 # --- the engine -------------------------------------------------------------------------------
