@@ -28,6 +28,8 @@ def has_nul(value: Any) -> bool:
         return any(has_nul(v) for v in value)
     if isinstance(value, dict):
         return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, Input):
+        return False  # checked by its own validator when it was made: not walked again
     if isinstance(value, BaseModel):
         return any(has_nul(v) for v in value.__dict__.values())
     return False
