@@ -9,8 +9,8 @@ workers submit to and follow as it moves from received to resolved over a few mi
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +38,10 @@ DEMO_REGULATOR_NAME = "演示监管部门（协议 v1 模拟器）"
 DEMO_REGULATOR_KEY_ENV = "CHORUS_REGULATOR_KEY_DEMO_SIM"
 DEMO_REGULATOR_KEY = "chorus-demo-regulator"
 DEMO_REGULATOR_POLL_SECONDS = 20  # its minimum interval: the demo shows each step soon
+
+# The organizer's payment screenshot, legible to the receipt reader (chorus.evidence.extraction):
+# rendered once by tests/fixtures/ocr/render.py.
+DEMO_RECEIPT = Path(__file__).resolve().parent / "data" / "demo-receipt.png"
 
 DEMO_USERS = [
     ("demo@example.com", "演示用户（组织者）", "zh-CN"),
@@ -103,20 +107,6 @@ async def _user(email: str, name: str, locale: str, settings: Settings) -> UserR
         return user
     data = UserCreate(email=email, password=DEMO_PASSWORD, display_name=name, locale=locale)  # type: ignore[arg-type]
     return await accounts.register(data=data, settings=settings, verified=True)
-
-
-def _receipt_png() -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (360, 200), (245, 245, 245))
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((10, 10, 350, 190), outline=(0, 120, 255), width=3)
-    draw.text((24, 30), "PAYMENT RECEIPT (demo)", fill=(0, 0, 0))
-    draw.text((24, 70), "Amount: CNY 298.00", fill=(0, 0, 0))
-    draw.text((24, 100), "Order: XC2026101500123", fill=(0, 0, 0))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 async def _chunks(data: bytes) -> Any:
@@ -226,7 +216,7 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
         case_id=case_id,
         actor=users[0],
         settings=settings,
-        chunks=_chunks(_receipt_png()),
+        chunks=_chunks(DEMO_RECEIPT.read_bytes()),
         meta_after=lambda: evidence.UploadMeta(
             "payment_receipt", "支付成功截图", "members", "receipt.png", "image/png"
         ),
