@@ -211,3 +211,57 @@ def test_the_section_in_english(live_app: LiveApp, new_context: Callable[..., Br
         "Not uploaded: The file is too large: up to 25 MB per file."
     )
     look(page, "evidence-error-en")
+
+
+def test_suggestions_read_from_a_chat_export_are_decided_on_a_phone(
+    live_app: LiveApp, new_context: Callable[..., BrowserContext]
+) -> None:
+    """The worker reads an uploaded chat export; on the evidence page each suggestion has its two
+    answers side by side (not two full-width bars per field); accepting the seller's QQ adds it to
+    the report, rejecting the phone number leaves it out; each is said on the field."""
+    user, case_id = a_member(live_app)
+    chat = "客服小美: 亲，加我QQ 123456789 领取充值码\n客服小美: 或者打电话 138 0013 8000\n"
+    with live_app.api() as api:
+        r = api.post(
+            f"/api/v1/cases/{case_id}/evidence",
+            headers=user.headers,
+            data={"kind": "chat_log"},
+            files={"file": ("聊天记录.txt", chat.encode(), "text/plain")},
+        )
+        assert r.status_code == 201, r.text
+        evidence_id = r.json()["id"]
+
+        def read() -> bool:
+            got = api.get(f"/api/v1/evidence/{evidence_id}/extraction", headers=user.headers)
+            return bool(got.json()["status"] == "done")
+
+        live_app.wait_for("the chat export was not read", read)
+
+    page = phone(new_context)
+    login_browser(page.context, live_app, user)
+    page.goto(f"/cases/{case_id}/evidence")
+    suggestions = page.locator(f"#ev-suggestions-{evidence_id}")
+    expect(suggestions).to_contain_text("从这份文件识别出 2 条建议")
+    qq = suggestions.locator("li").filter(has_text="123456789")
+    accept = qq.get_by_role("button", name="采纳", exact=True)
+    reject = qq.get_by_role("button", name="不采纳")
+    a, r, row = accept.bounding_box(), reject.bounding_box(), qq.bounding_box()
+    assert a and r and row
+    assert abs(a["y"] - r["y"]) < 2 and a["x"] + a["width"] <= r["x"]  # side by side
+    assert max(a["width"], r["width"]) < row["width"] / 2 and min(a["height"], r["height"]) >= 24
+    look(page, "evidence-suggestions")
+
+    accept.click()
+    expect(page.get_by_text("已采纳这条建议。")).to_be_visible()
+    qq = page.locator(f"#ev-suggestions-{evidence_id} li").filter(has_text="123456789")
+    expect(qq).to_contain_text("已加入你的举报")
+    expect(qq.get_by_role("button")).to_have_count(0)
+    tel = page.locator(f"#ev-suggestions-{evidence_id} li").filter(has_text="13800138000")
+    tel.get_by_role("button", name="不采纳").click()
+    tel = page.locator(f"#ev-suggestions-{evidence_id} li").filter(has_text="13800138000")
+    expect(tel).to_contain_text("未采纳")
+    expect(tel.get_by_role("button")).to_have_count(0)
+    with live_app.api() as api:
+        mine = api.get(f"/api/v1/cases/{case_id}/membership", headers=user.headers).json()
+    assert {"kind": "qq", "value": "123456789"} in mine["identifiers"]
+    assert not any(i["value"].endswith("13800138000") for i in mine["identifiers"])
