@@ -4,8 +4,9 @@ and as an organizer of a real case (bearer tokens). Every answer must be no 5xx,
 document lists for that operation, of the documented media type and body schema; and invalid
 requests (schemathesis's negative mode, as the organizer) never get a 5xx.
 
-A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 5),
-derandomized (the same requests every run), no shrinking: about a minute.
+A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 25),
+derandomized (the same requests every run), no shrinking: about 95 s on this project's 2-core host
+(5 took 32 s and missed the NUL that 100 found: chorus.inputs; 300 pass on both databases).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tests.toolkit import start_web, stop_process
 
 pytestmark = pytest.mark.usefixtures("clean")
 
-EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Ending the caller's own session would leave the rest of the run anonymous; leaving the seeded case
 # would leave it without the caller (and, once both left, closed) for every operation after it.
