@@ -299,8 +299,12 @@ async def test_versions_diff_and_consent_notifications(client: Any, mailbox: Any
     v1 = (await client.post(url, headers=s["org"], json={"regulator_id": reg})).json()
     await worker()
     # the first version is news for every named member
-    kinds = [n["kind"] for n in (await client.get("/api/v1/notifications", headers=s["ann"])).json()["items"]]
+    inbox = (await client.get("/api/v1/notifications", headers=s["ann"])).json()["items"]
+    kinds = [n["kind"] for n in inbox]
     assert kinds.count("complaint.version_awaits_consent") == 1
+    (told,) = [n for n in inbox if n["kind"] == "complaint.version_awaits_consent"]
+    regulators = (await client.get("/api/v1/regulators")).json()["items"]
+    assert told["data"]["regulator"] == next(r["name"] for r in regulators if r["id"] == reg)  # named
 
     # Ann changes her statement: only her text changed
     r = await client.patch(

@@ -346,6 +346,9 @@ async def test_members_are_told_the_regulator_replied(
     await run_jobs(redis_pool, settings)
     inbox = (await client.get("/api/v1/notifications", headers=s["bob"])).json()["items"]
     assert [n["data"]["filing_id"] for n in inbox if n["kind"] == "case.filing_reply"] == [s["filing"]]
+    filing = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["bob"])).json()
+    (told,) = [n for n in inbox if n["kind"] == "case.filing_reply"]
+    assert told["data"]["regulator"] == filing["regulator"]["name"]  # the message names it
 
 
 async def test_the_inbound_endpoint_refuses_what_it_cannot_match_writing_nothing(

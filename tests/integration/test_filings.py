@@ -365,6 +365,7 @@ async def test_deadlines_in_working_days_and_overdue_reminders(
         reminders[0]["data"]["next_step"] == "ask_acceptance"
         and reminders[0]["data"]["filing_id"] == filing_id
     )
+    assert reminders[0]["data"]["regulator"] == got["regulator"]["name"]  # the message names it
     assert await InboxEntry.count().where(InboxEntry.kind == "filing.overdue") == 1  # organizers only
 
     # accepted: a new clock, the conclusion's (calendar days)

@@ -38,7 +38,7 @@ async def test_a_demo_member_gets_an_eml_when_the_demo_filing_changes_status(
     outbox = local.outbox_dir
     before = set(outbox.glob("*.eml"))
 
-    filing = await Filing.select(Filing.id).where(Filing.case == case_id).first()
+    filing = await Filing.select(Filing.id, Filing.regulator.name).where(Filing.case == case_id).first()
     row = await User.select(User.id).where(User.email == "demo@example.com").first()
     organizer = await accounts.get_or_raise(row["id"])
     await filings.add_event(
@@ -54,7 +54,8 @@ async def test_a_demo_member_gets_an_eml_when_the_demo_filing_changes_status(
     to_newcomer = [m for m in fresh if m["To"] == "newcomer@example.com"]
     assert len(to_newcomer) == 1
     (msg,) = to_newcomer
-    assert msg["Subject"] == f"案件 #{case_id} 的投诉：已受理"
+    # the demo case is filed with two regulators: the message names the one that answered
+    assert msg["Subject"] == f"案件 #{case_id} 向{filing['regulator.name']}的投诉：已受理"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert {m["To"] for m in fresh} >= {"demo@example.com", "li.na@example.com", "alex@example.com"}
     assert "li.na@example.com" not in msg.get_body(preferencelist=("plain",)).get_content()

@@ -20,6 +20,7 @@ LINKS = render.Links(
     "https://chorus.example.com", "https://chorus.example.com/api/v1/notifications/unsubscribe?token=T"
 )
 
+REGULATOR = "全国12315平台（国家市场监督管理总局）"  # a message about a filing names its regulator
 # One realistic event of each kind (what the producers put in ``data``).
 SAMPLES: dict[str, dict[str, Any]] = {
     "case.member_joined": {},
@@ -36,12 +37,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "case.closed": {"status": "closed"},
     "case.organizer_added": {},
     "case.reappeared": {"name": "月光卡铺", "merchant_id": 7, "new_case_id": 30, "matched_on": ["alipay"]},
-    "complaint.version_awaits_consent": {"complaint_id": 9, "version": 3, "regulator_id": 1},
-    "case.filing_status": {"filing_id": 4, "regulator_id": 1, "status": "accepted"},
-    "case.filing_reply": {"filing_id": 4, "regulator_id": 1, "from_regulator": True},
+    "complaint.version_awaits_consent": {
+        "complaint_id": 9,
+        "version": 3,
+        "regulator_id": 1,
+        "regulator": REGULATOR,
+    },
+    "case.filing_status": {"filing_id": 4, "regulator_id": 1, "regulator": REGULATOR, "status": "accepted"},
+    "case.filing_reply": {"filing_id": 4, "regulator_id": 1, "regulator": REGULATOR, "from_regulator": True},
     "filing.overdue": {
         "filing_id": 4,
         "regulator_id": 1,
+        "regulator": REGULATOR,
         "status": "submitted",
         "deadline": "2026-12-01",
         "next_step": "ask_acceptance",
@@ -89,7 +96,34 @@ def test_every_kind_renders_in_both_locales(kind: str, locale: str) -> None:
     if locale == "zh-CN":
         assert any("\u4e00" <= c <= "\u9fff" for c in subject), subject
     else:
-        assert subject.isascii() or "12315 已受理" in subject, subject
+        # its own words; a regulator's name is a name, written as the regulator writes it
+        words = subject.replace(str(SAMPLES[kind].get("regulator", "")), "")
+        assert words.isascii() or "12315 已受理" in subject, subject
+
+
+# What each message about one filing names it by: the regulator's name; an event recorded before
+# messages carried it (no "regulator" in its data) says "the regulator", as they all did then.
+ABOUT_A_FILING = (
+    "case.filing_status",
+    "case.filing_reply",
+    "filing.overdue",
+    "complaint.version_awaits_consent",
+)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("kind", ABOUT_A_FILING)
+def test_a_message_about_a_filing_names_its_regulator(kind: str, locale: str) -> None:
+    name = SAMPLES[kind]["regulator"]
+    out = render.message(kind, locale, name="陈静", case_id=17, data=SAMPLES[kind], links=LINKS)
+    for part in (out.subject, out.text, out.html):
+        assert name in part, (kind, part)
+    before = {k: v for k, v in SAMPLES[kind].items() if k != "regulator"}
+    old = render.message(kind, locale, name="陈静", case_id=17, data=before, links=LINKS)
+    for part in (old.subject, old.text, old.html):
+        assert "12315" not in part and "None" not in part and "{{" not in part
+    if kind != "complaint.version_awaits_consent":  # it never named one
+        assert ("监管部门" if locale == "zh-CN" else "regulator") in old.text
 
 
 # A filing whose regulator asks for more material (补充材料): members read it in plain words, and

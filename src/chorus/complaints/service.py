@@ -403,6 +403,7 @@ async def build(
                             "complaint_id": complaint_id,
                             "version": version,
                             "regulator_id": regulator["id"],
+                            "regulator": regulator["name"],
                         },
                         source=f"complaint:{complaint_id}",
                     )

@@ -506,6 +506,7 @@ async def flag_overdue(now: datetime | None = None) -> int:
         Filing.id,
         Filing.case,
         Filing.regulator,
+        Filing.regulator.name,
         Filing.status,
         Filing.regulator.calendar,
         Filing.regulator.accept_working_days,
@@ -531,6 +532,7 @@ async def flag_overdue(now: datetime | None = None) -> int:
             data={
                 "filing_id": r["id"],
                 "regulator_id": r["regulator"],
+                "regulator": r["regulator.name"],
                 "status": r["status"],
                 "deadline": clock.deadline.isoformat(),
                 "next_step": NEXT_STEP[clock.phase],
