@@ -209,6 +209,10 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     assert positions == sorted(positions), timeline
     assert FILING_REF in timeline and ANNOUNCEMENT[1] in timeline and "由组织者记录" in timeline
     assert "监管部门已登记" in timeline and "案件状态变为：正在投诉" in timeline
+    # a version is written for one regulator: the line names it
+    regulators = (await client.get("/api/v1/regulators")).json()["items"]
+    name = next(x["name"] for x in regulators if x["id"] == s["regulator"])
+    assert f"组织者写好了致{name}的投诉书第 1 版" in timeline
     assert f'src="/cases/{s["case"]}/chart.svg"' in r.text
     growth = text_of(section(r.text, "growth"))
     assert "¥420.00" in growth and "2" in growth  # the data table beside the chart

@@ -414,7 +414,11 @@ async def build(
                     complaint_id=complaint_id,
                 )
                 await cases.add_event(
-                    case_id, "complaint_built", version=version, regulator_id=regulator["id"]
+                    case_id,
+                    "complaint_built",
+                    version=version,
+                    regulator_id=regulator["id"],
+                    regulator=regulator["name"],
                 )
                 await audit.record(
                     "complaint.built",

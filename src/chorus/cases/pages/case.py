@@ -178,10 +178,10 @@ def timeline(
                 )
             )
         elif e.kind == "complaint_built":
-            params = {"version": e.data.get("version", "")}
-            out.append(
-                Happening(at=e.at, kind="case", key="page.case.timeline.complaint_built", params=params)
-            )
+            # a version is written for one regulator (events before names were kept: without it)
+            params = {"version": e.data.get("version", ""), "regulator": e.data.get("regulator", "")}
+            key = "page.case.timeline.complaint_built" + ("_for" if params["regulator"] else "")
+            out.append(Happening(at=e.at, kind="case", key=key, params=params))
         else:
             out.append(Happening(at=e.at, kind="case", key=f"page.case.timeline.{e.kind}"))
     for f in filings_read:
