@@ -287,11 +287,12 @@ def test_the_organizer_files_and_follows_a_complaint(
     expect(proposal).to_contain_text("这封回复看起来是说：“调解中”")
     both("organize-filings-timeline")
 
-    # the member's inbox has the accepted
+    # the member's inbox has the accepted, naming the regulator (the case has two)
     member = new_context().new_page()
     login_browser(member.context, live_app, s["ann"])
     member.goto("/notifications")
-    expect(member.get_by_text(f"案件 #{s['case']} 的投诉：已受理").first).to_be_visible()
+    accepted = f"案件 #{s['case']} 向{s['regulator']['name']}的投诉：已受理"
+    expect(member.get_by_text(accepted).first).to_be_visible()
 
     # the organizer confirms the reading in one click (its note filled in): now it is mediation
     proposal.get_by_role("button", name="记录").click()
