@@ -1,165 +1,33 @@
-"""API fuzzing: schemathesis generates requests from /schema/openapi.json for every operation
-and sends them to the app, served by uvicorn on this run's database and Redis, as a member
-and as an organizer of a real case (bearer tokens). Every answer must be no 5xx, a status the
-document lists for that operation, of the documented media type and body schema; and invalid
-requests (schemathesis's negative mode, as the organizer) never get a 5xx.
-
-A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 25),
-derandomized (the same requests every run), no shrinking: about 95 s on this project's 2-core host
-(5 took 32 s and missed the NUL that 100 found: chorus.inputs; 300 pass on both databases).
-"""
+"""API fuzzing, signed in: as a member and as an organizer of a real case (bearer tokens), every
+answer to schemathesis's requests for every operation must be no 5xx, a status the document lists
+for that operation, of the documented media type and body schema (tests/integration/fuzz_support.py;
+anonymous callers and invalid requests: test_fuzz_invalid.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import hypothesis.strategies as st
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from tests.integration.authorization_support import represent
-from tests.integration.cases_support import ident, person, report, report_body
-from tests.toolkit import start_web, stop_process
+from tests.integration.fuzz_support import assert_no_failures, fuzz, schema_of, seed, web_server
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "25"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Ending the caller's own session would leave the rest of the run anonymous; leaving the seeded case
-# would leave it without the caller (and, once both left, closed) for every operation after it.
-NOT_FUZZED_SIGNED_IN = {"logout", "leaveCase"}
 
 
 @pytest.fixture
 def server(clean: None, tmp_path: Path) -> Iterator[str]:
-    """``chorus web`` (uvicorn) in its own process, on this run's database, Redis and SMTP."""
-    proc, base = start_web(log=tmp_path / "web.log", env=os.environ)
-    try:
+    with web_server(tmp_path) as base:
         yield base
-    finally:
-        stop_process(proc)
 
 
-async def _seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
-    """An organizer's case with a member, a piece of evidence, a consented complaint and a
-    queued filing: the ids the fuzzer also tries, so requests reach past "not found"."""
-    organizer = await person(client, mailbox, worker, "org@example.com", "Org")
-    member = await person(client, mailbox, worker, "member@example.com", "Member")
-    made = await report(client, organizer, report_body("星辰卡盟", [ident("qq", "12345678")]))
-    case_id = made["case_id"]
-    await report(client, member, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=case_id))
-    r = await client.post(
-        f"/api/v1/cases/{case_id}/evidence",
-        headers=member.headers,
-        data={"kind": "chat_log", "description": "the seller's last message"},
-        files={"file": ("chat.txt", "卖家：明天发货".encode(), "text/plain")},
-    )
-    assert r.status_code == 201, r.text
-    evidence_id = r.json()["id"]
-    for who in (organizer, member):
-        r = await client.post(f"/api/v1/cases/{case_id}/consent", json={"consent": True}, headers=who.headers)
-        assert r.status_code == 200, r.text
-    regulators = (await client.get("/api/v1/regulators")).json()["items"]
-    r = await client.post(
-        f"/api/v1/cases/{case_id}/complaints",
-        json={"regulator_id": regulators[0]["id"]},
-        headers=organizer.headers,
-    )
-    assert r.status_code == 201, r.text
-    complaint_id = r.json()["id"]
-    await represent(client, case_id, organizer.headers, complaint_id, member.headers)  # 12315 expects them
-    r = await client.post(
-        f"/api/v1/cases/{case_id}/filings", json={"complaint_id": complaint_id}, headers=organizer.headers
-    )
-    assert r.status_code == 202, r.text
-    ids = {
-        "case_id": case_id,
-        "merchant_id": made["merchant_id"],
-        "user_id": member.id,
-        "evidence_id": evidence_id,
-        "complaint_id": complaint_id,
-        "filing_id": r.json()["id"],
-        "regulator_id": regulators[0]["id"],
-    }
-    return {"organizer": organizer.headers, "member": member.headers, "ids": ids}
-
-
-def _fuzz(
-    schema: Any,
-    base: str,
-    headers: dict[str, str],
-    known: dict[str, int],
-    *,
-    mode: GenerationMode = GenerationMode.POSITIVE,
-    checks: list[Any] = CHECKS,
-) -> list[str]:
-    failures: list[str] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if headers and operation.definition.raw.get("operationId") in NOT_FUZZED_SIGNED_IN:
-            continue
-        names = {p.name for p in operation.path_parameters}
-        real = {k: v for k, v in known.items() if k in names}
-        strategy = operation.as_strategy(generation_mode=mode)
-        if real:  # also requests on the seeded case, merchant and user
-            strategy = st.one_of(strategy, operation.as_strategy(generation_mode=mode, path_parameters=real))
-
-        @settings(
-            max_examples=EXAMPLES,
-            derandomize=True,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=strategy)
-        def run(case: Any) -> None:
-            response = case.call(base_url=base, headers=headers, timeout=10)
-            case.validate_response(response, checks=checks, headers=headers)
-
-        try:
-            run()
-        except Unsatisfiable:
-            assert mode is GenerationMode.NEGATIVE  # nothing in this operation can be made invalid
-        except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failures
-            failures.append(f"{operation.label}: {exc}")
-    return failures
-
-
-def _assert_no_failures(failures: list[str]) -> None:
-    assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
-
-
-async def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
+async def test_fuzzing_as_a_member_and_an_organizer_finds_no_server_error_and_no_undocumented_answer(
     client: Any, mailbox: Any, worker: Any, server: str
 ) -> None:
-    seeded = await _seed(client, mailbox, worker)
-    schema = schemathesis.openapi.from_url(f"{server}/schema/openapi.json")
+    seeded = await seed(client, mailbox, worker)
+    schema = schema_of(server)
     failures: list[str] = []
     for who in ("member", "organizer"):
-        failures += [f"[{who}] {f}" for f in _fuzz(schema, server, seeded[who], seeded["ids"])]
-    failures += [f"[anonymous] {f}" for f in _fuzz(schema, server, {}, seeded["ids"])]
-    # invalid requests (wrong types, missing fields, out-of-range numbers): still never a 5xx
-    failures += [
-        f"[organizer, invalid input] {f}"
-        for f in _fuzz(
-            schema,
-            server,
-            seeded["organizer"],
-            seeded["ids"],
-            mode=GenerationMode.NEGATIVE,
-            checks=[not_a_server_error],
-        )
-    ]
-    _assert_no_failures(failures)
+        failures += [f"[{who}] {f}" for f in fuzz(schema, server, seeded[who], seeded["ids"])]
+    assert_no_failures(failures)
