@@ -178,7 +178,7 @@ async def _record(
     if not fresh:
         return None
     current = (
-        await Filing.select(Filing.status, Filing.case, Filing.regulator)
+        await Filing.select(Filing.status, Filing.case, Filing.regulator, Filing.regulator.name)
         .where(Filing.id == filing_id)
         .first()
     )
@@ -227,6 +227,7 @@ async def _record(
         "filing_reply",
         filing_id=filing_id,
         regulator_id=current["regulator"],
+        regulator=current["regulator.name"],  # what the members' messages name it by
         from_regulator=from_regulator,
     )
     return event_id

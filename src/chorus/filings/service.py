@@ -439,6 +439,7 @@ async def apply_change(
                 "filing_status",
                 filing_id=filing_id,
                 regulator_id=row["regulator"],
+                regulator=row["regulator.name"],  # what the members' messages name it by
                 status=new.value,
             )
         if actor_id is not None:

@@ -43,7 +43,6 @@ from chorus.notifications.schemas import (
     Unsubscribed,
 )
 from chorus.notifications.tables import Announcement, Delivery, Digest, InboxEntry, NotifyEvent, Preferences
-from chorus.regulators import service as regulators
 from chorus.settings import Settings
 
 Audience = Literal["members", "organizers", "users"]
@@ -129,11 +128,6 @@ async def from_case_event(event_id: int, settings: Settings) -> int:
         kind = "case.closed"
     if event["kind"] == "merged" and "from_case" not in data:
         return 0  # the emptied case: its members are told on the case they moved to
-    if "regulator_id" in data and "regulator" not in data:
-        # a case's filings with two regulators move apart: each message names its regulator
-        name = await regulators.name_of(int(data["regulator_id"]))
-        if name is not None:
-            data["regulator"] = name
     return await _record_and_fan_out(
         settings,
         kind=kind,

@@ -125,12 +125,6 @@ async def get_or_raise(regulator_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-async def name_of(regulator_id: int) -> str | None:
-    """The regulator's name as members read it (None: no such regulator)."""
-    row = await Regulator.select(Regulator.name).where(Regulator.id == regulator_id).first()
-    return None if row is None else str(row["name"])
-
-
 async def get_for_admin(regulator_id: int) -> RegulatorAdminRead:
     """A regulator as an admin edits it (with the name of its credentials variable)."""
     return _admin_read(await get_or_raise(regulator_id))
