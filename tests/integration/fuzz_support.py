@@ -1,6 +1,7 @@
 """What the API fuzzers share (tests/integration/test_fuzz.py, test_fuzz_invalid.py): schemathesis
 generates requests from /schema/openapi.json for every operation and sends them to ``chorus web``
-(uvicorn) on this run's database and Redis, on a seeded case whose ids it also tries.
+(the ``web_process`` fixture) on this run's database and Redis, on a seeded case whose ids it also
+tries.
 
 A bounded number of examples per operation and caller (CHORUS_FUZZ_EXAMPLES, default 25),
 derandomized (the same requests every run), no shrinking. 5 took 32 s a pass and missed the NUL
@@ -11,9 +12,6 @@ so that two test workers share them (about 95 s in all on this project's 2-core 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
@@ -30,23 +28,12 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.integration.authorization_support import represent
 from tests.integration.cases_support import ident, person, report, report_body
-from tests.toolkit import start_web, stop_process
 
 EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Ending the caller's own session would leave the rest of the run anonymous; leaving the seeded case
 # would leave it without the caller (and, once both left, closed) for every operation after it.
 NOT_FUZZED_SIGNED_IN = {"logout", "leaveCase"}
-
-
-@contextmanager
-def web_server(tmp_path: Path) -> Iterator[str]:
-    """``chorus web`` (uvicorn) in its own process, on this run's database, Redis and SMTP."""
-    proc, base = start_web(log=tmp_path / "web.log", env=os.environ)
-    try:
-        yield base
-    finally:
-        stop_process(proc)
 
 
 async def seed(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:

@@ -5,29 +5,21 @@ anonymous callers and invalid requests: test_fuzz_invalid.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.fuzz_support import assert_no_failures, fuzz, schema_of, seed, web_server
+from tests.integration.fuzz_support import assert_no_failures, fuzz, schema_of, seed
 
 pytestmark = pytest.mark.usefixtures("clean")
 
 
-@pytest.fixture
-def server(clean: None, tmp_path: Path) -> Iterator[str]:
-    with web_server(tmp_path) as base:
-        yield base
-
-
 async def test_fuzzing_as_a_member_and_an_organizer_finds_no_server_error_and_no_undocumented_answer(
-    client: Any, mailbox: Any, worker: Any, server: str
+    client: Any, mailbox: Any, worker: Any, web_process: str
 ) -> None:
     seeded = await seed(client, mailbox, worker)
-    schema = schema_of(server)
+    schema = schema_of(web_process)
     failures: list[str] = []
     for who in ("member", "organizer"):
-        failures += [f"[{who}] {f}" for f in fuzz(schema, server, seeded[who], seeded["ids"])]
+        failures += [f"[{who}] {f}" for f in fuzz(schema, web_process, seeded[who], seeded["ids"])]
     assert_no_failures(failures)
