@@ -5,7 +5,6 @@ old ones refused."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
@@ -23,9 +22,7 @@ from chorus.complaints.tables import Complaint
 from chorus.evidence.tables import ChainLink, Evidence
 from chorus.filings.tables import Filing, FilingEvent
 from chorus.merchants.tables import MerchantAlias, MergeProposal
-from chorus.piccolo_app import APP_CONFIG
-from tests.conftest import BACKEND, RUN_ID
-from tests.toolkit import create_database, drop_database
+from tests.integration.migration_support import database_before
 
 MIGRATION = "2026-12-01T18:08:38:311844"
 OLD_KEYS = {
@@ -79,50 +76,15 @@ OLD_ROWS = [
 ]
 
 
-def previous_migration() -> str:
-    from piccolo.apps.migrations.commands.base import BaseMigrationManager
-
-    manager = BaseMigrationManager()
-    modules = manager.get_migration_modules(APP_CONFIG.resolved_migrations_folder_path)
-    ids = sorted(manager.get_migration_ids(modules))
-    return ids[ids.index(MIGRATION) - 1]
-
-
 @pytest.fixture
 async def old_database(
     database: None, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Any]:
-    """A database of its own (the run's engine), migrated to just before MIGRATION, with
-    OLD_ROWS in it; the tables are given back to the run's database afterwards."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    name = f"chorus_test_{RUN_ID}_keys"
-    if BACKEND == "postgres":
-        url = await asyncio.to_thread(create_database, name)  # it runs its own event loop
-    else:
-        url = f"sqlite:///{tmp_path}/old.sqlite"
-    old = settings.model_copy(update={"database_url": url})
-    try:
-        async with db.connected(old):
-            monkeypatch.setenv("PICCOLO_CONF", "chorus.piccolo_conf")
-            with contextlib.redirect_stdout(io.StringIO()):
-                result = await run_forwards(app_name="chorus", migration_id=previous_migration())
-            assert result.success, result.message
-            monkeypatch.delenv("PICCOLO_CONF")
-            assert MIGRATION in await db.pending_migrations()
-            for sql in OLD_ROWS:
-                await db.engine().run_ddl(sql)
-            if BACKEND == "postgres":  # rows added below take the next free ids
-                for table in ("app_user", "merchant", "regulator", *OLD_KEYS):
-                    await db.engine().run_ddl(
-                        f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                        f'(SELECT max(id) FROM "{table}"))'
-                    )
-            yield old
-    finally:
-        db.configure(settings)
-        if BACKEND == "postgres":
-            await asyncio.to_thread(drop_database, name)
+    """A database migrated to just before MIGRATION, with OLD_ROWS in it."""
+    async with database_before(
+        MIGRATION, OLD_ROWS, ("app_user", "merchant", "regulator", *OLD_KEYS), settings, tmp_path, monkeypatch
+    ) as old:
+        yield old
 
 
 async def columns(table: str) -> set[str]:

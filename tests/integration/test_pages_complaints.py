@@ -328,10 +328,11 @@ async def test_reminders_are_for_the_latest_version_and_someone_to_remind(
     v2 = await build_in_page(client, s, worker)
     await as_user(client, s["org"])
     r = await client.get(f"{s['base']}/{v1}")
-    assert "这不是最新的一版" in text_of(r.text) and "只能就最新的一版提醒成员" in text_of(r.text)
+    words = text_of(r.text)
+    assert "这不是致这个监管部门的最新一版" in words and "只能就致这个监管部门的最新一版提醒成员" in words
     assert f'href="{s["base"]}/{v2}"' in r.text
     r = await client.post(f"{s['base']}/{v1}/remind", data={"_csrf_token": csrf_of(Page(r.text))})
-    assert r.status_code == 409 and "第 1 版已经不是最新的投诉书" in text_of(r.text)
+    assert r.status_code == 409 and "第 1 版已经不是致这个监管部门的最新投诉书" in text_of(r.text)
     # everyone else agrees to version 2: no one is left to remind
     await consent(client, s, "ann")
     await consent(client, s, "bob")

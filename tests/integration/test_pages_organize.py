@@ -409,7 +409,7 @@ def test_consent_in_words_and_cells_a_spreadsheet_will_not_run() -> None:
 
     now = datetime(2026, 10, 5, tzinfo=UTC)
 
-    def member(consented: bool, version_id: int | None) -> MemberRead:
+    def member(consented: bool, *version_ids: int) -> MemberRead:
         return MemberRead(
             user_id=1,
             display_name="安妮",
@@ -420,15 +420,16 @@ def test_consent_in_words_and_cells_a_spreadsheet_will_not_run() -> None:
             order_refs=[],
             joined_at=now,
             consented_at=now if consented else None,
-            consented_complaint_id=version_id,
+            consented_complaint_id=max(version_ids, default=None),
+            consented_complaint_ids=sorted(version_ids),
         )
 
-    def version(id_: int, n: int) -> ComplaintBrief:
+    def version(id_: int, n: int, regulator: int = 1) -> ComplaintBrief:
         return ComplaintBrief(
             id=id_,
             version=n,
             locale="zh-CN",
-            regulator=RegulatorBrief(id=1, name="R"),
+            regulator=RegulatorBrief(id=regulator, name=f"R{regulator}"),
             sha256="0" * 64,
             created_at=now,
             filed=False,
@@ -436,14 +437,22 @@ def test_consent_in_words_and_cells_a_spreadsheet_will_not_run() -> None:
         )
 
     versions = {5: version(5, 1), 9: version(9, 2)}
-    latest = versions[9]
-    assert consent_of(member(False, None), versions, latest).state == "none"
-    assert consent_of(member(True, None), versions, latest).state == "no_text"
+    latest = [versions[9]]
+    assert consent_of(member(False), versions, latest).state == "none"
+    assert consent_of(member(True), versions, latest).state == "no_text"
     older = consent_of(member(True, 5), versions, latest)
-    newest = consent_of(member(True, 9), versions, latest)
-    assert (older.state, older.version) == ("older", versions[5])
-    assert (newest.state, newest.version) == ("latest", latest)
+    newest = consent_of(member(True, 5, 9), versions, latest)
+    assert (older.state, older.lines, older.agreed) == ("older", [("older", versions[5])], [versions[5]])
+    assert (newest.state, newest.lines) == ("latest", [("latest", versions[9])])
+    assert newest.agreed == [versions[9], versions[5]]  # newest first: the CSV's column
     assert consent_of(member(True, 3), versions, latest).state == "earlier"  # a merged case's version
+    # A case filed with two regulators: the latest version of each is agreed to on its own.
+    two = {**versions, 11: version(11, 1, regulator=2)}
+    both = [two[11], two[9]]
+    one = consent_of(member(True, 9), two, both)
+    assert (one.state, one.lines) == ("older", [("not_yet", two[11]), ("latest", two[9])])
+    assert consent_of(member(True, 9, 11), two, both).state == "latest"
+    assert consent_of(member(True, 5, 11), two, both).lines == [("latest", two[11]), ("older", two[5])]
     assert [cell(v) for v in ("=1+1", "+86", "-5", "@x", "\tx", "安妮", "1288.00")] == [
         "'=1+1",
         "'+86",

@@ -109,13 +109,14 @@ class CaseController(Controller):
         self, case_id: FromPath[int], data: JSONBody[ConsentRequest], user: NamedDependency[UserRead]
     ) -> MembershipRead:
         """Agree (or no longer agree) to be named in the joint complaint. With ``complaint_id``
-        (the version the member read), 409 ``complaint_version_changed`` if a newer one was built."""
+        (the version the member read), the agreement names that version, and 409
+        ``complaint_version_changed`` if a newer one was built for its regulator; without, it
+        names the latest version for each regulator."""
         return await complaints.set_consent(
             case_id,
             actor=user,
             consent=data.consent,
-            shown=data.complaint_id,
-            expect_shown=data.complaint_id is not None,
+            shown=None if data.complaint_id is None else [data.complaint_id],
         )
 
     @post(

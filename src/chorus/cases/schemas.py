@@ -88,7 +88,13 @@ class MemberRead(BaseModel):
     order_refs: list[str]
     joined_at: datetime
     consented_at: datetime | None
-    consented_complaint_id: int | None = None  # the complaint version the consent names
+    consented_complaint_id: int | None = None  # the newest complaint version the member agreed to
+    # every version of the case they read and agreed to (one per regulator at least, once built)
+    consented_complaint_ids: list[int] = []
+
+    def agreed_to(self, complaint_id: int) -> bool:
+        """The member consents and read and agreed to this very version."""
+        return self.consented_at is not None and complaint_id in self.consented_complaint_ids
 
 
 class MemberList(BaseModel):
@@ -107,8 +113,11 @@ class MembershipRead(BaseModel):
     identifiers: list[IdentifierRead]
     joined_at: datetime
     consented_at: datetime | None
-    consented_complaint_id: int | None = None  # the complaint version shown when consenting
+    consented_complaint_id: int | None = None  # the newest complaint version agreed to
     consented_sha256: str | None = None  # SHA-256 of that version's full text (what was consented to)
+    # every version of the case the member read and agreed to: a case filed with several
+    # regulators has a latest version for each, and each is agreed to on its own
+    consented_complaint_ids: list[int] = []
     # how they paid and where they bought: their escalation ladder's steps (chorus.ladder)
     paid_with: str | None = None
     bought_on: str | None = None
@@ -127,8 +136,9 @@ class MembershipUpdate(Input):
 
 class ConsentRequest(Input):
     consent: StrictBool  # "yes" or 1 must not count as agreement
-    # The complaint version the member was shown: given, the consent is refused (409
-    # complaint_version_changed) if a newer version was built since.
+    # The complaint version the member read and agrees to: given, the consent is refused (409
+    # complaint_version_changed) unless it is still the latest version for its regulator. Not
+    # given: the consent agrees to the latest version for each regulator.
     complaint_id: Id | None = None
 
 
@@ -149,7 +159,8 @@ class MyCaseRead(BaseModel):
     member_count: int
     consented_at: datetime | None
     joined_at: datetime
-    consented_complaint_id: int | None = None  # the complaint version the consent names
+    consented_complaint_id: int | None = None  # the newest complaint version the member agreed to
+    consented_complaint_ids: list[int] = []  # every version of the case they agreed to
 
 
 class MyCaseList(BaseModel):

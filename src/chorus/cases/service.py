@@ -613,6 +613,7 @@ async def members(case_id: int, *, actor: UserRead) -> MemberList:
             Membership.joined_at,
             Membership.consented_at,
             Membership.consent_complaint_id,
+            Membership.consent_versions,
         )
         .where(Membership.case == case_id)
         .order_by(Membership.joined_at)
@@ -631,10 +632,16 @@ async def members(case_id: int, *, actor: UserRead) -> MemberList:
                 joined_at=r["joined_at"],
                 consented_at=r["consented_at"],
                 consented_complaint_id=r["consent_complaint_id"],
+                consented_complaint_ids=version_ids(r["consent_versions"]),
             )
             for r in rows
         ]
     )
+
+
+def version_ids(consent_versions: Any) -> list[int]:
+    """The ids in a ``consent_versions`` column value (text or parsed), oldest first."""
+    return sorted(int(v["id"]) for v in db.json_value(consent_versions) or [])
 
 
 def _membership_read(m: dict[str, Any]) -> MembershipRead:
@@ -654,6 +661,7 @@ def _membership_read(m: dict[str, Any]) -> MembershipRead:
         consented_at=m["consented_at"],
         consented_complaint_id=m["consent_complaint_id"],
         consented_sha256=m["consent_sha256"],
+        consented_complaint_ids=version_ids(m["consent_versions"]),
         paid_with=m["paid_with"],
         bought_on=m["bought_on"],
     )
@@ -703,19 +711,29 @@ async def update_membership(case_id: int, *, actor: UserRead, data: MembershipUp
 
 
 async def set_consent(
-    case_id: int, *, actor: UserRead, consent: bool, latest: dict[str, Any] | None
+    case_id: int, *, actor: UserRead, consent: bool, versions: Sequence[dict[str, Any]]
 ) -> MembershipRead:
-    """``latest``: the complaint version consented to (``id``, ``sha256``), read by the caller
-    (:func:`chorus.complaints.service.set_consent`)."""
+    """Agree to be named, and to the complaint ``versions`` the member read (``id``,
+    ``sha256``; none before any version was built), read and checked by the caller
+    (:func:`chorus.complaints.service.set_consent`); or withdraw (``consent=False``): no
+    agreement is left. An agreement adds to those given before (each regulator's version is
+    agreed to on its own); ``consent_complaint_id`` names the newest."""
     async with db.transaction():
         freshness.nothing_public()
         m = await require_member(case_id, actor=actor)
+        agreed: dict[int, str] = {}
+        if consent:
+            before = (db.json_value(m["consent_versions"]) or []) if m["consented_at"] is not None else []
+            agreed = {int(v["id"]): v["sha256"] for v in [*before, *versions]}
+        newest = max(agreed, default=None)
+        shown = max(versions, key=lambda v: int(v["id"])) if consent and versions else None
         await Membership.update(
             {
                 Membership.consented_at: datetime.now(UTC) if consent else None,
-                Membership.consent_complaint_id: latest["id"] if consent and latest else None,
+                Membership.consent_complaint_id: newest,
                 # the full text's hash (a plain member reads a redacted view of it)
-                Membership.consent_sha256: latest["sha256"] if consent and latest else None,
+                Membership.consent_sha256: agreed[newest] if newest is not None else None,
+                Membership.consent_versions: [{"id": i, "sha256": agreed[i]} for i in sorted(agreed)],
             }
         ).where(Membership.id == m["id"])
         await audit.record(
@@ -724,8 +742,10 @@ async def set_consent(
             object_type="membership",
             object_id=m["id"],
             consent=consent,
-            complaint_id=latest["id"] if consent and latest else None,
-            sha256=latest["sha256"] if consent and latest else None,
+            # the version agreed to now (the newest, when several) and every one of them
+            complaint_id=shown["id"] if shown else None,
+            sha256=shown["sha256"] if shown else None,
+            versions=[{"id": v["id"], "sha256": v["sha256"]} for v in versions] if consent else [],
         )
     return await my_membership(case_id, actor=actor)
 
@@ -795,6 +815,7 @@ async def my_cases(*, actor: UserRead) -> MyCaseList:
             Membership.loss_currency,
             Membership.consented_at,
             Membership.consent_complaint_id,
+            Membership.consent_versions,
             Membership.joined_at,
         )
         .where(Membership.user == actor.id)
@@ -813,6 +834,7 @@ async def my_cases(*, actor: UserRead) -> MyCaseList:
                 consented_at=r["consented_at"],
                 joined_at=r["joined_at"],
                 consented_complaint_id=r["consent_complaint_id"],
+                consented_complaint_ids=version_ids(r["consent_versions"]),
             )
             for r in rows
         ]
@@ -985,6 +1007,8 @@ async def leave_all(*, actor: UserRead) -> list[int]:
 
 # --- merges (moderation calls these inside its own transaction) -------------------------------
 
+# what a merged membership keeps of a consent, all or nothing
+_CONSENT = ("consented_at", "consent_complaint_id", "consent_sha256", "consent_versions")
 ARRIVALS_LISTED = 50  # display names in the organizers' "who arrived" notification; the rest counted
 
 
@@ -1005,6 +1029,7 @@ async def fold_members(source_case: int, target_case: int) -> int:
         Membership.consented_at,
         Membership.consent_complaint_id,
         Membership.consent_sha256,
+        Membership.consent_versions,
     )
     src = await Membership.select(*columns, Membership.user.display_name).where(
         Membership.case == source_case
@@ -1016,21 +1041,26 @@ async def fold_members(source_case: int, target_case: int) -> int:
     for m in sorted(src, key=lambda r: (r["joined_at"], r["id"])):
         user, twin = m["user"], tgt.get(m["user"])
         src_organizer = m["role"] == "organizer"
-        consent: tuple[Any, Any, Any] = (None, None, None)
+        consent: dict[str, Any] = dict.fromkeys(_CONSENT)
         if twin is not None and twin["consented_at"] is not None:
-            consent = (twin["consented_at"], twin["consent_complaint_id"], twin["consent_sha256"])
+            consent = {k: twin[k] for k in _CONSENT}
         elif src_organizer and m["consented_at"] is not None:
-            consent = (m["consented_at"], m["consent_complaint_id"], m["consent_sha256"])
-        if consent[0] is None and not src_organizer and (twin is None or m["consented_at"] is not None):
+            consent = {k: m[k] for k in _CONSENT}
+        if (
+            consent["consented_at"] is None
+            and not src_organizer
+            and (twin is None or m["consented_at"] is not None)
+        ):
             asked.append(user)
         role = (
             "organizer" if src_organizer or (twin is not None and twin["role"] == "organizer") else "member"
         )
         changes: dict[Any, Any] = {
             Membership.role: role,
-            Membership.consented_at: consent[0],
-            Membership.consent_complaint_id: consent[1],
-            Membership.consent_sha256: consent[2],
+            Membership.consented_at: consent["consented_at"],
+            Membership.consent_complaint_id: consent["consent_complaint_id"],
+            Membership.consent_sha256: consent["consent_sha256"],
+            Membership.consent_versions: db.json_value(consent["consent_versions"]) or [],
         }
         if twin is not None and twin["joined_at"] <= m["joined_at"]:
             await Membership.delete().where(Membership.id == m["id"])

@@ -48,6 +48,10 @@ class Membership(Table, tablename="membership"):
     consented_at = Timestamptz(null=True, default=None)
     consent_complaint_id = Integer(null=True, default=None)  # which complaint version was consented to
     consent_sha256 = Varchar(length=64, null=True, default=None)  # SHA-256 of that version's full text
+    # Every complaint version of the case the member read and agreed to, [{"id", "sha256"}]: a case
+    # filed with several regulators has a latest version for each (consent_complaint_id is the
+    # newest of these). Emptied when the consent is withdrawn.
+    consent_versions = JSON(default=[], null=False)
     # how the member paid and where they bought (their escalation ladder's steps, chorus.ladder):
     # values of the default ladder set's paid_with / bought_on; null: not said
     paid_with = Varchar(length=20, null=True, default=None)

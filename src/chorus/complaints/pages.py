@@ -60,7 +60,8 @@ MAX_DIFF_LINES = 4000  # a diff longer than this is cut (the printable pages sta
 @dataclass(frozen=True)
 class Version:
     brief: ComplaintBrief
-    consents: int  # members whose consent names this exact version
+    consents: int  # members who agreed to this exact version
+    latest: bool  # the latest version for its regulator (the one members are asked to agree to)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ class Versions:
     consenting: int  # members who agreed to be named (to any version, or before any): named by a build
 
     @property
-    def latest(self) -> Version | None:
-        return self.items[0] if self.items else None
+    def latest(self) -> list[Version]:
+        """The latest version for each regulator, newest first."""
+        return [v for v in self.items if v.latest]
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,24 @@ class Consents:
         return len(self.agreed) + len(self.other) + len(self.none)
 
 
-def consents_of(version_id: int, members: list[MemberRead], versions: dict[int, ComplaintBrief]) -> Consents:
-    agreed = [m for m in members if m.consented_complaint_id == version_id]
+def consents_of(
+    version: ComplaintBrief, members: list[MemberRead], versions: dict[int, ComplaintBrief]
+) -> Consents:
+    """``other``: each with the newest version they agreed to (of this regulator if any, else of
+    another one; None: before any text, or to a version of a case merged into this one)."""
+    agreed = [m for m in members if m.agreed_to(version.id)]
     other = [
-        (m, versions.get(m.consented_complaint_id) if m.consented_complaint_id else None)
+        (m, _nearest(version, [versions[i] for i in m.consented_complaint_ids if i in versions]))
         for m in members
-        if m.consented_at is not None and m.consented_complaint_id != version_id
+        if m.consented_at is not None and not m.agreed_to(version.id)
     ]
     none = [m for m in members if m.consented_at is None]
     return Consents(agreed, other, none)
+
+
+def _nearest(version: ComplaintBrief, agreed: list[ComplaintBrief]) -> ComplaintBrief | None:
+    same = [v for v in agreed if v.regulator.id == version.regulator.id]
+    return max(same or agreed, key=lambda v: v.id, default=None)
 
 
 async def versions_of(case_id: int, user: UserRead) -> tuple[Versions, list[MemberRead]]:
@@ -106,11 +117,12 @@ async def versions_of(case_id: int, user: UserRead) -> tuple[Versions, list[Memb
     briefs = (await service.list_for(case_id, actor=user)).items
     counts: dict[int, int] = {}
     for m in members:
-        if m.consented_complaint_id is not None:
-            counts[m.consented_complaint_id] = counts.get(m.consented_complaint_id, 0) + 1
+        for i in m.consented_complaint_ids if m.consented_at is not None else ():
+            counts[i] = counts.get(i, 0) + 1
     consenting = sum(1 for m in members if m.consented_at is not None)
-    found = Versions([Version(b, counts.get(b.id, 0)) for b in briefs], len(members), consenting)
-    return found, members
+    latest = {v.id for v in service.latest_of_each(briefs, lambda v: v.regulator.id)}
+    items = [Version(b, counts.get(b.id, 0), b.id in latest) for b in briefs]
+    return Versions(items, len(members), consenting), members
 
 
 async def _regulator_choices() -> list[tuple[str, str]]:
@@ -227,7 +239,7 @@ def scrollable_tables(html: str, label: str) -> Markup:
 @dataclass(frozen=True)
 class VersionPage:
     version: ComplaintRead
-    newest: ComplaintBrief  # the case's latest version (the only one members can agree to)
+    newest: ComplaintBrief  # the latest version for its regulator (the one members are asked to agree to)
     previous: ComplaintBrief | None
     consents: Consents
     reminder: ConsentReminder | None  # the last one for this version
@@ -249,12 +261,13 @@ async def _version_page(
     version = await _version_of_case(complaint_id, case_id, user)
     found, members = await versions_of(case_id, user)
     briefs = [v.brief for v in found.items]
-    consents = consents_of(version.id, members, {b.id: b for b in briefs})
+    brief = next(b for b in briefs if b.id == version.id)  # this version is one of them
+    consents = consents_of(brief, members, {b.id: b for b in briefs})
     body, toc = await asyncio.to_thread(render_document, version.markdown)  # seconds for a large case
-    newest = briefs[0]  # this version is one of them
+    newest = next(b for b in briefs if b.regulator.id == brief.regulator.id)  # newest first
     locale = request_locale(request, user)
     reminder = await notifications.last_consent_reminder(version.id, actor=user)
-    to_remind = sum(1 for m in members if m.consented_complaint_id != version.id and m.user_id != user.id)
+    to_remind = sum(1 for m in members if not m.agreed_to(version.id) and m.user_id != user.id)
     shown = VersionPage(
         version=version,
         newest=newest,

@@ -13,12 +13,12 @@ import hashlib
 import operator
 import secrets
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -65,6 +65,8 @@ from chorus.merchants.identifiers import shown_identifier
 from chorus.regulators import service as regulators
 from chorus.settings import Settings, get_settings
 from chorus.templating import render
+
+_V = TypeVar("_V")
 
 DEMANDS = ("refund", "investigation", "takedown", "compensation")
 DEFAULT_DEMANDS = ("refund", "investigation", "takedown")
@@ -636,29 +638,49 @@ async def mark_filed(complaint_id: int, at: datetime) -> None:
     )
 
 
-async def set_consent(
-    case_id: int, *, actor: UserRead, consent: bool, shown: int | None = None, expect_shown: bool = False
-) -> MembershipRead:
-    """Agree (or no longer agree) to be named: the consent names the case's latest version
-    (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`.
+def latest_of_each(versions: Iterable[_V], regulator: Callable[[_V], int]) -> list[_V]:
+    """Of a case's versions, newest first (by id, as :func:`list_for` gives them), the latest for
+    each regulator, in the same order: the versions a member is asked to agree to."""
+    seen: set[int] = set()
+    latest = []
+    for v in versions:
+        if regulator(v) not in seen:
+            seen.add(regulator(v))
+            latest.append(v)
+    return latest
 
-    ``expect_shown``: the member agreed to the text of version ``shown`` (None: no version
-    existed yet); if another version is the latest now, the consent is refused (409
-    ``complaint_version_changed``) so that it never names a text the member did not see."""
+
+async def set_consent(
+    case_id: int, *, actor: UserRead, consent: bool, shown: Sequence[int] | None = None
+) -> MembershipRead:
+    """Agree (or no longer agree) to be named, and to complaint texts: an agreement names a
+    version (its id and the SHA-256 of its full text) — :func:`chorus.cases.service.set_consent`.
+    A case filed with several regulators has a latest version for each; each is agreed to on
+    its own, and the agreements add up.
+
+    ``shown``: the versions the member read and agrees to (empty: no version existed yet).
+    Unless each is still the latest version for its regulator (empty: unless there is still no
+    version), the consent is refused (409 ``complaint_version_changed``) so that it never names
+    a text the member did not see. None: the consent agrees to the latest version for each
+    regulator."""
     async with db.transaction():
         freshness.nothing_public()
-        latest = (
-            await Complaint.select(Complaint.id, Complaint.sha256)
+        rows = (
+            await Complaint.select(Complaint.id, Complaint.sha256, Complaint.regulator)
             .where(Complaint.case == case_id)
             .order_by(Complaint.id, ascending=False)
-            .first()
         )
-        if consent and expect_shown and (latest["id"] if latest else None) != shown:
-            await cases.require_member(case_id, actor=actor)  # outsiders learn nothing of versions
-            raise Conflict("complaint_version_changed", field="complaint_id")
-        return await cases.set_consent(
-            case_id, actor=actor, consent=consent, latest=dict(latest) if latest else None
-        )
+        latest = [
+            {"id": r["id"], "sha256": r["sha256"]}
+            for r in latest_of_each(rows, operator.itemgetter("regulator"))
+        ]
+        agreed = latest
+        if consent and shown is not None:
+            agreed = [v for v in latest if v["id"] in shown]
+            if len(agreed) != len(set(shown)) or (not shown and latest):
+                await cases.require_member(case_id, actor=actor)  # outsiders learn nothing of versions
+                raise Conflict("complaint_version_changed", field="complaint_id")
+        return await cases.set_consent(case_id, actor=actor, consent=consent, versions=agreed)
 
 
 async def _row(complaint_id: int, *, actor: UserRead) -> dict[str, Any]:

@@ -676,8 +676,8 @@ async def last_consent_reminder(complaint_id: int, *, actor: UserRead) -> Consen
 async def remind_consent(
     complaint_id: int, *, actor: UserRead, now: datetime | None = None
 ) -> ConsentReminder:
-    """Organizers: ask every member who has not agreed to this exact version (the case's latest:
-    a consent always names the latest) to read it and agree — ``case.consent_requested`` with
+    """Organizers: ask every member who has not agreed to this exact version (the latest for its
+    regulator: the one members are asked to agree to) to read it and agree — ``case.consent_requested`` with
     reason ``reminder``, through the outbox like any event. The organizer sending it is not
     reminded. At most once per version within ``CONSENT_REMINDER_EVERY`` (409
     ``consent_reminder_too_soon`` with the hours left; two at once: one goes out); 409
@@ -688,11 +688,9 @@ async def remind_consent(
     case_id = row["case"]
     listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
     versions = (await complaints.list_for(case_id, actor=actor)).items  # newest first
-    if not versions or versions[0].id != complaint_id:
+    if complaint_id not in {v.id for v in complaints.latest_of_each(versions, lambda v: v.regulator.id)}:
         raise Conflict("complaint_not_latest", version=row["version"])
-    asked = sorted(
-        m.user_id for m in listed if m.consented_complaint_id != complaint_id and m.user_id != actor.id
-    )
+    asked = sorted(m.user_id for m in listed if not m.agreed_to(complaint_id) and m.user_id != actor.id)
     if not asked:
         raise Conflict("consent_reminder_nobody", version=row["version"])
     async with db.transaction():

@@ -24,7 +24,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.authorizations import pages as authorization_pages
@@ -32,7 +32,6 @@ from chorus.cases import service as cases
 from chorus.cases.schemas import (
     CaseGrowth,
     CaseRead,
-    ConsentRequest,
     MembershipRead,
     MembershipUpdate,
     MoneyIn,
@@ -47,6 +46,8 @@ from chorus.evidence.schemas import EvidenceRead
 from chorus.filings import service as filings
 from chorus.filings.schemas import FilingRead
 from chorus.i18n import t
+from chorus.ids import Id
+from chorus.inputs import Input
 from chorus.ladder import pages as ladder_pages
 from chorus.markdown import render_document
 from chorus.notifications import service as notifications
@@ -72,6 +73,7 @@ CURRENCIES += ("MYR", "THB", "AUD", "CAD")
 # Case events shown on a member's timeline; member_joined/left are the chart's, filing_* are
 # told in full by the filings' own events.
 TIMELINE_KINDS = {"opened", "status_changed", "complaint_built", "merged", "merchant_merged"}
+MAX_VERSIONS_SHOWN = 100  # versions one consent form may name: one per regulator of the registry
 
 
 # --- what needs me --------------------------------------------------------------------------------
@@ -79,8 +81,8 @@ TIMELINE_KINDS = {"opened", "status_changed", "complaint_built", "merged", "merc
 
 @dataclass(frozen=True)
 class Needs:
-    """What a member should do now in a case: consent to the latest complaint version (the one
-    they agreed to is older, or they have not agreed), add evidence (none of theirs yet)."""
+    """What a member should do now in a case: agree to a complaint version (the latest for a
+    regulator, which they have not agreed to), add evidence (none of theirs yet)."""
 
     consent: bool = False
     consented_older: bool = False  # they agreed before: to an older version, or before any text
@@ -94,13 +96,13 @@ class Needs:
 def needs_of(
     status: str,
     consented_at: datetime | None,
-    consented_id: int | None,
-    latest: ComplaintBrief | None,
+    agreed: list[int],
+    latest: list[ComplaintBrief],
     mine: list[EvidenceRead],
 ) -> Needs:
     if status not in OPEN:
         return Needs()
-    consent = latest is not None and (consented_at is None or consented_id != latest.id)
+    consent = any(v.id not in agreed for v in latest)  # agreed: empty while not consenting
     return Needs(
         consent=consent,
         consented_older=consent and consented_at is not None,
@@ -108,9 +110,10 @@ def needs_of(
     )
 
 
-async def _latest_version(case_id: int, user: UserRead) -> ComplaintBrief | None:
+async def _latest_versions(case_id: int, user: UserRead) -> list[ComplaintBrief]:
+    """The latest version for each regulator, newest first: what a member is asked to agree to."""
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
-    return max(versions, key=lambda v: v.id) if versions else None
+    return complaints.latest_of_each(versions, lambda v: v.regulator.id)
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,9 @@ async def my_cases_page(request: Request[Any, Any, Any], user: NamedDependency[U
     """My cases, newest first, each with its status and what it needs of me now."""
     mine = []
     for c in (await cases.my_cases(actor=user)).items:
-        latest = await _latest_version(c.case_id, user)
+        latest = await _latest_versions(c.case_id, user)
         own = (await evidence.list_for(c.case_id, actor=user)).items
-        needs = needs_of(c.status, c.consented_at, c.consented_complaint_id, latest, own)
+        needs = needs_of(c.status, c.consented_at, c.consented_complaint_ids, latest, own)
         mine.append(MyCase(case=c, needs=needs))
     return await page(request, "cases/mine.html", my_cases=mine)
 
@@ -218,21 +221,32 @@ def timeline(
 
 
 @dataclass(frozen=True)
-class Consent:
-    """The consent part of the page: the latest version, its text as this member may read it
-    (their member view; organizers the full text), and where the member stands."""
+class VersionToAgree:
+    """A complaint version a member is asked to agree to (the latest for its regulator): its
+    text as this member may read it (their member view; organizers the full text)."""
 
-    latest: ComplaintBrief | None
-    text: ComplaintRead | None
+    brief: ComplaintBrief
+    text: ComplaintRead
     text_html: str
+    agreed: bool  # the member agreed to this very version
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent part of the page: the latest version for each regulator, newest first, and
+    where the member stands."""
+
+    versions: list[VersionToAgree]
     consented_at: datetime | None
-    consented_id: int | None
+
+    @property
+    def pending(self) -> list[VersionToAgree]:
+        return [v for v in self.versions if not v.agreed]
 
     @property
     def current(self) -> bool:
-        """The member agreed to the latest version (or to be named, before any version existed)."""
-        latest_id = self.latest.id if self.latest else None
-        return self.consented_at is not None and self.consented_id == latest_id
+        """The member agreed to every latest version (or to be named, before any version existed)."""
+        return self.consented_at is not None and not self.pending
 
 
 def membership_values(m: MembershipRead) -> dict[str, str]:
@@ -283,22 +297,21 @@ async def case_context(
     }
     if user is None or membership is None:
         return ctx
-    latest = await _latest_version(case_id, user)
-    text = await complaints.get_or_raise(latest.id, actor=user) if latest is not None else None
+    latest = await _latest_versions(case_id, user)
+    agreed = membership.consented_complaint_ids if membership.consented_at is not None else []
+    texts = [await complaints.get_or_raise(v.id, actor=user) for v in latest]
     own = (await evidence.list_for(case_id, actor=user)).items
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
     growth = await cases.growth(case_id, actor=user, time_zone=await _time_zone(user))
     ctx.update(
-        needs=needs_of(
-            summary.status, membership.consented_at, membership.consented_complaint_id, latest, own
-        ),
+        needs=needs_of(summary.status, membership.consented_at, agreed, latest, own),
         consent=Consent(
-            latest=latest,
-            text=text,
-            text_html=render_document(text.markdown)[0] if text is not None else "",
+            versions=[
+                VersionToAgree(v, text, render_document(text.markdown)[0], v.id in agreed)
+                for v, text in zip(latest, texts, strict=True)
+            ],
             consented_at=membership.consented_at,
-            consented_id=membership.consented_complaint_id,
         ),
         evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
@@ -383,23 +396,33 @@ async def update_membership(
     return redirect(request, f"/cases/{case_id}#membership", flash="page.case.flash.membership_saved")
 
 
+class ConsentForm(Input):
+    """The page's consent: the versions whose texts it showed (none: no version existed yet)."""
+
+    consent: StrictBool
+    complaint_id: list[Id] = Field(default=[], max_length=MAX_VERSIONS_SHOWN)
+
+
 @post("/cases/{case_id:int}/consent", guards=[requires_login], opt={"rule": "member"})
 async def set_consent(
     request: Request[Any, Any, Any], case_id: FromPath[int], data: FormData, user: NamedDependency[UserRead]
 ) -> Template | Redirect:
-    """Agree to be named in the version whose text the page showed (``complaint_id``; empty:
-    no version existed yet), or withdraw (``consent=false``). A version built in between
-    refuses the consent (409) and the page shows the new text."""
+    """Agree to be named in the versions whose texts the page showed (``complaint_id``, once
+    for each; none: no version existed yet), or withdraw (``consent=false``). A version built
+    in between refuses the consent (409) and the page shows the new text."""
     if data.get("consent") == "false":
         await complaints.set_consent(case_id, actor=user, consent=False)
         return redirect(request, f"/cases/{case_id}#consent", flash="page.case.flash.consent_withdrawn")
-    fields: dict[str, Any] = {"complaint_id": data.get("complaint_id") or None}
+    shown = data.get("complaint_id") or []
+    fields: dict[str, Any] = {
+        "complaint_id": [i for i in ([shown] if isinstance(shown, str) else shown) if i]
+    }
     if data.get("consent") == "true":
         fields["consent"] = True
     try:
-        request_ = ConsentRequest.model_validate(fields)
+        request_ = ConsentForm.model_validate(fields)
         await complaints.set_consent(
-            case_id, actor=user, consent=request_.consent, shown=request_.complaint_id, expect_shown=True
+            case_id, actor=user, consent=request_.consent, shown=request_.complaint_id
         )
     except (ValidationError, DomainError) as exc:
         return await _refused(request, case_id, exc, form="consent")

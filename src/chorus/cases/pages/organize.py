@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -71,26 +71,37 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class Consent:
-    """A member's consent in words: ``state`` is none (not agreed), latest (to the newest
-    version), older (to a version built before the newest), earlier (to a version of a case
-    merged into this one) or no_text (agreed before any version was built); ``version`` the
-    version it names, when it is one of this case's."""
+    """A member's consent in words: ``state`` is none (not agreed), latest (to the latest
+    version for each regulator), older (to some of this case's versions, not to every latest
+    one), earlier (to a version of a case merged into this one) or no_text (agreed before any
+    version was built). ``lines``: for each latest version, ``("latest", it)`` if agreed to,
+    ``("older", v)`` if agreed to an older version ``v`` of the same regulator, ``("not_yet",
+    it)`` otherwise. ``agreed``: this case's versions agreed to, newest first."""
 
     state: str
-    version: ComplaintBrief | None = None
+    lines: list[tuple[str, ComplaintBrief]] = field(default_factory=list)
+    agreed: list[ComplaintBrief] = field(default_factory=list)
 
 
 def consent_of(
-    member: MemberRead, versions: dict[int, ComplaintBrief], latest: ComplaintBrief | None
+    member: MemberRead, versions: dict[int, ComplaintBrief], latest: list[ComplaintBrief]
 ) -> Consent:
     if member.consented_at is None:
         return Consent("none")
-    if member.consented_complaint_id is None:
-        return Consent("no_text")
-    named = versions.get(member.consented_complaint_id)
-    if named is None:  # a version of a case merged into this one: its number means nothing here
-        return Consent("earlier")
-    return Consent("latest" if latest is not None and named.id == latest.id else "older", named)
+    agreed = sorted(
+        (versions[i] for i in member.consented_complaint_ids if i in versions), key=lambda v: -v.id
+    )
+    if not agreed:  # before any text, or to a version of a merged case: its number means nothing here
+        return Consent("no_text" if member.consented_complaint_id is None else "earlier")
+    lines: list[tuple[str, ComplaintBrief]] = []
+    for v in latest:
+        older = [a for a in agreed if a.regulator.id == v.regulator.id]
+        if older and older[0].id == v.id:
+            lines.append(("latest", v))
+        else:
+            lines.append(("older", older[0]) if older else ("not_yet", v))
+    state = "latest" if all(kind == "latest" for kind, _ in lines) else "older"
+    return Consent(state, lines, agreed)
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class Members:
 
     rows: list[MemberRow]
     shown: list[MemberRow]
-    latest: ComplaintBrief | None
+    latest: list[ComplaintBrief]  # the latest version for each regulator, newest first
     not_consented: bool
     no_evidence: bool
 
@@ -127,9 +138,9 @@ def _flag(value: str) -> bool:
     return value not in ("", "0", "false", "off")
 
 
-async def _versions(case_id: int, user: UserRead) -> tuple[dict[int, ComplaintBrief], ComplaintBrief | None]:
-    versions = {v.id: v for v in (await complaints.list_for(case_id, actor=user)).items}
-    return versions, (versions[max(versions)] if versions else None)
+async def _versions(case_id: int, user: UserRead) -> tuple[dict[int, ComplaintBrief], list[ComplaintBrief]]:
+    items = (await complaints.list_for(case_id, actor=user)).items  # newest first
+    return {v.id: v for v in items}, complaints.latest_of_each(items, lambda v: v.regulator.id)
 
 
 def _evidence_counts(items: Sequence[EvidenceRead]) -> dict[int, int]:
@@ -231,7 +242,7 @@ async def _rows(members: list[MemberRow], locale: str, tz: tzinfo) -> AsyncItera
     yield "\ufeff".encode()  # the BOM: spreadsheet programs then read the Chinese text as UTF-8
     yield csv_line([t(f"page.organize.csv.{c}", locale) for c in CSV_COLUMNS])
     for n, row in enumerate(members, start=1):
-        m, version = row.member, row.consent.version
+        m = row.member
         yield csv_line(
             [
                 str(n),
@@ -242,14 +253,10 @@ async def _rows(members: list[MemberRow], locale: str, tz: tzinfo) -> AsyncItera
                 m.incident_date.isoformat(),
                 "; ".join(m.order_refs),
                 _day(m.consented_at, tz),
-                t(
-                    "page.organize.csv.version",
-                    locale,
-                    version=version.version,
-                    regulator=version.regulator.name,
-                )
-                if version
-                else "",
+                "; ".join(
+                    t("page.organize.csv.version", locale, version=v.version, regulator=v.regulator.name)
+                    for v in row.consent.agreed
+                ),
             ]
         )
 

@@ -1,0 +1,167 @@
+"""A case filed with two regulators has a latest complaint version for each, and a member agrees
+to each text on its own: through the API (``complaint_id``) and on the case page (one form for
+the versions they have not agreed to yet). The organizers' pages count each version's own
+agreements; a new version of one regulator's complaint asks again for that one only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.test_complaints import regulator_id
+from tests.integration.test_pages_case import as_user, build, member_case, membership, section, text_of
+from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import assert_problem
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+async def two_regulators(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
+    """The case of ``member_case`` (the organizer agreed before any text; version 1 to 12315),
+    and version 1 to a consumer association built after it."""
+    s = await member_case(client, mailbox, worker, filed=False)
+    s["samr"] = s["regulator"]
+    s["ca"] = await regulator_id(client, "consumer_association")
+    s["regulator"] = s["ca"]
+    s["c1"] = await build(client, s)
+    s["regulator"] = s["samr"]
+    items = (await client.get("/api/v1/regulators")).json()["items"]
+    s["names"] = {r["id"]: r["name"] for r in items}
+    return s
+
+
+async def agree(client: Any, s: dict[str, Any], who: str, complaint_id: int | None = None) -> Any:
+    body: dict[str, Any] = {"consent": True}
+    if complaint_id is not None:
+        body["complaint_id"] = complaint_id
+    return await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s[who], json=body)
+
+
+async def test_each_regulator_s_latest_version_is_agreed_to_on_its_own(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    s = await two_regulators(client, mailbox, worker)
+    v1, c1 = s["v1"], s["c1"]
+    # Ann read the 12315 version: it is still the latest of its regulator, though not of the case
+    r = await agree(client, s, "ann", v1["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["consented_complaint_ids"] == [v1["id"]]
+    assert (r.json()["consented_complaint_id"], r.json()["consented_sha256"]) == (v1["id"], v1["sha256"])
+    # then the consumer association's: both agreements are kept
+    r = await agree(client, s, "ann", c1["id"])
+    assert r.json()["consented_complaint_ids"] == [v1["id"], c1["id"]]
+    assert (r.json()["consented_complaint_id"], r.json()["consented_sha256"]) == (c1["id"], c1["sha256"])
+
+    # a second 12315 version: agreeing to the first one now is refused, and nothing changes
+    v2 = await build(client, s)
+    assert_problem(await agree(client, s, "ann", v1["id"]), 409, "complaint_version_changed")
+    assert_problem(await agree(client, s, "ann", 999999), 409, "complaint_version_changed")
+    mine = await membership(client, s)
+    assert mine["consented_complaint_ids"] == [v1["id"], c1["id"]]
+    assert mine["consented_complaint_id"] == c1["id"]
+    # the organizers see which versions each member agreed to
+    r = await client.get(f"/api/v1/cases/{s['case']}/members", headers=s["org"])
+    rows = {m["display_name"]: m for m in r.json()["items"]}
+    assert rows["安妮"]["consented_complaint_ids"] == [v1["id"], c1["id"]]
+    assert rows["欧阳锋"]["consented_complaint_ids"] == []  # agreed before any text
+    # without complaint_id, a consent agrees to the latest version of each regulator
+    r = await agree(client, s, "org")
+    assert r.json()["consented_complaint_ids"] == [c1["id"], v2["id"]]
+    # withdrawing leaves no agreement at all
+    r = await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s["ann"], json={"consent": False})
+    assert r.status_code == 200
+    assert (r.json()["consented_at"], r.json()["consented_complaint_ids"]) == (None, [])
+    assert r.json()["consented_complaint_id"] is None
+    # agreeing again starts afresh: the old 12315 version is not counted again
+    r = await agree(client, s, "ann", c1["id"])
+    assert r.json()["consented_complaint_ids"] == [c1["id"]]
+
+
+async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    s = await two_regulators(client, mailbox, worker)
+    v1, c1 = s["v1"], s["c1"]
+    samr, ca = s["names"][s["samr"]], s["names"][s["ca"]]
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{s['case']}")
+    consent = section(r.text, "consent")
+    assert "本案向 2 个监管部门投诉" in text_of(consent)
+    assert consent.count('<article class="complaint-text"') == 2  # both texts, in full
+    assert f"致{samr}的投诉书第 1 版全文" in consent and f"致{ca}的投诉书第 1 版全文" in consent
+    page = Page(r.text)
+    shown = [i.get("value") for i in page.inputs if i.get("name") == "complaint_id"]
+    assert shown == [str(c1["id"]), str(v1["id"])]  # newest first
+    assert "我已阅读上面 2 份投诉书的全文，同意在其中署名" in text_of(consent)
+    assert "阅读投诉书全文，决定是否同意署名" in text_of(section(r.text, "needs"))
+
+    token = csrf_of(page)
+    r = await client.post(
+        f"/cases/{s['case']}/consent",
+        content=f"consent=true&complaint_id={c1['id']}&complaint_id={v1['id']}&_csrf_token={token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 303, r.text
+    assert (await membership(client, s))["consented_complaint_ids"] == [v1["id"], c1["id"]]
+    r = await client.get(f"/cases/{s['case']}")
+    consent = section(r.text, "consent")
+    assert "您已同意在下面 2 份投诉书中署名" in text_of(consent)
+    assert Page(r.text).field("complaint_id") is None  # nothing left to agree to
+    assert consent.count('<details class="complaint-fold">') == 2
+    assert "阅读投诉书全文" not in text_of(section(r.text, "needs"))
+
+    # a new 12315 version: Ann is asked about that one only
+    v2 = await build(client, s)
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{s['case']}")
+    consent = section(r.text, "consent")
+    assert "有一份投诉书出了新版本" in text_of(consent)
+    page = Page(r.text)
+    assert [i.get("value") for i in page.inputs if i.get("name") == "complaint_id"] == [str(v2["id"])]
+    assert f"我已阅读上面致{samr}的第 2 版全文，同意在其中署名" in text_of(consent)
+    assert f'id="consent-version-{c1["id"]}" data-agreed="true"' in consent
+    assert f'id="consent-version-{v2["id"]}" data-agreed="false"' in consent
+    assert "投诉书有了新版本：请阅读后再次确认是否同意署名" in text_of(section(r.text, "needs"))
+    mine = await client.get("/me/cases")
+    assert "投诉书有了新版本" in text_of(mine.text)
+
+    # the organizers: each latest version with its own count, each member's agreement per regulator
+    await as_user(client, s["org"])
+    r = await client.get(f"/cases/{s['case']}/organize/complaints")
+    words = text_of(r.text)
+    assert f"最新的是第 2 版（{samr}）：0 / 2 位成员已同意这一版" in words
+    assert f"最新的是第 1 版（{ca}）：1 / 2 位成员已同意这一版" in words
+    assert r.text.count('class="cv-tag"') == 2  # "latest" on one version of each regulator
+    r = await client.get(f"/cases/{s['case']}/organize")
+    ann_row = next(row for row in r.text.split("<tr ") if "安妮" in row)
+    lines = [text_of(line).strip() for line in ann_row.split('<span class="consent-line">')[1:]]
+    assert lines[0].startswith("已同意第 1 版，还没有看过最新版") and samr in lines[0]  # 12315: v2 is new
+    assert lines[1].startswith("已同意第 1 版（最新版）") and ca in lines[1]
+    # the reminder is for the latest version of a regulator, even when another is newer
+    r = await client.get(f"/cases/{s['case']}/organize/complaints/{c1['id']}")
+    assert "只能就致这个监管部门的最新一版提醒成员" not in text_of(r.text)
+    r = await client.get(f"/cases/{s['case']}/organize/complaints/{v1['id']}")
+    assert "这不是致这个监管部门的最新一版" in text_of(r.text)
+
+    # the form Ann had open before version 2 (versions 1 of both) is refused, and nothing changes
+    await as_user(client, s["ann"])
+    token = csrf_of(Page((await client.get("/me/cases")).text))
+    r = await client.post(
+        f"/cases/{s['case']}/consent",
+        content=f"consent=true&complaint_id={c1['id']}&complaint_id={v1['id']}&_csrf_token={token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 409 and "您的同意没有记录" in r.text
+    assert (await membership(client, s))["consented_complaint_ids"] == [v1["id"], c1["id"]]
+    # the box left unticked: nothing recorded either
+    r = await client.post(
+        f"/cases/{s['case']}/consent", data={"complaint_id": str(v2["id"]), "_csrf_token": token}
+    )
+    assert r.status_code == 422 and "请勾选这一项" in r.text
+    r = await client.post(
+        f"/cases/{s['case']}/consent",
+        data={"consent": "true", "complaint_id": str(v2["id"]), "_csrf_token": token},
+    )
+    assert r.status_code == 303
+    assert (await membership(client, s))["consented_complaint_ids"] == [v1["id"], c1["id"], v2["id"]]
