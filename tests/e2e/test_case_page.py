@@ -200,3 +200,38 @@ def test_a_member_edits_their_loss_and_consents_to_the_text_on_a_phone(page: Pag
     page.reload()
     expect(page.get_by_role("heading", name="What needs you now")).to_be_visible()
     look(page, "case-member-en")
+
+
+def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
+    page: Page, live_app: LiveApp
+) -> None:
+    s = seeded_case(live_app)
+    with live_app.api() as api:  # the organizers also write to the consumer association
+        regulators = ok(api.get("/api/v1/regulators"))["items"]
+        association = next(r for r in regulators if r["template_kind"] == "consumer_association")
+        c1 = ok(
+            api.post(
+                f"/api/v1/cases/{s['case']}/complaints",
+                headers=s["org"].headers,
+                json={"regulator_id": association["id"]},
+            ),
+            201,
+        )
+    login_browser(page.context, live_app, s["ann"])
+    page.goto(f"/cases/{s['case']}")
+    consent = page.locator("#consent")
+    expect(consent).to_contain_text("本案向 2 个监管部门投诉")
+    expect(page.locator("article.complaint-text")).to_have_count(2)  # both texts, in full
+    expect(page.get_by_role("heading", name=f"致{association['name']}的投诉书：第 1 版")).to_be_visible()
+    expect(page.get_by_role("article", name=f"致{association['name']}的投诉书第 1 版全文")).to_be_visible()
+    look(page, "case-member-two-regulators")
+    page.get_by_label("我已阅读上面 2 份投诉书的全文，同意在其中署名").check()
+    page.get_by_role("button", name="同意在这 2 份投诉书中署名").click()
+    expect(page.get_by_role("status")).to_contain_text("已记录：您同意在投诉书中署名")
+    expect(consent).to_contain_text("您已同意在下面 2 份投诉书中署名")
+    expect(page.locator("details.complaint-fold")).to_have_count(2)  # folded away, each
+    expect(page.locator("#needs")).not_to_contain_text("阅读投诉书全文")
+    with live_app.api() as api:
+        mine = ok(api.get(f"/api/v1/cases/{s['case']}/membership", headers=s["ann"].headers))
+    assert mine["consented_complaint_ids"] == sorted([s["v1"]["id"], c1["id"]])
+    look(page, "case-member-two-regulators-agreed")
