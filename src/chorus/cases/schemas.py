@@ -115,9 +115,11 @@ class MembershipRead(BaseModel):
     consented_at: datetime | None
     consented_complaint_id: int | None = None  # the newest complaint version agreed to
     consented_sha256: str | None = None  # SHA-256 of that version's full text (what was consented to)
-    # every version of the case the member read and agreed to: a case filed with several
-    # regulators has a latest version for each, and each is agreed to on its own
-    consented_complaint_ids: list[int] = []
+    consented_complaint_ids: list[int] = Field(
+        default=[],
+        description="every version of the case the member read and agreed to: a case filed with "
+        "several regulators has a latest version for each, and each is agreed to on its own",
+    )
     # how they paid and where they bought: their escalation ladder's steps (chorus.ladder)
     paid_with: str | None = None
     bought_on: str | None = None
@@ -136,10 +138,12 @@ class MembershipUpdate(Input):
 
 class ConsentRequest(Input):
     consent: StrictBool  # "yes" or 1 must not count as agreement
-    # The complaint version the member read and agrees to: given, the consent is refused (409
-    # complaint_version_changed) unless it is still the latest version for its regulator. Not
-    # given: the consent agrees to the latest version for each regulator.
-    complaint_id: Id | None = None
+    complaint_id: Id | None = Field(
+        default=None,
+        description="the complaint version the member read and agrees to: refused (409 "
+        "complaint_version_changed) unless it is still the latest version for its regulator; "
+        "not given: the consent agrees to the latest version for each regulator",
+    )
 
 
 class OrganizerRequest(Input):
