@@ -119,6 +119,21 @@ async def test_the_confirmation_says_what_will_be_sent_where(
     assert form["method"] == "post"
     assert await Filing.count() == 0  # reading the confirmation wrote nothing
     assert gateway.posts == []
+    # both agreed to be named before the text existed: named, but neither has read this version
+    assert "读过并同意这一版 0 / 2 位署名成员" in said
+    assert "有 2 位署名成员同意署名，但还没有读过并确认这一版的全文" in said
+    assert f'href="/cases/{s["case"]}/organize/complaints/{s["v1"]["id"]}#remind"' in page
+    for who, left in (("ann", "有 1 位署名成员"), ("org", None)):
+        r = await client.post(
+            f"/api/v1/cases/{s['case']}/consent",
+            headers=s[who],
+            json={"consent": True, "complaint_id": s["v1"]["id"]},
+        )
+        assert r.status_code == 200, r.text
+        page = await get_page(client, s["org"], confirm)
+        said = words(page)
+        assert (left in said) if left else ('id="confirm-unread"' not in page and "还没有读过" not in said)
+    assert "读过并同意这一版 2 / 2 位署名成员" in said
 
 
 async def test_an_e_mail_regulator_is_named_by_its_address_and_a_manual_one_by_its_site(

@@ -945,6 +945,17 @@ async def consented_count(case_id: int, user_ids: Sequence[int]) -> int:
     return count
 
 
+async def agreed_count(case_id: int, user_ids: Sequence[int], complaint_id: int) -> int:
+    """How many of these users are members of the case who consent to be named and read and
+    agreed to this very complaint version."""
+    rows = await Membership.select(Membership.consent_versions).where(
+        (Membership.case == case_id)
+        & Membership.user.is_in(list(user_ids) or [0])
+        & Membership.consented_at.is_not_null()
+    )
+    return sum(1 for r in rows if complaint_id in version_ids(r["consent_versions"]))
+
+
 async def claim_reviewers_scope(merchant_id: int, user_id: int) -> set[int] | None:
     """Whose claims about the merchant the user may review as an organizer: the members of the
     merchant's cases they organize (a claim comes with a report into one of those cases), or

@@ -131,6 +131,9 @@ class FilingPlan(BaseModel):
     address: str  # the regulator's e-mail address or protocol-v1 base URL (public, as in its registry)
     members_total: int  # the complainants the regulator is told of
     named_members: int  # those named in the text (each consented to this version or an earlier one)
+    # of those, the ones who read and agreed to this very version (the others agreed to be named
+    # and to an earlier text; a reminder asks them to read this one)
+    named_agreed: int = 0
     evidence_count: int
     total_loss: list[MoneyRead]
     filed_before: bool  # a filing used this version already (since ended, or still live)

@@ -707,6 +707,7 @@ async def _plan(case: CaseRead, complaint_id: int, live_filing_id: int | None) -
             await _check_fileable(case.id, complaint)
         except Conflict as exc:
             blocked, params = exc.code, exc.params
+    named = [int(u) for u in db.json_value(complaint["named_members"]) or []]
     return FilingPlan(
         complaint_id=complaint["id"],
         version=complaint["version"],
@@ -714,7 +715,8 @@ async def _plan(case: CaseRead, complaint_id: int, live_filing_id: int | None) -
         regulator=RegulatorRef(id=regulator["id"], name=regulator["name"], channel=regulator["channel"]),
         address=regulator["address"],
         members_total=complaint["members_total"],
-        named_members=len(db.json_value(complaint["named_members"]) or []),
+        named_members=len(named),
+        named_agreed=await cases.agreed_count(case.id, named, complaint["id"]),
         evidence_count=len(db.json_value(complaint["evidence_ids"]) or []),
         total_loss=[MoneyRead(**m) for m in db.json_value(complaint["total_loss"]) or []],
         filed_before=complaint["filed_at"] is not None,
@@ -733,10 +735,9 @@ async def console(case_id: int, *, actor: UserRead) -> FilingConsole:
     found = [await _read(await _row(f.id), organizer=True) for f in reversed(case.filings)]
     # as create() counts them: this case's own live filing with the regulator
     live_with = {f.regulator.id: f.id for f in found if f.case_id == case_id and f.status not in ENDS}
-    latest: dict[int, int] = {}
-    for version in (await complaints.list_for(case_id, actor=actor)).items:  # newest first
-        latest.setdefault(version.regulator.id, version.id)
-    plans = [await _plan(case, cid, live_with.get(regulator_id)) for regulator_id, cid in latest.items()]
+    versions = (await complaints.list_for(case_id, actor=actor)).items  # newest first
+    latest = complaints.latest_of_each(versions, lambda v: v.regulator.id)
+    plans = [await _plan(case, v.id, live_with.get(v.regulator.id)) for v in latest]
     return FilingConsole(case=case, plans=plans, filings=found)
 
 
