@@ -5,6 +5,8 @@ agreements; a new version of one regulator's complaint asks again for that one o
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -138,6 +140,11 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     lines = [text_of(line).strip() for line in ann_row.split('<span class="consent-line">')[1:]]
     assert lines[0].startswith("已同意第 1 版，还没有看过最新版") and samr in lines[0]  # 12315: v2 is new
     assert lines[1].startswith("已同意第 1 版（最新版）") and ca in lines[1]
+    # the CSV a regulator asks for: every version each member agreed to, newest first
+    r = await client.get(f"/cases/{s['case']}/organize/members.csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    ann_csv = next(row for row in rows if row[1] == "安妮")
+    assert ann_csv[-1] == f"第 1 版，{ca}; 第 1 版，{samr}"
     # the reminder is for the latest version of a regulator, even when another is newer
     r = await client.get(f"/cases/{s['case']}/organize/complaints/{c1['id']}")
     assert "只能就致这个监管部门的最新一版提醒成员" not in text_of(r.text)
