@@ -101,6 +101,10 @@ async def test_typing_gets_the_results_alone_and_the_form_works_without_javascri
 ) -> None:
     first = await star_shop(client, mailbox, worker)
     url = f"/merchants/{first['merchant_id']}"
+    # its Taobao shop in words on the warning page, not as the key "taobao:123456"
+    warning = (await client.get(url)).text
+    assert "淘宝店铺 <code>123456</code>" in warning and "taobao:123456" not in warning
+    assert "Taobao shop <code>123456</code>" in (await client.get(url, headers=EN)).text
 
     # without JavaScript: the GET form, answered by a whole page with the results under the box
     page = await check(client, "星辰")

@@ -23,7 +23,7 @@ def member_bucket(count: int) -> str:
     return next(key for low, key in _BUCKETS if count >= low) if count >= 1 else "1"
 
 
-def _platform_label(where: str, t: Callable[..., str]) -> str:
+def platform_label(where: str, t: Callable[..., str]) -> str:
     """淘宝 for "taobao" (catalog ``feed.platform.*``); a site is its own name."""
     key = f"feed.platform.{where}"
     label = t(key)
@@ -61,7 +61,7 @@ def atom(
         entry.link(href=url, rel="alternate", type="text/html")
         entry.published(m.first_reported)
         entry.updated(m.last_reported)
-        labels = [_platform_label(where, t) for where in m.platforms]
+        labels = [platform_label(where, t) for where in m.platforms]
         for where, label in zip(m.platforms, labels, strict=True):
             entry.category(term=where, label=label)
         entry.summary(

@@ -209,6 +209,7 @@ async def merchant_warning(
         total_loss=combined_loss([v.summary for v in views]),
         join_url=report_url(merchant.name),
         open_case=open_case,
+        platform_label=feed.platform_label,  # a shop link's platform in words: 淘宝 for "taobao:123"
     )
 
 
