@@ -209,6 +209,7 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
     with live_app.api() as api:  # the organizers also write to the consumer association
         regulators = ok(api.get("/api/v1/regulators"))["items"]
         association = next(r for r in regulators if r["template_kind"] == "consumer_association")
+        samr = next(r for r in regulators if r["template_kind"] == "samr")  # version 1's
         c1 = ok(
             api.post(
                 f"/api/v1/cases/{s['case']}/complaints",
@@ -235,3 +236,29 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
         mine = ok(api.get(f"/api/v1/cases/{s['case']}/membership", headers=s["ann"].headers))
     assert mine["consented_complaint_ids"] == sorted([s["v1"]["id"], c1["id"]])
     look(page, "case-member-two-regulators-agreed")
+
+    # she adds to her statement, a new 12315 version is built: she reads what changed for her
+    added = "补充：对方还冒充客服要求再付一次款。"
+    with live_app.api() as api:
+        ok(
+            api.patch(
+                f"/api/v1/cases/{s['case']}/membership", headers=s["ann"].headers, json={"statement": added}
+            )
+        )
+        v2 = ok(
+            api.post(
+                f"/api/v1/cases/{s['case']}/complaints",
+                headers=s["org"].headers,
+                json={"regulator_id": samr["id"]},
+            ),
+            201,
+        )
+    page.reload()
+    changes = page.locator(f"#consent-changes-{v2['id']}")
+    expect(changes).to_contain_text("与您同意过的第 1 版相比")
+    expect(changes.locator("ins")).to_contain_text([added])
+    expect(page.get_by_text("阅读第 2 版全文")).to_be_visible()  # the new text, one tap away
+    look(page, "case-member-changes")
+    page.get_by_label("我已阅读上面致").check()
+    page.get_by_role("button", name="同意以第 2 版署名").click()
+    expect(consent).to_contain_text("您已同意在下面 2 份投诉书中署名")

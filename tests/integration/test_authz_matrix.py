@@ -86,6 +86,10 @@ def complaint_json(world: World, actor: str, r: Any) -> None:
     complaint_text_view(world, actor, body["markdown"])
 
 
+def complaint_diff(world: World, actor: str, r: Any) -> None:
+    assert r.json()["view"] == ("full" if actor == ORGANIZER else "member")
+
+
 def complaint_html(world: World, actor: str, r: Any) -> None:
     complaint_text_view(world, actor, r.text)
 
@@ -307,7 +311,7 @@ RULES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/api/v1/complaints/{complaint_id}/html"): [Probe(CASE_MEMBER, view=complaint_html)],
     ("GET", "/api/v1/complaints/{complaint_id}/bundle"): [Probe(CASE_MEMBER, view=complaint_bundle)],
     ("GET", "/api/v1/complaints/{complaint_id}/diff"): [
-        Probe(CASE_ORGANIZER, query={"against": "complaint_id"})
+        Probe(CASE_MEMBER, query={"against": "complaint_id"}, view=complaint_diff)
     ],
     ("POST", "/api/v1/cases/{case_id}/filings"): [Probe(CASE_ORGANIZER, json=_filing)],
     ("GET", "/api/v1/filings/{filing_id}"): [Probe(CASE_MEMBER, view=filing_view)],

@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
 
 from tests.integration.test_complaints import regulator_id
-from tests.integration.test_pages_case import as_user, build, member_case, membership, section, text_of
+from tests.integration.test_pages_case import (
+    ORG,
+    as_user,
+    build,
+    member_case,
+    membership,
+    section,
+    text_of,
+)
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.support import assert_problem
 
 pytestmark = pytest.mark.usefixtures("clean")
+
+ADDED = "补充：对方还冒充客服要求再付一次款。"
 
 
 async def two_regulators(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
@@ -113,12 +124,41 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     assert consent.count('<details class="complaint-fold">') == 2
     assert "阅读投诉书全文" not in text_of(section(r.text, "needs"))
 
-    # a new 12315 version: Ann is asked about that one only
+    # Ann adds to her statement and a new 12315 version is built: she is asked about that one
+    # only, shown what changed since the version 1 she agreed to (as she reads it), the new
+    # text in full one click away
+    r = await client.patch(
+        f"/api/v1/cases/{s['case']}/membership", headers=s["ann"], json={"statement": ADDED}
+    )
+    assert r.status_code == 200, r.text
     v2 = await build(client, s)
     await as_user(client, s["ann"])
     r = await client.get(f"/cases/{s['case']}")
     consent = section(r.text, "consent")
     assert "有一份投诉书出了新版本" in text_of(consent)
+    changes = consent.split(f'id="consent-changes-{v2["id"]}"', 1)[1].split(
+        '<details class="complaint-fold">', 1
+    )[0]
+    assert "与您同意过的第 1 版相比，第 2 版在您能看到的文字里新增" in text_of(changes)
+    assert re.search(rf"<ins><span class=\"visually-hidden\">新增：</span>[^<]*{ADDED}", changes)
+    assert ORG[3] not in consent  # the organizer's statement: redacted in her view, in the diff too
+    assert "阅读第 2 版全文" in text_of(consent)
+    diff = await client.get(
+        f"/api/v1/complaints/{v2['id']}/diff", headers=s["ann"], params={"against": v1["id"]}
+    )
+    assert diff.status_code == 200 and diff.json()["view"] == "member"
+    assert any(line.startswith("+") and ADDED in line for line in diff.json()["diff"].splitlines())
+    assert ORG[3] not in diff.json()["diff"]
+    full = await client.get(
+        f"/api/v1/complaints/{v2['id']}/diff", headers=s["org"], params={"against": v1["id"]}
+    )
+    assert full.json()["view"] == "full"
+    assert_problem(
+        await client.get(
+            f"/api/v1/complaints/{v2['id']}/diff", headers=s["out"], params={"against": v1["id"]}
+        ),
+        403,
+    )
     page = Page(r.text)
     assert [i.get("value") for i in page.inputs if i.get("name") == "complaint_id"] == [str(v2["id"])]
     assert f"我已阅读上面致{samr}的第 2 版全文，同意在其中署名" in text_of(consent)

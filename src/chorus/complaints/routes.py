@@ -137,12 +137,14 @@ class ComplaintController(Controller):
         "/complaints/{complaint_id:int}/diff",
         operation_id="diffComplaint",
         guards=[requires_login],
-        opt={"rule": "organizer"},
+        opt={"rule": "member"},
     )
     async def diff(
         self, complaint_id: FromPath[int], against: FromQuery[int], user: NamedDependency[UserRead]
     ) -> ComplaintDiff:
-        """Organizers: a unified diff of this version against another of the same case."""
+        """Members: a unified diff of this version against another of the same case, as the
+        caller reads them (``view``): organizers the full texts, plain members their member views
+        (what changed in the text they are asked to agree to)."""
         return await service.diff(complaint_id, against, actor=user)
 
 

@@ -69,6 +69,7 @@ class ComplaintDiff(BaseModel):
     id: int
     against: int
     diff: str
+    view: Literal["full", "member"] = "full"  # of the texts compared: as the caller reads them
 
 
 class PatternRead(BaseModel):

@@ -787,22 +787,31 @@ async def html(complaint_id: int, *, actor: UserRead, settings: Settings) -> str
 
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
-    a = await _row(complaint_id, actor=actor)
-    await cases.require_organizer(a["case"], actor=actor, through_merges=True)
+    """A unified diff of this version against another of the same case, as the caller reads
+    them: organizers the full texts, plain members their member views (``view``)."""
+    a, reader = await _readable(complaint_id, actor=actor)
     b = (
-        await Complaint.select(Complaint.id, Complaint.case, Complaint.version, Complaint.markdown)
+        await Complaint.select(Complaint.id, Complaint.case, Complaint.version)
         .where(Complaint.id == against)
         .first()
     )
     if b is None or b["case"] != a["case"]:
         raise NotFound("complaint_not_found", field="against")
+    if reader.full:
+        old, new = (await complaint_row(against))["markdown"], a["markdown"]
+    else:
+        settings = get_settings()
+        old = await _member_text(await complaint_row(against), reader, settings)
+        new = await _member_text(a, reader, settings)
     lines = difflib.unified_diff(
-        b["markdown"].splitlines(keepends=True),
-        a["markdown"].splitlines(keepends=True),
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
         fromfile=f"v{b['version']}",
         tofile=f"v{a['version']}",
     )
-    return ComplaintDiff(id=complaint_id, against=against, diff="".join(lines))
+    return ComplaintDiff(
+        id=complaint_id, against=against, diff="".join(lines), view="full" if reader.full else "member"
+    )
 
 
 # --- the bundle --------------------------------------------------------------------------------

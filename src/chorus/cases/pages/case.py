@@ -38,8 +38,9 @@ from chorus.cases.schemas import (
     MyCaseRead,
 )
 from chorus.complaints import service as complaints
+from chorus.complaints.pages import Diff, parse_diff
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
-from chorus.errors import DomainError, Forbidden
+from chorus.errors import Conflict, DomainError, Forbidden
 from chorus.evidence import pages as evidence_pages
 from chorus.evidence import service as evidence
 from chorus.evidence.schemas import EvidenceRead
@@ -229,6 +230,10 @@ class VersionToAgree:
     text: ComplaintRead
     text_html: str
     agreed: bool  # the member agreed to this very version
+    # not agreed yet: the newest version of the same regulator they agreed to, and what changed
+    # since in the text as they read it (None: none, or no member view to compare)
+    since: ComplaintBrief | None = None
+    changes: Diff | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,30 @@ class Consent:
     def current(self) -> bool:
         """The member agreed to every latest version (or to be named, before any version existed)."""
         return self.consented_at is not None and not self.pending
+
+
+async def _version_to_agree(
+    version: ComplaintBrief, versions: list[ComplaintBrief], agreed: list[int], user: UserRead
+) -> VersionToAgree:
+    text = await complaints.get_or_raise(version.id, actor=user)
+    html = render_document(text.markdown)[0]
+    if version.id in agreed:
+        return VersionToAgree(version, text, html, agreed=True)
+    since = next(
+        (
+            v
+            for v in versions
+            if v.regulator.id == version.regulator.id and v.id in agreed and v.id != version.id
+        ),
+        None,
+    )
+    if since is None:
+        return VersionToAgree(version, text, html, agreed=False)
+    try:
+        changes = parse_diff((await complaints.diff(version.id, since.id, actor=user)).diff)
+    except Conflict:  # a version built before member views: its text in full, nothing to compare
+        return VersionToAgree(version, text, html, agreed=False)
+    return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes)
 
 
 def membership_values(m: MembershipRead) -> dict[str, str]:
@@ -297,22 +326,17 @@ async def case_context(
     }
     if user is None or membership is None:
         return ctx
-    latest = await _latest_versions(case_id, user)
+    versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
+    latest = complaints.latest_of_each(versions, lambda v: v.regulator.id)
     agreed = membership.consented_complaint_ids if membership.consented_at is not None else []
-    texts = [await complaints.get_or_raise(v.id, actor=user) for v in latest]
+    to_agree = [await _version_to_agree(v, versions, agreed, user) for v in latest]
     own = (await evidence.list_for(case_id, actor=user)).items
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
     growth = await cases.growth(case_id, actor=user, time_zone=await _time_zone(user))
     ctx.update(
         needs=needs_of(summary.status, membership.consented_at, agreed, latest, own),
-        consent=Consent(
-            versions=[
-                VersionToAgree(v, text, render_document(text.markdown)[0], v.id in agreed)
-                for v, text in zip(latest, texts, strict=True)
-            ],
-            consented_at=membership.consented_at,
-        ),
+        consent=Consent(versions=to_agree, consented_at=membership.consented_at),
         evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
         growth=growth,
