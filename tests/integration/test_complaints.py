@@ -285,8 +285,16 @@ async def test_authorization_and_bad_input(client: Any, mailbox: Any, worker: An
         assert_problem(await client.get(f"/api/v1/complaints/{built['id']}{path}", headers=s["out"]), 403)
         assert_problem(await client.get(f"/api/v1/complaints/{built['id']}{path}"), 401)
     assert_problem(await client.get("/api/v1/complaints/999999", headers=s["org"]), 404)
+    # a diff: members compare the texts as they read them, outsiders nothing
+    r = await client.get(f"/api/v1/complaints/{built['id']}/diff?against={built['id']}", headers=s["ann"])
+    assert r.status_code == 200 and r.json() == {
+        "id": built["id"],
+        "against": built["id"],
+        "diff": "",
+        "view": "member",
+    }
     assert_problem(
-        await client.get(f"/api/v1/complaints/{built['id']}/diff?against={built['id']}", headers=s["ann"]),
+        await client.get(f"/api/v1/complaints/{built['id']}/diff?against={built['id']}", headers=s["out"]),
         403,
     )
 
