@@ -93,8 +93,9 @@ class MemberRead(BaseModel):
     consented_complaint_ids: list[int] = []
 
     def agreed_to(self, complaint_id: int) -> bool:
-        """The member consents and read and agreed to this very version."""
-        return self.consented_at is not None and complaint_id in self.consented_complaint_ids
+        """The member read and agreed to this very version (and so consents: a withdrawn consent
+        leaves no agreement)."""
+        return complaint_id in self.consented_complaint_ids
 
 
 class MemberList(BaseModel):

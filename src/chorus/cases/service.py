@@ -723,7 +723,7 @@ async def set_consent(
         m = await require_member(case_id, actor=actor)
         agreed: dict[int, str] = {}
         if consent:
-            before = (db.json_value(m["consent_versions"]) or []) if m["consented_at"] is not None else []
+            before = db.json_value(m["consent_versions"]) or []  # empty while not consenting
             agreed = {int(v["id"]): v["sha256"] for v in [*before, *versions]}
         newest = max(agreed, default=None)
         shown = max(versions, key=lambda v: int(v["id"])) if consent and versions else None

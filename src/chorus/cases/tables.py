@@ -50,7 +50,7 @@ class Membership(Table, tablename="membership"):
     consent_sha256 = Varchar(length=64, null=True, default=None)  # SHA-256 of that version's full text
     # Every complaint version of the case the member read and agreed to, [{"id", "sha256"}]: a case
     # filed with several regulators has a latest version for each (consent_complaint_id is the
-    # newest of these). Emptied when the consent is withdrawn.
+    # newest of these). Empty whenever consented_at is null (a withdrawn or reset consent).
     consent_versions = JSON(default=[], null=False)
     # how the member paid and where they bought (their escalation ladder's steps, chorus.ladder):
     # values of the default ladder set's paid_with / bought_on; null: not said

@@ -99,7 +99,7 @@ def consents_of(
     another one; None: before any text, or to a version of a case merged into this one)."""
     agreed = [m for m in members if m.agreed_to(version.id)]
     other = [
-        (m, _nearest(version, [versions[i] for i in m.consented_complaint_ids if i in versions]))
+        (m, _nearest(version, m.consented_complaint_ids, versions))
         for m in members
         if m.consented_at is not None and not m.agreed_to(version.id)
     ]
@@ -107,9 +107,13 @@ def consents_of(
     return Consents(agreed, other, none)
 
 
-def _nearest(version: ComplaintBrief, agreed: list[ComplaintBrief]) -> ComplaintBrief | None:
-    same = [v for v in agreed if v.regulator.id == version.regulator.id]
-    return max(same or agreed, key=lambda v: v.id, default=None)
+def _nearest(
+    version: ComplaintBrief, agreed: list[int], versions: dict[int, ComplaintBrief]
+) -> ComplaintBrief | None:
+    """The newest version agreed to of this version's regulator, else of any (``versions``:
+    newest first)."""
+    same = service.newest_agreed(versions.values(), agreed, version.regulator.id)
+    return same or next((v for v in versions.values() if v.id in agreed), None)
 
 
 async def versions_of(case_id: int, user: UserRead) -> tuple[Versions, list[MemberRead]]:
@@ -117,10 +121,10 @@ async def versions_of(case_id: int, user: UserRead) -> tuple[Versions, list[Memb
     briefs = (await service.list_for(case_id, actor=user)).items
     counts: dict[int, int] = {}
     for m in members:
-        for i in m.consented_complaint_ids if m.consented_at is not None else ():
+        for i in m.consented_complaint_ids:
             counts[i] = counts.get(i, 0) + 1
     consenting = sum(1 for m in members if m.consented_at is not None)
-    latest = {v.id for v in service.latest_of_each(briefs, lambda v: v.regulator.id)}
+    latest = {v.id for v in service.latest_versions(briefs)}
     items = [Version(b, counts.get(b.id, 0), b.id in latest) for b in briefs]
     return Versions(items, len(members), consenting), members
 

@@ -13,7 +13,7 @@ import hashlib
 import operator
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import compress
@@ -638,9 +638,9 @@ async def mark_filed(complaint_id: int, at: datetime) -> None:
     )
 
 
-def latest_of_each(versions: Iterable[_V], regulator: Callable[[_V], int]) -> list[_V]:
-    """Of a case's versions, newest first (by id, as :func:`list_for` gives them), the latest for
-    each regulator, in the same order: the versions a member is asked to agree to."""
+def _latest_of_each(versions: Iterable[_V], regulator: Callable[[_V], int]) -> list[_V]:
+    """Of a case's versions, newest first (by id), the latest for each regulator, in the same
+    order: the versions a member is asked to agree to."""
     seen: set[int] = set()
     latest = []
     for v in versions:
@@ -648,6 +648,20 @@ def latest_of_each(versions: Iterable[_V], regulator: Callable[[_V], int]) -> li
             seen.add(regulator(v))
             latest.append(v)
     return latest
+
+
+def latest_versions(versions: Iterable[ComplaintBrief]) -> list[ComplaintBrief]:
+    """Of a case's versions as :func:`list_for` gives them (newest first), the latest for each
+    regulator, newest first."""
+    return _latest_of_each(versions, lambda v: v.regulator.id)
+
+
+def newest_agreed(
+    versions: Iterable[ComplaintBrief], agreed: Collection[int], regulator_id: int
+) -> ComplaintBrief | None:
+    """Of a case's versions (newest first), the newest of this regulator's that a member agreed
+    to (``agreed``: their ``consented_complaint_ids``); None if none."""
+    return next((v for v in versions if v.regulator.id == regulator_id and v.id in agreed), None)
 
 
 async def set_consent(
@@ -672,7 +686,7 @@ async def set_consent(
         )
         latest = [
             {"id": r["id"], "sha256": r["sha256"]}
-            for r in latest_of_each(rows, operator.itemgetter("regulator"))
+            for r in _latest_of_each(rows, operator.itemgetter("regulator"))
         ]
         agreed = latest
         if consent and shown is not None:
@@ -788,30 +802,24 @@ async def html(complaint_id: int, *, actor: UserRead, settings: Settings) -> str
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
     """A unified diff of this version against another of the same case, as the caller reads
-    them: organizers the full texts, plain members their member views (``view``)."""
-    a, reader = await _readable(complaint_id, actor=actor)
-    b = (
-        await Complaint.select(Complaint.id, Complaint.case, Complaint.version)
-        .where(Complaint.id == against)
-        .first()
-    )
-    if b is None or b["case"] != a["case"]:
+    them (:func:`get_or_raise`): organizers the full texts, plain members their member views."""
+    new = await get_or_raise(complaint_id, actor=actor)
+    b = await Complaint.select(Complaint.case).where(Complaint.id == against).first()
+    if b is None or b["case"] != new.case_id:
         raise NotFound("complaint_not_found", field="against")
-    if reader.full:
-        old, new = (await complaint_row(against))["markdown"], a["markdown"]
-    else:
-        settings = get_settings()
-        old = await _member_text(await complaint_row(against), reader, settings)
-        new = await _member_text(a, reader, settings)
+    old = await get_or_raise(against, actor=actor)
+    return ComplaintDiff(id=complaint_id, against=against, diff=text_diff(old, new), view=new.view)
+
+
+def text_diff(old: ComplaintRead, new: ComplaintRead) -> str:
+    """A unified diff of two versions' texts as read (``vN`` headers)."""
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=f"v{b['version']}",
-        tofile=f"v{a['version']}",
+        old.markdown.splitlines(keepends=True),
+        new.markdown.splitlines(keepends=True),
+        fromfile=f"v{old.version}",
+        tofile=f"v{new.version}",
     )
-    return ComplaintDiff(
-        id=complaint_id, against=against, diff="".join(lines), view="full" if reader.full else "member"
-    )
+    return "".join(lines)
 
 
 # --- the bundle --------------------------------------------------------------------------------

@@ -736,7 +736,7 @@ async def console(case_id: int, *, actor: UserRead) -> FilingConsole:
     # as create() counts them: this case's own live filing with the regulator
     live_with = {f.regulator.id: f.id for f in found if f.case_id == case_id and f.status not in ENDS}
     versions = (await complaints.list_for(case_id, actor=actor)).items  # newest first
-    latest = complaints.latest_of_each(versions, lambda v: v.regulator.id)
+    latest = complaints.latest_versions(versions)
     plans = [await _plan(case, v.id, live_with.get(v.regulator.id)) for v in latest]
     return FilingConsole(case=case, plans=plans, filings=found)
 

@@ -688,7 +688,7 @@ async def remind_consent(
     case_id = row["case"]
     listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
     versions = (await complaints.list_for(case_id, actor=actor)).items  # newest first
-    if complaint_id not in {v.id for v in complaints.latest_of_each(versions, lambda v: v.regulator.id)}:
+    if complaint_id not in {v.id for v in complaints.latest_versions(versions)}:
         raise Conflict("complaint_not_latest", version=row["version"])
     asked = sorted(m.user_id for m in listed if not m.agreed_to(complaint_id) and m.user_id != actor.id)
     if not asked:

@@ -114,7 +114,7 @@ def needs_of(
 async def _latest_versions(case_id: int, user: UserRead) -> list[ComplaintBrief]:
     """The latest version for each regulator, newest first: what a member is asked to agree to."""
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
-    return complaints.latest_of_each(versions, lambda v: v.regulator.id)
+    return complaints.latest_versions(versions)
 
 
 @dataclass(frozen=True)
@@ -261,20 +261,14 @@ async def _version_to_agree(
     html = render_document(text.markdown)[0]
     if version.id in agreed:
         return VersionToAgree(version, text, html, agreed=True)
-    since = next(
-        (
-            v
-            for v in versions
-            if v.regulator.id == version.regulator.id and v.id in agreed and v.id != version.id
-        ),
-        None,
-    )
+    since = complaints.newest_agreed(versions, agreed, version.regulator.id)
     if since is None:
         return VersionToAgree(version, text, html, agreed=False)
-    try:
-        changes = parse_diff((await complaints.diff(version.id, since.id, actor=user)).diff)
+    try:  # the text agreed to, as the member read it: what changed since (the API's diff)
+        before = await complaints.get_or_raise(since.id, actor=user)
     except Conflict:  # a version built before member views: its text in full, nothing to compare
         return VersionToAgree(version, text, html, agreed=False)
+    changes = parse_diff(complaints.text_diff(before, text))
     return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes)
 
 
@@ -327,8 +321,8 @@ async def case_context(
     if user is None or membership is None:
         return ctx
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
-    latest = complaints.latest_of_each(versions, lambda v: v.regulator.id)
-    agreed = membership.consented_complaint_ids if membership.consented_at is not None else []
+    latest = complaints.latest_versions(versions)
+    agreed = membership.consented_complaint_ids
     to_agree = [await _version_to_agree(v, versions, agreed, user) for v in latest]
     own = (await evidence.list_for(case_id, actor=user)).items
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]

@@ -86,20 +86,17 @@ class Consent:
 def consent_of(
     member: MemberRead, versions: dict[int, ComplaintBrief], latest: list[ComplaintBrief]
 ) -> Consent:
+    """``versions``: the case's, by id; ``latest``: the latest of each regulator."""
     if member.consented_at is None:
         return Consent("none")
-    agreed = sorted(
-        (versions[i] for i in member.consented_complaint_ids if i in versions), key=lambda v: -v.id
-    )
+    ids = member.consented_complaint_ids
+    agreed = sorted((v for v in versions.values() if v.id in ids), key=lambda v: -v.id)  # newest first
     if not agreed:  # before any text, or to a version of a merged case: its number means nothing here
         return Consent("no_text" if member.consented_complaint_id is None else "earlier")
     lines: list[tuple[str, ComplaintBrief]] = []
     for v in latest:
-        older = [a for a in agreed if a.regulator.id == v.regulator.id]
-        if older and older[0].id == v.id:
-            lines.append(("latest", v))
-        else:
-            lines.append(("older", older[0]) if older else ("not_yet", v))
+        mine = complaints.newest_agreed(agreed, ids, v.regulator.id)
+        lines.append(("not_yet", v) if mine is None else ("latest" if mine.id == v.id else "older", mine))
     state = "latest" if all(kind == "latest" for kind, _ in lines) else "older"
     return Consent(state, lines, agreed)
 
@@ -140,7 +137,7 @@ def _flag(value: str) -> bool:
 
 async def _versions(case_id: int, user: UserRead) -> tuple[dict[int, ComplaintBrief], list[ComplaintBrief]]:
     items = (await complaints.list_for(case_id, actor=user)).items  # newest first
-    return {v.id: v for v in items}, complaints.latest_of_each(items, lambda v: v.regulator.id)
+    return {v.id: v for v in items}, complaints.latest_versions(items)
 
 
 def _evidence_counts(items: Sequence[EvidenceRead]) -> dict[int, int]:
