@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from chorus.merchants.identifiers import IdentifierKind
 from chorus.merchants.schemas import NewlyReportedRead
 
 FEED_PATH = "/feeds/merchants.atom"
@@ -28,6 +29,16 @@ def platform_label(where: str, t: Callable[..., str]) -> str:
     key = f"feed.platform.{where}"
     label = t(key)
     return where if label == key else label
+
+
+def shop_in_words(kind: str, value: str, t: Callable[..., str]) -> tuple[str, str] | None:
+    """A platform's shop ("taobao:123456") as its platform's name and the shop's id, ("淘宝",
+    "123456"), when the catalog names the platform; None for anything else (shown as it is)."""
+    platform, sep, shop_id = value.partition(":")
+    if kind != IdentifierKind.SHOP or not sep:
+        return None
+    named = platform_label(platform, t)
+    return (named, shop_id) if named != platform else None
 
 
 def atom(

@@ -209,7 +209,7 @@ async def merchant_warning(
         total_loss=combined_loss([v.summary for v in views]),
         join_url=report_url(merchant.name),
         open_case=open_case,
-        platform_label=feed.platform_label,  # a shop link's platform in words: 淘宝 for "taobao:123"
+        shop_in_words=feed.shop_in_words,  # a platform's shop in words: 淘宝店铺 123 for "taobao:123"
     )
 
 
