@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from chorus.complaints.tables import Complaint
 from tests.integration.test_complaints import regulator_id
 from tests.integration.test_pages_case import (
     ORG,
@@ -212,3 +213,27 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     )
     assert r.status_code == 303
     assert (await membership(client, s))["consented_complaint_ids"] == [v1["id"], c1["id"], v2["id"]]
+
+
+async def test_a_new_version_after_one_without_a_member_view_is_shown_in_full(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Versions built before member views existed cannot be compared as a member reads them:
+    the new version's text is shown in full, as it would be to a member who never agreed."""
+    s = await member_case(client, mailbox, worker, filed=False)
+    r = await client.post(
+        f"/api/v1/cases/{s['case']}/consent",
+        headers=s["ann"],
+        json={"consent": True, "complaint_id": s["v1"]["id"]},
+    )
+    assert r.status_code == 200, r.text
+    await Complaint.update({Complaint.member_view: None}).where(Complaint.id == s["v1"]["id"])
+    v2 = await build(client, s)
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{s['case']}")
+    assert r.status_code == 200
+    consent = section(r.text, "consent")
+    assert f'id="consent-changes-{v2["id"]}"' not in consent and "阅读第 2 版全文" not in text_of(consent)
+    assert consent.count('<article class="complaint-text"') == 1  # in full, not folded
+    assert '<details class="complaint-fold">' not in consent
+    assert Page(r.text).field("complaint_id") == str(v2["id"])
