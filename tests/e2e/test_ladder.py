@@ -1,6 +1,7 @@
 """The member's path to a refund in a real browser (issue 16 item 3): on a phone, Ann says how she
-paid and where she bought, sees her next step, marks the first one done and is shown the next;
-the organizer's page shows how far members got (counts only). axe-core, no sideways scrolling."""
+paid and where she bought, sees her next step (the other steps are one line each until opened),
+marks the first one done and is shown the next; the organizer's page shows how far members got
+(counts only). axe-core, no sideways scrolling."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def test_a_member_follows_her_next_step_and_the_organizer_sees_counts(
     expect(page.get_by_role("status")).to_contain_text("已按你的付款方式和购买平台更新步骤")
     expect(page.locator("#ladder-cn-wechatpay")).to_be_visible()
     expect(page.locator("#ladder-cn-alipay")).to_have_count(0)
+    # each step other than the next is one line until she opens it
+    wechat = page.locator("#ladder-cn-wechatpay")
+    expect(wechat.get_by_label("进度")).to_be_hidden()
+    wechat.locator("summary").click()
+    expect(wechat.get_by_label("进度")).to_be_visible()
+    expect(wechat).to_contain_text("需要准备")
 
     step = page.locator("#ladder-cn-merchant")
     step.get_by_label("进度").select_option("done")

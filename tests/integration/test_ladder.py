@@ -241,6 +241,13 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def step_open(html: str, step: str) -> bool:
+    """Whether the case page shows this ladder step opened (its details and progress form)."""
+    found = re.search(rf'<li id="ladder-{step}"[^>]*>\s*<details( open)?>', html)
+    assert found, step
+    return found.group(1) is not None
+
+
 async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the_counts(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
@@ -283,6 +290,16 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
         f"/cases/{case_id}/ladder/cn-pinduoduo", data={"_csrf_token": csrf, "state": "maybe"}
     )
     assert r.status_code == 422 and 'id="form-error"' in r.text
+    # each step is one line until opened: the next one is open; a step whose form was refused is
+    # open again, so its form is in sight
+    assert step_open(html, "cn-pinduoduo") and not step_open(html, "cn-wechatpay")
+    r = await client.post(
+        f"/cases/{case_id}/ladder/cn-wechatpay",
+        data={"_csrf_token": csrf, "state": "done", "happened_on": "2999-01-01"},
+    )
+    assert r.status_code == 422 and 'id="form-error"' in r.text
+    assert step_open(r.text, "cn-wechatpay") and step_open(r.text, "cn-pinduoduo")
+    assert not step_open(r.text, "cn-court")
     r = await client.post(f"/cases/{case_id}/ladder/cn-alipay", data={"_csrf_token": csrf, "state": "done"})
     assert r.status_code == 404 and "你的维权路径上没有这一步" in r.text
     assert await LadderProgress.count() == 1

@@ -35,15 +35,21 @@ async def section(case_id: int, user: UserRead, locale: str) -> dict[str, Any]:
 
 
 async def _refused(
-    request: Request[Any, Any, Any], case_id: int, exc: ValidationError | DomainError, *, form: str
+    request: Request[Any, Any, Any],
+    case_id: int,
+    exc: ValidationError | DomainError,
+    *,
+    form: str,
+    step: str | None = None,
 ) -> Template:
-    """The case page again, the refusal above the form that caused it."""
+    """The case page again, the refusal above the form that caused it (and that step's form open
+    again when it was one of the steps')."""
     from chorus.cases.pages.case import case_context  # the case page holds this part: no import cycle
 
     locale = request_locale(request, await current_user(request))
     errors, status = refusal(exc, locale)
     ctx = await case_context(request, case_id)
-    ctx.update(errors={"": " ".join(errors.values())}, failed=form)
+    ctx.update(errors={"": " ".join(errors.values())}, failed=form, failed_step=step)
     return await page(request, "cases/case.html", status=status, **ctx)
 
 
@@ -81,7 +87,7 @@ async def progress_form(
             case_id, step, actor=user, data=change, locale=request_locale(request, user)
         )
     except (ValidationError, DomainError) as exc:
-        return await _refused(request, case_id, exc, form="ladder")
+        return await _refused(request, case_id, exc, form="ladder", step=step)
     return redirect(request, f"/cases/{case_id}{SECTION}", flash="page.ladder.flash.progress")
 
 
