@@ -222,10 +222,18 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
     page.goto(f"/cases/{s['case']}")
     consent = page.locator("#consent")
     expect(consent).to_contain_text("本案向 2 个监管部门投诉")
-    expect(page.locator("article.complaint-text")).to_have_count(2)  # both texts, in full
+    expect(page.locator("article.complaint-text")).to_have_count(2)  # both texts
     expect(page.get_by_role("heading", name=f"致{association['name']}的投诉书：第 1 版")).to_be_visible()
     expect(page.get_by_role("article", name=f"致{association['name']}的投诉书第 1 版全文")).to_be_visible()
+    # the 12315 text repeats the one above but for a few lines: those lines, its full text folded
+    samr_text = page.get_by_role("article", name=f"致{samr['name']}的投诉书第 1 版全文")
+    expect(samr_text).to_be_hidden()
+    differs = page.locator(f"#consent-changes-{s['v1']['id']}")
+    expect(differs).to_contain_text(f"这一份与上面致{association['name']}的第 1 版大部分相同")
+    expect(differs.locator("ins").filter(has_text="收件单位")).to_contain_text(samr["name"])
     look(page, "case-member-two-regulators")
+    page.get_by_text(f"阅读致{samr['name']}的第 1 版全文").click()
+    expect(samr_text).to_be_visible()
     page.get_by_label("我已阅读上面 2 份投诉书的全文，同意在其中署名").check()
     page.get_by_role("button", name="同意在这 2 份投诉书中署名").click()
     expect(page.get_by_role("status")).to_contain_text("已记录：您同意在投诉书中署名")
@@ -257,7 +265,7 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
     changes = page.locator(f"#consent-changes-{v2['id']}")
     expect(changes).to_contain_text("与您同意过的第 1 版相比")
     expect(changes.locator("ins")).to_contain_text([added])
-    expect(page.get_by_text("阅读第 2 版全文")).to_be_visible()  # the new text, one tap away
+    expect(page.get_by_text(f"阅读致{samr['name']}的第 2 版全文")).to_be_visible()  # one tap away
     look(page, "case-member-changes")
     page.get_by_label("我已阅读上面致").check()
     page.get_by_role("button", name="同意以第 2 版署名").click()

@@ -102,8 +102,20 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     r = await client.get(f"/cases/{s['case']}")
     consent = section(r.text, "consent")
     assert "本案向 2 个监管部门投诉" in text_of(consent)
-    assert consent.count('<article class="complaint-text"') == 2  # both texts, in full
+    assert consent.count('<article class="complaint-text"') == 2  # both texts
     assert f"致{samr}的投诉书第 1 版全文" in consent and f"致{ca}的投诉书第 1 版全文" in consent
+    # the newest (the consumer association's) in full; the 12315 text, mostly the same, as how it
+    # differs from that one, its full text one tap away
+    first, second = consent.split(f'id="consent-version-{v1["id"]}"', 1)
+    assert f'id="consent-version-{c1["id"]}"' in first and '<details class="complaint-fold">' not in first
+    assert "<ins>" not in first
+    differs = second.split('<details class="complaint-fold">', 1)[0]
+    assert f"这一份与上面致{ca}的第 1 版大部分相同" in text_of(differs)
+    marked = r"<{tag}><span class=\"visually-hidden\">{word}：</span>[^<]*收件单位："
+    assert re.search(marked.format(tag="ins", word="新增") + re.escape(samr), differs)
+    assert re.search(marked.format(tag="del", word="删除") + re.escape(ca), differs)
+    assert f"阅读致{samr}的第 1 版全文" in text_of(second)
+    assert consent.count('<details class="complaint-fold">') == 1
     page = Page(r.text)
     shown = [i.get("value") for i in page.inputs if i.get("name") == "complaint_id"]
     assert shown == [str(c1["id"]), str(v1["id"])]  # newest first
@@ -143,7 +155,7 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     assert "与您同意过的第 1 版相比，第 2 版在您能看到的文字里新增" in text_of(changes)
     assert re.search(rf"<ins><span class=\"visually-hidden\">新增：</span>[^<]*{ADDED}", changes)
     assert ORG[3] not in consent  # the organizer's statement: redacted in her view, in the diff too
-    assert "阅读第 2 版全文" in text_of(consent)
+    assert f"阅读致{samr}的第 2 版全文" in text_of(consent)
     diff = await client.get(
         f"/api/v1/complaints/{v2['id']}/diff", headers=s["ann"], params={"against": v1["id"]}
     )

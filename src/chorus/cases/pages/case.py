@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -234,6 +234,9 @@ class VersionToAgree:
     # since in the text as they read it (None: none, or no member view to compare)
     since: ComplaintBrief | None = None
     changes: Diff | None = None
+    # not agreed yet, nothing of its regulator agreed to: another regulator's version shown in
+    # full above it, which this one repeats but for ``changes`` (see ``_beside``)
+    beside: ComplaintBrief | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,34 @@ async def _version_to_agree(
         return VersionToAgree(version, text, html, agreed=False)
     changes = parse_diff(complaints.text_diff(before, text))
     return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes)
+
+
+# A text differing from the one above it in at most this share of its lines is shown as those
+# differences, its full text one tap away.
+BESIDE_AT_MOST = 0.25
+
+
+def _beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
+    """The complaints to several regulators of one case are mostly one text (the addressee, the
+    channel, the legal basis differ). The first text a member is asked to read in full stays in
+    full; each later one with nothing of its regulator to compare (no ``since``), in the same
+    language and differing in at most ``BESIDE_AT_MOST`` of its lines, is shown as its
+    differences from that one, rather than the same pages again."""
+    first: VersionToAgree | None = None
+    out = []
+    for item in items:
+        if item.agreed or item.since is not None:
+            out.append(item)
+        elif first is None:
+            first = item
+            out.append(item)
+        elif item.text.locale != first.text.locale:
+            out.append(item)
+        else:
+            changes = parse_diff(complaints.text_diff(first.text, item.text))
+            small = changes.added + changes.removed <= BESIDE_AT_MOST * len(item.text.markdown.splitlines())
+            out.append(replace(item, beside=first.brief, changes=changes) if small else item)
+    return out
 
 
 def membership_values(m: MembershipRead) -> dict[str, str]:
@@ -323,7 +354,7 @@ async def case_context(
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
     latest = complaints.latest_versions(versions)
     agreed = membership.consented_complaint_ids
-    to_agree = [await _version_to_agree(v, versions, agreed, user) for v in latest]
+    to_agree = _beside([await _version_to_agree(v, versions, agreed, user) for v in latest])
     own = (await evidence.list_for(case_id, actor=user)).items
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
