@@ -19,6 +19,7 @@ from chorus.settings import Settings
 from tests.integration.test_complaints import consent, seeded_case
 from tests.integration.test_filing_channels import add_regulator, filing_of, quick
 from tests.integration.test_filings import build, file
+from tests.integration.test_pages_case import as_user
 from tests.integration.test_regulator_ssrf import production
 from tests.regulator_standin import KEY_ENV, Standin
 from tests.support import assert_problem, login, run_jobs
@@ -84,7 +85,8 @@ async def test_a_filing_is_not_polled_again_within_its_regulators_interval_then_
     assert gateway.reads == ["REG-0001"] and first["asked"] == 1
     gateway.set_status("REG-0001", "accepted", "已受理")
     (early,) = await sweep(redis_pool, settings, t + timedelta(seconds=599))
-    assert gateway.reads == ["REG-0001"] and early == {"due": 0, "claimed": 0, "asked": 0, "moved": 0}
+    assert gateway.reads == ["REG-0001"]
+    assert early == {"due": 0, "claimed": 0, "asked": 0, "moved": 0, "unanswered": 0}
     assert (await filing_of(client, s["ann"], s["filings"][0]))["status"] == "received"
     (due,) = await sweep(redis_pool, settings, t + timedelta(seconds=600))
     assert gateway.reads == ["REG-0001", "REG-0001"] and due["moved"] == 1
@@ -170,6 +172,40 @@ async def test_a_refused_address_leaves_the_filing_due(
     assert row is not None and row["next_poll_at"] is None
     (again,) = await sweep(redis_pool, settings, datetime.now(UTC))
     assert gateway.reads == ["REG-0001"] and again["asked"] == 1
+
+
+async def test_an_unanswered_question_is_shown_to_the_organizers_until_the_server_answers(
+    client: Any, mailbox: Any, worker: Any, settings: Any, redis_pool: Any, gateway: Standin
+) -> None:
+    """The regulator's server forgets the reference (404): nothing moves, no event is added, the
+    organizers' filings page says the last question went unanswered, with the server's words;
+    the next answer clears it and is recorded."""
+    s = await live_filings(client, mailbox, worker, settings, redis_pool, gateway, count=1)
+    filing = s["filings"][0]
+    before = await filing_of(client, s["org"], filing)
+    kept = gateway.complaints.pop("REG-0001")
+    t = datetime.now(UTC)
+    (first,) = await sweep(redis_pool, settings, t)
+    assert (first["asked"], first["unanswered"], first["moved"]) == (1, 1, 0)
+    got = await filing_of(client, s["org"], filing)
+    assert got["status"] == "received" and got["message"] == "404: no such complaint"
+    assert got["events"] == before["events"]
+    page = f"/cases/{s['case']}/organize/filings"
+    await as_user(client, s["org"])
+    r = await client.get(page)
+    assert r.status_code == 200, r.text
+    notice = r.text.split('class="notice notice-warning filing-unanswered"', 1)[1].split("</div>", 1)[0]
+    assert "对方的系统没有正常回答" in notice and "404: no such complaint" in notice
+
+    gateway.complaints["REG-0001"] = kept
+    gateway.set_status("REG-0001", "accepted", "已受理")
+    (again,) = await sweep(redis_pool, settings, t + timedelta(seconds=300))
+    assert (again["asked"], again["unanswered"], again["moved"]) == (1, 0, 1)
+    got = await filing_of(client, s["org"], filing)
+    assert got["status"] == "accepted" and got["message"] == ""
+    r = await client.get(page)
+    assert r.status_code == 200 and "filing-unanswered" not in r.text
+    await as_user(client, None)
 
 
 def test_the_poll_period_must_divide_the_clock() -> None:

@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
+import structlog
 
 from chorus import db, jobs, mail, netguard
 from chorus.authorizations import service as authorizations
@@ -48,6 +49,8 @@ from chorus.merchants.identifiers import shown_identifier
 from chorus.regulators.schemas import CREDENTIALS_PREFIX, credentials_env_allowed
 from chorus.settings import Settings
 from chorus.templating import render
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -335,12 +338,14 @@ CLAIM_BATCH = 500
 @dataclass(frozen=True)
 class Sweep:
     """What one status sweep did: filings due, claimed (this sweep asks them), asked (a request
-    went out), moved (their status changed)."""
+    went out), moved (their status changed), unanswered (asked, but the server refused or failed
+    to answer: the filing's ``message`` says how, for its organizers)."""
 
     due: int = 0
     claimed: int = 0
     asked: int = 0
     moved: int = 0
+    unanswered: int = 0
 
 
 async def _claim(ids: list[int], until: datetime, now: datetime) -> list[int]:
@@ -378,6 +383,7 @@ async def poll(settings: Settings, *, now: datetime | None = None) -> Sweep:
             Filing.regulator.address,
             Filing.regulator.credentials_env,
             Filing.regulator.min_poll_seconds,
+            Filing.message,
         )
         .where(
             filings.live()
@@ -401,17 +407,25 @@ async def poll(settings: Settings, *, now: datetime | None = None) -> Sweep:
         claimed = set(await _claim([r["id"] for r in group], until, now))
         mine = [r for r in group if r["id"] in claimed]
         api_key = os.environ.get(env) if env else None
-        asked, moved = await _ask(mine, first["regulator.address"], api_key, settings)
-        out = Sweep(out.due, out.claimed + len(mine), out.asked + asked, out.moved + moved)
+        asked, moved, unanswered = await _ask(mine, first["regulator.address"], api_key, settings)
+        out = Sweep(
+            out.due,
+            out.claimed + len(mine),
+            out.asked + asked,
+            out.moved + moved,
+            out.unanswered + unanswered,
+        )
     return out
 
 
 async def _ask(
     rows: list[dict[str, Any]], address: str, api_key: str | None, settings: Settings
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Ask one regulator's server about these claimed filings, one after the other over one
-    client (connections kept alive); record each new status. Returns (asked, moved)."""
-    asked = moved = 0
+    client (connections kept alive); record each new status. A refusal or a failure to answer is
+    kept in the filing's ``message`` (its organizers see it; no event: it is asked again after
+    the interval), and cleared by the next answer. Returns (asked, moved, unanswered)."""
+    asked = moved = unanswered = 0
     blocked: list[int] = []
     out = outbound(settings)
     async with protocol.session(out) as client:
@@ -421,10 +435,16 @@ async def _ask(
             except netguard.Blocked:
                 blocked.append(r["id"])
                 continue
-            except (protocol.Transient, protocol.Refused):
+            except (protocol.Transient, protocol.Refused) as exc:
                 asked += 1
+                unanswered += 1
+                code = exc.status_code if isinstance(exc, protocol.Refused) else None
+                log.warning("filing.status_unanswered", filing_id=r["id"], status_code=code)
+                await Filing.update({Filing.message: str(exc)[:2000]}).where(Filing.id == r["id"])
                 continue
             asked += 1
+            if r["message"]:  # answered again: the last refusal no longer stands
+                await Filing.update({Filing.message: ""}).where(Filing.id == r["id"])
             # only news: a status the machine allows from here (an older answer is not recorded again)
             was = await filings.asked_in(r["id"]) if r["status"] == FilingStatus.needs_info else None
             # what it says in words may propose more (organizers confirm): on the move, or on its own
@@ -442,4 +462,4 @@ async def _ask(
                 await filings.propose_from_message(r["id"], answer.message)
     if blocked:  # never asked: due again at the next sweep
         await Filing.update({Filing.next_poll_at: None}).where(Filing.id.is_in(blocked))
-    return asked, moved
+    return asked, moved, unanswered
