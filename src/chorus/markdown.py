@@ -1,11 +1,14 @@
-"""The one way user Markdown becomes HTML (render, then sanitize against an allow-list), and the
+"""The one way user Markdown becomes HTML (render, then sanitize against an allow-list), the
 one way plain text goes into a generated Markdown document (``inline``, ``literal``,
-``quote_statement``: escaped so nothing a user typed becomes markup)."""
+``quote_statement``: escaped so nothing a user typed becomes markup), and the way back from one
+line of such a document to what a reader sees (``plain_line``, for showing changes line by line)."""
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache
+from typing import NamedTuple
 
 import markdown as md
 import nh3
@@ -309,3 +312,47 @@ def _quote(text: str, plain: bool) -> str:
             out.append(">")  # "text\n===" would make "text" a heading
         out.append(f"> {line}")
     return "\n".join(out)
+
+
+# --- one line of a generated document, as a reader sees it -----------------------------------------
+
+_QUOTE_MARK = re.compile(r" {0,3}> ?")
+_HEADING_LINE = re.compile(r" {0,3}#{1,6}(?: +(.*?))?(?: +#+)? *")
+_TABLE_RULE = re.compile(r" *\|?(?: *:?-+:? *\|)+(?: *:?-+:? *)? *")
+_TABLE_PIPE = re.compile(r"(?<!\\)\|")
+_BULLET = re.compile(r"( *)[-+*] +")
+# left to right: an escaped character, a code span, a bold mark (each escape is read before a tick
+# or a star it would escape)
+_INLINE_MARK = re.compile(r"\\([!-/:-@\[-`{-~])|(`+)(.+?)\2|\*\*|__")
+
+
+class PlainLine(NamedTuple):
+    text: str
+    heading: bool = False
+
+
+def plain_line(line: str) -> PlainLine:
+    """One line of a Markdown document that ``inline``/``literal``/``quote_statement`` wrote, as
+    its reader sees it: no quote marks, heading hashes, code ticks, bold marks, backslash escapes
+    or entities; a table row as its cells (its rule as nothing), a list item with a bullet.
+    Plain text, to be escaped when shown (a line seen out of its document: a diff)."""
+    text = line
+    while quote := _QUOTE_MARK.match(text):  # statements are block quotes
+        text = text[quote.end() :]
+    heading = _HEADING_LINE.fullmatch(text)
+    if heading:
+        text = heading[1] or ""
+    elif _TABLE_RULE.fullmatch(text) and "-" in text:
+        return PlainLine("")
+    elif text.lstrip().startswith("|"):
+        cells = _TABLE_PIPE.split(text.strip().removeprefix("|").removesuffix("|"))
+        text = " | ".join(c.strip() for c in cells)
+    elif bullet := _BULLET.match(text):
+        text = f"{bullet[1]}• {text[bullet.end() :]}"
+    return PlainLine(html.unescape(_INLINE_MARK.sub(_unmark, text)), heading is not None)
+
+
+def _unmark(found: re.Match[str]) -> str:
+    if found[1] is not None:
+        return found[1]  # the escaped character
+    return found[3] or ""  # a code span's text; a bold mark goes

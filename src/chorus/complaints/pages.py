@@ -31,7 +31,7 @@ from chorus.complaints import service
 from chorus.complaints.schemas import ComplaintBrief, ComplaintCreate, ComplaintRead
 from chorus.errors import DomainError, NotFound
 from chorus.i18n import t
-from chorus.markdown import render_document
+from chorus.markdown import PlainLine, plain_line, render_document
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import ConsentReminder
 from chorus.regulators import service as regulators
@@ -354,7 +354,12 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 @dataclass(frozen=True)
 class DiffLine:
     kind: str  # add | del | same
-    text: str
+    text: str  # the Markdown line
+
+    @property
+    def plain(self) -> PlainLine:
+        """The line as a reader of the text sees it (no Markdown marks)."""
+        return plain_line(self.text)
 
 
 @dataclass(frozen=True)
