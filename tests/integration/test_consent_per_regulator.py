@@ -111,7 +111,7 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     assert "<ins>" not in first
     differs = second.split('<details class="complaint-fold">', 1)[0]
     assert f"这一份与上面致{ca}的第 1 版大部分相同" in text_of(differs)
-    marked = r"<{tag}><span class=\"visually-hidden\">{word}：</span>[^<]*收件单位："
+    marked = r"<{tag}><span class=\"visually-hidden\">{word}：</span>• 收件单位："  # as read: no "- "
     assert re.search(marked.format(tag="ins", word="新增") + re.escape(samr), differs)
     assert re.search(marked.format(tag="del", word="删除") + re.escape(ca), differs)
     assert f"阅读致{samr}的第 1 版全文" in text_of(second)
@@ -153,7 +153,8 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
         '<details class="complaint-fold">', 1
     )[0]
     assert "与您同意过的第 1 版相比，第 2 版在您能看到的文字里新增" in text_of(changes)
-    assert re.search(rf"<ins><span class=\"visually-hidden\">新增：</span>[^<]*{ADDED}", changes)
+    # her line as she reads it, without the block quote's ">" of the Markdown
+    assert re.search(rf"<ins><span class=\"visually-hidden\">新增：</span>{ADDED}</ins>", changes)
     assert ORG[3] not in consent  # the organizer's statement: redacted in her view, in the diff too
     assert f"阅读致{samr}的第 2 版全文" in text_of(consent)
     diff = await client.get(
@@ -249,3 +250,38 @@ async def test_a_new_version_after_one_without_a_member_view_is_shown_in_full(
     assert consent.count('<article class="complaint-text"') == 1  # in full, not folded
     assert '<details class="complaint-fold">' not in consent
     assert Page(r.text).field("complaint_id") == str(v2["id"])
+
+
+async def test_a_text_to_a_regulator_added_later_shows_what_differs_from_the_one_agreed_to(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Ann agreed to the 12315 text; then the organizers write to a consumer association too.
+    She is shown how the new text differs from the one she agreed to, its full text folded,
+    and agrees to it with the one form."""
+    s = await member_case(client, mailbox, worker, filed=False)
+    r = await agree(client, s, "ann", s["v1"]["id"])
+    assert r.status_code == 200, r.text
+    samr = s["regulator"]
+    s["regulator"] = await regulator_id(client, "consumer_association")
+    c1 = await build(client, s)
+    names = {r["id"]: r["name"] for r in (await client.get("/api/v1/regulators")).json()["items"]}
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{s['case']}")
+    assert r.status_code == 200
+    consent = section(r.text, "consent")
+    assert "多了一份致另一个监管部门的投诉书" in text_of(consent)
+    differs = consent.split(f'id="consent-changes-{c1["id"]}"', 1)[1].split(
+        '<details class="complaint-fold">', 1
+    )[0]
+    assert f"这一份与您已同意的致{names[samr]}的第 1 版大部分相同" in text_of(differs)
+    assert f'<ins><span class="visually-hidden">新增：</span>• 收件单位：{names[s["regulator"]]}' in differs
+    assert consent.count('<details class="complaint-fold">') == 2  # both texts folded
+    assert f"阅读致{names[s['regulator']]}的第 1 版全文" in text_of(consent)
+    page = Page(r.text)
+    assert page.field("complaint_id") == str(c1["id"])
+    r = await client.post(
+        f"/cases/{s['case']}/consent",
+        data={"consent": "true", "complaint_id": str(c1["id"]), "_csrf_token": csrf_of(page)},
+    )
+    assert r.status_code == 303, r.text
+    assert (await membership(client, s))["consented_complaint_ids"] == [s["v1"]["id"], c1["id"]]

@@ -1,7 +1,7 @@
 """A member asked to agree to the complaints of several regulators (chorus.cases.pages.case._beside):
-the first text they have not agreed to is shown in full; a later one that repeats it but for a few
-lines is shown as those lines; one in another language, one that differs much, one already agreed
-to and one compared with an earlier version of its own regulator are left as they were."""
+a text that repeats one they agreed to, or else the first one they are asked to read (in full),
+but for a few lines is shown as those lines; one in another language, one that differs much and
+one compared with an earlier version of its own regulator are left as they were."""
 
 from __future__ import annotations
 
@@ -24,24 +24,42 @@ def item(n: int, lines: list[str], *, locale: str = "zh-CN", agreed: bool = Fals
     return VersionToAgree(brief, text, "", agreed=agreed)
 
 
+def changed(v: VersionToAgree) -> list[tuple[str, str]]:
+    assert v.changes is not None
+    return [(x.kind, x.text) for h in v.changes.hunks for x in h.lines if x.kind != "same"]
+
+
 def test_a_text_repeating_the_one_above_is_shown_as_what_differs() -> None:
     first = item(1, ["收件单位：监管部门1", *BODY])
     same = item(2, ["收件单位：监管部门2", *BODY])
     english = item(3, ["To: regulator 3", *BODY], locale="en")
     other = item(4, ["收件单位：监管部门4", *BODY[:25], *[f"另写的第 {n} 段" for n in range(15)]])
-    agreed = item(5, ["收件单位：监管部门5", *BODY], agreed=True)
 
-    shown = _beside([agreed, first, same, english, other])
+    shown = _beside([first, same, english, other])
 
-    assert [v.brief.id for v in shown] == [5, 1, 2, 3, 4]  # the order stays
-    assert shown[0] is agreed and shown[1] is first  # agreed to: folded; the first: in full
-    beside = shown[2]
-    assert beside.beside == first.brief and beside.changes is not None
-    assert (beside.changes.added, beside.changes.removed) == (1, 1)
-    changed = [(x.kind, x.text) for h in beside.changes.hunks for x in h.lines if x.kind != "same"]
-    assert changed == [("del", "收件单位：监管部门1"), ("add", "收件单位：监管部门2")]
-    assert shown[3] is english  # another language: in full
-    assert shown[4] is other  # 32 lines added or removed, of 41: in full
+    assert [v.brief.id for v in shown] == [1, 2, 3, 4]  # the order stays
+    assert shown[0] is first  # the first: in full
+    beside = shown[1]
+    assert (beside.beside, beside.beside_agreed) == (first.brief, False)
+    assert beside.changes is not None and (beside.changes.added, beside.changes.removed) == (1, 1)
+    assert changed(beside) == [("del", "收件单位：监管部门1"), ("add", "收件单位：监管部门2")]
+    assert shown[2] is english  # another language: in full
+    assert shown[3] is other  # 16 of its 41 lines are not in the first: in full
+
+
+def test_a_text_repeating_one_the_member_agreed_to_is_shown_as_what_differs_from_it() -> None:
+    """A regulator added after the member agreed to the first text: the new one (listed first, as
+    the newest) is compared with the one they agreed to, though that one comes after it."""
+    new = item(1, ["收件单位：监管部门1", *BODY])
+    agreed = item(2, ["收件单位：监管部门2", *BODY], agreed=True)
+    other = item(3, ["收件单位：监管部门3", *BODY])
+
+    shown = _beside([new, agreed, other])
+
+    assert shown[1] is agreed
+    for v in (shown[0], shown[2]):
+        assert (v.beside, v.beside_agreed) == (agreed.brief, True)
+        assert changed(v)[0] == ("del", "收件单位：监管部门2")
 
 
 def test_a_single_text_or_texts_already_compared_are_left_alone() -> None:

@@ -234,9 +234,11 @@ class VersionToAgree:
     # since in the text as they read it (None: none, or no member view to compare)
     since: ComplaintBrief | None = None
     changes: Diff | None = None
-    # not agreed yet, nothing of its regulator agreed to: another regulator's version shown in
-    # full above it, which this one repeats but for ``changes`` (see ``_beside``)
+    # not agreed yet, nothing of its regulator agreed to: another regulator's version that this
+    # one repeats but for ``changes`` (see ``_beside``), which the member agreed to, or which is
+    # shown in full above it
     beside: ComplaintBrief | None = None
+    beside_agreed: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,31 +277,36 @@ async def _version_to_agree(
     return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes)
 
 
-# A text differing from the one above it in at most this share of its lines is shown as those
-# differences, its full text one tap away.
+# A text of which at most this share of lines are not in the one it is compared with is shown as
+# its differences, its full text one tap away.
 BESIDE_AT_MOST = 0.25
 
 
 def _beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
     """The complaints to several regulators of one case are mostly one text (the addressee, the
-    channel, the legal basis differ). The first text a member is asked to read in full stays in
-    full; each later one with nothing of its regulator to compare (no ``since``), in the same
-    language and differing in at most ``BESIDE_AT_MOST`` of its lines, is shown as its
-    differences from that one, rather than the same pages again."""
+    channel, the legal basis differ), so a member need not read the same pages twice. A text
+    with nothing of its regulator to compare (no ``since``) is shown as its differences from a
+    text the member already agreed to, when there is one (a regulator added after they agreed);
+    else from the first text they are asked to read, which stays in full — when both are in
+    the same language and at most ``BESIDE_AT_MOST`` of its lines are not in that one."""
+    agreed = next((v for v in items if v.agreed), None)
     first: VersionToAgree | None = None
     out = []
     for item in items:
+        base = agreed or first
         if item.agreed or item.since is not None:
             out.append(item)
-        elif first is None:
-            first = item
-            out.append(item)
-        elif item.text.locale != first.text.locale:
+        elif base is None or item.text.locale != base.text.locale:
+            first = first or item  # in full
             out.append(item)
         else:
-            changes = parse_diff(complaints.text_diff(first.text, item.text))
-            small = changes.added + changes.removed <= BESIDE_AT_MOST * len(item.text.markdown.splitlines())
-            out.append(replace(item, beside=first.brief, changes=changes) if small else item)
+            changes = parse_diff(complaints.text_diff(base.text, item.text))
+            small = changes.added <= BESIDE_AT_MOST * len(item.text.markdown.splitlines())
+            if small:
+                out.append(replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes))
+            else:
+                first = first or item
+                out.append(item)
     return out
 
 
