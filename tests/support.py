@@ -10,7 +10,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from html import unescape
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.controller import Controller
 
@@ -185,3 +186,23 @@ def assert_problem(r: Any, status: int, code: str | None = None) -> dict[str, An
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+class HasHeaders(Protocol):
+    headers: dict[str, str]
+
+
+async def as_user(client: Any, who: HasHeaders | Mapping[str, str] | None) -> None:
+    """The client's browser signed in as this user (their session cookie), or signed out. ``who``:
+    a person (``cases_support.Person``) or their bearer header."""
+    from chorus.web.auth import SESSION_COOKIE
+
+    client.cookies.clear()
+    if who is not None:
+        headers = who if isinstance(who, Mapping) else who.headers
+        client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
+
+
+def text_of(html: str) -> str:
+    """What a page (or a part of it) says: its text without tags, entities read, spaces folded."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())

@@ -500,8 +500,8 @@ async def test_the_case_page_elects_and_authorizes_without_javascript(
 ) -> None:
     """A member on the case page: the election explained, stand, vote, authorize the version with
     the details ticked, revoke; a refusal is said above the form, nothing written."""
-    from tests.integration.test_pages_case import as_user
     from tests.integration.test_pages_foundation import Page, csrf_of
+    from tests.support import as_user
 
     s = await seeded_case(client, mailbox, worker)
     reg = await mail_regulator(client, settings)

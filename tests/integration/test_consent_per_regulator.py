@@ -14,17 +14,9 @@ import pytest
 
 from chorus.complaints.tables import Complaint
 from tests.integration.test_complaints import regulator_id
-from tests.integration.test_pages_case import (
-    ORG,
-    as_user,
-    build,
-    member_case,
-    membership,
-    section,
-    text_of,
-)
+from tests.integration.test_pages_case import ORG, build, member_case, membership, section
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import assert_problem
+from tests.support import as_user, assert_problem, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 

@@ -19,10 +19,9 @@ from chorus.settings import Settings
 from tests.integration.test_complaints import consent, seeded_case
 from tests.integration.test_filing_channels import add_regulator, filing_of, quick
 from tests.integration.test_filings import build, file
-from tests.integration.test_pages_case import as_user
 from tests.integration.test_regulator_ssrf import production
 from tests.regulator_standin import KEY_ENV, Standin
-from tests.support import assert_problem, login, run_jobs
+from tests.support import as_user, assert_problem, login, run_jobs
 
 pytestmark = pytest.mark.usefixtures("clean")
 

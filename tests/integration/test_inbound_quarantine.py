@@ -26,9 +26,8 @@ from chorus.filings import replies
 from chorus.filings.tables import Filing, FilingAttachment, FilingEvent, InboundQuarantine
 from tests.integration.cases_support import person, staff
 from tests.integration.test_filing_channels import REGULATOR_MAIL, filing_of, hand_over, mailed
-from tests.integration.test_pages_admin import as_user, text_of
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import assert_problem, http_client
+from tests.support import as_user, assert_problem, http_client, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 Q = "/api/v1/admin/inbound/quarantine"

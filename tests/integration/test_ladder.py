@@ -18,7 +18,7 @@ from chorus.ladder import steps as ladder
 from chorus.ladder.tables import LadderProgress
 from tests.integration.cases_support import INCIDENT, get_ok, ident, person, report, report_body, staff
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import assert_problem
+from tests.support import assert_problem, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -235,10 +235,6 @@ async def test_the_ladder_sets_are_public_data(client: Any) -> None:
     assert court["title"].startswith("Example")
     assert all(s["progress"] is None for s in uk["steps"])
     assert_problem(await client.get("/api/v1/ladders/nowhere"), 404, "ladder_set_not_found")
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def step_open(html: str, step: str) -> bool:

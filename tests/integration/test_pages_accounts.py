@@ -15,7 +15,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import PASSWORD, body_of, login, register, row_counts, token_from
+from tests.support import PASSWORD, body_of, login, register, row_counts, text_of, token_from
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -24,10 +24,6 @@ PUBLIC_URL = "http://chorus.example.com"  # CHORUS_PUBLIC_URL of the test run
 
 
 # --- what a person sees ----------------------------------------------------------------------
-
-
-def text_of(fragment: str) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))).strip()
 
 
 def field_error(r: Any, field: str) -> str | None:

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from chorus.regulators.tables import Regulator
-from chorus.web.auth import SESSION_COOKIE
-from tests.integration.cases_support import Person, person, staff
+from tests.integration.cases_support import person, staff
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.integration.test_regulator_ssrf import production
-from tests.support import PASSWORD, http_client, login
+from tests.support import PASSWORD, as_user, http_client, login, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -37,17 +36,6 @@ FORM = {
     "min_poll_seconds": "600",
     "note": "《市场监督管理投诉举报处理暂行办法》第十四条",
 }
-
-
-async def as_user(client: Any, who: Person | dict[str, str] | None) -> None:
-    client.cookies.clear()
-    if who is not None:
-        headers = who.headers if isinstance(who, Person) else who
-        client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
-
-
-def text_of(html: str) -> str:
-    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
 
 def field_error(html: str, field: str) -> str | None:

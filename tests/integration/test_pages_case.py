@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from html import unescape
 from typing import Any
 
 import pytest
 
 from chorus.markdown import render_document
-from chorus.web.auth import SESSION_COOKIE
 from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import png, regulator_id
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import assert_problem, verified_user
+from tests.support import as_user, assert_problem, text_of, verified_user
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -29,13 +27,6 @@ ANNOUNCEMENT = ("下周提交投诉", "请大家在周五前上传付款截图�
 FILING_NOTE, FILING_REF = "电话确认：已登记，编号见上。", "SAMR-2026-0042"
 PRIVATE = [ORG[0], ORG[1], ORG[2], ORG[3], ANN[0], ANN[1], ANN[2], ANN[3], ANNOUNCEMENT[0], ANNOUNCEMENT[1]]
 PRIVATE += [FILING_NOTE, FILING_REF]
-
-
-async def as_user(client: Any, headers: dict[str, str] | None) -> None:
-    """The client's browser signed in as this user (session cookie), or signed out."""
-    client.cookies.clear()
-    if headers is not None:
-        client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
 
 
 async def report(client: Any, who: dict[str, str], person: tuple[str, ...], amount: str, **extra: Any) -> int:
@@ -118,10 +109,6 @@ def section(html: str, ident: str) -> str:
     assert start >= 0, f"no #{ident} in the page"
     ends = [i for i in (html.find('<section id="', start), html.find('<div id="', start)) if i > 0]
     return html[start : min(ends, default=len(html))]
-
-
-def text_of(html: str) -> str:
-    return unescape(re.sub(r"<[^>]+>", " ", html))
 
 
 def forms_posting_to(page: Page, path: str) -> list[dict[str, str | None]]:

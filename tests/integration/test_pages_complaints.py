@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from typing import Any
 
 import pytest
@@ -18,11 +17,10 @@ import pytest
 from chorus.accounts.schemas import UserRead
 from chorus.notifications import service as notifications
 from chorus.notifications.tables import NotifyEvent
-from chorus.web.auth import SESSION_COOKIE
 from tests.integration.notify_support import drain
 from tests.integration.test_complaints import regulator_id
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import verified_user
+from tests.support import as_user, text_of, verified_user
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -35,17 +33,6 @@ NEW_STATEMENT = "安妮补充：对方还冒充平台客服索要验证码。"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-async def as_user(client: Any, headers: dict[str, str] | None) -> None:
-    """The client's browser signed in as this user (session cookie), or signed out."""
-    client.cookies.clear()
-    if headers is not None:
-        client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
-
-
-def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def part(html: str, ident: str) -> str:

@@ -18,22 +18,13 @@ from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import regulator_id
 from tests.integration.test_evidence import ELF, blob_files, noisy_png, png, tmp_files
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import http_client, verified_user
+from tests.support import as_user, http_client, text_of, verified_user
 
 pytestmark = pytest.mark.usefixtures("clean")
 
 MERCHANT = "极速卡盟"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CHAT = "2026-10-01 客服：付款后马上发货。\n2026-10-02 客服：已拉黑。\n".encode()
-
-
-async def as_user(client: Any, headers: dict[str, str] | None) -> None:
-    """The client's browser signed in as this user (session cookie), or signed out."""
-    from chorus.web.auth import SESSION_COOKIE
-
-    client.cookies.clear()
-    if headers is not None:
-        client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
 
 
 async def a_case(client: Any, mailbox: Any, worker: Any) -> dict[str, Any]:
@@ -77,12 +68,6 @@ async def post_files(
     part of the camera input nobody used)."""
     parts = [*files_of(*files), ("file", ("", b"", "application/octet-stream"))]
     return await client.post(action, data={"kind": kind, **fields}, files=parts)
-
-
-def text_of(html: str) -> str:
-    from html import unescape
-
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 async def nothing_written(before: tuple[int, int], settings: Any) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_pages_evidence import a_case, as_user
+from tests.integration.test_pages_evidence import a_case
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import login, register, token_from
+from tests.support import as_user, login, register, token_from
 
 pytestmark = pytest.mark.usefixtures("clean")
 

@@ -27,10 +27,10 @@ from tests.integration.test_filing_channels import (
     reply_to,
 )
 from tests.integration.test_filings import build, written
-from tests.integration.test_pages_case import as_user, section, text_of
+from tests.integration.test_pages_case import section
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.regulator_standin import Standin
-from tests.support import run_jobs
+from tests.support import as_user, run_jobs, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 

@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 
-from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import (
     TABLES,
-    Person,
     get_ok,
     ident,
     person,
@@ -27,20 +25,9 @@ from tests.integration.cases_support import (
 from tests.integration.test_claimed_identifiers import LEGIT_NAME, scam_case_with_a_claim
 from tests.integration.test_moderation import open_proposals, two_merchants_and_a_proposal
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import row_counts
+from tests.support import as_user, row_counts, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
-
-
-async def as_user(client: Any, who: Person | None) -> None:
-    """The client's browser signed in as ``who`` (session cookie), or signed out."""
-    client.cookies.clear()
-    if who is not None:
-        client.cookies.set(SESSION_COOKIE, who.headers["Authorization"].removeprefix("Bearer "))
-
-
-def text_of(html: str) -> str:
-    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
 
 def section(html: str, ident_: str) -> str:

@@ -16,9 +16,9 @@ import pytest
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import Person, get_ok, ident, person, report, report_body
 from tests.integration.notify_support import drain
-from tests.integration.test_pages_accounts import flash, follow, text_of
+from tests.integration.test_pages_accounts import flash, follow
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import row_counts
+from tests.support import row_counts, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 

@@ -20,9 +20,9 @@ from chorus.complaints import service as complaints
 from chorus.errors import Forbidden
 from tests.integration.test_complaints import png, regulator_id
 from tests.integration.test_evidence import jpeg_with_gps, upload
-from tests.integration.test_pages_case import as_user, section, text_of
+from tests.integration.test_pages_case import section
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import verified_user
+from tests.support import as_user, text_of, verified_user
 
 pytestmark = pytest.mark.usefixtures("clean")
 

@@ -15,8 +15,9 @@ import pytest
 from chorus.audit.tables import AuditEntry
 from chorus.regulators.tables import Regulator
 from tests.integration.cases_support import person, staff
-from tests.integration.test_pages_admin import as_user, field_error, form_token, text_of
+from tests.integration.test_pages_admin import field_error, form_token
 from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.support import as_user, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 

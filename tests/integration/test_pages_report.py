@@ -12,7 +12,7 @@ from typing import Any
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import TABLES, Person, person, unverified_person
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import row_counts
+from tests.support import row_counts, text_of
 
 INCIDENT = (date.today() - timedelta(days=3)).isoformat()
 HTMX = {"HX-Request": "true"}
@@ -60,10 +60,6 @@ def check_region(html: str, row: int) -> str:
     )
     assert found, f"no check region for row {row}"
     return found[1]
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 async def my_case_ids(client: Any, who: Person) -> list[int]:

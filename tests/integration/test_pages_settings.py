@@ -17,10 +17,10 @@ from chorus.notifications.tables import Preferences
 from chorus.web.auth import SESSION_COOKIE
 from tests.integration.cases_support import Person, get_ok, ident, person, report, report_body
 from tests.integration.notify_support import drain, smtp_sink
-from tests.integration.test_pages_accounts import field_error, flash, follow, form_error, text_of
+from tests.integration.test_pages_accounts import field_error, flash, follow, form_error
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.integration.test_pages_notifications import sign_in
-from tests.support import PASSWORD, assert_problem, body_of, row_counts, run_jobs
+from tests.support import PASSWORD, assert_problem, body_of, row_counts, run_jobs, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 

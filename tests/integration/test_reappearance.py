@@ -206,7 +206,8 @@ async def test_the_report_page_says_where_the_account_was_reported_before_in_the
 ) -> None:
     from babel.dates import format_skeleton
 
-    from tests.integration.test_pages_report import HTMX, signed_in, text_of
+    from tests.integration.test_pages_report import HTMX, signed_in
+    from tests.support import text_of
 
     alice = await person(client, mailbox, worker, "alice@example.com", "Alice Liu")
     bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
@@ -361,7 +362,7 @@ async def test_the_moderation_page_lists_name_links_and_decides_them_without_jav
 ) -> None:
     from chorus.web.auth import SESSION_COOKIE
     from tests.integration.test_pages_foundation import Page, csrf_of
-    from tests.integration.test_pages_report import text_of
+    from tests.support import text_of
 
     alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
     carol = await person(client, mailbox, worker, "carol@example.com", "Carol")

@@ -11,8 +11,8 @@ import pytest
 
 from chorus.i18n import t
 from tests.integration.cases_support import TABLES, ident, person, report, report_body
-from tests.integration.test_pages_report import check_region, form, signed_in, text_of
-from tests.support import assert_problem, row_counts
+from tests.integration.test_pages_report import check_region, form, signed_in
+from tests.support import assert_problem, row_counts, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
