@@ -250,15 +250,19 @@ def start_embedded_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
 
 
-def _start_regulator_sim(exe: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start_regulator_sim(
+    exe: list[str], port: int, env: dict[str, str], var_dir: Path
+) -> subprocess.Popen[bytes]:
     """The demo's regulator simulator on ``port``, answering with the demo regulator's key (the
-    workers get it too); unless CHORUS_STATUS_POLL_SECONDS says otherwise, the workers ask about
+    workers get it too) and keeping its complaints in ``var_dir`` (the demo filing is still known
+    after a restart); unless CHORUS_STATUS_POLL_SECONDS says otherwise, the workers ask about
     filings every 30 s, so the demo filing's steps (a minute apart) show soon."""
     from chorus import demo
 
     env.setdefault(demo.DEMO_REGULATOR_KEY_ENV, demo.DEMO_REGULATOR_KEY)
     env.setdefault("CHORUS_STATUS_POLL_SECONDS", "30")
     args = ["regulator-sim", "--port", str(port), "--api-key-env", demo.DEMO_REGULATOR_KEY_ENV]
+    args += ["--state", str(var_dir / "regulator-sim.json")]
     proc = subprocess.Popen([*exe, *args], env=env)  # noqa: S603 - our own command
     deadline = time.monotonic() + 30
     while True:
@@ -284,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         print(f"chorus: embedded Redis on {url}", flush=True)
     exe = [sys.executable, "-m", "chorus.cli"]
     if args.regulator_sim:
-        children.append(_start_regulator_sim(exe, args.regulator_sim, env))
+        children.append(_start_regulator_sim(exe, args.regulator_sim, env, settings.var_dir))
         print(f"chorus: status checked every {env['CHORUS_STATUS_POLL_SECONDS']} s", flush=True)
     children.append(subprocess.Popen([*exe, "worker"], env=env))  # noqa: S603
     children.append(
@@ -449,8 +453,15 @@ def cmd_regulator_sim(args: argparse.Namespace) -> None:
         known = ", ".join(regulator_sim.STATUSES)
         _fail(f"--progression: {', '.join(unknown) or 'empty'} is not a protocol v1 status ({known})")
     sim = regulator_sim.Simulator(
-        api_key=api_key, step_seconds=args.step_seconds or None, progression=progression
+        api_key=api_key,
+        step_seconds=args.step_seconds or None,
+        progression=progression,
+        state_path=Path(args.state) if args.state else None,
     )
+    try:
+        sim.load()
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        _fail(f"--state {args.state}: cannot be read ({exc})")
     regulator_sim.serve(sim, args.host, args.port)
 
 
@@ -633,6 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key-env",
         metavar="VAR",
         help="the environment variable holding the API key callers must present (unset: any caller)",
+    )
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the complaints' references, keys and statuses in this file across restarts "
+        "(never their text); unset: in memory only",
     )
     p.set_defaults(fn=cmd_regulator_sim)
     p = command(

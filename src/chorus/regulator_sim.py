@@ -11,7 +11,10 @@ Each complaint moves along a scripted progression — received → accepted → 
 resolved — one step every ``step_seconds`` after it arrived (computed when asked: nothing runs
 in the background), with the message a regulator would give at that step. ``set_status`` pins a
 complaint's status (the progression stops for it); ``advance`` moves the simulator's clock.
-Everything is kept in memory: a restarted simulator knows no complaint (404).
+Everything is kept in memory; with ``state_path`` (``--state FILE``, which ``chorus run
+--regulator-sim`` gives it under CHORUS_VAR_DIR) what a restarted simulator must know is also kept
+in that file: each complaint's reference, idempotency key, arrival and pinned status — never its
+body, which names the victims. Without it a restarted simulator knows no complaint (404).
 
 The product never imports this module (an import-linter contract): only ``chorus.cli`` does,
 lazily, for the ``regulator-sim`` command.
@@ -20,10 +23,13 @@ lazily, for the ``regulator-sim`` command.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -60,8 +66,9 @@ REQUIRED = (
 class Complaint:
     reference: str
     received_at: datetime
-    body: dict[str, Any]
+    body: dict[str, Any]  # as filed ({} once reloaded from a state file)
     pinned: tuple[str, str, datetime] | None = None  # (status, message, updated_at) set by hand
+    key: str = ""  # the idempotency key it was filed under
 
 
 @dataclass
@@ -77,6 +84,7 @@ class Simulator:
     answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # by Idempotency-Key
     complaints: dict[str, Complaint] = field(default_factory=dict)  # by reference
     base_url: str = ""  # set once serving
+    state_path: Path | None = None  # where what a restart must know is kept (None: nowhere)
 
     # --- the protocol, without HTTP ------------------------------------------------------------
 
@@ -99,9 +107,10 @@ class Simulator:
         if missing:
             return 422, {"message": f"missing fields: {', '.join(missing)}"}
         reference = f"REG-{len(self.complaints) + 1:04d}"
-        self.complaints[reference] = Complaint(reference, self.now(), body)
+        self.complaints[reference] = Complaint(reference, self.now(), body, key=key)
         answer = {"reference": reference, "status": self.progression[0]}
         self.answers[key] = (201, answer)
+        self._save()
         return 201, answer
 
     def view(self, reference: str) -> dict[str, Any] | None:
@@ -129,6 +138,43 @@ class Simulator:
     def set_status(self, reference: str, status: str, message: str = "") -> None:
         """The regulator decides by hand: this status and message from now on."""
         self.complaints[reference].pinned = (status, message, self.now())
+        self._save()
+
+    # --- kept across restarts (``state_path``) -------------------------------------------------
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        kept = [
+            {
+                "reference": c.reference,
+                "key": c.key,
+                "received_at": c.received_at.isoformat(),
+                "pinned": [c.pinned[0], c.pinned[1], c.pinned[2].isoformat()] if c.pinned else None,
+            }
+            for c in self.complaints.values()
+        ]
+        part = self.state_path.with_name(f"{self.state_path.name}.part")
+        part.write_text(json.dumps({"complaints": kept}, ensure_ascii=False), encoding="utf-8")
+        os.replace(part, self.state_path)  # whole or not at all, even if stopped while writing
+
+    def load(self) -> None:
+        """What an earlier run kept in ``state_path`` (nothing when the file is not there yet):
+        its complaints answer GET again, and a POST under a key seen before the same answer."""
+        if self.state_path is None or not self.state_path.exists():
+            return
+        for c in json.loads(self.state_path.read_text(encoding="utf-8"))["complaints"]:
+            pinned = c["pinned"]
+            complaint = Complaint(
+                c["reference"],
+                datetime.fromisoformat(c["received_at"]),
+                {},
+                (pinned[0], pinned[1], datetime.fromisoformat(pinned[2])) if pinned else None,
+                key=c["key"],
+            )
+            self.complaints[complaint.reference] = complaint
+            answer = {"reference": complaint.reference, "status": self.progression[0]}
+            self.answers[complaint.key] = (201, answer)
 
     # --- hooks for a stand-in built on this (tests record and misbehave) -----------------------
 

@@ -144,12 +144,66 @@ async def test_the_regulator_sim_command_serves_the_progression(tmp_path: Path) 
         stop_process(proc)
 
 
+def serve_command(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
+    """``chorus regulator-sim`` on ``port`` with ``args``, answering once it does."""
+    with (tmp_path / "sim.log").open("ab") as fh:
+        proc = subprocess.Popen(
+            chorus_command("regulator-sim", "--port", str(port), "--api-key-env", "SIM_KEY", *args),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "SIM_KEY": KEY},
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (tmp_path / "sim.log").read_text()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/complaints/none", headers=AUTH)
+            return proc
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, (tmp_path / "sim.log").read_text()
+            time.sleep(0.1)
+
+
+def test_with_a_state_file_a_restarted_simulator_still_knows_its_complaints(tmp_path: Path) -> None:
+    """The demo's simulator (``chorus run --regulator-sim`` gives it ``--state``): stopped and
+    started again, it answers for the complaints filed before, as far along as time says, and a
+    repeated key gets the first answer; the file holds no complaint text."""
+    port, state = free_port(), tmp_path / "regulator-sim.json"
+    base = f"http://127.0.0.1:{port}/v1"
+    proc = serve_command(tmp_path, port, "--step-seconds", "1", "--state", str(state))
+    try:
+        r = httpx.post(f"{base}/complaints", json=complaint(), headers={**AUTH, "Idempotency-Key": "k1"})
+        assert r.status_code == 201 and r.json()["reference"] == "REG-0001", r.text
+    finally:
+        stop_process(proc)
+    kept = state.read_text(encoding="utf-8")
+    assert "REG-0001" in kept and "蓝月卡盟" not in kept and "投诉" not in kept
+    time.sleep(1.2)  # a step passes while it is down
+    proc = serve_command(tmp_path, port, "--step-seconds", "1", "--state", str(state))
+    try:
+        r = httpx.get(f"{base}/complaints/REG-0001", headers=AUTH)
+        assert r.status_code == 200 and r.json()["status"] != "received", r.text
+        again = httpx.post(f"{base}/complaints", json=complaint(), headers={**AUTH, "Idempotency-Key": "k1"})
+        assert (again.status_code, again.json()["reference"]) == (201, "REG-0001")
+        other = httpx.post(f"{base}/complaints", json=complaint(), headers={**AUTH, "Idempotency-Key": "k2"})
+        assert other.json()["reference"] == "REG-0002"
+    finally:
+        stop_process(proc)
+    # without the file, as before: a restarted simulator knows nothing
+    proc = serve_command(tmp_path, port, "--step-seconds", "1")
+    try:
+        assert httpx.get(f"{base}/complaints/REG-0001", headers=AUTH).status_code == 404
+    finally:
+        stop_process(proc)
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
         (["--api-key-env", "NO_SUCH_SIM_KEY"], "NO_SUCH_SIM_KEY is not set"),
         (["--progression", "received,approved"], "--progression: approved is not a protocol v1 status"),
         (["--progression", ","], "--progression: empty"),
+        (["--state", "pyproject.toml"], "--state pyproject.toml: cannot be read"),
     ],
 )
 def test_the_command_refuses_what_it_cannot_serve(args: list[str], said: str) -> None:
