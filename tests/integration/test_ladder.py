@@ -18,7 +18,7 @@ from chorus.ladder import steps as ladder
 from chorus.ladder.tables import LadderProgress
 from tests.integration.cases_support import INCIDENT, get_ok, ident, person, report, report_body, staff
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import assert_problem, text_of
+from tests.support import as_user, assert_problem, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -340,3 +340,45 @@ async def test_the_shop_link_a_member_reported_says_where_they_bought_until_they
     await describe(client, alice, case_id, bought_on="taobao")  # what she says wins
     mine = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", alice.headers)
     assert [s["id"] for s in mine["steps"] if s["stage"] == "marketplace"] == ["cn-taobao"]
+
+
+async def test_the_account_a_member_paid_into_says_how_they_paid_until_they_say(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """Alice reported the merchant's Alipay account she paid into: her steps are a direct
+    transfer's (not a checkout's complaint at Alipay or WeChat Pay), and her page says why, the
+    choice made for her; what she says wins. Bob reported a QQ number only: every step."""
+    alice = await person(client, mailbox, worker, "alice@example.com", "Alice")
+    bob = await person(client, mailbox, worker, "bob@example.com", "Bob")
+    paid_into = ident("alipay", "13800138000")
+    opened = await report(client, alice, report_body("星辰卡盟", [ident("qq", "12345678"), paid_into]))
+    case_id = opened["case_id"]
+    await report(client, bob, report_body("星辰卡盟", [ident("qq", "12345678")], case_id=case_id))
+
+    mine = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", alice.headers)
+    assert (mine["paid_with"], mine["paid_with_suggested"]) == (None, "transfer")
+    payments = [s["id"] for s in mine["steps"] if s["stage"] == "payment"]
+    assert payments == ["cn-transfer"]
+    assert_problem(
+        await put(client, alice, case_id, "cn-alipay", {"state": "done"}), 404, "ladder_step_not_found"
+    )
+    assert (await put(client, alice, case_id, "cn-transfer", {"state": "done"})).status_code == 200
+    theirs = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", bob.headers)
+    assert theirs["paid_with_suggested"] is None
+    assert len([s for s in theirs["steps"] if s["stage"] == "payment"]) == 4
+
+    summary = await get_ok(client, f"/api/v1/cases/{case_id}/ladder-summary", alice.headers)
+    counts = {s["id"]: (s["applies"], s["done"]) for s in summary["steps"]}
+    assert counts["cn-transfer"] == (2, 1) and counts["cn-alipay"] == (1, 0) and summary["described"] == 1
+
+    await as_user(client, alice)
+    html = (await client.get(f"/cases/{case_id}")).text
+    await as_user(client, None)
+    form = html.split('class="ladder-profile"', 1)[1].split("</form>", 1)[0]
+    assert "你举报了商家的收款账户，所以先按“直接转账（银行、支付宝或微信转账）”显示步骤" in text_of(form)
+    assert re.search(r'<option value="transfer" selected>', form)
+    assert 'aria-describedby="ladder-paid-with-hint"' in form
+
+    await describe(client, alice, case_id, paid_with="alipay")  # what she says wins
+    mine = await get_ok(client, f"/api/v1/cases/{case_id}/ladder", alice.headers)
+    assert [s["id"] for s in mine["steps"] if s["stage"] == "payment"] == ["cn-alipay"]

@@ -132,6 +132,9 @@ def _cn_step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
         pytest.param(
             lambda d: d["sets"]["cn"]["shop_platforms"].update(pdd="temu"), id="shop-platform-unknown"
         ),
+        pytest.param(
+            lambda d: d["sets"]["cn"]["payee_kinds"].update(alipay="huabei"), id="payee-kind-unknown"
+        ),
         pytest.param(lambda d: d.update(default="uk-example"), id="default-is-an-example"),
         pytest.param(lambda d: d.update(default="mars"), id="default-names-no-set"),
         pytest.param(lambda d: _cn_step(d, "cn-merchant").update(surprise=1), id="unknown-field"),
@@ -148,8 +151,22 @@ def test_the_file_as_shipped_validates_again_from_its_text() -> None:
 
 def test_a_reported_shop_link_says_where_the_member_bought() -> None:
     shop = {"kind": "shop", "value": "pdd:123"}
-    assert ladder.bought_on_from_shops([{"kind": "qq", "value": "1"}, shop]) == "pinduoduo"
-    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "tmallhk:x"}]) == "tmall"
-    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "weidian:9"}]) is None  # not offered
-    assert ladder.bought_on_from_shops([{"kind": "shop", "value": "shop.example.com/x"}]) is None
-    assert ladder.bought_on_from_shops([]) is None
+    assert ladder.suggested([{"kind": "qq", "value": "1"}, shop]).bought_on == "pinduoduo"
+    assert ladder.suggested([{"kind": "shop", "value": "tmallhk:x"}]).bought_on == "tmall"
+    assert ladder.suggested([{"kind": "shop", "value": "weidian:9"}]).bought_on is None  # not offered
+    assert ladder.suggested([{"kind": "shop", "value": "shop.example.com/x"}]).bought_on is None
+    assert ladder.suggested([]) == (None, None)
+
+
+def test_a_reported_account_paid_into_says_how_the_member_paid() -> None:
+    alipay = {"kind": "alipay", "value": "+8613800138000"}
+    card = {"kind": "bank_card", "value": "6222020200112233445"}
+    shop = {"kind": "shop", "value": "taobao:104857611"}
+    assert ladder.suggested([{"kind": "qq", "value": "1"}, alipay, shop]) == ("transfer", "taobao")
+    assert ladder.suggested([card]) == ("transfer", None)
+    # a WeChat or QQ id is how they talked, not how they paid: nothing is suggested
+    assert ladder.suggested([{"kind": "wechat", "value": "xcka"}, {"kind": "qq", "value": "1"}]) == (
+        None,
+        None,
+    )
+    assert ladder.suggested([alipay], "uk-example") == (None, None)  # a set that maps no kind

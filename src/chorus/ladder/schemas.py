@@ -77,15 +77,17 @@ class LadderStepRead(BaseModel):
 
 class MemberLadderRead(BaseModel):
     """A member's own ladder: the steps on their path (by how they paid and where they bought,
-    or where the shop link they reported is), their progress on each, and the next step (the
+    or what the accounts and shop link they reported say), their progress on each, and the next step (the
     first not started; null: none left)."""
 
     case_id: int
     set: str
     example: bool
-    paid_with: str | None
+    paid_with: str | None  # as the member said (null: not said)
     bought_on: str | None  # as the member said (null: not said)
-    # where the shop link they reported is (its platform), which the steps follow until they say
+    # what they reported says, which the steps follow until they say: how they paid (the kind of
+    # the merchant's account they paid into) and where they bought (their shop link's platform)
+    paid_with_suggested: str | None = None
     bought_on_suggested: str | None = None
     paid_with_options: list[str]
     bought_on_options: list[str]
@@ -112,7 +114,7 @@ class LadderAggregateRead(BaseModel):
     case_id: int
     set: str
     members: int
-    described: int  # members who said how they paid or where they bought
+    described: int  # members whose way of paying or place of buying is known (said or suggested)
     finished: int  # members with no step left
     steps: list[StepCount]
 

@@ -132,8 +132,10 @@ async def member_ladder(case_id: int, *, actor: UserRead, locale: str) -> Member
     member)."""
     m = await cases.require_member(case_id, actor=actor)
     name, chosen = ladder.default_set()
-    suggested = ladder.bought_on_from_shops(db.json_value(m["identifiers"]) or [], name)
-    path = ladder.steps_for(m["paid_with"], m["bought_on"] or suggested, name)
+    suggested = ladder.suggested(db.json_value(m["identifiers"]) or [], name)
+    path = ladder.steps_for(
+        m["paid_with"] or suggested.paid_with, m["bought_on"] or suggested.bought_on, name
+    )
     rows = {r["step"]: r for r in await _progress([m["id"]])}
     registry = await _registry(s.regulator for s in path)
     out = []
@@ -151,7 +153,8 @@ async def member_ladder(case_id: int, *, actor: UserRead, locale: str) -> Member
         example=chosen.example,
         paid_with=m["paid_with"],
         bought_on=m["bought_on"],
-        bought_on_suggested=suggested,
+        paid_with_suggested=suggested.paid_with,
+        bought_on_suggested=suggested.bought_on,
         paid_with_options=list(chosen.paid_with),
         bought_on_options=list(chosen.bought_on),
         steps=out,
@@ -170,8 +173,9 @@ async def set_progress(
         freshness.nothing_public()
         m = await cases.require_member(case_id, actor=actor)
         step = ladder.find_step(step_id)
-        bought_on = m["bought_on"] or ladder.bought_on_from_shops(db.json_value(m["identifiers"]) or [])
-        if step is None or not step.applies_to(m["paid_with"], bought_on):
+        suggested = ladder.suggested(db.json_value(m["identifiers"]) or [])
+        paid_with, bought_on = m["paid_with"] or suggested.paid_with, m["bought_on"] or suggested.bought_on
+        if step is None or not step.applies_to(paid_with, bought_on):
             raise NotFound("ladder_step_not_found", field="step")
         await LadderProgress.delete().where(
             (LadderProgress.membership == m["id"]) & (LadderProgress.step == step.id)
@@ -208,11 +212,12 @@ async def aggregate(case_id: int, *, actor: UserRead, locale: str) -> LadderAggr
     refused: Counter[str] = Counter()
     next_for: Counter[str] = Counter()
     finished = 0
-    bought = {
-        m.membership_id: m.bought_on or ladder.bought_on_from_shops(m.identifiers, name) for m in members
-    }
+    said = {}  # how each paid and where they bought: as they said, or as what they reported says
     for m in members:
-        path = ladder.steps_for(m.paid_with, bought[m.membership_id], name)
+        suggested = ladder.suggested(m.identifiers, name)
+        said[m.membership_id] = (m.paid_with or suggested.paid_with, m.bought_on or suggested.bought_on)
+    for m in members:
+        path = ladder.steps_for(*said[m.membership_id], name)
         mine = states.get(m.membership_id, {})
         for s in path:
             applies[s.id] += 1
@@ -230,7 +235,7 @@ async def aggregate(case_id: int, *, actor: UserRead, locale: str) -> LadderAggr
         case_id=case_id,
         set=name,
         members=len(members),
-        described=sum(1 for m in members if m.paid_with or bought[m.membership_id]),
+        described=sum(1 for m in members if any(said[m.membership_id])),
         finished=finished,
         steps=[
             StepCount(

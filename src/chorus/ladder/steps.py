@@ -4,7 +4,9 @@ database, no I/O beyond the packaged file.
 
 A set is one jurisdiction's ladder (``default`` is the one members are shown; an ``example`` set
 is an illustration). A step applies to a member by how they paid (``paid_with``) and where they
-bought (``bought_on``); a member who has not said sees every step. A step's time window is a list
+bought (``bought_on``); a member who has not said sees every step — or, until they say, the steps
+that what they reported suggests (``suggested``: the merchant's account they paid into, the shop
+link). A step's time window is a list
 of dated, cited rules, the one in force on a day applying; a rule without ``limit`` says a window
 exists or is likely and its length was not found (never guessed)."""
 
@@ -15,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,12 +29,13 @@ __all__ = [
     "LadderData",
     "LadderSet",
     "Step",
+    "Suggested",
     "Window",
-    "bought_on_from_shops",
     "data",
     "default_set",
     "find_step",
     "steps_for",
+    "suggested",
 ]
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "escalation_ladder.json"
@@ -142,6 +145,8 @@ class LadderSet(_Frozen):
     bought_on: tuple[str, ...] = Field(min_length=1)
     # a reported shop link's platform (its identifier's prefix, "taobao:123") -> bought_on
     shop_platforms: dict[str, str] = Field(default_factory=dict)
+    # the kind of a reported account of the merchant's, paid into ("alipay") -> paid_with
+    payee_kinds: dict[str, str] = Field(default_factory=dict)
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -158,6 +163,8 @@ class LadderSet(_Frozen):
                 raise ValueError(f"{s.id}: platform is not a bought_on of the set")
         if set(self.shop_platforms.values()) - set(self.bought_on):
             raise ValueError("shop_platforms names a bought_on the set does not offer")
+        if set(self.payee_kinds.values()) - set(self.paid_with):
+            raise ValueError("payee_kinds names a paid_with the set does not offer")
         order = [STAGES.index(s.stage) for s in self.steps]
         if order != sorted(order):
             raise ValueError("steps are not in the ladder's order (merchant … court)")
@@ -211,13 +218,26 @@ def find_step(step_id: str, set_name: str | None = None) -> Step | None:
     return next((s for s in ladder.steps if s.id == step_id), None)
 
 
-def bought_on_from_shops(identifiers: Sequence[Mapping[str, Any]], set_name: str | None = None) -> str | None:
-    """Where a member bought, as their reported shop links say: the first shop identifier
-    (``{"kind": "shop", "value": "taobao:123"}``) whose platform the set maps; None otherwise."""
-    platforms = data().sets[set_name or data().default].shop_platforms
+class Suggested(NamedTuple):
+    """How a member paid and where they bought, as what they reported says (None: it says not)."""
+
+    paid_with: str | None
+    bought_on: str | None
+
+
+def suggested(identifiers: Sequence[Mapping[str, Any]], set_name: str | None = None) -> Suggested:
+    """What a member's reported identifiers say of how they paid — the first account of the
+    merchant's whose kind the set maps (``payee_kinds``: an Alipay account, a bank card paid
+    into) — and where they bought: the first shop link (``{"kind": "shop", "value":
+    "taobao:123"}``) whose platform the set maps (``shop_platforms``)."""
+    chosen = data().sets[set_name or data().default]
+    paid_with = bought_on = None
     for ident in identifiers:
-        if ident.get("kind") == "shop":
+        kind = ident.get("kind")
+        if paid_with is None and kind in chosen.payee_kinds:
+            paid_with = chosen.payee_kinds[str(kind)]
+        elif bought_on is None and kind == "shop":
             platform, sep, _ = str(ident.get("value", "")).partition(":")
-            if sep and platform in platforms:
-                return platforms[platform]
-    return None
+            if sep and platform in chosen.shop_platforms:
+                bought_on = chosen.shop_platforms[platform]
+    return Suggested(paid_with, bought_on)
