@@ -246,3 +246,35 @@ def test_a_batch_renders_each_member_exactly_as_one_message_would(kind: str, loc
             kind, locale, name=name, case_id=17, data=data, links=render.Links(LINKS.public_url, link)
         )
         assert batch.message(locale, name=name, unsubscribe_url=link) == one
+
+
+@pytest.mark.parametrize(
+    ("locale", "first", "later"),
+    [
+        ("zh-CN", "你同意了署名，所以你的名字和陈述在其中", "其中涉及你的内容有变化"),
+        (
+            "en",
+            "You agreed to be named, so your name and your statement are in it",
+            "what it says about you changed",
+        ),
+    ],
+)
+def test_a_first_version_is_announced_as_written_not_as_changed(locale: str, first: str, later: str) -> None:
+    """Version 1 to a regulator (the case's first text, or one to a regulator added later) has
+    nothing that changed: the member is told their name and statement are in it."""
+    data = SAMPLES["complaint.version_awaits_consent"]
+    new = render.message(
+        "complaint.version_awaits_consent",
+        locale,
+        name="陈静",
+        case_id=17,
+        data={**data, "version": 1},
+        links=LINKS,
+    )
+    again = render.message(
+        "complaint.version_awaits_consent", locale, name="陈静", case_id=17, data=data, links=LINKS
+    )
+    for part in (new.text, new.html):
+        assert first in part and later not in part, part
+    for part in (again.text, again.html):
+        assert later in part and first not in part, part
