@@ -418,6 +418,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/merchants/{merchant_id}"): PUBLIC,
     ("GET", "/feeds/merchants.atom"): PUBLIC,
     ("POST", "/locale"): PUBLIC,
+    ("GET", "/me"): AUTHENTICATED,  # -> /me/cases
     ("GET", "/me/cases"): AUTHENTICATED,
     ("GET", "/cases/{case_id}"): PUBLIC,  # members see more (tests/integration/test_pages_case.py)
     ("GET", "/cases/{case_id}/chart.svg"): CASE_MEMBER,

@@ -382,7 +382,11 @@ async def test_my_cases_says_what_needs_me(client: Any, mailbox: Any, worker: An
     await as_user(client, None)
     r = await client.get("/me/cases")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/me/cases"
+    r = await client.get("/me")  # as people type it
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/me"
     await as_user(client, s["out"])
+    r = await client.get("/me")
+    assert r.status_code == 302 and r.headers["location"] == "/me/cases"
     r = await client.get("/me/cases")
     assert r.status_code == 200 and "您还没有加入任何案件" in r.text
     assert 'href="/"' in r.text and 'href="/report"' in r.text

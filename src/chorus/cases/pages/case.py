@@ -135,6 +135,12 @@ async def my_cases_page(request: Request[Any, Any, Any], user: NamedDependency[U
     return await page(request, "cases/mine.html", my_cases=mine)
 
 
+@get("/me", guards=[requires_login])
+async def me_page() -> Redirect:
+    """``/me``, as people type it: their cases (signed out: the login page, then here)."""
+    return Redirect(path="/me/cases", status_code=302)
+
+
 # --- the timeline ---------------------------------------------------------------------------------
 
 
@@ -586,4 +592,4 @@ async def case_chart(
 
 
 def page_routers() -> list[Router]:
-    return [page_router(my_cases_page, case_page, update_membership, set_consent, case_chart)]
+    return [page_router(me_page, my_cases_page, case_page, update_membership, set_consent, case_chart)]
