@@ -167,6 +167,13 @@ def test_an_organizer_sees_each_member_s_evidence_and_the_shared_patterns(
     expect(patterns).to_contain_text(s["payee"])
     expect(patterns).to_contain_text("3 位受害者的订单号格式相同")
     look(page, "organize-evidence")
+    # Bob has none yet: one tap reminds him (and no one else), then the page says when
+    remind = page.locator("#remind")
+    expect(remind).to_contain_text("还没有上传证据的 1 位成员")
+    remind.get_by_role("button", name="提醒这 1 位成员").click()
+    expect(page.get_by_role("status")).to_contain_text("已提醒 1 位成员上传证据")
+    expect(remind).to_contain_text("上次提醒")
+    expect(remind.get_by_role("button")).to_have_count(0)
 
     in_english(live_app, s["org"])
     page.reload()

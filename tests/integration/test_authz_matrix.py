@@ -437,6 +437,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/organize/organizers"): CASE_ORGANIZER,
     ("GET", "/cases/{case_id}/organize/members.csv"): CASE_ORGANIZER,
     ("GET", "/cases/{case_id}/organize/evidence"): CASE_ORGANIZER,
+    ("POST", "/cases/{case_id}/organize/evidence/remind"): CASE_ORGANIZER,
     # the console's complaint versions and announcements (chorus.complaints.pages,
     # chorus.notifications.pages.announcements; tests/integration/test_pages_complaints.py)
     ("GET", "/cases/{case_id}/organize/complaints"): CASE_ORGANIZER,

@@ -36,6 +36,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "case.status_changed": {"status": "filing"},
     "case.closed": {"status": "closed"},
     "case.organizer_added": {},
+    "case.evidence_requested": {"reason": "reminder"},
     "case.reappeared": {"name": "月光卡铺", "merchant_id": 7, "new_case_id": 30, "matched_on": ["alipay"]},
     "complaint.version_awaits_consent": {
         "complaint_id": 9,

@@ -355,6 +355,16 @@ async def live_rows(case_id: int) -> list[Sequence[Any]]:
     )
 
 
+async def uploaders(case_id: int) -> set[int]:
+    """Who has evidence in the case, not withdrawn (their user ids)."""
+    rows = (
+        await Evidence.select(Evidence.uploader)
+        .where((Evidence.case == case_id) & Evidence.withdrawn_at.is_null())
+        .distinct()
+    )
+    return {r["uploader"] for r in rows if r["uploader"] is not None}
+
+
 # live_rows of some uploaders, uploader by uploader in the order of an array, each one's in chain order
 _LIVE_OF_UPLOADERS = """
 SELECT e.id, e.uploader, e.kind, e.description, e.sha256, e.chain_index, e.uploaded_at, e.media_type, e.size

@@ -20,6 +20,7 @@ KINDS = (
     "case.member_joined",
     "case.merged",
     "case.consent_requested",
+    "case.evidence_requested",
     "case.members_arrived",
     "case.merchant_merged",
     "case.status_changed",

@@ -103,6 +103,15 @@ class Unsubscribed(BaseModel):
     email: EmailMode
 
 
+class EvidenceReminder(BaseModel):
+    """The last reminder to upload evidence in a case (``notifications.remind_evidence``)."""
+
+    case_id: int
+    sent_at: datetime
+    members: int  # how many members it went to
+    next_at: datetime  # the earliest moment another may go out
+
+
 class ConsentReminder(BaseModel):
     """The last reminder to consent to one complaint version (``notifications.remind_consent``)."""
 

@@ -26,6 +26,7 @@ from chorus.audit import service as audit
 from chorus.cases import service as cases
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotFound
+from chorus.evidence import service as evidence
 from chorus.markdown import render as markdown_html
 from chorus.notifications import webhook
 from chorus.notifications.render import IN_APP_ONLY
@@ -36,6 +37,7 @@ from chorus.notifications.schemas import (
     ConsentReminder,
     DeliveryFailure,
     DeliveryFailureList,
+    EvidenceReminder,
     NotificationList,
     NotificationRead,
     PreferencesRead,
@@ -644,9 +646,17 @@ def _reminder_prefix(complaint_id: int) -> str:
     return f"consent-reminder:{complaint_id}:"
 
 
-async def _last_reminder(complaint_id: int) -> tuple[int, ConsentReminder] | None:
-    """The newest reminder for this version (its number among them, and what it was)."""
-    prefix = _reminder_prefix(complaint_id)
+@dataclass(frozen=True)
+class _Sent:
+    """A reminder as recorded: its number among those of its prefix, when, to how many."""
+
+    number: int
+    at: datetime
+    members: int
+
+
+async def _last_sent(prefix: str) -> _Sent | None:
+    """The newest reminder event whose source is ``prefix`` and its number."""
     row = (
         await NotifyEvent.select(NotifyEvent.source, NotifyEvent.created_at, NotifyEvent.user_ids)
         .where(NotifyEvent.source.like(prefix + "%"))
@@ -656,21 +666,63 @@ async def _last_reminder(complaint_id: int) -> tuple[int, ConsentReminder] | Non
     if row is None:
         return None
     sent = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC)
-    reminder = ConsentReminder(
-        complaint_id=complaint_id,
-        sent_at=sent,
-        members=len(db.json_value(row["user_ids"]) or []),
-        next_at=sent + CONSENT_REMINDER_EVERY,
-    )
-    return int(row["source"].removeprefix(prefix)), reminder
+    members = len(db.json_value(row["user_ids"]) or [])
+    return _Sent(int(row["source"].removeprefix(prefix)), sent, members)
+
+
+async def _remind(
+    *,
+    prefix: str,
+    every: timedelta,
+    too_soon: str,
+    kind: str,
+    case_id: int,
+    data: dict[str, Any],
+    asked: Sequence[int],
+    now: datetime,
+    audited: tuple[str, UserRead, str, int],  # the audit action, who sent it, about what (type, id)
+) -> None:
+    """One reminder to ``asked``: a ``kind`` event numbered after the last whose source is
+    ``prefix``, at most one within ``every`` — 409 ``too_soon`` with the hours left (rounded up:
+    "in 3 h", never "in 0 h"); of two at once, one goes out — and audited."""
+    async with db.transaction():
+        freshness.nothing_public()
+        last = await _last_sent(prefix)
+        if last is not None and now < last.at + every:
+            raise Conflict(too_soon, hours=max(1, -(-(last.at + every - now) // _HOUR)))
+        event = await record(
+            kind=kind,
+            case_id=case_id,
+            data=data,
+            source=f"{prefix}{last.number + 1 if last else 1}",
+            user_ids=asked,
+        )
+        if event is None:  # another organizer's reminder took this number a moment ago
+            raise Conflict(too_soon, hours=every // _HOUR)
+        action, actor, object_type, object_id = audited
+        await audit.record(
+            action,
+            actor_id=actor.id,
+            object_type=object_type,
+            object_id=object_id,
+            case_id=case_id,
+            members=len(asked),
+        )
 
 
 async def last_consent_reminder(complaint_id: int, *, actor: UserRead) -> ConsentReminder | None:
     """Organizers: when the members were last reminded to consent to this version, and how many."""
     row = await complaints.complaint_row(complaint_id)
     await cases.require_organizer(row["case"], actor=actor)
-    last = await _last_reminder(complaint_id)
-    return last[1] if last else None
+    last = await _last_sent(_reminder_prefix(complaint_id))
+    if last is None:
+        return None
+    return ConsentReminder(
+        complaint_id=complaint_id,
+        sent_at=last.at,
+        members=last.members,
+        next_at=last.at + CONSENT_REMINDER_EVERY,
+    )
 
 
 async def remind_consent(
@@ -693,37 +745,79 @@ async def remind_consent(
     asked = sorted(m.user_id for m in listed if not m.agreed_to(complaint_id) and m.user_id != actor.id)
     if not asked:
         raise Conflict("consent_reminder_nobody", version=row["version"])
-    async with db.transaction():
-        freshness.nothing_public()
-        last = await _last_reminder(complaint_id)
-        if last is not None and now < last[1].next_at:
-            hours = max(1, -(-(last[1].next_at - now) // _HOUR))  # rounded up: "in 3 h", never "in 0 h"
-            raise Conflict("consent_reminder_too_soon", hours=hours)
-        event = await record(
-            kind="case.consent_requested",
-            case_id=case_id,
-            data={
-                "reason": "reminder",
-                "complaint_id": complaint_id,
-                "version": row["version"],
-                "regulator_id": row["regulator"],
-                "regulator": row["regulator.name"],
-            },
-            source=f"{_reminder_prefix(complaint_id)}{last[0] + 1 if last else 1}",
-            user_ids=asked,
-        )
-        if event is None:  # another organizer's reminder took this number a moment ago
-            raise Conflict("consent_reminder_too_soon", hours=CONSENT_REMINDER_EVERY // _HOUR)
-        await audit.record(
-            "complaint.consent_reminded",
-            actor_id=actor.id,
-            object_type="complaint",
-            object_id=complaint_id,
-            case_id=case_id,
-            members=len(asked),
-        )
+    await _remind(
+        prefix=_reminder_prefix(complaint_id),
+        every=CONSENT_REMINDER_EVERY,
+        too_soon="consent_reminder_too_soon",
+        kind="case.consent_requested",
+        case_id=case_id,
+        data={
+            "reason": "reminder",
+            "complaint_id": complaint_id,
+            "version": row["version"],
+            "regulator_id": row["regulator"],
+            "regulator": row["regulator.name"],
+        },
+        asked=asked,
+        now=now,
+        audited=("complaint.consent_reminded", actor, "complaint", complaint_id),
+    )
     return ConsentReminder(
         complaint_id=complaint_id, sent_at=now, members=len(asked), next_at=now + CONSENT_REMINDER_EVERY
+    )
+
+
+# --- reminding members to upload evidence --------------------------------------------------------
+
+EVIDENCE_REMINDER_EVERY = timedelta(hours=24)  # one reminder per case and day
+
+
+def _evidence_prefix(case_id: int) -> str:
+    return f"evidence-reminder:{case_id}:"
+
+
+async def last_evidence_reminder(case_id: int, *, actor: UserRead) -> EvidenceReminder | None:
+    """Organizers: when the members without evidence were last reminded, and how many."""
+    await cases.require_organizer(case_id, actor=actor)
+    last = await _last_sent(_evidence_prefix(case_id))
+    if last is None:
+        return None
+    return EvidenceReminder(
+        case_id=case_id, sent_at=last.at, members=last.members, next_at=last.at + EVIDENCE_REMINDER_EVERY
+    )
+
+
+async def without_evidence(case_id: int, *, actor: UserRead) -> list[int]:
+    """Organizers: the members (other than the caller) with no evidence in the case, not
+    withdrawn — whom a reminder to upload would go to."""
+    listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
+    have = await evidence.uploaders(case_id)
+    return sorted(m.user_id for m in listed if m.user_id not in have and m.user_id != actor.id)
+
+
+async def remind_evidence(case_id: int, *, actor: UserRead, now: datetime | None = None) -> EvidenceReminder:
+    """Organizers: ask every member who has no evidence in the case yet to upload their payment
+    record and chat screenshots — ``case.evidence_requested``, through the outbox like any event.
+    The organizer sending it is not reminded. At most once per case within
+    ``EVIDENCE_REMINDER_EVERY`` (409 ``evidence_reminder_too_soon`` with the hours left; two at
+    once: one goes out); 409 ``evidence_reminder_nobody`` when every other member has some."""
+    now = now or datetime.now(UTC)
+    asked = await without_evidence(case_id, actor=actor)
+    if not asked:
+        raise Conflict("evidence_reminder_nobody")
+    await _remind(
+        prefix=_evidence_prefix(case_id),
+        every=EVIDENCE_REMINDER_EVERY,
+        too_soon="evidence_reminder_too_soon",
+        kind="case.evidence_requested",
+        case_id=case_id,
+        data={"reason": "reminder"},
+        asked=asked,
+        now=now,
+        audited=("case.evidence_reminded", actor, "case", case_id),
+    )
+    return EvidenceReminder(
+        case_id=case_id, sent_at=now, members=len(asked), next_at=now + EVIDENCE_REMINDER_EVERY
     )
 
 

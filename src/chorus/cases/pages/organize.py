@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -29,19 +29,21 @@ from chorus.cases import service as cases
 from chorus.cases.schemas import MemberRead, OrganizerRequest
 from chorus.complaints import service as complaints
 from chorus.complaints.schemas import ComplaintBrief, PatternRead
-from chorus.errors import NotFound
+from chorus.errors import DomainError, NotFound
 from chorus.evidence import pages as evidence_pages
 from chorus.evidence import service as evidence
 from chorus.evidence import sniff
 from chorus.evidence.schemas import EvidenceRead
 from chorus.i18n import t
 from chorus.notifications import service as notifications
+from chorus.notifications.schemas import EvidenceReminder
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
 from chorus.web.pages import (
     DEFAULT_TIME_ZONE,
     Formats,
     FormData,
+    domain_errors,
     page,
     page_router,
     parse_form,
@@ -298,6 +300,14 @@ class EvidencePage:
     patterns: list[PatternRead]
     members_total: int
     locale: str
+    to_remind: int  # members (not the caller) with no evidence: whom the reminder goes to
+    reminder: EvidenceReminder | None  # the last one
+    now: datetime
+
+    @property
+    def can_remind(self) -> bool:
+        """Someone to remind, and the last reminder a day ago or more."""
+        return self.to_remind > 0 and (self.reminder is None or self.now >= self.reminder.next_at)
 
     def size(self, n: int) -> str:
         return evidence_pages.size_text(n, self.locale)
@@ -326,8 +336,21 @@ async def evidence_page(
     settings: NamedDependency[Settings],
 ) -> Template:
     """Every member's evidence (thumbnails are the API's download route: an organizer is served
-    the metadata-free copy of someone else's photo), the chain recomputed from the stored bytes,
-    and the patterns the next complaint version will cite."""
+    the metadata-free copy of someone else's photo), the reminder to those who have none yet,
+    the chain recomputed from the stored bytes, and the patterns the next complaint version will
+    cite."""
+    return await _evidence_page(request, case_id, user, settings)
+
+
+async def _evidence_page(
+    request: Request[Any, Any, Any],
+    case_id: int,
+    user: UserRead,
+    settings: Settings,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Template:
     members = (await cases.members(case_id, actor=user)).items  # organizers only
     items = (await evidence.list_for(case_id, actor=user)).items
     verdict = await evidence.verify(case_id, actor=user, settings=settings)
@@ -342,15 +365,45 @@ async def evidence_page(
         patterns=shared.items,
         members_total=shared.members_total,
         locale=locale,
+        to_remind=len(await notifications.without_evidence(case_id, actor=user)),
+        reminder=await notifications.last_evidence_reminder(case_id, actor=user),
+        now=datetime.now(UTC),
     )
     return await page(
         request,
         "organize/evidence.html",
+        status=status,
         case=await cases.summary(case_id),
         organize_section="evidence",
         ev=found,
+        **context,
+    )
+
+
+@post("/cases/{case_id:int}/organize/evidence/remind", guards=[requires_login], opt={"rule": "organizer"})
+async def remind_evidence(
+    request: Request[Any, Any, Any],
+    case_id: FromPath[int],
+    user: NamedDependency[UserRead],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    """Remind the members who have no evidence yet to upload some
+    (``notifications.remind_evidence``); a second reminder within a day, or no one left to
+    remind, is said in words on the page."""
+    try:
+        sent = await notifications.remind_evidence(case_id, actor=user)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        reason = domain_errors(exc, request_locale(request, user)).get("", "")
+        return await _evidence_page(request, case_id, user, settings, status=exc.status, remind_error=reason)
+    return redirect(
+        request,
+        f"/cases/{case_id}/organize/evidence#remind",
+        flash="page.organize.evidence.remind.sent",
+        flash_params={"n": sent.members},
     )
 
 
 def page_routers() -> list[Router]:
-    return [page_router(members_page, promote, members_csv, evidence_page)]
+    return [page_router(members_page, promote, members_csv, evidence_page, remind_evidence)]
