@@ -77,8 +77,8 @@ class LadderStepRead(BaseModel):
 
 class MemberLadderRead(BaseModel):
     """A member's own ladder: the steps on their path (by how they paid and where they bought,
-    or what the accounts and shop link they reported say), their progress on each, and the next step (the
-    first not started; null: none left)."""
+    or what the accounts and shop link they reported say), their progress on each, and the next
+    step (the first not started; null: none left)."""
 
     case_id: int
     set: str

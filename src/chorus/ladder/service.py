@@ -132,10 +132,9 @@ async def member_ladder(case_id: int, *, actor: UserRead, locale: str) -> Member
     member)."""
     m = await cases.require_member(case_id, actor=actor)
     name, chosen = ladder.default_set()
-    suggested = ladder.suggested(db.json_value(m["identifiers"]) or [], name)
-    path = ladder.steps_for(
-        m["paid_with"] or suggested.paid_with, m["bought_on"] or suggested.bought_on, name
-    )
+    identifiers = db.json_value(m["identifiers"]) or []
+    suggested = ladder.suggested(identifiers, name)
+    path = ladder.steps_for(*ladder.effective(m["paid_with"], m["bought_on"], identifiers, name), name)
     rows = {r["step"]: r for r in await _progress([m["id"]])}
     registry = await _registry(s.regulator for s in path)
     out = []
@@ -173,9 +172,8 @@ async def set_progress(
         freshness.nothing_public()
         m = await cases.require_member(case_id, actor=actor)
         step = ladder.find_step(step_id)
-        suggested = ladder.suggested(db.json_value(m["identifiers"]) or [])
-        paid_with, bought_on = m["paid_with"] or suggested.paid_with, m["bought_on"] or suggested.bought_on
-        if step is None or not step.applies_to(paid_with, bought_on):
+        said = ladder.effective(m["paid_with"], m["bought_on"], db.json_value(m["identifiers"]) or [])
+        if step is None or not step.applies_to(*said):
             raise NotFound("ladder_step_not_found", field="step")
         await LadderProgress.delete().where(
             (LadderProgress.membership == m["id"]) & (LadderProgress.step == step.id)
@@ -212,10 +210,7 @@ async def aggregate(case_id: int, *, actor: UserRead, locale: str) -> LadderAggr
     refused: Counter[str] = Counter()
     next_for: Counter[str] = Counter()
     finished = 0
-    said = {}  # how each paid and where they bought: as they said, or as what they reported says
-    for m in members:
-        suggested = ladder.suggested(m.identifiers, name)
-        said[m.membership_id] = (m.paid_with or suggested.paid_with, m.bought_on or suggested.bought_on)
+    said = {m.membership_id: ladder.effective(m.paid_with, m.bought_on, m.identifiers, name) for m in members}
     for m in members:
         path = ladder.steps_for(*said[m.membership_id], name)
         mine = states.get(m.membership_id, {})

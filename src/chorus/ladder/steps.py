@@ -6,9 +6,9 @@ A set is one jurisdiction's ladder (``default`` is the one members are shown; an
 is an illustration). A step applies to a member by how they paid (``paid_with``) and where they
 bought (``bought_on``); a member who has not said sees every step — or, until they say, the steps
 that what they reported suggests (``suggested``: the merchant's account they paid into, the shop
-link). A step's time window is a list
-of dated, cited rules, the one in force on a day applying; a rule without ``limit`` says a window
-exists or is likely and its length was not found (never guessed)."""
+link). A step's time window is a list of dated, cited rules, the one in force on a day applying;
+a rule without ``limit`` says a window exists or is likely and its length was not found (never
+guessed)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ __all__ = [
     "Window",
     "data",
     "default_set",
+    "effective",
     "find_step",
     "steps_for",
     "suggested",
@@ -241,3 +242,15 @@ def suggested(identifiers: Sequence[Mapping[str, Any]], set_name: str | None = N
             if sep and platform in chosen.shop_platforms:
                 bought_on = chosen.shop_platforms[platform]
     return Suggested(paid_with, bought_on)
+
+
+def effective(
+    paid_with: str | None,
+    bought_on: str | None,
+    identifiers: Sequence[Mapping[str, Any]],
+    set_name: str | None = None,
+) -> Suggested:
+    """How a member paid and where they bought, as the steps follow it: what they said, else
+    what their reported identifiers suggest."""
+    said = suggested(identifiers, set_name)
+    return Suggested(paid_with or said.paid_with, bought_on or said.bought_on)
