@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.cases import service as cases
+from chorus.cases.schemas import MemberRead
 from chorus.complaints import service as complaints
 from chorus.errors import Conflict, Invalid, NotFound
 from chorus.evidence import service as evidence
@@ -787,12 +788,10 @@ async def last_evidence_reminder(case_id: int, *, actor: UserRead) -> EvidenceRe
     )
 
 
-async def without_evidence(case_id: int, *, actor: UserRead) -> list[int]:
-    """Organizers: the members (other than the caller) with no evidence in the case, not
-    withdrawn — whom a reminder to upload would go to."""
-    listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
-    have = await evidence.uploaders(case_id)
-    return sorted(m.user_id for m in listed if m.user_id not in have and m.user_id != actor.id)
+def without_evidence(members: Iterable[MemberRead], uploaders: Collection[int], actor_id: int) -> list[int]:
+    """Whom a reminder to upload goes to: the members (other than the one sending it) not among
+    ``uploaders``, those with evidence in the case that is not withdrawn."""
+    return sorted(m.user_id for m in members if m.user_id not in uploaders and m.user_id != actor_id)
 
 
 async def remind_evidence(case_id: int, *, actor: UserRead, now: datetime | None = None) -> EvidenceReminder:
@@ -802,7 +801,8 @@ async def remind_evidence(case_id: int, *, actor: UserRead, now: datetime | None
     ``EVIDENCE_REMINDER_EVERY`` (409 ``evidence_reminder_too_soon`` with the hours left; two at
     once: one goes out); 409 ``evidence_reminder_nobody`` when every other member has some."""
     now = now or datetime.now(UTC)
-    asked = await without_evidence(case_id, actor=actor)
+    listed = (await cases.members(case_id, actor=actor)).items  # organizers only (403 first)
+    asked = without_evidence(listed, await evidence.uploaders(case_id), actor.id)
     if not asked:
         raise Conflict("evidence_reminder_nobody")
     await _remind(

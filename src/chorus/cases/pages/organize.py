@@ -357,6 +357,7 @@ async def _evidence_page(
     shared = await complaints.patterns(case_id, actor=user)
     locale = request_locale(request, user)
     free = await evidence.metadata_free_copies(case_id)
+    have = {e.uploader_id for e in items if not e.withdrawn and e.uploader_id is not None}
     found = EvidencePage(
         groups=by_member(members, items),
         total=sum(1 for e in items if not e.withdrawn),
@@ -365,7 +366,7 @@ async def _evidence_page(
         patterns=shared.items,
         members_total=shared.members_total,
         locale=locale,
-        to_remind=len(await notifications.without_evidence(case_id, actor=user)),
+        to_remind=len(notifications.without_evidence(members, have, user.id)),
         reminder=await notifications.last_evidence_reminder(case_id, actor=user),
         now=datetime.now(UTC),
     )
