@@ -196,9 +196,15 @@ async def test_an_unanswered_question_is_shown_to_the_organizers_until_the_serve
     notice = r.text.split('class="notice notice-warning filing-unanswered"', 1)[1].split("</div>", 1)[0]
     assert "对方的系统没有正常回答" in notice and "404: no such complaint" in notice
 
+    # asked again after the interval, the same answer: the notice stays as it was
+    (second,) = await sweep(redis_pool, settings, t + timedelta(seconds=300))
+    assert (second["asked"], second["unanswered"]) == (1, 1)
+    got = await filing_of(client, s["org"], filing)
+    assert got["message"] == "404: no such complaint" and got["events"] == before["events"]
+
     gateway.complaints["REG-0001"] = kept
     gateway.set_status("REG-0001", "accepted", "已受理")
-    (again,) = await sweep(redis_pool, settings, t + timedelta(seconds=300))
+    (again,) = await sweep(redis_pool, settings, t + timedelta(seconds=600))
     assert (again["asked"], again["unanswered"], again["moved"]) == (1, 0, 1)
     got = await filing_of(client, s["org"], filing)
     assert got["status"] == "accepted" and got["message"] == ""

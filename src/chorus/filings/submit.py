@@ -440,7 +440,9 @@ async def _ask(
                 unanswered += 1
                 code = exc.status_code if isinstance(exc, protocol.Refused) else None
                 log.warning("filing.status_unanswered", filing_id=r["id"], status_code=code)
-                await Filing.update({Filing.message: str(exc)[:2000]}).where(Filing.id == r["id"])
+                said = str(exc)[:2000]
+                if r["message"] != said:  # the same answer again: nothing to write
+                    await Filing.update({Filing.message: said}).where(Filing.id == r["id"])
                 continue
             asked += 1
             if r["message"]:  # answered again: the last refusal no longer stands
