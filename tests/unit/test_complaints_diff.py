@@ -5,6 +5,7 @@ include what a long diff cuts."""
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from chorus.complaints.pages import parse_diff, scrollable_tables
 
@@ -57,3 +58,23 @@ def test_tables_scroll_in_a_labelled_focusable_region() -> None:
         '<p>x</p><div class="cv-scroll" role="region" tabindex="0" aria-label="Table &#34;&lt;b&gt;&#34;">'
         "<table><tr><td>1</td></tr></table></div>"
     )
+
+
+def hunks_html(found: Any) -> str:
+    """The shared partial (templates/pages/partials/diff.html) as the pages render it, in zh-CN."""
+    from chorus.i18n import t
+    from chorus.web.pages import environment
+
+    context = {"t": lambda key, **params: t(key, "zh-CN", **params), "number": str}
+    return str(environment().get_template("partials/diff.html").make_module(context).hunks(found, "zh-CN"))
+
+
+def test_the_partial_shows_lines_as_read_and_says_when_it_is_cut_off() -> None:
+    old = "## 一、投诉人\n\n" + "".join(f"> 第 {n} 行\n" for n in range(1, 40))
+    new = old.replace("> 第 3 行", "> 第三行（改）").replace("## 一、投诉人", "## 一、投诉人（改）")
+    whole = hunks_html(parse_diff(unified(old, new)))
+    assert "只显示了前" not in whole
+    assert "一、投诉人（改）" in whole and "##" not in whole and "&gt;" not in whole
+    assert 'class="cv-line cv-add cv-heading"' in whole
+    cut = hunks_html(parse_diff(unified(old, new), limit=3))
+    assert "改动太多，这里只显示了前 3 行" in cut and cut.count('class="cv-line') == 3
