@@ -202,6 +202,19 @@ def test_a_member_edits_their_loss_and_consents_to_the_text_on_a_phone(page: Pag
     look(page, "case-member-en")
 
 
+def build(api: Any, s: dict[str, Any], regulator_id: int) -> dict[str, Any]:
+    """The organizer builds the case's next complaint version to this regulator."""
+    made: dict[str, Any] = ok(
+        api.post(
+            f"/api/v1/cases/{s['case']}/complaints",
+            headers=s["org"].headers,
+            json={"regulator_id": regulator_id},
+        ),
+        201,
+    )
+    return made
+
+
 def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
     page: Page, live_app: LiveApp
 ) -> None:
@@ -210,14 +223,7 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
         regulators = ok(api.get("/api/v1/regulators"))["items"]
         association = next(r for r in regulators if r["template_kind"] == "consumer_association")
         samr = next(r for r in regulators if r["template_kind"] == "samr")  # version 1's
-        c1 = ok(
-            api.post(
-                f"/api/v1/cases/{s['case']}/complaints",
-                headers=s["org"].headers,
-                json={"regulator_id": association["id"]},
-            ),
-            201,
-        )
+        c1 = build(api, s, association["id"])
     login_browser(page.context, live_app, s["ann"])
     page.goto(f"/cases/{s['case']}")
     consent = page.locator("#consent")
@@ -253,14 +259,7 @@ def test_a_case_filed_with_two_regulators_asks_for_each_text_on_a_phone(
                 f"/api/v1/cases/{s['case']}/membership", headers=s["ann"].headers, json={"statement": added}
             )
         )
-        v2 = ok(
-            api.post(
-                f"/api/v1/cases/{s['case']}/complaints",
-                headers=s["org"].headers,
-                json={"regulator_id": samr["id"]},
-            ),
-            201,
-        )
+        v2 = build(api, s, samr["id"])
     page.reload()
     changes = page.locator(f"#consent-changes-{v2['id']}")
     expect(changes).to_contain_text("与您同意过的第 1 版相比")
