@@ -342,7 +342,7 @@ def plain_line(line: str) -> PlainLine:
     heading = _HEADING_LINE.fullmatch(text)
     if heading:
         text = heading[1] or ""
-    elif _TABLE_RULE.fullmatch(text) and "-" in text:
+    elif _TABLE_RULE.fullmatch(text):
         return PlainLine("")
     elif text.lstrip().startswith("|"):
         cells = _TABLE_PIPE.split(text.strip().removeprefix("|").removesuffix("|"))

@@ -296,24 +296,28 @@ def _beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
     else from the first text they are asked to read, which stays in full — when both are in
     the same language and at most ``BESIDE_AT_MOST`` of its lines are not in that one."""
     agreed = next((v for v in items if v.agreed), None)
-    first: VersionToAgree | None = None
+    first: VersionToAgree | None = None  # the first text shown in full
     out = []
     for item in items:
-        base = agreed or first
         if item.agreed or item.since is not None:
             out.append(item)
-        elif base is None or item.text.locale != base.text.locale:
-            first = first or item  # in full
-            out.append(item)
-        else:
-            changes = parse_diff(complaints.text_diff(base.text, item.text))
-            small = changes.added <= BESIDE_AT_MOST * len(item.text.markdown.splitlines())
-            if small:
-                out.append(replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes))
-            else:
-                first = first or item
-                out.append(item)
+            continue
+        shown = _differences(item, agreed or first)
+        if shown is None:
+            first = first or item
+        out.append(shown or item)
     return out
+
+
+def _differences(item: VersionToAgree, base: VersionToAgree | None) -> VersionToAgree | None:
+    """``item`` shown as its differences from ``base`` when that spares reading: the same
+    language, at most ``BESIDE_AT_MOST`` of its lines new; None: in full."""
+    if base is None or item.text.locale != base.text.locale:
+        return None
+    changes = parse_diff(complaints.text_diff(base.text, item.text))
+    if changes.added > BESIDE_AT_MOST * len(item.text.markdown.splitlines()):
+        return None
+    return replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes)
 
 
 def membership_values(m: MembershipRead) -> dict[str, str]:
