@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog.testing
 from arq.worker import Worker
 from pydantic import ValidationError
 
@@ -184,8 +185,13 @@ async def test_an_unanswered_question_is_shown_to_the_organizers_until_the_serve
     before = await filing_of(client, s["org"], filing)
     kept = gateway.complaints.pop("REG-0001")
     t = datetime.now(UTC)
-    (first,) = await sweep(redis_pool, settings, t)
+    with structlog.testing.capture_logs() as logged:
+        (first,) = await sweep(redis_pool, settings, t)
     assert (first["asked"], first["unanswered"], first["moved"]) == (1, 1, 0)
+    # the operator's log names the filing and the HTTP status, never the server's words
+    (line,) = [e for e in logged if e["event"] == "filing.status_unanswered"]
+    assert (line["filing_id"], line["status_code"]) == (filing, 404)
+    assert "no such complaint" not in str(line)
     got = await filing_of(client, s["org"], filing)
     assert got["status"] == "received" and got["message"] == "404: no such complaint"
     assert got["events"] == before["events"]
