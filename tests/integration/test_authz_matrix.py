@@ -386,6 +386,11 @@ RULES: dict[tuple[str, str], list[Probe]] = {
         Probe(CASE_ORGANIZER, json={"title": "矩阵公告", "body": "**进展**"})
     ],
     ("GET", "/api/v1/cases/{case_id}/announcements"): [Probe(CASE_MEMBER)],
+    # the organizer's probe reminds the member who joined by the case's id (no evidence, no consent)
+    ("POST", "/api/v1/complaints/{complaint_id}/consent-reminders"): [Probe(CASE_ORGANIZER)],
+    ("GET", "/api/v1/complaints/{complaint_id}/consent-reminders"): [Probe(CASE_ORGANIZER)],
+    ("POST", "/api/v1/cases/{case_id}/evidence-reminders"): [Probe(CASE_ORGANIZER)],
+    ("GET", "/api/v1/cases/{case_id}/evidence-reminders"): [Probe(CASE_ORGANIZER)],
     ("GET", "/api/v1/admin/notifications/failures"): [Probe(STAFF_ADMIN)],
 }
 

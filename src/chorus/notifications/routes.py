@@ -17,7 +17,11 @@ from chorus.notifications.schemas import (
     AnnouncementCreate,
     AnnouncementList,
     AnnouncementRead,
+    ConsentReminder,
+    ConsentReminderList,
     DeliveryFailureList,
+    EvidenceReminder,
+    EvidenceReminderList,
     NotificationList,
     PreferencesRead,
     PreferencesUpdate,
@@ -140,6 +144,68 @@ class AnnouncementController(Controller):
         return await service.announcements(case_id, actor=user)
 
 
+class ReminderController(Controller):
+    """Organizers remind the members who have not done something yet: agree to the latest
+    version of a regulator's complaint, upload evidence. Each at most once a day."""
+
+    path = "/api/v1"
+    tags = ["notifications"]
+    guards = [requires_login]
+
+    @post(
+        "/complaints/{complaint_id:int}/consent-reminders",
+        status_code=HTTP_201_CREATED,
+        operation_id="remindConsent",
+        opt={"rule": "organizer"},
+        responses=problems(409),
+    )
+    async def remind_consent(
+        self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> ConsentReminder:
+        """Organizers: ask every member (but the caller) who has not agreed to this version to read
+        it and agree. Only for the latest version of its regulator (409 ``complaint_not_latest``);
+        409 ``consent_reminder_nobody`` when no one is left, ``consent_reminder_too_soon`` within
+        24 hours of the last."""
+        return await service.remind_consent(complaint_id, actor=user)
+
+    @get(
+        "/complaints/{complaint_id:int}/consent-reminders",
+        operation_id="listConsentReminders",
+        opt={"rule": "organizer"},
+    )
+    async def consent_reminders(
+        self, complaint_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> ConsentReminderList:
+        """Organizers: the reminders sent for this version, newest first."""
+        return ConsentReminderList(items=await service.consent_reminders(complaint_id, actor=user))
+
+    @post(
+        "/cases/{case_id:int}/evidence-reminders",
+        status_code=HTTP_201_CREATED,
+        operation_id="remindEvidence",
+        opt={"rule": "organizer"},
+        responses=problems(409),
+    )
+    async def remind_evidence(
+        self, case_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> EvidenceReminder:
+        """Organizers: ask every member (but the caller) with no evidence in the case that is not
+        withdrawn to upload some. 409 ``evidence_reminder_nobody`` when no one is left,
+        ``evidence_reminder_too_soon`` within 24 hours of the last."""
+        return await service.remind_evidence(case_id, actor=user)
+
+    @get(
+        "/cases/{case_id:int}/evidence-reminders",
+        operation_id="listEvidenceReminders",
+        opt={"rule": "organizer"},
+    )
+    async def evidence_reminders(
+        self, case_id: FromPath[int], user: NamedDependency[UserRead]
+    ) -> EvidenceReminderList:
+        """Organizers: the reminders to upload evidence sent in the case, newest first."""
+        return EvidenceReminderList(items=await service.evidence_reminders(case_id, actor=user))
+
+
 class DeliveryAdminController(Controller):
     path = "/api/v1/admin/notifications"
     tags = ["admin"]
@@ -156,6 +222,7 @@ def routers() -> list[Router]:
         NotificationController,
         PreferencesController,
         AnnouncementController,
+        ReminderController,
         DeliveryAdminController,
     ]
     return documented([Router(path="/", route_handlers=handlers)])

@@ -104,18 +104,26 @@ class Unsubscribed(BaseModel):
 
 
 class EvidenceReminder(BaseModel):
-    """The last reminder to upload evidence in a case (``notifications.remind_evidence``)."""
+    """A reminder to upload evidence in a case (``notifications.remind_evidence``)."""
 
     case_id: int
     sent_at: datetime
     members: int  # how many members it went to
-    next_at: datetime  # the earliest moment another may go out
+    next_at: datetime  # the earliest moment another may go out after this one
 
 
 class ConsentReminder(BaseModel):
-    """The last reminder to consent to one complaint version (``notifications.remind_consent``)."""
+    """A reminder to consent to one complaint version (``notifications.remind_consent``)."""
 
     complaint_id: int
     sent_at: datetime
     members: int  # how many members it went to
-    next_at: datetime  # the earliest moment another reminder for this version may go out
+    next_at: datetime  # the earliest moment another for this version may go out after this one
+
+
+class EvidenceReminderList(BaseModel):
+    items: list[EvidenceReminder]  # newest first
+
+
+class ConsentReminderList(BaseModel):
+    items: list[ConsentReminder]  # newest first

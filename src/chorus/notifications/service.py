@@ -656,19 +656,27 @@ class _Sent:
     members: int
 
 
-async def _last_sent(prefix: str) -> _Sent | None:
-    """The newest reminder event whose source is ``prefix`` and its number."""
-    row = (
-        await NotifyEvent.select(NotifyEvent.source, NotifyEvent.created_at, NotifyEvent.user_ids)
+async def _sent(prefix: str, *, limit: int | None = None) -> list[_Sent]:
+    """The reminder events whose source is ``prefix``, newest first (at most ``limit``)."""
+    query = (
+        NotifyEvent.select(NotifyEvent.source, NotifyEvent.created_at, NotifyEvent.user_ids)
         .where(NotifyEvent.source.like(prefix + "%"))
         .order_by(NotifyEvent.id, ascending=False)
-        .first()
     )
-    if row is None:
-        return None
-    sent = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC)
-    members = len(db.json_value(row["user_ids"]) or [])
-    return _Sent(int(row["source"].removeprefix(prefix)), sent, members)
+    rows = await (query.limit(limit) if limit is not None else query)
+    return [
+        _Sent(
+            int(row["source"].removeprefix(prefix)),
+            row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC),
+            len(db.json_value(row["user_ids"]) or []),
+        )
+        for row in rows
+    ]
+
+
+async def _last_sent(prefix: str) -> _Sent | None:
+    """The newest reminder event whose source is ``prefix`` and its number."""
+    return next(iter(await _sent(prefix, limit=1)), None)
 
 
 async def _remind(
@@ -682,10 +690,10 @@ async def _remind(
     asked: Sequence[int],
     now: datetime,
     audited: tuple[str, UserRead, str, int],  # the audit action, who sent it, about what (type, id)
-) -> None:
+) -> _Sent:
     """One reminder to ``asked``: a ``kind`` event numbered after the last whose source is
     ``prefix``, at most one within ``every`` — 409 ``too_soon`` with the hours left (rounded up:
-    "in 3 h", never "in 0 h"); of two at once, one goes out — and audited."""
+    "in 3 h", never "in 0 h"); of two at once, one goes out — and audited. Returns it as recorded."""
     async with db.transaction():
         freshness.nothing_public()
         last = await _last_sent(prefix)
@@ -709,21 +717,34 @@ async def _remind(
             case_id=case_id,
             members=len(asked),
         )
+        sent = await _last_sent(prefix)
+    assert sent is not None  # recorded just now, in this transaction
+    return sent
+
+
+async def consent_reminders(
+    complaint_id: int, *, actor: UserRead, limit: int | None = None
+) -> list[ConsentReminder]:
+    """Organizers: the reminders to consent to this version, newest first: when, to how many."""
+    row = await complaints.complaint_row(complaint_id)
+    await cases.require_organizer(row["case"], actor=actor)
+    return [
+        _consent_reminder(complaint_id, s) for s in await _sent(_reminder_prefix(complaint_id), limit=limit)
+    ]
+
+
+def _consent_reminder(complaint_id: int, sent: _Sent) -> ConsentReminder:
+    return ConsentReminder(
+        complaint_id=complaint_id,
+        sent_at=sent.at,
+        members=sent.members,
+        next_at=sent.at + CONSENT_REMINDER_EVERY,
+    )
 
 
 async def last_consent_reminder(complaint_id: int, *, actor: UserRead) -> ConsentReminder | None:
     """Organizers: when the members were last reminded to consent to this version, and how many."""
-    row = await complaints.complaint_row(complaint_id)
-    await cases.require_organizer(row["case"], actor=actor)
-    last = await _last_sent(_reminder_prefix(complaint_id))
-    if last is None:
-        return None
-    return ConsentReminder(
-        complaint_id=complaint_id,
-        sent_at=last.at,
-        members=last.members,
-        next_at=last.at + CONSENT_REMINDER_EVERY,
-    )
+    return next(iter(await consent_reminders(complaint_id, actor=actor, limit=1)), None)
 
 
 async def remind_consent(
@@ -746,7 +767,7 @@ async def remind_consent(
     asked = sorted(m.user_id for m in listed if not m.agreed_to(complaint_id) and m.user_id != actor.id)
     if not asked:
         raise Conflict("consent_reminder_nobody", version=row["version"])
-    await _remind(
+    sent = await _remind(
         prefix=_reminder_prefix(complaint_id),
         every=CONSENT_REMINDER_EVERY,
         too_soon="consent_reminder_too_soon",
@@ -763,9 +784,7 @@ async def remind_consent(
         now=now,
         audited=("complaint.consent_reminded", actor, "complaint", complaint_id),
     )
-    return ConsentReminder(
-        complaint_id=complaint_id, sent_at=now, members=len(asked), next_at=now + CONSENT_REMINDER_EVERY
-    )
+    return _consent_reminder(complaint_id, sent)
 
 
 # --- reminding members to upload evidence --------------------------------------------------------
@@ -777,15 +796,23 @@ def _evidence_prefix(case_id: int) -> str:
     return f"evidence-reminder:{case_id}:"
 
 
+async def evidence_reminders(
+    case_id: int, *, actor: UserRead, limit: int | None = None
+) -> list[EvidenceReminder]:
+    """Organizers: the reminders to upload evidence in the case, newest first: when, to how many."""
+    await cases.require_organizer(case_id, actor=actor)
+    return [_evidence_reminder(case_id, s) for s in await _sent(_evidence_prefix(case_id), limit=limit)]
+
+
+def _evidence_reminder(case_id: int, sent: _Sent) -> EvidenceReminder:
+    return EvidenceReminder(
+        case_id=case_id, sent_at=sent.at, members=sent.members, next_at=sent.at + EVIDENCE_REMINDER_EVERY
+    )
+
+
 async def last_evidence_reminder(case_id: int, *, actor: UserRead) -> EvidenceReminder | None:
     """Organizers: when the members without evidence were last reminded, and how many."""
-    await cases.require_organizer(case_id, actor=actor)
-    last = await _last_sent(_evidence_prefix(case_id))
-    if last is None:
-        return None
-    return EvidenceReminder(
-        case_id=case_id, sent_at=last.at, members=last.members, next_at=last.at + EVIDENCE_REMINDER_EVERY
-    )
+    return next(iter(await evidence_reminders(case_id, actor=actor, limit=1)), None)
 
 
 def without_evidence(members: Iterable[MemberRead], uploaders: Collection[int], actor_id: int) -> list[int]:
@@ -805,7 +832,7 @@ async def remind_evidence(case_id: int, *, actor: UserRead, now: datetime | None
     asked = without_evidence(listed, await evidence.uploaders(case_id), actor.id)
     if not asked:
         raise Conflict("evidence_reminder_nobody")
-    await _remind(
+    sent = await _remind(
         prefix=_evidence_prefix(case_id),
         every=EVIDENCE_REMINDER_EVERY,
         too_soon="evidence_reminder_too_soon",
@@ -816,9 +843,7 @@ async def remind_evidence(case_id: int, *, actor: UserRead, now: datetime | None
         now=now,
         audited=("case.evidence_reminded", actor, "case", case_id),
     )
-    return EvidenceReminder(
-        case_id=case_id, sent_at=now, members=len(asked), next_at=now + EVIDENCE_REMINDER_EVERY
-    )
+    return _evidence_reminder(case_id, sent)
 
 
 # --- a deleted account ------------------------------------------------------------------------
