@@ -15,7 +15,7 @@ from chorus.filings.tables import Filing
 from tests.integration.test_complaints import consent, seeded_case
 from tests.integration.test_filings import build, file
 from tests.regulator_standin import KEY_ENV, Standin
-from tests.support import PASSWORD, assert_problem, login, run_jobs
+from tests.support import PASSWORD, as_user, assert_problem, login, run_jobs, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -349,6 +349,18 @@ async def test_members_are_told_the_regulator_replied(
     filing = (await client.get(f"/api/v1/filings/{s['filing']}", headers=s["bob"])).json()
     (told,) = [n for n in inbox if n["kind"] == "case.filing_reply"]
     assert told["data"]["regulator"] == filing["regulator"]["name"]  # the message names it
+    # the case page's timeline says it in words, the reply under it; and a mail to the reply
+    # address from another sender says where it came from
+    stranger = reply_to(s["reply_address"], "我也被骗了", "请问怎么加入？", "<x1@mail.example.net>")
+    stranger = stranger.replace(REGULATOR_MAIL.encode(), b"someone@mail.example.net", 1)
+    assert (await hand_over(client, settings, stranger)).status_code == 202
+    await as_user(client, s["bob"])
+    page = await client.get(f"/cases/{s['case']}")
+    timeline = text_of(page.text[page.text.index('id="timeline"') : page.text.index('id="growth"')])
+    name = filing["regulator"]["name"]
+    assert f"{name}回复了" in timeline and "关于投诉的受理告知" in timeline and "AMR-77" in timeline
+    assert f"收到一封关于向{name}投诉的邮件" in timeline and "来自一个不属于监管部门的邮箱地址" in timeline
+    assert "page.case" not in timeline
 
 
 async def test_the_inbound_endpoint_refuses_what_it_cannot_match_writing_nothing(

@@ -25,6 +25,7 @@ ANN = ("安妮", "ann-case@example.com", "BM-ANN-20261003", "安妮的私人陈�
 OUT = ("路人甲", "out-case@example.com")
 ANNOUNCEMENT = ("下周提交投诉", "请大家在周五前上传付款截图。")
 FILING_NOTE, FILING_REF = "电话确认：已登记，编号见上。", "SAMR-2026-0042"
+UPDATE_NOTE = "12315 客服说本周内转给属地市场监管局。"
 PRIVATE = [ORG[0], ORG[1], ORG[2], ORG[3], ANN[0], ANN[1], ANN[2], ANN[3], ANNOUNCEMENT[0], ANNOUNCEMENT[1]]
 PRIVATE += [FILING_NOTE, FILING_REF]
 
@@ -183,6 +184,11 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
     s = await member_case(client, mailbox, worker)
+    (filing,) = (await client.get(f"/api/v1/cases/{s['case']}")).json()["filings"]
+    r = await client.post(
+        f"/api/v1/filings/{filing['id']}/events", headers=s["org"], json={"note": UPDATE_NOTE}
+    )
+    assert r.status_code == 201, r.text  # news without a new status
     await as_user(client, s["ann"])
     r = await client.get(f"/cases/{s['case']}")
     assert r.status_code == 200
@@ -191,7 +197,7 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     assert 'href="#consent"' in r.text and 'href="#evidence"' in r.text
     timeline = text_of(section(r.text, "timeline"))
     # newest first: the regulator's answer, the filing, the announcement, the version, the opening
-    order = [FILING_NOTE, "排队等待提交", ANNOUNCEMENT[0], "投诉书第 1 版", "案件创建"]
+    order = [UPDATE_NOTE, FILING_NOTE, "排队等待提交", ANNOUNCEMENT[0], "投诉书第 1 版", "案件创建"]
     positions = [timeline.index(x) for x in order]
     assert positions == sorted(positions), timeline
     assert FILING_REF in timeline and ANNOUNCEMENT[1] in timeline and "由组织者记录" in timeline
@@ -200,6 +206,7 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     regulators = (await client.get("/api/v1/regulators")).json()["items"]
     name = next(x["name"] for x in regulators if x["id"] == s["regulator"])
     assert f"组织者写好了致{name}的投诉书第 1 版" in timeline
+    assert f"组织者记录了向{name}投诉的进展" in timeline  # the news, not its unchanged status again
     assert f'src="/cases/{s["case"]}/chart.svg"' in r.text
     growth = text_of(section(r.text, "growth"))
     assert "¥420.00" in growth and "2" in growth  # the data table beside the chart

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,29 @@ def test_area_catalogs_have_the_same_keys_in_both_languages() -> None:
     assert set(zh_all) == set(en_all)
     assert i18n.t("page.nav.check", "zh-CN") == "查商家"
     assert i18n.t("page.nav.check", "en") == "Check a merchant"
+
+
+# strings in the code that look like catalog keys and are not: a file name, a docstring's example
+NOT_KEYS = {"page.html", "page.x.y"}
+
+
+def test_every_key_written_out_in_the_code_is_in_both_catalogs() -> None:
+    """A page or error key typed whole in Python or a template exists, or the page shows the key
+    itself ("page.case.timeline.reply" did, for every regulator's reply). Keys put together at
+    run time (``"page.case.timeline.source." ~ h.source``) end in a dot or an underscore here and
+    are left to the tests of what they render."""
+    src = Path(i18n.__file__).parent
+    written = re.compile(r"""["']((?:page|errors)\.[A-Za-z0-9_.-]+)["']""")
+    found = {
+        key: path.relative_to(src).as_posix()
+        for path in sorted([*src.rglob("*.py"), *(src / "templates").rglob("*.html")])
+        for key in written.findall(path.read_text(encoding="utf-8"))
+        if not key.endswith((".", "_")) and key not in NOT_KEYS
+    }
+    assert len(found) > 500  # the pattern still finds the keys
+    for locale in i18n.LOCALES:
+        missing = {key: where for key, where in found.items() if key not in i18n.catalog(locale)}
+        assert not missing, (locale, missing)
 
 
 def test_a_key_in_two_catalog_files_fails_loudly(tmp_path: Path) -> None:

@@ -197,12 +197,21 @@ def timeline(
     for f in filings_read:
         previous: str | None = None
         for ev in f.events:
-            reply = ev.source in ("regulator", "email") and ev.status == previous
+            # the same status again: a reply (the regulator's, or a mail from another address),
+            # or news an organizer recorded; else the filing's new status
+            same = ev.status.value == previous
+            reply = same and ev.source in ("regulator", "email")
+            if reply:
+                key = f"page.case.timeline.reply_{ev.source}"
+            elif same and ev.source == "organizer":
+                key = "page.case.timeline.update"
+            else:
+                key = "page.case.timeline.filing"
             out.append(
                 Happening(
                     at=ev.at,
                     kind="reply" if reply else "filing",
-                    key="page.case.timeline.reply" if reply else "page.case.timeline.filing",
+                    key=key,
                     params={"regulator": f.regulator.name},
                     filing_status=ev.status.value,
                     source=ev.source,
