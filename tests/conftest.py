@@ -21,6 +21,9 @@ from hypothesis import settings as hypothesis_settings
 from tests.toolkit import PORTS_ENV, Sandbox, free_port, reclaim_redis_db
 
 BACKEND = os.environ.get("CHORUS_TEST_BACKEND", "sqlite")
+# A text asked for by a key no catalog has raises (chorus.i18n), here and in the servers and
+# workers the tests start, instead of showing the bare key to the user
+os.environ["CHORUS_I18N_STRICT"] = "1"
 # Property tests check what a function answers, never how fast (bench/ measures speed): no
 # per-example deadline. Hypothesis' default (200 ms) failed a normalization property when the
 # suite's other workers held both cores and one example waited 600 ms for one.

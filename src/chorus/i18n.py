@@ -2,11 +2,16 @@
 
 The catalog of a locale is ``locales/<locale>.json`` merged with every ``locales/<locale>/*.json``
 (one file per area of the UI, e.g. ``pages-common.json``), so several people can add keys at
-once without editing one file. A key defined twice is an error, raised when the catalog loads."""
+once without editing one file. A key defined twice is an error, raised when the catalog loads.
+
+A key in no catalog is shown as itself; with ``CHORUS_I18N_STRICT=1`` (the tests set it, for
+their processes and the servers they start) it raises :class:`MissingKey` instead, so a page
+that would show a bare key fails its test."""
 
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,10 @@ _DIR = Path(__file__).parent / "locales"
 
 class CatalogConflict(ValueError):
     """The same key is defined in two catalog files of one locale."""
+
+
+class MissingKey(KeyError):
+    """A key in no catalog, asked for under ``CHORUS_I18N_STRICT=1``."""
 
 
 def catalog_files(locale: str, folder: Path = _DIR) -> list[Path]:
@@ -83,4 +92,11 @@ def t(key: str, locale: str | None = None, **params: Any) -> str:
         text = catalog(loc).get(key)
         if text is not None:
             return text.format(**params) if params else text
+    if os.environ.get("CHORUS_I18N_STRICT") == "1":
+        raise MissingKey(key)
     return key
+
+
+def known(key: str) -> bool:
+    """Whether ``key`` has a text (in the default locale, hence in every one)."""
+    return key in catalog(DEFAULT_LOCALE)

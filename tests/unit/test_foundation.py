@@ -91,10 +91,15 @@ def test_accept_language_negotiation(header: str | None, expected: str) -> None:
     assert i18n.negotiate(header) == expected
 
 
-def test_translation_falls_back_and_formats() -> None:
+def test_translation_falls_back_and_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     assert i18n.t("email.greeting", "en", name="Ann") == "Hello Ann,"
     assert i18n.t("email.greeting", "xx", name="李") == "李，您好："
+    # a key in no catalog: itself in production; under the tests' strict mode, an error
+    with pytest.raises(i18n.MissingKey, match="no.such.key"):
+        i18n.t("no.such.key", "en")
+    monkeypatch.delenv("CHORUS_I18N_STRICT")
     assert i18n.t("no.such.key", "en") == "no.such.key"
+    assert i18n.known("email.greeting") and not i18n.known("no.such.key")
 
 
 def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) -> None:

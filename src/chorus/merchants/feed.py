@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from chorus import i18n
 from chorus.merchants.identifiers import IdentifierKind
 from chorus.merchants.schemas import NewlyReportedRead
 
@@ -27,8 +28,7 @@ def member_bucket(count: int) -> str:
 def platform_label(where: str, t: Callable[..., str]) -> str:
     """淘宝 for "taobao" (catalog ``feed.platform.*``); a site is its own name."""
     key = f"feed.platform.{where}"
-    label = t(key)
-    return where if label == key else label
+    return t(key) if i18n.known(key) else where
 
 
 def shop_in_words(kind: str, value: str, t: Callable[..., str]) -> tuple[str, str] | None:
