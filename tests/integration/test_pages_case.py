@@ -207,6 +207,11 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     name = next(x["name"] for x in regulators if x["id"] == s["regulator"])
     assert f"组织者写好了致{name}的投诉书第 1 版" in timeline
     assert f"组织者记录了向{name}投诉的进展" in timeline  # the news, not its unchanged status again
+    # the newest five lines are shown, the older ones one tap away
+    shown, _, folded = section(r.text, "timeline").partition('<details class="timeline-earlier">')
+    assert shown.count("<li ") == 5 and UPDATE_NOTE in shown and "案件创建" not in shown
+    older = folded.count("<li ")
+    assert older >= 2 and f"更早的进展（{older} 条）" in text_of(folded) and "案件创建" in folded
     assert f'src="/cases/{s["case"]}/chart.svg"' in r.text
     growth = text_of(section(r.text, "growth"))
     assert "¥420.00" in growth and "2" in growth  # the data table beside the chart

@@ -144,6 +144,9 @@ async def me_page() -> Redirect:
 # --- the timeline ---------------------------------------------------------------------------------
 
 
+TIMELINE_SHOWN = 5  # the newest lines shown; older ones are one tap away
+
+
 @dataclass(frozen=True)
 class Happening:
     """One line of a member's timeline. ``key``/``params`` are the headline's catalog entry;
@@ -390,6 +393,7 @@ async def case_context(
         consent=Consent(versions=to_agree, consented_at=membership.consented_at),
         evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
         timeline=timeline(summary, filings_read, news),
+        timeline_shown=TIMELINE_SHOWN,
         growth=growth,
         growth_currencies=_currencies(growth),
         currency_options=currency_options(membership.loss.currency, locale),
