@@ -279,3 +279,16 @@ def test_a_first_version_is_announced_as_written_not_as_changed(locale: str, fir
         assert first in part and later not in part, part
     for part in (again.text, again.html):
         assert later in part and first not in part, part
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_case_status_reads_in_the_words_of_the_case_page(locale: str) -> None:
+    """Each status a case can take is told in the same words as on the case page."""
+    from typing import get_args
+
+    from chorus.cases.schemas import CaseStatusUpdate
+    from chorus.i18n import t
+
+    for status in get_args(CaseStatusUpdate.model_fields["status"].annotation):
+        said = render.subject("case.status_changed", locale, case_id=3, data={"status": status})
+        assert said.endswith(t(f"page.status.case.{status}", locale)) and "#3" in said, said
