@@ -318,6 +318,26 @@ async def test_login_never_goes_on_to_another_site_or_back_to_itself(
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 
+@pytest.mark.parametrize(
+    ("here", "link"),
+    [
+        ("/merchants?q=%E6%98%9F", "/login?next=/merchants%3Fq%3D%25E6%2598%259F"),  # back here
+        ("/", "/login"),
+        ("/login?next=/me/cases", "/login?next=/me/cases"),  # the page's own next, not itself
+        ("/register?next=/report", "/login?next=/report"),
+        ("/login?next=/login%3Fnext%3D/x", "/login"),
+        ("/password/forgot", "/login"),
+    ],
+)
+async def test_the_headers_login_link_comes_back_here_and_never_to_a_login_page(
+    client: Any, here: str, link: str
+) -> None:
+    r = await client.get(here)
+    assert r.status_code == 200, r.text
+    found = re.search(r'<a href="(/login[^"]*)"', r.text)  # the header's, first on the page
+    assert found and html.unescape(found[1]) == link
+
+
 async def test_a_wrong_password_and_an_unknown_address_are_answered_alike(client: Any) -> None:
     await register(client, "fay@example.com", name="Fay")
     before = await row_counts()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from math import ceil
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -49,6 +48,7 @@ from chorus.web.guards import requires_login
 from chorus.web.pages import (
     FormData,
     form_error,
+    is_account_page,
     page,
     page_router,
     parse_form,
@@ -60,8 +60,6 @@ from chorus.web.ratelimit import credential_limits, limit_by_address
 
 # The posts that take secrets or send mail: the API's guards on its credential endpoints.
 CREDENTIALS = [limit_by_address, same_site_only]
-# Pages one never wants to land on again after logging in.
-_NOT_AFTER_LOGIN = ("/login", "/logout", "/register", "/verify")
 _TOKEN_CODES = ("token_invalid", "token_expired")
 
 Token = Annotated[str | None, QueryParameter(name="token")]
@@ -71,10 +69,7 @@ def after_login(value: str | None) -> str:
     """Where a login goes on to: ``next`` when it is a page of this site (never an open
     redirect, never back to the account pages themselves), else the home page."""
     target = safe_next(value)
-    path = urlsplit(target).path.rstrip("/") or "/"
-    if path in _NOT_AFTER_LOGIN or path.startswith("/password/"):
-        return "/"
-    return target
+    return "/" if is_account_page(target) else target
 
 
 def _link_trouble(exc: ValidationError | DomainError) -> str | None:

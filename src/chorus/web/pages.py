@@ -187,6 +187,26 @@ def _path_with_query(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return connection.url.path + (f"?{query}" if query else "")
 
 
+# Pages one never wants to land on again after logging in.
+ACCOUNT_PAGES = ("/login", "/logout", "/register", "/verify")
+
+
+def is_account_page(target: str) -> bool:
+    """Whether ``target`` (a path, maybe with a query) is one of the account pages themselves."""
+    path = urlsplit(target).path.rstrip("/") or "/"
+    return path in ACCOUNT_PAGES or path.startswith("/password/")
+
+
+def _login_next(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Where the header's login link comes back to: this page; on an account page, the page it
+    goes on to itself (so the link never nests ``/login?next=/login?next=…``)."""
+    here = _path_with_query(connection)
+    if not is_account_page(here):
+        return here
+    target = safe_next(connection.query_params.get("next"))
+    return "/" if is_account_page(target) else target
+
+
 def base_context(
     connection: ASGIConnection[Any, Any, Any, Any],
     *,
@@ -210,6 +230,7 @@ def base_context(
         "csrf_cookie": CSRF_COOKIE,
         "unread": unread,
         "path": _path_with_query(connection),
+        "login_next": _login_next(connection),
         "public_url": settings.public_url.rstrip("/"),
         "money": formats.money,
         "number": formats.number,
@@ -474,6 +495,7 @@ __all__ = [
     "base_context",
     "domain_errors",
     "form_error",
+    "is_account_page",
     "is_htmx",
     "login_redirect",
     "page",
