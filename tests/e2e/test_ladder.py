@@ -42,12 +42,16 @@ def test_a_member_follows_her_next_step_and_the_organizer_sees_counts(
     expect(wechat.get_by_label("进度")).to_be_visible()
     expect(wechat).to_contain_text("需要准备")
 
-    step = page.locator("#ladder-cn-merchant")
-    step.get_by_label("进度").select_option("done")
-    step.get_by_role("button", name="保存进度").click()
+    # the next step's progress form is in its box, right under what to do; its line in the list
+    # points there
+    box = page.locator("#ladder-next")
+    expect(page.locator("#ladder-cn-merchant a")).to_have_attribute("href", "#ladder-next")
+    box.get_by_label("进度").select_option("done")
+    box.get_by_role("button", name="保存进度").click()
     expect(page.get_by_role("status")).to_contain_text("进度已保存")
-    expect(page.locator("#ladder-next")).to_contain_text("在拼多多申请售后或投诉商家")
+    expect(box).to_contain_text("在拼多多申请售后或投诉商家")
     expect(page.locator("#ladder-cn-merchant summary")).to_contain_text("已完成")
+    expect(page.locator("#ladder-cn-pinduoduo a")).to_have_attribute("href", "#ladder-next")
     look(page, "case-ladder")
 
     organizer = new_context().new_page()

@@ -244,6 +244,17 @@ def step_open(html: str, step: str) -> bool:
     return found.group(1) is not None
 
 
+def in_the_box(html: str, case_id: int, step: str) -> bool:
+    """Whether this step is the member's next: its details and its one progress form in the
+    "你的下一步" box, its line in the list pointing there."""
+    box = html.split('id="ladder-next"', 1)[1].split('class="ladder-steps"', 1)[0]
+    line = re.search(
+        rf'<li id="ladder-{step}"[^>]*>\s*<p class="ladder-step-next"><a href="#ladder-next">', html
+    )
+    form = f'action="/cases/{case_id}/ladder/{step}"'
+    return line is not None and form in box and html.count(form) == 1
+
+
 async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the_counts(
     client: Any, mailbox: Any, worker: Any
 ) -> None:
@@ -286,15 +297,16 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
         f"/cases/{case_id}/ladder/cn-pinduoduo", data={"_csrf_token": csrf, "state": "maybe"}
     )
     assert r.status_code == 422 and 'id="form-error"' in r.text
-    # each step is one line until opened: the next one is open; a step whose form was refused is
-    # open again, so its form is in sight
-    assert step_open(html, "cn-pinduoduo") and not step_open(html, "cn-wechatpay")
+    # each step is one line until opened: the next one's details and form are in the box above
+    # the list; a step whose form was refused is open again, so its form is in sight
+    assert in_the_box(html, case_id, "cn-pinduoduo") and not step_open(html, "cn-wechatpay")
+    assert not in_the_box(html, case_id, "cn-wechatpay")
     r = await client.post(
         f"/cases/{case_id}/ladder/cn-wechatpay",
         data={"_csrf_token": csrf, "state": "done", "happened_on": "2999-01-01"},
     )
     assert r.status_code == 422 and 'id="form-error"' in r.text
-    assert step_open(r.text, "cn-wechatpay") and step_open(r.text, "cn-pinduoduo")
+    assert step_open(r.text, "cn-wechatpay") and in_the_box(r.text, case_id, "cn-pinduoduo")
     assert not step_open(r.text, "cn-court")
     r = await client.post(f"/cases/{case_id}/ladder/cn-alipay", data={"_csrf_token": csrf, "state": "done"})
     assert r.status_code == 404 and "你的维权路径上没有这一步" in r.text
