@@ -187,6 +187,9 @@ async def test_the_organizer_sees_every_member_with_loss_evidence_and_consent(
     facts = dict(re.findall(r'<dd id="fact-(\w+)">([^<]*)</dd>', r.text))
     assert facts == {"members": "4 位", "consenting": "3 位", "without": "2 位"}
     assert "最新的投诉书：第 2 版" in text and "还有 1 位成员没有同意署名" in text
+    # the way to ask them: the latest version's page, where its reminder is
+    assert f'href="/cases/{s["case"]}/organize/complaints/{s["v2"]["id"]}"' in r.text
+    assert "可以一键提醒还没有同意这一版的成员" in text and "用公告提醒" not in text
     # promote forms: one per plain member, none for the organizer
     promote_forms = [f for f in page_.forms if f.get("action") == f"/cases/{s['case']}/organize/organizers"]
     assert len(promote_forms) == 3
@@ -304,6 +307,8 @@ async def test_no_one_agreed_means_an_empty_list_and_no_download_button(
     r = await client.get(f"/cases/{case_id}/organize")
     assert "还没有成员同意署名" in r.text and "members.csv" not in r.text
     assert "还没有生成投诉书" in r.text
+    # no text to agree to yet: an announcement is the way to ask
+    assert "还有 1 位成员没有同意署名" in text_of(r.text) and "可以用公告提醒大家" in text_of(r.text)
     r = await client.get(f"/cases/{case_id}/organize/members.csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == 1 and rows[0][0] == "序号"
