@@ -105,8 +105,11 @@ def test_two_files_at_once_with_progress_then_listed_checked_and_one_withdrawn(
     )
     look(page, "evidence-uploaded")
 
+    # "checking…" is neither shown nor read out until a check runs, nor once it is done
+    expect(page.locator("#ev-chain-busy")).to_be_hidden()
     page.get_by_role("button", name="校验证据链").click()
     expect(page.locator("#ev-chain-result")).to_have_text("证据链完整：2 条记录，未被篡改。")
+    expect(page.locator("#ev-chain-busy")).to_be_hidden()
     with live_app.api() as api:
         items = api.get(f"/api/v1/cases/{case_id}/evidence", headers=user.headers).json()["items"]
     assert sorted(i["filename"] for i in items) == ["付款截图.png", "订单.pdf"]
