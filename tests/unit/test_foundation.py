@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -204,3 +205,67 @@ def test_every_error_code_raised_in_the_code_has_texts() -> None:
     for locale in ("zh-CN", "en"):
         missing = sorted(c for c in codes if f"errors.{c}" not in i18n.catalog(locale))
         assert missing == [], (locale, missing)
+
+
+def _domains() -> list[tuple[str, set[str]]]:
+    """The keys put together at run time (``t("page.status.filing." ~ f.status)``): each prefix
+    with every value the code can give it."""
+    from typing import get_args
+
+    from chorus.cases.schemas import CaseStatusUpdate
+    from chorus.evidence.fields import FIELD_KINDS
+    from chorus.evidence.service import KINDS
+    from chorus.filings.deadlines import Phase, Unit
+    from chorus.filings.schemas import QuarantineReason, QuarantineState
+    from chorus.filings.service import INBOUND_OTHER
+    from chorus.filings.status import FilingStatus, Source
+    from chorus.ladder import steps
+    from chorus.ladder.schemas import State
+    from chorus.merchants.identifiers import IdentifierKind
+    from chorus.notifications.schemas import EmailMode
+
+    def literal(annotation: Any) -> set[str]:
+        """The strings of a ``Literal[...]`` (or ``Literal[...] | None``)."""
+        found = {a for a in get_args(annotation) if isinstance(a, str)}
+        return found | {v for a in get_args(annotation) if a is not type(None) for v in literal(a)}
+
+    sources = {s.value for s in Source} | {INBOUND_OTHER}
+    sets = steps.data().sets.values()
+    window = steps.Window.model_fields
+    reasons = set(get_args(QuarantineReason))
+    return [
+        ("page.status.case.", literal(CaseStatusUpdate.model_fields["status"].annotation) | {"merged"}),
+        ("page.status.filing.", {s.value for s in FilingStatus}),
+        ("page.filings.source.", sources),
+        ("page.case.timeline.source.", sources),
+        ("page.case.timeline.reply_", {Source.regulator.value, INBOUND_OTHER}),
+        ("page.ladder.phase.", set(get_args(Phase))),
+        ("page.ladder.window.unit.", set(get_args(Unit)) | literal(window["unit"].annotation)),
+        ("page.filings.unit.", set(get_args(Unit))),
+        ("page.ladder.stage.", literal(steps.Step.model_fields["stage"].annotation)),
+        ("page.ladder.state.", set(get_args(State))),
+        ("page.ladder.paid_with.", {v for one in sets for v in one.paid_with}),
+        ("page.ladder.bought_on.", {v for one in sets for v in one.bought_on}),
+        ("page.ladder.window.starts.", literal(window["starts"].annotation)),
+        ("identifier.kind.", {k.value for k in IdentifierKind}),
+        ("complaint.evidence_kind.", set(KINDS)),
+        ("page.extraction.kind.", set(FIELD_KINDS)),
+        ("page.quarantine.reason.", reasons),
+        ("page.quarantine.explain.", reasons),
+        ("page.quarantine.state.", set(get_args(QuarantineState))),
+        ("page.settings.email.", set(get_args(EmailMode))),
+        ("page.language.", set(i18n.LOCALES)),
+    ]
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_every_value_a_key_is_put_together_from_has_its_words(locale: str) -> None:
+    """A status, a source, a unit… the code can produce has a text under each prefix the pages
+    and mails add it to: a new value without one fails here, not on a page no test opens."""
+    missing = sorted(
+        prefix + value
+        for prefix, values in _domains()
+        for value in values
+        if prefix + value not in i18n.catalog(locale)
+    )
+    assert not missing, missing
