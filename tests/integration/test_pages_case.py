@@ -408,6 +408,9 @@ async def test_my_cases_says_what_needs_me(client: Any, mailbox: Any, worker: An
     assert MERCHANT in words and "正在征集受害者" in words and "¥120.00" in words and "2 人" in words
     assert f'href="/cases/{s["case"]}#consent"' in r.text and f'href="/cases/{s["case"]}#evidence"' in r.text
     assert "有 1 个案件需要您处理" in words
+    # the next step of her path to a refund, one tap from its form
+    assert "你的退款之路，下一步： 先向商家书面要求退款" in words
+    assert f'href="/cases/{s["case"]}#ladder-next"' in r.text
     # consent given, evidence uploaded: nothing needed any more
     r = await client.post(
         f"/api/v1/cases/{s['case']}/consent",
@@ -426,6 +429,13 @@ async def test_my_cases_says_what_needs_me(client: Any, mailbox: Any, worker: An
     r = await client.get("/me/cases")
     assert "#consent" not in r.text and "#evidence" not in r.text
     assert "目前没有需要您做的事" in text_of(r.text)
+    # the merchant step recorded as done: the next one is named
+    r = await client.put(
+        f"/api/v1/cases/{s['case']}/ladder/cn-merchant", headers=s["ann"], json={"state": "done"}
+    )
+    assert r.status_code == 200, r.text
+    words = text_of((await client.get("/me/cases")).text)
+    assert "你的退款之路，下一步：" in words and "先向商家书面要求退款" not in words
     # the organizer's card says so
     await as_user(client, s["org"])
     assert "组织者" in text_of((await client.get("/me/cases")).text)
@@ -442,3 +452,4 @@ async def test_the_case_page_in_english(client: Any, mailbox: Any, worker: Any) 
     assert "CN¥420.00" in r.text and "received by the regulator" in r.text
     r = await client.get("/me/cases")
     assert Page(r.text).lang == "en" and "My cases" in r.text
+    assert "Your path to a refund, next step: Ask the merchant for a refund in writing" in text_of(r.text)

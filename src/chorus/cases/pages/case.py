@@ -50,6 +50,7 @@ from chorus.i18n import t
 from chorus.ids import Id
 from chorus.inputs import Input
 from chorus.ladder import pages as ladder_pages
+from chorus.ladder.schemas import LadderStepRead
 from chorus.markdown import render_document
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import AnnouncementRead
@@ -121,17 +122,21 @@ async def _latest_versions(case_id: int, user: UserRead) -> list[ComplaintBrief]
 class MyCase:
     case: MyCaseRead
     needs: Needs
+    ladder_next: LadderStepRead | None = None  # the next step of my path to a refund
 
 
 @get("/me/cases", guards=[requires_login], name="my_cases")
 async def my_cases_page(request: Request[Any, Any, Any], user: NamedDependency[UserRead]) -> Template:
-    """My cases, newest first, each with its status and what it needs of me now."""
+    """My cases, newest first, each with its status, what it needs of me now and the next step
+    of my path to a refund."""
+    locale = request_locale(request, user)
     mine = []
     for c in (await cases.my_cases(actor=user)).items:
         latest = await _latest_versions(c.case_id, user)
         own = (await evidence.list_for(c.case_id, actor=user)).items
         needs = needs_of(c.status, c.consented_at, c.consented_complaint_ids, latest, own)
-        mine.append(MyCase(case=c, needs=needs))
+        ladder = await ladder_pages.section(c.case_id, user, locale)
+        mine.append(MyCase(case=c, needs=needs, ladder_next=ladder["next"]))
     return await page(request, "cases/mine.html", my_cases=mine)
 
 
