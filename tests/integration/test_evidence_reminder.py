@@ -17,7 +17,7 @@ from tests.integration.notify_support import drain
 from tests.integration.test_complaints import upload
 from tests.integration.test_pages_complaints import ANN, BOB, ORG, a_case, inbox, part
 from tests.integration.test_pages_foundation import Page, csrf_of
-from tests.support import as_user, text_of
+from tests.support import as_user, assert_problem, text_of
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -81,6 +81,10 @@ async def test_no_one_to_remind_once_every_other_member_has_evidence(
     assert 'id="remind"' not in r.text  # the organizer has none: they are not reminded themselves
     r = await client.post(f"{page}/remind", data={"_csrf_token": csrf_of(Page(r.text))})
     assert r.status_code == 409 and "每位成员都已上传了证据，不需要再提醒" in text_of(r.text)
+    # the API answers the same, and lists no reminder
+    api = f"/api/v1/cases/{s['case']}/evidence-reminders"
+    assert_problem(await client.post(api, headers=s["org"]), 409, "evidence_reminder_nobody")
+    assert (await client.get(api, headers=s["org"])).json() == {"items": []}
     assert not await NotifyEvent.select().where(NotifyEvent.source.like("evidence-reminder:%"))
     # a plain member may not remind anyone, on the page or through the service
     await as_user(client, s["ann"])
