@@ -33,6 +33,8 @@ def test_a_member_follows_her_next_step_and_the_organizer_sees_counts(
     page.get_by_label("购买平台").select_option("pinduoduo")
     page.get_by_role("button", name="按此显示我的步骤").click()
     expect(page.get_by_role("status")).to_contain_text("已按你的付款方式和购买平台更新步骤")
+    # the notice is where the page lands (#ladder), not at its top out of sight
+    expect(page.get_by_role("status")).to_be_in_viewport()
     expect(page.locator("#ladder-cn-wechatpay")).to_be_visible()
     expect(page.locator("#ladder-cn-alipay")).to_have_count(0)
     # each step other than the next is one line until she opens it
@@ -49,6 +51,7 @@ def test_a_member_follows_her_next_step_and_the_organizer_sees_counts(
     box.get_by_label("进度").select_option("done")
     box.get_by_role("button", name="保存进度").click()
     expect(page.get_by_role("status")).to_contain_text("进度已保存")
+    expect(page.get_by_role("status")).to_be_in_viewport()
     expect(box).to_contain_text("在拼多多申请售后或投诉商家")
     expect(page.locator("#ladder-cn-merchant summary")).to_contain_text("已完成")
     expect(page.locator("#ladder-cn-pinduoduo a")).to_have_attribute("href", "#ladder-next")

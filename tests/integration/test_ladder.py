@@ -287,6 +287,11 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
     assert r.status_code == 303, r.text
     html = (await client.get(f"/cases/{case_id}")).text
     text = text_of(html)
+    # the notice is where the browser lands (#ladder), under the part's heading, not at the top
+    # of the page out of sight; shown once
+    above, part = html.split('<section id="ladder"', 1)
+    assert "进度已保存" in part.split('id="ladder-next"', 1)[0] and "进度已保存" not in above
+    assert "进度已保存" not in (await client.get(f"/cases/{case_id}")).text
     next_part = text_of(html.split('id="ladder-next"', 1)[1].split("</div>", 1)[0])
     assert "在拼多多申请售后或投诉商家" in next_part  # the next step now
     assert "在微信支付发起交易投诉" in text and "在支付宝发起交易投诉" not in text

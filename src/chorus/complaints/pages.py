@@ -340,7 +340,7 @@ async def remind(
         )
     return redirect(
         request,
-        f"/cases/{case_id}/organize/complaints/{complaint_id}",
+        f"/cases/{case_id}/organize/complaints/{complaint_id}#remind",
         flash="page.complaints.flash.reminded",
         flash_params={"n": sent.members},
     )

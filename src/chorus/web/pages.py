@@ -53,9 +53,12 @@ FLASH_COOKIE = "chorus_flash"
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _BABEL = {"zh-CN": "zh_Hans_CN", "en": "en"}
 _FLASH_KEY = re.compile(r"^page\.[a-z0-9_.-]+$")
-# The flash cookie: a page. key, then up to four integer parameters (``~n:24``): whoever edits
-# their own cookie can only change a number in a text of ours.
-_FLASH_VALUE = re.compile(r"^(page\.[a-z0-9_.-]+)((?:~[a-z_]{1,20}:[0-9]{1,9}){0,4})$")
+# The flash cookie: a page. key, then up to four integer parameters (``~n:24``), then the part
+# of the page the form's redirect went to (``@ladder``): whoever edits their own cookie can only
+# change a number in a text of ours, or where on the page it shows.
+_FLASH_VALUE = re.compile(
+    r"^(page\.[a-z0-9_.-]+)((?:~[a-z_]{1,20}:[0-9]{1,9}){0,4})(?:@([a-z][a-z0-9-]{0,63}))?$"
+)
 M = TypeVar("M", bound=Input)  # a form is read into an input model: no NUL in its texts
 
 
@@ -218,7 +221,7 @@ def base_context(
     settings: Settings = connection.app.state["settings"]
     locale = request_locale(connection, user)
     formats = Formats(locale, time_zone)
-    flash = _flash_text(connection.cookies.get(FLASH_COOKIE, ""), locale)
+    flash, flash_at = _flash(connection.cookies.get(FLASH_COOKIE, ""), locale)
     return {
         "user": user,
         "locale": locale,
@@ -237,18 +240,20 @@ def base_context(
         "date": formats.date,
         "datetime": formats.datetime,
         "flash": flash,
+        "flash_at": flash_at,
         "errors": {},
         "values": {},
     }
 
 
-def _flash_text(value: str, locale: str) -> str | None:
-    """The notice a ``chorus_flash`` cookie names (see :func:`redirect`), or None."""
+def _flash(value: str, locale: str) -> tuple[str | None, str | None]:
+    """The notice a ``chorus_flash`` cookie names (see :func:`redirect`), and the part of the
+    page it belongs in (the redirect's ``#fragment``: None for the top of the page)."""
     found = _FLASH_VALUE.match(value)
     if found is None or found[1] not in catalog(locale):
-        return None
+        return None, None
     params = dict(part.split(":") for part in found[2].split("~")[1:])
-    return t(found[1], locale, **{k: int(v) for k, v in params.items()})
+    return t(found[1], locale, **{k: int(v) for k, v in params.items()}), found[3]
 
 
 async def page(
@@ -299,11 +304,16 @@ def redirect(
 ) -> Redirect:
     """The answer to a form that worked: 303 See Other to ``to`` (a path on this site), with
     an optional notice shown once on the next page (``flash`` is a ``page.`` catalog key;
-    ``flash_params`` fills its integer placeholders: ``flash_params={"n": 24}``)."""
+    ``flash_params`` fills its integer placeholders: ``flash_params={"n": 24}``). When ``to``
+    goes to a part of the page (``/cases/1#ladder``), the notice shows in that part, where the
+    browser lands, rather than at the top out of sight: that part's template calls
+    ``flash_here("ladder")`` (``partials/flash.html``)."""
     settings: Settings = request.app.state["settings"]
     cookies = []
     if flash is not None:
         value = flash + "".join(f"~{k}:{int(v)}" for k, v in (flash_params or {}).items())
+        if "#" in to:
+            value += "@" + to.partition("#")[2]
         if not _FLASH_KEY.match(flash) or not _FLASH_VALUE.match(value):
             raise ValueError(f"a flash is a page. catalog key with integer parameters, not {value!r}")
         cookies.append(
