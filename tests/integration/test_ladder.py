@@ -273,6 +273,12 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
     assert 'id="ladder"' in html
     next_part = text_of(html.split('id="ladder-next"', 1)[1].split("</div>", 1)[0])
     assert "先向商家书面要求退款" in next_part
+    # Chinese punctuation in Chinese sentences, each put together in the catalog
+    words = text_of(html.split('<section id="ladder"', 1)[1].split("</section>", 1)[0])
+    assert "你的下一步：先向商家书面要求退款" in words
+    assert "依据：《中华人民共和国民法典》第一百八十八条（未经官方文本核实）" in words
+    assert re.search(r"时限未查明（[^）]+）：请尽早办理", words)
+    assert ": " not in words and " (" not in words, words
     csrf = csrf_of(Page(html))
 
     r = await client.post(

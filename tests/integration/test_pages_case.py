@@ -454,6 +454,9 @@ async def test_the_case_page_in_english(client: Any, mailbox: Any, worker: Any) 
     page = Page(r.text)
     assert page.lang == "en" and "What needs you now" in r.text and "complaint under way" in r.text
     assert "CN¥420.00" in r.text and "received by the regulator" in r.text
+    ladder = text_of(r.text.split('<section id="ladder"', 1)[1].split("</section>", 1)[0])
+    assert "Your next step: Ask the merchant for a refund in writing" in ladder
+    assert "Basis: 《中华人民共和国民法典》 第一百八十八条 (not checked against the official text)" in ladder
     r = await client.get("/me/cases")
     assert Page(r.text).lang == "en" and "My cases" in r.text
     assert "Your path to a refund, next step: Ask the merchant for a refund in writing" in text_of(r.text)

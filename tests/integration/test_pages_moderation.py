@@ -272,7 +272,7 @@ async def test_claims_are_listed_unmasked_and_confirmed(
     r = await client.get(url)
     assert r.status_code == 200
     said = text_of(r.text)
-    assert "电话号码: +8613912345678" in said or "电话号码: 13912345678" in said, said
+    assert "电话号码： +8613912345678" in said or "电话号码： 13912345678" in said, said
     assert f"{LEGIT_NAME}" in said and "Mallory 于" in said
     forms = [f.get("action") or "" for f in Page(r.text).forms]
     (ident_confirm,) = [f for f in forms if "/identifiers/" in f]
