@@ -43,6 +43,7 @@ from chorus.settings import Settings, get_settings
 from chorus.web import pages, publiccache, ratelimit
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.docs import LocalScalarPlugin, LocalSwaggerPlugin
+from chorus.web.errorpages import resolve_caller
 from chorus.web.health import healthz
 from chorus.web.middleware import (
     BodyTypeMiddleware,
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[resolve_caller],  # an error page knows who is signed in
         before_send=[echo_request_id, security_headers(settings)],
         middleware=[
             DrainUnreadBodyMiddleware,  # outermost: an early answer waits for the body to be read

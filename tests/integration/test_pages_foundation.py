@@ -190,6 +190,25 @@ async def test_unknown_page_is_an_html_404_in_the_readers_language(client: Any) 
     assert_problem(await client.get("/api/v1/no-such-thing"), 404, "not_found")
 
 
+async def test_an_error_page_knows_who_is_signed_in(client: Any, mailbox: Any, worker: Any) -> None:
+    """A mistyped address matches no page, a case that does not exist is refused before its page
+    asks who is reading: the error page still shows a signed-in member their own menu and
+    language, not "登录" as if they had been signed out."""
+    bearer = await verified_user(client, mailbox, worker, "lost@example.com")
+    r = await client.put("/api/v1/me/preferences", headers=bearer, json={"locale": "en"})
+    assert r.status_code == 200, r.text
+    client.cookies.set(SESSION_COOKIE, bearer["Authorization"].removeprefix("Bearer "))
+    for path in ("/no/such/page", "/cases/999999"):
+        r = await client.get(path)
+        assert r.status_code == 404 and Page(r.text).lang == "en", path
+        assert 'action="/logout"' in r.text and 'href="/me/cases"' in r.text, path
+        assert 'href="/login' not in r.text and 'href="/register"' not in r.text, path
+    # a session that is no longer valid: the page signed out, as before
+    client.cookies.set(SESSION_COOKIE, "not-a-session")
+    r = await client.get("/no/such/page")
+    assert r.status_code == 404 and 'href="/login' in r.text and 'action="/logout"' not in r.text
+
+
 async def test_a_page_form_post_needs_its_csrf_token(client: Any, mailbox: Any, worker: Any) -> None:
     bearer = await verified_user(client, mailbox, worker, "csrf@example.com")
     client.cookies.set(SESSION_COOKIE, bearer["Authorization"].removeprefix("Bearer "))

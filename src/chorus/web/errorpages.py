@@ -7,10 +7,13 @@ error is a page in the reader's language with what to do next, never a stack tra
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -18,9 +21,11 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Template
+from litestar.types import Scope
 
 from chorus.errors import DomainError
 from chorus.i18n import catalog, t
+from chorus.web.auth import current_user
 from chorus.web.middleware import REQUEST_ID_KEY
 from chorus.web.pages import base_context, cached_user, login_redirect
 
@@ -46,6 +51,25 @@ def _status_and_code(exc: Exception) -> tuple[int, str, dict[str, str]]:
             return 401, "not_authenticated", headers
         return exc.status_code, "", headers
     return 500, "internal", {}
+
+
+async def resolve_caller(exc: Exception, scope: Scope) -> None:
+    """Before an error page is drawn: who is asking, if a handler had not found out yet (a
+    mistyped address matches no handler; a case that does not exist is refused before its
+    handler asks). The error page's header then shows a signed-in member their own menu, not
+    "登录". Litestar awaits this hook; the exception handler that draws the page may not await.
+    Not for what a sign-in would not change, or what reading the session might fail on again:
+    the login redirect (401), too many requests (429), the server's own errors (5xx)."""
+    status, _, _ = _status_and_code(exc)
+    if (
+        scope["type"] != ScopeType.HTTP
+        or not is_page_path(scope["path"])
+        or status in (401, 429)
+        or status >= 500
+    ):
+        return
+    with contextlib.suppress(Exception):  # the page is drawn all the same, signed out
+        await current_user(ASGIConnection(scope))
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -82,4 +106,4 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     )
 
 
-__all__ = ["error_page", "is_page_path"]
+__all__ = ["error_page", "is_page_path", "resolve_caller"]
