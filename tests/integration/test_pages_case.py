@@ -222,6 +222,7 @@ async def test_a_member_sees_what_needs_them_the_timeline_and_the_chart(
     # their own details, in the form; not the organizer's
     page = Page(r.text)
     assert page.field("loss.amount") == "120.00"
+    assert re.search(r'value="CNY"[^>]*>人民币（CNY）</option>', r.text)  # Chinese brackets in Chinese
     assert ANN[2] in r.text and ANN[3] in r.text
     assert ORG[2] not in r.text and ORG[3] not in r.text and ORG[1] not in r.text
     assert f"/cases/{s['case']}/organize" not in r.text  # organizers only
@@ -454,6 +455,7 @@ async def test_the_case_page_in_english(client: Any, mailbox: Any, worker: Any) 
     page = Page(r.text)
     assert page.lang == "en" and "What needs you now" in r.text and "complaint under way" in r.text
     assert "CN¥420.00" in r.text and "received by the regulator" in r.text
+    assert re.search(r'value="CNY"[^>]*>Chinese Yuan \(CNY\)</option>', r.text)
     ladder = text_of(r.text.split('<section id="ladder"', 1)[1].split("</section>", 1)[0])
     assert "Your next step: Ask the merchant for a refund in writing" in ladder
     assert "Basis: 《中华人民共和国民法典》 第一百八十八条 (not checked against the official text)" in ladder

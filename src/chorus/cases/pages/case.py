@@ -351,10 +351,11 @@ def membership_values(m: MembershipRead) -> dict[str, str]:
 
 
 def currency_options(current: str, locale: str) -> list[tuple[str, str]]:
-    """The loss field's choices, ``("CNY", "人民币 (CNY)")``; ``current`` first if not among them."""
+    """The loss field's choices, ``("CNY", "人民币（CNY）")``; ``current`` first if not among them."""
     babel = babel_locale(locale)
     codes = list(CURRENCIES) if current in CURRENCIES or not current else [current, *CURRENCIES]
-    return [(c, f"{get_currency_name(c, locale=babel)} ({c})") for c in codes]
+    option = "page.case.membership.currency_option"
+    return [(c, t(option, locale, name=get_currency_name(c, locale=babel), code=c)) for c in codes]
 
 
 async def _time_zone(user: UserRead) -> ZoneInfo:
