@@ -125,6 +125,8 @@ async def test_the_case_page_asks_for_each_text_and_the_organizers_count_each(
     r = await client.get(f"/cases/{s['case']}")
     consent = section(r.text, "consent")
     assert "您已同意在下面 2 份投诉书中署名" in text_of(consent)
+    # each says it is agreed, right after its sentence: no space after a Chinese full stop
+    assert consent.count("。<strong>您已同意这一份</strong>") == 2
     assert Page(r.text).field("complaint_id") is None  # nothing left to agree to
     assert consent.count('<details class="complaint-fold">') == 2
     assert "阅读投诉书全文" not in text_of(section(r.text, "needs"))

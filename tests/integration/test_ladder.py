@@ -279,6 +279,7 @@ async def test_the_case_page_shows_the_member_their_next_step_and_organizers_the
     assert "依据：《中华人民共和国民法典》第一百八十八条（未经官方文本核实）" in words
     assert re.search(r"时限未查明（[^）]+）：请尽早办理", words)
     assert ": " not in words and " (" not in words, words
+    assert re.search(r"（来自监管机构登记）：决定是否受理：\d+ 个工作日", html), "no space after ："
     csrf = csrf_of(Page(html))
 
     r = await client.post(

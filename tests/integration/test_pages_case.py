@@ -458,6 +458,7 @@ async def test_the_case_page_in_english(client: Any, mailbox: Any, worker: Any) 
     assert re.search(r'value="CNY"[^>]*>Chinese Yuan \(CNY\)</option>', r.text)
     ladder = text_of(r.text.split('<section id="ladder"', 1)[1].split("</section>", 1)[0])
     assert "Your next step: Ask the merchant for a refund in writing" in ladder
+    assert "(from the regulator registry): decides whether to accept: 7 working days" in r.text
     assert "Basis: 《中华人民共和国民法典》 第一百八十八条 (not checked against the official text)" in ladder
     r = await client.get("/me/cases")
     assert Page(r.text).lang == "en" and "My cases" in r.text

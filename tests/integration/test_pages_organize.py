@@ -190,6 +190,7 @@ async def test_the_organizer_sees_every_member_with_loss_evidence_and_consent(
     # the way to ask them: the latest version's page, where its reminder is
     assert f'href="/cases/{s["case"]}/organize/complaints/{s["v2"]["id"]}"' in r.text
     assert "可以一键提醒还没有同意这一版的成员" in text and "用公告提醒" not in text
+    assert "投诉越有分量。打开上面最新的投诉书" in text  # two sentences, no space between in Chinese
     # promote forms: one per plain member, none for the organizer
     promote_forms = [f for f in page_.forms if f.get("action") == f"/cases/{s['case']}/organize/organizers"]
     assert len(promote_forms) == 3

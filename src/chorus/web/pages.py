@@ -52,6 +52,9 @@ FLASH_COOKIE = "chorus_flash"
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _BABEL = {"zh-CN": "zh_Hans_CN", "en": "en"}
+# what goes between two sentences (or a sentence and its link) put side by side: nothing in
+# Chinese, whose full stops and colons carry their own space; a space in English
+_GAP = {"zh-CN": "", "en": " "}
 _FLASH_KEY = re.compile(r"^page\.[a-z0-9_.-]+$")
 # The flash cookie: a page. key, then up to four integer parameters (``~n:24``), then the part
 # of the page the form's redirect went to (``@ladder``): whoever edits their own cookie can only
@@ -241,6 +244,7 @@ def base_context(
         "datetime": formats.datetime,
         "flash": flash,
         "flash_at": flash_at,
+        "gap": _GAP.get(locale, " "),
         "errors": {},
         "values": {},
     }
