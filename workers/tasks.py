@@ -19,9 +19,13 @@ from chorus.notifications import delivery as notify_delivery
 from chorus.notifications import service as notifications
 
 
-async def send_verification_email(ctx: dict[str, Any], *, user_id: int, nonce: str) -> bool:
+async def send_verification_email(
+    ctx: dict[str, Any], *, user_id: int, nonce: str, then: str | None = None
+) -> bool:
     try:
-        return await accounts.send_verification_email(user_id=user_id, nonce=nonce, settings=ctx["settings"])
+        return await accounts.send_verification_email(
+            user_id=user_id, nonce=nonce, settings=ctx["settings"], then=then
+        )
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise _mail_retry(ctx, exc) from exc
 

@@ -9,6 +9,7 @@ import html
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -152,6 +153,82 @@ async def test_register_follow_the_mailed_link_confirm_and_log_in(
     again = await submit(client, "/verify?token=" + token_from(msg), {"token": token_from(msg)})
     assert again.status_code == 422 and "已经用过" in alerts(again)
     assert any(f.get("action") == "/verify/resend" for f in Page(again.text).forms)
+
+
+def next_in(link: str, path: str) -> str:
+    """The ``next`` a link to ``path`` carries."""
+    parts = urlsplit(html.unescape(link))
+    assert parts.path == path, link
+    (going,) = parse_qs(parts.query)["next"]
+    return going
+
+
+def form_next(r: Any, action: str) -> str:
+    """Where the account form posting to ``action`` goes on to (its hidden ``next``)."""
+    found = re.search(rf'action="{action}".*?name="next" value="([^"]*)"', r.text, re.S)
+    assert found, r.text
+    return html.unescape(found.group(1))
+
+
+async def test_a_newcomer_on_the_way_to_report_gets_there_after_registering(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """A victim taps "我也被骗了，加入投诉" (/report?name=…) without an account: the login page
+    says why it is there, its register link, the mailed link and the login after it all lead on
+    to the report form with the shop's name, not to the home page."""
+    r = await client.get("/report", params={"name": "星辰卡盟"})
+    assert r.status_code == 303
+    shown = await follow(client, r)
+    going = login_next(shown)  # the path as the browser asked for it (percent-encoded)
+    assert unquote(going) == "/report?name=星辰卡盟"
+    assert "登录后会接着打开你刚才要去的页面" in text_of(shown.text)
+    account = shown.text.split('<section class="account">', 1)[1]
+    (register_link,) = re.findall(r'href="(/register[^"]*)"', account)
+    assert next_in(register_link, "/register") == going
+
+    form, token = await open_form(client, html.unescape(register_link))
+    assert form_next(form, "/register") == going
+    data = {"display_name": "新人", "email": "new@example.com", "password": PASSWORD}
+    r = await client.post("/register", data={**data, "next": going, "_csrf_token": token})
+    assert r.status_code == 303 and next_in(r.headers["location"], "/verify") == going
+    check = await follow(client, r)
+    assert form_next(check, "/verify/resend") == going  # a new link asked for leads there too
+    account = check.text.split('<section class="account">', 1)[1]
+    (login_link,) = re.findall(r'href="(/login[^"]*)"', account)
+    assert next_in(login_link, "/login") == going
+
+    await worker()
+    (msg,) = mailbox.to("new@example.com")
+    link = re.search(r"https?://\S+/verify\?\S+", body_of(msg))
+    assert link and next_in(path_of(link.group(0)), "/verify") == going
+    opened = await client.get(path_of(link.group(0)))
+    assert form_next(opened, "/verify") == going
+    token = csrf_of(Page(opened.text))
+    r = await client.post("/verify", data={"token": token_from(msg), "next": going, "_csrf_token": token})
+    assert r.status_code == 303 and next_in(r.headers["location"], "/login") == going
+    shown = await follow(client, r)
+    assert login_next(shown) == going and "邮箱已验证" in (flash(shown) or "")
+    login_form = {"email": "new@example.com", "password": PASSWORD, "next": going}
+    r = await client.post("/login", data={**login_form, "_csrf_token": csrf_of(Page(shown.text))})
+    assert r.status_code == 303 and r.headers["location"] == going
+    form = await follow(client, r)
+    assert form.status_code == 200 and Page(form.text).field("merchant.name") == "星辰卡盟"
+
+
+async def test_a_next_of_another_site_is_dropped_on_the_way_through_registering(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    form, token = await open_form(client, "/register?next=https://evil.example/x")
+    assert form_next(form, "/register") == "/" and 'href="/login"' in form.text
+    data = {"display_name": "新人", "email": "new@example.com", "password": PASSWORD}
+    r = await client.post("/register", data={**data, "next": "//evil.example", "_csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/verify"
+    await worker()
+    (msg,) = mailbox.to("new@example.com")
+    assert "next=" not in body_of(msg) and "evil" not in body_of(msg)
+    # a refused registration keeps where they were going
+    r = await client.post("/register", data={**data, "next": "/report", "_csrf_token": token})
+    assert r.status_code == 409 and form_next(r, "/register") == "/report"
 
 
 async def test_the_account_speaks_the_language_of_the_page_it_was_made_on(

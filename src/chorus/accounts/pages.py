@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from math import ceil
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -85,10 +86,19 @@ def _link_trouble(exc: ValidationError | DomainError) -> str | None:
 # --- register ---------------------------------------------------------------------------------
 
 
+Next = Annotated[str | None, QueryParameter(name="next")]
+
+
+def _going_on(target: str) -> str | None:
+    """``target`` (an :func:`after_login` answer) when it is somewhere to go on to, not home."""
+    return None if target == "/" else target
+
+
 @get("/register", name="register")
-async def register_page(request: Request[Any, Any, Any]) -> Template:
-    """The registration form: name, e-mail, password."""
-    return await page(request, "accounts/register.html")
+async def register_page(request: Request[Any, Any, Any], next_: Next = None) -> Template:
+    """The registration form: name, e-mail, password; ``next``, the page they were on their way
+    to, is where the verification e-mail's link and the login after it lead."""
+    return await page(request, "accounts/register.html", values={"next": after_login(next_)})
 
 
 @post("/register", guards=CREDENTIALS)
@@ -98,14 +108,20 @@ async def register(
     """Create the account in the language of the page (as the API's register does); then the
     "check your mailbox" page."""
     locale = request_locale(request, await current_user(request))
+    then = _going_on(after_login(data.get("next")))
     try:
         account = parse_form(UserCreate, {**data, "locale": locale})
         await credential_limits(request).spend_account("register", account.email)
-        await service.register(data=account, settings=settings)
+        await service.register(data=account, settings=settings, then=then)
     except (ValidationError, DomainError) as exc:
         taken = isinstance(exc, DomainError) and exc.code == "email_taken"
-        return await form_error(request, "accounts/register.html", exc, values=data, email_taken=taken)
-    return redirect(request, "/verify", flash="page.accounts.flash.registered")
+        values = {**data, "next": then or "/"}
+        return await form_error(request, "accounts/register.html", exc, values=values, email_taken=taken)
+    return redirect(request, _with_next("/verify", then), flash="page.accounts.flash.registered")
+
+
+def _with_next(path: str, then: str | None) -> str:
+    return f"{path}?{urlencode({'next': then})}" if then else path
 
 
 # --- verify the address -----------------------------------------------------------------------
@@ -113,13 +129,18 @@ async def register(
 
 @get("/verify", name="verify")
 async def verify_page(
-    request: Request[Any, Any, Any], settings: NamedDependency[Settings], token: Token = None
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    token: Token = None,
+    next_: Next = None,
 ) -> Template:
     """The verification e-mail's link: a button that confirms the address (the token is used
-    only by the button's POST). Without a token: "check your mailbox", with a resend form."""
+    only by the button's POST). Without a token: "check your mailbox", with a resend form.
+    ``next`` (where they were going) is carried on by both."""
+    values = {"next": after_login(next_)}
     if token:
-        return await page(request, "accounts/verify.html", token=token)
-    return await page(request, "accounts/check_mail.html", hours=settings.verify_token_hours)
+        return await page(request, "accounts/verify.html", token=token, values=values)
+    return await page(request, "accounts/check_mail.html", hours=settings.verify_token_hours, values=values)
 
 
 @post("/verify", guards=CREDENTIALS)
@@ -141,10 +162,11 @@ async def verify(
             trouble=trouble,
             hours=settings.verify_token_hours,
         )
+    then = _going_on(after_login(data.get("next")))
     user = await current_user(request)
     if user is not None and user.id == verified.id:
-        return redirect(request, "/", flash="page.accounts.flash.verified_signed_in")
-    return redirect(request, "/login", flash="page.accounts.flash.verified")
+        return redirect(request, then or "/", flash="page.accounts.flash.verified_signed_in")
+    return redirect(request, _with_next("/login", then), flash="page.accounts.flash.verified")
 
 
 @post("/verify/resend", guards=CREDENTIALS)
@@ -153,24 +175,24 @@ async def resend_verification(
 ) -> Template | Redirect:
     """A new verification link; the answer is the same whether or not the address has an
     account waiting (as the API's)."""
+    then = _going_on(after_login(data.get("next")))
     try:
         body = parse_form(ResendRequest, data)
     except ValidationError as exc:
+        values = {**data, "next": then or "/"}
         return await form_error(
-            request, "accounts/check_mail.html", exc, values=data, hours=settings.verify_token_hours
+            request, "accounts/check_mail.html", exc, values=values, hours=settings.verify_token_hours
         )
     await credential_limits(request).spend_account("resend", body.email)
-    await service.resend_verification(email=body.email)
-    return redirect(request, "/verify", flash="page.accounts.flash.resent")
+    await service.resend_verification(email=body.email, then=then)
+    return redirect(request, _with_next("/verify", then), flash="page.accounts.flash.resent")
 
 
 # --- log in and out ---------------------------------------------------------------------------
 
 
 @get("/login", name="login")
-async def login_page(
-    request: Request[Any, Any, Any], next_: Annotated[str | None, QueryParameter(name="next")] = None
-) -> Template | Redirect:
+async def login_page(request: Request[Any, Any, Any], next_: Next = None) -> Template | Redirect:
     """The login form; someone already signed in goes straight on to ``next``."""
     target = after_login(next_)
     if await current_user(request) is not None:

@@ -10,6 +10,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 from chorus import db, freshness, jobs, mail, security
 from chorus.accounts.schemas import UserCreate, UserRead
@@ -99,9 +100,15 @@ async def get_or_raise(user_id: int) -> UserRead:
 
 
 async def register(
-    *, data: UserCreate, settings: Settings, verified: bool = False, roles: tuple[str, ...] = ("user",)
+    *,
+    data: UserCreate,
+    settings: Settings,
+    verified: bool = False,
+    roles: tuple[str, ...] = ("user",),
+    then: str | None = None,
 ) -> UserRead:
-    """Create an account and (unless pre-verified) queue its verification e-mail."""
+    """Create an account and (unless pre-verified) queue its verification e-mail; ``then``, the
+    page of this site they were on their way to (``/report?name=…``), rides in its link."""
     password_hash = await security.hash_password(data.password)
     nonce = None if verified else secrets.token_hex(16)
     try:
@@ -127,6 +134,7 @@ async def register(
                     f"verify-email:{user_id}:{nonce}",
                     user_id=user_id,
                     nonce=nonce,
+                    then=then,
                 )
             await audit.record("user.registered", actor_id=user_id, object_type="user", object_id=user_id)
     except Exception as exc:
@@ -136,7 +144,7 @@ async def register(
     return await get_or_raise(user_id)
 
 
-async def resend_verification(*, email: str) -> None:
+async def resend_verification(*, email: str, then: str | None = None) -> None:
     """Queue a fresh verification e-mail; silent for unknown or verified addresses so the
     answer never tells whether an address is registered."""
     async with db.transaction():
@@ -155,14 +163,20 @@ async def resend_verification(*, email: str) -> None:
             f"verify-email:{row['id']}:{nonce}",
             user_id=row["id"],
             nonce=nonce,
+            then=then,
         )
 
 
-def verification_link(settings: Settings, token: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/verify?token={token}"
+def verification_link(settings: Settings, token: str, then: str | None = None) -> str:
+    """The address the verification e-mail links to; ``then`` is where the new member was going
+    (a path of this site, checked again when used)."""
+    link = f"{settings.public_url.rstrip('/')}/verify?token={token}"
+    return f"{link}&{urlencode({'next': then})}" if then else link
 
 
-async def send_verification_email(*, user_id: int, nonce: str, settings: Settings) -> bool:
+async def send_verification_email(
+    *, user_id: int, nonce: str, settings: Settings, then: str | None = None
+) -> bool:
     """The job: mail the link for ``nonce`` unless it is stale or already sent. True if sent."""
     row = (
         await User.select(
@@ -180,7 +194,7 @@ async def send_verification_email(*, user_id: int, nonce: str, settings: Setting
         "verify_email.txt",
         locale,
         greeting=t("email.greeting", locale, name=row["display_name"]),
-        link=verification_link(settings, token),
+        link=verification_link(settings, token, then),
         hours=settings.verify_token_hours,
     )
     return await _mail_once(
