@@ -182,6 +182,7 @@ async def test_a_newcomer_on_the_way_to_report_gets_there_after_registering(
     going = login_next(shown)  # the path as the browser asked for it (percent-encoded)
     assert unquote(going) == "/report?name=星辰卡盟"
     assert "登录后会接着打开你刚才要去的页面" in text_of(shown.text)
+    assert '还没有账户？<a href="/register?next=' in shown.text
     account = shown.text.split('<section class="account">', 1)[1]
     (register_link,) = re.findall(r'href="(/register[^"]*)"', account)
     assert next_in(register_link, "/register") == going
@@ -193,6 +194,7 @@ async def test_a_newcomer_on_the_way_to_report_gets_there_after_registering(
     assert r.status_code == 303 and next_in(r.headers["location"], "/verify") == going
     check = await follow(client, r)
     assert form_next(check, "/verify/resend") == going  # a new link asked for leads there too
+    assert "小时内有效。确认邮箱之后" in check.text
     account = check.text.split('<section class="account">', 1)[1]
     (login_link,) = re.findall(r'href="(/login[^"]*)"', account)
     assert next_in(login_link, "/login") == going

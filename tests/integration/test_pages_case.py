@@ -132,6 +132,8 @@ async def test_the_public_sees_the_summary_and_no_one_s_personal_data(
         assert MERCHANT in words and "2 人" in words and "¥420.00" in words
         assert api["status"] == "filing" and "正在投诉" in words  # the status in words
         assert "监管部门已登记" in words  # the filing's status, as the public API lists it
+        if who is None:  # the way in for a member, right after its sentence (no space in Chinese)
+            assert '登录后可以看到投诉进展和投诉书全文。<a href="/login?next=' in r.text
         for secret in PRIVATE:
             assert secret not in r.text, secret
         assert "complaint-text" not in r.text and "chart.svg" not in r.text

@@ -127,6 +127,7 @@ async def test_the_form_says_the_limits_and_uploads_several_files_that_are_then_
     # the thumbnail and the download go through the API's authorized download route
     assert f'<img src="/api/v1/evidence/{image["id"]}/content"' in r.text
     assert (await client.get(f"/api/v1/evidence/{image['id']}/content")).content == shot
+    assert re.search(r"SHA-256 指纹：<code title=", r.text)
     # the link's name says it downloads, to a screen reader, in Chinese brackets
     assert re.search(
         rf'href="/api/v1/evidence/{image["id"]}/content" download>付款截图.png'
