@@ -1,0 +1,47 @@
+"""Chinese text put side by side in a template. A sentence of ours that ends in a Chinese
+punctuation mark (。：？) carries its own spacing; a literal space after it shows in Chinese as a
+gap before the link, code or sentence that follows (…投诉书全文。 登录). Templates put
+``{{ gap }}`` there: nothing in Chinese, a space in English (web/pages.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from chorus import i18n
+
+PAGES = Path(i18n.__file__).parent / "templates" / "pages"
+CHINESE_STOPS = tuple("。：？！，；）」》…")
+# {{ t("key"…) }}, a space or a line break, then a link, code, emphasis or another text of ours
+SIDE_BY_SIDE = re.compile(
+    r"""\{\{ t\((["'])([a-z0-9_.-]+)\1( ~)?[^{}]*\) \}\}(?: |\n\s*)(?=<(?:a|code|strong|q|em)\b|\{\{ t\()"""
+)
+
+
+def spaced_after_a_stop() -> dict[str, str]:
+    """Where a template leaves a space after a text whose Chinese ends in a stop: where → key."""
+    zh = i18n.catalog("zh-CN")
+    found: dict[str, str] = {}
+    for path in sorted(PAGES.rglob("*.html")):
+        source = path.read_text(encoding="utf-8")
+        for m in SIDE_BY_SIDE.finditer(source):
+            key, put_together = m.group(2), m.group(3) is not None
+            keys = [k for k in zh if k.startswith(key)] if put_together else [key]
+            if any(zh[k].endswith(CHINESE_STOPS) for k in keys if k in zh):
+                line = source.count("\n", 0, m.start()) + 1
+                found[f"{path.relative_to(PAGES)}:{line}"] = key
+    return found
+
+
+def test_no_space_after_a_chinese_stop_in_the_templates() -> None:
+    assert not spaced_after_a_stop()
+
+
+def test_the_check_finds_a_space_after_a_chinese_stop(tmp_path: Path) -> None:
+    """The pattern still matches what it is for (a template written the old way)."""
+    source = '<p>{{ t("page.case.member_login") }} <a href="/login">{{ t("page.nav.login") }}</a></p>'
+    (m,) = SIDE_BY_SIDE.finditer(source)
+    assert m.group(2) == "page.case.member_login"
+    assert i18n.catalog("zh-CN")["page.case.member_login"].endswith(CHINESE_STOPS)
+    joined = '{{ t("page.a.b", n=1) }}\n    {{ t("page.c.d") }}'
+    assert [m.group(2) for m in SIDE_BY_SIDE.finditer(joined)] == ["page.a.b"]
