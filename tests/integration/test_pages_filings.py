@@ -255,6 +255,19 @@ async def test_a_manual_update_shows_with_its_source(
     update = section(html, f"update-{s['filing']}")
     options = re.findall(r'<option value="(\w*)"', update)
     assert options == ["", "in_mediation", "resolved", "needs_info", "rejected", "closed"]
+    # news with the same reference again: the log gives the reference where it first came
+    r = await post_form(
+        client,
+        f"{s['base']}/{s['filing']}/events",
+        {"reference": "SZ-2026-1107", "note": "南山所说下周调解。"},
+        page_path=s["base"],
+    )
+    assert r.status_code == 303, r.text
+    log = filing_part((await client.get(s["base"])).text, s["filing"]).split('<ol class="filing-timeline">')[
+        1
+    ]
+    assert words(log).count("SZ-2026-1107") == 1
+    assert words(log).index("南山所说下周调解") < words(log).index("SZ-2026-1107")
 
 
 async def e_mail_replies(

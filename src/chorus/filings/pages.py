@@ -81,13 +81,15 @@ def offered(f: FilingRead) -> list[FilingStatus]:
 class Entry:
     """One line of a filing's timeline: the event, whether it changed the status, a worker's note
     in words (catalog key and detail) when it is one of the worker's codes, and for a reply read
-    into a proposed status the organizer's event that answered it (None: not answered yet)."""
+    into a proposed status the organizer's event that answered it (None: not answered yet); the
+    reference when this event gave it first or changed it (the same one again is not repeated)."""
 
     event: FilingEventRead
     moved: bool
     worker_key: str | None
     worker_detail: str
     answered_by: FilingEventRead | None = None
+    new_reference: str | None = None
 
 
 def timeline(f: FilingRead) -> list[Entry]:
@@ -95,6 +97,7 @@ def timeline(f: FilingRead) -> list[Entry]:
     answers = {e.confirms_event_id: e for e in f.events if e.confirms_event_id is not None}
     out: list[Entry] = []
     previous: FilingStatus | None = None
+    reference: str | None = None
     for e in f.events:
         key, detail = None, ""
         if e.source == "worker" and e.note:
@@ -102,8 +105,9 @@ def timeline(f: FilingRead) -> list[Entry]:
             key = f"page.filings.worker.{code}" if code in WORKER_NOTES else None
             detail = detail if key else ""
         answered = answers.get(e.id) if e.id is not None and e.proposed_status is not None else None
-        out.append(Entry(e, e.status != previous, key, detail, answered))
-        previous = e.status
+        given = e.reference if e.reference != reference else None
+        out.append(Entry(e, e.status != previous, key, detail, answered, given))
+        previous, reference = e.status, e.reference or reference
     return out[::-1]
 
 
