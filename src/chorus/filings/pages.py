@@ -97,17 +97,15 @@ def timeline(f: FilingRead) -> list[Entry]:
     answers = {e.confirms_event_id: e for e in f.events if e.confirms_event_id is not None}
     out: list[Entry] = []
     previous: FilingStatus | None = None
-    reference: str | None = None
-    for e in f.events:
+    for e, given in zip(f.events, f.references_given(), strict=True):
         key, detail = None, ""
         if e.source == "worker" and e.note:
             code, _, detail = e.note.partition(":")
             key = f"page.filings.worker.{code}" if code in WORKER_NOTES else None
             detail = detail if key else ""
         answered = answers.get(e.id) if e.id is not None and e.proposed_status is not None else None
-        given = e.reference if e.reference != reference else None
         out.append(Entry(e, e.status != previous, key, detail, answered, given))
-        previous, reference = e.status, e.reference or reference
+        previous = e.status
     return out[::-1]
 
 

@@ -120,6 +120,16 @@ class FilingRead(BaseModel):
     # the rule the deadline follows (None: the regulator owes no date, or nothing was sent yet)
     time_limit: FilingTimeLimit | None = None
 
+    def references_given(self) -> list[str | None]:
+        """Each event's reference where it came first or changed (None where an event repeats
+        the one before, or has none): what a timeline shows beside each event, oldest first."""
+        out: list[str | None] = []
+        known: str | None = None
+        for e in self.events:
+            out.append(e.reference if e.reference != known else None)
+            known = e.reference or known
+        return out
+
 
 class FilingPlan(BaseModel):
     """What filing a complaint version would send, to whom and how: what organizers confirm."""

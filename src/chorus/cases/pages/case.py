@@ -204,8 +204,7 @@ def timeline(
             out.append(Happening(at=e.at, kind="case", key=f"page.case.timeline.{e.kind}"))
     for f in filings_read:
         previous: str | None = None
-        reference: str | None = None  # said where the regulator first gives it (or changes it)
-        for ev in f.events:
+        for ev, reference in zip(f.events, f.references_given(), strict=True):
             # the same status again: a reply (the regulator's, or a mail from another address),
             # or news an organizer recorded; else the filing's new status
             same = ev.status.value == previous
@@ -225,11 +224,10 @@ def timeline(
                     filing_status=ev.status.value,
                     source=ev.source,
                     note=ev.note,
-                    reference=ev.reference if ev.reference != reference else None,
+                    reference=reference,  # where the regulator first gave it (or changed it)
                 )
             )
             previous = ev.status.value
-            reference = ev.reference or reference
     for a in announcements:
         out.append(
             Happening(
