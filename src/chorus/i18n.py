@@ -6,7 +6,11 @@ once without editing one file. A key defined twice is an error, raised when the 
 
 A key in no catalog is shown as itself; with ``CHORUS_I18N_STRICT=1`` (the tests set it, for
 their processes and the servers they start) it raises :class:`MissingKey` instead, so a page
-that would show a bare key fails its test."""
+that would show a bare key fails its test.
+
+A text that counts has its singular beside it as ``<key>_one`` ("1 of your cases needs you"):
+:func:`t` takes it when its ``count`` (or ``n``) is a number the locale's plural rules (CLDR,
+through Babel) call "one". Chinese has no such form, so its ``_one`` texts are never shown."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import os
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from babel import Locale
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -86,10 +92,37 @@ def negotiate(accept_language: str | None) -> str:
     return min(ranked)[2] if ranked else DEFAULT_LOCALE
 
 
+_COUNTS = ("count", "n")  # the parameters whose number chooses between a text and its _one
+
+
+@cache
+def _plural_rule(locale: str) -> Any:
+    return Locale.parse(locale.replace("-", "_")).plural_form
+
+
+def _number(value: Any) -> int | None:
+    """A count as given: an int, or a number already written out for the page ("1", "1,000")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    digits = str(value).replace(",", "").replace("\u00a0", "").strip()
+    return int(digits) if digits.isdigit() else None
+
+
+def _singular(key: str, locale: str, params: dict[str, Any]) -> str:
+    """``key``, or its ``_one`` text when the count it is given is singular in ``locale``."""
+    one = f"{key}_one"
+    if one not in catalog(locale):
+        return key
+    counts = [_number(params[name]) for name in _COUNTS if name in params]
+    if counts and counts[0] is not None and _plural_rule(locale)(counts[0]) == "one":
+        return one
+    return key
+
+
 def t(key: str, locale: str | None = None, **params: Any) -> str:
     """Translate ``key``; falls back to the default locale, then to English, then the key."""
     for loc in (normalize_locale(locale), DEFAULT_LOCALE, "en"):
-        text = catalog(loc).get(key)
+        text = catalog(loc).get(_singular(key, loc, params) if params else key)
         if text is not None:
             return text.format(**params) if params else text
     if os.environ.get("CHORUS_I18N_STRICT") == "1":

@@ -464,4 +464,5 @@ async def test_the_case_page_in_english(client: Any, mailbox: Any, worker: Any) 
     assert "Basis: 《中华人民共和国民法典》 第一百八十八条 (not checked against the official text)" in ladder
     r = await client.get("/me/cases")
     assert Page(r.text).lang == "en" and "My cases" in r.text
+    assert "1 of your cases needs you." in text_of(r.text)  # the singular, in English
     assert "Your path to a refund, next step: Ask the merchant for a refund in writing" in text_of(r.text)

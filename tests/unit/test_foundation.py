@@ -103,6 +103,35 @@ def test_translation_falls_back_and_formats(monkeypatch: pytest.MonkeyPatch) -> 
     assert i18n.known("email.greeting") and not i18n.known("no.such.key")
 
 
+@pytest.mark.parametrize(
+    ("locale", "count", "expected"),
+    [
+        ("en", 1, "1 of your cases needs you."),
+        ("en", "1", "1 of your cases needs you."),  # as the page writes the number out
+        ("en", 2, "2 of your cases need you."),
+        ("en", 0, "0 of your cases need you."),
+        ("en", "1,001", "1,001 of your cases need you."),
+        ("zh-CN", 1, "有 1 个案件需要您处理。"),  # Chinese has no singular
+    ],
+)
+def test_a_count_of_one_takes_the_singular_text(locale: str, count: int | str, expected: str) -> None:
+    assert i18n.t("page.case.mine.lead_waiting", locale, count=count) == expected
+
+
+def test_every_singular_text_has_its_counted_text_and_its_count() -> None:
+    """A ``_one`` text beside a text that counts, in both catalogs, with the same count."""
+    for locale in i18n.LOCALES:
+        texts = i18n.catalog(locale)
+        for key, text in texts.items():
+            base = key.removesuffix("_one")
+            if key.endswith("_one") and base in texts:
+                counts = [c for c in ("{count}", "{n}") if c in texts[base]]
+                assert counts, (locale, base)  # the counted text says how many
+                # the singular may say "1" in words; what it fills in, the counted text has too
+                names = set(re.findall(r"\{(\w+)\}", text))
+                assert names <= set(re.findall(r"\{(\w+)\}", texts[base])), key
+
+
 def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("CHORUS_SECRET_KEY", "CHORUS_SMTP_HOST", "CHORUS_DATA_KEY"):
         monkeypatch.delenv(key, raising=False)
