@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
 from litestar import Request, get, post
+from litestar.exceptions import TooManyRequestsException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, ValidationError
 
@@ -23,7 +25,7 @@ from chorus.web.auth import SESSION_COOKIE
 from chorus.web.guards import requires_login, requires_verified
 from chorus.web.middleware import PAGE_CSP
 from chorus.web.pages import Formats, FormData, form_error, page, page_router, parse_form, redirect, safe_next
-from tests.support import PASSWORD, assert_problem, http_client, register, verified_user
+from tests.support import PASSWORD, assert_problem, http_client, register, text_of, verified_user
 
 
 class Page(HTMLParser):
@@ -282,6 +284,11 @@ async def boom(request: Request[Any, Any, Any]) -> Template:
     raise RuntimeError("secret internals /srv/chorus/app.py line 12")
 
 
+@get("/_t/busy")
+async def busy(request: Request[Any, Any, Any], after: FromQuery[int]) -> Template:
+    raise TooManyRequestsException(headers={"Retry-After": str(after)})
+
+
 @post("/_t/upload", request_max_body_size=None)
 async def upload(request: Request[Any, Any, Any]) -> Template:
     size = 0
@@ -315,7 +322,7 @@ async def tclient(clean: None, settings: Any, monkeypatch: pytest.MonkeyPatch) -
     own = DictLoader({"_t_form.html": FORM_TEMPLATE})
     monkeypatch.setattr(env, "loader", ChoiceLoader([own, env.loader]))
     original = chorus.app.page_routers
-    extra = page_router(form_page, form_post, private_page, verified_page, boom, upload)
+    extra = page_router(form_page, form_post, private_page, verified_page, boom, busy, upload)
     monkeypatch.setattr(chorus.app, "page_routers", lambda: [*original(), extra])
     # settings of its own: an app built now, with these pages (tests.toolkit keeps one app for
     # the run's settings)
@@ -372,6 +379,22 @@ async def test_an_unverified_user_is_told_to_verify(tclient: Any) -> None:
     r = await tclient.get("/_t/verified")
     assert r.status_code == 403 and "请先验证您的邮箱" in r.text
     assert (await tclient.get("/_t/private")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("after", "locale", "said"),
+    [
+        (1, "en", "Please try again in 1 second."),
+        (30, "en", "Please try again in 30 seconds."),
+        (1, "zh-CN", "请在 1 秒后再试。"),
+    ],
+)
+async def test_too_many_requests_says_when_to_try_again(
+    tclient: Any, after: int, locale: str, said: str
+) -> None:
+    r = await tclient.get(f"/_t/busy?after={after}", headers={"Accept-Language": locale})
+    assert r.status_code == 429 and r.headers["retry-after"] == str(after)
+    assert said in text_of(r.text)
 
 
 async def test_a_crash_is_a_page_without_internals(tclient: Any) -> None:
