@@ -8,9 +8,9 @@ A key in no catalog is shown as itself; with ``CHORUS_I18N_STRICT=1`` (the tests
 their processes and the servers they start) it raises :class:`MissingKey` instead, so a page
 that would show a bare key fails its test.
 
-A text that counts has its singular beside it as ``<key>_one`` ("1 of your cases needs you"):
-:func:`t` takes it when its ``count`` (or ``n``) is a number the locale's plural rules (CLDR,
-through Babel) call "one". Chinese has no such form, so its ``_one`` texts are never shown."""
+A text that counts may have its words for exactly one beside it as ``<key>_one`` ("1 of your
+cases needs you", "1 位受害者举报了这个商家，损失 …" rather than "总损失"): :func:`t` takes it
+when the ``count`` (or ``n``) it is given is 1. Callers pass the key that counts, never ``_one``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ import os
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from babel import Locale
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -95,28 +93,14 @@ def negotiate(accept_language: str | None) -> str:
 _COUNTS = ("count", "n")  # the parameters whose number chooses between a text and its _one
 
 
-@cache
-def _plural_rule(locale: str) -> Any:
-    return Locale.parse(locale.replace("-", "_")).plural_form
-
-
-def _number(value: Any) -> int | None:
-    """A count as given: an int, or a number already written out for the page ("1", "1,000")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    digits = str(value).replace(",", "").replace("\u00a0", "").strip()
-    return int(digits) if digits.isdigit() else None
-
-
 def _singular(key: str, locale: str, params: dict[str, Any]) -> str:
-    """``key``, or its ``_one`` text when the count it is given is singular in ``locale``."""
-    one = f"{key}_one"
-    if one not in catalog(locale):
+    """``key``, or its ``_one`` text when the count it is given is 1 (an int, or the number as
+    the page writes it out: "1")."""
+    count = next((params[name] for name in _COUNTS if name in params), None)
+    if count is None or str(count).strip() != "1":
         return key
-    counts = [_number(params[name]) for name in _COUNTS if name in params]
-    if counts and counts[0] is not None and _plural_rule(locale)(counts[0]) == "one":
-        return one
-    return key
+    one = f"{key}_one"
+    return one if one in catalog(locale) else key
 
 
 def t(key: str, locale: str | None = None, **params: Any) -> str:

@@ -118,6 +118,14 @@ def test_a_count_of_one_takes_the_singular_text(locale: str, count: int | str, e
     assert i18n.t("page.case.mine.lead_waiting", locale, count=count) == expected
 
 
+def test_chinese_words_for_exactly_one_are_taken_too() -> None:
+    """One victim has a loss, not a total loss: the _one text is chosen in Chinese as well."""
+    one = i18n.t("page.merchants.reported", "zh-CN", count="1", loss="¥5.00")
+    assert one == "1 位受害者举报了这个商家，损失 ¥5.00。"
+    two = i18n.t("page.merchants.reported", "zh-CN", count="2", loss="¥5.00")
+    assert two == "2 位受害者举报了这个商家，总损失 ¥5.00。"
+
+
 def test_every_singular_text_has_its_counted_text_and_its_count() -> None:
     """A ``_one`` text beside a text that counts, in both catalogs, with the same count."""
     for locale in i18n.LOCALES:

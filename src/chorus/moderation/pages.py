@@ -123,7 +123,7 @@ async def _decided(request: Request[Any, Any, Any], merged: MerchantRead) -> Red
     return redirect(
         request,
         "/moderation",
-        flash="page.moderation.flash.merged_case" + ("_one" if open_case.member_count == 1 else ""),
+        flash="page.moderation.flash.merged_case",
         flash_params={"case": open_case.id, "count": open_case.member_count},
     )
 
