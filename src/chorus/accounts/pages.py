@@ -89,8 +89,9 @@ def _link_trouble(exc: ValidationError | DomainError) -> str | None:
 Next = Annotated[str | None, QueryParameter(name="next")]
 
 
-def _going_on(target: str) -> str | None:
-    """``target`` (an :func:`after_login` answer) when it is somewhere to go on to, not home."""
+def _going_on(value: Any) -> str | None:
+    """Where a form's ``next`` goes on to (:func:`after_login`), when it is not the home page."""
+    target = after_login(None if value is None else str(value))
     return None if target == "/" else target
 
 
@@ -108,7 +109,7 @@ async def register(
     """Create the account in the language of the page (as the API's register does); then the
     "check your mailbox" page."""
     locale = request_locale(request, await current_user(request))
-    then = _going_on(after_login(data.get("next")))
+    then = _going_on(data.get("next"))
     try:
         account = parse_form(UserCreate, {**data, "locale": locale})
         await credential_limits(request).spend_account("register", account.email)
@@ -162,7 +163,7 @@ async def verify(
             trouble=trouble,
             hours=settings.verify_token_hours,
         )
-    then = _going_on(after_login(data.get("next")))
+    then = _going_on(data.get("next"))
     user = await current_user(request)
     if user is not None and user.id == verified.id:
         return redirect(request, then or "/", flash="page.accounts.flash.verified_signed_in")
@@ -175,7 +176,7 @@ async def resend_verification(
 ) -> Template | Redirect:
     """A new verification link; the answer is the same whether or not the address has an
     account waiting (as the API's)."""
-    then = _going_on(after_login(data.get("next")))
+    then = _going_on(data.get("next"))
     try:
         body = parse_form(ResendRequest, data)
     except ValidationError as exc:
