@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,12 @@ def t(key: str, locale: str | None = None, **params: Any) -> str:
     if os.environ.get("CHORUS_I18N_STRICT") == "1":
         raise MissingKey(key)
     return key
+
+
+def join_list(items: Iterable[str], locale: str | None = None) -> str:
+    """``items`` as one list in ``locale``'s way: 淘宝、拼多多 in Chinese, "Taobao, Pinduoduo" in
+    English."""
+    return t("common.list_separator", locale).join(items)
 
 
 def known(key: str) -> bool:

@@ -1123,7 +1123,7 @@ def test_a_complaint_reading_its_evidence_batch_by_batch_is_the_same(
     prepared = build.prepare_reading(dataclasses.replace(data, evidence=()), evidence_of, batch=batch)
     markdown, digests, view = build.complete(prepared)
     assert (markdown, digests, view) == build_complaint(members_only)
-    cites = {"zh-CN": "付款凭证（证据索引中的证据编号 0, 1, 2）", "en": "evidence no. 0, 1, 2)"}[locale]
+    cites = {"zh-CN": "付款凭证（证据索引中的证据编号 0、1、2）", "en": "evidence no. 0, 1, 2)"}[locale]
     assert cites in markdown
     in_order = [m.user_id for m in sorted(data.members, key=lambda m: (m.joined_at, m.user_id))]
     assert [user_id for ids in asked for user_id in ids] == in_order

@@ -24,7 +24,17 @@ def test_member_ranges(count: int, bucket: str) -> None:
     assert t(f"feed.merchants.members_{bucket}", "en") != f"feed.merchants.members_{bucket}"
 
 
-def test_a_name_with_markup_is_text_and_the_feed_parses() -> None:
+SUMMARY = {
+    "en": "Sells on: Taobao, xingchen-ka.com. First reported 2026-03-05; last reported 2026-03-05; "
+    "reported by 20–99 people.",
+    # a Chinese list is joined with 、, not an English comma
+    "zh-CN": "平台：淘宝、xingchen-ka.com。首次举报：2026-03-05；最近举报：2026-03-05；举报人数：20–99 人。",
+}
+LABELS = {"en": ["Taobao", "xingchen-ka.com"], "zh-CN": ["淘宝", "xingchen-ka.com"]}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_a_name_with_markup_is_text_and_the_feed_parses(locale: str) -> None:
     when = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
     row = NewlyReportedRead(
         id=7,
@@ -37,8 +47,8 @@ def test_a_name_with_markup_is_text_and_the_feed_parses() -> None:
     body = atom(
         [row],
         base_url="https://chorus.example.org/",
-        locale="en",
-        t=lambda key, **params: t(key, "en", **params),
+        locale=locale,
+        t=lambda key, **params: t(key, locale, **params),
         day=lambda moment: moment.date().isoformat(),
     )
     assert b"<script>" not in body
@@ -48,8 +58,5 @@ def test_a_name_with_markup_is_text_and_the_feed_parses() -> None:
     assert entry.findtext(f"{ATOM}id") == "https://chorus.example.org/merchants/7"
     assert root.findtext(f"{ATOM}id") == "https://chorus.example.org/feeds/merchants.atom"
     assert root.findtext(f"{ATOM}updated", "").startswith("2026-03-05T08:00:00")
-    assert entry.findtext(f"{ATOM}summary") == (
-        "Sells on: Taobao, xingchen-ka.com. First reported 2026-03-05; last reported 2026-03-05; "
-        "reported by 20–99 people."
-    )
-    assert [c.get("label") for c in entry.findall(f"{ATOM}category")] == ["Taobao", "xingchen-ka.com"]
+    assert entry.findtext(f"{ATOM}summary") == SUMMARY[locale]
+    assert [c.get("label") for c in entry.findall(f"{ATOM}category")] == LABELS[locale]

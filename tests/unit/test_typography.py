@@ -45,3 +45,29 @@ def test_the_check_finds_a_space_after_a_chinese_stop(tmp_path: Path) -> None:
     assert i18n.catalog("zh-CN")["page.case.member_login"].endswith(CHINESE_STOPS)
     joined = '{{ t("page.a.b", n=1) }}\n    {{ t("page.c.d") }}'
     assert [m.group(2) for m in SIDE_BY_SIDE.finditer(joined)] == ["page.a.b"]
+
+
+def test_a_list_is_joined_the_way_its_language_writes_one() -> None:
+    assert i18n.join_list(["淘宝", "拼多多", "xcka-demo.cn"], "zh-CN") == "淘宝、拼多多、xcka-demo.cn"
+    assert i18n.join_list(["Taobao", "Pinduoduo"], "en") == "Taobao, Pinduoduo"
+    assert i18n.join_list(["淘宝"], "zh-CN") == "淘宝"
+
+
+def test_no_page_or_module_joins_a_list_with_a_separator_of_its_own() -> None:
+    """Lists of words a reader sees go through ``i18n.join_list`` (``listed`` in page templates):
+    a fixed ", " read "平台：淘宝, xcka-demo.cn" in Chinese, and five pages each chose their
+    separator their own way. Pages join only amounts (" + ") and ids in an attribute (' ').
+    """
+    source_root = PAGES.parent.parent
+    in_pages = re.compile(r"""\|\s*join\((?!" \+ "\)|' '\))""")  # sums; ids in an attribute
+    in_code = re.compile(r"""(["'])、\1|(?<!common\.list)_separator["']""")
+    found = [
+        f"{path.relative_to(source_root)}:{path.read_text(encoding='utf-8').count(chr(10), 0, m.start()) + 1}"
+        for pattern, paths in ((in_pages, PAGES.rglob("*.html")), (in_code, source_root.rglob("*.py")))
+        for path in sorted(paths)
+        for m in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found
+    assert in_pages.search('{{ kinds | join(", ") }}') and in_pages.search("names | join(sep)")
+    assert not in_pages.search('{{ parts | join(" + ") }}')
+    assert in_code.search('("、" if zh else ", ")') and in_code.search('t("page.x.list_separator")')

@@ -33,7 +33,7 @@ from chorus.accounts.schemas import (
     VerifyRequest,
 )
 from chorus.errors import DomainError
-from chorus.i18n import t
+from chorus.i18n import join_list, t
 from chorus.regulators import requirements
 from chorus.regulators import service as regulators
 from chorus.settings import Settings
@@ -326,7 +326,7 @@ _IDENTITY_FORM = ("real_name", "phone", "id_type", "id_number", "address", "cons
 
 
 def _fields_text(fields: Any, locale: str) -> str:
-    return ("、" if locale == "zh-CN" else ", ").join(t(f"page.identity.field.{f}", locale) for f in fields)
+    return join_list((t(f"page.identity.field.{f}", locale) for f in fields), locale)
 
 
 async def _identity_context(request: Request[Any, Any, Any], user: UserRead) -> dict[str, Any]:
@@ -347,7 +347,7 @@ async def _identity_context(request: Request[Any, Any, Any], user: UserRead) -> 
                     rule.rule, {"rule": rule, "names": [], "fields_text": _fields_text(rule.fields, locale)}
                 )
                 item["names"].append(name)
-    items = [{**i, "names": ("、" if locale == "zh-CN" else ", ").join(i["names"])} for i in by_rule.values()]
+    items = [{**i, "names": join_list(i["names"], locale)} for i in by_rule.values()]
     values = {k: v for k, v in stored.model_dump().items() if k in _IDENTITY_FORM and v is not None}
     values.pop("consent_version", None)
     return {

@@ -48,7 +48,7 @@ from chorus.complaints.model import ComplaintInput, EvidenceInfo, EvidenceRow, M
 from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import all_sha256_hex, is_sha256_hex
-from chorus.i18n import catalog, normalize_locale
+from chorus.i18n import catalog, join_list, normalize_locale
 from chorus.markdown import inline, literal, quote_statement
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask, shown_identifier
 from chorus.money import as_string
@@ -443,7 +443,7 @@ def _pattern_row(pattern: Pattern, full: bool, text: _Text, chain: dict[int, int
             "complaint.pattern.receipts",
             "",
             count=pattern.receipt_members,
-            entries=", ".join(str(i) for i in entries),
+            entries=join_list((str(i) for i in entries), text.locale),
         )
     return {
         "kind": pattern.kind,

@@ -26,7 +26,7 @@ from chorus.cases import service as cases
 from chorus.errors import Conflict, Invalid, StorageUnavailable, TooLarge, UnsupportedType
 from chorus.evidence import extraction, service, sniff
 from chorus.evidence.schemas import ChainVerification, EvidenceRead, ExtractionRead
-from chorus.i18n import t
+from chorus.i18n import join_list, t
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
 from chorus.web.multipart import StreamedForm, file_parts
@@ -116,7 +116,7 @@ class UploadRules:
 
 def upload_rules(settings: Settings, locale: str) -> UploadRules:
     types = accepted_types()
-    names = t("page.evidence.list_separator", locale).join(r.extension.upper() for r in types)
+    names = join_list((r.extension.upper() for r in types), locale)
     accept = [r.media_type for r in types] + [f".{r.extension}" for r in types] + list(_MORE_ACCEPTED)
     photos = [r.media_type for r in types if r.media_type in THUMBNAIL_TYPES]
     return UploadRules(

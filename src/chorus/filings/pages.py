@@ -32,7 +32,7 @@ from chorus.filings.schemas import (
     FilingRead,
 )
 from chorus.filings.status import MAIN_LINE, FilingStatus, is_end
-from chorus.i18n import t
+from chorus.i18n import join_list, t
 from chorus.settings import get_settings
 from chorus.web.guards import requires_login
 from chorus.web.pages import (
@@ -249,7 +249,7 @@ def _refusal(
         def words(status: str) -> str:
             return t(f"page.status.filing.{status}", locale)
 
-        allowed = t("page.filings.list_separator", locale).join(words(s.value) for s in offered(f))
+        allowed = join_list((words(s.value) for s in offered(f)), locale)
         errors["status"] = t(
             "page.filings.update.transition_invalid" if allowed else "page.filings.update.transition_ended",
             locale,

@@ -78,7 +78,7 @@ def atom(
         entry.summary(
             t(
                 "feed.merchants.summary",
-                platforms=", ".join(labels) or t("feed.merchants.no_platform"),
+                platforms=i18n.join_list(labels, locale) or t("feed.merchants.no_platform"),
                 first=day(m.first_reported),
                 last=day(m.last_reported),
                 members=t(f"feed.merchants.members_{member_bucket(m.member_count)}"),

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -37,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from chorus.accounts.schemas import UserRead
 from chorus.errors import DomainError
-from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, negotiate, normalize_locale, t
+from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, join_list, negotiate, normalize_locale, t
 from chorus.inputs import NUL_MESSAGE, Input
 from chorus.markdown import render
 from chorus.notifications import service as notifications
@@ -245,6 +245,7 @@ def base_context(
         "flash": flash,
         "flash_at": flash_at,
         "gap": _GAP.get(locale, " "),
+        "listed": partial(join_list, locale=locale),
         "errors": {},
         "values": {},
     }

@@ -32,7 +32,7 @@ from chorus.cases import public, service
 from chorus.cases.pages.case import currency_options
 from chorus.cases.schemas import MoneyIn, ReportCreate
 from chorus.errors import DomainError
-from chorus.i18n import t
+from chorus.i18n import join_list, t
 from chorus.merchants import service as merchants
 from chorus.merchants.identifiers import STRONG_KINDS, IdentifierKind
 from chorus.merchants.schemas import IdentifierIn, ReappearanceWarning
@@ -219,9 +219,7 @@ def reappeared_text(w: ReappearanceWarning, locale: str) -> str:
     return t(
         "page.report.reappeared",
         locale,
-        kinds=t("page.report.list_separator", locale).join(
-            t(f"identifier.kind.{k}", locale) for k in w.matched_on
-        ),
+        kinds=join_list((t(f"identifier.kind.{k}", locale) for k in w.matched_on), locale),
         name=w.name,
         month=format_skeleton("yMMMM", w.first_reported, locale=babel_locale(locale)),
         count=w.member_count,
