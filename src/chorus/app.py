@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 
 from chorus import db, logs, memory, resources
+from chorus.accounts import admin_pages as accounts_admin_pages
 from chorus.accounts import pages as accounts_pages
 from chorus.accounts import routes as accounts_routes
 from chorus.authorizations import pages as authorizations_pages
@@ -40,7 +41,7 @@ from chorus.notifications.pages import announcements as announcement_pages
 from chorus.regulators import pages as regulators_pages
 from chorus.regulators import routes as regulators_routes
 from chorus.settings import Settings, get_settings
-from chorus.web import pages, publiccache, ratelimit
+from chorus.web import admin, pages, publiccache, ratelimit
 from chorus.web.auth import DEPENDENCIES
 from chorus.web.docs import LocalScalarPlugin, LocalSwaggerPlugin
 from chorus.web.errorpages import resolve_caller
@@ -92,6 +93,8 @@ def page_routers() -> list[Router]:
         *announcement_pages.page_routers(),
         *moderation_pages.page_routers(),
         *regulators_pages.page_routers(),
+        *admin.page_routers(),  # the admins' desk (/admin)
+        *accounts_admin_pages.page_routers(),  # staff roles (/admin/users)
         *filings_pages.page_routers(),
         *authorizations_pages.page_routers(),
         *ladder_pages.page_routers(),

@@ -36,9 +36,8 @@ def ok(r: Any, status: int = 200) -> Any:
     return r.json() if r.content else None
 
 
-def staff_user(app: LiveApp, role: str, *, name: str, locale: str | None = None) -> User:
-    """An admin made by ``chorus create-admin`` (as an operator makes one); a moderator is such an
-    account that then holds only the moderator role (as an admin would give it)."""
+def _operator_admin(app: LiveApp, role: str, name: str) -> User:
+    """An admin made by ``chorus create-admin``, as an operator makes one."""
     email = unique_email(role)
     done = subprocess.run(
         chorus_command("create-admin", "--email", email, "--password", PASSWORD, "--name", name),
@@ -49,15 +48,22 @@ def staff_user(app: LiveApp, role: str, *, name: str, locale: str | None = None)
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    user = api_login(app, User(email, PASSWORD, name))
+    return api_login(app, User(email, PASSWORD, name))
+
+
+def staff_user(app: LiveApp, role: str, *, name: str, locale: str | None = None) -> User:
+    """An admin made by ``chorus create-admin`` (as an operator makes one); a moderator is such an
+    account that another admin then gives only the moderator role (the last admin keeps theirs)."""
+    user = _operator_admin(app, role, name)
     with app.api() as api:
         me = ok(api.get("/api/v1/me", headers=user.headers))
         if role == "moderator":
+            appointer = _operator_admin(app, "appointer", "Appointer")
             ok(
                 api.put(
                     f"/api/v1/admin/users/{me['id']}/roles",
                     json={"roles": ["moderator"]},
-                    headers=user.headers,
+                    headers=appointer.headers,
                 )
             )
         if locale:
@@ -292,3 +298,43 @@ def test_an_admin_adds_and_edits_a_regulator(
     expect(page.locator("#f-address-error")).to_have_text("An HTTP channel's address must be an http(s) URL.")
     expect_refusals(page, 422)
     look(page, "admin-regulator-errors-en")
+
+
+def test_an_admin_appoints_a_moderator_from_the_desk(
+    new_context: Callable[..., BrowserContext], live_app: LiveApp
+) -> None:
+    """/admin, reached from the header, says what waits and leads to the staff roles; a
+    volunteer's account, found by its address, is made a moderator, and the header shows them
+    the moderation link once they sign in."""
+    admin = staff_user(live_app, "admin", name="管理员")
+    volunteer = verified_user(live_app, name="志愿者")
+    context = new_context()
+    login_browser(context, live_app, admin)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="管理", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("管理")
+    expect(page.get_by_role("heading", name="来信隔离区")).to_be_visible()
+    look(page, "admin-desk")
+
+    page.get_by_role("link", name="管理员与审核员").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("管理员与审核员")
+    page.get_by_label("对方账户的电子邮箱").fill(volunteer.email)
+    page.get_by_role("button", name="查找").click()
+    found = page.locator("article.staff-account", has_text=volunteer.email)
+    expect(found.get_by_role("heading", name="志愿者")).to_be_visible()
+    found.get_by_label("审核员").check()
+    found.get_by_role("button", name="保存角色").click()
+    saved = page.get_by_role("status").filter(has_text="角色已保存。")
+    expect(saved).to_be_in_viewport()
+    expect(
+        page.locator("article.staff-account", has_text=volunteer.email).get_by_label("审核员")
+    ).to_be_checked()
+    look(page, "admin-users")
+
+    theirs = new_context()
+    login_browser(theirs, live_app, volunteer)
+    mine = theirs.new_page()
+    mine.goto("/")
+    expect(mine.get_by_role("link", name="审核", exact=True)).to_be_visible()
+    expect(mine.get_by_role("link", name="管理", exact=True)).to_have_count(0)

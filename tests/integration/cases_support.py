@@ -57,10 +57,14 @@ async def staff(client: Any, settings: Any, email: str, role: str, name: str = "
     from chorus.accounts import service
 
     await service.create_admin(email=email, password=PASSWORD, display_name=name, settings=settings)
-    if role == "moderator":
-        admin = await _me(client, await login(client, email))
+    if role == "moderator":  # an admin of its own gives the role (the last admin keeps theirs)
+        await service.create_admin(
+            email=f"appoints-{email}", password=PASSWORD, display_name="Appointer", settings=settings
+        )
+        admin = await _me(client, await login(client, f"appoints-{email}"))
+        moderator = await _me(client, await login(client, email))
         r = await client.put(
-            f"/api/v1/admin/users/{admin.id}/roles", json={"roles": ["moderator"]}, headers=admin.headers
+            f"/api/v1/admin/users/{moderator.id}/roles", json={"roles": ["moderator"]}, headers=admin.headers
         )
         assert r.status_code == 200, r.text
     found = await _me(client, await login(client, email))

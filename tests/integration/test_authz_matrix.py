@@ -504,6 +504,11 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/moderation/merchants/{merchant_id}"): STAFF_MODERATOR,
     ("POST", "/moderation/merchants/{merchant_id}/identifiers/{identifier_id}/confirm"): STAFF_MODERATOR,
     ("POST", "/moderation/merchants/{merchant_id}/aliases/{alias_id}/confirm"): STAFF_MODERATOR,
+    # the admins' desk and staff roles (chorus.web.admin, chorus.accounts.admin_pages;
+    # tests/integration/test_pages_admin_users.py)
+    ("GET", "/admin"): STAFF_ADMIN,
+    ("GET", "/admin/users"): STAFF_ADMIN,
+    ("POST", "/admin/users/{user_id}/roles"): STAFF_ADMIN,
     # the regulator registry (chorus.regulators.pages; tests/integration/test_pages_admin.py)
     ("GET", "/admin/regulators"): STAFF_ADMIN,
     ("GET", "/admin/regulators/new"): STAFF_ADMIN,

@@ -166,11 +166,12 @@ class AdminUsersController(Controller):
     tags = ["admin"]
     guards = [requires_role("admin")]
 
-    @put("/{user_id:int}/roles", operation_id="setUserRoles")
+    @put("/{user_id:int}/roles", operation_id="setUserRoles", responses=problems(409))
     async def set_roles(
         self, user_id: FromPath[int], data: JSONBody[RolesUpdate], user: NamedDependency[UserRead]
     ) -> UserRead:
-        """Admins grant or withdraw roles (``moderator``, ``admin``)."""
+        """Admins grant or withdraw roles (``moderator``, ``admin``); the last admin keeps the
+        role (409 ``last_admin``)."""
         return await service.set_roles(user_id=user_id, roles=list(data.roles), actor_id=user.id)
 
 

@@ -299,10 +299,33 @@ async def authenticate(token: str) -> UserRead | None:
     return _read(row)
 
 
+def _holding(role: Role) -> Any:
+    """The live accounts holding ``role`` (roles are stored as words: "admin moderator user")."""
+    return User.deleted_at.is_null() & User.roles.like(f"%{role.value}%")
+
+
+async def list_staff() -> list[UserRead]:
+    """Admins: the accounts holding a role beyond ``user`` (moderators and admins), oldest first."""
+    rows = (
+        await User.select(*_USER_COLUMNS)
+        .where(_holding(Role.admin) | _holding(Role.moderator))
+        .order_by(User.id)
+    )
+    return [_read(r) for r in rows]
+
+
 async def set_roles(*, user_id: int, roles: list[str], actor_id: int) -> UserRead:
-    """Replace a user's roles (``user`` is always kept)."""
+    """Replace a user's roles (``user`` is always kept). The last admin keeps the role (409
+    ``last_admin``): otherwise no one could appoint another but the server's operator."""
     wanted = sorted({Role(r).value for r in roles} | {Role.user.value})
     async with db.transaction():
+        if Role.admin.value not in wanted:
+            current = (
+                await User.select(User.roles).where((User.id == user_id) & User.deleted_at.is_null()).first()
+            )
+            others = await User.count().where(_holding(Role.admin) & (User.id != user_id))
+            if current is not None and Role.admin.value in current["roles"].split() and not others:
+                raise Conflict("last_admin")
         freshness.nothing_public()
         updated = (
             await User.update({User.roles: " ".join(wanted)})

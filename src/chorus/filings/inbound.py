@@ -392,8 +392,12 @@ async def list_items(*, state: str | None = None) -> QuarantineList:
     if state is not None:
         query = query.where(InboundQuarantine.state == state)
     rows = await query
-    waiting = await InboundQuarantine.count().where(InboundQuarantine.state == "open")
-    return QuarantineList(items=[_read(r) for r in rows], open=waiting)
+    return QuarantineList(items=[_read(r) for r in rows], open=await waiting())
+
+
+async def waiting() -> int:
+    """How many quarantined messages wait for an admin's decision."""
+    return int(await InboundQuarantine.count().where(InboundQuarantine.state == "open"))
 
 
 async def _item(item_id: int) -> dict[str, Any]:

@@ -1,0 +1,189 @@
+"""The admins' desk (/admin) and staff roles (/admin/users). The desk says what waits (mail in
+the quarantine, open moderation proposals) and how big the registry and the staff are, each with
+its page; an admin typing /admin no longer lands on a 404. Roles are granted and withdrawn on a
+form per account (the API's setUserRoles): staff are listed, anyone else is found only by their
+exact e-mail address, and the last admin keeps the role. Admins only."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from chorus.regulators.tables import Regulator
+from tests.integration.cases_support import person, staff
+from tests.integration.test_filing_channels import hand_over
+from tests.integration.test_inbound_quarantine import mail
+from tests.integration.test_moderation import two_merchants_and_a_proposal
+from tests.integration.test_pages_foundation import Page, csrf_of
+from tests.integration.test_pages_moderation import token as page_token
+from tests.support import as_user, text_of
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+def card(html: str, user_id: int) -> str:
+    """One account's card (``<article id="user-<id>">``) on the roles page."""
+    start = html.index(f'id="user-{user_id}"')
+    return html[start : html.index("</article>", start)]
+
+
+async def roles_of(client: Any, who: Any) -> list[str]:
+    r = await client.get("/api/v1/me", headers=who.headers)
+    assert r.status_code == 200, r.text
+    roles: list[str] = r.json()["roles"]
+    return roles
+
+
+async def test_the_desk_says_what_waits_and_leads_to_each_page(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    await as_user(client, admin)
+    r = await client.get("/admin")
+    assert r.status_code == 200 and "no-store" in r.headers.get("cache-control", "")
+    said = text_of(r.text)
+    regulators = await Regulator.count()
+    assert "没有待处理的来信。" in said and "没有待处理的提议。" in said
+    assert f"共 {regulators} 个机构，其中 0 个已停用。" in said
+    assert "管理员 1 位，审核员 0 位" in said
+    for path in ("/admin/quarantine", "/moderation", "/admin/regulators", "/admin/users"):
+        assert f'href="{path}"' in r.text
+    # the header's one admin link is this page, marked as the current one
+    assert '<a href="/admin" aria-current="page">管理</a>' in r.text
+
+    # a message no filing took, a merge proposal, a moderator: the desk counts them
+    await as_user(client, None)
+    assert (
+        await hand_over(client, settings, mail("someone@example.com", "请问进展？", "<d1@x>"))
+    ).status_code == 202
+    await two_merchants_and_a_proposal(client, mailbox, worker)
+    await staff(client, settings, "mod@example.com", "moderator")  # appointed by a second admin
+    await Regulator.update({Regulator.active: False}).where(
+        Regulator.id == (await Regulator.select(Regulator.id).first())["id"]
+    )
+    await as_user(client, admin)
+    said = text_of((await client.get("/admin")).text)
+    assert "待处理：1 封" in said and "没有待处理的来信。" not in said
+    assert "待处理：合并提议 1 条，名称关联提议 0 条" in said
+    assert f"共 {regulators} 个机构，其中 1 个已停用。" in said
+    assert "管理员 2 位，审核员 1 位" in said
+
+
+async def test_only_admins_reach_the_desk_and_the_roles(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    member = await person(client, mailbox, worker, "member@example.com", "李娜")
+    for who in (moderator, member):
+        await as_user(client, who)
+        for path in ("/admin", "/admin/users"):
+            r = await client.get(path)
+            assert r.status_code == 403, (path, r.status_code)
+        home = (await client.get("/")).text
+        assert 'href="/admin"' not in home
+    await as_user(client, None)
+    r = await client.get("/admin")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/admin"
+
+
+async def test_an_admin_appoints_a_moderator_found_by_their_address_and_withdraws_the_role(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin", name="王管理")
+    member = await person(client, mailbox, worker, "li.na@example.com", "李娜")
+    await person(client, mailbox, worker, "other@example.com", "路人")
+    await as_user(client, admin)
+
+    r = await client.get("/admin/users")
+    said = text_of(r.text)
+    # staff are listed with their address; members are not
+    assert "现在的工作人员（1 位）" in said and "admin@example.com" in said
+    assert f'<h3 id="user-{admin.id}-name">王管理<small class="muted">（您自己）</small></h3>' in r.text
+    assert "li.na@example.com" not in said and "other@example.com" not in said
+
+    # found only by the whole address (typed with spaces and capitals)
+    found = await client.get("/admin/users?" + urlencode({"email": " Li.Na@Example.com "}))
+    mine = text_of(card(found.text, member.id))
+    assert "李娜" in mine and "li.na@example.com" in mine and "other@example.com" not in text_of(found.text)
+    assert not re.search(r'name="(moderator|admin)" value="true" checked', card(found.text, member.id))
+    none = await client.get("/admin/users?email=li.na")
+    assert "没有使用 li.na 的账户。请确认对方已经注册。" in text_of(none.text)
+
+    csrf = csrf_of(Page(found.text))
+    r = await client.post(f"/admin/users/{member.id}/roles", data={"_csrf_token": csrf, "moderator": "true"})
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/users#user-{member.id}"
+    assert await roles_of(client, member) == ["moderator", "user"]
+    page = await client.get("/admin/users")
+    mine = card(page.text, member.id)
+    assert "角色已保存。" in text_of(mine) and "角色已保存。" not in text_of(
+        page.text[: page.text.index('id="user-')]
+    )
+    assert 'name="moderator" value="true" checked' in mine and 'name="admin" value="true" checked' not in mine
+    assert "现在的工作人员（2 位）" in text_of(page.text)
+
+    # no box ticked: back to a member, whose card is found again by the address
+    r = await client.post(f"/admin/users/{member.id}/roles", data={"_csrf_token": csrf})
+    assert r.status_code == 303
+    assert r.headers["location"] == "/admin/users?email=li.na%40example.com#user-" + str(member.id)
+    assert await roles_of(client, member) == ["user"]
+    again = await client.get(r.headers["location"].split("#")[0])
+    assert "角色已保存。" in text_of(card(again.text, member.id))
+    assert "现在的工作人员（1 位）" in text_of(again.text)
+
+
+async def test_the_last_admin_keeps_the_role_and_a_second_one_may_step_down(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    await as_user(client, admin)
+    csrf = await page_token(client, "/admin/users")
+    r = await client.post(f"/admin/users/{admin.id}/roles", data={"_csrf_token": csrf, "moderator": "true"})
+    assert r.status_code == 409
+    mine = text_of(card(r.text, admin.id))
+    assert "这是平台上唯一的管理员账户：请先任命另一位管理员，再取消这个账户的管理员角色。" in mine
+    assert await roles_of(client, admin) == ["admin", "user"]
+    r = await client.put(f"/api/v1/admin/users/{admin.id}/roles", json={"roles": []}, headers=admin.headers)
+    assert r.status_code == 409 and r.json()["code"] == "last_admin"
+
+    await as_user(client, None)
+    second = await staff(client, settings, "second@example.com", "admin")
+    await as_user(client, admin)
+    csrf = await page_token(client, "/admin/users")
+    r = await client.post(f"/admin/users/{second.id}/roles", data={"_csrf_token": csrf, "moderator": "true"})
+    assert r.status_code == 303 and await roles_of(client, second) == ["moderator", "user"]
+    assert await roles_of(client, admin) == ["admin", "user"]
+
+
+async def test_refused_role_forms_change_nothing(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    member = await person(client, mailbox, worker, "li.na@example.com", "李娜")
+    await as_user(client, admin)
+    csrf = await page_token(client, "/admin/users")
+    # no CSRF token; an unknown account; a moderator's own post
+    assert (
+        await client.post(f"/admin/users/{member.id}/roles", data={"moderator": "true"})
+    ).status_code == 403
+    assert (await client.post("/admin/users/999999/roles", data={"_csrf_token": csrf})).status_code == 404
+    await as_user(client, None)
+    moderator = await staff(client, settings, "mod@example.com", "moderator")
+    await as_user(client, moderator)
+    csrf_mod = csrf_of(Page((await client.get("/settings")).text))
+    r = await client.post(f"/admin/users/{member.id}/roles", data={"_csrf_token": csrf_mod, "admin": "true"})
+    assert r.status_code == 403
+    assert await roles_of(client, member) == ["user"]
+
+
+async def test_in_english(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin")
+    await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=admin.headers)
+    await as_user(client, admin)
+    said = text_of((await client.get("/admin")).text)
+    assert "No mail waiting for a decision." in said and "Admins: 1; moderators: 0" in said
+    said = text_of((await client.get("/admin/users")).text)
+    assert "Current staff (1)" in said and "Roles" in said and "Admins and moderators" in said
+    assert '>Staff <small class="muted">(you)</small></h3>' in (await client.get("/admin/users")).text
