@@ -309,7 +309,7 @@ async def test_the_complaint_cites_receipts_behind_a_shared_payee_account(
     r = await client.post(f"/api/v1/cases/{case_id}/complaints", headers=ann, json={"regulator_id": reg})
     assert r.status_code == 201, r.text
     md = r.json()["markdown"]
-    entries = ", ".join(str(i) for i in sorted(chain.values()))
+    entries = "、".join(str(i) for i in sorted(chain.values()))  # a Chinese list
     said = f"见于 2 名投诉人的付款凭证（证据索引中的证据编号 {entries}）"
     cited = [line for line in md.splitlines() if said in line]
     assert any("同一收款账户" in line for line in cited), md
