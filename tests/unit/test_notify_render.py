@@ -292,3 +292,15 @@ def test_a_case_status_reads_in_the_words_of_the_case_page(locale: str) -> None:
     for status in get_args(CaseStatusUpdate.model_fields["status"].annotation):
         said = render.subject("case.status_changed", locale, case_id=3, data={"status": status})
         assert said.endswith(t(f"page.status.case.{status}", locale)) and "#3" in said, said
+
+
+def test_one_member_moved_reads_in_the_singular() -> None:
+    """English messages about members moved by a merge count them: "1 member", "2 members"."""
+    one = render.message(
+        "case.members_arrived", "en", name="陈静", case_id=17, data={"from_case": 12, "count": 1}, links=LINKS
+    )
+    assert one.subject == "1 member arrived in case #17" and "1 member moved from case #12" in one.text
+    merged = render.message(
+        "case.merged", "en", name="陈静", case_id=17, data={"from_case": 12, "members_moved": 1}, links=LINKS
+    )
+    assert "1 member moved over" in merged.text and "1 member moved over" in merged.html

@@ -71,3 +71,30 @@ def test_no_page_or_module_joins_a_list_with_a_separator_of_its_own() -> None:
     assert in_pages.search('{{ kinds | join(", ") }}') and in_pages.search("names | join(sep)")
     assert not in_pages.search('{{ parts | join(" + ") }}')
     assert in_code.search('("、" if zh else ", ")') and in_code.search('t("page.x.list_separator")')
+
+
+def test_no_page_chooses_a_singular_by_hand() -> None:
+    """``t`` takes a text's ``_one`` form when its ``count`` or ``n`` is 1 (i18n._singular): a
+    page that picks ``…_one`` itself is a second way of doing it (two had kept one for a
+    member's files: "1 份" / "1 file")."""
+    by_hand = re.compile(r"""(["'])one\1 if|_one(["']) if|== 1 else""")
+    found = [
+        f"{path.relative_to(PAGES)}:{path.read_text(encoding='utf-8').count(chr(10), 0, m.start()) + 1}"
+        for path in sorted(PAGES.rglob("*.html"))
+        for m in by_hand.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found
+    assert by_hand.search('t("x.files_" ~ ("one" if n == 1 else "n"))')
+
+
+def test_a_one_member_case_s_chart_reads_in_the_singular() -> None:
+    args = {"first": "2026-05-03", "last": "2026-05-03", "loss": "¥1,288.00"}
+    assert i18n.t("page.case.chart.summary_one_day", "en", count="1", **args) == (
+        "On 2026-05-03, the first victim reported a loss of ¥1,288.00."
+    )
+    assert i18n.t("page.case.chart.summary_one_day", "zh-CN", count="1", **args) == (
+        "2026-05-03，第一位受害者报告了损失 ¥1,288.00。"
+    )
+    assert i18n.t("page.case.chart.summary_one_day", "en", count="3", **args) == (
+        "On 2026-05-03, the case grew to 3 victims with a total loss of ¥1,288.00."
+    )
