@@ -90,6 +90,6 @@ async def test_suggestions_in_english(client: Any, mailbox: Any, worker: Any) ->
     await worker()
     await as_user(client, eve)
     page = await client.get(f"/cases/{case_id}/evidence")
-    assert "Read from this file: 1 suggestion(s)" in page.text
+    assert "Read from this file: 1 suggestion" in page.text
     assert ">Accept</button>" in page.text and ">Reject</button>" in page.text
     assert "987654321" in page.text and "from line 1:" in page.text

@@ -228,7 +228,7 @@ async def test_the_report_page_says_where_the_account_was_reported_before_in_the
         (
             "en",
             format_skeleton("yMMMM", opened, locale="en"),
-            "This Alipay account was already reported under “星辰卡盟” in {m} — 2 victim(s)",
+            "This Alipay account was already reported under “星辰卡盟” in {m} — 2 victims",
         ),
     ):
         r = await client.put("/api/v1/me/preferences", json={"locale": locale}, headers=carol.headers)

@@ -98,3 +98,15 @@ def test_a_one_member_case_s_chart_reads_in_the_singular() -> None:
     assert i18n.t("page.case.chart.summary_one_day", "en", count="3", **args) == (
         "On 2026-05-03, the case grew to 3 victims with a total loss of ¥1,288.00."
     )
+
+
+def test_english_texts_count_without_a_parenthesised_plural() -> None:
+    """ "1 suggestion(s)", "2 victim(s)": a text that counts has a ``_one`` form instead (the
+    terminal's messages of the CLI aside)."""
+    en = i18n.catalog("en")
+    hedged = sorted(
+        k
+        for k, v in en.items()
+        if re.search(r"[a-z]\(s\)", v.replace("http(s)", "")) and not k.startswith("cli.")
+    )
+    assert not hedged
