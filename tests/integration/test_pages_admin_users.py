@@ -156,6 +156,15 @@ async def test_the_last_admin_keeps_the_role_and_a_second_one_may_step_down(
     assert r.status_code == 303 and await roles_of(client, second) == ["moderator", "user"]
     assert await roles_of(client, admin) == ["admin", "user"]
 
+    # with another admin, one may step down: sent home (the desk is no longer theirs), told so
+    await client.post(f"/admin/users/{second.id}/roles", data={"_csrf_token": csrf, "admin": "true"})
+    r = await client.post(f"/admin/users/{admin.id}/roles", data={"_csrf_token": csrf, "moderator": "true"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert await roles_of(client, admin) == ["moderator", "user"]
+    home = await client.get("/")
+    assert "您已不再是管理员。" in text_of(home.text) and 'href="/admin"' not in home.text
+    assert (await client.get("/admin")).status_code == 403
+
 
 async def test_refused_role_forms_change_nothing(
     client: Any, mailbox: Any, worker: Any, settings: Any

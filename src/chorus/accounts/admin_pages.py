@@ -60,6 +60,8 @@ async def set_roles(
     except (ValidationError, DomainError) as exc:
         context = await _context(target.email, failed=target)
         return await form_error(request, "admin/users.html", exc, values={}, **context)
+    if user_id == user.id and not changed.has_role("admin"):  # an admin who stepped down
+        return redirect(request, "/", flash="page.admin_users.flash.stepped_down")
     # back to the account's form: in the staff list, or (no role left) looked up by its address
     to = "/admin/users" if staff(changed) else f"/admin/users?{urlencode({'email': changed.email})}"
     return redirect(request, f"{to}#user-{user_id}", flash="page.admin_users.flash.saved")
