@@ -96,6 +96,8 @@ def test_every_kind_renders_in_both_locales(kind: str, locale: str) -> None:
     subject = text.splitlines()[0]
     if locale == "zh-CN":
         assert any("\u4e00" <= c <= "\u9fff" for c in subject), subject
+        # a Chinese sentence carries its own spacing: no gap after 。：？ (…“已受理”。  监管部门…)
+        assert not re.search(r"[。：？！] ", text), re.findall(r".{12}[。：？！] .{12}", text)
     else:
         # its own words; a regulator's name is a name, written as the regulator writes it
         words = subject.replace(str(SAMPLES[kind].get("regulator", "")), "")
