@@ -332,6 +332,13 @@ def test_an_admin_appoints_a_moderator_from_the_desk(
     ).to_be_checked()
     look(page, "admin-users")
 
+    # the desk's log says who appointed whom
+    page.goto("/admin")
+    page.get_by_role("link", name="管理操作记录").click()
+    expect(page.locator(".activity li").first).to_contain_text("把 志愿者 的角色设为：审核员。")
+    expect(page.locator(".activity li").first).to_contain_text("管理员")
+    look(page, "admin-activity")
+
     theirs = new_context()
     login_browser(theirs, live_app, volunteer)
     mine = theirs.new_page()

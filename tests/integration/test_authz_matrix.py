@@ -507,6 +507,7 @@ PAGE_RULES: dict[tuple[str, str], Rule] = {
     # the admins' desk and staff roles (chorus.web.admin, chorus.accounts.admin_pages;
     # tests/integration/test_pages_admin_users.py)
     ("GET", "/admin"): STAFF_ADMIN,
+    ("GET", "/admin/activity"): STAFF_ADMIN,
     ("GET", "/admin/users"): STAFF_ADMIN,
     ("POST", "/admin/users/{user_id}/roles"): STAFF_ADMIN,
     # the regulator registry (chorus.regulators.pages; tests/integration/test_pages_admin.py)

@@ -1,8 +1,10 @@
-"""The admins' desk (/admin) and staff roles (/admin/users). The desk says what waits (mail in
-the quarantine, open moderation proposals) and how big the registry and the staff are, each with
-its page; an admin typing /admin no longer lands on a 404. Roles are granted and withdrawn on a
-form per account (the API's setUserRoles): staff are listed, anyone else is found only by their
-exact e-mail address, and the last admin keeps the role. Admins only."""
+"""The admins' desk (/admin), staff roles (/admin/users) and staff activity (/admin/activity).
+The desk says what waits (mail in the quarantine, open moderation proposals) and how big the
+registry and the staff are, each with its page; an admin typing /admin no longer lands on a 404.
+Roles are granted and withdrawn on a form per account (the API's setUserRoles): staff are
+listed, anyone else is found only by their exact e-mail address, and the last admin keeps the
+role. What staff did is listed in words, with who did it and the page it concerns, and nothing
+of what members did. Admins only."""
 
 from __future__ import annotations
 
@@ -196,3 +198,44 @@ async def test_in_english(client: Any, mailbox: Any, worker: Any, settings: Any)
     said = text_of((await client.get("/admin/users")).text)
     assert "Current staff (1)" in said and "Roles" in said and "Admins and moderators" in said
     assert '>Staff <small class="muted">(you)</small></h3>' in (await client.get("/admin/users")).text
+
+
+async def test_staff_activity_says_who_did_what_and_leaves_members_out(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    admin = await staff(client, settings, "admin@example.com", "admin", name="王管理")
+    member = await person(client, mailbox, worker, "li.na@example.com", "李娜")
+    # a member's own doings: not staff activity
+    r = await client.put("/api/v1/me/preferences", json={"locale": "zh-CN"}, headers=member.headers)
+    assert r.status_code == 200, r.text
+    await as_user(client, admin)
+    empty = text_of((await client.get("/admin/activity")).text)
+    assert "还没有管理操作。" in empty
+    csrf = await page_token(client, "/admin/users")
+    r = await client.post(f"/admin/users/{member.id}/roles", data={"_csrf_token": csrf, "moderator": "true"})
+    assert r.status_code == 303
+    regulator = await Regulator.select(Regulator.id, Regulator.name).first()
+    assert regulator is not None
+    r = await client.patch(
+        f"/api/v1/regulators/{regulator['id']}", json={"active": False}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+    assert (
+        await hand_over(client, settings, mail("someone@example.com", "请问进展？", "<a1@x>"))
+    ).status_code == 202
+
+    page = await client.get("/admin/activity")
+    assert page.status_code == 200 and "no-store" in page.headers.get("cache-control", "")
+    said = text_of(page.text)
+    newest, older = said.index("停用了投诉受理机构"), said.index("把 李娜 的角色设为：审核员。")
+    assert newest < older  # newest first
+    assert f"停用了投诉受理机构“{regulator['name']}”。" in said and "王管理" in said
+    assert f'href="/admin/regulators/{regulator["id"]}"' in page.text
+    # the mail the platform quarantined by itself, the member's preferences: not listed
+    assert "隔离区" not in said and "li.na@example.com" not in said
+    await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=admin.headers)
+    said = text_of((await client.get("/admin/activity")).text)
+    assert (
+        "Set the roles of 李娜: Moderator." in said
+        and f"Deactivated the regulator “{regulator['name']}”." in said
+    )

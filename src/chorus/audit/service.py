@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
 from chorus import db
+from chorus.audit.schemas import AuditEntryRead
 from chorus.audit.tables import AuditEntry
 
 
@@ -47,3 +49,15 @@ async def data_of(*, object_type: str, object_id: int, actions: tuple[str, ...])
         .output(load_json=True)
     )
     return [r["data"] if isinstance(r["data"], dict) else {} for r in rows]
+
+
+async def recent(*, actions: Sequence[str], limit: int = 200) -> list[AuditEntryRead]:
+    """The newest ``limit`` entries with these actions, newest first."""
+    rows = (
+        await AuditEntry.select()
+        .where(AuditEntry.action.is_in(list(actions)))
+        .order_by(AuditEntry.id, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )
+    return [AuditEntryRead(**{**r, "data": r["data"] if isinstance(r["data"], dict) else {}}) for r in rows]

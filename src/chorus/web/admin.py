@@ -1,23 +1,51 @@
 """``/admin``: the admins' desk. What each part of the platform an admin looks after has waiting
 (quarantined mail, open moderation proposals), the size of the regulator registry and of the
-staff, each with its page. Admins only; counts, no one's personal data."""
+staff, each with its page. ``/admin/activity``: what staff did lately (roles, regulators,
+merges and confirmations, quarantined mail), from the audit log, in words. Admins only: counts
+and staff actions, none of the members' own doings (their uploads, consents, identity)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Request, Router, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from chorus.accounts import service as accounts
+from chorus.accounts.schemas import UserRead
+from chorus.audit import service as audit
+from chorus.audit.schemas import AuditEntryRead
 from chorus.filings import inbound
+from chorus.i18n import join_list, t
 from chorus.moderation import service as moderation
 from chorus.regulators import service as regulators
 from chorus.web.guards import requires_role
-from chorus.web.pages import page, page_router
+from chorus.web.pages import page, page_router, request_locale
+
+ADMIN = [requires_role("admin")]
+# What staff do that other staff should be able to look back on (the audit log's actions).
+STAFF_ACTIONS = (
+    "user.roles_set",
+    "regulator.created",
+    "regulator.updated",
+    "regulator.deactivated",
+    "regulator.reactivated",
+    "regulator.corrected",
+    "merchant.merged",
+    "merchant.merge_rejected",
+    "merchant.link_confirmed",
+    "merchant.link_rejected",
+    "merchant.identifier_confirmed",
+    "merchant.alias_confirmed",
+    "inbound.assigned",
+    "inbound.discarded",
+    "inbound.raw_downloaded",
+)
+SHOWN = 200  # the newest entries shown
 
 
-@get("/admin", guards=[requires_role("admin")], name="admin_home")
+@get("/admin", guards=ADMIN, name="admin_home")
 async def admin_home(request: Request[Any, Any, Any]) -> Template:
     registry = await regulators.list_all()
     staff = await accounts.list_staff()
@@ -35,5 +63,59 @@ async def admin_home(request: Request[Any, Any, Any]) -> Template:
     )
 
 
+def _link(e: AuditEntryRead) -> str | None:
+    """The page of what an entry is about, where there is one."""
+    merchant = e.data.get("merchant_id")
+    return {
+        "regulator": f"/admin/regulators/{e.object_id}",
+        "merchant": f"/merchants/{e.object_id}",
+        "inbound_quarantine": f"/admin/quarantine/{e.object_id}",
+        "merchant_identifier": f"/merchants/{merchant}" if merchant else None,
+        "merchant_alias": f"/merchants/{merchant}" if merchant else None,
+    }.get(e.object_type)
+
+
+def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> str:
+    """One entry as a sentence (``page.admin_activity.action.<action>``)."""
+    staff_roles = [r for r in e.data.get("roles", []) if r != "user"]
+    params: dict[str, Any] = {
+        "id": e.object_id,
+        "source": e.data.get("source_id"),
+        "filing": e.data.get("filing_id"),
+        "merchant": e.data.get("merchant_id"),
+        "kind": t(f"identifier.kind.{e.data['kind']}", locale) if e.data.get("kind") else "",
+        "regulator": names["regulator"].get(e.object_id or 0, f"#{e.object_id}"),
+        "user": names["user"].get(e.object_id or 0, f"#{e.object_id}"),
+        "roles": join_list((t(f"page.admin_users.role.{r}", locale) for r in staff_roles), locale)
+        or t("page.admin_activity.no_role", locale),
+    }
+    return t(f"page.admin_activity.action.{e.action}", locale, **params)
+
+
+@get("/admin/activity", guards=ADMIN, name="admin_activity")
+async def activity(request: Request[Any, Any, Any], user: NamedDependency[UserRead]) -> Template:
+    """What staff did lately, newest first: who, when, what, and the page it concerns."""
+    entries = await audit.recent(actions=STAFF_ACTIONS, limit=SHOWN)
+    people = await accounts.contacts(
+        [e.actor_id for e in entries if e.actor_id]
+        + [e.object_id for e in entries if e.object_type == "user" and e.object_id]
+    )
+    names = {
+        "user": {i: c["display_name"] for i, c in people.items()},
+        "regulator": {r.id: r.name for r in await regulators.list_all()},
+    }
+    locale = request_locale(request, user)
+    rows = [
+        {
+            "entry": e,
+            "actor": names["user"].get(e.actor_id or 0),
+            "words": _words(e, names, locale),
+            "link": _link(e),
+        }
+        for e in entries
+    ]
+    return await page(request, "admin/activity.html", rows=rows, shown=SHOWN)
+
+
 def page_routers() -> list[Router]:
-    return [page_router(admin_home)]
+    return [page_router(admin_home, activity)]
