@@ -8,6 +8,7 @@ of what members did. Admins only."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -239,3 +240,26 @@ async def test_staff_activity_says_who_did_what_and_leaves_members_out(
         "Set the roles of 李娜: Moderator." in said
         and f"Deactivated the regulator “{regulator['name']}”." in said
     )
+
+
+async def test_two_admins_taking_the_role_from_each_other_at_once_leave_one_admin(
+    client: Any, settings: Any
+) -> None:
+    first = await staff(client, settings, "first@example.com", "admin")
+    second = await staff(client, settings, "second@example.com", "admin")
+    for _ in range(5):
+        answers = await asyncio.gather(
+            client.put(f"/api/v1/admin/users/{second.id}/roles", json={"roles": []}, headers=first.headers),
+            client.put(f"/api/v1/admin/users/{first.id}/roles", json={"roles": []}, headers=second.headers),
+        )
+        # one takes the role; the other is refused: the last admin (409), or no admin any more (403)
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses in ([200, 403], [200, 409]), [r.text for r in answers]
+        roles = [await roles_of(client, who) for who in (first, second)]
+        assert sorted(roles) == [["admin", "user"], ["user"]]
+        # the one left an admin appoints the other again
+        kept, lost = (first, second) if roles[0] == ["admin", "user"] else (second, first)
+        r = await client.put(
+            f"/api/v1/admin/users/{lost.id}/roles", json={"roles": ["admin"]}, headers=kept.headers
+        )
+        assert r.status_code == 200, r.text
