@@ -50,6 +50,8 @@ DEMO_USERS = [
     ("zhao.min@example.com", "赵敏", "zh-CN"),
     ("alex@example.com", "Alex Chen", "en"),
 ]
+# A platform admin, so the demo shows the admins' pages too (/admin); they added the demo regulator.
+DEMO_ADMIN = ("admin@example.com", "平台管理员", "zh-CN")
 
 # (user index, merchant name as that victim knew it, identifiers, amount, days ago, order ref, statement)
 DEMO_REPORTS: list[tuple[int, str, list[tuple[str, str]], str, int, str, str]] = [
@@ -101,12 +103,14 @@ DEMO_REPORTS: list[tuple[int, str, list[tuple[str, str]], str, int, str, str]] =
 ]
 
 
-async def _user(email: str, name: str, locale: str, settings: Settings) -> UserRead:
+async def _user(
+    email: str, name: str, locale: str, settings: Settings, roles: tuple[str, ...] = ("user",)
+) -> UserRead:
     user = await accounts.get_by_email(email)
     if user is not None:
         return user
     data = UserCreate(email=email, password=DEMO_PASSWORD, display_name=name, locale=locale)  # type: ignore[arg-type]
-    return await accounts.register(data=data, settings=settings, verified=True)
+    return await accounts.register(data=data, settings=settings, verified=True, roles=roles)
 
 
 async def _chunks(data: bytes) -> Any:
@@ -195,6 +199,7 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
     is also filed with the demo regulator there."""
     await regulators.seed_defaults()
     users = [await _user(e, n, loc, settings) for e, n, loc in DEMO_USERS]
+    admin = await _user(*DEMO_ADMIN, settings, roles=("user", "admin"))
     case_id = None
     for idx, name, idents, amount, days_ago, ref, statement in DEMO_REPORTS:
         report = ReportCreate(
@@ -226,7 +231,7 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
     tracked = None
     if regulator_url:
         tracked = await _built_and_filed(
-            case_id, await _demo_regulator(regulator_url, users[0], settings), users[0]
+            case_id, await _demo_regulator(regulator_url, admin, settings), users[0]
         )
     # Four of them read the text they are named in and agreed to it, as the case page asks each
     # member to (their first consent, before any text, is what named them in it); Alex has not yet.
@@ -236,6 +241,7 @@ async def seed(settings: Settings, *, regulator_url: str | None = None) -> list[
     filed = f"{site}/cases/{case_id}/organize/filings"
     return [
         *(f"demo user: {e} / {DEMO_PASSWORD}" for e, _, _ in DEMO_USERS),
+        f"demo admin: {DEMO_ADMIN[0]} / {DEMO_PASSWORD} ({site}/admin)",
         f"merchant check: {site}/merchants?q={quote('星辰')}",
         f"demo case: {site}/cases/{case_id} (organizers: {site}/cases/{case_id}/organize)",
         *([f"demo filing {filing} (recorded by hand): {filed}"] if filing else []),

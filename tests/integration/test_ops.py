@@ -215,6 +215,10 @@ def test_the_demo_shows_on_the_pages_a_newcomer_opens(running: Running) -> None:
     assert "管理这个案件" in words and "12315-DEMO-0001" in words and "请阅读后再次确认" not in words
     words = _page_of(running, "alex@example.com", case_path)
     assert "Read the complaint and decide whether to be named in it" in words
+    # the demo's admin gets the admins' desk
+    assert "demo admin: admin@example.com / chorus-demo-2026" in printed
+    words = _page_of(running, "admin@example.com", "/admin")
+    assert "管理员 1 位，审核员 0 位" in words and re.search(r"共 [0-9]+ 个机构，其中 0 个已停用。", words)
 
 
 def test_the_demo_user_logs_in(running: Running) -> None:

@@ -297,6 +297,17 @@ async def test_the_demo_filing_is_tracked_on_the_simulator(
             reg = await Regulator.select().where(Regulator.name == demo.DEMO_REGULATOR_NAME).first()
             assert reg is not None and (reg["channel"], reg["address"]) == ("http", sim.base_url)
             assert reg["min_poll_seconds"] == demo.DEMO_REGULATOR_POLL_SECONDS
+            # added by the demo's admin, as an admin adds one (not by the case's organizer)
+            from chorus.audit.tables import AuditEntry
+
+            (added,) = await AuditEntry.select(AuditEntry.actor_id).where(
+                (AuditEntry.action == "regulator.created") & (AuditEntry.object_id == reg["id"])
+            )
+            assert any(f"demo admin: {demo.DEMO_ADMIN[0]}" in line for line in lines)
+            from chorus.accounts.tables import User
+
+            by = await User.select(User.email, User.roles).where(User.id == added["actor_id"]).first()
+            assert by == {"email": demo.DEMO_ADMIN[0], "roles": "admin user"}
             (tracked,) = await Filing.select().where(Filing.regulator == reg["id"])
             await run_jobs(redis_pool, quick(settings))  # the worker files it with the simulator
             (reference,) = sim.complaints
