@@ -263,3 +263,20 @@ async def test_two_admins_taking_the_role_from_each_other_at_once_leave_one_admi
             f"/api/v1/admin/users/{lost.id}/roles", json={"roles": ["admin"]}, headers=kept.headers
         )
         assert r.status_code == 200, r.text
+
+
+async def test_a_merge_in_the_activity_names_both_merchants(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    world = await two_merchants_and_a_proposal(client, mailbox, worker)
+    admin = await staff(client, settings, "admin@example.com", "admin", name="王管理")
+    a, b = world["a"]["merchant_id"], world["b"]["merchant_id"]
+    r = await client.post(
+        "/api/v1/moderation/merchants/merge", json={"source_id": b, "target_id": a}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+    await as_user(client, admin)
+    page = await client.get("/admin/activity")
+    said = text_of(page.text)
+    assert f"把商家“晨星游戏”（#{b}）合并进了“星辰卡盟”（#{a}）。" in said
+    assert f'href="/merchants/{a}"' in page.text

@@ -18,6 +18,7 @@ from chorus.audit import service as audit
 from chorus.audit.schemas import AuditEntryRead
 from chorus.filings import inbound
 from chorus.i18n import join_list, t
+from chorus.merchants import service as merchants
 from chorus.moderation import service as moderation
 from chorus.regulators import service as regulators
 from chorus.web.guards import requires_role
@@ -75,6 +76,18 @@ def _link(e: AuditEntryRead) -> str | None:
     }.get(e.object_type)
 
 
+def _name(names: dict[int, str], merchant_id: Any) -> str:
+    return names.get(merchant_id, f"#{merchant_id}") if isinstance(merchant_id, int) else ""
+
+
+def _merchants_named(entries: list[AuditEntryRead]) -> list[int]:
+    """The merchants entries speak of: the one merged into, the one merged, the one confirmed."""
+    found = [e.object_id for e in entries if e.object_type == "merchant" and e.object_id]
+    for e in entries:
+        found += [v for k in ("source_id", "merchant_id") if isinstance(v := e.data.get(k), int)]
+    return found
+
+
 def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> str:
     """One entry as a sentence (``page.admin_activity.action.<action>``)."""
     staff_roles = [r for r in e.data.get("roles", []) if r != "user"]
@@ -82,7 +95,10 @@ def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> 
         "id": e.object_id,
         "source": e.data.get("source_id"),
         "filing": e.data.get("filing_id"),
-        "merchant": e.data.get("merchant_id"),
+        "merchant": _name(names["merchant"], e.data.get("merchant_id")),
+        "merchant_id": e.data.get("merchant_id"),
+        "name": _name(names["merchant"], e.object_id) if e.object_type == "merchant" else "",
+        "source_name": _name(names["merchant"], e.data.get("source_id")),
         "kind": t(f"identifier.kind.{e.data['kind']}", locale) if e.data.get("kind") else "",
         "regulator": names["regulator"].get(e.object_id or 0, f"#{e.object_id}"),
         "user": names["user"].get(e.object_id or 0, f"#{e.object_id}"),
@@ -103,6 +119,7 @@ async def activity(request: Request[Any, Any, Any], user: NamedDependency[UserRe
     names = {
         "user": {i: c["display_name"] for i, c in people.items()},
         "regulator": {r.id: r.name for r in await regulators.list_all()},
+        "merchant": await merchants.merchant_names(_merchants_named(entries)),
     }
     locale = request_locale(request, user)
     rows = [
