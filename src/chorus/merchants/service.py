@@ -1195,6 +1195,13 @@ async def propose_link(merchant_id: int, name: str, keys: Sequence[str], *, case
     ).on_conflict(target=(LinkProposal.merchant, LinkProposal.name_key), action="DO NOTHING")
 
 
+async def proposals_waiting() -> tuple[int, int]:
+    """How many merge proposals and name link proposals wait for a moderator (counted, not read)."""
+    merges = await MergeProposal.count().where(MergeProposal.status == "open")
+    links = await LinkProposal.count().where(LinkProposal.status == "open")
+    return int(merges), int(links)
+
+
 async def list_link_proposals(status: str | None = "open") -> LinkProposalList:
     query = LinkProposal.select(
         LinkProposal.id,

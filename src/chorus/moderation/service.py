@@ -26,6 +26,11 @@ async def list_proposals(status: str | None = "open") -> MergeProposalList:
     return await merchants.list_proposals(status)
 
 
+async def waiting() -> tuple[int, int]:
+    """Open merge proposals and open name link proposals: how many wait for a moderator."""
+    return await merchants.proposals_waiting()
+
+
 async def decide_merge(*, proposal_id: int, actor: UserRead, data: ProposalDecision) -> MerchantRead:
     pair = set(await merchants.open_proposal(proposal_id))
     target = data.target_id if data.target_id is not None else min(pair)  # the older merchant survives

@@ -51,12 +51,13 @@ async def admin_home(request: Request[Any, Any, Any]) -> Template:
     registry = await regulators.list_all()
     staff = await accounts.list_staff()
     admins = sum("admin" in s.roles for s in staff)
+    merges, links = await moderation.waiting()
     return await page(
         request,
         "admin/home.html",
         quarantine_open=await inbound.waiting(),
-        merges=len((await moderation.list_proposals("open")).items),
-        links=len((await moderation.list_link_proposals("open")).items),
+        merges=merges,
+        links=links,
         regulators=len(registry),
         inactive=sum(not r.active for r in registry),
         admins=admins,
