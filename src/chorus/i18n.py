@@ -94,7 +94,7 @@ def negotiate(accept_language: str | None) -> str:
 _COUNTS = ("count", "n")  # the parameters whose number chooses between a text and its _one
 
 
-def _singular(key: str, locale: str, params: dict[str, Any]) -> str:
+def singular_key(key: str, locale: str, params: dict[str, Any]) -> str:
     """``key``, or its ``_one`` text when the count it is given is 1 (an int, or the number as
     the page writes it out: "1")."""
     count = next((params[name] for name in _COUNTS if name in params), None)
@@ -107,7 +107,7 @@ def _singular(key: str, locale: str, params: dict[str, Any]) -> str:
 def t(key: str, locale: str | None = None, **params: Any) -> str:
     """Translate ``key``; falls back to the default locale, then to English, then the key."""
     for loc in (normalize_locale(locale), DEFAULT_LOCALE, "en"):
-        text = catalog(loc).get(_singular(key, loc, params) if params else key)
+        text = catalog(loc).get(singular_key(key, loc, params) if params else key)
         if text is not None:
             return text.format(**params) if params else text
     if os.environ.get("CHORUS_I18N_STRICT") == "1":

@@ -140,6 +140,37 @@ def test_every_singular_text_has_its_counted_text_and_its_count() -> None:
                 assert names <= set(re.findall(r"\{(\w+)\}", texts[base])), key
 
 
+SOURCE = Path(i18n.__file__).parent
+SOURCE_SUFFIXES = {".py", ".html", ".j2", ".txt", ".xml"}
+# how code names a text by its prefix: f"page.case.{part}", 'page.case.' ~ part, "page.case." + part
+DYNAMIC = r"(?:\{|[\"']\s*[~+])"
+
+
+def test_every_catalog_text_is_used() -> None:
+    """No text waits in the catalogs for code that no longer asks for it: each key (or its
+    counted form, for a ``_one`` text) is named in the code or templates, or a prefix of it is
+    completed there (``f"page.case.{part}"``, ``f"feed.members_{band}"``). Its first run found
+    three texts of notifications that had moved to the e-mail templates."""
+    code = "\n".join(
+        p.read_text(encoding="utf-8", errors="ignore")
+        for p in sorted(SOURCE.rglob("*"))
+        if p.is_file() and p.suffix in SOURCE_SUFFIXES and "locales" not in p.parts
+    )
+    unused = []
+    for key in i18n.catalog(i18n.DEFAULT_LOCALE):
+        base = key.removesuffix("_one")
+        prefixes = (base[: i + 1] for i, c in enumerate(base) if c in "._")
+        if base not in code and not any(re.search(re.escape(p) + DYNAMIC, code) for p in prefixes):
+            unused.append(key)
+    assert unused == []
+
+
+def test_counted_texts_have_one_form() -> None:
+    """One way to say "1 item": a ``_one`` text beside the counted one, never ``.one``/``.other``."""
+    for locale in i18n.LOCALES:
+        assert [k for k in i18n.catalog(locale) if k.endswith(".one")] == [], locale
+
+
 def test_production_requires_secret_and_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("CHORUS_SECRET_KEY", "CHORUS_SMTP_HOST", "CHORUS_DATA_KEY"):
         monkeypatch.delenv(key, raising=False)

@@ -74,7 +74,7 @@ def test_no_page_or_module_joins_a_list_with_a_separator_of_its_own() -> None:
 
 
 def test_no_page_chooses_a_singular_by_hand() -> None:
-    """``t`` takes a text's ``_one`` form when its ``count`` or ``n`` is 1 (i18n._singular): a
+    """``t`` takes a text's ``_one`` form when its ``count`` or ``n`` is 1 (i18n.singular_key): a
     page that picks ``…_one`` itself is a second way of doing it (two had kept one for a
     member's files: "1 份" / "1 file")."""
     by_hand = re.compile(r"""(["'])one\1 if|_one(["']) if|== 1 else""")

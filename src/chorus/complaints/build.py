@@ -48,7 +48,7 @@ from chorus.complaints.model import ComplaintInput, EvidenceInfo, EvidenceRow, M
 from chorus.complaints.patterns import Pattern, detect
 from chorus.complaints.redact import MASK, mask_name
 from chorus.evidence.chain import all_sha256_hex, is_sha256_hex
-from chorus.i18n import catalog, join_list, normalize_locale
+from chorus.i18n import catalog, join_list, normalize_locale, singular_key
 from chorus.markdown import inline, literal, quote_statement
 from chorus.merchants.identifiers import Identifier, IdentifierKind, mask, shown_identifier
 from chorus.money import as_string
@@ -172,7 +172,8 @@ class _Text:
         return fallback if found is None else found
 
     def counted(self, key: str, count: int) -> str:
-        return self(f"{key}.{'one' if count == 1 else 'other'}", str(count), count=count)
+        """``key``'s text for ``count`` (its ``_one`` text for one, as :func:`chorus.i18n.t`)."""
+        return self(singular_key(key, self.locale, {"count": count}), str(count), count=count)
 
 
 # The per-member pieces handed to the templates. Objects with attributes, not dicts: Jinja
