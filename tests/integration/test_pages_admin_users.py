@@ -233,7 +233,7 @@ async def test_staff_activity_says_who_did_what_and_leaves_members_out(
     assert f"停用了投诉受理机构“{regulator['name']}”。" in said and "王管理" in said
     assert f'href="/admin/regulators/{regulator["id"]}"' in page.text
     # the mail the platform quarantined by itself, the member's preferences: not listed
-    assert "隔离区" not in said and "li.na@example.com" not in said
+    assert "隔离区的来信" not in said and "li.na@example.com" not in said
     await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=admin.headers)
     said = text_of((await client.get("/admin/activity")).text)
     assert (
@@ -280,3 +280,75 @@ async def test_a_merge_in_the_activity_names_both_merchants(
     said = text_of(page.text)
     assert f"把商家“晨星游戏”（#{b}）合并进了“星辰卡盟”（#{a}）。" in said
     assert f'href="/merchants/{a}"' in page.text
+
+
+def entry_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<li id="entry-(\d+)"', html)]
+
+
+async def test_staff_activity_a_page_at_a_time_by_person_and_area(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """Fifty entries a page, "older actions" to the rest and back; only one person's (their name
+    is a link to them), only one area's; refused filters are a 422."""
+    wang = await staff(client, settings, "admin@example.com", "admin", name="王管理")
+    zhao = await staff(client, settings, "zhao@example.com", "admin", name="赵管理")
+    member = await person(client, mailbox, worker, "li.na@example.com", "李娜")
+    for i in range(55):  # Wang appoints and withdraws a moderator, 55 times
+        roles = ["moderator"] if i % 2 == 0 else []
+        r = await client.put(
+            f"/api/v1/admin/users/{member.id}/roles", json={"roles": roles}, headers=wang.headers
+        )
+        assert r.status_code == 200, r.text
+    regulator = await Regulator.select(Regulator.id, Regulator.name).first()
+    assert regulator is not None
+    for active in (False, True):
+        r = await client.patch(
+            f"/api/v1/regulators/{regulator['id']}", json={"active": active}, headers=zhao.headers
+        )
+        assert r.status_code == 200, r.text
+    await as_user(client, wang)
+
+    first = await client.get("/admin/activity")
+    assert first.status_code == 200
+    newest = entry_ids(first.text)
+    assert len(newest) == 50 and newest == sorted(newest, reverse=True)
+    said = text_of(first.text)
+    assert "每页 50 条" in said and "回到最新的操作" not in said
+    # Zhao's two, newest first, then Wang's
+    assert (
+        said.index("重新启用了投诉受理机构")
+        < said.index("停用了投诉受理机构")
+        < said.index("把 李娜 的角色设为")
+    )
+    older = re.search(r'<a href="([^"]+)" rel="next">更早的操作</a>', first.text)
+    assert older is not None
+    second = await client.get(older.group(1).replace("&amp;", "&"))
+    rest = entry_ids(second.text)
+    assert len(rest) == 7 and max(rest) < min(newest)  # 57 in all, none twice
+    assert "更早的操作" not in text_of(second.text) and 'href="/admin/activity">回到最新的操作' in second.text
+
+    # only Zhao's: his name on an entry leads there; the form shows him chosen
+    assert f'<a href="/admin/activity?by={zhao.id}">赵管理</a>' in first.text
+    his = await client.get(f"/admin/activity?by={zhao.id}")
+    assert len(entry_ids(his.text)) == 2 and "把 李娜 的角色设为" not in text_of(his.text)
+    assert f'<option value="{zhao.id}" selected>赵管理</option>' in his.text
+    assert "显示全部操作" in text_of(his.text)
+    # the form's "everyone" and "everything" send empty values: the whole log
+    assert len(entry_ids((await client.get("/admin/activity?by=&area=")).text)) == 50
+    regulators_only = await client.get("/admin/activity?area=regulators")
+    assert len(entry_ids(regulators_only.text)) == 2
+    assert '<option value="regulators" selected>' in regulators_only.text
+    roles_only = await client.get(f"/admin/activity?by={wang.id}&area=roles")
+    assert len(entry_ids(roles_only.text)) == 50 and "更早的操作" in text_of(roles_only.text)
+    nothing = await client.get(f"/admin/activity?by={wang.id}&area=mail")
+    assert nothing.status_code == 200 and entry_ids(nothing.text) == []
+    assert "没有符合筛选条件的操作。" in text_of(nothing.text)
+
+    for bad in ("by=someone", "area=payments", "before=yesterday"):
+        r = await client.get(f"/admin/activity?{bad}")
+        assert r.status_code == 422, bad
+
+    await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=wang.headers)
+    said = text_of((await client.get(f"/admin/activity?by={wang.id}&area=mail")).text)
+    assert "No action matches these filters." in said and "Show all actions" in said

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.custom_types import Combinable
 from piccolo.utils.encoding import dump_json
 
 from chorus import db
@@ -51,13 +52,31 @@ async def data_of(*, object_type: str, object_id: int, actions: tuple[str, ...])
     return [r["data"] if isinstance(r["data"], dict) else {} for r in rows]
 
 
-async def recent(*, actions: Sequence[str], limit: int = 200) -> list[AuditEntryRead]:
-    """The newest ``limit`` entries with these actions, newest first."""
+async def recent(
+    *, actions: Sequence[str], limit: int = 200, before: int | None = None, actor_id: int | None = None
+) -> list[AuditEntryRead]:
+    """The newest ``limit`` entries with these actions, newest first: older than the entry
+    ``before`` (the next page), by ``actor_id`` only when given."""
+    where: Combinable = AuditEntry.action.is_in(list(actions))
+    if before is not None:
+        where &= AuditEntry.id < before
+    if actor_id is not None:
+        where &= AuditEntry.actor_id == actor_id
     rows = (
         await AuditEntry.select()
-        .where(AuditEntry.action.is_in(list(actions)))
+        .where(where)
         .order_by(AuditEntry.id, ascending=False)
         .limit(limit)
         .output(load_json=True)
     )
     return [AuditEntryRead(**{**r, "data": r["data"] if isinstance(r["data"], dict) else {}}) for r in rows]
+
+
+async def actors(*, actions: Sequence[str]) -> list[int]:
+    """The accounts that did any of these actions (the platform itself aside)."""
+    rows = (
+        await AuditEntry.select(AuditEntry.actor_id)
+        .where(AuditEntry.action.is_in(list(actions)) & AuditEntry.actor_id.is_not_null())
+        .distinct()
+    )
+    return sorted(r["actor_id"] for r in rows)

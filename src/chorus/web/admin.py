@@ -6,16 +6,20 @@ and staff actions, none of the members' own doings (their uploads, consents, ide
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Router, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.audit.schemas import AuditEntryRead
+from chorus.errors import Invalid
 from chorus.filings import inbound
 from chorus.i18n import join_list, t
 from chorus.merchants import service as merchants
@@ -25,25 +29,39 @@ from chorus.web.guards import requires_role
 from chorus.web.pages import page, page_router, request_locale
 
 ADMIN = [requires_role("admin")]
-# What staff do that other staff should be able to look back on (the audit log's actions).
-STAFF_ACTIONS = (
-    "user.roles_set",
-    "regulator.created",
-    "regulator.updated",
-    "regulator.deactivated",
-    "regulator.reactivated",
-    "regulator.corrected",
-    "merchant.merged",
-    "merchant.merge_rejected",
-    "merchant.link_confirmed",
-    "merchant.link_rejected",
-    "merchant.identifier_confirmed",
-    "merchant.alias_confirmed",
-    "inbound.assigned",
-    "inbound.discarded",
-    "inbound.raw_downloaded",
-)
-SHOWN = 200  # the newest entries shown
+
+
+class Area(StrEnum):
+    """The parts of the platform staff actions concern (``/admin/activity?area=``)."""
+
+    roles = "roles"
+    regulators = "regulators"
+    merchants = "merchants"
+    mail = "mail"
+
+
+# What staff do that other staff should be able to look back on (the audit log's actions), by area.
+AREA_ACTIONS: dict[Area, tuple[str, ...]] = {
+    Area.roles: ("user.roles_set",),
+    Area.regulators: (
+        "regulator.created",
+        "regulator.updated",
+        "regulator.deactivated",
+        "regulator.reactivated",
+        "regulator.corrected",
+    ),
+    Area.merchants: (
+        "merchant.merged",
+        "merchant.merge_rejected",
+        "merchant.link_confirmed",
+        "merchant.link_rejected",
+        "merchant.identifier_confirmed",
+        "merchant.alias_confirmed",
+    ),
+    Area.mail: ("inbound.assigned", "inbound.discarded", "inbound.raw_downloaded"),
+}
+STAFF_ACTIONS = tuple(a for actions in AREA_ACTIONS.values() for a in actions)
+SHOWN = 50  # entries per page
 
 
 @get("/admin", guards=ADMIN, name="admin_home")
@@ -109,13 +127,42 @@ def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> 
     return t(f"page.admin_activity.action.{e.action}", locale, **params)
 
 
+def _filters(by: str, area: str) -> tuple[int | None, Area | None]:
+    """The activity form's choices: an account's id or "" (everyone), an area or "" (all);
+    422 for anything else."""
+    if by.strip() and not by.strip().isdecimal():
+        raise Invalid("invalid", field="by")
+    if area and area not in Area.__members__:
+        raise Invalid("invalid", field="area")
+    return (int(by) if by.strip() else None), (Area(area) if area else None)
+
+
+def _activity_url(*, by: int | None, area: Area | None, before: int | None = None) -> str:
+    """``/admin/activity`` with these filters (and page)."""
+    query = urlencode(
+        [(k, v) for k, v in (("by", by), ("area", area and area.value), ("before", before)) if v is not None]
+    )
+    return f"/admin/activity?{query}" if query else "/admin/activity"
+
+
 @get("/admin/activity", guards=ADMIN, name="admin_activity")
-async def activity(request: Request[Any, Any, Any], user: NamedDependency[UserRead]) -> Template:
-    """What staff did lately, newest first: who, when, what, and the page it concerns."""
-    entries = await audit.recent(actions=STAFF_ACTIONS, limit=SHOWN)
+async def activity(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[UserRead],
+    by: FromQuery[str] = "",
+    area: FromQuery[str] = "",
+    before: FromQuery[int | None] = None,
+) -> Template:
+    """What staff did, newest first, a page at a time: who, when, what, and the page it
+    concerns; only one person's (``by``: an account's id), only one area's (``area``), older
+    than an entry (``before``: the next page). The form sends "" for everyone, everything."""
+    person, part = _filters(by, area)
+    actions = AREA_ACTIONS[part] if part else STAFF_ACTIONS
+    found = await audit.recent(actions=actions, limit=SHOWN + 1, before=before, actor_id=person)
+    entries = found[:SHOWN]
+    everyone = await audit.actors(actions=STAFF_ACTIONS)
     people = await accounts.contacts(
-        [e.actor_id for e in entries if e.actor_id]
-        + [e.object_id for e in entries if e.object_type == "user" and e.object_id]
+        [*everyone, *(e.object_id for e in entries if e.object_type == "user" and e.object_id)]
     )
     names = {
         "user": {i: c["display_name"] for i, c in people.items()},
@@ -127,12 +174,28 @@ async def activity(request: Request[Any, Any, Any], user: NamedDependency[UserRe
         {
             "entry": e,
             "actor": names["user"].get(e.actor_id or 0),
+            "actor_url": _activity_url(by=e.actor_id, area=part) if e.actor_id else None,
             "words": _words(e, names, locale),
             "link": _link(e),
         }
         for e in entries
     ]
-    return await page(request, "admin/activity.html", rows=rows, shown=SHOWN)
+    return await page(
+        request,
+        "admin/activity.html",
+        rows=rows,
+        shown=SHOWN,
+        # the people the log names, to choose from; an account deleted since keeps its number
+        people=[
+            (i, names["user"].get(i) or t("page.admin_activity.actor_gone", locale, id=i)) for i in everyone
+        ],
+        areas=list(Area),
+        by=person,
+        area=part,
+        filtered=person is not None or part is not None,
+        newest=_activity_url(by=person, area=part) if before is not None else None,
+        older=_activity_url(by=person, area=part, before=entries[-1].id) if len(found) > SHOWN else None,
+    )
 
 
 def page_routers() -> list[Router]:
