@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chorus.regulators.tables import Regulator
-from tests.integration.cases_support import person, staff
+from tests.integration.cases_support import ident, person, report, report_body, staff
 from tests.integration.test_filing_channels import hand_over
 from tests.integration.test_inbound_quarantine import mail
 from tests.integration.test_moderation import two_merchants_and_a_proposal
@@ -352,3 +352,41 @@ async def test_staff_activity_a_page_at_a_time_by_person_and_area(
     await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=wang.headers)
     said = text_of((await client.get(f"/admin/activity?by={wang.id}&area=mail")).text)
     assert "No action matches these filters." in said and "Show all actions" in said
+
+
+async def test_decided_proposals_in_the_activity_say_what_they_were_about(
+    client: Any, mailbox: Any, worker: Any, settings: Any
+) -> None:
+    """A proposal's entry holds only its number: the log reads the merchants (and the name) it
+    was about, with a link to the merchant."""
+    world = await two_merchants_and_a_proposal(client, mailbox, worker)
+    admin = await staff(client, settings, "admin@example.com", "admin", name="王管理")
+    a, b = world["a"]["merchant_id"], world["b"]["merchant_id"]
+    dora = await person(client, mailbox, worker, "dora@example.com", "Dora")
+    await report(client, dora, report_body("月光卡铺", [ident("qq", "12345678")]))  # 星辰卡盟's QQ
+    merges = (await client.get("/api/v1/moderation/merge-proposals", headers=admin.headers)).json()["items"]
+    links = (await client.get("/api/v1/moderation/link-proposals", headers=admin.headers)).json()["items"]
+    assert len(merges) == 1 and len(links) == 1, links
+    merge, link = merges[0]["id"], links[0]["id"]
+    r = await client.post(
+        f"/api/v1/moderation/merge-proposals/{merge}/reject",
+        json={"note": "不是同一家"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 204, r.text
+    r = await client.post(f"/api/v1/moderation/link-proposals/{link}/reject", headers=admin.headers)
+    assert r.status_code == 204, r.text
+    await as_user(client, admin)
+    page = await client.get("/admin/activity?area=merchants")
+    said = text_of(page.text)
+    pair = {f"“星辰卡盟”（#{a}）", f"“晨星游戏”（#{b}）"}
+    rejected = re.search(rf"驳回了合并提议 #{merge}：商家(“[^”]+”（#\d+）)和(“[^”]+”（#\d+）)不合并。", said)
+    assert rejected is not None and set(rejected.groups()) == pair, said
+    assert f"驳回了名称关联提议 #{link}：“月光卡铺”不再作为商家“星辰卡盟”（#{a}）的名称显示。" in said
+    assert page.text.count(f'href="/merchants/{a}"') + page.text.count(f'href="/merchants/{b}"') == 2
+    await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=admin.headers)
+    said = text_of((await client.get("/admin/activity")).text)
+    assert (
+        f"Rejected name link proposal #{link}: “月光卡铺” is no longer shown as a name of the merchant"
+        in said
+    )

@@ -1202,6 +1202,31 @@ async def proposals_waiting() -> tuple[int, int]:
     return int(merges), int(links)
 
 
+async def proposals_about(
+    merge_ids: Sequence[int], link_ids: Sequence[int]
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, str]]]:
+    """What proposals are about, decided or not: merge proposal id → its two merchants; name link
+    proposal id → its merchant and the name."""
+    merges = (
+        await MergeProposal.select(
+            MergeProposal.id, MergeProposal.merchant_a, MergeProposal.merchant_b
+        ).where(MergeProposal.id.is_in(list(merge_ids)))
+        if merge_ids
+        else []
+    )
+    links = (
+        await LinkProposal.select(LinkProposal.id, LinkProposal.merchant, LinkProposal.name).where(
+            LinkProposal.id.is_in(list(link_ids))
+        )
+        if link_ids
+        else []
+    )
+    return (
+        {r["id"]: (r["merchant_a"], r["merchant_b"]) for r in merges},
+        {r["id"]: (r["merchant"], r["name"]) for r in links},
+    )
+
+
 async def list_link_proposals(status: str | None = "open") -> LinkProposalList:
     query = LinkProposal.select(
         LinkProposal.id,

@@ -62,6 +62,8 @@ AREA_ACTIONS: dict[Area, tuple[str, ...]] = {
 }
 STAFF_ACTIONS = tuple(a for actions in AREA_ACTIONS.values() for a in actions)
 SHOWN = 50  # entries per page
+# the audit log's object types of proposals (an entry holds only the proposal's number)
+_PROPOSALS = ("merge_proposal", "link_proposal")
 
 
 @get("/admin", guards=ADMIN, name="admin_home")
@@ -92,7 +94,30 @@ def _link(e: AuditEntryRead) -> str | None:
         "inbound_quarantine": f"/admin/quarantine/{e.object_id}",
         "merchant_identifier": f"/merchants/{merchant}" if merchant else None,
         "merchant_alias": f"/merchants/{merchant}" if merchant else None,
+        "link_proposal": f"/merchants/{merchant}" if merchant else None,
+        "merge_proposal": f"/merchants/{e.data['merchant_a']}" if e.data.get("merchant_a") else None,
     }.get(e.object_type)
+
+
+async def _with_proposals(entries: list[AuditEntryRead]) -> list[AuditEntryRead]:
+    """Entries about proposals (their audit data holds no more than the proposal's number) with
+    what each was about: a merge proposal's two merchants, a name link's merchant and name."""
+    ids = {
+        kind: [e.object_id for e in entries if e.object_type == kind and e.object_id] for kind in _PROPOSALS
+    }
+    if not any(ids.values()):
+        return entries
+    merges, links = await merchants.proposals_about(ids["merge_proposal"], ids["link_proposal"])
+    about: dict[tuple[str, int], dict[str, Any]] = {
+        **{("merge_proposal", i): {"merchant_a": a, "merchant_b": b} for i, (a, b) in merges.items()},
+        **{("link_proposal", i): {"merchant_id": m, "link_name": n} for i, (m, n) in links.items()},
+    }
+    return [
+        e.model_copy(update={"data": {**found, **e.data}})
+        if (found := about.get((e.object_type, e.object_id or 0)))
+        else e
+        for e in entries
+    ]
 
 
 def _name(names: dict[int, str], merchant_id: Any) -> str:
@@ -100,10 +125,12 @@ def _name(names: dict[int, str], merchant_id: Any) -> str:
 
 
 def _merchants_named(entries: list[AuditEntryRead]) -> list[int]:
-    """The merchants entries speak of: the one merged into, the one merged, the one confirmed."""
+    """The merchants entries speak of: the one merged into, the one merged, the one confirmed,
+    the two a merge proposal was about."""
     found = [e.object_id for e in entries if e.object_type == "merchant" and e.object_id]
     for e in entries:
-        found += [v for k in ("source_id", "merchant_id") if isinstance(v := e.data.get(k), int)]
+        keys = ("source_id", "merchant_id", "merchant_a", "merchant_b")
+        found += [v for k in keys if isinstance(v := e.data.get(k), int)]
     return found
 
 
@@ -118,6 +145,11 @@ def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> 
         "merchant_id": e.data.get("merchant_id"),
         "name": _name(names["merchant"], e.object_id) if e.object_type == "merchant" else "",
         "source_name": _name(names["merchant"], e.data.get("source_id")),
+        "merchant_a": e.data.get("merchant_a"),
+        "merchant_b": e.data.get("merchant_b"),
+        "name_a": _name(names["merchant"], e.data.get("merchant_a")),
+        "name_b": _name(names["merchant"], e.data.get("merchant_b")),
+        "link_name": e.data.get("link_name", ""),
         "kind": t(f"identifier.kind.{e.data['kind']}", locale) if e.data.get("kind") else "",
         "regulator": names["regulator"].get(e.object_id or 0, f"#{e.object_id}"),
         "user": names["user"].get(e.object_id or 0, f"#{e.object_id}"),
@@ -159,7 +191,7 @@ async def activity(
     person, part = _filters(by, area)
     actions = AREA_ACTIONS[part] if part else STAFF_ACTIONS
     found = await audit.recent(actions=actions, limit=SHOWN + 1, before=before, actor_id=person)
-    entries = found[:SHOWN]
+    entries = await _with_proposals(found[:SHOWN])
     everyone = await audit.actors(actions=STAFF_ACTIONS)
     people = await accounts.contacts(
         [*everyone, *(e.object_id for e in entries if e.object_type == "user" and e.object_id)]
