@@ -11,6 +11,7 @@ import pytest
 
 from chorus import db
 from chorus.merchants import identifiers as ids
+from chorus.merchants import names
 from chorus.merchants import service as merchants
 from chorus.merchants.tables import MerchantAlias
 from tests.conftest import BACKEND
@@ -26,6 +27,17 @@ async def merchant(name: str, *identifiers: tuple[str, str]) -> int:
         normalized = [ids.normalize(kind, value) for kind, value in identifiers]
         await merchants.add_identifiers(mid, normalized, strict=True)
     return mid
+
+
+def scores(q: str, found: list[str]) -> list[tuple[int, float, int]]:
+    """How the search ranks each name found for ``q``: (tier, -similarity, length)."""
+    core, pinyin = names.core_name(q), names.pinyin_key(q)
+    keys = [(names.core_name(n), names.pinyin_key(n)) for n in found]
+    alike = names.similar_keys(core, pinyin, keys)
+    return [
+        (merchants._name_tier(core, pinyin, k, p), -round(alike.get(i, 0.0), 6), len(k))
+        for i, (k, p) in enumerate(keys)
+    ]
 
 
 async def search(client: Any, q: str) -> list[tuple[str, list[str]]]:
@@ -97,3 +109,31 @@ def _explain(core: str, pinyin: str) -> tuple[Any, ...]:
         "OR a.pinyin_key LIKE {}"
     )
     return (sql, f"%{doubled}%", f"%{pinyin}%")
+
+
+async def test_when_many_names_contain_it_the_best_are_found_and_merged_ones_never(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common fragment ("数码") is in thousands of names: PostgreSQL ranks only the shortest of
+    them (SEARCH_PRESELECT) by similarity. With 20 of 33 taken, the answer is the one all 33
+    give: the best names, in the order the search ranks them; a merchant merged into another is
+    never one, however short its name."""
+    places = ["大", "云", "海", "老街", "新潮", "阳光", "东方", "城南", "西湖", "金色", "好运来"]
+    trades = ["", "城", "商行", "科技", "配件店", "产品专卖店"]
+    for i, place in enumerate(places):
+        for trade in (trades[i % 6], trades[(i + 2) % 6], trades[(i + 4) % 6]):
+            await merchant(f"{place}数码{trade}")
+    await merchant("数码之家旗舰店")
+    gone = await merchant("金数码")
+    kept = await merchant("金数码手机店")
+    async with db.transaction():
+        await merchants.mark_merged(gone, kept)
+    everything = [n for n, _ in await search(client, "数码")]
+    assert len(everything) == 20 and everything[0] == "数码之家旗舰店" and "金数码" not in everything
+    # (the service itself: the endpoint's answer is in the public cache now)
+    monkeypatch.setattr(merchants, "SEARCH_PRESELECT", 20)
+    preselected = [m.name for m in await merchants.search("数码")]
+    assert "金数码" not in preselected
+    # as good, place by place, as the search's ranking scores them (names scoring the same may
+    # trade places at the end)
+    assert scores("数码", preselected) == scores("数码", everything)
