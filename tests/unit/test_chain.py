@@ -15,6 +15,7 @@ from chorus.evidence.chain import (
     GENESIS,
     ChainEntry,
     ChainMeta,
+    ChainVerifier,
     all_sha256_hex,
     canonical_json,
     entry_hash,
@@ -70,6 +71,23 @@ BLOBS = [b"first file", b"second file", b"third file", b"fourth file"]
 
 def test_canonical_json() -> None:
     assert canonical_json({"b": 1, "a": "é", "c": [1, 2]}) == '{"a":"é","b":1,"c":[1,2]}'.encode()
+
+
+@given(
+    st.dictionaries(
+        st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
+        st.one_of(
+            st.integers(min_value=-(2**63), max_value=2**63 - 1),
+            st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
+        ),
+        max_size=6,
+    )
+)
+def test_canonical_json_is_what_json_dumps_writes(obj: dict[str, int | str]) -> None:
+    """Chains already stored were hashed over json.dumps's bytes: msgspec writes the same ones
+    (any text, quotes, backslashes, control and non-ASCII characters; any 64-bit number)."""
+    expected = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(obj) == expected.encode("utf-8")
 
 
 def test_rfc3339() -> None:
@@ -159,6 +177,24 @@ def test_metadata_tamper_names_index_and_continues() -> None:
     r = verify_chain(chain, lookup(store))
     assert not r.ok
     assert [(p.index, p.reason) for p in r.problems] == [(1, "hash_mismatch"), (3, "missing_blob")]
+
+
+def test_links_checked_before_contents_still_report_in_index_order() -> None:
+    """The service checks a page's links while its blobs are read, then their contents: the
+    problems come out as if each entry had been checked whole, in turn."""
+    chain = build_chain(BLOBS)
+    chain[2] = dataclasses.replace(chain[2], meta=dataclasses.replace(chain[2].meta, uploader_id=99))
+    store = store_for(BLOBS)
+    store[sha(BLOBS[0])] = b"tampered"
+    store[sha(BLOBS[2])] = b"tampered too"
+    verifier = ChainVerifier()
+    for entry in chain:
+        verifier.check_links(entry)
+    for entry in chain:
+        verifier.check_content(entry, lookup(store)(entry))
+    problems = [(p.index, p.reason) for p in verifier.result().problems]
+    assert problems == [(0, "content_mismatch"), (2, "hash_mismatch"), (2, "content_mismatch")]
+    assert problems == [(p.index, p.reason) for p in verify_chain(chain, lookup(store)).problems]
 
 
 def test_rehashed_tamper_breaks_next_link() -> None:

@@ -670,14 +670,24 @@ async def verify(case_id: int, *, actor: UserRead, settings: Settings) -> ChainV
 
 async def verify_case(case_id: int, settings: Settings) -> VerifyResult:
     """The case's chain recomputed from the stored bytes, a page at a time (memory stays flat
-    however long the chain), each page's blobs read by the store in one go."""
+    however long the chain), each page's blobs read by the store in one go while the page's
+    links are checked here."""
     store = storage_for(settings)
     verifier = ChainVerifier()
     async for page in _verify_pages(case_id):
         # Withdrawn bytes may be gone on purpose: not read; the entry itself is still checked.
-        actual = await store.sha256_of_many(entry.evidence_sha256 for entry, gone in page if not gone)
+        reading = asyncio.ensure_future(
+            store.sha256_of_many([entry.evidence_sha256 for entry, gone in page if not gone])
+        )
+        try:
+            await asyncio.sleep(0)  # the reading starts (a task runs once the loop has a turn)
+            for entry, _ in page:
+                verifier.check_links(entry)
+            actual = await reading
+        finally:
+            reading.cancel()  # done: nothing to stop; an error above: the reading stops
         for entry, gone in page:
-            verifier.add(entry, entry.evidence_sha256 if gone else actual[entry.evidence_sha256])
+            verifier.check_content(entry, entry.evidence_sha256 if gone else actual[entry.evidence_sha256])
     return verifier.result()
 
 
