@@ -290,7 +290,8 @@ async def test_staff_activity_a_page_at_a_time_by_person_and_area(
     client: Any, mailbox: Any, worker: Any, settings: Any
 ) -> None:
     """Fifty entries a page, "older actions" to the rest and back; only one person's (their name
-    is a link to them), only one area's; refused filters are a 422."""
+    is a link to them), only one area's; refused filters are a 422 (a number no entry or account
+    can have: 404)."""
     wang = await staff(client, settings, "admin@example.com", "admin", name="王管理")
     zhao = await staff(client, settings, "zhao@example.com", "admin", name="赵管理")
     member = await person(client, mailbox, worker, "li.na@example.com", "李娜")
@@ -348,6 +349,9 @@ async def test_staff_activity_a_page_at_a_time_by_person_and_area(
     for bad in ("by=someone", "area=payments", "before=yesterday"):
         r = await client.get(f"/admin/activity?{bad}")
         assert r.status_code == 422, bad
+    for beyond in ("by=99999999999", "before=99999999999", "before=-1"):  # no id is this number
+        r = await client.get(f"/admin/activity?{beyond}")
+        assert r.status_code == 404, beyond
 
     await client.put("/api/v1/me/preferences", json={"locale": "en"}, headers=wang.headers)
     said = text_of((await client.get(f"/admin/activity?by={wang.id}&area=mail")).text)

@@ -19,9 +19,10 @@ from chorus.accounts import service as accounts
 from chorus.accounts.schemas import UserRead
 from chorus.audit import service as audit
 from chorus.audit.schemas import AuditEntryRead
-from chorus.errors import Invalid
+from chorus.errors import Invalid, NotFound
 from chorus.filings import inbound
 from chorus.i18n import join_list, t
+from chorus.ids import MAX_ID
 from chorus.merchants import service as merchants
 from chorus.moderation import service as moderation
 from chorus.regulators import service as regulators
@@ -161,12 +162,15 @@ def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> 
 
 def _filters(by: str, area: str) -> tuple[int | None, Area | None]:
     """The activity form's choices: an account's id or "" (everyone), an area or "" (all);
-    422 for anything else."""
+    422 for anything else, 404 for a number no account can have (as for any id)."""
     if by.strip() and not by.strip().isdecimal():
         raise Invalid("invalid", field="by")
     if area and area not in Area.__members__:
         raise Invalid("invalid", field="area")
-    return (int(by) if by.strip() else None), (Area(area) if area else None)
+    person = int(by) if by.strip() else None
+    if person is not None and not 0 < person <= MAX_ID:
+        raise NotFound()
+    return person, (Area(area) if area else None)
 
 
 def _activity_url(*, by: int | None, area: Area | None, before: int | None = None) -> str:
@@ -183,14 +187,15 @@ async def activity(
     user: NamedDependency[UserRead],
     by: FromQuery[str] = "",
     area: FromQuery[str] = "",
-    before: FromQuery[int | None] = None,
+    before: FromQuery[int] = 0,
 ) -> Template:
     """What staff did, newest first, a page at a time: who, when, what, and the page it
     concerns; only one person's (``by``: an account's id), only one area's (``area``), older
-    than an entry (``before``: the next page). The form sends "" for everyone, everything."""
+    than an entry (``before``: the next page; 0, none). The form sends "" for everyone,
+    everything."""
     person, part = _filters(by, area)
     actions = AREA_ACTIONS[part] if part else STAFF_ACTIONS
-    found = await audit.recent(actions=actions, limit=SHOWN + 1, before=before, actor_id=person)
+    found = await audit.recent(actions=actions, limit=SHOWN + 1, before=before or None, actor_id=person)
     entries = await _with_proposals(found[:SHOWN])
     everyone = await audit.actors(actions=STAFF_ACTIONS)
     people = await accounts.contacts(
@@ -225,7 +230,7 @@ async def activity(
         by=person,
         area=part,
         filtered=person is not None or part is not None,
-        newest=_activity_url(by=person, area=part) if before is not None else None,
+        newest=_activity_url(by=person, area=part) if before else None,
         older=_activity_url(by=person, area=part, before=entries[-1].id) if len(found) > SHOWN else None,
     )
 
