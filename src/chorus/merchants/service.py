@@ -747,9 +747,10 @@ def _query_identifiers(q: str) -> list[str]:
 # Name search: candidates the database picks (best first, by the tiers below), ranked again here
 # with the same tiers and names.name_similarity within a tier.
 SEARCH_CANDIDATES = 200
-# On PostgreSQL, of the names containing what was typed, the SEARCH_PRESELECT shortest of each
-# tier are ranked by trigram similarity for the candidates. The similarity of a name containing
-# a fragment falls as the name grows, and a common fragment ("数码") is in thousands of names:
+# On PostgreSQL, of the names containing what was typed, the first SEARCH_PRESELECT in tier
+# order, shortest first within a tier, are ranked by trigram similarity for the candidates. The
+# similarity of a name containing a fragment falls as the name grows, and a common fragment
+# ("数码") is in thousands of names:
 # similarity() of each cost more than the rest of the search (bench.resolve at 1,000,000
 # identifiers, that statement for "数码" in 5,350 names: 45 -> 29 ms). Merchants merged away are
 # found through the partial index merchant_merged_away (migration 2026-12-05T10:40:00).
@@ -816,8 +817,8 @@ async def _name_candidates(core: str, pinyin: str, enough: int) -> list[dict[str
     pattern = f"%{twice}%" if len(core) >= 2 else f"{twice}%"
 
     async def containing() -> list[dict[str, Any]]:
-        # the SEARCH_PRESELECT best of each tier by length (names, then pinyin: how the ranking
-        # here scores a name containing what was typed), then by trigram similarity
+        # the first SEARCH_PRESELECT by tier and length (names, then pinyin: how the ranking here
+        # scores a name containing what was typed), then ranked by trigram similarity
         shortest = "tier, length(a.name_key), length(a.pinyin_key), a.merchant"
         best = "tier, alike DESC, length(name_key), merchant"
         sql = (

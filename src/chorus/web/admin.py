@@ -163,14 +163,14 @@ def _words(e: AuditEntryRead, names: dict[str, dict[int, str]], locale: str) -> 
 def _filters(by: str, area: str) -> tuple[int | None, Area | None]:
     """The activity form's choices: an account's id or "" (everyone), an area or "" (all);
     422 for anything else, 404 for a number no account can have (as for any id)."""
-    if by.strip() and not by.strip().isdecimal():
+    by = by.strip()
+    if by and not by.isdecimal():
         raise Invalid("invalid", field="by")
     if area and area not in Area.__members__:
         raise Invalid("invalid", field="area")
-    person = int(by) if by.strip() else None
-    if person is not None and not 0 < person <= MAX_ID:
+    if by and not 0 < int(by) <= MAX_ID:
         raise NotFound()
-    return person, (Area(area) if area else None)
+    return (int(by) if by else None), (Area(area) if area else None)
 
 
 def _activity_url(*, by: int | None, area: Area | None, before: int | None = None) -> str:
