@@ -401,6 +401,9 @@ class Loaded:
     regulator_id: int
     token: str
     seconds: dict[str, float]
+    # the bearer tokens of members who read the case page: one who has not agreed to be named,
+    # one who has
+    readers: dict[str, str] = field(default_factory=dict)
 
 
 PASSWORD = "bench password 1"
@@ -462,6 +465,7 @@ async def load(box: Sandbox, args: argparse.Namespace, settings: Any) -> Loaded:
     import asyncpg
 
     from chorus import db, security
+    from chorus.accounts import service as accounts
     from chorus.accounts.tables import User
     from chorus.cases.tables import Membership
     from chorus.evidence import service as evidence
@@ -548,7 +552,13 @@ async def load(box: Sandbox, args: argparse.Namespace, settings: Any) -> Loaded:
         if plan.consented[spec.fields["uploader"]] and spec.fields["withdrawn_at"] is None:
             seeded.included_shas.append(sha)
             seeded.included_bytes += size
-    return Loaded(seeded, case_id, warm_case_id, regulator["id"], token, seconds)
+    others = [u for u in plan.users[1:] if u.id in plan.consented]
+    readers = {}
+    async with db.connected(settings):
+        for who, named in (("a member not named", False), ("a named member", True)):
+            email = next(u.email for u in others if plan.consented[u.id] == named)
+            readers[who] = (await accounts.login(email=email, password=PASSWORD, settings=settings))[1]
+    return Loaded(seeded, case_id, warm_case_id, regulator["id"], token, seconds, readers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -780,12 +790,55 @@ def measure_server(
                 print_stall(download.stall)
                 results.append((download, verify_bundle(zip_path)))
                 zip_path.unlink(missing_ok=True)
+        with Phase(f"{label}: GET /cases/{loaded.case_id}, the case page with the text a member agrees to"):
+            probe.window()
+            case_pages(base, loaded, sampler)
+            print_stall(probe.result())
         end_kb = proc_kb(server.pid)
     finally:
         probe.stop()
         sampler.stop()
         stop_process(server)
     return ServerResult(idle_kb, builds, markdown, build_stall, results, end_kb)
+
+
+def case_pages(base: str, loaded: Loaded, sampler: RssSampler) -> None:
+    """What the crowd told of a new version opens: the case page of a member who has not agreed
+    (asked to read the text), and of a named member who agreed to the version before (shown what
+    changed, as they read it) — each twice: the first view, and the next one (or another member's
+    in the same position)."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=900) as client:
+        tokens = {who: {"Authorization": f"Bearer {token}"} for who, token in loaded.readers.items()}
+        organizer = {"Authorization": f"Bearer {loaded.token}"}
+        latest = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()["items"][
+            0
+        ]
+        r = client.post(
+            f"/api/v1/cases/{loaded.case_id}/consent",
+            headers=tokens["a named member"],
+            json={"consent": True, "complaint_id": latest["id"]},
+        )
+        r.raise_for_status()
+        r = client.post(
+            f"/api/v1/cases/{loaded.case_id}/complaints",
+            headers=organizer,
+            json={"regulator_id": loaded.regulator_id},
+        )
+        r.raise_for_status()
+        print(f"   the named member agreed to v{latest['version']}; v{r.json()['version']} built since")
+        for who, headers in tokens.items():
+            for view in ("first view", "next view"):
+                cpu = cpu_seconds(sampler.pid)
+                t = time.perf_counter()
+                r = client.get(f"/cases/{loaded.case_id}", headers=headers)
+                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+                r.raise_for_status()
+                print(
+                    f"   {who:20} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
+                    f"page {len(r.content) / 1e6:6.2f} MB"
+                )
 
 
 def print_stall(stall: tuple[float, int, int]) -> None:

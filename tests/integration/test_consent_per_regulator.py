@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from chorus.cases.pages import case as case_pages
 from chorus.complaints.tables import Complaint
 from tests.integration.test_complaints import regulator_id
-from tests.integration.test_pages_case import ORG, build, member_case, membership, section
+from tests.integration.test_pages_case import ANN, ORG, build, member_case, membership, section
 from tests.integration.test_pages_foundation import Page, csrf_of
 from tests.support import as_user, assert_problem, text_of
 
@@ -279,3 +280,50 @@ async def test_a_text_to_a_regulator_added_later_shows_what_differs_from_the_one
     )
     assert r.status_code == 303, r.text
     assert (await membership(client, s))["consented_complaint_ids"] == [s["v1"]["id"], c1["id"]]
+
+
+async def test_a_text_too_long_for_the_page_is_linked_and_its_changes_are_those_all_members_read(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case of hundreds of members has a complaint of megabytes: the case page says how long
+    it is and links to the member's own printable page instead of carrying it, and what changed
+    since the version she agreed to is compared as every member who is not named reads it (one
+    comparison for the crowd), which the page says. Shorter texts are as before."""
+    s = await member_case(client, mailbox, worker, filed=False)
+    r = await agree(client, s, "ann", s["v1"]["id"])
+    assert r.status_code == 200, r.text
+    r = await client.patch(
+        f"/api/v1/cases/{s['case']}/membership", headers=s["ann"], json={"statement": ADDED}
+    )
+    assert r.status_code == 200, r.text
+    v2 = await build(client, s)
+    mine = (await client.get(f"/api/v1/complaints/{v2['id']}", headers=s["ann"])).json()
+    assert mine["view"] == "member" and ADDED in mine["markdown"]
+
+    monkeypatch.setattr(case_pages, "INLINE_AT_MOST", 200)  # a text of 250 members, in short
+    await as_user(client, s["ann"])
+    r = await client.get(f"/cases/{s['case']}")
+    assert r.status_code == 200
+    consent = section(r.text, "consent")
+    assert '<article class="complaint-text"' not in consent
+    said = re.search(r"这份投诉书全文共 ([\d,]+) 个字符，太长，不在本页显示。", text_of(consent))
+    assert said is not None and int(said.group(1).replace(",", "")) == len(mine["markdown"])
+    assert (
+        f'<a href="/api/v1/complaints/{v2["id"]}/html">在单独的页面阅读第 2 版全文（可打印）</a>' in consent
+    )
+    printable = await client.get(f"/api/v1/complaints/{v2['id']}/html")
+    assert printable.status_code == 200 and ADDED in printable.text and ORG[3] not in printable.text
+    changes = consent.split(f'id="consent-changes-{v2["id"]}"', 1)[1].split(
+        '<details class="complaint-fold">', 1
+    )[0]
+    assert "全文很长，以下变化按未署名成员看到的文本列出" in text_of(changes)
+    assert "<ins>" in changes  # the version's own number and date changed, as everyone reads it
+    assert ADDED not in changes and ANN[0] not in changes  # her own pieces: hidden in that text
+    assert Page(r.text).field("complaint_id") == str(v2["id"])  # and she can still agree
+
+    monkeypatch.undo()  # the limit as shipped: this text is short
+    r = await client.get(f"/cases/{s['case']}")
+    consent = section(r.text, "consent")
+    assert consent.count('<article class="complaint-text"') == 1 and "complaint-too-long" not in consent
+    assert "全文很长" not in text_of(consent)
+    assert re.search(rf"<ins><span class=\"visually-hidden\">新增：</span>{ADDED}</ins>", consent)

@@ -1,11 +1,16 @@
-"""The printable page cache of complaint versions (chorus.complaints.cache): what a process
-killed mid-write leaves in it is removed."""
+"""The renderings of complaint versions kept for reuse (chorus.complaints.cache): what a process
+killed mid-write leaves in the printable page cache is removed; a crowd asking for one
+rendering at once gets one made."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from chorus.complaints import cache
 from chorus.settings import Settings
@@ -58,3 +63,54 @@ def test_a_worker_start_sweeps_old_temporary_pages_only(tmp_path: Path) -> None:
     assert cache.sweep_leftovers(settings) == 1
     assert sorted(p.name for p in pages.iterdir()) == sorted([cached.name, fresh.name])
     assert cached.read_bytes() == page
+
+
+def test_a_crowd_asking_for_one_rendering_at_once_gets_one_made_and_the_newest_are_kept() -> None:
+    """Members told of a new version arrive together: the first request's rendering is made in
+    a worker thread and the others wait for it, not each making its own; renderings are kept,
+    newest first, up to the cache's size (at least the last one)."""
+    made: list[str] = []
+
+    def make(text: str) -> Callable[[], str]:
+        def render() -> str:
+            made.append(text)
+            time.sleep(0.05)  # long enough for every request to arrive while it is made
+            return text * 10
+
+        return render
+
+    kept: cache.Kept[str] = cache.Kept(limit=25)
+
+    async def crowd() -> list[str]:
+        return await asyncio.gather(*(kept.get("a", make("a")) for _ in range(20)))
+
+    assert asyncio.run(crowd()) == ["a" * 10] * 20
+    assert made == ["a"]
+    assert asyncio.run(kept.get("a", make("a"))) == "a" * 10 and made == ["a"]  # kept, another loop
+    asyncio.run(kept.get("b", make("b")))
+    asyncio.run(kept.get("a", make("a")))  # the newest again
+    asyncio.run(kept.get("c", make("c")))  # 30 characters with "a": "b" goes first, then "a"
+    assert made == ["a", "b", "c"]
+    asyncio.run(kept.get("b", make("b")))
+    asyncio.run(kept.get("c", make("c")))
+    assert made == ["a", "b", "c", "b"]  # "c" was still kept: at least the last one stays
+
+    big: cache.Kept[str] = cache.Kept(limit=5)
+    asyncio.run(big.get("x", make("x")))  # larger than the limit alone: kept all the same
+    asyncio.run(big.get("x", make("x")))
+    assert made[-1] == "x" and made.count("x") == 1
+
+
+def test_a_rendering_that_fails_is_not_kept_and_is_tried_again() -> None:
+    kept: cache.Kept[str] = cache.Kept(limit=100)
+    tries: list[int] = []
+
+    def broken() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise ValueError("disk full")
+        return "page"
+
+    with pytest.raises(ValueError, match="disk full"):
+        asyncio.run(kept.get("p", broken))
+    assert asyncio.run(kept.get("p", broken)) == "page" and len(tries) == 2

@@ -5,13 +5,28 @@ one compared with an earlier version of its own regulator are left as they were.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+from chorus.accounts.schemas import UserRead
 from chorus.cases.pages.case import VersionToAgree, _beside
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead, RegulatorBrief
 
 BODY = [f"第 {n} 段：事实与证据。" for n in range(1, 41)]
 WHEN = datetime(2026, 12, 1, tzinfo=UTC)
+READER = UserRead(
+    id=2,
+    email="ann@example.com",
+    display_name="安妮",
+    locale="zh-CN",
+    roles=[],
+    email_verified=True,
+    created_at=WHEN,
+)
+
+
+def shown_beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
+    return asyncio.run(_beside(items, READER))
 
 
 def item(n: int, lines: list[str], *, locale: str = "zh-CN", agreed: bool = False) -> VersionToAgree:
@@ -35,7 +50,7 @@ def test_a_text_repeating_the_one_above_is_shown_as_what_differs() -> None:
     english = item(3, ["To: regulator 3", *BODY], locale="en")
     other = item(4, ["收件单位：监管部门4", *BODY[:25], *[f"另写的第 {n} 段" for n in range(15)]])
 
-    shown = _beside([first, same, english, other])
+    shown = shown_beside([first, same, english, other])
 
     assert [v.brief.id for v in shown] == [1, 2, 3, 4]  # the order stays
     assert shown[0] is first  # the first: in full
@@ -54,7 +69,7 @@ def test_a_text_repeating_one_the_member_agreed_to_is_shown_as_what_differs_from
     agreed = item(2, ["收件单位：监管部门2", *BODY], agreed=True)
     other = item(3, ["收件单位：监管部门3", *BODY])
 
-    shown = _beside([new, agreed, other])
+    shown = shown_beside([new, agreed, other])
 
     assert shown[1] is agreed
     for v in (shown[0], shown[2]):
@@ -64,9 +79,9 @@ def test_a_text_repeating_one_the_member_agreed_to_is_shown_as_what_differs_from
 
 def test_a_single_text_or_texts_already_compared_are_left_alone() -> None:
     only = item(1, BODY)
-    assert _beside([only]) == [only]
+    assert shown_beside([only]) == [only]
     newer = item(2, ["收件单位：监管部门2", *BODY])
     compared = VersionToAgree(newer.brief, newer.text, "", agreed=False, since=only.brief)
     later = item(3, ["收件单位：监管部门3", *BODY])
     # the one compared with its own earlier version is not the first shown in full: the next is
-    assert _beside([compared, later]) == [compared, later]
+    assert shown_beside([compared, later]) == [compared, later]

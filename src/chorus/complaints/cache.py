@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import glob
 import hashlib
 import os
 import secrets
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -93,12 +95,63 @@ def sweep_leftovers(settings: Settings, max_age_seconds: float = LEFTOVER_AGE_SE
     return removed
 
 
+T = TypeVar("T", str, bytes, tuple[str, str])
+
+
+class Kept(Generic[T]):
+    """Renderings made in a worker thread and kept in this process, newest first up to
+    ``limit`` characters or bytes (at least the last one). A key being made is made once: a
+    crowd arriving together (members told of a new version) waits for the first request's
+    rendering instead of each making its own."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._done: OrderedDict[Hashable, T] = OrderedDict()
+        self._making: dict[Hashable, tuple[asyncio.AbstractEventLoop, asyncio.Future[T]]] = {}
+
+    async def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        found = self._done.get(key)
+        if found is not None:
+            self._done.move_to_end(key)
+            return found
+        loop = asyncio.get_running_loop()
+        making = self._making.get(key)
+        if making is None or making[0] is not loop:
+            making = (loop, asyncio.ensure_future(asyncio.to_thread(make)))
+            self._making[key] = making
+        try:
+            # shielded: a request that gives up does not cancel what the others wait for
+            value = await asyncio.shield(making[1])
+        finally:
+            if making[1].done() and self._making.get(key) is making:
+                del self._making[key]
+        self._done[key] = value
+        while len(self._done) > 1 and sum(map(_size, self._done.values())) > self.limit:
+            self._done.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._done.clear()
+
+
+def _size(value: str | bytes | tuple[str, str]) -> int:
+    return sum(map(len, value)) if isinstance(value, tuple) else len(value)
+
+
+def text_key(markdown: str) -> str:
+    """What a text is kept by: its SHA-256 (a version's member texts differ by reader)."""
+    return hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+
+
 # Kept by (id, SHA-256 of the full text): a version never changes, and a test database that
 # reuses an id with other content does not meet a stale entry.
 _VIEWS: OrderedDict[tuple[int, str], builder.MemberView] = OrderedDict()  # per complaint, not per member
 _VIEWS_KEPT = 2  # a 10,000-member view is some 25 MB of strings
-_PAGES: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()  # member pages, by their text's hash
-_PAGES_BYTES = 32 * 1024 * 1024  # the newest pages, up to this much (at least the last one)
+_PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their text's hash
+# The case page's renderings: a text as HTML and its table of contents (by the text's hash),
+# and what changed from one text to another (by both hashes)
+_DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
+_CHANGES: Kept[str] = Kept(16 * 1024 * 1024)
 
 
 async def member_view(row: dict[str, Any], settings: Settings) -> builder.MemberView:
@@ -127,13 +180,24 @@ async def member_view(row: dict[str, Any], settings: Settings) -> builder.Member
 
 async def member_page(row: dict[str, Any], markdown: str) -> bytes:
     """The printable member view. Members who are not named all share one text, and so one page."""
-    key = (row["id"], row["sha256"], hashlib.sha256(markdown.encode("utf-8")).hexdigest())
-    page = _PAGES.get(key)
-    if page is None:
-        page = (await asyncio.to_thread(page_html, row, markdown)).encode("utf-8")
-        _PAGES[key] = page
-        while len(_PAGES) > 1 and sum(len(p) for p in _PAGES.values()) > _PAGES_BYTES:
-            _PAGES.popitem(last=False)
-    else:
-        _PAGES.move_to_end(key)
-    return page
+    key = (row["id"], row["sha256"], text_key(markdown))
+    return await _PAGES.get(key, lambda: page_html(row, markdown).encode("utf-8"))
+
+
+async def document(markdown: str) -> tuple[str, str]:
+    """``render_document(markdown)`` (the sanitized HTML and its table of contents), rendered
+    in a worker thread once per text and process (members who are not named share a text)."""
+    return await _DOCUMENTS.get(text_key(markdown), lambda: render_document(markdown))
+
+
+async def changes(old: str, new: str, fromfile: str, tofile: str) -> str:
+    """A unified diff of two texts by lines (``difflib``: seconds for two large texts with
+    changes scattered through them), made in a worker thread once per pair and process."""
+
+    def make() -> str:
+        lines = difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=fromfile, tofile=tofile
+        )
+        return "".join(lines)
+
+    return await _CHANGES.get((text_key(old), text_key(new), fromfile, tofile), make)

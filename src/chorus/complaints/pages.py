@@ -11,7 +11,6 @@ A version of another case is a 404 here, as an unknown one is.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,11 +26,11 @@ from pydantic import ValidationError
 from chorus.accounts.schemas import UserRead
 from chorus.cases import service as cases
 from chorus.cases.schemas import MemberRead
-from chorus.complaints import service
+from chorus.complaints import cache, service
 from chorus.complaints.schemas import ComplaintBrief, ComplaintCreate, ComplaintRead
 from chorus.errors import DomainError, NotFound
 from chorus.i18n import t
-from chorus.markdown import PlainLine, plain_line, render_document
+from chorus.markdown import PlainLine, plain_line
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import ConsentReminder
 from chorus.regulators import service as regulators
@@ -267,7 +266,7 @@ async def _version_page(
     briefs = [v.brief for v in found.items]
     brief = next(b for b in briefs if b.id == version.id)  # this version is one of them
     consents = consents_of(brief, members, {b.id: b for b in briefs})
-    body, toc = await asyncio.to_thread(render_document, version.markdown)  # seconds for a large case
+    body, toc = await cache.document(version.markdown)  # seconds for a large case: once per process
     newest = next(b for b in briefs if b.regulator.id == brief.regulator.id)  # newest first
     locale = request_locale(request, user)
     reminder = await notifications.last_consent_reminder(version.id, actor=user)

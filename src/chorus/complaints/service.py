@@ -7,7 +7,6 @@ import bisect
 import codecs
 import concurrent.futures
 import contextlib
-import difflib
 import gc
 import hashlib
 import operator
@@ -722,9 +721,12 @@ async def _readable(complaint_id: int, *, actor: UserRead) -> tuple[dict[str, An
     return row, _Reader(actor.id, membership["role"])
 
 
-async def _member_text(row: dict[str, Any], reader: _Reader, settings: Settings) -> str:
+async def _member_text(
+    row: dict[str, Any], reader: _Reader, settings: Settings, *, shared: bool = False
+) -> str:
+    """The member view of ``reader`` (``shared``: of a member who is not named)."""
     view = await cache.member_view(row, settings)
-    return await asyncio.to_thread(view.text_for, reader.user_id)
+    return await asyncio.to_thread(view.text_for, None if shared else reader.user_id)
 
 
 async def list_for(case_id: int, *, actor: UserRead) -> ComplaintList:
@@ -763,9 +765,11 @@ async def list_for(case_id: int, *, actor: UserRead) -> ComplaintList:
 
 
 async def get_or_raise(
-    complaint_id: int, *, actor: UserRead, settings: Settings | None = None
+    complaint_id: int, *, actor: UserRead, settings: Settings | None = None, shared: bool = False
 ) -> ComplaintRead:
-    """Organizers: the full text; plain members: their member view (same ``sha256``)."""
+    """Organizers: the full text; plain members: their member view (same ``sha256``), or with
+    ``shared`` the one every member who is not named reads (a named member's own pieces
+    redacted too: one text for all of them, whose differences are computed once)."""
     r, reader = await _readable(complaint_id, actor=actor)
     return ComplaintRead(
         id=r["id"],
@@ -775,7 +779,9 @@ async def get_or_raise(
         regulator=RegulatorBrief(id=r["regulator"], name=r["regulator.name"]),
         view="full" if reader.full else "member",
         sha256=r["sha256"],
-        markdown=r["markdown"] if reader.full else await _member_text(r, reader, settings or get_settings()),
+        markdown=r["markdown"]
+        if reader.full
+        else await _member_text(r, reader, settings or get_settings(), shared=shared),
         created_at=r["created_at"],
         filed=r["filed_at"] is not None,
         named_members=len(db.json_value(r["named_members"]) or []),
@@ -808,18 +814,13 @@ async def diff(complaint_id: int, against: int, *, actor: UserRead) -> Complaint
     if b is None or b["case"] != new.case_id:
         raise NotFound("complaint_not_found", field="against")
     old = await get_or_raise(against, actor=actor)
-    return ComplaintDiff(id=complaint_id, against=against, diff=text_diff(old, new), view=new.view)
+    return ComplaintDiff(id=complaint_id, against=against, diff=await text_diff(old, new), view=new.view)
 
 
-def text_diff(old: ComplaintRead, new: ComplaintRead) -> str:
-    """A unified diff of two versions' texts as read (``vN`` headers)."""
-    lines = difflib.unified_diff(
-        old.markdown.splitlines(keepends=True),
-        new.markdown.splitlines(keepends=True),
-        fromfile=f"v{old.version}",
-        tofile=f"v{new.version}",
-    )
-    return "".join(lines)
+async def text_diff(old: ComplaintRead, new: ComplaintRead) -> str:
+    """A unified diff of two versions' texts as read (``vN`` headers), made once per pair of
+    texts in this process (``cache.changes``)."""
+    return await cache.changes(old.markdown, new.markdown, f"v{old.version}", f"v{new.version}")
 
 
 # --- the bundle --------------------------------------------------------------------------------

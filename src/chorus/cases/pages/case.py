@@ -37,6 +37,7 @@ from chorus.cases.schemas import (
     MoneyIn,
     MyCaseRead,
 )
+from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
 from chorus.complaints.pages import Diff, parse_diff
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
@@ -51,7 +52,6 @@ from chorus.ids import Id
 from chorus.inputs import Input
 from chorus.ladder import pages as ladder_pages
 from chorus.ladder.schemas import LadderStepRead
-from chorus.markdown import render_document
 from chorus.notifications import service as notifications
 from chorus.notifications.schemas import AnnouncementRead
 from chorus.web.auth import current_user
@@ -251,7 +251,7 @@ class VersionToAgree:
 
     brief: ComplaintBrief
     text: ComplaintRead
-    text_html: str
+    text_html: str | None  # None: too long for this page (INLINE_AT_MOST), on its printable page
     agreed: bool  # the member agreed to this very version
     # not agreed yet: the newest version of the same regulator they agreed to, and what changed
     # since in the text as they read it (None: none, or no member view to compare)
@@ -262,6 +262,9 @@ class VersionToAgree:
     # shown in full above it
     beside: ComplaintBrief | None = None
     beside_agreed: bool = False
+    # ``changes`` are of the texts every member who is not named reads (texts too long for this
+    # page: one comparison for the whole crowd, not one per named member)
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -282,11 +285,20 @@ class Consent:
         return self.consented_at is not None and not self.pending
 
 
+# A member's text longer than this (characters of Markdown: a complaint of some 250 members) is
+# not put in the case page, which says how long it is and links to its printable page: a
+# 10,000-member text is 7 MB of Markdown, seconds to render and diff, 10 MB of page. What
+# changed in such a text is compared as the members who are not named read it (_compared).
+INLINE_AT_MOST = 100_000
+
+
 async def _version_to_agree(
     version: ComplaintBrief, versions: list[ComplaintBrief], agreed: list[int], user: UserRead
 ) -> VersionToAgree:
     text = await complaints.get_or_raise(version.id, actor=user)
-    html = render_document(text.markdown)[0]
+    html = (
+        (await complaint_cache.document(text.markdown))[0] if len(text.markdown) <= INLINE_AT_MOST else None
+    )
     if version.id in agreed:
         return VersionToAgree(version, text, html, agreed=True)
     since = complaints.newest_agreed(versions, agreed, version.regulator.id)
@@ -296,8 +308,21 @@ async def _version_to_agree(
         before = await complaints.get_or_raise(since.id, actor=user)
     except Conflict:  # a version built before member views: its text in full, nothing to compare
         return VersionToAgree(version, text, html, agreed=False)
-    changes = parse_diff(complaints.text_diff(before, text))
-    return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes)
+    old, new, shared = await _compared(before, text, user)
+    changes = parse_diff(await complaints.text_diff(old, new))
+    return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes, shared=shared)
+
+
+async def _compared(
+    old: ComplaintRead, new: ComplaintRead, user: UserRead
+) -> tuple[ComplaintRead, ComplaintRead, bool]:
+    """The two texts whose differences a member is shown: as they read them; when either is
+    too long for the page and they read member views, as every member who is not named reads
+    them (the same for the whole crowd, compared once). True: the latter."""
+    if new.view == "full" or max(len(old.markdown), len(new.markdown)) <= INLINE_AT_MOST:
+        return old, new, False
+    shared_old = await complaints.get_or_raise(old.id, actor=user, shared=True)
+    return shared_old, await complaints.get_or_raise(new.id, actor=user, shared=True), True
 
 
 # A text of which at most this share of lines are not in the one it is compared with is shown as
@@ -305,7 +330,7 @@ async def _version_to_agree(
 BESIDE_AT_MOST = 0.25
 
 
-def _beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
+async def _beside(items: list[VersionToAgree], user: UserRead) -> list[VersionToAgree]:
     """The complaints to several regulators of one case are mostly one text (the addressee, the
     channel, the legal basis differ), so a member need not read the same pages twice. A text
     with nothing of its regulator to compare (no ``since``) is shown as its differences from a
@@ -319,22 +344,25 @@ def _beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
         if item.agreed or item.since is not None:
             out.append(item)
             continue
-        shown = _differences(item, agreed or first)
+        shown = await _differences(item, agreed or first, user)
         if shown is None:
             first = first or item
         out.append(shown or item)
     return out
 
 
-def _differences(item: VersionToAgree, base: VersionToAgree | None) -> VersionToAgree | None:
+async def _differences(
+    item: VersionToAgree, base: VersionToAgree | None, user: UserRead
+) -> VersionToAgree | None:
     """``item`` shown as its differences from ``base`` when that spares reading: the same
     language, at most ``BESIDE_AT_MOST`` of its lines new; None: in full."""
     if base is None or item.text.locale != base.text.locale:
         return None
-    changes = parse_diff(complaints.text_diff(base.text, item.text))
-    if changes.added > BESIDE_AT_MOST * len(item.text.markdown.splitlines()):
+    old, new, shared = await _compared(base.text, item.text, user)
+    changes = parse_diff(await complaints.text_diff(old, new))
+    if changes.added > BESIDE_AT_MOST * len(new.markdown.splitlines()):
         return None
-    return replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes)
+    return replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes, shared=shared)
 
 
 def membership_values(m: MembershipRead) -> dict[str, str]:
@@ -389,7 +417,7 @@ async def case_context(
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
     latest = complaints.latest_versions(versions)
     agreed = membership.consented_complaint_ids
-    to_agree = _beside([await _version_to_agree(v, versions, agreed, user) for v in latest])
+    to_agree = await _beside([await _version_to_agree(v, versions, agreed, user) for v in latest], user)
     own = (await evidence.list_for(case_id, actor=user)).items
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
