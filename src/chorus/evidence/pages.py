@@ -244,12 +244,12 @@ async def section(
     case_id: int,
     user: UserRead,
     *,
-    visible: list[EvidenceRead] | None = None,
+    own: list[EvidenceRead] | None = None,
     **state: Any,
 ) -> Section:
-    """The evidence section of ``case_id`` for ``user`` (a member: ``list_for`` refuses anyone
-    else). ``visible``: the case page's own ``list_for`` answer, so it is not read twice."""
-    items = visible if visible is not None else (await service.list_for(case_id, actor=user)).items
+    """The evidence section of ``case_id`` for ``user`` (a member: ``list_own`` refuses anyone
+    else). ``own``: the case page's own ``list_own`` answer, so it is not read twice."""
+    items = own if own is not None else await service.list_own(case_id, actor=user)
     settings: Settings = request.app.state["settings"]
     locale = request_locale(request, user)
     rules = upload_rules(settings, locale)
@@ -302,8 +302,8 @@ async def verify_chain(
     """Recompute the case's chain from the stored bytes; the verdict in words (for htmx only
     the verdict)."""
     result = await service.verify(case_id, actor=user, settings=settings)
-    mine = (await service.list_for(case_id, actor=user)).items
-    check = chain_check(result, [e for e in mine if e.uploaded_by_me], request_locale(request, user))
+    mine = await service.list_own(case_id, actor=user)
+    check = chain_check(result, mine, request_locale(request, user))
     if is_htmx(request):
         return await page(request, "evidence/_chain.html", chain=check)
     return await _page(request, case_id, user, chain=check)

@@ -426,30 +426,43 @@ async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
         .where(Evidence.case == case_id)
         .order_by(Evidence.chain_index)
     )
-    return EvidenceList(
-        items=[
-            EvidenceRead(
-                id=r["id"],
-                case_id=r["case"],
-                kind=r["kind"],
-                description=r["description"],
-                visibility=r["visibility"],
-                sha256=r["sha256"],
-                size=r["size"],
-                media_type=r["media_type"],
-                chain_index=r["chain_index"],
-                entry_hash=r["entry_hash"],
-                uploaded_at=r["uploaded_at"],
-                uploaded_by_me=r["uploader"] == actor.id,
-                uploader_name=r["uploader.display_name"] if role == "organizer" else None,
-                filename=(r["client_filename"] or None) if r["uploader"] == actor.id else None,
-                withdrawn=r["withdrawn_at"] is not None,
-                frozen=r["frozen_at"] is not None,
-                uploader_id=r["uploader"] if role == "organizer" else None,
-            )
-            for r in rows
-            if _can_see(r, actor.id, role)
-        ]
+    return EvidenceList(items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)])
+
+
+async def list_own(case_id: int, *, actor: UserRead) -> list[EvidenceRead]:
+    """The caller's own items of ``list_for`` (withdrawn ones too), in chain order: what the
+    case page and "my cases" show and count, without reading everyone's (a case of 10,000
+    members holds some 50,000 items). 403 for non-members, as ``list_for``."""
+    membership = await cases.require_member(case_id, actor=actor)
+    rows = (
+        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
+        .where((Evidence.case == case_id) & (Evidence.uploader == actor.id))
+        .order_by(Evidence.chain_index)
+    )
+    return [_read(r, actor, membership["role"]) for r in rows]
+
+
+def _read(r: dict[str, Any], actor: UserRead, role: str) -> EvidenceRead:
+    """An item as ``actor`` may read it: the uploader's name and id for organizers, the file's
+    own name for its uploader."""
+    return EvidenceRead(
+        id=r["id"],
+        case_id=r["case"],
+        kind=r["kind"],
+        description=r["description"],
+        visibility=r["visibility"],
+        sha256=r["sha256"],
+        size=r["size"],
+        media_type=r["media_type"],
+        chain_index=r["chain_index"],
+        entry_hash=r["entry_hash"],
+        uploaded_at=r["uploaded_at"],
+        uploaded_by_me=r["uploader"] == actor.id,
+        uploader_name=r["uploader.display_name"] if role == "organizer" else None,
+        filename=(r["client_filename"] or None) if r["uploader"] == actor.id else None,
+        withdrawn=r["withdrawn_at"] is not None,
+        frozen=r["frozen_at"] is not None,
+        uploader_id=r["uploader"] if role == "organizer" else None,
     )
 
 

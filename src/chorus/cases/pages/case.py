@@ -133,7 +133,7 @@ async def my_cases_page(request: Request[Any, Any, Any], user: NamedDependency[U
     mine = []
     for c in (await cases.my_cases(actor=user)).items:
         latest = await _latest_versions(c.case_id, user)
-        own = (await evidence.list_for(c.case_id, actor=user)).items
+        own = await evidence.list_own(c.case_id, actor=user)
         needs = needs_of(c.status, c.consented_at, c.consented_complaint_ids, latest, own)
         ladder = await ladder_pages.section(c.case_id, user, locale)
         mine.append(MyCase(case=c, needs=needs, ladder_next=ladder["next"]))
@@ -418,14 +418,14 @@ async def case_context(
     latest = complaints.latest_versions(versions)
     agreed = membership.consented_complaint_ids
     to_agree = await _beside([await _version_to_agree(v, versions, agreed, user) for v in latest], user)
-    own = (await evidence.list_for(case_id, actor=user)).items
+    own = await evidence.list_own(case_id, actor=user)
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
     growth = await cases.growth(case_id, actor=user, time_zone=await _time_zone(user))
     ctx.update(
         needs=needs_of(summary.status, membership.consented_at, agreed, latest, own),
         consent=Consent(versions=to_agree, consented_at=membership.consented_at),
-        evidence_section=await evidence_pages.section(request, case_id, user, visible=own),
+        evidence_section=await evidence_pages.section(request, case_id, user, own=own),
         timeline=timeline(summary, filings_read, news),
         timeline_shown=TIMELINE_SHOWN,
         growth=growth,
