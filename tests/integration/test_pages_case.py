@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from chorus.accounts import service as accounts
+from chorus.cases import service as cases
+from chorus.cases.tables import Membership
 from chorus.markdown import render_document
 from tests.integration.authorization_support import represent
 from tests.integration.test_complaints import png, regulator_id
@@ -256,6 +261,41 @@ async def test_the_growth_chart_is_an_svg_of_aggregates_with_no_script(
     # the members' data endpoint of the API agrees: two members, 420.00 in all
     case = (await client.get(f"/api/v1/cases/{s['case']}")).json()
     assert case["member_count"] == 2 and case["total_loss"] == [{"amount": "420.00", "currency": "CNY"}]
+
+
+async def test_the_growth_is_one_point_a_day_in_the_reader_s_time_zone(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """How the case grew: at the end of each day on which someone joined (in the reader's time
+    zone), how many members and how much loss per currency it counted."""
+    s = await member_case(client, mailbox, worker, filed=False)
+    third = await report(client, s["out"], (*OUT, "BM-OUT-1", ""), "50.00", case_id=s["case"])
+    assert third == s["case"]
+    ann = await accounts.authenticate(s["ann"]["Authorization"].removeprefix("Bearer "))
+    assert ann is not None
+    rows = await Membership.select(Membership.id).where(Membership.case == s["case"]).order_by(Membership.id)
+    joined = ["2026-10-01T10:00:00+00:00", "2026-10-01T17:00:00+00:00", "2026-10-03T09:00:00+00:00"]
+    for row, at in zip(rows, joined, strict=True):
+        await Membership.update({Membership.joined_at: datetime.fromisoformat(at)}).where(
+            Membership.id == row["id"]
+        )
+    await Membership.update({Membership.loss_currency: "USD"}).where(Membership.id == rows[2]["id"])
+
+    def points(growth: Any) -> list[tuple[str, int, list[tuple[str, str]]]]:
+        return [
+            (p.day.isoformat(), p.members, [(m.currency, m.amount) for m in p.losses]) for p in growth.points
+        ]
+
+    assert points(await cases.growth(s["case"], actor=ann)) == [
+        ("2026-10-01", 2, [("CNY", "420.00")]),
+        ("2026-10-03", 3, [("CNY", "420.00"), ("USD", "50.00")]),
+    ]
+    # 17:00 UTC is 01:00 the next day in Shanghai
+    assert points(await cases.growth(s["case"], actor=ann, time_zone=ZoneInfo("Asia/Shanghai"))) == [
+        ("2026-10-01", 1, [("CNY", "300.00")]),
+        ("2026-10-02", 2, [("CNY", "420.00")]),
+        ("2026-10-03", 3, [("CNY", "420.00"), ("USD", "50.00")]),
+    ]
 
 
 # --- my membership ---------------------------------------------------------------------------------

@@ -853,15 +853,21 @@ async def growth(case_id: int, *, actor: UserRead, time_zone: tzinfo = UTC) -> C
     )
     points: list[GrowthPoint] = []
     sums: dict[str, Decimal] = {}
-    for members, r in enumerate(rows, start=1):
+    members, day = 0, None
+
+    def point(day: date) -> GrowthPoint:  # the day's end, made once a day (not once a member)
+        return GrowthPoint(day=day, members=members, losses=[_money(v, c) for c, v in sorted(sums.items())])
+
+    for r in rows:
         joined: datetime = r["joined_at"]
-        day = (joined if joined.tzinfo else joined.replace(tzinfo=UTC)).astimezone(time_zone).date()
+        joined_on = (joined if joined.tzinfo else joined.replace(tzinfo=UTC)).astimezone(time_zone).date()
+        if day is not None and joined_on != day:  # in order of joining: a day's members are together
+            points.append(point(day))
+        day = joined_on
+        members += 1
         sums[r["loss_currency"]] = sums.get(r["loss_currency"], Decimal(0)) + Decimal(r["loss_amount"])
-        point = GrowthPoint(day=day, members=members, losses=[_money(v, c) for c, v in sorted(sums.items())])
-        if points and points[-1].day == day:
-            points[-1] = point
-        else:
-            points.append(point)
+    if day is not None:
+        points.append(point(day))
     return CaseGrowth(points=points)
 
 
