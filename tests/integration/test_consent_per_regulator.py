@@ -307,7 +307,8 @@ async def test_a_text_too_long_for_the_page_is_linked_and_its_changes_are_those_
     consent = section(r.text, "consent")
     assert '<article class="complaint-text"' not in consent
     said = re.search(r"这份投诉书全文共 ([\d,]+) 个字符，太长，不在本页显示。", text_of(consent))
-    assert said is not None and int(said.group(1).replace(",", "")) == len(mine["markdown"])
+    full = (await client.get(f"/api/v1/complaints/{v2['id']}", headers=s["org"])).json()
+    assert said is not None and int(said.group(1).replace(",", "")) == len(full["markdown"])  # as filed
     assert (
         f'<a href="/api/v1/complaints/{v2["id"]}/html">在单独的页面阅读第 2 版全文（可打印）</a>' in consent
     )
@@ -320,6 +321,13 @@ async def test_a_text_too_long_for_the_page_is_linked_and_its_changes_are_those_
     assert "<ins>" in changes  # the version's own number and date changed, as everyone reads it
     assert ADDED not in changes and ANN[0] not in changes  # her own pieces: hidden in that text
     assert Page(r.text).field("complaint_id") == str(v2["id"])  # and she can still agree
+    # the organizer reads the full text: on its page too, said so
+    await as_user(client, s["org"])
+    consent = section((await client.get(f"/cases/{s['case']}")).text, "consent")
+    assert '<article class="complaint-text"' not in consent and "全文很长" not in text_of(consent)
+    assert f'<a href="/api/v1/complaints/{v2["id"]}/html">' in consent
+    assert "这是完整文本，与提交给监管部门的一字不差。" in text_of(consent)
+    await as_user(client, s["ann"])
 
     monkeypatch.undo()  # the limit as shipped: this text is short
     r = await client.get(f"/cases/{s['case']}")

@@ -9,7 +9,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from chorus.accounts.schemas import UserRead
-from chorus.cases.pages.case import VersionToAgree, _beside
+from chorus.cases.pages.case import VersionToAgree, _beside, _Reading
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead, RegulatorBrief
 
 BODY = [f"第 {n} 段：事实与证据。" for n in range(1, 41)]
@@ -26,7 +26,7 @@ READER = UserRead(
 
 
 def shown_beside(items: list[VersionToAgree]) -> list[VersionToAgree]:
-    return asyncio.run(_beside(items, READER))
+    return asyncio.run(_beside(1, items, _Reading(READER, "member", [], {})))
 
 
 def item(n: int, lines: list[str], *, locale: str = "zh-CN", agreed: bool = False) -> VersionToAgree:

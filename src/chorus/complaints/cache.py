@@ -13,7 +13,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -95,7 +95,7 @@ def sweep_leftovers(settings: Settings, max_age_seconds: float = LEFTOVER_AGE_SE
     return removed
 
 
-T = TypeVar("T", str, bytes, tuple[str, str])
+T = TypeVar("T", str, bytes, tuple[str, str], tuple[str, int])
 
 
 class Kept(Generic[T]):
@@ -110,6 +110,11 @@ class Kept(Generic[T]):
         self._making: dict[Hashable, tuple[asyncio.AbstractEventLoop, asyncio.Future[T]]] = {}
 
     async def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The rendering kept for ``key``, or ``make()``'s (run in a worker thread)."""
+        return await self.get_made(key, lambda: asyncio.to_thread(make))
+
+    async def get_made(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """The rendering kept for ``key``, or what ``make()`` (a coroutine function) gives."""
         found = self._done.get(key)
         if found is not None:
             self._done.move_to_end(key)
@@ -117,7 +122,7 @@ class Kept(Generic[T]):
         loop = asyncio.get_running_loop()
         making = self._making.get(key)
         if making is None or making[0] is not loop:
-            making = (loop, asyncio.ensure_future(asyncio.to_thread(make)))
+            making = (loop, asyncio.ensure_future(make()))
             self._making[key] = making
         try:
             # shielded: a request that gives up does not cancel what the others wait for
@@ -134,8 +139,12 @@ class Kept(Generic[T]):
         self._done.clear()
 
 
-def _size(value: str | bytes | tuple[str, str]) -> int:
-    return sum(map(len, value)) if isinstance(value, tuple) else len(value)
+def _size(value: str | bytes | tuple[str, str] | tuple[str, int]) -> int:
+    return (
+        len(value[0]) + (len(value[1]) if isinstance(value[1], str) else 0)
+        if isinstance(value, tuple)
+        else len(value)
+    )
 
 
 def text_key(markdown: str) -> str:
@@ -151,7 +160,7 @@ _PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their
 # The case page's renderings: a text as HTML and its table of contents (by the text's hash),
 # and what changed from one text to another (by both hashes)
 _DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
-_CHANGES: Kept[str] = Kept(16 * 1024 * 1024)
+_CHANGES: Kept[tuple[str, int]] = Kept(16 * 1024 * 1024)
 
 
 async def member_view(row: dict[str, Any], settings: Settings) -> builder.MemberView:
@@ -190,14 +199,27 @@ async def document(markdown: str) -> tuple[str, str]:
     return await _DOCUMENTS.get(text_key(markdown), lambda: render_document(markdown))
 
 
-async def changes(old: str, new: str, fromfile: str, tofile: str) -> str:
+def unified_diff(old: str, new: str, fromfile: str, tofile: str) -> str:
     """A unified diff of two texts by lines (``difflib``: seconds for two large texts with
-    changes scattered through them), made in a worker thread once per pair and process."""
+    changes scattered through them: call it in a worker thread)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=fromfile, tofile=tofile
+    )
+    return "".join(lines)
 
-    def make() -> str:
-        lines = difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=fromfile, tofile=tofile
+
+async def changes(
+    key: Hashable, texts: Callable[[], Awaitable[tuple[str, str, str, str]]]
+) -> tuple[str, int]:
+    """What changed from one text of a version to another, kept by ``key`` (the two versions
+    and who reads them: versions never change): the unified diff of what ``texts()`` gives
+    (old, new, and their ``vN`` names), made in a worker thread, and the new text's number of
+    lines. Once per key and process: a crowd waits for the first."""
+
+    async def make() -> tuple[str, int]:
+        old, new, fromfile, tofile = await texts()
+        return await asyncio.to_thread(
+            lambda: (unified_diff(old, new, fromfile, tofile), len(new.splitlines()))
         )
-        return "".join(lines)
 
-    return await _CHANGES.get((text_key(old), text_key(new), fromfile, tofile), make)
+    return await _CHANGES.get_made(key, make)

@@ -12,7 +12,7 @@ import hashlib
 import operator
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import compress
@@ -814,13 +814,60 @@ async def diff(complaint_id: int, against: int, *, actor: UserRead) -> Complaint
     if b is None or b["case"] != new.case_id:
         raise NotFound("complaint_not_found", field="against")
     old = await get_or_raise(against, actor=actor)
-    return ComplaintDiff(id=complaint_id, against=against, diff=await text_diff(old, new), view=new.view)
+    return ComplaintDiff(
+        id=complaint_id, against=against, diff=(await text_diff(old, new, actor=actor)).diff, view=new.view
+    )
 
 
-async def text_diff(old: ComplaintRead, new: ComplaintRead) -> str:
-    """A unified diff of two versions' texts as read (``vN`` headers), made once per pair of
-    texts in this process (``cache.changes``)."""
-    return await cache.changes(old.markdown, new.markdown, f"v{old.version}", f"v{new.version}")
+@dataclass(frozen=True)
+class TextChanges:
+    """What changed from one version's text to another's as someone reads them."""
+
+    diff: str  # unified, with ``vN`` headers
+    lines: int  # of the newer text
+
+
+async def text_diff(old: ComplaintRead, new: ComplaintRead, *, actor: UserRead) -> TextChanges:
+    """What changed from ``old`` to ``new``, texts the caller read (:func:`get_or_raise`); made
+    in a worker thread once per pair and reader in this process (versions never change: kept
+    by their ids and SHA-256, with the view and, for a member view, whose it is)."""
+    reader: Hashable = "full" if new.view == "full" else ("member", actor.id)
+
+    async def texts() -> tuple[str, str, str, str]:
+        return old.markdown, new.markdown, f"v{old.version}", f"v{new.version}"
+
+    return TextChanges(*await cache.changes((old.id, old.sha256, new.id, new.sha256, reader), texts))
+
+
+async def shared_diff(
+    case_id: int, old: ComplaintBrief, new: ComplaintBrief, *, actor: UserRead
+) -> TextChanges:
+    """What changed from ``old`` to ``new`` (versions of ``case_id``, as :func:`list_for`
+    gives them) as every member who is not named reads them (organizers: the full texts): the
+    same for the whole crowd, so made once per pair in this process, and without reading either
+    text when it was. For texts too long to give each named member their own comparison."""
+    membership = await cases.require_member(case_id, actor=actor, through_merges=True)
+    full = membership["role"] == "organizer"
+
+    async def texts() -> tuple[str, str, str, str]:
+        a = await get_or_raise(old.id, actor=actor, shared=True)
+        b = await get_or_raise(new.id, actor=actor, shared=True)
+        if a.case_id != case_id or b.case_id != case_id:
+            raise NotFound("complaint_not_found")
+        return a.markdown, b.markdown, f"v{a.version}", f"v{b.version}"
+
+    key = (case_id, old.id, old.sha256, new.id, new.sha256, "full" if full else "shared")
+    return TextChanges(*await cache.changes(key, texts))
+
+
+async def text_lengths(case_id: int, *, actor: UserRead) -> dict[int, int]:
+    """Characters of the full text of each version of the case (members: whether a text is
+    short enough to read in a page), without reading the texts."""
+    await cases.require_member(case_id, actor=actor, through_merges=True)
+    rows = await db.fetch(
+        Complaint, 'SELECT id, length(markdown) AS characters FROM complaint WHERE "case" = {}', case_id
+    )
+    return {int(r["id"]): int(r["characters"]) for r in rows}
 
 
 # --- the bundle --------------------------------------------------------------------------------

@@ -250,9 +250,11 @@ class VersionToAgree:
     text as this member may read it (their member view; organizers the full text)."""
 
     brief: ComplaintBrief
-    text: ComplaintRead
-    text_html: str | None  # None: too long for this page (INLINE_AT_MOST), on its printable page
+    text: ComplaintRead | None  # None: too long for this page (INLINE_AT_MOST): its printable page
+    text_html: str | None
     agreed: bool  # the member agreed to this very version
+    view: str = "member"  # the text they read: "member" (their member view), "full" (organizers)
+    characters: int = 0  # of the full text
     # not agreed yet: the newest version of the same regulator they agreed to, and what changed
     # since in the text as they read it (None: none, or no member view to compare)
     since: ComplaintBrief | None = None
@@ -293,36 +295,59 @@ INLINE_AT_MOST = 100_000
 
 
 async def _version_to_agree(
-    version: ComplaintBrief, versions: list[ComplaintBrief], agreed: list[int], user: UserRead
+    case_id: int, version: ComplaintBrief, versions: list[ComplaintBrief], reading: _Reading
 ) -> VersionToAgree:
-    text = await complaints.get_or_raise(version.id, actor=user)
-    html = (
-        (await complaint_cache.document(text.markdown))[0] if len(text.markdown) <= INLINE_AT_MOST else None
-    )
-    if version.id in agreed:
-        return VersionToAgree(version, text, html, agreed=True)
-    since = complaints.newest_agreed(versions, agreed, version.regulator.id)
+    characters = reading.lengths.get(version.id, 0)
+    text, html = None, None
+    if characters <= INLINE_AT_MOST:  # else not read at all: a link to its printable page
+        text = await complaints.get_or_raise(version.id, actor=reading.user)
+        html = (await complaint_cache.document(text.markdown))[0]
+    shown = VersionToAgree(version, text, html, version.id in reading.agreed, reading.view, characters)
+    if shown.agreed:
+        return shown
+    since = complaints.newest_agreed(versions, reading.agreed, version.regulator.id)
     if since is None:
-        return VersionToAgree(version, text, html, agreed=False)
-    try:  # the text agreed to, as the member read it: what changed since (the API's diff)
-        before = await complaints.get_or_raise(since.id, actor=user)
+        return shown
+    try:  # what changed since the text agreed to, as the member reads them (the API's diff)
+        changes = await _changes(case_id, since, shown, reading)
     except Conflict:  # a version built before member views: its text in full, nothing to compare
-        return VersionToAgree(version, text, html, agreed=False)
-    old, new, shared = await _compared(before, text, user)
-    changes = parse_diff(await complaints.text_diff(old, new))
-    return VersionToAgree(version, text, html, agreed=False, since=since, changes=changes, shared=shared)
+        return shown
+    return replace(shown, since=since, changes=parse_diff(changes.diff), shared=_long(since, shown, reading))
 
 
-async def _compared(
-    old: ComplaintRead, new: ComplaintRead, user: UserRead
-) -> tuple[ComplaintRead, ComplaintRead, bool]:
-    """The two texts whose differences a member is shown: as they read them; when either is
-    too long for the page and they read member views, as every member who is not named reads
-    them (the same for the whole crowd, compared once). True: the latter."""
-    if new.view == "full" or max(len(old.markdown), len(new.markdown)) <= INLINE_AT_MOST:
-        return old, new, False
-    shared_old = await complaints.get_or_raise(old.id, actor=user, shared=True)
-    return shared_old, await complaints.get_or_raise(new.id, actor=user, shared=True), True
+@dataclass(frozen=True)
+class _Reading:
+    """Who reads the consent part, and what the page knows of the versions' texts."""
+
+    user: UserRead
+    view: str  # "member" or "full"
+    agreed: list[int]  # the versions they agreed to
+    lengths: dict[int, int]  # characters of each version's full text
+
+
+def _long(old: ComplaintBrief, new: VersionToAgree, reading: _Reading) -> bool:
+    """The texts are compared as every member who is not named reads them: member views of
+    which one is too long for the page (one comparison for the crowd, not one per named member)."""
+    return reading.view == "member" and max(reading.lengths.get(old.id, 0), new.characters) > INLINE_AT_MOST
+
+
+async def _changes(
+    case_id: int,
+    old: ComplaintBrief,
+    new: VersionToAgree,
+    reading: _Reading,
+    base: VersionToAgree | None = None,
+) -> complaints.TextChanges:
+    """What changed from ``old`` (``base``: its text already read) to ``new``, as the member
+    reads them, or (``_long``) as the members who are not named do."""
+    if _long(old, new, reading) or new.text is None:
+        return await complaints.shared_diff(case_id, old, new.brief, actor=reading.user)
+    before = (
+        base.text
+        if base is not None and base.text is not None
+        else await complaints.get_or_raise(old.id, actor=reading.user)
+    )
+    return await complaints.text_diff(before, new.text, actor=reading.user)
 
 
 # A text of which at most this share of lines are not in the one it is compared with is shown as
@@ -330,7 +355,7 @@ async def _compared(
 BESIDE_AT_MOST = 0.25
 
 
-async def _beside(items: list[VersionToAgree], user: UserRead) -> list[VersionToAgree]:
+async def _beside(case_id: int, items: list[VersionToAgree], reading: _Reading) -> list[VersionToAgree]:
     """The complaints to several regulators of one case are mostly one text (the addressee, the
     channel, the legal basis differ), so a member need not read the same pages twice. A text
     with nothing of its regulator to compare (no ``since``) is shown as its differences from a
@@ -344,7 +369,7 @@ async def _beside(items: list[VersionToAgree], user: UserRead) -> list[VersionTo
         if item.agreed or item.since is not None:
             out.append(item)
             continue
-        shown = await _differences(item, agreed or first, user)
+        shown = await _differences(case_id, item, agreed or first, reading)
         if shown is None:
             first = first or item
         out.append(shown or item)
@@ -352,16 +377,20 @@ async def _beside(items: list[VersionToAgree], user: UserRead) -> list[VersionTo
 
 
 async def _differences(
-    item: VersionToAgree, base: VersionToAgree | None, user: UserRead
+    case_id: int, item: VersionToAgree, base: VersionToAgree | None, reading: _Reading
 ) -> VersionToAgree | None:
     """``item`` shown as its differences from ``base`` when that spares reading: the same
     language, at most ``BESIDE_AT_MOST`` of its lines new; None: in full."""
-    if base is None or item.text.locale != base.text.locale:
+    if base is None or item.brief.locale != base.brief.locale:
         return None
-    old, new, shared = await _compared(base.text, item.text, user)
-    changes = parse_diff(await complaints.text_diff(old, new))
-    if changes.added > BESIDE_AT_MOST * len(new.markdown.splitlines()):
+    try:
+        found = await _changes(case_id, base.brief, item, reading, base=base)
+    except Conflict:  # built before member views: nothing to compare
         return None
+    changes = parse_diff(found.diff)
+    if changes.added > BESIDE_AT_MOST * found.lines:
+        return None
+    shared = _long(base.brief, item, reading)
     return replace(item, beside=base.brief, beside_agreed=base.agreed, changes=changes, shared=shared)
 
 
@@ -417,7 +446,15 @@ async def case_context(
     versions = (await complaints.list_for(case_id, actor=user)).items  # newest first
     latest = complaints.latest_versions(versions)
     agreed = membership.consented_complaint_ids
-    to_agree = await _beside([await _version_to_agree(v, versions, agreed, user) for v in latest], user)
+    reading = _Reading(
+        user,
+        "full" if membership.role == "organizer" else "member",
+        membership.consented_complaint_ids,
+        await complaints.text_lengths(case_id, actor=user) if latest else {},
+    )
+    to_agree = await _beside(
+        case_id, [await _version_to_agree(case_id, v, versions, reading) for v in latest], reading
+    )
     own = await evidence.list_own(case_id, actor=user)
     filings_read = [await filings.get_or_raise(f.id, actor=user) for f in summary.filings]
     news = (await notifications.announcements(case_id, actor=user)).items
