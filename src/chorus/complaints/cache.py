@@ -99,10 +99,10 @@ T = TypeVar("T", str, bytes, tuple[str, str], tuple[str, int])
 
 
 class Kept(Generic[T]):
-    """Renderings made in a worker thread and kept in this process, newest first up to
-    ``limit`` characters or bytes (at least the last one). A key being made is made once: a
-    crowd arriving together (members told of a new version) waits for the first request's
-    rendering instead of each making its own."""
+    """Renderings kept in this process, the newest up to ``limit`` characters or bytes (at
+    least the last one). A key being made is made once: a crowd arriving together (members
+    told of a new version) waits for the first request's rendering instead of each making its
+    own."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -135,9 +135,6 @@ class Kept(Generic[T]):
             self._done.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        self._done.clear()
-
 
 def _size(value: str | bytes | tuple[str, str] | tuple[str, int]) -> int:
     return (
@@ -157,8 +154,8 @@ def text_key(markdown: str) -> str:
 _VIEWS: OrderedDict[tuple[int, str], builder.MemberView] = OrderedDict()  # per complaint, not per member
 _VIEWS_KEPT = 2  # a 10,000-member view is some 25 MB of strings
 _PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their text's hash
-# The case page's renderings: a text as HTML and its table of contents (by the text's hash),
-# and what changed from one text to another (by both hashes)
+# The pages' renderings: a text as HTML and its table of contents (by the text's hash), and
+# what changed from one version's text to another's (by the versions and who reads them)
 _DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
 _CHANGES: Kept[tuple[str, int]] = Kept(16 * 1024 * 1024)
 

@@ -287,10 +287,11 @@ class Consent:
         return self.consented_at is not None and not self.pending
 
 
-# A member's text longer than this (characters of Markdown: a complaint of some 250 members) is
-# not put in the case page, which says how long it is and links to its printable page: a
-# 10,000-member text is 7 MB of Markdown, seconds to render and diff, 10 MB of page. What
-# changed in such a text is compared as the members who are not named read it (_compared).
+# A version whose full text is longer than this (characters of Markdown: a complaint of some
+# 250 members) is not read for the case page, which says how long it is and links to the
+# member's printable page: a 10,000-member text is 7 MB of Markdown, seconds to render and to
+# compare, 10 MB of page. What changed in it is compared as the members who are not named read
+# it (_long), once for all of them.
 INLINE_AT_MOST = 100_000
 
 
