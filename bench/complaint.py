@@ -733,6 +733,9 @@ class ServerResult:
     build_stall: tuple[float, int, int]
     downloads: list[tuple[Download, tuple[float, int, str]]]  # (download, verify-bundle result)
     end_kb: int
+    # the case page: (who, which view) -> (seconds, server CPU seconds, MB); slowest /healthz
+    case_pages: dict[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
+    case_page_stall: float = 0.0
 
     @property
     def build_median(self) -> float:
@@ -792,17 +795,20 @@ def measure_server(
                 zip_path.unlink(missing_ok=True)
         with Phase(f"{label}: GET /cases/{loaded.case_id}, the case page with the text a member agrees to"):
             probe.window()
-            case_pages(base, loaded, sampler)
-            print_stall(probe.result())
+            pages = case_pages(base, loaded, sampler)
+            page_stall = probe.result()
+            print_stall(page_stall)
         end_kb = proc_kb(server.pid)
     finally:
         probe.stop()
         sampler.stop()
         stop_process(server)
-    return ServerResult(idle_kb, builds, markdown, build_stall, results, end_kb)
+    return ServerResult(idle_kb, builds, markdown, build_stall, results, end_kb, pages, page_stall[0])
 
 
-def case_pages(base: str, loaded: Loaded, sampler: RssSampler) -> None:
+def case_pages(
+    base: str, loaded: Loaded, sampler: RssSampler
+) -> dict[tuple[str, str], tuple[float, float, float]]:
     """What the crowd told of a new version opens: the case page of a member who has not agreed
     (asked to read the text), and of a named member who agreed to the version before (shown what
     changed, as they read it) — each twice: the first view, and the next one (or another member's
@@ -811,10 +817,10 @@ def case_pages(base: str, loaded: Loaded, sampler: RssSampler) -> None:
 
     with httpx.Client(base_url=base, timeout=900) as client:
         tokens = {who: {"Authorization": f"Bearer {token}"} for who, token in loaded.readers.items()}
+        found: dict[tuple[str, str], tuple[float, float, float]] = {}
         organizer = {"Authorization": f"Bearer {loaded.token}"}
-        latest = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()["items"][
-            0
-        ]
+        versions = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()
+        latest = versions["items"][0]
         r = client.post(
             f"/api/v1/cases/{loaded.case_id}/consent",
             headers=tokens["a named member"],
@@ -839,6 +845,8 @@ def case_pages(base: str, loaded: Loaded, sampler: RssSampler) -> None:
                     f"   {who:20} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
                     f"page {len(r.content) / 1e6:6.2f} MB"
                 )
+                found[who, view] = (seconds, cpu, len(r.content) / 1e6)
+    return found
 
 
 def print_stall(stall: tuple[float, int, int]) -> None:
@@ -1176,6 +1184,9 @@ def print_summary(
     row("  slowest /healthz meanwhile (s)", download=lambda d: f"{d.stall[0]:.1f}")
     seconds, code, _ = cur.downloads[0][1]
     print(f"{'  chorus verify-bundle (s)':36}{seconds:>20.1f} {'OK' if code == 0 else 'FAILED'}")
+    for (who, view), (seconds, cpu, page_mb) in cur.case_pages.items():
+        print(f"{f'case page, {who}, {view} (s)':44}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
+    print(f"{'  slowest /healthz meanwhile (s)':36}{cur.case_page_stall:>24.1f}")
     row("server RSS at the end, MB", build=lambda r: f"{mb(r.end_kb):.0f}")
     print(
         f"baseline  render_document of the same {md_mb:.2f} MB Markdown: {split.render_s:.2f} s (in process)"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from chorus.accounts.schemas import UserRead
+from chorus.complaints import pages as complaint_pages
 from chorus.notifications import service as notifications
 from chorus.notifications.tables import NotifyEvent
 from tests.integration.notify_support import drain
@@ -168,6 +169,31 @@ async def test_an_organizer_builds_a_version_sees_it_listed_and_reads_it(
     r = await client.get(f"{s['base']}/{v1}")
     assert ANN[0] in text_of(part(r.text, "consents-agreed"))
     assert ANN[0] not in text_of(part(r.text, "consents-none"))
+
+
+async def test_a_text_too_long_for_the_page_is_linked_to_its_printable_page(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version of a case of hundreds of members is megabytes of text: its page says how long
+    it is and links to the printable page, where the organizer reads it whole."""
+    s = await a_case(client, mailbox, worker)
+    await as_user(client, s["org"])
+    v1 = await build_in_page(client, s, worker)
+    monkeypatch.setattr(complaint_pages, "INLINE_AT_MOST", 200)
+    r = await client.get(f"{s['base']}/{v1}")
+    assert r.status_code == 200
+    text = part(r.text, "text")
+    assert '<article class="cv-complaint"' not in text and ORG[2] not in text and "目录" not in text_of(text)
+    full = (await client.get(f"/api/v1/complaints/{v1}")).json()["markdown"]
+    said = re.search(r"全文共 ([\d,]+) 个字符，太长，不在本页显示。", text_of(text))
+    assert said is not None and int(said.group(1).replace(",", "")) == len(full)
+    assert f'<a href="/api/v1/complaints/{v1}/html">在可打印的页面阅读全文</a>' in text
+    printable = await client.get(f"/api/v1/complaints/{v1}/html")
+    assert printable.status_code == 200 and ORG[2] in printable.text
+    assert "0 / 3 位成员读过并同意了这一版的全文" in text_of(r.text)  # the rest of the page as before
+    monkeypatch.undo()
+    text = part((await client.get(f"{s['base']}/{v1}")).text, "text")
+    assert '<article class="cv-complaint"' in text and ORG[2] in text_of(text)
 
 
 async def test_a_build_refused_says_why_on_the_form_and_builds_nothing(

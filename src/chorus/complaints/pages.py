@@ -51,6 +51,10 @@ LIST_TEMPLATE = "organize/complaints.html"
 VERSION_TEMPLATE = "organize/complaints_version.html"
 DIFF_TEMPLATE = "organize/complaints_diff.html"
 MAX_DIFF_LINES = 4000  # a diff longer than this is cut (the printable pages stay whole)
+# A text longer than this (characters of Markdown: a complaint of some 250 members) is not put
+# in a page, which says how long it is and links to the printable page instead: a 10,000-member
+# text is 7 MB of Markdown, seconds to render and to compare, 10 MB of page.
+INLINE_AT_MOST = 100_000
 
 
 # --- versions and who agreed to them ---------------------------------------------------------------
@@ -248,8 +252,8 @@ class VersionPage:
     reminder: ConsentReminder | None  # the last one for this version
     to_remind: int  # members the reminder would go to (not agreed to this version, not the caller)
     can_remind: bool  # the latest version, someone to remind, the last reminder a day ago or more
-    text_html: Markup  # the full text, through chorus.markdown's sanitizer
-    toc_html: Markup
+    text_html: Markup | None  # the full text, through chorus.markdown's sanitizer (None: too long)
+    toc_html: Markup | None
 
 
 async def _version_page(
@@ -266,9 +270,13 @@ async def _version_page(
     briefs = [v.brief for v in found.items]
     brief = next(b for b in briefs if b.id == version.id)  # this version is one of them
     consents = consents_of(brief, members, {b.id: b for b in briefs})
-    body, toc = await cache.document(version.markdown)  # seconds for a large case: once per process
-    newest = next(b for b in briefs if b.regulator.id == brief.regulator.id)  # newest first
     locale = request_locale(request, user)
+    text_html, toc_html = None, None
+    if len(version.markdown) <= INLINE_AT_MOST:  # else a link to its printable page
+        body, toc = await cache.document(version.markdown)
+        text_html = scrollable_tables(body, t("page.complaints.v.text.table", locale))
+        toc_html = Markup(toc)  # noqa: S704 - chorus.markdown's sanitized table of contents
+    newest = next(b for b in briefs if b.regulator.id == brief.regulator.id)  # newest first
     reminder = await notifications.last_consent_reminder(version.id, actor=user)
     to_remind = sum(1 for m in members if not m.agreed_to(version.id) and m.user_id != user.id)
     shown = VersionPage(
@@ -281,8 +289,8 @@ async def _version_page(
         can_remind=newest.id == version.id
         and to_remind > 0
         and (reminder is None or datetime.now(UTC) >= reminder.next_at),
-        text_html=scrollable_tables(body, t("page.complaints.v.text.table", locale)),
-        toc_html=Markup(toc),  # noqa: S704 - idem
+        text_html=text_html,
+        toc_html=toc_html,
     )
     return await page(
         request,

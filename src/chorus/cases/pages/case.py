@@ -39,7 +39,7 @@ from chorus.cases.schemas import (
 )
 from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
-from chorus.complaints.pages import Diff, parse_diff
+from chorus.complaints.pages import INLINE_AT_MOST, Diff, parse_diff
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
 from chorus.errors import Conflict, DomainError, Forbidden
 from chorus.evidence import pages as evidence_pages
@@ -287,12 +287,9 @@ class Consent:
         return self.consented_at is not None and not self.pending
 
 
-# A version whose full text is longer than this (characters of Markdown: a complaint of some
-# 250 members) is not read for the case page, which says how long it is and links to the
-# member's printable page: a 10,000-member text is 7 MB of Markdown, seconds to render and to
-# compare, 10 MB of page. What changed in it is compared as the members who are not named read
-# it (_long), once for all of them.
-INLINE_AT_MOST = 100_000
+# A version whose full text is longer than INLINE_AT_MOST is not read for the case page, which
+# says how long it is and links to the member's printable page. What changed in it is compared
+# as the members who are not named read it (_long), once for all of them.
 
 
 async def _version_to_agree(
