@@ -846,6 +846,33 @@ def case_pages(
                     f"page {len(r.content) / 1e6:6.2f} MB"
                 )
                 found[who, view] = (seconds, cpu, len(r.content) / 1e6)
+        # and the organizers' console, read by a few volunteers
+        newest = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()["items"][
+            0
+        ]
+        base_path = f"/cases/{loaded.case_id}/organize"
+        for path in (
+            base_path,
+            f"{base_path}/complaints",
+            f"{base_path}/complaints/{newest['id']}",
+            f"{base_path}/complaints/{newest['id']}/diff",
+            f"{base_path}/evidence",
+            f"{base_path}/filings",
+            f"{base_path}/ladder",
+            f"{base_path}/announcements",
+        ):
+            for view in ("first view", "next view"):
+                cpu = cpu_seconds(sampler.pid)
+                t = time.perf_counter()
+                r = client.get(path, headers=organizer)
+                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+                r.raise_for_status()
+                name = path.removeprefix(base_path) or "/"
+                print(
+                    f"   organizer {name:28} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
+                    f"page {len(r.content) / 1e6:6.2f} MB"
+                )
+                found[f"the organizer's {name}", view] = (seconds, cpu, len(r.content) / 1e6)
     return found
 
 

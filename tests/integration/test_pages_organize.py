@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from chorus.accounts.schemas import UserRead
+from chorus.cases.pages import organize as organize_pages
 from chorus.complaints import service as complaints
 from chorus.errors import Forbidden
 from tests.integration.test_complaints import png, regulator_id
@@ -220,6 +221,45 @@ async def test_the_filters_keep_who_has_not_agreed_and_who_has_no_evidence(
     assert rows_of(r.text) == {} and "没有符合条件的成员" in r.text
     r = await client.get(f"{base}?not_consented=0")  # an unticked value is no filter
     assert len(rows_of(r.text)) == 4
+
+
+async def test_the_members_table_is_shown_a_page_at_a_time_with_the_filters_kept(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case of thousands of members: the table shows a page of rows (here 3), in joining
+    order, the counts above it are of everyone, and the links to the other pages keep the
+    filters. A page beyond the last is not found."""
+    s = await organized_case(client, mailbox, worker)
+    monkeypatch.setattr(organize_pages, "MEMBERS_PER_PAGE", 3)
+    await as_user(client, s["org"])
+    base, ids = f"/cases/{s['case']}/organize", s["ids"]
+    r = await client.get(base)
+    assert r.status_code == 200
+    assert list(rows_of(r.text)) == [str(ids[w]) for w in ("org", "ann", "bob")]
+    assert '<dd id="fact-members">4 位</dd>' in r.text  # everyone, not this page only
+    assert "第 1 页，共 2 页" in text_of(r.text) and "上一页" not in text_of(r.text)
+    assert f'<a href="{base}?page=2" rel="next">下一页</a>' in r.text
+    r = await client.get(f"{base}?page=2")
+    assert list(rows_of(r.text)) == [str(ids["carl"])]
+    assert "第 2 页，共 2 页" in text_of(r.text) and "下一页" not in text_of(r.text)
+    assert f'<a href="{base}?page=1" rel="prev">上一页</a>' in r.text
+    # the filter's rows, a page at a time, the filter in the links
+    r = await client.get(f"{base}?no_evidence=1&page=1")
+    assert list(rows_of(r.text)) == [str(ids["bob"]), str(ids["carl"])] and "下一页" not in text_of(r.text)
+    monkeypatch.setattr(organize_pages, "MEMBERS_PER_PAGE", 1)
+    r = await client.get(f"{base}?no_evidence=1")
+    assert list(rows_of(r.text)) == [str(ids["bob"])]
+    assert f'<a href="{base}?no_evidence=1&amp;page=2" rel="next">下一页</a>' in r.text
+    r = await client.get(f"{base}?no_evidence=1&page=2")
+    assert list(rows_of(r.text)) == [str(ids["carl"])]
+    for beyond in ("3", "0", "-1"):
+        r = await client.get(f"{base}?no_evidence=1&page={beyond}")
+        assert r.status_code == 404, beyond
+    r = await client.get(f"{base}?page=second")
+    assert r.status_code == 422 and rows_of(r.text) == {}
+    monkeypatch.undo()  # 100 a page: one page, no page links
+    r = await client.get(base)
+    assert len(rows_of(r.text)) == 4 and "共 1 页" not in text_of(r.text) and "下一页" not in text_of(r.text)
 
 
 async def test_promote_makes_a_member_an_organizer_and_refuses_a_stranger(

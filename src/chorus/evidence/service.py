@@ -442,6 +442,19 @@ async def list_own(case_id: int, *, actor: UserRead) -> list[EvidenceRead]:
     return [_read(r, actor, membership["role"]) for r in rows]
 
 
+async def counts_by_uploader(case_id: int, *, actor: UserRead) -> dict[int, int]:
+    """Organizers: how many items each uploader has in the case, withdrawn ones not counted (the
+    members table), counted by the database: not tens of thousands of items read for it."""
+    await cases.require_organizer(case_id, actor=actor)
+    rows = await db.fetch(
+        Evidence,
+        'SELECT uploader, count(*) AS n FROM evidence WHERE "case" = {} AND withdrawn_at IS NULL '
+        "GROUP BY uploader",
+        case_id,
+    )
+    return {int(r["uploader"]): int(r["n"]) for r in rows}
+
+
 def _read(r: dict[str, Any], actor: UserRead, role: str) -> EvidenceRead:
     """An item as ``actor`` may read it: the uploader's name and id for organizers, the file's
     own name for its uploader."""

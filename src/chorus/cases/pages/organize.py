@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -110,15 +111,37 @@ class MemberRow:
     consent: Consent
 
 
+MEMBERS_PER_PAGE = 100  # rows of the members table a page (a case may have thousands)
+
+
 @dataclass(frozen=True)
 class Members:
-    """What the members page shows: every row, the ones the filters keep, and the counts."""
+    """What the members page shows: every row, the ones the filters keep, a page of them, and
+    the counts."""
 
     rows: list[MemberRow]
     shown: list[MemberRow]
     latest: list[ComplaintBrief]  # the latest version for each regulator, newest first
     not_consented: bool
     no_evidence: bool
+    page: int = 1  # from 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.shown) // MEMBERS_PER_PAGE))
+
+    @property
+    def on_page(self) -> list[MemberRow]:
+        start = (self.page - 1) * MEMBERS_PER_PAGE
+        return self.shown[start : start + MEMBERS_PER_PAGE]
+
+    def query(self, page: int) -> str:
+        """The address's query for another page, with the filters."""
+        shown = {
+            "not_consented": "1" if self.not_consented else "",
+            "no_evidence": "1" if self.no_evidence else "",
+        }
+        return urlencode({**{k: v for k, v in shown.items() if v}, "page": page})
 
     @property
     def consenting(self) -> int:
@@ -142,25 +165,23 @@ async def _versions(case_id: int, user: UserRead) -> tuple[dict[int, ComplaintBr
     return {v.id: v for v in items}, complaints.latest_versions(items)
 
 
-def _evidence_counts(items: Sequence[EvidenceRead]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for e in items:
-        if not e.withdrawn and e.uploader_id is not None:
-            counts[e.uploader_id] = counts.get(e.uploader_id, 0) + 1
-    return counts
-
-
-async def members_of(case_id: int, user: UserRead, *, not_consented: bool, no_evidence: bool) -> Members:
+async def members_of(
+    case_id: int, user: UserRead, *, not_consented: bool, no_evidence: bool, page: int = 1
+) -> Members:
+    """The members table; 404 for a page beyond the last."""
     listed = (await cases.members(case_id, actor=user)).items  # organizers only: the API's rule
     versions, latest = await _versions(case_id, user)
-    counts = _evidence_counts((await evidence.list_for(case_id, actor=user)).items)
+    counts = await evidence.counts_by_uploader(case_id, actor=user)
     rows = [MemberRow(m, counts.get(m.user_id, 0), consent_of(m, versions, latest)) for m in listed]
     shown = [
         r
         for r in rows
         if (not not_consented or r.consent.state == "none") and (not no_evidence or not r.evidence)
     ]
-    return Members(rows, shown, latest, not_consented, no_evidence)
+    found = Members(rows, shown, latest, not_consented, no_evidence, page)
+    if not 1 <= page <= found.pages:
+        raise NotFound()
+    return found
 
 
 async def _members_page(
@@ -170,10 +191,13 @@ async def _members_page(
     *,
     not_consented: bool = False,
     no_evidence: bool = False,
+    page_number: int = 1,
     status: int = 200,
     **context: Any,
 ) -> Template:
-    found = await members_of(case_id, user, not_consented=not_consented, no_evidence=no_evidence)
+    found = await members_of(
+        case_id, user, not_consented=not_consented, no_evidence=no_evidence, page=page_number
+    )
     summary = await cases.summary(case_id)
     return await page(
         request,
@@ -193,10 +217,17 @@ async def members_page(
     user: NamedDependency[UserRead],
     not_consented: FromQuery[str] = "",
     no_evidence: FromQuery[str] = "",
+    page: FromQuery[int] = 1,
 ) -> Template:
-    """The members table; ``?not_consented=1`` and ``?no_evidence=1`` keep only those rows."""
+    """The members table, MEMBERS_PER_PAGE rows a page (``?page=``); ``?not_consented=1`` and
+    ``?no_evidence=1`` keep only those rows."""
     return await _members_page(
-        request, case_id, user, not_consented=_flag(not_consented), no_evidence=_flag(no_evidence)
+        request,
+        case_id,
+        user,
+        not_consented=_flag(not_consented),
+        no_evidence=_flag(no_evidence),
+        page_number=page,
     )
 
 
