@@ -393,6 +393,47 @@ async def test_evidence_by_member_with_thumbnails_only_through_the_authorized_ro
     assert "证据链完整：3 条记录，未被篡改。" in text_of(chain)
 
 
+async def test_evidence_a_page_of_members_at_a_time_and_a_long_chain_checked_on_request(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case of thousands of members and tens of thousands of files: the evidence page shows a
+    page of members (here 2) and counts of the whole case; the chain of so many files is
+    recomputed when the organizer asks."""
+    s = await organized_case(client, mailbox, worker)
+    ids = s["ids"]
+    r = await upload(client, s["case"], s["carl"], png(9), filename="carl.png", kind="payment_receipt")
+    assert r.status_code == 201, r.text
+    carl_ev = r.json()["id"]
+    monkeypatch.setattr(organize_pages, "EVIDENCE_MEMBERS_PER_PAGE", 2)
+    monkeypatch.setattr(organize_pages, "VERIFY_ON_VIEW_AT_MOST", 3)
+    await as_user(client, s["org"])
+    base = f"/cases/{s['case']}/organize/evidence"
+    r = await client.get(base)
+    assert r.status_code == 200
+    shown = re.findall(r'<section class="member-evidence" id="ev-member-(\w+)"', r.text)
+    assert shown == [str(ids["org"]), str(ids["ann"])]
+    assert "共 4 份证据，来自 3 位成员。" in text_of(r.text)  # the whole case, not this page
+    assert (
+        "第 1 页，共 2 页" in text_of(r.text) and f'<a href="{base}?page=2" rel="next">下一页</a>' in r.text
+    )
+    chain = section(r.text, "chain")
+    assert "本案共有 4 份证据" in text_of(chain) and "证据链完整" not in text_of(chain)
+    assert f'hx-get="/cases/{s["case"]}/evidence/verify"' in chain
+    verdict = await client.get(f"/cases/{s['case']}/evidence/verify", headers={"HX-Request": "true"})
+    assert verdict.status_code == 200 and "证据链完整：4 条记录，未被篡改。" in text_of(verdict.text)
+    r = await client.get(f"{base}?page=2")
+    shown = re.findall(r'<section class="member-evidence" id="ev-member-(\w+)"', r.text)
+    assert shown == [str(ids["bob"]), str(ids["carl"])]
+    assert f'id="org-ev-{carl_ev}"' in section(r.text, f"ev-member-{ids['carl']}")
+    assert "还没有上传证据" in section(r.text, f"ev-member-{ids['bob']}")
+    assert f'<a href="{base}?page=1" rel="prev">上一页</a>' in r.text
+    for beyond in ("3", "0"):
+        assert (await client.get(f"{base}?page={beyond}")).status_code == 404
+    monkeypatch.undo()  # as shipped: one page, the chain checked on each view
+    r = await client.get(base)
+    assert "证据链完整：4 条记录，未被篡改。" in text_of(section(r.text, "chain")) and "下一页" not in r.text
+
+
 async def test_a_broken_chain_is_said_in_words(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
     s = await organized_case(client, mailbox, worker)
     from chorus.evidence.service import storage_for

@@ -455,6 +455,20 @@ async def counts_by_uploader(case_id: int, *, actor: UserRead) -> dict[int, int]
     return {int(r["uploader"]): int(r["n"]) for r in rows}
 
 
+async def list_by_uploaders(case_id: int, uploaders: Sequence[int], *, actor: UserRead) -> list[EvidenceRead]:
+    """Organizers: the items of these uploaders (withdrawn ones too), in chain order: a page of
+    the evidence by member, not the whole case's."""
+    membership = await cases.require_organizer(case_id, actor=actor)
+    if not uploaders:
+        return []
+    rows = (
+        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
+        .where((Evidence.case == case_id) & Evidence.uploader.is_in(list(uploaders)))
+        .order_by(Evidence.chain_index)
+    )
+    return [_read(r, actor, membership["role"]) for r in rows]
+
+
 def _read(r: dict[str, Any], actor: UserRead, role: str) -> EvidenceRead:
     """An item as ``actor`` may read it: the uploader's name and id for organizers, the file's
     own name for its uploader."""

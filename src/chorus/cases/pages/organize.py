@@ -322,18 +322,29 @@ class MemberEvidence:
     items: list[EvidenceRead]
 
 
+# The evidence page: the members whose evidence a page shows (a case may have thousands, and
+# tens of thousands of items), and the most items whose chain is recomputed from the stored
+# bytes on each view (more: on request, as the members' evidence section does; a case of
+# 50,000 items is a gigabyte of files to read).
+EVIDENCE_MEMBERS_PER_PAGE = 50
+VERIFY_ON_VIEW_AT_MOST = 5000
+
+
 @dataclass(frozen=True)
 class EvidencePage:
     groups: list[MemberEvidence]
     total: int
+    members_with: int  # members with evidence, in the whole case
     thumbnails: frozenset[int]  # evidence ids with a metadata-free copy (what others are served)
-    chain: evidence_pages.ChainCheck
+    chain: evidence_pages.ChainCheck | None  # None: too many items to check on each view
     patterns: list[PatternRead]
     members_total: int
     locale: str
     to_remind: int  # members (not the caller) with no evidence: whom the reminder goes to
     reminder: EvidenceReminder | None  # the last one
     now: datetime
+    page: int = 1
+    pages: int = 1
 
     @property
     def can_remind(self) -> bool:
@@ -347,15 +358,17 @@ class EvidencePage:
         return next((r.extension.upper() for r in sniff.ALLOWED if r.media_type == item.media_type), "")
 
 
-def by_member(members: Sequence[MemberRead], items: Sequence[EvidenceRead]) -> list[MemberEvidence]:
-    """Each member (joining order) with their evidence not withdrawn (chain order); then what
-    people who left the case uploaded and a filing keeps."""
+def by_member(
+    members: Sequence[MemberRead], items: Sequence[EvidenceRead], *, left: bool = True
+) -> list[MemberEvidence]:
+    """Each member (joining order) with their evidence not withdrawn (chain order); then
+    (``left``) what people who left the case uploaded and a filing keeps."""
     mine: dict[int | None, list[EvidenceRead]] = {}
     for e in items:
         if not e.withdrawn:
             mine.setdefault(e.uploader_id, []).append(e)
     groups = [MemberEvidence(m, mine.pop(m.user_id, [])) for m in members]
-    rest = [e for left in mine.values() for e in left]
+    rest = [e for gone in mine.values() for e in gone] if left else []
     return groups + ([MemberEvidence(None, sorted(rest, key=lambda e: e.chain_index))] if rest else [])
 
 
@@ -365,12 +378,14 @@ async def evidence_page(
     case_id: FromPath[int],
     user: NamedDependency[UserRead],
     settings: NamedDependency[Settings],
+    page: FromQuery[int] = 1,
 ) -> Template:
-    """Every member's evidence (thumbnails are the API's download route: an organizer is served
-    the metadata-free copy of someone else's photo), the reminder to those who have none yet,
-    the chain recomputed from the stored bytes, and the patterns the next complaint version will
-    cite."""
-    return await _evidence_page(request, case_id, user, settings)
+    """Every member's evidence, EVIDENCE_MEMBERS_PER_PAGE members a page (``?page=``; thumbnails
+    are the API's download route: an organizer is served the metadata-free copy of someone
+    else's photo), the reminder to those who have none yet, the chain recomputed from the
+    stored bytes (of a long chain: on request), and the patterns the next complaint version
+    will cite."""
+    return await _evidence_page(request, case_id, user, settings, page_number=page)
 
 
 async def _evidence_page(
@@ -379,27 +394,44 @@ async def _evidence_page(
     user: UserRead,
     settings: Settings,
     *,
+    page_number: int = 1,
     status: int = 200,
     **context: Any,
 ) -> Template:
     members = (await cases.members(case_id, actor=user)).items  # organizers only
-    items = (await evidence.list_for(case_id, actor=user)).items
-    verdict = await evidence.verify(case_id, actor=user, settings=settings)
-    shared = await complaints.patterns(case_id, actor=user)
+    counts = await evidence.counts_by_uploader(case_id, actor=user)
+    pages = max(1, -(-len(members) // EVIDENCE_MEMBERS_PER_PAGE))
+    if not 1 <= page_number <= pages:
+        raise NotFound()
+    on_page = members[(page_number - 1) * EVIDENCE_MEMBERS_PER_PAGE : page_number * EVIDENCE_MEMBERS_PER_PAGE]
+    member_ids = {m.user_id for m in members}
+    gone = sorted(u for u in counts if u not in member_ids)  # uploaders who left: on the last page
+    last = page_number == pages
+    items = await evidence.list_by_uploaders(
+        case_id, [m.user_id for m in on_page] + (gone if last else []), actor=user
+    )
+    total = sum(counts.values())
     locale = request_locale(request, user)
+    chain = None
+    if total <= VERIFY_ON_VIEW_AT_MOST:
+        verdict = await evidence.verify(case_id, actor=user, settings=settings)
+        chain = evidence_pages.chain_check(verdict, await evidence.list_own(case_id, actor=user), locale)
+    shared = await complaints.patterns(case_id, actor=user)
     free = await evidence.metadata_free_copies(case_id)
-    have = {e.uploader_id for e in items if not e.withdrawn and e.uploader_id is not None}
     found = EvidencePage(
-        groups=by_member(members, items),
-        total=sum(1 for e in items if not e.withdrawn),
+        groups=by_member(on_page, items, left=last),
+        total=total,
+        members_with=sum(1 for u in counts if u in member_ids),
         thumbnails=frozenset(e.id for e in items if e.id in free),
-        chain=evidence_pages.chain_check(verdict, [e for e in items if e.uploaded_by_me], locale),
+        chain=chain,
         patterns=shared.items,
         members_total=shared.members_total,
         locale=locale,
-        to_remind=len(notifications.without_evidence(members, have, user.id)),
+        to_remind=len(notifications.without_evidence(members, set(counts), user.id)),
         reminder=await notifications.last_evidence_reminder(case_id, actor=user),
         now=datetime.now(UTC),
+        page=page_number,
+        pages=pages,
     )
     return await page(
         request,
