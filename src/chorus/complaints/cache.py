@@ -158,6 +158,9 @@ _PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their
 # what changed from one version's text to another's (by the versions and who reads them)
 _DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
 _CHANGES: Kept[tuple[str, int]] = Kept(16 * 1024 * 1024)
+# Characters of a version's full text, by (id, SHA-256): a version never changes
+LENGTHS: dict[tuple[int, str], int] = {}
+LENGTHS_KEPT = 100_000  # entries, then forgotten all at once
 
 
 async def member_view(row: dict[str, Any], settings: Settings) -> builder.MemberView:

@@ -448,7 +448,7 @@ async def case_context(
         user,
         "full" if membership.role == "organizer" else "member",
         membership.consented_complaint_ids,
-        await complaints.text_lengths(case_id, actor=user) if latest else {},
+        await complaints.text_lengths(case_id, versions, actor=user) if latest else {},
     )
     to_agree = await _beside(
         case_id, [await _version_to_agree(case_id, v, versions, reading) for v in latest], reading
