@@ -1212,7 +1212,8 @@ def print_summary(
     seconds, code, _ = cur.downloads[0][1]
     print(f"{'  chorus verify-bundle (s)':36}{seconds:>20.1f} {'OK' if code == 0 else 'FAILED'}")
     for (who, view), (seconds, cpu, page_mb) in cur.case_pages.items():
-        print(f"{f'case page, {who}, {view} (s)':44}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
+        where = who if who.startswith("the organizer's") else f"the case page, {who}"
+        print(f"{f'{where}, {view} (s)':52}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
     print(f"{'  slowest /healthz meanwhile (s)':36}{cur.case_page_stall:>24.1f}")
     row("server RSS at the end, MB", build=lambda r: f"{mb(r.end_kb):.0f}")
     print(
