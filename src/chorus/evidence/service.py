@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -327,11 +327,17 @@ def may_see(row: dict[str, Any], user_id: int, role: str) -> bool:
     return _can_see(row, user_id, role)
 
 
-async def metadata_free_copies(case_id: int) -> dict[int, tuple[str, int]]:
-    """Evidence id → (SHA-256, size) of its metadata-free copy, for the case's items that have one."""
-    rows = await Evidence.select(Evidence.id, Evidence.derived_sha256, Evidence.derived_size).where(
-        (Evidence.case == case_id) & Evidence.derived_sha256.is_not_null()
-    )
+async def metadata_free_copies(
+    case_id: int, among: Collection[int] | None = None
+) -> dict[int, tuple[str, int]]:
+    """Evidence id → (SHA-256, size) of its metadata-free copy, for the case's items (``among``:
+    of these only, e.g. a page's) that have one."""
+    where = (Evidence.case == case_id) & Evidence.derived_sha256.is_not_null()
+    if among is not None:
+        if not among:
+            return {}
+        where &= Evidence.id.is_in(list(among))
+    rows = await Evidence.select(Evidence.id, Evidence.derived_sha256, Evidence.derived_size).where(where)
     return {r["id"]: (r["derived_sha256"], r["derived_size"]) for r in rows}
 
 
@@ -421,11 +427,7 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
 async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
     membership = await cases.require_member(case_id, actor=actor)
     role = membership["role"]
-    rows = (
-        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
-        .where(Evidence.case == case_id)
-        .order_by(Evidence.chain_index)
-    )
+    rows = await _items(Evidence.case == case_id)
     return EvidenceList(items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)])
 
 
@@ -434,11 +436,7 @@ async def list_own(case_id: int, *, actor: UserRead) -> list[EvidenceRead]:
     case page and "my cases" show and count, without reading everyone's (a case of 10,000
     members holds some 50,000 items). 403 for non-members, as ``list_for``."""
     membership = await cases.require_member(case_id, actor=actor)
-    rows = (
-        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
-        .where((Evidence.case == case_id) & (Evidence.uploader == actor.id))
-        .order_by(Evidence.chain_index)
-    )
+    rows = await _items((Evidence.case == case_id) & (Evidence.uploader == actor.id))
     return [_read(r, actor, membership["role"]) for r in rows]
 
 
@@ -461,12 +459,19 @@ async def list_by_uploaders(case_id: int, uploaders: Sequence[int], *, actor: Us
     membership = await cases.require_organizer(case_id, actor=actor)
     if not uploaders:
         return []
-    rows = (
+    rows = await _items((Evidence.case == case_id) & Evidence.uploader.is_in(list(uploaders)))
+    return [_read(r, actor, membership["role"]) for r in rows]
+
+
+async def _items(where: Any) -> list[dict[str, Any]]:
+    """The evidence rows ``where`` keeps, with the uploader's name, in chain order: what the
+    listings above read (each deciding who may see which)."""
+    rows: list[dict[str, Any]] = (
         await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
-        .where((Evidence.case == case_id) & Evidence.uploader.is_in(list(uploaders)))
+        .where(where)
         .order_by(Evidence.chain_index)
     )
-    return [_read(r, actor, membership["role"]) for r in rows]
+    return rows
 
 
 def _read(r: dict[str, Any], actor: UserRead, role: str) -> EvidenceRead:

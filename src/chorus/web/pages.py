@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache, partial
@@ -36,7 +37,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
 from chorus.accounts.schemas import UserRead
-from chorus.errors import DomainError
+from chorus.errors import DomainError, NotFound
 from chorus.i18n import DEFAULT_LOCALE, LOCALES, catalog, join_list, negotiate, normalize_locale, t
 from chorus.inputs import NUL_MESSAGE, Input
 from chorus.markdown import render
@@ -62,6 +63,7 @@ _FLASH_KEY = re.compile(r"^page\.[a-z0-9_.-]+$")
 _FLASH_VALUE = re.compile(
     r"^(page\.[a-z0-9_.-]+)((?:~[a-z_]{1,20}:[0-9]{1,9}){0,4})(?:@([a-z][a-z0-9-]{0,63}))?$"
 )
+T = TypeVar("T")
 M = TypeVar("M", bound=Input)  # a form is read into an input model: no NUL in its texts
 
 
@@ -117,6 +119,29 @@ def cached_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | No
 def babel_locale(locale: str) -> Locale:
     """Babel's locale for one of ours (zh-CN → zh_Hans_CN), the default for any other."""
     return Locale.parse(_BABEL.get(locale, "zh_Hans_CN"))
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A long list shown ``per_page`` items at a time (partials/pager.html draws the links)."""
+
+    page: int  # from 1
+    pages: int
+    per_page: int
+
+    @classmethod
+    def of(cls, count: int, per_page: int, page: int) -> Paging:
+        """Page ``page`` of ``count`` items; 404 for a page that is not there (one page when
+        there is nothing)."""
+        pages = max(1, -(-count // per_page))
+        if not 1 <= page <= pages:
+            raise NotFound()
+        return cls(page, pages, per_page)
+
+    def slice(self, items: Sequence[T]) -> list[T]:
+        """The items of this page."""
+        start = (self.page - 1) * self.per_page
+        return list(items[start : start + self.per_page])
 
 
 class Formats:

@@ -44,6 +44,7 @@ from chorus.web.pages import (
     DEFAULT_TIME_ZONE,
     Formats,
     FormData,
+    Paging,
     domain_errors,
     page,
     page_router,
@@ -124,24 +125,21 @@ class Members:
     latest: list[ComplaintBrief]  # the latest version for each regulator, newest first
     not_consented: bool
     no_evidence: bool
-    page: int = 1  # from 1
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-len(self.shown) // MEMBERS_PER_PAGE))
+    paging: Paging
 
     @property
     def on_page(self) -> list[MemberRow]:
-        start = (self.page - 1) * MEMBERS_PER_PAGE
-        return self.shown[start : start + MEMBERS_PER_PAGE]
+        return self.paging.slice(self.shown)
 
-    def query(self, page: int) -> str:
-        """The address's query for another page, with the filters."""
-        shown = {
-            "not_consented": "1" if self.not_consented else "",
-            "no_evidence": "1" if self.no_evidence else "",
-        }
-        return urlencode({**{k: v for k, v in shown.items() if v}, "page": page})
+    @property
+    def page_query(self) -> str:
+        """The address's query for another page, with the filters, up to its number."""
+        filters = [
+            (k, "1")
+            for k, on in (("not_consented", self.not_consented), ("no_evidence", self.no_evidence))
+            if on
+        ]
+        return urlencode([*filters, ("page", "")])
 
     @property
     def consenting(self) -> int:
@@ -178,10 +176,9 @@ async def members_of(
         for r in rows
         if (not not_consented or r.consent.state == "none") and (not no_evidence or not r.evidence)
     ]
-    found = Members(rows, shown, latest, not_consented, no_evidence, page)
-    if not 1 <= page <= found.pages:
-        raise NotFound()
-    return found
+    return Members(
+        rows, shown, latest, not_consented, no_evidence, Paging.of(len(shown), MEMBERS_PER_PAGE, page)
+    )
 
 
 async def _members_page(
@@ -343,8 +340,7 @@ class EvidencePage:
     to_remind: int  # members (not the caller) with no evidence: whom the reminder goes to
     reminder: EvidenceReminder | None  # the last one
     now: datetime
-    page: int = 1
-    pages: int = 1
+    paging: Paging
 
     @property
     def can_remind(self) -> bool:
@@ -400,13 +396,11 @@ async def _evidence_page(
 ) -> Template:
     members = (await cases.members(case_id, actor=user)).items  # organizers only
     counts = await evidence.counts_by_uploader(case_id, actor=user)
-    pages = max(1, -(-len(members) // EVIDENCE_MEMBERS_PER_PAGE))
-    if not 1 <= page_number <= pages:
-        raise NotFound()
-    on_page = members[(page_number - 1) * EVIDENCE_MEMBERS_PER_PAGE : page_number * EVIDENCE_MEMBERS_PER_PAGE]
+    paging = Paging.of(len(members), EVIDENCE_MEMBERS_PER_PAGE, page_number)
+    on_page = paging.slice(members)
     member_ids = {m.user_id for m in members}
     gone = sorted(u for u in counts if u not in member_ids)  # uploaders who left: on the last page
-    last = page_number == pages
+    last = paging.page == paging.pages
     items = await evidence.list_by_uploaders(
         case_id, [m.user_id for m in on_page] + (gone if last else []), actor=user
     )
@@ -417,7 +411,7 @@ async def _evidence_page(
         verdict = await evidence.verify(case_id, actor=user, settings=settings)
         chain = evidence_pages.chain_check(verdict, await evidence.list_own(case_id, actor=user), locale)
     shared = await complaints.patterns(case_id, actor=user)
-    free = await evidence.metadata_free_copies(case_id)
+    free = await evidence.metadata_free_copies(case_id, [e.id for e in items])
     found = EvidencePage(
         groups=by_member(on_page, items, left=last),
         total=total,
@@ -430,8 +424,7 @@ async def _evidence_page(
         to_remind=len(notifications.without_evidence(members, set(counts), user.id)),
         reminder=await notifications.last_evidence_reminder(case_id, actor=user),
         now=datetime.now(UTC),
-        page=page_number,
-        pages=pages,
+        paging=paging,
     )
     return await page(
         request,
