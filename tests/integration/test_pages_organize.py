@@ -10,15 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from chorus import db
 from chorus.accounts.schemas import UserRead
 from chorus.cases.pages import organize as organize_pages
 from chorus.complaints import service as complaints
 from chorus.errors import Forbidden
+from chorus.evidence import service as evidence
 from tests.integration.test_complaints import png, regulator_id
 from tests.integration.test_evidence import jpeg_with_gps, upload
 from tests.integration.test_pages_case import section
@@ -429,6 +432,17 @@ async def test_evidence_a_page_of_members_at_a_time_and_a_long_chain_checked_on_
     assert f'<a href="{base}?page=1" rel="prev">上一页</a>' in r.text
     for beyond in ("3", "0"):
         assert (await client.get(f"{base}?page={beyond}")).status_code == 404
+    # a filing cites Carl's file, then he leaves: it stays, after the last page's members only
+    async with db.transaction():
+        assert await evidence.freeze([carl_ev], datetime.now(UTC)) == 0
+    r = await client.delete(f"/api/v1/cases/{s['case']}/membership", headers=s["carl"])
+    assert r.status_code == 204, r.text
+    r = await client.get(base)
+    assert "ev-member-left" not in r.text and "共 4 份证据，来自 2 位成员。" in text_of(r.text)
+    r = await client.get(f"{base}?page=2")
+    shown = re.findall(r'<section class="member-evidence" id="ev-member-(\w+)"', r.text)
+    assert shown == [str(ids["bob"]), "left"]
+    assert f'id="org-ev-{carl_ev}"' in section(r.text, "ev-member-left")
     monkeypatch.undo()  # as shipped: one page, the chain checked on each view
     r = await client.get(base)
     assert "证据链完整：4 条记录，未被篡改。" in text_of(section(r.text, "chain")) and "下一页" not in r.text

@@ -137,11 +137,9 @@ class Kept(Generic[T]):
 
 
 def _size(value: str | bytes | tuple[str, str] | tuple[str, int]) -> int:
-    return (
-        len(value[0]) + (len(value[1]) if isinstance(value[1], str) else 0)
-        if isinstance(value, tuple)
-        else len(value)
-    )
+    """Characters or bytes a kept value holds (a number beside a text counts for nothing)."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return sum(len(part) for part in parts if not isinstance(part, int))
 
 
 def text_key(markdown: str) -> str:
