@@ -402,7 +402,7 @@ class Loaded:
     token: str
     seconds: dict[str, float]
     # the bearer tokens of members who read the case page: one who has not agreed to be named,
-    # one who has
+    # one who has (and, for the printable page, another who has)
     readers: dict[str, str] = field(default_factory=dict)
 
 
@@ -555,8 +555,12 @@ async def load(box: Sandbox, args: argparse.Namespace, settings: Any) -> Loaded:
     others = [u for u in plan.users[1:] if u.id in plan.consented]
     readers = {}
     async with db.connected(settings):
-        for who, named in (("a member not named", False), ("a named member", True)):
-            email = next(u.email for u in others if plan.consented[u.id] == named)
+        for who, named, nth in (
+            ("a member not named", False, 0),
+            ("a named member", True, 0),
+            ("another named member", True, 1),  # the printable page only
+        ):
+            email = [u.email for u in others if plan.consented[u.id] == named][nth]
             readers[who] = (await accounts.login(email=email, password=PASSWORD, settings=settings))[1]
     return Loaded(seeded, case_id, warm_case_id, regulator["id"], token, seconds, readers)
 
@@ -834,11 +838,11 @@ def case_pages(
         )
         r.raise_for_status()
         print(f"   the named member agreed to v{latest['version']}; v{r.json()['version']} built since")
-        for who, headers in tokens.items():
+        for who in ("a member not named", "a named member"):
             for view in ("first view", "next view"):
                 cpu = cpu_seconds(sampler.pid)
                 t = time.perf_counter()
-                r = client.get(f"/cases/{loaded.case_id}", headers=headers)
+                r = client.get(f"/cases/{loaded.case_id}", headers=tokens[who])
                 seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
                 r.raise_for_status()
                 print(
@@ -846,10 +850,27 @@ def case_pages(
                     f"page {len(r.content) / 1e6:6.2f} MB"
                 )
                 found[who, view] = (seconds, cpu, len(r.content) / 1e6)
-        # and the organizers' console, read by a few volunteers
         newest = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()["items"][
             0
         ]
+        # the link the case page gives for a long text: the member's printable page
+        for who, views in (
+            ("a member not named", ("first view", "next view")),
+            ("a named member", ("first view", "next view")),
+            ("another named member", ("first view",)),
+        ):
+            for view in views:
+                cpu = cpu_seconds(sampler.pid)
+                t = time.perf_counter()
+                r = client.get(f"/api/v1/complaints/{newest['id']}/html", headers=tokens[who])
+                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+                r.raise_for_status()
+                print(
+                    f"   printable page, {who:20} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
+                    f"page {len(r.content) / 1e6:6.2f} MB"
+                )
+                found[f"the printable page, {who}", view] = (seconds, cpu, len(r.content) / 1e6)
+        # and the organizers' console, read by a few volunteers
         base_path = f"/cases/{loaded.case_id}/organize"
         for path in (
             base_path,
@@ -1212,7 +1233,7 @@ def print_summary(
     seconds, code, _ = cur.downloads[0][1]
     print(f"{'  chorus verify-bundle (s)':36}{seconds:>20.1f} {'OK' if code == 0 else 'FAILED'}")
     for (who, view), (seconds, cpu, page_mb) in cur.case_pages.items():
-        where = who if who.startswith("the organizer's") else f"the case page, {who}"
+        where = who if who.startswith(("the organizer's", "the printable")) else f"the case page, {who}"
         print(f"{f'{where}, {view} (s)':52}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
     print(f"{'  slowest /healthz meanwhile (s)':36}{cur.case_page_stall:>24.1f}")
     row("server RSS at the end, MB", build=lambda r: f"{mb(r.end_kb):.0f}")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from chorus.complaints import cache as complaint_cache
 from chorus.complaints.tables import Complaint
 from chorus.evidence.manifest import verify_bundle
 from chorus.evidence.service import storage_for
@@ -175,6 +176,64 @@ async def test_a_version_without_a_member_view_is_not_shown_to_members(
     for path in ("", "/html", "/bundle"):
         assert_problem(await client.get(url + path, headers=s["carl"]), 409, "complaint_member_view_missing")
     assert (await client.get(url, headers=s["org"])).json()["markdown"] == built["markdown"]
+
+
+async def test_a_long_text_s_printable_page_gives_the_member_their_own_part_first(
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A complaint of thousands of members is megabytes of text, seconds of CPU to render: a named
+    member's printable page of it is the text every member who is not named reads, rendered once
+    for all of them, with their own part as filed at its top, said so; their bundle carries that
+    page and their whole member view as Markdown. Shorter texts show their part in place."""
+    s = await privacy_case(client, mailbox, worker)
+    r = await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s["bob"], json={"consent": False})
+    assert r.status_code == 200  # bob is counted, not named
+    built = await build(client, s, await regulator_id(client))
+    url = f"/api/v1/complaints/{built['id']}"
+    mine = (await client.get(url, headers=s["carl"])).json()["markdown"]
+
+    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)  # a text of thousands, in short
+    assert len(built["markdown"]) > 200
+    pages = {}
+    for who in ("carl", "ann", "bob"):
+        r = await client.get(f"{url}/html", headers=s[who])
+        assert r.status_code == 200
+        pages[who] = r.text
+    top, text = pages["carl"].split('<nav class="toc">', 1)
+    name, _, ref, words = PEOPLE["carl"]
+    assert "您在本投诉书中的内容" in top and "下面的全文按未署名成员看到的样子列出" in top
+    assert all(mine_ in top for mine_ in (name, ref, words, DESCRIPTIONS["carl"]))
+    assert name not in text and ref not in text and words not in text  # in the text: as all read it
+    assert f"{name[0]}*" in text
+    assert "您本人的信息完整列在本页开头" in text
+    for other, (o_name, o_email, o_ref, o_words) in PEOPLE.items():  # nobody else's, anywhere
+        if other != "carl":
+            assert all(x not in pages["carl"] for x in (o_name, o_email, o_ref, o_words)), other
+    assert built["sha256"] in text
+    # ann gets hers; both read one text, the one bob (not named) reads, who has no part of his own
+    ann_top, ann_text = pages["ann"].split('<nav class="toc">', 1)
+    assert PEOPLE["ann"][3] in ann_top and name not in pages["ann"]
+    bob_top, bob_text = pages["bob"].split('<nav class="toc">', 1)
+    assert "您在本投诉书中的内容" not in bob_top and PEOPLE["bob"][0] not in pages["bob"]
+
+    def body(page_text: str) -> str:
+        return page_text.split("<main>", 1)[1].split("</main>", 1)[0]
+
+    assert body(text) == body(ann_text) == body(bob_text)
+    # his bundle: this page, and his member view as Markdown (his part in place)
+    r = await client.get(f"{url}/bundle", headers=s["carl"])
+    files, _ = read_zip(r.content)
+    assert files["complaint.html"].decode() == pages["carl"]
+    assert files["complaint.md"].decode() == mine
+    # the organizer's page is the full text, as before
+    org_page = (await client.get(f"{url}/html", headers=s["org"])).text
+    assert "您在本投诉书中的内容" not in org_page and name in org_page and words in org_page
+
+    monkeypatch.undo()  # the limit as shipped: this text is short, his part is in place
+    page = (await client.get(f"{url}/html", headers=s["carl"])).text
+    assert "您在本投诉书中的内容" not in page and "您本人的信息完整显示" in page
+    assert all(mine_ in body(page) for mine_ in (name, ref, words, DESCRIPTIONS["carl"]))
+    assert PEOPLE["ann"][0] not in page and PEOPLE["ann"][3] not in page
 
 
 def read_zip(data: bytes) -> tuple[dict[str, bytes], dict[str, Any]]:

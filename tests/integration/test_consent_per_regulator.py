@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chorus.cases.pages import case as case_pages
+from chorus.complaints import cache as complaint_cache
 from chorus.complaints.tables import Complaint
 from tests.integration.test_complaints import regulator_id
 from tests.integration.test_pages_case import ANN, ORG, build, member_case, membership, section
@@ -300,7 +300,7 @@ async def test_a_text_too_long_for_the_page_is_linked_and_its_changes_are_those_
     mine = (await client.get(f"/api/v1/complaints/{v2['id']}", headers=s["ann"])).json()
     assert mine["view"] == "member" and ADDED in mine["markdown"]
 
-    monkeypatch.setattr(case_pages, "INLINE_AT_MOST", 200)  # a text of 250 members, in short
+    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)  # a text of 250 members, in short
     await as_user(client, s["ann"])
     r = await client.get(f"/cases/{s['case']}")
     assert r.status_code == 200

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chorus.accounts.schemas import UserRead
-from chorus.complaints import pages as complaint_pages
+from chorus.complaints import cache as complaint_cache
 from chorus.notifications import service as notifications
 from chorus.notifications.tables import NotifyEvent
 from tests.integration.notify_support import drain
@@ -179,7 +179,7 @@ async def test_a_text_too_long_for_the_page_is_linked_to_its_printable_page(
     s = await a_case(client, mailbox, worker)
     await as_user(client, s["org"])
     v1 = await build_in_page(client, s, worker)
-    monkeypatch.setattr(complaint_pages, "INLINE_AT_MOST", 200)
+    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)
     r = await client.get(f"{s['base']}/{v1}")
     assert r.status_code == 200
     text = part(r.text, "text")

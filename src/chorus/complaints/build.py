@@ -250,6 +250,11 @@ class MemberView:
             out.append(after)
         return _tidy_parts(out)
 
+    def own_pieces(self, viewer_id: int) -> tuple[str, ...]:
+        """The pieces of ``viewer_id`` as filed (their row, statement, evidence lines), in
+        document order; none for a member who is not named."""
+        return tuple(full for user_id, full, _ in self.slots if user_id == viewer_id)
+
     def full_text(self) -> str:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
         return "".join(self.full_parts())

@@ -25,20 +25,34 @@ from chorus.errors import Conflict
 from chorus.evidence import service as evidence
 from chorus.evidence.storage import BlobNotFound
 from chorus.i18n import t
+from chorus.markdown import render as render_markdown
 from chorus.markdown import render_document
 from chorus.settings import Settings
 from chorus.templating import render
 
-PAGE_CACHE_VERSION = "1"  # bump when the page template or the renderer changes
+PAGE_CACHE_VERSION = "2"  # bump when the page template or the renderer changes
 # a temporary page file this old is a leftover (a render takes seconds; its job times out sooner)
 LEFTOVER_AGE_SECONDS = 3600
 
 log = structlog.get_logger(__name__)
 
 
+# A text longer than this (characters of Markdown: a complaint of some 250 members) is not put
+# in a web page, which says how long it is and links to the printable page instead; and a named
+# member's printable page of it is the text every member who is not named reads, rendered once
+# for all of them, with their own pieces in full at its top. A 10,000-member text is 7 MB of
+# Markdown: seconds of CPU to render, and a crowd of named members would each cost that.
+INLINE_AT_MOST = 100_000
+
+
 def page_html(row: dict[str, Any], member_markdown: str | None = None) -> str:
     """The printable page of the full text, or of a member view of it (``member_markdown``)."""
     body, toc = render_document(row["markdown"] if member_markdown is None else member_markdown)
+    return _page(row, body, toc, member_view=member_markdown is not None)
+
+
+def _page(row: dict[str, Any], body: str, toc: str, *, member_view: bool, own: tuple[str, ...] = ()) -> str:
+    """The page around a rendered text; ``own``: a named member's pieces (rendered), shown first."""
     return render(
         "complaints",
         "page.html",
@@ -48,7 +62,8 @@ def page_html(row: dict[str, Any], member_markdown: str | None = None) -> str:
         title=t("page.complaint.title", row["locale"], case_id=row["case"], version=row["version"]),
         sha256=row["sha256"],
         lang=row["locale"],
-        member_view=member_markdown is not None,
+        member_view=member_view,
+        own=own,
     )
 
 
@@ -155,6 +170,9 @@ _PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their
 # The pages' renderings: a text as HTML and its table of contents (by the text's hash), and
 # what changed from one version's text to another's (by the versions and who reads them)
 _DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
+# long texts apart (INLINE_AT_MOST): the shorter texts pages show never push out the one
+# rendering of a long text that every named member's printable page is made from
+_LONG_DOCUMENTS: Kept[tuple[str, str]] = Kept(32 * 1024 * 1024)
 _CHANGES: Kept[tuple[str, int]] = Kept(16 * 1024 * 1024)
 # Characters of a version's full text, by (id, SHA-256): a version never changes
 LENGTHS: dict[tuple[int, str], int] = {}
@@ -185,16 +203,30 @@ async def member_view(row: dict[str, Any], settings: Settings) -> builder.Member
     return view
 
 
-async def member_page(row: dict[str, Any], markdown: str) -> bytes:
-    """The printable member view. Members who are not named all share one text, and so one page."""
-    key = (row["id"], row["sha256"], text_key(markdown))
-    return await _PAGES.get(key, lambda: page_html(row, markdown).encode("utf-8"))
+async def member_page(row: dict[str, Any], markdown: str, own: tuple[str, ...] = ()) -> bytes:
+    """The printable member view ``markdown``. Members who are not named all share one text, and
+    so one page. ``own``: a named member's pieces as filed, shown first, ``markdown`` being the
+    text members who are not named read (a long text: see ``INLINE_AT_MOST``), whose rendering
+    every named member's page shares."""
+    key = (row["id"], row["sha256"], text_key(markdown), text_key("\0".join(own)) if own else None)
+
+    async def make() -> bytes:
+        body, toc = await document(markdown)
+
+        def made() -> bytes:
+            pieces = tuple(map(render_markdown, own))
+            return _page(row, body, toc, member_view=True, own=pieces).encode("utf-8")
+
+        return await asyncio.to_thread(made)
+
+    return await _PAGES.get_made(key, make)
 
 
 async def document(markdown: str) -> tuple[str, str]:
     """``render_document(markdown)`` (the sanitized HTML and its table of contents), rendered
     in a worker thread once per text and process (members who are not named share a text)."""
-    return await _DOCUMENTS.get(text_key(markdown), lambda: render_document(markdown))
+    kept = _LONG_DOCUMENTS if len(markdown) > INLINE_AT_MOST else _DOCUMENTS
+    return await kept.get(text_key(markdown), lambda: render_document(markdown))
 
 
 def unified_diff(old: str, new: str, fromfile: str, tofile: str) -> str:

@@ -51,10 +51,6 @@ LIST_TEMPLATE = "organize/complaints.html"
 VERSION_TEMPLATE = "organize/complaints_version.html"
 DIFF_TEMPLATE = "organize/complaints_diff.html"
 MAX_DIFF_LINES = 4000  # a diff longer than this is cut (the printable pages stay whole)
-# A text longer than this (characters of Markdown: a complaint of some 250 members) is not put
-# in a page, which says how long it is and links to the printable page instead: a 10,000-member
-# text is 7 MB of Markdown, seconds to render and to compare, 10 MB of page.
-INLINE_AT_MOST = 100_000
 
 
 # --- versions and who agreed to them ---------------------------------------------------------------
@@ -272,7 +268,7 @@ async def _version_page(
     consents = consents_of(brief, members, {b.id: b for b in briefs})
     locale = request_locale(request, user)
     text_html, toc_html = None, None
-    if len(version.markdown) <= INLINE_AT_MOST:  # else a link to its printable page
+    if len(version.markdown) <= cache.INLINE_AT_MOST:  # else a link to its printable page
         body, toc = await cache.document(version.markdown)
         text_html = scrollable_tables(body, t("page.complaints.v.text.table", locale))
         toc_html = Markup(toc)  # noqa: S704 - chorus.markdown's sanitized table of contents

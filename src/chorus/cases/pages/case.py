@@ -39,7 +39,7 @@ from chorus.cases.schemas import (
 )
 from chorus.complaints import cache as complaint_cache
 from chorus.complaints import service as complaints
-from chorus.complaints.pages import INLINE_AT_MOST, Diff, parse_diff
+from chorus.complaints.pages import Diff, parse_diff
 from chorus.complaints.schemas import ComplaintBrief, ComplaintRead
 from chorus.errors import Conflict, DomainError, Forbidden
 from chorus.evidence import pages as evidence_pages
@@ -297,7 +297,7 @@ async def _version_to_agree(
 ) -> VersionToAgree:
     characters = reading.lengths.get(version.id, 0)
     text, html = None, None
-    if characters <= INLINE_AT_MOST:  # else not read at all: a link to its printable page
+    if characters <= complaint_cache.INLINE_AT_MOST:  # else not read at all: a link to its printable page
         text = await complaints.get_or_raise(version.id, actor=reading.user)
         html = (await complaint_cache.document(text.markdown))[0]
     shown = VersionToAgree(version, text, html, version.id in reading.agreed, reading.view, characters)
@@ -326,7 +326,8 @@ class _Reading:
 def _long(old: ComplaintBrief, new: VersionToAgree, reading: _Reading) -> bool:
     """The texts are compared as every member who is not named reads them: member views of
     which one is too long for the page (one comparison for the crowd, not one per named member)."""
-    return reading.view == "member" and max(reading.lengths.get(old.id, 0), new.characters) > INLINE_AT_MOST
+    longest = max(reading.lengths.get(old.id, 0), new.characters)
+    return reading.view == "member" and longest > complaint_cache.INLINE_AT_MOST
 
 
 async def _changes(
