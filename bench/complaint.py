@@ -870,6 +870,29 @@ def case_pages(
                     f"page {len(r.content) / 1e6:6.2f} MB"
                 )
                 found[f"the printable page, {who}", view] = (seconds, cpu, len(r.content) / 1e6)
+        # the evidence list through the API: what a member may see, the organizers' whole list
+        # and its first page (a checkout without paging answers the whole list to ?limit=)
+        for who, headers, query in (
+            ("a member not named", tokens["a member not named"], ""),
+            ("a named member", tokens["a named member"], ""),
+            ("the organizer", organizer, ""),
+            ("the organizer", organizer, "?limit=1000"),
+        ):
+            cpu = cpu_seconds(sampler.pid)
+            t = time.perf_counter()
+            r = client.get(f"/api/v1/cases/{loaded.case_id}/evidence{query}", headers=headers)
+            seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+            r.raise_for_status()
+            n = len(r.json()["items"])
+            print(
+                f"   evidence list{query:12} {who:20}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
+                f"{n:,} items, {len(r.content) / 1e6:6.2f} MB"
+            )
+            found[f"the evidence list{query}, {who} ({n:,} items)", "first view"] = (
+                seconds,
+                cpu,
+                len(r.content) / 1e6,
+            )
         # and the organizers' console, read by a few volunteers
         base_path = f"/cases/{loaded.case_id}/organize"
         for path in (
@@ -1233,7 +1256,11 @@ def print_summary(
     seconds, code, _ = cur.downloads[0][1]
     print(f"{'  chorus verify-bundle (s)':36}{seconds:>20.1f} {'OK' if code == 0 else 'FAILED'}")
     for (who, view), (seconds, cpu, page_mb) in cur.case_pages.items():
-        where = who if who.startswith(("the organizer's", "the printable")) else f"the case page, {who}"
+        where = (
+            who
+            if who.startswith(("the organizer's", "the printable", "the evidence"))
+            else f"the case page, {who}"
+        )
         print(f"{f'{where}, {view} (s)':52}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
     print(f"{'  slowest /healthz meanwhile (s)':36}{cur.case_page_stall:>24.1f}")
     row("server RSS at the end, MB", build=lambda r: f"{mb(r.end_kb):.0f}")

@@ -456,6 +456,69 @@ async def _meta(index: int) -> dict[str, Any]:
     return json.loads(meta) if isinstance(meta, str) else dict(meta)
 
 
+async def test_the_evidence_list_whole_or_a_page_at_a_time_of_what_the_caller_may_see(
+    client: Any, mailbox: Any, worker: Any
+) -> None:
+    """A case of thousands holds tens of thousands of items: the list is what the caller may see
+    (a member: their own, withdrawn too, and what others share with members), whole or a page at
+    a time in chain order, each page saying where the next starts; bad paging is refused."""
+    s = await make_case(client, mailbox, worker)
+    url = f"/api/v1/cases/{s['case']}/evidence"
+    made = {}
+    for name, who, fields in (
+        ("mine", "mem", {}),  # organizers only (the default): his own
+        ("shared", "org", {"visibility": "members"}),
+        ("org_only", "org", {}),
+        ("mine_withdrawn", "mem", {}),
+        ("shared_withdrawn", "org", {"visibility": "members"}),
+        ("shared_too", "org", {"visibility": "members"}),
+    ):
+        r = await upload(client, s["case"], s[who], png((len(made), 9, 9)), **fields)
+        assert r.status_code == 201, r.text
+        made[name] = r.json()
+    for name, who in (("mine_withdrawn", "mem"), ("shared_withdrawn", "org")):
+        r = await client.delete(f"/api/v1/evidence/{made[name]['id']}", headers=s[who])
+        assert r.status_code == 204
+    ids = {name: item["id"] for name, item in made.items()}
+    members_see = [ids[n] for n in ("mine", "shared", "mine_withdrawn", "shared_too")]  # chain order
+
+    whole = (await client.get(url, headers=s["mem"])).json()
+    assert [i["id"] for i in whole["items"]] == members_see and whole["next_after"] is None
+    assert (await client.get(url, headers=s["org"])).json()["next_after"] is None
+
+    async def paged(who: str, limit: int) -> list[int]:
+        seen: list[int] = []
+        after: int | None = None
+        for _ in range(10):
+            query = f"?limit={limit}" + (f"&after={after}" if after is not None else "")
+            r = await client.get(url + query, headers=s[who])
+            assert r.status_code == 200, r.text
+            page = r.json()
+            assert 0 < len(page["items"]) <= limit
+            seen += [i["id"] for i in page["items"]]
+            after = page["next_after"]
+            if after is None:
+                return seen
+            assert after == page["items"][-1]["chain_index"]
+        raise AssertionError("the pages never ended")
+
+    assert await paged("mem", 1) == members_see
+    assert await paged("mem", 3) == members_see
+    assert await paged("mem", 4) == members_see
+    # organizers: everything but what others withdrew, in chain order
+    assert await paged("org", 2) == [made[n]["id"] for n in made if n != "mine_withdrawn"]
+    last = made["shared_too"]["chain_index"]
+    assert (await client.get(f"{url}?limit=5&after={last}", headers=s["mem"])).json() == {
+        "items": [],
+        "next_after": None,
+    }
+    for bad in ("limit=0", "limit=1001", "limit=ten", "after=-1", "after=99999999999", "after=x"):
+        r = await client.get(f"{url}?{bad}", headers=s["mem"])
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), bad
+    assert_problem(await client.get(f"{url}?limit=2", headers=s["out"]), 403, "not_a_member")
+    assert_problem(await client.get(f"{url}?limit=2"), 401)
+
+
 async def test_withdrawal(client: Any, mailbox: Any, worker: Any, settings: Any) -> None:
     s = await make_case(client, mailbox, worker)
     shared_bytes = png((1, 1, 1))

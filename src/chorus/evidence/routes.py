@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -21,6 +21,7 @@ from chorus.evidence.schemas import (
     ExtractedFieldRead,
     ExtractionRead,
 )
+from chorus.ids import MAX_ID
 from chorus.settings import Settings
 from chorus.web.guards import requires_login
 from chorus.web.multipart import StreamedForm, file_chunks
@@ -106,9 +107,17 @@ class EvidenceController(Controller):
         guards=[requires_login],
         opt={"rule": "member"},
     )
-    async def list_evidence(self, case_id: FromPath[int], user: NamedDependency[UserRead]) -> EvidenceList:
-        """What the caller may see: own uploads, ``members`` evidence, everything for organizers."""
-        return await service.list_for(case_id, actor=user)
+    async def list_evidence(
+        self,
+        case_id: FromPath[int],
+        user: NamedDependency[UserRead],
+        limit: Annotated[int | None, QueryParameter(ge=1, le=service.LIST_AT_MOST)] = None,
+        after: Annotated[int | None, QueryParameter(ge=0, le=MAX_ID)] = None,
+    ) -> EvidenceList:
+        """What the caller may see: own uploads, ``members`` evidence, everything for organizers;
+        in chain order. All of it, or a page: ``limit`` items after chain index ``after``, and
+        ``next_after`` for the next page (null at the end)."""
+        return await service.list_for(case_id, actor=user, limit=limit, after=after)
 
     @get(
         "/cases/{case_id:int}/evidence/verify",

@@ -38,7 +38,10 @@ class EvidenceCreated(BaseModel):
 
 
 class EvidenceList(BaseModel):
+    """``next_after``: asked for a page (``limit``), the ``after`` of the next one; null at the end."""
+
     items: list[EvidenceRead]
+    next_after: int | None = None
 
 
 class ChainProblem(BaseModel):

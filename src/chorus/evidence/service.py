@@ -424,11 +424,32 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def list_for(case_id: int, *, actor: UserRead) -> EvidenceList:
+LIST_AT_MOST = 1000  # items a page of ``list_for`` may ask for
+
+
+async def list_for(
+    case_id: int, *, actor: UserRead, limit: int | None = None, after: int | None = None
+) -> EvidenceList:
+    """What the caller may see of the case's evidence (``_can_see``), in chain order: all of it,
+    or with ``limit`` that many items after chain index ``after`` and where the next page starts.
+    The items are chosen by the database: a case of 10,000 members holds some 50,000 items, of
+    which a member may see a few."""
     membership = await cases.require_member(case_id, actor=actor)
     role = membership["role"]
-    rows = await _items(Evidence.case == case_id)
-    return EvidenceList(items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)])
+    # _can_see's rule: one's own items; others' not withdrawn (plain members: shared with them)
+    others: Any = Evidence.withdrawn_at.is_null()
+    if role != "organizer":
+        others &= Evidence.visibility == "members"
+    where = (Evidence.case == case_id) & ((Evidence.uploader == actor.id) | others)
+    if after is not None:
+        where &= Evidence.chain_index > after
+    rows = await _items(where, limit=None if limit is None else limit + 1)
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    return EvidenceList(
+        items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)],
+        next_after=rows[-1]["chain_index"] if more else None,
+    )
 
 
 async def list_own(case_id: int, *, actor: UserRead) -> list[EvidenceRead]:
@@ -463,14 +484,15 @@ async def list_by_uploaders(case_id: int, uploaders: Sequence[int], *, actor: Us
     return [_read(r, actor, membership["role"]) for r in rows]
 
 
-async def _items(where: Any) -> list[dict[str, Any]]:
-    """The evidence rows ``where`` keeps, with the uploader's name, in chain order: what the
-    listings above read (each deciding who may see which)."""
-    rows: list[dict[str, Any]] = (
-        await Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
+async def _items(where: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    """The evidence rows ``where`` keeps (the first ``limit``), with the uploader's name, in
+    chain order: what the listings above read (each deciding who may see which)."""
+    query = (
+        Evidence.select(*Evidence.all_columns(), Evidence.uploader.display_name)
         .where(where)
         .order_by(Evidence.chain_index)
     )
+    rows: list[dict[str, Any]] = await (query if limit is None else query.limit(limit))
     return rows
 
 
