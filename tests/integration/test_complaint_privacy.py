@@ -203,6 +203,7 @@ async def test_a_long_text_s_printable_page_gives_the_member_their_own_part_firs
     name, _, ref, words = PEOPLE["carl"]
     assert "您在本投诉书中的内容" in top and "下面的全文按未署名成员看到的样子列出" in top
     assert all(mine_ in top for mine_ in (name, ref, words, DESCRIPTIONS["carl"]))
+    assert "<th>姓名</th>" in top and f"<td>{name}</td>" in top  # his row under its table's header
     assert name not in text and ref not in text and words not in text  # in the text: as all read it
     assert f"{name[0]}*" in text
     assert "您本人的信息完整列在本页开头" in text

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from chorus.complaints import build
 from chorus.complaints.build import MemberView, build_complaint, build_markdown
 from chorus.complaints.redact import mask_name
+from chorus.markdown import render
 from tests.unit.test_build import complaint
 
 
@@ -98,6 +99,28 @@ def test_member_view_of_a_non_member_or_unnamed_member_redacts_everyone() -> Non
     # a member's evidence descriptions are their own words: left out for the others
     assert "与客服的聊天记录" in view.text_for(12)
     assert "与客服的聊天记录" not in view.text_for(11)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_member_s_own_pieces_read_alone(locale: str) -> None:
+    """What a named member's printable page of a long text lists first: their pieces as filed, in
+    document order, each readable alone: their row under its table's header, their statement,
+    the heading of their evidence with its lines; nobody else's."""
+    _, _, view = build_complaint(complaint("samr", locale))
+    pieces = view.own_pieces(12)
+    name, _, ref, words = OTHERS[12]
+    row = pieces[0].splitlines()
+    assert len(row) == 3 and row[1].startswith("| --- |") and name in row[2] and ref in row[2]
+    header = {"zh-CN": "| 姓名 | 联系邮箱 | 损失金额 | 受损日期 | 订单号 |", "en": "| Name | E-mail | Loss |"}
+    assert row[0].startswith(header[locale])
+    table = render(pieces[0])
+    assert table.count("<th>") == 5 and f"<td>{name}</td>" in table
+    assert any(words in p for p in pieces) and f"### {name}" in pieces
+    assert any(p.startswith("- ") and "SHA-256" in p for p in pieces)  # their evidence lines
+    for other, (o_name, _, o_ref, o_words) in OTHERS.items():
+        if other != 12:
+            assert all(o_name not in p and o_ref not in p and o_words not in p for p in pieces)
+    assert view.own_pieces(13) == view.own_pieces(999) == ()  # not named; not a member
 
 
 def test_member_view_round_trips_through_its_file_format() -> None:

@@ -219,6 +219,9 @@ def _slot(number: int) -> str:
     return f"\x00{number}\x00"
 
 
+# a Markdown table's rule line: | --- | :---: | ---: |
+_TABLE_RULE = re.compile(r"\|?(\s*:?-{3,}:?\s*\|)*\s*:?-{3,}:?\s*\|?\s*")
+
 _FULL = itemgetter(1)  # of a slot (user id, full text, redacted text)
 _REDACTED = itemgetter(2)
 
@@ -252,8 +255,30 @@ class MemberView:
 
     def own_pieces(self, viewer_id: int) -> tuple[str, ...]:
         """The pieces of ``viewer_id`` as filed (their row, statement, evidence lines), in
-        document order; none for a member who is not named."""
-        return tuple(full for user_id, full, _ in self.slots if user_id == viewer_id)
+        document order, each to be read alone (``_alone``). None for a member not named."""
+        return tuple(self._alone(k) for k, (user_id, _, _) in enumerate(self.slots) if user_id == viewer_id)
+
+    def _alone(self, k: int) -> str:
+        """Slot ``k``'s full text as it reads alone: with the rest of its line (a heading's
+        marks around a name) and, a table row, under its table's header and rule."""
+        before = self.skeleton[k].rpartition("\n")[2]
+        after = self.skeleton[k + 1].partition("\n")[0]
+        return self._table_head(k) + before + self.slots[k][1] + after
+
+    def _table_head(self, k: int) -> str:
+        """The header and rule lines of the table whose row slot ``k`` is ("" when it is no
+        table row): the first two lines of the block it is in (blocks part at a blank line)."""
+        if not self.slots[k][1].startswith("|"):
+            return ""
+        for j in range(k, -1, -1):
+            part = self.skeleton[j]
+            start = part.rfind("\n\n")
+            if start >= 0:
+                head, rule, *_ = [*part[start + 2 :].split("\n"), "", ""]
+                return f"{head}\n{rule}\n" if head.startswith("|") and _TABLE_RULE.fullmatch(rule) else ""
+            if j and "\n\n" in self.slots[j - 1][2]:
+                return ""
+        return ""
 
     def full_text(self) -> str:
         """The complaint as filed (every slot in full): ``build_markdown``'s output."""
