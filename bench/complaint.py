@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -799,7 +800,9 @@ def measure_server(
                 zip_path.unlink(missing_ok=True)
         with Phase(f"{label}: GET /cases/{loaded.case_id}, the case page with the text a member agrees to"):
             probe.window()
-            pages = case_pages(base, loaded, sampler)
+            pages = case_pages(
+                base, loaded, sampler, (lambda cid: prerender(settings, cid)) if args.worker else None
+            )
             page_stall = probe.result()
             print_stall(page_stall)
         end_kb = proc_kb(server.pid)
@@ -811,7 +814,7 @@ def measure_server(
 
 
 def case_pages(
-    base: str, loaded: Loaded, sampler: RssSampler
+    base: str, loaded: Loaded, sampler: RssSampler, prerendered: Callable[[int], float] | None
 ) -> dict[tuple[str, str], tuple[float, float, float]]:
     """What the crowd told of a new version opens: the case page of a member who has not agreed
     (asked to read the text), and of a named member who agreed to the version before (shown what
@@ -838,6 +841,8 @@ def case_pages(
         )
         r.raise_for_status()
         print(f"   the named member agreed to v{latest['version']}; v{r.json()['version']} built since")
+        if prerendered is not None:  # its job, as the worker runs it after every build
+            print(f"   the worker's job for v{r.json()['version']}: {prerendered(r.json()['id']):.1f} s")
         for who in ("a member not named", "a named member"):
             for view in ("first view", "next view"):
                 cpu = cpu_seconds(sampler.pid)

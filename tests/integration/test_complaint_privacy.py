@@ -179,21 +179,26 @@ async def test_a_version_without_a_member_view_is_not_shown_to_members(
 
 
 async def test_a_long_text_s_printable_page_gives_the_member_their_own_part_first(
-    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, mailbox: Any, worker: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A complaint of thousands of members is megabytes of text, seconds of CPU to render: a named
     member's printable page of it is the text every member who is not named reads, rendered once
-    for all of them, with their own part as filed at its top, said so; their bundle carries that
-    page and their whole member view as Markdown. Shorter texts show their part in place."""
+    for all of them (by the worker, when the version is built), with their own part as filed at
+    its top, said so; their bundle carries that page and their whole member view as Markdown.
+    Shorter texts show their part in place."""
     s = await privacy_case(client, mailbox, worker)
     r = await client.post(f"/api/v1/cases/{s['case']}/consent", headers=s["bob"], json={"consent": False})
     assert r.status_code == 200  # bob is counted, not named
+    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)  # a text of thousands, in short
     built = await build(client, s, await regulator_id(client))
+    assert len(built["markdown"]) > 200
+    pages_dir = settings.var_dir / "cache" / "complaint-pages"
+    assert not list(pages_dir.glob(f"{built['id']}-*-shared-*"))
+    await worker()  # the version's pages, rendered ahead: the full text, the members' shared one
+    (shared,) = pages_dir.glob(f"{built['id']}-*-shared-*")
+    made = shared.stat().st_mtime_ns
     url = f"/api/v1/complaints/{built['id']}"
     mine = (await client.get(url, headers=s["carl"])).json()["markdown"]
-
-    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)  # a text of thousands, in short
-    assert len(built["markdown"]) > 200
     pages = {}
     for who in ("carl", "ann", "bob"):
         r = await client.get(f"{url}/html", headers=s[who])
@@ -221,6 +226,7 @@ async def test_a_long_text_s_printable_page_gives_the_member_their_own_part_firs
         return page_text.split("<main>", 1)[1].split("</main>", 1)[0]
 
     assert body(text) == body(ann_text) == body(bob_text)
+    assert shared.stat().st_mtime_ns == made  # read, not rendered again
     # his bundle: this page, and his member view as Markdown (his part in place)
     r = await client.get(f"{url}/bundle", headers=s["carl"])
     files, _ = read_zip(r.content)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from chorus.complaints import cache
+from chorus.complaints.build import MemberView
+from chorus.markdown import render_document
 from chorus.settings import Settings
 
 ROW = {
@@ -114,3 +116,21 @@ def test_a_rendering_that_fails_is_not_kept_and_is_tried_again() -> None:
     with pytest.raises(ValueError, match="disk full"):
         asyncio.run(kept.get("p", broken))
     assert asyncio.run(kept.get("p", broken)) == "page" and len(tries) == 2
+
+
+def test_the_shared_rendering_of_a_long_text_is_made_once_and_read_from_then_on(tmp_path: Path) -> None:
+    """The text every member who is not named reads of a long version, rendered: the worker makes
+    it when the version is built and each web process reads it, rendering nothing (seconds for a
+    large case); it is that text as members read it, never a named member's details."""
+    settings = Settings(var_dir=tmp_path, secret_key="s" * 40)
+    view = MemberView(
+        skeleton=("# 联合投诉书\n\n| 姓名 | 金额 |\n| --- | ---: |\n", "\n", "\n\n正文。\n"),
+        slots=((5, "| 李娜 | 120 |", "| 李\\* | 120 |"), (6, "| 王强 | 80 |", "| 王\\* | 80 |")),
+    )
+    body, toc = cache.shared_document(ROW, view, settings)
+    assert (body, toc) == render_document(view.text_for(None))
+    assert "<td>李*</td>" in body and "李娜" not in body and "王强" not in body
+    (kept,) = folder(settings).glob(f"{ROW['id']}-{ROW['sha256']}-*-shared-*.json")
+    kept.write_bytes(kept.read_bytes().replace("正文".encode(), "已读".encode()))
+    assert "已读" in cache.shared_document(ROW, view, settings)[0]  # read, not rendered again
+    assert cache.sweep_leftovers(settings) == 0 and kept.exists()  # kept, as the pages are

@@ -1,6 +1,8 @@
-"""Renderings of a complaint version kept for reuse (a version never changes): its printable
-page on disk (``cached_page``: a 10,000-member complaint takes seconds to render), and in memory
-the member views and member pages a process served last."""
+"""Renderings of a complaint version kept for reuse (a version never changes): on disk its
+printable page (``cached_page``: a 10,000-member complaint takes seconds to render) and, of a
+long version, the text members who are not named read, rendered (``shared_document``), both made
+by the worker when the version is built; in memory the member views and member pages a process
+served last."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import msgspec
 import structlog
 
 from chorus import db
@@ -67,16 +71,38 @@ def _page(row: dict[str, Any], body: str, toc: str, *, member_view: bool, own: t
     )
 
 
+def _folder(settings: Settings) -> Path:
+    return settings.var_dir / "cache" / "complaint-pages"
+
+
 def cached_page(row: dict[str, Any], settings: Settings) -> bytes:
     """complaint.html of one version, rendered once and kept under var/cache (a 10,000-member
     complaint takes seconds to render). Blocking: call it in a worker thread."""
-    folder = settings.var_dir / "cache" / "complaint-pages"
-    path = folder / f"{row['id']}-{row['sha256']}-{row['locale']}-v{PAGE_CACHE_VERSION}.html"
+    name = f"{row['id']}-{row['sha256']}-{row['locale']}-v{PAGE_CACHE_VERSION}.html"
+    return _kept_on_disk(_folder(settings) / name, lambda: page_html(row).encode("utf-8"), row["id"])
+
+
+def shared_document(row: dict[str, Any], view: builder.MemberView, settings: Settings) -> tuple[str, str]:
+    """The rendering (body, table of contents) of the text every member who is not named reads
+    of a long version (``INLINE_AT_MOST``), kept under var/cache as the full page is: the worker
+    makes it when the version is built, and every web process reads it rather than render it
+    (seconds). Blocking: call it in a worker thread."""
+    name = f"{row['id']}-{row['sha256']}-{row['locale']}-shared-v{PAGE_CACHE_VERSION}.json"
+    made = _kept_on_disk(
+        _folder(settings) / name, lambda: msgspec.json.encode(render_document(view.text_for(None))), row["id"]
+    )
+    body, toc = msgspec.json.decode(made, type=tuple[str, str])
+    return body, toc
+
+
+def _kept_on_disk(path: Path, make: Callable[[], bytes], complaint_id: int) -> bytes:
+    """The bytes kept at ``path``, or ``make()``'s, kept there for next time."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    page = page_html(row).encode("utf-8")
+    data = make()
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     # a process killed between writing its temporary file and renaming it left that file: the
     # next render of the page removes it (one still being written by a concurrent render of the
@@ -85,19 +111,19 @@ def cached_page(row: dict[str, Any], settings: Settings) -> bytes:
         left.unlink(missing_ok=True)
     tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        tmp.write_bytes(page)
+        tmp.write_bytes(data)
         os.replace(tmp, path)  # atomic: two first downloads at worst render twice
     except OSError as exc:  # the cache only saves time: a full disk must not cost the page
         tmp.unlink(missing_ok=True)
         if not isinstance(exc, FileNotFoundError):  # not merely removed by a concurrent render
-            log.warning("complaint_page.not_cached", error=type(exc).__name__, complaint_id=row["id"])
-    return page
+            log.warning("complaint_page.not_cached", error=type(exc).__name__, complaint_id=complaint_id)
+    return data
 
 
 def sweep_leftovers(settings: Settings, max_age_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
     """Delete temporary page files older than ``max_age_seconds`` (left by a process killed
     mid-write whose page was cached since by another render); returns the count. Blocking."""
-    folder = settings.var_dir / "cache" / "complaint-pages"
+    folder = _folder(settings)
     if not folder.is_dir():
         return 0
     cutoff = time.time() - max_age_seconds
@@ -170,9 +196,9 @@ _PAGES: Kept[bytes] = Kept(32 * 1024 * 1024)  # printable member pages, by their
 # The pages' renderings: a text as HTML and its table of contents (by the text's hash), and
 # what changed from one version's text to another's (by the versions and who reads them)
 _DOCUMENTS: Kept[tuple[str, str]] = Kept(16 * 1024 * 1024)
-# long texts apart (INLINE_AT_MOST): the shorter texts pages show never push out the one
-# rendering of a long text that every named member's printable page is made from
-_LONG_DOCUMENTS: Kept[tuple[str, str]] = Kept(32 * 1024 * 1024)
+# a long version's text as members who are not named read it, rendered (shared_document): apart,
+# so that the shorter texts pages show never push out what every member's printable page is made of
+_SHARED: Kept[tuple[str, str]] = Kept(32 * 1024 * 1024)
 _CHANGES: Kept[tuple[str, int]] = Kept(16 * 1024 * 1024)
 # Characters of a version's full text, by (id, SHA-256): a version never changes
 LENGTHS: dict[tuple[int, str], int] = {}
@@ -203,15 +229,23 @@ async def member_view(row: dict[str, Any], settings: Settings) -> builder.Member
     return view
 
 
-async def member_page(row: dict[str, Any], markdown: str, own: tuple[str, ...] = ()) -> bytes:
-    """The printable member view ``markdown``. Members who are not named all share one text, and
-    so one page. ``own``: a named member's pieces as filed, shown first, ``markdown`` being the
-    text members who are not named read (a long text: see ``INLINE_AT_MOST``), whose rendering
-    every named member's page shares."""
-    key = (row["id"], row["sha256"], text_key(markdown), text_key("\0".join(own)) if own else None)
+async def member_page(row: dict[str, Any], markdown: str) -> bytes:
+    """The printable member view. Members who are not named all share one text, and so one page."""
+    key = (row["id"], row["sha256"], text_key(markdown))
+    return await _PAGES.get(key, lambda: page_html(row, markdown).encode("utf-8"))
+
+
+async def long_member_page(
+    row: dict[str, Any], view: builder.MemberView, own: tuple[str, ...], settings: Settings
+) -> bytes:
+    """A member's printable page of a long version (``INLINE_AT_MOST``): the text members who are
+    not named read (``shared_document``), with ``own``, a named member's pieces as filed
+    (``MemberView.own_pieces``), first."""
+    key = (row["id"], row["sha256"], "shared", text_key("\0".join(own)))
 
     async def make() -> bytes:
-        body, toc = await document(markdown)
+        shared = (row["id"], row["sha256"])
+        body, toc = await _SHARED.get(shared, lambda: shared_document(row, view, settings))
 
         def made() -> bytes:
             pieces = tuple(map(render_markdown, own))
@@ -225,8 +259,7 @@ async def member_page(row: dict[str, Any], markdown: str, own: tuple[str, ...] =
 async def document(markdown: str) -> tuple[str, str]:
     """``render_document(markdown)`` (the sanitized HTML and its table of contents), rendered
     in a worker thread once per text and process (members who are not named share a text)."""
-    kept = _LONG_DOCUMENTS if len(markdown) > INLINE_AT_MOST else _DOCUMENTS
-    return await kept.get(text_key(markdown), lambda: render_document(markdown))
+    return await _DOCUMENTS.get(text_key(markdown), lambda: render_document(markdown))
 
 
 def unified_diff(old: str, new: str, fromfile: str, tofile: str) -> str:

@@ -790,12 +790,20 @@ async def get_or_raise(
 
 
 async def prerender_page(complaint_id: int, settings: Settings) -> bool:
-    """The job: put the version's printable page in the cache. False if the version is gone."""
+    """The job: put the version's printable page in the cache, and of a long version the
+    rendering its members' pages are made of (``cache.shared_document``). False if the version
+    is gone."""
     try:
         row = await complaint_row(complaint_id)
     except NotFound:
         return False
     await asyncio.to_thread(cache.cached_page, row, settings)
+    if len(row["markdown"]) > cache.INLINE_AT_MOST:
+        try:
+            view = await cache.member_view(row, settings)
+        except Conflict:  # built before member views: members are shown nothing of it
+            return True
+        await asyncio.to_thread(cache.shared_document, row, view, settings)
     return True
 
 
@@ -814,11 +822,10 @@ async def _member_copy(row: dict[str, Any], reader: _Reader, settings: Settings)
     of them would cost seconds of CPU each, thousands of times over in a large case."""
     view = await cache.member_view(row, settings)
     markdown = await asyncio.to_thread(view.text_for, reader.user_id)
-    own = view.own_pieces(reader.user_id)
-    if not own or len(row["markdown"]) <= cache.INLINE_AT_MOST:
+    if len(row["markdown"]) <= cache.INLINE_AT_MOST:
         return markdown, await cache.member_page(row, markdown)
-    shared = await asyncio.to_thread(view.text_for, None)
-    return markdown, await cache.member_page(row, shared, own)
+    page = await cache.long_member_page(row, view, view.own_pieces(reader.user_id), settings)
+    return markdown, page
 
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
