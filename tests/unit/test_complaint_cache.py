@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from chorus.complaints import cache
@@ -134,3 +135,6 @@ def test_the_shared_rendering_of_a_long_text_is_made_once_and_read_from_then_on(
     kept.write_bytes(kept.read_bytes().replace("正文".encode(), "已读".encode()))
     assert "已读" in cache.shared_document(ROW, view, settings)[0]  # read, not rendered again
     assert cache.sweep_leftovers(settings) == 0 and kept.exists()  # kept, as the pages are
+    kept.write_bytes(b'["<p>half a rend')  # damaged on disk: made again, not served
+    assert cache.shared_document(ROW, view, settings) == (body, toc)
+    assert kept.read_bytes() == msgspec.json.encode([body, toc])

@@ -87,11 +87,19 @@ def shared_document(row: dict[str, Any], view: builder.MemberView, settings: Set
     of a long version (``INLINE_AT_MOST``), kept under var/cache as the full page is: the worker
     makes it when the version is built, and every web process reads it rather than render it
     (seconds). Blocking: call it in a worker thread."""
-    name = f"{row['id']}-{row['sha256']}-{row['locale']}-shared-v{PAGE_CACHE_VERSION}.json"
-    made = _kept_on_disk(
-        _folder(settings) / name, lambda: msgspec.json.encode(render_document(view.text_for(None))), row["id"]
+    path = (
+        _folder(settings) / f"{row['id']}-{row['sha256']}-{row['locale']}-shared-v{PAGE_CACHE_VERSION}.json"
     )
-    body, toc = msgspec.json.decode(made, type=tuple[str, str])
+
+    def make() -> bytes:
+        return msgspec.json.encode(render_document(view.text_for(None)))
+
+    try:
+        body, toc = msgspec.json.decode(_kept_on_disk(path, make, row["id"]), type=tuple[str, str])
+    except msgspec.DecodeError:  # a damaged file (a disk error): made again, not served
+        log.warning("complaint_page.damaged", complaint_id=row["id"])
+        path.unlink(missing_ok=True)
+        body, toc = msgspec.json.decode(_kept_on_disk(path, make, row["id"]), type=tuple[str, str])
     return body, toc
 
 
