@@ -810,22 +810,24 @@ async def prerender_page(complaint_id: int, settings: Settings) -> bool:
 async def html(complaint_id: int, *, actor: UserRead, settings: Settings) -> str:
     row, reader = await _readable(complaint_id, actor=actor)
     if not reader.full:
-        _, page = await _member_copy(row, reader, settings)
-        return page.decode("utf-8")
+        return (await _member_page(row, reader, settings)).decode("utf-8")
     return (await asyncio.to_thread(cache.cached_page, row, settings)).decode("utf-8")
 
 
-async def _member_copy(row: dict[str, Any], reader: _Reader, settings: Settings) -> tuple[str, bytes]:
-    """A plain member's view of the version and its printable page. Of a long text
-    (``cache.INLINE_AT_MOST``) a named member's page is the text members who are not named read,
-    rendered once for all, with their own pieces in full at its top: rendering the text for each
-    of them would cost seconds of CPU each, thousands of times over in a large case."""
+async def _member_page(
+    row: dict[str, Any], reader: _Reader, settings: Settings, markdown: str | None = None
+) -> bytes:
+    """A plain member's printable page of the version (``markdown``: their view, when the caller
+    has it). Of a long text (``cache.INLINE_AT_MOST``) it is the text members who are not named
+    read, rendered once for all, with a named member's own pieces in full at its top: rendering
+    the text for each of them would cost seconds of CPU each, thousands of times over in a large
+    case (and their own view, megabytes, is not even put together for it)."""
     view = await cache.member_view(row, settings)
-    markdown = await asyncio.to_thread(view.text_for, reader.user_id)
-    if len(row["markdown"]) <= cache.INLINE_AT_MOST:
-        return markdown, await cache.member_page(row, markdown)
-    page = await cache.long_member_page(row, view, view.own_pieces(reader.user_id), settings)
-    return markdown, page
+    if len(row["markdown"]) > cache.INLINE_AT_MOST:
+        return await cache.long_member_page(row, view, view.own_pieces(reader.user_id), settings)
+    if markdown is None:
+        markdown = await asyncio.to_thread(view.text_for, reader.user_id)
+    return await cache.member_page(row, markdown)
 
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
@@ -949,7 +951,8 @@ class _MemberCopy:
 async def member_bundle(row: dict[str, Any], reader: _Reader, settings: Settings) -> tuple[SizedStream, str]:
     """A plain member's bundle: the evidence they may see (others' photos as metadata-free
     copies) and their member view of the complaint; its manifest says ``member_view``."""
-    markdown, page = await _member_copy(row, reader, settings)
+    markdown = await _member_text(row, reader, settings)
+    page = await _member_page(row, reader, settings, markdown)
     member = _MemberCopy(reader.user_id, reader.role, markdown.encode("utf-8"), page)
     return await bundle_of(row, settings, member)
 
