@@ -773,6 +773,85 @@ async def timed_posts(
     return latencies, time.perf_counter() - t0, responses
 
 
+# Where a resolve's time goes, stage by stage: (label, stamp at its start, stamp at its end)
+STAGES = (
+    ("the whole call, client to client", "c0", "c1"),
+    ("client (httpx) to the outermost middleware", "c0", "m0"),
+    ("chorus middleware to the last one (IdRange)", "m0", "i0"),
+    ("Litestar: routing, body, validation", "i0", "h0"),
+    ("the service (cases.service.resolve)", "h0", "h1"),
+    ("  normalizing the identifiers", "n0", "n1"),
+    ("  matches_and_cases", "q0", "q1"),
+    ("    its statement (pool, asyncpg)", "r0", "r1"),
+    ("  the answer made from the rows", "q1", "h1"),
+    ("Litestar and middleware: the answer sent", "h1", "i1"),
+    ("the outer middleware, leaving", "i1", "m1"),
+    ("httpx, the answer received", "m1", "c1"),
+)
+
+
+async def stage_timings(client: Any, calls: list[Call]) -> list[tuple[str, float, float]]:
+    """The calls again, each request's stages (STAGES) stamped by wrappers put around the
+    functions that bound them, then taken away: the stages' p50 and mean, in ms."""
+    import httpx
+
+    from chorus import db
+    from chorus.cases import public
+    from chorus.cases import service as cases
+    from chorus.merchants import service as merchants
+    from chorus.web import middleware
+
+    stamps: dict[str, float] = {}
+    taken: list[dict[str, float]] = []
+    swapped: list[tuple[Any, str, Any]] = []
+
+    def around(owner: Any, name: str, start: str, end: str) -> None:
+        original = getattr(owner, name)
+        if asyncio.iscoroutinefunction(original):
+
+            async def timed(*a: Any, **k: Any) -> Any:
+                stamps[start] = time.perf_counter()
+                try:
+                    return await original(*a, **k)
+                finally:
+                    stamps[end] = time.perf_counter()
+
+        else:
+
+            def timed(*a: Any, **k: Any) -> Any:  # type: ignore[misc]
+                stamps[start] = time.perf_counter()
+                try:
+                    return original(*a, **k)
+                finally:
+                    stamps[end] = time.perf_counter()
+
+        swapped.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    around(httpx.AsyncClient, "post", "c0", "c1")
+    around(middleware.DrainUnreadBodyMiddleware, "__call__", "m0", "m1")
+    around(middleware.IdRangeMiddleware, "__call__", "i0", "i1")
+    around(public, "resolve", "h0", "h1")
+    around(merchants, "normalize_all", "n0", "n1")
+    around(cases, "matches_and_cases", "q0", "q1")
+    around(db, "_records", "r0", "r1")
+    try:
+        for c in calls:
+            stamps.clear()
+            r = await client.post(RESOLVE, json=c.body)
+            assert r.status_code == 200, r.text
+            taken.append(dict(stamps))
+    finally:
+        for owner, name, original in reversed(swapped):
+            setattr(owner, name, original)
+    out = []
+    for label, start, end in STAGES:
+        ms = [(t[end] - t[start]) * 1000 for t in taken if start in t and end in t]
+        if ms:
+            out.append((label, statistics.median(ms), statistics.fmean(ms)))
+    return out
+
+
 async def warm_and_floor(client: Any, warm: list[Call]) -> dict[str, float]:
     """The warm-up calls (not counted), then 300 empty resolves (no SQL): the client's and the
     app's own cost per call."""
@@ -1266,6 +1345,10 @@ async def bench(args: argparse.Namespace, box: Sandbox, procs: Any) -> int:
                     await timed_posts(client, calls, 1)
                 prof.dump_stats(args.profile_seq)
                 print(f"   the same calls again under cProfile: {args.profile_seq}")
+            if args.stages:
+                print("   the same calls again, each request's stages timed (p50 / mean, ms):")
+                for label, p50, mean in await stage_timings(client, calls):
+                    print(f"     {label:44} {p50:6.3f} / {mean:6.3f}")
 
         with Phase(f"POST {RESOLVE} sequentially to `chorus web` over one kept-alive connection"):
             # the app as an operator runs it (one process), from a client of plain sockets
@@ -1724,6 +1807,9 @@ def parse_args() -> argparse.Namespace:
         help="write a cProfile of the sequential resolves through the in-process app (pstats) to PATH",
     )
     p.add_argument("--profile-race", metavar="PATH", help="write a cProfile of the race (pstats) to PATH")
+    p.add_argument(
+        "--stages", action="store_true", help="also time each stage of the sequential resolves (in process)"
+    )
     p.add_argument("--json", action="store_true", help="also print the race as one RACE-JSON line")
     p.add_argument("--searches", type=int, default=600, help="timed GET /api/v1/merchants?q= calls")
     p.add_argument("--case-fraction", type=float, default=0.2, help="merchants with an open case")
