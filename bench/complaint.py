@@ -898,6 +898,21 @@ def case_pages(
                 cpu,
                 len(r.content) / 1e6,
             )
+        # the members list through the API (organizers only: every member's contact details)
+        cpu = cpu_seconds(sampler.pid)
+        t = time.perf_counter()
+        r = client.get(f"/api/v1/cases/{loaded.case_id}/members", headers=organizer)
+        seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+        r.raise_for_status()
+        n = len(r.json()["items"])
+        print(
+            f"   members list, the organizer: {seconds:6.2f} s (server CPU {cpu:.2f} s), {n:,} members, {len(r.content) / 1e6:6.2f} MB"
+        )
+        found[f"the members list, the organizer ({n:,} members)", "first view"] = (
+            seconds,
+            cpu,
+            len(r.content) / 1e6,
+        )
         # and the organizers' console, read by a few volunteers
         base_path = f"/cases/{loaded.case_id}/organize"
         for path in (
@@ -1263,7 +1278,7 @@ def print_summary(
     for (who, view), (seconds, cpu, page_mb) in cur.case_pages.items():
         where = (
             who
-            if who.startswith(("the organizer's", "the printable", "the evidence"))
+            if who.startswith(("the organizer's", "the printable", "the evidence", "the members"))
             else f"the case page, {who}"
         )
         print(f"{f'{where}, {view} (s)':52}{seconds:>5.2f} (CPU {cpu:.2f}, {page_mb:.2f} MB)")
