@@ -425,6 +425,7 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 LIST_AT_MOST = 1000  # items a page of ``list_for`` may ask for
+IN_THREAD_FROM = 2000  # items: a longer list is made in a worker thread
 
 
 async def list_for(
@@ -446,10 +447,16 @@ async def list_for(
     rows = await _items(where, limit=None if limit is None else limit + 1)
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
-    return EvidenceList(
-        items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)],
-        next_after=rows[-1]["chain_index"] if more else None,
-    )
+
+    def listed() -> EvidenceList:
+        return EvidenceList(
+            items=[_read(r, actor, role) for r in rows if _can_see(r, actor.id, role)],
+            next_after=rows[-1]["chain_index"] if more else None,
+        )
+
+    # tens of thousands of items (an organizer's whole list): made in a worker thread, so that the
+    # process goes on answering other requests meanwhile
+    return await asyncio.to_thread(listed) if len(rows) > IN_THREAD_FROM else listed()
 
 
 async def list_own(case_id: int, *, actor: UserRead) -> list[EvidenceRead]:
