@@ -822,12 +822,10 @@ async def _member_page(
     read, rendered once for all, with a named member's own pieces in full at its top: rendering
     the text for each of them would cost seconds of CPU each, thousands of times over in a large
     case (and their own view, megabytes, is not even put together for it)."""
-    view = await cache.member_view(row, settings)
     if len(row["markdown"]) > cache.INLINE_AT_MOST:
+        view = await cache.member_view(row, settings)
         return await cache.long_member_page(row, view, view.own_pieces(reader.user_id), settings)
-    if markdown is None:
-        markdown = await asyncio.to_thread(view.text_for, reader.user_id)
-    return await cache.member_page(row, markdown)
+    return await cache.member_page(row, markdown or await _member_text(row, reader, settings))
 
 
 async def diff(complaint_id: int, against: int, *, actor: UserRead) -> ComplaintDiff:
