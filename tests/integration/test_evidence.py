@@ -507,6 +507,9 @@ async def test_the_evidence_list_whole_or_a_page_at_a_time_of_what_the_caller_ma
     assert await paged("mem", 4) == members_see
     # organizers: everything but what others withdrew, in chain order
     assert await paged("org", 2) == [made[n]["id"] for n in made if n != "mine_withdrawn"]
+    first = made["mine"]["chain_index"]  # after, without limit: the rest, whole
+    rest = (await client.get(f"{url}?after={first}", headers=s["mem"])).json()
+    assert [i["id"] for i in rest["items"]] == members_see[1:] and rest["next_after"] is None
     last = made["shared_too"]["chain_index"]
     assert (await client.get(f"{url}?limit=5&after={last}", headers=s["mem"])).json() == {
         "items": [],

@@ -123,12 +123,15 @@ class EvidenceController(Controller):
     ) -> Response[bytes]:
         """What the caller may see: own uploads, ``members`` evidence, everything for organizers;
         in chain order. All of it, or a page: ``limit`` items after chain index ``after``, and
-        ``next_after`` for the next page (null at the end). The answer is encoded in a worker
-        thread: a large case's whole list is tens of megabytes of JSON, which would hold up every
-        other request of the process."""
+        ``next_after`` for the next page (null at the end). A long list is encoded in a worker
+        thread (``service.IN_THREAD_FROM``): a large case's whole list is tens of megabytes of
+        JSON, which would hold up every other request of the process."""
         listed = await service.list_for(case_id, actor=user, limit=limit, after=after)
-        body = await asyncio.to_thread(EvidenceList.__pydantic_serializer__.to_json, listed)
-        return Response(body, media_type=MediaType.JSON)
+        encode = EvidenceList.__pydantic_serializer__.to_json
+        long = len(listed.items) > service.IN_THREAD_FROM
+        return Response(
+            await asyncio.to_thread(encode, listed) if long else encode(listed), media_type=MediaType.JSON
+        )
 
     @get(
         "/cases/{case_id:int}/evidence/verify",

@@ -425,7 +425,7 @@ async def files(evidence_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 LIST_AT_MOST = 1000  # items a page of ``list_for`` may ask for
-IN_THREAD_FROM = 2000  # items: a longer list is made in a worker thread
+IN_THREAD_FROM = 2000  # items: a longer list is made, and its answer encoded, in a worker thread
 
 
 async def list_for(
