@@ -843,18 +843,24 @@ def case_pages(
         print(f"   the named member agreed to v{latest['version']}; v{r.json()['version']} built since")
         if prerendered is not None:  # its job, as the worker runs it after every build
             print(f"   the worker's job for v{r.json()['version']}: {prerendered(r.json()['id']):.1f} s")
+
+        def timed(path: str, headers: dict[str, str]) -> tuple[Any, tuple[float, float, float]]:
+            """GET ``path``: the answer, and (seconds, the server's CPU seconds, MB)."""
+            cpu = cpu_seconds(sampler.pid)
+            t = time.perf_counter()
+            r = client.get(path, headers=headers)
+            seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
+            r.raise_for_status()
+            return r, (seconds, cpu, len(r.content) / 1e6)
+
+        def said(what: str, cost: tuple[float, float, float], extra: str = "") -> None:
+            seconds, cpu, size = cost
+            print(f"   {what}: {seconds:6.2f} s (server CPU {cpu:.2f} s), {extra}{size:6.2f} MB")
+
         for who in ("a member not named", "a named member"):
             for view in ("first view", "next view"):
-                cpu = cpu_seconds(sampler.pid)
-                t = time.perf_counter()
-                r = client.get(f"/cases/{loaded.case_id}", headers=tokens[who])
-                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
-                r.raise_for_status()
-                print(
-                    f"   {who:20} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
-                    f"page {len(r.content) / 1e6:6.2f} MB"
-                )
-                found[who, view] = (seconds, cpu, len(r.content) / 1e6)
+                _, found[who, view] = timed(f"/cases/{loaded.case_id}", tokens[who])
+                said(f"{who:20} {view}", found[who, view], "page ")
         newest = client.get(f"/api/v1/cases/{loaded.case_id}/complaints", headers=organizer).json()["items"][
             0
         ]
@@ -865,16 +871,9 @@ def case_pages(
             ("another named member", ("first view",)),
         ):
             for view in views:
-                cpu = cpu_seconds(sampler.pid)
-                t = time.perf_counter()
-                r = client.get(f"/api/v1/complaints/{newest['id']}/html", headers=tokens[who])
-                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
-                r.raise_for_status()
-                print(
-                    f"   printable page, {who:20} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
-                    f"page {len(r.content) / 1e6:6.2f} MB"
-                )
-                found[f"the printable page, {who}", view] = (seconds, cpu, len(r.content) / 1e6)
+                _, cost = timed(f"/api/v1/complaints/{newest['id']}/html", tokens[who])
+                said(f"printable page, {who:20} {view}", cost, "page ")
+                found[f"the printable page, {who}", view] = cost
         # the evidence list through the API: what a member may see, the organizers' whole list
         # and its first page (a checkout without paging answers the whole list to ?limit=)
         for who, headers, query in (
@@ -883,36 +882,15 @@ def case_pages(
             ("the organizer", organizer, ""),
             ("the organizer", organizer, "?limit=1000"),
         ):
-            cpu = cpu_seconds(sampler.pid)
-            t = time.perf_counter()
-            r = client.get(f"/api/v1/cases/{loaded.case_id}/evidence{query}", headers=headers)
-            seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
-            r.raise_for_status()
+            r, cost = timed(f"/api/v1/cases/{loaded.case_id}/evidence{query}", headers)
             n = len(r.json()["items"])
-            print(
-                f"   evidence list{query:12} {who:20}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
-                f"{n:,} items, {len(r.content) / 1e6:6.2f} MB"
-            )
-            found[f"the evidence list{query}, {who} ({n:,} items)", "first view"] = (
-                seconds,
-                cpu,
-                len(r.content) / 1e6,
-            )
+            said(f"evidence list{query:12} {who:20}", cost, f"{n:,} items, ")
+            found[f"the evidence list{query}, {who} ({n:,} items)", "first view"] = cost
         # the members list through the API (organizers only: every member's contact details)
-        cpu = cpu_seconds(sampler.pid)
-        t = time.perf_counter()
-        r = client.get(f"/api/v1/cases/{loaded.case_id}/members", headers=organizer)
-        seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
-        r.raise_for_status()
+        r, cost = timed(f"/api/v1/cases/{loaded.case_id}/members", organizer)
         n = len(r.json()["items"])
-        print(
-            f"   members list, the organizer: {seconds:6.2f} s (server CPU {cpu:.2f} s), {n:,} members, {len(r.content) / 1e6:6.2f} MB"
-        )
-        found[f"the members list, the organizer ({n:,} members)", "first view"] = (
-            seconds,
-            cpu,
-            len(r.content) / 1e6,
-        )
+        said("members list, the organizer", cost, f"{n:,} members, ")
+        found[f"the members list, the organizer ({n:,} members)", "first view"] = cost
         # and the organizers' console, read by a few volunteers
         base_path = f"/cases/{loaded.case_id}/organize"
         for path in (
@@ -926,17 +904,10 @@ def case_pages(
             f"{base_path}/announcements",
         ):
             for view in ("first view", "next view"):
-                cpu = cpu_seconds(sampler.pid)
-                t = time.perf_counter()
-                r = client.get(path, headers=organizer)
-                seconds, cpu = time.perf_counter() - t, cpu_seconds(sampler.pid) - cpu
-                r.raise_for_status()
                 name = path.removeprefix(base_path) or "/"
-                print(
-                    f"   organizer {name:28} {view}: {seconds:6.2f} s (server CPU {cpu:.2f} s), "
-                    f"page {len(r.content) / 1e6:6.2f} MB"
-                )
-                found[f"the organizer's {name}", view] = (seconds, cpu, len(r.content) / 1e6)
+                _, cost = timed(path, organizer)
+                said(f"organizer {name:28} {view}", cost, "page ")
+                found[f"the organizer's {name}", view] = cost
     return found
 
 
