@@ -167,11 +167,16 @@ async def test_members_read_their_view_organizers_the_full_text(
 
 
 async def test_a_version_without_a_member_view_is_not_shown_to_members(
-    client: Any, mailbox: Any, worker: Any
+    client: Any, mailbox: Any, worker: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = await privacy_case(client, mailbox, worker)
+    monkeypatch.setattr(complaint_cache, "INLINE_AT_MOST", 200)  # a long text, in short
     built = await build(client, s, await regulator_id(client))
     await Complaint.update({Complaint.member_view: None}).where(Complaint.id == built["id"])
+    await worker()  # its page job: the full page only, nothing for members to be made of
+    pages_dir = settings.var_dir / "cache" / "complaint-pages"
+    assert len(list(pages_dir.glob(f"{built['id']}-{built['sha256']}-*.html"))) == 1
+    assert not list(pages_dir.glob(f"{built['id']}-{built['sha256']}-*-shared-*"))
     url = f"/api/v1/complaints/{built['id']}"
     for path in ("", "/html", "/bundle"):
         assert_problem(await client.get(url + path, headers=s["carl"]), 409, "complaint_member_view_missing")
@@ -193,9 +198,9 @@ async def test_a_long_text_s_printable_page_gives_the_member_their_own_part_firs
     built = await build(client, s, await regulator_id(client))
     assert len(built["markdown"]) > 200
     pages_dir = settings.var_dir / "cache" / "complaint-pages"
-    assert not list(pages_dir.glob(f"{built['id']}-*-shared-*"))
+    assert not list(pages_dir.glob(f"{built['id']}-{built['sha256']}-*-shared-*"))
     await worker()  # the version's pages, rendered ahead: the full text, the members' shared one
-    (shared,) = pages_dir.glob(f"{built['id']}-*-shared-*")
+    (shared,) = pages_dir.glob(f"{built['id']}-{built['sha256']}-*-shared-*")
     made = shared.stat().st_mtime_ns
     url = f"/api/v1/complaints/{built['id']}"
     mine = (await client.get(url, headers=s["carl"])).json()["markdown"]
