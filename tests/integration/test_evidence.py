@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from chorus.audit.tables import AuditEntry
+from chorus.evidence import service as evidence_service
 from chorus.evidence.tables import ChainLink, Evidence
 from tests.support import assert_problem, verified_user
 
@@ -457,7 +458,7 @@ async def _meta(index: int) -> dict[str, Any]:
 
 
 async def test_the_evidence_list_whole_or_a_page_at_a_time_of_what_the_caller_may_see(
-    client: Any, mailbox: Any, worker: Any
+    client: Any, mailbox: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A case of thousands holds tens of thousands of items: the list is what the caller may see
     (a member: their own, withdrawn too, and what others share with members), whole or a page at
@@ -484,7 +485,15 @@ async def test_the_evidence_list_whole_or_a_page_at_a_time_of_what_the_caller_ma
 
     whole = (await client.get(url, headers=s["mem"])).json()
     assert [i["id"] for i in whole["items"]] == members_see and whole["next_after"] is None
-    assert (await client.get(url, headers=s["org"])).json()["next_after"] is None
+    org_whole = (await client.get(url, headers=s["org"])).json()
+    assert org_whole["next_after"] is None
+    assert [i["uploader_name"] for i in org_whole["items"]] == ["Mem"] + ["Org"] * 4
+    assert [i["filename"] for i in whole["items"]] == ["shot.png", None, "shot.png", None]
+    # a long list (tens of thousands of items) is made and encoded in a worker thread: the same
+    monkeypatch.setattr(evidence_service, "IN_THREAD_FROM", 1)
+    assert (await client.get(url, headers=s["mem"])).json() == whole
+    assert (await client.get(url, headers=s["org"])).json() == org_whole
+    monkeypatch.undo()
 
     async def paged(who: str, limit: int) -> list[int]:
         seen: list[int] = []
