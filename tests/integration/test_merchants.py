@@ -159,7 +159,15 @@ async def test_a_resolve_shows_the_case_of_each_merchant_whether_matched_or_only
         (matched["merchant_id"], ["qq"], matched["case_id"]),
         (named["merchant_id"], ["name"], named["case_id"]),
     ]
-    # one round trip: the matches with their cases, the names alike and the suggestion's case
+    # one round trip: the matches with their cases, the names alike and the suggestion's case;
+    # and one to count the members of the case a warning names (the shop reported under another
+    # name), counted only then: a shop going round has a case of thousands
+    (warning,) = found["warnings"]
+    assert (warning["case_id"], warning["member_count"]) == (matched["case_id"], 1)
+    assert len(sent) == 2 and "count(" in sent[1][0].lower(), [sql for sql, _, _ in sent]
+    async with statements_sent() as sent:
+        found = await resolve(client, [ident("qq", "12345678")], name="Moonlight Cards")
+    assert found["warnings"] == [] and found["matches"][0]["case_id"] == matched["case_id"]
     assert len(sent) == 1, [sql for sql, _, _ in sent]
     # the merchant matched by an identifier is no name suggestion too, though it may bear the name
     found = await resolve(client, [ident("qq", "55667788")], name="星辰卡盟")
