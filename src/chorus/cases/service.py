@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from asyncpg.exceptions import DeadlockDetectedError
@@ -194,9 +194,9 @@ async def report(*, actor: UserRead, data: ReportCreate) -> ReportRead:
                 await merchants.propose_merge(merchant_id, other, sorted(shared))
 
             # the cases of the merchant and of those the report shares strong identifiers with
-            # (their sizes for the reappearance warnings): one statement, none for a new merchant
+            # (without their sizes: the warnings count theirs): one statement, none for a new merchant
             tied = {merchant_id, *_strong_matches(matches)} if not created_merchant else set()
-            known_cases = await merchant_cases(sorted(tied), sizes="any") if tied else []
+            known_cases = await merchant_cases(sorted(tied), sizes=False) if tied else []
             case_id = data.case_id or next(
                 (r["id"] for r in known_cases if r["merchant"] == merchant_id and r["status"] in OPEN), None
             )
@@ -303,9 +303,8 @@ async def _reappearances(
     case (with members) of a merchant holding one of them that is closed, or that was reported
     under another name than ``name``. ``found``: the report's matches (what earlier reports share
     with it, before it added its identifiers); ``cases``: :func:`merchant_cases` of (at least) the
-    merchants it shares strong identifiers with, their ``members`` counted or only whether there
-    are any (``sizes="any"``): the cases warned of are counted here. Counts and merchant names,
-    never who reported."""
+    merchants it shares strong identifiers with (their sizes are not needed: only the cases warned
+    of are counted, here). Counts and merchant names, never who reported."""
     shared = _strong_matches(found)
     if not shared:
         return []
@@ -315,8 +314,8 @@ async def _reappearances(
     warned = []
     for r in rows:
         mid = r["merchant"]
-        if r["id"] == own_case or not r["members"]:
-            continue  # the reporter's own new case; a case everyone left
+        if r["id"] == own_case:
+            continue  # the reporter's own new case
         renamed = reported_as is not None and merchants.alias_key(titles.get(mid, "")) != reported_as
         if r["status"] != "closed" and not renamed:
             continue  # the same shop under the same name, still open: the report joins it
@@ -326,7 +325,7 @@ async def _reappearances(
     for r in warned:
         mid = r["merchant"]
         if not counts.get(r["id"]):
-            continue  # everyone left it meanwhile
+            continue  # a case everyone left
         out.append(
             ReappearanceWarning(
                 merchant_id=mid,
@@ -1182,25 +1181,18 @@ async def merchant_page(merchant_id: int) -> MerchantRead:
     return page
 
 
-Sizes = bool | Literal["any"]
-
-
-def _members_sql(sizes: Sizes) -> str:
-    """A merchant_cases row's ``members`` (of the case ``c``): counted (True), 1 or 0 for whether
-    it has any (``"any"``: one index entry read, not the thousands of a large case's members
-    counted), or NULL (False)."""
-    if sizes == "any":
-        return '(SELECT count(*) FROM (SELECT 1 FROM membership ms WHERE ms."case" = c.id LIMIT 1) AS one)'
+def _members_sql(sizes: bool) -> str:
+    """A merchant_cases row's ``members`` (of the case ``c``): counted, or NULL when not asked (a
+    shop going round has a case of thousands of members: counting them takes a millisecond)."""
     return '(SELECT count(*) FROM membership ms WHERE ms."case" = c.id)' if sizes else "NULL"
 
 
 async def merchant_cases(
-    merchant_ids: Sequence[int], *, open_only: bool = False, sizes: Sizes = True
+    merchant_ids: Sequence[int], *, open_only: bool = False, sizes: bool = True
 ) -> list[dict[str, Any]]:
     """The cases of these merchants not merged away (``open_only``: only their open case, at most
     one each), oldest first: ``id``, ``merchant``, ``status``, ``created_at``, ``closed_at``, the
-    merchant's ``name`` and (``sizes``) the member count ``members`` (:func:`_members_sql`). One
-    statement."""
+    merchant's ``name`` and (``sizes``) the member count ``members``. One statement."""
     if not merchant_ids:
         return []
     cases_sql, args = _cases_of(merchant_ids, open_only=open_only)
@@ -1243,11 +1235,11 @@ _ROW = (
 
 
 async def matches_and_cases(
-    normalized: Sequence[Identifier], *, sizes: Sizes, names: merchants.NameQuery | None = None
+    normalized: Sequence[Identifier], *, names: merchants.NameQuery | None = None
 ) -> tuple[merchants.Matches, list[dict[str, Any]], dict[int, dict[str, Any]], list[Sequence[Any]]]:
     """:func:`chorus.merchants.service.find_matches` of a report's identifiers (without a name),
-    :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed, and, for
-    the report's name (``names``), the names alike (rows for
+    :func:`merchant_cases` of every merchant holding one of them, confirmed or claimed (without
+    sizes), and, for the report's name (``names``), the names alike (rows for
     :func:`chorus.merchants.service.suggestions_of`) with the open cases of the merchants bearing
     the very name or its pinyin (merchant id → its case, as ``merchant_cases(…, open_only=True,
     sizes=False)`` reads it): one statement, a resolve's one round trip to the database."""
@@ -1259,9 +1251,9 @@ async def matches_and_cases(
         tables.append(f"found AS ({query.sql})")
         args += query.args
         parts.append(
-            "SELECT 'm' AS part, found.id, found.merchant, found.match_key, found.claim_key, "  # noqa: S608
+            "SELECT 'm' AS part, found.id, found.merchant, found.match_key, found.claim_key, "
             'found.claimed_by, found."merchant.name", c.id AS case_id, c.status, c.created_at, '
-            f"c.closed_at, {_members_sql(sizes)} AS members "
+            "c.closed_at, NULL AS members "
             "FROM found LEFT JOIN group_case c ON c.merchant = found.merchant AND c.merged_into IS NULL"
         )
     if names is not None:
@@ -1361,11 +1353,9 @@ async def resolve(
     # the names alike, with room for the merchants the identifiers will match, come in the
     # statement of the matches, with the open cases of the merchants bearing the name
     names = merchants.name_query(name, room=len(normalized)) if name else None
-    # whether each case has members, not how many (a shop going round has a case of thousands):
-    # the warnings count the members of the cases they name
-    found, cases, named_open, alike = await matches_and_cases(
-        normalized, sizes="any" if warnings else False, names=names
-    )
+    # the cases without their sizes (a shop going round has a case of thousands): the warnings
+    # count the members of the cases they name
+    found, cases, named_open, alike = await matches_and_cases(normalized, names=names)
     named = await suggestions(names, alike, named_open) if names is not None else []
     read = merchants.resolve(normalized=normalized, matches=found, named=named)
     # the open cases of the merchants only suggested by name (those of every merchant holding one
